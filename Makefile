@@ -1,0 +1,40 @@
+# Two commands do all set-up on a machine that has only python3:
+#   make demo   the SDK walk-through on the embedded default
+#   make test   every test of every distribution, lint and type checks
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Every distribution in this repository, installed editable into one environment.
+DISTS := . adapters/csv conformance examples/jsonl-format
+PYPROJECTS := $(addsuffix /pyproject.toml,$(DISTS))
+STAMP := $(VENV)/.installed
+TEST_PATHS := tests adapters/csv/tests conformance/tests examples/jsonl-format/tests
+
+.PHONY: demo test lint type pytest bench clean
+
+$(STAMP): $(PYPROJECTS) requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt $(addprefix -e ,$(DISTS))
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/pes demo
+
+test: lint type pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src adapters conformance examples tests benchmarks
+	$(BIN)/ruff format --check src adapters conformance examples tests benchmarks
+
+type: $(STAMP)
+	$(BIN)/mypy --strict src adapters/csv/src conformance/src
+
+pytest: $(STAMP)
+	$(BIN)/pytest $(TEST_PATHS)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/csv_read.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

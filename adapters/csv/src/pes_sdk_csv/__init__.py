@@ -1,0 +1,1 @@
+"""CSV registry dialects for pes-sdk."""

@@ -1,0 +1,1 @@
+"""Entry point of the CSV adapter (placeholder until the dialect engine lands)."""

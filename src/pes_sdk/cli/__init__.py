@@ -1,0 +1,1 @@
+"""The ``pes`` command line."""

@@ -1,0 +1,111 @@
+"""The monthly debt registry (реестр задолженности) a partner sends to the service."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+
+import attrs
+
+from pes_sdk import identifiers
+from pes_sdk.errors import Issue
+from pes_sdk.identifiers import check_inn
+from pes_sdk.models._fields import tags_converter, valid_account, valid_inn
+from pes_sdk.models.registry import ControlTotals
+from pes_sdk.money import ZERO
+from pes_sdk.money import amount as to_amount
+from pes_sdk.period import Period
+from pes_sdk.premises import Premises
+
+__all__ = ["DebtRecord", "DebtRegistry"]
+
+
+def _premises(value: Premises | str) -> Premises:
+    return value if isinstance(value, Premises) else Premises(value)
+
+
+@attrs.frozen
+class DebtRecord:
+    """What is owed for one service on one personal account at one address.
+
+    A negative ``amount`` is an advance (the client overpaid): valid, and nothing is due.
+    """
+
+    account: str = attrs.field(validator=valid_account)
+    house_id: str = attrs.field(
+        converter=identifiers.check_guid
+    )  #: FIAS HOUSEGUID / GAR OBJECTGUID, lower case; opaque
+    premises: Premises = attrs.field(converter=_premises)
+    amount: Decimal = attrs.field(converter=to_amount)
+    period: Period | None = None  #: when the row names its own period
+    service: str = ""  #: the partner's name or code of the service; "" when it has one
+    tags: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=tags_converter)
+
+    @property
+    def due(self) -> Decimal:
+        """What the client can be asked to pay: the debt, or zero for an advance."""
+        return self.amount if self.amount > 0 else ZERO
+
+
+def _records(value: Iterable[DebtRecord]) -> tuple[DebtRecord, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class DebtRegistry:
+    """A partner's debt registry for one period, with the control totals it declares."""
+
+    partner_inn: str = attrs.field(validator=valid_inn)
+    period: Period = attrs.field(validator=attrs.validators.instance_of(Period))
+    number: int = attrs.field(validator=attrs.validators.ge(1))
+    created_at: dt.datetime | None = None
+    records: tuple[DebtRecord, ...] = attrs.field(default=(), converter=_records)
+    control: ControlTotals | None = None
+
+    @classmethod
+    def build(
+        cls,
+        partner_inn: str,
+        period: Period,
+        number: int,
+        records: Iterable[DebtRecord],
+        created_at: dt.datetime | None = None,
+    ) -> DebtRegistry:
+        """A registry whose control totals are computed from its records."""
+        recs = tuple(records)
+        return cls(
+            check_inn(partner_inn),
+            period,
+            number,
+            created_at,
+            recs,
+            ControlTotals(len(recs), {"amount": sum((r.amount for r in recs), ZERO)}),
+        )
+
+    @property
+    def total(self) -> Decimal:
+        return sum((r.amount for r in self.records), ZERO)
+
+    def problems(self) -> list[Issue]:
+        """What is wrong with this registry as a whole: totals and duplicate lines.
+
+        Two records with the same (account, service) are an error: the partner would be
+        telling two different debts for one thing. Lines are 1-based record positions.
+        """
+        issues: list[Issue] = []
+        seen: dict[tuple[str, str], int] = {}
+        for i, r in enumerate(self.records, start=1):
+            first = seen.setdefault((r.account, r.service), i)
+            if first != i:
+                issues.append(
+                    Issue(
+                        i,
+                        "account",
+                        f"account {r.account!r} and service {r.service!r} repeat record {first}",
+                    )
+                )
+        if self.control is not None:
+            for problem in self.control.mismatches(len(self.records), {"amount": self.total}):
+                issues.append(Issue(0, "control", problem))
+        return issues

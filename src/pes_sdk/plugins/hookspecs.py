@@ -1,0 +1,91 @@
+"""The hooks of pes-sdk: the whole plugin interface, one typed function per hook.
+
+A plugin is a module or object with functions marked ``@hookimpl`` whose names are those
+below, registered under the entry-point group ``pes_sdk``. An implementation may take fewer
+arguments than the spec (pluggy passes only the ones it names), which is how a hook grows
+without breaking plugins. Hook arguments are the SDK's small frozen models, never internals.
+
+**Provider hooks** return things the host uses; every plugin's answer is collected.
+**Event hooks** tell plugins what happened; their return value is ignored, and a plugin that
+raises is reported and skipped without stopping the host.
+
+Hooks for billing sources, payment gateways, delivery channels and notifiers join this
+module as the adapters that need them arrive; each will be a provider hook in the same style.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pluggy
+
+from pes_sdk.fees import FeePlan
+from pes_sdk.formats.base import ReadReport, RegistryFormat
+from pes_sdk.models.delivery import Delivery
+from pes_sdk.models.payments import Payment
+
+PROJECT_NAME = "pes_sdk"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+# -- provider hooks ----------------------------------------------------------------------
+
+
+@hookspec
+def pes_registry_formats() -> Sequence[RegistryFormat]:
+    """Return the registry formats this plugin provides (readers and writers).
+
+    Each format's ``name`` must be unique across all plugins; a second format with a taken
+    name is refused and reported against the plugin that brought it.
+
+    .. versionadded:: 0.1
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def pes_fee_plans() -> Sequence[FeePlan]:
+    """Return fee plans this plugin adds, each with a unique ``name``.
+
+    The built-in ``percent`` and ``subscription`` plans come from the core itself through
+    this same hook. A partner's ``FeeTerms.plan`` selects a plan by name.
+
+    .. versionadded:: 0.1
+    """
+    raise NotImplementedError
+
+
+# -- event hooks -------------------------------------------------------------------------
+
+
+@hookspec
+def pes_registry_loaded(report: ReadReport) -> None:
+    """Called when a registry has been read to its end, valid or not.
+
+    :param report: counts, total, issues and, when refused, why. ``report.valid`` tells
+        whether the registry stands.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def pes_payment_confirmed(payment: Payment) -> None:
+    """Called once per payment, when the gateway has confirmed it and it is stored.
+
+    :param payment: the basket payment with all its lines.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def pes_registry_delivered(delivery: Delivery) -> None:
+    """Called when a registry has been acknowledged by its partner's channel.
+
+    :param delivery: which registry, to whom, through which channel.
+
+    .. versionadded:: 0.1
+    """
