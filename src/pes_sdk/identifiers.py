@@ -25,9 +25,10 @@ _INN12_WEIGHTS_11 = (7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
 _INN12_WEIGHTS_12 = (3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
 _ACCOUNT_WEIGHTS = (7, 1, 3) * 8  # 23 digits used: 3 from the БИК + 20 of the account
 
-_DIGITS = re.compile(r"\d+")
-_KPP = re.compile(r"\d{4}[0-9A-Z]{2}\d{3}")
-_ELS = re.compile(r"\d{2}[А-Я]{2}\d{6}")
+# re.ASCII: without it \d accepts fullwidth or Arabic-Indic digits ("７７０７…").
+_DIGITS = re.compile(r"\d+", re.ASCII)
+_KPP = re.compile(r"\d{4}[0-9A-Z]{2}\d{3}", re.ASCII)
+_ELS = re.compile(r"\d{2}[А-Я]{2}\d{6}", re.ASCII)
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # A personal account is partner-specific text; it must survive a `;`-separated file, a
 # spreadsheet and an XML attribute unchanged, so separators and control characters are out.

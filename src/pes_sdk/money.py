@@ -36,8 +36,9 @@ ZERO = Decimal("0.00")
 # A written amount: optional minus, up to 15 integer digits, up to two decimals after a dot
 # or comma. No exponent, no thousands separators, no spaces: files that need more use a
 # dialect that says so.
-_AMOUNT_TEXT = re.compile(r"-?\d{1,15}(?:[.,]\d{1,2})?")
-_AMOUNT_TEXT_DOT = re.compile(r"-?\d{1,15}(?:\.\d{1,2})?")
+# re.ASCII: \d alone also matches other scripts' digits ("١٢"), which are no amount.
+_AMOUNT_TEXT = re.compile(r"-?\d{1,15}(?:[.,]\d{1,2})?", re.ASCII)
+_AMOUNT_TEXT_DOT = re.compile(r"-?\d{1,15}(?:\.\d{1,2})?", re.ASCII)
 
 
 def amount(value: Decimal | int | str) -> Decimal:
@@ -50,13 +51,14 @@ def amount(value: Decimal | int | str) -> Decimal:
     """
     if isinstance(value, Decimal):
         d = value
-    elif isinstance(value, bool) or isinstance(value, float):
+    elif isinstance(value, bool | float):
         raise TypeError(
             f"an amount cannot be a {type(value).__name__} ({value!r}); "
             "use Decimal or a string such as '10.50'"
         )
     elif isinstance(value, int):
-        return Decimal(value).quantize(CENT)
+        # Through the checks below: a huge int must be a ValueError, not InvalidOperation.
+        d = Decimal(value)
     elif isinstance(value, str):
         if not _AMOUNT_TEXT_DOT.fullmatch(value):
             raise ValueError(f"not an amount: {value!r} (expected digits with up to two decimals)")

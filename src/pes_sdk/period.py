@@ -10,9 +10,10 @@ import attrs
 
 __all__ = ["Period"]
 
-_ISO = re.compile(r"(\d{4})-(\d{2})")
-_MMYYYY = re.compile(r"(\d{2})(\d{4})")
-_MMYY = re.compile(r"(\d{2})(\d{2})")
+# re.ASCII: only ASCII digits are a period (\d alone matches any script's digits).
+_ISO = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
+_MMYYYY = re.compile(r"(\d{2})(\d{4})", re.ASCII)
+_MMYY = re.compile(r"(\d{2})(\d{2})", re.ASCII)
 
 
 def _check_year(instance: Period, attribute: attrs.Attribute[int], value: int) -> None:

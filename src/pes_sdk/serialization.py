@@ -11,11 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 import cattrs
 from cattrs.gen import make_dict_structure_fn
+from cattrs.v import format_exception
 
 from pes_sdk.errors import FormatError
 from pes_sdk.period import Period
@@ -77,9 +79,31 @@ def make_converter(*, forbid_extra_keys: bool = True) -> cattrs.Converter:
     # attrs classes are structured with generated functions that honour forbid_extra_keys.
     conv.register_structure_hook_factory(
         lambda t: hasattr(t, "__attrs_attrs__"),
-        lambda t: make_dict_structure_fn(t, conv, _cattrs_forbid_extra_keys=forbid_extra_keys),
+        lambda t: _object_only(
+            make_dict_structure_fn(t, conv, _cattrs_forbid_extra_keys=forbid_extra_keys)
+        ),
     )
     return conv
+
+
+def _object_only(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    # The generated function assumes a mapping; anything else would escape as an
+    # AttributeError instead of a FormatError.
+    def structure_object(value: Any, cl: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise TypeError(f"expected an object for {cl.__name__}, not {type(value).__name__}")
+        return fn(value, cl)
+
+    return structure_object
+
+
+def _format_exception(exc: BaseException, type_: type | None) -> str:
+    # cattrs' default says only "invalid value"; keep the validator's reason, which tells
+    # the person what to fix ("has at most two decimal places").
+    base = format_exception(exc, type_)
+    if isinstance(exc, ValueError | TypeError) and str(exc) and str(exc) not in base:
+        return f"{base}: {exc}"
+    return base
 
 
 _DEFAULT = make_converter()
@@ -92,7 +116,9 @@ def structure(data: Any, cls: type[T], *, converter: cattrs.Converter | None = N
         return conv.structure(data, cls)
     except (cattrs.BaseValidationError, ValueError, TypeError) as exc:
         if isinstance(exc, cattrs.BaseValidationError):
-            message = "; ".join(cattrs.transform_error(exc, path=cls.__name__))
+            message = "; ".join(
+                cattrs.transform_error(exc, path=cls.__name__, format_exception=_format_exception)
+            )
         else:
             message = f"{cls.__name__}: {exc}"
         raise FormatError(message) from exc
@@ -105,4 +131,8 @@ def dumps(obj: Any, *, converter: cattrs.Converter | None = None) -> str:
 
 def loads(text: str, cls: type[T], *, converter: cattrs.Converter | None = None) -> T:
     """A model from JSON text; JSON numbers with a fraction are refused for Decimal fields."""
-    return structure(json.loads(text), cls, converter=converter)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FormatError(f"not JSON: {exc.msg}", line=exc.lineno) from exc
+    return structure(data, cls, converter=converter)

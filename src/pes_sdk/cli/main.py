@@ -1,14 +1,42 @@
-"""Entry point of the ``pes`` command (commands are added in their own modules)."""
+"""Entry point of the ``pes`` command; each group of commands lives in its own module."""
 
 from __future__ import annotations
 
 import click
 
+from pes_sdk import __version__
+from pes_sdk.cli.demo import demo
+from pes_sdk.cli.listing import formats, plugins
+from pes_sdk.cli.registry import convert, validate
 
-@click.group()
+__all__ = ["cli", "main"]
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, prog_name="pes")
 def cli() -> None:
-    """pes: registries, formats and plugins of pes-sdk."""
+    """pes: registries, formats and plugins of pes-sdk.
+
+    \b
+    Exit codes:
+      0  done; the registry is valid
+      1  the registry is not valid, or was refused
+      2  usage error: bad options, an unreadable file, an unknown format
+
+    Plugins come from the entry-point group "pes_sdk". PES_DISABLE_PLUGINS=a,b keeps named
+    plugins from loading; PES_TRACE_HOOKS=1 traces every hook call on stderr.
+    """
+
+
+cli.add_command(formats)
+cli.add_command(plugins)
+cli.add_command(validate)
+cli.add_command(convert)
+cli.add_command(demo)
 
 
 def main() -> None:
-    cli()
+    """Run ``pes`` (the console script)."""
+    cli(prog_name="pes")

@@ -24,6 +24,7 @@ from pes_sdk.models.debts import DebtRecord
 from pes_sdk.models.payments import PaymentRecord
 from pes_sdk.models.readings import MeterReading
 from pes_sdk.models.registry import RegistryHeader, RegistryKind
+from pes_sdk.models.transfers import PaymentOrder, StatementEntry
 
 __all__ = [
     "FormatCapabilities",
@@ -35,8 +36,9 @@ __all__ = [
     "WriteReport",
 ]
 
-#: What a registry holds, one per line or element.
-Record: TypeAlias = DebtRecord | PaymentRecord | MeterReading
+#: What a registry holds, one per line or element (payment orders and bank statement lines
+#: are the records of the ``transfers`` and ``statements`` kinds).
+Record: TypeAlias = DebtRecord | PaymentRecord | MeterReading | PaymentOrder | StatementEntry
 
 
 class Policy(enum.StrEnum):

@@ -78,7 +78,7 @@ class RejectSink:
             tmp = self._atomic.enter_context(atomic_path(self.rejects_path))
             # utf-8 with BOM: the file is for people, who open it in Excel.
             self._file = self._atomic.enter_context(
-                open(tmp, "w", encoding="utf-8-sig", newline="")
+                open(tmp, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115 (the stack closes it)
             )
             self._writer = csv.writer(self._file, delimiter=";", lineterminator="\r\n")
             self._writer.writerow(["line", "field", "message", "raw"])

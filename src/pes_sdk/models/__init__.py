@@ -13,6 +13,7 @@ from pes_sdk.models.payments import (
 )
 from pes_sdk.models.readings import MeterReading, MeterType, Photo
 from pes_sdk.models.registry import ControlTotals, RegistryHeader, RegistryKind
+from pes_sdk.models.transfers import Direction, Party, PaymentOrder, Statement, StatementEntry
 
 __all__ = [
     "BankDetails",
@@ -20,17 +21,22 @@ __all__ = [
     "DebtRecord",
     "DebtRegistry",
     "Delivery",
+    "Direction",
     "FeeTerms",
     "MeterReading",
     "MeterType",
     "Partner",
+    "Party",
     "Payment",
     "PaymentLine",
     "PaymentMethod",
+    "PaymentOrder",
     "PaymentRecord",
     "PaymentRegistry",
     "PaymentTotals",
     "Photo",
     "RegistryHeader",
     "RegistryKind",
+    "Statement",
+    "StatementEntry",
 ]

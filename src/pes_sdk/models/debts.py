@@ -47,6 +47,51 @@ class DebtRecord:
         """What the client can be asked to pay: the debt, or zero for an advance."""
         return self.amount if self.amount > 0 else ZERO
 
+    @classmethod
+    def from_checked(
+        cls,
+        account: str,
+        house_id: str,
+        premises: Premises,
+        amount: Decimal,
+        period: Period | None = None,
+        service: str = "",
+        tags: tuple[tuple[str, str], ...] = (),
+    ) -> DebtRecord:
+        """Build a record from values a parser has already checked, skipping the checks.
+
+        For hot loops only: a registry reader builds a million records and has validated
+        every value while parsing it. The caller guarantees what the validators and
+        converters would: ``account`` passes
+        :func:`~pes_sdk.identifiers.check_personal_account`, ``house_id`` is a lower-case
+        GUID, ``premises`` is a :class:`~pes_sdk.premises.Premises`, ``amount`` a Decimal
+        with exactly two places, ``tags`` a tuple of ``(key, value)`` string pairs. Given
+        anything else, it builds a record that breaks the model's invariants.
+        """
+        self = _new(cls)
+        _DEBT_SET_ACCOUNT(self, account)
+        _DEBT_SET_HOUSE_ID(self, house_id)
+        _DEBT_SET_PREMISES(self, premises)
+        _DEBT_SET_AMOUNT(self, amount)
+        _DEBT_SET_PERIOD(self, period)
+        _DEBT_SET_SERVICE(self, service)
+        _DEBT_SET_TAGS(self, tags)
+        return self
+
+
+# The slots' own setters: assigning through them skips the frozen-class guard and the
+# attribute lookup by name, which is what makes from_checked cheap.
+_new = object.__new__
+(
+    _DEBT_SET_ACCOUNT,
+    _DEBT_SET_HOUSE_ID,
+    _DEBT_SET_PREMISES,
+    _DEBT_SET_AMOUNT,
+    _DEBT_SET_PERIOD,
+    _DEBT_SET_SERVICE,
+    _DEBT_SET_TAGS,
+) = (getattr(DebtRecord, a.name).__set__ for a in attrs.fields(DebtRecord))
+
 
 def _records(value: Iterable[DebtRecord]) -> tuple[DebtRecord, ...]:
     return tuple(value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Iterable
 from decimal import Decimal
 
 import attrs
@@ -45,6 +46,10 @@ class ControlTotals:
         return problems
 
 
+def _pairs(value: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    return tuple((str(k), str(v)) for k, v in value)
+
+
 @attrs.frozen
 class RegistryHeader:
     """Facts about a registry as a whole, from its header, footer or file name.
@@ -61,3 +66,6 @@ class RegistryHeader:
     date: dt.date | None = None
     created_at: dt.datetime | None = None
     control: ControlTotals | None = None
+    #: Facts a format carries that have no field of their own, as ordered ``(name, text)``
+    #: pairs: e.g. the payment order number and date in a Sberbank-style footer.
+    extra: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_pairs)

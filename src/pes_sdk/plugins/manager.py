@@ -71,6 +71,9 @@ class PluginHost:
         self.disabled = frozenset(disabled) if disabled is not None else _disabled_from_env()
         self.failures: list[PluginFailure] = []
         self._dists: dict[str, tuple[str, str]] = {}
+        # hook name -> item key -> the plugin that provided it, filled while collecting so
+        # that listings need not call every plugin's hook a second time.
+        self._providers: dict[str, dict[str, str]] = {}
         self._trace = os.environ.get("PES_TRACE_HOOKS") == "1" if trace is None else trace
         self.register(builtin, name=BUILTIN_NAME, distribution=("pes-sdk", _version("pes-sdk")))
         if entry_points:
@@ -96,6 +99,7 @@ class PluginHost:
             return False
         self._dists[name] = distribution
         self._formats = self._plans = None
+        self._providers = {}
         return True
 
     def load_entry_points(self) -> None:
@@ -128,7 +132,9 @@ class PluginHost:
         """Call every implementation on its own, so one plugin's error stays its own."""
         caller = getattr(self._pm.hook, hook_name)
         results = []
-        for impl in reversed(caller.get_hookimpls()):  # registration order
+        # get_hookimpls() is already in registration order (pluggy itself calls them in
+        # reverse): the core's plans come first, and of two equal names the later is refused.
+        for impl in caller.get_hookimpls():
             args = {k: kwargs[k] for k in impl.argnames}
             if self._trace:
                 print(f"pes: hook {hook_name} -> {impl.plugin_name}", file=sys.stderr)
@@ -149,6 +155,8 @@ class PluginHost:
         self, hook_name: str, expected: type[T] | Any, what: Callable[[Any], str]
     ) -> dict[str, T]:
         found: dict[str, T] = {}
+        providers: dict[str, str] = {}
+        self._providers[hook_name] = providers
         for plugin_name, items in self._call_each(hook_name):
             if items is None:
                 continue
@@ -163,6 +171,7 @@ class PluginHost:
                     self._fail(plugin_name, f"{hook_name}: {key!r} is already provided")
                     continue
                 found[key] = item
+                providers[key] = plugin_name
         return found
 
     def formats(self) -> dict[str, RegistryFormat]:
@@ -187,7 +196,15 @@ class PluginHost:
         return self._plans
 
     def provider_of(self, hook_name: str, key: str) -> str:
-        """Which plugin provided the item ``key`` through ``hook_name`` (for listings)."""
+        """Which plugin provided the item ``key`` through ``hook_name`` (for listings).
+
+        For formats and fee plans the answer is the one recorded when they were collected
+        (the plugin whose item was kept), so no hook is called twice.
+        """
+        collect = {"pes_registry_formats": self.formats, "pes_fee_plans": self.fee_plans}
+        if hook_name in collect:
+            collect[hook_name]()
+            return self._providers.get(hook_name, {}).get(key, "")
         for plugin_name, items in self._call_each(hook_name):
             for item in items or ():
                 if getattr(item, "name", None) == key:

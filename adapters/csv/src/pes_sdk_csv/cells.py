@@ -1,0 +1,185 @@
+"""Per-column parsers and formatters, built once per dialect.
+
+A parser takes a cell's text and returns the record value, or raises :class:`ValueError`
+with a message for the person who fixes the file. A formatter does the reverse for the
+writer. Text cells go through :func:`~pes_sdk.formats.unescape_formula` /
+:func:`~pes_sdk.formats.escape_formula`; numeric cells never do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from pes_sdk.formats import escape_formula, unescape_formula
+from pes_sdk.identifiers import check_guid, check_personal_account
+from pes_sdk.money import CENT
+from pes_sdk.period import Period
+from pes_sdk.premises import MAX_PREMISES_LENGTH, Premises
+from pes_sdk_csv.dialect import Column, ColumnType, Dialect
+from pes_sdk_csv.timefmt import TimeFormat
+
+__all__ = [
+    "CACHE_LIMIT",
+    "CachedParser",
+    "CellParser",
+    "amount_parser",
+    "format_amount",
+    "formatter_for",
+    "parser_for",
+    "period_formatter",
+    "period_parser",
+]
+
+CellParser = Callable[[str], Any]
+CellFormatter = Callable[[Any], str]
+
+#: Distinct values a cache keeps before it starts afresh (bounded memory on any input:
+#: four caches of this size hold about 2 MB at most).
+CACHE_LIMIT = 4096
+
+
+class CachedParser:
+    """A parser that remembers the value of each distinct text: periods, houses, premises
+    and service names repeat on every row. Bad text raises and is never cached, so a text
+    found in :attr:`cache` is known good (the reader's fast path relies on that)."""
+
+    def __init__(self, parse: CellParser) -> None:
+        self.parse = parse
+        self.cache: dict[str, Any] = {}
+
+    def __call__(self, text: str) -> Any:
+        cache = self.cache
+        try:
+            return cache[text]
+        except KeyError:
+            pass
+        value = self.parse(text)
+        if len(cache) >= CACHE_LIMIT:
+            cache.clear()  # bounded memory on any input; the common values come back
+        cache[text] = value
+        return value
+
+
+def _cached(parse: CellParser) -> CachedParser:
+    return CachedParser(parse)
+
+
+def _text_checks(text: str) -> str:
+    if "\r" in text:
+        raise ValueError("a carriage return inside a cell")
+    if "\x00" in text:
+        raise ValueError("a NUL byte in the cell")
+    return unescape_formula(text)
+
+
+def _account(text: str) -> str:
+    value = _text_checks(text)
+    check_personal_account(value)
+    return value
+
+
+def _premises(text: str) -> Premises:
+    value = _text_checks(text)
+    if len(value) > MAX_PREMISES_LENGTH:
+        raise ValueError(f"premises are at most {MAX_PREMISES_LENGTH} characters")
+    return Premises(value)
+
+
+def amount_pattern(separators: tuple[str, ...]) -> re.Pattern[str]:
+    """The amounts a dialect reads: ``-1272,26`` / ``1272.26`` / ``5`` (ASCII digits)."""
+    seps = "".join(re.escape(s) for s in separators)
+    return re.compile(rf"-?[0-9]{{1,15}}(?:[{seps}][0-9]{{1,2}})?")
+
+
+def amount_parser(separators: tuple[str, ...]) -> CellParser:
+    match = amount_pattern(separators).fullmatch
+    shown = " or ".join(repr(s) for s in separators)
+
+    def parse(text: str) -> Decimal:
+        if not match(text):
+            raise ValueError(f"not an amount: {text!r} (digits, up to two decimals after {shown})")
+        d = Decimal(text.replace(",", "."))
+        # "5" and "5.1" need padding to two places; "5.10" already has them.
+        return d if text[-3:-2] in (".", ",") else d.quantize(CENT)
+
+    return parse
+
+
+def period_parser(form: str) -> CellParser:
+    parse = Period.parse if form == "YYYY-MM" else Period.parse_mmyyyy
+    return _cached(parse)
+
+
+def period_formatter(form: str) -> Callable[[Period], str]:
+    if form == "YYYY-MM":
+        return str
+    return Period.format_mmyyyy
+
+
+def parser_for(column: Column, dialect: Dialect) -> CellParser:
+    """The parser of ``column``'s non-empty cells (emptiness is the caller's business)."""
+    t = column.type
+    if t is ColumnType.ACCOUNT:
+        return _account
+    if t is ColumnType.GUID:
+        return _cached(check_guid)
+    if t is ColumnType.PREMISES:
+        return _cached(_premises)
+    if t is ColumnType.AMOUNT:
+        return amount_parser(dialect.read_decimal_separators)
+    if t is ColumnType.PERIOD:
+        return period_parser(dialect.period_format)
+    if t is ColumnType.DATE:
+        return _cached(TimeFormat(dialect.date_format).parse_date)
+    if t is ColumnType.TIME:
+        return TimeFormat(dialect.time_format).parse_time
+    if t is ColumnType.DATETIME:
+        return TimeFormat(dialect.datetime_format).parse_datetime
+    # A service name repeats on every row; operation ids never do, so only it is cached.
+    return _cached(_text_checks) if column.field == "service" else _text_checks
+
+
+def format_amount(value: Decimal, separator: str) -> str:
+    text = format(value, "f")
+    return text.replace(".", separator) if separator != "." else text
+
+
+def formatter_for(column: Column, dialect: Dialect) -> CellFormatter:
+    """How ``column``'s value is written; text cells are formula-escaped."""
+    t = column.type
+    if t in (ColumnType.ACCOUNT, ColumnType.TEXT):
+        return escape_formula
+    if t is ColumnType.PREMISES:
+        return lambda p: escape_formula(p.text)
+    if t is ColumnType.GUID:
+        return str
+    if t is ColumnType.AMOUNT:
+        sep = dialect.decimal_separator
+        return lambda d: format_amount(d, sep)
+    if t is ColumnType.PERIOD:
+        return period_formatter(dialect.period_format)
+    fmt = TimeFormat(
+        {
+            ColumnType.DATE: dialect.date_format,
+            ColumnType.TIME: dialect.time_format,
+            ColumnType.DATETIME: dialect.datetime_format,
+        }[t]
+    )
+    return fmt.format
+
+
+def empty_value(column: Column) -> Any:
+    """The record value of an optional column's empty cell."""
+    if column.type is ColumnType.PREMISES:
+        return Premises("")
+    if column.type in (ColumnType.TEXT, ColumnType.ACCOUNT):
+        return ""
+    return None
+
+
+def combine_paid_at(date: dt.date, time: dt.time) -> dt.datetime:
+    return dt.datetime.combine(date, time)

@@ -1,0 +1,474 @@
+"""A registry dialect as data: the model, its TOML schema, and where dialect files are found.
+
+A dialect says everything about one agreed layout of a ``;``-separated text registry:
+its columns and their types, the encoding, the delimiter, decimal separators, date and
+period formats, the header and footer lines, tagged ``KEY:value`` cells and the file-name
+template. Loading is strict: an unknown key or a bad value is a
+:class:`~pes_sdk.errors.ConfigError` that names the TOML file and the key.
+
+Dialect files are the package's built-in folder plus every folder listed in the
+environment variable :data:`DIALECT_PATH_ENV` (``os.pathsep``-separated).
+"""
+
+from __future__ import annotations
+
+import codecs
+import enum
+import importlib.resources
+import os
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from pes_sdk.errors import ConfigError
+from pes_sdk.models.registry import RegistryKind
+
+__all__ = [
+    "DIALECT_PATH_ENV",
+    "ENCODINGS",
+    "FIELD_TYPES",
+    "REQUIRED_FIELDS",
+    "Column",
+    "ColumnType",
+    "Dialect",
+    "Footer",
+    "builtin_dialect_dir",
+    "dialect_dirs",
+    "find_dialects",
+    "load_dialect",
+    "parse_dialect",
+]
+
+#: Environment variable listing extra folders of dialect files (``os.pathsep``-separated).
+DIALECT_PATH_ENV = "PES_DIALECT_PATH"
+
+#: Encodings a dialect may declare (canonical codec names); decoding is always strict.
+ENCODINGS = ("utf-8", "utf-8-sig", "cp1251", "cp866", "koi8-r")
+
+
+class ColumnType(enum.StrEnum):
+    """How a column's text is read and written."""
+
+    ACCOUNT = "account"  #: лицевой счёт: 1–30 characters, leading zeros kept
+    GUID = "guid"  #: house GUID (ФИАС/ГАР), 8-4-4-4-12 hex
+    PREMISES = "premises"  #: помещение: text up to 255 characters
+    AMOUNT = "amount"  #: roubles with up to two decimals
+    PERIOD = "period"  #: расчётный период, in the dialect's ``period_format``
+    DATE = "date"  #: in the dialect's ``date_format``
+    TIME = "time"  #: in the dialect's ``time_format``
+    DATETIME = "datetime"  #: in the dialect's ``datetime_format``
+    TEXT = "text"  #: free text without the delimiter or line breaks
+
+
+#: For each registry kind, the record fields a column may fill and the types each accepts.
+#: A new kind (readings) is a new entry here plus a record builder in the engine.
+FIELD_TYPES: Mapping[RegistryKind, Mapping[str, tuple[ColumnType, ...]]] = {
+    RegistryKind.DEBTS: {
+        "account": (ColumnType.ACCOUNT,),
+        "house_id": (ColumnType.GUID,),
+        "premises": (ColumnType.PREMISES,),
+        "amount": (ColumnType.AMOUNT,),
+        "period": (ColumnType.PERIOD,),
+        "service": (ColumnType.TEXT,),
+    },
+    RegistryKind.PAYMENTS: {
+        "paid_at": (ColumnType.DATETIME, ColumnType.DATE, ColumnType.TIME),
+        "operation_id": (ColumnType.TEXT,),
+        "account": (ColumnType.ACCOUNT,),
+        "house_id": (ColumnType.GUID,),
+        "premises": (ColumnType.PREMISES,),
+        "period": (ColumnType.PERIOD,),
+        "service": (ColumnType.TEXT,),
+        "channel": (ColumnType.TEXT,),
+        "amount": (ColumnType.AMOUNT,),
+        "transfer": (ColumnType.AMOUNT,),
+        "fee": (ColumnType.AMOUNT,),
+    },
+}
+
+#: Fields the record cannot do without: a column must carry each, and be required.
+REQUIRED_FIELDS: Mapping[RegistryKind, frozenset[str]] = {
+    RegistryKind.DEBTS: frozenset({"account", "house_id", "amount"}),
+    RegistryKind.PAYMENTS: frozenset(
+        {"paid_at", "operation_id", "account", "amount", "transfer", "fee"}
+    ),
+}
+
+#: Footer fields that are control totals; any other footer field is text kept in
+#: ``RegistryHeader.extra``.
+COUNT_FIELD = "count"
+PERIOD_FORMATS = ("YYYY-MM", "MMYYYY")
+LINE_ENDINGS = {"crlf": "\r\n", "lf": "\n"}
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+_FIELD_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_DIRECTIVES = {"%Y", "%m", "%d", "%H", "%M", "%S", "%%"}
+
+
+@attrs.frozen
+class Column:
+    """One cell of a data line."""
+
+    name: str  #: the column's name, written in the header row
+    field: str  #: the record field it fills
+    type: ColumnType
+    required: bool = True  #: an empty (or, at the end of the line, absent) cell is an error
+
+
+@attrs.frozen
+class Footer:
+    """The control-totals line at the end of the file: ``=<count>;<amount>…``."""
+
+    prefix: str = "="
+    #: ``count``, amount fields (sums) or other names (text, kept in ``RegistryHeader.extra``)
+    fields: tuple[str, ...] = ("count", "amount")
+    required: bool = True  #: on reading; it is always written
+
+
+@attrs.frozen
+class Dialect:
+    """One registry layout. Build it with :func:`load_dialect` or :func:`parse_dialect`."""
+
+    name: str
+    kind: RegistryKind
+    columns: tuple[Column, ...]
+    encoding: str
+    description: str = ""
+    delimiter: str = ";"
+    decimal_separator: str = "."  #: written
+    read_decimal_separators: tuple[str, ...] = (".",)  #: accepted on reading
+    date_format: str = "%d.%m.%Y"
+    time_format: str = "%H:%M:%S"
+    datetime_format: str = "%Y-%m-%dT%H:%M:%S"
+    period_format: str = "YYYY-MM"
+    line_ending: str = "\r\n"
+    header: str | None = None  #: the exact header line, or None when the file has none
+    footer: Footer | None = None
+    tagged_fields: bool = False
+    tag_key_pattern: str = r"[A-Za-z_][A-Za-z0-9_]*"
+    filename: str | None = None  #: file-name template, see :mod:`pes_sdk_csv.filename`
+    max_line_length: int = 65536
+    source: Path | None = attrs.field(default=None, eq=False)  #: the TOML file
+
+    def column_index(self, field: str) -> int | None:
+        """The position of the (first) column that fills ``field``, or None."""
+        for i, col in enumerate(self.columns):
+            if col.field == field:
+                return i
+        return None
+
+
+# -- loading ----------------------------------------------------------------------------
+
+
+class _Loader:
+    """Reads one TOML table, key by key, so that every error names its file and key."""
+
+    def __init__(self, source: str, data: Mapping[str, Any], prefix: str = "") -> None:
+        self.source = source
+        self.data = data
+        self.prefix = prefix
+        self.used: set[str] = set()
+
+    def error(self, key: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {self.prefix}{key}: {message}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = attrs.NOTHING) -> Any:
+        self.used.add(key)
+        if key not in self.data:
+            if default is attrs.NOTHING:
+                raise self.error(key, "is required")
+            return default
+        value = self.data[key]
+        # bool is an int in Python; a TOML `true` is never a number here.
+        if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _types(kind)):
+            raise self.error(key, f"must be {_kind_name(kind)}, not {value!r}")
+        return value
+
+    def choice(self, key: str, options: Iterable[str], default: Any = attrs.NOTHING) -> Any:
+        value = self.get(key, str, default)
+        opts = tuple(options)
+        if value is not default and value not in opts:
+            raise self.error(key, f"must be one of {', '.join(opts)}, not {value!r}")
+        return value
+
+    def check(self, key: str, ok: bool, message: str) -> None:
+        if not ok:
+            raise self.error(key, message)
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise self.error(unknown[0], "unknown key")
+
+
+def _types(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", bool: "true or false", int: "an integer", list: "a list"}
+    names[dict] = "a table"
+    return " or ".join(names.get(k, k.__name__) for k in _types(kind))
+
+
+def _check_time_format(loader: _Loader, key: str, value: str, needs: str) -> None:
+    from pes_sdk_csv.timefmt import TimeFormat
+
+    try:
+        fmt = TimeFormat(value)
+    except ValueError as exc:
+        raise loader.error(key, f"{exc}; allowed: {' '.join(sorted(_DIRECTIVES))}") from None
+    loader.check(key, fmt.has(needs), f"must carry {' '.join('%' + c for c in needs)}")
+
+
+def parse_dialect(data: Mapping[str, Any], source: str | Path = "<dialect>") -> Dialect:
+    """Build a :class:`Dialect` from a parsed TOML document; strict, see the module doc."""
+    src = str(source)
+    top = _Loader(src, data)
+    name = top.get("name", str)
+    top.check("name", bool(_NAME.fullmatch(name)), "is lower-case letters, digits, - and _")
+    kind = RegistryKind(top.choice("kind", [k.value for k in FIELD_TYPES]))
+    fields = FIELD_TYPES[kind]
+    description = top.get("description", str, "")
+
+    encoding_name = top.get("encoding", str)
+    try:
+        encoding = codecs.lookup(encoding_name).name
+    except LookupError:
+        encoding = ""
+    top.check(
+        "encoding",
+        encoding in ENCODINGS,
+        f"must be one of {', '.join(ENCODINGS)}, not {encoding_name!r}",
+    )
+    delimiter = top.get("delimiter", str, ";")
+    top.check(
+        "delimiter",
+        len(delimiter) == 1
+        and delimiter not in "\"'0123456789.-"
+        and (delimiter.isprintable() or delimiter == "\t"),
+        f"is a tab or one printable character but a quote, digit, '.' or '-', not {delimiter!r}",
+    )
+    decimal_separator = top.choice("decimal_separator", [".", ","], ".")
+    read_seps = top.get("read_decimal_separators", list, [decimal_separator])
+    top.check(
+        "read_decimal_separators",
+        bool(read_seps) and all(s in (".", ",") for s in read_seps),
+        "is a non-empty list of '.' and ','",
+    )
+    top.check(
+        "read_decimal_separators",
+        decimal_separator in read_seps,
+        f"must include the decimal_separator {decimal_separator!r}",
+    )
+    top.check(
+        "delimiter",
+        delimiter not in read_seps,
+        "cannot also be a decimal separator",
+    )
+    date_format = top.get("date_format", str, "%d.%m.%Y")
+    _check_time_format(top, "date_format", date_format, "Ymd")
+    time_format = top.get("time_format", str, "%H:%M:%S")
+    _check_time_format(top, "time_format", time_format, "HM")
+    datetime_format = top.get("datetime_format", str, "%Y-%m-%dT%H:%M:%S")
+    _check_time_format(top, "datetime_format", datetime_format, "YmdHM")
+    for key, fmt in (
+        ("date_format", date_format),
+        ("time_format", time_format),
+        ("datetime_format", datetime_format),
+    ):
+        top.check(key, delimiter not in fmt, "cannot contain the delimiter")
+    period_format = top.choice("period_format", PERIOD_FORMATS, "YYYY-MM")
+    line_ending = LINE_ENDINGS[top.choice("line_ending", list(LINE_ENDINGS), "crlf")]
+    max_line_length = top.get("max_line_length", int, 65536)
+    top.check("max_line_length", 80 <= max_line_length <= 1 << 24, "is between 80 and 16777216")
+    tagged = top.get("tagged_fields", bool, False)
+    tag_key_pattern = top.get("tag_key_pattern", str, r"[A-Za-z_][A-Za-z0-9_]*")
+    try:
+        compiled = re.compile(tag_key_pattern)
+    except re.error as exc:
+        raise top.error("tag_key_pattern", f"is not a regular expression: {exc}") from None
+    top.check(
+        "tag_key_pattern",
+        not compiled.fullmatch("") and not compiled.search(":"),
+        "must not match an empty key or a ':'",
+    )
+
+    raw_columns = top.get("columns", list)
+    top.check("columns", bool(raw_columns), "needs at least one column")
+    columns: list[Column] = []
+    seen_names: set[str] = set()
+    for i, raw in enumerate(raw_columns):
+        if not isinstance(raw, dict):
+            raise top.error(f"columns[{i}]", "must be a table")
+        col = _Loader(src, raw, f"columns[{i}].")
+        cname = col.get("name", str)
+        col.check(
+            "name",
+            bool(cname) and delimiter not in cname,
+            "is non-empty text without the delimiter",
+        )
+        col.check("name", cname not in seen_names, f"repeats column {cname!r}")
+        seen_names.add(cname)
+        field = col.choice("field", fields)
+        ctype = ColumnType(col.choice("type", [t.value for t in ColumnType]))
+        col.check(
+            "type",
+            ctype in fields[field],
+            f"field {field!r} takes {' or '.join(fields[field])}, not {ctype.value!r}",
+        )
+        required = col.get("required", bool, True)
+        col.finish()
+        columns.append(Column(cname, field, ctype, required))
+    _check_columns(top, kind, columns)
+
+    header_value = top.get("header", (bool, str), False)
+    if header_value is True:
+        header: str | None = delimiter.join(c.name for c in columns)
+    elif header_value is False:
+        header = None
+    else:
+        top.check(
+            "header", bool(header_value) and "\n" not in header_value, "is one non-empty line"
+        )
+        header = header_value
+
+    footer = None
+    if "footer" in data:
+        raw_footer = top.get("footer", dict)
+        fl = _Loader(src, raw_footer, "footer.")
+        prefix = fl.get("prefix", str, "=")
+        fl.check(
+            "prefix",
+            bool(prefix)
+            and delimiter not in prefix
+            and prefix.isprintable()
+            and not prefix.startswith("'"),
+            "is non-empty printable text without the delimiter, not starting with '",
+        )
+        ffields = fl.get("fields", list)
+        amount_fields = {f for f, types in fields.items() if ColumnType.AMOUNT in types}
+        fl.check("fields", bool(ffields), "needs at least one field")
+        for f in ffields:
+            fl.check(
+                "fields",
+                isinstance(f, str) and bool(_FIELD_NAME.fullmatch(f)),
+                f"bad field name {f!r}",
+            )
+        fl.check("fields", len(set(ffields)) == len(ffields), "repeats a field")
+        for f in ffields:
+            if f in fields and f not in amount_fields:
+                raise fl.error("fields", f"{f!r} is a record field but not an amount to sum")
+            if f in amount_fields:
+                fl.check(
+                    "fields",
+                    any(c.field == f for c in columns),
+                    f"sums {f!r}, which no column carries",
+                )
+        frequired = fl.get("required", bool, True)
+        fl.finish()
+        footer = Footer(prefix, tuple(ffields), frequired)
+
+    filename = top.get("filename", str, None)
+    if filename is not None:
+        from pes_sdk_csv.filename import FileNameTemplate
+
+        try:
+            FileNameTemplate(filename)
+        except ValueError as exc:
+            raise top.error("filename", str(exc)) from None
+    top.finish()
+    return Dialect(
+        name=name,
+        kind=kind,
+        columns=tuple(columns),
+        encoding=encoding,
+        description=description,
+        delimiter=delimiter,
+        decimal_separator=decimal_separator,
+        read_decimal_separators=tuple(read_seps),
+        date_format=date_format,
+        time_format=time_format,
+        datetime_format=datetime_format,
+        period_format=period_format,
+        line_ending=line_ending,
+        header=header,
+        footer=footer,
+        tagged_fields=tagged,
+        tag_key_pattern=tag_key_pattern,
+        filename=filename,
+        max_line_length=max_line_length,
+        source=Path(source) if isinstance(source, Path) else None,
+    )
+
+
+def _check_columns(top: _Loader, kind: RegistryKind, columns: list[Column]) -> None:
+    by_field: dict[str, list[Column]] = {}
+    for c in columns:
+        by_field.setdefault(c.field, []).append(c)
+    for field, cols in by_field.items():
+        if field == "paid_at":
+            types = sorted(c.type.value for c in cols)
+            top.check(
+                "columns",
+                types in (["datetime"], ["date", "time"]),
+                "paid_at takes one datetime column, or one date and one time column",
+            )
+        else:
+            top.check("columns", len(cols) == 1, f"field {field!r} has more than one column")
+    for field in sorted(REQUIRED_FIELDS[kind]):
+        top.check("columns", field in by_field, f"no column fills the required field {field!r}")
+        for c in by_field[field]:
+            top.check("columns", c.required, f"column {c.name!r} ({field}) must be required")
+
+
+def load_dialect(path: Path | str) -> Dialect:
+    """Load one dialect TOML file; :class:`ConfigError` names the file and the key."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_dialect(data, path)
+
+
+def builtin_dialect_dir() -> Path:
+    """The folder of the dialects shipped with the package."""
+    return Path(str(importlib.resources.files("pes_sdk_csv") / "dialects"))
+
+
+def dialect_dirs(environ: Mapping[str, str] | None = None) -> list[Path]:
+    """Where dialect files are looked for: built-in first, then ``PES_DIALECT_PATH``."""
+    env = os.environ if environ is None else environ
+    extra = [Path(p) for p in env.get(DIALECT_PATH_ENV, "").split(os.pathsep) if p.strip()]
+    return [builtin_dialect_dir(), *extra]
+
+
+def find_dialects(
+    dirs: Iterable[Path] | None = None, *, load: Callable[[Path], Dialect] = load_dialect
+) -> list[Dialect]:
+    """Every dialect in ``dirs`` (default :func:`dialect_dirs`), files sorted by name.
+
+    A missing folder listed in ``PES_DIALECT_PATH`` is a :class:`ConfigError`, and so are
+    a bad file and two files declaring the same dialect name.
+    """
+    found: dict[str, Dialect] = {}
+    for folder in dialect_dirs() if dirs is None else dirs:
+        if not folder.is_dir():
+            raise ConfigError(f"{folder}: dialect folder (from {DIALECT_PATH_ENV}) does not exist")
+        for path in sorted(folder.glob("*.toml")):
+            dialect = load(path)
+            if dialect.name in found:
+                first = found[dialect.name].source
+                raise ConfigError(
+                    f"{path}: name: dialect {dialect.name!r} is already defined in {first}"
+                )
+            found[dialect.name] = dialect
+    return list(found.values())

@@ -1,0 +1,256 @@
+"""The malformed-input corpus: broken files built by mutating a valid file the format wrote.
+
+Formats differ in layout, so the corpus is not a fixed set of files: each sample is made
+from a valid registry written by the format under test, by breaking one thing in the line
+that holds the *target* record (see :class:`~pes_sdk_conformance.records.SampleSet`). This
+works for any format that writes one record per line (CSV, fixed width, JSON Lines). A
+format with another layout (XML, several lines per record) overrides
+``FormatConformance.malformed_samples`` and builds its own, with the same names.
+
+A builder that cannot apply to a format (no byte is invalid in cp866; the format does not
+write a period) returns a :class:`NotApplicable` with the reason, and the check is skipped
+with that reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from decimal import Decimal
+
+import attrs
+
+from pes_sdk.formats.base import Record
+from pes_sdk.money import to_kopecks
+
+__all__ = [
+    "STANDARD_SAMPLES",
+    "MalformedSample",
+    "NotApplicable",
+    "TextFile",
+    "build_standard_samples",
+    "invalid_bytes",
+]
+
+
+@attrs.frozen
+class MalformedSample:
+    """A broken file, what is broken in it, and the 1-based line a reader should blame.
+
+    ``line`` is ``None`` when the problem has no line of its own.
+    """
+
+    data: bytes
+    description: str
+    line: int | None
+
+
+@attrs.frozen
+class NotApplicable:
+    """Why a standard sample cannot be built for this format (the check skips with it)."""
+
+    reason: str
+
+
+#: The malformed samples every format is checked with, by name, and what each breaks.
+STANDARD_SAMPLES: dict[str, str] = {
+    "truncated": "the file cut off in the middle of its last record line",
+    "nul_byte": "a NUL byte inside a value",
+    "invalid_encoding": "bytes that are invalid in the declared encoding",
+    "long_line": "a line of more than 1 MB (the account is a million digits long)",
+    "wrong_column_count": "a record line with extra fields (JSON: a key, XML: an attribute)",
+    "bad_amount": "an amount written `12,3,4`",
+    "amount_three_decimals": "an amount with a third decimal place (never rounded silently)",
+    "bad_guid": "a house GUID written `not-a-guid`",
+    "bad_period": "a period with month 13",
+}
+
+
+def invalid_bytes(encoding: str) -> bytes | None:
+    """A byte sequence that cannot be decoded in ``encoding``, or None if every byte can."""
+    for candidate in (b"\xff\xfe\xc3", *(bytes([b]) for b in range(128, 256))):
+        try:
+            candidate.decode(encoding)
+        except UnicodeDecodeError:
+            return candidate
+    return None
+
+
+@attrs.define
+class TextFile:
+    """A valid file split into lines, with the lines of the target and last records."""
+
+    data: bytes
+    encoding: str
+    lines: list[str]  # decoded, with their line ends
+    target_line: int  # 0-based
+    last_line: int  # 0-based
+
+    @classmethod
+    def parse(
+        cls, data: bytes, encoding: str, target_account: str, last_account: str
+    ) -> TextFile | NotApplicable:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            return NotApplicable(f"the valid file does not decode as {encoding}: {exc}")
+        lines = text.splitlines(keepends=True)
+        target = _line_of(lines, target_account)
+        last = _line_of(lines, last_account)
+        if target is None or last is None:
+            return NotApplicable(
+                "the target record is not on a line of its own (one record per line is "
+                "assumed by the default corpus); override malformed_samples()"
+            )
+        return cls(data, encoding, lines, target, last)
+
+    def with_line(self, index: int, new: str) -> bytes:
+        """The file with line ``index`` replaced by ``new`` (text, encoded as declared)."""
+        out = [*self.lines]
+        out[index] = new
+        return "".join(out).encode(self.encoding)
+
+    def bytes_with_line(self, index: int, new: bytes) -> bytes:
+        """The file with line ``index`` replaced by raw bytes ``new``."""
+        enc = self.encoding
+        before = "".join(self.lines[:index]).encode(enc)
+        after = "".join(self.lines[index + 1 :]).encode(enc)
+        return before + new + after
+
+
+def _line_of(lines: list[str], account: str) -> int | None:
+    # The account as a whole value: not preceded or followed by another account character.
+    pattern = re.compile(r"(?<![\w-])" + re.escape(account) + r"(?![\w-])")
+    hits = [i for i, line in enumerate(lines) if pattern.search(line)]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _replace_value(
+    line: str, forms: list[str], new: Callable[[str], str]
+) -> tuple[str, str] | None:
+    """Replace the first written form of a value found in ``line``; None if none is."""
+    for form in forms:
+        m = re.search(r"(?<![\w.,-])" + re.escape(form) + r"(?![\w.,])", line)
+        if m:
+            return line[: m.start()] + new(form) + line[m.end() :], form
+    return None
+
+
+def _amount_forms(value: Decimal) -> list[str]:
+    dot = f"{value:.2f}"
+    return [dot, dot.replace(".", ","), str(to_kopecks(value))]
+
+
+def _split_eol(line: str) -> tuple[str, str]:
+    body = line.rstrip("\r\n")
+    return body, line[len(body) :]
+
+
+def build_standard_samples(
+    valid: bytes, encoding: str, target: Record, last: Record
+) -> dict[str, MalformedSample | NotApplicable]:
+    """Every :data:`STANDARD_SAMPLES` entry, built from ``valid`` (a file the format wrote).
+
+    ``target`` is the record to break and ``last`` the last record of the file; their
+    accounts must each appear on exactly one line.
+    """
+    parsed = TextFile.parse(valid, encoding, target.account, last.account)
+    if isinstance(parsed, NotApplicable):
+        return dict.fromkeys(STANDARD_SAMPLES, parsed)
+    f = parsed
+    t = f.target_line
+    line = f.lines[t]
+    body, eol = _split_eol(line)
+    out: dict[str, MalformedSample | NotApplicable] = {}
+
+    def sample(name: str, data: bytes, line_index: int | None) -> None:
+        out[name] = MalformedSample(
+            data, STANDARD_SAMPLES[name], None if line_index is None else line_index + 1
+        )
+
+    # truncated: everything up to the middle of the last record's line.
+    last_line = f.lines[f.last_line]
+    cut = "".join(f.lines[: f.last_line]) + last_line[: max(1, len(last_line.rstrip("\r\n")) // 2)]
+    sample("truncated", cut.encode(encoding), f.last_line)
+
+    acc = target.account
+    at = body.find(acc)
+    mid = at + max(1, len(acc) // 2)
+    sample("nul_byte", f.with_line(t, body[:mid] + "\x00" + body[mid:] + eol), t)
+
+    bad = invalid_bytes(encoding)
+    if bad is None:
+        out["invalid_encoding"] = NotApplicable(f"every byte is valid in {encoding}")
+    else:
+        raw = (body[:mid].encode(encoding) + bad + body[mid:].encode(encoding)) + eol.encode(
+            encoding
+        )
+        sample("invalid_encoding", f.bytes_with_line(t, raw), t)
+
+    sample(
+        "long_line",
+        f.with_line(t, body[:at] + acc + "9" * (1 << 20) + body[at + len(acc) :] + eol),
+        t,
+    )
+
+    stripped = body.strip()
+    element = re.match(r"\s*<[\w:.-]+", body)
+    if stripped.startswith("{") and stripped.endswith("}"):  # JSON: an unknown key
+        extra = body.replace("{", '{"unexpected_field": "лишнее", ', 1)
+        sample("wrong_column_count", f.with_line(t, extra + eol), t)
+    elif element:  # XML: an unknown attribute
+        extra = body[: element.end()] + ' unexpected="лишнее"' + body[element.end() :]
+        sample("wrong_column_count", f.with_line(t, extra + eol), t)
+    else:
+        counts = {d: body.count(d) for d in (";", "\t", "|", ",")}
+        delim = max(counts, key=lambda d: counts[d])
+        if counts[delim] == 0:
+            out["wrong_column_count"] = NotApplicable("no delimiter found in the record line")
+        else:
+            sample("wrong_column_count", f.with_line(t, body + f"{delim}лишнее{delim}x" + eol), t)
+
+    amount: Decimal = getattr(target, "amount", Decimal(0))
+    replaced = _replace_value(body, _amount_forms(amount), lambda form: "12,3,4")
+    if replaced is None:
+        out["bad_amount"] = NotApplicable(f"amount {amount} not found in the record line")
+        out["amount_three_decimals"] = NotApplicable(
+            f"amount {amount} not found in the record line"
+        )
+    else:
+        sample("bad_amount", f.with_line(t, replaced[0] + eol), t)
+        form = replaced[1]
+        if "." in form or "," in form:
+            three = _replace_value(body, [form], lambda s: s + "5")
+            assert three is not None
+            sample("amount_three_decimals", f.with_line(t, three[0] + eol), t)
+        else:
+            out["amount_three_decimals"] = NotApplicable("amounts are written in kopecks")
+
+    house = getattr(target, "house_id", None)
+    if house is None:
+        out["bad_guid"] = NotApplicable("the target record has no house GUID")
+    else:
+        replaced = _replace_value(body, [house, house.upper()], lambda form: "not-a-guid")
+        if replaced is None:
+            out["bad_guid"] = NotApplicable(f"house GUID {house} not found in the record line")
+        else:
+            sample("bad_guid", f.with_line(t, replaced[0] + eol), t)
+
+    period = getattr(target, "period", None)
+    if period is None:
+        out["bad_period"] = NotApplicable("the target record has no period")
+    else:
+        y, m = f"{period.year:04d}", f"{period.month:02d}"
+        forms = {
+            f"{y}-{m}": f"{y}-13",
+            f"{m}{y}": f"13{y}",
+            f"{m}.{y}": f"13.{y}",
+            f"{m}/{y}": f"13/{y}",
+            f"{y}{m}": f"{y}13",
+        }
+        replaced = _replace_value(body, list(forms), lambda form: forms[form])
+        if replaced is None:
+            out["bad_period"] = NotApplicable(f"period {period} not found in the record line")
+        else:
+            sample("bad_period", f.with_line(t, replaced[0] + eol), t)
+    return out

@@ -1,0 +1,842 @@
+"""Conformance checks of the **format** family: registry readers and writers.
+
+An adapter author activates the plugin and subclasses :class:`FormatConformance`::
+
+    # conftest.py
+    pytest_plugins = ["pes_sdk_conformance.plugin"]
+
+    # test_conformance.py
+    from pes_sdk_conformance.formats import FormatConformance
+
+    class TestMyFormat(FormatConformance):
+        format_name = "my-format"          # found through the plugin host, as users find it
+
+Everything the checks need comes from three places:
+
+* the format itself: its :class:`~pes_sdk.formats.base.FormatCapabilities` gate the checks
+  (each check a format cannot take is skipped with the name of the capability);
+* class attributes of the fixture class (what the format does not carry, time zone, limits);
+* hook methods the author may override (the records, the header, the file name, how to
+  tamper with control totals, the malformed corpus) when the defaults do not fit.
+
+Each check says in its docstring what it proves. Checks marked ``@since_level(n)`` entered
+the suite later: below strictness level ``n`` their failure is a warning (see
+:mod:`pes_sdk_conformance.plugin`).
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import re
+import shutil
+import tempfile
+import tracemalloc
+from collections.abc import Callable, Iterable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import attrs
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pes_sdk.errors import FormatError, PesError, RegistryRefused
+from pes_sdk.formats.base import (
+    FormatCapabilities,
+    Policy,
+    ReadReport,
+    Record,
+    RegistryFormat,
+    WriteReport,
+)
+from pes_sdk.models.payments import PaymentRecord
+from pes_sdk.models.registry import ControlTotals, RegistryHeader, RegistryKind
+from pes_sdk.money import ZERO
+from pes_sdk.plugins import get_host
+from pes_sdk_conformance import records as samples
+from pes_sdk_conformance.corpus import (
+    STANDARD_SAMPLES,
+    MalformedSample,
+    NotApplicable,
+    build_standard_samples,
+)
+from pes_sdk_conformance.levels import ConformanceSettings, since_level
+
+__all__ = ["FormatConformance", "ReadResult", "error_lines", "since_level"]
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class ReadResult:
+    """Everything one read gave: the records, the report, and the reader's header."""
+
+    records: list[Record]
+    report: ReadReport
+    header: RegistryHeader
+
+    @property
+    def control(self) -> ControlTotals | None:
+        """The control totals the file carried, from the report's or the reader's header."""
+        return self.report.header.control or self.header.control
+
+
+def error_lines(exc: BaseException) -> set[int]:
+    """Every line number an SDK error names: its own, its issues', and ``line N`` in text."""
+    lines: set[int] = set()
+    if isinstance(exc, FormatError) and exc.line:
+        lines.add(exc.line)
+    if isinstance(exc, RegistryRefused):
+        lines.update(i.line for i in exc.issues if i.line)
+    lines.update(int(n) for n in re.findall(r"\bline (\d+)", str(exc)))
+    return lines
+
+
+class _HalfWayFailure(Exception):
+    """Raised by the records iterable of the failed-write check, half-way through."""
+
+
+def _raise_half_way(records: Iterable[Record], after: int) -> Iterator[Record]:
+    for i, r in enumerate(records):
+        if i == after:
+            raise _HalfWayFailure(f"the records iterable raised after {after} records")
+        yield r
+
+
+def _traced_peak(fn: Callable[[], T]) -> tuple[T, int]:
+    """Run ``fn`` and return its result and the peak of Python memory it allocated."""
+    started = not tracemalloc.is_tracing()
+    if started:
+        tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        result = fn()
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        if started:
+            tracemalloc.stop()
+    return result, peak
+
+
+def _amount(record: Record) -> Decimal:
+    """A record's amount (zero for records without money, such as meter readings)."""
+    value: Decimal = getattr(record, "amount", ZERO)
+    return value
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB"
+
+
+class FormatConformance:
+    """The checks every registry format passes. Subclass it as ``Test<YourFormat>``.
+
+    Override the ``registry_format`` fixture, or set :attr:`format_name` to have the format
+    found through the public plugin host (``pes_sdk.plugins.get_host().format(name)``),
+    which also proves your entry point works.
+    """
+
+    #: The format's name as installed plugins provide it; or override ``registry_format``.
+    format_name: ClassVar[str | None] = None
+    #: Record fields the format does not carry: samples leave them at their defaults.
+    #: ``tags`` is left out automatically when ``capabilities.tagged_fields`` is False.
+    fields_not_carried: ClassVar[frozenset[str]] = frozenset()
+    #: The zone of payment times in the samples; ``None`` for formats that write local
+    #: times without a zone (their reader gives naive datetimes).
+    timezone: ClassVar[dt.tzinfo | None] = samples.MSK
+    #: The streaming checks write and read ``streaming_rows`` rows and a quarter of that,
+    #: measure the peak of Python memory of each (tracemalloc) and allow the larger run
+    #: ``streaming_memory_growth`` more than the smaller one. With 12,000 rows the larger
+    #: file has 9,000 more rows: about 0.8-1.5 MB more bytes, twice that as decoded text
+    #: and over 6 MB more as record objects, so code that keeps the records, their lines or
+    #: the file's bytes grows several times past 256 KiB, while a streaming one grows by
+    #: almost nothing whatever the row count (measured: under 100 KiB). A format whose rows
+    #: are very short raises ``streaming_rows`` (the check says so). Tracing every
+    #: allocation slows a reader about sixfold, which is why the files are not larger.
+    #: ``streaming_memory_limit`` caps the larger run's peak as well.
+    streaming_rows: ClassVar[int] = 12_000
+    streaming_memory_growth: ClassVar[int] = 256 * 2**10
+    streaming_memory_limit: ClassVar[int] = 16 * 2**20
+    #: Memory a format keeps per row *by design*, in bytes: e.g. a debt format remembers a
+    #: key per (account, service) to refuse duplicates, typically 100-200 bytes a row.
+    #: Keep it well under what a record (~700 bytes) or a line (~150-300) costs, or the
+    #: check can no longer tell streaming from keeping. Default 0: nothing grows.
+    streaming_bytes_per_row: ClassVar[int] = 0
+    #: Examples of the random round trip (capped by the hypothesis profile's max_examples).
+    property_examples: ClassVar[int] = 30
+    #: Pin the strictness level for this class (``None``: the ini option or the default).
+    conformance_level: ClassVar[int | str | None] = None
+    #: File name used when the format has no naming convention (``filename()`` is None).
+    default_file_name: ClassVar[str] = "registry.txt"
+
+    # -- fixtures --------------------------------------------------------------------------
+
+    @pytest.fixture(autouse=True)
+    def _pes_conformance_active(self, pes_conformance: ConformanceSettings) -> None:
+        """Fails with "fixture 'pes_conformance' not found" when the plugin is not active:
+        add ``pytest_plugins = ["pes_sdk_conformance.plugin"]`` to your conftest.py."""
+
+    @pytest.fixture
+    def registry_format(self) -> RegistryFormat:
+        """The format under test."""
+        if self.format_name is None:
+            pytest.fail(
+                f"{type(self).__name__}: set format_name or override the registry_format fixture"
+            )
+        return get_host().format(self.format_name)
+
+    # -- hooks an author may override --------------------------------------------------------
+
+    def not_carried(self, fmt: RegistryFormat) -> frozenset[str]:
+        """Fields that samples must leave at their defaults for ``fmt``."""
+        extra = frozenset() if fmt.capabilities.tagged_fields else frozenset({"tags"})
+        return self.fields_not_carried | extra
+
+    def sample_set(self, fmt: RegistryFormat) -> samples.SampleSet:
+        """The golden records for the format's kind (``debts`` and ``payments`` ship).
+
+        Override for another kind; keep one record (the *target*) whose account, amount,
+        GUID and period appear nowhere else, so the default malformed corpus can find it.
+        """
+        try:
+            gold = samples.golden(fmt.kind)
+        except LookupError:
+            pytest.skip(
+                f"no golden samples for kind {fmt.kind.value!r}: override sample_set() "
+                "to give the format's records"
+            )
+        strip = self.not_carried(fmt)
+        records: list[Record] = []
+        for r in gold.records:
+            if isinstance(r, PaymentRecord):
+                tz = self.timezone
+                when = r.paid_at.replace(tzinfo=None) if tz is None else r.paid_at.astimezone(tz)
+                r = attrs.evolve(r, paid_at=when)
+            records.append(samples.strip_fields(r, strip))
+        return samples.SampleSet(gold.kind, tuple(records), gold.target)
+
+    def header_for(self, fmt: RegistryFormat, records: Iterable[Record]) -> RegistryHeader:
+        """The header written with ``records``: every fact known, totals computed."""
+        return samples.default_header(fmt.kind, records)
+
+    def path_for(self, fmt: RegistryFormat, folder: Path, header: RegistryHeader) -> Path:
+        """Where a registry with ``header`` is written: the format's own name if it has one."""
+        return folder / (fmt.filename(header) or self.default_file_name)
+
+    def large_records(self, fmt: RegistryFormat, count: int) -> Iterator[Record]:
+        """``count`` records for the streaming and failed-write checks (deterministic)."""
+        return samples.generate(self.sample_set(fmt).records, count)
+
+    def record_strategy(self, fmt: RegistryFormat) -> st.SearchStrategy[list[Record]]:
+        """Random record lists for the property round trip."""
+        try:
+            return samples.record_strategy(
+                fmt.kind, tz=self.timezone, not_carried=self.not_carried(fmt)
+            )
+        except LookupError:
+            pytest.skip(f"no record strategy for kind {fmt.kind.value!r}: override it")
+
+    def formula_records(self, fmt: RegistryFormat) -> list[Record]:
+        """Records whose text fields look like spreadsheet formulas."""
+        base = self.sample_set(fmt).records
+        carried = self.not_carried(fmt)
+        out = []
+        for i, text in enumerate(samples.FORMULA_TEXTS):
+            r = base[i % len(base)]
+            changes: dict[str, Any] = {"account": f"F{i:04d}"}
+            if "service" not in carried:
+                changes["service"] = text
+            if "premises" not in carried:
+                changes["premises"] = samples.FORMULA_TEXTS[-1 - i]
+            out.append(attrs.evolve(r, **changes))
+        return out
+
+    def tamper_control_total(self, fmt: RegistryFormat, path: Path) -> None:
+        """Change the control totals written in ``path`` and nothing else.
+
+        The default works for any format that writes one record per line: it writes the
+        same registry with the first record's amount changed, and again with the last
+        record's changed, and takes the lines that differ in *both* (they hold totals,
+        not records) from the first variant. Override it for other layouts.
+        """
+        recs = list(self.sample_set(fmt).records)
+        if len(recs) < 2:
+            pytest.fail("tamper_control_total needs at least two sample records")
+
+        def bumped(i: int) -> list[Record]:
+            out = [*recs]
+            r = out[i]
+            changes: dict[str, Any] = {"amount": _amount(r) + 1}
+            if hasattr(r, "transfer"):
+                changes["transfer"] = r.transfer + 1
+            out[i] = attrs.evolve(r, **changes)
+            return out
+
+        encoding = fmt.capabilities.encodings[0]
+        original = path.read_bytes().decode(encoding).splitlines(keepends=True)
+        variants = []
+        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+            for i in (0, -1):
+                rs = bumped(i)
+                header = self.header_for(fmt, rs)
+                p = self.path_for(fmt, Path(tmp), header)
+                fmt.write(p, header, rs)
+                variants.append(p.read_bytes().decode(encoding).splitlines(keepends=True))
+        first, last = variants
+        if not len(original) == len(first) == len(last):
+            pytest.fail(
+                "the default tamper_control_total needs one record per line; "
+                "override tamper_control_total() for this format"
+            )
+        total_lines = [
+            i for i in range(len(original)) if original[i] != first[i] and original[i] != last[i]
+        ]
+        if not total_lines:
+            pytest.fail(
+                "no line of the file changes with the totals: the format does not seem to "
+                "write control totals (or override tamper_control_total())"
+            )
+        for i in total_lines:
+            original[i] = first[i]
+        path.write_bytes("".join(original).encode(encoding))
+
+    def malformed_samples(
+        self, fmt: RegistryFormat, folder: Path
+    ) -> dict[str, MalformedSample | NotApplicable]:
+        """The malformed corpus: :data:`~pes_sdk_conformance.corpus.STANDARD_SAMPLES` built
+        from a valid file the format writes into ``folder``, plus any the author adds.
+
+        Override to add format-specific samples (call ``super()`` and extend the dict), or
+        to build the standard ones for a layout that is not one record per line.
+        """
+        gold = self.sample_set(fmt)
+        valid = self.write_registry(fmt, folder, gold.records)[0]
+        recs = gold.records
+        return build_standard_samples(
+            valid.read_bytes(),
+            fmt.capabilities.encodings[0],
+            recs[gold.target_index],
+            recs[-1],
+        )
+
+    # -- helpers the checks (and an author's own checks) use -------------------------------
+
+    def write_registry(
+        self, fmt: RegistryFormat, folder: Path, records: Iterable[Record]
+    ) -> tuple[Path, WriteReport]:
+        recs = list(records)
+        header = self.header_for(fmt, recs)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = self.path_for(fmt, folder, header)
+        return path, fmt.write(path, header, recs)
+
+    def read_registry(
+        self,
+        fmt: RegistryFormat,
+        path: Path,
+        policy: Policy = Policy.STRICT,
+        rejects_path: Path | None = None,
+    ) -> ReadResult:
+        with fmt.open(path, policy=policy, rejects_path=rejects_path) as reader:
+            got = list(reader)
+            return ReadResult(got, reader.report, reader.header)
+
+    def round_trip(
+        self, fmt: RegistryFormat, folder: Path, records: Iterable[Record]
+    ) -> tuple[WriteReport, ReadResult]:
+        path, written = self.write_registry(fmt, folder, records)
+        return written, self.read_registry(fmt, path)
+
+    @staticmethod
+    def require(fmt: RegistryFormat, *capabilities: str) -> None:
+        """Skip unless ``fmt`` declares every one of ``capabilities``."""
+        for cap in capabilities:
+            if not getattr(fmt.capabilities, cap):
+                pytest.skip(f"{fmt.name} does not declare capability {cap!r}")
+
+    # -- checks: the declaration ------------------------------------------------------------
+
+    def test_capabilities_are_declared(self, registry_format: RegistryFormat) -> None:
+        """The format names itself, its kind and capabilities, and every encoding exists."""
+        fmt = registry_format
+        assert isinstance(fmt.name, str) and fmt.name, "a format has a non-empty name"
+        assert isinstance(fmt.kind, RegistryKind), f"kind is a RegistryKind, not {fmt.kind!r}"
+        caps = fmt.capabilities
+        assert isinstance(caps, FormatCapabilities), "capabilities is a FormatCapabilities"
+        assert caps.read or caps.write, "a format reads, writes, or both"
+        assert caps.encodings, "a format declares at least one encoding"
+        for enc in caps.encodings:
+            codecs.lookup(enc)
+        if caps.max_line_length is not None:
+            assert caps.max_line_length > 0
+
+    # -- checks: round trip ---------------------------------------------------------------
+
+    def test_round_trip_keeps_every_record(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """Write → read gives as many records as were written, and the reports agree."""
+        fmt = registry_format
+        self.require(fmt, "read", "write")
+        recs = list(self.sample_set(fmt).records)
+        total = sum((_amount(r) for r in recs), ZERO)
+        written, got = self.round_trip(fmt, tmp_path, recs)
+        assert len(got.records) == len(recs), (
+            f"wrote {len(recs)} records, read back {len(got.records)}"
+        )
+        assert written.records == len(recs), (
+            f"WriteReport.records is {written.records} for {len(recs)} records"
+        )
+        assert written.total == total, f"WriteReport.total is {written.total}, not {total}"
+        assert got.report.valid, f"the registry read back is not valid: {got.report}"
+        assert got.report.records == len(recs)
+        assert got.report.total == total
+
+    def test_round_trip_money_to_the_kopeck(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """Every amount read back equals the one written, to the kopeck, with two places."""
+        fmt = registry_format
+        self.require(fmt, "read", "write")
+        recs = list(self.sample_set(fmt).records)
+        _, got = self.round_trip(fmt, tmp_path, recs)
+        names = samples.MONEY_FIELDS.get(fmt.kind, ("amount",))
+        wrong = []
+        for i, (want, have) in enumerate(zip(recs, got.records, strict=False)):
+            for n in names:
+                w, h = getattr(want, n), getattr(have, n)
+                if not (isinstance(h, Decimal) and h == w and h.as_tuple().exponent == -2):
+                    wrong.append(f"record {i + 1} {n}: wrote {w}, read {h!r}")
+        assert not wrong, "money changed in the round trip: " + "; ".join(wrong)
+
+    def test_round_trip_identifiers_and_text(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """Accounts keep leading zeros; premises (12а, 12/1), GUIDs, Cyrillic text survive."""
+        fmt = registry_format
+        self.require(fmt, "read", "write")
+        recs = list(self.sample_set(fmt).records)
+        _, got = self.round_trip(fmt, tmp_path, recs)
+        fields = [
+            a.name
+            for a in attrs.fields(type(recs[0]))
+            if a.name not in samples.MONEY_FIELDS.get(fmt.kind, ("amount",))
+            and a.name not in ("paid_at", "taken_on")
+        ]
+        wrong = []
+        for i, (want, have) in enumerate(zip(recs, got.records, strict=False)):
+            for n in fields:
+                if getattr(want, n) != getattr(have, n):
+                    wrong.append(
+                        f"record {i + 1} {n}: wrote {getattr(want, n)!r}, read {getattr(have, n)!r}"
+                    )
+        assert not wrong, "identifiers or text changed in the round trip: " + "; ".join(wrong)
+
+    def test_round_trip_whole_records(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """The records read back equal the records written, field for field, in order."""
+        fmt = registry_format
+        self.require(fmt, "read", "write")
+        recs = list(self.sample_set(fmt).records)
+        _, got = self.round_trip(fmt, tmp_path, recs)
+        assert got.records == recs
+
+    def test_round_trip_random_records(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """Random valid registries (accounts with leading zeros, any amount) round-trip."""
+        fmt = registry_format
+        self.require(fmt, "read", "write")
+        strategy = self.record_strategy(fmt)
+        profile = settings.default  # the hypothesis profile the author loaded, if any
+        examples = min(profile.max_examples if profile else 100, self.property_examples)
+
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+        )
+        @given(strategy)
+        def prop(recs: list[Record]) -> None:
+            folder = Path(tempfile.mkdtemp(dir=tmp_path))
+            try:
+                _, got = self.round_trip(fmt, folder, recs)
+                assert got.records == recs
+            finally:
+                shutil.rmtree(folder)
+
+        prop()
+
+    def test_empty_registry_round_trips(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """A registry without records is written and read back (days without payments)."""
+        fmt = registry_format
+        self.require(fmt, "read", "write")
+        written, got = self.round_trip(fmt, tmp_path, [])
+        assert written.records == 0 and written.total == ZERO
+        assert got.records == []
+        assert got.report.valid and got.report.records == 0
+
+    # -- checks: control totals -----------------------------------------------------------
+
+    def test_control_totals_are_written(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """The file carries the count and sums, and the reader reports them in its header."""
+        fmt = registry_format
+        self.require(fmt, "read", "write", "control_totals")
+        recs = list(self.sample_set(fmt).records)
+        _, got = self.round_trip(fmt, tmp_path, recs)
+        control = got.control
+        assert control is not None, (
+            "the reader reports no control totals (report.header.control and reader.header"
+            ".control are None) although the format declares control_totals"
+        )
+        want = samples.control_totals(fmt.kind, recs)
+        assert control.count == want.count, f"control count {control.count} != {want.count}"
+        assert "amount" in control.sums, "control totals carry the sum of amounts"
+        for name, value in control.sums.items():
+            if name in want.sums:
+                assert value == want.sums[name], f"control sum of {name}: {value}"
+
+    def test_tampered_control_total_is_refused(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """A file whose stated totals do not match its records is refused whole, always."""
+        fmt = registry_format
+        self.require(fmt, "read", "write", "control_totals")
+        path, _ = self.write_registry(fmt, tmp_path, self.sample_set(fmt).records)
+        before = path.read_bytes()
+        self.tamper_control_total(fmt, path)
+        assert path.read_bytes() != before, "tamper_control_total() changed nothing"
+        for policy in (Policy.STRICT, Policy.QUARANTINE):
+            with pytest.raises(RegistryRefused):
+                self.read_registry(fmt, path, policy, rejects_path=tmp_path / "rejects.csv")
+
+    # -- checks: streaming ----------------------------------------------------------------
+
+    def _large_header(self, fmt: RegistryFormat, rows: int) -> RegistryHeader:
+        control = samples.control_totals(fmt.kind, self.large_records(fmt, rows))
+        return attrs.evolve(self.header_for(fmt, []), control=control)
+
+    def _streaming_sizes(self) -> tuple[int, int]:
+        return max(1, self.streaming_rows // 4), self.streaming_rows
+
+    def _assert_bounded(self, what: str, peaks: dict[int, int], grown_bytes: int) -> None:
+        (small, p_small), (large, p_large) = sorted(peaks.items())
+        slack, limit = self.streaming_memory_growth, self.streaming_memory_limit
+        assert grown_bytes >= 2 * slack, (
+            f"the file of {large} rows is only {_mib(grown_bytes)} larger than the one of "
+            f"{small}; raise streaming_rows until it is at least twice "
+            f"streaming_memory_growth ({_mib(slack)}), or the check proves nothing"
+        )
+        allowed = slack + (large - small) * self.streaming_bytes_per_row
+        per_row = (p_large - p_small) / (large - small)
+        assert p_large - p_small <= allowed, (
+            f"{what} {small} rows took {_mib(p_small)} at peak, {large} rows {_mib(p_large)}: "
+            f"memory grows with the row count, {per_row:.0f} bytes per row (allowed: "
+            f"{_mib(slack)} + {self.streaming_bytes_per_row} bytes per row); stream the "
+            "records instead of keeping them, their lines or the file's bytes"
+        )
+        assert p_large <= limit, f"{what} {large} rows took {_mib(p_large)} (limit {_mib(limit)})"
+
+    def test_streaming_write_in_bounded_memory(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """Writing from a generator keeps memory flat: 4x the rows, no more peak memory."""
+        fmt = registry_format
+        self.require(fmt, "write", "streaming")
+        peaks, sizes = {}, {}
+        for rows in self._streaming_sizes():
+            header = self._large_header(fmt, rows)
+            path = self.path_for(fmt, tmp_path / str(rows), header)
+            path.parent.mkdir()
+            report, peaks[rows] = _traced_peak(
+                lambda: fmt.write(path, header, self.large_records(fmt, rows))  # noqa: B023
+            )
+            assert report.records == rows, f"WriteReport.records is {report.records}, not {rows}"
+            sizes[rows] = path.stat().st_size
+        self._assert_bounded("writing", peaks, max(sizes.values()) - min(sizes.values()))
+
+    def test_streaming_read_in_bounded_memory(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """Reading keeps memory flat: 4x the rows, no more peak memory; nothing is lost."""
+        fmt = registry_format
+        self.require(fmt, "read", "write", "streaming")
+        peaks, sizes = {}, {}
+        for rows in self._streaming_sizes():
+            header = self._large_header(fmt, rows)
+            path = self.path_for(fmt, tmp_path / str(rows), header)
+            path.parent.mkdir()
+            fmt.write(path, header, self.large_records(fmt, rows))
+            sizes[rows] = path.stat().st_size
+
+            def consume(path: Path = path) -> tuple[int, Decimal]:
+                count, total = 0, ZERO
+                with fmt.open(path) as reader:
+                    for r in reader:
+                        count += 1
+                        total += _amount(r)
+                return count, total
+
+            (count, total), peaks[rows] = _traced_peak(consume)
+            assert header.control is not None
+            assert (count, total) == (rows, header.control.sums["amount"]), (
+                f"read {count} records summing to {total} from {rows} rows"
+            )
+        self._assert_bounded("reading", peaks, max(sizes.values()) - min(sizes.values()))
+
+    # -- checks: malformed input ----------------------------------------------------------
+
+    def _sample(self, fmt: RegistryFormat, folder: Path, name: str) -> tuple[Path, MalformedSample]:
+        corpus = self.malformed_samples(fmt, folder / "valid")
+        sample = corpus.get(name)
+        if sample is None:
+            pytest.skip(f"malformed_samples() gives no {name!r} sample")
+        if isinstance(sample, NotApplicable):
+            pytest.skip(f"sample {name!r} does not apply to {fmt.name}: {sample.reason}")
+        valid_name = next((folder / "valid").iterdir()).name
+        (folder / "bad").mkdir()
+        path = folder / "bad" / valid_name
+        path.write_bytes(sample.data)
+        return path, sample
+
+    def _expect_refusal(self, fmt: RegistryFormat, path: Path, name: str, what: str) -> PesError:
+        try:
+            got = self.read_registry(fmt, path, rejects_path=path.with_name("rejects.csv"))
+        except PesError as exc:
+            return exc
+        except Exception as exc:
+            pytest.fail(
+                f"sample {name!r} ({what}) raised {type(exc).__name__}: {exc}; a reader "
+                "raises only pes_sdk.errors.PesError subclasses on bad input"
+            )
+        pytest.fail(
+            f"sample {name!r} ({what}) was read without error under policy strict "
+            f"({len(got.records)} records: {[str(r) for r in got.records[:3]]}…)"
+        )
+
+    @pytest.mark.parametrize("sample_name", list(STANDARD_SAMPLES))
+    def test_malformed_sample_gives_typed_error(
+        self, registry_format: RegistryFormat, tmp_path: Path, sample_name: str
+    ) -> None:
+        """A broken file gives a PesError naming a line, never any other exception."""
+        fmt = registry_format
+        self.require(fmt, "read", "write")
+        path, sample = self._sample(fmt, tmp_path, sample_name)
+        exc = self._expect_refusal(fmt, path, sample_name, sample.description)
+        if sample.line is not None:
+            assert error_lines(exc), (
+                f"sample {sample_name!r} ({sample.description}): the error names no line: "
+                f"{type(exc).__name__}: {exc}"
+            )
+
+    def test_author_malformed_samples(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """Samples the author adds to malformed_samples() are refused with typed errors too."""
+        fmt = registry_format
+        self.require(fmt, "read", "write")
+        corpus = self.malformed_samples(fmt, tmp_path / "valid")
+        extra = {
+            k: v
+            for k, v in corpus.items()
+            if k not in STANDARD_SAMPLES and isinstance(v, MalformedSample)
+        }
+        if not extra:
+            pytest.skip("malformed_samples() adds no samples of its own")
+        valid_name = next((tmp_path / "valid").iterdir()).name
+        for name, sample in extra.items():
+            folder = tmp_path / f"bad-{name}"
+            folder.mkdir()
+            path = folder / valid_name
+            path.write_bytes(sample.data)
+            exc = self._expect_refusal(fmt, path, name, sample.description)
+            if sample.line is not None:
+                assert sample.line in error_lines(exc), f"{name}: {exc} names no line {sample.line}"
+
+    @pytest.mark.parametrize("hostile_name", list(samples.hostile_inputs()))
+    def test_hostile_input_never_crashes(
+        self, registry_format: RegistryFormat, tmp_path: Path, hostile_name: str
+    ) -> None:
+        """Shipped hostile bytes (empty, BOM, random, NUL, UTF-16) give a PesError or a read."""
+        fmt = registry_format
+        self.require(fmt, "read")
+        header = self.header_for(fmt, [])
+        path = self.path_for(fmt, tmp_path, header)
+        path.write_bytes(samples.hostile_inputs()[hostile_name])
+        try:
+            self.read_registry(fmt, path, rejects_path=tmp_path / "rejects.csv")
+        except PesError:
+            pass
+        except Exception as exc:
+            pytest.fail(
+                f"{hostile_name}: {type(exc).__name__}: {exc}; a reader raises only "
+                "pes_sdk.errors.PesError subclasses on bad input"
+            )
+
+    # -- checks: writing safely -----------------------------------------------------------
+
+    def test_failed_write_leaves_no_partial_file(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """When the records iterable raises half-way, no partial file has the final name,
+        and a registry that was there before is left untouched."""
+        fmt = registry_format
+        self.require(fmt, "write")
+        n = 4000
+        header = attrs.evolve(
+            self.header_for(fmt, []),
+            control=samples.control_totals(fmt.kind, self.large_records(fmt, n)),
+        )
+        fresh = self.path_for(fmt, tmp_path / "fresh", header)
+        fresh.parent.mkdir()
+        try:
+            fmt.write(fresh, header, _raise_half_way(self.large_records(fmt, n), n // 2))
+        except Exception:
+            pass
+        else:
+            pytest.fail("the writer returned normally although its records raised half-way")
+        assert not fresh.exists(), (
+            f"a failed write left a partial file under the final name ({fresh.stat().st_size} "
+            "bytes); write to a temporary name and rename it at the end (pes_sdk.files)"
+        )
+        existing, _ = self.write_registry(fmt, tmp_path / "existing", [])
+        before = existing.read_bytes()
+        with pytest.raises(Exception):  # noqa: B017 - any error will do; the file is the point
+            fmt.write(existing, header, _raise_half_way(self.large_records(fmt, n), n // 2))
+        assert existing.read_bytes() == before, "a failed write changed the registry already there"
+
+    @since_level(2)
+    def test_failed_write_leaves_no_temporary_files(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """A failed write also removes its temporary file."""
+        fmt = registry_format
+        self.require(fmt, "write")
+        header = self.header_for(fmt, [])
+        path = self.path_for(fmt, tmp_path, header)
+        with pytest.raises(Exception):  # noqa: B017
+            fmt.write(path, header, _raise_half_way(self.large_records(fmt, 100), 50))
+        assert list(tmp_path.iterdir()) == [], (
+            f"files left behind: {sorted(p.name for p in tmp_path.iterdir())}"
+        )
+
+    def test_formula_text_is_escaped(self, registry_format: RegistryFormat, tmp_path: Path) -> None:
+        """Text a spreadsheet would run (=SUM(A1), +7, -1, @x) is escaped in the file and
+        read back unchanged."""
+        fmt = registry_format
+        self.require(fmt, "write", "escapes_formulas")
+        recs = self.formula_records(fmt)
+        path, _ = self.write_registry(fmt, tmp_path, recs)
+        text = path.read_bytes().decode(fmt.capabilities.encodings[0])
+        for formula in samples.FORMULA_TEXTS:
+            cell = re.compile(
+                r"(?:^|[;,\t|\"])" + re.escape(formula) + r"(?=$|[;,\t|\"\r\n])", re.MULTILINE
+            )
+            m = cell.search(text)
+            assert m is None, f"{formula!r} is written as a bare cell: {m.group(0)!r}"
+        if fmt.capabilities.read:
+            assert self.read_registry(fmt, path).records == recs
+
+    # -- checks that entered at level 2 ---------------------------------------------------
+
+    @since_level(2)
+    @pytest.mark.parametrize("sample_name", list(STANDARD_SAMPLES))
+    def test_malformed_sample_names_the_exact_line(
+        self, registry_format: RegistryFormat, tmp_path: Path, sample_name: str
+    ) -> None:
+        """The error names the very line that is broken, counted from 1 in the file."""
+        fmt = registry_format
+        self.require(fmt, "read", "write")
+        path, sample = self._sample(fmt, tmp_path, sample_name)
+        if sample.line is None:
+            pytest.skip(f"sample {sample_name!r} has no line of its own")
+        exc = self._expect_refusal(fmt, path, sample_name, sample.description)
+        assert sample.line in error_lines(exc), (
+            f"{sample.description}: the broken line is {sample.line}, the error names "
+            f"{sorted(error_lines(exc)) or 'none'}: {exc}"
+        )
+
+    @since_level(2)
+    @pytest.mark.parametrize("sample_name", ["bad_guid", "bad_period"])
+    def test_quarantine_keeps_good_rows(
+        self, registry_format: RegistryFormat, tmp_path: Path, sample_name: str
+    ) -> None:
+        """Under policy quarantine a bad row is rejected with its line; the others are kept."""
+        fmt = registry_format
+        self.require(fmt, "read", "write")
+        path, sample = self._sample(fmt, tmp_path, sample_name)
+        gold = self.sample_set(fmt)
+        rejects = tmp_path / "rejects.csv"
+        try:
+            got = self.read_registry(fmt, path, Policy.QUARANTINE, rejects_path=rejects)
+        except PesError as exc:
+            pytest.fail(f"{sample.description}: refused whole under quarantine: {exc}")
+        want = [r for r in gold.records if r.account != gold.target]
+        assert got.records == want, "the good records are kept, in order"
+        assert got.report.rejected == 1
+        assert any(i.line == sample.line for i in got.report.issues), got.report.issues
+        assert rejects.exists(), "rejected rows are written to the rejects file"
+
+    @since_level(2)
+    def test_rewrite_gives_identical_bytes(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """Reading a registry and writing what was read gives the same bytes (golden files)."""
+        fmt = registry_format
+        self.require(fmt, "read", "write")
+        recs = self.sample_set(fmt).records
+        (tmp_path / "a").mkdir()
+        (tmp_path / "b").mkdir()
+        first, _ = self.write_registry(fmt, tmp_path / "a", recs)
+        got = self.read_registry(fmt, first)
+        second, _ = self.write_registry(fmt, tmp_path / "b", got.records)
+        assert first.read_bytes() == second.read_bytes()
+
+    @since_level(2)
+    def test_awkward_text_round_trips_or_is_refused(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """Text with delimiters, quotes, line breaks or characters the encoding lacks is
+        either kept exactly or refused on writing with a PesError, never written corrupt."""
+        fmt = registry_format
+        self.require(fmt, "read", "write")
+        field = next((f for f in ("service", "premises") if f not in self.not_carried(fmt)), None)
+        if field is None:
+            pytest.skip("the format carries no free text field")
+        base = self.sample_set(fmt).records[0]
+        texts = [
+            "a;b",
+            "a,b",
+            'say "hi"',
+            "it's",
+            "'=1",
+            "a|b",
+            "a\tb",
+            "line\nbreak",
+            "€ 100",
+            "🙂",
+        ]
+        wrong = []
+        for i, text in enumerate(texts):
+            rec: Record = attrs.evolve(base, **{field: text})  # type: ignore[arg-type]
+            folder = tmp_path / str(i)
+            folder.mkdir()
+            try:
+                _, got = self.round_trip(fmt, folder, [rec])
+            except PesError:
+                continue  # refused: fine, as long as it is the SDK's error
+            except Exception as exc:
+                wrong.append(f"{text!r}: {type(exc).__name__}: {exc}")
+                continue
+            if got.records != [rec]:
+                wrong.append(f"{text!r} read back as {[getattr(r, field) for r in got.records]}")
+        assert not wrong, f"{field} text corrupted: " + "; ".join(wrong)

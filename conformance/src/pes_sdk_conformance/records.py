@@ -1,0 +1,258 @@
+"""Sample records for the checks: golden sets, large generated sets, hypothesis strategies.
+
+Everything here is public so that an adapter author can build the records a format needs
+(``debt_samples(tz=…)``, ``generate(…)``) when overriding the fixture class hooks.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from decimal import Decimal
+from importlib import resources
+from typing import Any
+
+import attrs
+from hypothesis import strategies as st
+
+from pes_sdk.formats.base import Record
+from pes_sdk.models.debts import DebtRecord
+from pes_sdk.models.payments import PaymentRecord
+from pes_sdk.models.registry import ControlTotals, RegistryHeader, RegistryKind
+from pes_sdk.money import ZERO, from_kopecks
+from pes_sdk.period import Period
+from pes_sdk.serialization import structure
+
+__all__ = [
+    "FORMULA_TEXTS",
+    "MONEY_FIELDS",
+    "MSK",
+    "SAMPLE_INN",
+    "SAMPLE_PARTNER_ACCOUNT",
+    "SampleSet",
+    "control_totals",
+    "debt_records",
+    "default_header",
+    "generate",
+    "golden",
+    "hostile_inputs",
+    "payment_records",
+    "strip_fields",
+]
+
+#: Moscow time, the zone of the default payment samples (``paid_at`` carries it).
+MSK = dt.timezone(dt.timedelta(hours=3), "MSK")
+#: A valid ИНН (check digits) and a 20-digit р/с for sample headers and file names.
+SAMPLE_INN = "7707083893"
+SAMPLE_PARTNER_ACCOUNT = "40702810938000000001"
+#: Which fields hold money, per record type: checked to the kopeck, summed by control totals.
+MONEY_FIELDS: dict[RegistryKind, tuple[str, ...]] = {
+    RegistryKind.DEBTS: ("amount",),
+    RegistryKind.PAYMENTS: ("amount", "transfer", "fee"),
+}
+#: Text a spreadsheet would run as a formula (CSV injection); a writer must escape it.
+FORMULA_TEXTS = ("=SUM(A1)", "+7 495", "-1", "@x")
+
+_RECORD_TYPES: dict[RegistryKind, type[Any]] = {
+    RegistryKind.DEBTS: DebtRecord,
+    RegistryKind.PAYMENTS: PaymentRecord,
+}
+
+
+@attrs.frozen
+class SampleSet:
+    """A golden record set and the account of the record that malformed samples mutate."""
+
+    kind: RegistryKind
+    records: tuple[Record, ...]
+    target: str  #: the ``account`` of the mutation target; unique in the set
+
+    @property
+    def target_index(self) -> int:
+        return next(i for i, r in enumerate(self.records) if r.account == self.target)
+
+
+def golden(kind: RegistryKind) -> SampleSet:
+    """The shipped golden set for ``kind`` (``debts`` or ``payments``).
+
+    Raises :class:`LookupError` for a kind without shipped samples.
+    """
+    if kind not in _RECORD_TYPES:
+        raise LookupError(f"no golden samples for registry kind {kind.value!r}")
+    text = resources.files(__package__).joinpath(f"samples/{kind.value}.json").read_text("utf-8")
+    data = json.loads(text)
+    cls = _RECORD_TYPES[kind]
+    records = tuple(structure(r, cls) for r in data["records"])
+    return SampleSet(kind, records, data["target"])
+
+
+def strip_fields(record: Record, fields: Iterable[str]) -> Record:
+    """``record`` with ``fields`` set back to their defaults (fields a format does not carry)."""
+    changes: dict[str, Any] = {}
+    by_name = {a.name: a for a in attrs.fields(type(record))}
+    for name in fields:
+        a = by_name.get(name)
+        if a is None:
+            raise ValueError(f"{type(record).__name__} has no field {name!r}")
+        if a.default is attrs.NOTHING:
+            raise ValueError(f"field {name!r} is required; a format must carry it")
+        default: Any = a.default
+        changes[name] = default.factory() if hasattr(default, "factory") else default
+    return attrs.evolve(record, **changes)
+
+
+def debt_records(*, not_carried: Iterable[str] = ()) -> list[Record]:
+    """The golden debt records, without the fields a format does not carry."""
+    return [strip_fields(r, not_carried) for r in golden(RegistryKind.DEBTS).records]
+
+
+def payment_records(*, tz: dt.tzinfo | None = MSK, not_carried: Iterable[str] = ()) -> list[Record]:
+    """The golden payment records; ``tz=None`` gives naive ``paid_at`` (formats without zones)."""
+    out: list[Record] = []
+    for r in golden(RegistryKind.PAYMENTS).records:
+        assert isinstance(r, PaymentRecord)
+        paid_at = r.paid_at.replace(tzinfo=None) if tz is None else r.paid_at.astimezone(tz)
+        out.append(strip_fields(attrs.evolve(r, paid_at=paid_at), not_carried))
+    return out
+
+
+def control_totals(kind: RegistryKind, records: Iterable[Record]) -> ControlTotals:
+    """The count and money sums of ``records``, as a file's control totals state them."""
+    names = MONEY_FIELDS.get(kind, ("amount",))
+    sums = dict.fromkeys(names, ZERO)
+    count = 0
+    for r in records:
+        count += 1
+        for n in names:
+            sums[n] += getattr(r, n)
+    return ControlTotals(count, sums)
+
+
+def default_header(
+    kind: RegistryKind, records: Iterable[Record], *, number: int = 1
+) -> RegistryHeader:
+    """A header with every fact known, and control totals computed from ``records``."""
+    return RegistryHeader(
+        kind=kind,
+        partner_inn=SAMPLE_INN,
+        partner_account=SAMPLE_PARTNER_ACCOUNT,
+        period=Period(2026, 11),
+        number=number,
+        date=dt.date(2026, 11, 27),
+        created_at=dt.datetime(2026, 11, 27, 23, 0, 0, tzinfo=MSK),
+        control=control_totals(kind, records),
+    )
+
+
+def generate(templates: Sequence[Record], count: int) -> Iterator[Record]:
+    """``count`` records cycling ``templates``, each with its own account (and operation id).
+
+    Accounts are ``G`` + 12 digits with leading zeros, so no two lines repeat an (account,
+    service) pair, which a debt registry refuses. Deterministic: two calls give equal records.
+    """
+    if not templates:
+        raise ValueError("generate needs at least one template record")
+    n = len(templates)
+    for t in templates:  # what generate() copies must be a valid record in the first place
+        attrs.validate(t)
+    for i in range(count):
+        t = templates[i % n]
+        # A copy with a new account (and operation id): cheaper than attrs.evolve, which
+        # would re-check every field of a record already checked, and the streaming checks
+        # make hundreds of thousands of these. Both new values are valid by construction.
+        r = copy.copy(t)
+        object.__setattr__(r, "account", f"G{i:012d}")
+        if isinstance(r, PaymentRecord):
+            object.__setattr__(r, "operation_id", f"{i:012d}")
+        yield r
+
+
+# -- hypothesis strategies -----------------------------------------------------------------
+
+_CYRILLIC = "абвгдеёжзийклмнопрстуфхцчшщъыьэюяАБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ"
+_TEXT_ALPHABET = _CYRILLIC + "abcxyzABCXYZ0123456789 .,()/-"
+
+
+def _text(max_size: int) -> st.SearchStrategy[str]:
+    # No leading or trailing spaces: formats may trim cells, and the golden sets test the
+    # exact characters that matter (leading zeros, Cyrillic, slashes) anyway.
+    return st.text(_TEXT_ALPHABET, max_size=max_size).map(str.strip)
+
+
+_ACCOUNTS = st.from_regex(r"(ЛС-)?[0-9]{1,20}", fullmatch=True)
+_PREMISES = st.one_of(
+    st.sampled_from(["", "12", "12а", "12/1", "12-1", "кв. 5", "12, ком. 3", "Пом. 1Н"]),
+    st.from_regex(r"[1-9][0-9]{0,3}[абв]?(/[1-9])?", fullmatch=True),
+)
+_GUIDS = st.uuids().map(str)
+_PERIODS = st.builds(Period, st.integers(2000, 2099), st.integers(1, 12))
+
+
+def _unique_accounts(records: list[Record]) -> list[Record]:
+    seen: set[str] = set()
+    return [r for r in records if not (r.account in seen or seen.add(r.account))]  # type: ignore[func-returns-value]
+
+
+def record_strategy(
+    kind: RegistryKind, *, tz: dt.tzinfo | None = MSK, not_carried: Iterable[str] = ()
+) -> st.SearchStrategy[list[Record]]:
+    """Lists of random valid records of ``kind`` with unique accounts (for round trips)."""
+    strip = tuple(not_carried)
+    one: st.SearchStrategy[Any]
+    if kind is RegistryKind.DEBTS:
+        one = st.builds(
+            DebtRecord,
+            account=_ACCOUNTS,
+            house_id=_GUIDS,
+            premises=_PREMISES,
+            amount=st.integers(-(10**12), 10**14).map(from_kopecks),
+            period=_PERIODS,
+            service=_text(40),
+        )
+    elif kind is RegistryKind.PAYMENTS:
+
+        def payment(draw: Callable[[st.SearchStrategy[Any]], Any]) -> PaymentRecord:
+            total = draw(st.integers(1, 10**12))
+            fee = draw(st.integers(0, total))
+            when = draw(st.datetimes(dt.datetime(2000, 1, 1), dt.datetime(2099, 12, 31))).replace(
+                microsecond=0
+            )
+            return PaymentRecord(
+                paid_at=when if tz is None else when.replace(tzinfo=tz),
+                operation_id=draw(st.from_regex(r"[0-9]{1,20}", fullmatch=True)),
+                account=draw(_ACCOUNTS),
+                amount=from_kopecks(total),
+                transfer=from_kopecks(total - fee),
+                fee=from_kopecks(fee),
+                house_id=draw(st.one_of(st.none(), _GUIDS)),
+                premises=draw(_PREMISES),
+                period=draw(_PERIODS),
+                service=draw(_text(40)),
+                channel=draw(st.sampled_from(["app", "cabinet", "terminal"])),
+            )
+
+        one = st.composite(payment)()
+    else:
+        raise LookupError(f"no record strategy for registry kind {kind.value!r}")
+    return (
+        st.lists(one, max_size=8)
+        .map(_unique_accounts)
+        .map(lambda rs: [strip_fields(r, strip) for r in rs])
+    )
+
+
+def hostile_inputs() -> dict[str, bytes]:
+    """The shipped format-independent hostile inputs, by file name."""
+    folder = resources.files(__package__).joinpath("samples/hostile")
+    return {
+        f.name: f.read_bytes()
+        for f in sorted(folder.iterdir(), key=lambda f: f.name)
+        if f.name.endswith(".bin")
+    }
+
+
+def money_of(record: Record, kind: RegistryKind) -> tuple[Decimal, ...]:
+    """The money fields of ``record`` (see :data:`MONEY_FIELDS`)."""
+    return tuple(getattr(record, n) for n in MONEY_FIELDS.get(kind, ("amount",)))

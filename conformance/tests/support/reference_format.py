@@ -1,0 +1,278 @@
+"""A small, correct registry format used as the base of the deliberately broken ones.
+
+``#PES-REF;kind;inn;period;number`` header, one ``;``-separated record per line (UTF-8, no
+quoting: text holding ``;`` or a line break is refused on writing), trailing ``KEY:value``
+cells for tags, and a footer ``=count;sum;…`` with the control totals. It exists so that the
+proofs in this folder do not depend on another distribution; the broken formats subclass it
+and override one small method each.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+from pes_sdk.errors import FormatError, Issue
+from pes_sdk.files import atomic_path
+from pes_sdk.formats.base import (
+    FormatCapabilities,
+    Policy,
+    ReadReport,
+    Record,
+    RegistryFormat,
+    RegistryReader,
+    WriteReport,
+)
+from pes_sdk.formats.quarantine import RejectSink
+from pes_sdk.formats.spreadsheet import escape_formula, unescape_formula
+from pes_sdk.models.debts import DebtRecord
+from pes_sdk.models.payments import PaymentRecord
+from pes_sdk.models.registry import ControlTotals, RegistryHeader, RegistryKind
+from pes_sdk.money import ZERO, parse_amount
+from pes_sdk.period import Period
+
+MAX_LINE = 4096
+TEXT = ("account", "service", "channel", "operation_id")
+COLUMNS: dict[RegistryKind, tuple[str, ...]] = {
+    RegistryKind.DEBTS: ("account", "house_id", "premises", "amount", "period", "service"),
+    RegistryKind.PAYMENTS: (
+        "paid_at",
+        "operation_id",
+        "account",
+        "house_id",
+        "premises",
+        "period",
+        "amount",
+        "transfer",
+        "fee",
+        "service",
+        "channel",
+    ),
+}
+SUMS = {RegistryKind.DEBTS: ("amount",), RegistryKind.PAYMENTS: ("amount", "transfer", "fee")}
+TYPES: dict[RegistryKind, type[Any]] = {
+    RegistryKind.DEBTS: DebtRecord,
+    RegistryKind.PAYMENTS: PaymentRecord,
+}
+
+
+class ReferenceFormat(RegistryFormat):
+    capabilities = FormatCapabilities(
+        read=True,
+        write=True,
+        streaming=True,
+        control_totals=True,
+        escapes_formulas=True,
+        encodings=("utf-8",),
+        max_line_length=MAX_LINE,
+        tagged_fields=True,
+    )
+
+    def __init__(self, kind: RegistryKind = RegistryKind.DEBTS) -> None:
+        self.kind = kind
+        self.name = f"reference-{kind.value}"
+
+    # -- writing ---------------------------------------------------------------------
+
+    def format_amount(self, value: Decimal) -> str:
+        return f"{value:.2f}"
+
+    def format_text(self, name: str, value: str) -> str:
+        if any(c in value for c in ";\r\n"):
+            raise FormatError("text cannot hold ';' or a line break", field=name)
+        return escape_formula(value)
+
+    def format_cell(self, name: str, value: Any) -> str:
+        if name in SUMS[self.kind]:
+            return self.format_amount(value)
+        if name in TEXT:
+            return self.format_text(name, value)
+        if name == "premises":
+            return self.format_text(name, value.text)
+        if value is None:
+            return ""
+        if isinstance(value, dt.datetime):
+            return value.isoformat()
+        return str(value)
+
+    def format_record(self, record: Record) -> str:
+        cells = [self.format_cell(n, getattr(record, n)) for n in COLUMNS[self.kind]]
+        cells += [f"{k}:{self.format_text('tags', v)}" for k, v in getattr(record, "tags", ())]
+        return ";".join(cells)
+
+    def records_to_write(self, records: Iterable[Record]) -> Iterable[Record]:
+        return records
+
+    def write(self, path: Path, header: RegistryHeader, records: Iterable[Record]) -> WriteReport:
+        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            return self.write_to(fh, path, header, records)
+
+    def write_to(
+        self, fh: IO[str], path: Path, header: RegistryHeader, records: Iterable[Record]
+    ) -> WriteReport:
+        period = header.period or ""
+        fh.write(
+            f"#PES-REF;{self.kind.value};{header.partner_inn or ''};{period};"
+            f"{header.number or ''}\n"
+        )
+        names = SUMS[self.kind]
+        sums = dict.fromkeys(names, ZERO)
+        count = 0
+        for r in self.records_to_write(records):
+            line = self.format_record(r)
+            fh.write(line + "\n")
+            count += 1
+            for n in names:
+                sums[n] += getattr(r, n)
+        fh.write("=" + ";".join([str(count), *(self.format_amount(sums[n]) for n in names)]) + "\n")
+        return WriteReport(path, count, sums["amount"])
+
+    # -- reading ---------------------------------------------------------------------
+
+    def open(
+        self, path: Path, *, policy: Policy = Policy.STRICT, rejects_path: Path | None = None
+    ) -> RegistryReader:
+        return ReferenceReader(self, Path(path), Policy(policy), rejects_path)
+
+    def parse_amount(self, text: str) -> Decimal:
+        return parse_amount(text, decimal_comma=False)
+
+    def parse_cell(self, name: str, text: str) -> Any:
+        if name in SUMS[self.kind]:
+            return self.parse_amount(text)
+        if name in TEXT or name == "premises":
+            return unescape_formula(text)
+        if name == "house_id":
+            return text or None
+        if name == "period":
+            return Period.parse(text) if text else None
+        if name == "paid_at":
+            return dt.datetime.fromisoformat(text)
+        return text
+
+    def parse_record(self, cells: list[str]) -> Record:
+        cols = COLUMNS[self.kind]
+        if len(cells) < len(cols):
+            raise FormatError(f"{len(cells)} fields, expected at least {len(cols)}")
+        values: dict[str, Any] = {}
+        for n, text in zip(cols, cells, strict=False):
+            try:
+                values[n] = self.parse_cell(n, text)
+            except ValueError as exc:
+                raise FormatError(str(exc), field=n) from None
+        tags = []
+        for cell in cells[len(cols) :]:
+            key, sep, value = cell.partition(":")
+            if not sep or not key:
+                raise FormatError(f"extra field {cell[:40]!r} is not KEY:value", field="tags")
+            tags.append((key, unescape_formula(value)))
+        try:
+            return TYPES[self.kind](**values, tags=tags)  # type: ignore[no-any-return]
+        except (ValueError, TypeError) as exc:
+            raise FormatError(str(exc)) from None
+
+
+class ReferenceReader(RegistryReader):
+    def __init__(
+        self, fmt: ReferenceFormat, path: Path, policy: Policy, rejects: Path | None
+    ) -> None:
+        self.fmt = fmt
+        self.path = path
+        self.sink = RejectSink(path, policy, rejects)
+        self.header = RegistryHeader(kind=fmt.kind)
+        self._report: ReadReport | None = None
+        self._fh = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._it = self._records()
+
+    def __next__(self) -> Record:
+        return next(self._it)
+
+    @property
+    def report(self) -> ReadReport:
+        assert self._report is not None, "iterate the reader to its end first"
+        return self._report
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def lines(self) -> Iterator[tuple[int, str]]:
+        for number, raw in enumerate(self._fh, start=1):
+            if len(raw) > MAX_LINE:
+                raise self.sink.refuse(f"line longer than {MAX_LINE} bytes", line=number)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise self.sink.refuse(f"not UTF-8: {exc.reason}", line=number) from None
+            yield number, text.rstrip("\n")
+
+    def _records(self) -> Iterator[Record]:
+        kind = self.fmt.kind
+        names = SUMS[kind]
+        sums = dict.fromkeys(names, ZERO)
+        count = 0
+        good_total = ZERO
+        unverifiable: set[str] = set()
+        control: ControlTotals | None = None
+        lines = self.lines()
+        first = next(lines, None)
+        if first is None or not first[1].startswith("#PES-REF;"):
+            raise self.sink.refuse("no #PES-REF header line", line=1)
+        last = 1
+        for number, text in lines:
+            last = number
+            if control is not None:
+                raise self.sink.refuse("a line after the footer", line=number)
+            if text.startswith("="):
+                control = self.parse_footer(number, text[1:])
+                continue
+            count += 1
+            cells = text.split(";")
+            for n in names:  # the sender's totals cover every row, good or bad
+                i = COLUMNS[kind].index(n)
+                try:
+                    sums[n] += self.fmt.parse_amount(cells[i])
+                except (ValueError, IndexError):
+                    unverifiable.add(n)
+            try:
+                if "\x00" in text:
+                    raise FormatError("a NUL byte")
+                record = self.fmt.parse_record(cells)
+            except FormatError as exc:
+                self.sink.reject(number, text[:200], [Issue(number, exc.field, exc.message)])
+                continue
+            good_total += record.amount
+            yield record
+        if control is None:
+            raise self.sink.refuse(
+                "no footer with control totals: the file is cut short", line=last
+            )
+        self.header = RegistryHeader(kind=kind, control=control)
+        report, error = self.sink.finish(
+            self.header,
+            count,
+            sums,
+            control,
+            good_total=good_total,
+            unverifiable=sorted(unverifiable),
+        )
+        self._report = report
+        if error is not None:
+            raise error
+
+    def parse_footer(self, number: int, text: str) -> ControlTotals:
+        cells = text.split(";")
+        names = SUMS[self.fmt.kind]
+        try:
+            if len(cells) != 1 + len(names):
+                raise ValueError("wrong number of control totals")
+            # Totals may exceed the 15 digits of one amount: parsed as plain decimals.
+            sums = {
+                n: Decimal(c).quantize(Decimal("0.01"))
+                for n, c in zip(names, cells[1:], strict=True)
+            }
+            return ControlTotals(int(cells[0]), sums)
+        except (ValueError, ArithmeticError) as exc:
+            raise self.sink.refuse(f"bad footer: {exc}", line=number) from None

@@ -1,0 +1,89 @@
+"""What every command of ``pes`` shares: the plugin host, error exits and the progress bar."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from pes_sdk.operations import Progress
+from pes_sdk.plugins import PluginHost, get_host
+
+__all__ = [
+    "EXIT_INVALID",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "PROGRESS_MIN_BYTES",
+    "fail",
+    "host_of",
+    "progress_for",
+]
+
+EXIT_OK = 0
+#: The data is bad: a registry is not valid, or was refused.
+EXIT_INVALID = 1
+#: The command could not run: bad options, an unreadable file, an unknown format.
+EXIT_USAGE = 2
+
+#: Files smaller than this get no progress bar: they are read before one would be useful.
+PROGRESS_MIN_BYTES = 1 << 20
+
+
+def host_of(ctx: click.Context) -> PluginHost:
+    """The plugin host of this invocation: the one a caller passed as ``obj``, or the default.
+
+    Tests and embedding programs pass their own host (``cli.main(obj=host)``); the ``pes``
+    command uses the process-wide one, loaded from entry points on first use.
+    """
+    host = ctx.find_object(PluginHost)
+    return host if host is not None else get_host()
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """Print ``message`` on stderr (no traceback) and end the command with ``code``."""
+    click.echo(f"pes: error: {message}", err=True)
+    raise click.exceptions.Exit(code)
+
+
+def _count_lines(path: Path) -> int:
+    # Counting newlines in 1 MiB blocks costs a small fraction of parsing the same bytes,
+    # and gives the bar a true length instead of a guess.
+    lines = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            lines += block.count(b"\n")
+    return max(lines, 1)
+
+
+@contextlib.contextmanager
+def progress_for(path: Path, label: str) -> Iterator[Progress | None]:
+    """A progress callback drawing a bar on stderr, or None when no bar is wanted.
+
+    There is a bar only when stderr is a terminal and the file is large: output that goes to
+    a file or a pipe stays free of control characters.
+    """
+    try:
+        big = path.is_file() and path.stat().st_size >= PROGRESS_MIN_BYTES
+    except OSError:
+        big = False
+    if not big or not sys.stderr.isatty():
+        yield None
+        return
+    length = _count_lines(path)
+    with click.progressbar(
+        length=length, label=label, file=sys.stderr, show_pos=True, show_eta=True
+    ) as bar:
+        done = 0
+
+        def update(records: int) -> None:
+            nonlocal done
+            target = min(records, length)
+            if target > done:
+                bar.update(target - done)
+                done = target
+
+        yield update

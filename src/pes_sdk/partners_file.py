@@ -1,0 +1,400 @@
+"""``PARTNERS.toml``: the service's own bank details and every partner's, with fee terms.
+
+The file is read strictly: an unknown key, a missing one, a wrong type, a bad ИНН or an
+account that fails its control key is a problem, and every problem in the file is listed at
+once in one :class:`PartnersFileError` (a :class:`~pes_sdk.errors.ConfigError`), each with
+its key path::
+
+    PARTNERS.toml: 2 problems:
+      partners[1].bank.account: bank account 40702810000000000001 fails its control key with БИК 044525225
+      partners[2].fee.plan: unknown fee plan 'flat'; known: percent, subscription
+
+Array indexes in key paths count from 0. TOML floats are read as exact decimals (never
+binary floats), so ``rate = 0.0136`` means exactly 1.36%. The format is documented in
+``docs/partners-toml.md``; the reference runner reads the same file.
+"""
+
+from __future__ import annotations
+
+import string
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+
+from pes_sdk import identifiers
+from pes_sdk.errors import ConfigError
+from pes_sdk.models.partners import BankDetails, FeeTerms, Partner
+from pes_sdk.models.transfers import NAME_MAX, Party
+from pes_sdk.money import amount as to_amount
+
+__all__ = [
+    "FORMAT_VERSION",
+    "PURPOSE_FIELDS",
+    "PartnersFile",
+    "PartnersFileError",
+    "ServiceDetails",
+    "load_partners",
+    "parse_partners",
+]
+
+#: The version of the file format this module reads (the top-level ``version`` key).
+FORMAT_VERSION = 1
+
+#: Placeholders a purpose template may use (see :mod:`pes_sdk.settlement_orders`).
+PURPOSE_FIELDS = frozenset(
+    {"registry_number", "registry_date", "day", "paid", "commission", "vat", "vat_rate", "fee"}
+)
+
+T = TypeVar("T")
+
+
+class PartnersFileError(ConfigError):
+    """A ``PARTNERS.toml`` with problems; ``problems`` lists each as ``key.path: message``."""
+
+    def __init__(self, path: Path | None, problems: Iterable[str]) -> None:
+        self.path = path
+        self.problems = tuple(problems)
+        where = str(path) if path is not None else "PARTNERS.toml"
+        count = len(self.problems)
+        head = f"{where}: {count} problem{'s' if count != 1 else ''}:"
+        super().__init__("\n  ".join([head, *self.problems]))
+
+
+@attrs.frozen
+class ServiceDetails:
+    """The service (платёжный агент) as the payer of every transfer.
+
+    ``directbank_id`` is the customer id the bank gave the service for 1C DirectBank
+    (the ``Sender/@id`` of a ``PayDocRu``); it defaults to the ИНН. ``purpose`` is an
+    optional template of the purpose of payment (see ``docs/partners-toml.md``).
+    """
+
+    name: str
+    inn: str
+    bank: BankDetails
+    kpp: str | None = None
+    directbank_id: str = ""
+    purpose: str | None = None
+
+    @property
+    def party(self) -> Party:
+        """The service as the payer of a payment order."""
+        return Party(self.name, self.inn, self.bank, self.kpp)
+
+
+@attrs.frozen
+class PartnersFile:
+    """A loaded ``PARTNERS.toml``: the service and its partners, in file order."""
+
+    service: ServiceDetails
+    partners: tuple[Partner, ...]
+    path: Path | None = None
+
+    def find(self, inn: str, kpp: str | None = None) -> Partner | None:
+        """The partner with this ИНН (and КПП, when several share the ИНН), or None."""
+        found = [p for p in self.partners if p.inn == inn]
+        if kpp is not None and len(found) > 1:
+            found = [p for p in found if p.kpp == kpp]
+        return found[0] if len(found) == 1 else None
+
+    def by_inn(self, inn: str) -> list[Partner]:
+        """Every partner with this ИНН (branches share an ИНН and differ by КПП)."""
+        return [p for p in self.partners if p.inn == inn]
+
+
+class _Checker:
+    """Reads typed values out of nested tables, noting every problem with its key path."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def note(self, key: str, message: str) -> None:
+        self.problems.append(f"{key}: {message}")
+
+    def table(self, data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any] | None:
+        value = data.get(key)
+        path = f"{where}.{key}" if where else key
+        if value is None:
+            self.note(path, "missing (a table is required)")
+            return None
+        if not isinstance(value, dict):
+            self.note(path, f"is a table, not {_kind(value)}")
+            return None
+        return value
+
+    def unknown(self, data: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:
+        allowed = set(allowed)
+        for key in data:
+            if key not in allowed:
+                path = f"{where}.{key}" if where else key
+                self.note(path, f"unknown key; allowed here: {', '.join(sorted(allowed))}")
+
+    def get(
+        self,
+        data: Mapping[str, Any],
+        key: str,
+        where: str,
+        convert: Callable[[Any], T],
+        *,
+        required: bool = True,
+        default: T | None = None,
+    ) -> T | None:
+        path = f"{where}.{key}" if where else key
+        if key not in data:
+            if required:
+                self.note(path, "missing")
+            return default
+        try:
+            return convert(data[key])
+        except (ValueError, TypeError, InvalidOperation) as exc:
+            self.note(path, str(exc) or type(exc).__name__)
+            return None
+
+
+def _kind(value: object) -> str:
+    names = {str: "text", int: "an integer", bool: "a boolean", dict: "a table", list: "an array"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"is text, not {_kind(value)}")
+    return value
+
+
+def _name(value: Any) -> str:
+    text = _string(value).strip()
+    if not text:
+        raise ValueError("is empty")
+    if len(text) > NAME_MAX:
+        raise ValueError(f"is {len(text)} characters, at most {NAME_MAX} allowed")
+    return text
+
+
+def _digits_text(check: Callable[[str], str]) -> Callable[[Any], str]:
+    # An ИНН written as a TOML integer would lose leading zeros (ИНН 0274…): text only.
+    def convert(value: Any) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            raise TypeError(f"is written as text in quotes, not as the number {value}")
+        return check(_string(value))
+
+    return convert
+
+
+def _rate(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise TypeError("is a number such as 0.0136 or text such as \"1.36%\", not a boolean")
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith("%"):
+            return Decimal(text[:-1].strip()) / 100
+        return Decimal(text)
+    if isinstance(value, int | Decimal):
+        return Decimal(value)
+    raise TypeError(f"is a number such as 0.0136 or text such as \"1.36%\", not {_kind(value)}")
+
+
+def _money(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise TypeError("is an amount, not a boolean")
+    if isinstance(value, int | Decimal):
+        return to_amount(Decimal(value))
+    if isinstance(value, str):
+        return to_amount(value)
+    raise TypeError(f"is an amount, not {_kind(value)}")
+
+
+def _params(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise TypeError(f"is a table of text values, not {_kind(value)}")
+    out = {}
+    for k, v in value.items():
+        if isinstance(v, dict | list) or isinstance(v, bool):
+            raise TypeError(f"{k}: a parameter is text or a number, not {_kind(v)}")
+        out[str(k)] = str(v)
+    return out
+
+
+def _purpose(value: Any) -> str:
+    text = _string(value)
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+    except ValueError as exc:
+        raise ValueError(f"is not a valid template: {exc}") from None
+    unknown = fields - PURPOSE_FIELDS
+    if unknown:
+        raise ValueError(
+            f"unknown placeholder(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(PURPOSE_FIELDS))}"
+        )
+    if "НДС" not in text.upper():
+        raise ValueError("a purpose must state VAT (НДС)")
+    return text
+
+
+_BANK_KEYS = ("bik", "account", "corr_account", "name")
+
+
+def _bank(c: _Checker, data: Mapping[str, Any], where: str) -> BankDetails | None:
+    table = c.table(data, "bank", where)
+    if table is None:
+        return None
+    path = f"{where}.bank" if where else "bank"
+    c.unknown(table, _BANK_KEYS, path)
+    bik = c.get(table, "bik", path, _digits_text(identifiers.check_bik))
+    account = c.get(table, "account", path, _string)
+    corr = c.get(table, "corr_account", path, _string, required=False, default="")
+    bank_name = c.get(table, "name", path, _name, required=False, default="")
+    # Each account is checked on its own so that both problems are listed, not the first.
+    if account is not None and bik is not None:
+        c.get({"account": account}, "account", path, lambda a: identifiers.check_bank_account(a, bik))
+    if corr and bik is not None:
+        c.get(
+            {"corr_account": corr},
+            "corr_account",
+            path,
+            lambda a: identifiers.check_corr_account(a, bik),
+        )
+    if bik is None or account is None or corr is None or bank_name is None:
+        return None
+    try:
+        return BankDetails(bik, account, corr, bank_name)
+    except ValueError:
+        return None  # already noted above
+
+
+_SERVICE_KEYS = ("name", "inn", "kpp", "bank", "directbank_id", "purpose")
+
+
+def _service(c: _Checker, data: Mapping[str, Any]) -> ServiceDetails | None:
+    table = c.table(data, "service", "")
+    if table is None:
+        return None
+    c.unknown(table, _SERVICE_KEYS, "service")
+    name = c.get(table, "name", "service", _name)
+    inn = c.get(table, "inn", "service", _digits_text(identifiers.check_inn))
+    kpp = c.get(table, "kpp", "service", _digits_text(identifiers.check_kpp), required=False)
+    directbank_id = c.get(table, "directbank_id", "service", _name, required=False)
+    purpose = c.get(table, "purpose", "service", _purpose, required=False)
+    bank = _bank(c, table, "service")
+    if name is None or inn is None or bank is None:
+        return None
+    return ServiceDetails(name, inn, bank, kpp, directbank_id or inn, purpose)
+
+
+_PARTNER_KEYS = ("inn", "kpp", "name", "bank", "fee")
+_FEE_KEYS = ("plan", "rate", "monthly_fee", "params")
+
+
+def _fee(
+    c: _Checker, data: Mapping[str, Any], where: str, plans: frozenset[str] | None
+) -> FeeTerms | None:
+    if "fee" not in data:
+        return FeeTerms()
+    table = c.table(data, "fee", where)
+    if table is None:
+        return None
+    path = f"{where}.fee"
+    c.unknown(table, _FEE_KEYS, path)
+    defaults = FeeTerms()
+
+    def plan_name(value: Any) -> str:
+        name = _string(value)
+        if plans is not None and name not in plans:
+            raise ValueError(f"unknown fee plan {name!r}; known: {', '.join(sorted(plans))}")
+        return name
+
+    plan = c.get(table, "plan", path, plan_name, required=False, default=defaults.plan)
+    rate = c.get(table, "rate", path, _rate, required=False, default=defaults.rate)
+    monthly = c.get(
+        table, "monthly_fee", path, _money, required=False, default=defaults.monthly_fee
+    )
+    params = c.get(table, "params", path, _params, required=False, default={})
+    if plan is None or rate is None or monthly is None or params is None:
+        return None
+    try:
+        return FeeTerms(plan, rate, monthly, params)
+    except (ValueError, TypeError) as exc:
+        c.note(f"{path}.rate", str(exc))
+        return None
+
+
+def _partners(
+    c: _Checker, data: Mapping[str, Any], plans: frozenset[str] | None
+) -> list[tuple[int, Partner]]:
+    raw = data.get("partners", [])
+    if not isinstance(raw, list):
+        c.note("partners", f"is an array of tables ([[partners]]), not {_kind(raw)}")
+        return []
+    out: list[tuple[int, Partner]] = []
+    seen: dict[tuple[str, str | None], int] = {}
+    for i, item in enumerate(raw):
+        where = f"partners[{i}]"
+        if not isinstance(item, dict):
+            c.note(where, f"is a table, not {_kind(item)}")
+            continue
+        c.unknown(item, _PARTNER_KEYS, where)
+        inn = c.get(item, "inn", where, _digits_text(identifiers.check_inn))
+        kpp = c.get(item, "kpp", where, _digits_text(identifiers.check_kpp), required=False)
+        name = c.get(item, "name", where, _name)
+        bank = _bank(c, item, where)
+        fee = _fee(c, item, where, plans)
+        if inn is not None:
+            key = (inn, kpp)
+            if key in seen:
+                c.note(
+                    f"{where}.inn",
+                    f"ИНН {inn}{' КПП ' + kpp if kpp else ''} is already partners[{seen[key]}]",
+                )
+            else:
+                seen[key] = i
+        if inn is None or name is None or bank is None or fee is None:
+            continue
+        out.append((i, Partner(inn=inn, name=name, bank=bank, kpp=kpp, fee=fee)))
+    return out
+
+
+def parse_partners(
+    text: str, *, path: Path | None = None, plans: Iterable[str] | None = None
+) -> PartnersFile:
+    """Parse the text of a ``PARTNERS.toml``.
+
+    ``plans`` names the fee plans that exist (e.g. ``get_host().fee_plans()``); when given,
+    a partner whose plan is not among them is a problem. Raises :class:`PartnersFileError`
+    listing every problem.
+    """
+    try:
+        data = tomllib.loads(text, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as exc:
+        raise PartnersFileError(path, [f"not valid TOML: {exc}"]) from None
+    c = _Checker()
+    c.unknown(data, ("version", "service", "partners"), "")
+    version = c.get(data, "version", "", lambda v: v, required=False, default=FORMAT_VERSION)
+    if version is not None and version != FORMAT_VERSION:
+        c.note("version", f"this pes-sdk reads version {FORMAT_VERSION}, not {version!r}")
+    known = frozenset(plans) if plans is not None else None
+    service = _service(c, data)
+    partners = _partners(c, data, known)
+    if service is not None:
+        for i, p in partners:
+            if p.bank.account == service.bank.account and p.bank.bik == service.bank.bik:
+                c.note(f"partners[{i}].bank.account", "is the service's own account")
+    if c.problems or service is None:
+        raise PartnersFileError(path, c.problems or ["service: missing"])
+    return PartnersFile(service, tuple(p for _, p in partners), path)
+
+
+def load_partners(path: Path | str, *, plans: Iterable[str] | None = None) -> PartnersFile:
+    """Load a ``PARTNERS.toml`` file (UTF-8); see :func:`parse_partners`."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise PartnersFileError(path, [f"cannot be read: {exc.strerror or exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise PartnersFileError(path, [f"is not UTF-8 text: {exc.reason} at byte {exc.start}"]) from None
+    return parse_partners(text, path=path, plans=plans)
