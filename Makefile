@@ -5,10 +5,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Every distribution in this repository, installed editable into one environment.
-DISTS := . adapters/csv conformance examples/jsonl-format
+DISTS := . adapters/csv adapters/onec-xml conformance examples/jsonl-format
 PYPROJECTS := $(addsuffix /pyproject.toml,$(DISTS))
 STAMP := $(VENV)/.installed
-TEST_PATHS := tests adapters/csv/tests conformance/tests examples/jsonl-format/tests
+TEST_PATHS := tests adapters/csv/tests adapters/onec-xml/tests conformance/tests \
+	examples/jsonl-format/tests
 
 .PHONY: demo test lint type pytest bench clean
 
@@ -28,13 +29,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src adapters conformance examples tests benchmarks
 
 type: $(STAMP)
-	$(BIN)/mypy --strict src adapters/csv/src conformance/src
+	$(BIN)/mypy --strict src adapters/csv/src adapters/onec-xml/src conformance/src
 
 pytest: $(STAMP)
 	$(BIN)/pytest $(TEST_PATHS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/csv_read.py
+	$(BIN)/python adapters/onec-xml/benchmarks/xml_read.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -11,10 +11,6 @@ from importlib import resources
 
 from pes_sdk_conformance.formats import FormatConformance
 
-# Activates the suite for this module (the suite is never loaded on its own).
-pytest_plugins = ["pes_sdk_conformance.plugin"]
-
-
 # A debt registry refuses two lines with the same (account, service), so its reader and
 # writer keep one integer key per row by design (measured: about 165 bytes a row at peak,
 # set growth included). Keeping records or lines would cost several times more.

@@ -24,6 +24,8 @@ from pes_sdk.models import (
 )
 from pes_sdk.period import Period
 
+pytest_plugins = ["pes_sdk_conformance.plugin"]
+
 settings.register_profile("default", max_examples=200)
 settings.register_profile(
     "ci",

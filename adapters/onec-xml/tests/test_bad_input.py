@@ -354,3 +354,38 @@ def test_writer_needs_the_header(tmp_path: Path, missing: str) -> None:
 def test_filename() -> None:
     assert OneCXmlPayments().filename(payments_header()) == "payments_7707083893_2026-11-27_001.xml"
     assert OneCXmlPayments().filename(RegistryHeader(RegistryKind.PAYMENTS)) is None
+
+
+def test_long_text_is_an_issue_and_stays_out_of_the_rejects_file(tmp_path: Path) -> None:
+    lines = [pay(operationId="a"), pay(operationId="x" * 200_000), pay(operationId="c")]
+    totals = '<Totals count="3" amount="30.00" transfer="29.58" fee="0.42"/>'
+    path = payments_file(tmp_path, lines, totals)
+    records, report = read(path, Policy.QUARANTINE)
+    assert [r.operation_id for r in records] == ["a", "c"]
+    assert (report.issues[0].line, report.issues[0].field) == (4, "operationId")
+    assert "longer than 1000" in report.issues[0].message
+    assert len(report.issues[0].message) < 100
+    assert report.rejects_path is not None
+    assert report.rejects_path.stat().st_size < 10_000
+
+
+def test_writer_refuses_long_text(tmp_path: Path) -> None:
+    with pytest.raises(FormatError, match="service is longer than 1000"):
+        OneCXmlPayments().write(
+            tmp_path / "p.xml", payments_header(), [payment(service="я" * 1001)]
+        )
+    OneCXmlPayments().write(tmp_path / "p.xml", payments_header(), [payment(service="я" * 1000)])
+
+
+def test_records_inside_a_foreign_element_refuse(tmp_path: Path) -> None:
+    lines = [pay()] * 5 + ["<Junk>"] + [pay()] * 600 + ["</Junk>"]
+    path = payments_file(tmp_path, lines)
+    with pytest.raises(RegistryRefused, match="must be a child of the root"):
+        read(path, Policy.QUARANTINE)
+
+
+def test_record_holding_many_records_refuses(tmp_path: Path) -> None:
+    outer = pay().replace("/>", ">" + pay() * 600 + "</Payment>")
+    path = payments_file(tmp_path, [outer])
+    with pytest.raises(RegistryRefused, match="must be a child of the root"):
+        read(path, Policy.QUARANTINE)

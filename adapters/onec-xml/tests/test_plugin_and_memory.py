@@ -9,11 +9,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import psutil
+from pes_sdk_1c_xml import OneCXmlPayments
 
 from pes_sdk.formats.base import Policy
 from pes_sdk.models import PaymentRecord, RegistryHeader, RegistryKind
 from pes_sdk.plugins.manager import PluginHost
-from pes_sdk_1c_xml import OneCXmlPayments
 
 
 def test_formats_come_through_the_entry_point() -> None:

@@ -73,7 +73,16 @@ def parse_premises(text: str) -> Premises:
 
 
 def parse_text(text: str) -> str:
+    if len(text) > schema.MAX_TEXT:
+        raise ValueError(f"longer than {schema.MAX_TEXT} characters")
     return text
+
+
+def check_text(value: str, what: str) -> str:
+    """A free-text value for writing: at most :data:`schema.MAX_TEXT` characters."""
+    if len(value) > schema.MAX_TEXT:
+        raise ValueError(f"{what} is longer than {schema.MAX_TEXT} characters")
+    return value
 
 
 # -- value → text ---------------------------------------------------------------------------
@@ -212,7 +221,7 @@ def _debt_attrs() -> _AttributeWriter:
                 text = periods[period] = str(period)
             out["period"] = text
         if r.service:
-            out["service"] = r.service
+            out["service"] = check_text(r.service, "service")
         total += amount
         return out
 
@@ -250,9 +259,16 @@ def _payment_attrs() -> _AttributeWriter:
             if len(times) >= _CACHE_LIMIT:
                 times.clear()
             times[paid_at] = paid
+        op = r.operation_id
+        service = r.service
+        channel = r.channel
+        if len(op) + len(service) + len(channel) > schema.MAX_TEXT:
+            check_text(op, "operation_id")
+            check_text(service, "service")
+            check_text(channel, "channel")
         out = {
             "paidAt": paid,
-            "operationId": r.operation_id,
+            "operationId": op,
             "account": r.account,
             "amount": a,
             "transfer": t,
@@ -270,10 +286,8 @@ def _payment_attrs() -> _AttributeWriter:
             if text is None:
                 text = periods[period] = str(period)
             out["period"] = text
-        service = r.service
         if service:
             out["service"] = service
-        channel = r.channel
         if channel:
             out["channel"] = channel
         amount_sum += amount
@@ -296,7 +310,7 @@ def _reading_attributes(r: Any) -> dict[str, str]:
         raise _wrong_type("readings", MeterReading, r)
     out = {
         "account": r.account,
-        "meterNumber": r.meter_number,
+        "meterNumber": check_text(r.meter_number, "meter_number"),
         "meterType": str(int(r.meter_type)),
         "takenOn": format_date(r.taken_on),
     }
@@ -305,10 +319,10 @@ def _reading_attributes(r: Any) -> dict[str, str]:
     if r.house_id is not None:
         out["houseId"] = r.house_id
     if r.service:
-        out["service"] = r.service
+        out["service"] = check_text(r.service, "service")
     if r.photo is not None:
         out["photoSha256"] = r.photo.sha256
-        out["photoMediaType"] = r.photo.media_type
+        out["photoMediaType"] = check_text(r.photo.media_type, "photo media type")
     return out
 
 

@@ -63,6 +63,8 @@ HARDENED_PARSER_OPTIONS: dict[str, Any] = {
 PROLOG_LIMIT = 64 * 1024
 #: Records between two deletions of the cleared ones: the bound of the reader's memory.
 PURGE_EVERY = 256
+#: How much of a rejected record's XML goes into the rejects file.
+RAW_LIMIT = 4000
 #: Distinct texts each value cache keeps before it starts over (house GUIDs, premises, …).
 CACHE_LIMIT = 65536
 
@@ -160,7 +162,7 @@ class XmlRegistryReader(RegistryReader):
     """An open registry XML file. Iterate it for records; then read :attr:`report`.
 
     Iterating it directly (``for rec in reader``) runs the records' generator without a
-    method call per record, which is part of how the reader meets its speed target.
+    method call per record (``__iter__`` hands out the generator itself).
     """
 
     def __init__(
@@ -305,8 +307,12 @@ class XmlRegistryReader(RegistryReader):
                     # are exactly the records seen proves nothing else stood among them.
                     parent = el.getparent()
                     if root is None:
-                        root = parent
-                    if parent is not root or parent[since_purge - 1] is not el:
+                        root = el.getroottree().getroot()
+                    if (
+                        parent is not root
+                        or len(parent) < since_purge
+                        or parent[since_purge - 1] is not el
+                    ):
                         self._check_children(parent, el, record_tag)
                         since_purge = parent.index(el) + 1
                     del parent[: since_purge - 1]
@@ -396,6 +402,8 @@ class XmlRegistryReader(RegistryReader):
 
     def _reject(self, el: Any, issues: list[Issue]) -> None:
         raw = etree.tostring(el, encoding="unicode", with_tail=False)
+        if len(raw) > RAW_LIMIT:  # a hostile megabyte value stays out of the rejects file
+            raw = raw[:RAW_LIMIT] + f"… [{len(raw) - RAW_LIMIT} more characters]"
         self._sink.reject(el.sourceline or 0, raw, issues)
 
     def _slow(self, el: Any, tally: _Tally) -> Record | None:
@@ -418,6 +426,11 @@ class XmlRegistryReader(RegistryReader):
                         tally.unverifiable.add(f.attr)
                 elif f.default is not OMIT:
                     values[f.name] = f.default
+                continue
+            if len(text) > schema.MAX_TEXT:
+                issues.append(Issue(line, f.attr, f"longer than {schema.MAX_TEXT} characters"))
+                if f.attr in tally.sums:
+                    tally.unverifiable.add(f.attr)
                 continue
             try:
                 values[f.name] = value = f.parse(text)
@@ -442,6 +455,9 @@ class XmlRegistryReader(RegistryReader):
             key = child.get("key")
             if key is None or not key or ":" in key or len(child.attrib) != 1 or len(child):
                 issues.append(Issue(cline, "Tag", "a Tag has one attribute key (no ':') and text"))
+                continue
+            if len(key) > schema.MAX_TEXT or len(child.text or "") > schema.MAX_TEXT:
+                issues.append(Issue(cline, "Tag", f"longer than {schema.MAX_TEXT} characters"))
                 continue
             tags.append((key, child.text or ""))
         record: Record | None = None
@@ -612,6 +628,7 @@ def _payments_builder(
     datetimes = caches.datetimes
     fast_match = _PAYMENT_FAST.fullmatch
     fast_account = schema.FAST_ACCOUNT.fullmatch
+    max_text = schema.MAX_TEXT
     new = object.__new__
     cls = PaymentRecord
     empty_premises = Premises("")
@@ -619,13 +636,13 @@ def _payments_builder(
     slow = reader._slow
     # The running sums of the fast path live in this closure (cells are cheaper than
     # attributes); ``sums`` hands them over at the end.
-    amount_sum = transfer_sum = fee_sum = ZERO
+    transfer_sum = fee_sum = ZERO
     last_keys: list[str] | None = None
     pos: tuple[int, ...] | None = None
     keys_are_canonical = False  # all attributes, in the writer's order: unpack directly
 
     def build(el: Any) -> Record | None:
-        nonlocal amount_sum, transfer_sum, fee_sum, last_keys, pos, keys_are_canonical
+        nonlocal transfer_sum, fee_sum, last_keys, pos, keys_are_canonical
         keys = el.keys()
         if keys != last_keys:
             last_keys = keys
@@ -651,6 +668,8 @@ def _payments_builder(
             service = vs[p_svc] or ""
             channel = vs[p_ch] or ""
         # Digits-only accounts (the common case) need no regex; others get the narrow one.
+        if len(op) + len(service) + len(channel) > max_text:
+            return slow(el, tally)
         digits_only = len(account) <= 30 and account.isascii() and account.isdigit()
         if not digits_only and not fast_account(account):
             return slow(el, tally)
@@ -693,13 +712,14 @@ def _payments_builder(
         s_svc(rec, service)
         s_ch(rec, channel)
         s_tags(rec, ())
-        amount_sum += a
+        # No amount sum: every record here has a == t + f, so the amounts sum to the
+        # transfers plus the fees, exactly.
         transfer_sum += t
         fee_sum += f
         return rec
 
     def sums() -> dict[str, Decimal]:
-        return {"amount": amount_sum, "transfer": transfer_sum, "fee": fee_sum}
+        return {"amount": transfer_sum + fee_sum, "transfer": transfer_sum, "fee": fee_sum}
 
     return build, sums
 
@@ -762,6 +782,8 @@ def _debts_builder(
                 return slow(el, tally)
             period = per
         service = vs[p_svc] or ""
+        if len(service) > schema.MAX_TEXT:
+            return slow(el, tally)
         key = hash((account, service))
         if key in dupes:
             return slow(el, tally)  # the slow path reports the duplicate

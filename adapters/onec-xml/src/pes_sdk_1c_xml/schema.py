@@ -17,6 +17,7 @@ from lxml import etree
 from pes_sdk.models.registry import RegistryKind
 
 __all__ = [
+    "MAX_TEXT",
     "NAMESPACE",
     "RECORD_ELEMENT",
     "ROOT_ELEMENT",
@@ -70,6 +71,11 @@ METER_TYPE = re.compile(r"[1-9]|1[0-3]", re.ASCII)
 FAST_ACCOUNT = re.compile(
     r"[0-9A-Za-z\u0400-\u04ff](?:[0-9A-Za-z\u0400-\u04ff /._\-№]{0,28}[0-9A-Za-z\u0400-\u04ff])?"
 )
+
+#: The longest free text (service, operationId, channel, meterNumber, tags) the format holds.
+#: Longer values are refused on writing and are issues on reading; the limit also keeps a
+#: hostile file's megabyte attribute out of messages and the rejects file.
+MAX_TEXT = 1000
 
 #: The XSD's file name inside the package.
 SCHEMA_FILE = "pes-registry-1.xsd"

@@ -21,7 +21,7 @@ from pes_sdk.files import atomic_path
 from pes_sdk.formats.base import Record, WriteReport
 from pes_sdk.models.registry import RegistryHeader, RegistryKind
 from pes_sdk_1c_xml import schema
-from pes_sdk_1c_xml.codec import Codec, format_amount, format_datetime
+from pes_sdk_1c_xml.codec import Codec, check_text, format_amount, format_datetime
 
 __all__ = ["header_attributes", "write_registry"]
 
@@ -96,6 +96,8 @@ def write_registry(
                         with element(record_tag, attrib):
                             if tags:
                                 for key, value in tags:
+                                    check_text(key, "a tag key")
+                                    check_text(value, "a tag value")
                                     write("\n    ")
                                     with element(tag_tag, {"key": key}):
                                         write(value)
