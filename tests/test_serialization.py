@@ -38,6 +38,7 @@ from pes_sdk.models import (
     RegistryHeader,
     RegistryKind,
 )
+from pes_sdk.models.transfers import Direction, Party, PaymentOrder, Statement, StatementEntry
 from pes_sdk.period import Period
 from pes_sdk.premises import Premises
 from pes_sdk.serialization import dumps, loads, make_converter, structure
@@ -82,6 +83,12 @@ RECORDS = tuple(
 TOTALS = PaymentTotals(3, _SETTLED.paid, _SETTLED.commission, _SETTLED.vat, _SETTLED.transfer)
 BANK = BankDetails("044525225", "40702810638000000000", "30101810400000000225", "ПАО Сбербанк")
 CONTROL = ControlTotals(1, {"amount": D("1272.26"), "fee": D("0.00")})
+PAYER = Party("ООО «Энергосбыт-Платежи»", "7701012342", BANK, "770101001")
+PAYEE = Party(
+    "ООО «УК Дом»",
+    "5003012349",
+    BankDetails("044525974", "40702810200000005678", "30101810145250000974", "АО «ТБанк»"),
+)
 
 SAMPLES: dict[type, Any] = {
     DebtRecord: DEBT,
@@ -113,6 +120,41 @@ SAMPLES: dict[type, Any] = {
     FeeTerms: FeeTerms("subscription", D("0.015"), D("150.00"), {"договор": "№ 7"}),
     Partner: Partner(INN, "ООО «УК Дом»", BANK, "773601001", FeeTerms()),
     ControlTotals: CONTROL,
+    Party: PAYER,
+    PaymentOrder: PaymentOrder(
+        "512",
+        dt.date(2026, 11, 28),
+        D("1349.49"),
+        PAYER,
+        PAYEE,
+        "Перечисление платежей за 27.11.2026, в т.ч. НДС 22% 4,11 руб.",
+    ),
+    StatementEntry: StatementEntry(
+        Direction.OUT,
+        "40702810638000000000",
+        "512",
+        dt.date(2026, 11, 28),
+        D("1349.49"),
+        "ООО «УК Дом»",
+        "5003012349",
+        None,
+        "40702810200000005678",
+        "044525974",
+        "АО «ТБанк»",
+        "Перечисление платежей",
+        dt.date(2026, 11, 29),
+        "Платежное поручение",
+    ),
+    Statement: Statement(
+        "40702810638000000000",
+        dt.date(2026, 11, 27),
+        dt.date(2026, 11, 29),
+        D("10000.00"),
+        D("0.00"),
+        D("1349.49"),
+        D("8650.51"),
+        "044525225",
+    ),
     RegistryHeader: RegistryHeader(
         RegistryKind.DEBTS,
         INN,

@@ -6,7 +6,7 @@ once in one :class:`PartnersFileError` (a :class:`~pes_sdk.errors.ConfigError`),
 its key path::
 
     PARTNERS.toml: 2 problems:
-      partners[1].bank.account: bank account 40702810000000000001 fails its control key with БИК 044525225
+      partners[1].bank.account: bank account 40702810000000000001 fails its control key …
       partners[2].fee.plan: unknown fee plan 'flat'; known: percent, subscription
 
 Array indexes in key paths count from 0. TOML floats are read as exact decimals (never
@@ -95,9 +95,13 @@ class PartnersFile:
     path: Path | None = None
 
     def find(self, inn: str, kpp: str | None = None) -> Partner | None:
-        """The partner with this ИНН (and КПП, when several share the ИНН), or None."""
+        """The partner with this ИНН (and this КПП, when given), or None.
+
+        Without a КПП the ИНН must be unambiguous: branches that share an ИНН are told
+        apart by their КПП.
+        """
         found = [p for p in self.partners if p.inn == inn]
-        if kpp is not None and len(found) > 1:
+        if kpp is not None:
             found = [p for p in found if p.kpp == kpp]
         return found[0] if len(found) == 1 else None
 
@@ -187,15 +191,17 @@ def _digits_text(check: Callable[[str], str]) -> Callable[[Any], str]:
 
 def _rate(value: Any) -> Decimal:
     if isinstance(value, bool):
-        raise TypeError("is a number such as 0.0136 or text such as \"1.36%\", not a boolean")
+        raise TypeError('is a number such as 0.0136 or text such as "1.36%", not a boolean')
     if isinstance(value, str):
         text = value.strip()
-        if text.endswith("%"):
-            return Decimal(text[:-1].strip()) / 100
-        return Decimal(text)
-    if isinstance(value, int | Decimal):
-        return Decimal(value)
-    raise TypeError(f"is a number such as 0.0136 or text such as \"1.36%\", not {_kind(value)}")
+        rate = Decimal(text[:-1].strip()) / 100 if text.endswith("%") else Decimal(text)
+    elif isinstance(value, int | Decimal):
+        rate = Decimal(value)
+    else:
+        raise TypeError(f'is a number such as 0.0136 or text such as "1.36%", not {_kind(value)}')
+    if not rate.is_finite() or not Decimal(0) <= rate < Decimal(1):
+        raise ValueError(f"a rate is a fraction in [0, 1), not {value}")
+    return rate
 
 
 def _money(value: Any) -> Decimal:
@@ -213,7 +219,7 @@ def _params(value: Any) -> dict[str, str]:
         raise TypeError(f"is a table of text values, not {_kind(value)}")
     out = {}
     for k, v in value.items():
-        if isinstance(v, dict | list) or isinstance(v, bool):
+        if isinstance(v, dict | list | bool):
             raise TypeError(f"{k}: a parameter is text or a number, not {_kind(v)}")
         out[str(k)] = str(v)
     return out
@@ -251,7 +257,9 @@ def _bank(c: _Checker, data: Mapping[str, Any], where: str) -> BankDetails | Non
     bank_name = c.get(table, "name", path, _name, required=False, default="")
     # Each account is checked on its own so that both problems are listed, not the first.
     if account is not None and bik is not None:
-        c.get({"account": account}, "account", path, lambda a: identifiers.check_bank_account(a, bik))
+        c.get(
+            {"account": account}, "account", path, lambda a: identifiers.check_bank_account(a, bik)
+        )
     if corr and bik is not None:
         c.get(
             {"corr_account": corr},
@@ -313,7 +321,8 @@ def _fee(
     monthly = c.get(
         table, "monthly_fee", path, _money, required=False, default=defaults.monthly_fee
     )
-    params = c.get(table, "params", path, _params, required=False, default={})
+    no_params: dict[str, str] = {}
+    params = c.get(table, "params", path, _params, required=False, default=no_params)
     if plan is None or rate is None or monthly is None or params is None:
         return None
     try:
@@ -396,5 +405,7 @@ def load_partners(path: Path | str, *, plans: Iterable[str] | None = None) -> Pa
     except OSError as exc:
         raise PartnersFileError(path, [f"cannot be read: {exc.strerror or exc}"]) from None
     except UnicodeDecodeError as exc:
-        raise PartnersFileError(path, [f"is not UTF-8 text: {exc.reason} at byte {exc.start}"]) from None
+        raise PartnersFileError(
+            path, [f"is not UTF-8 text: {exc.reason} at byte {exc.start}"]
+        ) from None
     return parse_partners(text, path=path, plans=plans)

@@ -48,6 +48,7 @@ __all__ = [
     "RegistryRef",
     "format_rub",
     "payment_order",
+    "purpose_refs",
     "purpose_text",
     "reconcile",
     "settle_records",
@@ -213,10 +214,12 @@ class ExpectedTransfer:
     source: Path | None = None
 
     def describe(self) -> str:
-        reg = f" (registry № {self.registry.number} of {_ru_date(self.registry.date)})"
+        reg = ""
+        if self.registry is not None:
+            reg = f" (registry № {self.registry.number} of {_ru_date(self.registry.date)})"
         return (
             f"{self.partner.inn} {self.partner.name}: {self.amount} for {_ru_date(self.day)}"
-            + (reg if self.registry else "")
+            + reg
             + (f" [{self.source.name}]" if self.source else "")
         )
 
@@ -286,7 +289,9 @@ def _differences(exp: ExpectedTransfer, entry: StatementEntry) -> tuple[str, ...
             f"{exp.partner.bank.account}"
         )
     if entry.counterparty_bik is not None and entry.counterparty_bik != exp.partner.bank.bik:
-        problems.append(f"paid to БИК {entry.counterparty_bik}, the partner's is {exp.partner.bank.bik}")
+        problems.append(
+            f"paid to БИК {entry.counterparty_bik}, the partner's is {exp.partner.bank.bik}"
+        )
     return tuple(problems)
 
 
@@ -308,11 +313,18 @@ def reconcile(
 ) -> Reconciliation:
     """Match expected transfers with the outgoing lines of a statement.
 
-    Three passes, each taking lines out of play: (1) a line to the partner's ИНН whose
-    purpose names the same day (and registry, when both are known) pays that transfer,
-    found when amount and account agree, mismatched otherwise; (2) a line to the partner's
-    ИНН with the same amount and account, whatever its purpose, is found; (3) a line left
-    to the partner's ИНN is paired, in day order, with a transfer left, as mismatched.
+    A line is *to a partner* when its counterparty ИНН is the partner's or, when the bank
+    left the ИНН out, when its account is the partner's. Three passes, each taking the
+    lines it uses out of play:
+
+    1. a line to the partner whose purpose names the same day (and registry, when both
+       are known) pays that transfer: found when amount and account agree, else
+       mismatched;
+    2. a line to the partner with the same amount and account, whatever its purpose, is
+       found;
+    3. a line left to the partner is paired, in day order, with a transfer left, as
+       mismatched.
+
     What is left of ``expected`` is missing; lines left to a partner (``partner_inns``,
     default the expected partners) are unexpected.
     """
@@ -322,12 +334,17 @@ def reconcile(
     mismatched: list[Mismatch] = []
     left: list[ExpectedTransfer] = []
 
+    def paid_to(e: StatementEntry, partner: Partner) -> bool:
+        if e.counterparty_inn is not None:
+            return e.counterparty_inn == partner.inn
+        # Some banks leave the payee's ИНН out: the account (with its БИК) then tells.
+        return e.counterparty_account == partner.bank.account and e.counterparty_bik in (
+            None,
+            partner.bank.bik,
+        )
+
     def candidates(exp: ExpectedTransfer) -> list[int]:
-        return [
-            i
-            for i, e in enumerate(outgoing)
-            if i not in used and e.counterparty_inn == exp.partner.inn
-        ]
+        return [i for i, e in enumerate(outgoing) if i not in used and paid_to(e, exp.partner)]
 
     for exp in expected:  # pass 1: the purpose names it
         hit = next((i for i in candidates(exp) if _names(outgoing[i], exp)), None)

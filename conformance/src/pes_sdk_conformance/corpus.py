@@ -22,6 +22,7 @@ import attrs
 
 from pes_sdk.formats.base import Record
 from pes_sdk.money import to_kopecks
+from pes_sdk_conformance.records import account_of
 
 __all__ = [
     "STANDARD_SAMPLES",
@@ -154,7 +155,7 @@ def build_standard_samples(
     ``target`` is the record to break and ``last`` the last record of the file; their
     accounts must each appear on exactly one line.
     """
-    parsed = TextFile.parse(valid, encoding, target.account, last.account)
+    parsed = TextFile.parse(valid, encoding, account_of(target), account_of(last))
     if isinstance(parsed, NotApplicable):
         return dict.fromkeys(STANDARD_SAMPLES, parsed)
     f = parsed
@@ -173,7 +174,7 @@ def build_standard_samples(
     cut = "".join(f.lines[: f.last_line]) + last_line[: max(1, len(last_line.rstrip("\r\n")) // 2)]
     sample("truncated", cut.encode(encoding), f.last_line)
 
-    acc = target.account
+    acc = account_of(target)
     at = body.find(acc)
     mid = at + max(1, len(acc) // 2)
     sample("nul_byte", f.with_line(t, body[:mid] + "\x00" + body[mid:] + eol), t)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from pes_sdk import __version__
+from pes_sdk.cli.bank import reconcile, settle
 from pes_sdk.cli.demo import demo
 from pes_sdk.cli.listing import formats, plugins
 from pes_sdk.cli.registry import convert, validate
@@ -35,6 +36,8 @@ cli.add_command(plugins)
 cli.add_command(validate)
 cli.add_command(convert)
 cli.add_command(demo)
+cli.add_command(settle)
+cli.add_command(reconcile)
 
 
 def main() -> None:

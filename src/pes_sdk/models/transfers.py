@@ -138,14 +138,20 @@ def _account_form(value: str) -> str:
     return value
 
 
-def _optional(check: Any) -> Any:
-    def convert(value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        result: str = check(value)
-        return result
+def _optional_inn(value: str | None) -> str | None:
+    return None if value is None or value == "" else identifiers.check_inn(value)
 
-    return convert
+
+def _optional_kpp(value: str | None) -> str | None:
+    return None if value is None or value == "" else identifiers.check_kpp(value)
+
+
+def _optional_bik(value: str | None) -> str | None:
+    return None if value is None or value == "" else identifiers.check_bik(value)
+
+
+def _optional_account(value: str | None) -> str | None:
+    return None if value is None or value == "" else _account_form(value)
 
 
 @attrs.frozen
@@ -165,16 +171,10 @@ class StatementEntry:
     doc_date: dt.date | None
     amount: Decimal = attrs.field(converter=_positive)
     counterparty_name: str = ""
-    counterparty_inn: str | None = attrs.field(
-        default=None, converter=_optional(identifiers.check_inn)
-    )
-    counterparty_kpp: str | None = attrs.field(
-        default=None, converter=_optional(identifiers.check_kpp)
-    )
-    counterparty_account: str | None = attrs.field(default=None, converter=_optional(_account_form))
-    counterparty_bik: str | None = attrs.field(
-        default=None, converter=_optional(identifiers.check_bik)
-    )
+    counterparty_inn: str | None = attrs.field(default=None, converter=_optional_inn)
+    counterparty_kpp: str | None = attrs.field(default=None, converter=_optional_kpp)
+    counterparty_account: str | None = attrs.field(default=None, converter=_optional_account)
+    counterparty_bik: str | None = attrs.field(default=None, converter=_optional_bik)
     counterparty_bank: str = ""
     purpose: str = ""
     value_date: dt.date | None = None
@@ -217,7 +217,7 @@ class Statement:
     total_in: Decimal | None = attrs.field(default=None, converter=_optional_amount)
     total_out: Decimal | None = attrs.field(default=None, converter=_optional_amount)
     closing_balance: Decimal | None = attrs.field(default=None, converter=_optional_amount)
-    bik: str | None = attrs.field(default=None, converter=_optional(identifiers.check_bik))
+    bik: str | None = attrs.field(default=None, converter=_optional_bik)
 
     def balance_problem(self) -> str | None:
         """Why opening + in − out ≠ closing, when every figure is known; else None."""
