@@ -25,8 +25,8 @@ demo: $(STAMP)
 test: lint type pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src adapters conformance examples tests benchmarks
-	$(BIN)/ruff format --check src adapters conformance examples tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 type: $(STAMP)
 	$(BIN)/mypy --strict src adapters/csv/src adapters/onec-xml/src adapters/onec-bank/src \

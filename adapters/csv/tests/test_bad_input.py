@@ -12,7 +12,6 @@ so the first record is line 2.
 from __future__ import annotations
 
 import csv
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,29 +29,6 @@ from pes_sdk.models.payments import PaymentRecord
 from pes_sdk.models.registry import RegistryHeader, RegistryKind
 from pes_sdk.period import Period
 from pes_sdk.plugins import get_host
-
-
-def _load_profile() -> None:
-    """Use the suite's hypothesis profile, also when this folder runs on its own.
-
-    tests/conftest.py registers "default" and "ci" (10,000 examples), but a conftest only
-    runs for its own folder: tox's ``csv`` environment runs adapters/csv/tests alone, and
-    there HYPOTHESIS_PROFILE=ci would pick hypothesis' *built-in* "ci" profile (100
-    examples). Register the suite's "ci" here when the one loaded is not it.
-    """
-    name = os.environ.get("HYPOTHESIS_PROFILE", "default")
-    if name == "ci" and settings.get_profile("ci").max_examples < 10_000:
-        settings.register_profile(
-            "ci",
-            max_examples=10_000,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow],
-            print_blob=True,
-        )
-    settings.load_profile(name)
-
-
-_load_profile()
 
 INN = "7707083893"
 ACCOUNT_20 = "40702810938000000001"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import os
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -36,29 +35,6 @@ from pes_sdk.money import CENT, ZERO, parse_amount
 from pes_sdk.period import Period
 from pes_sdk.plugins import get_host
 from pes_sdk.premises import Premises
-
-
-def _load_profile() -> None:
-    """Use the suite's hypothesis profile, also when this folder runs on its own.
-
-    tests/conftest.py registers "default" and "ci" (10,000 examples), but a conftest only
-    runs for its own folder: tox's ``csv`` environment runs adapters/csv/tests alone, and
-    there HYPOTHESIS_PROFILE=ci would pick hypothesis' *built-in* "ci" profile (100
-    examples). Register the suite's "ci" here when the one loaded is not it.
-    """
-    name = os.environ.get("HYPOTHESIS_PROFILE", "default")
-    if name == "ci" and settings.get_profile("ci").max_examples < 10_000:
-        settings.register_profile(
-            "ci",
-            max_examples=10_000,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow],
-            print_blob=True,
-        )
-    settings.load_profile(name)
-
-
-_load_profile()
 
 #: Files per file-based property in CI (see the module docstring for why it is capped).
 _FILE_EXAMPLES = 300

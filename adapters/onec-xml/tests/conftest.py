@@ -1,18 +1,14 @@
 """Shared fixtures of the 1C registry XML tests: sample registries with the awkward cases.
 
-Hypothesis profiles are registered here as in the core's tests/conftest.py (test modules
-cannot import each other under ``--import-mode=importlib``): ``default`` for a developer's
-run, ``ci`` (``HYPOTHESIS_PROFILE=ci``) for many more examples.
+Hypothesis profiles come from the repository's root conftest.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, settings
 
 from pes_sdk.models import (
     DebtRecord,
@@ -26,15 +22,6 @@ from pes_sdk.period import Period
 
 pytest_plugins = ["pes_sdk_conformance.plugin"]
 
-settings.register_profile("default", max_examples=200)
-settings.register_profile(
-    "ci",
-    max_examples=10_000,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-    print_blob=True,
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 INN = "7707083893"
 HOUSE = "6961b2bd-e4ab-3ef2-30b1-877a121939cd"

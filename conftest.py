@@ -1,0 +1,35 @@
+"""Test set-up shared by every distribution in this repository: hypothesis profiles.
+
+This file sits at the root so that it applies however the tests are run: ``make test``
+(all folders at once) or tox's per-distribution environments (one folder alone).
+
+Two profiles, chosen with the environment variable ``HYPOTHESIS_PROFILE``:
+
+``default``
+    for a developer's run: 200 examples per property, hypothesis' usual deadline.
+``ci``
+    what ``.ci/run`` sets: 10,000 examples per property and no deadline, as issue 2 asks
+    for the money, settlement, allocation, basket-split and parser properties.
+
+Properties that are costly per example (a file written and read back, say) cap themselves
+in their module with ``settings(max_examples=min(settings.default.max_examples, N))``:
+test modules cannot import this file under ``--import-mode=importlib``, and as it is loaded
+before them, ``settings.default`` there is the profile loaded here.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("default", max_examples=200)
+settings.register_profile(
+    "ci",
+    max_examples=10_000,
+    deadline=None,
+    # 10,000 examples of a slow strategy are still what we want in CI.
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
