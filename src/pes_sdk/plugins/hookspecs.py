@@ -9,7 +9,7 @@ without breaking plugins. Hook arguments are the SDK's small frozen models, neve
 **Event hooks** tell plugins what happened; their return value is ignored, and a plugin that
 raises is reported and skipped without stopping the host.
 
-Hooks for billing sources, payment gateways, delivery channels and notifiers join this
+Hooks for billing sources, delivery channels and notifiers join this
 module as the adapters that need them arrive; each will be a provider hook in the same style.
 """
 
@@ -21,6 +21,7 @@ import pluggy
 
 from pes_sdk.fees import FeePlan
 from pes_sdk.formats.base import ReadReport, RegistryFormat
+from pes_sdk.gateways.contract import GatewayFactory
 from pes_sdk.models.delivery import Delivery
 from pes_sdk.models.payments import Payment
 
@@ -51,6 +52,19 @@ def pes_fee_plans() -> Sequence[FeePlan]:
 
     The built-in ``percent`` and ``subscription`` plans come from the core itself through
     this same hook. A partner's ``FeeTerms.plan`` selects a plan by name.
+
+    .. versionadded:: 0.1
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def pes_payment_gateways() -> Sequence[GatewayFactory]:
+    """Return payment gateway factories this plugin provides, each with a unique ``name``.
+
+    A factory builds a configured :class:`~pes_sdk.gateways.PaymentGateway` from settings
+    (``factory.create(settings)``); building one must not touch the network. The
+    ``sandbox`` gateway (distribution ``pes-sdk-sandbox``) is the kit's default.
 
     .. versionadded:: 0.1
     """

@@ -20,6 +20,7 @@ import pluggy
 from pes_sdk.errors import UnknownFormat
 from pes_sdk.fees import FeePlan
 from pes_sdk.formats.base import ReadReport, RegistryFormat
+from pes_sdk.gateways.contract import GatewayFactory
 from pes_sdk.models.delivery import Delivery
 from pes_sdk.models.payments import Payment
 from pes_sdk.plugins import builtin, hookspecs
@@ -80,6 +81,7 @@ class PluginHost:
             self.load_entry_points()
         self._formats: dict[str, RegistryFormat] | None = None
         self._plans: dict[str, FeePlan] | None = None
+        self._gateways: dict[str, GatewayFactory] | None = None
 
     # -- loading -------------------------------------------------------------------------
 
@@ -99,6 +101,7 @@ class PluginHost:
             return False
         self._dists[name] = distribution
         self._formats = self._plans = None
+        self._gateways = None
         self._providers = {}
         return True
 
@@ -195,13 +198,25 @@ class PluginHost:
             self._plans = self._provided("pes_fee_plans", FeePlan, lambda p: p.name)
         return self._plans
 
+    def gateways(self) -> dict[str, GatewayFactory]:
+        """Every payment gateway factory by name (``sandbox`` once pes-sdk-sandbox is in)."""
+        if self._gateways is None:
+            self._gateways = self._provided(
+                "pes_payment_gateways", GatewayFactory, lambda g: g.name
+            )
+        return self._gateways
+
     def provider_of(self, hook_name: str, key: str) -> str:
         """Which plugin provided the item ``key`` through ``hook_name`` (for listings).
 
         For formats and fee plans the answer is the one recorded when they were collected
         (the plugin whose item was kept), so no hook is called twice.
         """
-        collect = {"pes_registry_formats": self.formats, "pes_fee_plans": self.fee_plans}
+        collect: dict[str, Callable[[], object]] = {
+            "pes_registry_formats": self.formats,
+            "pes_fee_plans": self.fee_plans,
+            "pes_payment_gateways": self.gateways,
+        }
         if hook_name in collect:
             collect[hook_name]()
             return self._providers.get(hook_name, {}).get(key, "")

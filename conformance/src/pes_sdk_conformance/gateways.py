@@ -1,0 +1,492 @@
+"""Conformance checks of the **gateway** family: payment gateway adapters.
+
+An adapter author activates the plugin and subclasses :class:`GatewayConformance`, giving it
+a ``gateway_harness`` fixture: a running gateway plus a way to drive the acquirer's side
+(any object with the methods of :class:`GatewayHarness`)::
+
+    # conftest.py
+    pytest_plugins = ["pes_sdk_conformance.plugin"]
+
+    # test_conformance.py
+    from pes_sdk_conformance.gateways import GatewayConformance
+
+    class TestMyGateway(GatewayConformance):
+        @pytest.fixture
+        def gateway_harness(self):
+            with MyHarness() as harness:   # e.g. the adapter's protocol simulator on loopback
+                yield harness
+
+The checks go through :class:`~pes_sdk.gateways.processor.PaymentProcessor`, as a service
+does: state machine, idempotent create (also after a lost answer and after a timeout),
+webhook authenticity (tampered, stale, unknown payment), duplicate and out-of-order events,
+full and per-line refunds. The gateway's :class:`~pes_sdk.gateways.models.GatewayCapabilities`
+gate the checks it cannot take (skipped with the capability's name); a harness that cannot
+inject a fault returns False and the check is skipped, saying so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any, Protocol
+
+import attrs
+import pytest
+
+from pes_sdk.gateways import (
+    CreateOptions,
+    GatewayPayment,
+    IllegalTransition,
+    InvalidRefund,
+    Outcome,
+    PaymentEntry,
+    PaymentGateway,
+    PaymentProcessor,
+    PaymentState,
+    RetryPolicy,
+    WebhookRejected,
+    WebhookRequest,
+    can_move,
+    check_move,
+    new_idempotency_key,
+)
+from pes_sdk.gateways.state import TRANSITIONS
+from pes_sdk.models.payments import Payment, PaymentLine, PaymentMethod
+from pes_sdk.money import ZERO
+
+__all__ = ["GatewayConformance", "GatewayHarness", "Ledger"]
+
+S = PaymentState
+INNS = ("7707083893", "7736050003", "500100732259")
+
+
+class GatewayHarness(Protocol):
+    """What the suite needs from the author: a gateway and the acquirer's side of it."""
+
+    @property
+    def gateway(self) -> PaymentGateway:
+        """The adapter under test, configured against the (simulated) acquirer."""
+        ...
+
+    def approve(self, payment: GatewayPayment) -> None:
+        """The client confirms and pays (e.g. the confirmation page's pay button)."""
+        ...
+
+    def decline(self, payment: GatewayPayment) -> None:
+        """The payment is declined."""
+        ...
+
+    def webhooks(self) -> list[WebhookRequest]:
+        """Every notification the acquirer has sent so far, as received, in arrival order."""
+        ...
+
+    def settle(self) -> None:
+        """Return once the acquirer has sent every notification it is going to send."""
+        ...
+
+    def payments_at_acquirer(self, order_id: uuid.UUID) -> int:
+        """How many payments the acquirer holds for our order id."""
+        ...
+
+    def lose_next_answer(self) -> bool:
+        """Make the next API call do its work but lose its answer (a 5xx); False: can't."""
+        ...
+
+    def time_out_next_answer(self) -> bool:
+        """Make the next API call answer after the gateway's timeout; False: can't."""
+        ...
+
+
+@attrs.define
+class Ledger:
+    """The suite's credit ledger: what the processor credited and refunded, per order."""
+
+    credits: list[tuple[uuid.UUID, Decimal]] = attrs.Factory(list)
+    refunds: list[tuple[uuid.UUID, Decimal]] = attrs.Factory(list)
+
+    def credit(self, entry: PaymentEntry) -> None:
+        self.credits.append((entry.order_id, entry.payment.total))
+
+    def refund(self, entry: PaymentEntry, value: Decimal) -> None:
+        self.refunds.append((entry.order_id, value))
+
+    def credited(self, order_id: uuid.UUID) -> list[Decimal]:
+        return [v for o, v in self.credits if o == order_id]
+
+    def refunded(self, order_id: uuid.UUID) -> Decimal:
+        return sum((v for o, v in self.refunds if o == order_id), ZERO)
+
+
+def basket(method: PaymentMethod = PaymentMethod.CARD, lines: int = 2) -> Payment:
+    """A basket of ``lines`` services at different partners, the first with a client fee."""
+    items: list[PaymentLine] = [
+        PaymentLine(
+            INNS[i % len(INNS)],
+            f"00{i + 1}",
+            Decimal("100.00") + i * Decimal("25.50"),
+            service="Электроснабжение",
+            client_fee=Decimal("1.50") if i == 0 else ZERO,
+        )
+        for i in range(lines)
+    ]
+    # Any: Payment.lines' converter is the bare `tuple`, which mypy cannot type
+    lines_arg: Any = items
+    return Payment(uuid.uuid4(), dt.datetime.now(dt.UTC), method, lines_arg)
+
+
+def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what}")
+        time.sleep(0.01)
+
+
+class GatewayConformance:
+    """The gateway family's checks. Subclass it and provide ``gateway_harness``."""
+
+    #: the replay window the processor enforces in these checks
+    replay_window: dt.timedelta = dt.timedelta(minutes=5)
+    return_url: str = "https://service.example/return"
+
+    @pytest.fixture
+    def gateway_harness(self) -> Any:
+        """Override: yield a harness (see :class:`GatewayHarness`)."""
+        pytest.fail("override the gateway_harness fixture in your GatewayConformance subclass")
+
+    @pytest.fixture
+    def gateway(self, gateway_harness: GatewayHarness) -> PaymentGateway:
+        return gateway_harness.gateway
+
+    @pytest.fixture
+    def ledger(self) -> Ledger:
+        return Ledger()
+
+    @pytest.fixture
+    def processor(self, gateway: PaymentGateway, ledger: Ledger) -> PaymentProcessor:
+        return self.make_processor(gateway, ledger)
+
+    def make_processor(self, gateway: PaymentGateway, ledger: Ledger) -> PaymentProcessor:
+        """The processor the checks use: quick retries, the ledger's callbacks."""
+        return PaymentProcessor(
+            gateway,
+            retry=RetryPolicy(attempts=4, initial_wait=0.01, max_wait=0.05),
+            replay_window=self.replay_window,
+            on_credit=ledger.credit,
+            on_refund=ledger.refund,
+        )
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _require(self, gateway: PaymentGateway, capability: str) -> None:
+        if not getattr(gateway.capabilities, capability):
+            pytest.skip(f"the gateway lacks the capability {capability!r}")
+
+    def _paid(
+        self, processor: PaymentProcessor, harness: GatewayHarness, lines: int = 2
+    ) -> PaymentEntry:
+        entry = processor.start(basket(lines=lines), return_url=self.return_url)
+        harness.approve(self._snapshot(processor, entry))
+        entry = processor.refresh(entry.order_id).entry
+        assert entry.state is S.SUCCEEDED, "an approved payment must read as succeeded"
+        return entry
+
+    @staticmethod
+    def _snapshot(processor: PaymentProcessor, entry: PaymentEntry) -> GatewayPayment:
+        assert entry.gateway_payment_id is not None
+        return processor.gateway.get_payment(entry.gateway_payment_id)
+
+    @staticmethod
+    def _webhooks_about(
+        harness: GatewayHarness, gateway: PaymentGateway, order_id: uuid.UUID
+    ) -> Iterator[tuple[WebhookRequest, GatewayPayment]]:
+        harness.settle()
+        for request in harness.webhooks():
+            for event in gateway.parse_webhook(request):
+                if event.payment.order_id == order_id:
+                    yield request, event.payment
+
+    def _webhook_reaching(
+        self,
+        harness: GatewayHarness,
+        gateway: PaymentGateway,
+        order_id: uuid.UUID,
+        state: PaymentState,
+    ) -> WebhookRequest:
+        found: list[WebhookRequest] = []
+
+        def seen() -> bool:
+            found[:] = [
+                r for r, p in self._webhooks_about(harness, gateway, order_id) if p.state is state
+            ]
+            return bool(found)
+
+        _wait_for(seen, f"a webhook saying {state} for order {order_id}")
+        return found[0]
+
+    # -- the state machine ---------------------------------------------------------------
+
+    def test_state_machine_moves(self) -> None:
+        """The documented moves are legal, every other direct move is refused, typed."""
+        legal = {
+            (S.CREATED, S.PENDING),
+            (S.PENDING, S.SUCCEEDED),
+            (S.PENDING, S.FAILED),
+            (S.PENDING, S.CANCELLED),
+            (S.SUCCEEDED, S.PARTIALLY_REFUNDED),
+            (S.SUCCEEDED, S.REFUNDED),
+            (S.PARTIALLY_REFUNDED, S.REFUNDED),
+        }
+        for a in S:
+            for b in S:
+                if (a, b) in legal:
+                    assert can_move(a, b), f"{a} → {b} must be legal"
+                    check_move(a, b)
+                elif b not in TRANSITIONS[a]:
+                    with pytest.raises(IllegalTransition):
+                        check_move(a, b)
+        for final in (S.FAILED, S.CANCELLED, S.REFUNDED):
+            assert not TRANSITIONS[final], f"{final} is final"
+
+    def test_illegal_move_is_refused(
+        self, processor: PaymentProcessor, gateway_harness: GatewayHarness, ledger: Ledger
+    ) -> None:
+        """A declined payment never becomes paid, whatever a snapshot claims."""
+        entry = processor.start(basket(), return_url=self.return_url)
+        snapshot = self._snapshot(processor, entry)
+        gateway_harness.decline(snapshot)
+        assert processor.refresh(entry.order_id).entry.state is S.FAILED
+        with pytest.raises(IllegalTransition):
+            processor.apply(attrs.evolve(snapshot, state=S.SUCCEEDED))
+        assert processor.entry(entry.order_id).state is S.FAILED
+        assert not ledger.credits
+
+    # -- create --------------------------------------------------------------------------
+
+    def test_every_call_has_a_timeout(self, gateway: PaymentGateway) -> None:
+        """The gateway declares a finite, positive timeout for its calls."""
+        assert 0 < gateway.timeout < 600
+
+    @pytest.mark.parametrize("method", list(PaymentMethod), ids=str)
+    def test_create_gives_a_confirmation(
+        self, processor: PaymentProcessor, gateway: PaymentGateway, method: PaymentMethod
+    ) -> None:
+        """A new payment is pending for the basket's total, with something to show."""
+        if method not in gateway.capabilities.methods:
+            pytest.skip(f"the gateway does not offer {method}")
+        payment = basket(method)
+        entry = processor.start(payment, return_url=self.return_url)
+        assert entry.state is S.PENDING
+        assert entry.confirmation is not None
+        if method is PaymentMethod.SBP:
+            assert entry.confirmation.qr_payload, "СБП needs the acquirer's QR payload"
+        else:
+            assert entry.confirmation.url
+            assert entry.confirmation.url.startswith(("https://", "http://"))
+        status = self._snapshot(processor, entry)
+        assert (status.order_id, status.amount, status.state) == (
+            payment.payment_id,
+            payment.total,
+            S.PENDING,
+        )
+
+    def test_create_is_idempotent(
+        self, gateway: PaymentGateway, gateway_harness: GatewayHarness
+    ) -> None:
+        """The same key twice gives the same acquirer payment: nothing is created twice."""
+        payment = basket()
+        options = CreateOptions(new_idempotency_key(), self.return_url)
+        first = gateway.create_payment(payment, options)
+        second = gateway.create_payment(payment, options)
+        assert first.gateway_payment_id == second.gateway_payment_id
+        assert gateway_harness.payments_at_acquirer(payment.payment_id) == 1
+
+    def test_lost_answer_is_retried_with_the_same_key(
+        self, processor: PaymentProcessor, gateway_harness: GatewayHarness
+    ) -> None:
+        """A create whose answer was lost (5xx after the work) is retried: one payment."""
+        if not gateway_harness.lose_next_answer():
+            pytest.skip("the harness cannot lose an answer")
+        payment = basket()
+        entry = processor.start(payment, return_url=self.return_url)
+        assert entry.state is S.PENDING
+        assert gateway_harness.payments_at_acquirer(payment.payment_id) == 1
+
+    def test_timeout_asks_for_the_status_first(
+        self, processor: PaymentProcessor, gateway_harness: GatewayHarness
+    ) -> None:
+        """After a timed-out create, the payment is found, not created a second time."""
+        if not gateway_harness.time_out_next_answer():
+            pytest.skip("the harness cannot make an answer time out")
+        payment = basket()
+        entry = processor.start(payment, return_url=self.return_url)
+        assert entry.state is S.PENDING
+        assert gateway_harness.payments_at_acquirer(payment.payment_id) == 1
+
+    def test_approved_and_declined_are_read_back(
+        self, processor: PaymentProcessor, gateway_harness: GatewayHarness, ledger: Ledger
+    ) -> None:
+        """Polling reads the acquirer's outcome; only the paid payment is credited, once."""
+        paid = self._paid(processor, gateway_harness)
+        declined = processor.start(basket(), return_url=self.return_url)
+        gateway_harness.decline(self._snapshot(processor, declined))
+        assert processor.refresh(declined.order_id).entry.state is S.FAILED
+        assert processor.refresh(paid.order_id).move.outcome is Outcome.DUPLICATE
+        assert ledger.credits == [(paid.order_id, paid.payment.total)]
+
+    # -- webhooks ------------------------------------------------------------------------
+
+    def test_duplicate_webhook_credits_once(
+        self,
+        processor: PaymentProcessor,
+        gateway: PaymentGateway,
+        gateway_harness: GatewayHarness,
+        ledger: Ledger,
+    ) -> None:
+        """The same notification delivered twice credits once; the second is a no-op."""
+        entry = processor.start(basket(), return_url=self.return_url)
+        gateway_harness.approve(self._snapshot(processor, entry))
+        hook = self._webhook_reaching(gateway_harness, gateway, entry.order_id, S.SUCCEEDED)
+        first = processor.handle_webhook(hook)
+        second = processor.handle_webhook(hook)
+        assert [a.move.outcome for a in first] == [Outcome.APPLIED]
+        assert [a.move.outcome for a in second] == [Outcome.DUPLICATE]
+        assert ledger.credited(entry.order_id) == [entry.payment.total]
+        assert processor.entry(entry.order_id).state is S.SUCCEEDED
+
+    def test_out_of_order_webhooks_never_move_back(
+        self,
+        processor: PaymentProcessor,
+        gateway: PaymentGateway,
+        gateway_harness: GatewayHarness,
+        ledger: Ledger,
+    ) -> None:
+        """Every notification of a payment, delivered newest first, ends in the newest state."""
+        self._require(gateway, "partial_refunds")
+        entry = processor.start(basket(lines=3), return_url=self.return_url)
+        gateway_harness.approve(self._snapshot(processor, entry))
+        self._webhook_reaching(gateway_harness, gateway, entry.order_id, S.SUCCEEDED)
+        # a second processor (another book) makes the refund, so this one learns of it only
+        # through the notifications
+        other = PaymentProcessor(gateway, retry=processor.retry)
+        other.store.add(attrs.evolve(entry, state=S.SUCCEEDED))
+        other.refund(entry.order_id, [0])
+        self._webhook_reaching(gateway_harness, gateway, entry.order_id, S.PARTIALLY_REFUNDED)
+        hooks = [r for r, _ in self._webhooks_about(gateway_harness, gateway, entry.order_id)]
+        assert len(hooks) >= 2
+        outcomes = [a.move.outcome for r in reversed(hooks) for a in processor.handle_webhook(r)]
+        assert outcomes[0] is Outcome.APPLIED
+        assert Outcome.APPLIED not in outcomes[1:], "an older event moved the payment"
+        final = processor.entry(entry.order_id)
+        acquirer = self._snapshot(processor, final)
+        assert (final.state, final.refunded) == (S.PARTIALLY_REFUNDED, acquirer.refunded)
+        assert ledger.credited(entry.order_id) == [entry.payment.total]
+
+    def test_tampered_webhook_is_refused(
+        self,
+        processor: PaymentProcessor,
+        gateway: PaymentGateway,
+        gateway_harness: GatewayHarness,
+        ledger: Ledger,
+    ) -> None:
+        """A notification whose body was changed after signing is refused, nothing credited."""
+        self._require(gateway, "signed_webhooks")
+        entry = processor.start(basket(), return_url=self.return_url)
+        gateway_harness.approve(self._snapshot(processor, entry))
+        hook = self._webhook_reaching(gateway_harness, gateway, entry.order_id, S.SUCCEEDED)
+        forged = attrs.evolve(hook, body=hook.body.replace(b"succeeded", b"succeedeD", 1))
+        with pytest.raises(WebhookRejected) as caught:
+            processor.handle_webhook(forged)
+        assert caught.value.reason in ("signature", "malformed")
+        stripped = attrs.evolve(hook, headers=[("Content-Type", "application/json")])
+        with pytest.raises(WebhookRejected):
+            processor.handle_webhook(stripped)
+        assert processor.entry(entry.order_id).state is S.PENDING
+        assert not ledger.credits
+
+    def test_stale_webhook_is_refused(
+        self,
+        processor: PaymentProcessor,
+        gateway: PaymentGateway,
+        gateway_harness: GatewayHarness,
+        ledger: Ledger,
+    ) -> None:
+        """A genuine notification replayed after the replay window is refused."""
+        self._require(gateway, "webhook_timestamps")
+        entry = processor.start(basket(), return_url=self.return_url)
+        gateway_harness.approve(self._snapshot(processor, entry))
+        hook = self._webhook_reaching(gateway_harness, gateway, entry.order_id, S.SUCCEEDED)
+        late = attrs.evolve(
+            hook, received_at=hook.received_at + self.replay_window + dt.timedelta(minutes=1)
+        )
+        with pytest.raises(WebhookRejected) as caught:
+            processor.handle_webhook(late)
+        assert caught.value.reason == "stale"
+        assert not ledger.credits
+
+    def test_webhook_for_unknown_payment_is_refused(
+        self,
+        processor: PaymentProcessor,
+        gateway: PaymentGateway,
+        gateway_harness: GatewayHarness,
+        ledger: Ledger,
+    ) -> None:
+        """A genuine notification about a payment not in the book is refused."""
+        payment = basket()
+        foreign = gateway.create_payment(
+            payment, CreateOptions(new_idempotency_key(), self.return_url)
+        )
+        gateway_harness.approve(foreign)
+        hook = self._webhook_reaching(gateway_harness, gateway, payment.payment_id, S.SUCCEEDED)
+        with pytest.raises(WebhookRejected) as caught:
+            processor.handle_webhook(hook)
+        assert caught.value.reason == "unknown-payment"
+        assert not ledger.credits
+
+    # -- refunds -------------------------------------------------------------------------
+
+    def test_full_refund(
+        self, processor: PaymentProcessor, gateway_harness: GatewayHarness, ledger: Ledger
+    ) -> None:
+        """A full refund gives back the whole total and ends the payment as refunded."""
+        entry = self._paid(processor, gateway_harness)
+        after = processor.refund(entry.order_id).entry
+        assert (after.state, after.refunded) == (S.REFUNDED, entry.payment.total)
+        assert ledger.refunded(entry.order_id) == entry.payment.total
+        acquirer = self._snapshot(processor, after)
+        assert (acquirer.state, acquirer.refunded) == (S.REFUNDED, entry.payment.total)
+        with pytest.raises(InvalidRefund):
+            processor.refund(entry.order_id)
+
+    def test_per_line_refunds_sum_to_the_total(
+        self,
+        processor: PaymentProcessor,
+        gateway: PaymentGateway,
+        gateway_harness: GatewayHarness,
+        ledger: Ledger,
+    ) -> None:
+        """Refunding line by line (one line in two parts) sums exactly to the total."""
+        self._require(gateway, "partial_refunds")
+        entry = self._paid(processor, gateway_harness, lines=3)
+        lines = entry.payment.lines
+        first_whole = lines[0].amount + lines[0].client_fee
+        part = processor.refund(entry.order_id, {0: Decimal("0.01")}).entry
+        assert (part.state, part.refunded) == (S.PARTIALLY_REFUNDED, Decimal("0.01"))
+        part = processor.refund(entry.order_id, {0: first_whole - Decimal("0.01")}).entry
+        assert (part.state, part.refunded) == (S.PARTIALLY_REFUNDED, first_whole)
+        with pytest.raises(InvalidRefund):
+            processor.refund(entry.order_id, {0: Decimal("0.01")})
+        mid = processor.refund(entry.order_id, [1]).entry
+        assert (mid.state, mid.refunded) == (
+            S.PARTIALLY_REFUNDED,
+            first_whole + lines[1].amount + lines[1].client_fee,
+        )
+        last = processor.refund(entry.order_id, [2]).entry
+        assert (last.state, last.refunded) == (S.REFUNDED, entry.payment.total)
+        assert last.line_refunded == tuple(ln.amount + ln.client_fee for ln in lines)
+        assert ledger.refunded(entry.order_id) == entry.payment.total
+        assert self._snapshot(processor, last).refunded == entry.payment.total
+        assert ledger.credited(entry.order_id) == [entry.payment.total]

@@ -1,0 +1,400 @@
+"""The service's side of a payment: book, retries, webhooks, polling and crediting once.
+
+:class:`PaymentProcessor` drives one :class:`~pes_sdk.gateways.contract.PaymentGateway`:
+
+* **create**: a payment is written to the book in state ``created`` with an idempotency key
+  *before* the first attempt; every retry sends the same key. After a timeout the processor
+  first asks the acquirer whether the payment exists (:meth:`PaymentGateway.find_payment`)
+  and creates again (same key) only if it does not.
+* **retries**: only for idempotent calls (keyed creates, refunds and cancels, status
+  queries), only on :class:`GatewayUnavailable` / :class:`GatewayTimeout`, with a stop
+  (:class:`RetryPolicy`, on tenacity) and jittered exponential backoff.
+* **webhooks**: authenticity is the gateway's check; the processor adds the replay window
+  and refuses payment ids not in its book. A snapshot moves the payment only forward
+  (:func:`pes_sdk.gateways.state.advance`): a duplicate or an older event is a no-op.
+* **polling** (:meth:`PaymentProcessor.refresh`) is the backstop for lost webhooks and goes
+  through the same rules.
+* **crediting**: ``on_credit`` is called exactly once per payment, when it first reaches a
+  paid state, however many times and in whatever order the news arrives.
+
+The book (:class:`PaymentStore`) holds no card data and no personal data: ids, amounts,
+states and the basket lines as the SDK's models have them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
+from typing import Protocol, TypeVar
+
+import attrs
+import tenacity
+
+from pes_sdk.gateways.contract import PaymentGateway
+from pes_sdk.gateways.errors import (
+    GatewayError,
+    GatewayTimeout,
+    GatewayUnavailable,
+    InvalidRefund,
+    UnknownPayment,
+    WebhookRejected,
+)
+from pes_sdk.gateways.models import (
+    Confirmation,
+    CreateOptions,
+    GatewayPayment,
+    PaymentState,
+    RefundRequest,
+    WebhookRequest,
+)
+from pes_sdk.gateways.signing import check_window
+from pes_sdk.gateways.state import Move, Outcome, advance
+from pes_sdk.models.payments import Payment
+from pes_sdk.money import ZERO
+
+__all__ = [
+    "Applied",
+    "MemoryPaymentStore",
+    "PaymentEntry",
+    "PaymentProcessor",
+    "PaymentStore",
+    "RetryPolicy",
+    "new_idempotency_key",
+]
+
+log = logging.getLogger("pes_sdk.gateways")
+T = TypeVar("T")
+
+#: What a retry may follow: the request may not have run, or its answer was lost.
+RETRYABLE = (GatewayUnavailable, GatewayTimeout)
+
+
+def new_idempotency_key() -> str:
+    """A fresh random key (32 hex characters)."""
+    return uuid.uuid4().hex
+
+
+@attrs.frozen
+class PaymentEntry:
+    """One payment in the service's book."""
+
+    payment: Payment
+    idempotency_key: str
+    state: PaymentState = PaymentState.CREATED
+    gateway_payment_id: str | None = None
+    refunded: Decimal = ZERO
+    #: refunded per basket line (refunds made through this processor)
+    line_refunded: tuple[Decimal, ...] = ()
+    confirmation: Confirmation | None = None
+    #: a refund sent but not yet confirmed: its key and request, kept for a retry
+    pending_refund: tuple[str, RefundRequest] | None = None
+    refund_count: int = 0
+
+    @property
+    def order_id(self) -> uuid.UUID:
+        return self.payment.payment_id
+
+
+class PaymentStore(Protocol):
+    """Where the processor keeps its book. A durable one (SQL) comes with the runner."""
+
+    def add(self, entry: PaymentEntry) -> None:
+        """Store a new entry; raise ``KeyError`` if its order id is taken."""
+        ...
+
+    def get(self, order_id: uuid.UUID) -> PaymentEntry | None: ...
+
+    def put(self, entry: PaymentEntry) -> None:
+        """Replace the entry with the same order id."""
+        ...
+
+    def __iter__(self) -> Iterator[PaymentEntry]: ...
+
+
+class MemoryPaymentStore:
+    """An in-memory book, for tests, the demo and the sandbox."""
+
+    def __init__(self) -> None:
+        self._entries: dict[uuid.UUID, PaymentEntry] = {}
+
+    def add(self, entry: PaymentEntry) -> None:
+        if entry.order_id in self._entries:
+            raise KeyError(f"payment {entry.order_id} is already in the book")
+        self._entries[entry.order_id] = entry
+
+    def get(self, order_id: uuid.UUID) -> PaymentEntry | None:
+        return self._entries.get(order_id)
+
+    def put(self, entry: PaymentEntry) -> None:
+        self._entries[entry.order_id] = entry
+
+    def __iter__(self) -> Iterator[PaymentEntry]:
+        return iter(list(self._entries.values()))
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How often and how patiently an idempotent call is retried (always with a stop)."""
+
+    attempts: int = attrs.field(default=4, validator=attrs.validators.ge(1))
+    initial_wait: float = 0.1
+    max_wait: float = 2.0
+    #: the sleep function (tests may pass a no-op)
+    sleep: Callable[[float], None] = attrs.field(factory=lambda: _sleep)
+
+    def call(self, fn: Callable[[], T]) -> T:
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.attempts),
+            # exponential from initial_wait, capped, plus up to initial_wait of jitter
+            wait=tenacity.wait_exponential(multiplier=self.initial_wait, max=self.max_wait)
+            + tenacity.wait_random(0, self.initial_wait),
+            retry=tenacity.retry_if_exception_type(RETRYABLE),
+            sleep=self.sleep,
+            reraise=True,
+        )
+        return retrying(fn)
+
+
+def _sleep(seconds: float) -> None:
+    threading.Event().wait(seconds)
+
+
+@attrs.frozen
+class Applied:
+    """A snapshot applied to the book: the entry after, and what the move was."""
+
+    entry: PaymentEntry
+    move: Move
+
+
+class PaymentProcessor:
+    """The service's book of payments through one gateway.
+
+    :param gateway: the configured adapter.
+    :param store: the book; in memory by default.
+    :param retry: the retry policy of idempotent calls.
+    :param replay_window: how far a webhook's signed time may be from its arrival.
+    :param on_credit: called once per payment when it is first paid (e.g. the ledger).
+    :param on_refund: called with the entry and the amount each time money is given back.
+    """
+
+    def __init__(
+        self,
+        gateway: PaymentGateway,
+        *,
+        store: PaymentStore | None = None,
+        retry: RetryPolicy | None = None,
+        replay_window: dt.timedelta = dt.timedelta(minutes=5),
+        on_credit: Callable[[PaymentEntry], None] | None = None,
+        on_refund: Callable[[PaymentEntry, Decimal], None] | None = None,
+    ) -> None:
+        self.gateway = gateway
+        self.store: PaymentStore = store if store is not None else MemoryPaymentStore()
+        self.retry = retry or RetryPolicy()
+        self.replay_window = replay_window
+        self._on_credit = on_credit
+        self._on_refund = on_refund
+        # one lock for every read-modify-write of the book: webhooks and polling race
+        self._lock = threading.RLock()
+
+    # -- create --------------------------------------------------------------------------
+
+    def start(self, payment: Payment, *, return_url: str, description: str = "") -> PaymentEntry:
+        """Create the gateway payment for a basket (or resume an unfinished create).
+
+        Returns the entry with its confirmation. Raises :class:`GatewayTimeout` /
+        :class:`GatewayUnavailable` when every attempt failed: the entry stays ``created``
+        with its key, and :meth:`start` or :meth:`refresh` may be called again later.
+        """
+        with self._lock:
+            entry = self.store.get(payment.payment_id)
+            if entry is None:
+                entry = PaymentEntry(
+                    payment,
+                    new_idempotency_key(),
+                    line_refunded=tuple(ZERO for _ in payment.lines),
+                )
+                self.store.add(entry)  # the key is in the book before the first attempt
+            elif entry.payment != payment:
+                raise GatewayError(f"payment {payment.payment_id} is in the book with other lines")
+        if entry.gateway_payment_id is not None:
+            return entry
+        options = CreateOptions(entry.idempotency_key, return_url, description)
+        timed_out = False
+
+        def attempt() -> GatewayPayment:
+            nonlocal timed_out
+            if timed_out:
+                found = self.gateway.find_payment(payment.payment_id, options.idempotency_key)
+                if found is not None:
+                    return found
+            try:
+                return self.gateway.create_payment(payment, options)
+            except GatewayTimeout:
+                timed_out = True
+                raise
+
+        snapshot = self.retry.call(attempt)
+        return self.apply(snapshot).entry
+
+    # -- news from the acquirer ----------------------------------------------------------
+
+    def apply(self, snapshot: GatewayPayment) -> Applied:
+        """Apply a snapshot (from a status query or a verified webhook) to the book."""
+        with self._lock:
+            entry = self._known(snapshot)
+            move = advance(entry.state, entry.refunded, snapshot.state, snapshot.refunded)
+            new = entry
+            if move.outcome is Outcome.APPLIED or entry.gateway_payment_id is None:
+                new = attrs.evolve(
+                    entry,
+                    state=move.after,
+                    refunded=move.refunded_after,
+                    gateway_payment_id=snapshot.gateway_payment_id,
+                    confirmation=snapshot.confirmation or entry.confirmation,
+                )
+                self.store.put(new)
+            if move.outcome is not Outcome.DUPLICATE:
+                log.debug(
+                    "payment %s: %s -> %s (%s)",
+                    entry.order_id,
+                    move.before,
+                    move.after,
+                    move.outcome,
+                )
+            if move.credited and self._on_credit is not None:
+                self._on_credit(new)
+            if move.refund_delta and self._on_refund is not None:
+                self._on_refund(new, move.refund_delta)
+            return Applied(new, move)
+
+    def _known(self, snapshot: GatewayPayment) -> PaymentEntry:
+        entry = self.store.get(snapshot.order_id)
+        if entry is None:
+            raise UnknownPayment(f"order {snapshot.order_id} is not in the book")
+        if entry.gateway_payment_id not in (None, snapshot.gateway_payment_id):
+            raise UnknownPayment(
+                f"order {snapshot.order_id} is booked as another gateway payment",
+                gateway=snapshot.gateway,
+            )
+        if snapshot.amount != entry.payment.total:
+            # never credit a sum other than the basket's
+            raise GatewayError(
+                f"order {snapshot.order_id}: acquirer amount {snapshot.amount} "
+                f"!= basket total {entry.payment.total}",
+                gateway=snapshot.gateway,
+            )
+        return entry
+
+    def handle_webhook(self, request: WebhookRequest) -> list[Applied]:
+        """Verify a notification and apply it; :class:`WebhookRejected` if it must be refused.
+
+        Checks, in order: authenticity (the gateway's), the replay window on the signed
+        time, and that every payment it names is in the book. Nothing is applied unless
+        all of them pass.
+        """
+        events = self.gateway.parse_webhook(request)
+        caps = self.gateway.capabilities
+        for event in events:
+            if event.signed_at is not None:
+                check_window(event.signed_at, request.received_at, self.replay_window)
+            elif caps.webhook_timestamps:
+                raise WebhookRejected("malformed", "no signed timestamp", gateway=self.gateway.name)
+        with self._lock:
+            for event in events:
+                try:
+                    self._known(event.payment)
+                except UnknownPayment as exc:
+                    raise WebhookRejected(
+                        "unknown-payment", exc.message, gateway=self.gateway.name
+                    ) from None
+            return [self.apply(event.payment) for event in events]
+
+    def refresh(self, order_id: uuid.UUID) -> Applied:
+        """Ask the acquirer for the payment's state and apply it (the webhook backstop)."""
+        entry = self.entry(order_id)
+        if entry.gateway_payment_id is None:
+            found = self.retry.call(
+                lambda: self.gateway.find_payment(order_id, entry.idempotency_key)
+            )
+            if found is None:
+                raise UnknownPayment(f"the acquirer has no payment for order {order_id}")
+            return self.apply(found)
+        gid = entry.gateway_payment_id
+        return self.apply(self.retry.call(lambda: self.gateway.get_payment(gid)))
+
+    # -- the service's own moves ---------------------------------------------------------
+
+    def cancel(self, order_id: uuid.UUID) -> Applied:
+        """Cancel a payment the client has not paid (the key derives from the stored one)."""
+        entry = self.entry(order_id)
+        if entry.gateway_payment_id is None:
+            raise UnknownPayment(f"order {order_id} has no gateway payment yet")
+        gid, key = entry.gateway_payment_id, f"{entry.idempotency_key}-c"
+        return self.apply(self.retry.call(lambda: self.gateway.cancel_payment(gid, key)))
+
+    def refund(
+        self, order_id: uuid.UUID, lines: Mapping[int, Decimal] | list[int] | None = None
+    ) -> Applied:
+        """Refund the whole payment (``lines=None``) or some lines (indices or amounts).
+
+        A line can be refunded up to its amount plus its client fee, in several parts. The
+        refund's key is stored with the entry before the first attempt; if the attempts
+        fail, call again with the same lines to finish it.
+        """
+        with self._lock:
+            entry = self.entry(order_id)
+            if not entry.state.is_paid or entry.state is PaymentState.REFUNDED:
+                raise InvalidRefund(f"order {order_id} is {entry.state}: nothing to refund")
+            assert entry.gateway_payment_id is not None
+            gid = entry.gateway_payment_id
+            if lines is None:
+                left = {
+                    i: ln.amount + ln.client_fee - entry.line_refunded[i]
+                    for i, ln in enumerate(entry.payment.lines)
+                }
+                lines = {i: v for i, v in left.items() if v > 0}
+            request = RefundRequest.for_lines(entry.payment, gid, lines)
+            for part in request.lines:
+                line = entry.payment.lines[part.index]
+                left_on_line = line.amount + line.client_fee - entry.line_refunded[part.index]
+                if part.amount > left_on_line:
+                    raise InvalidRefund(
+                        f"line {part.index}: {part.amount} asked, {left_on_line} left to refund"
+                    )
+            if entry.pending_refund is not None:
+                key, pending = entry.pending_refund
+                if pending != request:
+                    raise InvalidRefund("another refund of this payment is unfinished")
+            else:
+                key = f"{entry.idempotency_key}-r{entry.refund_count + 1}"
+                self.store.put(attrs.evolve(entry, pending_refund=(key, request)))
+        result = self.retry.call(lambda: self.gateway.refund(request, key))
+        with self._lock:
+            applied = self.apply(result.payment)
+            entry = self.entry(order_id)
+            if entry.pending_refund is not None and entry.pending_refund[0] == key:
+                per_line = list(entry.line_refunded)
+                for part in request.lines:
+                    per_line[part.index] += part.amount
+                entry = attrs.evolve(
+                    entry,
+                    line_refunded=tuple(per_line),
+                    pending_refund=None,
+                    refund_count=entry.refund_count + 1,
+                )
+                self.store.put(entry)
+            return Applied(entry, applied.move)
+
+    # -- reading the book ----------------------------------------------------------------
+
+    def entry(self, order_id: uuid.UUID) -> PaymentEntry:
+        """The booked entry; :class:`UnknownPayment` when there is none."""
+        entry = self.store.get(order_id)
+        if entry is None:
+            raise UnknownPayment(f"order {order_id} is not in the book")
+        return entry
