@@ -75,8 +75,9 @@ def step(name: str, path: Path, n: int) -> dict[str, float]:
     """Run one step in this process and return its figures."""
     from lxml import etree
     from pes_sdk_1c_xml import OneCXmlPayments
-    from pes_sdk_1c_xml.reader import HARDENED_PARSER_OPTIONS
     from pes_sdk_1c_xml.schema import qname
+
+    from pes_sdk.safexml import HARDENED_PARSER_OPTIONS
 
     fmt = OneCXmlPayments()
     count = 0

@@ -12,7 +12,7 @@ from pes_sdk_1c_xml.formats import (
     OneCXmlReadings,
     all_formats,
 )
-from pes_sdk_1c_xml.reader import XmlRegistryReader, check_prolog
+from pes_sdk_1c_xml.reader import XmlRegistryReader
 from pes_sdk_1c_xml.schema import NAMESPACE, load_schema, schema_path
 
 __all__ = [
@@ -23,7 +23,6 @@ __all__ = [
     "OneCXmlReadings",
     "XmlRegistryReader",
     "all_formats",
-    "check_prolog",
     "load_schema",
     "schema_path",
 ]

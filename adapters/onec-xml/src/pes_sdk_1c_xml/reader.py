@@ -32,7 +32,7 @@ import attrs
 from lxml import etree
 
 from pes_sdk import identifiers
-from pes_sdk.errors import Issue, RegistryRefused
+from pes_sdk.errors import FormatError, Issue, RegistryRefused
 from pes_sdk.formats.base import Policy, ReadReport, Record, RegistryReader
 from pes_sdk.formats.quarantine import RejectSink
 from pes_sdk.models.debts import DebtRecord
@@ -41,90 +41,19 @@ from pes_sdk.models.registry import ControlTotals, RegistryHeader, RegistryKind
 from pes_sdk.money import ZERO
 from pes_sdk.period import Period
 from pes_sdk.premises import MAX_PREMISES_LENGTH, Premises
+from pes_sdk.safexml import HARDENED_PARSER_OPTIONS, check_prolog
 from pes_sdk_1c_xml import schema
 from pes_sdk_1c_xml._fast import slot_setters
 from pes_sdk_1c_xml.codec import OMIT, Codec
 
-__all__ = ["HARDENED_PARSER_OPTIONS", "PROLOG_LIMIT", "XmlRegistryReader", "check_prolog"]
+__all__ = ["XmlRegistryReader"]
 
-#: The parser options of every parse of an untrusted file.
-HARDENED_PARSER_OPTIONS: dict[str, Any] = {
-    "resolve_entities": False,
-    "no_network": True,
-    "load_dtd": False,
-    "dtd_validation": False,
-    "attribute_defaults": False,
-    "huge_tree": False,
-    "remove_comments": True,
-    "remove_pis": True,
-}
-
-#: How many bytes before the root element the prolog check reads at most.
-PROLOG_LIMIT = 64 * 1024
 #: Records between two deletions of the cleared ones: the bound of the reader's memory.
 PURGE_EVERY = 256
 #: How much of a rejected record's XML goes into the rejects file.
 RAW_LIMIT = 4000
 #: Distinct texts each value cache keeps before it starts over (house GUIDs, premises, …).
 CACHE_LIMIT = 65536
-
-_ENCODING_DECL = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
-_NAME_START = re.compile(rb"[A-Za-z_:\x80-\xff]")
-
-
-def _line_at(data: bytes, pos: int) -> int:
-    return data.count(b"\n", 0, pos) + 1
-
-
-def check_prolog(path: Path) -> None:
-    """Refuse a file whose prolog is not plain UTF-8 XML without a document type.
-
-    Reads at most :data:`PROLOG_LIMIT` bytes. Raises :class:`ValueError` with
-    ``(message, line)`` as its arguments; the reader turns it into a refusal.
-    """
-    with open(path, "rb") as fh:
-        data = fh.read(PROLOG_LIMIT)
-    pos = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4]:
-        raise ValueError("the file is not UTF-8 (UTF-16 or UTF-32 found); the format is UTF-8", 1)
-    n = len(data)
-
-    def unterminated(what: str, at: int) -> ValueError:
-        if n >= PROLOG_LIMIT:
-            return ValueError(f"no root element in the first {PROLOG_LIMIT} bytes", 0)
-        return ValueError(f"unterminated {what}", _line_at(data, at))
-
-    while True:
-        while pos < n and data[pos] in b" \t\r\n":
-            pos += 1
-        if pos >= n:
-            if n >= PROLOG_LIMIT:
-                raise ValueError(f"no root element in the first {PROLOG_LIMIT} bytes", 0)
-            raise ValueError("the file has no root element", _line_at(data, pos))
-        if data.startswith(b"<?", pos):
-            end = data.find(b"?>", pos)
-            if end < 0:
-                raise unterminated("processing instruction", pos)
-            if data.startswith(b"<?xml", pos) and data[pos + 5 : pos + 6] in b" \t\r\n?":
-                m = _ENCODING_DECL.search(data, pos, end)
-                if m and m.group(1).lower() not in (b"utf-8", b"utf8"):
-                    raise ValueError(
-                        f"encoding {m.group(1).decode('ascii')!r} declared; the format is UTF-8",
-                        _line_at(data, pos),
-                    )
-            pos = end + 2
-        elif data.startswith(b"<!--", pos):
-            end = data.find(b"-->", pos + 4)
-            if end < 0:
-                raise unterminated("comment", pos)
-            pos = end + 3
-        elif data.startswith(b"<!", pos):
-            # <!DOCTYPE, <!ENTITY or anything like them: a DTD of any kind is refused.
-            raise ValueError("a DOCTYPE or other declaration is not allowed", _line_at(data, pos))
-        elif data.startswith(b"<", pos) and _NAME_START.match(data, pos + 1):
-            return
-        else:
-            raise ValueError("not an XML document", _line_at(data, pos))
 
 
 def _local(tag: Any) -> str:
@@ -190,12 +119,11 @@ class XmlRegistryReader(RegistryReader):
 
     def _open_header(self) -> RegistryHeader:
         try:
-            check_prolog(self.path)
+            check_prolog(self.path, encodings=("utf-8",))
         except OSError as exc:
             raise self._refuse(f"cannot read the file: {exc.strerror or exc}") from None
-        except ValueError as exc:
-            message, line = exc.args
-            raise self._refuse(message, line) from None
+        except FormatError as exc:
+            raise self._refuse(exc.message, exc.line) from None
         try:
             with open(self.path, "rb") as fh:
                 events = etree.iterparse(fh, events=("start",), **HARDENED_PARSER_OPTIONS)
