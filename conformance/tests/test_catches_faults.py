@@ -213,6 +213,67 @@ def test_broken_format_fails_its_check(
     assert run.outcome(must_pass) == "passed", run.failures.get(must_pass)
 
 
+# Meter readings: no money, count-only control totals, values that keep their precision.
+READING_CASES = [
+    (
+        "NormalizesMeterValues",
+        "test_round_trip_money_to_the_kopeck",
+        "test_round_trip_whole_records",
+        "round_trip_money or round_trip_whole",
+    ),
+    (
+        "DropsLastRecord",
+        "test_round_trip_keeps_every_record",
+        "test_round_trip_identifiers_and_text",
+        "round_trip_keeps_every_record or round_trip_identifiers",
+    ),
+    (
+        "IgnoresControlTotals",
+        "test_tampered_control_total_is_refused",
+        "test_control_totals_are_written",
+        "tampered or totals_are_written",
+    ),
+    (
+        "SwallowsErrors",
+        "test_malformed_sample_gives_typed_error[bad_value]",
+        "test_round_trip_whole_records",
+        "round_trip_whole or (gives_typed_error and bad_value)",
+    ),
+    (
+        "RaisesRawErrors",
+        "test_malformed_sample_gives_typed_error[bad_period]",
+        "test_round_trip_whole_records",
+        "round_trip_whole or (gives_typed_error and bad_period)",
+    ),
+    (
+        "WritesPartialFile",
+        "test_failed_write_leaves_no_partial_file",
+        "test_round_trip_whole_records",
+        "partial_file or round_trip_whole",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("broken", "must_fail", "must_pass", "select"),
+    READING_CASES,
+    ids=[f"{c[0]}-{c[1].removeprefix('test_')}" for c in READING_CASES],
+)
+def test_broken_readings_format_fails_its_check(
+    pytester: pytest.Pytester, broken: str, must_fail: str, must_pass: str, select: str
+) -> None:
+    run = run_suite(pytester, broken, select, kind="READINGS")
+    assert run.outcome(must_fail) == "failed", f"{broken} was not caught by {must_fail}"
+    assert run.outcome(must_pass) == "passed", run.failures.get(must_pass)
+
+
+def test_normalized_meter_values_are_named(pytester: pytest.Pytester) -> None:
+    run = run_suite(pytester, "NormalizesMeterValues", "round_trip_money", kind="READINGS")
+    text = run.failures["test_round_trip_money_to_the_kopeck"]
+    assert "values: wrote (Decimal('12345.678'), Decimal('0.100'), Decimal('7'))" in text, text
+    assert "Decimal('0.1')" in text
+
+
 @pytest.mark.parametrize("correct", ["ReferenceFormat", "wrappers.Wrapped"])
 def test_correct_formats_pass_the_same_selections(pytester: pytest.Pytester, correct: str) -> None:
     """The harness itself: the unbroken formats pass every check the cases rely on."""

@@ -40,3 +40,13 @@ class TestReferencePayments(FormatConformance):
     @pytest.fixture
     def registry_format(self) -> RegistryFormat:
         return ReferenceFormat(RegistryKind.PAYMENTS)
+
+
+class TestReferenceReadings(FormatConformance):
+    """Meter readings: the suite's golden readings, count-only totals, value samples."""
+
+    conformance_level = "latest"
+
+    @pytest.fixture
+    def registry_format(self) -> RegistryFormat:
+        return ReferenceFormat(RegistryKind.READINGS)

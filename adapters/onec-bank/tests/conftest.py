@@ -18,6 +18,10 @@ import pytest
 
 from pes_sdk.models import BankDetails, Party, PaymentOrder
 
+# The conformance suite (test_conformance.py), activated here so that its command-line
+# option (--pes-conformance-level) is known.
+pytest_plugins = ["pes_sdk_conformance.plugin"]
+
 REPO = Path(__file__).resolve().parents[3]
 
 SERVICE = Party(

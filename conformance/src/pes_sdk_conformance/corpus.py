@@ -10,6 +10,11 @@ format with another layout (XML, several lines per record) overrides
 A builder that cannot apply to a format (no byte is invalid in cp866; the format does not
 write a period) returns a :class:`NotApplicable` with the reason, and the check is skipped
 with that reason.
+
+The corpus fits the kind of record. Meter readings carry no amount and no period: for them
+``bad_value`` (a meter value written ``12,3,4``) and ``negative_value`` take the place of
+the two amount samples, and ``bad_period`` breaks the reading's date (month 13); the
+amount samples are not applicable. For debts and payments the two value samples are not.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from decimal import Decimal
 import attrs
 
 from pes_sdk.formats.base import Record
+from pes_sdk.models.readings import MeterReading
 from pes_sdk.money import to_kopecks
 from pes_sdk_conformance.records import account_of
 
@@ -63,7 +69,9 @@ STANDARD_SAMPLES: dict[str, str] = {
     "bad_amount": "an amount written `12,3,4`",
     "amount_three_decimals": "an amount with a third decimal place (never rounded silently)",
     "bad_guid": "a house GUID written `not-a-guid`",
-    "bad_period": "a period with month 13",
+    "bad_period": "a period with month 13 (readings: the reading's date)",
+    "bad_value": "a meter value written `12,3,4` (meter readings)",
+    "negative_value": "a negative meter value (meter readings)",
 }
 
 
@@ -210,6 +218,12 @@ def build_standard_samples(
         else:
             sample("wrong_column_count", f.with_line(t, body + f"{delim}лишнее{delim}x" + eol), t)
 
+    if isinstance(target, MeterReading):
+        _reading_samples(out, f, target, sample)
+        return out
+    no_values = NotApplicable("only meter readings carry meter values")
+    out["bad_value"] = out["negative_value"] = no_values
+
     amount: Decimal = getattr(target, "amount", Decimal(0))
     replaced = _replace_value(body, _amount_forms(amount), lambda form: "12,3,4")
     if replaced is None:
@@ -227,15 +241,7 @@ def build_standard_samples(
         else:
             out["amount_three_decimals"] = NotApplicable("amounts are written in kopecks")
 
-    house = getattr(target, "house_id", None)
-    if house is None:
-        out["bad_guid"] = NotApplicable("the target record has no house GUID")
-    else:
-        replaced = _replace_value(body, [house, house.upper()], lambda form: "not-a-guid")
-        if replaced is None:
-            out["bad_guid"] = NotApplicable(f"house GUID {house} not found in the record line")
-        else:
-            sample("bad_guid", f.with_line(t, replaced[0] + eol), t)
+    _guid_sample(out, f, target, sample)
 
     period = getattr(target, "period", None)
     if period is None:
@@ -255,3 +261,66 @@ def build_standard_samples(
         else:
             sample("bad_period", f.with_line(t, replaced[0] + eol), t)
     return out
+
+
+_Sample = Callable[[str, bytes, int | None], None]
+
+
+def _guid_sample(
+    out: dict[str, MalformedSample | NotApplicable], f: TextFile, target: Record, sample: _Sample
+) -> None:
+    t = f.target_line
+    body, eol = _split_eol(f.lines[t])
+    house = getattr(target, "house_id", None)
+    if house is None:
+        out["bad_guid"] = NotApplicable("the target record has no house GUID")
+        return
+    replaced = _replace_value(body, [house, house.upper()], lambda form: "not-a-guid")
+    if replaced is None:
+        out["bad_guid"] = NotApplicable(f"house GUID {house} not found in the record line")
+    else:
+        sample("bad_guid", f.with_line(t, replaced[0] + eol), t)
+
+
+def _value_forms(value: Decimal) -> list[str]:
+    text = f"{value:f}"
+    return [text, text.replace(".", ",")]
+
+
+def _reading_samples(
+    out: dict[str, MalformedSample | NotApplicable],
+    f: TextFile,
+    target: MeterReading,
+    sample: _Sample,
+) -> None:
+    """The samples that fit meter readings: bad and negative values, a bad date."""
+    t = f.target_line
+    body, eol = _split_eol(f.lines[t])
+    no_amount = NotApplicable("meter readings carry no amount (see bad_value, negative_value)")
+    out["bad_amount"] = out["amount_three_decimals"] = no_amount
+
+    value = target.values[0]
+    replaced = _replace_value(body, _value_forms(value), lambda form: "12,3,4")
+    if replaced is None:
+        missing = NotApplicable(f"meter value {value} not found in the record line")
+        out["bad_value"] = out["negative_value"] = missing
+    else:
+        sample("bad_value", f.with_line(t, replaced[0] + eol), t)
+        negative = _replace_value(body, [replaced[1]], lambda form: "-" + form)
+        assert negative is not None
+        sample("negative_value", f.with_line(t, negative[0] + eol), t)
+
+    _guid_sample(out, f, target, sample)
+
+    day = target.taken_on
+    y, m, d = f"{day.year:04d}", f"{day.month:02d}", f"{day.day:02d}"
+    forms = {
+        f"{y}-{m}-{d}": f"{y}-13-{d}",
+        f"{d}.{m}.{y}": f"{d}.13.{y}",
+        f"{y}{m}{d}": f"{y}13{d}",
+    }
+    replaced = _replace_value(body, list(forms), lambda form: forms[form])
+    if replaced is None:
+        out["bad_period"] = NotApplicable(f"reading date {day} not found in the record line")
+    else:
+        sample("bad_period", f.with_line(t, replaced[0] + eol), t)

@@ -196,7 +196,8 @@ class FormatConformance:
         return self.fields_not_carried | extra
 
     def sample_set(self, fmt: RegistryFormat) -> samples.SampleSet:
-        """The golden records for the format's kind (``debts`` and ``payments`` ship).
+        """The golden records for the format's kind (``debts``, ``payments`` and
+        ``readings`` ship).
 
         Override for another kind; keep one record (the *target*) whose account, amount,
         GUID and period appear nowhere else, so the default malformed corpus can find it.
@@ -220,7 +221,16 @@ class FormatConformance:
 
     def header_for(self, fmt: RegistryFormat, records: Iterable[Record]) -> RegistryHeader:
         """The header written with ``records``: every fact known, totals computed."""
-        return samples.default_header(fmt.kind, records)
+        recs = list(records)
+        header = samples.default_header(fmt.kind, recs)
+        return attrs.evolve(header, control=self.control_totals(fmt, recs))
+
+    def control_totals(self, fmt: RegistryFormat, records: Iterable[Record]) -> ControlTotals:
+        """The control totals a file of ``records`` states: the count and the kind's money
+        sums (:data:`~pes_sdk_conformance.records.MONEY_FIELDS`); a count only for meter
+        readings. Override when the format's totals carry sums of their own (e.g. the sum
+        of meter values): the checks then expect exactly those."""
+        return samples.control_totals(fmt.kind, records)
 
     def path_for(self, fmt: RegistryFormat, folder: Path, header: RegistryHeader) -> Path:
         """Where a registry with ``header`` is written: the format's own name if it has one."""
@@ -247,9 +257,9 @@ class FormatConformance:
         for i, text in enumerate(samples.FORMULA_TEXTS):
             r = base[i % len(base)]
             changes: dict[str, Any] = {"account": f"F{i:04d}"}
-            if "service" not in carried:
+            if "service" not in carried and hasattr(r, "service"):
                 changes["service"] = text
-            if "premises" not in carried:
+            if "premises" not in carried and hasattr(r, "premises"):
                 changes["premises"] = samples.FORMULA_TEXTS[-1 - i]
             out.append(attrs.evolve(r, **changes))
         return out
@@ -260,11 +270,16 @@ class FormatConformance:
         The default works for any format that writes one record per line: it writes the
         same registry with the first record's amount changed, and again with the last
         record's changed, and takes the lines that differ in *both* (they hold totals,
-        not records) from the first variant. Override it for other layouts.
+        not records) from the first variant. For totals without sums (meter readings) it
+        writes the registry without its last record instead and takes the lines that
+        differ (the count). Override it for other layouts.
         """
         recs = list(self.sample_set(fmt).records)
         if len(recs) < 2:
             pytest.fail("tamper_control_total needs at least two sample records")
+        if not self.control_totals(fmt, recs).sums:
+            self._tamper_count(fmt, path, recs)
+            return
 
         def bumped(i: int) -> list[Record]:
             out = [*recs]
@@ -301,6 +316,35 @@ class FormatConformance:
             )
         for i in total_lines:
             original[i] = first[i]
+        path.write_bytes("".join(original).encode(encoding))
+
+    def _tamper_count(self, fmt: RegistryFormat, path: Path, recs: list[Record]) -> None:
+        """Make the stated count one less than the records: drop the last record from a
+        copy, then copy its differing lines (not the record's own) into ``path``."""
+        encoding = fmt.capabilities.encodings[0]
+        original = path.read_bytes().decode(encoding).splitlines(keepends=True)
+        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+            header = self.header_for(fmt, recs[:-1])
+            p = self.path_for(fmt, Path(tmp), header)
+            fmt.write(p, header, recs[:-1])
+            fewer = p.read_bytes().decode(encoding).splitlines(keepends=True)
+        last = samples.account_of(recs[-1])
+        pattern = re.compile(r"(?<![\w-])" + re.escape(last) + r"(?![\w-])")
+        record_lines = [i for i, line in enumerate(original) if pattern.search(line)]
+        if len(record_lines) != 1 or len(fewer) != len(original) - 1:
+            pytest.fail(
+                "the default tamper_control_total needs one record per line; "
+                "override tamper_control_total() for this format"
+            )
+        kept = [i for i in range(len(original)) if i != record_lines[0]]
+        changed = [(i, j) for j, i in enumerate(kept) if original[i] != fewer[j]]
+        if not changed:
+            pytest.fail(
+                "no line of the file changes with the record count: the format does not "
+                "seem to write control totals (or override tamper_control_total())"
+            )
+        for i, j in changed:
+            original[i] = fewer[j]
         path.write_bytes("".join(original).encode(encoding))
 
     def malformed_samples(
@@ -398,19 +442,31 @@ class FormatConformance:
     def test_round_trip_money_to_the_kopeck(
         self, registry_format: RegistryFormat, tmp_path: Path
     ) -> None:
-        """Every amount read back equals the one written, to the kopeck, with two places."""
+        """Every amount read back equals the one written, to the kopeck, with two places;
+        meter values (readings) come back digit for digit, their precision kept."""
         fmt = registry_format
         self.require(fmt, "read", "write")
         recs = list(self.sample_set(fmt).records)
+        names = samples.money_fields(fmt.kind)
+        exact = samples.METER_VALUE_FIELDS.get(fmt.kind, ())
+        if not names and not exact:
+            pytest.skip(f"records of kind {fmt.kind.value!r} carry no money")
         _, got = self.round_trip(fmt, tmp_path, recs)
-        names = samples.MONEY_FIELDS.get(fmt.kind, ("amount",))
         wrong = []
         for i, (want, have) in enumerate(zip(recs, got.records, strict=False)):
             for n in names:
                 w, h = getattr(want, n), getattr(have, n)
                 if not (isinstance(h, Decimal) and h == w and h.as_tuple().exponent == -2):
                     wrong.append(f"record {i + 1} {n}: wrote {w}, read {h!r}")
-        assert not wrong, "money changed in the round trip: " + "; ".join(wrong)
+            for n in exact:  # meter values: the same digits, precision kept (0.100, not 0.1)
+                w, h = getattr(want, n), getattr(have, n)
+                same = len(w) == len(h) and all(
+                    isinstance(b, Decimal) and a.as_tuple() == b.as_tuple()
+                    for a, b in zip(w, h, strict=True)
+                )
+                if not same:
+                    wrong.append(f"record {i + 1} {n}: wrote {w}, read {h!r}")
+        assert not wrong, "money or meter values changed in the round trip: " + "; ".join(wrong)
 
     def test_round_trip_identifiers_and_text(
         self, registry_format: RegistryFormat, tmp_path: Path
@@ -423,7 +479,7 @@ class FormatConformance:
         fields = [
             a.name
             for a in attrs.fields(type(recs[0]))
-            if a.name not in samples.MONEY_FIELDS.get(fmt.kind, ("amount",))
+            if a.name not in samples.money_fields(fmt.kind)
             and a.name not in ("paid_at", "taken_on")
         ]
         wrong = []
@@ -498,9 +554,10 @@ class FormatConformance:
             "the reader reports no control totals (report.header.control and reader.header"
             ".control are None) although the format declares control_totals"
         )
-        want = samples.control_totals(fmt.kind, recs)
+        want = self.control_totals(fmt, recs)
         assert control.count == want.count, f"control count {control.count} != {want.count}"
-        assert "amount" in control.sums, "control totals carry the sum of amounts"
+        for name in want.sums:  # e.g. amount; none for meter readings
+            assert name in control.sums, f"control totals carry no sum of {name}"
         for name, value in control.sums.items():
             if name in want.sums:
                 assert value == want.sums[name], f"control sum of {name}: {value}"
@@ -522,7 +579,7 @@ class FormatConformance:
     # -- checks: streaming ----------------------------------------------------------------
 
     def _large_header(self, fmt: RegistryFormat, rows: int) -> RegistryHeader:
-        control = samples.control_totals(fmt.kind, self.large_records(fmt, rows))
+        control = self.control_totals(fmt, self.large_records(fmt, rows))
         return attrs.evolve(self.header_for(fmt, []), control=control)
 
     def _streaming_sizes(self) -> tuple[int, int]:
@@ -588,7 +645,8 @@ class FormatConformance:
 
             (count, total), peaks[rows] = _traced_peak(consume)
             assert header.control is not None
-            assert (count, total) == (rows, header.control.sums["amount"]), (
+            want_total = header.control.sums.get("amount", ZERO)  # no amount: readings
+            assert (count, total) == (rows, want_total), (
                 f"read {count} records summing to {total} from {rows} rows"
             )
         self._assert_bounded("reading", peaks, max(sizes.values()) - min(sizes.values()))
@@ -694,7 +752,7 @@ class FormatConformance:
         n = 4000
         header = attrs.evolve(
             self.header_for(fmt, []),
-            control=samples.control_totals(fmt.kind, self.large_records(fmt, n)),
+            control=self.control_totals(fmt, self.large_records(fmt, n)),
         )
         fresh = self.path_for(fmt, tmp_path / "fresh", header)
         fresh.parent.mkdir()

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from pes_sdk.formats.base import Record
 from pes_sdk.models.debts import DebtRecord
 from pes_sdk.models.payments import PaymentRecord
+from pes_sdk.models.readings import MeterReading, MeterType, Photo
 from pes_sdk.models.registry import ControlTotals, RegistryHeader, RegistryKind
 from pes_sdk.money import ZERO, from_kopecks
 from pes_sdk.period import Period
@@ -27,6 +28,7 @@ from pes_sdk.serialization import structure
 
 __all__ = [
     "FORMULA_TEXTS",
+    "METER_VALUE_FIELDS",
     "MONEY_FIELDS",
     "MSK",
     "SAMPLE_INN",
@@ -38,7 +40,9 @@ __all__ = [
     "generate",
     "golden",
     "hostile_inputs",
+    "money_fields",
     "payment_records",
+    "reading_records",
     "strip_fields",
 ]
 
@@ -48,16 +52,23 @@ MSK = dt.timezone(dt.timedelta(hours=3), "MSK")
 SAMPLE_INN = "7707083893"
 SAMPLE_PARTNER_ACCOUNT = "40702810938000000001"
 #: Which fields hold money, per record type: checked to the kopeck, summed by control totals.
+#: Meter readings carry no money: their control totals are a count only (a format whose
+#: totals carry sums of its own says so by overriding ``FormatConformance.control_totals``).
 MONEY_FIELDS: dict[RegistryKind, tuple[str, ...]] = {
     RegistryKind.DEBTS: ("amount",),
     RegistryKind.PAYMENTS: ("amount", "transfer", "fee"),
+    RegistryKind.READINGS: (),
 }
+#: Fields holding exact decimals that keep their own precision (meter values: ``0.100`` is
+#: not ``0.1``), per record type: checked digit for digit, exponent included.
+METER_VALUE_FIELDS: dict[RegistryKind, tuple[str, ...]] = {RegistryKind.READINGS: ("values",)}
 #: Text a spreadsheet would run as a formula (CSV injection); a writer must escape it.
 FORMULA_TEXTS = ("=SUM(A1)", "+7 495", "-1", "@x")
 
 _RECORD_TYPES: dict[RegistryKind, type[Any]] = {
     RegistryKind.DEBTS: DebtRecord,
     RegistryKind.PAYMENTS: PaymentRecord,
+    RegistryKind.READINGS: MeterReading,
 }
 
 
@@ -83,7 +94,7 @@ class SampleSet:
 
 
 def golden(kind: RegistryKind) -> SampleSet:
-    """The shipped golden set for ``kind`` (``debts`` or ``payments``).
+    """The shipped golden set for ``kind`` (``debts``, ``payments`` or ``readings``).
 
     Raises :class:`LookupError` for a kind without shipped samples.
     """
@@ -126,9 +137,22 @@ def payment_records(*, tz: dt.tzinfo | None = MSK, not_carried: Iterable[str] = 
     return out
 
 
+def reading_records(*, not_carried: Iterable[str] = ()) -> list[Record]:
+    """The golden meter readings, without the fields a format does not carry."""
+    return [strip_fields(r, not_carried) for r in golden(RegistryKind.READINGS).records]
+
+
+def money_fields(kind: RegistryKind) -> tuple[str, ...]:
+    """The money fields of records of ``kind`` (``amount`` for a kind the suite does not know)."""
+    return MONEY_FIELDS.get(kind, ("amount",))
+
+
 def control_totals(kind: RegistryKind, records: Iterable[Record]) -> ControlTotals:
-    """The count and money sums of ``records``, as a file's control totals state them."""
-    names = MONEY_FIELDS.get(kind, ("amount",))
+    """The count and money sums of ``records``, as a file's control totals state them.
+
+    A kind without money (meter readings) gives a count and no sums.
+    """
+    names = money_fields(kind)
     sums = dict.fromkeys(names, ZERO)
     count = 0
     for r in records:
@@ -174,6 +198,11 @@ def generate(templates: Sequence[Record], count: int) -> Iterator[Record]:
         object.__setattr__(r, "account", f"G{i:012d}")
         if isinstance(r, PaymentRecord):
             object.__setattr__(r, "operation_id", f"{i:012d}")
+        elif isinstance(r, MeterReading):
+            # Values that change from row to row, with the template's precision kept: a
+            # reader that parses them through float or a fixed scale shows in the sums.
+            step = Decimal(i).scaleb(r.values[0].as_tuple().exponent)  # type: ignore[arg-type]
+            object.__setattr__(r, "values", (r.values[0] + step, *r.values[1:]))
         yield r
 
 
@@ -196,6 +225,13 @@ _PREMISES = st.one_of(
 )
 _GUIDS = st.uuids().map(str)
 _PERIODS = st.builds(Period, st.integers(2000, 2099), st.integers(1, 12))
+_METER_NUMBERS = st.from_regex(r"[0-9A-ZА-ЯЁ][0-9A-ZА-ЯЁа-яё№/\-]{0,19}", fullmatch=True)
+# Values with zero to eight decimal places, trailing zeros kept (0.100 stays 0.100).
+_METER_VALUES = st.builds(
+    lambda units, places: Decimal(units).scaleb(-places),
+    st.integers(0, 10**12),
+    st.integers(0, 8),
+)
 
 
 def _unique_accounts(records: list[Record]) -> list[Record]:
@@ -218,6 +254,25 @@ def record_strategy(
             amount=st.integers(-(10**12), 10**14).map(from_kopecks),
             period=_PERIODS,
             service=_text(40),
+        )
+    elif kind is RegistryKind.READINGS:
+        one = st.builds(
+            MeterReading,
+            account=_ACCOUNTS,
+            meter_number=_METER_NUMBERS,
+            meter_type=st.sampled_from(list(MeterType)),
+            values=st.lists(_METER_VALUES, min_size=1, max_size=3).map(tuple),
+            taken_on=st.dates(dt.date(2000, 1, 1), dt.date(2099, 12, 31)),
+            house_id=st.one_of(st.none(), _GUIDS),
+            service=_text(40),
+            photo=st.one_of(
+                st.none(),
+                st.builds(
+                    Photo,
+                    st.from_regex(r"[0-9a-f]{64}", fullmatch=True),
+                    st.sampled_from(["image/jpeg", "image/png"]),
+                ),
+            ),
         )
     elif kind is RegistryKind.PAYMENTS:
 
@@ -263,4 +318,4 @@ def hostile_inputs() -> dict[str, bytes]:
 
 def money_of(record: Record, kind: RegistryKind) -> tuple[Decimal, ...]:
     """The money fields of ``record`` (see :data:`MONEY_FIELDS`)."""
-    return tuple(getattr(record, n) for n in MONEY_FIELDS.get(kind, ("amount",)))
+    return tuple(getattr(record, n) for n in money_fields(kind))

@@ -163,3 +163,11 @@ class CountsLinesFromZero(ReferenceFormat):
         self, path: Path, *, policy: Policy = Policy.STRICT, rejects_path: Path | None = None
     ) -> RegistryReader:
         return _OffByOneReader(self, Path(path), Policy(policy), rejects_path)
+
+
+class NormalizesMeterValues(ReferenceFormat):
+    """The reader normalizes meter values: ``0.100`` comes back as ``0.1``, ``7.0`` as
+    ``7`` (equal as numbers, so only a check of the digits themselves sees it)."""
+
+    def parse_meter_value(self, text: str) -> Decimal:
+        return super().parse_meter_value(text).normalize()

@@ -10,6 +10,7 @@ and override one small method each.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -30,12 +31,13 @@ from pes_sdk.formats.quarantine import RejectSink
 from pes_sdk.formats.spreadsheet import escape_formula, unescape_formula
 from pes_sdk.models.debts import DebtRecord
 from pes_sdk.models.payments import PaymentRecord
+from pes_sdk.models.readings import MeterReading, Photo
 from pes_sdk.models.registry import ControlTotals, RegistryHeader, RegistryKind
 from pes_sdk.money import ZERO, parse_amount
 from pes_sdk.period import Period
 
 MAX_LINE = 4096
-TEXT = ("account", "service", "channel", "operation_id")
+TEXT = ("account", "service", "channel", "operation_id", "meter_number")
 COLUMNS: dict[RegistryKind, tuple[str, ...]] = {
     RegistryKind.DEBTS: ("account", "house_id", "premises", "amount", "period", "service"),
     RegistryKind.PAYMENTS: (
@@ -51,11 +53,26 @@ COLUMNS: dict[RegistryKind, tuple[str, ...]] = {
         "service",
         "channel",
     ),
+    RegistryKind.READINGS: (
+        "account",
+        "meter_number",
+        "meter_type",
+        "values",
+        "taken_on",
+        "house_id",
+        "service",
+        "photo",
+    ),
 }
-SUMS = {RegistryKind.DEBTS: ("amount",), RegistryKind.PAYMENTS: ("amount", "transfer", "fee")}
+SUMS = {
+    RegistryKind.DEBTS: ("amount",),
+    RegistryKind.PAYMENTS: ("amount", "transfer", "fee"),
+    RegistryKind.READINGS: (),  # readings: the footer states a count only
+}
 TYPES: dict[RegistryKind, type[Any]] = {
     RegistryKind.DEBTS: DebtRecord,
     RegistryKind.PAYMENTS: PaymentRecord,
+    RegistryKind.READINGS: MeterReading,
 }
 
 
@@ -94,6 +111,12 @@ class ReferenceFormat(RegistryFormat):
             return self.format_text(name, value.text)
         if value is None:
             return ""
+        if name == "values":  # meter values as written, precision kept: 0.100, not 0.1
+            return "|".join(f"{v:f}" for v in value)
+        if name == "meter_type":
+            return str(int(value))
+        if name == "photo":
+            return f"{value.sha256}|{value.media_type}"
         if isinstance(value, dt.datetime):
             return value.isoformat()
         return str(value)
@@ -128,7 +151,7 @@ class ReferenceFormat(RegistryFormat):
             for n in names:
                 sums[n] += getattr(r, n)
         fh.write("=" + ";".join([str(count), *(self.format_amount(sums[n]) for n in names)]) + "\n")
-        return WriteReport(path, count, sums["amount"])
+        return WriteReport(path, count, sums.get("amount", ZERO))
 
     # -- reading ---------------------------------------------------------------------
 
@@ -151,7 +174,21 @@ class ReferenceFormat(RegistryFormat):
             return Period.parse(text) if text else None
         if name == "paid_at":
             return dt.datetime.fromisoformat(text)
+        if name == "values":
+            return tuple(self.parse_meter_value(v) for v in text.split("|"))
+        if name == "meter_type":
+            return int(text)
+        if name == "taken_on":
+            return dt.date.fromisoformat(text)
+        if name == "photo":
+            sha, _, media = text.partition("|")
+            return Photo(sha, media) if text else None
         return text
+
+    def parse_meter_value(self, text: str) -> Decimal:
+        if not re.fullmatch(r"\d{1,15}(\.\d{1,12})?", text):
+            raise ValueError(f"not a meter value: {text!r}")
+        return Decimal(text)
 
     def parse_record(self, cells: list[str]) -> Record:
         cols = COLUMNS[self.kind]
@@ -169,8 +206,13 @@ class ReferenceFormat(RegistryFormat):
             if not sep or not key:
                 raise FormatError(f"extra field {cell[:40]!r} is not KEY:value", field="tags")
             tags.append((key, unescape_formula(value)))
+        if self.kind is RegistryKind.READINGS:
+            if tags:
+                raise FormatError("meter readings carry no tags", field="tags")
+        else:
+            values["tags"] = tags
         try:
-            return TYPES[self.kind](**values, tags=tags)  # type: ignore[no-any-return]
+            return TYPES[self.kind](**values)  # type: ignore[no-any-return]
         except (ValueError, TypeError) as exc:
             raise FormatError(str(exc)) from None
 
@@ -243,7 +285,7 @@ class ReferenceReader(RegistryReader):
             except FormatError as exc:
                 self.sink.reject(number, text[:200], [Issue(number, exc.field, exc.message)])
                 continue
-            good_total += record.amount
+            good_total += getattr(record, "amount", ZERO)
             yield record
         if control is None:
             raise self.sink.refuse(

@@ -263,9 +263,11 @@ def _amount(text: str | None, field: str) -> Decimal:
         raise _Bad(field, "missing")
     try:
         value = Decimal(text)
+        # quantize raises too, for more digits than the context holds (a 40-digit Sum).
+        exact = value.is_finite() and value.quantize(Decimal("0.01")) == value
     except ArithmeticError:
         raise _Bad(field, f"not an amount: {text!r}") from None
-    if not value.is_finite() or value.quantize(Decimal("0.01")) != value:
+    if not exact:
         raise _Bad(field, f"not an amount with at most two decimals: {text!r}")
     return value.quantize(Decimal("0.01"))
 
