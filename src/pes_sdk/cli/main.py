@@ -7,6 +7,7 @@ import click
 from pes_sdk import __version__
 from pes_sdk.cli.bank import reconcile, settle
 from pes_sdk.cli.demo import demo
+from pes_sdk.cli.gis import gis
 from pes_sdk.cli.listing import formats, plugins
 from pes_sdk.cli.registry import convert, validate
 
@@ -38,6 +39,7 @@ cli.add_command(convert)
 cli.add_command(demo)
 cli.add_command(settle)
 cli.add_command(reconcile)
+cli.add_command(gis)
 
 
 def main() -> None:
