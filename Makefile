@@ -6,11 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Every distribution in this repository, installed editable into one environment.
 DISTS := . adapters/csv adapters/onec-xml adapters/onec-bank adapters/sandbox adapters/gis-zhkh \
-	conformance examples/jsonl-format
+	adapters/soap-billing conformance examples/jsonl-format
 PYPROJECTS := $(addsuffix /pyproject.toml,$(DISTS))
 STAMP := $(VENV)/.installed
 TEST_PATHS := tests adapters/csv/tests adapters/onec-xml/tests adapters/onec-bank/tests \
-	adapters/sandbox/tests adapters/gis-zhkh/tests conformance/tests \
+	adapters/sandbox/tests adapters/gis-zhkh/tests adapters/soap-billing/tests conformance/tests \
 	examples/jsonl-format/tests
 
 .PHONY: demo test lint type pytest bench clean
@@ -32,7 +32,7 @@ lint: $(STAMP)
 
 type: $(STAMP)
 	$(BIN)/mypy --strict src adapters/csv/src adapters/onec-xml/src adapters/onec-bank/src \
-		adapters/sandbox/src adapters/gis-zhkh/src conformance/src
+		adapters/sandbox/src adapters/gis-zhkh/src adapters/soap-billing/src conformance/src
 
 pytest: $(STAMP)
 	$(BIN)/pytest $(TEST_PATHS)

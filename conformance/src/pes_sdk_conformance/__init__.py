@@ -7,8 +7,9 @@ Activate the pytest plugin in your ``conftest.py`` (it is never loaded on its ow
 then subclass the base class of your adapter's family, e.g.
 :class:`pes_sdk_conformance.formats.FormatConformance` for a registry format, or
 :class:`pes_sdk_conformance.transfers.TransferFormatConformance` for payment orders and
-bank statements. A new adapter family (billing sources, payment gateways, delivery
-channels) is a new module beside :mod:`~pes_sdk_conformance.formats`, sharing the plugin
+bank statements, :class:`pes_sdk_conformance.gateways.GatewayConformance` for a payment
+gateway, :class:`pes_sdk_conformance.billing.BillingConformance` for a billing source and
+delivery channel. A new adapter family is a new module beside these, sharing the plugin
 and its strictness levels.
 """
 
@@ -16,7 +17,11 @@ import pytest
 
 # The checks live in this installed package, not in the author's test files: ask pytest to
 # rewrite their asserts too, so that a failure shows the values that differ.
-pytest.register_assert_rewrite("pes_sdk_conformance.formats", "pes_sdk_conformance.transfers")
-pytest.register_assert_rewrite("pes_sdk_conformance.gateways")
+pytest.register_assert_rewrite(
+    "pes_sdk_conformance.formats",
+    "pes_sdk_conformance.transfers",
+    "pes_sdk_conformance.gateways",
+    "pes_sdk_conformance.billing",
+)
 
 __version__ = "0.1.0"

@@ -9,8 +9,8 @@ without breaking plugins. Hook arguments are the SDK's small frozen models, neve
 **Event hooks** tell plugins what happened; their return value is ignored, and a plugin that
 raises is reported and skipped without stopping the host.
 
-Hooks for billing sources, delivery channels and notifiers join this
-module as the adapters that need them arrive; each will be a provider hook in the same style.
+Hooks for notifiers join this module as the adapters that need them arrive; each will be a
+provider hook in the same style.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import pluggy
 
+from pes_sdk.billing.contract import BillingSourceFactory, DeliveryChannelFactory
 from pes_sdk.fees import FeePlan
 from pes_sdk.formats.base import ReadReport, RegistryFormat
 from pes_sdk.gateways.contract import GatewayFactory
@@ -65,6 +66,33 @@ def pes_payment_gateways() -> Sequence[GatewayFactory]:
     A factory builds a configured :class:`~pes_sdk.gateways.PaymentGateway` from settings
     (``factory.create(settings)``); building one must not touch the network. The
     ``sandbox`` gateway (distribution ``pes-sdk-sandbox``) is the kit's default.
+
+    .. versionadded:: 0.1
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def pes_billing_sources() -> Sequence[BillingSourceFactory]:
+    """Return billing source factories this plugin provides, each with a unique ``name``.
+
+    A factory builds a configured :class:`~pes_sdk.billing.BillingSource` from settings
+    (``factory.create(settings)``): a partner's billing that the service fetches debt
+    registries from, every page, checked against the registry's control totals. Building
+    one must not touch the network.
+
+    .. versionadded:: 0.1
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def pes_delivery_channels() -> Sequence[DeliveryChannelFactory]:
+    """Return delivery channel factories this plugin provides, each with a unique ``name``.
+
+    A factory builds a configured :class:`~pes_sdk.billing.DeliveryChannel` from settings:
+    the way payment registries (idempotently by partner + registry number) and, when the
+    channel can, meter readings reach a partner. Building one must not touch the network.
 
     .. versionadded:: 0.1
     """

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import attrs
 import pluggy
 
+from pes_sdk.billing.contract import BillingSourceFactory, DeliveryChannelFactory
 from pes_sdk.errors import UnknownFormat
 from pes_sdk.fees import FeePlan
 from pes_sdk.formats.base import ReadReport, RegistryFormat
@@ -82,6 +83,8 @@ class PluginHost:
         self._formats: dict[str, RegistryFormat] | None = None
         self._plans: dict[str, FeePlan] | None = None
         self._gateways: dict[str, GatewayFactory] | None = None
+        self._sources: dict[str, BillingSourceFactory] | None = None
+        self._channels: dict[str, DeliveryChannelFactory] | None = None
 
     # -- loading -------------------------------------------------------------------------
 
@@ -102,6 +105,7 @@ class PluginHost:
         self._dists[name] = distribution
         self._formats = self._plans = None
         self._gateways = None
+        self._sources = self._channels = None
         self._providers = {}
         return True
 
@@ -206,6 +210,22 @@ class PluginHost:
             )
         return self._gateways
 
+    def billing_sources(self) -> dict[str, BillingSourceFactory]:
+        """Every billing source factory by name (``soap-billing`` once its adapter is in)."""
+        if self._sources is None:
+            self._sources = self._provided(
+                "pes_billing_sources", BillingSourceFactory, lambda s: s.name
+            )
+        return self._sources
+
+    def delivery_channels(self) -> dict[str, DeliveryChannelFactory]:
+        """Every delivery channel factory by name."""
+        if self._channels is None:
+            self._channels = self._provided(
+                "pes_delivery_channels", DeliveryChannelFactory, lambda c: c.name
+            )
+        return self._channels
+
     def provider_of(self, hook_name: str, key: str) -> str:
         """Which plugin provided the item ``key`` through ``hook_name`` (for listings).
 
@@ -216,6 +236,8 @@ class PluginHost:
             "pes_registry_formats": self.formats,
             "pes_fee_plans": self.fee_plans,
             "pes_payment_gateways": self.gateways,
+            "pes_billing_sources": self.billing_sources,
+            "pes_delivery_channels": self.delivery_channels,
         }
         if hook_name in collect:
             collect[hook_name]()

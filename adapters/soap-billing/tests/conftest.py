@@ -1,0 +1,3 @@
+"""The SOAP billing tests run the conformance suite's billing family, so its plugin is active."""
+
+pytest_plugins = ["pes_sdk_conformance.plugin"]
