@@ -14,7 +14,9 @@ child's own ``ru_maxrss``):
 
 * ``pes validate FILE --format sber-debts``: the real CLI path, through the console script;
 * ``pes convert`` sber-debts → pes-debts: read, validate, model, write;
-* the SDK reader through its Python API (no CLI), to tell CLI overhead from the engine;
+* the SDK reader through its Python API (no CLI), iterated for its records;
+* ``pes_sdk.operations.validate()`` through the Python API: what ``pes validate`` runs,
+  without the command line (it checks every row without building records);
 * bare ``csv.reader`` over the decoded file, doing nothing per row (the baseline);
 * ``pandas.read_csv(dtype=str)``: unvalidated, the target to beat (skipped without pandas);
 * Python starting and exiting, the fixed cost inside every figure above.
@@ -153,6 +155,13 @@ with reader:
     for record in reader:
         pass
 assert reader.report.valid, reader.report
+"""
+
+SDK_VALIDATE = """
+import sys
+from pes_sdk.operations import validate
+report = validate(sys.argv[1], "sber-debts")
+assert report.valid, report
 """
 
 
@@ -351,6 +360,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "api",
             "SDK reader via the Python API (parse + validate + model)",
             [py, "-c", SDK_API, str(path)],
+        ),
+        (
+            "api-validate",
+            "SDK `validate()` via the Python API (checks, no records built)",
+            [py, "-c", SDK_VALIDATE, str(path)],
         ),
         (
             "validate",

@@ -27,7 +27,14 @@ import attrs
 
 from pes_sdk.errors import FormatError, PesError, PluginError, RegistryRefused
 from pes_sdk.files import atomic_path
-from pes_sdk.formats.base import Policy, ReadReport, Record, RegistryFormat, WriteReport
+from pes_sdk.formats.base import (
+    Policy,
+    ReadReport,
+    Record,
+    RegistryFormat,
+    RegistryReader,
+    WriteReport,
+)
 from pes_sdk.formats.quarantine import default_rejects_path
 from pes_sdk.models.registry import RegistryHeader
 from pes_sdk.money import ZERO
@@ -154,16 +161,20 @@ def _read_all(
     with reader:
         count = 0
         try:
-            for _ in reader:
-                count += 1
-                if progress is not None and count % PROGRESS_EVERY == 0:
+            if progress is None and isinstance(reader, RegistryReader):
+                # Nothing to show on the way: the reader may check without building records.
+                report = reader.drain()
+            else:
+                for _ in reader:
+                    count += 1
+                    if progress is not None and count % PROGRESS_EVERY == 0:
+                        progress(count)
+                if progress is not None:
                     progress(count)
+                report = reader.report
         except RegistryRefused as exc:
             partial = _report_of(reader)
             return _refused_report(f, src, exc, partial)
-        if progress is not None:
-            progress(count)
-        report = reader.report
     return report
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import random
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import pytest
 
 from pes_sdk.errors import FormatError, RegistryRefused
@@ -340,3 +342,335 @@ def test_a_utf8_bom_is_accepted_in_a_utf8_registry(tmp_path: Path):
     with get_host().format("pes-debts").open(path) as reader:
         assert len(list(reader)) == 5
     assert reader.report.valid
+
+
+# -- blocks of lines, drain() and validate() -----------------------------------------------
+
+
+def _outcome(path: Path, mode: str, policy: Policy, rejects: Path) -> tuple[object, ...]:
+    """Everything a read tells: records kept, the report, the rejects file, or the refusal."""
+    reader = get_host().format("sber-debts").open(path, policy=policy, rejects_path=rejects)
+    records: list[object] = []
+    refused = None
+    with reader:
+        try:
+            if mode == "drain":
+                reader.drain()
+            else:
+                records = list(reader)
+        except RegistryRefused as exc:
+            refused = exc.message
+    report = reader.report
+    kept = rejects.read_bytes() if rejects.exists() else None
+    rejects.unlink(missing_ok=True)
+    return (
+        records if mode == "iterate" else None,
+        refused,
+        report.records,
+        report.rejected,
+        report.total,
+        [(i.line, i.field, i.message) for i in report.issues],
+        report.issue_count,
+        report.refused,
+        report.header.control,
+        kept,
+    )
+
+
+def _mixed_lines(rng: random.Random, n: int) -> list[str]:
+    """Good lines and every kind of doubtful one the block checks must hand on."""
+    n_accounts = n // 3  # each account several times, with different services
+    houses = [f"{i:08x}-4e5f-4071-8a9b-0c1d2e3f4a5b" for i in range(7)]
+    out = []
+    for i in range(n):
+        account = f"{i % n_accounts:07d}" if i % 4 == 0 else f"{i:07d}"
+        house = rng.choice(houses)
+        premises = rng.choice(["12а", "кв. 7", "", "12/1", "'=1"])
+        amount = f"{rng.randint(-500, 90000)},{rng.randint(0, 99):02d}"
+        service = rng.choice(["Вода", "Газ", "", "'=Газ", "=Газ"])  # the last two: one value
+        cells = [account, house, premises, amount, "112026", service]
+        kind = rng.random()
+        if kind < 0.85:
+            pass
+        elif kind < 0.87:
+            cells[3] = "12,5"  # one decimal: good, but only for the careful path
+        elif kind < 0.89:
+            cells[3] = "сто"
+        elif kind < 0.90:
+            cells[1] = "not-a-guid"
+        elif kind < 0.91:
+            cells[4] = "132026"
+        elif kind < 0.92:
+            cells.append("лишняя")  # seven cells ...
+        elif kind < 0.93:
+            cells.pop()  # ... and five (service absent: good)
+        elif kind < 0.94:
+            cells[2] = "12\r3"  # a carriage return inside a cell
+        elif kind < 0.95:
+            cells[0] = "ЛС-" + account  # good, careful path
+        elif kind < 0.96:
+            cells[0] = f"{rng.randint(0, i):07d}"  # likely a repeat
+        elif kind < 0.97:
+            cells[5] = "'=Вода"  # an escaped service: its value differs from its text
+        elif kind < 0.98:
+            out.append("")  # a blank line
+        elif kind < 0.99:
+            cells[2] = "x" * 300  # premises too long
+        else:
+            cells[0] = "0" * 31  # account too long
+        out.append(";".join(cells))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("chunk", [64, 1000, 1 << 17])
+@pytest.mark.parametrize("policy", [Policy.QUARANTINE, Policy.STRICT])
+def test_drain_reports_exactly_what_iteration_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int, chunk: int, policy: Policy
+):
+    import pes_sdk_csv.engine
+
+    monkeypatch.setattr(pes_sdk_csv.engine, "_CHUNK", chunk)
+    rng = random.Random(seed)
+    lines = _mixed_lines(rng, 400)
+    newline = "\r\n" if seed % 2 else "\n"
+    if seed % 3 == 0:
+        lines.append("=400;0,00")  # a footer the sums will not match
+    path = tmp_path / NAME
+    path.write_bytes("".join(line + newline for line in lines).encode("cp1251"))
+    rejects = tmp_path / "rejects.csv"
+    iterated = _outcome(path, "iterate", policy, rejects)
+    drained = _outcome(path, "drain", policy, rejects)
+    assert drained[1:] == iterated[1:]
+    # The blocks, whatever their size, give what one line at a time gives.
+    monkeypatch.setattr(pes_sdk_csv.engine, "_CHUNK", 1 << 20)
+    assert _outcome(path, "iterate", policy, rejects) == iterated
+
+
+def test_lines_of_seven_and_five_cells_do_not_balance_out(tmp_path: Path):
+    # Together they have the right number of cells: only the line structure tells them apart.
+    lines = [
+        f"0000001;{H1};12а;1,00;112026;Вода;Газ",
+        f"0000002;{H1};12а;2,00;112026",
+        f"0000003;{H1};1;3,00;112026;Вода",
+    ]
+    for newline in ("\r\n", "\n"):
+        path = tmp_path / NAME
+        path.write_bytes("".join(line + newline for line in lines).encode("cp1251"))
+        for mode in ("drain", "iterate"):
+            outcome = _outcome(path, mode, Policy.QUARANTINE, tmp_path / "r.csv")
+            assert outcome[2:4] == (2, 1)
+            assert outcome[5] == [(1, "", "expected 6 cells, found 7")]
+
+
+def test_a_carriage_return_inside_a_line_is_not_a_line_end(tmp_path: Path):
+    # "…12а\r;1,00…" has as many \r as lines: the cells still must not shift.
+    lines = [f"0000001;{H1};12а\r;1,00;112026;Вода", f"0000002;{H1};1;2,00;112026;Вода\r"]
+    path = tmp_path / NAME
+    path.write_bytes("\n".join(lines).encode("cp1251") + b"\n")
+    for mode in ("drain", "iterate"):
+        outcome = _outcome(path, mode, Policy.QUARANTINE, tmp_path / "r.csv")
+        assert outcome[2:4] == (1, 1)
+        assert outcome[5] == [(1, "premises", "a carriage return inside a cell")]
+
+
+def test_validate_drains_and_reports_like_iteration(tmp_path: Path):
+    from pes_sdk.operations import validate
+
+    lines = _mixed_lines(random.Random(7), 300)
+    path = tmp_path / NAME
+    path.write_bytes("".join(line + "\r\n" for line in lines).encode("cp1251"))
+    seen: list[int] = []
+    quiet = validate(path, "sber-debts", Policy.QUARANTINE, rejects_path=tmp_path / "a.csv")
+    shown = validate(
+        path, "sber-debts", Policy.QUARANTINE, rejects_path=tmp_path / "b.csv", progress=seen.append
+    )
+    assert attrs.evolve(quiet, rejects_path=None) == attrs.evolve(shown, rejects_path=None)
+    assert quiet.rejected > 0 and quiet.records > 200
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    assert seen == [quiet.records]
+
+
+def test_undecodable_bytes_in_a_later_block_refuse_after_the_lines_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import pes_sdk_csv.engine
+
+    monkeypatch.setattr(pes_sdk_csv.engine, "_CHUNK", 200)
+    good = [f"{i:07d};{H1};12а;1,00;112026;Вода" for i in range(1, 9)]
+    bad_line = f"0000099;{H1};12а;x;112026;Вода"  # a bad row before the bad bytes
+    raw = "".join(line + "\r\n" for line in [*good, bad_line]).encode("cp1251")
+    path = tmp_path / NAME
+    path.write_bytes(raw + b"0000100;\x98\r\n" + good[0].encode("cp1251") + b"\r\n")
+    for mode in ("drain", "iterate"):
+        outcome = _outcome(path, mode, Policy.QUARANTINE, tmp_path / "r.csv")
+        assert outcome[1] == "line 10: bytes that are not cp1251 (character maps to <undefined>)"
+        assert [issue[:2] for issue in outcome[5]] == [(9, "amount"), (10, "encoding")]
+
+
+@pytest.mark.parametrize("newline", ["\r\n", ""])
+def test_overlong_line_across_blocks_is_reported_and_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, newline: str
+):
+    import pes_sdk_csv.engine
+
+    monkeypatch.setattr(pes_sdk_csv.engine, "_CHUNK", 4096)
+    limit = get_host().format("sber-debts").capabilities.max_line_length
+    assert limit is not None
+    good = f"0000001;{H1};12а;1,00;112026;Вода"
+    long_line = f"0000002;{H1};12а;1,00;112026;" + "Ж" * (3 * limit)
+    text = good + "\r\n" + long_line + newline
+    if newline:
+        text += f"0000003;{H1};1;2,00;112026;Вода\r\n"
+    path = tmp_path / NAME
+    path.write_bytes(text.encode("cp1251"))
+    for mode in ("drain", "iterate"):
+        outcome = _outcome(path, mode, Policy.QUARANTINE, tmp_path / "r.csv")
+        assert outcome[2:4] == (2 if newline else 1, 1)
+        [(line, field, message)] = outcome[5]
+        assert (line, field) == (2, "") and f"longer than {limit}" in message
+        raw = outcome[9]
+        assert isinstance(raw, bytes) and len(raw.decode("utf-8-sig")) < 1200  # head only
+
+
+def test_pes_debts_header_and_bom_through_the_block_path(tmp_path: Path):
+    golden = (Path(__file__).parent / "golden" / "pes-debts.csv").read_bytes()
+    fmt = get_host().format("pes-debts")
+    for data in (golden, b"\xef\xbb\xbf" + golden):
+        path = tmp_path / "d.csv"
+        path.write_bytes(data)
+        with fmt.open(path) as reader:
+            records = list(reader)
+        with fmt.open(path) as reader:
+            report = reader.drain()
+        assert report == attrs.evolve(reader.report)
+        assert report.valid and report.records == len(records) == 5
+        assert report.total == sum(r.amount for r in records)  # type: ignore[union-attr]
+
+
+def test_cache_seed_survives_the_cache_starting_afresh(monkeypatch: pytest.MonkeyPatch):
+    import pes_sdk_csv.cells
+    from pes_sdk_csv.cells import CachedParser
+
+    monkeypatch.setattr(pes_sdk_csv.cells, "CACHE_LIMIT", 4)
+    parser = CachedParser(str.upper)
+    parser.seed("", None)
+    for text in "abcdefghij":
+        assert parser(text) == text.upper()
+    assert len(parser.cache) <= 4
+    assert "" in parser.cache and parser.cache[""] is None
+
+
+# -- the writer's repeat check ------------------------------------------------------------
+
+
+def test_writer_confirms_repeats_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import pes_sdk_csv.engine
+
+    # Every pair shares one key: only reading back the written lines tells them apart.
+    monkeypatch.setattr(pes_sdk_csv.engine, "_pair_key", lambda account, service: 42)
+    fmt = get_host().format("sber-debts")
+    records = debts(40)
+    report = fmt.write(tmp_path / "ok.txt", RegistryHeader("debts"), records)
+    assert report.records == 40
+    with fmt.open(tmp_path / "ok.txt") as reader:
+        assert list(reader) == records
+    with pytest.raises(FormatError, match="repeat an earlier record") as err:
+        fmt.write(tmp_path / "dup.txt", RegistryHeader("debts"), [*records, records[3]])
+    assert (err.value.line, err.value.field) == (41, "account")
+    assert "'0000004'" in str(err.value) and "'Вода'" in str(err.value)
+    assert not (tmp_path / "dup.txt").exists()
+
+
+def test_writer_reports_the_first_problem_by_line(tmp_path: Path):
+    fmt = get_host().format("pes-debts")  # a header line: records start at line 2
+    records = debts(5)
+    bad = DebtRecord("0000009", H1, "1", Decimal("1.00"), NOV, "Вода; Газ")
+    with pytest.raises(FormatError) as err:
+        fmt.write(tmp_path / "a.csv", RegistryHeader("debts"), [*records, records[1], bad])
+    assert (err.value.line, err.value.field) == (7, "account")  # the repeat comes first
+    with pytest.raises(FormatError) as err:
+        fmt.write(tmp_path / "b.csv", RegistryHeader("debts"), [*records, bad, records[1]])
+    assert (err.value.line, err.value.field) == (7, "service")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_repeat_check_after_an_encoding_error_sees_each_record_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import pes_sdk_csv.engine
+
+    # All keys collide, and the record that cannot be encoded (line 512) is already in the
+    # batch being written when the error comes: it must not be taken for a repeat of itself.
+    monkeypatch.setattr(pes_sdk_csv.engine, "_pair_key", lambda account, service: 7)
+    fmt = get_host().format("sber-debts")
+    records = debts(511)
+    bad = DebtRecord("0000999", H1, "1", Decimal("1.00"), NOV, "Вода 💧")
+    with pytest.raises(FormatError, match="cannot be written in cp1251") as err:
+        fmt.write(tmp_path / "x.txt", RegistryHeader("debts"), [*records, bad])
+    assert (err.value.line, err.value.field) == (512, "service")
+    with pytest.raises(FormatError, match="repeat an earlier record") as err:
+        fmt.write(tmp_path / "x.txt", RegistryHeader("debts"), [*records[:510], records[0], bad])
+    assert err.value.line == 511
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        # A stray \r inside a service: one line, one \r too many.
+        [f"0000001;{H1};12а;1,00;112026;Во\rда\r", f"0000002;{H1};1;2,00;112026;Газ\r"],
+        # A \r that is not a line end, and a line end without one: as many \r as lines,
+        # and every sixth cell ends in \r, yet the lines have seven and five cells.
+        [f"0000001;{H1};1;1,00;112026;Вода\r;0000009", f"{H2};12а;2,00;112026;Газ\r"],
+    ],
+    ids=["cr-in-service", "cr-shifted"],
+)
+def test_carriage_returns_cannot_fake_the_line_structure(tmp_path: Path, lines: list[str]):
+    path = tmp_path / NAME
+    path.write_bytes("\n".join(lines).encode("cp1251") + b"\n")
+    drained = _outcome(path, "drain", Policy.QUARANTINE, tmp_path / "r.csv")
+    iterated = _outcome(path, "iterate", Policy.QUARANTINE, tmp_path / "r.csv")
+    assert drained[1:] == iterated[1:]
+    assert drained[3] >= 1 and drained[5]  # rejected, with the careful path's reasons
+
+
+def test_writer_takes_a_service_of_none_for_the_empty_one_it_is_written_as(tmp_path: Path):
+    # Both lines would read back as the same (account, ""): the reader would refuse them.
+    first = DebtRecord("0000001", H1, "1", Decimal("1.00"), NOV, "")
+    second = attrs.evolve(first, amount=Decimal("2.00"))
+    object.__setattr__(second, "service", None)
+    with pytest.raises(FormatError, match="repeat an earlier record") as err:
+        get_host().format("sber-debts").write(
+            tmp_path / "x.txt", RegistryHeader("debts"), [first, second]
+        )
+    assert (err.value.line, err.value.field) == (2, "account")
+
+
+@pytest.mark.parametrize("prefix", ["ИТОГО", "="])
+def test_a_footer_prefix_an_account_could_start_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefix: str
+):
+    import tomllib
+
+    import pes_sdk_csv.engine
+    from pes_sdk_csv.dialect import builtin_dialect_dir, parse_dialect
+    from pes_sdk_csv.engine import DialectFormat
+
+    data = tomllib.loads((builtin_dialect_dir() / "sber-debts.toml").read_text("utf-8"))
+    data["name"] = "test-debts"
+    data["footer"]["prefix"] = prefix
+    fmt = DialectFormat(parse_dialect(data))
+    lines = [f"{i:07d};{H1};1;1,00;112026;Вода" for i in range(1, 40)]
+    # A footer line, though with "ИТОГО" it reads like a plain good row of account ИТОГО39.
+    lines.append(f"{prefix}39;{H1};1;1,00;112026;Вода")
+    path = tmp_path / NAME
+    path.write_bytes("".join(line + "\r\n" for line in lines).encode("cp1251"))
+    for chunk in (64, 1 << 15):
+        monkeypatch.setattr(pes_sdk_csv.engine, "_CHUNK", chunk)
+        for drain in (True, False):
+            reader = fmt.open(path, policy=Policy.QUARANTINE)
+            with reader, pytest.raises(RegistryRefused, match="line 40: the footer has 6 cells"):
+                if drain:
+                    reader.drain()
+                else:
+                    list(reader)

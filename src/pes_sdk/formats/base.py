@@ -112,6 +112,19 @@ class RegistryReader(abc.ABC, Iterator[Record]):
     def report(self) -> ReadReport:
         """The outcome; complete once iteration has ended."""
 
+    def drain(self) -> ReadReport:
+        """Read to the end without handing out records; return :attr:`report`.
+
+        What :func:`pes_sdk.operations.validate` calls. The default iterates and drops
+        each record; a format may override it with a faster path that checks exactly what
+        building the records would check (the same issues, lines, fields, totals and
+        outcome), without building them. Raises what iterating raises
+        (:class:`~pes_sdk.errors.RegistryRefused`).
+        """
+        for _ in self:
+            pass
+        return self.report
+
     def close(self) -> None:
         """Release the file. Idempotent."""
 

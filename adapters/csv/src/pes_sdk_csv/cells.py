@@ -37,9 +37,11 @@ __all__ = [
 CellParser = Callable[[str], Any]
 CellFormatter = Callable[[Any], str]
 
-#: Distinct values a cache keeps before it starts afresh (bounded memory on any input:
-#: four caches of this size hold about 2 MB at most).
-CACHE_LIMIT = 4096
+#: Distinct values a cache keeps before it starts afresh. Large enough for the houses and
+#: premises texts of a big town's registry (a cache that keeps emptying re-parses every row);
+#: bounded so that any input keeps memory bounded (the four caches of a debt registry hold
+#: at most a few tens of MB, a real registry's variety far less).
+CACHE_LIMIT = 65536
 
 
 class CachedParser:
@@ -50,6 +52,13 @@ class CachedParser:
     def __init__(self, parse: CellParser) -> None:
         self.parse = parse
         self.cache: dict[str, Any] = {}
+        self._seeds: dict[str, Any] = {}
+
+    def seed(self, text: str, value: Any) -> None:
+        """Put ``text`` → ``value`` in the cache for good: it survives the cache starting
+        afresh (the reader seeds an optional column's empty cell this way)."""
+        self._seeds[text] = value
+        self.cache[text] = value
 
     def __call__(self, text: str) -> Any:
         cache = self.cache
@@ -60,6 +69,7 @@ class CachedParser:
         value = self.parse(text)
         if len(cache) >= CACHE_LIMIT:
             cache.clear()  # bounded memory on any input; the common values come back
+            cache.update(self._seeds)
         cache[text] = value
         return value
 

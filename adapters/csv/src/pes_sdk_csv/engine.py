@@ -1,26 +1,34 @@
 """The dialect engine: one :class:`DialectFormat` per dialect, its streaming reader and writer.
 
-Reading never holds the file: lines come one at a time from a strict text decoder, each
-at most ``max_line_length`` characters (a longer line is an error for that line, read past
-in pieces). Every bad row becomes :class:`~pes_sdk.errors.Issue` objects handed to a
-:class:`~pes_sdk.formats.RejectSink`, which applies the policy and checks the footer's
-control totals at the end.
+Reading never holds the file: each line is at most ``max_line_length`` characters (a
+longer line is an error for that line, read past in pieces). Every bad row becomes
+:class:`~pes_sdk.errors.Issue` objects handed to a :class:`~pes_sdk.formats.RejectSink`,
+which applies the policy and checks the footer's control totals at the end.
 
-Debt registries take a fast path: a row whose every cell is plainly good (the common case)
-is built from per-dialect caches and :meth:`DebtRecord.from_checked
-<pes_sdk.models.DebtRecord.from_checked>`; any doubt sends the row through the general
-path, which checks every cell and names each problem. Both give equal records.
+Debt registries with the six debt columns take a fast path (see docs/performance.md):
+the file is read in blocks of whole lines; a block whose every line is plainly good (the
+common case) is checked whole by C code, column by column (:meth:`DialectReader._take_block`),
+and its records built from the parsers' caches and :meth:`DebtRecord.from_checked
+<pes_sdk.models.DebtRecord.from_checked>`, or not built at all by
+:meth:`DialectReader.drain`. Any doubt sends the block line by line through one compiled
+pattern and, for a line it does not take, the careful path, which checks every cell and
+names each problem. All paths give equal records and equal reports. Other dialects are
+read line by line through the careful path.
 """
 
 from __future__ import annotations
 
 import codecs
+import io
+import itertools
 import operator
 import re
+from array import array
+from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO, TypeAlias, cast
 
 import attrs
 
@@ -60,6 +68,15 @@ _RECORD_CLASS: dict[RegistryKind, type[DebtRecord] | type[PaymentRecord]] = {
     RegistryKind.PAYMENTS: PaymentRecord,
 }
 _RAW_LIMIT = 1000  # characters of an overlong line kept in the rejects file
+# Bytes read at a time by the fast path of debt registries: large enough that the work per
+# block is small beside the work per line, small enough that a block's cells (some 8 times
+# its size while checked) stay a bounded, small part of memory.
+_CHUNK = 1 << 15
+_Block: TypeAlias = tuple[int, bytes, str, int]
+_KEY_BUCKETS = 16  # arrays of the writer's pair keys (a power of two)
+_TEXTS_LIMIT = 4096  # texts of repeating values the writer remembers
+_KEY_MASK = _KEY_BUCKETS - 1
+_Columns: TypeAlias = tuple[list[str], list[str], list[str], list[str], list[str], list[str]]
 _BOMS = ((b"\xef\xbb\xbf", "UTF-8"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
 _MISS = object()  # not in a cache (None is a value there: an empty optional period)
 # Column types whose value objects repeat from row to row (a reader hands out one Premises
@@ -96,6 +113,34 @@ class DialectFormat(RegistryFormat):
         )
         last_required = max(i for i, c in enumerate(dialect.columns) if c.required)
         self.min_cells = last_required + 1
+        # The fast path of a debt registry (see _debt_row_pattern): the pattern, the columns
+        # of (account, house, premises, amount, period, service), and how to put a matched
+        # row's cells in that order (None: they are in it already).
+        fast = _debt_row_pattern(dialect)
+        self.fast_rows = fast[0] if fast else None
+        self.fast_order = fast[1] if fast else (0, 0, 0, 0, 0, 0)
+        self.fast_caches = tuple(self.fast_order[i] for i in (1, 2, 4))
+        self.fast_room = dialect.max_line_length - sum(_FAST_WIDTH.values()) - 5
+        # drain(): line breaks become delimiters (one byte each way), amounts are checked
+        # a column at a time, and no line may start with the footer's prefix.
+        delim_bytes = dialect.delimiter.encode(dialect.encoding)
+        prefix = dialect.footer.prefix if dialect.footer is not None else ""
+        self.fast_translate = (
+            bytes.maketrans(b"\n", delim_bytes)
+            if fast and len(delim_bytes) == 1 and not ({dialect.delimiter, "\n"} & set(prefix))
+            else None
+        )
+        # A footer line starts with its prefix: when the first cell is the account and the
+        # prefix cannot start one (it is not a letter or digit), the account check is enough.
+        account_first = self.fast_order[0] == 0 and not prefix[:1].isalnum()
+        self.footer_guard = "\n" + prefix if prefix and not account_first else ""
+        seps = "".join(re.escape(s) for s in dialect.read_decimal_separators)
+        self.fast_amounts = re.compile(rf"(?:-?[0-9]{{1,15}}[{seps}][0-9]{{2}}\n)*").fullmatch
+        self.fast_pick: Callable[[tuple[str, ...]], tuple[str, ...]] | None = (
+            None
+            if self.fast_order == (0, 1, 2, 3, 4, 5)
+            else operator.itemgetter(*self.fast_order, 6)
+        )
 
     def open(
         self,
@@ -127,22 +172,35 @@ class DialectFormat(RegistryFormat):
         tagged fields) are not written.
         """
         path = Path(path)
-        writer = _Writer(self, path)
         enc = self.dialect.encoding
         with atomic_path(path) as tmp, open(tmp, "w", encoding=enc, newline="") as fh:
-            count, total = writer.run(fh, header, records)
+            count, total = _Writer(self, path, tmp).run(fh, header, records)
         return WriteReport(path, count, total)
 
 
 class _Writer:
-    """One write: formats records line by line and writes them in batches."""
+    """One write: formats records line by line and writes them in batches.
+
+    A debt registry's repeated (account, service) pairs are found in compact memory: each
+    record's 64-bit key (:func:`_pair_key`) goes into one of :data:`_KEY_BUCKETS` arrays,
+    8 bytes a record instead of the ~76 of a set of Python ints, and the arrays are
+    searched for equal keys when the records end (or before any other error is raised,
+    so that the first problem by line is the one reported). Equal keys are then confirmed
+    by reading back the lines written, so two different pairs that share a key (odds about
+    1 in 10^7 for a million records, and different in every process, since ``hash()`` of
+    a text is) never refuse a good registry.
+    """
 
     _BATCH = 512  # lines joined per write() call
 
-    def __init__(self, fmt: DialectFormat, path: Path) -> None:
+    def __init__(self, fmt: DialectFormat, path: Path, tmp: Path) -> None:
         self.fmt = fmt
         self.d = fmt.dialect
         self.path = path
+        self.tmp = tmp  # where the lines go until the write stands
+        self.keys = [array("q") for _ in range(_KEY_BUCKETS)]
+        self.current: Record | None = None  # the record being written, and its line
+        self.current_line = 0
         cols = self.d.columns
         self.names = [c.name for c in cols]
         required = [i for i, c in enumerate(cols) if c.required]
@@ -162,6 +220,18 @@ class _Writer:
             )
 
     def run(
+        self, fh: IO[str], header: RegistryHeader, records: Iterable[Record]
+    ) -> tuple[int, Decimal]:
+        try:
+            return self._run(fh, header, records)
+        except FormatError as exc:
+            # A repeat before this error's line was found only now: it comes first.
+            repeat = self.repeat(fh, exc.line if exc.line else None)
+            if repeat is not None:
+                raise repeat from None
+            raise
+
+    def _run(
         self, fh: IO[str], header: RegistryHeader, records: Iterable[Record]
     ) -> tuple[int, Decimal]:
         d = self.d
@@ -186,12 +256,15 @@ class _Writer:
         extra_sums = [f for f in sum_fields if f != "amount"]
         total = ZERO
         count = 0
-        seen: set[int] = set()
+        keys = self.keys
         cls = self.fmt.record_class
         debts = d.kind is RegistryKind.DEBTS
         tagged = d.tagged_fields
         n = len(getters)
         pick_required = self.pick_required
+        if debts and not extra_sums and _debt_layout(d) is not None:
+            line, count, total = self._debt_rows(fh, header, records, line)
+            records = ()
         for rec in records:
             line += 1
             if not isinstance(rec, cls):
@@ -199,15 +272,10 @@ class _Writer:
                     line, "", f"a {d.name} file holds {cls.__name__}, not {type(rec).__name__}"
                 )
             if debts:
-                key = _pair_key(rec.account, rec.service)
-                if key in seen:
-                    raise self.error(
-                        line,
-                        "account",
-                        f"account {rec.account!r} and service {rec.service!r} "
-                        "repeat an earlier record",
-                    )
-                seen.add(key)
+                self.current, self.current_line = rec, line
+                # The key of what is written: a service of None is written as "".
+                key = _pair_key(rec.account, rec.service if rec.service is not None else "")
+                keys[key & _KEY_MASK].append(key)
             cells = [
                 empty if v is None else fmt(v)
                 for (fmt, empty), v in zip(getters, values_of(rec), strict=True)
@@ -228,6 +296,11 @@ class _Writer:
             total += rec.amount
             for f in extra_sums:
                 sums[f] += getattr(rec, f)
+        self.current = None
+        if debts:
+            repeat = self.repeat(fh, None)
+            if repeat is not None:
+                raise repeat
         if "amount" in sums:
             sums["amount"] = total
         if d.footer is not None:
@@ -246,6 +319,157 @@ class _Writer:
             self.put(fh, line, d.footer.prefix + delim.join(cells) + end)
         self.flush(fh)
         return count, total
+
+    def _debt_rows(
+        self, fh: IO[str], header: RegistryHeader, records: Iterable[Record], line: int
+    ) -> tuple[int, int, Decimal]:
+        """The record lines of a debt registry with the six debt columns: the general loop
+        of :meth:`_run`, specialised (the same texts, checks and errors, fewer calls).
+
+        Returns the last line number, the count and the total.
+        """
+        d = self.d
+        layout = _debt_layout(d)
+        assert layout is not None
+        ia, ih, ip, iam, ipe, isv = layout
+        end = d.line_ending
+        delim = d.delimiter
+        sep = d.decimal_separator
+        period_text = formatter_for(d.columns[ipe], d)
+        header_period = period_text(header.period) if header.period is not None else ""
+        # Texts of the value objects that repeat (premises, periods) by identity, and of
+        # the services by text; each cache kept alive while it is used, bounded.
+        premises_texts: dict[int, tuple[object, str]] = {}
+        period_texts: dict[int, tuple[object, str]] = {}
+        service_texts: dict[str, str] = {}
+        keys = self.keys
+        buffer = self.buffer
+        batch = self._BATCH
+        tagged = d.tagged_fields
+        pick_required = self.pick_required
+        cells = [""] * len(d.columns)
+        total = ZERO
+        count = 0
+        for rec in records:
+            line += 1
+            if not isinstance(rec, DebtRecord):
+                raise self.error(
+                    line, "", f"a {d.name} file holds DebtRecord, not {type(rec).__name__}"
+                )
+            self.current, self.current_line = rec, line
+            account = rec.account
+            service = rec.service if rec.service is not None else ""  # written as ""
+            key = _pair_key(account, service)
+            keys[key & _KEY_MASK].append(key)
+            # escape_formula leaves alone a text that starts with a letter or digit.
+            cells[ia] = account if account[:1].isalnum() else escape_formula(account)
+            cells[ih] = rec.house_id
+            premises = rec.premises
+            entry = premises_texts.get(id(premises))
+            if entry is None or entry[0] is not premises:
+                if len(premises_texts) >= _TEXTS_LIMIT:
+                    premises_texts.clear()
+                entry = premises_texts[id(premises)] = (premises, escape_formula(premises.text))
+            cells[ip] = entry[1]
+            amount = rec.amount
+            text = format(amount, "f")
+            cells[iam] = text if sep == "." else text.replace(".", sep)
+            period = rec.period
+            if period is None:
+                cells[ipe] = header_period
+            else:
+                entry = period_texts.get(id(period))
+                if entry is None or entry[0] is not period:
+                    if len(period_texts) >= _TEXTS_LIMIT:
+                        period_texts.clear()
+                    entry = period_texts[id(period)] = (period, period_text(period))
+                cells[ipe] = entry[1]
+            written = service_texts.get(service)
+            if written is None:
+                if len(service_texts) >= _TEXTS_LIMIT:
+                    service_texts.clear()
+                written = service_texts[service] = escape_formula(service)
+            cells[isv] = written
+            row = delim.join(cells)
+            extra = 0
+            if tagged and rec.tags:
+                tags = self.tag_cells(line, rec.tags)
+                extra = len(tags)
+                row = delim.join([row, *tags])
+            if (
+                row.count(delim) != len(cells) - 1 + extra
+                or "\n" in row
+                or "\r" in row
+                or "\x00" in row
+                or "" in pick_required(cells)
+            ):
+                self.diagnose(line, list(cells))
+            if not buffer:
+                self.buffer_start = line
+            buffer.append(row + end)
+            if len(buffer) >= batch:
+                self.flush(fh)
+            count += 1
+            total += amount
+        return line, count, total
+
+    def repeat(self, fh: IO[str], upto: int | None) -> FormatError | None:
+        """The error of the first record (up to line ``upto``) whose (account, service)
+        repeats an earlier record's, or None."""
+        suspects: set[int] = set()
+        for bucket in self.keys:
+            if len(set(bucket)) != len(bucket):
+                suspects.update(k for k, n in Counter(bucket).items() if n > 1)
+        if not suspects:
+            return None
+        first: set[object] = set()
+        for line, account, service in self.pairs_written(fh):
+            if upto is not None and line > upto:
+                break
+            key = _pair_key(account, service)
+            if key not in suspects:
+                continue
+            # Without both columns in the file, the key stands for the pair.
+            pair = (account, service) if self.exact else key
+            if pair in first:
+                return self.error(
+                    line,
+                    "account",
+                    f"account {account!r} and service {service!r} repeat an earlier record",
+                )
+            first.add(pair)
+        return None
+
+    @property
+    def exact(self) -> bool:
+        """Whether the lines written carry the account and the service, to compare them."""
+        fields = {c.field for c in self.d.columns}
+        return {"account", "service"} <= fields
+
+    def pairs_written(self, fh: IO[str]) -> Iterator[tuple[int, str, str]]:
+        """(line, account, service) of the records so far: from the file, the lines not
+        yet written, and the record being written (error path only)."""
+        d = self.d
+        names = [c.field for c in d.columns]
+        ia = names.index("account")
+        isv = names.index("service") if "service" in names else None
+        fh.flush()
+        line = 0
+        rec = self.current
+        with open(self.tmp, encoding=d.encoding, newline="") as back:
+            for text in itertools.chain(back, self.buffer):
+                line += 1
+                if rec is not None and line >= self.current_line:
+                    break  # the record being written (perhaps buffered already) comes below
+                if line == 1 and d.header is not None:
+                    continue
+                cells = text.rstrip("\r\n").split(d.delimiter)
+                if len(cells) < len(names):
+                    continue  # the footer
+                service = "" if isv is None else unescape_formula(cells[isv])
+                yield line, unescape_formula(cells[ia]), service
+        if isinstance(rec, DebtRecord):
+            yield self.current_line, rec.account, rec.service or ""
 
     def tag_cells(self, line: int, tags: tuple[tuple[str, str], ...]) -> list[str]:
         out = []
@@ -316,7 +540,7 @@ class DialectReader(RegistryReader):
         try:
             # Closed by close() or at the end of the iteration, not by a with-block:
             # the file stays open between the caller's next() calls.
-            self._file: IO[str] | None = open(  # noqa: SIM115
+            self._file: io.TextIOWrapper | None = open(  # noqa: SIM115
                 path, encoding=fmt.read_encoding, errors="strict", newline="\n"
             )
         except OSError as exc:
@@ -332,6 +556,7 @@ class DialectReader(RegistryReader):
         self._footer_counts = True
         self._parsers: list[CellParser] = [parser_for(c, d) for c in d.columns]
         self._empty = [empty_value(c) for c in d.columns]
+        self._draining = False  # set by drain(): blocks are then checked without records
         self._gen: Generator[Record, None, None] = self._run()
 
     # -- the iterator protocol -----------------------------------------------------------
@@ -369,7 +594,8 @@ class DialectReader(RegistryReader):
 
     def _run(self) -> Generator[Record, None, None]:
         try:
-            yield from self._lines()
+            # A debt registry's blocks are handed out directly: one generator less per record.
+            yield from self._fast_records() if self.fmt.fast_rows is not None else self._lines()
         except UnicodeDecodeError as exc:
             line = self._find_bad_line()
             raise self._refuse(
@@ -442,16 +668,16 @@ class DialectReader(RegistryReader):
                     f"the header line is {text[:200]!r}, expected {d.header!r}", 1, "header"
                 )
         self._check_bom()
-        fast = self._fast_debts(readline, limit, lineno)
-        if fast is not None:
-            yield from fast
-        else:
-            handle = self._one_line
-            while line := readline(limit):
-                lineno += 1
-                record = handle(lineno, line)
-                if record is not None:
-                    yield record
+        handle = self._one_line
+        while line := readline(limit):
+            lineno += 1
+            record = handle(lineno, line)
+            if record is not None:
+                yield record
+        self._check_footer_seen()
+
+    def _check_footer_seen(self) -> None:
+        d = self.fmt.dialect
         footer = d.footer
         if footer is not None and footer.required and not self._footer_line:
             raise self._refuse(
@@ -658,120 +884,405 @@ class DialectReader(RegistryReader):
             self._seen.add(key)
         return record, issues, values
 
-    # -- one row, quickly ----------------------------------------------------------------
+    # -- many rows, quickly --------------------------------------------------------------
 
-    def _fast_debts(
-        self, readline: Callable[[int], str], limit: int, lineno: int
-    ) -> Iterator[DebtRecord | PaymentRecord] | None:
-        """The reading loop of a debt registry, with a fast path; None when it does not apply.
+    def drain(self) -> ReadReport:
+        """Read to the end without handing out records; return the report.
 
-        The fast path takes a row only when every cell is plainly good: the account is
-        letters and digits only (a strict subset of valid accounts: no escape quote, no
-        spaces, no separators), the amount has exactly two decimals, and the house,
-        premises, period and service texts have been seen (and checked) before, so their
-        values come from the parsers' caches.
-        Any other line goes through :meth:`_one_line`, which checks it fully and fills the
-        caches. Both paths build equal records.
+        A debt registry is then checked a block of lines at a time: one compiled pattern
+        (:func:`_debt_row_pattern`) finds every plainly good line, and what building their
+        records would check is done for the whole block at once (the periods against the
+        period parser, repeated (account, service) pairs against the same set of keys, the
+        amounts summed exactly in kopecks). Any line the pattern does not take, and any
+        block with a repeat or a doubtful period, goes through the same per-line code as
+        iteration, so the report (issues, lines, fields, rejects file, totals) is the one
+        iterating would give.
         """
+        self._draining = True
+        for _ in self._gen:
+            pass
+        return self.report
+
+    def _blocks(self) -> Iterator[_Block]:
+        """The file as blocks of whole lines: (number of the line before, bytes, encoding,
+        number of lines).
+
+        Reads :data:`_CHUNK` bytes at a time and cuts after the last line break (every
+        encoding a dialect may use keeps ``\\n`` a byte of its own), so a block decodes on
+        its own, with the encoding given beside it. Each line of a block ends with ``\\n``
+        (the file's last line gets one). A line that grows past the longest allowed
+        without a line break is reported here and read past in pieces: memory stays
+        bounded on any input.
+        """
+        assert self._file is not None
+        raw = cast(BinaryIO, self._file.buffer)  # nothing was read through the text layer
         d = self.fmt.dialect
-        idx = {c.field: i for i, c in enumerate(d.columns)}
-        fields = ("account", "house_id", "premises", "amount", "period", "service")
-        if d.kind is not RegistryKind.DEBTS or set(idx) != set(fields):
+        limit = d.max_line_length + 2  # as readline(limit) did: longer lines are overlong
+        # Past this many bytes without a line break, a line is surely overlong.
+        max_bytes = limit * (4 if d.encoding.startswith("utf-8") else 1)
+        encoding = self.fmt.read_encoding  # utf-8-sig drops a BOM at the start only
+        after_first = "utf-8" if encoding == "utf-8-sig" else encoding
+        lineno = 0
+        tail = b""
+        while True:
+            chunk = raw.read(_CHUNK)
+            data = tail + chunk if tail else chunk
+            if not chunk and data:
+                data += b"\n"  # the last line has no line break
+            cut = data.rfind(b"\n") + 1
+            tail = data[cut:]
+            if cut:
+                block = data[:cut]
+                lines = block.count(b"\n")
+                yield lineno, block, encoding, lines
+                encoding = after_first
+                lineno += lines
+            if not chunk:
+                return
+            if len(tail) > max_bytes:
+                lineno += 1
+                tail = self._skip_overlong(lineno, tail, encoding, limit)
+                encoding = after_first
+
+    def _skip_overlong(self, lineno: int, head: bytes, encoding: str, limit: int) -> bytes:
+        """Report the overlong line that starts with ``head``; read past it; return what follows.
+
+        Its bytes are still decoded (and thrown away): bad bytes there refuse the registry
+        as anywhere else.
+        """
+        assert self._file is not None
+        raw = cast(BinaryIO, self._file.buffer)
+        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+        shown = decoder.decode(head)[:limit]
+        while True:
+            piece = raw.read(_CHUNK)
+            end = piece.find(b"\n")
+            decoder.decode(piece if end < 0 else piece[:end], final=not piece or end >= 0)
+            if not piece or end >= 0:
+                break
+        self._overlong(lineno, shown, rest=False)
+        return piece[end + 1 :] if end >= 0 else b""
+
+    def _fast_records(self) -> Iterator[DebtRecord | PaymentRecord]:
+        """The reading loop of a debt registry: blocks of lines, matched by one pattern."""
+        pattern = self.fmt.fast_rows
+        assert pattern is not None
+        findall = pattern.findall
+        d = self.fmt.dialect
+        blocks = self._blocks()
+        if d.header is not None:
+            blocks = self._after_header(blocks)
+        self._check_bom()
+        for i, c in enumerate(d.columns):
+            parser = self._parsers[i]
+            if not c.required and isinstance(parser, CachedParser):
+                parser.seed("", self._empty[i])
+        for lineno, block, encoding, lines in blocks:
+            columns = None if self._footer_line else self._take_block(block, encoding, lines)
+            if columns is not None:
+                if self._draining:
+                    continue
+                yield from self._build(columns)
+                continue
+            try:
+                text = block.decode(encoding)
+            except UnicodeDecodeError as exc:
+                # Take the whole lines before the bad bytes, then fail as reading line by
+                # line would.
+                good = block[: block.rfind(b"\n", 0, exc.start) + 1]
+                yield from self._rows(lineno, findall(good.decode(encoding)))
+                raise
+            yield from self._rows(lineno, findall(text))
+        self._check_footer_seen()
+
+    def _build(self, columns: _Columns) -> Iterator[DebtRecord]:
+        """The records of a block :meth:`_take_block` took: every value is known good.
+
+        Column by column, at C speed where it can be: the parsers' caches give the value
+        objects (a text not, or no longer, in a cache is parsed again, and passes again),
+        and the amounts become Decimals with their two places.
+        """
+        accounts, houses, premises, amounts, periods, services = columns
+        ih, ip, ipe = self.fmt.fast_caches
+        values = []
+        for index, texts in ((ih, houses), (ip, premises), (ipe, periods)):
+            cache = self._cache_of(index)
+            try:
+                values.append(list(map(cache.__getitem__, texts)))
+            except KeyError:
+                values.append(list(map(self._parsers[index], texts)))
+        if self.fmt.dialect.decimal_separator == "." and "," not in "".join(amounts):
+            decimals = list(map(Decimal, amounts))
+        else:
+            decimals = list(map(Decimal, "\n".join(amounts).replace(",", ".").split("\n")))
+        return map(DebtRecord.from_checked, accounts, *values[:2], decimals, values[2], services)
+
+    def _after_header(self, blocks: Iterator[_Block]) -> Iterator[_Block]:
+        """Check the header line, the first of the first block; the blocks after it."""
+        d = self.fmt.dialect
+        first = next(blocks, None)
+        if first is None:
+            raise self._refuse("the file is empty: no header line", 1, "header")
+        _, block, encoding, lines = first
+        end = block.index(b"\n") + 1
+        text = block[:end].decode(encoding).rstrip("\r\n")
+        if text != d.header:
+            raise self._refuse(
+                f"the header line is {text[:200]!r}, expected {d.header!r}", 1, "header"
+            )
+        after = "utf-8" if encoding == "utf-8-sig" else encoding
+        return itertools.chain([(1, block[end:], after, lines - 1)], blocks)
+
+    def _rows(
+        self, lineno: int, rows: list[tuple[str, ...]]
+    ) -> Iterator[DebtRecord | PaymentRecord]:
+        """Records of the rows the debt pattern split (see :func:`_debt_row_pattern`).
+
+        A row whose cells the pattern took is built from the parsers' caches and
+        :meth:`DebtRecord.from_checked <pes_sdk.models.DebtRecord.from_checked>`; a line it
+        did not take (``bad`` is its text), a first-seen value that fails its parser, a
+        repeat, or anything after the footer goes through :meth:`_one_line`, which checks
+        it fully and names each problem. Both paths build equal records.
+        """
+        fmt = self.fmt
+        limit = fmt.dialect.max_line_length + 2
+        delim = fmt.dialect.delimiter
+        ih, ip, ipe = fmt.fast_caches
+        guids, prems, periods = (self._cache_of(i) for i in (ih, ip, ipe))
+        guid_parse, prem_parse, period_parse = (self._parsers[i] for i in (ih, ip, ipe))
+        pick = fmt.fast_pick
+        miss = _MISS
+        seen = self._seen
+        seen_add = seen.add
+        make = DebtRecord.from_checked
+        handle = self._one_line
+        sums = self._sums
+        sum_amount = "amount" in sums
+        for row in rows:
+            lineno += 1
+            account, house_t, prem_t, cell, period_t, service, bad = (
+                row if pick is None else pick(row)
+            )
+            if account:
+                if not self._footer_line:
+                    house = guids.get(house_t)
+                    if house is None:
+                        house = _try(guid_parse, house_t)  # a new house: check it once
+                    premises = prems.get(prem_t)
+                    if premises is None:
+                        premises = _try(prem_parse, prem_t)
+                    period = periods.get(period_t, miss)
+                    if period is miss:
+                        period = _try(period_parse, period_t, miss)
+                    if house is not None and premises is not None and period is not miss:
+                        key = hash((account, service))  # = _pair_key(account, service)
+                        if key not in seen:
+                            seen_add(key)
+                            amount = Decimal(cell.replace(",", "."))
+                            # Tallied at once: a refusal's report counts this row.
+                            self._count += 1
+                            self._good_total += amount
+                            if sum_amount:
+                                sums["amount"] += amount
+                            yield make(account, house, premises, amount, period, service)
+                            continue
+                bad = delim.join(row[:-1])
+            if len(bad) >= limit:
+                self._overlong(lineno, bad[:limit], rest=False)
+                continue
+            record = handle(lineno, bad)
+            if record is not None:
+                yield record
+
+    def _take_block(self, block: bytes, encoding: str, n: int) -> _Columns | None:
+        """Check a block of good rows whole; its columns, or None (nothing taken) on doubt.
+
+        The cells of a whole block are cut by C code: line breaks become delimiters, one
+        ``split`` gives every cell, and the columns are every sixth of them. That is exact
+        only when every line has exactly six cells, which this proves from the carriage
+        returns: every line ends in ``\\r\\n`` (a ``\\n``-only block gets the ``\\r``
+        first); no column but the last takes a ``\\r`` (each column's check refuses it),
+        so each line's ``\\r`` ends the cell in the last column, and every sixth cell,
+        exactly one ``\\r`` each, is such a cell.
+        Then each column is checked whole, to the rules of :func:`_debt_row_pattern`, the
+        periods by their parser (once per distinct text), the repeats against the keys
+        of :attr:`_seen`, and the amounts are summed exactly in kopecks. Any doubt (a bad
+        or unusual line, a repeat, bytes that do not decode) hands the block back to the
+        per-line path, which finds and names the problem.
+
+        A block taken counts as read: its rows are tallied and their keys are in
+        :attr:`_seen`. The columns come back in the order (account, house, premises,
+        amount, period, service), each a list of the row's texts, for building records.
+        """
+        fmt = self.fmt
+        nl_to_delim = fmt.fast_translate
+        if nl_to_delim is None or not n or b"\x00" in block:
             return None
-        return self._fast_loop(readline, limit, lineno, *(idx[f] for f in fields))
+        if b"\r" not in block:
+            block = block.replace(b"\n", b"\r\n")
+        elif block.count(b"\r\n") != n:
+            return None  # a line without \r\n: the structure check below needs it
+        try:
+            text = block.translate(nl_to_delim).decode(encoding)
+        except UnicodeDecodeError:
+            return None
+        cells = text.split(fmt.dialect.delimiter)
+        cells.pop()  # the empty text after the last line's delimiter
+        width = len(fmt.dialect.columns)
+        if len(cells) != width * n:
+            return None
+        ia, ih, ip, iam, ipe, isv = fmt.fast_order
+        last = cells[width - 1 :: width]
+        last.append("")
+        joined = "\n".join(last)
+        if joined.count("\r\n") != n or joined.count("\r") != n:
+            return None  # a line with more or fewer cells than columns, or a stray \r
+        cells[width - 1 :: width] = joined.replace("\r\n", "\n").split("\n")[:-1]
+        accounts = cells[ia::width]
+        if (
+            "" in accounts
+            or max(map(len, accounts)) > 30
+            or not "".join(accounts).isalnum()
+            or (fmt.footer_guard and fmt.footer_guard in "\n" + "\n".join(cells[::width]))
+        ):
+            return None
+        houses, periods = cells[ih::width], cells[ipe::width]
+        for index, texts in ((ih, houses), (ipe, periods)):
+            # Each new text checked by its parser (which keeps its value in its cache).
+            cache = self._cache_of(index)
+            parse = self._parsers[index]
+            for value in set(texts):
+                if value not in cache and _try(parse, value, _MISS) is _MISS:
+                    return None
+        premises = cells[ip::width]
+        if (
+            max(map(len, premises)) > 255
+            or "\r" in "".join(premises)
+            or (fmt.dialect.columns[ip].required and "" in premises)
+        ):
+            return None
+        services = cells[isv::width]
+        if max(map(len, services)) > fmt.fast_room or (
+            fmt.dialect.columns[isv].required and "" in services
+        ):
+            return None
+        if any(s[:1] == "'" for s in set(services)):
+            return None
+        amounts = cells[iam::width]
+        joined = "\n".join(amounts) + "\n"
+        if not fmt.fast_amounts(joined):
+            return None
+        keys = list(map(hash, zip(accounts, services, strict=True)))  # = _pair_key(...)
+        seen = self._seen
+        if not seen.isdisjoint(keys):
+            return None
+        before = len(seen)
+        seen.update(keys)
+        if len(seen) - before != n:
+            seen.difference_update(keys)  # none of them was there before the update
+            return None
+        # Exactly two decimals each: without the separator, whole kopecks.
+        kopecks = sum(map(int, joined.encode().translate(None, b",.").split()))
+        total = Decimal(kopecks).scaleb(-2)
+        self._count += n
+        self._good_total += total
+        if "amount" in self._sums:
+            self._sums["amount"] += total
+        return accounts, houses, premises, amounts, periods, services
 
     def _cache_of(self, index: int) -> dict[str, Any]:
         parser = self._parsers[index]
         assert isinstance(parser, CachedParser)
         return parser.cache
 
-    def _fast_loop(
-        self,
-        readline: Callable[[int], str],
-        limit: int,
-        lineno: int,
-        ia: int,
-        ih: int,
-        ip: int,
-        iam: int,
-        ipe: int,
-        isv: int,
-    ) -> Iterator[DebtRecord | PaymentRecord]:
-        d = self.fmt.dialect
-        cols = d.columns
-        n = len(cols)
-        min_cells = self.fmt.min_cells
-        delim = d.delimiter
-        # The careful path's caches: a text is in one only after it has been checked.
-        guids, prems, periods, services = (self._cache_of(i) for i in (ih, ip, ipe, isv))
-        guid_parse, prem_parse = self._parsers[ih], self._parsers[ip]
-        for i, cache in ((ip, prems), (ipe, periods), (isv, services)):
-            if not cols[i].required:
-                cache[""] = self._empty[i]
-        miss = _MISS
-        pick = operator.itemgetter(ia, ih, ip, iam, ipe, isv)
-        prefix = d.footer.prefix if d.footer is not None else ""
-        # A footer line must never look like a plain account; check it when it could.
-        check_prefix = bool(prefix) and prefix[0].isalnum()
-        # Exactly two decimals: the usual form, which needs no padding to the kopeck.
-        seps = "".join(re.escape(s) for s in d.read_decimal_separators)
-        amount_ok = re.compile(rf"-?[0-9]{{1,15}}[{seps}][0-9]{{2}}").fullmatch
-        seen = self._seen
-        seen_add = seen.add
-        make = DebtRecord.from_checked
-        handle = self._one_line
-        total = ZERO
-        count = 0
-        try:
-            while line := readline(limit):
-                lineno += 1
-                cells = line.rstrip("\r\n").split(delim)
-                if len(cells) != n and min_cells <= len(cells) < n:
-                    cells.extend([""] * (n - len(cells)))
-                if len(cells) == n and len(line) < limit:
-                    account, house_text, prem_text, cell, period, service = pick(cells)
-                    house = guids.get(house_text)
-                    if house is None and house_text:
-                        house = _try(guid_parse, house_text)  # a new house: check it once
-                    premises = prems.get(prem_text)
-                    if premises is None and prem_text:
-                        premises = _try(prem_parse, prem_text)
-                    period = periods.get(period, miss)
-                    service = services.get(service)
-                    if (
-                        house is not None
-                        and premises is not None
-                        and period is not miss
-                        and service is not None
-                        and account.isalnum()
-                        and len(account) <= 30
-                        and amount_ok(cell)
-                        and not (check_prefix and account.startswith(prefix))
-                    ):
-                        key = hash((account, service))  # = _pair_key(account, service)
-                        if key not in seen:
-                            seen_add(key)
-                            amount = Decimal(cell.replace(",", "."))
-                            total += amount
-                            count += 1
-                            yield make(account, house, premises, amount, period, service)
-                            continue
-                record = handle(lineno, line)
-                if record is not None:
-                    yield record
-                if self._footer_line:
-                    break  # what follows the footer goes through the careful path
-            while line := readline(limit):
-                lineno += 1
-                record = handle(lineno, line)
-                if record is not None:
-                    yield record
-        finally:
-            # Merge the fast path's tallies into the reader's, however the loop ends.
-            self._count += count
-            self._good_total += total
-            if "amount" in self._sums:
-                self._sums["amount"] += total
+
+_FAST_FIELDS = ("account", "house_id", "premises", "amount", "period", "service")
+# The longest text each cell of a fast-path row may have (the service takes what is left of
+# the line): a row the pattern takes is never longer than the dialect's longest line.
+_FAST_WIDTH = {"account": 30, "house_id": 36, "premises": 255, "amount": 19, "period": 16}
+
+
+_DEBT_TYPES = {
+    "account": ColumnType.ACCOUNT,
+    "house_id": ColumnType.GUID,
+    "premises": ColumnType.PREMISES,
+    "amount": ColumnType.AMOUNT,
+    "period": ColumnType.PERIOD,
+    "service": ColumnType.TEXT,
+}
+
+
+def _debt_layout(d: Dialect) -> tuple[int, ...] | None:
+    """The columns of (account, house, premises, amount, period, service), when a debt
+    dialect has exactly these six, of their usual types; else None."""
+    idx = {c.field: i for i, c in enumerate(d.columns)}
+    if (
+        d.kind is not RegistryKind.DEBTS
+        or len(d.columns) != len(_FAST_FIELDS)
+        or any(d.columns[idx[f]].type is not t for f, t in _DEBT_TYPES.items() if f in idx)
+        or set(idx) != set(_FAST_FIELDS)
+    ):
+        return None
+    return tuple(idx[f] for f in _FAST_FIELDS)
+
+
+def _debt_row_pattern(d: Dialect) -> tuple[re.Pattern[str], tuple[int, ...]] | None:
+    """The pattern of a plainly good debt row, one line of a block, or None when none fits.
+
+    Matched with :meth:`re.Pattern.findall` over a block of whole lines, it gives one tuple
+    per line, in order, none skipped: the row's cells (in column order) when the line is
+    plainly good, else empty cells and the line's text in the last place. "Plainly good"
+    is a strict subset of what the careful path (:meth:`DialectReader._parse_row`)
+    accepts, checked to the same rules as the parsers and the model:
+
+    * account: 1-30 letters or digits (``str.isalnum``; no escape quote, space or
+      separator, so :func:`~pes_sdk.identifiers.check_personal_account` holds);
+    * house: the GUID form :func:`~pes_sdk.identifiers.check_guid` takes;
+    * premises: at most 255 characters, no NUL or carriage return (all
+      :class:`~pes_sdk.premises.Premises` asks);
+    * amount: an optional minus, 1-15 digits, a decimal separator, exactly two digits;
+    * period: any short text; its parser checks it (once per distinct text);
+    * service: no NUL or carriage return and no leading ``'`` (so the text is its value);
+    * no footer prefix at the start of the line, exactly as many cells as columns.
+
+    Only a dialect with exactly the six debt columns, the first three and the amount
+    required, and a delimiter that cannot occur in an account, a GUID or an amount, has one.
+    """
+    cols = d.columns
+    idx = {c.field: i for i, c in enumerate(cols)}
+    delim = d.delimiter
+    if (
+        d.kind is not RegistryKind.DEBTS
+        or len(cols) != len(_FAST_FIELDS)
+        or set(idx) != set(_FAST_FIELDS)
+        or not all(cols[idx[f]].required for f in ("account", "house_id", "amount"))
+        or delim.isalnum()
+        or delim in "-_,." + "".join(d.read_decimal_separators)
+    ):
+        return None
+    room = d.max_line_length - sum(_FAST_WIDTH.values()) - (len(cols) - 1) - 1
+    if room < 0:
+        return None
+    no = "\\r\\n\\x00" + re.escape(delim)  # what no cell of a line can hold
+    seps = "".join(re.escape(s) for s in d.read_decimal_separators)
+    hex4 = "[0-9a-fA-F]{4}"
+
+    def least(field: str) -> int:  # an optional column's cell may be empty
+        return 1 if cols[idx[field]].required else 0
+
+    cells = {
+        "account": r"([^\W_]{1,30})",
+        "house_id": rf"([0-9a-fA-F]{{8}}-{hex4}-{hex4}-{hex4}-[0-9a-fA-F]{{12}})",
+        "premises": rf"([^{no}]{{{least('premises')},255}})",
+        "amount": rf"(-?[0-9]{{1,15}}[{seps}][0-9]{{2}})",
+        "period": rf"([^{no}]{{{least('period')},16}})",
+        "service": rf"((?:[^{no}'][^{no}]{{0,{room}}}){{{least('service')},1}})",
+    }
+    row = re.escape(delim).join(cells[c.field] for c in cols)
+    footer = d.footer
+    guard = f"(?!{re.escape(footer.prefix)})" if footer is not None and footer.prefix else ""
+    pattern = re.compile(rf"^(?:{guard}{row}\r?|(.*))\n", re.MULTILINE)
+    return pattern, tuple(idx[f] for f in _FAST_FIELDS)
 
 
 def _pair_key(account: str, service: str) -> int:
@@ -783,12 +1294,12 @@ def _pair_key(account: str, service: str) -> int:
     return hash((account, service))
 
 
-def _try(parse: CellParser, text: str) -> Any:
-    """The parsed value of ``text``, or None when it is bad (the careful path will say why)."""
+def _try(parse: CellParser, text: str, bad: Any = None) -> Any:
+    """The parsed value of ``text``, or ``bad`` when it is bad (the careful path says why)."""
     try:
         return parse(text)
     except ValueError:
-        return None
+        return bad
 
 
 def _memo(fmt: Callable[[Any], str]) -> Callable[[Any], str]:
