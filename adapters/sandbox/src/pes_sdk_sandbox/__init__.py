@@ -8,10 +8,15 @@
   conformance suite's gateway family.
 """
 
-from pes_sdk_sandbox.client import SandboxGateway
-from pes_sdk_sandbox.harness import SandboxHarness
-from pes_sdk_sandbox.receiver import WebhookReceiver, processor_handler
-from pes_sdk_sandbox.simulator import AcquirerReport, AcquirerSimulator, SandboxError, Switches
+from typing import TYPE_CHECKING
+
+from pes_sdk.plugins.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from pes_sdk_sandbox.client import SandboxGateway
+    from pes_sdk_sandbox.harness import SandboxHarness
+    from pes_sdk_sandbox.receiver import WebhookReceiver, processor_handler
+    from pes_sdk_sandbox.simulator import AcquirerReport, AcquirerSimulator, SandboxError, Switches
 
 __all__ = [
     "AcquirerReport",
@@ -25,3 +30,18 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+# Imported on first use: the plugin host loads this package for every `pes` command.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "AcquirerReport": "pes_sdk_sandbox.simulator",
+        "AcquirerSimulator": "pes_sdk_sandbox.simulator",
+        "SandboxError": "pes_sdk_sandbox.simulator",
+        "SandboxGateway": "pes_sdk_sandbox.client",
+        "SandboxHarness": "pes_sdk_sandbox.harness",
+        "Switches": "pes_sdk_sandbox.simulator",
+        "WebhookReceiver": "pes_sdk_sandbox.receiver",
+        "processor_handler": "pes_sdk_sandbox.receiver",
+    },
+)

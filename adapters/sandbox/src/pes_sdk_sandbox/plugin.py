@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
 from pes_sdk.gateways.contract import GatewayFactory
 from pes_sdk.plugins import hookimpl
-from pes_sdk_sandbox.client import SandboxGateway
-from pes_sdk_sandbox.simulator import AcquirerSimulator
+
+if TYPE_CHECKING:
+    from pes_sdk_sandbox.client import SandboxGateway
+
+# The client and the simulator (http.server, threads) are imported when a gateway is built,
+# not when the plugin loads: every `pes` command loads every plugin.
 
 __all__ = ["SandboxFactory", "pes_payment_gateways"]
 
@@ -28,6 +33,9 @@ class SandboxFactory:
     description: str = "local acquirer simulator on loopback (card, SberPay, СБП)"
 
     def create(self, settings: Mapping[str, str]) -> SandboxGateway:
+        from pes_sdk_sandbox.client import SandboxGateway
+        from pes_sdk_sandbox.simulator import AcquirerSimulator
+
         timeout = float(settings.get("timeout", "5"))
         if "url" in settings:
             return SandboxGateway(

@@ -7,14 +7,19 @@
   tests on loopback and for partners to copy.
 """
 
-from pes_sdk_soap_billing.client import SoapBillingClient, hardened_settings, wsdl_path
-from pes_sdk_soap_billing.server import (
-    FaultPlan,
-    MemoryBillingStore,
-    ReferenceServer,
-    make_app,
-    schema,
-)
+from typing import TYPE_CHECKING
+
+from pes_sdk.plugins.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from pes_sdk_soap_billing.client import SoapBillingClient, hardened_settings, wsdl_path
+    from pes_sdk_soap_billing.server import (
+        FaultPlan,
+        MemoryBillingStore,
+        ReferenceServer,
+        make_app,
+        schema,
+    )
 
 __all__ = [
     "FaultPlan",
@@ -26,3 +31,19 @@ __all__ = [
     "schema",
     "wsdl_path",
 ]
+
+# Imported on first use: zeep and requests cost every `pes` command ~90 ms otherwise, and
+# the plugin host loads this package for every command.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "FaultPlan": "pes_sdk_soap_billing.server",
+        "MemoryBillingStore": "pes_sdk_soap_billing.server",
+        "ReferenceServer": "pes_sdk_soap_billing.server",
+        "SoapBillingClient": "pes_sdk_soap_billing.client",
+        "hardened_settings": "pes_sdk_soap_billing.client",
+        "make_app": "pes_sdk_soap_billing.server",
+        "schema": "pes_sdk_soap_billing.server",
+        "wsdl_path": "pes_sdk_soap_billing.client",
+    },
+)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -10,7 +11,12 @@ from pes_sdk.billing.contract import BillingSourceFactory, DeliveryChannelFactor
 from pes_sdk.billing.retry import BillingRetry
 from pes_sdk.errors import ConfigError
 from pes_sdk.plugins import hookimpl
-from pes_sdk_soap_billing.client import DEFAULT_PAGE_SIZE, SoapBillingClient
+
+if TYPE_CHECKING:
+    from pes_sdk_soap_billing.client import SoapBillingClient
+
+# The client (zeep, requests) is imported when a client is built, not when the plugin
+# loads: every `pes` command loads every plugin, and most never talk SOAP.
 
 __all__ = [
     "SoapBillingChannelFactory",
@@ -36,6 +42,8 @@ def client_from_settings(settings: Mapping[str, str]) -> SoapBillingClient:
     ``page_size`` (1000); ``attempts`` (4), ``initial_wait`` (0.2), ``max_wait`` (5) and
     ``deadline`` (none) of the retries; ``username`` and ``password`` for HTTP Basic.
     """
+    from pes_sdk_soap_billing.client import DEFAULT_PAGE_SIZE, SoapBillingClient
+
     if "url" not in settings:
         raise ConfigError("soap-billing needs the setting url (the partner's endpoint)")
     deadline = settings.get("deadline")
