@@ -28,6 +28,7 @@ import attrs
 from pes_sdk.errors import FormatError, PesError, PluginError, RegistryRefused
 from pes_sdk.files import atomic_path
 from pes_sdk.formats.base import (
+    PROGRESS_EVERY,
     Policy,
     ReadReport,
     Record,
@@ -52,9 +53,6 @@ __all__ = [
 
 #: A progress callback: called with the number of records read so far.
 Progress = Callable[[int], None]
-
-#: How often (in records) a progress callback is called; once more at the end.
-PROGRESS_EVERY = 1000
 
 
 class UnreadableInput(FormatError):
@@ -161,9 +159,9 @@ def _read_all(
     with reader:
         count = 0
         try:
-            if progress is None and isinstance(reader, RegistryReader):
-                # Nothing to show on the way: the reader may check without building records.
-                report = reader.drain()
+            if isinstance(reader, RegistryReader):
+                # The reader may check without building records (a format's fast path).
+                report = reader.drain(progress)
             else:
                 for _ in reader:
                     count += 1

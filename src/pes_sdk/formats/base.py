@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
@@ -27,6 +27,7 @@ from pes_sdk.models.registry import RegistryHeader, RegistryKind
 from pes_sdk.models.transfers import PaymentOrder, StatementEntry
 
 __all__ = [
+    "PROGRESS_EVERY",
     "FormatCapabilities",
     "Policy",
     "ReadReport",
@@ -35,6 +36,9 @@ __all__ = [
     "RegistryReader",
     "WriteReport",
 ]
+
+#: How often (in records) a reader's progress callback is called; once more at the end.
+PROGRESS_EVERY = 1000
 
 #: What a registry holds, one per line or element (payment orders and bank statement lines
 #: are the records of the ``transfers`` and ``statements`` kinds).
@@ -112,17 +116,24 @@ class RegistryReader(abc.ABC, Iterator[Record]):
     def report(self) -> ReadReport:
         """The outcome; complete once iteration has ended."""
 
-    def drain(self) -> ReadReport:
+    def drain(self, progress: Callable[[int], None] | None = None) -> ReadReport:
         """Read to the end without handing out records; return :attr:`report`.
 
         What :func:`pes_sdk.operations.validate` calls. The default iterates and drops
         each record; a format may override it with a faster path that checks exactly what
         building the records would check (the same issues, lines, fields, totals and
-        outcome), without building them. Raises what iterating raises
+        outcome), without building them. ``progress``, if given, is called now and then
+        with how far the read has come (records, or lines of the file: either only grows)
+        and once at the end. Raises what iterating raises
         (:class:`~pes_sdk.errors.RegistryRefused`).
         """
+        count = 0
         for _ in self:
-            pass
+            count += 1
+            if progress is not None and count % PROGRESS_EVERY == 0:
+                progress(count)
+        if progress is not None:
+            progress(count)
         return self.report
 
     def close(self) -> None:

@@ -46,6 +46,7 @@ from pes_sdk.formats import (
     escape_formula,
     unescape_formula,
 )
+from pes_sdk.formats.base import PROGRESS_EVERY
 from pes_sdk.models import ControlTotals, DebtRecord, PaymentRecord, RegistryHeader, RegistryKind
 from pes_sdk.money import ZERO
 from pes_sdk_csv.cells import (
@@ -557,6 +558,8 @@ class DialectReader(RegistryReader):
         self._parsers: list[CellParser] = [parser_for(c, d) for c in d.columns]
         self._empty = [empty_value(c) for c in d.columns]
         self._draining = False  # set by drain(): blocks are then checked without records
+        self._progress: Callable[[int], None] | None = None  # drain()'s, told per block
+        self._lines_seen = 0
         self._gen: Generator[Record, None, None] = self._run()
 
     # -- the iterator protocol -----------------------------------------------------------
@@ -886,7 +889,7 @@ class DialectReader(RegistryReader):
 
     # -- many rows, quickly --------------------------------------------------------------
 
-    def drain(self) -> ReadReport:
+    def drain(self, progress: Callable[[int], None] | None = None) -> ReadReport:
         """Read to the end without handing out records; return the report.
 
         A debt registry is then checked a block of lines at a time: one compiled pattern
@@ -896,12 +899,20 @@ class DialectReader(RegistryReader):
         amounts summed exactly in kopecks). Any line the pattern does not take, and any
         block with a repeat or a doubtful period, goes through the same per-line code as
         iteration, so the report (issues, lines, fields, rejects file, totals) is the one
-        iterating would give.
+        iterating would give. ``progress`` hears the line reached after each block (other
+        dialects: the records read, every :data:`~pes_sdk.formats.base.PROGRESS_EVERY`).
         """
         self._draining = True
+        self._progress = progress
+        count = 0
         for _ in self._gen:
-            pass
-        return self.report
+            count += 1
+            if progress is not None and count % PROGRESS_EVERY == 0:
+                progress(count)
+        report = self.report
+        if progress is not None and max(count, self._lines_seen) != self._lines_seen:
+            progress(count)  # the per-block calls did not already say where the read ended
+        return report
 
     def _blocks(self) -> Iterator[_Block]:
         """The file as blocks of whole lines: (number of the line before, bytes, encoding,
@@ -978,6 +989,9 @@ class DialectReader(RegistryReader):
             if not c.required and isinstance(parser, CachedParser):
                 parser.seed("", self._empty[i])
         for lineno, block, encoding, lines in blocks:
+            self._lines_seen = lineno + lines
+            if self._progress is not None:
+                self._progress(self._lines_seen)
             columns = None if self._footer_line else self._take_block(block, encoding, lines)
             if columns is not None:
                 if self._draining:
