@@ -132,9 +132,7 @@ def basket(method: PaymentMethod = PaymentMethod.CARD, lines: int = 2) -> Paymen
         )
         for i in range(lines)
     ]
-    # Any: Payment.lines' converter is the bare `tuple`, which mypy cannot type
-    lines_arg: Any = items
-    return Payment(uuid.uuid4(), dt.datetime.now(dt.UTC), method, lines_arg)
+    return Payment(uuid.uuid4(), dt.datetime.now(dt.UTC), method, items)
 
 
 def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:

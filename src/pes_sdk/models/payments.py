@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
+from collections.abc import Iterable
 from decimal import Decimal
 
 import attrs
@@ -27,6 +28,15 @@ __all__ = [
 
 def _premises(value: Premises | str) -> Premises:
     return value if isinstance(value, Premises) else Premises(value)
+
+
+# Named converters (not bare ``tuple``): type checkers then accept any iterable of lines.
+def _lines(value: Iterable[PaymentLine]) -> tuple[PaymentLine, ...]:
+    return tuple(value)
+
+
+def _payment_records(value: Iterable[PaymentRecord]) -> tuple[PaymentRecord, ...]:
+    return tuple(value)
 
 
 class PaymentMethod(enum.StrEnum):
@@ -63,7 +73,7 @@ class Payment:
     payment_id: uuid.UUID
     created_at: dt.datetime
     method: PaymentMethod
-    lines: tuple[PaymentLine, ...] = attrs.field(converter=tuple)
+    lines: tuple[PaymentLine, ...] = attrs.field(converter=_lines)
 
     def __attrs_post_init__(self) -> None:
         if not self.lines:
@@ -131,7 +141,7 @@ class PaymentRegistry:
     partner_inn: str = attrs.field(validator=valid_inn)
     date: dt.date = attrs.field(validator=attrs.validators.instance_of(dt.date))
     number: int = attrs.field(validator=attrs.validators.ge(1))
-    records: tuple[PaymentRecord, ...] = attrs.field(converter=tuple)
+    records: tuple[PaymentRecord, ...] = attrs.field(converter=_payment_records)
     totals: PaymentTotals
 
     def __attrs_post_init__(self) -> None:
