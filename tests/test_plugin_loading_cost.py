@@ -16,7 +16,16 @@ import pytest
 from pes_sdk.plugins.lazy import lazy_exports
 
 # Imported only when a client or a server is really built.
-HEAVY = ("zeep", "requests", "http.server", "pes_sdk_sandbox.client", "pes_sdk_soap_billing.client")
+HEAVY = (
+    "zeep",
+    "requests",
+    "http.server",
+    "pes_sdk_sandbox.client",
+    "pes_sdk_soap_billing.client",
+    "pes_sdk_yookassa.client",
+    "pes_sdk_sber.client",
+    "pes_sdk_tbank.client",
+)
 
 
 def test_loading_every_plugin_imports_no_network_stack() -> None:

@@ -383,6 +383,18 @@ class GatewayConformance:
         assert (final.state, final.refunded) == (S.PARTIALLY_REFUNDED, acquirer.refunded)
         assert ledger.credited(entry.order_id) == [entry.payment.total]
 
+    def webhook_forgeries(self, genuine: WebhookRequest) -> list[WebhookRequest]:
+        """Forged copies of a genuine notification; the gateway must refuse every one.
+
+        The default changes the body after signing (``succeeded`` → ``succeedeD``) and
+        drops every header but the content type. Override it for a protocol that signs
+        something else, e.g. the query string of a GET callback.
+        """
+        return [
+            attrs.evolve(genuine, body=genuine.body.replace(b"succeeded", b"succeedeD", 1)),
+            attrs.evolve(genuine, headers=[("Content-Type", "application/json")]),
+        ]
+
     def test_tampered_webhook_is_refused(
         self,
         processor: PaymentProcessor,
@@ -390,18 +402,17 @@ class GatewayConformance:
         gateway_harness: GatewayHarness,
         ledger: Ledger,
     ) -> None:
-        """A notification whose body was changed after signing is refused, nothing credited."""
+        """A notification changed after signing, or stripped of its signature, is refused."""
         self._require(gateway, "signed_webhooks")
         entry = processor.start(basket(), return_url=self.return_url)
         gateway_harness.approve(self._snapshot(processor, entry))
         hook = self._webhook_reaching(gateway_harness, gateway, entry.order_id, S.SUCCEEDED)
-        forged = attrs.evolve(hook, body=hook.body.replace(b"succeeded", b"succeedeD", 1))
-        with pytest.raises(WebhookRejected) as caught:
-            processor.handle_webhook(forged)
-        assert caught.value.reason in ("signature", "malformed")
-        stripped = attrs.evolve(hook, headers=[("Content-Type", "application/json")])
-        with pytest.raises(WebhookRejected):
-            processor.handle_webhook(stripped)
+        forgeries = self.webhook_forgeries(hook)
+        assert forgeries and hook not in forgeries, "webhook_forgeries() forged nothing"
+        for forged in forgeries:
+            with pytest.raises(WebhookRejected) as caught:
+                processor.handle_webhook(forged)
+            assert caught.value.reason in ("signature", "malformed"), caught.value.reason
         assert processor.entry(entry.order_id).state is S.PENDING
         assert not ledger.credits
 

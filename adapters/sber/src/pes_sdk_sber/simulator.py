@@ -1,0 +1,603 @@
+"""A loopback simulator of Sber acquiring's REST API (``/payment/rest/``) and its callbacks.
+
+A real HTTP server on ``127.0.0.1`` (stdlib :mod:`http.server` in a thread, as the sandbox
+does), speaking the protocol the adapter speaks:
+
+* form-encoded ``POST`` to ``/payment/rest/<method>.do``, authenticated by ``userName`` and
+  ``password`` (or ``token``) in the form; answers are JSON with HTTP 200, errors as
+  ``errorCode`` / ``errorMessage`` (1 duplicate ``orderNumber``, 4 a missing or bad
+  parameter, 5 access denied, 6 unknown order, 7 wrong state or amount);
+* ``register.do`` (amount in kopecks, ``orderBundle`` checked to sum to the amount),
+  ``getOrderStatusExtended.do`` (by ``orderId`` or ``orderNumber``), ``refund.do`` (with
+  ``refundItems`` and ``expectedDepositedAmount``), ``reverse.do`` and the СБП
+  ``sbp/c2b/qr/dynamic/get.do``;
+* a payment page at ``formUrl`` with pay / decline buttons (no card data anywhere);
+* callbacks to ``callback_url`` by GET (or POST, form-encoded) with ``mdOrder``,
+  ``orderNumber``, ``operation``, ``status`` and ``checksum`` (see :mod:`.checksums`).
+
+:class:`Switches` inject 5xx answers, lost answers (work done, then 5xx), answers slower
+than the client's timeout, and duplicated, reordered or dropped callbacks.
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import json
+import queue
+import random
+import secrets
+import threading
+import time
+import urllib.parse
+import uuid
+from collections.abc import Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import attrs
+
+from pes_sdk.gateways.errors import GatewayError
+from pes_sdk.gateways.http import HttpTransport
+from pes_sdk_sber.checksums import checksum
+
+__all__ = ["REST_PREFIX", "SberSimulator", "Switches"]
+
+REST_PREFIX = "/payment/rest"
+PAGE_PATH = "/payment/merchants/sim/payment_ru.html"
+
+#: orderStatus codes of getOrderStatusExtended.do
+REGISTERED, HOLD, DEPOSITED, REVERSED, REFUNDED, ACS, DECLINED = range(7)
+_STATE_NAMES = {
+    REGISTERED: "CREATED",
+    HOLD: "APPROVED",
+    DEPOSITED: "DEPOSITED",
+    REVERSED: "REVERSED",
+    REFUNDED: "REFUNDED",
+    ACS: "CREATED",
+    DECLINED: "DECLINED",
+}
+
+
+@attrs.define
+class Switches:
+    """How badly the simulated acquirer behaves; rates are probabilities in 0..1."""
+
+    api_error_rate: float = 0.0  #: answer 500 without doing anything
+    lost_answer_rate: float = 0.0  #: do the work, then answer 500
+    slow_rate: float = 0.0  #: wait ``api_delay`` before working (a client timeout)
+    api_delay: float = 0.0
+    callback_duplicate_rate: float = 0.0
+    callback_reorder_rate: float = 0.0
+    callback_drop_rate: float = 0.0
+    fail_next: int = 0
+    lose_next: int = 0
+    stall_next: int = 0
+
+
+class _Refused(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(message)
+
+
+@attrs.define
+class _Order:
+    id: str
+    number: str
+    amount: int  # kopecks
+    return_url: str
+    fail_url: str
+    positions: dict[str, int]
+    status: int = REGISTERED
+    deposited: int = 0
+    refunded: int = 0
+    qr_id: str = ""
+    created_ms: int = 0
+
+    def extended(self) -> dict[str, Any]:
+        return {
+            "errorCode": "0",
+            "errorMessage": "Успешно",
+            "orderNumber": self.number,
+            "orderStatus": self.status,
+            "actionCode": 0 if self.status != DECLINED else 2001,
+            "amount": self.amount,
+            "currency": "643",
+            "date": self.created_ms,
+            "attributes": [{"name": "mdOrder", "value": self.id}],
+            "paymentAmountInfo": {
+                "paymentState": _STATE_NAMES[self.status],
+                "approvedAmount": self.deposited,
+                "depositedAmount": self.deposited,
+                "refundedAmount": self.refunded,
+            },
+        }
+
+
+class SberSimulator:
+    """The simulated acquirer. Use as a context manager, or :meth:`start` / :meth:`stop`.
+
+    :param user_name: / :param password: the API credentials (form fields);
+    :param token: an alternative credential (form field ``token``), if not None;
+    :param callback_secret: the HMAC key of callback checksums;
+    :param callback_url: where callbacks go (None: not sent); ``callback_method`` GET/POST.
+    """
+
+    def __init__(
+        self,
+        *,
+        user_name: str = "sim-api",
+        password: str = "sim-password",
+        token: str | None = None,
+        callback_secret: bytes = b"sim-callback-secret",
+        callback_url: str | None = None,
+        callback_method: str = "GET",
+        switches: Switches | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if callback_method not in ("GET", "POST"):
+            raise ValueError("callbacks are sent by GET or POST")
+        self.user_name = user_name
+        self.password = password
+        self.token = token
+        self.callback_secret = callback_secret
+        self.callback_url = callback_url
+        self.callback_method = callback_method
+        self.switches = switches or Switches()
+        self._rng = random.Random(seed)
+        self._lock = threading.RLock()
+        self._orders: dict[str, _Order] = {}
+        self._by_number: dict[str, str] = {}
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+        self._queue: queue.Queue[dict[str, str] | None] = queue.Queue()
+        self._held: list[dict[str, str]] = []
+        self._outstanding = 0
+        self._idle = threading.Condition(self._lock)
+        self._worker: threading.Thread | None = None
+        self.callbacks_sent = 0
+        self.callbacks_dropped = 0
+        self.callbacks_duplicated = 0
+        self.callbacks_reordered = 0
+        #: every API call by method name, for tests (e.g. no second register.do)
+        self.calls: list[str] = []
+
+    # -- life ----------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def rest_url(self) -> str:
+        """What the adapter is configured with: ``<base>/payment/rest``."""
+        return self.base_url + REST_PREFIX
+
+    @property
+    def form_url_template(self) -> str:
+        """The payment page of an order, ``{order_id}`` standing for its ``mdOrder``."""
+        return f"{self.base_url}{PAGE_PATH}?mdOrder={{order_id}}"
+
+    def start(self) -> SberSimulator:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name="sber-simulator",
+                daemon=True,
+            )
+            self._thread.start()
+            self._worker = threading.Thread(
+                target=self._send_loop, name="sber-callbacks", daemon=True
+            )
+            self._worker.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._server.server_close()
+        if self._worker is not None:
+            self._queue.put(None)
+            self._worker.join()
+            self._worker = None
+
+    def __enter__(self) -> SberSimulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- the acquirer's side, in-process -------------------------------------------------
+
+    def _chance(self, rate: float) -> bool:
+        with self._lock:
+            return rate > 0 and self._rng.random() < rate
+
+    def orders_for(self, order_number: str) -> int:
+        """How many orders carry ``order_number`` (0 or 1: it is unique per merchant)."""
+        with self._lock:
+            return 1 if order_number in self._by_number else 0
+
+    def order_status(self, md_order: str) -> int:
+        with self._lock:
+            return self._orders[md_order].status
+
+    def extended(self, md_order: str) -> dict[str, Any]:
+        """What ``getOrderStatusExtended.do`` answers for an order (no auth, in-process)."""
+        with self._lock:
+            return self._orders[md_order].extended()
+
+    def positions(self, md_order: str) -> dict[str, int]:
+        """The registered orderBundle positions of an order: {positionId: kopecks}."""
+        with self._lock:
+            return dict(self._orders[md_order].positions)
+
+    def approve(self, md_order: str) -> None:
+        """The client paid on the payment page (one-stage: deposited at once)."""
+        with self._lock:
+            order = self._pending(md_order)
+            order.status = DEPOSITED
+            order.deposited = order.amount
+            self._emit(order, "deposited", 1)
+
+    def decline(self, md_order: str) -> None:
+        """The issuer declined the card."""
+        with self._lock:
+            order = self._pending(md_order)
+            order.status = DECLINED
+            self._emit(order, "deposited", 0)
+
+    def expire(self, md_order: str) -> None:
+        """The client never paid: declined by timeout."""
+        with self._lock:
+            order = self._pending(md_order)
+            order.status = DECLINED
+            self._emit(order, "declinedByTimeout", 1)
+
+    def _pending(self, md_order: str) -> _Order:
+        order = self._orders.get(md_order)
+        if order is None:
+            raise _Refused(6, "Заказ не найден")
+        if order.status not in (REGISTERED, ACS):
+            raise _Refused(7, "Заказ уже оплачен или отклонён")
+        return order
+
+    # -- the REST API --------------------------------------------------------------------
+
+    def handle_api(self, method: str, form: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        """One call to ``/payment/rest/<method>``: (HTTP status, JSON answer)."""
+        sw = self.switches
+        with self._lock:
+            self.calls.append(method)
+            fail = sw.fail_next > 0
+            lose = not fail and sw.lose_next > 0
+            stall = sw.stall_next > 0
+            sw.fail_next -= fail
+            sw.lose_next -= lose
+            sw.stall_next -= stall
+        if stall or self._chance(sw.slow_rate):
+            time.sleep(sw.api_delay)
+        if fail or self._chance(sw.api_error_rate):
+            return 500, {"error": "simulated failure"}
+        try:
+            self._authenticate(form)
+            with self._lock:  # each call is one step: no twin can slip in between
+                answer = self._route(method, form)
+        except _Refused as exc:
+            answer = {"errorCode": str(exc.code), "errorMessage": exc.message}
+        if lose or self._chance(sw.lost_answer_rate):
+            return 500, {"error": "simulated failure after the work was done"}
+        return 200, answer
+
+    def _authenticate(self, form: Mapping[str, str]) -> None:
+        if self.token is not None and "token" in form:
+            ok = hmac.compare_digest(form["token"].encode(), self.token.encode())
+        else:
+            ok = hmac.compare_digest(
+                form.get("userName", "").encode(), self.user_name.encode()
+            ) & hmac.compare_digest(form.get("password", "").encode(), self.password.encode())
+        if not ok:
+            raise _Refused(5, "Доступ запрещён")
+
+    def _route(self, method: str, form: Mapping[str, str]) -> dict[str, Any]:
+        if method == "register.do":
+            return self._register(form)
+        if method == "getOrderStatusExtended.do":
+            return self._find(form).extended()
+        if method == "refund.do":
+            return self._refund(form)
+        if method == "reverse.do":
+            return self._reverse(form)
+        if method == "sbp/c2b/qr/dynamic/get.do":
+            return self._qr(form)
+        raise _Refused(4, f"Неизвестный метод {method}")
+
+    def _find(self, form: Mapping[str, str]) -> _Order:
+        md_order = form.get("orderId") or self._by_number.get(form.get("orderNumber", ""), "")
+        if not form.get("orderId") and not form.get("orderNumber"):
+            raise _Refused(4, "Не указан orderId или orderNumber")
+        order = self._orders.get(md_order)
+        if order is None:
+            raise _Refused(6, "Заказ не найден")
+        return order
+
+    def _register(self, form: Mapping[str, str]) -> dict[str, Any]:
+        number = form.get("orderNumber", "")
+        if not number or len(number) > 32:
+            raise _Refused(4, "Неверный номер заказа")
+        amount = _kopecks(form.get("amount"), "amount")
+        if amount <= 0:
+            raise _Refused(4, "Сумма заказа должна быть положительной")
+        if not form.get("returnUrl"):
+            raise _Refused(4, "Не указан returnUrl")
+        if form.get("currency", "643") != "643":
+            raise _Refused(3, "Неизвестная валюта")
+        positions = _bundle_positions(form.get("orderBundle"), amount)
+        if number in self._by_number:
+            raise _Refused(1, "Заказ с таким номером уже обработан")
+        order = _Order(
+            id=str(uuid.uuid4()),
+            number=number,
+            amount=amount,
+            return_url=form["returnUrl"],
+            fail_url=form.get("failUrl", form["returnUrl"]),
+            positions=positions,
+            created_ms=int(time.time() * 1000),
+        )
+        self._orders[order.id] = order
+        self._by_number[number] = order.id
+        return {"orderId": order.id, "formUrl": self.form_url_template.format(order_id=order.id)}
+
+    def _refund(self, form: Mapping[str, str]) -> dict[str, Any]:
+        order = self._find({"orderId": form.get("orderId", "") or "-"})
+        amount = _kopecks(form.get("amount"), "amount")
+        if order.status not in (DEPOSITED, REFUNDED):
+            raise _Refused(7, "Платёж должен быть в корректном состоянии")
+        left = order.deposited - order.refunded
+        expected = form.get("expectedDepositedAmount")
+        if expected is not None and _kopecks(expected, "expectedDepositedAmount") != left:
+            raise _Refused(7, "Сумма к возврату изменилась (expectedDepositedAmount)")
+        if amount <= 0 or amount > left:
+            raise _Refused(7, "Сумма возврата превышает сумму списания")
+        items = form.get("refundItems")
+        if items:
+            try:
+                parts = json.loads(items)["items"]
+                total = sum(int(p["itemAmount"]) for p in parts)
+                ids = {str(p["positionId"]) for p in parts}
+            except (ValueError, KeyError, TypeError):
+                raise _Refused(4, "Неверный формат refundItems") from None
+            if total != amount:
+                raise _Refused(4, "Сумма позиций возврата не равна сумме возврата")
+            if order.positions and not ids <= set(order.positions):
+                raise _Refused(4, "Позиция возврата не найдена в корзине заказа")
+        order.refunded += amount
+        order.status = REFUNDED
+        self._emit(order, "refunded", 1)
+        return {"errorCode": "0", "errorMessage": "Успешно"}
+
+    def _reverse(self, form: Mapping[str, str]) -> dict[str, Any]:
+        order = self._find({"orderId": form.get("orderId", "") or "-"})
+        if order.status not in (REGISTERED, HOLD, ACS):
+            raise _Refused(7, "Отмена невозможна: заказ в неверном состоянии")
+        order.status = REVERSED
+        self._emit(order, "reversed", 1)
+        return {"errorCode": "0", "errorMessage": "Успешно"}
+
+    def _qr(self, form: Mapping[str, str]) -> dict[str, Any]:
+        order = self._find({"orderId": form.get("mdOrder", "") or "-"})
+        if order.status not in (REGISTERED, ACS):
+            raise _Refused(7, "Заказ не ожидает оплаты")
+        if not order.qr_id:
+            order.qr_id = "AS" + secrets.token_hex(14).upper()
+        # opaque to the merchant (the real one is https://qr.nspk.ru/…): here it opens the page
+        payload = self.form_url_template.format(order_id=order.id) + "&qrId=" + order.qr_id
+        return {"errorCode": "0", "qrId": order.qr_id, "payload": payload, "qrStatus": "STARTED"}
+
+    # -- the payment page ----------------------------------------------------------------
+
+    def page(self, md_order: str) -> str:
+        with self._lock:
+            order = self._orders.get(md_order)
+            if order is None:
+                raise _Refused(6, "Заказ не найден")
+            status, total = order.status, order.amount
+        buttons = (
+            '<form method="post"><button name="action" value="pay">Оплатить</button> '
+            '<button name="action" value="decline">Отклонить</button></form>'
+            if status in (REGISTERED, ACS)
+            else f"<p>orderStatus {status}</p>"
+        )
+        return (
+            '<!doctype html><html lang="ru"><head><meta charset="utf-8"><title>Sber simulator'
+            f"</title></head><body><p>{html.escape(f'{total / 100:.2f}')} ₽</p>"
+            f"<p>No card data is asked for or kept here.</p>{buttons}</body></html>"
+        )
+
+    def press(self, md_order: str, action: str) -> str:
+        """A button of the page; returns the URL the browser is sent to."""
+        if action == "pay":
+            self.approve(md_order)
+        elif action == "decline":
+            self.decline(md_order)
+        else:
+            raise _Refused(4, "unknown action")
+        with self._lock:
+            order = self._orders[md_order]
+            return order.return_url if order.status == DEPOSITED else order.fail_url
+
+    # -- callbacks -----------------------------------------------------------------------
+
+    def callback_params(self, order: _Order, operation: str, status: int) -> dict[str, str]:
+        params = {
+            "mdOrder": order.id,
+            "orderNumber": order.number,
+            "operation": operation,
+            "status": str(status),
+        }
+        params["checksum"] = checksum(self.callback_secret, params)
+        return params
+
+    def _emit(self, order: _Order, operation: str, status: int) -> None:
+        params = self.callback_params(order, operation, status)
+        copies = 2 if self._chance(self.switches.callback_duplicate_rate) else 1
+        with self._lock:
+            self._outstanding += copies
+            self.callbacks_duplicated += copies - 1
+        for _ in range(copies):
+            self._queue.put(params)
+
+    def _send_loop(self) -> None:
+        transport: HttpTransport | None = None
+        url: str | None = None
+        while True:
+            try:
+                item = self._queue.get(timeout=0.05)
+            except queue.Empty:
+                with self._lock:
+                    item = self._held.pop(0) if self._held else None
+                if item is None:
+                    continue
+            if item is None:
+                return
+            if self._chance(self.switches.callback_reorder_rate):
+                with self._lock:
+                    self._held.append(item)  # sent after a later one, or when idle
+                    self.callbacks_reordered += 1
+                continue
+            if self.callback_url != url:
+                url = self.callback_url
+                transport = (
+                    HttpTransport(url, timeout=5.0, gateway="sber-callbacks") if url else None
+                )
+            self._deliver(transport, item)
+            with self._lock:
+                self._outstanding -= 1
+                self._idle.notify_all()
+
+    def _deliver(self, transport: HttpTransport | None, params: dict[str, str]) -> None:
+        if transport is None or self._chance(self.switches.callback_drop_rate):
+            with self._lock:
+                self.callbacks_dropped += 1
+            return
+        query = urllib.parse.urlencode(params)
+        for attempt in range(3):
+            try:
+                if self.callback_method == "GET":
+                    transport.request("GET", "?" + query, ok_statuses=tuple(range(400, 500)))
+                else:
+                    transport.request(
+                        "POST",
+                        "",
+                        body=query.encode("ascii"),
+                        headers={"Content-Type": "application/x-www-form-urlencoded"},
+                        ok_statuses=tuple(range(400, 500)),
+                    )
+            except GatewayError:
+                time.sleep(0.01 * (attempt + 1))
+                continue
+            with self._lock:
+                self.callbacks_sent += 1
+            return
+        with self._lock:
+            self.callbacks_dropped += 1
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every callback emitted so far is sent or dropped."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._outstanding > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+
+def _kopecks(value: str | None, name: str) -> int:
+    if value is None or not value.isascii() or not value.isdigit():
+        raise _Refused(4, f"Неверное значение {name}")
+    return int(value)
+
+
+def _bundle_positions(raw: str | None, amount: int) -> dict[str, int]:
+    """The positions of an ``orderBundle``: {positionId: itemAmount}; they sum to ``amount``."""
+    if not raw:
+        return {}
+    try:
+        items = json.loads(raw)["cartItems"]["items"]
+        positions = {str(i["positionId"]): int(i["itemAmount"]) for i in items}
+        for item in items:
+            if not item["name"] or "taxType" not in item["tax"]:
+                raise ValueError("name and tax.taxType are required")
+            attributes = {a["name"]: a["value"] for a in item["itemAttributes"]["attributes"]}
+            if "agent_info.type" in attributes and "supplier_info.inn" not in attributes:
+                raise ValueError("an agent position names its supplier")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _Refused(4, f"Неверный формат orderBundle: {exc}") from None
+    if len(positions) != len(items) or sum(positions.values()) != amount:
+        raise _Refused(4, "Сумма позиций корзины не равна сумме заказа")
+    return positions
+
+
+def _make_handler(sim: SberSimulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        disable_nagle_algorithm = True  # see the sandbox: ~40 ms per exchange otherwise
+        protocol_version = "HTTP/1.1"
+        server_version = "pes-sber-simulator"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # no request logs: forms carry credentials
+
+        def _send(self, status: int, body: bytes, content_type: str, **extra: str) -> None:
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+
+        def _form(self) -> dict[str, str]:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            return dict(urllib.parse.parse_qsl(raw.decode("utf-8", "replace")))
+
+        def _dispatch(self, method: str) -> None:
+            url = urllib.parse.urlsplit(self.path)
+            form = self._form() if method == "POST" else {}
+            query = dict(urllib.parse.parse_qsl(url.query))
+            try:
+                if url.path.startswith(REST_PREFIX + "/") and method == "POST":
+                    status, answer = sim.handle_api(url.path[len(REST_PREFIX) + 1 :], form)
+                    body = json.dumps(answer, ensure_ascii=False).encode()
+                    self._send(status, body, "application/json; charset=utf-8")
+                elif url.path == PAGE_PATH and method == "GET":
+                    page = sim.page(query.get("mdOrder", "")).encode()
+                    self._send(200, page, "text/html; charset=utf-8")
+                elif url.path == PAGE_PATH:
+                    target = sim.press(query.get("mdOrder", ""), form.get("action", ""))
+                    self._send(303, b"", "text/plain", Location=target)
+                else:
+                    self._send(404, b"not found", "text/plain")
+            except _Refused as exc:
+                text = json.dumps({"errorCode": str(exc.code), "errorMessage": exc.message})
+                self._send(400, text.encode(), "application/json; charset=utf-8")
+
+        def do_GET(self) -> None:
+            self._dispatch("GET")
+
+        def do_POST(self) -> None:
+            self._dispatch("POST")
+
+    return Handler

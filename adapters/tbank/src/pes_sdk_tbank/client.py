@@ -1,0 +1,473 @@
+"""The T-Bank gateway adapter: internet acquiring API v2 over HTTPS, signed with ``Token``.
+
+How the contract maps onto the protocol (see docs/gateway-tbank.md):
+
+* **create**: ``CheckOrder`` by our ``OrderId`` first (T-Bank has no idempotency header: the
+  merchant's ``OrderId``, our :attr:`~pes_sdk.models.Payment.payment_id`, is the key), then
+  ``Init`` only when the terminal holds no live payment for it; an ``Init`` refused as a
+  duplicate ``OrderId`` is answered from ``CheckOrder`` too. СБП adds ``GetQr`` (PAYLOAD):
+  the payload is the acquirer's, passed on untouched.
+* **after a timeout**: :meth:`find_payment` asks ``CheckOrder`` and ``GetState``, never a
+  second ``Init``.
+* **cancel / refund**: ``Cancel`` (whole, or ``Amount`` for a part, with the ``Receipt`` of
+  the refunded lines); ``ExternalRequestId`` carries the refund's idempotency key.
+* **notifications**: the root scalars' ``Token`` is checked in constant time; the service
+  answers HTTP 200 with the body :data:`NOTIFICATION_ANSWER` (``OK``). Card fields of a
+  notification (``Pan``, ``ExpDate``, ``CardId``) are signed, never kept.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from pes_sdk.gateways.contract import PaymentGateway
+from pes_sdk.gateways.errors import (
+    GatewayError,
+    GatewayRefused,
+    InvalidRefund,
+    UnknownPayment,
+    WebhookRejected,
+)
+from pes_sdk.gateways.http import HttpTransport
+from pes_sdk.gateways.models import (
+    Confirmation,
+    ConfirmationKind,
+    CreateOptions,
+    GatewayCapabilities,
+    GatewayEvent,
+    GatewayPayment,
+    PaymentState,
+    RefundRequest,
+    RefundResult,
+    WebhookRequest,
+)
+from pes_sdk.models.payments import Payment, PaymentMethod
+from pes_sdk.models.receipts import AgentType, Receipt, ReceiptPosition, ReceiptVat
+from pes_sdk.money import amount as to_amount
+from pes_sdk_tbank.token import make_token, verify_token
+
+__all__ = [
+    "NOTIFICATION_ANSWER",
+    "STATUS_MAP",
+    "VAT_CODES",
+    "TBankGateway",
+    "TBankRefused",
+    "from_kopecks",
+    "to_kopecks",
+]
+
+NAME = "tbank"
+DEFAULT_URL = "https://securepay.tinkoff.ru"
+#: what the merchant answers a notification it accepted (HTTP 200, this body)
+NOTIFICATION_ANSWER = b"OK"
+
+S = PaymentState
+#: T-Bank statuses → the SDK's states. Intermediate ones are pending; ``AUTHORIZED`` is a
+#: hold (two-stage payments) and stays pending until ``CONFIRMED``; ``REFUNDING`` happens to
+#: a paid payment, so it reads as paid with nothing refunded yet.
+STATUS_MAP: dict[str, PaymentState] = {
+    "NEW": S.PENDING,
+    "FORM_SHOWED": S.PENDING,
+    "AUTHORIZING": S.PENDING,
+    "3DS_CHECKING": S.PENDING,
+    "3DS_CHECKED": S.PENDING,
+    "AUTHORIZED": S.PENDING,
+    "CONFIRMING": S.PENDING,
+    "REVERSING": S.PENDING,
+    "PARTIAL_REVERSED": S.PENDING,
+    "CONFIRMED": S.SUCCEEDED,
+    "REFUNDING": S.SUCCEEDED,
+    "PARTIAL_REFUNDED": S.PARTIALLY_REFUNDED,
+    "REFUNDED": S.REFUNDED,
+    "REJECTED": S.FAILED,
+    "AUTH_FAIL": S.FAILED,
+    "CANCELED": S.CANCELLED,
+    "REVERSED": S.CANCELLED,
+    "DEADLINE_EXPIRED": S.CANCELLED,
+}
+
+#: ReceiptVat → ``Receipt.Items[].Tax``. ``vat22`` / ``vat122`` (from 2026) are not verified
+#: against the public documentation: override with ``vat_codes`` if the terminal differs.
+VAT_CODES: dict[ReceiptVat, str] = {
+    ReceiptVat.NONE: "none",
+    ReceiptVat.VAT0: "vat0",
+    ReceiptVat.VAT5: "vat5",
+    ReceiptVat.VAT7: "vat7",
+    ReceiptVat.VAT10: "vat10",
+    ReceiptVat.VAT20: "vat20",
+    ReceiptVat.VAT22: "vat22",
+    ReceiptVat.VAT5_105: "vat105",
+    ReceiptVat.VAT7_107: "vat107",
+    ReceiptVat.VAT10_110: "vat110",
+    ReceiptVat.VAT20_120: "vat120",
+    ReceiptVat.VAT22_122: "vat122",
+}
+
+#: AgentType → ``AgentData.AgentSign``
+AGENT_SIGNS: dict[AgentType, str] = {AgentType.PAYMENT_AGENT: "paying_agent"}
+
+
+class TBankRefused(GatewayRefused):
+    """T-Bank answered ``Success: false``; ``error_code`` is its ``ErrorCode``."""
+
+    def __init__(self, message: str, *, error_code: str) -> None:
+        self.error_code = error_code
+        super().__init__(message, gateway=NAME, status=200)
+
+
+def to_kopecks(value: Decimal) -> int:
+    """Rubles (two places) → integer kopecks, exactly."""
+    kopecks = to_amount(value) * 100
+    if kopecks != kopecks.to_integral_value():
+        raise ValueError(f"{value} is not a whole number of kopecks")
+    return int(kopecks)
+
+
+def from_kopecks(value: Any) -> Decimal:
+    """Integer kopecks (a number or its digits) → rubles with two places."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"kopecks must be an integer, not {value!r}")
+    return to_amount(Decimal(int(value)) / 100)
+
+
+class TBankGateway(PaymentGateway):
+    """One T-Bank terminal.
+
+    :param terminal_key: ``TerminalKey`` from the merchant's cabinet.
+    :param password: the terminal password (signs requests; never sent, never logged).
+    :param base_url: the API's root (``https://securepay.tinkoff.ru``; the test terminal's
+        URL, or a simulator's on loopback).
+    :param notification_url: where T-Bank POSTs notifications (``NotificationURL``).
+    :param timeout: seconds for every call.
+    :param taxation: ``Receipt.Taxation`` (``osn``, ``usn_income``, …).
+    :param receipt_email: ``Receipt.Email`` — the service's own mailbox for receipts (the
+        SDK keeps no client contact); without it (and a ``receipt_phone``) no ``Receipt`` is
+        sent.
+    :param fee_vat: the VAT rate of the client-fee position when the receipt is derived.
+    :param not_found_codes: ``ErrorCode`` values that mean "no such payment / order".
+    :param duplicate_order_codes: ``ErrorCode`` values of an ``Init`` refused for a used
+        ``OrderId``.
+    :param amount_exceeded_codes: ``ErrorCode`` values of a refund larger than what is left.
+    """
+
+    name = NAME
+    capabilities = GatewayCapabilities(
+        # SberPay is offered on T-Bank's payment form where the terminal has it switched on
+        methods=frozenset(PaymentMethod),
+        partial_refunds=True,
+        signed_webhooks=True,
+        # a notification carries no signed time: no replay window applies (see the docs)
+        webhook_timestamps=False,
+        lookup_by_order=True,
+    )
+
+    def __init__(
+        self,
+        *,
+        terminal_key: str,
+        password: str,
+        base_url: str = DEFAULT_URL,
+        notification_url: str | None = None,
+        timeout: float = 10.0,
+        taxation: str = "usn_income",
+        receipt_email: str | None = None,
+        receipt_phone: str | None = None,
+        fee_vat: ReceiptVat = ReceiptVat.NONE,
+        vat_codes: Mapping[ReceiptVat, str] | None = None,
+        not_found_codes: tuple[str, ...] = ("7",),
+        duplicate_order_codes: tuple[str, ...] = ("8",),
+        amount_exceeded_codes: tuple[str, ...] = ("5",),
+    ) -> None:
+        if not terminal_key or not password:
+            raise ValueError("a T-Bank gateway needs a TerminalKey and its password")
+        self._http = HttpTransport(
+            base_url, timeout=timeout, gateway=NAME, headers={"Accept": "application/json"}
+        )
+        self._terminal_key = terminal_key
+        self._password = password
+        self.notification_url = notification_url
+        self.taxation = taxation
+        self.receipt_email = receipt_email
+        self.receipt_phone = receipt_phone
+        self.fee_vat = fee_vat
+        self.vat_codes = {**VAT_CODES, **(vat_codes or {})}
+        self._not_found = not_found_codes
+        self._duplicate = duplicate_order_codes
+        self._exceeded = amount_exceeded_codes
+
+    def __repr__(self) -> str:  # the password stays out of reprs and tracebacks
+        return f"TBankGateway(terminal_key={self._terminal_key!r}, url={self._http.base_url!r})"
+
+    @property
+    def timeout(self) -> float:
+        return self._http.timeout
+
+    # -- calls ---------------------------------------------------------------------------
+
+    def create_payment(self, payment: Payment, options: CreateOptions) -> GatewayPayment:
+        existing = self._live_for_order(payment.payment_id)
+        if existing is None:
+            body: dict[str, Any] = {
+                "Amount": to_kopecks(payment.total),
+                "OrderId": str(payment.payment_id),
+                "Description": (options.description or "Оплата услуг ЖКХ")[:140],
+                "SuccessURL": options.return_url,
+                "FailURL": options.return_url,
+                "PayType": "O",  # one-stage: CONFIRMED without a separate Confirm
+            }
+            if self.notification_url:
+                body["NotificationURL"] = self.notification_url
+            receipt = self._receipt(payment, options.receipt)
+            if receipt is not None:
+                body["Receipt"] = receipt
+            try:
+                answer = self._call("Init", body)
+            except TBankRefused as exc:
+                if exc.error_code not in self._duplicate:
+                    raise
+                existing = self._live_for_order(payment.payment_id)
+                if existing is None:
+                    raise
+            else:
+                state = self._snapshot(answer, order_fallback=payment.payment_id)
+                url = answer.get("PaymentURL")
+                return self._with_confirmation(state, payment.method, url)
+        return self._with_confirmation(existing, payment.method, None)
+
+    def get_payment(self, gateway_payment_id: str) -> GatewayPayment:
+        answer = self._call("GetState", {"PaymentId": gateway_payment_id}, lookup=True)
+        return self._snapshot(answer)
+
+    def find_payment(self, order_id: uuid.UUID, idempotency_key: str) -> GatewayPayment | None:
+        return self._live_for_order(order_id, any_status=True)
+
+    def cancel_payment(self, gateway_payment_id: str, idempotency_key: str) -> GatewayPayment:
+        answer = self._call("Cancel", {"PaymentId": gateway_payment_id}, lookup=True)
+        return self._snapshot(answer)
+
+    def refund(self, request: RefundRequest, idempotency_key: str) -> RefundResult:
+        body: dict[str, Any] = {
+            "PaymentId": request.gateway_payment_id,
+            "Amount": to_kopecks(request.amount),
+            # T-Bank's Cancel has no idempotency header: the refund's key travels here
+            "ExternalRequestId": idempotency_key,
+        }
+        receipt = self._refund_receipt(request)
+        if receipt is not None:
+            body["Receipt"] = receipt
+        try:
+            answer = self._call("Cancel", body, lookup=True)
+        except TBankRefused as exc:
+            if exc.error_code in self._exceeded:
+                raise InvalidRefund(exc.message, gateway=NAME) from None
+            raise
+        return RefundResult(idempotency_key, request.amount, self._snapshot(answer))
+
+    def parse_webhook(self, request: WebhookRequest) -> list[GatewayEvent]:
+        try:
+            data = json.loads(request.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise WebhookRejected("malformed", "body is not JSON", gateway=NAME) from None
+        if not isinstance(data, dict) or "Token" not in data:
+            raise WebhookRejected("signature", "no Token in the notification", gateway=NAME)
+        try:
+            genuine = verify_token(data, self._password)
+        except TypeError:
+            genuine = False
+        if not genuine:
+            raise WebhookRejected("signature", "Token does not match", gateway=NAME)
+        if data.get("TerminalKey") != self._terminal_key:
+            raise WebhookRejected("signature", "notification for another terminal", gateway=NAME)
+        try:
+            snapshot = self._snapshot(data)
+            event_id = f"{snapshot.gateway_payment_id}:{data['Status']}:{data.get('NewAmount', '')}"
+        except (KeyError, ValueError, TypeError, GatewayError) as exc:
+            raise WebhookRejected("malformed", type(exc).__name__, gateway=NAME) from None
+        return [GatewayEvent(event_id=event_id, payment=snapshot, signed_at=None)]
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _call(self, method: str, params: dict[str, Any], *, lookup: bool = False) -> Any:
+        body = {"TerminalKey": self._terminal_key, **params}
+        body["Token"] = make_token(body, self._password)
+        answer = self._http.request("POST", f"/v2/{method}", json_body=body).json()
+        if not isinstance(answer, dict):
+            raise GatewayError(f"{method}: the answer is not a JSON object", gateway=NAME)
+        if answer.get("Success") is True and str(answer.get("ErrorCode", "0")) == "0":
+            return answer
+        code = str(answer.get("ErrorCode", ""))
+        text = (
+            f"{method}: ErrorCode {code}: {answer.get('Message', '')} {answer.get('Details', '')}"
+        )
+        if lookup and code in self._not_found:
+            raise UnknownPayment(text.strip(), gateway=NAME)
+        raise TBankRefused(text.strip(), error_code=code)
+
+    def _live_for_order(
+        self, order_id: uuid.UUID, *, any_status: bool = False
+    ) -> GatewayPayment | None:
+        try:
+            answer = self._call("CheckOrder", {"OrderId": str(order_id)}, lookup=True)
+        except UnknownPayment:
+            return None
+        payments = [p for p in answer.get("Payments") or [] if isinstance(p, dict)]
+        if not any_status:
+            # a failed or cancelled attempt does not block a new one… but T-Bank would still
+            # refuse its OrderId when uniqueness is on; that refusal surfaces as GatewayRefused
+            payments = [
+                p
+                for p in payments
+                if STATUS_MAP.get(str(p.get("Status"))) not in (S.FAILED, S.CANCELLED)
+            ]
+        if not payments:
+            return None
+        return self.get_payment(str(payments[-1]["PaymentId"]))
+
+    def _with_confirmation(
+        self, state: GatewayPayment, method: PaymentMethod, url: Any
+    ) -> GatewayPayment:
+        if state.state is not S.PENDING:
+            return state
+        if method is PaymentMethod.SBP:
+            qr = self._call("GetQr", {"PaymentId": state.gateway_payment_id, "DataType": "PAYLOAD"})
+            confirmation = Confirmation(ConfirmationKind.QR, qr_payload=str(qr["Data"]))
+        elif isinstance(url, str) and url:
+            confirmation = Confirmation(ConfirmationKind.REDIRECT, url=url)
+        else:
+            # the PaymentURL of an earlier Init is not given again: the service keeps the one
+            # it stored, or cancels and starts a new payment
+            return state
+        return GatewayPayment(
+            gateway=NAME,
+            gateway_payment_id=state.gateway_payment_id,
+            order_id=state.order_id,
+            state=state.state,
+            amount=state.amount,
+            refunded=state.refunded,
+            method=method,
+            confirmation=confirmation,
+        )
+
+    def _snapshot(
+        self, data: Mapping[str, Any], *, order_fallback: uuid.UUID | None = None
+    ) -> GatewayPayment:
+        status = str(data.get("Status", ""))
+        state = STATUS_MAP.get(status)
+        if state is None:
+            raise GatewayError(f"unknown T-Bank status {status!r}", gateway=NAME)
+        order = data.get("OrderId")
+        order_id = uuid.UUID(str(order)) if order is not None else order_fallback
+        if order_id is None:
+            raise GatewayError("the answer names no OrderId", gateway=NAME)
+        original = data.get("OriginalAmount", data.get("Amount"))
+        if original is None:
+            raise GatewayError("the answer carries no Amount", gateway=NAME)
+        total = from_kopecks(original)
+        refunded = Decimal("0.00")
+        if state is S.REFUNDED:
+            refunded = total
+        elif state is S.PARTIALLY_REFUNDED:
+            if data.get("NewAmount") is None:
+                raise GatewayError(
+                    "PARTIAL_REFUNDED without OriginalAmount/NewAmount: refunded sum unknown",
+                    gateway=NAME,
+                )
+            refunded = total - from_kopecks(data["NewAmount"])
+        return GatewayPayment(
+            gateway=NAME,
+            gateway_payment_id=str(data["PaymentId"]),
+            order_id=order_id,
+            state=state,
+            amount=total,
+            refunded=refunded,
+        )
+
+    def _receipt(self, payment: Payment, receipt: Receipt | None) -> dict[str, Any] | None:
+        if not (self.receipt_email or self.receipt_phone):
+            return None
+        if receipt is not None:
+            items = [self._item(p) for p in receipt.positions]
+        else:
+            items = []
+            for line in payment.lines:
+                items.append(
+                    {
+                        "Name": (line.service or "Оплата услуг ЖКХ")[:128],
+                        "Price": to_kopecks(line.amount),
+                        "Quantity": 1,
+                        "Amount": to_kopecks(line.amount),
+                        "Tax": self.vat_codes[ReceiptVat.NONE],
+                        "PaymentMethod": "full_payment",
+                        "PaymentObject": "service",
+                        "AgentData": {"AgentSign": AGENT_SIGNS[AgentType.PAYMENT_AGENT]},
+                        "SupplierInfo": {"Inn": line.partner_inn},
+                    }
+                )
+            fees = sum((ln.client_fee for ln in payment.lines), Decimal("0.00"))
+            if fees:
+                items.append(self._fee_item(fees))
+        return self._receipt_body(items)
+
+    def _receipt_body(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        body: dict[str, Any] = {"Taxation": self.taxation, "Items": items}
+        if self.receipt_email:
+            body["Email"] = self.receipt_email
+        if self.receipt_phone:
+            body["Phone"] = self.receipt_phone
+        return body
+
+    def _fee_item(self, value: Decimal) -> dict[str, Any]:
+        return {
+            "Name": "Вознаграждение платёжного агента",
+            "Price": to_kopecks(value),
+            "Quantity": 1,
+            "Amount": to_kopecks(value),
+            "Tax": self.vat_codes[self.fee_vat],
+            "PaymentMethod": "full_payment",
+            "PaymentObject": "service",
+        }
+
+    def _item(self, position: ReceiptPosition) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "Name": position.name[:128],
+            "Price": to_kopecks(position.amount),
+            "Quantity": position.quantity,
+            "Amount": to_kopecks(position.amount * position.quantity),
+            "Tax": self.vat_codes[position.vat],
+            "PaymentMethod": position.mode,
+            "PaymentObject": position.subject,
+        }
+        if position.agent is not None and position.supplier is not None:
+            supplier = position.supplier
+            item["AgentData"] = {"AgentSign": AGENT_SIGNS[position.agent]}
+            info: dict[str, Any] = {"Inn": supplier.inn, "Name": supplier.name}
+            if supplier.phones:
+                info["Phones"] = list(supplier.phones)
+            item["SupplierInfo"] = info
+        return item
+
+    def _refund_receipt(self, request: RefundRequest) -> dict[str, Any] | None:
+        # a RefundRequest names lines by index only: the items carry the sums per line; the
+        # agent data of the original positions is not at hand here (see docs: unverified)
+        if not (self.receipt_email or self.receipt_phone):
+            return None
+        items = [
+            {
+                "Name": f"Возврат по позиции {line.index + 1}",
+                "Price": to_kopecks(line.amount),
+                "Quantity": 1,
+                "Amount": to_kopecks(line.amount),
+                "Tax": self.vat_codes[ReceiptVat.NONE],
+                "PaymentMethod": "full_payment",
+                "PaymentObject": "service",
+            }
+            for line in request.lines
+        ]
+        return self._receipt_body(items)

@@ -1,0 +1,31 @@
+"""The T-Bank gateway passes the conformance suite's gateway family, over loopback HTTP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import attrs
+import pytest
+from pes_sdk_conformance.gateways import GatewayConformance
+from pes_sdk_tbank import TBankHarness
+
+from pes_sdk.gateways import WebhookRequest
+
+
+class TestTBankGateway(GatewayConformance):
+    @pytest.fixture
+    def gateway_harness(self) -> Iterator[TBankHarness]:
+        with TBankHarness(timeout=0.5) as harness:
+            yield harness
+
+    def webhook_forgeries(self, genuine: WebhookRequest) -> list[WebhookRequest]:
+        """T-Bank's signature is the ``Token`` inside the body, not a header: the forgeries
+        change the body after signing (status, amount) or drop its Token."""
+        data = json.loads(genuine.body)
+        bodies = [
+            {**data, "Status": "REFUNDED"},
+            {**data, "Amount": data["Amount"] + 100},
+            {k: v for k, v in data.items() if k != "Token"},
+        ]
+        return [attrs.evolve(genuine, body=json.dumps(b).encode()) for b in bodies]

@@ -1,0 +1,753 @@
+"""A local ЮKassa (API v3) simulator: a real HTTP server on loopback, with switches for bad days.
+
+The same design as the sandbox acquirer (stdlib :mod:`http.server` in a thread, HTTP/1.1
+keep-alive, nothing beyond the core), speaking ЮKassa's protocol::
+
+    POST /v3/payments                  create (amount, capture, confirmation, payment_method_data,
+                                       metadata, receipt); Idempotence-Key required
+    GET  /v3/payments                  list, newest first (created_at.gte, limit, cursor)
+    GET  /v3/payments/{id}             the payment object
+    POST /v3/payments/{id}/cancel      only from waiting_for_capture; Idempotence-Key
+    POST /v3/refunds                   refund {payment_id, amount, receipt}; Idempotence-Key
+    GET  /v3/refunds/{id}              the refund object
+    GET  /checkout/{id}, POST …        the confirmation page (pay / decline; no card fields)
+    GET  /qr/{token}                   where the opaque СБП payload points (the same page)
+
+Rules enforced as ЮKassa documents them: HTTP Basic ``shopId:secretKey`` (401
+``invalid_credentials``); every POST needs ``Idempotence-Key`` (at most 64 characters); the
+same key with the same body returns the first answer, with another body it is refused (400
+``invalid_request``, parameter ``Idempotence-Key``: the exact code is unverified); amounts
+are ``{"value": "1272.26", "currency": "RUB"}``; errors are ``{"type": "error", "id", "code",
+"description", "parameter"}``. With ``receipts_required`` a receipt (items summing to the
+amount, and a customer contact) is demanded, as for a shop with 54-ФЗ through ЮKassa.
+
+Notifications are POSTed to ``webhook_url`` as ``{"type": "notification", "event", "object"}``
+with the object as it was at the event, **unsigned** (as ЮKassa's are), from 127.0.0.1,
+at least once (retried on non-2xx), and the switches can duplicate, reorder, delay or drop
+them.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import html
+import json
+import queue
+import random
+import secrets
+import threading
+import time
+import urllib.parse
+import uuid
+from decimal import Decimal, InvalidOperation
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import attrs
+
+from pes_sdk.gateways.errors import GatewayError
+from pes_sdk.gateways.http import HttpTransport
+from pes_sdk.money import ZERO
+from pes_sdk_yookassa.protocol import (
+    IDEMPOTENCE_HEADER,
+    MAX_IDEMPOTENCE_KEY,
+    METHOD_TYPES,
+    VAT_CODES,
+)
+
+__all__ = ["SimulatorError", "Switches", "YooKassaSimulator"]
+
+_CLIENT_ERRORS = tuple(range(400, 500))
+_TYPES = frozenset(METHOD_TYPES.values())
+_VAT_CODES = frozenset(VAT_CODES.values())
+
+
+@attrs.define
+class Switches:
+    """How badly the simulated ЮKassa behaves. Rates are probabilities in 0..1."""
+
+    #: answer 500 internal_server_error without doing anything
+    api_error_rate: float = 0.0
+    #: do the work, then answer 500 (the answer is "lost")
+    lost_answer_rate: float = 0.0
+    #: answer only after ``api_delay`` seconds (beyond the client's timeout: a timeout)
+    slow_rate: float = 0.0
+    api_delay: float = 0.0
+    webhook_duplicate_rate: float = 0.0
+    webhook_reorder_rate: float = 0.0
+    webhook_drop_rate: float = 0.0
+    webhook_delay: float = 0.0
+    fail_next: int = 0
+    lose_next: int = 0
+    stall_next: int = 0
+    #: answer the next N calls 429 too_many_requests (nothing done)
+    throttle_next: int = 0
+
+
+class SimulatorError(GatewayError):
+    """An error answer of the simulated API: HTTP ``status`` and ЮKassa's ``code``."""
+
+    def __init__(
+        self, status: int, code: str, description: str, parameter: str | None = None
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.description = description
+        self.parameter = parameter
+        super().__init__(f"{status} {code}: {description}", gateway="yookassa-simulator")
+
+    def body(self) -> bytes:
+        data: dict[str, str] = {
+            "type": "error",
+            "id": str(uuid.uuid4()),
+            "code": self.code,
+            "description": self.description,
+        }
+        if self.parameter:
+            data["parameter"] = self.parameter
+        return json.dumps(data, ensure_ascii=False).encode()
+
+
+def _bad(description: str, parameter: str | None = None) -> SimulatorError:
+    return SimulatorError(400, "invalid_request", description, parameter)
+
+
+def _money(value: Decimal) -> dict[str, str]:
+    return {"value": str(value), "currency": "RUB"}
+
+
+def _parse_money(data: Any, parameter: str) -> Decimal:
+    try:
+        if data["currency"] != "RUB":
+            raise _bad("only RUB is accepted here", f"{parameter}.currency")
+        value = Decimal(str(data["value"]))
+    except (KeyError, TypeError, InvalidOperation):
+        raise _bad("an amount is {value, currency}", parameter) from None
+    if value <= 0 or value != value.quantize(Decimal("0.01")):
+        raise _bad("an amount is positive, with at most two decimals", f"{parameter}.value")
+    return value.quantize(Decimal("0.01"))
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@attrs.define
+class _Payment:
+    id: str
+    amount: Decimal
+    method_type: str
+    confirmation: dict[str, str]
+    metadata: dict[str, str]
+    created_at: str
+    seq: int
+    description: str = ""
+    status: str = "pending"
+    refunded: Decimal = ZERO
+    cancellation: dict[str, str] | None = None
+    receipt: dict[str, Any] | None = None
+
+    def view(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "status": self.status,
+            "paid": self.status in ("succeeded", "waiting_for_capture"),
+            "amount": _money(self.amount),
+            "created_at": self.created_at,
+            "description": self.description,
+            "metadata": dict(self.metadata),
+            "payment_method": {"type": self.method_type, "id": self.id, "saved": False},
+            "recipient": {"account_id": "000000", "gateway_id": "000000"},
+            "refundable": self.status == "succeeded" and self.refunded < self.amount,
+            "test": True,
+        }
+        if self.status == "pending":
+            out["confirmation"] = dict(self.confirmation)
+        if self.status == "succeeded":
+            out["refunded_amount"] = _money(self.refunded)
+        if self.cancellation is not None:
+            out["cancellation_details"] = dict(self.cancellation)
+        if self.receipt is not None:
+            out["receipt_registration"] = "pending"
+        return out
+
+
+class YooKassaSimulator:
+    """ЮKassa on ``127.0.0.1`` (a free port unless one is given); :attr:`base_url` ends in /v3.
+
+    :param shop_id: / :param secret_key: the Basic credentials clients must send.
+    :param webhook_url: where notifications go; None keeps them unsent (set it later).
+    :param receipts_required: demand a 54-ФЗ receipt with every payment and refund.
+    :param seed: seeds the switches' randomness, for reproducible chaos.
+    """
+
+    def __init__(
+        self,
+        *,
+        shop_id: str = "100500",
+        secret_key: str = "test_simulator_secret",
+        webhook_url: str | None = None,
+        receipts_required: bool = False,
+        port: int = 0,
+        seed: int | None = None,
+        switches: Switches | None = None,
+        webhook_workers: int = 4,
+    ) -> None:
+        self.shop_id = shop_id
+        self.secret_key = secret_key
+        self.webhook_url = webhook_url
+        self.receipts_required = receipts_required
+        self.switches = switches or Switches()
+        self._rng = random.Random(seed)
+        self._lock = threading.RLock()
+        self._payments: dict[str, _Payment] = {}
+        self._refunds: dict[str, dict[str, Any]] = {}
+        self._by_token: dict[str, str] = {}
+        self._keys: dict[str, tuple[str, int, bytes]] = {}
+        self._seq = 0
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+        self._queue: queue.Queue[bytes | None] = queue.Queue()
+        self._held: list[bytes] = []
+        self._outstanding = 0
+        self._idle = threading.Condition(self._lock)
+        self._workers: list[threading.Thread] = []
+        self._n_workers = webhook_workers
+        self.webhooks_sent = 0
+        self.webhooks_dropped = 0
+        #: every authenticated request that reached the API: (method, path, Idempotence-Key)
+        self.calls: list[tuple[str, str, str | None]] = []
+
+    # -- life ----------------------------------------------------------------------------
+
+    @property
+    def root_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def base_url(self) -> str:
+        """The API root, as ``https://api.yookassa.ru/v3`` is for the real service."""
+        return f"{self.root_url}/v3"
+
+    def start(self) -> YooKassaSimulator:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name="yookassa-simulator",
+                daemon=True,
+            )
+            self._thread.start()
+            for i in range(self._n_workers):
+                worker = threading.Thread(
+                    target=self._send_loop, name=f"yookassa-webhooks-{i}", daemon=True
+                )
+                worker.start()
+                self._workers.append(worker)
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._server.server_close()
+        for _ in self._workers:
+            self._queue.put(None)
+        for worker in self._workers:
+            worker.join()
+        self._workers.clear()
+
+    def __enter__(self) -> YooKassaSimulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- the acquirer's side, driven in-process ------------------------------------------
+
+    def _chance(self, rate: float) -> bool:
+        with self._lock:
+            return rate > 0 and self._rng.random() < rate
+
+    def _get(self, payment_id: str) -> _Payment:
+        payment = self._payments.get(payment_id)
+        if payment is None:
+            raise SimulatorError(404, "not_found", f"payment {payment_id} not found")
+        return payment
+
+    def approve(self, payment_id: str) -> None:
+        """The client confirmed and paid: ``pending → succeeded`` (capture=true)."""
+        with self._lock:
+            payment = self._pending(payment_id)
+            payment.status = "succeeded"
+            self._emit("payment.succeeded", payment.view())
+
+    def decline(self, payment_id: str, reason: str = "general_decline") -> None:
+        """The issuer or ЮKassa declined: ``canceled`` with ``reason``."""
+        party = "payment_network" if reason != "fraud_suspected" else "yoo_money"
+        self._cancel_with(payment_id, party, reason)
+
+    def expire(self, payment_id: str) -> None:
+        """The client never confirmed: ``canceled``, ``expired_on_confirmation``."""
+        self._cancel_with(payment_id, "yoo_money", "expired_on_confirmation")
+
+    def _pending(self, payment_id: str) -> _Payment:
+        payment = self._get(payment_id)
+        if payment.status != "pending":
+            raise _bad(f"payment {payment_id} is {payment.status}, not pending")
+        return payment
+
+    def _cancel_with(self, payment_id: str, party: str, reason: str) -> None:
+        with self._lock:
+            payment = self._pending(payment_id)
+            payment.status = "canceled"
+            payment.cancellation = {"party": party, "reason": reason}
+            self._emit("payment.canceled", payment.view())
+
+    def payment(self, payment_id: str) -> dict[str, Any]:
+        """The payment object as the API returns it."""
+        with self._lock:
+            return self._get(payment_id).view()
+
+    def payments_for(self, order_id: uuid.UUID | str) -> list[str]:
+        """ЮKassa payment ids whose ``metadata.order_id`` is our order id."""
+        with self._lock:
+            return [
+                p.id for p in self._payments.values() if p.metadata.get("order_id") == str(order_id)
+            ]
+
+    def totals(self) -> tuple[Decimal, Decimal]:
+        """(captured, refunded) over every paid payment: the reconciliation side."""
+        with self._lock:
+            paid = [p for p in self._payments.values() if p.status == "succeeded"]
+            return sum((p.amount for p in paid), ZERO), sum((p.refunded for p in paid), ZERO)
+
+    # -- the API -------------------------------------------------------------------------
+
+    def _create(self, body: dict[str, Any]) -> dict[str, Any]:
+        value = _parse_money(body.get("amount"), "amount")
+        if body.get("capture") is not True:
+            # this simulator speaks the one-stage flow the adapter uses
+            raise _bad("only capture=true is simulated", "capture")
+        method_type = (body.get("payment_method_data") or {}).get("type")
+        if method_type not in _TYPES:
+            raise _bad("unsupported payment method", "payment_method_data.type")
+        conf = body.get("confirmation") or {}
+        metadata = body.get("metadata") or {}
+        if not isinstance(metadata, dict) or len(metadata) > 16:
+            raise _bad("metadata is an object of at most 16 keys", "metadata")
+        description = str(body.get("description", ""))
+        if len(description) > 128:
+            raise _bad("description is at most 128 characters", "description")
+        receipt = self._check_receipt(body.get("receipt"), value)
+        with self._lock:
+            self._seq += 1
+            payment_id = f"{secrets.token_hex(4)}-000f-5000-a000-{secrets.token_hex(6)}"
+            if conf.get("type") == "redirect":
+                if not str(conf.get("return_url", "")).startswith(("https://", "http://")):
+                    raise _bad("a redirect needs return_url", "confirmation.return_url")
+                confirmation = {
+                    "type": "redirect",
+                    "confirmation_url": f"{self.root_url}/checkout/{payment_id}",
+                    "return_url": str(conf["return_url"]),
+                }
+            elif conf.get("type") == "qr":
+                if method_type == "bank_card":
+                    raise _bad("a card payment has no QR confirmation", "confirmation.type")
+                token = secrets.token_urlsafe(16)
+                self._by_token[token] = payment_id
+                # opaque to the merchant; the real one is https://qr.nspk.ru/… for СБП
+                confirmation = {"type": "qr", "confirmation_data": f"{self.root_url}/qr/{token}"}
+            else:
+                raise _bad("confirmation.type must be redirect or qr", "confirmation.type")
+            payment = _Payment(
+                id=payment_id,
+                amount=value,
+                method_type=str(method_type),
+                confirmation=confirmation,
+                metadata={str(k): str(v) for k, v in metadata.items()},
+                created_at=_now(),
+                seq=self._seq,
+                description=description,
+                receipt=receipt,
+            )
+            self._payments[payment_id] = payment
+            return payment.view()
+
+    def _check_receipt(self, receipt: Any, total: Decimal) -> dict[str, Any] | None:
+        if receipt is None:
+            if self.receipts_required:
+                raise _bad("receipt is required for this shop (54-ФЗ)", "receipt")
+            return None
+        if not isinstance(receipt, dict) or not receipt.get("items"):
+            raise _bad("receipt.items is required", "receipt.items")
+        customer = receipt.get("customer") or {}
+        if not (customer.get("email") or customer.get("phone")):
+            raise _bad("receipt.customer needs an email or a phone", "receipt.customer")
+        items_total = ZERO
+        for i, item in enumerate(receipt["items"]):
+            where = f"receipt.items[{i}]"
+            price = _parse_money(item.get("amount"), f"{where}.amount")
+            try:
+                quantity = Decimal(str(item["quantity"]))
+            except (KeyError, InvalidOperation):
+                raise _bad("quantity is required", f"{where}.quantity") from None
+            if item.get("vat_code") not in _VAT_CODES:
+                raise _bad("vat_code is 1..12", f"{where}.vat_code")
+            if not str(item.get("description", "")).strip():
+                raise _bad("description is required", f"{where}.description")
+            if "agent_type" in item:
+                supplier = item.get("supplier") or {}
+                if not supplier.get("inn") or not supplier.get("name"):
+                    raise _bad("an agent item names its supplier", f"{where}.supplier")
+            items_total += price * quantity
+        if items_total.quantize(Decimal("0.01")) != total:
+            raise _bad("receipt items do not add up to the amount", "receipt.items")
+        return dict(receipt)
+
+    def _list(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        limit = int(query.get("limit", ["10"])[0])
+        if not 1 <= limit <= 100:
+            raise _bad("limit is 1..100", "limit")
+        since = query.get("created_at.gte", [""])[0]
+        cursor = query.get("cursor", [""])[0]
+        with self._lock:
+            items = sorted(self._payments.values(), key=lambda p: -p.seq)
+            if since:
+                items = [p for p in items if p.created_at >= since]
+            if cursor:
+                try:
+                    below = int(base64.urlsafe_b64decode(cursor.encode()).decode())
+                except ValueError:
+                    raise _bad("bad cursor", "cursor") from None
+                items = [p for p in items if p.seq < below]
+            page = items[:limit]
+            out: dict[str, Any] = {"type": "list", "items": [p.view() for p in page]}
+            if len(items) > limit:
+                out["next_cursor"] = base64.urlsafe_b64encode(str(page[-1].seq).encode()).decode()
+            return out
+
+    def _cancel(self, payment_id: str) -> dict[str, Any]:
+        with self._lock:
+            payment = self._get(payment_id)
+            if payment.status != "waiting_for_capture":
+                raise _bad(
+                    f"payment is in {payment.status} status, only waiting_for_capture "
+                    "can be canceled",
+                    "payment_id",
+                )
+            payment.status = "canceled"
+            payment.cancellation = {"party": "merchant", "reason": "canceled_by_merchant"}
+            self._emit("payment.canceled", payment.view())
+            return payment.view()
+
+    def _refund(self, body: dict[str, Any]) -> dict[str, Any]:
+        payment_id = str(body.get("payment_id", ""))
+        value = _parse_money(body.get("amount"), "amount")
+        receipt = self._check_receipt(body.get("receipt"), value)
+        with self._lock:
+            payment = self._get(payment_id)
+            if payment.status != "succeeded":
+                raise _bad(f"payment is {payment.status}: nothing to refund", "payment_id")
+            if payment.refunded + value > payment.amount:
+                raise _bad("the refund exceeds what is left of the payment", "amount")
+            payment.refunded += value
+            refund: dict[str, Any] = {
+                "id": f"{secrets.token_hex(4)}-0015-5000-8000-{secrets.token_hex(6)}",
+                "payment_id": payment_id,
+                "status": "succeeded",
+                "amount": _money(value),
+                "created_at": _now(),
+            }
+            if receipt is not None:
+                refund["receipt_registration"] = "pending"
+            self._refunds[refund["id"]] = refund
+            self._emit("refund.succeeded", refund)
+            return dict(refund)
+
+    def _authorised(self, headers: Any) -> bool:
+        expected = "Basic " + base64.b64encode(f"{self.shop_id}:{self.secret_key}".encode()).decode(
+            "ascii"
+        )
+        given = str(headers.get("Authorization", ""))
+        return hmac.compare_digest(given.encode(), expected.encode())
+
+    def handle_api(
+        self, method: str, path: str, query: dict[str, list[str]], body: bytes, headers: Any
+    ) -> tuple[int, bytes]:
+        """Route one API call; return (status, JSON body)."""
+        if not self._authorised(headers):
+            err = SimulatorError(
+                401, "invalid_credentials", "Authentication by given credentials failed"
+            )
+            return 401, err.body()
+        key = headers.get(IDEMPOTENCE_HEADER)
+        with self._lock:
+            self.calls.append((method, path, key))
+        sw = self.switches
+        with self._lock:
+            throttle = sw.throttle_next > 0
+            fail = not throttle and sw.fail_next > 0
+            lose = not throttle and not fail and sw.lose_next > 0
+            stall = sw.stall_next > 0
+            sw.throttle_next -= throttle
+            sw.fail_next -= fail
+            sw.lose_next -= lose
+            sw.stall_next -= stall
+        if stall or self._chance(sw.slow_rate):
+            time.sleep(sw.api_delay)
+        if throttle:
+            return 429, SimulatorError(429, "too_many_requests", "Too many requests").body()
+        internal = SimulatorError(500, "internal_server_error", "Internal server error").body()
+        if fail or self._chance(sw.api_error_rate):
+            return 500, internal
+        if method == "POST":
+            if not key:
+                return 400, _bad("Idempotence key is required", IDEMPOTENCE_HEADER).body()
+            if len(key) > MAX_IDEMPOTENCE_KEY:
+                return 400, _bad("Idempotence key is too long", IDEMPOTENCE_HEADER).body()
+            fingerprint = hashlib.sha256(method.encode() + path.encode() + body).hexdigest()
+            with self._lock:  # the check and the work are one step: no twin can slip in
+                seen = self._keys.get(key)
+                if seen is not None:
+                    if seen[0] != fingerprint:
+                        err = _bad(
+                            "Idempotence key duplicated with another request", IDEMPOTENCE_HEADER
+                        )
+                        return 400, err.body()
+                    status, answer = seen[1], seen[2]
+                else:
+                    status, answer = self._route(method, path, query, body)
+                    if status < 500:
+                        self._keys[key] = (fingerprint, status, answer)
+        else:
+            status, answer = self._route(method, path, query, body)
+        if lose or self._chance(sw.lost_answer_rate):
+            return 500, internal
+        return status, answer
+
+    def _route(
+        self, method: str, path: str, query: dict[str, list[str]], body: bytes
+    ) -> tuple[int, bytes]:
+        parts = [p for p in path.split("/") if p][1:]  # after "v3"
+        try:
+            try:
+                data: Any = json.loads(body) if body else {}
+            except ValueError:
+                raise _bad("the body is not JSON") from None
+            if not isinstance(data, dict):
+                raise _bad("a JSON object is expected")
+            if method == "POST" and parts == ["payments"]:
+                result: Any = self._create(data)
+            elif method == "GET" and parts == ["payments"]:
+                result = self._list(query)
+            elif method == "GET" and len(parts) == 2 and parts[0] == "payments":
+                with self._lock:
+                    result = self._get(parts[1]).view()
+            elif method == "POST" and len(parts) == 3 and parts[::2] == ["payments", "cancel"]:
+                result = self._cancel(parts[1])
+            elif method == "POST" and parts == ["refunds"]:
+                result = self._refund(data)
+            elif method == "GET" and len(parts) == 2 and parts[0] == "refunds":
+                with self._lock:
+                    refund = self._refunds.get(parts[1])
+                if refund is None:
+                    raise SimulatorError(404, "not_found", f"refund {parts[1]} not found")
+                result = dict(refund)
+            else:
+                raise SimulatorError(404, "not_found", f"no resource {method} {path}")
+        except SimulatorError as exc:
+            return exc.status, exc.body()
+        return 200, json.dumps(result, ensure_ascii=False).encode()
+
+    # -- the confirmation page -----------------------------------------------------------
+
+    def page(self, payment_id: str) -> str:
+        with self._lock:
+            p = self._get(payment_id)
+            status, total, method = p.status, p.amount, p.method_type
+        esc = html.escape
+        buttons = (
+            '<form method="post"><button name="action" value="pay">Оплатить / Pay</button> '
+            '<button name="action" value="decline">Отклонить / Decline</button></form>'
+            if status == "pending"
+            else f"<p>Статус / status: <b>{esc(status)}</b></p>"
+        )
+        return (
+            '<!doctype html><html lang="ru"><head><meta charset="utf-8">'
+            "<title>ЮKassa simulator</title></head><body>"
+            f"<h1>Симулятор ЮKassa / YooKassa simulator</h1><p>{esc(method)}: "
+            f"{esc(str(total))} ₽</p><p>No card data is asked for or kept here.</p>"
+            f"{buttons}</body></html>"
+        )
+
+    def confirm_from_page(self, payment_id: str, action: str) -> str:
+        """Apply a button of the page; return where to send the browser."""
+        if action == "pay":
+            self.approve(payment_id)
+        elif action == "decline":
+            self.decline(payment_id)
+        else:
+            raise _bad(f"unknown action {action!r}")
+        with self._lock:
+            conf = self._payments[payment_id].confirmation
+        return conf.get("return_url") or f"{self.root_url}/checkout/{payment_id}"
+
+    def payment_for_token(self, token: str) -> str:
+        with self._lock:
+            payment_id = self._by_token.get(token)
+        if payment_id is None:
+            raise SimulatorError(404, "not_found", "unknown QR")
+        return payment_id
+
+    # -- notifications -------------------------------------------------------------------
+
+    def _emit(self, event: str, obj: dict[str, Any]) -> None:
+        # the object is taken now, under the lock: a late delivery carries old news
+        body = json.dumps(
+            {"type": "notification", "event": event, "object": obj}, ensure_ascii=False
+        ).encode()
+        copies = 2 if self._chance(self.switches.webhook_duplicate_rate) else 1
+        with self._lock:
+            self._outstanding += copies
+        for _ in range(copies):
+            self._queue.put(body)
+
+    def _send_loop(self) -> None:
+        transport: HttpTransport | None = None
+        transport_url = None
+        while True:
+            try:
+                body = self._queue.get(timeout=0.05)
+            except queue.Empty:
+                body = self._take_held()
+                if body is None:
+                    continue
+            if body is None:
+                return
+            if self._chance(self.switches.webhook_reorder_rate):
+                with self._lock:
+                    self._held.append(body)
+                continue
+            batch = [body]
+            held = self._take_held()
+            while held is not None:
+                batch.append(held)
+                held = self._take_held()
+            for item in batch:
+                if self.webhook_url != transport_url:
+                    transport_url = self.webhook_url
+                    transport = (
+                        HttpTransport(transport_url, timeout=5.0, gateway="yookassa-webhooks")
+                        if transport_url
+                        else None
+                    )
+                self._deliver(transport, item)
+                with self._lock:
+                    self._outstanding -= 1
+                    self._idle.notify_all()
+
+    def _take_held(self) -> bytes | None:
+        with self._lock:
+            return self._held.pop(0) if self._held else None
+
+    def _deliver(self, transport: HttpTransport | None, body: bytes) -> None:
+        if self.switches.webhook_delay:
+            time.sleep(self.switches.webhook_delay)
+        if transport is None or self._chance(self.switches.webhook_drop_rate):
+            with self._lock:
+                self.webhooks_dropped += 1
+            return
+        for attempt in range(3):
+            try:
+                # no signature: ЮKassa's notifications carry none
+                response = transport.request(
+                    "POST",
+                    "",
+                    body=body,
+                    headers={"Content-Type": "application/json; charset=utf-8"},
+                    ok_statuses=_CLIENT_ERRORS,
+                )
+            except GatewayError:
+                time.sleep(0.01 * (attempt + 1))
+                continue
+            if response.status >= 400:
+                # ЮKassa resends until it gets a 200; the simulator gives up after a few
+                time.sleep(0.01 * (attempt + 1))
+                continue
+            with self._lock:
+                self.webhooks_sent += 1
+            return
+        with self._lock:
+            self.webhooks_dropped += 1
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every notification emitted so far is sent, dropped or given up on."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._outstanding > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+
+def _make_handler(sim: YooKassaSimulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        disable_nagle_algorithm = True  # headers and body go separately: avoid delayed ACKs
+        protocol_version = "HTTP/1.1"
+        server_version = "pes-yookassa-simulator"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # no request logs: paths carry payment ids, bodies amounts
+
+        def _send(self, status: int, body: bytes, content_type: str, **extra: str) -> None:
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up waiting
+
+        def _dispatch(self, method: str) -> None:
+            url = urllib.parse.urlsplit(self.path)
+            query = urllib.parse.parse_qs(url.query)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            parts = [p for p in url.path.split("/") if p]
+            json_type = "application/json; charset=utf-8"
+            try:
+                if parts[:1] == ["v3"]:
+                    status, answer = sim.handle_api(method, url.path, query, body, self.headers)
+                    self._send(status, answer, json_type)
+                elif parts[:1] in (["checkout"], ["qr"]) and len(parts) == 2:
+                    pid = parts[1] if parts[0] == "checkout" else sim.payment_for_token(parts[1])
+                    if method == "GET":
+                        self._send(200, sim.page(pid).encode(), "text/html; charset=utf-8")
+                    else:
+                        form = urllib.parse.parse_qs(body.decode("ascii", "replace"))
+                        target = sim.confirm_from_page(pid, form.get("action", [""])[0])
+                        self._send(303, b"", "text/plain", Location=target)
+                else:
+                    raise SimulatorError(404, "not_found", "not found")
+            except SimulatorError as exc:
+                self._send(exc.status, exc.body(), json_type)
+
+        def do_GET(self) -> None:
+            self._dispatch("GET")
+
+        def do_POST(self) -> None:
+            self._dispatch("POST")
+
+    return Handler

@@ -1,0 +1,3 @@
+"""The YooKassa tests run the conformance suite's gateway family, so its plugin is active."""
+
+pytest_plugins = ["pes_sdk_conformance.plugin"]
