@@ -54,6 +54,7 @@ from pes_sdk.gateways.models import (
 from pes_sdk.gateways.signing import check_window
 from pes_sdk.gateways.state import Move, Outcome, advance
 from pes_sdk.models.payments import Payment
+from pes_sdk.models.receipts import Receipt
 from pes_sdk.money import ZERO
 
 __all__ = [
@@ -203,8 +204,19 @@ class PaymentProcessor:
 
     # -- create --------------------------------------------------------------------------
 
-    def start(self, payment: Payment, *, return_url: str, description: str = "") -> PaymentEntry:
+    def start(
+        self,
+        payment: Payment,
+        *,
+        return_url: str,
+        description: str = "",
+        receipt: Receipt | None = None,
+    ) -> PaymentEntry:
         """Create the gateway payment for a basket (or resume an unfinished create).
+
+        ``receipt`` (54-ФЗ, e.g. :meth:`Receipt.for_payment
+        <pes_sdk.models.receipts.Receipt.for_payment>`) goes to the acquirer's receipt
+        fields where its protocol has them.
 
         Returns the entry with its confirmation. Raises :class:`GatewayTimeout` /
         :class:`GatewayUnavailable` when every attempt failed: the entry stays ``created``
@@ -223,7 +235,7 @@ class PaymentProcessor:
                 raise GatewayError(f"payment {payment.payment_id} is in the book with other lines")
         if entry.gateway_payment_id is not None:
             return entry
-        options = CreateOptions(entry.idempotency_key, return_url, description)
+        options = CreateOptions(entry.idempotency_key, return_url, description, receipt)
         timed_out = False
 
         def attempt() -> GatewayPayment:
