@@ -3,8 +3,9 @@
 It generates a partner's debt registry (реестр задолженности) in the kit's own ``pes-debts``
 format, validates it, converts it to the Sberbank-style ``sber-debts`` text registry, reads
 that back, settles one partner-day under the ``percent`` fee plan, and shows what the
-quarantine policy does with a file that has one bad row. The data is fixed, so the output is
-the same on every run (only the folder differs when it is a temporary one).
+quarantine policy does with a file that has one bad row; then a client pays a basket through
+the sandbox gateway (the embedded default acquirer, on loopback). The data is fixed, so the
+output is the same on every run (only the folder differs when it is a temporary one).
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ import datetime as dt
 import random
 import shutil
 import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -22,7 +28,16 @@ from pes_sdk.cli.common import EXIT_INVALID, host_of
 from pes_sdk.errors import PesError
 from pes_sdk.fees import settle_day
 from pes_sdk.formats.base import Policy, ReadReport, RegistryFormat
-from pes_sdk.models import DebtRecord, FeeTerms, RegistryHeader, RegistryKind
+from pes_sdk.gateways import PaymentProcessor
+from pes_sdk.models import (
+    DebtRecord,
+    FeeTerms,
+    Payment,
+    PaymentLine,
+    PaymentMethod,
+    RegistryHeader,
+    RegistryKind,
+)
 from pes_sdk.money import ZERO, from_kopecks
 from pes_sdk.operations import convert, validate
 from pes_sdk.period import Period
@@ -38,6 +53,7 @@ PARTNER_INN = "5001007329"  # a made-up ИНН with valid check digits
 PARTNER_ACCOUNT = "40702810380000000002"  # a made-up р/с, control key valid with BIK 044525225
 PERIOD = Period(2026, 11)
 SETTLEMENT_DAY = dt.date(2026, 11, 20)
+_DEMO_PAYMENT = uuid.UUID("00000000-0000-4000-8000-000000000001")
 
 _HOUSES = (
     "5f1d7d2e-3c4b-4a8e-9f10-2b3c4d5e6f70",
@@ -245,8 +261,71 @@ def _walk(host: PluginHost, folder: Path, *, keep: bool) -> None:
         for ln in kept.rejects_path.read_text(encoding="utf-8-sig").splitlines():
             _say(f"     {ln}")
 
+    _step(7, "A client pays a basket through the sandbox gateway (the embedded default)")
+    _pay_basket(host, got[:2])
+
     _say()
     _say("Done. Next: `pes formats`, `pes validate FILE --format NAME`, `pes convert --help`.")
+
+
+def _pay_basket(host: PluginHost, debts: list[DebtRecord]) -> None:
+    """One gateway payment for two services: created, paid on the acquirer's page, credited.
+
+    The gateway is found through the plugin host like any other (the core never imports an
+    adapter); the "client" presses the pay button of the sandbox's confirmation page over
+    HTTP on loopback, and the processor then polls the acquirer, the backstop that works
+    even when every webhook is lost.
+    """
+    factory = host.gateways().get("sandbox")
+    if factory is None:
+        _say("   the sandbox gateway (pes-sdk-sandbox) is not installed: step skipped")
+        return
+    lines = [
+        PaymentLine(PARTNER_INN, d.account, d.amount, service=d.service, premises=d.premises)
+        for d in debts
+        if d.amount > 0
+    ]
+    basket = Payment(_DEMO_PAYMENT, dt.datetime.now(dt.UTC), PaymentMethod.CARD, lines)
+    credits: list[Decimal] = []
+    gateway = factory.create({})
+    try:
+        processor = PaymentProcessor(gateway, on_credit=lambda e: credits.append(e.payment.total))
+        entry = processor.start(basket, return_url="https://cabinet.example/paid")
+        _say(f"   basket: {len(lines)} services, total {basket.total}, by card")
+        confirmation = entry.confirmation
+        if confirmation is None or confirmation.url is None:
+            raise PesError("the sandbox gave no confirmation page")
+        _say(f"   {entry.state.value}: the client is sent to the acquirer's confirmation page")
+        _press_pay(confirmation.url)
+        processor.refresh(basket.payment_id)
+        twice = processor.refresh(basket.payment_id)  # a repeated status is no new credit
+        _say(f"   the client pressed pay; polled the acquirer: {twice.entry.state.value}")
+        _say(f"   credited {len(credits)} time(s): {', '.join(map(str, credits))}")
+    finally:
+        gateway.close()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    # The page redirects the browser to the cabinet's return URL: the demo stops there.
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def _press_pay(url: str) -> None:
+    """POST the pay button of the sandbox's confirmation page (loopback only)."""
+    if urllib.parse.urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise PesError(f"the demo only presses buttons on loopback, not {url}")
+    request = urllib.request.Request(
+        url,
+        data=b"action=pay",
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    try:
+        urllib.request.build_opener(_NoRedirect).open(request, timeout=5).close()
+    except urllib.error.HTTPError as exc:
+        if exc.code not in (302, 303):
+            raise PesError(f"the confirmation page answered {exc.code}") from None
 
 
 def _read_records(fmt: RegistryFormat, path: Path) -> list[DebtRecord]:
