@@ -6,17 +6,39 @@ import click
 
 from pes_sdk import __version__
 from pes_sdk.cli.bank import reconcile, settle
+from pes_sdk.cli.common import host_of
 from pes_sdk.cli.demo import demo
 from pes_sdk.cli.gis import gis
 from pes_sdk.cli.listing import formats, plugins
 from pes_sdk.cli.registry import convert, validate
 
-__all__ = ["cli", "main"]
+__all__ = ["PesGroup", "cli", "main"]
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+class PesGroup(click.Group):
+    """The ``pes`` group: the built-in commands, then those plugins add (``pes_cli_commands``).
+
+    Plugin commands are looked up only when a name is not built in, so a plugin can add a
+    command but never replace one.
+    """
+
+    def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        return {
+            name: cmd
+            for name, cmd in host_of(ctx).cli_commands().items()
+            if name not in self.commands
+        }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._plugin_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self._plugin_commands(ctx).get(cmd_name)
+
+
+@click.group(cls=PesGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="pes")
 def cli() -> None:
     """pes: registries, formats and plugins of pes-sdk.

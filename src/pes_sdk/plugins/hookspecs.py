@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import click
 import pluggy
 
 from pes_sdk.billing.contract import BillingSourceFactory, DeliveryChannelFactory
@@ -93,6 +94,20 @@ def pes_delivery_channels() -> Sequence[DeliveryChannelFactory]:
     A factory builds a configured :class:`~pes_sdk.billing.DeliveryChannel` from settings:
     the way payment registries (idempotently by partner + registry number) and, when the
     channel can, meter readings reach a partner. Building one must not touch the network.
+
+    .. versionadded:: 0.1
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def pes_cli_commands() -> Sequence[click.Command]:
+    """Return click commands (or groups) this plugin adds to the ``pes`` command line.
+
+    Each command's ``name`` must be unique; the built-in commands (``formats``,
+    ``validate``, …) cannot be replaced, and a taken name is refused and reported against
+    the plugin that brought it. This is how an adapter that speaks to one remote system
+    (``pes gis``) brings its commands without the core importing it.
 
     .. versionadded:: 0.1
     """

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import attrs
+import click
 import pluggy
 
 from pes_sdk.billing.contract import BillingSourceFactory, DeliveryChannelFactory
@@ -85,6 +86,7 @@ class PluginHost:
         self._gateways: dict[str, GatewayFactory] | None = None
         self._sources: dict[str, BillingSourceFactory] | None = None
         self._channels: dict[str, DeliveryChannelFactory] | None = None
+        self._commands: dict[str, click.Command] | None = None
 
     # -- loading -------------------------------------------------------------------------
 
@@ -106,6 +108,7 @@ class PluginHost:
         self._formats = self._plans = None
         self._gateways = None
         self._sources = self._channels = None
+        self._commands = None
         self._providers = {}
         return True
 
@@ -226,6 +229,14 @@ class PluginHost:
             )
         return self._channels
 
+    def cli_commands(self) -> dict[str, click.Command]:
+        """Every command plugins add to ``pes``, by name."""
+        if self._commands is None:
+            self._commands = self._provided(
+                "pes_cli_commands", click.Command, lambda c: c.name or ""
+            )
+        return self._commands
+
     def provider_of(self, hook_name: str, key: str) -> str:
         """Which plugin provided the item ``key`` through ``hook_name`` (for listings).
 
@@ -238,6 +249,7 @@ class PluginHost:
             "pes_payment_gateways": self.gateways,
             "pes_billing_sources": self.billing_sources,
             "pes_delivery_channels": self.delivery_channels,
+            "pes_cli_commands": self.cli_commands,
         }
         if hook_name in collect:
             collect[hook_name]()
