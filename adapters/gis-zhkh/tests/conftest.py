@@ -3,6 +3,8 @@
 The format package is found at ``$PES_CONTRACTS_DIR/gis-zhkh`` or, by default,
 ``../shared/contracts/gis-zhkh`` beside the repository. Without it the tests skip with that
 reason, except in CI (``CI`` set), where a missing package is an error.
+
+The conformance suite's plugin is active: ``test_conformance.py`` runs its billing family.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 import pytest
 from pes_sdk_gis_zhkh import GisClient, GisConfig, HmacTestSigner, MunicipalResource
 from pes_sdk_gis_zhkh.simulator import GisSimulator
+
+pytest_plugins = ["pes_sdk_conformance.plugin"]
 
 REPO = Path(__file__).resolve().parents[3]
 TEST_KEY = "pes-sdk-test-key-not-gost-0123456789"

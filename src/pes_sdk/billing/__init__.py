@@ -25,6 +25,7 @@ from pes_sdk.billing.errors import (
     BillingUnavailable,
     ControlTotalsMismatch,
     PagingError,
+    RecordsRefused,
     RegistryConflict,
 )
 from pes_sdk.billing.models import (
@@ -32,6 +33,8 @@ from pes_sdk.billing.models import (
     DeliveryReceipt,
     DeliveryStatus,
     ReadingsReceipt,
+    RecordOutcome,
+    RecordStatus,
     RejectedReading,
 )
 from pes_sdk.billing.retry import BillingRetry
@@ -54,6 +57,9 @@ __all__ = [
     "DeliveryStatus",
     "PagingError",
     "ReadingsReceipt",
+    "RecordOutcome",
+    "RecordStatus",
+    "RecordsRefused",
     "RegistryConflict",
     "RejectedReading",
     "verify_complete",

@@ -69,6 +69,11 @@ class DeliveryChannel(abc.ABC):
         :attr:`~pes_sdk.billing.models.DeliveryStatus.ALREADY_ACCEPTED` and the first
         acceptance's id; the same number with other content raises
         :class:`~pes_sdk.billing.errors.RegistryConflict`.
+
+        A channel whose partner takes a registry record by record (ГИС ЖКХ) is idempotent
+        per record instead (``capabilities.registry_conflicts`` is False): the receipt's
+        ``records`` say what became of each, and refused records raise
+        :class:`~pes_sdk.billing.errors.RecordsRefused` carrying that receipt.
         """
 
     def deliver_readings(

@@ -20,8 +20,12 @@ Which error a call raises tells the caller what it may do next:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pes_sdk.errors import Issue, PesError
+
+if TYPE_CHECKING:
+    from pes_sdk.billing.models import DeliveryReceipt
 
 __all__ = [
     "RETRYABLE",
@@ -32,6 +36,7 @@ __all__ = [
     "BillingUnavailable",
     "ControlTotalsMismatch",
     "PagingError",
+    "RecordsRefused",
     "RegistryConflict",
 ]
 
@@ -81,6 +86,21 @@ class RegistryConflict(BillingFault):
 
     The registry that was delivered first stands; send corrections under a new number.
     """
+
+
+class RecordsRefused(BillingFault):
+    """The partner took a payment registry record by record and refused some of them.
+
+    ``receipt`` is what the delivery did: its ``records`` say, per record, what was accepted
+    (now or before) and what was refused with the partner's code and reason
+    (``receipt.refused``). The accepted records stand; delivering the same registry again
+    reports none of them twice, and cannot cure the refused ones: correct those and send
+    them in a new registry. ``code`` is ``RECORDS_REFUSED``.
+    """
+
+    def __init__(self, message: str, *, receipt: DeliveryReceipt, endpoint: str = "") -> None:
+        self.receipt = receipt
+        super().__init__(message, endpoint=endpoint, code="RECORDS_REFUSED")
 
 
 class BillingProtocolError(BillingError):

@@ -71,7 +71,7 @@ from pes_sdk_gis_zhkh.models import (
 from pes_sdk_gis_zhkh.schema import NS, safe_parser
 from pes_sdk_gis_zhkh.signing import CONTAINER_ID, Signer
 
-__all__ = ["GisClient", "hardened_settings"]
+__all__ = ["GisClient", "hardened_settings", "reading_transport_guid"]
 
 T = TypeVar("T")
 
@@ -279,12 +279,20 @@ class GisClient:
         return False
 
     def _call(
-        self, service: str, operation: str, message_guid: str, *, raw: bool = False, **body: Any
+        self,
+        service: str,
+        operation: str,
+        message_guid: str,
+        *,
+        raw: bool = False,
+        retry: bool = True,
+        **body: Any,
     ) -> Any:
         """Call ``operation`` with a RequestHeader of ``message_guid``, retrying if allowed.
 
         With ``raw``, the answer's body element is returned as parsed XML instead of a zeep
-        object (see :meth:`poll` for why).
+        object (see :meth:`poll` for why). ``retry=False`` sends it once whatever the
+        operation (a caller whose contract forbids resending it).
         """
         cfg = self.config
         proxy = self._service(service)
@@ -293,7 +301,7 @@ class GisClient:
             "MessageGUID": message_guid,
             "orgPPAGUID": cfg.org_ppa_guid,
         }
-        attempts = cfg.retry_attempts if operation in IDEMPOTENT else 1
+        attempts = cfg.retry_attempts if retry and operation in IDEMPOTENT else 1
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(attempts),
             wait=tenacity.wait_random_exponential(multiplier=cfg.retry_initial, max=cfg.retry_max),
@@ -381,10 +389,12 @@ class GisClient:
         body: Mapping[str, Any],
         keys: Mapping[str, str],
         done: list[BatchResult],
+        *,
+        retry: bool = True,
     ) -> BatchResult:
         # The MessageGUID is fixed before the first attempt and reused by every retry.
         requester = str(uuid.uuid4())
-        ack = _body(self._call(service, operation, requester, **body))
+        ack = _body(self._call(service, operation, requester, retry=retry, **body))
         message_guid = str(_get(_get(ack, "Ack"), "MessageGUID"))
         try:
             state = self.poll(message_guid, service=service)
@@ -568,13 +578,20 @@ class GisClient:
     # -- readings ---------------------------------------------------------------------------
 
     def send_readings(
-        self, readings: Iterable[MeterReading], *, devices: Mapping[str, str] | None = None
+        self,
+        readings: Iterable[MeterReading],
+        *,
+        devices: Mapping[str, str] | None = None,
+        retry: bool = True,
     ) -> SendReport:
         """Send meter readings (``importMeteringDeviceValues``), ≤ 1000 a message.
 
         ``devices`` maps a meter number to its MeteringDeviceRootGUID in ГИС ЖКХ (on top of
         the configured ``devices``); non-electric meters also need the configured НСИ-2
-        resource of their type. Readings without these are reported NOT_SENT.
+        resource of their type. Readings without these are reported NOT_SENT. Each item's
+        TransportGUID is :func:`reading_transport_guid` of its reading. With
+        ``retry=False`` each import is sent once even after a transient fault (its
+        ``getState`` polls, being reads, are still retried).
         """
         known = {**self.config.devices, **(devices or {})}
         ready: list[tuple[str, dict[str, Any]]] = []
@@ -582,9 +599,7 @@ class GisClient:
         seen: set[str] = set()
         for reading in readings:
             values = [_metering_value(v) for v in reading.values]
-            tg = stable_guid(
-                "reading", reading.meter_number, reading.taken_on.isoformat(), *map(str, values)
-            )
+            tg = reading_transport_guid(reading)
             key = reading.meter_number
             problem = None
             device = known.get(reading.meter_number)
@@ -638,8 +653,18 @@ class GisClient:
         for chunk in _chunks(ready, self.config.readings_batch_size):
             keys = {_reading_tg(el): k for k, el in chunk}
             body = {"version": IMPORT_VERSION, "MeteringDevicesValues": [el for _, el in chunk]}
-            done.append(self._send("metering", "importMeteringDeviceValues", body, keys, done))
+            done.append(
+                self._send("metering", "importMeteringDeviceValues", body, keys, done, retry=retry)
+            )
         return SendReport(tuple(done), tuple(skipped))
+
+
+def reading_transport_guid(reading: MeterReading) -> str:
+    """The TransportGUID of a reading's item: stable for the meter, date and values."""
+    values = [_metering_value(v) for v in reading.values]
+    return stable_guid(
+        "reading", reading.meter_number, reading.taken_on.isoformat(), *map(str, values)
+    )
 
 
 def _reading_tg(element: Mapping[str, Any]) -> str:

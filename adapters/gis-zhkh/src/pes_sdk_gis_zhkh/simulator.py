@@ -18,7 +18,8 @@ It serves the asynchronous payment service (``/payment``) and metering service
 
 Switches make it misbehave on purpose: :meth:`fail_next` (HTTP 5xx), :meth:`fault_next`
 (SOAP faults), :meth:`slow_next` (process, then answer late: the client times out and
-retries), :attr:`pending_polls` (slow ``getState``).
+retries), :meth:`lose_next` (process, then answer with a 5xx: the answer is lost),
+:attr:`pending_polls` (slow ``getState``); :meth:`heal` clears what is queued.
 
 Why the standard library (``wsgiref`` in a thread) and not a framework: it adds no
 dependency to the adapter, it listens on a real socket so zeep's ``requests`` transport,
@@ -171,11 +172,15 @@ class GisSimulator:
         self.calls: collections.Counter[str] = collections.Counter()
         #: items per processed import message (to check batch sizes)
         self.batch_sizes: list[int] = []
+        #: notices accepted by each processed notification message, in order (a resend that
+        #: reported something again shows as a second message with a non-zero count)
+        self.accepted_per_message: list[int] = []
         self.validation_failures: list[str] = []
         self.signature_failures: list[str] = []
         self._fail: dict[str, list[int]] = collections.defaultdict(list)
         self._faults: dict[str, list[tuple[str, str]]] = collections.defaultdict(list)
         self._slow: dict[str, list[float]] = collections.defaultdict(list)
+        self._lose: dict[str, list[int]] = collections.defaultdict(list)
         self._raw: dict[str, list[tuple[str, bytes]]] = collections.defaultdict(list)
         self._messages: dict[str, _Message] = {}
         self._by_requester: dict[str, str] = {}
@@ -244,6 +249,17 @@ class GisSimulator:
         with self._lock:
             self._slow[operation].extend([seconds] * count)
 
+    def lose_next(self, operation: str, count: int = 1, status: int = 503) -> None:
+        """Process the next ``count`` requests of ``operation``, then answer HTTP ``status``."""
+        with self._lock:
+            self._lose[operation].extend([status] * count)
+
+    def heal(self) -> None:
+        """Forget every queued failure, fault, slow or lost answer and raw reply."""
+        with self._lock:
+            for queue in (self._fail, self._faults, self._slow, self._lose, self._raw):
+                queue.clear()
+
     def release(self) -> None:
         """Finish every message still "processing": the next ``getState`` gives its result."""
         with self._lock:
@@ -301,6 +317,7 @@ class GisSimulator:
                 fcode, fmsg = self._faults[operation].pop(0)
                 return self._fault(fcode, fmsg)
             delay = self._slow[operation].pop(0) if self._slow[operation] else 0.0
+            lost = self._lose[operation].pop(0) if self._lose[operation] else 0
         problems = validation_errors(self.format_package, header) + validation_errors(
             self.format_package, element
         )
@@ -321,6 +338,8 @@ class GisSimulator:
                 status, reply = self._get_state(service, element)
             else:
                 status, reply = self._accept(service, operation, requester, element)
+        if lost:  # the work is done; the answer never reaches the client
+            return f"{lost} Unavailable", b"temporarily unavailable", delay
         return status, reply, delay
 
     # -- answers ----------------------------------------------------------------------------
@@ -397,6 +416,7 @@ class GisSimulator:
             f"{{{PM}}}NotificationOfOrderExecution139Type"
         )
         self.batch_sizes.append(len(items))
+        self.accepted_per_message.append(0)
         for item in items:
             oid = item.findtext(f".//{{{NS['pb']}}}OrderID") or ""
             tg = item.findtext(f"{{{B}}}TransportGUID") or ""
@@ -406,6 +426,7 @@ class GisSimulator:
                 error = (DUPLICATE_ORDER, "Извещение с таким OrderID уже размещено")
             if error is None:
                 self.accepted_order_ids[oid] += 1
+                self.accepted_per_message[-1] += 1
                 self.order_amounts[oid] = int(item.findtext(f".//{{{NS['pb']}}}Amount") or -1)
             msg.results.append(self._result(msg, tg, error))
 
