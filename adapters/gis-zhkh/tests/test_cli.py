@@ -222,8 +222,15 @@ def test_lookup_usage_errors(sim, env):
     assert missing.exit_code == 2 and "cannot read" in missing.output
 
 
-def test_missing_adapter_gives_a_clear_error(monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "pes_sdk_gis_zhkh", None)  # as if not installed
-    result = _run("gis", "lookup", "--els", "12АБ123456", "--config", str(tmp_path / "x"))
-    assert result.exit_code == 2
-    assert "pip install pes-sdk-gis-zhkh" in result.output
+def test_without_the_plugin_there_is_no_gis_command(tmp_path):
+    """`pes gis` comes from this adapter's plugin: the core knows nothing of ГИС ЖКХ."""
+    from click.testing import CliRunner
+
+    from pes_sdk.cli.main import cli
+    from pes_sdk.plugins import PluginHost
+
+    host = PluginHost(disabled={"gis-zhkh"})
+    result = CliRunner().invoke(cli, ["gis", "--help"], obj=host)
+    assert result.exit_code == 2 and "No such command 'gis'" in result.output
+    listed = CliRunner().invoke(cli, ["--help"], obj=PluginHost())
+    assert "gis" in listed.output

@@ -8,7 +8,6 @@ from pes_sdk import __version__
 from pes_sdk.cli.bank import reconcile, settle
 from pes_sdk.cli.common import host_of
 from pes_sdk.cli.demo import demo
-from pes_sdk.cli.gis import gis
 from pes_sdk.cli.listing import formats, plugins
 from pes_sdk.cli.registry import convert, validate
 
@@ -61,7 +60,6 @@ cli.add_command(convert)
 cli.add_command(demo)
 cli.add_command(settle)
 cli.add_command(reconcile)
-cli.add_command(gis)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
+import click
 
 from pes_sdk.billing.contract import DeliveryChannelFactory
 from pes_sdk.errors import ConfigError
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 # The client (zeep, requests) is imported when a channel is built, not when the plugin
 # loads: every `pes` command loads every plugin, and most never talk to ГИС ЖКХ.
 
-__all__ = ["GisChannelFactory", "pes_delivery_channels"]
+__all__ = ["GisChannelFactory", "pes_cli_commands", "pes_delivery_channels"]
 
 
 @attrs.frozen
@@ -59,3 +60,11 @@ class GisChannelFactory:
 @hookimpl
 def pes_delivery_channels() -> Sequence[DeliveryChannelFactory]:
     return [GisChannelFactory()]
+
+
+@hookimpl
+def pes_cli_commands() -> Sequence[click.Command]:
+    """``pes gis notify`` and ``pes gis lookup``."""
+    from pes_sdk_gis_zhkh.cli import gis
+
+    return [gis]

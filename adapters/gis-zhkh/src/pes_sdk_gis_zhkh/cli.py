@@ -1,8 +1,9 @@
 """``pes gis``: report payments to ГИС ЖКХ and look up what is owed at an address.
 
-The commands need the separately installed adapter ``pes-sdk-gis-zhkh``. It is imported
-only when a ``pes gis`` command runs, so ``pes`` works without it, and says how to install
-it when it is missing. Settings come from ``GIS.toml`` (see ``docs/gis-zhkh.md``).
+The adapter adds this group to ``pes`` through the ``pes_cli_commands`` hook, so the core
+never imports it. The client (zeep, requests) is imported only when a ``pes gis`` command
+runs: every ``pes`` command loads this module with the plugin. Settings come from
+``GIS.toml`` (see ``docs/gis-zhkh.md``).
 """
 
 from __future__ import annotations
@@ -25,17 +26,11 @@ if TYPE_CHECKING:
 
 __all__ = ["gis"]
 
-_INSTALL_HINT = (
-    "the ГИС ЖКХ adapter is not installed: pip install pes-sdk-gis-zhkh "
-    "(in this repository: pip install -e adapters/gis-zhkh)"
-)
-
 
 def _adapter() -> Any:
-    try:
-        import pes_sdk_gis_zhkh
-    except ImportError:
-        fail(_INSTALL_HINT, EXIT_USAGE)
+    # Imported when a command runs, not when the plugin loads (zeep and requests are heavy).
+    import pes_sdk_gis_zhkh
+
     return pes_sdk_gis_zhkh
 
 
