@@ -6,12 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Every distribution in this repository, installed editable into one environment.
 DISTS := . adapters/csv adapters/onec-xml adapters/onec-bank adapters/sandbox adapters/gis-zhkh \
-	adapters/soap-billing adapters/yookassa adapters/sber adapters/tbank conformance examples/jsonl-format
+	adapters/soap-billing adapters/yookassa adapters/sber adapters/tbank runner conformance examples/jsonl-format
 PYPROJECTS := $(addsuffix /pyproject.toml,$(DISTS))
 STAMP := $(VENV)/.installed
 TEST_PATHS := tests adapters/csv/tests adapters/onec-xml/tests adapters/onec-bank/tests \
 	adapters/sandbox/tests adapters/gis-zhkh/tests adapters/soap-billing/tests \
-	adapters/yookassa/tests adapters/sber/tests adapters/tbank/tests conformance/tests \
+	adapters/yookassa/tests adapters/sber/tests adapters/tbank/tests runner/tests conformance/tests \
 	examples/jsonl-format/tests
 
 .PHONY: demo test lint type pytest bench clean
@@ -34,7 +34,7 @@ lint: $(STAMP)
 type: $(STAMP)
 	$(BIN)/mypy --strict src adapters/csv/src adapters/onec-xml/src adapters/onec-bank/src \
 		adapters/sandbox/src adapters/gis-zhkh/src adapters/soap-billing/src \
-		adapters/yookassa/src adapters/sber/src adapters/tbank/src conformance/src
+		adapters/yookassa/src adapters/sber/src adapters/tbank/src runner/src conformance/src
 
 pytest: $(STAMP)
 	$(BIN)/pytest $(TEST_PATHS)

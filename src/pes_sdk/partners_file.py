@@ -38,7 +38,9 @@ __all__ = [
     "PartnersFileError",
     "ServiceDetails",
     "load_partners",
+    "parse_partner_table",
     "parse_partners",
+    "parse_service_table",
 ]
 
 #: The version of the file format this module reads (the top-level ``version`` key).
@@ -278,11 +280,13 @@ def _bank(c: _Checker, data: Mapping[str, Any], where: str) -> BankDetails | Non
 _SERVICE_KEYS = ("name", "inn", "kpp", "bank", "directbank_id", "purpose")
 
 
-def _service(c: _Checker, data: Mapping[str, Any]) -> ServiceDetails | None:
+def _service(
+    c: _Checker, data: Mapping[str, Any], extra_keys: Iterable[str] = ()
+) -> ServiceDetails | None:
     table = c.table(data, "service", "")
     if table is None:
         return None
-    c.unknown(table, _SERVICE_KEYS, "service")
+    c.unknown(table, (*_SERVICE_KEYS, *extra_keys), "service")
     name = c.get(table, "name", "service", _name)
     inn = c.get(table, "inn", "service", _digits_text(identifiers.check_inn))
     kpp = c.get(table, "kpp", "service", _digits_text(identifiers.check_kpp), required=False)
@@ -346,12 +350,7 @@ def _partners(
         if not isinstance(item, dict):
             c.note(where, f"is a table, not {_kind(item)}")
             continue
-        c.unknown(item, _PARTNER_KEYS, where)
-        inn = c.get(item, "inn", where, _digits_text(identifiers.check_inn))
-        kpp = c.get(item, "kpp", where, _digits_text(identifiers.check_kpp), required=False)
-        name = c.get(item, "name", where, _name)
-        bank = _bank(c, item, where)
-        fee = _fee(c, item, where, plans)
+        inn, kpp, partner = _partner(c, item, where, plans)
         if inn is not None:
             key = (inn, kpp)
             if key in seen:
@@ -361,10 +360,63 @@ def _partners(
                 )
             else:
                 seen[key] = i
-        if inn is None or name is None or bank is None or fee is None:
-            continue
-        out.append((i, Partner(inn=inn, name=name, bank=bank, kpp=kpp, fee=fee)))
+        if partner is not None:
+            out.append((i, partner))
     return out
+
+
+def _partner(
+    c: _Checker,
+    item: Mapping[str, Any],
+    where: str,
+    plans: frozenset[str] | None,
+    extra_keys: Iterable[str] = (),
+) -> tuple[str | None, str | None, Partner | None]:
+    """One partner table: its ИНН and КПП as read (for duplicate checks), and the partner."""
+    c.unknown(item, (*_PARTNER_KEYS, *extra_keys), where)
+    inn = c.get(item, "inn", where, _digits_text(identifiers.check_inn))
+    kpp = c.get(item, "kpp", where, _digits_text(identifiers.check_kpp), required=False)
+    name = c.get(item, "name", where, _name)
+    bank = _bank(c, item, where)
+    fee = _fee(c, item, where, plans)
+    if inn is None or name is None or bank is None or fee is None:
+        return inn, kpp, None
+    return inn, kpp, Partner(inn=inn, name=name, bank=bank, kpp=kpp, fee=fee)
+
+
+def parse_service_table(
+    data: Mapping[str, Any], problems: list[str], *, extra_keys: Iterable[str] = ()
+) -> ServiceDetails | None:
+    """Read the ``service`` table of a parsed TOML document, as ``PARTNERS.toml`` has it.
+
+    For files that embed the same section (the reference runner's configuration): every
+    problem is appended to ``problems`` as ``service.key: message``, and None is returned
+    when the section cannot be built. ``extra_keys`` are keys the caller reads itself from
+    the same table, so they are not reported as unknown.
+    """
+    c = _Checker()
+    c.problems = problems
+    return _service(c, data, extra_keys)
+
+
+def parse_partner_table(
+    item: Mapping[str, Any],
+    where: str,
+    problems: list[str],
+    *,
+    plans: Iterable[str] | None = None,
+    extra_keys: Iterable[str] = (),
+) -> Partner | None:
+    """Read one partner table (``inn``, ``kpp``, ``name``, ``bank``, ``fee``).
+
+    ``where`` is its key path (``partners[2]``); problems are appended to ``problems``.
+    ``plans`` and ``extra_keys`` as in :func:`parse_service_table` and
+    :func:`parse_partners`. Duplicate ИНН/КПП across partners is the caller's check.
+    """
+    c = _Checker()
+    c.problems = problems
+    known = frozenset(plans) if plans is not None else None
+    return _partner(c, item, where, known, extra_keys)[2]
 
 
 def parse_partners(

@@ -1,0 +1,776 @@
+"""Loading the runner's TOML configuration strictly, listing every problem at once.
+
+The file is checked as a whole before the runner starts: unknown keys, missing or mistyped
+values, bad bank details, names of gateways, sources, channels, formats and fee plans that
+no installed plugin provides, folders that cannot be used and partners that clash. Every
+problem is collected with its key path and all of them are raised together in one
+:class:`RunnerConfigError`. The format is documented in ``docs/runner-config.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pes_sdk.errors import ConfigError
+from pes_sdk.models.partners import Partner
+from pes_sdk.models.registry import RegistryKind
+from pes_sdk.partners_file import parse_partner_table, parse_service_table
+from pes_sdk.plugins.manager import PluginHost, get_host
+from pes_sdk_runner.config.models import (
+    INBOX,
+    OUTBOX,
+    AdapterSettings,
+    ChannelConfig,
+    GatewayConfig,
+    HttpConfig,
+    PartnerConfig,
+    RunnerConfig,
+    ServiceConfig,
+    SourceConfig,
+    StoreConfig,
+    StoreKind,
+)
+
+__all__ = [
+    "CONFIG_VERSION",
+    "DEFAULT_TIME_ZONE",
+    "MIN_TOKEN_LENGTH",
+    "RunnerConfigError",
+    "example_config_path",
+    "load_runner_config",
+    "parse_runner_config",
+]
+
+#: The version of the configuration format this runner reads (top-level ``version``).
+CONFIG_VERSION = 1
+#: Perm's time zone, the default of ``service.time_zone``.
+DEFAULT_TIME_ZONE = "Asia/Yekaterinburg"
+#: A token shorter than this is refused: it could be guessed.
+MIN_TOKEN_LENGTH = 16
+
+T = TypeVar("T")
+
+
+class RunnerConfigError(ConfigError):
+    """A runner configuration with problems; ``problems`` lists each as ``key.path: message``."""
+
+    def __init__(self, path: Path | None, problems: Iterable[str]) -> None:
+        self.path = path
+        self.problems = tuple(problems)
+        where = str(path) if path is not None else "runner configuration"
+        count = len(self.problems)
+        head = f"{where}: {count} problem{'s' if count != 1 else ''}:"
+        super().__init__("\n  ".join([head, *self.problems]))
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The key path of each problem, in order (``partners[2].channel.kind``)."""
+        return tuple(p.split(": ", 1)[0] for p in self.problems)
+
+
+def example_config_path() -> Path:
+    """The example configuration shipped with the runner (``config/example.toml``)."""
+    return Path(str(resources.files("pes_sdk_runner.config").joinpath("example.toml")))
+
+
+# -- reading typed values ---------------------------------------------------------------
+
+
+class _Reader:
+    """Reads typed values out of tables, noting every problem with its key path."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def note(self, key: str, message: str) -> None:
+        self.problems.append(f"{key}: {message}")
+
+    def unknown(self, data: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:
+        allowed = set(allowed)
+        for key in data:
+            if key not in allowed:
+                self.note(
+                    _join(where, key), f"unknown key; allowed here: {', '.join(sorted(allowed))}"
+                )
+
+    def table(
+        self, data: Mapping[str, Any], key: str, where: str, *, required: bool = False
+    ) -> Mapping[str, Any] | None:
+        if key not in data:
+            if required:
+                self.note(_join(where, key), "missing (a table is required)")
+                return None
+            return {}
+        value = data[key]
+        if not isinstance(value, dict):
+            self.note(_join(where, key), f"is a table, not {_kind(value)}")
+            return None
+        return value
+
+    def get(
+        self,
+        data: Mapping[str, Any],
+        key: str,
+        where: str,
+        convert: Callable[[Any], T],
+        *,
+        required: bool = False,
+        default: T | None = None,
+    ) -> T | None:
+        if key not in data:
+            if required:
+                self.note(_join(where, key), "missing")
+            return default
+        try:
+            return convert(data[key])
+        except (ValueError, TypeError) as exc:
+            self.note(_join(where, key), str(exc) or type(exc).__name__)
+            return None
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _kind(value: object) -> str:
+    names = {
+        str: "text",
+        int: "an integer",
+        bool: "a boolean",
+        dict: "a table",
+        list: "an array",
+        Decimal: "a number",
+        dt.time: "a time",
+        dt.date: "a date",
+        dt.datetime: "a date-time",
+    }
+    return names.get(type(value), type(value).__name__)
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"is text, not {_kind(value)}")
+    if not value.strip():
+        raise ValueError("is empty")
+    return value.strip()
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"is true or false, not {_kind(value)}")
+    return value
+
+
+def _zone(value: Any) -> ZoneInfo:
+    name = _text(value)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r} (an IANA name such as {DEFAULT_TIME_ZONE})"
+        ) from None
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def _env_name(value: Any) -> str:
+    name = _text(value)
+    if not _ENV_NAME.match(name):
+        raise ValueError(f"{name!r} is not an environment variable name")
+    return name
+
+
+def _cutoff(value: Any) -> dt.time:
+    # A TOML local time (cutoff = 18:00:00) is taken as well as the text "18:00".
+    if isinstance(value, dt.time):
+        if value.second or value.microsecond:
+            raise ValueError("a cut-off is whole minutes, HH:MM")
+        return value
+    text = _text(value)
+    match = re.fullmatch(r"(\d{2}):(\d{2})", text)
+    if match is None or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ValueError(f'is a local time HH:MM such as "18:00", not {text!r}')
+    return dt.time(int(match[1]), int(match[2]))
+
+
+def _version(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"is an integer, not {_kind(value)}")
+    return value
+
+
+def _port(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"is an integer, not {_kind(value)}")
+    if not 0 <= value <= 65535:
+        raise ValueError(f"is a TCP port 0..65535 (0: any free port), not {value}")
+    return value
+
+
+def _webhook_path(value: Any) -> str:
+    text = _text(value)
+    if not text.startswith("/") or any(c.isspace() or c in "?#" for c in text):
+        raise ValueError(f"is a URL path starting with '/', without a query, not {text!r}")
+    return text
+
+
+def _settings(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise TypeError(f"is a table of text values, not {_kind(value)}")
+    out: dict[str, str] = {}
+    for k, v in value.items():
+        # Numbers are taken as their text (timeout = 10): factories take text settings.
+        if isinstance(v, bool) or not isinstance(v, str | int | Decimal):
+            raise TypeError(f"{k}: a setting is text or a number, not {_kind(v)}")
+        out[str(k)] = str(v)
+    return out
+
+
+def _env_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise TypeError(f'is a table of setting = "ENV_VARIABLE", not {_kind(value)}')
+    out: dict[str, str] = {}
+    for k, v in value.items():
+        try:
+            out[str(k)] = _env_name(v)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{k}: {exc}") from None
+    return out
+
+
+# -- folders ------------------------------------------------------------------------------
+
+
+def _folder_problem(folder: Path) -> str | None:
+    """Why ``folder`` cannot be used (it must exist, or be creatable), or None.
+
+    Nothing is created at load: the nearest existing ancestor must be a writable folder.
+    """
+    if folder.exists():
+        if not folder.is_dir():
+            return f"{folder} exists and is not a folder"
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return f"{folder} is not writable"
+        return None
+    parent = folder.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{folder} cannot be created: {parent} is not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{folder} cannot be created: {parent} is not writable"
+    return None
+
+
+def _resolve(base: Path, value: str) -> Path:
+    return Path(os.path.normpath(base / Path(value).expanduser()))
+
+
+def _overlaps(a: Path, b: Path) -> bool:
+    return a == b or a.is_relative_to(b) or b.is_relative_to(a)
+
+
+# -- sections -----------------------------------------------------------------------------
+
+_TOP_KEYS = ("version", "service", "store", "gateway", "http", "partners")
+_SERVICE_EXTRA = ("time_zone", "data")
+_STORE_KEYS = ("url",)
+_GATEWAY_KEYS = ("name", "settings", "secrets_env")
+_HTTP_KEYS = (
+    "host",
+    "port",
+    "client_tokens_env",
+    "operator_tokens_env",
+    "webhook_path",
+)
+_PARTNER_EXTRA = (
+    "source",
+    "format",
+    "channel",
+    "cutoff",
+    "empty_registry",
+    "transfer_format",
+)
+#: Setting names that hold secrets: their values belong in the environment, not the file.
+_SECRET_KEY = re.compile(r"password|secret|token|(^|_)key$", re.I)
+_SECRET_HINT = "secrets are not written in the file; name an environment variable in {}"
+
+
+class _Loader:
+    def __init__(self, r: _Reader, host: PluginHost, base: Path, env: Mapping[str, str]) -> None:
+        self.r = r
+        self.host = host
+        self.base = base
+        self.env = env
+
+    def folder(self, value: Any, base: Path) -> Path:
+        return _resolve(base, _text(value))
+
+    def checked_folder(
+        self, table: Mapping[str, Any], key: str, where: str, base: Path
+    ) -> Path | None:
+        folder = self.r.get(table, key, where, lambda v: self.folder(v, base), required=True)
+        if folder is not None:
+            problem = _folder_problem(folder)
+            if problem is not None:
+                self.r.note(_join(where, key), problem)
+        return folder
+
+    def secrets(self, table: Mapping[str, Any], where: str) -> dict[str, str] | None:
+        no_names: dict[str, str] = {}
+        names = self.r.get(table, "secrets_env", where, _env_map, default=no_names)
+        if names is None:
+            return None
+        out: dict[str, str] = {}
+        for setting, var in names.items():
+            value = self.env.get(var, "")
+            if not value:
+                # Name the variable, never a value.
+                self.r.note(
+                    f"{where}.secrets_env.{setting}", f"environment variable {var} is not set"
+                )
+                continue
+            out[setting] = value
+        return out
+
+    def adapter(self, table: Mapping[str, Any], where: str) -> AdapterSettings | None:
+        no_settings: dict[str, str] = {}
+        settings = self.r.get(table, "settings", where, _settings, default=no_settings)
+        secrets = self.secrets(table, where)
+        if settings is None or secrets is None:
+            return None
+        for key in settings:
+            if _SECRET_KEY.search(key):
+                self.r.note(f"{where}.settings.{key}", _SECRET_HINT.format(f"{where}.secrets_env"))
+        both = sorted(set(settings) & set(secrets))
+        for key in both:
+            self.r.note(f"{where}.settings.{key}", "is given in secrets_env too; keep one")
+        return AdapterSettings(settings, secrets)
+
+    # -- [service]
+
+    def service(self, data: Mapping[str, Any]) -> ServiceConfig | None:
+        details = parse_service_table(data, self.r.problems, extra_keys=_SERVICE_EXTRA)
+        table = data.get("service")
+        if not isinstance(table, dict):
+            return None
+        zone = self.r.get(table, "time_zone", "service", _zone, default=ZoneInfo(DEFAULT_TIME_ZONE))
+        data_folder = self.r.get(
+            table,
+            "data",
+            "service",
+            lambda v: self.folder(v, self.base),
+            default=self.base / "data",
+        )
+        if data_folder is not None:
+            problem = _folder_problem(data_folder)
+            if problem is not None:
+                self.r.note("service.data", problem)
+        if details is None or zone is None or data_folder is None:
+            return None
+        return ServiceConfig(details, zone, data_folder)
+
+    # -- [store]
+
+    def store(self, data: Mapping[str, Any], data_folder: Path | None) -> StoreConfig | None:
+        table = self.r.table(data, "store", "")
+        if table is None:
+            return None
+        self.r.unknown(table, _STORE_KEYS, "store")
+        url = self.r.get(table, "url", "store", _text)
+        if url is None:
+            if "url" in table or data_folder is None:
+                return None
+            return StoreConfig(f"sqlite:///{data_folder / 'pes.db'}", StoreKind.SQLITE)
+        scheme = urlsplit(url).scheme.lower()
+        if scheme == "sqlite":
+            rest = url.split(":", 1)[1]
+            if not rest.startswith("///") or len(rest) == 3:
+                self.r.note(
+                    "store.url",
+                    "a SQLite URL is sqlite:///FILE (a relative FILE is under service.data)",
+                )
+                return None
+            file = Path(rest[3:])
+            if not file.is_absolute():
+                if data_folder is None:
+                    return None
+                file = Path(os.path.normpath(data_folder / file))
+            problem = _folder_problem(file.parent)
+            if problem is not None:
+                self.r.note("store.url", f"the database's folder: {problem}")
+            return StoreConfig(f"sqlite:///{file}", StoreKind.SQLITE)
+        if scheme in ("postgresql", "postgres") or scheme.startswith("postgresql+"):
+            if not urlsplit(url).hostname and not urlsplit(url).path.strip("/"):
+                self.r.note("store.url", "a PostgreSQL URL names a host or a database")
+                return None
+            return StoreConfig(url, StoreKind.POSTGRESQL)
+        shown = scheme or url.split(":", 1)[0]
+        self.r.note(
+            "store.url", f"unsupported store {shown!r}; use sqlite:///FILE or postgresql://…"
+        )
+        return None
+
+    # -- [gateway]
+
+    def gateway(self, data: Mapping[str, Any]) -> GatewayConfig | None:
+        table = self.r.table(data, "gateway", "")
+        if table is None:
+            return None
+        self.r.unknown(table, _GATEWAY_KEYS, "gateway")
+        known = self.host.gateways()
+
+        def name(value: Any) -> str:
+            text = _text(value)
+            if text not in known:
+                raise ValueError(f"no payment gateway named {text!r} (installed: {_list(known)})")
+            return text
+
+        gname = self.r.get(table, "name", "gateway", name, default="sandbox")
+        if "name" not in table and "sandbox" not in known:
+            self.r.note(
+                "gateway.name",
+                f"missing, and the default 'sandbox' is not installed (installed: {_list(known)})",
+            )
+            gname = None
+        adapter = self.adapter(table, "gateway")
+        if gname is None or adapter is None:
+            return None
+        return GatewayConfig(gname, adapter)
+
+    # -- [http]
+
+    def tokens(self, table: Mapping[str, Any], key: str) -> tuple[str, frozenset[str] | None]:
+        where = f"http.{key}"
+        plain = key.removesuffix("_env")
+        if plain in table:
+            self.r.note(f"http.{plain}", _SECRET_HINT.format(where))
+        default = "PES_CLIENT_TOKENS" if plain == "client_tokens" else "PES_OPERATOR_TOKENS"
+        var = self.r.get(table, key, "http", _env_name, required=True)
+        if var is None:
+            return default, None
+        raw = self.env.get(var, "")
+        tokens = [t.strip() for t in raw.split(",") if t.strip()]
+        if not tokens:
+            self.r.note(where, f"environment variable {var} is not set or holds no token")
+            return var, None
+        short = sum(1 for t in tokens if len(t) < MIN_TOKEN_LENGTH)
+        if short:
+            self.r.note(
+                where,
+                f"{short} token(s) in {var} are shorter than {MIN_TOKEN_LENGTH} characters",
+            )
+            return var, None
+        return var, frozenset(tokens)
+
+    def http(self, data: Mapping[str, Any], gateway: str | None) -> HttpConfig | None:
+        table = self.r.table(data, "http", "", required=True)
+        if table is None:
+            return None
+        self.r.unknown(table, (*_HTTP_KEYS, "client_tokens", "operator_tokens"), "http")
+        host = self.r.get(table, "host", "http", _text, default="127.0.0.1")
+        port = self.r.get(table, "port", "http", _port, default=8080)
+        path = self.r.get(
+            table,
+            "webhook_path",
+            "http",
+            _webhook_path,
+            default=f"/webhooks/{gateway or 'gateway'}",
+        )
+        client_var, client = self.tokens(table, "client_tokens_env")
+        operator_var, operator = self.tokens(table, "operator_tokens_env")
+        if client is not None and operator is not None and client & operator:
+            # A client's app must never hold an operator's rights.
+            self.r.note(
+                "http.operator_tokens_env",
+                f"a token in {operator_var} is also a client token in {client_var}",
+            )
+            return None
+        if None in (host, port, path, client, operator):
+            return None
+        assert host is not None and port is not None and path is not None
+        assert client is not None and operator is not None
+        return HttpConfig(client, operator, client_var, operator_var, host, port, path)
+
+    # -- [[partners]]
+
+    def format_name(self, kind: RegistryKind, need: str) -> Callable[[Any], str]:
+        formats = self.host.formats()
+
+        def check(value: Any) -> str:
+            name = _text(value)
+            of_kind = {n for n, f in formats.items() if f.kind == kind}
+            fmt = formats.get(name)
+            if fmt is None:
+                raise ValueError(
+                    f"no registry format named {name!r} "
+                    f"(installed {kind} formats: {_list(of_kind)})"
+                )
+            if fmt.kind != kind:
+                raise ValueError(f"format {name!r} holds {fmt.kind}, not {kind}")
+            if not getattr(fmt.capabilities, need):
+                raise ValueError(f"format {name!r} cannot {need}")
+            return name
+
+        return check
+
+    def source(self, item: Mapping[str, Any], where: str, data_folder: Path) -> SourceConfig | None:
+        table = self.r.table(item, "source", where, required=True)
+        if table is None:
+            return None
+        path = f"{where}.source"
+        known = self.host.billing_sources()
+        kind = self.r.get(table, "kind", path, _text, required=True)
+        if kind is None:
+            return None
+        if kind == INBOX:
+            self.r.unknown(table, ("kind", "folder"), path)
+            folder = self.checked_folder(table, "folder", path, data_folder)
+            return SourceConfig(INBOX, folder) if folder is not None else None
+        if kind not in known:
+            self.r.note(
+                f"{path}.kind",
+                f"no billing source named {kind!r} (installed: {_list({INBOX, *known})})",
+            )
+            return None
+        self.r.unknown(table, ("kind", "settings", "secrets_env"), path)
+        adapter = self.adapter(table, path)
+        return SourceConfig(kind, None, adapter) if adapter is not None else None
+
+    def channel(
+        self, item: Mapping[str, Any], where: str, data_folder: Path
+    ) -> ChannelConfig | None:
+        table = self.r.table(item, "channel", where, required=True)
+        if table is None:
+            return None
+        path = f"{where}.channel"
+        known = self.host.delivery_channels()
+        kind = self.r.get(table, "kind", path, _text, required=True)
+        if kind is None:
+            return None
+        if kind == OUTBOX:
+            self.r.unknown(table, ("kind", "folder", "format"), path)
+            folder = self.checked_folder(table, "folder", path, data_folder)
+            fmt = self.r.get(
+                table,
+                "format",
+                path,
+                self.format_name(RegistryKind.PAYMENTS, "write"),
+                required=True,
+            )
+            if folder is None or fmt is None:
+                return None
+            return ChannelConfig(OUTBOX, folder, fmt)
+        if kind not in known:
+            self.r.note(
+                f"{path}.kind",
+                f"no delivery channel named {kind!r} (installed: {_list({OUTBOX, *known})})",
+            )
+            return None
+        self.r.unknown(table, ("kind", "settings", "secrets_env"), path)
+        adapter = self.adapter(table, path)
+        return ChannelConfig(kind, None, None, adapter) if adapter is not None else None
+
+    def partner(
+        self, item: Mapping[str, Any], where: str, data_folder: Path | None
+    ) -> PartnerConfig | None:
+        partner = parse_partner_table(
+            item, where, self.r.problems, plans=self.host.fee_plans(), extra_keys=_PARTNER_EXTRA
+        )
+        base = data_folder if data_folder is not None else self.base
+        source = self.source(item, where, base)
+        if source is not None and source.is_inbox:
+            fmt = self.r.get(
+                item, "format", where, self.format_name(RegistryKind.DEBTS, "read"), required=True
+            )
+        elif source is not None and "format" in item:
+            fmt = None
+            self.r.note(
+                f"{where}.format",
+                f"only an inbox source reads registry files; the source {source.kind!r} needs none",
+            )
+        else:
+            fmt = None
+        channel = self.channel(item, where, base)
+        cutoff = self.r.get(item, "cutoff", where, _cutoff, required=True)
+        empty = self.r.get(item, "empty_registry", where, _bool, default=False)
+        transfer = self.r.get(
+            item, "transfer_format", where, self.format_name(RegistryKind.TRANSFERS, "write")
+        )
+        if (
+            partner is None
+            or source is None
+            or channel is None
+            or cutoff is None
+            or empty is None
+            or (source.is_inbox and fmt is None)
+            or ("transfer_format" in item and transfer is None)
+        ):
+            return None
+        return PartnerConfig(partner, source, channel, cutoff, fmt, empty, transfer)
+
+    def partners(
+        self, data: Mapping[str, Any], data_folder: Path | None, service: ServiceConfig | None
+    ) -> list[PartnerConfig] | None:
+        raw = data.get("partners", [])
+        if not isinstance(raw, list):
+            self.r.note("partners", f"is an array of tables ([[partners]]), not {_kind(raw)}")
+            return None
+        out: list[PartnerConfig] = []
+        complete = True
+        seen: dict[tuple[str, str | None], int] = {}
+        # (folder, where, role) of every inbox and outbox, to find clashes.
+        folders: list[tuple[Path, str, str]] = []
+        for i, item in enumerate(raw):
+            where = f"partners[{i}]"
+            if not isinstance(item, dict):
+                self.r.note(where, f"is a table, not {_kind(item)}")
+                complete = False
+                continue
+            before = len(self.r.problems)
+            config = self.partner(item, where, data_folder)
+            inn, kpp = _inn_kpp(item)
+            if inn is not None:
+                if (inn, kpp) in seen:
+                    self.r.note(
+                        f"{where}.inn",
+                        f"ИНН {inn}{' КПП ' + kpp if kpp else ''} "
+                        f"is already partners[{seen[inn, kpp]}]",
+                    )
+                else:
+                    seen[inn, kpp] = i
+            if config is None:
+                complete = False
+                if len(self.r.problems) == before:  # pragma: no cover - a bug if reached
+                    self.r.note(where, "cannot be read")
+                continue
+            if service is not None and _same_account(config.partner, service):
+                self.r.note(f"{where}.bank.account", "is the service's own account")
+            for role, folder in (
+                ("source.folder", config.source.folder),
+                ("channel.folder", config.channel.folder),
+            ):
+                if folder is None:
+                    continue
+                for other, other_where, other_role in folders:
+                    if _overlaps(folder, other):
+                        self.r.note(
+                            f"{where}.{role}",
+                            f"{folder} clashes with {other_where}.{other_role} ({other}): "
+                            "inbox and outbox folders must be separate, none inside another",
+                        )
+                        break
+                folders.append((folder, where, role))
+            out.append(config)
+        return out if complete else None
+
+
+def _inn_kpp(item: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    inn, kpp = item.get("inn"), item.get("kpp")
+    if not isinstance(inn, str):
+        return None, None
+    return inn.strip(), kpp.strip() if isinstance(kpp, str) else None
+
+
+def _same_account(partner: Partner, service: ServiceConfig) -> bool:
+    bank = service.details.bank
+    return partner.bank.account == bank.account and partner.bank.bik == bank.bik
+
+
+def _list(names: Iterable[str]) -> str:
+    return ", ".join(sorted(names)) or "none"
+
+
+# -- entry points -------------------------------------------------------------------------
+
+
+def parse_runner_config(
+    text: str,
+    *,
+    path: Path | None = None,
+    host: PluginHost | None = None,
+    base: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    data: Path | None = None,
+) -> RunnerConfig:
+    """Parse the text of a runner configuration; see :func:`load_runner_config`.
+
+    ``base`` is the folder relative paths of the file are under (default: the file's
+    folder, or the current one); ``env`` the environment secrets are read from (default
+    ``os.environ``); ``data`` replaces ``service.data`` (the demo runs in a fresh folder).
+    """
+    try:
+        doc = tomllib.loads(text, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as exc:
+        raise RunnerConfigError(path, [f"not valid TOML: {exc}"]) from None
+    if base is None:
+        base = path.parent if path is not None else Path.cwd()
+    base = Path(os.path.abspath(base))
+    r = _Reader()
+    loader = _Loader(
+        r, host if host is not None else get_host(), base, env if env is not None else os.environ
+    )
+    r.unknown(doc, _TOP_KEYS, "")
+    version = r.get(doc, "version", "", _version, default=CONFIG_VERSION)
+    if version is not None and version != CONFIG_VERSION:
+        r.note("version", f"this runner reads version {CONFIG_VERSION}, not {version!r}")
+    if data is not None:
+        service_table = doc.get("service")
+        if isinstance(service_table, dict):
+            doc = {**doc, "service": {**service_table, "data": str(Path(os.path.abspath(data)))}}
+    service = loader.service(doc)
+    data_folder = service.data if service is not None else _data_guess(doc, base)
+    store = loader.store(doc, data_folder)
+    gateway = loader.gateway(doc)
+    http = loader.http(doc, gateway.name if gateway is not None else None)
+    partners = loader.partners(doc, data_folder, service)
+    if r.problems:
+        raise RunnerConfigError(path, r.problems)
+    assert service is not None and store is not None and gateway is not None
+    assert http is not None and partners is not None
+    return RunnerConfig(service, store, gateway, http, tuple(partners), path)
+
+
+def _data_guess(doc: Mapping[str, Any], base: Path) -> Path | None:
+    # When [service] has other problems the data folder is still used to check the rest.
+    table = doc.get("service")
+    value = table.get("data", "data") if isinstance(table, dict) else "data"
+    return _resolve(base, value) if isinstance(value, str) and value.strip() else None
+
+
+def load_runner_config(
+    path: Path | str,
+    host: PluginHost | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    data: Path | None = None,
+) -> RunnerConfig:
+    """Load the runner configuration file (UTF-8 TOML) at ``path``, strictly.
+
+    ``host`` is the plugin host that names the installed formats, fee plans, gateways,
+    billing sources and delivery channels (default: the process-wide one). Relative folders
+    are under the file's folder (``service.data``) or the data folder (inbox, outbox,
+    SQLite file). Nothing is created. Raises :class:`RunnerConfigError` listing every
+    problem.
+    """
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise RunnerConfigError(path, [f"cannot be read: {exc.strerror or exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise RunnerConfigError(
+            path, [f"is not UTF-8 text: {exc.reason} at byte {exc.start}"]
+        ) from None
+    return parse_runner_config(text, path=path, host=host, env=env, data=data)

@@ -1,0 +1,232 @@
+"""The runner's configuration as typed, frozen attrs models.
+
+Everything here is already checked: a model exists only after
+:func:`~pes_sdk_runner.config.loader.load_runner_config` found no problem in the whole file.
+Secrets (HTTP tokens, adapter passwords from environment variables, a password in a store
+URL) never appear in ``repr()`` or ``str()`` of these objects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from pes_sdk.models.partners import Partner
+from pes_sdk.partners_file import PartnersFile, ServiceDetails
+
+__all__ = [
+    "INBOX",
+    "OUTBOX",
+    "AdapterSettings",
+    "ChannelConfig",
+    "GatewayConfig",
+    "HttpConfig",
+    "PartnerConfig",
+    "RunnerConfig",
+    "ServiceConfig",
+    "SourceConfig",
+    "StoreConfig",
+    "StoreKind",
+    "mask_url",
+]
+
+#: The built-in debt source: registry files dropped into a folder (папка входящих).
+INBOX = "inbox"
+#: The built-in delivery channel: payment registry files written to a folder (папка исходящих).
+OUTBOX = "outbox"
+
+
+def _hidden(value: object) -> str:
+    # Shown instead of a secret, so that a repr says a value is there without showing it.
+    return "'***'" if value else repr(value)
+
+
+def _hidden_map(value: Mapping[str, str]) -> str:
+    return "{" + ", ".join(f"{k!r}: '***'" for k in value) + "}"
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for logs and reprs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    netloc = f"{parts.username or ''}:***@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+@attrs.frozen
+class AdapterSettings:
+    """Settings of a plugin adapter (gateway, billing source, delivery channel).
+
+    ``settings`` are the text values written in the file; ``secrets`` were read from the
+    environment variables the file names in ``secrets_env`` and are hidden from ``repr``.
+    Pass :meth:`merged` to the plugin factory's ``create``.
+    """
+
+    settings: Mapping[str, str] = attrs.field(factory=dict)
+    secrets: Mapping[str, str] = attrs.field(factory=dict, repr=_hidden_map)
+
+    def merged(self) -> dict[str, str]:
+        """The settings and the secrets together, as the factory takes them."""
+        return {**self.settings, **self.secrets}
+
+
+@attrs.frozen
+class ServiceConfig:
+    """The service (платёжный агент): its bank details, time zone and data folder."""
+
+    details: ServiceDetails
+    time_zone: ZoneInfo
+    #: the folder the runner keeps its files in; relative folders of the file are under it
+    data: Path
+
+
+class StoreKind(enum.StrEnum):
+    """Which database the store URL names."""
+
+    SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"
+
+
+@attrs.frozen
+class StoreConfig:
+    """Where the store lives: ``sqlite:///…`` (the default) or ``postgresql://…``."""
+
+    url: str = attrs.field(repr=lambda u: repr(mask_url(u)))
+    kind: StoreKind = StoreKind.SQLITE
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file (absolute), or None for PostgreSQL."""
+        if self.kind is not StoreKind.SQLITE:
+            return None
+        return Path(self.url.removeprefix("sqlite:///"))
+
+    @property
+    def display_url(self) -> str:
+        """The URL without its password, for logs."""
+        return mask_url(self.url)
+
+
+@attrs.frozen
+class GatewayConfig:
+    """The payment gateway (платёжный шлюз): a factory name and its settings."""
+
+    name: str = "sandbox"
+    adapter: AdapterSettings = attrs.field(factory=AdapterSettings)
+
+
+@attrs.frozen
+class HttpConfig:
+    """The HTTP API: where it listens, who may call it, where webhooks arrive.
+
+    The tokens come from environment variables (comma-separated lists); only the variables'
+    names are in the file, and the tokens are hidden from ``repr``.
+    """
+
+    client_tokens: frozenset[str] = attrs.field(repr=_hidden)
+    operator_tokens: frozenset[str] = attrs.field(repr=_hidden)
+    client_tokens_env: str = "PES_CLIENT_TOKENS"
+    operator_tokens_env: str = "PES_OPERATOR_TOKENS"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    webhook_path: str = "/webhooks/sandbox"
+
+
+@attrs.frozen
+class SourceConfig:
+    """Where a partner's debt registries come from.
+
+    ``kind`` is ``inbox`` (files in ``folder``, read with the partner's ``format``) or the
+    name of a billing source plugin (``soap-billing``) configured by ``adapter``.
+    """
+
+    kind: str
+    folder: Path | None = None
+    adapter: AdapterSettings = attrs.field(factory=AdapterSettings)
+
+    @property
+    def is_inbox(self) -> bool:
+        return self.kind == INBOX
+
+
+@attrs.frozen
+class ChannelConfig:
+    """How a partner's payment registries reach it.
+
+    ``kind`` is ``outbox`` (files written to ``folder`` in ``format``) or the name of a
+    delivery channel plugin (``soap-billing``, ``gis-zhkh``) configured by ``adapter``.
+    """
+
+    kind: str
+    folder: Path | None = None
+    format: str | None = None
+    adapter: AdapterSettings = attrs.field(factory=AdapterSettings)
+
+    @property
+    def is_outbox(self) -> bool:
+        return self.kind == OUTBOX
+
+
+@attrs.frozen
+class PartnerConfig:
+    """One partner (УК or РСО) as the runner serves it."""
+
+    partner: Partner
+    source: SourceConfig
+    channel: ChannelConfig
+    #: the daily cut-off (время закрытия дня), local time of the service's zone
+    cutoff: dt.time
+    #: the debt registry format of an inbox source (None for a billing source)
+    format: str | None = None
+    #: send an empty payment registry on days without payments
+    empty_registry: bool = False
+    #: the bank-file format of the day's transfer order (1c-clientbank, 1c-directbank)
+    transfer_format: str | None = None
+
+    @property
+    def inn(self) -> str:
+        return self.partner.inn
+
+    @property
+    def kpp(self) -> str | None:
+        return self.partner.kpp
+
+    @property
+    def name(self) -> str:
+        return self.partner.name
+
+
+@attrs.frozen
+class RunnerConfig:
+    """The whole runner configuration, loaded from one TOML file."""
+
+    service: ServiceConfig
+    store: StoreConfig
+    gateway: GatewayConfig
+    http: HttpConfig
+    partners: tuple[PartnerConfig, ...] = ()
+    path: Path | None = None
+
+    def partner(self, inn: str, kpp: str | None = None) -> PartnerConfig | None:
+        """The partner with this ИНН (and КПП, when given), or None if none or ambiguous."""
+        found = [p for p in self.partners if p.inn == inn]
+        if kpp is not None:
+            found = [p for p in found if p.kpp == kpp]
+        return found[0] if len(found) == 1 else None
+
+    @property
+    def partners_file(self) -> PartnersFile:
+        """The service and partners in the shape ``PARTNERS.toml`` loads to (for settlement)."""
+        return PartnersFile(
+            self.service.details, tuple(p.partner for p in self.partners), self.path
+        )

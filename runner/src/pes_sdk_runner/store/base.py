@@ -1,0 +1,360 @@
+"""The store behind one interface: :class:`Store`, and the values it reads and writes.
+
+Two implementations share their SQL through the dialect layer (:mod:`.dialect`):
+:class:`~pes_sdk_runner.store.sqlite.SqliteStore` (the default, a SQLite file) and
+:class:`~pes_sdk_runner.store.postgres.PostgresStore`. Open either with
+:func:`pes_sdk_runner.store.open_store` and a URL.
+
+Money crosses this interface as :class:`~decimal.Decimal` with two places; in SQL it is
+integer kopecks. Timestamps are aware datetimes in UTC; a naive one is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+from pes_sdk.gateways.processor import PaymentEntry
+from pes_sdk.models.debts import DebtRecord
+from pes_sdk.models.partners import Partner
+from pes_sdk.money import ZERO
+from pes_sdk.period import Period
+
+__all__ = [
+    "Acceptance",
+    "DebtRegistryInfo",
+    "DeliveryInfo",
+    "DeliveryStatus",
+    "IngestOutcome",
+    "IngestResult",
+    "LedgerEntry",
+    "LedgerKind",
+    "LedgerTotals",
+    "PaymentRegistryInfo",
+    "ServiceBalance",
+    "Store",
+]
+
+
+class IngestOutcome(enum.StrEnum):
+    """What became of a debt registry handed to :meth:`Store.ingest_debt_registry`."""
+
+    ACTIVATED = "activated"  #: it is now the partner's registry for its period
+    DUPLICATE = "duplicate"  #: the same number and content was already received: no-op
+    STALE = "stale"  #: a newer registry for the period is active: recorded as superseded
+
+
+@attrs.frozen
+class DebtRegistryInfo:
+    """A debt registry as the store recorded it (its records are in the ``debts`` table)."""
+
+    id: int
+    partner_inn: str
+    period: Period
+    number: int
+    received_at: dt.datetime
+    sha256: str
+    count: int
+    total: Decimal
+    active: bool
+
+
+@attrs.frozen
+class IngestResult:
+    outcome: IngestOutcome
+    registry: DebtRegistryInfo
+    #: the registry this one replaced (``ACTIVATED`` only), or ``None``
+    replaced: DebtRegistryInfo | None = None
+
+
+@attrs.frozen
+class ServiceBalance:
+    """One partner service at an address or on an account, with what is left to pay.
+
+    ``balance = debt − (credits − refunds)`` in the ledger on this account and service since
+    the registry was received. Negative means overpaid (an advance).
+    """
+
+    partner_inn: str
+    account: str
+    service: str
+    house_id: str
+    premises: str
+    debt: Decimal
+    paid: Decimal
+    registry_id: int
+    registry_period: Period
+    registry_number: int
+    period: Period | None = None
+
+    @property
+    def balance(self) -> Decimal:
+        return self.debt - self.paid
+
+    @property
+    def due(self) -> Decimal:
+        """What the client can be asked to pay now: the balance, or zero."""
+        return self.balance if self.balance > 0 else ZERO
+
+
+@attrs.frozen
+class Acceptance:
+    """A client's confirmed link to a partner service (галочка-акцепт)."""
+
+    client_id: str
+    partner_inn: str
+    account: str
+    service: str = ""
+    house_id: str | None = None
+    premises: str = ""
+    accepted_at: dt.datetime | None = None  #: set by the store when ``None``
+
+
+class LedgerKind(enum.StrEnum):
+    """What moved. Amounts are positive; the kind gives the direction."""
+
+    CREDIT = "credit"  #: a client paid a line: the service owes it to the partner
+    REFUND = "refund"  #: money given back to the client
+    FEE = "fee"  #: the service's commission (with VAT) withheld
+    TRANSFER = "transfer"  #: money sent to the partner's bank account
+
+
+@attrs.frozen
+class LedgerEntry:
+    """One ledger movement. ``ref`` makes an append idempotent: the same ref is kept once."""
+
+    kind: LedgerKind
+    partner_inn: str
+    amount: Decimal
+    service: str = ""
+    account: str | None = None
+    order_id: uuid.UUID | None = None
+    registry_id: int | None = None
+    ref: str | None = None
+    memo: str = ""
+    at: dt.datetime | None = None  #: set by the store when ``None``
+    id: int | None = None  #: set by the store
+
+
+@attrs.frozen
+class LedgerTotals:
+    """Sums of the ledger; ``owed`` is what the service still owes the partner."""
+
+    credits: Decimal = ZERO
+    refunds: Decimal = ZERO
+    fees: Decimal = ZERO
+    transfers: Decimal = ZERO
+
+    @property
+    def owed(self) -> Decimal:
+        return self.credits - self.refunds - self.fees - self.transfers
+
+
+@attrs.frozen
+class PaymentRegistryInfo:
+    """A payment registry (реестр оплат) recorded with its gapless number."""
+
+    id: int
+    partner_inn: str
+    number: int
+    day: dt.date
+    created_at: dt.datetime
+    count: int
+    amount: Decimal
+    fee: Decimal
+    transfer: Decimal
+    #: False when the day was already closed and this is the registry recorded then
+    new: bool = True
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"  #: not yet handed over (or the last attempt failed; retry)
+    DELIVERED = "delivered"  #: handed over; waiting for the partner's acknowledgement
+    ACKNOWLEDGED = "acknowledged"  #: the partner confirmed receipt: done
+    FAILED = "failed"  #: attempts exhausted; an operator must look
+
+
+@attrs.frozen
+class DeliveryInfo:
+    id: int
+    registry_id: int
+    channel: str
+    target: str
+    status: DeliveryStatus
+    attempts: int
+    last_error: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    acknowledged_at: dt.datetime | None = None
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Everything the runner keeps, behind one interface (SQLite or PostgreSQL).
+
+    It is also the processor's book: :class:`pes_sdk.gateways.processor.PaymentStore`
+    (``add``, ``get``, ``put``, iteration), so ``PaymentProcessor(gw, store=store)`` runs
+    on SQL. Every method is one transaction; a failed one changes nothing.
+    """
+
+    url: str
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations not yet applied, in order; return their versions.
+
+        Idempotent. Raises :class:`~.errors.SchemaTooNew` when the database knows a
+        migration this code does not, and :class:`~.errors.MigrationError` when an applied
+        migration's file has changed.
+        """
+        ...
+
+    def schema_version(self) -> int:
+        """The newest migration applied (0 for an empty database)."""
+        ...
+
+    def close(self) -> None: ...
+
+    # -- partners ---------------------------------------------------------------------------
+
+    def upsert_partners(self, partners: Iterable[Partner]) -> None:
+        """Insert or replace partners by ИНН (the configuration is the source of truth)."""
+        ...
+
+    def partners(self) -> list[Partner]: ...
+
+    # -- debt registries ----------------------------------------------------------------------
+
+    def ingest_debt_registry(
+        self,
+        partner_inn: str,
+        period: Period,
+        number: int,
+        records: Iterable[DebtRecord],
+        *,
+        sha256: str,
+        received_at: dt.datetime | None = None,
+        batch_size: int = 5000,
+    ) -> IngestResult:
+        """Stream a partner's debt registry into the store, in one transaction.
+
+        ``records`` is consumed once, in batches of ``batch_size``: memory stays bounded
+        whatever the registry's size. The rule, decided by ``number`` for the same partner
+        and period: a higher number replaces the active registry (its debts are removed);
+        a lower one is recorded as superseded and changes nothing (``STALE``); the same
+        number with the same ``sha256`` is a no-op (``DUPLICATE``); the same number with
+        another ``sha256`` raises :class:`~.errors.RegistryConflict`.
+        """
+        ...
+
+    def debt_registries(self, partner_inn: str) -> list[DebtRegistryInfo]:
+        """The partner's debt registries, newest period and number first."""
+        ...
+
+    def find_services(self, house_id: str, premises: str) -> list[ServiceBalance]:
+        """Every partner service at an address, from each partner's newest active registry.
+
+        ``premises`` is matched by :func:`pes_sdk.premises.matching_key`, so ``кв. 12А``
+        finds ``12a``.
+        """
+        ...
+
+    def find_by_account(self, partner_inn: str, account: str) -> list[ServiceBalance]:
+        """The partner's services on a personal account, as :meth:`find_services`."""
+        ...
+
+    # -- acceptances --------------------------------------------------------------------------
+
+    def record_acceptance(self, acceptance: Acceptance) -> Acceptance:
+        """Record a client's tick; a repeat returns the first one unchanged."""
+        ...
+
+    def acceptances(self, client_id: str) -> list[Acceptance]: ...
+
+    # -- payments (the processor's PaymentStore) ------------------------------------------------
+
+    def add(self, entry: PaymentEntry) -> None:
+        """Store a new entry; ``KeyError`` if its order id is taken."""
+        ...
+
+    def get(self, order_id: uuid.UUID) -> PaymentEntry | None: ...
+
+    def put(self, entry: PaymentEntry) -> None:
+        """Replace the entry with the same order id (``KeyError`` if there is none)."""
+        ...
+
+    def __iter__(self) -> Iterator[PaymentEntry]: ...
+
+    # -- ledger --------------------------------------------------------------------------------
+
+    def ledger_append(self, entries: Sequence[LedgerEntry]) -> int:
+        """Append entries in one transaction; return how many were new (by ``ref``)."""
+        ...
+
+    def credit_payment(self, entry: PaymentEntry, at: dt.datetime | None = None) -> int:
+        """Append one credit per basket line of a paid payment (idempotent by order id).
+
+        Made to be the processor's ``on_credit``.
+        """
+        ...
+
+    def ledger_entries(self, partner_inn: str | None = None) -> list[LedgerEntry]: ...
+
+    def ledger_totals(
+        self,
+        partner_inn: str | None = None,
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> LedgerTotals:
+        """Sums by kind over ``[since, until)``; derived every time, never stored."""
+        ...
+
+    # -- payment registries ------------------------------------------------------------------
+
+    def record_payment_registry(
+        self,
+        partner_inn: str,
+        day: dt.date,
+        *,
+        count: int,
+        amount: Decimal,
+        fee: Decimal,
+        transfer: Decimal,
+    ) -> PaymentRegistryInfo:
+        """Record the day's payment registry under the partner's next gapless number.
+
+        The counter and the registry are written in one transaction, so concurrent closers
+        never share or skip a number. A day already closed returns its registry
+        (``new=False``) and takes no number: a re-run of a day close is idempotent.
+        """
+        ...
+
+    def payment_registries(self, partner_inn: str) -> list[PaymentRegistryInfo]: ...
+
+    # -- deliveries --------------------------------------------------------------------------
+
+    def open_delivery(self, registry_id: int, channel: str, target: str) -> DeliveryInfo:
+        """The delivery of a registry through a channel, created ``pending`` if new."""
+        ...
+
+    def record_delivery_attempt(self, delivery_id: int, error: str | None = None) -> DeliveryInfo:
+        """Count an attempt: ``delivered`` without ``error``, else ``pending`` with it."""
+        ...
+
+    def fail_delivery(self, delivery_id: int, error: str) -> DeliveryInfo:
+        """Give up on a delivery (bounded retries exhausted)."""
+        ...
+
+    def acknowledge_delivery(self, delivery_id: int, at: dt.datetime | None = None) -> DeliveryInfo:
+        """The partner confirmed receipt; repeating it keeps the first time."""
+        ...
+
+    def deliveries(self, status: DeliveryStatus | None = None) -> list[DeliveryInfo]: ...

@@ -1,0 +1,219 @@
+"""Every difference between SQLite and PostgreSQL, in one place.
+
+The store's SQL is written once, with ``?`` placeholders and the column-type tokens of the
+migration files; a :class:`Dialect` turns it into what its database runs and owns the few
+operations that differ: connecting, starting a write transaction, timestamps in and out,
+locks, running a migration script, and bulk inserts.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from typing import Any, ClassVar
+
+from pes_sdk_runner.store.errors import StoreError
+
+__all__ = ["Dialect", "PostgresDialect", "SqliteDialect", "dialect_for"]
+
+_BLOCK = re.compile(r"^-- @(\w+):begin\n(.*?)^-- @\1:end\n", re.M | re.S)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        raise ValueError(f"a timestamp must carry a time zone, not {value!r}")
+    return value.astimezone(dt.UTC)
+
+
+class Dialect(abc.ABC):
+    """One database's way of running the store's SQL."""
+
+    name: str
+    #: column-type tokens of the migration files
+    types: ClassVar[dict[str, str]]
+    #: the exceptions of a broken constraint (unique, check, trigger)
+    integrity_errors: tuple[type[Exception], ...]
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    @abc.abstractmethod
+    def connect(self) -> Any:
+        """A new connection in autocommit mode (transactions are begun explicitly)."""
+
+    def sql(self, query: str) -> str:
+        """The query with this database's placeholders."""
+        return query
+
+    @abc.abstractmethod
+    def begin(self, cur: Any) -> None:
+        """Start a write transaction."""
+
+    @abc.abstractmethod
+    def ts_in(self, value: dt.datetime) -> Any:
+        """A timestamp as a query parameter."""
+
+    @abc.abstractmethod
+    def ts_out(self, value: Any) -> dt.datetime:
+        """A timestamp read back, as an aware UTC datetime."""
+
+    def lock_key(self, cur: Any, key: str) -> None:  # noqa: B027 - optional hook
+        """Serialise writers on ``key`` until the transaction ends (no-op where the write
+        transaction already excludes every other writer)."""
+
+    def migration_sql(self, text: str) -> str:
+        """A migration file for this database: its blocks chosen, its tokens replaced."""
+
+        def keep(m: re.Match[str]) -> str:
+            return m.group(2) if m.group(1) == self.name else ""
+
+        text = _BLOCK.sub(keep, text)
+        for token, typ in self.types.items():
+            text = text.replace(f"@{token}@", typ)
+        return text
+
+    @abc.abstractmethod
+    def run_script(self, cur: Any, script: str) -> None:
+        """Run a migration script inside the current transaction."""
+
+    @abc.abstractmethod
+    def bulk_insert(
+        self, cur: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> None:
+        """Insert many rows in the current transaction, the fastest way the database has."""
+
+
+class SqliteDialect(Dialect):
+    """stdlib sqlite3: WAL, ``synchronous=FULL``, foreign keys on, a busy timeout."""
+
+    name = "sqlite"
+    types: ClassVar[dict[str, str]] = {
+        "ID": "INTEGER PRIMARY KEY AUTOINCREMENT",
+        "TS": "TEXT",
+        "MONEY": "INTEGER",
+        "BLOB": "BLOB",
+    }
+    integrity_errors = (sqlite3.IntegrityError,)
+    busy_timeout_ms = 30_000
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        if not url.startswith("sqlite:///"):
+            raise StoreError(f"not a SQLite URL (sqlite:///path/to/file.db): {url!r}")
+        self.path = url[len("sqlite:///") :]
+        if not self.path:
+            raise StoreError(f"the SQLite URL names no file: {url!r}")
+
+    def connect(self) -> sqlite3.Connection:
+        # isolation_level=None: the module issues no BEGIN of its own; we begin explicitly.
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")  # a commit survives a power cut
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def begin(self, cur: Any) -> None:
+        # IMMEDIATE takes the write lock now: two writers wait for each other (busy
+        # timeout) instead of failing at their first write with a deadlock error.
+        cur.execute("BEGIN IMMEDIATE")
+
+    def ts_in(self, value: dt.datetime) -> str:
+        # One fixed width, so that timestamps compare correctly as text.
+        return _aware(value).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+    def ts_out(self, value: Any) -> dt.datetime:
+        return dt.datetime.fromisoformat(value)
+
+    def run_script(self, cur: Any, script: str) -> None:
+        # executescript would COMMIT first; split into statements (triggers included).
+        statement = ""
+        for line in script.splitlines(keepends=True):
+            statement += line
+            if sqlite3.complete_statement(statement):
+                cur.execute(statement)
+                statement = ""
+        if statement.strip() and not all(
+            ln.strip().startswith("--") or not ln.strip() for ln in statement.splitlines()
+        ):
+            raise StoreError(f"incomplete SQL statement at the end of a migration: {statement!r}")
+
+    def bulk_insert(
+        self, cur: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> None:
+        marks = ", ".join("?" for _ in columns)
+        cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+
+class PostgresDialect(Dialect):
+    """psycopg 3 (the ``postgres`` extra); the session runs in UTC."""
+
+    name = "postgresql"
+    types: ClassVar[dict[str, str]] = {
+        "ID": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+        "TS": "TIMESTAMPTZ",
+        "MONEY": "BIGINT",
+        "BLOB": "BYTEA",
+    }
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        try:
+            import psycopg
+        except ImportError:  # pragma: no cover - depends on the installed extras
+            raise StoreError(
+                "PostgreSQL needs psycopg: pip install 'pes-sdk-runner[postgres]'"
+            ) from None
+        self._psycopg = psycopg
+        self.integrity_errors = (psycopg.IntegrityError,)
+
+    def connect(self) -> Any:
+        conn = self._psycopg.connect(self.url, autocommit=True)
+        conn.execute("SET TIME ZONE 'UTC'")
+        return conn
+
+    def sql(self, query: str) -> str:
+        return _percent(query)
+
+    def begin(self, cur: Any) -> None:
+        cur.execute("BEGIN")
+
+    def ts_in(self, value: dt.datetime) -> dt.datetime:
+        return _aware(value)
+
+    def ts_out(self, value: Any) -> dt.datetime:
+        assert isinstance(value, dt.datetime)
+        return value.astimezone(dt.UTC)
+
+    def lock_key(self, cur: Any, key: str) -> None:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
+
+    def run_script(self, cur: Any, script: str) -> None:
+        # Without parameters the simple protocol runs many statements (and $$ bodies).
+        cur.execute(script)
+
+    def bulk_insert(
+        self, cur: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> None:
+        with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+@lru_cache(maxsize=256)
+def _percent(query: str) -> str:
+    # The store's SQL has no literal ``?`` or ``%``: every ``?`` is a placeholder.
+    return query.replace("?", "%s")
+
+
+def dialect_for(url: str) -> Dialect:
+    """The dialect of a store URL: ``sqlite:///…`` or ``postgresql://…``."""
+    if url.startswith("sqlite:"):
+        return SqliteDialect(url)
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresDialect(url)
+    raise StoreError(f"unknown store URL {url!r}: use sqlite:///path or postgresql://…")

@@ -1,0 +1,34 @@
+"""The store's typed errors: all of them are :class:`pes_sdk.errors.PesError`."""
+
+from __future__ import annotations
+
+from pes_sdk.errors import PesError
+
+__all__ = [
+    "MigrationError",
+    "RegistryConflict",
+    "SchemaTooNew",
+    "StoreError",
+]
+
+
+class StoreError(PesError):
+    """The store refused an operation or cannot work with its database."""
+
+
+class MigrationError(StoreError):
+    """A migration failed, or an applied migration's file has changed since."""
+
+
+class SchemaTooNew(MigrationError):
+    """The database was migrated by a newer runner than this one: refusing to touch it."""
+
+
+class RegistryConflict(StoreError):
+    """A debt registry repeats the number of one already received, with other content."""
+
+    def __init__(self, partner_inn: str, period: str, number: int, message: str) -> None:
+        self.partner_inn = partner_inn
+        self.period = period
+        self.number = number
+        super().__init__(message)

@@ -1,0 +1,860 @@
+"""The store's SQL, written once for SQLite and PostgreSQL (differences: :mod:`.dialect`)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from decimal import Decimal
+from itertools import islice
+from typing import Any
+
+import attrs
+
+from pes_sdk.gateways.models import Confirmation, PaymentState, RefundRequest
+from pes_sdk.gateways.processor import PaymentEntry
+from pes_sdk.models.debts import DebtRecord
+from pes_sdk.models.partners import Partner
+from pes_sdk.models.payments import Payment, PaymentLine, PaymentMethod
+from pes_sdk.period import Period
+from pes_sdk.premises import matching_key
+from pes_sdk.serialization import make_converter, structure
+from pes_sdk_runner.store import migrate as _migrate
+from pes_sdk_runner.store.base import (
+    Acceptance,
+    DebtRegistryInfo,
+    DeliveryInfo,
+    DeliveryStatus,
+    IngestOutcome,
+    IngestResult,
+    LedgerEntry,
+    LedgerKind,
+    LedgerTotals,
+    PaymentRegistryInfo,
+    ServiceBalance,
+)
+from pes_sdk_runner.store.dialect import Dialect
+from pes_sdk_runner.store.errors import RegistryConflict, StoreError
+
+__all__ = ["SqlStore", "from_kopecks", "to_kopecks"]
+
+_CONVERTER = make_converter()
+
+
+def to_kopecks(amount: Decimal) -> int:
+    """Exact integer kopecks of a two-place amount (refuses fractions of a kopeck)."""
+    scaled = amount.scaleb(2)
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{amount} has fractions of a kopeck")
+    return int(scaled)
+
+
+def from_kopecks(value: int) -> Decimal:
+    return Decimal(int(value)).scaleb(-2).quantize(Decimal("0.01"))
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _period(text: str | None) -> Period | None:
+    return Period.parse(text) if text else None
+
+
+_DEBT_COLUMNS = (
+    "registry_id",
+    "partner_inn",
+    "account",
+    "service",
+    "house_id",
+    "premises",
+    "premises_key",
+    "amount",
+    "period",
+)
+
+_REGISTRY_COLUMNS = (
+    "id, partner_inn, period, number, received_at, sha256, record_count, total, status"
+)
+
+# Paid on an account and service since a registry: credits less refunds in the ledger.
+_BALANCE = """
+SELECT d.partner_inn, d.account, d.service, d.house_id, d.premises, d.amount, d.period,
+       r.id, r.period, r.number,
+       COALESCE((SELECT SUM(CASE WHEN l.kind = 'credit' THEN l.amount ELSE -l.amount END)
+                   FROM ledger l
+                  WHERE l.partner_inn = d.partner_inn AND l.account = d.account
+                    AND l.service = d.service AND l.kind IN ('credit', 'refund')
+                    AND l.at >= r.received_at), 0)
+  FROM debts d
+  JOIN debt_registries r ON r.id = d.registry_id
+ WHERE {where}
+   AND r.status = 'active'
+   AND r.period = (SELECT MAX(r2.period) FROM debt_registries r2
+                    WHERE r2.partner_inn = r.partner_inn AND r2.status = 'active')
+ ORDER BY d.partner_inn, d.service, d.account
+"""
+
+
+class SqlStore:
+    """The :class:`~pes_sdk_runner.store.base.Store` on a SQL database through a dialect.
+
+    One connection per store, guarded by a lock: the processor's webhook and polling
+    threads may share a store. Open one store per process or thread for parallel writers.
+    """
+
+    def __init__(self, dialect: Dialect, *, migrate: bool = True) -> None:
+        self.dialect = dialect
+        self.url = dialect.url
+        self._conn = dialect.connect()
+        self._lock = threading.RLock()
+        if migrate:
+            self.migrate()
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[Any]:
+        """A write transaction: committed on success, rolled back on any error."""
+        with self._lock:
+            cur = self._conn.cursor()
+            self.dialect.begin(cur)
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Any]:
+        with self._lock:
+            yield self._conn.cursor()
+
+    def _x(self, cur: Any, query: str, params: Sequence[Any] = ()) -> Any:
+        cur.execute(self.dialect.sql(query), params)
+        return cur
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+    # -- schema ----------------------------------------------------------------------------
+
+    def migrate(self) -> list[int]:
+        with self._lock:
+            return _migrate.migrate(self.dialect, self._conn)
+
+    def schema_version(self) -> int:
+        with self._lock:
+            return _migrate.schema_version(self._conn)
+
+    # -- partners --------------------------------------------------------------------------
+
+    def upsert_partners(self, partners: Iterable[Partner]) -> None:
+        now = self.dialect.ts_in(_now())
+        rows = [
+            (p.inn, p.kpp, p.name, json.dumps(_CONVERTER.unstructure(p), ensure_ascii=False), now)
+            for p in partners
+        ]
+        with self._tx() as cur:
+            cur.executemany(
+                self.dialect.sql(
+                    "INSERT INTO partners (inn, kpp, name, data, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT (inn) DO UPDATE SET kpp = excluded.kpp, name = excluded.name,"
+                    " data = excluded.data, updated_at = excluded.updated_at"
+                ),
+                rows,
+            )
+
+    def partners(self) -> list[Partner]:
+        with self._read() as cur:
+            rows = self._x(cur, "SELECT data FROM partners ORDER BY inn").fetchall()
+        return [structure(json.loads(data), Partner) for (data,) in rows]
+
+    # -- debt registries -------------------------------------------------------------------
+
+    def _registry(self, row: Sequence[Any]) -> DebtRegistryInfo:
+        return DebtRegistryInfo(
+            int(row[0]),
+            row[1],
+            Period.parse(row[2]),
+            int(row[3]),
+            self.dialect.ts_out(row[4]),
+            row[5],
+            int(row[6]),
+            from_kopecks(row[7]),
+            row[8] == "active",
+        )
+
+    def ingest_debt_registry(
+        self,
+        partner_inn: str,
+        period: Period,
+        number: int,
+        records: Iterable[DebtRecord],
+        *,
+        sha256: str,
+        received_at: dt.datetime | None = None,
+        batch_size: int = 5000,
+    ) -> IngestResult:
+        if number < 1:
+            raise ValueError(f"a registry number is 1 or more, not {number}")
+        received = self.dialect.ts_in(received_at or _now())
+        per = str(period)
+        with self._tx() as cur:
+            # one partner's registries at a time (SQLite's write lock already does this)
+            self.dialect.lock_key(cur, f"debt_registry:{partner_inn}:{per}")
+            same = self._x(
+                cur,
+                f"SELECT {_REGISTRY_COLUMNS} FROM debt_registries"
+                " WHERE partner_inn = ? AND period = ? AND number = ?",
+                (partner_inn, per, number),
+            ).fetchone()
+            if same is not None:
+                known = self._registry(same)
+                if known.sha256 == sha256:
+                    return IngestResult(IngestOutcome.DUPLICATE, known)
+                raise RegistryConflict(
+                    partner_inn,
+                    per,
+                    number,
+                    f"debt registry {number} of {partner_inn} for {per} was already received"
+                    f" with other content (sha256 {known.sha256[:12]}…, now {sha256[:12]}…)",
+                )
+            row = self._x(
+                cur,
+                f"SELECT {_REGISTRY_COLUMNS} FROM debt_registries"
+                " WHERE partner_inn = ? AND period = ? AND status = 'active'",
+                (partner_inn, per),
+            ).fetchone()
+            active = self._registry(row) if row is not None else None
+            if active is not None and active.number > number:
+                # An older registry never overwrites a newer: kept for the record only.
+                count, total = 0, 0
+                for rec in records:
+                    count += 1
+                    total += to_kopecks(rec.amount)
+                new_id = self._insert_registry(
+                    cur, partner_inn, per, number, received, sha256, count, total, "superseded"
+                )
+                info = self._registry_by_id(cur, new_id)
+                return IngestResult(IngestOutcome.STALE, info)
+            if active is not None:
+                self._x(
+                    cur,
+                    "UPDATE debt_registries SET status = 'superseded' WHERE id = ?",
+                    (active.id,),
+                )
+                self._x(cur, "DELETE FROM debts WHERE registry_id = ?", (active.id,))
+            new_id = self._insert_registry(
+                cur, partner_inn, per, number, received, sha256, 0, 0, "active"
+            )
+            count, total = self._insert_debts(cur, new_id, partner_inn, records, batch_size)
+            self._x(
+                cur,
+                "UPDATE debt_registries SET record_count = ?, total = ? WHERE id = ?",
+                (count, total, new_id),
+            )
+            info = self._registry_by_id(cur, new_id)
+        replaced = attrs.evolve(active, active=False) if active is not None else None
+        return IngestResult(IngestOutcome.ACTIVATED, info, replaced)
+
+    def _insert_registry(
+        self,
+        cur: Any,
+        partner_inn: str,
+        period: str,
+        number: int,
+        received: Any,
+        sha256: str,
+        count: int,
+        total: int,
+        status: str,
+    ) -> int:
+        row = self._x(
+            cur,
+            "INSERT INTO debt_registries (partner_inn, period, number, received_at, sha256,"
+            " record_count, total, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (partner_inn, period, number, received, sha256, count, total, status),
+        ).fetchone()
+        return int(row[0])
+
+    def _registry_by_id(self, cur: Any, registry_id: int) -> DebtRegistryInfo:
+        row = self._x(
+            cur, f"SELECT {_REGISTRY_COLUMNS} FROM debt_registries WHERE id = ?", (registry_id,)
+        ).fetchone()
+        return self._registry(row)
+
+    def _insert_debts(
+        self,
+        cur: Any,
+        registry_id: int,
+        partner_inn: str,
+        records: Iterable[DebtRecord],
+        batch_size: int,
+    ) -> tuple[int, int]:
+        count = 0
+        total = 0
+        it = iter(records)
+        while True:
+            batch = []
+            for rec in islice(it, batch_size):
+                text = rec.premises.text
+                kopecks = int(rec.amount.scaleb(2))  # DebtRecord amounts have two places
+                total += kopecks
+                batch.append(
+                    (
+                        registry_id,
+                        partner_inn,
+                        rec.account,
+                        rec.service,
+                        rec.house_id,
+                        text,
+                        matching_key(text),
+                        kopecks,
+                        str(rec.period) if rec.period is not None else None,
+                    )
+                )
+            if not batch:
+                return count, total
+            count += len(batch)
+            self.dialect.bulk_insert(cur, "debts", _DEBT_COLUMNS, batch)
+
+    def debt_registries(self, partner_inn: str) -> list[DebtRegistryInfo]:
+        with self._read() as cur:
+            rows = self._x(
+                cur,
+                f"SELECT {_REGISTRY_COLUMNS} FROM debt_registries WHERE partner_inn = ?"
+                " ORDER BY period DESC, number DESC",
+                (partner_inn,),
+            ).fetchall()
+        return [self._registry(r) for r in rows]
+
+    def _balances(self, where: str, params: Sequence[Any]) -> list[ServiceBalance]:
+        with self._read() as cur:
+            rows = self._x(cur, _BALANCE.format(where=where), params).fetchall()
+        return [
+            ServiceBalance(
+                partner_inn=r[0],
+                account=r[1],
+                service=r[2],
+                house_id=r[3],
+                premises=r[4],
+                debt=from_kopecks(r[5]),
+                period=_period(r[6]),
+                registry_id=int(r[7]),
+                registry_period=Period.parse(r[8]),
+                registry_number=int(r[9]),
+                paid=from_kopecks(r[10]),
+            )
+            for r in rows
+        ]
+
+    def find_services(self, house_id: str, premises: str) -> list[ServiceBalance]:
+        return self._balances(
+            "d.house_id = ? AND d.premises_key = ?", (house_id.lower(), matching_key(premises))
+        )
+
+    def find_by_account(self, partner_inn: str, account: str) -> list[ServiceBalance]:
+        return self._balances("d.partner_inn = ? AND d.account = ?", (partner_inn, account))
+
+    # -- acceptances -----------------------------------------------------------------------
+
+    def _acceptance(self, r: Sequence[Any]) -> Acceptance:
+        return Acceptance(r[0], r[1], r[2], r[3], r[4], r[5], self.dialect.ts_out(r[6]))
+
+    def record_acceptance(self, acceptance: Acceptance) -> Acceptance:
+        a = acceptance
+        at = self.dialect.ts_in(a.accepted_at or _now())
+        with self._tx() as cur:
+            self._x(
+                cur,
+                "INSERT INTO acceptances (client_id, partner_inn, account, service, house_id,"
+                " premises, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (client_id, partner_inn, account, service) DO NOTHING",
+                (a.client_id, a.partner_inn, a.account, a.service, a.house_id, a.premises, at),
+            )
+            row = self._x(
+                cur,
+                "SELECT client_id, partner_inn, account, service, house_id, premises,"
+                " accepted_at FROM acceptances WHERE client_id = ? AND partner_inn = ?"
+                " AND account = ? AND service = ?",
+                (a.client_id, a.partner_inn, a.account, a.service),
+            ).fetchone()
+        return self._acceptance(row)
+
+    def acceptances(self, client_id: str) -> list[Acceptance]:
+        with self._read() as cur:
+            rows = self._x(
+                cur,
+                "SELECT client_id, partner_inn, account, service, house_id, premises,"
+                " accepted_at FROM acceptances WHERE client_id = ? ORDER BY id",
+                (client_id,),
+            ).fetchall()
+        return [self._acceptance(r) for r in rows]
+
+    # -- payments: the processor's PaymentStore ----------------------------------------------
+
+    def _payment_row(self, e: PaymentEntry, now: Any) -> tuple[Any, ...]:
+        pending = None
+        if e.pending_refund is not None:
+            pending = json.dumps([e.pending_refund[0], _CONVERTER.unstructure(e.pending_refund[1])])
+        conf = None
+        if e.confirmation is not None:
+            conf = json.dumps(_CONVERTER.unstructure(e.confirmation), ensure_ascii=False)
+        return (
+            e.idempotency_key,
+            str(e.payment.method),
+            str(e.state),
+            to_kopecks(e.payment.total),
+            to_kopecks(e.refunded),
+            e.gateway_payment_id,
+            conf,
+            pending,
+            e.refund_count,
+            now,
+            str(e.order_id),
+        )
+
+    def _line_refunds(self, e: PaymentEntry) -> list[int]:
+        refunded = list(e.line_refunded) + [Decimal(0)] * (
+            len(e.payment.lines) - len(e.line_refunded)
+        )
+        return [to_kopecks(v) for v in refunded]
+
+    def add(self, entry: PaymentEntry) -> None:
+        now = self.dialect.ts_in(_now())
+        p = entry.payment
+        with self._tx() as cur:
+            if self._x(
+                cur, "SELECT 1 FROM payments WHERE order_id = ?", (str(entry.order_id),)
+            ).fetchone():
+                raise KeyError(f"payment {entry.order_id} is already in the book")
+            self._x(
+                cur,
+                "INSERT INTO payments (idempotency_key, method, state, total, refunded,"
+                " gateway_payment_id, confirmation, pending_refund, refund_count, updated_at,"
+                " order_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*self._payment_row(entry, now), self.dialect.ts_in(p.created_at)),
+            )
+            refunds = self._line_refunds(entry)
+            cur.executemany(
+                self.dialect.sql(
+                    "INSERT INTO payment_lines (order_id, line_no, partner_inn, account, service,"
+                    " house_id, premises, period, amount, client_fee, refunded)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                ),
+                [
+                    (
+                        str(entry.order_id),
+                        i,
+                        ln.partner_inn,
+                        ln.account,
+                        ln.service,
+                        ln.house_id,
+                        ln.premises.text,
+                        str(ln.period) if ln.period is not None else None,
+                        to_kopecks(ln.amount),
+                        to_kopecks(ln.client_fee),
+                        refunds[i],
+                    )
+                    for i, ln in enumerate(p.lines)
+                ],
+            )
+
+    def put(self, entry: PaymentEntry) -> None:
+        now = self.dialect.ts_in(_now())
+        with self._tx() as cur:
+            known = self._x(
+                cur, "SELECT 1 FROM payments WHERE order_id = ?", (str(entry.order_id),)
+            ).fetchone()
+            if known is None:
+                raise KeyError(f"payment {entry.order_id} is not in the book")
+            self._x(
+                cur,
+                "UPDATE payments SET idempotency_key = ?, method = ?, state = ?, total = ?,"
+                " refunded = ?, gateway_payment_id = ?, confirmation = ?, pending_refund = ?,"
+                " refund_count = ?, updated_at = ? WHERE order_id = ?",
+                self._payment_row(entry, now),
+            )
+            cur.executemany(
+                self.dialect.sql(
+                    "UPDATE payment_lines SET refunded = ? WHERE order_id = ? AND line_no = ?"
+                ),
+                [(k, str(entry.order_id), i) for i, k in enumerate(self._line_refunds(entry))],
+            )
+
+    _ENTRY = (
+        "SELECT order_id, idempotency_key, method, state, refunded, gateway_payment_id,"
+        " confirmation, pending_refund, refund_count, created_at FROM payments"
+    )
+    _LINES = (
+        "SELECT order_id, line_no, partner_inn, account, service, house_id, premises, period,"
+        " amount, client_fee, refunded FROM payment_lines"
+    )
+
+    def _entries(self, rows: list[Any], lines: list[Any]) -> list[PaymentEntry]:
+        by_order: dict[str, list[Any]] = {}
+        for ln in lines:
+            by_order.setdefault(ln[0], []).append(ln)
+        out = []
+        for r in rows:
+            mine = sorted(by_order.get(r[0], []), key=lambda ln: ln[1])
+            payment = Payment(
+                uuid.UUID(r[0]),
+                self.dialect.ts_out(r[9]),
+                PaymentMethod(r[2]),
+                [
+                    PaymentLine(
+                        ln[2],
+                        ln[3],
+                        from_kopecks(ln[8]),
+                        service=ln[4],
+                        house_id=ln[5],
+                        premises=ln[6],
+                        period=_period(ln[7]),
+                        client_fee=from_kopecks(ln[9]),
+                    )
+                    for ln in mine
+                ],
+            )
+            pending = None
+            if r[7] is not None:
+                key, request = json.loads(r[7])
+                pending = (key, structure(request, RefundRequest))
+            out.append(
+                PaymentEntry(
+                    payment,
+                    r[1],
+                    state=PaymentState(r[3]),
+                    gateway_payment_id=r[5],
+                    refunded=from_kopecks(r[4]),
+                    line_refunded=tuple(from_kopecks(ln[10]) for ln in mine),
+                    confirmation=(
+                        structure(json.loads(r[6]), Confirmation) if r[6] is not None else None
+                    ),
+                    pending_refund=pending,
+                    refund_count=int(r[8]),
+                )
+            )
+        return out
+
+    def get(self, order_id: uuid.UUID) -> PaymentEntry | None:
+        with self._read() as cur:
+            rows = self._x(cur, self._ENTRY + " WHERE order_id = ?", (str(order_id),)).fetchall()
+            lines = self._x(cur, self._LINES + " WHERE order_id = ?", (str(order_id),)).fetchall()
+        found = self._entries(rows, lines)
+        return found[0] if found else None
+
+    def __iter__(self) -> Iterator[PaymentEntry]:
+        # A snapshot, like MemoryPaymentStore's: the book may change while it is iterated.
+        with self._read() as cur:
+            rows = self._x(cur, self._ENTRY + " ORDER BY created_at, order_id").fetchall()
+            lines = self._x(cur, self._LINES).fetchall()
+        return iter(self._entries(rows, lines))
+
+    # -- ledger ----------------------------------------------------------------------------
+
+    def ledger_append(self, entries: Sequence[LedgerEntry]) -> int:
+        now = _now()
+        new = 0
+        with self._tx() as cur:
+            for e in entries:
+                if e.amount <= 0:
+                    raise ValueError(f"a ledger amount is positive (the kind gives direction): {e}")
+                row = self._x(
+                    cur,
+                    "INSERT INTO ledger (at, kind, partner_inn, account, service, order_id,"
+                    " registry_id, amount, ref, memo) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (ref) DO NOTHING RETURNING id",
+                    (
+                        self.dialect.ts_in(e.at or now),
+                        str(e.kind),
+                        e.partner_inn,
+                        e.account,
+                        e.service,
+                        str(e.order_id) if e.order_id is not None else None,
+                        e.registry_id,
+                        to_kopecks(e.amount),
+                        e.ref,
+                        e.memo,
+                    ),
+                ).fetchone()
+                new += row is not None
+        return new
+
+    def credit_payment(self, entry: PaymentEntry, at: dt.datetime | None = None) -> int:
+        if not entry.state.is_paid:
+            raise StoreError(f"payment {entry.order_id} is {entry.state}: nothing to credit")
+        return self.ledger_append(
+            [
+                LedgerEntry(
+                    LedgerKind.CREDIT,
+                    ln.partner_inn,
+                    ln.amount,
+                    service=ln.service,
+                    account=ln.account,
+                    order_id=entry.order_id,
+                    ref=f"credit:{entry.order_id}:{i}",
+                    memo=f"payment {entry.gateway_payment_id or entry.order_id}",
+                    at=at,
+                )
+                for i, ln in enumerate(entry.payment.lines)
+            ]
+        )
+
+    def ledger_entries(self, partner_inn: str | None = None) -> list[LedgerEntry]:
+        query = (
+            "SELECT kind, partner_inn, amount, service, account, order_id, registry_id, ref,"
+            " memo, at, id FROM ledger"
+        )
+        params: tuple[Any, ...] = ()
+        if partner_inn is not None:
+            query += " WHERE partner_inn = ?"
+            params = (partner_inn,)
+        with self._read() as cur:
+            rows = self._x(cur, query + " ORDER BY id", params).fetchall()
+        return [
+            LedgerEntry(
+                LedgerKind(r[0]),
+                r[1],
+                from_kopecks(r[2]),
+                service=r[3],
+                account=r[4],
+                order_id=uuid.UUID(r[5]) if r[5] is not None else None,
+                registry_id=r[6],
+                ref=r[7],
+                memo=r[8],
+                at=self.dialect.ts_out(r[9]),
+                id=int(r[10]),
+            )
+            for r in rows
+        ]
+
+    def ledger_totals(
+        self,
+        partner_inn: str | None = None,
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> LedgerTotals:
+        where, params = ["1 = 1"], []
+        if partner_inn is not None:
+            where.append("partner_inn = ?")
+            params.append(partner_inn)
+        if since is not None:
+            where.append("at >= ?")
+            params.append(self.dialect.ts_in(since))
+        if until is not None:
+            where.append("at < ?")
+            params.append(self.dialect.ts_in(until))
+        with self._read() as cur:
+            rows = self._x(
+                cur,
+                f"SELECT kind, SUM(amount) FROM ledger WHERE {' AND '.join(where)} GROUP BY kind",
+                params,
+            ).fetchall()
+        sums = {LedgerKind(k): from_kopecks(v) for k, v in rows}
+        return LedgerTotals(
+            credits=sums.get(LedgerKind.CREDIT, from_kopecks(0)),
+            refunds=sums.get(LedgerKind.REFUND, from_kopecks(0)),
+            fees=sums.get(LedgerKind.FEE, from_kopecks(0)),
+            transfers=sums.get(LedgerKind.TRANSFER, from_kopecks(0)),
+        )
+
+    # -- payment registries -------------------------------------------------------------------
+
+    _PREG = (
+        "SELECT id, partner_inn, number, day, created_at, record_count, amount, fee, transfer"
+        " FROM payment_registries"
+    )
+
+    def _preg(self, r: Sequence[Any], new: bool = True) -> PaymentRegistryInfo:
+        return PaymentRegistryInfo(
+            int(r[0]),
+            r[1],
+            int(r[2]),
+            dt.date.fromisoformat(r[3]),
+            self.dialect.ts_out(r[4]),
+            int(r[5]),
+            from_kopecks(r[6]),
+            from_kopecks(r[7]),
+            from_kopecks(r[8]),
+            new,
+        )
+
+    def record_payment_registry(
+        self,
+        partner_inn: str,
+        day: dt.date,
+        *,
+        count: int,
+        amount: Decimal,
+        fee: Decimal,
+        transfer: Decimal,
+    ) -> PaymentRegistryInfo:
+        if amount != fee + transfer:
+            raise ValueError(f"amount {amount} != fee {fee} + transfer {transfer}")
+        with self._tx() as cur:
+            # Bump the counter first: its row lock (PostgreSQL) or the write lock (SQLite)
+            # makes concurrent closers of one partner take turns, and what follows reads
+            # the other's committed registry.
+            number = int(
+                self._x(
+                    cur,
+                    "INSERT INTO payment_registry_counters (partner_inn, last_number)"
+                    " VALUES (?, 1) ON CONFLICT (partner_inn) DO UPDATE"
+                    " SET last_number = payment_registry_counters.last_number + 1"
+                    " RETURNING last_number",
+                    (partner_inn,),
+                ).fetchone()[0]
+            )
+            existing = self._x(
+                cur,
+                self._PREG + " WHERE partner_inn = ? AND day = ?",
+                (partner_inn, day.isoformat()),
+            ).fetchone()
+            if existing is not None:
+                # The day is closed already: give the number back by undoing the bump.
+                self._x(
+                    cur,
+                    "UPDATE payment_registry_counters SET last_number = last_number - 1"
+                    " WHERE partner_inn = ?",
+                    (partner_inn,),
+                )
+                return self._preg(existing, new=False)
+            row = self._x(
+                cur,
+                "INSERT INTO payment_registries (partner_inn, number, day, created_at,"
+                " record_count, amount, fee, transfer) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " RETURNING id, partner_inn, number, day, created_at, record_count, amount,"
+                " fee, transfer",
+                (
+                    partner_inn,
+                    number,
+                    day.isoformat(),
+                    self.dialect.ts_in(_now()),
+                    count,
+                    to_kopecks(amount),
+                    to_kopecks(fee),
+                    to_kopecks(transfer),
+                ),
+            ).fetchone()
+            return self._preg(row)
+
+    def payment_registries(self, partner_inn: str) -> list[PaymentRegistryInfo]:
+        with self._read() as cur:
+            rows = self._x(
+                cur, self._PREG + " WHERE partner_inn = ? ORDER BY number", (partner_inn,)
+            ).fetchall()
+        return [self._preg(r) for r in rows]
+
+    # -- deliveries --------------------------------------------------------------------------
+
+    _DELIVERY = (
+        "SELECT id, registry_id, channel, target, status, attempts, last_error, created_at,"
+        " updated_at, acknowledged_at FROM deliveries"
+    )
+
+    def _delivery(self, r: Sequence[Any]) -> DeliveryInfo:
+        ts = self.dialect.ts_out
+        return DeliveryInfo(
+            int(r[0]),
+            int(r[1]),
+            r[2],
+            r[3],
+            DeliveryStatus(r[4]),
+            int(r[5]),
+            r[6],
+            ts(r[7]),
+            ts(r[8]),
+            ts(r[9]) if r[9] is not None else None,
+        )
+
+    def _delivery_by_id(self, cur: Any, delivery_id: int) -> DeliveryInfo:
+        row = self._x(cur, self._DELIVERY + " WHERE id = ?", (delivery_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no delivery {delivery_id}")
+        return self._delivery(row)
+
+    def open_delivery(self, registry_id: int, channel: str, target: str) -> DeliveryInfo:
+        now = self.dialect.ts_in(_now())
+        with self._tx() as cur:
+            self._x(
+                cur,
+                "INSERT INTO deliveries (registry_id, channel, target, status, attempts,"
+                " created_at, updated_at) VALUES (?, ?, ?, 'pending', 0, ?, ?)"
+                " ON CONFLICT (registry_id, channel) DO NOTHING",
+                (registry_id, channel, target, now, now),
+            )
+            row = self._x(
+                cur,
+                self._DELIVERY + " WHERE registry_id = ? AND channel = ?",
+                (registry_id, channel),
+            ).fetchone()
+        return self._delivery(row)
+
+    def record_delivery_attempt(self, delivery_id: int, error: str | None = None) -> DeliveryInfo:
+        now = self.dialect.ts_in(_now())
+        with self._tx() as cur:
+            current = self._delivery_by_id(cur, delivery_id)
+            status: DeliveryStatus
+            if current.status in (DeliveryStatus.ACKNOWLEDGED, DeliveryStatus.DELIVERED):
+                status = current.status  # a late attempt never undoes a delivery
+            else:
+                status = DeliveryStatus.PENDING if error else DeliveryStatus.DELIVERED
+            self._x(
+                cur,
+                "UPDATE deliveries SET attempts = attempts + 1, status = ?, last_error = ?,"
+                " updated_at = ? WHERE id = ?",
+                (str(status), error, now, delivery_id),
+            )
+            return self._delivery_by_id(cur, delivery_id)
+
+    def fail_delivery(self, delivery_id: int, error: str) -> DeliveryInfo:
+        now = self.dialect.ts_in(_now())
+        with self._tx() as cur:
+            self._delivery_by_id(cur, delivery_id)
+            self._x(
+                cur,
+                "UPDATE deliveries SET status = 'failed', last_error = ?, updated_at = ?"
+                " WHERE id = ? AND status IN ('pending', 'failed')",
+                (error, now, delivery_id),
+            )
+            return self._delivery_by_id(cur, delivery_id)
+
+    def acknowledge_delivery(self, delivery_id: int, at: dt.datetime | None = None) -> DeliveryInfo:
+        when = self.dialect.ts_in(at or _now())
+        with self._tx() as cur:
+            self._delivery_by_id(cur, delivery_id)
+            self._x(
+                cur,
+                "UPDATE deliveries SET status = 'acknowledged', updated_at = ?,"
+                " acknowledged_at = COALESCE(acknowledged_at, ?) WHERE id = ?",
+                (when, when, delivery_id),
+            )
+            return self._delivery_by_id(cur, delivery_id)
+
+    def deliveries(self, status: DeliveryStatus | None = None) -> list[DeliveryInfo]:
+        with self._read() as cur:
+            if status is None:
+                rows = self._x(cur, self._DELIVERY + " ORDER BY id").fetchall()
+            else:
+                rows = self._x(
+                    cur, self._DELIVERY + " WHERE status = ? ORDER BY id", (str(status),)
+                ).fetchall()
+        return [self._delivery(r) for r in rows]

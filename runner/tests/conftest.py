@@ -1,0 +1,81 @@
+"""Every store test runs on both databases: a fresh SQLite file, and a fresh PostgreSQL schema.
+
+PostgreSQL is the server at ``PES_TEST_POSTGRES_URL`` (default: the local one on 5432 with
+trust auth, database ``test``). Its tests skip, with the reason, only when nothing listens
+there, and never when ``CI`` is set: in CI the service runs, so its absence is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import pytest
+from pes_sdk_runner.store import SqlStore, open_store
+
+# Test modules are imported with --import-mode=importlib: the shared test data module in
+# support/ is put on the path explicitly.
+SUPPORT = Path(__file__).parent / "support"
+if str(SUPPORT) not in sys.path:
+    sys.path.insert(0, str(SUPPORT))
+
+PG_URL = os.environ.get("PES_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+StoreFactory = Callable[[], SqlStore]
+
+
+def _listening(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5432), 2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a fresh, empty database of each kind (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'runner.db'}"
+        return
+    if not _listening(PG_URL):
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but no PostgreSQL listens at {PG_URL}")
+        pytest.skip(f"no PostgreSQL listens at {PG_URL}")
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def open_more(store_url: str) -> Iterator[StoreFactory]:
+    """Opens further stores on the same database (another connection each)."""
+    opened: list[SqlStore] = []
+
+    def make() -> SqlStore:
+        store = open_store(store_url)
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(open_more: StoreFactory) -> SqlStore:
+    return open_more()

@@ -1,0 +1,721 @@
+"""The runner's configuration: strict loading into typed models, every problem at once."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import os
+import re
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from pes_sdk_runner.config import (
+    RunnerConfig,
+    RunnerConfigError,
+    StoreKind,
+    example_config_path,
+    load_runner_config,
+    parse_runner_config,
+)
+
+from pes_sdk.errors import ConfigError
+from pes_sdk.formats.base import FormatCapabilities, RegistryFormat, RegistryReader
+from pes_sdk.models.registry import RegistryKind
+from pes_sdk.plugins import hookimpl
+from pes_sdk.plugins.manager import PluginHost, get_host
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "runner-config.md"
+
+CLIENT = "client-token-0123456789abcdef"
+OPERATOR = "operator-token-0123456789abcdef"
+ENV = {"PES_CLIENT_TOKENS": CLIENT, "PES_OPERATOR_TOKENS": OPERATOR}
+
+SERVICE_BANK = {
+    "bik": "044525225",
+    "account": "40702810500000001234",
+    "corr_account": "30101810400000000225",
+    "name": "ПАО Сбербанк",
+}
+TBANK = {
+    "bik": "044525974",
+    "account": "40702810200000005678",
+    "corr_account": "30101810145250000974",
+}
+SBER = {"bik": "044525225", "account": "40702810300000009999"}
+
+
+def base_config() -> dict[str, Any]:
+    """A valid configuration as TOML data, to be changed by each test."""
+    return {
+        "version": 1,
+        "service": {
+            "name": "ООО «Энергосбыт-Платежи»",
+            "inn": "7701012342",
+            "kpp": "770101001",
+            "data": "data",
+            "bank": dict(SERVICE_BANK),
+        },
+        "gateway": {"name": "sandbox"},
+        "http": {
+            "client_tokens_env": "PES_CLIENT_TOKENS",
+            "operator_tokens_env": "PES_OPERATOR_TOKENS",
+        },
+        "partners": [
+            {
+                "inn": "5003012349",
+                "kpp": "500301001",
+                "name": "ООО «УК Дом»",
+                "bank": dict(TBANK),
+                "fee": {"plan": "percent", "rate": Decimal("0.0136")},
+                "source": {"kind": "inbox", "folder": "inbox/uk-dom"},
+                "format": "sber-debts",
+                "channel": {"kind": "outbox", "folder": "outbox/uk-dom", "format": "sber-payments"},
+                "cutoff": "20:00",
+            },
+            {
+                "inn": "7720123457",
+                "name": "АО «Водоканал»",
+                "bank": dict(SBER),
+                "fee": {"plan": "subscription", "rate": "1%", "monthly_fee": Decimal("150.00")},
+                "source": {
+                    "kind": "soap-billing",
+                    "settings": {"url": "https://billing.vodokanal.example/soap", "timeout": 10},
+                    "secrets_env": {"password": "PES_VODOKANAL_PASSWORD"},
+                },
+                "channel": {
+                    "kind": "soap-billing",
+                    "settings": {"url": "https://billing.vodokanal.example/soap"},
+                },
+                "cutoff": "18:30",
+                "empty_registry": True,
+                "transfer_format": "1c-directbank",
+            },
+        ],
+    }
+
+
+# -- a small TOML writer (the stdlib reads TOML but does not write it) ------------------
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | Decimal):
+        return str(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, dt.time):
+        return v.isoformat()
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f'"{k}" = {_value(x)}' for k, x in v.items()) + " }"
+    if isinstance(v, list):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    raise TypeError(v)
+
+
+def to_toml(data: dict[str, Any]) -> str:
+    lines = [f'"{k}" = {_value(v)}' for k, v in data.items() if not _is_section(v)]
+    for key, value in data.items():
+        if isinstance(value, dict):
+            lines.append(f"\n[{key}]")
+            lines += [f'"{k}" = {_value(v)}' for k, v in value.items()]
+        elif _is_section(value):
+            for item in value:
+                lines.append(f"\n[[{key}]]")
+                lines += [f'"{k}" = {_value(v)}' for k, v in item.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _is_section(v: Any) -> bool:
+    return isinstance(v, dict) or (
+        isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
+    )
+
+
+def write(tmp_path: Path, data: dict[str, Any], name: str = "runner.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(to_toml(data), encoding="utf-8")
+    return path
+
+
+def full_env(**more: str) -> dict[str, str]:
+    return {**ENV, "PES_VODOKANAL_PASSWORD": "s3cret-soap-password", **more}
+
+
+def problems_of(
+    tmp_path: Path,
+    data: dict[str, Any],
+    env: dict[str, str] | None = None,
+    host: PluginHost | None = None,
+) -> RunnerConfigError:
+    path = write(tmp_path, data)
+    with pytest.raises(RunnerConfigError) as info:
+        load_runner_config(path, host, env=full_env() if env is None else env)
+    return info.value
+
+
+# -- a valid file -------------------------------------------------------------------------
+
+
+def test_valid_config_loads_to_the_models(tmp_path: Path) -> None:
+    path = write(tmp_path, base_config())
+    config = load_runner_config(path, env=full_env())
+    assert isinstance(config, RunnerConfig)
+    assert config.path == path
+    service = config.service
+    assert service.details.inn == "7701012342"
+    assert service.details.bank.account == SERVICE_BANK["account"]
+    assert service.time_zone == ZoneInfo("Asia/Yekaterinburg")  # the default: Perm
+    assert service.data == tmp_path / "data"
+    assert config.store.kind is StoreKind.SQLITE
+    assert config.store.sqlite_path == tmp_path / "data" / "pes.db"
+    assert config.gateway.name == "sandbox"
+    assert config.http.host == "127.0.0.1"
+    assert config.http.port == 8080
+    assert config.http.webhook_path == "/webhooks/sandbox"
+    assert config.http.client_tokens == {CLIENT}
+    assert config.http.operator_tokens == {OPERATOR}
+
+    dom, water = config.partners
+    assert (dom.inn, dom.kpp, dom.name) == ("5003012349", "500301001", "ООО «УК Дом»")
+    assert dom.partner.fee.rate == Decimal("0.0136")
+    assert dom.source.is_inbox and dom.source.folder == tmp_path / "data" / "inbox" / "uk-dom"
+    assert dom.format == "sber-debts"
+    assert dom.channel.is_outbox
+    assert dom.channel.folder == tmp_path / "data" / "outbox" / "uk-dom"
+    assert dom.channel.format == "sber-payments"
+    assert dom.cutoff == dt.time(20, 0)
+    assert dom.empty_registry is False
+    assert dom.transfer_format is None
+
+    assert water.partner.fee.plan == "subscription"
+    assert water.partner.fee.rate == Decimal("0.01")
+    assert water.partner.fee.monthly_fee == Decimal("150.00")
+    assert water.source.kind == "soap-billing" and water.format is None
+    assert water.source.adapter.merged() == {
+        "url": "https://billing.vodokanal.example/soap",
+        "timeout": "10",
+        "password": "s3cret-soap-password",
+    }
+    assert water.channel.kind == "soap-billing"
+    assert water.cutoff == dt.time(18, 30)
+    assert water.empty_registry is True
+    assert water.transfer_format == "1c-directbank"
+
+    assert config.partner("7720123457") is water
+    assert config.partner("5003012349", "500301001") is dom
+    assert config.partner("0000000000") is None
+    assert config.partners_file.partners == (dom.partner, water.partner)
+    # Loading checks folders but creates nothing.
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_explicit_values_and_postgresql(tmp_path: Path) -> None:
+    data = base_config()
+    data["service"]["time_zone"] = "Europe/Moscow"
+    data["service"]["data"] = str(tmp_path / "elsewhere")
+    data["store"] = {"url": "postgresql://pes:pg-secret-pw@db.example:5432/pes"}
+    data["gateway"]["settings"] = {"timeout": "3"}
+    data["http"].update({"host": "0.0.0.0", "port": 0, "webhook_path": "/hooks/acq"})
+    data["partners"][0]["cutoff"] = dt.time(23, 59)
+    env = full_env(PES_CLIENT_TOKENS=f" {CLIENT}, {CLIENT}x ,")
+    config = load_runner_config(write(tmp_path, data), env=env)
+    assert config.service.time_zone == ZoneInfo("Europe/Moscow")
+    assert config.service.data == tmp_path / "elsewhere"
+    assert config.store.kind is StoreKind.POSTGRESQL
+    assert config.store.sqlite_path is None
+    assert config.store.url == "postgresql://pes:pg-secret-pw@db.example:5432/pes"
+    assert config.store.display_url == "postgresql://pes:***@db.example:5432/pes"
+    assert config.gateway.adapter.settings == {"timeout": "3"}
+    assert (config.http.host, config.http.port) == ("0.0.0.0", 0)
+    assert config.http.webhook_path == "/hooks/acq"
+    assert config.http.client_tokens == {CLIENT, CLIENT + "x"}
+    assert config.partners[0].cutoff == dt.time(23, 59)
+
+
+def test_relative_sqlite_file_is_under_the_data_folder(tmp_path: Path) -> None:
+    data = base_config()
+    data["store"] = {"url": "sqlite:///db/runner.sqlite"}
+    config = load_runner_config(write(tmp_path, data), env=full_env())
+    assert config.store.sqlite_path == tmp_path / "data" / "db" / "runner.sqlite"
+    data["store"] = {"url": f"sqlite:///{tmp_path / 'abs.db'}"}
+    config = load_runner_config(write(tmp_path, data), env=full_env())
+    assert config.store.sqlite_path == tmp_path / "abs.db"
+
+
+def test_secrets_come_from_env_and_never_show(tmp_path: Path) -> None:
+    data = base_config()
+    data["store"] = {"url": "postgresql://pes:pg-secret-pw@db.example/pes"}
+    data["gateway"]["secrets_env"] = {"api_key": "PES_GATEWAY_KEY"}
+    env = full_env(PES_GATEWAY_KEY="gateway-api-key-42")
+    config = load_runner_config(write(tmp_path, data), env=env)
+    assert config.gateway.adapter.merged()["api_key"] == "gateway-api-key-42"
+    shown = repr(config) + str(config) + repr(config.http) + str(config.partners[1])
+    for secret in (CLIENT, OPERATOR, "s3cret-soap-password", "gateway-api-key-42", "pg-secret-pw"):
+        assert secret not in shown
+    assert "PES_CLIENT_TOKENS" in shown  # the variable's name is not a secret
+    assert "postgresql://pes:***@db.example/pes" in shown
+
+
+def test_secrets_written_in_the_file_are_refused(tmp_path: Path) -> None:
+    data = base_config()
+    data["http"]["client_tokens"] = [CLIENT]
+    error = problems_of(tmp_path, data)
+    assert error.keys == ("http.client_tokens",)
+    assert "name an environment variable in http.client_tokens_env" in error.problems[0]
+    assert CLIENT not in str(error)
+
+
+def test_data_folder_can_be_replaced(tmp_path: Path) -> None:
+    path = write(tmp_path, base_config())
+    config = load_runner_config(path, env=full_env(), data=tmp_path / "run")
+    assert config.service.data == tmp_path / "run"
+    assert config.partners[0].source.folder == tmp_path / "run" / "inbox" / "uk-dom"
+    assert config.store.sqlite_path == tmp_path / "run" / "pes.db"
+
+
+def test_minimal_config_takes_the_defaults(tmp_path: Path) -> None:
+    data = base_config()
+    del data["gateway"], data["version"], data["service"]["data"]
+    data["partners"] = []
+    config = load_runner_config(write(tmp_path, data), env=ENV)
+    assert config.gateway.name == "sandbox"
+    assert config.service.data == tmp_path / "data"
+    assert config.store.url == f"sqlite:///{tmp_path / 'data' / 'pes.db'}"
+    assert config.partners == ()
+
+
+# -- the example and the documentation ---------------------------------------------------
+
+
+def test_shipped_example_loads(tmp_path: Path) -> None:
+    config = load_runner_config(example_config_path(), env=ENV, data=tmp_path)
+    assert config.gateway.name == "sandbox"
+    assert config.store.sqlite_path == tmp_path / "pes.db"
+    assert len(config.partners) == 3
+    assert {p.partner.fee.plan for p in config.partners} == {"percent", "subscription"}
+    assert {p.format for p in config.partners} == {"sber-debts", "pes-debts"}
+    assert {p.channel.format for p in config.partners} == {"sber-payments", "pes-payments"}
+    for p in config.partners:
+        assert p.source.is_inbox and p.channel.is_outbox
+        assert p.source.folder is not None and p.source.folder.is_relative_to(tmp_path)
+        assert p.channel.folder is not None and p.channel.folder.is_relative_to(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def _doc_example() -> str:
+    blocks = re.findall(r"```toml\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+    return str(blocks[0])
+
+
+def test_documented_example_is_the_shipped_one_and_loads(tmp_path: Path) -> None:
+    text = _doc_example()
+    assert text == example_config_path().read_text(encoding="utf-8")
+    config = parse_runner_config(text, base=tmp_path, env=ENV)
+    assert config.service.data == tmp_path / "data"
+
+
+def test_documentation_names_every_key() -> None:
+    doc = DOC.read_text(encoding="utf-8")
+    keys = [
+        "version", "service.name", "service.inn", "service.kpp", "service.bank",
+        "service.directbank_id", "service.purpose", "service.time_zone", "service.data",
+        "store.url", "gateway.name", "gateway.settings", "gateway.secrets_env", "http.host",
+        "http.port", "http.client_tokens_env", "http.operator_tokens_env", "http.webhook_path",
+        "partners[i].inn", "partners[i].kpp", "partners[i].name", "partners[i].bank",
+        "partners[i].fee", "partners[i].source.kind", "partners[i].source.folder",
+        "partners[i].source.settings", "partners[i].source.secrets_env", "partners[i].format",
+        "partners[i].channel.kind", "partners[i].channel.folder", "partners[i].channel.format",
+        "partners[i].channel.settings", "partners[i].channel.secrets_env",
+        "partners[i].cutoff", "partners[i].empty_registry", "partners[i].transfer_format",
+    ]  # fmt: skip
+    missing = [k for k in keys if f"`{k}`" not in doc]
+    assert missing == []
+
+
+# -- every problem at once ---------------------------------------------------------------
+
+
+def test_many_problems_are_listed_together(tmp_path: Path) -> None:
+    data = base_config()
+    data["colour"] = "blue"
+    data["service"]["inn"] = "7701012343"
+    data["service"]["time_zone"] = "Asia/Perm"
+    data["store"] = {"url": "mysql://db/pes"}
+    data["gateway"]["name"] = "paypal"
+    data["http"]["port"] = 70000
+    dom, water = data["partners"]
+    dom["bank"]["account"] = "40702810200000005679"
+    dom["fee"]["plan"] = "flat"
+    dom["format"] = "sber-payments"
+    dom["channel"] = {"kind": "sftp", "host": "partner.example"}
+    dom["cutoff"] = "25:00"
+    water["source"]["secrets_env"] = {"password": "PES_NOT_SET"}
+    water["format"] = "pes-debts"
+    water["empty_registry"] = "yes"
+    water["transfer_format"] = "sber-payments"
+    data["partners"].append({**copy.deepcopy(water), "source": {"kind": "ftp"}})
+    error = problems_of(tmp_path, data, env={})
+    assert set(error.keys) == {
+        "colour",
+        "service.inn",
+        "service.time_zone",
+        "store.url",
+        "gateway.name",
+        "http.port",
+        "http.client_tokens_env",
+        "http.operator_tokens_env",
+        "partners[0].bank.account",
+        "partners[0].fee.plan",
+        "partners[0].format",
+        "partners[0].channel.kind",
+        "partners[0].cutoff",
+        "partners[1].source.secrets_env.password",
+        "partners[1].format",
+        "partners[1].empty_registry",
+        "partners[1].transfer_format",
+        "partners[2].source.kind",
+        "partners[2].inn",
+        "partners[2].empty_registry",
+        "partners[2].transfer_format",
+    }
+    assert len(error.problems) == len(error.keys)
+    assert isinstance(error, ConfigError)
+    text = str(error)
+    assert text.startswith(f"{tmp_path / 'runner.toml'}: {len(error.problems)} problems:")
+    assert (
+        "partners[0].channel.kind: no delivery channel named 'sftp' "
+        "(installed: gis-zhkh, outbox, soap-billing)" in error.problems
+    )
+
+
+# -- each kind of problem ----------------------------------------------------------------
+
+Change = Callable[[dict[str, Any]], None]
+
+
+def _set(path: str, value: Any) -> Change:
+    def change(data: dict[str, Any]) -> None:
+        *head, last = re.findall(r"[^.\[\]]+", path)
+        node: Any = data
+        for part in head:
+            node = node[int(part)] if part.isdigit() else node[part]
+        node[int(last) if last.isdigit() else last] = value
+
+    return change
+
+
+def _del(path: str) -> Change:
+    def change(data: dict[str, Any]) -> None:
+        *head, last = path.split(".")
+        node: Any = data
+        for part in head:
+            node = node[part]
+        del node[last]
+
+    return change
+
+
+CASES: list[tuple[str, Change, str, str]] = [
+    ("unknown key", _set("service.colour", "x"), "service.colour", "unknown key"),
+    ("version", _set("version", 2), "version", "reads version 1"),
+    ("version type", _set("version", True), "version", "is an integer"),
+    (
+        "secret in settings",
+        _set("partners[1].source.settings", {"url": "u", "password": "p"}),
+        "partners[1].source.settings.password",
+        "name an environment variable in partners[1].source.secrets_env",
+    ),
+    (
+        "key in settings",
+        _set("gateway.settings", {"api_key": "k"}),
+        "gateway.settings.api_key",
+        "secrets are not written in the file",
+    ),
+    ("missing service", _del("service"), "service", "missing"),
+    ("missing http", _del("http"), "http", "missing"),
+    ("bad ИНН", _set("partners[0].inn", "5003012340"), "partners[0].inn", "check digits"),
+    ("ИНН as a number", _set("partners[0].inn", 5003012349), "partners[0].inn", "as text"),
+    ("missing name", _del("service.name"), "service.name", "missing"),
+    (
+        "account control key",
+        _set("service.bank.account", "40702810500000001235"),
+        "service.bank.account",
+        "control key",
+    ),
+    ("bad КПП", _set("service.kpp", "7701"), "service.kpp", "КПП"),
+    ("time zone", _set("service.time_zone", "Mars/Olympus"), "service.time_zone", "time zone"),
+    ("data not text", _set("service.data", 5), "service.data", "is text"),
+    ("store scheme", _set("store", {"url": "redis://x"}), "store.url", "unsupported store 'redis'"),
+    ("store key", _set("store", {"path": "x"}), "store.path", "unknown key"),
+    ("gateway", _set("gateway.name", "paypal"), "gateway.name", "installed: sandbox"),
+    ("gateway setting", _set("gateway.settings", {"x": [1]}), "gateway.settings", "text or"),
+    ("port", _set("http.port", "80"), "http.port", "is an integer"),
+    ("host", _set("http.host", ""), "http.host", "is empty"),
+    ("webhook path", _set("http.webhook_path", "hooks"), "http.webhook_path", "starting with"),
+    ("env name", _set("http.client_tokens_env", "A-B"), "http.client_tokens_env", "not an env"),
+    ("no token env", _del("http.operator_tokens_env"), "http.operator_tokens_env", "missing"),
+    ("fee plan", _set("partners[0].fee.plan", "flat"), "partners[0].fee.plan", "unknown fee"),
+    ("fee rate", _set("partners[0].fee.rate", "150%"), "partners[0].fee.rate", "[0, 1)"),
+    (
+        "service's account",
+        _set("partners[0].bank", dict(SERVICE_BANK)),
+        "partners[0].bank.account",
+        "service's own account",
+    ),
+    ("source not a table", _set("partners[0].source", 1), "partners[0].source", "is a table"),
+    (
+        "unknown source",
+        _set("partners[0].source", {"kind": "ftp"}),
+        "partners[0].source.kind",
+        "no billing source named 'ftp' (installed: inbox, soap-billing)",
+    ),
+    (
+        "inbox key",
+        _set("partners[0].source", {"kind": "inbox", "folder": "in", "settings": {}}),
+        "partners[0].source.settings",
+        "unknown key",
+    ),
+    (
+        "inbox without folder",
+        _set("partners[0].source", {"kind": "inbox"}),
+        "partners[0].source.folder",
+        "missing",
+    ),
+    ("empty format", _set("partners[0].format", ""), "partners[0].format", "is empty"),
+    (
+        "unknown format",
+        _set("partners[0].format", "csv-debts"),
+        "partners[0].format",
+        "no registry format named 'csv-debts'",
+    ),
+    (
+        "format of another kind",
+        _set("partners[0].format", "pes-payments"),
+        "partners[0].format",
+        "holds payments, not debts",
+    ),
+    (
+        "format for a billing source",
+        _set("partners[1].format", "pes-debts"),
+        "partners[1].format",
+        "only an inbox source",
+    ),
+    (
+        "unknown channel",
+        _set("partners[0].channel.kind", "sftp"),
+        "partners[0].channel.kind",
+        "no delivery channel named 'sftp' (installed: gis-zhkh, outbox, soap-billing)",
+    ),
+    (
+        "outbox format kind",
+        _set("partners[0].channel.format", "sber-debts"),
+        "partners[0].channel.format",
+        "holds debts, not payments",
+    ),
+    (
+        "channel setting",
+        _set("partners[1].channel.settings", {"retry": True}),
+        "partners[1].channel.settings",
+        "not a boolean",
+    ),
+    (
+        "secret env not set",
+        _set("partners[1].channel.secrets_env", {"password": "PES_NOPE"}),
+        "partners[1].channel.secrets_env.password",
+        "PES_NOPE is not set",
+    ),
+    (
+        "setting and secret",
+        _set(
+            "partners[1].source",
+            {
+                "kind": "soap-billing",
+                "settings": {"url": "u", "login": "p"},
+                "secrets_env": {"login": "PES_VODOKANAL_PASSWORD"},
+            },
+        ),
+        "partners[1].source.settings.login",
+        "secrets_env too",
+    ),
+    ("cutoff", _set("partners[0].cutoff", "8:00"), "partners[0].cutoff", "HH:MM"),
+    ("cutoff seconds", _set("partners[0].cutoff", dt.time(8, 0, 1)), "partners[0].cutoff", "whole"),
+    ("cutoff as a number", _set("partners[0].cutoff", 1800), "partners[0].cutoff", "is text"),
+    ("empty_registry", _set("partners[0].empty_registry", 1), "partners[0].empty_registry", "true"),
+    (
+        "transfer format",
+        _set("partners[0].transfer_format", "pes-payments"),
+        "partners[0].transfer_format",
+        "holds payments, not transfers",
+    ),
+    ("partner not a table", _set("partners[1]", "x"), "partners[1]", "is a table"),
+    ("partners not an array", _set("partners", "x"), "partners", "array of tables"),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_each_problem_is_named_by_its_key(
+    tmp_path: Path, change: Change, key: str, message: str
+) -> None:
+    data = base_config()
+    change(data)
+    error = problems_of(tmp_path, data)
+    assert key in error.keys, error.problems
+    found = [p for p in error.problems if p.startswith(f"{key}: ")]
+    assert any(message in p for p in found), found
+
+
+def test_missing_required_keys(tmp_path: Path) -> None:
+    data = base_config()
+    dom = data["partners"][0]
+    del dom["source"], dom["channel"], dom["cutoff"], dom["format"]
+    error = problems_of(tmp_path, data)
+    assert set(error.keys) == {
+        "partners[0].source",
+        "partners[0].channel",
+        "partners[0].cutoff",
+    }
+    dom["source"] = {"kind": "inbox", "folder": "in"}
+    error = problems_of(tmp_path, data)
+    assert "partners[0].format: missing" in error.problems
+
+
+def test_duplicate_inn_and_kpp(tmp_path: Path) -> None:
+    data = base_config()
+    twin = copy.deepcopy(data["partners"][0])
+    twin["source"]["folder"] = "inbox/twin"
+    twin["channel"]["folder"] = "outbox/twin"
+    data["partners"].append(twin)
+    error = problems_of(tmp_path, data)
+    assert error.problems == (
+        "partners[2].inn: ИНН 5003012349 КПП 500301001 is already partners[0]",
+    )
+    twin["kpp"] = "500302001"  # a branch with its own КПП is another partner
+    assert len(load_runner_config(write(tmp_path, data), env=full_env()).partners) == 3
+
+
+def test_colliding_folders(tmp_path: Path) -> None:
+    data = base_config()
+    data["partners"][1]["source"] = {"kind": "inbox", "folder": "outbox/uk-dom"}
+    data["partners"][1]["format"] = "pes-debts"
+    data["partners"][1]["channel"] = {
+        "kind": "outbox",
+        "folder": "inbox/uk-dom/water",
+        "format": "pes-payments",
+    }
+    error = problems_of(tmp_path, data)
+    assert error.keys == ("partners[1].source.folder", "partners[1].channel.folder")
+    assert "clashes with partners[0].channel.folder" in error.problems[0]
+    assert "clashes with partners[0].source.folder" in error.problems[1]
+
+
+def test_inbox_and_outbox_of_one_partner_collide(tmp_path: Path) -> None:
+    data = base_config()
+    data["partners"][0]["channel"]["folder"] = "inbox/uk-dom"
+    error = problems_of(tmp_path, data)
+    assert error.keys == ("partners[0].channel.folder",)
+
+
+def test_folders_that_cannot_be_made(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    data = base_config()
+    data["service"]["data"] = "a-file"
+    data["partners"][0]["source"]["folder"] = str(tmp_path / "a-file" / "in")
+    data["partners"][0]["channel"]["folder"] = str(tmp_path / "out")
+    error = problems_of(tmp_path, data)
+    # One cause, one problem: the default SQLite file under service.data is not reported.
+    assert set(error.keys) == {"service.data", "partners[0].source.folder"}
+    assert "exists and is not a folder" in error.problems[0]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_folders_that_are_not_writable(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        data = base_config()
+        data["partners"][0]["channel"]["folder"] = str(locked / "out")
+        error = problems_of(tmp_path, data)
+        assert error.keys == ("partners[0].channel.folder",)
+        assert "is not writable" in error.problems[0]
+    finally:
+        locked.chmod(0o700)
+
+
+def test_tokens_must_be_set_long_and_separate(tmp_path: Path) -> None:
+    data = base_config()
+    error = problems_of(tmp_path, data, env=full_env(PES_CLIENT_TOKENS=" , "))
+    assert error.problems == (
+        "http.client_tokens_env: environment variable PES_CLIENT_TOKENS is not set "
+        "or holds no token",
+    )
+    error = problems_of(tmp_path, data, env=full_env(PES_OPERATOR_TOKENS="short"))
+    assert error.keys == ("http.operator_tokens_env",)
+    assert "shorter than 16" in error.problems[0] and "short," not in str(error)
+    error = problems_of(tmp_path, data, env=full_env(PES_OPERATOR_TOKENS=f"{OPERATOR},{CLIENT}"))
+    assert error.keys == ("http.operator_tokens_env",)
+    assert CLIENT not in str(error)
+
+
+class _WriteOnlyDebts(RegistryFormat):
+    name = "write-only-debts"
+    kind = RegistryKind.DEBTS
+    capabilities = FormatCapabilities(read=False)
+
+    def open(self, path: Path, **kwargs: Any) -> RegistryReader:
+        raise NotImplementedError
+
+
+class _WriteOnlyPlugin:
+    @hookimpl
+    def pes_registry_formats(self) -> Sequence[RegistryFormat]:
+        return [_WriteOnlyDebts()]
+
+
+def test_format_that_cannot_read(tmp_path: Path) -> None:
+    host = PluginHost()
+    host.register(_WriteOnlyPlugin(), name="write-only")
+    data = base_config()
+    data["partners"][0]["format"] = "write-only-debts"
+    error = problems_of(tmp_path, data, host=host)
+    assert error.problems == ("partners[0].format: format 'write-only-debts' cannot read",)
+
+
+def test_default_gateway_must_be_installed(tmp_path: Path) -> None:
+    host = PluginHost(entry_points=False)  # the core alone: no gateway, no formats
+    data = base_config()
+    del data["gateway"]
+    data["partners"] = []
+    error = problems_of(tmp_path, data, host=host)
+    assert error.problems == (
+        "gateway.name: missing, and the default 'sandbox' is not installed (installed: none)",
+    )
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    with pytest.raises(RunnerConfigError, match="cannot be read"):
+        load_runner_config(missing)
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes("name = 'Водоканал'".encode("cp1251"))
+    with pytest.raises(RunnerConfigError, match="not UTF-8"):
+        load_runner_config(bad)
+    bad.write_text("[service\n", encoding="utf-8")
+    with pytest.raises(RunnerConfigError, match="not valid TOML") as info:
+        load_runner_config(bad)
+    assert info.value.path == bad
+
+
+def test_default_host_is_the_process_host(tmp_path: Path) -> None:
+    # No host given: the process-wide one names what is installed.
+    assert "soap-billing" in get_host().billing_sources()
+    config = load_runner_config(write(tmp_path, base_config()), env=full_env())
+    assert config.partners[1].source.kind == "soap-billing"

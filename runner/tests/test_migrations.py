@@ -1,0 +1,92 @@
+"""Schema migrations: applied once, in order, recorded; a newer schema is refused."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pes_sdk_runner.store import MigrationError, SchemaTooNew, SqlStore, StoreError, open_store
+from pes_sdk_runner.store.migrate import known_migrations
+
+
+def test_a_fresh_database_is_migrated_and_a_second_migrate_does_nothing(
+    store: SqlStore, store_url: str
+) -> None:
+    known = known_migrations()
+    assert store.schema_version() == len(known) >= 1
+    assert store.migrate() == []
+    again = open_store(store_url)  # another runner starting on the same database
+    try:
+        assert again.migrate() == []
+        assert again.schema_version() == len(known)
+    finally:
+        again.close()
+    conn = store.dialect.connect()
+    try:
+        rows = conn.execute("SELECT version, name, sha256 FROM schema_migrations").fetchall()
+    finally:
+        conn.close()
+    assert [(v, n, s) for v, n, s in rows] == [(m.version, m.name, m.sha256) for m in known]
+
+
+def test_the_first_open_applies_every_migration(store_url: str) -> None:
+    store = open_store(store_url, migrate=False)
+    try:
+        assert store.schema_version() == 0
+        assert store.migrate() == [m.version for m in known_migrations()]
+    finally:
+        store.close()
+
+
+def test_a_database_with_a_newer_schema_is_refused(store: SqlStore, store_url: str) -> None:
+    conn = store.dialect.connect()
+    try:
+        conn.execute(
+            store.dialect.sql(
+                "INSERT INTO schema_migrations (version, name, sha256, applied_at)"
+                " VALUES (?, 'from_the_future', 'x', '2030-01-01')"
+            ),
+            (len(known_migrations()) + 1,),
+        )
+    finally:
+        conn.close()
+    with pytest.raises(SchemaTooNew, match="upgrade the runner"):
+        open_store(store_url)
+
+
+def test_a_changed_applied_migration_is_refused(store: SqlStore, store_url: str) -> None:
+    conn = store.dialect.connect()
+    try:
+        conn.execute("UPDATE schema_migrations SET sha256 = 'edited' WHERE version = 1")
+    finally:
+        conn.close()
+    with pytest.raises(MigrationError, match="changed after it was applied"):
+        open_store(store_url)
+
+
+def test_sqlite_runs_durable(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'r.db'}")
+    try:
+        conn = store.dialect.connect()
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
+        conn.close()
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("url", ["mysql://x/y", "sqlite:///", "file.db"])
+def test_an_unknown_url_is_refused(url: str) -> None:
+    with pytest.raises(StoreError):
+        open_store(url)
+
+
+def test_migration_blocks_and_tokens_are_chosen_per_dialect(store: SqlStore) -> None:
+    text = store.dialect.migration_sql(known_migrations()[0].text)
+    assert re.search(r"@[A-Z]+@", text) is None
+    other = "postgresql" if store.dialect.name == "sqlite" else "sqlite"
+    assert f"@{other}:begin" not in text
+    assert "CREATE TRIGGER" in text
