@@ -69,7 +69,7 @@ def test_the_host_finds_the_channel() -> None:
     assert "gis-zhkh" not in host.billing_sources(), "ГИС ЖКХ is a channel only"
     info = {p.name: p for p in host.plugins()}["gis-zhkh"]
     assert info.distribution == "pes-sdk-gis-zhkh"
-    assert set(info.hooks) == {"pes_delivery_channels"}
+    assert set(info.hooks) == {"pes_delivery_channels", "pes_cli_commands"}
 
 
 def test_create_touches_no_network_and_delivers(tmp_path: Path, package: Path) -> None:
