@@ -1,0 +1,43 @@
+"""Closing days and delivering payment registries (закрытие дня и доставка реестров).
+
+* :func:`close_day` closes one partner-day: the payment registry with its gapless number
+  written to the outbox in the partner's payments format, the settlement (commission and
+  VAT by the partner's fee plan), the transfer order through a bank-file format, the
+  ledger entries, and the delivery opened. Idempotent and byte-for-byte repeatable.
+* :func:`deliver_pending` hands the open deliveries over, with bounded retries.
+
+See :mod:`pes_sdk_runner.close.day` for the day's window and the crash-safety order.
+"""
+
+from pes_sdk_runner.close.day import (
+    DEFAULT_PAYMENTS_FORMAT,
+    CloseConflict,
+    CloseError,
+    DayClose,
+    DayNotOver,
+    PartnerDayRegistry,
+    build_registry,
+    close_day,
+    day_window,
+    outbox_folder,
+    registry_filename,
+    transfers_folder,
+)
+from pes_sdk_runner.close.deliver import DEFAULT_MAX_ATTEMPTS, deliver_pending
+
+__all__ = [
+    "DEFAULT_MAX_ATTEMPTS",
+    "DEFAULT_PAYMENTS_FORMAT",
+    "CloseConflict",
+    "CloseError",
+    "DayClose",
+    "DayNotOver",
+    "PartnerDayRegistry",
+    "build_registry",
+    "close_day",
+    "day_window",
+    "deliver_pending",
+    "outbox_folder",
+    "registry_filename",
+    "transfers_folder",
+]
