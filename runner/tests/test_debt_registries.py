@@ -9,10 +9,10 @@ from decimal import Decimal
 
 import pytest
 from pes_sdk_runner.store import (
-    IngestOutcome,
     LedgerEntry,
     LedgerKind,
     RegistryConflict,
+    RegistryOutcome,
     SqlStore,
 )
 from runner_data import HOUSE, INN_A, INN_B, OTHER_HOUSE, PARTNERS, debt, many_debts
@@ -39,7 +39,7 @@ def test_a_registry_is_ingested_and_found_by_address_and_account(store: SqlStore
         debt("1003", "10.00", "кв. 12А", house=OTHER_HOUSE),
     ]
     result = store.ingest_debt_registry(INN_A, NOV, 1, records, sha256="a" * 64, received_at=T0)
-    assert result.outcome is IngestOutcome.ACTIVATED
+    assert result.outcome is RegistryOutcome.ACTIVATED
     reg = result.registry
     assert (reg.count, reg.total, reg.active, reg.received_at) == (
         4,
@@ -72,7 +72,7 @@ def test_a_newer_registry_replaces_the_older(store: SqlStore) -> None:
     result = store.ingest_debt_registry(
         INN_A, NOV, 2, [debt("1001", "80.00"), debt("1002", "5.00")], sha256="two"
     )
-    assert result.outcome is IngestOutcome.ACTIVATED
+    assert result.outcome is RegistryOutcome.ACTIVATED
     assert result.replaced is not None and result.replaced.number == 1
     assert [s.debt for s in store.find_by_account(INN_A, "1001")] == [Decimal("80.00")]
     regs = store.debt_registries(INN_A)
@@ -82,7 +82,7 @@ def test_a_newer_registry_replaces_the_older(store: SqlStore) -> None:
 def test_an_older_registry_never_overwrites_a_newer(store: SqlStore) -> None:
     store.ingest_debt_registry(INN_A, NOV, 5, [debt("1001", "100.00")], sha256="five")
     result = store.ingest_debt_registry(INN_A, NOV, 4, [debt("1001", "999.00")], sha256="four")
-    assert result.outcome is IngestOutcome.STALE
+    assert result.outcome is RegistryOutcome.STALE
     assert (result.registry.active, result.registry.count) == (False, 1)
     assert result.registry.total == Decimal("999.00")
     assert [s.debt for s in store.find_by_account(INN_A, "1001")] == [Decimal("100.00")]
@@ -95,7 +95,7 @@ def test_an_older_registry_never_overwrites_a_newer(store: SqlStore) -> None:
 def test_the_same_registry_twice_is_a_no_op(store: SqlStore) -> None:
     first = store.ingest_debt_registry(INN_A, NOV, 3, [debt("1001", "1.00")], sha256="same")
     again = store.ingest_debt_registry(INN_A, NOV, 3, [debt("1001", "1.00")], sha256="same")
-    assert again.outcome is IngestOutcome.DUPLICATE
+    assert again.outcome is RegistryOutcome.DUPLICATE
     assert again.registry == first.registry
     assert len(store.find_by_account(INN_A, "1001")) == 1
 

@@ -31,18 +31,18 @@ __all__ = [
     "DebtRegistryInfo",
     "DeliveryInfo",
     "DeliveryStatus",
-    "IngestOutcome",
     "IngestResult",
     "LedgerEntry",
     "LedgerKind",
     "LedgerTotals",
     "PaymentRegistryInfo",
+    "RegistryOutcome",
     "ServiceBalance",
     "Store",
 ]
 
 
-class IngestOutcome(enum.StrEnum):
+class RegistryOutcome(enum.StrEnum):
     """What became of a debt registry handed to :meth:`Store.ingest_debt_registry`."""
 
     ACTIVATED = "activated"  #: it is now the partner's registry for its period
@@ -67,7 +67,7 @@ class DebtRegistryInfo:
 
 @attrs.frozen
 class IngestResult:
-    outcome: IngestOutcome
+    outcome: RegistryOutcome
     registry: DebtRegistryInfo
     #: the registry this one replaced (``ACTIVATED`` only), or ``None``
     replaced: DebtRegistryInfo | None = None

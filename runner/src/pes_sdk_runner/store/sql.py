@@ -28,12 +28,12 @@ from pes_sdk_runner.store.base import (
     DebtRegistryInfo,
     DeliveryInfo,
     DeliveryStatus,
-    IngestOutcome,
     IngestResult,
     LedgerEntry,
     LedgerKind,
     LedgerTotals,
     PaymentRegistryInfo,
+    RegistryOutcome,
     ServiceBalance,
 )
 from pes_sdk_runner.store.dialect import Dialect
@@ -227,7 +227,7 @@ class SqlStore:
             if same is not None:
                 known = self._registry(same)
                 if known.sha256 == sha256:
-                    return IngestResult(IngestOutcome.DUPLICATE, known)
+                    return IngestResult(RegistryOutcome.DUPLICATE, known)
                 raise RegistryConflict(
                     partner_inn,
                     per,
@@ -252,7 +252,7 @@ class SqlStore:
                     cur, partner_inn, per, number, received, sha256, count, total, "superseded"
                 )
                 info = self._registry_by_id(cur, new_id)
-                return IngestResult(IngestOutcome.STALE, info)
+                return IngestResult(RegistryOutcome.STALE, info)
             if active is not None:
                 self._x(
                     cur,
@@ -271,7 +271,7 @@ class SqlStore:
             )
             info = self._registry_by_id(cur, new_id)
         replaced = attrs.evolve(active, active=False) if active is not None else None
-        return IngestResult(IngestOutcome.ACTIVATED, info, replaced)
+        return IngestResult(RegistryOutcome.ACTIVATED, info, replaced)
 
     def _insert_registry(
         self,
