@@ -190,7 +190,7 @@ class PaymentProcessor:
         store: PaymentStore | None = None,
         retry: RetryPolicy | None = None,
         replay_window: dt.timedelta = dt.timedelta(minutes=5),
-        on_credit: Callable[[PaymentEntry], None] | None = None,
+        on_credit: Callable[[PaymentEntry], object] | None = None,
         on_refund: Callable[[PaymentEntry, Decimal], None] | None = None,
     ) -> None:
         self.gateway = gateway

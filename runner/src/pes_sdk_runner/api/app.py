@@ -1,0 +1,576 @@
+"""The runner's HTTP API as an ASGI application (Starlette), built by :func:`create_app`.
+
+Why Starlette: a small, well-kept ASGI toolkit (routing, requests, responses, a thread
+pool) with no model layer of its own, so the SDK's attrs models stay the only ones; the
+store and the payment processor are synchronous, and Starlette runs them in its thread
+pool (``run_in_threadpool``) without blocking the event loop. Serve it with uvicorn
+(``uvicorn.Server``), as ``pes runner serve`` and the tests do.
+
+Every answer is JSON; an error is ``{"error": code, "message": ..., "field": ...}`` with
+its status code, never a traceback. Logs are one JSON object per line on the
+``pes_sdk_runner.api`` logger, with no personal data: accounts are masked to their last
+four characters, and no name, address or client id is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Match, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pes_sdk.basket import price_line
+from pes_sdk.gateways.errors import (
+    GatewayError,
+    GatewayTimeout,
+    GatewayUnavailable,
+    UnknownPayment,
+    WebhookRejected,
+)
+from pes_sdk.gateways.models import WebhookRequest
+from pes_sdk.gateways.processor import Applied, PaymentEntry, PaymentProcessor
+from pes_sdk.models.partners import Partner
+from pes_sdk.models.payments import Payment, PaymentLine
+from pes_sdk.money import amount as to_amount
+from pes_sdk.plugins.manager import PluginHost
+from pes_sdk.serialization import make_converter
+from pes_sdk_runner.api import models as m
+from pes_sdk_runner.api.metrics import CONTENT_TYPE, Metrics
+from pes_sdk_runner.api.openapi import openapi_document
+from pes_sdk_runner.config.models import RunnerConfig
+from pes_sdk_runner.store.base import Acceptance, DeliveryStatus, Store
+
+__all__ = ["ApiError", "create_app", "mask_account"]
+
+log = logging.getLogger("pes_sdk_runner.api")
+T = TypeVar("T")
+
+#: The longest Idempotency-Key taken (the apps' keys are UUIDs or similar).
+MAX_KEY_LENGTH = 128
+# Order ids derive from the app and its Idempotency-Key: a retry finds the same order.
+_ORDER_NAMESPACE = uuid.UUID("5b0e6f4e-2a57-4c52-9f0c-7c1d1e0a9a11")
+
+
+class ApiError(Exception):
+    """An error answer: status code, stable code, message, and the field at fault."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.headers = dict(headers or {})
+
+
+def mask_account(account: str) -> str:
+    """An account for logs: only its last four characters (``***4567``)."""
+    return "***" + account[-4:]
+
+
+def _event(event: str, **fields: object) -> None:
+    log.info(json.dumps({"event": event, **fields}, ensure_ascii=False, default=str))
+
+
+def _matches(token: str, tokens: Iterable[str]) -> bool:
+    # Every token is compared, in constant time each: no early exit tells which was close.
+    found = False
+    for candidate in tokens:
+        found |= hmac.compare_digest(candidate.encode(), token.encode())
+    return found
+
+
+def _field_of(message: str) -> tuple[str, str | None]:
+    # cattrs.transform_error writes "<reason> @ $.lines[0].amount".
+    reason, sep, where = message.rpartition(" @ ")
+    if not sep:
+        return message, None
+    field = where.removeprefix("$").lstrip(".")
+    if reason.startswith("extra fields found (") and reason.endswith(")"):
+        extra = reason[len("extra fields found (") : -1].split(", ")[0]
+        field = f"{field}.{extra}" if field else extra
+    return reason, field or None
+
+
+class _Api:
+    """The endpoints, over one store, configuration, plugin host and processor."""
+
+    def __init__(
+        self, store: Store, config: RunnerConfig, host: PluginHost, processor: PaymentProcessor
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.host = host
+        self.processor = processor
+        self.conv = make_converter()
+        self.metrics = Metrics()
+        # Creates with the same key are serialised (striped locks: different keys run freely).
+        self._locks = [threading.Lock() for _ in range(64)]
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def json(self, obj: object, status: int = 200) -> JSONResponse:
+        return JSONResponse(self.conv.unstructure(obj), status_code=status)
+
+    def structure(self, data: Any, cls: type[T]) -> T:
+        try:
+            return self.conv.structure(data, cls)
+        except cattrs.BaseValidationError as exc:
+            messages = cattrs.transform_error(exc, path="$")
+            _reason, field = _field_of(messages[0])
+            raise ApiError(422, "invalid", "; ".join(messages), field) from None
+        except (ValueError, TypeError) as exc:
+            raise ApiError(422, "invalid", str(exc)) from None
+
+    async def body(self, request: Request, cls: type[T]) -> T:
+        raw = await request.body()
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ApiError(422, "invalid-json", f"the body is not UTF-8 JSON: {exc}") from None
+        return self.structure(data, cls)
+
+    def auth(self, request: Request, role: str) -> str:
+        """The caller's token if it has ``role``; 401 without a known token, 403 for another."""
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise ApiError(401, "unauthorized", "a Bearer token is required", headers=_CHALLENGE)
+        is_client = _matches(token, self.config.http.client_tokens)
+        is_operator = _matches(token, self.config.http.operator_tokens)
+        if (role == "client" and is_client) or (role == "operator" and is_operator):
+            return token
+        if is_client or is_operator:
+            raise ApiError(403, "forbidden", f"this token may not call {role} endpoints")
+        raise ApiError(401, "unauthorized", "unknown token", headers=_CHALLENGE)
+
+    @staticmethod
+    def app_id(token: str) -> str:
+        """A short, stable id of a client app (a digest of its token, never the token)."""
+        return hashlib.sha256(token.encode()).hexdigest()[:12]
+
+    def scoped(self, token: str, client_id: str) -> str:
+        if not client_id.strip():
+            raise ApiError(422, "invalid", "client_id is empty", "client_id")
+        return f"{self.app_id(token)}:{client_id}"
+
+    def count_credits(self, applied: Iterable[Applied]) -> None:
+        for a in applied:
+            if a.move.credited:
+                self.metrics.inc("pes_payments_confirmed_total")
+                _event("payment.credited", order_id=a.entry.order_id, total=a.entry.payment.total)
+
+    # -- client endpoints ----------------------------------------------------------------------
+
+    async def services(self, request: Request) -> Response:
+        self.auth(request, "client")
+        q = request.query_params
+        allowed = {"house", "premises", "partner", "account"}
+        for key in q:
+            if key not in allowed:
+                raise ApiError(422, "invalid", f"unknown parameter {key!r}", key)
+        if "house" in q or "premises" in q:
+            if "partner" in q or "account" in q:
+                raise ApiError(422, "invalid", "ask by address or by account, not both", "partner")
+            house = q.get("house", "")
+            try:
+                uuid.UUID(house)
+            except ValueError:
+                raise ApiError(422, "invalid", "house is a ФИАС/ГАР GUID", "house") from None
+            found = await run_in_threadpool(
+                self.store.find_services, house.lower(), q.get("premises", "")
+            )
+        elif "partner" in q or "account" in q:
+            partner, account = q.get("partner", ""), q.get("account", "")
+            if not partner:
+                raise ApiError(422, "invalid", "partner (ИНН) is required", "partner")
+            if not account:
+                raise ApiError(422, "invalid", "account is required", "account")
+            found = await run_in_threadpool(self.store.find_by_account, partner, account)
+            _event("services.by_account", partner=partner, account=mask_account(account))
+        else:
+            raise ApiError(
+                422, "invalid", "give house and premises, or partner and account", "house"
+            )
+        return self.json(m.ServicesView(tuple(m.ServiceView.of(s) for s in found)))
+
+    async def accept(self, request: Request) -> Response:
+        token = self.auth(request, "client")
+        req = await self.body(request, m.AcceptanceRequest)
+        client = self.scoped(token, req.client_id)
+        return self.json(await run_in_threadpool(self._accept, client, req))
+
+    def _accept(self, client: str, req: m.AcceptanceRequest) -> m.AcceptanceView:
+        found = [
+            s
+            for s in self.store.find_by_account(req.partner_inn, req.account)
+            if not req.service or s.service == req.service
+        ]
+        if not found:
+            raise ApiError(404, "not-found", "no such service on the partner's account", "account")
+        first = found[0]
+        acceptance = self.store.record_acceptance(
+            Acceptance(
+                client,
+                req.partner_inn,
+                req.account,
+                req.service,
+                house_id=first.house_id,
+                premises=first.premises,
+            )
+        )
+        _event("acceptance", partner=req.partner_inn, account=mask_account(req.account))
+        # The app's id is the runner's business, not the app's: it gets its own id back.
+        shown = attrs.evolve(acceptance, client_id=req.client_id)
+        return m.AcceptanceView(shown)
+
+    async def pay(self, request: Request) -> Response:
+        token = self.auth(request, "client")
+        key = request.headers.get("idempotency-key", "").strip()
+        if not key or len(key) > MAX_KEY_LENGTH:
+            raise ApiError(
+                422,
+                "invalid",
+                f"an Idempotency-Key header of 1..{MAX_KEY_LENGTH} characters is required",
+                "Idempotency-Key",
+            )
+        req = await self.body(request, m.PaymentRequest)
+        client = self.scoped(token, req.client_id)
+        order_id = uuid.uuid5(_ORDER_NAMESPACE, f"{self.app_id(token)}:{key}")
+        entry = await run_in_threadpool(self._pay, client, order_id, req)
+        return self.json(_view(entry))
+
+    def _lines(self, client: str, req: m.PaymentRequest) -> tuple[PaymentLine, ...]:
+        if not req.lines:
+            raise ApiError(422, "invalid", "a basket has at least one line", "lines")
+        accepted = self.store.acceptances(client)
+        plans = self.host.fee_plans()
+        partners = self._partners()
+        # The amounts first: a malformed basket is named before any look-up is made.
+        values: list[Decimal] = []
+        for i, line in enumerate(req.lines):
+            try:
+                value = to_amount(line.amount)
+            except (ValueError, TypeError) as exc:
+                raise ApiError(422, "invalid", str(exc), f"lines[{i}].amount") from None
+            if value <= 0:
+                raise ApiError(422, "invalid", "an amount must be positive", f"lines[{i}].amount")
+            values.append(value)
+        lines: list[PaymentLine] = []
+        for i, (line, value) in enumerate(zip(req.lines, values, strict=True)):
+            where = f"lines[{i}]"
+            if not any(
+                a.partner_inn == line.partner_inn
+                and a.account == line.account
+                and a.service in ("", line.service)
+                for a in accepted
+            ):
+                raise ApiError(
+                    422, "not-accepted", "the client has not accepted this service", where
+                )
+            partner = partners.get(line.partner_inn)
+            if partner is None:
+                raise ApiError(
+                    422, "invalid", "the runner serves no such partner", f"{where}.partner_inn"
+                )
+            service = next(
+                (
+                    s
+                    for s in self.store.find_by_account(line.partner_inn, line.account)
+                    if s.service == line.service
+                ),
+                None,
+            )
+            if service is None:
+                raise ApiError(422, "invalid", "no such service on the account", f"{where}.service")
+            try:
+                paid = PaymentLine(
+                    line.partner_inn,
+                    line.account,
+                    value,
+                    service=line.service,
+                    house_id=service.house_id,
+                    premises=service.premises,
+                    period=service.period,
+                )
+                lines.append(price_line(paid, partner.fee, plans))
+            except (ValueError, TypeError, KeyError) as exc:
+                raise ApiError(422, "invalid", str(exc), where) from None
+        return tuple(lines)
+
+    def _partners(self) -> dict[str, Partner]:
+        # The configuration is the source of truth; the store has what was configured before.
+        found = {p.inn: p for p in self.store.partners()}
+        found.update({p.inn: p.partner for p in self.config.partners})
+        return found
+
+    def _pay(self, client: str, order_id: uuid.UUID, req: m.PaymentRequest) -> PaymentEntry:
+        lines = self._lines(client, req)
+        with self._locks[order_id.int % len(self._locks)]:
+            existing = self.store.get(order_id)
+            if existing is not None:
+                if existing.payment.lines != lines or existing.payment.method != req.method:
+                    raise ApiError(
+                        409,
+                        "idempotency-key-reused",
+                        "this Idempotency-Key was used for another basket",
+                        "Idempotency-Key",
+                    )
+                payment = existing.payment
+            else:
+                payment = Payment(order_id, dt.datetime.now(dt.UTC), req.method, lines)
+            try:
+                entry = self.processor.start(
+                    payment, return_url=req.return_url, description=req.description
+                )
+            except (GatewayTimeout, GatewayUnavailable) as exc:
+                raise ApiError(
+                    503, "gateway-unavailable", f"{exc.message}; retry with the same key"
+                ) from None
+            except GatewayError as exc:
+                raise ApiError(502, "gateway-error", exc.message) from None
+        if existing is None:
+            self.metrics.inc("pes_payments_created_total")
+            _event(
+                "payment.created",
+                order_id=order_id,
+                total=payment.total,
+                lines=len(lines),
+                accounts=[mask_account(ln.account) for ln in lines],
+            )
+        return entry
+
+    async def payment(self, request: Request) -> Response:
+        self.auth(request, "client")
+        try:
+            order_id = uuid.UUID(request.path_params["order_id"])
+        except ValueError:
+            raise ApiError(422, "invalid", "order_id is a UUID", "order_id") from None
+        refresh = request.query_params.get("refresh", "").lower() in ("1", "true", "yes")
+        return self.json(_view(await run_in_threadpool(self._payment, order_id, refresh)))
+
+    def _payment(self, order_id: uuid.UUID, refresh: bool) -> PaymentEntry:
+        entry = self.store.get(order_id)
+        if entry is None:
+            raise ApiError(404, "not-found", "no such payment", "order_id")
+        if refresh:
+            try:
+                applied = self.processor.refresh(order_id)
+            except UnknownPayment:
+                return entry  # the acquirer has not seen it yet
+            except (GatewayTimeout, GatewayUnavailable) as exc:
+                raise ApiError(503, "gateway-unavailable", exc.message) from None
+            except GatewayError as exc:
+                raise ApiError(502, "gateway-error", exc.message) from None
+            self.count_credits([applied])
+            entry = applied.entry
+        return entry
+
+    # -- the gateway's webhooks --------------------------------------------------------------
+
+    async def webhook(self, request: Request) -> Response:
+        body = await request.body()
+        hook = WebhookRequest(
+            body,
+            headers=tuple(request.headers.items()),
+            query=request.url.query,
+            remote_addr=request.client.host if request.client else None,
+        )
+        try:
+            applied = await run_in_threadpool(self.processor.handle_webhook, hook)
+        except WebhookRejected as exc:
+            self.metrics.inc("pes_webhooks_total", result=exc.reason)
+            _event("webhook.rejected", reason=exc.reason)
+            status = {"source": 403, "unknown-payment": 404}.get(exc.reason, 400)
+            raise ApiError(status, f"webhook-{exc.reason}", exc.message) from None
+        except GatewayError as exc:
+            self.metrics.inc("pes_webhooks_total", result="error")
+            _event("webhook.rejected", reason="error")
+            raise ApiError(400, "webhook-error", exc.message) from None
+        self.metrics.inc("pes_webhooks_total", result="accepted")
+        self.count_credits(applied)
+        return PlainTextResponse("OK")
+
+    # -- operators ------------------------------------------------------------------------------
+
+    async def registries(self, request: Request) -> Response:
+        self.auth(request, "operator")
+        partner = request.query_params.get("partner")
+        return self.json(await run_in_threadpool(self._registries, partner))
+
+    def _registries(self, partner: str | None) -> m.RegistriesView:
+        inns = [p.inn for p in self.store.partners() if partner in (None, p.inn)]
+        by_registry: dict[int, list[Any]] = {}
+        for d in self.store.deliveries():
+            by_registry.setdefault(d.registry_id, []).append(d)
+        debts = [r for inn in inns for r in self.store.debt_registries(inn)]
+        payments = [
+            m.PaymentRegistryView(r, tuple(by_registry.get(r.id, ())))
+            for inn in inns
+            for r in self.store.payment_registries(inn)
+        ]
+        return m.RegistriesView(tuple(debts), tuple(payments))
+
+    async def deliveries(self, request: Request) -> Response:
+        self.auth(request, "operator")
+        raw = request.query_params.get("status")
+        status = None
+        if raw is not None:
+            try:
+                status = DeliveryStatus(raw)
+            except ValueError:
+                allowed = ", ".join(s.value for s in DeliveryStatus)
+                raise ApiError(422, "invalid", f"status is one of {allowed}", "status") from None
+        found = await run_in_threadpool(self.store.deliveries, status)
+        return self.json(m.DeliveriesView(tuple(found)))
+
+    # -- service endpoints ------------------------------------------------------------------------
+
+    async def healthz(self, request: Request) -> Response:
+        try:
+            version = await run_in_threadpool(self.store.schema_version)
+        except Exception as exc:  # any failure of the store is "unhealthy", never a trace
+            _event("healthz.failed", error=type(exc).__name__)
+            raise ApiError(503, "store-unreachable", "the store does not answer") from None
+        return self.json(m.HealthView("ok", version))
+
+    async def metrics_text(self, request: Request) -> Response:
+        return PlainTextResponse(self.metrics.render(), media_type=CONTENT_TYPE)
+
+    async def openapi(self, request: Request) -> Response:
+        return JSONResponse(openapi_document(self.config.http.webhook_path))
+
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="pes-runner"'}
+
+
+def _view(entry: PaymentEntry) -> m.PaymentView:
+    p = entry.payment
+    return m.PaymentView(
+        p.payment_id, entry.state, p.total, p.created_at, p.method, p.lines, entry.confirmation
+    )
+
+
+def _error(exc: ApiError) -> JSONResponse:
+    body = m.ErrorView(exc.code, exc.message, exc.field)
+    return JSONResponse(attrs.asdict(body), status_code=exc.status, headers=exc.headers)
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return _error(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+    return _error(ApiError(exc.status_code, code, str(exc.detail)))
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    _event("internal-error", error=type(exc).__name__, path=request.url.path)
+    return _error(ApiError(500, "internal", "an internal error; it has been logged"))
+
+
+class _Observe:
+    """ASGI middleware: counts and logs every request by route template and status."""
+
+    def __init__(self, app: ASGIApp, routes: list[Route], metrics: Metrics) -> None:
+        self.app = app
+        self.routes = routes
+        self.metrics = metrics
+
+    def _route(self, scope: Scope) -> str:
+        for route in self.routes:
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                return route.path
+        return "unmatched"  # a fixed label: unknown paths must not grow the metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def keep_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, keep_status)
+        finally:
+            route = self._route(scope)
+            method = scope["method"]
+            self.metrics.inc(
+                "pes_http_requests_total", route=route, method=method, status=str(status)
+            )
+            _event(
+                "http",
+                method=method,
+                route=route,
+                status=status,
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+
+
+def create_app(
+    store: Store, config: RunnerConfig, host: PluginHost, processor: PaymentProcessor
+) -> Starlette:
+    """The runner's ASGI application.
+
+    ``processor`` must keep its book in ``store`` (``PaymentProcessor(gw, store=store,
+    on_credit=store.credit_payment)``) so that payments, their status and the ledger agree.
+    """
+    api = _Api(store, config, host, processor)
+    endpoints: list[tuple[str, Callable[[Request], Awaitable[Response]], str]] = [
+        ("/v1/services", api.services, "GET"),
+        ("/v1/acceptances", api.accept, "POST"),
+        ("/v1/payments", api.pay, "POST"),
+        ("/v1/payments/{order_id}", api.payment, "GET"),
+        (config.http.webhook_path, api.webhook, "POST"),
+        ("/v1/operator/registries", api.registries, "GET"),
+        ("/v1/operator/deliveries", api.deliveries, "GET"),
+        ("/healthz", api.healthz, "GET"),
+        ("/metrics", api.metrics_text, "GET"),
+        ("/openapi.json", api.openapi, "GET"),
+    ]
+    routes = [Route(path, fn, methods=[method]) for path, fn, method in endpoints]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={
+            ApiError: _api_error,
+            HTTPException: _http_error,
+            Exception: _internal_error,
+        },
+    )
+    app.add_middleware(_Observe, routes=routes, metrics=api.metrics)
+    app.state.api = api
+    return app

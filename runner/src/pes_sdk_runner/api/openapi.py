@@ -1,0 +1,261 @@
+"""The OpenAPI 3.1 document of the API, generated from the attrs models it (un)structures.
+
+Schemas come from the models' type hints (the same classes the converter uses), so a
+field added to a model is in the document without anyone remembering to write it down.
+The operations are listed here once, next to the routes' paths; a test checks the two
+agree. Decimals are JSON strings (``"1272.26"``), as :mod:`pes_sdk.serialization` writes
+them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import types
+import typing
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from pes_sdk.period import Period
+from pes_sdk.premises import Premises
+from pes_sdk_runner.api import models as m
+from pes_sdk_runner.store.base import DeliveryStatus
+
+__all__ = ["OPERATIONS", "Operation", "openapi_document"]
+
+_DECIMAL = {"type": "string", "pattern": r"^-?\d+(\.\d{1,2})?$", "examples": ["1272.26"]}
+_SIMPLE: dict[object, dict[str, Any]] = {
+    str: {"type": "string"},
+    int: {"type": "integer"},
+    bool: {"type": "boolean"},
+    Decimal: _DECIMAL,
+    uuid.UUID: {"type": "string", "format": "uuid"},
+    dt.datetime: {"type": "string", "format": "date-time"},
+    dt.date: {"type": "string", "format": "date"},
+    Period: {"type": "string", "pattern": r"^\d{4}-\d{2}$", "examples": ["2026-11"]},
+    Premises: {"type": "string"},
+}
+
+
+_INN = {"type": "string", "pattern": r"^\d{10}(\d{2})?$"}
+_PARAMETERS: dict[str, dict[str, Any]] = {
+    "order_id": {"type": "string", "format": "uuid"},
+    "house": {"type": "string", "format": "uuid"},
+    "partner": _INN,
+    "status": {"type": "string", "enum": [s.value for s in DeliveryStatus]},
+    "refresh": {"type": "string", "enum": ["true", "false"]},
+    "Idempotency-Key": {"type": "string", "minLength": 1, "maxLength": 128},
+}
+
+
+class _Schemas:
+    """Collects component schemas while walking the models."""
+
+    def __init__(self) -> None:
+        self.components: dict[str, dict[str, Any]] = {}
+
+    def of(self, tp: Any) -> dict[str, Any]:
+        if tp in _SIMPLE:
+            return dict(_SIMPLE[tp])
+        origin = typing.get_origin(tp)
+        args = typing.get_args(tp)
+        if origin in (typing.Union, types.UnionType):
+            parts = [self.of(a) for a in args if a is not type(None)]
+            schema = parts[0] if len(parts) == 1 else {"anyOf": parts}
+            if type(None) in args:
+                return {"anyOf": [schema, {"type": "null"}]}
+            return schema
+        if origin in (tuple, list, frozenset, set):
+            return {"type": "array", "items": self.of(args[0])}
+        if isinstance(tp, type) and issubclass(tp, enum.Enum):
+            return {"type": "string", "enum": [e.value for e in tp]}
+        if isinstance(tp, type) and attrs.has(tp):
+            name = tp.__name__
+            if name not in self.components:
+                self.components[name] = {}  # placeholder: breaks recursion
+                self.components[name] = self._object(tp)
+            return {"$ref": f"#/components/schemas/{name}"}
+        raise TypeError(f"no schema for {tp!r}")
+
+    def _object(self, cls: type) -> dict[str, Any]:
+        hints = typing.get_type_hints(cls)
+        props: dict[str, Any] = {}
+        required: list[str] = []
+        for field in attrs.fields(cls):
+            props[field.name] = self.of(hints[field.name])
+            if field.default is attrs.NOTHING:
+                required.append(field.name)
+        schema: dict[str, Any] = {
+            "type": "object",
+            "properties": props,
+            "additionalProperties": False,
+        }
+        if required:
+            schema["required"] = required
+        return schema
+
+
+@attrs.frozen
+class Operation:
+    """One endpoint as the document describes it."""
+
+    method: str
+    path: str
+    summary: str
+    auth: str | None  #: "client", "operator" or None
+    response: type | None  #: the model of the 200 answer (None: text)
+    request: type | None = None
+    parameters: tuple[tuple[str, str, bool], ...] = ()  #: (name, in, required)
+    statuses: tuple[int, ...] = ()
+    media_type: str = "application/json"
+
+
+_CLIENT_ERRORS = (401, 403, 422)
+
+#: Every operation of the API; ``{webhook}`` stands for ``config.http.webhook_path``.
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "get",
+        "/v1/services",
+        "Partner services at an address (house + premises) or on an account (partner + account)",
+        "client",
+        m.ServicesView,
+        parameters=(
+            ("house", "query", False),
+            ("premises", "query", False),
+            ("partner", "query", False),
+            ("account", "query", False),
+        ),
+        statuses=_CLIENT_ERRORS,
+    ),
+    Operation(
+        "post",
+        "/v1/acceptances",
+        "Record the client's tick (галочка-акцепт) on a partner service; idempotent",
+        "client",
+        m.AcceptanceView,
+        request=m.AcceptanceRequest,
+        statuses=(*_CLIENT_ERRORS, 404),
+    ),
+    Operation(
+        "post",
+        "/v1/payments",
+        "Create a basket payment; the same Idempotency-Key returns the same payment",
+        "client",
+        m.PaymentView,
+        request=m.PaymentRequest,
+        parameters=(("Idempotency-Key", "header", True),),
+        statuses=(*_CLIENT_ERRORS, 409, 502, 503),
+    ),
+    Operation(
+        "get",
+        "/v1/payments/{order_id}",
+        "A payment's state and confirmation (refresh=true asks the acquirer first)",
+        "client",
+        m.PaymentView,
+        parameters=(("order_id", "path", True), ("refresh", "query", False)),
+        statuses=(401, 403, 404, 422, 502, 503),
+    ),
+    Operation(
+        "post",
+        "{webhook}",
+        "A notification of the payment gateway (authenticated by the gateway adapter)",
+        None,
+        None,
+        statuses=(400, 403, 404),
+        media_type="text/plain",
+    ),
+    Operation(
+        "get",
+        "/v1/operator/registries",
+        "Debt registries and payment registries with their delivery status",
+        "operator",
+        m.RegistriesView,
+        parameters=(("partner", "query", False),),
+        statuses=(401, 403),
+    ),
+    Operation(
+        "get",
+        "/v1/operator/deliveries",
+        "Deliveries of payment registries, optionally by status",
+        "operator",
+        m.DeliveriesView,
+        parameters=(("status", "query", False),),
+        statuses=(401, 403, 422),
+    ),
+    Operation("get", "/healthz", "The store is reachable", None, m.HealthView, statuses=(503,)),
+    Operation(
+        "get",
+        "/metrics",
+        "Prometheus metrics (text format)",
+        None,
+        None,
+        media_type="text/plain",
+    ),
+    Operation("get", "/openapi.json", "This document", None, None),
+)
+
+
+def openapi_document(webhook_path: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 document, with the webhook at ``webhook_path``."""
+    schemas = _Schemas()
+    error_ref = schemas.of(m.ErrorView)
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        path = op.path.replace("{webhook}", webhook_path)
+        ok: dict[str, Any] = {"description": "OK"}
+        if op.response is not None:
+            ok["content"] = {"application/json": {"schema": schemas.of(op.response)}}
+        elif op.path == "/openapi.json":
+            ok["content"] = {"application/json": {"schema": {"type": "object"}}}
+        else:
+            ok["content"] = {op.media_type: {"schema": {"type": "string"}}}
+        responses: dict[str, Any] = {"200": ok}
+        for status in op.statuses:
+            responses[str(status)] = {
+                "description": "error",
+                "content": {"application/json": {"schema": error_ref}},
+            }
+        operation: dict[str, Any] = {
+            "summary": op.summary,
+            "operationId": f"{op.method}_{path.strip('/').replace('/', '_') or 'root'}",
+            "responses": responses,
+        }
+        if op.auth is not None:
+            operation["security"] = [{op.auth: []}]
+        if op.parameters:
+            operation["parameters"] = [
+                {
+                    "name": name,
+                    "in": where,
+                    "required": required,
+                    "schema": _PARAMETERS.get(name, {"type": "string"}),
+                }
+                for name, where, required in op.parameters
+            ]
+        if op.request is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": schemas.of(op.request)}},
+            }
+        elif op.method == "post":
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+            }
+        paths.setdefault(path, {})[op.method] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "pes-sdk runner API", "version": "1"},
+        "paths": paths,
+        "components": {
+            "schemas": dict(sorted(schemas.components.items())),
+            "securitySchemes": {
+                "client": {"type": "http", "scheme": "bearer", "description": "a client app"},
+                "operator": {"type": "http", "scheme": "bearer", "description": "an operator"},
+            },
+        },
+    }

@@ -1,0 +1,402 @@
+"""The HTTP API over real HTTP on loopback: uvicorn in a thread, a SQLite store, the sandbox.
+
+The end-to-end test walks a client's day: find services, tick them, pay a basket, the
+sandbox's client presses "pay", the sandbox's signed webhook reaches the app, and the
+payment is succeeded and credited once in the ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import socket
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from pes_sdk_runner.api import OPERATIONS, create_app, make_server, mask_account
+from pes_sdk_runner.config import RunnerConfig, example_config_path, load_runner_config
+from pes_sdk_runner.store import SqlStore, open_store
+from pes_sdk_runner.store.base import LedgerKind
+
+from pes_sdk.gateways import PaymentProcessor
+from pes_sdk.gateways.contract import PaymentGateway
+from pes_sdk.gateways.processor import PaymentEntry
+from pes_sdk.gateways.signing import signature_header
+from pes_sdk.models.debts import DebtRecord
+from pes_sdk.period import Period
+from pes_sdk.plugins.manager import get_host
+from pes_sdk.premises import Premises
+
+CLIENT = "client-token-0123456789abcdef"
+OPERATOR = "operator-token-0123456789abcdef"
+ENV = {"PES_CLIENT_TOKENS": CLIENT, "PES_OPERATOR_TOKENS": OPERATOR}
+HOUSE = "0c5b2444-70a0-4932-980c-b4dc0d3f02b5"
+ACCOUNT = "1234567890"
+
+
+def _lower(items: Any) -> dict[str, str]:
+    return {k.lower(): v for k, v in items}
+
+
+@attrs.frozen
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@attrs.frozen
+class Running:
+    base: str
+    config: RunnerConfig
+    store: SqlStore
+    gateway: PaymentGateway
+    app: Any
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        *,
+        token: str | None = CLIENT,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> Answer:
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        if token is not None:
+            request.add_header("Authorization", f"Bearer {token}")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        for k, v in (headers or {}).items():
+            request.add_header(k, v)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as resp:
+                return Answer(resp.status, _lower(resp.headers.items()), resp.read())
+        except urllib.error.HTTPError as exc:
+            return Answer(exc.code, _lower(exc.headers.items()), exc.read())
+
+    @property
+    def inns(self) -> list[str]:
+        return [p.inn for p in self.config.partners]
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[Running]:
+    host = get_host()
+    config = load_runner_config(example_config_path(), env=ENV, data=tmp_path)
+    store = open_store(f"sqlite:///{tmp_path / 'api.db'}")
+    store.upsert_partners(p.partner for p in config.partners)
+    first, second = config.partners[0].inn, config.partners[2].inn
+    for inn, services in ((first, ["Содержание", "Отопление"]), (second, ["Отопление"])):
+        records = [
+            DebtRecord(ACCOUNT, HOUSE, Premises("кв. 12А"), Decimal("1500.50"), service=s)
+            for s in services
+        ]
+        store.ingest_debt_registry(inn, Period(2026, 11), 1, records, sha256=f"sha-{inn}")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    gateway = host.gateways()["sandbox"].create({"webhook_url": base + config.http.webhook_path})
+
+    def credit(entry: PaymentEntry) -> None:
+        store.credit_payment(entry)
+
+    processor = PaymentProcessor(gateway, store=store, on_credit=credit)
+    app = create_app(store, config, host, processor)
+    server = make_server(app, config, log_level="warning")
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    for _ in range(500):
+        if server.started:
+            break
+        time.sleep(0.01)
+    try:
+        yield Running(base, config, store, gateway, app)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+        gateway.close()
+        store.close()
+
+
+def _accept(r: Running, inn: str, service: str, client: str = "user-1") -> Answer:
+    body = {"client_id": client, "partner_inn": inn, "account": ACCOUNT, "service": service}
+    return r.call("POST", "/v1/acceptances", body)
+
+
+def _basket(r: Running, client: str = "user-1") -> dict[str, Any]:
+    return {
+        "client_id": client,
+        "return_url": "https://cabinet.example/paid",
+        "lines": [
+            {
+                "partner_inn": r.inns[0],
+                "account": ACCOUNT,
+                "service": "Отопление",
+                "amount": "1500.50",
+            },
+            {
+                "partner_inn": r.inns[2],
+                "account": ACCOUNT,
+                "service": "Отопление",
+                "amount": "100.00",
+            },
+        ],
+    }
+
+
+def _press_pay(url: str) -> None:
+    # The sandbox's confirmation page: the client presses "pay" (it then redirects away).
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    request = urllib.request.Request(url, data=b"action=pay", method="POST")
+    try:
+        urllib.request.build_opener(NoRedirect).open(request, timeout=5).close()
+    except urllib.error.HTTPError as exc:
+        assert exc.code in (302, 303)
+
+
+def test_a_basket_is_found_accepted_paid_confirmed_by_webhook_and_credited_once(
+    running: Running,
+) -> None:
+    r = running
+    found = r.call("GET", f"/v1/services?house={HOUSE}&premises=" + urllib.parse.quote("12а"))
+    assert found.status == 200, found.body
+    services = found.json["services"]
+    assert {(s["partner_inn"], s["service"]) for s in services} == {
+        (r.inns[0], "Содержание"),
+        (r.inns[0], "Отопление"),
+        (r.inns[2], "Отопление"),
+    }
+    assert all(s["due"] == "1500.50" and s["premises"] for s in services)
+    by_account = r.call("GET", f"/v1/services?partner={r.inns[2]}&account={ACCOUNT}")
+    assert [s["service"] for s in by_account.json["services"]] == ["Отопление"]
+
+    # Paying before the tick is refused, naming the line.
+    early = r.call("POST", "/v1/payments", _basket(r), headers={"Idempotency-Key": "k-0"})
+    assert early.status == 422 and early.json["error"] == "not-accepted"
+    assert early.json["field"] == "lines[0]"
+
+    first = _accept(r, r.inns[0], "Отопление")
+    assert first.status == 200
+    assert first.json["acceptance"]["client_id"] == "user-1"
+    again = _accept(r, r.inns[0], "Отопление")
+    assert again.json == first.json  # idempotent: the first tick is kept
+    assert _accept(r, r.inns[2], "Отопление").status == 200
+
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    paid = r.call("POST", "/v1/payments", _basket(r), headers=key)
+    assert paid.status == 200, paid.body
+    view = paid.json
+    assert view["state"] == "pending"
+    assert view["lines"][0]["house_id"] == HOUSE  # filled from the accepted service
+    assert Decimal(view["total"]) >= Decimal("1600.50")
+    retry = r.call("POST", "/v1/payments", _basket(r), headers=key)
+    assert retry.status == 200 and retry.json["order_id"] == view["order_id"]
+    other = _basket(r)
+    other["lines"][1]["amount"] = "1.00"
+    reused = r.call("POST", "/v1/payments", other, headers=key)
+    assert reused.status == 409 and reused.json["field"] == "Idempotency-Key"
+
+    _press_pay(view["confirmation"]["url"])
+    status = view
+    for _ in range(1000):  # the webhook arrives on its own; no polling of the acquirer
+        status = r.call("GET", f"/v1/payments/{view['order_id']}").json
+        if status["state"] == "succeeded":
+            break
+        time.sleep(0.01)
+    assert status["state"] == "succeeded"
+    credits = [e for e in r.store.ledger_entries() if e.kind is LedgerKind.CREDIT]
+    assert sorted(e.amount for e in credits) == [Decimal("100.00"), Decimal("1500.50")]
+    refreshed = r.call("GET", f"/v1/payments/{view['order_id']}?refresh=true")
+    assert refreshed.json["state"] == "succeeded"
+    assert len([e for e in r.store.ledger_entries() if e.kind is LedgerKind.CREDIT]) == 2
+
+    metrics = r.call("GET", "/metrics", token=None).body.decode()
+    assert "pes_payments_created_total 1" in metrics
+    assert "pes_payments_confirmed_total 1" in metrics
+    assert 'pes_webhooks_total{result="accepted"}' in metrics
+    assert 'route="/v1/payments",status="200"' in metrics
+    gone = r.call("GET", f"/v1/payments/{uuid.uuid4()}")
+    assert gone.status == 404
+
+
+def test_auth_wants_the_right_token_for_each_side(running: Running) -> None:
+    r = running
+    path = f"/v1/services?partner={r.inns[0]}&account={ACCOUNT}"
+    assert r.call("GET", path, token=None).status == 401
+    wrong = r.call("GET", path, token="x" * 30)
+    assert wrong.status == 401 and wrong.json["error"] == "unauthorized"
+    assert "Bearer" in wrong.headers["www-authenticate"]
+    assert r.call("GET", path, token=OPERATOR).status == 403
+    assert r.call("GET", "/v1/operator/registries").status == 403
+    assert r.call("GET", "/v1/operator/registries", token=None).status == 401
+    assert r.call("GET", "/v1/operator/deliveries", token=OPERATOR).json == {"deliveries": []}
+
+
+def test_bad_bodies_are_422_naming_the_field(running: Running) -> None:
+    r = running
+    key = {"Idempotency-Key": "k-1"}
+    extra = _accept_body(r) | {"name": "Иванов"}
+    bad = r.call("POST", "/v1/acceptances", extra)
+    assert bad.status == 422 and bad.json["field"] == "name"
+    missing = {k: v for k, v in _accept_body(r).items() if k != "account"}
+    assert r.call("POST", "/v1/acceptances", missing).json["field"] == "account"
+    basket = _basket(r)
+    basket["lines"][1]["amount"] = 12.5  # a JSON number with a fraction: a float, refused
+    answer = r.call("POST", "/v1/payments", basket, headers=key)
+    assert answer.status == 422 and answer.json["field"] == "lines[1].amount"
+    basket["lines"][1]["amount"] = "12.555"
+    assert r.call("POST", "/v1/payments", basket, headers=key).json["field"] == "lines[1].amount"
+    no_key = r.call("POST", "/v1/payments", _basket(r))
+    assert no_key.status == 422 and no_key.json["field"] == "Idempotency-Key"
+    junk = r.call("POST", "/v1/acceptances", raw=b"{not json")
+    assert junk.status == 422 and junk.json["error"] == "invalid-json"
+    house = r.call("GET", "/v1/services?house=nope&premises=1")
+    assert house.status == 422 and house.json["field"] == "house"
+    unknown = r.call("POST", "/v1/acceptances", _accept_body(r) | {"account": "999"})
+    assert unknown.status == 404
+    status = r.call("GET", "/v1/operator/deliveries?status=lost", token=OPERATOR)
+    assert status.status == 422 and status.json["field"] == "status"
+    for answer in (bad, junk, unknown, status):
+        assert set(answer.json) == {"error", "message", "field"}
+        assert b"Traceback" not in answer.body
+
+
+def _accept_body(r: Running) -> dict[str, str]:
+    return {"client_id": "u", "partner_inn": r.inns[0], "account": ACCOUNT, "service": ""}
+
+
+def _signed(body: bytes, at: float) -> dict[str, str]:
+    # Signed as the sandbox signs (its default secret): authentic, whatever it says.
+    stamp = int(at)
+    return {
+        "X-Sandbox-Timestamp": str(stamp),
+        "X-Sandbox-Signature": signature_header(b"sandbox-secret", stamp, body),
+    }
+
+
+def test_webhooks_are_checked_by_the_gateway(running: Running) -> None:
+    r = running
+    path = r.config.http.webhook_path
+    order = str(uuid.uuid4())
+    snapshot = {
+        "id": "sbp_unknown",
+        "order_id": order,
+        "status": "succeeded",
+        "amount": "10.00",
+        "refunded": "0.00",
+        "method": "card",
+        "confirmation": {"type": "redirect", "url": "http://127.0.0.1:1/pay/sbp_unknown"},
+    }
+    body = json.dumps({"event_id": "e1", "type": "payment.succeeded", "payment": snapshot})
+    raw = body.encode()
+    unsigned = r.call("POST", path, token=None, raw=raw)
+    assert unsigned.status == 400 and unsigned.json["error"].startswith("webhook-")
+    forged = r.call("POST", path, token=None, raw=raw, headers=_signed(raw + b" ", time.time()))
+    assert forged.status == 400 and forged.json["error"] == "webhook-signature"
+    stale = r.call("POST", path, token=None, raw=raw, headers=_signed(raw, time.time() - 3600))
+    assert stale.status == 400 and stale.json["error"] == "webhook-stale"
+    unknown = r.call("POST", path, token=None, raw=raw, headers=_signed(raw, time.time()))
+    assert unknown.status == 404 and unknown.json["error"] == "webhook-unknown-payment"
+    metrics = r.call("GET", "/metrics").body.decode()
+    assert 'pes_webhooks_total{result="accepted"}' not in metrics
+    assert 'pes_webhooks_total{result="unknown-payment"} 1' in metrics
+    assert r.store.ledger_entries() == []
+
+
+def test_operators_see_registries_and_deliveries(running: Running) -> None:
+    r = running
+    inn = r.inns[0]
+    reg = r.store.record_payment_registry(
+        inn,
+        dt.date(2026, 11, 27),
+        count=1,
+        amount=Decimal("10.00"),
+        fee=Decimal("0.14"),
+        transfer=Decimal("9.86"),
+    )
+    r.store.open_delivery(reg.id, "outbox", "/tmp/out")
+    answer = r.call("GET", f"/v1/operator/registries?partner={inn}", token=OPERATOR)
+    assert answer.status == 200
+    body = answer.json
+    assert [d["partner_inn"] for d in body["debt_registries"]] == [inn]
+    [view] = body["payment_registries"]
+    assert view["registry"]["number"] == 1 and view["registry"]["transfer"] == "9.86"
+    assert [d["status"] for d in view["deliveries"]] == ["pending"]
+    pending = r.call("GET", "/v1/operator/deliveries?status=pending", token=OPERATOR)
+    assert len(pending.json["deliveries"]) == 1
+
+
+def test_health_and_openapi_cover_every_route(running: Running) -> None:
+    r = running
+    health = r.call("GET", "/healthz", token=None)
+    assert health.status == 200 and health.json["status"] == "ok"
+    doc = r.call("GET", "/openapi.json", token=None).json
+    assert doc["openapi"] == "3.1.0"
+    documented = {(method.upper(), path) for path, ops in doc["paths"].items() for method in ops}
+    served = {(method, route.path) for route in r.app.routes for method in route.methods - {"HEAD"}}
+    assert documented == served
+    assert len(OPERATIONS) == len(served)
+    line = doc["components"]["schemas"]["BasketLine"]
+    assert line["required"] == ["partner_inn", "account", "amount"]
+    assert line["additionalProperties"] is False
+    assert r.call("GET", "/nowhere", token=None).json["error"] == "not-found"
+    r.store.close()  # the store goes away: unhealthy, said as JSON
+    down = r.call("GET", "/healthz", token=None)
+    assert down.status == 503 and down.json["error"] == "store-unreachable"
+
+
+def test_logs_carry_no_personal_data(running: Running, caplog: pytest.LogCaptureFixture) -> None:
+    r = running
+    caplog.set_level("INFO", logger="pes_sdk_runner.api")
+    _accept(r, r.inns[0], "Отопление", client="Иванов Иван")
+    r.call("GET", f"/v1/services?partner={r.inns[0]}&account={ACCOUNT}")
+    text = "\n".join(rec.getMessage() for rec in caplog.records)
+    assert mask_account(ACCOUNT) in text
+    assert ACCOUNT not in text and "Иванов" not in text and "12А" not in text
+    assert all(json.loads(rec.getMessage())["event"] for rec in caplog.records)
+    # uvicorn's access log would write the raw query (?account=...): the server has it off.
+    assert make_server(r.app, r.config).config.access_log is False
+
+
+def test_concurrent_retries_with_one_key_make_one_payment(running: Running) -> None:
+    r = running
+    _accept(r, r.inns[0], "Отопление")
+    _accept(r, r.inns[2], "Отопление")
+    key = {"Idempotency-Key": "same-key"}
+    answers: list[Answer] = []
+
+    def send() -> None:
+        answers.append(r.call("POST", "/v1/payments", _basket(r), headers=key))
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [a.status for a in answers] == [200] * 6
+    assert len({a.json["order_id"] for a in answers}) == 1
+    assert len(list(r.store)) == 1
+    metrics = r.call("GET", "/metrics").body.decode()
+    assert "pes_payments_created_total 1" in metrics
