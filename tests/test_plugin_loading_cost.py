@@ -20,6 +20,8 @@ HEAVY = (
     "zeep",
     "requests",
     "http.server",
+    "uvicorn",
+    "starlette",
     "pes_sdk_sandbox.client",
     "pes_sdk_soap_billing.client",
     "pes_sdk_yookassa.client",

@@ -1,0 +1,403 @@
+"""``pes runner``: check the configuration, ingest, close days, show the state, serve the API.
+
+The runner adds this group to ``pes`` through the ``pes_cli_commands`` hook
+(:mod:`pes_sdk_runner.plugin`). The store, the ingest, the day close and the HTTP stack are
+imported when a command runs, not when the plugin loads: every ``pes`` command loads every
+plugin.
+
+Exit codes: 0 done; 1 something was refused, conflicted or failed to deliver; 2 the command
+could not run (bad configuration, a day not yet over, an unusable store).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from pes_sdk.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, fail, host_of
+from pes_sdk.errors import PesError
+
+if TYPE_CHECKING:
+    from pes_sdk_runner.close import DayClose
+    from pes_sdk_runner.config import PartnerConfig, RunnerConfig
+    from pes_sdk_runner.ingest import IngestOutcome
+    from pes_sdk_runner.store import SqlStore
+
+__all__ = ["runner"]
+
+_CONFIG = click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The runner configuration (TOML, see docs/runner-config.md).",
+)
+
+
+def _load(ctx: click.Context, path: Path) -> RunnerConfig:
+    """The configuration at ``path``, or exit 2 listing every problem (no traceback)."""
+    from pes_sdk_runner.config import RunnerConfigError, load_runner_config
+
+    try:
+        return load_runner_config(path, host_of(ctx))
+    except RunnerConfigError as exc:
+        count = len(exc.problems)
+        click.echo(f"pes: error: {path}: {count} problem{'s' if count != 1 else ''}:", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        raise click.exceptions.Exit(EXIT_USAGE) from None
+
+
+@contextmanager
+def _store(config: RunnerConfig) -> Iterator[SqlStore]:
+    """The configured store, migrated, with the configured partners upserted; closed after."""
+    from pes_sdk_runner.store import open_store
+
+    try:
+        if config.store.sqlite_path is not None:
+            # The data folder is created on first use: loading the configuration creates nothing.
+            config.store.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        store = open_store(config.store.url)
+    except (PesError, OSError) as exc:
+        fail(f"store {config.store.display_url}: {exc}", EXIT_USAGE)
+    try:
+        store.upsert_partners(p.partner for p in config.partners)
+        yield store
+    finally:
+        store.close()
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def _chosen(config: RunnerConfig, inn: str | None) -> tuple[PartnerConfig, ...]:
+    if inn is None:
+        return config.partners
+    chosen = tuple(p for p in config.partners if p.inn == inn)
+    if not chosen:
+        known = ", ".join(p.inn for p in config.partners) or "none"
+        fail(f"no partner with ИНН {inn} in the configuration (partners: {known})", EXIT_USAGE)
+    return chosen
+
+
+@click.group()
+def runner() -> None:
+    """The reference runner (эталонный исполнитель): ingest, close days, serve the API.
+
+    \b
+    Exit codes:
+      0  done
+      1  a registry was refused or conflicted, or a delivery failed
+      2  usage error: bad configuration, a day not yet over, an unusable store
+    """
+
+
+# -- check ---------------------------------------------------------------------------------
+
+
+@runner.command()
+@_CONFIG
+@click.pass_context
+def check(ctx: click.Context, config_path: Path) -> None:
+    """Load the configuration strictly and print what it sets up."""
+    config = _load(ctx, config_path)
+    http = config.http
+    click.echo(f"configuration: {config_path}")
+    click.echo(f"service: {config.service.details.name} (ИНН {config.service.details.inn})")
+    click.echo(f"time zone: {config.service.time_zone}")
+    click.echo(f"data: {config.service.data}")
+    click.echo(f"store: {config.store.display_url}")
+    click.echo(f"gateway: {config.gateway.name}")
+    click.echo(f"http: {http.host}:{http.port} (webhooks at {http.webhook_path})")
+    click.echo(f"partners: {len(config.partners)}")
+    for p in config.partners:
+        kpp = f" КПП {p.kpp}" if p.kpp else ""
+        click.echo(f"  {p.inn}{kpp} {p.name}")
+        source = p.source.kind
+        if p.source.folder is not None:
+            source += f" {p.source.folder}"
+        if p.format:
+            source += f" ({p.format})"
+        click.echo(f"    source: {source}")
+        channel = p.channel.kind
+        if p.channel.folder is not None:
+            channel += f" {p.channel.folder}"
+        if p.channel.format:
+            channel += f" ({p.channel.format})"
+        click.echo(f"    channel: {channel}")
+        transfer = p.transfer_format or "none"
+        click.echo(f"    cut-off: {p.cutoff:%H:%M}; transfer order: {transfer}")
+    ctx.exit(EXIT_OK)
+
+
+# -- status --------------------------------------------------------------------------------
+
+
+def _status_of(store: SqlStore, config: RunnerConfig) -> dict[str, Any]:
+    from pes_sdk_runner.store import DeliveryStatus
+
+    deliveries = store.deliveries()
+    partners: list[dict[str, Any]] = []
+    for p in config.partners:
+        active = [r for r in store.debt_registries(p.inn) if r.active]
+        debt: dict[str, Any] | None = None
+        if active:
+            newest = max(active, key=lambda r: (r.period, r.number))
+            debt = {
+                "period": str(newest.period),
+                "number": newest.number,
+                "records": newest.count,
+                "total": _money(newest.total),
+                "received_at": newest.received_at.isoformat(),
+            }
+        registries = store.payment_registries(p.inn)
+        last: dict[str, Any] | None = None
+        if registries:
+            newest_pay = max(registries, key=lambda r: r.number)
+            last = {
+                "day": newest_pay.day.isoformat(),
+                "number": newest_pay.number,
+                "count": newest_pay.count,
+                "amount": _money(newest_pay.amount),
+                "fee": _money(newest_pay.fee),
+                "transfer": _money(newest_pay.transfer),
+            }
+        ids = {r.id for r in registries}
+        mine = [d for d in deliveries if d.registry_id in ids]
+        partners.append(
+            {
+                "inn": p.inn,
+                "name": p.name,
+                "debt_registry": debt,
+                "last_payment_registry": last,
+                "deliveries": {
+                    "pending": sum(1 for d in mine if d.status is DeliveryStatus.PENDING),
+                    "failed": sum(1 for d in mine if d.status is DeliveryStatus.FAILED),
+                },
+            }
+        )
+    return {"store": config.store.display_url, "partners": partners}
+
+
+@runner.command()
+@_CONFIG
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def status(ctx: click.Context, config_path: Path, as_json: bool) -> None:
+    """Show each partner's active debt registry, last payment registry and deliveries."""
+    config = _load(ctx, config_path)
+    with _store(config) as store:
+        state = _status_of(store, config)
+    if as_json:
+        click.echo(json.dumps(state, ensure_ascii=False, indent=2))
+        ctx.exit(EXIT_OK)
+    click.echo(f"store: {state['store']}")
+    for p in state["partners"]:
+        click.echo(f"{p['inn']} {p['name']}")
+        debt = p["debt_registry"]
+        if debt is None:
+            click.echo("  debt registry: none")
+        else:
+            click.echo(
+                f"  debt registry: {debt['period']} № {debt['number']}, "
+                f"{debt['records']} records, total {debt['total']}"
+            )
+        last = p["last_payment_registry"]
+        if last is None:
+            click.echo("  last payment registry: none")
+        else:
+            click.echo(
+                f"  last payment registry: {last['day']} № {last['number']}, "
+                f"{last['count']} payments, paid {last['amount']}, fee {last['fee']}, "
+                f"transfer {last['transfer']}"
+            )
+        d = p["deliveries"]
+        click.echo(f"  deliveries: {d['pending']} pending, {d['failed']} failed")
+    ctx.exit(EXIT_OK)
+
+
+# -- scan ----------------------------------------------------------------------------------
+
+
+def _describe(out: IngestOutcome) -> str:
+    what = out.file.name if out.file is not None else "billing source"
+    facts = [f"{out.partner} {what}: {out.outcome}"]
+    if out.registry_number is not None:
+        facts.append(f"№ {out.registry_number}")
+    if out.period is not None:
+        facts.append(str(out.period))
+    if out.ingested:
+        facts.append(f"{out.records} records, total {_money(out.total)}")
+        if out.rejected:
+            facts.append(f"{out.rejected} rows rejected")
+    if out.message:
+        facts.append(out.message)
+    return "; ".join(facts)
+
+
+@runner.command()
+@_CONFIG
+@click.pass_context
+def scan(ctx: click.Context, config_path: Path) -> None:
+    """One ingest pass: every inbox file, then every billing source."""
+    from pes_sdk_runner.ingest import Outcome, poll_sources, scan_inboxes
+
+    host = host_of(ctx)
+    config = _load(ctx, config_path)
+    with _store(config) as store:
+        outcomes = [*scan_inboxes(store, config, host), *poll_sources(store, config, host)]
+    for out in outcomes:
+        click.echo(_describe(out))
+    if not outcomes:
+        click.echo("nothing to ingest")
+    bad = {Outcome.REFUSED, Outcome.CONFLICT, Outcome.FAILED}
+    ctx.exit(EXIT_INVALID if any(o.outcome in bad for o in outcomes) else EXIT_OK)
+
+
+# -- close-day -----------------------------------------------------------------------------
+
+
+def _closed(result: DayClose) -> str:
+    if result.registry is None:
+        return f"{result.partner_inn}: no payments; no registry (empty registries are off)"
+    t = result.registry.totals
+    line = (
+        f"{result.partner_inn}: registry № {result.registry.number}, {t.count} payments, "
+        f"paid {_money(t.amount)}, commission {_money(t.commission)}, VAT {_money(t.vat)}, "
+        f"transfer {_money(t.transfer)}"
+    )
+    if result.registry_path is not None:
+        line += f"\n  file: {result.registry_path}"
+    if result.transfer_path is not None:
+        line += f"\n  transfer order: {result.transfer_path}"
+    return line
+
+
+@runner.command("close-day")
+@_CONFIG
+@click.option(
+    "--date",
+    "day",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The day to close (YYYY-MM-DD), in the service's time zone.",
+)
+@click.option("--partner", "inn", help="Close for this partner (ИНН) only.")
+@click.pass_context
+def close_day_command(
+    ctx: click.Context, config_path: Path, day: dt.datetime, inn: str | None
+) -> None:
+    """Close a day: payment registries, transfer orders, ledger entries, deliveries."""
+    from pes_sdk_runner.close import DayNotOver, close_day, deliver_pending
+    from pes_sdk_runner.store import DeliveryStatus
+
+    host = host_of(ctx)
+    config = _load(ctx, config_path)
+    partners = _chosen(config, inn)
+    date = day.date()
+    # The real clock decides whether the day is over: a day closed early could miss payments.
+    now = dt.datetime.now(dt.UTC)
+    with _store(config) as store:
+        results: list[DayClose] = []
+        for p in partners:
+            try:
+                results.append(close_day(store, config, host, p, date, now=now))
+            except DayNotOver as exc:
+                fail(f"the day is not over yet: {exc}", EXIT_USAGE)
+            except PesError as exc:
+                fail(str(exc), EXIT_USAGE)
+        deliveries = deliver_pending(store, config, host, now=dt.datetime.now(dt.UTC))
+    for result in results:
+        click.echo(_closed(result))
+    failed = [d for d in deliveries if d.status is DeliveryStatus.FAILED]
+    waiting = [d for d in deliveries if d.status is DeliveryStatus.PENDING]
+    for d in failed:
+        click.echo(f"delivery {d.id} to {d.target} failed: {d.last_error}", err=True)
+    for d in waiting:
+        click.echo(f"delivery {d.id} to {d.target} will be retried: {d.last_error}", err=True)
+    ctx.exit(EXIT_INVALID if failed else EXIT_OK)
+
+
+# -- serve ---------------------------------------------------------------------------------
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """SIGTERM (a service manager's stop) ends the server as Ctrl-C does: cleanly, exit 0."""
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@runner.command()
+@_CONFIG
+@click.option("--host", "bind_host", help="Listen on this address (default: http.host).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    help="Listen on this port; 0 takes any free one (default: http.port).",
+)
+@click.pass_context
+def serve(ctx: click.Context, config_path: Path, bind_host: str | None, port: int | None) -> None:
+    """Serve the HTTP API until Ctrl-C (or SIGTERM)."""
+    import attrs
+
+    from pes_sdk.gateways import PaymentProcessor
+    from pes_sdk_runner.api import create_app, make_server
+
+    host = host_of(ctx)
+    config = _load(ctx, config_path)
+    http = attrs.evolve(
+        config.http,
+        host=bind_host if bind_host is not None else config.http.host,
+        port=port if port is not None else config.http.port,
+    )
+    config = attrs.evolve(config, http=http)
+    # The socket is bound first, so that port 0 gives a known port for the webhook URL.
+    try:
+        sock = socket.create_server((http.host, http.port))
+    except OSError as exc:
+        fail(f"cannot listen on {http.host}:{http.port}: {exc.strerror or exc}", EXIT_USAGE)
+    bound = sock.getsockname()[1]
+    base = f"http://{http.host}:{bound}"
+    with sock, _store(config) as store:
+        factory = host.gateways().get(config.gateway.name)
+        if factory is None:  # pragma: no cover - the configuration check names it
+            fail(f"no payment gateway named {config.gateway.name!r}", EXIT_USAGE)
+        settings = config.gateway.adapter.merged()
+        if config.gateway.name == "sandbox" and "url" not in settings:
+            # The embedded sandbox sends its webhooks to this server unless told otherwise.
+            settings.setdefault("webhook_url", base + http.webhook_path)
+        try:
+            gateway = factory.create(settings)
+        except (PesError, ValueError, OSError) as exc:
+            fail(f"gateway {config.gateway.name}: {exc}", EXIT_USAGE)
+        try:
+            processor = PaymentProcessor(gateway, store=store, on_credit=store.credit_payment)
+            app = create_app(store, config, host, processor)
+            server = make_server(app, config)
+            click.echo(f"pes runner: serving on {base} (store {config.store.display_url})")
+            # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again
+            # for the previous handler: Ctrl-C is the normal way out, not an error.
+            with _stop_on_sigterm(), suppress(KeyboardInterrupt):
+                server.run(sockets=[sock])
+        finally:
+            gateway.close()
+    click.echo("pes runner: stopped")
+    ctx.exit(EXIT_OK)

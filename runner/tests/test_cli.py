@@ -1,0 +1,418 @@
+"""``pes runner``: the commands run through the real ``pes`` group on a real SQLite store.
+
+The example configuration is copied into ``tmp_path`` with its data folder there; inbox
+files are written by the real formats; payments are put in the store the way the processor
+records them. ``serve`` runs as a real process and is stopped by a signal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+
+import attrs
+import pytest
+from click.testing import CliRunner, Result
+from pes_sdk_runner.config import RunnerConfig, example_config_path, load_runner_config
+from pes_sdk_runner.store import DeliveryStatus, open_store
+
+from pes_sdk.cli.main import cli
+from pes_sdk.gateways.models import PaymentState
+from pes_sdk.gateways.processor import PaymentEntry
+from pes_sdk.models.debts import DebtRecord
+from pes_sdk.models.payments import (
+    Payment,
+    PaymentLine,
+    PaymentMethod,
+    PaymentRecord,
+    PaymentRegistry,
+)
+from pes_sdk.models.registry import RegistryHeader, RegistryKind
+from pes_sdk.period import Period
+from pes_sdk.plugins import hookimpl
+from pes_sdk.plugins.manager import PluginHost, get_host
+from pes_sdk.premises import Premises
+
+ENV = {
+    "PES_CLIENT_TOKENS": "client-token-0123456789abcdef",
+    "PES_OPERATOR_TOKENS": "operator-token-0123456789abcdef",
+}
+HOUSE = "0c5b2444-70a0-4932-980c-b4dc0d3f02b5"
+UK_DOM = "5003012349"  # sber-debts in, sber-payments out, 1.36 %, 1c-clientbank, cut-off 20:00
+UK_DOM_ACCOUNT = "40702810200000005678"
+VODOKANAL = "7720123457"  # pes-debts in, empty registries on
+TEPLOSET = "5904123453"  # pes-debts in, pes-payments out, no transfer format
+PERIOD = Period(2026, 10)
+DAY = dt.date(2026, 10, 20)  # long over by any real clock running these tests
+
+
+def write_config(tmp_path: Path, replace: Mapping[str, str] | None = None) -> Path:
+    """The example configuration with its data folder under ``tmp_path``."""
+    text = example_config_path().read_text(encoding="utf-8")
+    data = tmp_path / "data"
+    text = text.replace('data = "data"', f"data = {json.dumps(str(data))}")
+    for old, new in (replace or {}).items():
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / "runner.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def config_of(path: Path, host: PluginHost | None = None) -> RunnerConfig:
+    return load_runner_config(path, host, env=ENV)
+
+
+def run(args: Sequence[str], env: Mapping[str, str] = ENV, obj: object = None) -> Result:
+    return CliRunner().invoke(cli, list(args), env=dict(env), obj=obj)
+
+
+def debt(account: str, amount: str) -> DebtRecord:
+    return DebtRecord(account, HOUSE, Premises("кв. 12А"), Decimal(amount), PERIOD, "Отопление")
+
+
+def write_sber_debts(folder: Path, number: int, records: Sequence[DebtRecord]) -> Path:
+    fmt = get_host().format("sber-debts")
+    header = RegistryHeader(
+        kind=RegistryKind.DEBTS,
+        partner_inn=UK_DOM,
+        partner_account=UK_DOM_ACCOUNT,
+        period=PERIOD,
+        number=number,
+    )
+    name = fmt.filename(header)
+    assert name is not None
+    folder.mkdir(parents=True, exist_ok=True)
+    fmt.write(folder / name, header, records)
+    return folder / name
+
+
+def pay(config: RunnerConfig, inn: str, at: dt.datetime, *amounts: str) -> None:
+    """A basket paid and credited at ``at``, as the processor records it."""
+    lines = [
+        PaymentLine(
+            inn,
+            f"100{i}",
+            Decimal(a),
+            service="Отопление",
+            house_id=HOUSE,
+            premises="кв. 12А",
+            period=PERIOD,
+        )
+        for i, a in enumerate(amounts)
+    ]
+    order = uuid.uuid4()
+    entry = PaymentEntry(
+        Payment(order, at, PaymentMethod.CARD, lines),
+        uuid.uuid4().hex,
+        state=PaymentState.SUCCEEDED,
+        gateway_payment_id=f"gw-{order.hex[:8]}",
+    )
+    assert config.store.sqlite_path is not None
+    config.store.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    store = open_store(config.store.url)
+    try:
+        store.upsert_partners(p.partner for p in config.partners)
+        store.add(entry)
+        store.credit_payment(entry, at=at.astimezone(dt.UTC))
+    finally:
+        store.close()
+
+
+def local(config: RunnerConfig, day: dt.date, hh: int, mm: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hh, mm), tzinfo=config.service.time_zone)
+
+
+# -- check ----------------------------------------------------------------------------------
+
+
+def test_check_prints_the_setup(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+
+    result = run(["runner", "check", "--config", str(path)])
+
+    assert result.exit_code == 0, result.output
+    out = result.output
+    for inn in (UK_DOM, VODOKANAL, TEPLOSET):
+        assert inn in out
+    assert "ООО «УК Дом»" in out
+    assert f"store: sqlite:///{tmp_path / 'data' / 'pes.db'}" in out
+    assert "gateway: sandbox" in out
+    assert f"channel: outbox {tmp_path / 'data' / 'outbox' / 'uk-dom'} (sber-payments)" in out
+    assert ENV["PES_CLIENT_TOKENS"] not in out and ENV["PES_OPERATOR_TOKENS"] not in out
+
+
+def test_check_masks_the_store_password(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path, {'url = "sqlite:///pes.db"': 'url = "postgresql://pes:s3cret@db.example/pes"'}
+    )
+
+    result = run(["runner", "check", "--config", str(path)])
+
+    assert result.exit_code == 0, result.output
+    assert "store: postgresql://pes:***@db.example/pes" in result.output
+    assert "s3cret" not in result.output
+
+
+def test_check_lists_every_problem_without_a_traceback(tmp_path: Path) -> None:
+    path = write_config(tmp_path, {'cutoff = "18:00"': 'cutoff = "25:00"\ncolour = "red"'})
+
+    result = run(["runner", "check", "--config", str(path)], env={"PES_CLIENT_TOKENS": "short"})
+
+    assert result.exit_code == 2
+    err = result.stderr
+    assert "problems" in err
+    assert "partners[1].cutoff:" in err
+    assert "partners[1].colour: unknown key" in err
+    assert "http.client_tokens_env:" in err and "http.operator_tokens_env:" in err
+    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)
+
+
+def test_a_missing_config_file_is_a_usage_error(tmp_path: Path) -> None:
+    result = run(["runner", "status", "--config", str(tmp_path / "nope.toml")])
+
+    assert result.exit_code == 2
+    assert "cannot be read" in result.stderr
+
+
+# -- scan and status -----------------------------------------------------------------------
+
+
+def test_scan_ingests_reports_refusals_and_status_shows_the_registry(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    config = config_of(path)
+    inbox = tmp_path / "data" / "inbox"
+    good = write_sber_debts(inbox / "uk-dom", 7, [debt("1001", "1500.00"), debt("1002", "230.45")])
+    # pes-debts needs the registry's number in its name or header: without one it is refused
+    no_number = inbox / "vodokanal" / "debts.csv"
+    no_number.parent.mkdir(parents=True)
+    get_host().format("pes-debts").write(
+        no_number, RegistryHeader(kind=RegistryKind.DEBTS), [debt("2001", "10.00")]
+    )
+
+    result = run(["runner", "scan", "--config", str(path)])
+
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert f"{UK_DOM} {good.name}: activated; № 7; 2026-10; 2 records, total 1730.45" in lines[0]
+    assert lines[1].startswith(f"{VODOKANAL} debts.csv: refused")
+    assert (inbox / "uk-dom" / "processed" / good.name).is_file()
+    assert (inbox / "vodokanal" / "rejected" / "debts.csv").is_file()
+
+    again = run(["runner", "scan", "--config", str(path)])
+    assert again.exit_code == 0, again.output
+    assert again.output == "nothing to ingest\n"
+
+    status = run(["runner", "status", "--config", str(path), "--json"])
+    assert status.exit_code == 0, status.output
+    state = json.loads(status.output)
+    assert state["store"] == config.store.display_url
+    by_inn = {p["inn"]: p for p in state["partners"]}
+    assert list(by_inn) == [UK_DOM, VODOKANAL, TEPLOSET]
+    registry = by_inn[UK_DOM]["debt_registry"]
+    assert {k: registry[k] for k in ("period", "number", "records", "total")} == {
+        "period": str(PERIOD),
+        "number": 7,
+        "records": 2,
+        "total": "1730.45",
+    }
+    assert by_inn[VODOKANAL]["debt_registry"] is None
+    assert by_inn[UK_DOM]["last_payment_registry"] is None
+    assert by_inn[UK_DOM]["deliveries"] == {"pending": 0, "failed": 0}
+
+    text = run(["runner", "status", "--config", str(path)])
+    assert text.exit_code == 0, text.output
+    assert f"debt registry: {PERIOD} № 7, 2 records, total 1730.45" in text.output
+
+
+# -- close-day -----------------------------------------------------------------------------
+
+
+def test_close_day_writes_the_registry_and_status_shows_it(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    config = config_of(path)
+    pay(config, UK_DOM, local(config, DAY, 9, 30), "1000.00", "234.56")
+    pay(config, UK_DOM, local(config, DAY, 20, 0), "99.00")  # after the cut-off: the next day
+
+    args = ["runner", "close-day", "--config", str(path), "--date", f"{DAY}"]
+    result = run([*args, "--partner", UK_DOM])
+
+    assert result.exit_code == 0, result.output
+    outbox = tmp_path / "data" / "outbox" / "uk-dom"
+    files = [p for p in outbox.iterdir() if p.is_file()]
+    assert len(files) == 1
+    with get_host().format("sber-payments").open(files[0]) as reader:
+        records = [r for r in reader if isinstance(r, PaymentRecord)]
+    assert len(records) == 2
+    assert sum((r.amount for r in records), Decimal(0)) == Decimal("1234.56")
+    head = result.output.splitlines()[0]
+    match = re.fullmatch(
+        rf"{UK_DOM}: registry № 1, 2 payments, paid 1234\.56, commission (\S+), "
+        r"VAT (\S+), transfer (\S+)",
+        head,
+    )
+    assert match is not None, head
+    commission, vat, transfer = (Decimal(g) for g in match.groups())
+    assert commission + vat + transfer == Decimal("1234.56")
+    assert commission > 0 and vat > 0
+    assert f"file: {files[0]}" in result.output
+    assert "transfer order: " in result.output
+    assert VODOKANAL not in result.output  # --partner closes that partner only
+
+    status = json.loads(run(["runner", "status", "--config", str(path), "--json"]).output)
+    last = {p["inn"]: p for p in status["partners"]}[UK_DOM]["last_payment_registry"]
+    assert last["day"] == f"{DAY}" and last["number"] == 1 and last["amount"] == "1234.56"
+    assert Decimal(last["transfer"]) == transfer
+    # the outbox file was acknowledged: nothing is left to deliver
+    assert {p["inn"]: p for p in status["partners"]}[UK_DOM]["deliveries"]["pending"] == 0
+
+    # a re-run takes no new number and writes the same bytes; all partners this time
+    before = files[0].read_bytes()
+    again = run(args)
+    assert again.exit_code == 0, again.output
+    assert again.output.splitlines()[0] == head
+    assert files[0].read_bytes() == before
+    assert f"{VODOKANAL}: registry № 1, 0 payments" in again.output  # empty registries on
+    assert f"{TEPLOSET}: no payments" in again.output
+
+
+def test_close_day_refuses_a_day_not_over(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    far = dt.date(2099, 1, 1)
+
+    result = run(["runner", "close-day", "--config", str(path), "--date", f"{far}"])
+
+    assert result.exit_code == 2
+    assert "the day is not over yet" in result.stderr
+    assert "01.01.2099" in result.stderr
+    assert not (tmp_path / "data" / "outbox" / "vodokanal").exists() or not any(
+        (tmp_path / "data" / "outbox" / "vodokanal").iterdir()
+    )
+
+
+def test_close_day_names_an_unknown_partner(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+
+    result = run(
+        ["runner", "close-day", "--config", str(path), "--date", f"{DAY}", "--partner", "1"]
+    )
+
+    assert result.exit_code == 2
+    assert f"no partner with ИНН 1 in the configuration (partners: {UK_DOM}" in result.stderr
+
+
+def test_close_day_rejects_a_bad_date(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+
+    result = run(["runner", "close-day", "--config", str(path), "--date", "20.10.2026"])
+
+    assert result.exit_code == 2
+    assert "--date" in result.stderr
+
+
+@attrs.frozen
+class _RefusingChannel:
+    def deliver_payments(self, registry: PaymentRegistry) -> None:
+        raise ValueError(f"registry № {registry.number} refused by the partner")
+
+
+@attrs.frozen
+class _RefusingFactory:
+    name: str = "refusing"
+    description: str = "a channel whose partner refuses every registry"
+
+    def create(self, settings: Mapping[str, str]) -> _RefusingChannel:
+        return _RefusingChannel()
+
+
+class _RefusingPlugin:
+    @hookimpl
+    def pes_delivery_channels(self) -> Sequence[_RefusingFactory]:
+        return [_RefusingFactory()]
+
+
+def test_close_day_exits_1_when_a_delivery_fails(tmp_path: Path) -> None:
+    host = PluginHost()
+    host.register(_RefusingPlugin(), name="test-refusing")
+    path = write_config(
+        tmp_path,
+        {
+            'channel = { kind = "outbox", folder = "outbox/teploset", format = "pes-payments" }': (
+                'channel = { kind = "refusing" }'
+            )
+        },
+    )
+    config = config_of(path, host)
+    pay(config, TEPLOSET, local(config, DAY, 12), "500.00")
+
+    result = run(
+        ["runner", "close-day", "--config", str(path), "--date", f"{DAY}", "--partner", TEPLOSET],
+        obj=host,
+    )
+
+    assert result.exit_code == 1, result.output
+    assert f"{TEPLOSET}: registry № 1, 1 payments, paid 500.00" in result.stdout
+    assert "failed: ValueError" in result.stderr or "refused by the partner" in result.stderr
+    store = open_store(config.store.url)
+    try:
+        assert [d.status for d in store.deliveries()] == [DeliveryStatus.FAILED]
+    finally:
+        store.close()
+
+    status = run(["runner", "status", "--config", str(path), "--json"], obj=host)
+    failed = {p["inn"]: p for p in json.loads(status.output)["partners"]}[TEPLOSET]
+    assert failed["deliveries"] == {"pending": 0, "failed": 1}
+
+
+# -- serve ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_serve_runs_until_told_to_stop(tmp_path: Path, stop: signal.Signals) -> None:
+    path = write_config(tmp_path)
+    pes = Path(sys.executable).parent / "pes"
+    proc = subprocess.Popen(
+        [str(pes), "runner", "serve", "--config", str(path), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **ENV},
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # printed once the socket is bound
+        match = re.search(r"serving on (http://127\.0\.0\.1:\d+)", first)
+        assert match is not None, first + (proc.stderr.read() if proc.stderr else "")
+        base = match[1]
+        health: dict[str, object] | None = None
+        deadline = time.monotonic() + 20
+        while health is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=2) as answer:
+                    health = json.loads(answer.read())
+            except OSError:
+                assert proc.poll() is None, "the server ended early"
+                time.sleep(0.05)
+        assert health is not None and health["status"] == "ok"
+        proc.send_signal(stop)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert "pes runner: stopped" in out
+    assert "Traceback" not in err
+    assert (tmp_path / "data" / "pes.db").is_file()
