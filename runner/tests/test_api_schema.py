@@ -97,7 +97,14 @@ def test_every_operation_keeps_to_its_document(label: str, mode: str, base_url: 
     """Valid data gets a documented answer; invalid data (mode negative) a 4xx, never a 5xx."""
     operation = OPERATIONS[label]
 
-    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+    # derandomize: CI replays the same examples on every run, so a red build is always
+    # reproducible; run with a new seed by hand to explore further (it found a bug once).
+    @settings(
+        max_examples=30,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+    )
     @given(case=operation.as_strategy(generation_mode=GenerationMode(mode)))
     def check(case: Any) -> None:
         case.call_and_validate(

@@ -36,6 +36,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pes_sdk import identifiers
 from pes_sdk.basket import price_line
 from pes_sdk.gateways.errors import (
     GatewayError,
@@ -210,6 +211,8 @@ class _Api:
                 raise ApiError(422, "invalid", "partner (ИНН) is required", "partner")
             if not account:
                 raise ApiError(422, "invalid", "account is required", "account")
+            _check(identifiers.check_inn, partner, "partner")
+            _check(identifiers.check_personal_account, account, "account")
             found = await run_in_threadpool(self.store.find_by_account, partner, account)
             _event("services.by_account", partner=partner, account=mask_account(account))
         else:
@@ -420,6 +423,8 @@ class _Api:
     async def registries(self, request: Request) -> Response:
         self.auth(request, "operator")
         partner = request.query_params.get("partner")
+        if partner is not None:
+            _check(identifiers.check_inn, partner, "partner")
         return self.json(await run_in_threadpool(self._registries, partner))
 
     def _registries(self, partner: str | None) -> m.RegistriesView:
@@ -574,3 +579,11 @@ def create_app(
     app.add_middleware(_Observe, routes=routes, metrics=api.metrics)
     app.state.api = api
     return app
+
+
+def _check(check: Callable[[str], str], value: str, field: str) -> None:
+    """A query value the core's validator refuses is a 422 naming the parameter."""
+    try:
+        check(value)
+    except ValueError as exc:
+        raise ApiError(422, "invalid", str(exc), field) from None
