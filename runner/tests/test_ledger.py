@@ -106,3 +106,27 @@ def test_the_whole_ledger_cannot_be_emptied_at_once(store: SqlStore) -> None:
     finally:
         conn.close()
     assert len(store.ledger_entries()) == 1
+
+
+def test_entries_are_read_by_kind_and_window(store: SqlStore) -> None:
+    """A day close reads one partner's credits of one window, not the whole history."""
+    hour = dt.timedelta(hours=1)
+    store.ledger_append(
+        [
+            entry(LedgerKind.CREDIT, "1.00", at=T0 - hour, ref="before"),
+            entry(LedgerKind.CREDIT, "2.00", at=T0, ref="first-in"),
+            entry(LedgerKind.FEE, "0.05", at=T0 + hour, ref="a-fee"),
+            entry(LedgerKind.CREDIT, "3.00", at=T0 + hour, ref="second-in"),
+            entry(LedgerKind.CREDIT, "4.00", at=T0 + 2 * hour, ref="at-the-end"),
+            entry(LedgerKind.CREDIT, "5.00", inn=INN_B, at=T0, ref="other-partner"),
+        ]
+    )
+    got = store.ledger_entries(INN_A, kind=LedgerKind.CREDIT, since=T0, until=T0 + 2 * hour)
+    assert [e.ref for e in got] == ["first-in", "second-in"]  # [since, until), append order
+    assert [e.ref for e in store.ledger_entries(INN_A)] == [
+        "before",
+        "first-in",
+        "a-fee",
+        "second-in",
+        "at-the-end",
+    ]

@@ -185,8 +185,8 @@ def build_registry(
             f"partner {partner.inn}: fee plan {partner.partner.fee.plan!r} is not installed"
         )
     raw: list[tuple[dt.datetime, str, LedgerEntry]] = []
-    for e in store.ledger_entries(partner.inn):
-        if e.kind is not LedgerKind.CREDIT or e.at is None or not start <= e.at < end:
+    for e in store.ledger_entries(partner.inn, kind=LedgerKind.CREDIT, since=start, until=end):
+        if e.at is None:
             continue
         op = e.ref or f"ledger-{e.id}"
         m = _CREDIT_REF.match(e.ref or "")

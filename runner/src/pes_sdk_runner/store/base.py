@@ -305,7 +305,20 @@ class Store(Protocol):
         """
         ...
 
-    def ledger_entries(self, partner_inn: str | None = None) -> list[LedgerEntry]: ...
+    def ledger_entries(
+        self,
+        partner_inn: str | None = None,
+        *,
+        kind: LedgerKind | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> list[LedgerEntry]:
+        """Entries in append order, optionally of one ``kind`` and within ``[since, until)``.
+
+        The window is served by the ``(partner_inn, at)`` index: closing a day reads that
+        day's entries, not the partner's whole history.
+        """
+        ...
 
     def ledger_totals(
         self,

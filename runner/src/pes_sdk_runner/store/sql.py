@@ -617,17 +617,24 @@ class SqlStore:
             ]
         )
 
-    def ledger_entries(self, partner_inn: str | None = None) -> list[LedgerEntry]:
+    def ledger_entries(
+        self,
+        partner_inn: str | None = None,
+        *,
+        kind: LedgerKind | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> list[LedgerEntry]:
+        where, params = self._ledger_filter(partner_inn, since, until)
+        if kind is not None:
+            where.append("kind = ?")
+            params.append(kind.value)
         query = (
             "SELECT kind, partner_inn, amount, service, account, order_id, registry_id, ref,"
-            " memo, at, id FROM ledger"
+            f" memo, at, id FROM ledger WHERE {' AND '.join(where)} ORDER BY id"
         )
-        params: tuple[Any, ...] = ()
-        if partner_inn is not None:
-            query += " WHERE partner_inn = ?"
-            params = (partner_inn,)
         with self._read() as cur:
-            rows = self._x(cur, query + " ORDER BY id", params).fetchall()
+            rows = self._x(cur, query, params).fetchall()
         return [
             LedgerEntry(
                 LedgerKind(r[0]),
@@ -645,13 +652,10 @@ class SqlStore:
             for r in rows
         ]
 
-    def ledger_totals(
-        self,
-        partner_inn: str | None = None,
-        *,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-    ) -> LedgerTotals:
+    def _ledger_filter(
+        self, partner_inn: str | None, since: dt.datetime | None, until: dt.datetime | None
+    ) -> tuple[list[str], list[Any]]:
+        """The WHERE terms of a partner's ledger over ``[since, until)``."""
         where, params = ["1 = 1"], []
         if partner_inn is not None:
             where.append("partner_inn = ?")
@@ -662,6 +666,16 @@ class SqlStore:
         if until is not None:
             where.append("at < ?")
             params.append(self.dialect.ts_in(until))
+        return where, params
+
+    def ledger_totals(
+        self,
+        partner_inn: str | None = None,
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> LedgerTotals:
+        where, params = self._ledger_filter(partner_inn, since, until)
         with self._read() as cur:
             rows = self._x(
                 cur,
