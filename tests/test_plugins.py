@@ -423,3 +423,12 @@ def test_registry_loaded_and_payment_confirmed_reach_plugins() -> None:
         "pes_payment_confirmed",
         "pes_registry_loaded",
     ]
+
+
+def test_provider_of_answers_only_for_provider_hooks() -> None:
+    """Asking about an event hook must not call (that is, fire) it to find an answer."""
+    h = PluginHost(entry_points=False)
+    assert h.provider_of("pes_fee_plans", "percent") == "pes-sdk"
+    assert h.provider_of("pes_fee_plans", "no-such-plan") == ""
+    with pytest.raises(ValueError, match="not a provider hook"):
+        h.provider_of("pes_registry_loaded", "x")

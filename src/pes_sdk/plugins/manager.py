@@ -12,7 +12,7 @@ import importlib.metadata as md
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 import click
@@ -31,8 +31,6 @@ __all__ = ["PluginFailure", "PluginHost", "PluginInfo", "get_host"]
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
 BUILTIN_NAME = "pes-sdk"
-
-T = TypeVar("T")
 
 
 @attrs.frozen
@@ -59,6 +57,21 @@ def _disabled_from_env() -> frozenset[str]:
     return frozenset(n.strip() for n in raw.split(",") if n.strip())
 
 
+def _name(item: Any) -> str:
+    return str(item.name or "")
+
+
+#: Every provider hook: what its items must be, and the name that keys them.
+_PROVIDERS: dict[str, tuple[Any, Callable[[Any], str]]] = {
+    "pes_registry_formats": (RegistryFormat, _name),
+    "pes_fee_plans": (FeePlan, _name),
+    "pes_payment_gateways": (GatewayFactory, _name),
+    "pes_billing_sources": (BillingSourceFactory, _name),
+    "pes_delivery_channels": (DeliveryChannelFactory, _name),
+    "pes_cli_commands": (click.Command, _name),
+}
+
+
 class PluginHost:
     """The typed face of the pluggy manager: what the SDK and its CLI talk to."""
 
@@ -81,12 +94,8 @@ class PluginHost:
         self.register(builtin, name=BUILTIN_NAME, distribution=("pes-sdk", _version("pes-sdk")))
         if entry_points:
             self.load_entry_points()
-        self._formats: dict[str, RegistryFormat] | None = None
-        self._plans: dict[str, FeePlan] | None = None
-        self._gateways: dict[str, GatewayFactory] | None = None
-        self._sources: dict[str, BillingSourceFactory] | None = None
-        self._channels: dict[str, DeliveryChannelFactory] | None = None
-        self._commands: dict[str, click.Command] | None = None
+        # provider hook -> item name -> item, collected once until a plugin is registered
+        self._collected: dict[str, dict[str, Any]] = {}
 
     # -- loading -------------------------------------------------------------------------
 
@@ -105,10 +114,7 @@ class PluginHost:
             self.failures.append(PluginFailure(name, distribution[0], _describe(exc)))
             return False
         self._dists[name] = distribution
-        self._formats = self._plans = None
-        self._gateways = None
-        self._sources = self._channels = None
-        self._commands = None
+        self._collected = {}
         self._providers = {}
         return True
 
@@ -161,10 +167,12 @@ class PluginHost:
     def _fail(self, name: str, error: str) -> None:
         self.failures.append(PluginFailure(name, self._dists.get(name, ("", ""))[0], error))
 
-    def _provided(
-        self, hook_name: str, expected: type[T] | Any, what: Callable[[Any], str]
-    ) -> dict[str, T]:
-        found: dict[str, T] = {}
+    def _provided(self, hook_name: str) -> dict[str, Any]:
+        """The items of a provider hook by name, collected once (see :data:`_PROVIDERS`)."""
+        if hook_name in self._collected:
+            return self._collected[hook_name]
+        expected, what = _PROVIDERS[hook_name]
+        found: dict[str, Any] = {}
         providers: dict[str, str] = {}
         self._providers[hook_name] = providers
         for plugin_name, items in self._call_each(hook_name):
@@ -182,13 +190,12 @@ class PluginHost:
                     continue
                 found[key] = item
                 providers[key] = plugin_name
+        self._collected[hook_name] = found
         return found
 
     def formats(self) -> dict[str, RegistryFormat]:
         """Every registry format by name."""
-        if self._formats is None:
-            self._formats = self._provided("pes_registry_formats", RegistryFormat, lambda f: f.name)
-        return self._formats
+        return self._provided("pes_registry_formats")
 
     def format(self, name: str) -> RegistryFormat:
         """The format called ``name``; :class:`UnknownFormat` lists the known ones."""
@@ -201,64 +208,34 @@ class PluginHost:
 
     def fee_plans(self) -> dict[str, FeePlan]:
         """Every fee plan by name, the built-in ones first."""
-        if self._plans is None:
-            self._plans = self._provided("pes_fee_plans", FeePlan, lambda p: p.name)
-        return self._plans
+        return self._provided("pes_fee_plans")
 
     def gateways(self) -> dict[str, GatewayFactory]:
         """Every payment gateway factory by name (``sandbox`` once pes-sdk-sandbox is in)."""
-        if self._gateways is None:
-            self._gateways = self._provided(
-                "pes_payment_gateways", GatewayFactory, lambda g: g.name
-            )
-        return self._gateways
+        return self._provided("pes_payment_gateways")
 
     def billing_sources(self) -> dict[str, BillingSourceFactory]:
         """Every billing source factory by name (``soap-billing`` once its adapter is in)."""
-        if self._sources is None:
-            self._sources = self._provided(
-                "pes_billing_sources", BillingSourceFactory, lambda s: s.name
-            )
-        return self._sources
+        return self._provided("pes_billing_sources")
 
     def delivery_channels(self) -> dict[str, DeliveryChannelFactory]:
         """Every delivery channel factory by name."""
-        if self._channels is None:
-            self._channels = self._provided(
-                "pes_delivery_channels", DeliveryChannelFactory, lambda c: c.name
-            )
-        return self._channels
+        return self._provided("pes_delivery_channels")
 
     def cli_commands(self) -> dict[str, click.Command]:
         """Every command plugins add to ``pes``, by name."""
-        if self._commands is None:
-            self._commands = self._provided(
-                "pes_cli_commands", click.Command, lambda c: c.name or ""
-            )
-        return self._commands
+        return self._provided("pes_cli_commands")
 
     def provider_of(self, hook_name: str, key: str) -> str:
-        """Which plugin provided the item ``key`` through ``hook_name`` (for listings).
+        """Which plugin provided the item ``key`` through the provider hook ``hook_name``.
 
-        For formats and fee plans the answer is the one recorded when they were collected
-        (the plugin whose item was kept), so no hook is called twice.
+        The answer is the one recorded when the items were collected (the plugin whose item
+        was kept), so no hook is called twice; ``""`` when no plugin provides ``key``.
         """
-        collect: dict[str, Callable[[], object]] = {
-            "pes_registry_formats": self.formats,
-            "pes_fee_plans": self.fee_plans,
-            "pes_payment_gateways": self.gateways,
-            "pes_billing_sources": self.billing_sources,
-            "pes_delivery_channels": self.delivery_channels,
-            "pes_cli_commands": self.cli_commands,
-        }
-        if hook_name in collect:
-            collect[hook_name]()
-            return self._providers.get(hook_name, {}).get(key, "")
-        for plugin_name, items in self._call_each(hook_name):
-            for item in items or ():
-                if getattr(item, "name", None) == key:
-                    return plugin_name
-        return ""
+        if hook_name not in _PROVIDERS:
+            raise ValueError(f"{hook_name!r} is not a provider hook")
+        self._provided(hook_name)
+        return self._providers.get(hook_name, {}).get(key, "")
 
     def registry_loaded(self, report: ReadReport) -> None:
         self._call_each("pes_registry_loaded", report=report)
