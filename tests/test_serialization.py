@@ -326,3 +326,19 @@ debt_records = st.builds(
 @given(debt_records)
 def test_debt_record_round_trip_property(record: DebtRecord) -> None:
     assert loads(dumps(record), DebtRecord) == record
+
+
+def test_str_enums_are_structured_as_their_enum_not_as_plain_text() -> None:
+    # StrEnum subclasses str: the converter's str hook once took them and returned "sbp"
+    # as a plain string, so a basket's method reached the gateway without `.value`.
+    import enum
+
+    from pes_sdk.models.payments import PaymentMethod
+
+    conv = make_converter()
+    for member in PaymentMethod:
+        got = conv.structure(member.value, PaymentMethod)
+        assert got is member
+    with pytest.raises(ValueError, match="not a valid PaymentMethod"):
+        conv.structure("bitcoin", PaymentMethod)
+    assert issubclass(PaymentMethod, enum.StrEnum)

@@ -9,6 +9,7 @@ where a Decimal is expected is refused with :class:`TypeError`.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import json
 import uuid
 from collections.abc import Callable, Mapping
@@ -62,6 +63,9 @@ def make_converter(*, forbid_extra_keys: bool = True) -> cattrs.Converter:
     conv.register_structure_hook(Decimal, _structure_decimal)
     conv.register_unstructure_hook(Decimal, str)
     conv.register_structure_hook(str, _structure_str)
+    # A StrEnum is a str: without its own hook the str hook above would take it and hand
+    # back a plain string ("sbp" instead of PaymentMethod.SBP, and any text accepted).
+    conv.register_structure_hook(enum.StrEnum, lambda v, t: t(_structure_str(v, str)))
     conv.register_structure_hook(uuid.UUID, lambda v, _: uuid.UUID(_structure_str(v, str)))
     conv.register_unstructure_hook(uuid.UUID, str)
     conv.register_structure_hook(
