@@ -279,9 +279,17 @@ def test_demo_runs(tmp_path: Path) -> None:
     assert "transfer + commission + VAT = paid, line fees sum to the fee: True" in text
     assert "quarantine: 35 good record(s) kept, 1 rejected" in text
     assert (out / "5001007329_40702810380000000002_001_1126.txt").is_file()
-    # Fixed data: a second run prints the same report.
+    # Fixed data: a second run prints the same walk-through. Step 8, the runner's day, is
+    # tested in runner/tests/test_demo.py: its dates follow the clock.
     again = run(["demo", "--out", str(tmp_path / "demo2")], PluginHost(disabled=()))
-    assert again.stdout.replace("demo2", "demo") == text
+    walk = text.split("\n8. ")[0]
+    assert again.stdout.replace("demo2", "demo").split("\n8. ")[0] == walk
+    runner_installed = "runner" in host.cli_commands()
+    if runner_installed:
+        assert "every payment on the right account, none lost: yes" in text
+        assert (out / "runner-day" / "pes.db").is_file()
+    else:
+        assert "the reference runner (pes-sdk-runner) is not installed" in text
 
 
 # -- the installed console script, in real processes ------------------------------------------

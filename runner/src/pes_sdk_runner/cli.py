@@ -401,3 +401,12 @@ def serve(ctx: click.Context, config_path: Path, bind_host: str | None, port: in
             gateway.close()
     click.echo("pes runner: stopped")
     ctx.exit(EXIT_OK)
+
+
+def _demo_command() -> click.Command:
+    from pes_sdk_runner.demo import demo
+
+    return demo
+
+
+runner.add_command(_demo_command())

@@ -44,7 +44,7 @@ from pes_sdk.period import Period
 from pes_sdk.plugins import PluginHost
 from pes_sdk.vat import DEFAULT_VAT_SCHEDULE
 
-__all__ = ["REQUIRED_FORMATS", "demo", "example_header", "example_records"]
+__all__ = ["REQUIRED_FORMATS", "demo", "example_header", "example_records", "press_pay"]
 
 #: The formats the walk-through needs; both come from the CSV adapter (pes-sdk-csv).
 REQUIRED_FORMATS = ("pes-debts", "sber-debts")
@@ -264,8 +264,27 @@ def _walk(host: PluginHost, folder: Path, *, keep: bool) -> None:
     _step(7, "A client pays a basket through the sandbox gateway (the embedded default)")
     _pay_basket(host, got[:2])
 
+    _step(8, "A whole day on the reference runner (`pes runner demo`)")
+    _runner_day(host, folder / "runner-day" if keep else None)
+
     _say()
     _say("Done. Next: `pes formats`, `pes validate FILE --format NAME`, `pes convert --help`.")
+
+
+def _runner_day(host: PluginHost, out: Path | None) -> None:
+    """Run the reference runner's demo day, found like any plugin command (never imported).
+
+    The runner is its own distribution (pes-sdk-runner); it adds ``pes runner`` through the
+    ``pes_cli_commands`` hook, and its ``demo`` subcommand runs the day.
+    """
+    ctx = click.get_current_context()
+    group = host.cli_commands().get("runner")
+    command = group.get_command(ctx, "demo") if isinstance(group, click.Group) else None
+    if command is None:
+        _say("   the reference runner (pes-sdk-runner) is not installed: step skipped")
+        return
+    _say()
+    ctx.invoke(command, out=out)
 
 
 def _pay_basket(host: PluginHost, debts: list[DebtRecord]) -> None:
@@ -296,7 +315,7 @@ def _pay_basket(host: PluginHost, debts: list[DebtRecord]) -> None:
         if confirmation is None or confirmation.url is None:
             raise PesError("the sandbox gave no confirmation page")
         _say(f"   {entry.state.value}: the client is sent to the acquirer's confirmation page")
-        _press_pay(confirmation.url)
+        press_pay(confirmation.url)
         processor.refresh(basket.payment_id)
         twice = processor.refresh(basket.payment_id)  # a repeated status is no new credit
         _say(f"   the client pressed pay; polled the acquirer: {twice.entry.state.value}")
@@ -311,13 +330,16 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def _press_pay(url: str) -> None:
-    """POST the pay button of the sandbox's confirmation page (loopback only)."""
+def press_pay(url: str, *, action: str = "pay") -> None:
+    """Press a button (``pay`` or ``decline``) of the sandbox's confirmation page.
+
+    What the client's browser does on the acquirer's page; loopback addresses only.
+    """
     if urllib.parse.urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
         raise PesError(f"the demo only presses buttons on loopback, not {url}")
     request = urllib.request.Request(
         url,
-        data=b"action=pay",
+        data=urllib.parse.urlencode({"action": action}).encode(),
         method="POST",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )

@@ -1,0 +1,589 @@
+"""``pes runner demo``: one whole day of the reference runner on the embedded default.
+
+What ``make demo`` shows (``pes demo`` runs it after the SDK walk-through):
+
+1. the example configuration (``config/example.toml``: three partners, the sandbox
+   gateway, a SQLite store) with its data folder replaced by a fresh one;
+2. each partner's monthly debt registry (реестр задолженности), in the partner's own format,
+   dropped into its inbox and ingested (``scan_inboxes``);
+3. the HTTP API served on loopback, with the sandbox acquirer on loopback too; clients find
+   every service at their address, tick them (акцепт), and pay one basket each by card,
+   SberPay or СБП; the acquirer's signed webhooks confirm the payments; one client gives up
+   on the acquirer's page, and one app retries a create with the same Idempotency-Key;
+4. each partner's day closed at its cut-off (the demo moves its clock to the cut-off instead
+   of waiting for it): payment registry (реестр оплат) and transfer order (платёжное
+   поручение) written atomically, ledger entries, delivery to the outbox;
+5. a summary per partner (payments, paid, commission, VAT, transfer), checked against what
+   the files themselves say when read back with their formats.
+
+Everything goes through public interfaces: the HTTP API as a client app would call it, the
+formats and the gateway through the plugin host.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import socket
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+import click
+
+from pes_sdk.cli.common import EXIT_INVALID, host_of
+from pes_sdk.cli.demo import press_pay
+from pes_sdk.errors import PesError
+from pes_sdk.formats.base import Policy
+from pes_sdk.models.debts import DebtRecord
+from pes_sdk.models.payments import PaymentRecord
+from pes_sdk.models.registry import RegistryHeader, RegistryKind
+from pes_sdk.models.transfers import Direction, PaymentOrder, StatementEntry
+from pes_sdk.money import ZERO, from_kopecks
+from pes_sdk.period import Period
+from pes_sdk.plugins.manager import PluginHost
+from pes_sdk.premises import Premises
+from pes_sdk_runner.config import RunnerConfig, example_config_path, load_runner_config
+from pes_sdk_runner.config.models import PartnerConfig
+from pes_sdk_runner.store.base import LedgerKind, Store
+
+__all__ = ["DaySummary", "PartnerSummary", "demo", "run_demo_day"]
+
+# Demo-only tokens of one client app and one operator (the configuration reads them from
+# these environment variables; they are never printed).
+_CLIENT_TOKEN = "demo-client-app-token-0001"
+_OPERATOR_TOKEN = "demo-operator-token-0001"
+_ENV = {"PES_CLIENT_TOKENS": _CLIENT_TOKEN, "PES_OPERATOR_TOKENS": _OPERATOR_TOKEN}
+
+# Three houses in Perm (made-up ФИАС/ГАР GUIDs), premises written the way partners write them.
+_HOUSES = (
+    ("2c0f5b1e-6f7a-4d3e-9b8c-1a2b3c4d5e01", "ул. Ленина, 50"),
+    ("2c0f5b1e-6f7a-4d3e-9b8c-1a2b3c4d5e02", "ул. Сибирская, 12"),
+    ("2c0f5b1e-6f7a-4d3e-9b8c-1a2b3c4d5e03", "Комсомольский пр-т, 7"),
+)
+_FLATS = ("кв. 1", "кв. 12А", "кв. 15", "кв. 101", "пом. 3", "кв. 7/1")
+_SERVICES = {
+    "5003012349": ("Содержание жилья", "Взнос на капремонт"),
+    "7720123457": ("Холодное водоснабжение", "Водоотведение"),
+    "5904123453": ("Отопление",),
+}
+_METHODS = ("card", "sbp", "sberpay")
+_RETURN_URL = "https://cabinet.example/paid"
+
+
+@attrs.frozen
+class PartnerSummary:
+    """One partner's closed day, from the store, and what its files say when read back."""
+
+    inn: str
+    name: str
+    day: dt.date
+    number: int | None
+    payments: int
+    paid: Decimal
+    commission: Decimal
+    vat: Decimal
+    transfer: Decimal
+    registry_file: Path | None
+    transfer_file: Path | None
+    #: (count, paid, transfer) read back from the registry file; None without a file
+    file_totals: tuple[int, Decimal, Decimal] | None
+    #: the transfer order's amount read back from its file; None when its format cannot
+    #: read orders back
+    order_amount: Decimal | None
+
+    @property
+    def files_agree(self) -> bool:
+        if self.number is None:
+            return self.registry_file is None
+        if self.file_totals != (self.payments, self.paid, self.transfer):
+            return False
+        return self.order_amount is None or self.order_amount == self.transfer
+
+
+@attrs.frozen
+class DaySummary:
+    """What the demo day did, for the printout and for tests."""
+
+    folder: Path
+    ingested: int
+    payments_created: int
+    payments_paid: int
+    payments_not_paid: int
+    #: what the acquirer took for the partners (baskets without the clients' agent fees)
+    acquirer_total: Decimal
+    credited_total: Decimal
+    partners: tuple[PartnerSummary, ...]
+
+    @property
+    def consistent(self) -> bool:
+        """The files agree with the store, and the ledger's credits with the acquirer."""
+        return self.acquirer_total == self.credited_total and all(
+            p.files_agree for p in self.partners
+        )
+
+
+# -- the example data ---------------------------------------------------------------------
+
+
+def _accounts(inn: str, house: int, flat: int) -> str:
+    # Each partner numbers its own accounts; the УК's keep a leading zero.
+    prefix = {"5003012349": "0", "7720123457": "77", "5904123453": "59"}[inn]
+    return f"{prefix}{house + 1}{flat + 1:03d}{inn[-2:]}"
+
+
+def _debts(inn: str, period: Period) -> list[DebtRecord]:
+    """The partner's debts at every example address (deterministic, no personal data)."""
+    records = []
+    for h, (house, _street) in enumerate(_HOUSES):
+        for f, flat in enumerate(_FLATS):
+            account = _accounts(inn, h, f)
+            for s, service in enumerate(_SERVICES[inn]):
+                kopecks = 40_000 + ((h * 7 + f * 13 + s * 29 + int(inn[-3:])) % 97) * 1_117
+                if (h, f, s) == (1, 2, 0):
+                    kopecks = -25_000  # an advance: the client overpaid last month
+                records.append(
+                    DebtRecord(
+                        account,
+                        house,
+                        Premises(flat),
+                        from_kopecks(kopecks),
+                        period,
+                        service,
+                    )
+                )
+    return records
+
+
+def _write_registries(config: RunnerConfig, host: PluginHost, period: Period) -> list[Path]:
+    written = []
+    for partner in config.partners:
+        assert partner.source.folder is not None and partner.format is not None
+        fmt = host.format(partner.format)
+        header = RegistryHeader(
+            kind=RegistryKind.DEBTS,
+            partner_inn=partner.inn,
+            partner_account=partner.partner.bank.account,
+            period=period,
+            number=1,
+        )
+        partner.source.folder.mkdir(parents=True, exist_ok=True)
+        path = partner.source.folder / (fmt.filename(header) or f"{partner.inn}-debts.txt")
+        fmt.write(path, header, _debts(partner.inn, period))
+        written.append(path)
+    return written
+
+
+# -- a client app over HTTP ---------------------------------------------------------------
+
+
+@attrs.frozen
+class _Http:
+    base: str
+
+    def call(
+        self, method: str, path: str, body: object = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("Authorization", f"Bearer {_CLIENT_TOKEN}")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        for k, v in (headers or {}).items():
+            request.add_header(k, v)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+
+@contextmanager
+def _serving(store: Store, config: RunnerConfig, host: PluginHost) -> Iterator[str]:
+    """The runner's API on a free loopback port, with the embedded sandbox acquirer."""
+    from pes_sdk.gateways import PaymentProcessor
+    from pes_sdk_runner.api import create_app, make_server
+
+    sock = socket.create_server(("127.0.0.1", 0))
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    factory = host.gateways().get(config.gateway.name)
+    if factory is None:
+        raise PesError(f"the payment gateway {config.gateway.name!r} is not installed")
+    settings = {**config.gateway.adapter.merged(), "webhook_url": base + config.http.webhook_path}
+    gateway = factory.create(settings)
+    processor = PaymentProcessor(gateway, store=store, on_credit=store.credit_payment)
+    server = make_server(create_app(store, config, host, processor), config, log_level="warning")
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if not server.started:
+        raise PesError("the runner's API did not start")
+    try:
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+        gateway.close()
+
+
+@attrs.frozen
+class _Client:
+    """One client of the cabinet: an address, and what they do on the acquirer's page."""
+
+    client_id: str
+    house: int
+    flat: int
+    method: str
+    action: str = "pay"  # or "decline": the client gives up on the acquirer's page
+    part: Decimal = Decimal(1)  # the share of each due amount the client pays
+
+
+_CLIENTS = (
+    _Client("demo-user-1", 0, 0, "card"),
+    _Client("demo-user-2", 0, 1, "sbp"),
+    _Client("demo-user-3", 1, 2, "sberpay"),
+    _Client("demo-user-4", 1, 3, "card", part=Decimal("0.5")),
+    _Client("demo-user-5", 2, 4, "sbp"),
+    _Client("demo-user-6", 2, 5, "card", action="decline"),
+)
+
+
+def _pay_as(http: _Http, client: _Client, say: Callable[[str], None]) -> tuple[str, str] | None:
+    """The client's whole visit: find, tick, pay. Returns (order id, action) or None."""
+    house, street = _HOUSES[client.house]
+    flat = _FLATS[client.flat]
+    query = urllib.parse.urlencode({"house": house, "premises": flat})
+    status, found = http.call("GET", f"/v1/services?{query}")
+    if status != 200:
+        raise PesError(f"GET /v1/services answered {status}: {found}")
+    services = found["services"]
+    lines = []
+    for s in services:
+        status, answer = http.call(
+            "POST",
+            "/v1/acceptances",
+            {
+                "client_id": client.client_id,
+                "partner_inn": s["partner_inn"],
+                "account": s["account"],
+                "service": s["service"],
+            },
+        )
+        if status != 200:
+            raise PesError(f"POST /v1/acceptances answered {status}: {answer}")
+        due = Decimal(s["due"])
+        amount = (due * client.part).quantize(Decimal("0.01"))
+        if amount > 0:
+            lines.append(
+                {
+                    "partner_inn": s["partner_inn"],
+                    "account": s["account"],
+                    "service": s["service"],
+                    "amount": str(amount),
+                }
+            )
+    partners = len({s["partner_inn"] for s in services})
+    if not lines:
+        say(f"   {street}, {flat}: {len(services)} services, nothing due")
+        return None
+    key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"pes-demo:{client.client_id}"))
+    body = {
+        "client_id": client.client_id,
+        "lines": lines,
+        "return_url": _RETURN_URL,
+        "method": client.method,
+        "description": "ЖКУ",
+    }
+    status, payment = http.call("POST", "/v1/payments", body, {"Idempotency-Key": key})
+    if status != 200:
+        raise PesError(f"POST /v1/payments answered {status}: {payment}")
+    total = sum((Decimal(ln["amount"]) for ln in lines), ZERO)
+    say(
+        f"   {street}, {flat}: {len(services)} services of {partners} partners found; "
+        f"basket of {len(lines)} lines, {total} by {client.method}"
+        + (" (half of each bill)" if client.part != 1 else "")
+    )
+    if client.client_id == "demo-user-2":
+        # The app lost the answer and retries with the same key: the same order comes back.
+        status, again = http.call("POST", "/v1/payments", body, {"Idempotency-Key": key})
+        same = status == 200 and again["order_id"] == payment["order_id"]
+        say(f"     retried with the same Idempotency-Key: same order: {same}")
+    confirmation = payment.get("confirmation") or {}
+    # A card or SberPay client is sent to the acquirer's page; an СБП client scans the QR
+    # code, which in the sandbox opens the same page (a bank app would pay it instead).
+    url = confirmation.get("url") or confirmation.get("qr_payload")
+    if not url:
+        raise PesError("the acquirer gave no confirmation page or QR code")
+    press_pay(url, action=client.action)
+    if client.action != "pay":
+        say("     the client gave up on the acquirer's page")
+    return payment["order_id"], client.action
+
+
+def _wait_final(http: _Http, order_ids: Sequence[str]) -> dict[str, str]:
+    """Each payment's final state; the webhooks usually arrive first, polling is the backstop."""
+    states: dict[str, str] = {}
+    deadline = time.monotonic() + 20
+    while len(states) < len(order_ids) and time.monotonic() < deadline:
+        for order_id in order_ids:
+            if order_id in states:
+                continue
+            status, view = http.call("GET", f"/v1/payments/{order_id}")
+            if status == 200 and view["state"] in ("succeeded", "canceled", "failed"):
+                states[order_id] = view["state"]
+        if len(states) < len(order_ids):
+            time.sleep(0.05)
+    for order_id in order_ids:
+        if order_id not in states:
+            status, view = http.call("GET", f"/v1/payments/{order_id}?refresh=1")
+            states[order_id] = view.get("state", "unknown") if status == 200 else "unknown"
+    return states
+
+
+# -- closing the day ----------------------------------------------------------------------
+
+
+def business_day(partner: PartnerConfig, zone: dt.tzinfo, moment: dt.datetime) -> dt.date:
+    """The partner-day whose window holds ``moment`` (see :func:`close.day_window`)."""
+    from pes_sdk_runner.close import day_window
+
+    local = moment.astimezone(zone).date()
+    for day in (local - dt.timedelta(days=1), local, local + dt.timedelta(days=1)):
+        start, end = day_window(day, partner.cutoff, zone)
+        if start <= moment < end:
+            return day
+    raise AssertionError("a moment lies in one of three neighbouring partner-days")
+
+
+def _read_back(host: PluginHost, name: str, path: Path) -> tuple[list[PaymentRecord], Decimal]:
+    """The payment records of a registry file, and the sum of the orders in a bank file.
+
+    A bank format reads an order file back as statement entries going out (1c-clientbank
+    reads its own output so), or as payment orders.
+    """
+    fmt = host.format(name)
+    payments: list[PaymentRecord] = []
+    ordered = ZERO
+    with fmt.open(path, policy=Policy.STRICT) as reader:
+        for record in reader:
+            if isinstance(record, PaymentRecord):
+                payments.append(record)
+            elif isinstance(record, PaymentOrder) or (
+                isinstance(record, StatementEntry) and record.direction is Direction.OUT
+            ):
+                ordered += record.amount
+    return payments, ordered
+
+
+def _close_all(
+    store: Store, config: RunnerConfig, host: PluginHost, moment: dt.datetime
+) -> list[PartnerSummary]:
+    from pes_sdk_runner.close import (
+        DEFAULT_PAYMENTS_FORMAT,
+        close_day,
+        day_window,
+        deliver_pending,
+    )
+
+    zone = config.service.time_zone
+    summaries = []
+    ends = []
+    for partner in config.partners:
+        day = business_day(partner, zone, moment)
+        end = day_window(day, partner.cutoff, zone)[1]
+        ends.append(end)
+        closed = close_day(store, config, host, partner, day, now=end)
+        totals = closed.registry.totals if closed.registry is not None else None
+        file_totals = None
+        order_amount = None
+        if closed.registry_path is not None:
+            fmt_name = partner.channel.format or DEFAULT_PAYMENTS_FORMAT
+            records, _ordered = _read_back(host, fmt_name, closed.registry_path)
+            file_totals = (
+                len(records),
+                sum((r.amount for r in records), ZERO),
+                sum((r.transfer for r in records), ZERO),
+            )
+        if closed.transfer_path is not None and partner.transfer_format:
+            try:
+                _, order_amount = _read_back(host, partner.transfer_format, closed.transfer_path)
+            except PesError:
+                # 1c-directbank writes PayDocRu orders but reads only statements: such an
+                # order is checked by the format's own tests (XSD), not read back here.
+                order_amount = None
+        summaries.append(
+            PartnerSummary(
+                partner.inn,
+                partner.name,
+                day,
+                closed.registry.number if closed.registry is not None else None,
+                totals.count if totals else 0,
+                totals.amount if totals else ZERO,
+                totals.commission if totals else ZERO,
+                totals.vat if totals else ZERO,
+                totals.transfer if totals else ZERO,
+                closed.registry_path,
+                closed.transfer_path,
+                file_totals,
+                order_amount,
+            )
+        )
+    deliver_pending(store, config, host, now=max(ends))
+    return summaries
+
+
+# -- the day ------------------------------------------------------------------------------
+
+
+def run_demo_day(folder: Path, host: PluginHost, say: Callable[[str], None]) -> DaySummary:
+    """Run the whole demo day in ``folder`` (its data folder); print with ``say``."""
+    from pes_sdk_runner.ingest import scan_inboxes
+    from pes_sdk_runner.store import open_store
+
+    config = load_runner_config(example_config_path(), host, env=_ENV, data=folder)
+    zone = config.service.time_zone
+    today = dt.datetime.now(zone).date()
+    period = Period(today.year, today.month)
+    say(f"pes runner demo: one day of the reference runner, data in {folder}")
+    say(f"configuration: {example_config_path().name} (the example), time zone {zone}")
+
+    say("")
+    say(f"1. Each partner's debt registry for {period} arrives in its inbox")
+    for path in _write_registries(config, host, period):
+        say(f"   {path.relative_to(folder)}")
+    assert config.store.sqlite_path is not None
+    config.store.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    store = open_store(config.store.url)
+    try:
+        store.upsert_partners(p.partner for p in config.partners)
+        outcomes = scan_inboxes(store, config, host)
+        for out in outcomes:
+            say(
+                f"   {out.partner}: {out.outcome}, {out.records} records, total {out.total}"
+                f"{f', {out.rejected} rejected' if out.rejected else ''}"
+            )
+        ingested = sum(1 for o in outcomes if o.ingested)
+
+        say("")
+        say("2. Clients pay their baskets over the HTTP API (sandbox acquirer, loopback)")
+        with _serving(store, config, host) as base:
+            http = _Http(base)
+            tried = [t for c in _CLIENTS if (t := _pay_as(http, c, say)) is not None]
+            states = _wait_final(http, [order for order, _ in tried])
+        paid = [o for o, s in states.items() if s == "succeeded"]
+        not_paid = [o for o, s in states.items() if s != "succeeded"]
+        say(
+            f"   {len(paid)} payments succeeded and were confirmed by signed webhooks; "
+            f"{len(not_paid)} not paid"
+        )
+        entries = [e for o in paid if (e := store.get(uuid.UUID(o))) is not None]
+        acquirer_total = sum((e.payment.total for e in entries), ZERO)
+        agent_fees = sum((ln.client_fee for e in entries for ln in e.payment.lines), ZERO)
+        credited = sum((e.amount for e in store.ledger_entries(kind=LedgerKind.CREDIT)), ZERO)
+        say(
+            f"   the acquirer took {acquirer_total}: {acquirer_total - agent_fees} for the "
+            f"partners, {agent_fees} agent fees paid by clients (subscription plan)"
+        )
+        say(f"   the ledger credited the partners {credited}")
+
+        say("")
+        say("3. Each partner's day is closed at its cut-off (the demo moves its clock there)")
+        moment = dt.datetime.now(dt.UTC)
+        partners = _close_all(store, config, host, moment)
+        for p in partners:
+            cfg = next(c for c in config.partners if c.inn == p.inn)
+            if p.number is None:
+                say(f"   {p.inn}: no payments on {p.day:%d.%m.%Y}; no registry")
+                continue
+            say(
+                f"   {p.inn} {p.name}: {p.day:%d.%m.%Y} (cut-off {cfg.cutoff:%H:%M}), "
+                f"registry № {p.number}"
+            )
+            if p.registry_file is not None:
+                say(f"     registry: {p.registry_file.relative_to(folder)}")
+            if p.transfer_file is not None:
+                say(f"     transfer order: {p.transfer_file.relative_to(folder)}")
+        deliveries = store.deliveries()
+        acknowledged = sum(1 for d in deliveries if d.status == "acknowledged")
+        say(f"   deliveries: {acknowledged} of {len(deliveries)} acknowledged")
+    finally:
+        store.close()
+
+    summary = DaySummary(
+        folder,
+        ingested,
+        len(tried),
+        len(paid),
+        len(not_paid),
+        acquirer_total - agent_fees,
+        credited,
+        tuple(partners),
+    )
+    say("")
+    say("4. Summary per partner (from the store), checked against the files read back")
+    say(
+        f"   {'partner':<11} {'lines':>8} {'paid':>10} {'commission':>10} "
+        f"{'VAT':>8} {'transfer':>10}  files"
+    )
+    for p in partners:
+        agree = "agree" if p.files_agree else "DISAGREE"
+        say(
+            f"   {p.inn:<11} {p.payments:>8} {p.paid:>10} {p.commission:>10} "
+            f"{p.vat:>8} {p.transfer:>10}  {agree}"
+        )
+    totals = [sum((getattr(p, f) for p in partners), ZERO) for f in ("paid", "commission", "vat")]
+    transfer = sum((p.transfer for p in partners), ZERO)
+    count = sum(p.payments for p in partners)
+    say(
+        f"   {'total':<11} {count:>8} {totals[0]:>10} {totals[1]:>10} {totals[2]:>8} {transfer:>10}"
+    )
+    say(
+        "   every payment on the right account, none lost: "
+        + ("yes" if summary.consistent and totals[0] == credited else "NO")
+    )
+    return summary
+
+
+@click.command("demo")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the day's files in this folder (created if missing; must be empty). "
+    "Default: a temporary folder, removed at the end.",
+)
+@click.pass_context
+def demo(ctx: click.Context, out: Path | None) -> None:
+    """Run one whole day of the reference runner on the example configuration."""
+    host = host_of(ctx)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        if any(out.iterdir()):
+            raise click.UsageError(f"{out} is not empty: the demo starts from nothing")
+        folder, keep = out, True
+    else:
+        folder, keep = Path(tempfile.mkdtemp(prefix="pes-runner-demo-")), False
+    try:
+        summary = run_demo_day(folder.resolve(), host, click.echo)
+    except PesError as exc:
+        raise click.ClickException(f"the demo day failed: {exc}") from exc
+    finally:
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    if not keep:
+        click.echo("   (a temporary folder, removed; `pes runner demo --out DIR` keeps the files)")
+    if not summary.consistent:
+        raise click.exceptions.Exit(EXIT_INVALID)
