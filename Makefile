@@ -1,5 +1,5 @@
 # Two commands do all set-up on a machine that has only python3:
-#   make demo   the SDK walk-through on the embedded default
+#   make demo   the SDK walk-through and a whole runner day on the embedded default
 #   make test   every test of every distribution, lint and type checks
 PYTHON ?= python3
 VENV := .venv
