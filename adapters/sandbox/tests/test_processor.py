@@ -12,6 +12,7 @@ import pytest
 from pes_sdk_sandbox import AcquirerSimulator, SandboxGateway
 
 from pes_sdk.gateways import (
+    GatewayRefused,
     GatewayTimeout,
     GatewayUnavailable,
     InvalidRefund,
@@ -112,6 +113,27 @@ def test_refunds_need_a_paid_payment(sim: AcquirerSimulator, processor: PaymentP
     done = processor.refund(entry.order_id, {0: Decimal("10.00")}).entry
     assert (done.refunded, done.pending_refund) == (Decimal("10.00"), None)
     assert sim.report().refunded == Decimal("10.00")
+
+
+def test_a_refused_refund_is_forgotten_and_another_can_follow(
+    sim: AcquirerSimulator, processor: PaymentProcessor
+) -> None:
+    entry = processor.start(basket(), return_url="https://s.example/r")
+    assert entry.gateway_payment_id is not None
+    sim.approve(entry.gateway_payment_id)
+    processor.refresh(entry.order_id)
+    sim.switches.refuse_refunds_next = 1  # the shop's balance does not cover it: a 4xx
+    with pytest.raises(GatewayRefused):
+        processor.refund(entry.order_id, {0: Decimal("50.00")})
+    after = processor.entry(entry.order_id)
+    # Nothing was given back, and the refusal does not block the payment's next refund.
+    assert (after.refunded, after.pending_refund, after.refund_count) == (Decimal(0), None, 0)
+    done = processor.refund(entry.order_id, {0: Decimal("20.00")}).entry
+    assert (done.refunded, done.refund_count) == (Decimal("20.00"), 1)
+    assert sim.report().refunded == Decimal("20.00")
+    # The second request went under its own key, not the refused one's.
+    refund_keys = [k for k in sim._keys if "-r1-" in k]
+    assert len(refund_keys) == 2
 
 
 def test_cancel(sim: AcquirerSimulator, processor: PaymentProcessor) -> None:

@@ -24,6 +24,7 @@ states and the basket lines as the SDK's models have them.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import threading
 import uuid
@@ -37,6 +38,7 @@ import tenacity
 from pes_sdk.gateways.contract import PaymentGateway
 from pes_sdk.gateways.errors import (
     GatewayError,
+    GatewayRefused,
     GatewayTimeout,
     GatewayUnavailable,
     InvalidRefund,
@@ -158,6 +160,12 @@ class RetryPolicy:
             reraise=True,
         )
         return retrying(fn)
+
+
+def _fingerprint(request: RefundRequest) -> str:
+    """Eight hex characters that tell refund requests of one payment apart."""
+    parts = ",".join(f"{line.index}:{line.amount}" for line in request.lines)
+    return hashlib.sha256(parts.encode()).hexdigest()[:8]
 
 
 def _sleep(seconds: float) -> None:
@@ -383,9 +391,23 @@ class PaymentProcessor:
                 if pending != request:
                     raise InvalidRefund("another refund of this payment is unfinished")
             else:
-                key = f"{entry.idempotency_key}-r{entry.refund_count + 1}"
+                # The request's fingerprint is in the key: after a refusal the same number
+                # may be asked again with other lines, and an acquirer refuses a key reused
+                # for another body.
+                key = f"{entry.idempotency_key}-r{entry.refund_count + 1}-{_fingerprint(request)}"
                 self.store.put(attrs.evolve(entry, pending_refund=(key, request)))
-        result = self.retry.call(lambda: self.gateway.refund(request, key))
+        try:
+            result = self.retry.call(lambda: self.gateway.refund(request, key))
+        except GatewayRefused:
+            # The acquirer said no (a 4xx): nothing was given back, and retrying the same
+            # request cannot change that. Forget it, or it would block every later refund
+            # of the payment as "unfinished". A timeout or 5xx keeps it: that one may
+            # have been carried out, and a retry with the same key finishes it.
+            with self._lock:
+                current = self.entry(order_id)
+                if current.pending_refund is not None and current.pending_refund[0] == key:
+                    self.store.put(attrs.evolve(current, pending_refund=None))
+            raise
         with self._lock:
             applied = self.apply(result.payment)
             entry = self.entry(order_id)

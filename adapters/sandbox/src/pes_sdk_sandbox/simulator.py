@@ -84,6 +84,9 @@ class Switches:
     #: wait before sending each webhook
     webhook_delay: float = 0.0
     fail_next: int = 0
+    #: refuse the next N refunds with a 4xx, as an acquirer does when the shop's balance
+    #: cannot cover them (nothing is given back)
+    refuse_refunds_next: int = 0
     lose_next: int = 0
     stall_next: int = 0
 
@@ -338,6 +341,9 @@ class AcquirerSimulator:
             payment = self._get(payment_id)
             if payment.status not in ("succeeded", "partially_refunded"):
                 raise SandboxError(409, f"payment is {payment.status}: nothing to refund")
+            if self.switches.refuse_refunds_next > 0:
+                self.switches.refuse_refunds_next -= 1
+                raise SandboxError(422, "the shop's balance does not cover the refund")
             if value <= 0 or payment.refunded + value > payment.amount:
                 raise SandboxError(409, "refund exceeds what is left")
             payment.refunded += value
