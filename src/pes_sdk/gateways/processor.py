@@ -266,7 +266,11 @@ class PaymentProcessor:
     def apply(self, snapshot: GatewayPayment) -> Applied:
         """Apply a snapshot (from a status query or a verified webhook) to the book."""
         with self._lock:
-            entry = self._known(snapshot)
+            return self._apply_to(self._known(snapshot), snapshot)
+
+    def _apply_to(self, entry: PaymentEntry, snapshot: GatewayPayment) -> Applied:
+        # ``entry`` is the book's current entry for the snapshot, read under the lock.
+        with self._lock:
             move = advance(entry.state, entry.refunded, snapshot.state, snapshot.refunded)
             new = entry
             if move.outcome is Outcome.APPLIED or entry.gateway_payment_id is None:
@@ -325,14 +329,25 @@ class PaymentProcessor:
             elif caps.webhook_timestamps:
                 raise WebhookRejected("malformed", "no signed timestamp", gateway=self.gateway.name)
         with self._lock:
+            entries = []
             for event in events:
                 try:
-                    self._known(event.payment)
+                    entries.append(self._known(event.payment))
                 except UnknownPayment as exc:
                     raise WebhookRejected(
                         "unknown-payment", exc.message, gateway=self.gateway.name
                     ) from None
-            return [self.apply(event.payment) for event in events]
+            applied: list[Applied] = []
+            seen: set[uuid.UUID] = set()
+            for event, entry in zip(events, entries, strict=True):
+                # The entry read for the check is applied to, not read again; a payment
+                # named twice in one notification is read again, after its first move.
+                if entry.order_id in seen:
+                    applied.append(self.apply(event.payment))
+                else:
+                    applied.append(self._apply_to(entry, event.payment))
+                seen.add(entry.order_id)
+            return applied
 
     def refresh(self, order_id: uuid.UUID) -> Applied:
         """Ask the acquirer for the payment's state and apply it (the webhook backstop)."""
