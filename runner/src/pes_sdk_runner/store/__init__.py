@@ -8,6 +8,7 @@ from __future__ import annotations
 from pes_sdk_runner.store.base import (
     Acceptance,
     DebtRegistryInfo,
+    DecreaseReason,
     DeliveryInfo,
     DeliveryStatus,
     IngestResult,
@@ -15,16 +16,25 @@ from pes_sdk_runner.store.base import (
     LedgerKind,
     LedgerTotals,
     PaymentRegistryInfo,
+    RefundClaim,
     RegistryOutcome,
     ServiceBalance,
     Store,
+    StoredReading,
 )
-from pes_sdk_runner.store.errors import MigrationError, RegistryConflict, SchemaTooNew, StoreError
+from pes_sdk_runner.store.errors import (
+    MigrationError,
+    ReadingRefused,
+    RegistryConflict,
+    SchemaTooNew,
+    StoreError,
+)
 from pes_sdk_runner.store.sql import SqlStore
 
 __all__ = [
     "Acceptance",
     "DebtRegistryInfo",
+    "DecreaseReason",
     "DeliveryInfo",
     "DeliveryStatus",
     "IngestResult",
@@ -33,6 +43,8 @@ __all__ = [
     "LedgerTotals",
     "MigrationError",
     "PaymentRegistryInfo",
+    "ReadingRefused",
+    "RefundClaim",
     "RegistryConflict",
     "RegistryOutcome",
     "SchemaTooNew",
@@ -40,18 +52,26 @@ __all__ = [
     "SqlStore",
     "Store",
     "StoreError",
+    "StoredReading",
     "open_store",
 ]
 
 DEFAULT_URL = "sqlite:///pes-runner.db"
 
 
-def open_store(url: str = DEFAULT_URL, *, migrate: bool = True) -> SqlStore:
-    """Open the store at ``url`` (``sqlite:///file.db`` or ``postgresql://…``) and migrate it."""
+def open_store(
+    url: str = DEFAULT_URL, *, migrate: bool = True, group_commit: bool = True
+) -> SqlStore:
+    """Open the store at ``url`` (``sqlite:///file.db`` or ``postgresql://…``) and migrate it.
+
+    ``group_commit`` (SQLite; on by default): concurrent commits share fsyncs, each still
+    durable before its write method returns (:mod:`pes_sdk_runner.store.group_commit`);
+    PostgreSQL groups its commits itself.
+    """
     if url.startswith(("postgresql://", "postgres://")):
         from pes_sdk_runner.store.postgres import PostgresStore
 
         return PostgresStore(url, migrate=migrate)
     from pes_sdk_runner.store.sqlite import SqliteStore
 
-    return SqliteStore(url, migrate=migrate)
+    return SqliteStore(url, migrate=migrate, group_commit=group_commit)

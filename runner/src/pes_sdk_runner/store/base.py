@@ -15,6 +15,7 @@ import datetime as dt
 import enum
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
@@ -23,12 +24,14 @@ import attrs
 from pes_sdk.gateways.processor import PaymentEntry
 from pes_sdk.models.debts import DebtRecord
 from pes_sdk.models.partners import Partner
+from pes_sdk.models.readings import MeterReading
 from pes_sdk.money import ZERO
 from pes_sdk.period import Period
 
 __all__ = [
     "Acceptance",
     "DebtRegistryInfo",
+    "DecreaseReason",
     "DeliveryInfo",
     "DeliveryStatus",
     "IngestResult",
@@ -36,9 +39,11 @@ __all__ = [
     "LedgerKind",
     "LedgerTotals",
     "PaymentRegistryInfo",
+    "RefundClaim",
     "RegistryOutcome",
     "ServiceBalance",
     "Store",
+    "StoredReading",
 ]
 
 
@@ -194,6 +199,46 @@ class DeliveryInfo:
     acknowledged_at: dt.datetime | None = None
 
 
+@attrs.frozen
+class RefundClaim:
+    """An operator's refund request by its Idempotency-Key, and the refund it became.
+
+    ``refund_no`` is the processor's refund number of the payment (its key ends in
+    ``-r<refund_no>``): the request is done once the payment's ``refund_count`` reaches it.
+    """
+
+    order_id: uuid.UUID
+    key: str
+    request: str  #: the canonical request (JSON): a key reused for another one is refused
+    refund_no: int
+    new: bool = True  #: False when the key was claimed before
+
+
+class DecreaseReason(enum.StrEnum):
+    """Why a meter value may be lower than the previous one (otherwise it is refused)."""
+
+    ROLLOVER = "rollover"  #: the meter passed its digit capacity and started from zero
+    REPLACED = "replaced"  #: a new meter with the same number was installed
+
+
+@attrs.frozen
+class StoredReading:
+    """A meter reading (показание прибора учёта) as the store keeps it: append-only.
+
+    For one meter and date the newest reading counts; the ones it corrected are
+    ``superseded``. ``client_id`` is the app-scoped client that sent it.
+    """
+
+    id: int
+    client_id: str
+    partner_inn: str
+    reading: MeterReading
+    received_at: dt.datetime
+    decrease: DecreaseReason | None = None
+    superseded: bool = False
+    new: bool = True  #: False when the same reading was already recorded (a repeat)
+
+
 @runtime_checkable
 class Store(Protocol):
     """Everything the runner keeps, behind one interface (SQLite or PostgreSQL).
@@ -221,6 +266,15 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    def deferred_durability(self) -> AbstractContextManager[None]:
+        """Put off this thread's waits for durable commits to the end of the block.
+
+        For a caller that commits under a lock of its own (the payment processor): enter
+        the block before taking the lock and answer only after it ended, so commits of
+        other threads share one fsync (SQLite group commit). A no-op elsewhere.
+        """
+        ...
 
     # -- partners ---------------------------------------------------------------------------
 
@@ -287,10 +341,55 @@ class Store(Protocol):
     def get(self, order_id: uuid.UUID) -> PaymentEntry | None: ...
 
     def put(self, entry: PaymentEntry) -> None:
-        """Replace the entry with the same order id (``KeyError`` if there is none)."""
+        """Replace the entry with the same order id (``KeyError`` if there is none).
+
+        A paid entry's ledger credits (as :meth:`credit_payment`) are appended in the same
+        transaction, so no crash can leave a payment recorded as paid but not credited.
+        """
         ...
 
     def __iter__(self) -> Iterator[PaymentEntry]: ...
+
+    def unsettled_payments(
+        self,
+        *,
+        updated_before: dt.datetime,
+        created_since: dt.datetime,
+        limit: int = 500,
+    ) -> list[uuid.UUID]:
+        """Payments still ``created`` or ``pending``, unchanged since ``updated_before``.
+
+        Only those created since ``created_since`` (older ones have expired at the
+        acquirer), least recently updated first, at most ``limit``: the scheduler asks
+        the acquirer about them, the backstop for webhooks that never arrived.
+        """
+        ...
+
+    def record_payment_app(self, order_id: uuid.UUID, app_id: str) -> str:
+        """Record the client app that creates a payment; return the app on record.
+
+        The first app recorded for an order keeps it (a repeat is a no-op), so a caller
+        compares the answer with its own id.
+        """
+        ...
+
+    def payment_app(self, order_id: uuid.UUID) -> str | None:
+        """The app that created the payment (``None``: unknown, e.g. made before 0002)."""
+        ...
+
+    def claim_refund(
+        self, order_id: uuid.UUID, key: str, request: str, refund_no: int
+    ) -> RefundClaim:
+        """Record an operator's refund request under its key, or return the one recorded."""
+        ...
+
+    def refund_claim(self, order_id: uuid.UUID, key: str) -> RefundClaim | None:
+        """The refund request recorded under ``key``, if any."""
+        ...
+
+    def release_refund_claim(self, order_id: uuid.UUID, key: str) -> None:
+        """Forget a claim whose refund was refused before it reached the acquirer."""
+        ...
 
     # -- ledger --------------------------------------------------------------------------------
 
@@ -301,7 +400,23 @@ class Store(Protocol):
     def credit_payment(self, entry: PaymentEntry, at: dt.datetime | None = None) -> int:
         """Append one credit per basket line of a paid payment (idempotent by order id).
 
-        Made to be the processor's ``on_credit``.
+        :meth:`put` already does this for a paid entry; it is kept for the processor's
+        ``on_credit`` and for repairs, and costs nothing when the credits are there.
+        """
+        ...
+
+    def book_refund(
+        self, entry: PaymentEntry, amount: Decimal, at: dt.datetime | None = None
+    ) -> int:
+        """Append the ledger refunds of money given back on a payment (idempotent).
+
+        The processor's own refund (``entry.pending_refund`` asking for ``amount``) is
+        booked per basket line as it asked, keyed ``refund:<order>:<key>:<line>``; a refund
+        the processor did not make (the acquirer's dashboard) is spread over the lines in
+        order. Only the partner's part is booked: a line's refund reduces its amount first
+        and its client fee (the service's own money) last. :meth:`put` already does this when
+        an entry's refunded sum grows; this is the processor's ``on_refund``. Returns how
+        many entries were new.
         """
         ...
 
@@ -371,3 +486,33 @@ class Store(Protocol):
         ...
 
     def deliveries(self, status: DeliveryStatus | None = None) -> list[DeliveryInfo]: ...
+
+    # -- meter readings ----------------------------------------------------------------------
+
+    def record_reading(
+        self,
+        client_id: str,
+        partner_inn: str,
+        reading: MeterReading,
+        *,
+        photo: bytes | None = None,
+        decrease: DecreaseReason | None = None,
+        received_at: dt.datetime | None = None,
+    ) -> StoredReading:
+        """Append a reading (and its photo, whose sha256 must be ``reading.photo``'s).
+
+        In one transaction with the meter's other readings: a value below the meter's
+        previous date or above its next date raises
+        :class:`~.errors.ReadingRefused` unless ``decrease`` says why. Readings of the same
+        date are corrections and are not compared with each other. A reading equal to the
+        newest one of its meter and date is a repeat: it is returned with ``new=False``.
+        """
+        ...
+
+    def readings(self, partner_inn: str, account: str) -> list[StoredReading]:
+        """Every reading on an account, newest date first (then newest received first)."""
+        ...
+
+    def reading_photo(self, sha256: str) -> tuple[str, bytes] | None:
+        """A stored photo: its media type and bytes."""
+        ...

@@ -6,6 +6,7 @@ from pes_sdk.errors import PesError
 
 __all__ = [
     "MigrationError",
+    "ReadingRefused",
     "RegistryConflict",
     "SchemaTooNew",
     "StoreError",
@@ -31,4 +32,17 @@ class RegistryConflict(StoreError):
         self.partner_inn = partner_inn
         self.period = period
         self.number = number
+        super().__init__(message)
+
+
+class ReadingRefused(StoreError):
+    """A meter reading contradicts the meter's other readings (a value went backwards).
+
+    ``code`` is stable (``value-decreased``, ``value-above-later``, ``tariffs-changed``);
+    ``field`` names the value at fault as the API reports it (``reading.values[0]``).
+    """
+
+    def __init__(self, code: str, message: str, field: str) -> None:
+        self.code = code
+        self.field = field
         super().__init__(message)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from decimal import Decimal
 from itertools import islice
 from typing import Any
@@ -19,13 +21,16 @@ from pes_sdk.gateways.processor import PaymentEntry
 from pes_sdk.models.debts import DebtRecord
 from pes_sdk.models.partners import Partner
 from pes_sdk.models.payments import Payment, PaymentLine, PaymentMethod
+from pes_sdk.models.readings import MeterReading, MeterType, Photo
 from pes_sdk.period import Period
 from pes_sdk.premises import matching_key
 from pes_sdk.serialization import make_converter, structure
+from pes_sdk_runner.crashpoints import crashpoint
 from pes_sdk_runner.store import migrate as _migrate
 from pes_sdk_runner.store.base import (
     Acceptance,
     DebtRegistryInfo,
+    DecreaseReason,
     DeliveryInfo,
     DeliveryStatus,
     IngestResult,
@@ -33,11 +38,13 @@ from pes_sdk_runner.store.base import (
     LedgerKind,
     LedgerTotals,
     PaymentRegistryInfo,
+    RefundClaim,
     RegistryOutcome,
     ServiceBalance,
+    StoredReading,
 )
 from pes_sdk_runner.store.dialect import Dialect
-from pes_sdk_runner.store.errors import RegistryConflict, StoreError
+from pes_sdk_runner.store.errors import ReadingRefused, RegistryConflict, StoreError
 
 __all__ = ["SqlStore", "from_kopecks", "to_kopecks"]
 
@@ -141,6 +148,14 @@ class SqlStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def deferred_durability(self) -> AbstractContextManager[None]:
+        """Wait for this thread's commits at the end of the block instead of in each write.
+
+        Only a SQLite store with group commit defers (see ``SqliteStore``); elsewhere a
+        commit is durable when it returns and the block changes nothing.
+        """
+        return contextlib.nullcontext()
 
     def __enter__(self) -> SqlStore:
         return self
@@ -333,6 +348,7 @@ class SqlStore:
                 return count, total
             count += len(batch)
             self.dialect.bulk_insert(cur, "debts", _DEBT_COLUMNS, batch)
+            crashpoint("ingest.mid-registry")
 
     def debt_registries(self, partner_inn: str) -> list[DebtRegistryInfo]:
         with self._read() as cur:
@@ -480,7 +496,7 @@ class SqlStore:
         now = self.dialect.ts_in(_now())
         with self._tx() as cur:
             known = self._x(
-                cur, "SELECT 1 FROM payments WHERE order_id = ?", (str(entry.order_id),)
+                cur, "SELECT refunded FROM payments WHERE order_id = ?", (str(entry.order_id),)
             ).fetchone()
             if known is None:
                 raise KeyError(f"payment {entry.order_id} is not in the book")
@@ -491,12 +507,28 @@ class SqlStore:
                 " refund_count = ?, updated_at = ? WHERE order_id = ?",
                 self._payment_row(entry, now),
             )
-            cur.executemany(
-                self.dialect.sql(
-                    "UPDATE payment_lines SET refunded = ? WHERE order_id = ? AND line_no = ?"
-                ),
-                [(k, str(entry.order_id), i) for i, k in enumerate(self._line_refunds(entry))],
-            )
+            line_refunds = self._line_refunds(entry)
+            if any(line_refunds):
+                # Lines are added with nothing refunded and refunds only grow: while the
+                # entry has none, its line rows are as they were added (most puts).
+                cur.executemany(
+                    self.dialect.sql(
+                        "UPDATE payment_lines SET refunded = ? WHERE order_id = ? AND line_no = ?"
+                    ),
+                    [(k, str(entry.order_id), i) for i, k in enumerate(line_refunds)],
+                )
+            if entry.state.is_paid:
+                # The credit is booked in the transaction that records the payment as paid:
+                # a crash between the two would leave a paid payment that no registry
+                # carries, and a repeated webhook is a duplicate that credits nothing.
+                self._append(cur, _credits(entry, None))
+                crashpoint("payment.paid-before-commit")
+            grown = to_kopecks(entry.refunded) - int(known[0])
+            if grown > 0:
+                # Likewise the refund: the entry's refunded sum and its ledger move together.
+                self._append(cur, self._refunds(cur, entry, from_kopecks(grown), None))
+        if entry.state.is_paid:
+            crashpoint("payment.paid-committed")  # before the processor's on_credit runs
 
     _ENTRY = (
         "SELECT order_id, idempotency_key, method, state, refunded, gateway_payment_id,"
@@ -567,55 +599,197 @@ class SqlStore:
             lines = self._x(cur, self._LINES).fetchall()
         return iter(self._entries(rows, lines))
 
+    def unsettled_payments(
+        self,
+        *,
+        updated_before: dt.datetime,
+        created_since: dt.datetime,
+        limit: int = 500,
+    ) -> list[uuid.UUID]:
+        states = (str(PaymentState.CREATED), str(PaymentState.PENDING))
+        with self._read() as cur:
+            rows = self._x(
+                cur,
+                "SELECT order_id FROM payments WHERE state IN (?, ?) AND updated_at < ?"
+                " AND created_at >= ? ORDER BY updated_at, order_id LIMIT ?",
+                (
+                    *states,
+                    self.dialect.ts_in(updated_before),
+                    self.dialect.ts_in(created_since),
+                    limit,
+                ),
+            ).fetchall()
+        return [uuid.UUID(r[0]) for r in rows]
+
+    def record_payment_app(self, order_id: uuid.UUID, app_id: str) -> str:
+        with self._tx() as cur:
+            self._x(
+                cur,
+                "INSERT INTO payment_apps (order_id, app_id, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (order_id) DO NOTHING",
+                (str(order_id), app_id, self.dialect.ts_in(_now())),
+            )
+            row = self._x(
+                cur, "SELECT app_id FROM payment_apps WHERE order_id = ?", (str(order_id),)
+            ).fetchone()
+        return str(row[0])
+
+    def payment_app(self, order_id: uuid.UUID) -> str | None:
+        with self._read() as cur:
+            row = self._x(
+                cur, "SELECT app_id FROM payment_apps WHERE order_id = ?", (str(order_id),)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def claim_refund(
+        self, order_id: uuid.UUID, key: str, request: str, refund_no: int
+    ) -> RefundClaim:
+        with self._tx() as cur:
+            inserted = self._x(
+                cur,
+                "INSERT INTO refund_requests (order_id, request_key, request, refund_no,"
+                " created_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (order_id, request_key) DO NOTHING RETURNING refund_no",
+                (str(order_id), key, request, refund_no, self.dialect.ts_in(_now())),
+            ).fetchone()
+            row = self._x(
+                cur,
+                "SELECT request, refund_no FROM refund_requests"
+                " WHERE order_id = ? AND request_key = ?",
+                (str(order_id), key),
+            ).fetchone()
+        return RefundClaim(order_id, key, row[0], int(row[1]), new=inserted is not None)
+
+    def refund_claim(self, order_id: uuid.UUID, key: str) -> RefundClaim | None:
+        with self._read() as cur:
+            row = self._x(
+                cur,
+                "SELECT request, refund_no FROM refund_requests"
+                " WHERE order_id = ? AND request_key = ?",
+                (str(order_id), key),
+            ).fetchone()
+        return None if row is None else RefundClaim(order_id, key, row[0], int(row[1]), new=False)
+
+    def release_refund_claim(self, order_id: uuid.UUID, key: str) -> None:
+        with self._tx() as cur:
+            self._x(
+                cur,
+                "DELETE FROM refund_requests WHERE order_id = ? AND request_key = ?",
+                (str(order_id), key),
+            )
+
     # -- ledger ----------------------------------------------------------------------------
 
     def ledger_append(self, entries: Sequence[LedgerEntry]) -> int:
+        with self._tx() as cur:
+            return self._append(cur, entries)
+
+    def _append(self, cur: Any, entries: Sequence[LedgerEntry]) -> int:
+        """Append inside the caller's transaction; entries whose ref is taken are skipped."""
         now = _now()
         new = 0
-        with self._tx() as cur:
-            for e in entries:
-                if e.amount <= 0:
-                    raise ValueError(f"a ledger amount is positive (the kind gives direction): {e}")
-                row = self._x(
-                    cur,
-                    "INSERT INTO ledger (at, kind, partner_inn, account, service, order_id,"
-                    " registry_id, amount, ref, memo) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (ref) DO NOTHING RETURNING id",
-                    (
-                        self.dialect.ts_in(e.at or now),
-                        str(e.kind),
-                        e.partner_inn,
-                        e.account,
-                        e.service,
-                        str(e.order_id) if e.order_id is not None else None,
-                        e.registry_id,
-                        to_kopecks(e.amount),
-                        e.ref,
-                        e.memo,
-                    ),
-                ).fetchone()
-                new += row is not None
+        for e in entries:
+            if e.amount <= 0:
+                raise ValueError(f"a ledger amount is positive (the kind gives direction): {e}")
+            row = self._x(
+                cur,
+                "INSERT INTO ledger (at, kind, partner_inn, account, service, order_id,"
+                " registry_id, amount, ref, memo) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (ref) DO NOTHING RETURNING id",
+                (
+                    self.dialect.ts_in(e.at or now),
+                    str(e.kind),
+                    e.partner_inn,
+                    e.account,
+                    e.service,
+                    str(e.order_id) if e.order_id is not None else None,
+                    e.registry_id,
+                    to_kopecks(e.amount),
+                    e.ref,
+                    e.memo,
+                ),
+            ).fetchone()
+            new += row is not None
         return new
 
     def credit_payment(self, entry: PaymentEntry, at: dt.datetime | None = None) -> int:
         if not entry.state.is_paid:
             raise StoreError(f"payment {entry.order_id} is {entry.state}: nothing to credit")
-        return self.ledger_append(
-            [
+        return self.ledger_append(_credits(entry, at))
+
+    def book_refund(
+        self, entry: PaymentEntry, amount: Decimal, at: dt.datetime | None = None
+    ) -> int:
+        if amount <= 0:
+            raise ValueError(f"a refund is positive, not {amount}")
+        with self._tx() as cur:
+            return self._append(cur, self._refunds(cur, entry, amount, at))
+
+    def _refunds(
+        self, cur: Any, entry: PaymentEntry, amount: Decimal, at: dt.datetime | None
+    ) -> list[LedgerEntry]:
+        """The ledger refunds of ``amount`` given back on ``entry`` (none if booked already)."""
+        lines = entry.payment.lines
+        rows = self._x(
+            cur,
+            "SELECT ref, amount FROM ledger WHERE order_id = ? AND kind = 'refund'",
+            (str(entry.order_id),),
+        ).fetchall()
+        done = [0] * len(lines)  # the partner's part refunded so far, per line, in kopecks
+        for ref, kopecks in rows:
+            if not str(ref).startswith(f"refund:{entry.order_id}:"):
+                continue  # appended by hand, not per line: it names no line
+            index = int(str(ref).rsplit(":", 1)[1])
+            if 0 <= index < len(lines):
+                done[index] += int(kopecks)
+        pending = entry.pending_refund
+        parts: list[tuple[int, Decimal]] = []
+        if pending is not None and pending[1].amount == amount:
+            key = pending[0]
+            parts = [(p.index, p.amount) for p in pending[1].lines]
+        else:
+            # Not the processor's own refund (the acquirer's dashboard): named by the
+            # refunded total it reached, which only grows. Such refunds fill the lines in
+            # order, each up to what the processor's refunds left on it; the earlier ones
+            # are skipped over first, so each lands where the ones before did not.
+            key = f"at-{to_kopecks(entry.refunded)}"
+            own = list(entry.line_refunded) + [Decimal(0)] * (len(lines) - len(entry.line_refunded))
+            earlier = max(entry.refunded - amount - sum(own, Decimal(0)), Decimal(0))
+            left = amount
+            for i, ln in enumerate(lines):
+                room = max(ln.amount + ln.client_fee - own[i], Decimal(0))
+                skipped = min(earlier, room)
+                earlier -= skipped
+                take = min(left, room - skipped)
+                if take > 0:
+                    parts.append((i, take))
+                    left -= take
+        prefix = f"refund:{entry.order_id}:{key}:"
+        if any(str(ref).startswith(prefix) for ref, _ in rows):
+            return []  # this refund is in the ledger already
+        out = []
+        for index, part in parts:
+            ln = lines[index]
+            # The line's amount is given back before its client fee: the fee is the
+            # service's own money and never was the partner's, so it is not in the ledger.
+            partner_left = to_kopecks(ln.amount) - done[index]
+            partner_part = min(to_kopecks(part), max(partner_left, 0))
+            if partner_part <= 0:
+                continue
+            out.append(
                 LedgerEntry(
-                    LedgerKind.CREDIT,
+                    LedgerKind.REFUND,
                     ln.partner_inn,
-                    ln.amount,
+                    from_kopecks(partner_part),
                     service=ln.service,
                     account=ln.account,
                     order_id=entry.order_id,
-                    ref=f"credit:{entry.order_id}:{i}",
-                    memo=f"payment {entry.gateway_payment_id or entry.order_id}",
+                    ref=f"{prefix}{index}",
+                    memo=f"refund {key} of payment {entry.gateway_payment_id or entry.order_id}",
                     at=at,
                 )
-                for i, ln in enumerate(entry.payment.lines)
-            ]
-        )
+            )
+        return out
 
     def ledger_entries(
         self,
@@ -872,3 +1046,187 @@ class SqlStore:
                     cur, self._DELIVERY + " WHERE status = ? ORDER BY id", (str(status),)
                 ).fetchall()
         return [self._delivery(r) for r in rows]
+
+    # -- meter readings ----------------------------------------------------------------------
+
+    _READING = (
+        "SELECT r.id, r.client_id, r.partner_inn, r.account, r.meter_number, r.meter_type,"
+        " r.service, r.house_id, r.meter_values, r.taken_on, r.photo_sha256, p.media_type,"
+        " r.decrease_reason, r.received_at FROM meter_readings r"
+        " LEFT JOIN reading_photos p ON p.sha256 = r.photo_sha256"
+    )
+
+    def _reading(self, r: Sequence[Any], superseded: bool = False) -> StoredReading:
+        reading = MeterReading(
+            r[3],
+            r[4],
+            MeterType(int(r[5])),
+            tuple(Decimal(v) for v in json.loads(r[8])),
+            dt.date.fromisoformat(r[9]),
+            house_id=r[7],
+            service=r[6],
+            photo=Photo(r[10], r[11]) if r[10] is not None else None,
+        )
+        return StoredReading(
+            int(r[0]),
+            r[1],
+            r[2],
+            reading,
+            self.dialect.ts_out(r[13]),
+            DecreaseReason(r[12]) if r[12] is not None else None,
+            superseded,
+        )
+
+    def record_reading(
+        self,
+        client_id: str,
+        partner_inn: str,
+        reading: MeterReading,
+        *,
+        photo: bytes | None = None,
+        decrease: DecreaseReason | None = None,
+        received_at: dt.datetime | None = None,
+    ) -> StoredReading:
+        if photo is not None:
+            digest = hashlib.sha256(photo).hexdigest()
+            if reading.photo is None or reading.photo.sha256 != digest:
+                raise ValueError("the reading's photo hash is not the sha256 of the photo")
+        values = json.dumps([format(v, "f") for v in reading.values])
+        r = reading
+        with self._tx() as cur:
+            # One meter's readings at a time: the comparison and the insert are one step.
+            self.dialect.lock_key(cur, f"reading:{partner_inn}:{r.account}:{r.meter_number}")
+            rows = self._x(
+                cur,
+                self._READING + " WHERE r.partner_inn = ? AND r.account = ?"
+                " AND r.meter_number = ? ORDER BY r.taken_on, r.id",
+                (partner_inn, r.account, r.meter_number),
+            ).fetchall()
+            newest: dict[dt.date, StoredReading] = {}
+            for row in rows:  # in id order within a date: the last one counts
+                known = self._reading(row)
+                newest[known.reading.taken_on] = known
+            same = newest.get(r.taken_on)
+            if same is not None and _same_reading(same, reading, decrease):
+                return attrs.evolve(same, new=False)
+            if decrease is None:
+                _check_order(newest, reading)
+            if photo is not None:
+                assert r.photo is not None
+                self._x(
+                    cur,
+                    "INSERT INTO reading_photos (sha256, media_type, size, data, created_at)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+                    (
+                        r.photo.sha256,
+                        r.photo.media_type,
+                        len(photo),
+                        photo,
+                        self.dialect.ts_in(_now()),
+                    ),
+                )
+            new_id = self._x(
+                cur,
+                "INSERT INTO meter_readings (client_id, partner_inn, account, meter_number,"
+                " meter_type, service, house_id, meter_values, taken_on, photo_sha256,"
+                " decrease_reason, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " RETURNING id",
+                (
+                    client_id,
+                    partner_inn,
+                    r.account,
+                    r.meter_number,
+                    int(r.meter_type),
+                    r.service,
+                    r.house_id,
+                    values,
+                    r.taken_on.isoformat(),
+                    r.photo.sha256 if r.photo is not None else None,
+                    str(decrease) if decrease is not None else None,
+                    self.dialect.ts_in(received_at or _now()),
+                ),
+            ).fetchone()[0]
+            row = self._x(cur, self._READING + " WHERE r.id = ?", (int(new_id),)).fetchone()
+        return self._reading(row)
+
+    def readings(self, partner_inn: str, account: str) -> list[StoredReading]:
+        with self._read() as cur:
+            rows = self._x(
+                cur,
+                self._READING + " WHERE r.partner_inn = ? AND r.account = ?"
+                " ORDER BY r.taken_on DESC, r.id DESC",
+                (partner_inn, account),
+            ).fetchall()
+        seen: set[tuple[str, str]] = set()
+        out = []
+        for row in rows:  # newest first: the first of a meter and date counts
+            current = (row[4], row[9])
+            out.append(self._reading(row, superseded=current in seen))
+            seen.add(current)
+        return out
+
+    def reading_photo(self, sha256: str) -> tuple[str, bytes] | None:
+        with self._read() as cur:
+            row = self._x(
+                cur, "SELECT media_type, data FROM reading_photos WHERE sha256 = ?", (sha256,)
+            ).fetchone()
+        return None if row is None else (str(row[0]), bytes(row[1]))
+
+
+def _same_reading(
+    known: StoredReading, reading: MeterReading, decrease: DecreaseReason | None
+) -> bool:
+    """A repeat of the newest reading of a meter and date (a retry), not a correction."""
+    return known.reading == reading and known.decrease == decrease
+
+
+def _check_order(newest: dict[dt.date, StoredReading], reading: MeterReading) -> None:
+    """Refuse a value below the meter's previous date or above its next one."""
+    before = [d for d in newest if d < reading.taken_on]
+    after = [d for d in newest if d > reading.taken_on]
+    checks = []
+    if before:
+        checks.append((newest[max(before)].reading, 1))
+    if after:
+        checks.append((newest[min(after)].reading, -1))
+    for other, direction in checks:
+        if len(other.values) != len(reading.values):
+            raise ReadingRefused(
+                "tariffs-changed",
+                f"the meter's reading of {other.taken_on} has {len(other.values)} tariff"
+                f" values, this one {len(reading.values)}: say decrease=replaced if the"
+                " meter was replaced",
+                "reading.values",
+            )
+        for i, (mine, theirs) in enumerate(zip(reading.values, other.values, strict=True)):
+            if direction > 0 and mine < theirs:
+                raise ReadingRefused(
+                    "value-decreased",
+                    f"T{i + 1} {mine} is below {theirs} of {other.taken_on}: say decrease="
+                    "rollover or decrease=replaced if the meter rolled over or was replaced",
+                    f"reading.values[{i}]",
+                )
+            if direction < 0 and mine > theirs:
+                raise ReadingRefused(
+                    "value-above-later",
+                    f"T{i + 1} {mine} is above {theirs} of the later {other.taken_on}",
+                    f"reading.values[{i}]",
+                )
+
+
+def _credits(entry: PaymentEntry, at: dt.datetime | None) -> list[LedgerEntry]:
+    """One ledger credit per basket line, keyed ``credit:<order>:<line>`` (appended once)."""
+    return [
+        LedgerEntry(
+            LedgerKind.CREDIT,
+            ln.partner_inn,
+            ln.amount,
+            service=ln.service,
+            account=ln.account,
+            order_id=entry.order_id,
+            ref=f"credit:{entry.order_id}:{i}",
+            memo=f"payment {entry.gateway_payment_id or entry.order_id}",
+            at=at,
+        )
+        for i, ln in enumerate(entry.payment.lines)
+    ]
