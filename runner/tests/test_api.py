@@ -21,146 +21,35 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
-from pes_sdk_runner.api import OPERATIONS, create_app, make_server, mask_account
-from pes_sdk_runner.config import RunnerConfig, example_config_path, load_runner_config
-from pes_sdk_runner.store import SqlStore, open_store
+from api_harness import ACCOUNT, ENV, HOUSE, OPERATOR, Answer, Running, accept, basket, serve
+from pes_sdk_runner.api import (
+    OPERATIONS,
+    ServerStartError,
+    make_server,
+    mask_account,
+    serve_in_thread,
+)
+from pes_sdk_runner.config import example_config_path, load_runner_config
 from pes_sdk_runner.store.base import LedgerKind
 
-from pes_sdk.gateways import PaymentProcessor
-from pes_sdk.gateways.contract import PaymentGateway
-from pes_sdk.gateways.processor import PaymentEntry
 from pes_sdk.gateways.signing import signature_header
-from pes_sdk.models.debts import DebtRecord
-from pes_sdk.period import Period
-from pes_sdk.plugins.manager import get_host
-from pes_sdk.premises import Premises
-
-CLIENT = "client-token-0123456789abcdef"
-OPERATOR = "operator-token-0123456789abcdef"
-ENV = {"PES_CLIENT_TOKENS": CLIENT, "PES_OPERATOR_TOKENS": OPERATOR}
-HOUSE = "0c5b2444-70a0-4932-980c-b4dc0d3f02b5"
-ACCOUNT = "1234567890"
-
-
-def _lower(items: Any) -> dict[str, str]:
-    return {k.lower(): v for k, v in items}
-
-
-@attrs.frozen
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@attrs.frozen
-class Running:
-    base: str
-    config: RunnerConfig
-    store: SqlStore
-    gateway: PaymentGateway
-    app: Any
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: object = None,
-        *,
-        token: str | None = CLIENT,
-        headers: dict[str, str] | None = None,
-        raw: bytes | None = None,
-    ) -> Answer:
-        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-        request = urllib.request.Request(self.base + path, data=data, method=method)
-        if token is not None:
-            request.add_header("Authorization", f"Bearer {token}")
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        for k, v in (headers or {}).items():
-            request.add_header(k, v)
-        try:
-            with urllib.request.urlopen(request, timeout=10) as resp:
-                return Answer(resp.status, _lower(resp.headers.items()), resp.read())
-        except urllib.error.HTTPError as exc:
-            return Answer(exc.code, _lower(exc.headers.items()), exc.read())
-
-    @property
-    def inns(self) -> list[str]:
-        return [p.inn for p in self.config.partners]
 
 
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[Running]:
-    host = get_host()
-    config = load_runner_config(example_config_path(), env=ENV, data=tmp_path)
-    store = open_store(f"sqlite:///{tmp_path / 'api.db'}")
-    store.upsert_partners(p.partner for p in config.partners)
-    first, second = config.partners[0].inn, config.partners[2].inn
-    for inn, services in ((first, ["Содержание", "Отопление"]), (second, ["Отопление"])):
-        records = [
-            DebtRecord(ACCOUNT, HOUSE, Premises("кв. 12А"), Decimal("1500.50"), service=s)
-            for s in services
-        ]
-        store.ingest_debt_registry(inn, Period(2026, 11), 1, records, sha256=f"sha-{inn}")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
-    gateway = host.gateways()["sandbox"].create({"webhook_url": base + config.http.webhook_path})
-
-    def credit(entry: PaymentEntry) -> None:
-        store.credit_payment(entry)
-
-    processor = PaymentProcessor(gateway, store=store, on_credit=credit)
-    app = create_app(store, config, host, processor)
-    server = make_server(app, config, log_level="warning")
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    for _ in range(500):
-        if server.started:
-            break
-        time.sleep(0.01)
-    try:
-        yield Running(base, config, store, gateway, app)
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-        gateway.close()
-        store.close()
-
-
-def _accept(r: Running, inn: str, service: str, client: str = "user-1") -> Answer:
-    body = {"client_id": client, "partner_inn": inn, "account": ACCOUNT, "service": service}
-    return r.call("POST", "/v1/acceptances", body)
+    # Two of the three partners, one with two services: the services lookup must tell
+    # them apart.
+    with serve(
+        f"sqlite:///{tmp_path / 'api.db'}",
+        tmp_path,
+        {0: ["Содержание", "Отопление"], 2: ["Отопление"]},
+    ) as running:
+        yield running
 
 
 def _basket(r: Running, client: str = "user-1") -> dict[str, Any]:
-    return {
-        "client_id": client,
-        "return_url": "https://cabinet.example/paid",
-        "lines": [
-            {
-                "partner_inn": r.inns[0],
-                "account": ACCOUNT,
-                "service": "Отопление",
-                "amount": "1500.50",
-            },
-            {
-                "partner_inn": r.inns[2],
-                "account": ACCOUNT,
-                "service": "Отопление",
-                "amount": "100.00",
-            },
-        ],
-    }
+    return basket(r, (0, "1500.50"), (2, "100.00"), client=client)
 
 
 def _press_pay(url: str) -> None:
@@ -197,12 +86,12 @@ def test_a_basket_is_found_accepted_paid_confirmed_by_webhook_and_credited_once(
     assert early.status == 422 and early.json["error"] == "not-accepted"
     assert early.json["field"] == "lines[0]"
 
-    first = _accept(r, r.inns[0], "Отопление")
+    first = accept(r, r.inns[0], "Отопление")
     assert first.status == 200
     assert first.json["acceptance"]["client_id"] == "user-1"
-    again = _accept(r, r.inns[0], "Отопление")
+    again = accept(r, r.inns[0], "Отопление")
     assert again.json == first.json  # idempotent: the first tick is kept
-    assert _accept(r, r.inns[2], "Отопление").status == 200
+    assert accept(r, r.inns[2], "Отопление").status == 200
 
     key = {"Idempotency-Key": str(uuid.uuid4())}
     paid = r.call("POST", "/v1/payments", _basket(r), headers=key)
@@ -359,6 +248,11 @@ def test_health_and_openapi_cover_every_route(running: Running) -> None:
     r = running
     health = r.call("GET", "/healthz", token=None)
     assert health.status == 200 and health.json["status"] == "ok"
+    assert health.json["scheduler_last_pass"] is None  # no scheduler pass yet
+    # serve hands the app's metrics to its scheduler; each pass sets this gauge.
+    r.app.state.api.metrics.set("pes_daemon_last_pass_timestamp_seconds", 1_795_000_000.0)
+    health = r.call("GET", "/healthz", token=None)
+    assert health.json["scheduler_last_pass"] == "2026-11-18T11:06:40+00:00"
     doc = r.call("GET", "/openapi.json", token=None).json
     assert doc["openapi"] == "3.1.0"
     documented = {(method.upper(), path) for path, ops in doc["paths"].items() for method in ops}
@@ -377,7 +271,7 @@ def test_health_and_openapi_cover_every_route(running: Running) -> None:
 def test_logs_carry_no_personal_data(running: Running, caplog: pytest.LogCaptureFixture) -> None:
     r = running
     caplog.set_level("INFO", logger="pes_sdk_runner.api")
-    _accept(r, r.inns[0], "Отопление", client="Иванов Иван")
+    accept(r, r.inns[0], "Отопление", client="Иванов Иван")
     r.call("GET", f"/v1/services?partner={r.inns[0]}&account={ACCOUNT}")
     text = "\n".join(rec.getMessage() for rec in caplog.records)
     assert mask_account(ACCOUNT) in text
@@ -389,8 +283,8 @@ def test_logs_carry_no_personal_data(running: Running, caplog: pytest.LogCapture
 
 def test_concurrent_retries_with_one_key_make_one_payment(running: Running) -> None:
     r = running
-    _accept(r, r.inns[0], "Отопление")
-    _accept(r, r.inns[2], "Отопление")
+    accept(r, r.inns[0], "Отопление")
+    accept(r, r.inns[2], "Отопление")
     key = {"Idempotency-Key": "same-key"}
     answers: list[Answer] = []
 
@@ -407,3 +301,51 @@ def test_concurrent_retries_with_one_key_make_one_payment(running: Running) -> N
     assert len(list(r.store)) == 1
     metrics = r.call("GET", "/metrics").body.decode()
     assert "pes_payments_created_total 1" in metrics
+
+
+async def _hello(scope: Any, receive: Any, send: Any) -> None:
+    # The smallest ASGI app: serve_in_thread serves any, not only the runner's.
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"hello"})
+
+
+def test_serve_in_thread_serves_for_the_block_and_frees_the_port(tmp_path: Path) -> None:
+    config = load_runner_config(example_config_path(), env=ENV, data=tmp_path)
+    with serve_in_thread(_hello, config) as base:
+        assert base.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(base + "/", timeout=10) as answer:
+            assert answer.read() == b"hello"
+        threads = {t.name for t in threading.enumerate()}
+        assert f"uvicorn {base}" in threads
+    port = int(base.rsplit(":", 1)[1])
+    # Stopped and joined: no thread left, and nothing listens on the port any more.
+    assert f"uvicorn {base}" not in {t.name for t in threading.enumerate()}
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), 5):
+        pass
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_serve_in_thread_says_so_when_the_server_cannot_start(tmp_path: Path) -> None:
+    config = load_runner_config(example_config_path(), env=ENV, data=tmp_path)
+    # A datagram socket: uvicorn's thread dies at start-up, and the wait ends with it.
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    with (
+        pytest.raises(ServerStartError, match="stopped while starting"),
+        serve_in_thread(_hello, config, udp, start_timeout=60),
+    ):
+        pytest.fail("the block ran without a server")
+    assert udp.fileno() == -1  # closed, as a given socket is on every way out
+
+
+def test_the_listening_socket_hands_tcp_nodelay_to_its_connections() -> None:
+    # Without it each answer's body waited ~40 ms for Nagle and the client's delayed ACK:
+    # asyncio sets TCP_NODELAY itself only on sockets that say IPPROTO_TCP.
+    from pes_sdk_runner.api import listen
+
+    with listen() as server:
+        assert server.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        with socket.create_connection(server.getsockname()[:2]):
+            accepted, _ = server.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0

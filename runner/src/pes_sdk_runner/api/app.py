@@ -6,6 +6,10 @@ store and the payment processor are synchronous, and Starlette runs them in its 
 pool (``run_in_threadpool``) without blocking the event loop. Serve it with uvicorn
 (``uvicorn.Server``), as ``pes runner serve`` and the tests do.
 
+Endpoints for clients (services, acceptances, payments, meter readings), the gateway's
+webhook, operators (registries, deliveries, refunds) and the service (health, metrics,
+this API's OpenAPI document); docs/runner-api.md describes each.
+
 Every answer is JSON; an error is ``{"error": code, "message": ..., "field": ...}`` with
 its status code, never a traceback. Logs are one JSON object per line on the
 ``pes_sdk_runner.api`` logger, with no personal data: accounts are masked to their last
@@ -14,6 +18,8 @@ four characters, and no name, address or client id is written.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import hashlib
 import hmac
@@ -21,6 +27,7 @@ import json
 import logging
 import threading
 import time
+import typing
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from decimal import Decimal
@@ -38,17 +45,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pes_sdk import identifiers
 from pes_sdk.basket import price_line
+from pes_sdk.gateways.contract import PaymentGateway
 from pes_sdk.gateways.errors import (
     GatewayError,
+    GatewayRefused,
     GatewayTimeout,
     GatewayUnavailable,
+    InvalidRefund,
     UnknownPayment,
     WebhookRejected,
 )
-from pes_sdk.gateways.models import WebhookRequest
+from pes_sdk.gateways.models import PaymentState, WebhookRequest
 from pes_sdk.gateways.processor import Applied, PaymentEntry, PaymentProcessor
 from pes_sdk.models.partners import Partner
 from pes_sdk.models.payments import Payment, PaymentLine
+from pes_sdk.models.readings import MeterReading, Photo
 from pes_sdk.money import amount as to_amount
 from pes_sdk.plugins.manager import PluginHost
 from pes_sdk.serialization import make_converter
@@ -56,9 +67,12 @@ from pes_sdk_runner.api import models as m
 from pes_sdk_runner.api.metrics import CONTENT_TYPE, Metrics
 from pes_sdk_runner.api.openapi import openapi_document
 from pes_sdk_runner.config.models import RunnerConfig
-from pes_sdk_runner.store.base import Acceptance, DeliveryStatus, Store
+from pes_sdk_runner.crashpoints import crashpoint
+from pes_sdk_runner.logs import event, mask_account
+from pes_sdk_runner.store.base import Acceptance, DeliveryStatus, Store, StoredReading
+from pes_sdk_runner.store.errors import ReadingRefused
 
-__all__ = ["ApiError", "create_app", "mask_account"]
+__all__ = ["ApiError", "create_app", "mask_account", "processor_for"]
 
 log = logging.getLogger("pes_sdk_runner.api")
 T = TypeVar("T")
@@ -67,6 +81,13 @@ T = TypeVar("T")
 MAX_KEY_LENGTH = 128
 # Order ids derive from the app and its Idempotency-Key: a retry finds the same order.
 _ORDER_NAMESPACE = uuid.UUID("5b0e6f4e-2a57-4c52-9f0c-7c1d1e0a9a11")
+#: The largest meter photo taken (decoded bytes).
+MAX_PHOTO_BYTES = 5 * 1024 * 1024
+# A reading's body: the photo in base64 (4/3 of its size) and room for the rest.
+_MAX_READING_BODY = MAX_PHOTO_BYTES * 4 // 3 + 64 * 1024
+#: The largest meter value taken: digits before and after the point.
+MAX_VALUE_DIGITS = (12, 6)
+_MAGIC = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
 
 
 class ApiError(Exception):
@@ -88,13 +109,8 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
-def mask_account(account: str) -> str:
-    """An account for logs: only its last four characters (``***4567``)."""
-    return "***" + account[-4:]
-
-
-def _event(event: str, **fields: object) -> None:
-    log.info(json.dumps({"event": event, **fields}, ensure_ascii=False, default=str))
+def _event(name: str, **fields: object) -> None:
+    event(log, name, **fields)
 
 
 def _matches(token: str, tokens: Iterable[str]) -> bool:
@@ -148,12 +164,40 @@ class _Api:
             raise ApiError(422, "invalid", str(exc)) from None
 
     async def body(self, request: Request, cls: type[T]) -> T:
-        raw = await request.body()
+        return self.structure(await self.json_body(request), cls)
+
+    async def json_body(self, request: Request, limit: int | None = None) -> Any:
+        """The body as JSON; with ``limit``, a body larger than that is a 413 (not read)."""
+        if limit is None:
+            raw = await request.body()
+        else:
+            declared = request.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise ApiError(413, "too-large", f"the body is larger than {limit} bytes")
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise ApiError(413, "too-large", f"the body is larger than {limit} bytes")
+                chunks.append(chunk)
+            raw = b"".join(chunks)
         try:
-            data = json.loads(raw.decode("utf-8"))
+            return json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ApiError(422, "invalid-json", f"the body is not UTF-8 JSON: {exc}") from None
-        return self.structure(data, cls)
+
+    @staticmethod
+    def idempotency_key(request: Request) -> str:
+        key = request.headers.get("idempotency-key", "").strip()
+        if not key or len(key) > MAX_KEY_LENGTH:
+            raise ApiError(
+                422,
+                "invalid",
+                f"an Idempotency-Key header of 1..{MAX_KEY_LENGTH} characters is required",
+                "Idempotency-Key",
+            )
+        return key
 
     def auth(self, request: Request, role: str) -> str:
         """The caller's token if it has ``role``; 401 without a known token, 403 for another."""
@@ -253,18 +297,12 @@ class _Api:
 
     async def pay(self, request: Request) -> Response:
         token = self.auth(request, "client")
-        key = request.headers.get("idempotency-key", "").strip()
-        if not key or len(key) > MAX_KEY_LENGTH:
-            raise ApiError(
-                422,
-                "invalid",
-                f"an Idempotency-Key header of 1..{MAX_KEY_LENGTH} characters is required",
-                "Idempotency-Key",
-            )
+        key = self.idempotency_key(request)
         req = await self.body(request, m.PaymentRequest)
         client = self.scoped(token, req.client_id)
-        order_id = uuid.uuid5(_ORDER_NAMESPACE, f"{self.app_id(token)}:{key}")
-        entry = await run_in_threadpool(self._pay, client, order_id, req)
+        app = self.app_id(token)
+        order_id = uuid.uuid5(_ORDER_NAMESPACE, f"{app}:{key}")
+        entry = await run_in_threadpool(self._pay, client, order_id, req, app)
         return self.json(_view(entry))
 
     def _lines(self, client: str, req: m.PaymentRequest) -> tuple[PaymentLine, ...]:
@@ -331,9 +369,14 @@ class _Api:
         found.update({p.inn: p.partner for p in self.config.partners})
         return found
 
-    def _pay(self, client: str, order_id: uuid.UUID, req: m.PaymentRequest) -> PaymentEntry:
+    def _pay(
+        self, client: str, order_id: uuid.UUID, req: m.PaymentRequest, app: str
+    ) -> PaymentEntry:
         lines = self._lines(client, req)
         with self._locks[order_id.int % len(self._locks)]:
+            # The owner first: a payment is never in the book without the app that made it
+            # (its order id derives from the app, so it is known before the payment exists).
+            self.store.record_payment_app(order_id, app)
             existing = self.store.get(order_id)
             if existing is not None:
                 if existing.payment.lines != lines or existing.payment.method != req.method:
@@ -368,17 +411,16 @@ class _Api:
         return entry
 
     async def payment(self, request: Request) -> Response:
-        self.auth(request, "client")
-        try:
-            order_id = uuid.UUID(request.path_params["order_id"])
-        except ValueError:
-            raise ApiError(422, "invalid", "order_id is a UUID", "order_id") from None
+        token = self.auth(request, "client")
+        order_id = _order_id(request)
         refresh = request.query_params.get("refresh", "").lower() in ("1", "true", "yes")
-        return self.json(_view(await run_in_threadpool(self._payment, order_id, refresh)))
+        app = self.app_id(token)
+        return self.json(_view(await run_in_threadpool(self._payment, order_id, refresh, app)))
 
-    def _payment(self, order_id: uuid.UUID, refresh: bool) -> PaymentEntry:
+    def _payment(self, order_id: uuid.UUID, refresh: bool, app: str) -> PaymentEntry:
         entry = self.store.get(order_id)
-        if entry is None:
+        # Another app's payment is "no such payment" (not 403): its existence is not told.
+        if entry is None or self.store.payment_app(order_id) != app:
             raise ApiError(404, "not-found", "no such payment", "order_id")
         if refresh:
             try:
@@ -393,6 +435,131 @@ class _Api:
             entry = applied.entry
         return entry
 
+    # -- meter readings (показания приборов учёта) ----------------------------------------------
+
+    async def record_reading(self, request: Request) -> Response:
+        token = self.auth(request, "client")
+        data = await self.json_body(request, limit=_MAX_READING_BODY)
+        try:
+            req = self.structure(data, m.ReadingRequest)
+        except ApiError as exc:
+            if exc.field == "reading" and isinstance(data, dict):
+                raise self._reading_error(data.get("reading")) or exc from None
+            raise
+        client = self.scoped(token, req.client_id)
+        _check(identifiers.check_inn, req.partner_inn, "partner_inn")
+        reading = req.reading
+        if reading.photo is not None:
+            raise ApiError(
+                422,
+                "invalid",
+                "send the photo's bytes in photo; the runner fills reading.photo",
+                "reading.photo",
+            )
+        for i, value in enumerate(reading.values):
+            _check_value(value, f"reading.values[{i}]")
+        # A day of slack: the client's date is in its own time zone.
+        if reading.taken_on > dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1):
+            raise ApiError(
+                422, "invalid", "a reading is not taken in the future", "reading.taken_on"
+            )
+        photo = _photo(req.photo) if req.photo is not None else None
+        stored = await run_in_threadpool(self._record_reading, client, req, photo)
+        return self.json(m.ReadingRecorded(m.ReadingView.of(stored), stored.new))
+
+    def _reading_error(self, raw: object) -> ApiError | None:
+        """Which field of a reading the core's model refused (cattrs names only the object)."""
+        if not isinstance(raw, dict):
+            return None
+        base = MeterReading("1", "1", 2, (Decimal(0),), dt.date(2000, 1, 1))
+        hints = typing.get_type_hints(MeterReading)
+        for name in ("account", "meter_number", "meter_type", "values", "taken_on", "house_id"):
+            if name not in raw:
+                continue
+            try:
+                value = self.conv.structure(raw[name], hints[name])
+                if name == "values":
+                    for i, v in enumerate(value):
+                        try:
+                            attrs.evolve(base, values=(v,))
+                        except (ValueError, TypeError) as exc:
+                            return ApiError(422, "invalid", str(exc), f"reading.values[{i}]")
+                attrs.evolve(base, **{name: value})
+            except (ValueError, TypeError, cattrs.BaseValidationError) as exc:
+                return ApiError(422, "invalid", str(exc), f"reading.{name}")
+        return None
+
+    def _record_reading(
+        self, client: str, req: m.ReadingRequest, photo: tuple[bytes, str] | None
+    ) -> StoredReading:
+        reading = req.reading
+        if req.partner_inn not in self._partners():
+            raise ApiError(422, "invalid", "the runner serves no such partner", "partner_inn")
+        acceptance = self._accepted(client, req.partner_inn, reading.account, reading.service)
+        if acceptance is None:
+            raise ApiError(
+                422, "not-accepted", "the client has not accepted this account", "reading.account"
+            )
+        if reading.house_id is None and acceptance.house_id is not None:
+            reading = attrs.evolve(reading, house_id=acceptance.house_id)
+        data = None
+        if photo is not None:
+            data, media_type = photo
+            reading = attrs.evolve(
+                reading, photo=Photo(hashlib.sha256(data).hexdigest(), media_type)
+            )
+        try:
+            stored = self.store.record_reading(
+                client, req.partner_inn, reading, photo=data, decrease=req.decrease
+            )
+        except ReadingRefused as exc:
+            raise ApiError(422, exc.code, str(exc), exc.field) from None
+        # No photo, value, name or address in the log: the masked account and what happened.
+        _event(
+            "reading.recorded",
+            partner=req.partner_inn,
+            account=mask_account(reading.account),
+            meter_type=int(reading.meter_type),
+            new=stored.new,
+            decrease=req.decrease,
+            photo=photo is not None,
+        )
+        return stored
+
+    def _accepted(
+        self, client: str, partner_inn: str, account: str, service: str = ""
+    ) -> Acceptance | None:
+        """The client's acceptance of the account (of ``service`` on it, when one is named)."""
+        return next(
+            (
+                a
+                for a in self.store.acceptances(client)
+                if a.partner_inn == partner_inn
+                and a.account == account
+                and (not service or a.service in ("", service))
+            ),
+            None,
+        )
+
+    async def readings(self, request: Request) -> Response:
+        token = self.auth(request, "client")
+        q = request.query_params
+        _only(request, "client_id", "partner", "account")
+        client = self.scoped(token, q.get("client_id", ""))
+        partner, account = q.get("partner", ""), q.get("account", "")
+        _check(identifiers.check_inn, partner, "partner")
+        _check(identifiers.check_personal_account, account, "account")
+        found = await run_in_threadpool(self._readings, client, partner, account)
+        return self.json(m.ReadingsView(tuple(m.ReadingView.of(r) for r in found)))
+
+    def _readings(self, client: str, partner: str, account: str) -> list[StoredReading]:
+        if self._accepted(client, partner, account) is None:
+            raise ApiError(
+                422, "not-accepted", "the client has not accepted this account", "account"
+            )
+        _event("readings.listed", partner=partner, account=mask_account(account))
+        return self.store.readings(partner, account)
+
     # -- the gateway's webhooks --------------------------------------------------------------
 
     async def webhook(self, request: Request) -> Response:
@@ -404,7 +571,7 @@ class _Api:
             remote_addr=request.client.host if request.client else None,
         )
         try:
-            applied = await run_in_threadpool(self.processor.handle_webhook, hook)
+            applied = await run_in_threadpool(self._handle_webhook, hook)
         except WebhookRejected as exc:
             self.metrics.inc("pes_webhooks_total", result=exc.reason)
             _event("webhook.rejected", reason=exc.reason)
@@ -414,14 +581,24 @@ class _Api:
             self.metrics.inc("pes_webhooks_total", result="error")
             _event("webhook.rejected", reason="error")
             raise ApiError(400, "webhook-error", exc.message) from None
+        crashpoint("payment.webhook-applied")
         self.metrics.inc("pes_webhooks_total", result="accepted")
         self.count_credits(applied)
         return PlainTextResponse("OK")
+
+    def _handle_webhook(self, hook: WebhookRequest) -> list[Applied]:
+        # The wait for the commit to be on disk comes after the processor's lock is let go,
+        # so that webhooks arriving together share one fsync (SQLite group commit); the
+        # acquirer is answered only after it. Not so for creates: there the entry must be
+        # on disk before the acquirer is called, and it is (each write waits).
+        with self.store.deferred_durability():
+            return self.processor.handle_webhook(hook)
 
     # -- operators ------------------------------------------------------------------------------
 
     async def registries(self, request: Request) -> Response:
         self.auth(request, "operator")
+        _only(request, "partner")
         partner = request.query_params.get("partner")
         if partner is not None:
             _check(identifiers.check_inn, partner, "partner")
@@ -442,6 +619,7 @@ class _Api:
 
     async def deliveries(self, request: Request) -> Response:
         self.auth(request, "operator")
+        _only(request, "status")
         raw = request.query_params.get("status")
         status = None
         if raw is not None:
@@ -453,6 +631,71 @@ class _Api:
         found = await run_in_threadpool(self.store.deliveries, status)
         return self.json(m.DeliveriesView(tuple(found)))
 
+    async def refund(self, request: Request) -> Response:
+        self.auth(request, "operator")
+        order_id = _order_id(request)
+        key = self.idempotency_key(request)
+        body = await self.body(request, m.RefundBody)
+        lines = _refund_lines(body)
+        canonical = json.dumps(
+            None if lines is None else {str(i): str(v) for i, v in sorted(lines.items())}
+        )
+        view = await run_in_threadpool(self._refund, order_id, key, lines, canonical)
+        return self.json(view)
+
+    def _refund(
+        self,
+        order_id: uuid.UUID,
+        key: str,
+        lines: dict[int, Decimal] | None,
+        canonical: str,
+    ) -> m.RefundView:
+        # Refunds of one payment take turns (in this process), so the processor's next
+        # refund number read here is the one it will use.
+        with self._locks[order_id.int % len(self._locks)]:
+            entry = self.store.get(order_id)
+            if entry is None:
+                raise ApiError(404, "not-found", "no such payment", "order_id")
+            claim = self.store.refund_claim(order_id, key)
+            if claim is not None:
+                if claim.request != canonical:
+                    raise ApiError(
+                        409,
+                        "idempotency-key-reused",
+                        "this Idempotency-Key was used for another refund",
+                        "Idempotency-Key",
+                    )
+                if entry.refund_count >= claim.refund_no:
+                    return _refund_view(entry, claim.refund_no)  # done: a retry changes nothing
+            else:
+                _check_refund(entry, lines)
+                claim = self.store.claim_refund(order_id, key, canonical, entry.refund_count + 1)
+            try:
+                applied = self.processor.refund(order_id, lines)
+            except InvalidRefund as exc:
+                # Refused before the acquirer saw it: the key may be used again.
+                self.store.release_refund_claim(order_id, key)
+                raise ApiError(409, "not-refundable", exc.message, "order_id") from None
+            except (GatewayTimeout, GatewayUnavailable) as exc:
+                raise ApiError(
+                    503, "gateway-unavailable", f"{exc.message}; retry with the same key"
+                ) from None
+            except GatewayRefused as exc:
+                # The acquirer said no and gave nothing back: the key is free again, and its
+                # refund number goes to the next refund that is made.
+                self.store.release_refund_claim(order_id, key)
+                raise ApiError(409, "refund-refused", exc.message, "order_id") from None
+            except GatewayError as exc:
+                raise ApiError(502, "gateway-error", exc.message) from None
+        self.metrics.inc("pes_refunds_total")
+        _event(
+            "payment.refunded",
+            order_id=order_id,
+            refund_no=claim.refund_no,
+            refunded=applied.entry.refunded,
+        )
+        return _refund_view(applied.entry, claim.refund_no)
+
     # -- service endpoints ------------------------------------------------------------------------
 
     async def healthz(self, request: Request) -> Response:
@@ -461,7 +704,9 @@ class _Api:
         except Exception as exc:  # any failure of the store is "unhealthy", never a trace
             _event("healthz.failed", error=type(exc).__name__)
             raise ApiError(503, "store-unreachable", "the store does not answer") from None
-        return self.json(m.HealthView("ok", version))
+        last = self.metrics.gauge("pes_daemon_last_pass_timestamp_seconds")
+        at = dt.datetime.fromtimestamp(last, dt.UTC) if last is not None else None
+        return self.json(m.HealthView("ok", version, at))
 
     async def metrics_text(self, request: Request) -> Response:
         return PlainTextResponse(self.metrics.render(), media_type=CONTENT_TYPE)
@@ -471,6 +716,113 @@ class _Api:
 
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="pes-runner"'}
+
+
+def _only(request: Request, *allowed: str) -> None:
+    """An unknown query parameter is a 422: a typo must not widen a listing silently."""
+    for key in request.query_params:
+        if key not in allowed:
+            raise ApiError(422, "invalid", f"unknown parameter {key!r}", key)
+
+
+def _order_id(request: Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.path_params["order_id"])
+    except ValueError:
+        raise ApiError(422, "invalid", "order_id is a UUID", "order_id") from None
+
+
+def _refund_lines(body: m.RefundBody) -> dict[int, Decimal] | None:
+    """The refund's ``{line index: amount}``, each amount positive with two places."""
+    if body.lines is None:
+        return None
+    if not body.lines:
+        raise ApiError(422, "invalid", "name at least one line, or null for all", "lines")
+    out: dict[int, Decimal] = {}
+    for raw, value in body.lines.items():
+        field = f"lines.{raw}"
+        if not raw.isascii() or not raw.isdigit():
+            raise ApiError(422, "invalid", "a line is its index in the basket (0, 1, …)", field)
+        try:
+            amount = to_amount(value)
+        except (ValueError, TypeError) as exc:
+            raise ApiError(422, "invalid", str(exc), field) from None
+        if amount <= 0:
+            raise ApiError(422, "invalid", "a refund amount is positive", field)
+        if int(raw) in out:
+            raise ApiError(422, "invalid", "a line is named once", field)
+        out[int(raw)] = amount
+    return out
+
+
+def _check_refund(entry: PaymentEntry, lines: dict[int, Decimal] | None) -> None:
+    """409 for a payment with nothing to give back; 422 naming a line asked too much of."""
+    if not entry.state.is_paid or entry.state is PaymentState.REFUNDED:
+        raise ApiError(
+            409, "not-refundable", f"the payment is {entry.state}: nothing to refund", "order_id"
+        )
+    payment_lines = entry.payment.lines
+    left = [
+        ln.amount + ln.client_fee - (entry.line_refunded[i] if i < len(entry.line_refunded) else 0)
+        for i, ln in enumerate(payment_lines)
+    ]
+    if lines is None:
+        if not any(v > 0 for v in left):
+            raise ApiError(409, "not-refundable", "nothing is left to refund", "order_id")
+        return
+    for index, amount in lines.items():
+        field = f"lines.{index}"
+        if index >= len(payment_lines):
+            raise ApiError(422, "invalid", f"the payment has {len(payment_lines)} lines", field)
+        if amount > left[index]:
+            raise ApiError(
+                422,
+                "refund-exceeds",
+                f"{amount} asked, {left[index]} left to refund on this line",
+                field,
+            )
+
+
+def _refund_view(entry: PaymentEntry, refund_no: int) -> m.RefundView:
+    return m.RefundView(
+        entry.order_id,
+        entry.state,
+        entry.payment.total,
+        entry.refunded,
+        tuple(entry.line_refunded),
+        refund_no,
+    )
+
+
+def _photo(text: str) -> tuple[bytes, str]:
+    """A meter photo from base64: its bytes and media type (JPEG or PNG by magic bytes)."""
+    if len(text) > (MAX_PHOTO_BYTES + 2) // 3 * 4:
+        raise ApiError(422, "too-large", f"a photo is at most {MAX_PHOTO_BYTES} bytes", "photo")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(422, "invalid", "photo is not base64", "photo") from None
+    if len(data) > MAX_PHOTO_BYTES:  # base64 rounds up to 3 bytes: the text said too little
+        raise ApiError(422, "too-large", f"a photo is at most {MAX_PHOTO_BYTES} bytes", "photo")
+    for magic, media_type in _MAGIC:
+        if data.startswith(magic):
+            return data, media_type
+    raise ApiError(422, "invalid", "a photo is a JPEG or PNG image", "photo")
+
+
+def _check_value(value: Decimal, field: str) -> None:
+    before, after = MAX_VALUE_DIGITS
+    _sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # the model refused NaN and infinities
+    places = max(-exponent, 0)
+    whole = max(len(digits) + exponent, 0)
+    if places > after or whole > before:
+        raise ApiError(
+            422,
+            "invalid",
+            f"a meter value has at most {before} digits before the point and {after} after",
+            field,
+        )
 
 
 def _view(entry: PaymentEntry) -> m.PaymentView:
@@ -551,8 +903,8 @@ def create_app(
 ) -> Starlette:
     """The runner's ASGI application.
 
-    ``processor`` must keep its book in ``store`` (``PaymentProcessor(gw, store=store,
-    on_credit=store.credit_payment)``) so that payments, their status and the ledger agree.
+    ``processor`` must keep its book in ``store`` and book credits and refunds there
+    (:func:`processor_for` makes one) so that payments, their status and the ledger agree.
     """
     api = _Api(store, config, host, processor)
     endpoints: list[tuple[str, Callable[[Request], Awaitable[Response]], str]] = [
@@ -560,9 +912,12 @@ def create_app(
         ("/v1/acceptances", api.accept, "POST"),
         ("/v1/payments", api.pay, "POST"),
         ("/v1/payments/{order_id}", api.payment, "GET"),
+        ("/v1/readings", api.record_reading, "POST"),
+        ("/v1/readings", api.readings, "GET"),
         (config.http.webhook_path, api.webhook, "POST"),
         ("/v1/operator/registries", api.registries, "GET"),
         ("/v1/operator/deliveries", api.deliveries, "GET"),
+        ("/v1/operator/payments/{order_id}/refunds", api.refund, "POST"),
         ("/healthz", api.healthz, "GET"),
         ("/metrics", api.metrics_text, "GET"),
         ("/openapi.json", api.openapi, "GET"),
@@ -587,3 +942,13 @@ def _check(check: Callable[[str], str], value: str, field: str) -> None:
         check(value)
     except ValueError as exc:
         raise ApiError(422, "invalid", str(exc), field) from None
+
+
+def processor_for(gateway: PaymentGateway, store: Store, **options: Any) -> PaymentProcessor:
+    """The payment processor the API needs: its book in ``store``. ``options`` go to
+    :class:`~pes_sdk.gateways.processor.PaymentProcessor` (``retry``, ``replay_window``).
+
+    No ``on_credit`` or ``on_refund``: ``Store.put`` books a payment's credits and refunds
+    in the ledger in the transaction that records them, so a crash cannot part the two
+    (and a second transaction per confirmation would only cost time)."""
+    return PaymentProcessor(gateway, store=store, **options)

@@ -6,7 +6,8 @@ There is no second model layer: the SDK's own models (:class:`~pes_sdk.models.pa
 …) travel as they are, (un)structured by :func:`pes_sdk.serialization.make_converter` with
 extra keys forbidden. The classes here only wrap them where a request carries something
 no model has (the app's client id, a return URL) or a response adds a derived figure
-(a service's ``balance`` and ``due``).
+(a service's ``balance`` and ``due``). A meter reading travels as the core's
+:class:`~pes_sdk.models.readings.MeterReading`; its photo's bytes come beside it.
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ import attrs
 
 from pes_sdk.gateways.models import Confirmation, PaymentState
 from pes_sdk.models.payments import PaymentLine, PaymentMethod
+from pes_sdk.models.readings import MeterReading
 from pes_sdk.period import Period
 from pes_sdk_runner.store.base import (
     Acceptance,
     DebtRegistryInfo,
+    DecreaseReason,
     DeliveryInfo,
     PaymentRegistryInfo,
     ServiceBalance,
+    StoredReading,
 )
 
 __all__ = [
@@ -38,6 +42,12 @@ __all__ = [
     "PaymentRegistryView",
     "PaymentRequest",
     "PaymentView",
+    "ReadingRecorded",
+    "ReadingRequest",
+    "ReadingView",
+    "ReadingsView",
+    "RefundBody",
+    "RefundView",
     "RegistriesView",
     "ServiceView",
     "ServicesView",
@@ -55,8 +65,12 @@ class ErrorView:
 
 @attrs.frozen
 class HealthView:
+    """``ok`` when the store answers. ``scheduler_last_pass`` is when the scheduler of
+    ``pes runner serve`` last ran a pass (None without one): alert when it lags."""
+
     status: str
     schema_version: int
+    scheduler_last_pass: dt.datetime | None = None
 
 
 @attrs.frozen
@@ -167,3 +181,71 @@ class RegistriesView:
 @attrs.frozen
 class DeliveriesView:
     deliveries: tuple[DeliveryInfo, ...]
+
+
+@attrs.frozen
+class RefundBody:
+    """An operator's refund (возврат): ``{"lines": {"0": "100.00"}}``, or ``null`` for all.
+
+    Keys are basket line indices (as strings: JSON keys), values the amounts to give back.
+    ``lines`` must be present: a whole-payment refund is asked for explicitly.
+    """
+
+    lines: dict[str, Decimal] | None
+
+
+@attrs.frozen
+class RefundView:
+    """A payment after a refund: what was given back in all, and per basket line."""
+
+    order_id: uuid.UUID
+    state: PaymentState
+    total: Decimal
+    refunded: Decimal
+    line_refunded: tuple[Decimal, ...]
+    refund_no: int  #: the payment's refund this request became (1, 2, …)
+
+
+@attrs.frozen
+class ReadingRequest:
+    """A client's meter reading (показание прибора учёта) on an accepted partner account.
+
+    ``photo`` is the picture's bytes in base64 (JPEG or PNG); the runner keeps them and
+    fills ``reading.photo`` with their hash, so ``reading.photo`` is not sent. ``decrease``
+    says why a value is below the meter's previous one (else such a reading is refused).
+    """
+
+    client_id: str
+    partner_inn: str
+    reading: MeterReading
+    photo: str | None = None
+    decrease: DecreaseReason | None = None
+
+
+@attrs.frozen
+class ReadingView:
+    """A recorded reading, without who sent it. ``superseded``: corrected by a later one."""
+
+    id: int
+    partner_inn: str
+    reading: MeterReading
+    received_at: dt.datetime
+    decrease: DecreaseReason | None = None
+    superseded: bool = False
+
+    @classmethod
+    def of(cls, r: StoredReading) -> ReadingView:
+        return cls(r.id, r.partner_inn, r.reading, r.received_at, r.decrease, r.superseded)
+
+
+@attrs.frozen
+class ReadingRecorded:
+    """The answer to a new reading; ``new`` is false for a repeat of one already recorded."""
+
+    reading: ReadingView
+    new: bool
+
+
+@attrs.frozen
+class ReadingsView:
+    readings: tuple[ReadingView, ...]

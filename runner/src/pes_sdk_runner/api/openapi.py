@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from pes_sdk.models.readings import MeterReading, Photo
 from pes_sdk.period import Period
 from pes_sdk.premises import Premises
 from pes_sdk_runner.api import models as m
@@ -48,6 +49,40 @@ _PARAMETERS: dict[str, dict[str, Any]] = {
     "status": {"type": "string", "enum": [s.value for s in DeliveryStatus]},
     "refresh": {"type": "string", "enum": ["true", "false"]},
     "Idempotency-Key": {"type": "string", "minLength": 1, "maxLength": 128},
+    "client_id": {"type": "string", "minLength": 1},
+}
+
+# Fields whose schema the type alone does not tell: meter values keep their own precision
+# (not money's two places), a photo is base64 and its hash hex.
+_METER_VALUE = {"type": "string", "pattern": r"^\d{1,12}(\.\d{1,6})?$", "examples": ["12345.678"]}
+_FIELDS: dict[tuple[type, str], dict[str, Any]] = {
+    (MeterReading, "values"): {
+        "type": "array",
+        "items": _METER_VALUE,
+        "minItems": 1,
+        "maxItems": 3,
+        "description": "one value per tariff zone (T1..T3)",
+    },
+    (Photo, "sha256"): {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    (m.ReadingRequest, "photo"): {
+        "anyOf": [
+            {"type": "string", "contentEncoding": "base64", "contentMediaType": "image/*"},
+            {"type": "null"},
+        ],
+        "description": "a JPEG or PNG photo of the meter, base64, at most 5 MB",
+    },
+    (m.RefundBody, "lines"): {
+        "anyOf": [
+            {
+                "type": "object",
+                "propertyNames": {"pattern": r"^\d+$"},
+                "additionalProperties": _DECIMAL,
+                "minProperties": 1,
+            },
+            {"type": "null"},
+        ],
+        "description": "basket line index -> amount to give back; null: the whole payment",
+    },
 }
 
 
@@ -70,6 +105,8 @@ class _Schemas:
             return schema
         if origin in (tuple, list, frozenset, set):
             return {"type": "array", "items": self.of(args[0])}
+        if isinstance(tp, type) and issubclass(tp, enum.IntEnum):
+            return {"type": "integer", "enum": [e.value for e in tp]}
         if isinstance(tp, type) and issubclass(tp, enum.Enum):
             return {"type": "string", "enum": [e.value for e in tp]}
         if isinstance(tp, type) and attrs.has(tp):
@@ -85,7 +122,8 @@ class _Schemas:
         props: dict[str, Any] = {}
         required: list[str] = []
         for field in attrs.fields(cls):
-            props[field.name] = self.of(hints[field.name])
+            override = _FIELDS.get((cls, field.name))
+            props[field.name] = dict(override) if override else self.of(hints[field.name])
             if field.default is attrs.NOTHING:
                 required.append(field.name)
         schema: dict[str, Any] = {
@@ -161,6 +199,29 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "post",
+        "/v1/readings",
+        "Submit a meter reading (показание прибора учёта) on an accepted account;"
+        " append-only, a repeat returns the recorded one",
+        "client",
+        m.ReadingRecorded,
+        request=m.ReadingRequest,
+        statuses=(*_CLIENT_ERRORS, 413),
+    ),
+    Operation(
+        "get",
+        "/v1/readings",
+        "Every meter reading on an accepted account, newest first",
+        "client",
+        m.ReadingsView,
+        parameters=(
+            ("client_id", "query", True),
+            ("partner", "query", True),
+            ("account", "query", True),
+        ),
+        statuses=_CLIENT_ERRORS,
+    ),
+    Operation(
+        "post",
         "{webhook}",
         "A notification of the payment gateway (authenticated by the gateway adapter)",
         None,
@@ -175,7 +236,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "operator",
         m.RegistriesView,
         parameters=(("partner", "query", False),),
-        statuses=(401, 403),
+        statuses=(401, 403, 422),
     ),
     Operation(
         "get",
@@ -185,6 +246,17 @@ OPERATIONS: tuple[Operation, ...] = (
         m.DeliveriesView,
         parameters=(("status", "query", False),),
         statuses=(401, 403, 422),
+    ),
+    Operation(
+        "post",
+        "/v1/operator/payments/{order_id}/refunds",
+        "Refund (возврат) a paid payment, whole or by lines; the same Idempotency-Key"
+        " returns the same refund",
+        "operator",
+        m.RefundView,
+        request=m.RefundBody,
+        parameters=(("order_id", "path", True), ("Idempotency-Key", "header", True)),
+        statuses=(401, 403, 404, 409, 422, 502, 503),
     ),
     Operation("get", "/healthz", "The store is reachable", None, m.HealthView, statuses=(503,)),
     Operation(
