@@ -9,14 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import signal
-import subprocess
-import sys
-import time
-import urllib.request
-import uuid
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -24,114 +18,45 @@ from pathlib import Path
 import attrs
 import pytest
 from click.testing import CliRunner, Result
-from pes_sdk_runner.config import RunnerConfig, example_config_path, load_runner_config
+from example_inputs import (
+    DAY,
+    PERIOD,
+    TEPLOSET,
+    UK_DOM,
+    VODOKANAL,
+    debt,
+    local,
+    pay_basket,
+    write_sber_debts,
+)
+from pes_sdk_runner.config import RunnerConfig
 from pes_sdk_runner.store import DeliveryStatus, open_store
+from runner_proc import ENV, config_of, serving, write_config
 
 from pes_sdk.cli.main import cli
-from pes_sdk.gateways.models import PaymentState
-from pes_sdk.gateways.processor import PaymentEntry
-from pes_sdk.models.debts import DebtRecord
 from pes_sdk.models.payments import (
-    Payment,
-    PaymentLine,
-    PaymentMethod,
     PaymentRecord,
     PaymentRegistry,
 )
 from pes_sdk.models.registry import RegistryHeader, RegistryKind
-from pes_sdk.period import Period
 from pes_sdk.plugins import hookimpl
 from pes_sdk.plugins.manager import PluginHost, get_host
-from pes_sdk.premises import Premises
-
-ENV = {
-    "PES_CLIENT_TOKENS": "client-token-0123456789abcdef",
-    "PES_OPERATOR_TOKENS": "operator-token-0123456789abcdef",
-}
-HOUSE = "0c5b2444-70a0-4932-980c-b4dc0d3f02b5"
-UK_DOM = "5003012349"  # sber-debts in, sber-payments out, 1.36 %, 1c-clientbank, cut-off 20:00
-UK_DOM_ACCOUNT = "40702810200000005678"
-VODOKANAL = "7720123457"  # pes-debts in, empty registries on
-TEPLOSET = "5904123453"  # pes-debts in, pes-payments out, no transfer format
-PERIOD = Period(2026, 10)
-DAY = dt.date(2026, 10, 20)  # long over by any real clock running these tests
-
-
-def write_config(tmp_path: Path, replace: Mapping[str, str] | None = None) -> Path:
-    """The example configuration with its data folder under ``tmp_path``."""
-    text = example_config_path().read_text(encoding="utf-8")
-    data = tmp_path / "data"
-    text = text.replace('data = "data"', f"data = {json.dumps(str(data))}")
-    for old, new in (replace or {}).items():
-        assert old in text
-        text = text.replace(old, new)
-    path = tmp_path / "runner.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def config_of(path: Path, host: PluginHost | None = None) -> RunnerConfig:
-    return load_runner_config(path, host, env=ENV)
 
 
 def run(args: Sequence[str], env: Mapping[str, str] = ENV, obj: object = None) -> Result:
     return CliRunner().invoke(cli, list(args), env=dict(env), obj=obj)
 
 
-def debt(account: str, amount: str) -> DebtRecord:
-    return DebtRecord(account, HOUSE, Premises("кв. 12А"), Decimal(amount), PERIOD, "Отопление")
-
-
-def write_sber_debts(folder: Path, number: int, records: Sequence[DebtRecord]) -> Path:
-    fmt = get_host().format("sber-debts")
-    header = RegistryHeader(
-        kind=RegistryKind.DEBTS,
-        partner_inn=UK_DOM,
-        partner_account=UK_DOM_ACCOUNT,
-        period=PERIOD,
-        number=number,
-    )
-    name = fmt.filename(header)
-    assert name is not None
-    folder.mkdir(parents=True, exist_ok=True)
-    fmt.write(folder / name, header, records)
-    return folder / name
-
-
 def pay(config: RunnerConfig, inn: str, at: dt.datetime, *amounts: str) -> None:
     """A basket paid and credited at ``at``, as the processor records it."""
-    lines = [
-        PaymentLine(
-            inn,
-            f"100{i}",
-            Decimal(a),
-            service="Отопление",
-            house_id=HOUSE,
-            premises="кв. 12А",
-            period=PERIOD,
-        )
-        for i, a in enumerate(amounts)
-    ]
-    order = uuid.uuid4()
-    entry = PaymentEntry(
-        Payment(order, at, PaymentMethod.CARD, lines),
-        uuid.uuid4().hex,
-        state=PaymentState.SUCCEEDED,
-        gateway_payment_id=f"gw-{order.hex[:8]}",
-    )
     assert config.store.sqlite_path is not None
     config.store.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     store = open_store(config.store.url)
     try:
         store.upsert_partners(p.partner for p in config.partners)
-        store.add(entry)
-        store.credit_payment(entry, at=at.astimezone(dt.UTC))
+        pay_basket(store, inn, at, *amounts)
     finally:
         store.close()
-
-
-def local(config: RunnerConfig, day: dt.date, hh: int, mm: int = 0) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(hh, mm), tzinfo=config.service.time_zone)
 
 
 # -- check ----------------------------------------------------------------------------------
@@ -155,7 +80,8 @@ def test_check_prints_the_setup(tmp_path: Path) -> None:
 
 def test_check_masks_the_store_password(tmp_path: Path) -> None:
     path = write_config(
-        tmp_path, {'url = "sqlite:///pes.db"': 'url = "postgresql://pes:s3cret@db.example/pes"'}
+        tmp_path,
+        replace={'url = "sqlite:///pes.db"': 'url = "postgresql://pes:s3cret@db.example/pes"'},
     )
 
     result = run(["runner", "check", "--config", str(path)])
@@ -166,7 +92,7 @@ def test_check_masks_the_store_password(tmp_path: Path) -> None:
 
 
 def test_check_lists_every_problem_without_a_traceback(tmp_path: Path) -> None:
-    path = write_config(tmp_path, {'cutoff = "18:00"': 'cutoff = "25:00"\ncolour = "red"'})
+    path = write_config(tmp_path, replace={'cutoff = "18:00"': 'cutoff = "25:00"\ncolour = "red"'})
 
     result = run(["runner", "check", "--config", str(path)], env={"PES_CLIENT_TOKENS": "short"})
 
@@ -348,7 +274,7 @@ def test_close_day_exits_1_when_a_delivery_fails(tmp_path: Path) -> None:
     host.register(_RefusingPlugin(), name="test-refusing")
     path = write_config(
         tmp_path,
-        {
+        replace={
             'channel = { kind = "outbox", folder = "outbox/teploset", format = "pes-payments" }': (
                 'channel = { kind = "refusing" }'
             )
@@ -382,37 +308,10 @@ def test_close_day_exits_1_when_a_delivery_fails(tmp_path: Path) -> None:
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_serve_runs_until_told_to_stop(tmp_path: Path, stop: signal.Signals) -> None:
     path = write_config(tmp_path)
-    pes = Path(sys.executable).parent / "pes"
-    proc = subprocess.Popen(
-        [str(pes), "runner", "serve", "--config", str(path), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **ENV},
-    )
-    try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()  # printed once the socket is bound
-        match = re.search(r"serving on (http://127\.0\.0\.1:\d+)", first)
-        assert match is not None, first + (proc.stderr.read() if proc.stderr else "")
-        base = match[1]
-        health: dict[str, object] | None = None
-        deadline = time.monotonic() + 20
-        while health is None and time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=2) as answer:
-                    health = json.loads(answer.read())
-            except OSError:
-                assert proc.poll() is None, "the server ended early"
-                time.sleep(0.05)
-        assert health is not None and health["status"] == "ok"
-        proc.send_signal(stop)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=10)
-    assert proc.returncode == 0, err
+    with serving(path, tmp_path / "serve.log") as served:
+        assert served.health()["status"] == "ok"
+        out, err = served.stop(stop)
+    assert served.proc.returncode == 0, err
     assert "pes runner: stopped" in out
     assert "Traceback" not in err
     assert (tmp_path / "data" / "pes.db").is_file()

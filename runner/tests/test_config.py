@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from pes_sdk_runner.config import (
+    DaemonConfig,
     RunnerConfig,
     RunnerConfigError,
     StoreKind,
@@ -288,6 +289,68 @@ def test_minimal_config_takes_the_defaults(tmp_path: Path) -> None:
     assert config.service.data == tmp_path / "data"
     assert config.store.url == f"sqlite:///{tmp_path / 'data' / 'pes.db'}"
     assert config.partners == ()
+    assert config.daemon == DaemonConfig()
+
+
+def test_daemon_defaults() -> None:
+    d = DaemonConfig()
+    assert d.enabled is True
+    assert (d.scan_interval, d.poll_interval, d.file_min_age) == (60, 3600, 10)
+    assert (d.close_grace, d.catch_up_days) == (60, 7)
+    assert (d.delivery_interval, d.delivery_max_attempts) == (300, 10)
+
+
+def test_daemon_table_is_read(tmp_path: Path) -> None:
+    data = base_config()
+    data["daemon"] = {
+        "enabled": False,
+        "scan_interval": Decimal("0.5"),
+        "poll_interval": 900,
+        "file_min_age": 0,
+        "close_grace": 300,
+        "catch_up_days": 0,
+        "delivery_interval": 60,
+        "delivery_max_attempts": 3,
+    }
+    config = load_runner_config(write(tmp_path, data), env=full_env())
+    assert config.daemon == DaemonConfig(
+        enabled=False,
+        scan_interval=0.5,
+        poll_interval=900.0,
+        file_min_age=0.0,
+        close_grace=300.0,
+        catch_up_days=0,
+        delivery_interval=60.0,
+        delivery_max_attempts=3,
+    )
+    # A partial table keeps the defaults of the keys it leaves out.
+    data["daemon"] = {"close_grace": 0}
+    partial = load_runner_config(write(tmp_path, data), env=full_env())
+    assert partial.daemon == DaemonConfig(close_grace=0.0)
+
+
+def test_every_daemon_problem_is_listed_with_the_others(tmp_path: Path) -> None:
+    data = base_config()
+    data["daemon"] = {
+        "scan_interval": 0,
+        "close_grace": "60",
+        "catch_up_days": Decimal("1.5"),
+        "delivery_max_attempts": 0,
+        "enabled": "yes",
+        "scan_intervall": 5,
+    }
+    data["http"]["port"] = 70000
+    error = problems_of(tmp_path, data)
+    assert set(error.keys) == {
+        "daemon.scan_interval",
+        "daemon.close_grace",
+        "daemon.catch_up_days",
+        "daemon.delivery_max_attempts",
+        "daemon.enabled",
+        "daemon.scan_intervall",
+        "http.port",
+    }
+    assert len(error.problems) == len(error.keys)
 
 
 # -- the example and the documentation ---------------------------------------------------
@@ -333,6 +396,9 @@ def test_documentation_names_every_key() -> None:
         "partners[i].channel.kind", "partners[i].channel.folder", "partners[i].channel.format",
         "partners[i].channel.settings", "partners[i].channel.secrets_env",
         "partners[i].cutoff", "partners[i].empty_registry", "partners[i].transfer_format",
+        "daemon.enabled", "daemon.scan_interval", "daemon.poll_interval", "daemon.file_min_age",
+        "daemon.close_grace", "daemon.catch_up_days", "daemon.delivery_interval",
+        "daemon.delivery_max_attempts",
     ]  # fmt: skip
     missing = [k for k in keys if f"`{k}`" not in doc]
     assert missing == []
@@ -554,6 +620,51 @@ CASES: list[tuple[str, Change, str, str]] = [
         "holds payments, not transfers",
     ),
     ("partner not a table", _set("partners[1]", "x"), "partners[1]", "is a table"),
+    ("daemon not a table", _set("daemon", 60), "daemon", "is a table"),
+    ("daemon unknown key", _set("daemon", {"grace": 60}), "daemon.grace", "allowed here: catch_up"),
+    (
+        "daemon interval zero",
+        _set("daemon", {"scan_interval": 0}),
+        "daemon.scan_interval",
+        "from 0.1 to 86400, not 0",
+    ),
+    (
+        "daemon interval text",
+        _set("daemon", {"delivery_interval": "5m"}),
+        "daemon.delivery_interval",
+        "is a number of seconds, not text",
+    ),
+    (
+        "daemon grace too long",
+        _set("daemon", {"close_grace": 86400}),
+        "daemon.close_grace",
+        "from 0 to 21600",
+    ),
+    (
+        "daemon negative age",
+        _set("daemon", {"file_min_age": -1}),
+        "daemon.file_min_age",
+        "from 0 to 3600",
+    ),
+    (
+        "catch-up days fraction",
+        _set("daemon", {"catch_up_days": Decimal("2.5")}),
+        "daemon.catch_up_days",
+        "whole number of days, not a number",
+    ),
+    (
+        "catch-up days too many",
+        _set("daemon", {"catch_up_days": 400}),
+        "daemon.catch_up_days",
+        "from 0 to 366",
+    ),
+    (
+        "attempts zero",
+        _set("daemon", {"delivery_max_attempts": 0}),
+        "daemon.delivery_max_attempts",
+        "from 1 to 1000",
+    ),
+    ("daemon enabled", _set("daemon", {"enabled": 1}), "daemon.enabled", "true or false"),
     ("partners not an array", _set("partners", "x"), "partners", "array of tables"),
 ]
 

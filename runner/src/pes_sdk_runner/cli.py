@@ -1,5 +1,8 @@
 """``pes runner``: check the configuration, ingest, close days, show the state, serve the API.
 
+``serve`` runs the scheduler (:mod:`pes_sdk_runner.daemon`) beside the API: inbox scans,
+day closes and deliveries on their own; ``run-once`` makes one pass of it and exits.
+
 The runner adds this group to ``pes`` through the ``pes_cli_commands`` hook
 (:mod:`pes_sdk_runner.plugin`). The store, the ingest, the day close and the HTTP stack are
 imported when a command runs, not when the plugin loads: every ``pes`` command loads every
@@ -11,11 +14,13 @@ could not run (bad configuration, a day not yet over, an unusable store).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import signal
-import socket
-from collections.abc import Iterator
+import threading
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +34,7 @@ from pes_sdk.errors import PesError
 if TYPE_CHECKING:
     from pes_sdk_runner.close import DayClose
     from pes_sdk_runner.config import PartnerConfig, RunnerConfig
+    from pes_sdk_runner.daemon import Pass
     from pes_sdk_runner.ingest import IngestOutcome
     from pes_sdk_runner.store import SqlStore
 
@@ -66,7 +72,7 @@ def _store(config: RunnerConfig) -> Iterator[SqlStore]:
         if config.store.sqlite_path is not None:
             # The data folder is created on first use: loading the configuration creates nothing.
             config.store.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-        store = open_store(config.store.url)
+        store = open_store(config.store.url, group_commit=config.store.group_commit)
     except (PesError, OSError) as exc:
         fail(f"store {config.store.display_url}: {exc}", EXIT_USAGE)
     try:
@@ -137,6 +143,7 @@ def check(ctx: click.Context, config_path: Path) -> None:
         click.echo(f"    channel: {channel}")
         transfer = p.transfer_format or "none"
         click.echo(f"    cut-off: {p.cutoff:%H:%M}; transfer order: {transfer}")
+    click.echo(f"daemon: {_schedule(config)}")
     ctx.exit(EXIT_OK)
 
 
@@ -298,7 +305,12 @@ def close_day_command(
     ctx: click.Context, config_path: Path, day: dt.datetime, inn: str | None
 ) -> None:
     """Close a day: payment registries, transfer orders, ledger entries, deliveries."""
-    from pes_sdk_runner.close import DayNotOver, close_day, deliver_pending
+    from pes_sdk_runner.close import (
+        DayNotOver,
+        close_day,
+        days_to_close_before,
+        deliver_pending,
+    )
     from pes_sdk_runner.store import DeliveryStatus
 
     host = host_of(ctx)
@@ -311,6 +323,12 @@ def close_day_command(
         results: list[DayClose] = []
         for p in partners:
             try:
+                # Days are closed in order: a close cut short by a crash, and earlier days
+                # with payments in no registry yet, are closed first, so that closing a
+                # later day never leaves a payment out of every registry.
+                for earlier in days_to_close_before(store, config, p, date):
+                    click.echo(f"{p.inn}: closing {earlier:%Y-%m-%d} first (not closed yet)")
+                    results.append(close_day(store, config, host, p, earlier, now=now))
                 results.append(close_day(store, config, host, p, date, now=now))
             except DayNotOver as exc:
                 fail(f"the day is not over yet: {exc}", EXIT_USAGE)
@@ -326,6 +344,123 @@ def close_day_command(
     for d in waiting:
         click.echo(f"delivery {d.id} to {d.target} will be retried: {d.last_error}", err=True)
     ctx.exit(EXIT_INVALID if failed else EXIT_OK)
+
+
+# -- the scheduler --------------------------------------------------------------------------
+
+
+def _schedule(config: RunnerConfig) -> str:
+    d = config.daemon
+    if not d.enabled:
+        return "off (serve runs the API only)"
+    return (
+        f"inboxes every {d.scan_interval:g} s, billing sources every {d.poll_interval:g} s; "
+        f"days closed {d.close_grace:g} s after the cut-off, up to {d.catch_up_days} days back; "
+        f"deliveries retried every {d.delivery_interval:g} s, "
+        f"{d.delivery_max_attempts} attempts in all"
+    )
+
+
+def _pass_lines(done: Pass) -> list[tuple[str, bool]]:
+    """What a pass did, one line each, with True for the lines that tell of a problem."""
+    from pes_sdk_runner.ingest import Outcome
+    from pes_sdk_runner.store import DeliveryStatus
+
+    bad = {Outcome.REFUSED, Outcome.CONFLICT, Outcome.FAILED}
+    lines = [(_describe(out), out.outcome in bad) for out in done.ingested]
+    lines += [(_closed(result), False) for result in done.registries]
+    for d in done.deliveries:
+        if d.status is DeliveryStatus.FAILED:
+            lines.append((f"delivery {d.id} to {d.target} failed: {d.last_error}", True))
+        elif d.status is DeliveryStatus.PENDING:
+            lines.append((f"delivery {d.id} to {d.target} will be retried: {d.last_error}", False))
+        else:
+            lines.append((f"delivery {d.id} to {d.target}: {d.status}", False))
+    for check in done.payments:
+        if check.changed:
+            credited = ", credited: its webhook never came" if check.credited else ""
+            lines.append((f"payment {check.order_id} is {check.state}{credited}", False))
+    for e in done.errors:
+        where = " ".join(x for x in (e.partner, e.subject) if x)
+        lines.append((f"error in {e.stage}{' ' + where if where else ''}: {e.message}", True))
+    return lines
+
+
+@runner.command("run-once")
+@_CONFIG
+@click.pass_context
+def run_once_command(ctx: click.Context, config_path: Path) -> None:
+    """One pass of the scheduler now: scan, poll, close the ended days, deliver.
+
+    What ``serve`` does on its own, once: for a cron job, or to see what the daemon would
+    do. Exits 1 when a registry was refused or a day, file or delivery failed.
+    """
+    from pes_sdk_runner.daemon import Daemon, utc_now
+
+    host = host_of(ctx)
+    config = _load(ctx, config_path)
+    with _store(config) as store:
+        done = Daemon(store, config, host).run_once(utc_now())
+    lines = _pass_lines(done)
+    for line, problem in lines:
+        click.echo(line, err=problem)
+    if not lines:
+        click.echo("nothing to do")
+    ctx.exit(EXIT_OK if done.ok else EXIT_INVALID)
+
+
+def _print_pass(done: Pass) -> None:
+    lines = _pass_lines(done)
+    if lines:
+        click.echo(f"pes runner: pass at {done.at:%Y-%m-%d %H:%M:%S} UTC:")
+        for line, _problem in lines:
+            click.echo(f"  {line}")
+
+
+@contextmanager
+def _scheduler(
+    config: RunnerConfig,
+    host: Any,
+    metrics: Any,
+    check_payment: Callable[[uuid.UUID], Any] | None = None,
+) -> Iterator[None]:
+    """The scheduler in a thread of its own, on a store of its own, while the block runs.
+
+    Its own store (connection): a long ingest in one transaction must not hold the API's
+    connection lock, and on PostgreSQL the API's requests and the pass then run side by
+    side. On leaving, the thread is told to stop and joined: a pass in progress finishes
+    the file, day or delivery it is at.
+    """
+    from pes_sdk_runner.daemon import Daemon
+    from pes_sdk_runner.store import open_store
+
+    try:
+        store = open_store(config.store.url, migrate=False, group_commit=config.store.group_commit)
+    except (PesError, OSError) as exc:
+        fail(f"store {config.store.display_url}: {exc}", EXIT_USAGE)
+    stop = threading.Event()
+    daemon = Daemon(
+        store,
+        config,
+        host,
+        metrics=metrics,
+        on_pass=_print_pass,
+        check_payment=check_payment,
+    )
+    # Not a daemon thread: the interpreter must never end a transaction half way.
+    thread = threading.Thread(target=daemon.run_forever, args=(stop,), name="pes-runner-daemon")
+    thread.start()
+    click.echo(f"pes runner: scheduler on: {_schedule(config)}")
+    try:
+        yield
+    finally:
+        stop.set()
+        while thread.is_alive():
+            # A second Ctrl-C or SIGTERM does not cut the pass short: it is waited for.
+            with suppress(KeyboardInterrupt):
+                thread.join()
+        store.close()
+        click.echo("pes runner: scheduler stopped")
 
 
 # -- serve ---------------------------------------------------------------------------------
@@ -353,13 +488,29 @@ def _stop_on_sigterm() -> Iterator[None]:
     type=click.IntRange(0, 65535),
     help="Listen on this port; 0 takes any free one (default: http.port).",
 )
+@click.option(
+    "--no-daemon",
+    is_flag=True,
+    help="Serve the API only: no inbox scans, day closes or deliveries.",
+)
 @click.pass_context
-def serve(ctx: click.Context, config_path: Path, bind_host: str | None, port: int | None) -> None:
-    """Serve the HTTP API until Ctrl-C (or SIGTERM)."""
+def serve(
+    ctx: click.Context,
+    config_path: Path,
+    bind_host: str | None,
+    port: int | None,
+    no_daemon: bool,
+) -> None:
+    """Serve the HTTP API and run the scheduler until Ctrl-C (or SIGTERM).
+
+    The scheduler scans the inboxes, closes each partner's ended days and delivers the
+    registries on its own ([daemon] in the configuration); --no-daemon, or
+    daemon.enabled = false, serves the API only.
+    """
     import attrs
 
-    from pes_sdk.gateways import PaymentProcessor
-    from pes_sdk_runner.api import create_app, make_server
+    from pes_sdk_runner.api import create_app, listen, make_server, processor_for
+    from pes_sdk_runner.logs import log_to_stderr
 
     host = host_of(ctx)
     config = _load(ctx, config_path)
@@ -371,7 +522,7 @@ def serve(ctx: click.Context, config_path: Path, bind_host: str | None, port: in
     config = attrs.evolve(config, http=http)
     # The socket is bound first, so that port 0 gives a known port for the webhook URL.
     try:
-        sock = socket.create_server((http.host, http.port))
+        sock = listen(http.host, http.port)  # with TCP_NODELAY: answers are not held back
     except OSError as exc:
         fail(f"cannot listen on {http.host}:{http.port}: {exc.strerror or exc}", EXIT_USAGE)
     bound = sock.getsockname()[1]
@@ -389,13 +540,25 @@ def serve(ctx: click.Context, config_path: Path, bind_host: str | None, port: in
         except (PesError, ValueError, OSError) as exc:
             fail(f"gateway {config.gateway.name}: {exc}", EXIT_USAGE)
         try:
-            processor = PaymentProcessor(gateway, store=store, on_credit=store.credit_payment)
+            processor = processor_for(gateway, store)  # credits and refunds in the ledger
             app = create_app(store, config, host, processor)
             server = make_server(app, config)
+            # The API's and the scheduler's events as JSON lines on stderr (no personal
+            # data: accounts masked), unless the embedding program set logging up.
+            log_to_stderr()
             click.echo(f"pes runner: serving on {base} (store {config.store.display_url})")
+            scheduler: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+            if config.daemon.enabled and not no_daemon:
+                api = getattr(app.state, "api", None)
+                # The scheduler asks the acquirer about payments whose webhook never came,
+                # through this processor: the API's book and its locks.
+                scheduler = _scheduler(
+                    config, host, getattr(api, "metrics", None), processor.refresh
+                )
             # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again
-            # for the previous handler: Ctrl-C is the normal way out, not an error.
-            with _stop_on_sigterm(), suppress(KeyboardInterrupt):
+            # for the previous handler: Ctrl-C is the normal way out, not an error. The
+            # scheduler is stopped (and joined) after the server.
+            with _stop_on_sigterm(), scheduler, suppress(KeyboardInterrupt):
                 server.run(sockets=[sock])
         finally:
             gateway.close()

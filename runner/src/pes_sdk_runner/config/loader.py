@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import attrs
+
 from pes_sdk.errors import ConfigError
 from pes_sdk.models.partners import Partner
 from pes_sdk.models.registry import RegistryKind
@@ -31,6 +33,7 @@ from pes_sdk_runner.config.models import (
     OUTBOX,
     AdapterSettings,
     ChannelConfig,
+    DaemonConfig,
     GatewayConfig,
     HttpConfig,
     PartnerConfig,
@@ -218,6 +221,30 @@ def _port(value: Any) -> int:
     return value
 
 
+def _seconds(low: float, high: float) -> Callable[[Any], float]:
+    """Seconds from ``low`` to ``high``: a TOML integer or decimal number."""
+
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | Decimal):
+            raise TypeError(f"is a number of seconds, not {_kind(value)}")
+        if not low <= value <= high:
+            raise ValueError(f"is a number of seconds from {low:g} to {high:g}, not {value}")
+        return float(value)
+
+    return check
+
+
+def _whole(low: int, high: int, what: str) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"is a whole number of {what}, not {_kind(value)}")
+        if not low <= value <= high:
+            raise ValueError(f"is a whole number of {what} from {low} to {high}, not {value}")
+        return value
+
+    return check
+
+
 def _webhook_path(value: Any) -> str:
     text = _text(value)
     if not text.startswith("/") or any(c.isspace() or c in "?#" for c in text):
@@ -283,9 +310,9 @@ def _overlaps(a: Path, b: Path) -> bool:
 
 # -- sections -----------------------------------------------------------------------------
 
-_TOP_KEYS = ("version", "service", "store", "gateway", "http", "partners")
+_TOP_KEYS = ("version", "service", "store", "gateway", "http", "daemon", "partners")
 _SERVICE_EXTRA = ("time_zone", "data")
-_STORE_KEYS = ("url",)
+_STORE_KEYS = ("url", "group_commit")
 _GATEWAY_KEYS = ("name", "settings", "secrets_env")
 _HTTP_KEYS = (
     "host",
@@ -294,6 +321,22 @@ _HTTP_KEYS = (
     "operator_tokens_env",
     "webhook_path",
 )
+_DAY = 86_400
+#: ``[daemon]``: each key with how it is read (the defaults are ``DaemonConfig``'s).
+_DAEMON_KEYS: Mapping[str, Callable[[Any], Any]] = {
+    "enabled": _bool,
+    "scan_interval": _seconds(0.1, _DAY),
+    "poll_interval": _seconds(1, _DAY),
+    "file_min_age": _seconds(0, 3600),
+    # A grace under a quarter of a day keeps "the last ended day" within the last two.
+    "close_grace": _seconds(0, 6 * 3600),
+    "catch_up_days": _whole(0, 366, "days"),
+    "delivery_interval": _seconds(1, _DAY),
+    "delivery_max_attempts": _whole(1, 1000, "attempts"),
+    "payment_check_interval": _seconds(1, _DAY),
+    "payment_check_after": _seconds(0, _DAY),
+    "payment_check_window": _seconds(3600, 30 * _DAY),
+}
 _PARTNER_EXTRA = (
     "source",
     "format",
@@ -388,6 +431,15 @@ class _Loader:
         if table is None:
             return None
         self.r.unknown(table, _STORE_KEYS, "store")
+        group: bool | None = True
+        if "group_commit" in table:
+            group = self.r.get(table, "group_commit", "store", _bool)
+        if group is None:
+            return None
+        found = self._store_url(table, data_folder)
+        return attrs.evolve(found, group_commit=group) if found is not None else None
+
+    def _store_url(self, table: Mapping[str, Any], data_folder: Path | None) -> StoreConfig | None:
         url = self.r.get(table, "url", "store", _text)
         if url is None:
             if "url" in table or data_folder is None:
@@ -502,6 +554,24 @@ class _Loader:
         assert host is not None and port is not None and path is not None
         assert client is not None and operator is not None
         return HttpConfig(client, operator, client_var, operator_var, host, port, path)
+
+    # -- [daemon]
+
+    def daemon(self, data: Mapping[str, Any]) -> DaemonConfig | None:
+        table = self.r.table(data, "daemon", "")
+        if table is None:
+            return None
+        self.r.unknown(table, _DAEMON_KEYS, "daemon")
+        values: dict[str, Any] = {}
+        complete = True
+        for key, convert in _DAEMON_KEYS.items():
+            if key not in table:
+                continue
+            value = self.r.get(table, key, "daemon", convert)
+            if value is None:
+                complete = False
+            values[key] = value
+        return DaemonConfig(**values) if complete else None
 
     # -- [[partners]]
 
@@ -734,12 +804,13 @@ def parse_runner_config(
     store = loader.store(doc, data_folder)
     gateway = loader.gateway(doc)
     http = loader.http(doc, gateway.name if gateway is not None else None)
+    daemon = loader.daemon(doc)
     partners = loader.partners(doc, data_folder, service)
     if r.problems:
         raise RunnerConfigError(path, r.problems)
     assert service is not None and store is not None and gateway is not None
-    assert http is not None and partners is not None
-    return RunnerConfig(service, store, gateway, http, tuple(partners), path)
+    assert http is not None and partners is not None and daemon is not None
+    return RunnerConfig(service, store, gateway, http, tuple(partners), path, daemon)
 
 
 def _data_guess(doc: Mapping[str, Any], base: Path) -> Path | None:

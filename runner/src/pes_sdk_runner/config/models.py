@@ -25,6 +25,7 @@ __all__ = [
     "OUTBOX",
     "AdapterSettings",
     "ChannelConfig",
+    "DaemonConfig",
     "GatewayConfig",
     "HttpConfig",
     "PartnerConfig",
@@ -103,6 +104,8 @@ class StoreConfig:
 
     url: str = attrs.field(repr=lambda u: repr(mask_url(u)))
     kind: StoreKind = StoreKind.SQLITE
+    #: SQLite: concurrent commits share fsyncs, each durable before it is answered
+    group_commit: bool = True
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -207,6 +210,38 @@ class PartnerConfig:
 
 
 @attrs.frozen
+class DaemonConfig:
+    """What ``pes runner serve`` does on its own beside the API (планировщик).
+
+    Intervals and the grace are in seconds. See ``docs/runner-config.md`` and the
+    "Running as a daemon" section of ``docs/quickstart/operator.md``.
+    """
+
+    #: run the scheduler in ``serve`` (``--no-daemon`` turns it off for one run)
+    enabled: bool = True
+    #: how often the inbox folders are scanned; also the longest pause between passes
+    scan_interval: float = 60.0
+    #: how often billing sources (``soap-billing``, …) are asked for the current registry
+    poll_interval: float = 3600.0
+    #: an inbox file modified less than this long ago is left for the next scan
+    file_min_age: float = 10.0
+    #: a day is closed this long after its cut-off: room for credits still being committed
+    close_grace: float = 60.0
+    #: how many days before the last ended one a pass closes after downtime
+    catch_up_days: int = 7
+    #: how often open deliveries are tried again (a new registry is tried at once)
+    delivery_interval: float = 300.0
+    #: attempts in all before a delivery is given up as ``failed``
+    delivery_max_attempts: int = 10
+    #: how often the acquirer is asked about payments still waiting (the webhook backstop)
+    payment_check_interval: float = 120.0
+    #: a waiting payment is asked about once it has not changed for this long
+    payment_check_after: float = 300.0
+    #: payments created longer ago than this are no longer asked about (expired)
+    payment_check_window: float = 172_800.0
+
+
+@attrs.frozen
 class RunnerConfig:
     """The whole runner configuration, loaded from one TOML file."""
 
@@ -216,6 +251,7 @@ class RunnerConfig:
     http: HttpConfig
     partners: tuple[PartnerConfig, ...] = ()
     path: Path | None = None
+    daemon: DaemonConfig = attrs.field(factory=DaemonConfig)
 
     def partner(self, inn: str, kpp: str | None = None) -> PartnerConfig | None:
         """The partner with this ИНН (and КПП, when given), or None if none or ambiguous."""
