@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 import pytest
+from example_inputs import HOUSE, TEPLOSET, UK_DOM, VODOKANAL, local, pay_basket
 from pes_sdk_runner.close import (
     CloseConflict,
     DayNotOver,
@@ -32,29 +33,20 @@ from pes_sdk_runner.config import (
     load_runner_config,
 )
 from pes_sdk_runner.store import DeliveryStatus, LedgerKind, SqlStore, open_store
+from runner_proc import ENV
 
 from pes_sdk.billing.contract import DeliveryChannel
 from pes_sdk.billing.errors import BillingUnavailable, RegistryConflict
 from pes_sdk.billing.models import DeliveryReceipt
 from pes_sdk.billing.models import DeliveryStatus as ChannelStatus
 from pes_sdk.billing.retry import BillingRetry
-from pes_sdk.gateways.models import PaymentState
-from pes_sdk.gateways.processor import PaymentEntry
 from pes_sdk.models.delivery import Delivery
-from pes_sdk.models.payments import Payment, PaymentLine, PaymentMethod, PaymentRegistry
+from pes_sdk.models.payments import PaymentRegistry
 from pes_sdk.money import ZERO
 from pes_sdk.period import Period
 from pes_sdk.plugins import hookimpl
 from pes_sdk.plugins.manager import PluginHost
 
-ENV = {
-    "PES_CLIENT_TOKENS": "client-token-0123456789abcdef",
-    "PES_OPERATOR_TOKENS": "operator-token-0123456789abcdef",
-}
-HOUSE = "0c5b2444-70a0-4932-980c-b4dc0d3f02b5"
-UK_DOM = "5003012349"  # percent 1.36 %, sber-payments, 1c-clientbank, cut-off 20:00
-VODOKANAL = "7720123457"  # subscription, pes-payments, empty registries, cut-off 18:00
-TEPLOSET = "5904123453"  # percent 1.2 %, pes-payments, no transfer format, cut-off 21:30
 DAY = dt.date(2026, 11, 26)
 LATER = dt.datetime(2026, 12, 5, tzinfo=dt.UTC)  # "now": every test day is over
 NO_WAIT = BillingRetry(attempts=2, initial_wait=0, max_wait=0, sleep=lambda _: None)
@@ -102,36 +94,20 @@ def partner_of(config: RunnerConfig, inn: str) -> PartnerConfig:
     return found
 
 
-def local(config: RunnerConfig, day: dt.date, hh: int, mm: int = 0, ss: int = 0) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(hh, mm, ss), tzinfo=config.service.time_zone)
-
-
 def pay(
     store: SqlStore, inn: str, at: dt.datetime, *amounts: str, account: str = "1001"
 ) -> uuid.UUID:
     """A basket paid and credited at ``at``, as the processor records it."""
-    lines = [
-        PaymentLine(
-            inn,
-            f"{account}{i}",
-            Decimal(a),
-            service="Содержание жилья",
-            house_id=HOUSE,
-            premises="кв. 12А",
-            period=Period(2026, 11),
-        )
-        for i, a in enumerate(amounts)
-    ]
-    order = uuid.uuid4()
-    entry = PaymentEntry(
-        Payment(order, at, PaymentMethod.CARD, lines),
-        uuid.uuid4().hex,
-        state=PaymentState.SUCCEEDED,
-        gateway_payment_id=f"gw-{order.hex[:8]}",
+    entry = pay_basket(
+        store,
+        inn,
+        at,
+        *amounts,
+        account=account,
+        service="Содержание жилья",
+        period=Period(2026, 11),
     )
-    store.add(entry)
-    store.credit_payment(entry, at=at.astimezone(dt.UTC))
-    return order
+    return entry.payment.payment_id
 
 
 def read_back(host: PluginHost, fmt: str, path: Path) -> tuple[list[Any], Any]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from example_inputs import write_sber_debts
 from pes_sdk_runner.config.models import (
     AdapterSettings,
     ChannelConfig,
@@ -102,18 +103,7 @@ def sber(inbox: Path) -> PartnerConfig:
 def write_sber(
     folder: Path, number: int, records: Sequence[DebtRecord] = GOOD, inn: str = INN_A
 ) -> Path:
-    fmt = get_host().format("sber-debts")
-    header = RegistryHeader(
-        kind=RegistryKind.DEBTS,
-        partner_inn=inn,
-        partner_account=ACCOUNT,
-        period=PERIOD,
-        number=number,
-    )
-    name = fmt.filename(header)
-    assert name is not None
-    fmt.write(folder / name, header, records)
-    return folder / name
+    return write_sber_debts(folder, number, records, inn=inn, account=ACCOUNT, period=PERIOD)
 
 
 def with_a_bad_row(path: Path) -> Path:

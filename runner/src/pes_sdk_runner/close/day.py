@@ -18,7 +18,10 @@ time), appends no ledger entry twice (refs) and opens no second delivery.
 **Crash safety.** The number is recorded first; the files are then written atomically
 (temporary file, fsync, rename, fsync of the folder); the ledger entries and the delivery
 follow. A crash anywhere leaves either no file or a whole one under its final name, and
-the re-run completes what is missing with the same bytes.
+the re-run completes what is missing with the same bytes. A crash inside a write leaves its
+hidden ``.NAME.*.part`` temporary behind: it is not removed (a concurrent closer may be
+writing it), and no reader of the folder takes such a name. The crash points ``close.*``
+(:mod:`pes_sdk_runner.crashpoints`) test this with a real SIGKILL (docs/runner-crash-safety.md).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from pes_sdk.premises import Premises
 from pes_sdk.settlement_orders import PartnerDay, RegistryRef, payment_order
 from pes_sdk.vat import DEFAULT_VAT_SCHEDULE
 from pes_sdk_runner.config.models import PartnerConfig, RunnerConfig
+from pes_sdk_runner.crashpoints import crashpoint
 from pes_sdk_runner.store.base import (
     DeliveryInfo,
     LedgerEntry,
@@ -60,7 +64,9 @@ __all__ = [
     "PartnerDayRegistry",
     "build_registry",
     "close_day",
+    "day_of",
     "day_window",
+    "days_to_close_before",
     "outbox_folder",
     "registry_filename",
     "transfers_folder",
@@ -96,6 +102,45 @@ def day_window(day: dt.date, cutoff: dt.time, zone: dt.tzinfo) -> tuple[dt.datet
         return local.astimezone(dt.UTC)
 
     return end_of(day - dt.timedelta(days=1)), end_of(day)
+
+
+def day_of(moment: dt.datetime, cutoff: dt.time, zone: dt.tzinfo) -> dt.date:
+    """The partner-day whose window (:func:`day_window`) holds ``moment`` (aware)."""
+    local = moment.astimezone(zone).date()
+    for day in (local - dt.timedelta(days=1), local, local + dt.timedelta(days=1)):
+        start, end = day_window(day, cutoff, zone)
+        if start <= moment < end:
+            return day
+    raise AssertionError("a moment lies in one of three neighbouring partner-days")
+
+
+def days_to_close_before(
+    store: Store, config: RunnerConfig, partner: PartnerConfig, day: dt.date
+) -> list[dt.date]:
+    """The partner's days before ``day`` that must be closed first, oldest first.
+
+    Days are closed in order, and every credit belongs in exactly one registry, so before
+    ``day`` come: a day whose registry was recorded but never delivered (a close cut short
+    by a crash: redone with the same number and bytes), and every day after the last
+    closed one that has credits no registry carries yet — or every such day at all, for a
+    partner with empty registries that has had one (before its first, nothing tells when
+    it started to be served).
+    """
+    zone = config.service.time_zone
+    recorded = store.payment_registries(partner.inn)
+    opened = {d.registry_id for d in store.deliveries()}
+    days = {r.day for r in recorded if r.id not in opened and r.day < day}
+    last = max((r.day for r in recorded if r.day < day), default=None)
+    since = day_window(last, partner.cutoff, zone)[1] if last is not None else None
+    until = day_window(day, partner.cutoff, zone)[0]
+    for e in store.ledger_entries(partner.inn, kind=LedgerKind.CREDIT, since=since, until=until):
+        if e.at is not None:
+            days.add(day_of(e.at, partner.cutoff, zone))
+    if partner.empty_registry and last is not None:
+        # Such a partner gets a registry every day, with payments or without.
+        following = last + dt.timedelta(days=1)
+        days.update(following + dt.timedelta(days=n) for n in range((day - following).days))
+    return sorted(days)
 
 
 def outbox_folder(config: RunnerConfig, partner: PartnerConfig) -> Path:
@@ -239,6 +284,7 @@ def _write(
     # plugin format too: a partial file never appears under the final name.
     with atomic_path(path) as tmp:
         fmt.write(tmp, header, records)
+        crashpoint("close.file-temp-written")
 
 
 def _format(host: PluginHost, name: str, kind: RegistryKind, what: str) -> RegistryFormat:
@@ -300,6 +346,7 @@ def close_day(
             f"count/amount/fee/transfer {recorded}; the store now gives "
             f"{(len(built.records), s.paid, s.fee, s.transfer)}"
         )
+    crashpoint("close.number-recorded")
     registry = built.registry(info.number)
     created = _local(end, config.service.time_zone)  # derived from the day, not the clock
 
@@ -336,6 +383,7 @@ def close_day(
         )
         transfer_path = transfers_folder(config) / name
         _write(transfer_fmt, transfer_path, order_header, [order])
+        crashpoint("close.transfer-written")
 
     extra: tuple[tuple[str, str], ...] = ()
     if order is not None:
@@ -355,6 +403,7 @@ def close_day(
     )
     registry_path = outbox_folder(config, partner) / registry_filename(fmt, header)
     _write(fmt, registry_path, header, registry.records)
+    crashpoint("close.registry-written")
 
     entries = [
         LedgerEntry(
@@ -383,6 +432,7 @@ def close_day(
         ),
     ]
     store.ledger_append([e for e in entries if e.amount > ZERO])
+    crashpoint("close.ledger-booked")
     target = str(registry_path) if partner.channel.is_outbox else partner.inn
     delivery = store.open_delivery(info.id, partner.channel.kind, target)
     return DayClose(

@@ -37,6 +37,7 @@ from pes_sdk.models.registry import RegistryKind
 from pes_sdk.plugins.manager import PluginHost
 from pes_sdk_runner.close.day import build_registry
 from pes_sdk_runner.config.models import PartnerConfig, RunnerConfig
+from pes_sdk_runner.crashpoints import crashpoint
 from pes_sdk_runner.store.base import (
     DeliveryInfo,
     DeliveryStatus,
@@ -112,6 +113,7 @@ def _acknowledge(
     delivery: DeliveryInfo,
     now: dt.datetime,
 ) -> DeliveryInfo:
+    crashpoint("deliver.recorded")
     done = store.acknowledge_delivery(delivery.id, at=now)
     if delivery.status is not DeliveryStatus.ACKNOWLEDGED:
         host.registry_delivered(
@@ -181,6 +183,7 @@ def _deliver_one(
         except Exception as exc:  # a refusal or conflict: retrying cannot fix it
             store.record_delivery_attempt(delivery.id, _describe(exc))
             return store.fail_delivery(delivery.id, _describe(exc))
+        crashpoint("deliver.accepted")
         store.record_delivery_attempt(delivery.id)
         return _acknowledge(store, host, info, delivery, now)
     if current.attempts >= max_attempts:

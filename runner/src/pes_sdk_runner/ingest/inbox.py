@@ -11,13 +11,19 @@ file waiting in every inbox. Both are safe to repeat after a crash at any point:
   report with this file's sha256 and no file, or the file already linked under its final
   name) is finished, keeping the first report;
 * a file is moved with ``link`` + ``unlink``, so an existing file is never overwritten and,
-  whatever happens, the file exists under at least one name.
+  whatever happens, the file exists under at least one name;
+* the temporary files a killed write leaves (``.NAME.*.part``) beside the staged rejects
+  and the report are removed before those names are written again.
+
+The named crash points (:mod:`pes_sdk_runner.crashpoints`) ``ingest.*`` test all of it with
+a real SIGKILL: docs/runner-crash-safety.md.
 """
 
 from __future__ import annotations
 
 import collections
 import datetime as dt
+import glob
 import hashlib
 import itertools
 import json
@@ -40,6 +46,7 @@ from pes_sdk.operations import FormatMismatch
 from pes_sdk.period import Period
 from pes_sdk.plugins.manager import PluginHost, get_host
 from pes_sdk_runner.config.models import PartnerConfig, RunnerConfig
+from pes_sdk_runner.crashpoints import crashpoint
 from pes_sdk_runner.ingest.outcome import PROCESSED, IngestOutcome, Outcome
 from pes_sdk_runner.store.base import Store
 from pes_sdk_runner.store.errors import RegistryConflict
@@ -247,6 +254,18 @@ def _slot(folder: Path, src: Path, sha256: str) -> tuple[str, bool]:
     raise AssertionError("unreachable")  # pragma: no cover - itertools.count never ends
 
 
+def _drop_temporaries(final: Path) -> None:
+    """Remove the temporary files a killed run left on its way to ``final``.
+
+    ``atomic_path`` writes ``.NAME.<random>.part`` beside ``NAME``; a process killed before
+    the rename leaves it behind. Hidden, it is never taken for a registry, but nothing
+    else would ever remove it, and the crash tests found one per crash in the inbox (the
+    reader's staged rejects). Only this run writes these names: one scanner per inbox.
+    """
+    for leftover in final.parent.glob(f".{glob.escape(final.name)}.*.part"):
+        leftover.unlink(missing_ok=True)
+
+
 def _move(src: Path, dst: Path) -> None:
     """Give ``src`` the name ``dst`` without overwriting anything there (then drop ``src``).
 
@@ -263,6 +282,7 @@ def _move(src: Path, dst: Path) -> None:
             raise FileExistsError(dst) from None
         os.rename(src, dst)
         return
+    crashpoint("ingest.half-moved")
     os.unlink(src)
 
 
@@ -349,11 +369,13 @@ def _place(
                 rejects_path.name if keep_rejects else None,
                 received_at,
             )
+            _drop_temporaries(report_path)
             with atomic_path(report_path) as tmp:
                 tmp.write_bytes(body)
         if keep_rejects and staging.exists() and not rejects_path.exists():
             os.replace(staging, rejects_path)
         staging.unlink(missing_ok=True)
+        crashpoint("ingest.report-written")
         if final.exists() and os.path.samefile(src, final):
             os.unlink(src)  # the link was made before the crash: finish the move
         else:
@@ -434,7 +456,9 @@ def ingest_file(
     received = received_at or dt.datetime.now(dt.UTC)
     sha256 = file_sha256(path)
     staging = path.with_name(f".{path.name}{_REJECTS_SUFFIX}")
+    _drop_temporaries(staging)
     read = _read_into_store(store, partner, path, fmt, sha256, staging, received)
+    crashpoint("ingest.stored")
     host.registry_loaded(read.report)
     return _place(partner, path, fmt.name, sha256, read, staging, received)
 
