@@ -25,9 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-import socket
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -55,7 +53,6 @@ from pes_sdk.period import Period
 from pes_sdk.plugins.manager import PluginHost
 from pes_sdk.premises import Premises
 from pes_sdk_runner.config import RunnerConfig, example_config_path, load_runner_config
-from pes_sdk_runner.config.models import PartnerConfig
 from pes_sdk_runner.store.base import LedgerKind, Store
 
 __all__ = ["DaySummary", "PartnerSummary", "demo", "run_demo_day"]
@@ -213,30 +210,24 @@ class _Http:
 def _serving(store: Store, config: RunnerConfig, host: PluginHost) -> Iterator[str]:
     """The runner's API on a free loopback port, with the embedded sandbox acquirer."""
     from pes_sdk.gateways import PaymentProcessor
-    from pes_sdk_runner.api import create_app, make_server
+    from pes_sdk_runner.api import ServerStartError, create_app, listen, serve_in_thread
 
-    sock = socket.create_server(("127.0.0.1", 0))
+    # Bound first: the acquirer's webhook_url must name the port before the app exists.
+    sock = listen()
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
     factory = host.gateways().get(config.gateway.name)
     if factory is None:
+        sock.close()
         raise PesError(f"the payment gateway {config.gateway.name!r} is not installed")
     settings = {**config.gateway.adapter.merged(), "webhook_url": base + config.http.webhook_path}
     gateway = factory.create(settings)
     processor = PaymentProcessor(gateway, store=store, on_credit=store.credit_payment)
-    server = make_server(create_app(store, config, host, processor), config, log_level="warning")
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    if not server.started:
-        raise PesError("the runner's API did not start")
     try:
-        yield base
+        with serve_in_thread(create_app(store, config, host, processor), config, sock) as url:
+            yield url
+    except ServerStartError as exc:
+        raise PesError(str(exc)) from exc
     finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
         gateway.close()
 
 
@@ -357,18 +348,6 @@ def _wait_final(http: _Http, order_ids: Sequence[str]) -> dict[str, str]:
 # -- closing the day ----------------------------------------------------------------------
 
 
-def business_day(partner: PartnerConfig, zone: dt.tzinfo, moment: dt.datetime) -> dt.date:
-    """The partner-day whose window holds ``moment`` (see :func:`close.day_window`)."""
-    from pes_sdk_runner.close import day_window
-
-    local = moment.astimezone(zone).date()
-    for day in (local - dt.timedelta(days=1), local, local + dt.timedelta(days=1)):
-        start, end = day_window(day, partner.cutoff, zone)
-        if start <= moment < end:
-            return day
-    raise AssertionError("a moment lies in one of three neighbouring partner-days")
-
-
 def _read_back(host: PluginHost, name: str, path: Path) -> tuple[list[PaymentRecord], Decimal]:
     """The payment records of a registry file, and the sum of the orders in a bank file.
 
@@ -395,6 +374,7 @@ def _close_all(
     from pes_sdk_runner.close import (
         DEFAULT_PAYMENTS_FORMAT,
         close_day,
+        day_of,
         day_window,
         deliver_pending,
     )
@@ -403,7 +383,7 @@ def _close_all(
     summaries = []
     ends = []
     for partner in config.partners:
-        day = business_day(partner, zone, moment)
+        day = day_of(moment, partner.cutoff, zone)
         end = day_window(day, partner.cutoff, zone)[1]
         ends.append(end)
         closed = close_day(store, config, host, partner, day, now=end)
@@ -467,7 +447,7 @@ def run_demo_day(folder: Path, host: PluginHost, say: Callable[[str], None]) -> 
         say(f"   {path.relative_to(folder)}")
     assert config.store.sqlite_path is not None
     config.store.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-    store = open_store(config.store.url)
+    store = open_store(config.store.url, group_commit=config.store.group_commit)
     try:
         store.upsert_partners(p.partner for p in config.partners)
         outcomes = scan_inboxes(store, config, host)
