@@ -862,6 +862,9 @@ class _Observe:
         self.metrics = metrics
 
     def _route(self, scope: Scope) -> str:
+        found = scope.get("route")  # the router notes the route it handed the request to
+        if isinstance(found, Route):
+            return found.path
         for route in self.routes:
             match, _ = route.matches(scope)
             if match is Match.FULL:

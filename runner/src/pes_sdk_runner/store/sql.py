@@ -106,6 +106,11 @@ SELECT d.partner_inn, d.account, d.service, d.house_id, d.premises, d.amount, d.
 """
 
 
+#: From this many records an ingest refreshes the planner's statistics of ``debts``
+#: (``Dialect.after_bulk_load``): small registries do not change them much.
+_LARGE_INGEST = 10_000
+
+
 class SqlStore:
     """The :class:`~pes_sdk_runner.store.base.Store` on a SQL database through a dialect.
 
@@ -284,6 +289,8 @@ class SqlStore:
                 "UPDATE debt_registries SET record_count = ?, total = ? WHERE id = ?",
                 (count, total, new_id),
             )
+            if count >= _LARGE_INGEST:
+                self.dialect.after_bulk_load(cur, "debts")
             info = self._registry_by_id(cur, new_id)
         replaced = attrs.evolve(active, active=False) if active is not None else None
         return IngestResult(RegistryOutcome.ACTIVATED, info, replaced)
@@ -521,7 +528,7 @@ class SqlStore:
                 # The credit is booked in the transaction that records the payment as paid:
                 # a crash between the two would leave a paid payment that no registry
                 # carries, and a repeated webhook is a duplicate that credits nothing.
-                self._append(cur, _credits(entry, None))
+                self._append_all(cur, _credits(entry, None))
                 crashpoint("payment.paid-before-commit")
             grown = to_kopecks(entry.refunded) - int(known[0])
             if grown > 0:
@@ -684,30 +691,43 @@ class SqlStore:
         with self._tx() as cur:
             return self._append(cur, entries)
 
+    _INSERT_LEDGER = (
+        "INSERT INTO ledger (at, kind, partner_inn, account, service, order_id,"
+        " registry_id, amount, ref, memo) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (ref) DO NOTHING"
+    )
+
+    def _ledger_row(self, e: LedgerEntry, now: dt.datetime) -> tuple[Any, ...]:
+        if e.amount <= 0:
+            raise ValueError(f"a ledger amount is positive (the kind gives direction): {e}")
+        return (
+            self.dialect.ts_in(e.at or now),
+            str(e.kind),
+            e.partner_inn,
+            e.account,
+            e.service,
+            str(e.order_id) if e.order_id is not None else None,
+            e.registry_id,
+            to_kopecks(e.amount),
+            e.ref,
+            e.memo,
+        )
+
+    def _append_all(self, cur: Any, entries: Sequence[LedgerEntry]) -> None:
+        """As :meth:`_append`, in one statement, without counting what was new."""
+        now = _now()
+        cur.executemany(
+            self.dialect.sql(self._INSERT_LEDGER),
+            [self._ledger_row(e, now) for e in entries],
+        )
+
     def _append(self, cur: Any, entries: Sequence[LedgerEntry]) -> int:
         """Append inside the caller's transaction; entries whose ref is taken are skipped."""
         now = _now()
         new = 0
         for e in entries:
-            if e.amount <= 0:
-                raise ValueError(f"a ledger amount is positive (the kind gives direction): {e}")
             row = self._x(
-                cur,
-                "INSERT INTO ledger (at, kind, partner_inn, account, service, order_id,"
-                " registry_id, amount, ref, memo) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (ref) DO NOTHING RETURNING id",
-                (
-                    self.dialect.ts_in(e.at or now),
-                    str(e.kind),
-                    e.partner_inn,
-                    e.account,
-                    e.service,
-                    str(e.order_id) if e.order_id is not None else None,
-                    e.registry_id,
-                    to_kopecks(e.amount),
-                    e.ref,
-                    e.memo,
-                ),
+                cur, self._INSERT_LEDGER + " RETURNING id", self._ledger_row(e, now)
             ).fetchone()
             new += row is not None
         return new

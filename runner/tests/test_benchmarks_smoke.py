@@ -1,0 +1,62 @@
+"""The runner's benchmark scripts run end to end at their smoke size (``--quick``).
+
+No timing is asserted: each script is run as a subprocess, as a user runs it, and must
+exit 0 having printed every line of its report, with its own checks passed (every
+confirmation answered is in the store, every payment of the day is in a closed registry).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+NUMBER = r"[\d,]+(\.\d+)?"
+
+
+def run(script: str, tmp_path: Path) -> str:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--quick", "--dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert list(tmp_path.iterdir()) == []  # the temporary folder went away with its files
+    return done.stdout
+
+
+def lines_of(report: str) -> dict[str, str]:
+    return {k.strip(): v.strip() for k, _, v in (ln.partition(":") for ln in report.splitlines())}
+
+
+def test_lookups_reports_the_rate_with_both_baselines(tmp_path: Path) -> None:
+    report = lines_of(run("lookups.py", tmp_path))
+    assert report["accounts loaded"].startswith("20,000 (SQLite")
+    for key in ("store.find_services direct", "GET /healthz", "GET /v1/services (address)"):
+        assert re.match(NUMBER + " /s", report[key]), report
+    assert re.search(r"p50 +\d+\.\d+ ms +p99 +\d+\.\d+ ms", report["GET /v1/services (address)"])
+    assert re.fullmatch(NUMBER, report["ratio look-ups / direct"])
+    assert re.fullmatch(NUMBER, report["ratio look-ups / healthz"])
+
+
+def test_payments_confirms_every_basket_and_loses_none(tmp_path: Path) -> None:
+    report = lines_of(run("payments.py", tmp_path))
+    for key in ("bare durable commits", "create (POST /v1/payments)", "confirm (signed webhooks)"):
+        assert re.match(NUMBER + " /s", report[key]), report
+    assert re.fullmatch(NUMBER, report["ratio confirm / bare"])
+    assert report["target confirm >= 1,000/s"] in ("met", "missed")
+    assert report["check"] == "succeeded 200 of 200, ledger credits 400 of 400"
+
+
+def test_close_day_closes_every_partner(tmp_path: Path) -> None:
+    report = lines_of(run("close_day.py", tmp_path))
+    assert report["partners, payments"].startswith("12, 1,000")
+    assert re.match(NUMBER + r" s +\(", report["baseline read + write only"])
+    # 12 registries, and a transfer order for the two thirds with a transfer format
+    assert re.match(NUMBER + r" s +\(.* 20 files\)", report["close_day, every partner"])
+    assert re.match(r"median +\d+\.\d ms, max +\d+\.\d ms", report["per partner"])
+    assert report["target close < 10 s"] in ("met", "missed")
