@@ -41,6 +41,7 @@ from pes_sdk.billing.models import DeliveryReceipt
 from pes_sdk.billing.models import DeliveryStatus as ChannelStatus
 from pes_sdk.billing.retry import BillingRetry
 from pes_sdk.models.delivery import Delivery
+from pes_sdk.models.partners import FeeTerms
 from pes_sdk.models.payments import PaymentRegistry
 from pes_sdk.money import ZERO
 from pes_sdk.period import Period
@@ -366,6 +367,44 @@ def test_a_failing_channel_is_retried_within_bounds_then_delivered(
     assert system.accepted[(UK_DOM, 1)] == done.registry  # rebuilt exactly as closed
     assert len(recorder.events) == 1
     assert deliver_pending(store, config, host, now=LATER, retry=NO_WAIT, channels=channels) == []
+
+
+def test_a_registry_that_cannot_be_rebuilt_holds_back_no_other_delivery(
+    store: SqlStore, config: RunnerConfig, host: PluginHost
+) -> None:
+    config, uk = with_channel(config, UK_DOM)
+    system = PartnerSystem(failures=0)
+    pay(store, UK_DOM, local(config, DAY, 10), "10.00")
+    pay(store, TEPLOSET, local(config, DAY, 11), "30.00")
+    close_day(store, config, host, uk, DAY, now=LATER)
+    close_day(store, config, host, partner_of(config, TEPLOSET), DAY, now=LATER)
+    # The УК's fee plan is no longer installed: its registry cannot be rebuilt for the channel.
+    broken = tuple(
+        attrs.evolve(p, partner=attrs.evolve(p.partner, fee=FeeTerms(plan="retired")))
+        if p.inn == UK_DOM
+        else p
+        for p in config.partners
+    )
+    config = attrs.evolve(config, partners=broken)
+
+    done = deliver_pending(
+        store,
+        config,
+        host,
+        now=LATER,
+        retry=NO_WAIT,
+        max_attempts=2,
+        channels=lambda _: SystemChannel(system),
+    )
+    by_target = {d.target: d for d in done}
+    uk_delivery = by_target[UK_DOM]
+    assert (uk_delivery.status, uk_delivery.attempts) == (DeliveryStatus.PENDING, 1)
+    assert uk_delivery.last_error is not None and "retired" in uk_delivery.last_error
+    others = [d for d in done if d.target != UK_DOM]
+    assert [d.status for d in others] == [DeliveryStatus.ACKNOWLEDGED]  # Теплосеть's outbox
+    again = deliver_pending(store, config, host, now=LATER, retry=NO_WAIT, max_attempts=2)
+    assert [(d.status, d.attempts) for d in again] == [(DeliveryStatus.FAILED, 2)]
+    assert system.accepted == {}
 
 
 def test_a_redelivery_after_a_crash_is_idempotent(

@@ -32,6 +32,7 @@ from pathlib import Path
 from pes_sdk.billing.contract import DeliveryChannel
 from pes_sdk.billing.errors import RETRYABLE
 from pes_sdk.billing.retry import BillingRetry
+from pes_sdk.errors import PesError
 from pes_sdk.models.delivery import Delivery
 from pes_sdk.models.registry import RegistryKind
 from pes_sdk.plugins.manager import PluginHost
@@ -98,11 +99,20 @@ def deliver_pending(
             )
             continue
         partner, info = found
-        results.append(
-            _deliver_one(
-                store, config, host, partner, info, delivery, now, retry, max_attempts, channels
+        try:
+            results.append(
+                _deliver_one(
+                    store, config, host, partner, info, delivery, now, retry, max_attempts, channels
+                )
             )
-        )
+        except PesError as exc:
+            # A registry that cannot be rebuilt (its fee plan or format no longer installed)
+            # is this delivery's failure, counted against its attempts; the other
+            # deliveries go on. A store that does not answer still stops the run.
+            current = store.record_delivery_attempt(delivery.id, _describe(exc))
+            if current.attempts >= max_attempts:
+                current = store.fail_delivery(delivery.id, current.last_error or _describe(exc))
+            results.append(current)
     return results
 
 
