@@ -396,9 +396,11 @@ def test_documentation_names_every_key() -> None:
         "partners[i].channel.kind", "partners[i].channel.folder", "partners[i].channel.format",
         "partners[i].channel.settings", "partners[i].channel.secrets_env",
         "partners[i].cutoff", "partners[i].empty_registry", "partners[i].transfer_format",
+        "partners[i].readings_format",
         "daemon.enabled", "daemon.scan_interval", "daemon.poll_interval", "daemon.file_min_age",
         "daemon.close_grace", "daemon.catch_up_days", "daemon.delivery_interval",
-        "daemon.delivery_max_attempts",
+        "daemon.delivery_max_attempts", "daemon.payment_check_interval",
+        "daemon.payment_check_after", "daemon.payment_check_window", "store.group_commit",
     ]  # fmt: skip
     missing = [k for k in keys if f"`{k}`" not in doc]
     assert missing == []

@@ -308,6 +308,7 @@ def close_day_command(
     from pes_sdk_runner.close import (
         DayNotOver,
         close_day,
+        close_readings,
         days_to_close_before,
         deliver_pending,
     )
@@ -321,6 +322,7 @@ def close_day_command(
     now = dt.datetime.now(dt.UTC)
     with _store(config) as store:
         results: list[DayClose] = []
+        readings: list[Path | None] = []  # each result's readings registry, if any
         for p in partners:
             try:
                 # Days are closed in order: a close cut short by a crash, and earlier days
@@ -329,14 +331,18 @@ def close_day_command(
                 for earlier in days_to_close_before(store, config, p, date):
                     click.echo(f"{p.inn}: closing {earlier:%Y-%m-%d} first (not closed yet)")
                     results.append(close_day(store, config, host, p, earlier, now=now))
+                    readings.append(close_readings(store, config, host, p, earlier, now=now))
                 results.append(close_day(store, config, host, p, date, now=now))
+                readings.append(close_readings(store, config, host, p, date, now=now))
             except DayNotOver as exc:
                 fail(f"the day is not over yet: {exc}", EXIT_USAGE)
             except PesError as exc:
                 fail(str(exc), EXIT_USAGE)
         deliveries = deliver_pending(store, config, host, now=dt.datetime.now(dt.UTC))
-    for result in results:
+    for result, readings_path in zip(results, readings, strict=True):
         click.echo(_closed(result))
+        if readings_path is not None:
+            click.echo(f"  readings registry: {readings_path}")
     failed = [d for d in deliveries if d.status is DeliveryStatus.FAILED]
     waiting = [d for d in deliveries if d.status is DeliveryStatus.PENDING]
     for d in failed:

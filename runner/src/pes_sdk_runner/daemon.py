@@ -10,7 +10,9 @@ hand with ``pes runner scan``, ``close-day`` and a redelivery:
    holds the gateway): the backstop for a webhook that never came, so that a payment paid
    at the acquirer is credited — and reaches a registry — even then;
 3. **close** every partner-day whose window ended at least ``daemon.close_grace`` seconds
-   ago and that is not closed yet, oldest first (which days: below);
+   ago and that is not closed yet, oldest first (which days: below), and write its meter
+   readings file for partners with ``readings_format``
+   (:func:`~pes_sdk_runner.close.close_readings`);
 4. **deliver** the open deliveries (``daemon.delivery_interval``, and at once after a pass
    that closed a day) with :func:`~pes_sdk_runner.close.deliver_pending`'s bounded retries.
 
@@ -60,7 +62,13 @@ from pes_sdk.gateways.errors import GatewayTimeout, GatewayUnavailable, UnknownP
 from pes_sdk.gateways.models import PaymentState
 from pes_sdk.gateways.processor import Applied
 from pes_sdk.plugins.manager import PluginHost
-from pes_sdk_runner.close import DayClose, close_day, day_window, deliver_pending
+from pes_sdk_runner.close import (
+    DayClose,
+    close_day,
+    close_readings,
+    day_window,
+    deliver_pending,
+)
 from pes_sdk_runner.config.models import DaemonConfig, PartnerConfig, RunnerConfig
 from pes_sdk_runner.ingest import (
     IngestOutcome,
@@ -607,6 +615,15 @@ class Daemon:
                     # The day is tried again next pass, and the later days wait for it: the
                     # registry numbers must follow the days.
                     self._error(errors, Stage.CLOSE, partner.inn, day.isoformat(), exc)
+                    break
+                try:
+                    close_readings(self.store, self.config, self.host, partner, day, now=now)
+                except Exception as exc:
+                    # The payment registry stands and is yielded (delivered at once); the
+                    # day is not passed, so the next pass closes it again (same number,
+                    # same bytes) and retries the readings.
+                    self._error(errors, Stage.CLOSE, partner.inn, day.isoformat(), exc)
+                    yield result
                     break
                 day += dt.timedelta(days=1)
                 self._next_day[partner.inn] = day

@@ -4,6 +4,8 @@
   written to the outbox in the partner's payments format, the settlement (commission and
   VAT by the partner's fee plan), the transfer order through a bank-file format, the
   ledger entries, and the delivery opened. Idempotent and byte-for-byte repeatable.
+* :func:`close_readings` writes the partner-day's meter readings (реестр показаний) in the
+  partner's ``readings_format`` into ``<outbox>/readings/`` (:mod:`.readings`).
 * :func:`deliver_pending` hands the open deliveries over, with bounded retries.
 
 See :mod:`pes_sdk_runner.close.day` for the day's window and the crash-safety order.
@@ -26,10 +28,17 @@ from pes_sdk_runner.close.day import (
     transfers_folder,
 )
 from pes_sdk_runner.close.deliver import DEFAULT_MAX_ATTEMPTS, deliver_pending
+from pes_sdk_runner.close.readings import (
+    READINGS_FOLDER,
+    close_readings,
+    readings_folder,
+    readings_number,
+)
 
 __all__ = [
     "DEFAULT_MAX_ATTEMPTS",
     "DEFAULT_PAYMENTS_FORMAT",
+    "READINGS_FOLDER",
     "CloseConflict",
     "CloseError",
     "DayClose",
@@ -37,11 +46,14 @@ __all__ = [
     "PartnerDayRegistry",
     "build_registry",
     "close_day",
+    "close_readings",
     "day_of",
     "day_window",
     "days_to_close_before",
     "deliver_pending",
     "outbox_folder",
+    "readings_folder",
+    "readings_number",
     "registry_filename",
     "transfers_folder",
 ]

@@ -67,6 +67,7 @@ __all__ = [
     "day_of",
     "day_window",
     "days_to_close_before",
+    "local_wall_time",
     "outbox_folder",
     "registry_filename",
     "transfers_folder",
@@ -206,8 +207,11 @@ class DayClose:
         return self.registry is None
 
 
-def _local(moment: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
-    # Files carry the wall time of the service's zone, to the second, without an offset.
+def local_wall_time(moment: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
+    """``moment`` as the wall time of ``zone``, to the second, without an offset.
+
+    What registry files carry (their creation time is the end of the day's window).
+    """
     return moment.astimezone(zone).replace(tzinfo=None, microsecond=0)
 
 
@@ -348,7 +352,7 @@ def close_day(
         )
     crashpoint("close.number-recorded")
     registry = built.registry(info.number)
-    created = _local(end, config.service.time_zone)  # derived from the day, not the clock
+    created = local_wall_time(end, config.service.time_zone)  # derived from the day, not the clock
 
     order: PaymentOrder | None = None
     transfer_path: Path | None = None

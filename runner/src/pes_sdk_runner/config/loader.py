@@ -344,6 +344,7 @@ _PARTNER_EXTRA = (
     "cutoff",
     "empty_registry",
     "transfer_format",
+    "readings_format",
 )
 #: Setting names that hold secrets: their values belong in the environment, not the file.
 _SECRET_KEY = re.compile(r"password|secret|token|(^|_)key$", re.I)
@@ -678,6 +679,9 @@ class _Loader:
         transfer = self.r.get(
             item, "transfer_format", where, self.format_name(RegistryKind.TRANSFERS, "write")
         )
+        readings = self.r.get(
+            item, "readings_format", where, self.format_name(RegistryKind.READINGS, "write")
+        )
         if (
             partner is None
             or source is None
@@ -686,9 +690,10 @@ class _Loader:
             or empty is None
             or (source.is_inbox and fmt is None)
             or ("transfer_format" in item and transfer is None)
+            or ("readings_format" in item and readings is None)
         ):
             return None
-        return PartnerConfig(partner, source, channel, cutoff, fmt, empty, transfer)
+        return PartnerConfig(partner, source, channel, cutoff, fmt, empty, transfer, readings)
 
     def partners(
         self, data: Mapping[str, Any], data_folder: Path | None, service: ServiceConfig | None

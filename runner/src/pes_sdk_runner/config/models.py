@@ -195,6 +195,9 @@ class PartnerConfig:
     empty_registry: bool = False
     #: the bank-file format of the day's transfer order (1c-clientbank, 1c-directbank)
     transfer_format: str | None = None
+    #: the readings format (реестр показаний) of the day's meter readings sent to the
+    #: partner, e.g. 1c-xml-readings; None: readings are kept, never forwarded
+    readings_format: str | None = None
 
     @property
     def inn(self) -> str:

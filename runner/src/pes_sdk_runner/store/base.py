@@ -513,6 +513,20 @@ class Store(Protocol):
         """Every reading on an account, newest date first (then newest received first)."""
         ...
 
+    def readings_received(
+        self, partner_inn: str, since: dt.datetime, until: dt.datetime
+    ) -> list[StoredReading]:
+        """The partner's readings received in ``[since, until)`` that count, oldest first (id).
+
+        A reading counts unless a later one of its meter and date (a correction) was
+        received before ``until``: the partner gets one value per meter and date, the last
+        one sent that day. Whether a reading is superseded is judged at ``until``, not now,
+        so that the list of an ended window never changes and a re-run of a day's close
+        writes the same file; a correction received after ``until`` belongs to its own
+        window and goes out with that day's readings.
+        """
+        ...
+
     def reading_photo(self, sha256: str) -> tuple[str, bytes] | None:
         """A stored photo: its media type and bytes."""
         ...

@@ -1185,6 +1185,22 @@ class SqlStore:
             seen.add(current)
         return out
 
+    def readings_received(
+        self, partner_inn: str, since: dt.datetime, until: dt.datetime
+    ) -> list[StoredReading]:
+        end = self.dialect.ts_in(until)
+        with self._read() as cur:
+            rows = self._x(
+                cur,
+                self._READING + " WHERE r.partner_inn = ? AND r.received_at >= ?"
+                " AND r.received_at < ? AND NOT EXISTS (SELECT 1 FROM meter_readings n"
+                " WHERE n.partner_inn = r.partner_inn AND n.account = r.account"
+                " AND n.taken_on = r.taken_on AND n.meter_number = r.meter_number"
+                " AND n.id > r.id AND n.received_at < ?) ORDER BY r.id",
+                (partner_inn, self.dialect.ts_in(since), end, end),
+            ).fetchall()
+        return [self._reading(row) for row in rows]
+
     def reading_photo(self, sha256: str) -> tuple[str, bytes] | None:
         with self._read() as cur:
             row = self._x(
