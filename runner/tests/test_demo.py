@@ -58,6 +58,9 @@ def test_the_demo_day_agrees_with_its_files_and_its_store(tmp_path: Path) -> Non
             totals = store.ledger_totals(p.inn)
             assert totals.credits == p.paid
             assert totals.owed == ZERO
+        # The water supplier gets the day's meter reading (1c-xml-readings), read back.
+        with_readings = [p for p in summary.partners if p.readings_file is not None]
+        assert [(p.inn, p.readings) for p in with_readings] == [("7720123457", 1)]
         # The УК's transfer order (1c-clientbank) is read back and carries the transfer.
         uk = summary.partners[0]
         assert uk.transfer_file is not None and uk.order_amount == uk.transfer

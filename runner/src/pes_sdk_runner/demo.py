@@ -46,6 +46,7 @@ from pes_sdk.errors import PesError
 from pes_sdk.formats.base import Policy
 from pes_sdk.models.debts import DebtRecord
 from pes_sdk.models.payments import PaymentRecord
+from pes_sdk.models.readings import MeterReading, MeterType
 from pes_sdk.models.registry import RegistryHeader, RegistryKind
 from pes_sdk.models.transfers import Direction, PaymentOrder, StatementEntry
 from pes_sdk.money import ZERO, from_kopecks
@@ -99,6 +100,10 @@ class PartnerSummary:
     #: the transfer order's amount read back from its file; None when its format cannot
     #: read orders back
     order_amount: Decimal | None
+    #: the day's meter readings file (partners with ``readings_format``) and how many
+    #: readings it holds, read back with its format
+    readings_file: Path | None = None
+    readings: int = 0
 
     @property
     def files_agree(self) -> bool:
@@ -345,6 +350,31 @@ def _wait_final(http: _Http, order_ids: Sequence[str]) -> dict[str, str]:
     return states
 
 
+def _submit_reading(
+    http: _Http, config: RunnerConfig, taken_on: dt.date, say: Callable[[str], None]
+) -> None:
+    """The first client sends the cold-water meter's reading to the water supplier."""
+    partner = next(p for p in config.partners if p.readings_format)
+    client = _CLIENTS[0]
+    account = _accounts(partner.inn, client.house, client.flat)
+    reading = {
+        "account": account,
+        "meter_number": "ХВС-0001",
+        "meter_type": int(MeterType.COLD_WATER),
+        "values": ["123.456"],
+        "taken_on": taken_on.isoformat(),
+        "service": _SERVICES[partner.inn][0],
+    }
+    status, answer = http.call(
+        "POST",
+        "/v1/readings",
+        {"client_id": client.client_id, "partner_inn": partner.inn, "reading": reading},
+    )
+    if status != 200:
+        raise PesError(f"POST /v1/readings answered {status}: {answer}")
+    say(f"   {client.client_id} sent a cold-water meter reading to {partner.name}")
+
+
 # -- closing the day ----------------------------------------------------------------------
 
 
@@ -374,6 +404,7 @@ def _close_all(
     from pes_sdk_runner.close import (
         DEFAULT_PAYMENTS_FORMAT,
         close_day,
+        close_readings,
         day_of,
         day_window,
         deliver_pending,
@@ -387,6 +418,11 @@ def _close_all(
         end = day_window(day, partner.cutoff, zone)[1]
         ends.append(end)
         closed = close_day(store, config, host, partner, day, now=end)
+        readings_file = close_readings(store, config, host, partner, day, now=end)
+        readings = 0
+        if readings_file is not None and partner.readings_format:
+            with host.format(partner.readings_format).open(readings_file) as reader:
+                readings = sum(1 for r in reader if isinstance(r, MeterReading))
         totals = closed.registry.totals if closed.registry is not None else None
         file_totals = None
         order_amount = None
@@ -420,6 +456,8 @@ def _close_all(
                 closed.transfer_path,
                 file_totals,
                 order_amount,
+                readings_file,
+                readings,
             )
         )
     deliver_pending(store, config, host, now=max(ends))
@@ -464,6 +502,7 @@ def run_demo_day(folder: Path, host: PluginHost, say: Callable[[str], None]) -> 
             http = _Http(base)
             tried = [t for c in _CLIENTS if (t := _pay_as(http, c, say)) is not None]
             states = _wait_final(http, [order for order, _ in tried])
+            _submit_reading(http, config, today, say)
         paid = [o for o, s in states.items() if s == "succeeded"]
         not_paid = [o for o, s in states.items() if s != "succeeded"]
         say(
@@ -497,6 +536,11 @@ def run_demo_day(folder: Path, host: PluginHost, say: Callable[[str], None]) -> 
                 say(f"     registry: {p.registry_file.relative_to(folder)}")
             if p.transfer_file is not None:
                 say(f"     transfer order: {p.transfer_file.relative_to(folder)}")
+            if p.readings_file is not None:
+                say(
+                    f"     meter readings: {p.readings_file.relative_to(folder)} "
+                    f"({p.readings} read back)"
+                )
         deliveries = store.deliveries()
         acknowledged = sum(1 for d in deliveries if d.status == "acknowledged")
         say(f"   deliveries: {acknowledged} of {len(deliveries)} acknowledged")
