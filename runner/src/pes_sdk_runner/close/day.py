@@ -71,6 +71,7 @@ __all__ = [
     "outbox_folder",
     "registry_filename",
     "transfers_folder",
+    "writable_format",
 ]
 
 #: The payments format of a partner whose channel names none (an adapter channel): the
@@ -291,7 +292,8 @@ def _write(
         crashpoint("close.file-temp-written")
 
 
-def _format(host: PluginHost, name: str, kind: RegistryKind, what: str) -> RegistryFormat:
+def writable_format(host: PluginHost, name: str, kind: RegistryKind, what: str) -> RegistryFormat:
+    """The installed format ``name``, which must write ``kind``; else a :class:`CloseError`."""
     fmt = host.formats().get(name)
     if fmt is None:
         raise CloseError(f"{what}: format {name!r} is not installed")
@@ -328,14 +330,14 @@ def close_day(
     if not built.records and not partner.empty_registry:
         return DayClose(partner.inn, day, built.window)
     what = f"partner {partner.inn}"
-    fmt = _format(
+    fmt = writable_format(
         host,
         partner.channel.format or DEFAULT_PAYMENTS_FORMAT,
         RegistryKind.PAYMENTS,
         what,
     )
     transfer_fmt = (
-        _format(host, partner.transfer_format, RegistryKind.TRANSFERS, what)
+        writable_format(host, partner.transfer_format, RegistryKind.TRANSFERS, what)
         if partner.transfer_format
         else None
     )

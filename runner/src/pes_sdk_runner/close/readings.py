@@ -27,15 +27,14 @@ import datetime as dt
 from pathlib import Path
 
 from pes_sdk.files import atomic_path
-from pes_sdk.formats.base import RegistryFormat
 from pes_sdk.models.registry import ControlTotals, RegistryHeader, RegistryKind
 from pes_sdk.plugins.manager import PluginHost
 from pes_sdk_runner.close.day import (
-    CloseError,
     DayNotOver,
     day_window,
     local_wall_time,
     outbox_folder,
+    writable_format,
 )
 from pes_sdk_runner.config.models import PartnerConfig, RunnerConfig
 from pes_sdk_runner.store.base import Store
@@ -54,15 +53,6 @@ def readings_folder(config: RunnerConfig, partner: PartnerConfig) -> Path:
 def readings_number(day: dt.date) -> int:
     """The number of a partner-day's readings registry: the day as ``YYYYMMDD``."""
     return day.year * 10000 + day.month * 100 + day.day
-
-
-def _readings_format(host: PluginHost, name: str, what: str) -> RegistryFormat:
-    fmt = host.formats().get(name)
-    if fmt is None:
-        raise CloseError(f"{what}: format {name!r} is not installed")
-    if fmt.kind is not RegistryKind.READINGS or not fmt.capabilities.write:
-        raise CloseError(f"{what}: format {name!r} cannot write readings registries")
-    return fmt
 
 
 def close_readings(
@@ -92,7 +82,9 @@ def close_readings(
             f"partner {partner.inn}: {day:%d.%m.%Y} ends at {end.isoformat()} (cut-off "
             f"{partner.cutoff:%H:%M} {zone}); it is {now.isoformat()}"
         )
-    fmt = _readings_format(host, partner.readings_format, f"partner {partner.inn}")
+    fmt = writable_format(
+        host, partner.readings_format, RegistryKind.READINGS, f"partner {partner.inn}"
+    )
     records = [r.reading for r in store.readings_received(partner.inn, start, end)]
     if not records:
         return None
