@@ -24,10 +24,17 @@ class TestSberGateway(GatewayConformance):
         the forgeries are made there (a changed signed value, another operation, no
         checksum, a wrong checksum)."""
         params = dict(urllib.parse.parse_qsl(genuine.query))
+
+        def other(value: str, *choices: str) -> str:
+            # Each forgery must differ from the genuine callback: a checksum that ends in
+            # "0" "tampered" to end in "0" was the callback itself (1 run in 16).
+            return next(c for c in choices if c != value)
+
+        checksum = params["checksum"]
         forged = [
-            {**params, "status": "0"},
-            {**params, "operation": "refunded"},
+            {**params, "status": other(params.get("status", ""), "0", "1")},
+            {**params, "operation": other(params.get("operation", ""), "refunded", "deposited")},
             {k: v for k, v in params.items() if k != "checksum"},
-            {**params, "checksum": params["checksum"][:-1] + "0"},
+            {**params, "checksum": checksum[:-1] + other(checksum[-1], "0", "1")},
         ]
         return [attrs.evolve(genuine, query=urllib.parse.urlencode(f)) for f in forged]

@@ -24,7 +24,8 @@ class TestTBankGateway(GatewayConformance):
         change the body after signing (status, amount) or drop its Token."""
         data = json.loads(genuine.body)
         bodies = [
-            {**data, "Status": "REFUNDED"},
+            # another status than the genuine one: a forgery must never be the notification
+            {**data, "Status": "REFUNDED" if data.get("Status") != "REFUNDED" else "CONFIRMED"},
             {**data, "Amount": data["Amount"] + 100},
             {k: v for k, v in data.items() if k != "Token"},
         ]
