@@ -29,21 +29,16 @@ webhooks. No card data exists here at all: the confirmation page has two buttons
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
-import html
 import json
-import queue
-import random
 import secrets
-import threading
 import time
 import urllib.parse
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import attrs
@@ -51,6 +46,12 @@ import attrs
 from pes_sdk.gateways.errors import GatewayError
 from pes_sdk.gateways.http import HttpTransport
 from pes_sdk.gateways.signing import signature_header
+from pes_sdk.gateways.simulation import (
+    LoopbackSimulator,
+    Outcome,
+    SimulatorHandler,
+    confirmation_page,
+)
 from pes_sdk.money import ZERO, amount
 
 __all__ = ["AcquirerReport", "AcquirerSimulator", "SandboxError", "Switches"]
@@ -147,7 +148,7 @@ class SandboxError(GatewayError):
         super().__init__(message, gateway="sandbox")
 
 
-class AcquirerSimulator:
+class AcquirerSimulator(LoopbackSimulator[Switches, bytes]):
     """The sandbox acquirer, listening on ``127.0.0.1`` (a free port unless one is given).
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`.
@@ -157,6 +158,8 @@ class AcquirerSimulator:
     :param webhook_url: where webhooks go; None keeps them unsent (set it later).
     :param seed: seeds the switches' randomness, for reproducible chaos.
     """
+
+    transport_name = "sandbox-webhooks"
 
     def __init__(
         self,
@@ -173,76 +176,22 @@ class AcquirerSimulator:
         self.api_key = api_key
         self.webhook_secret = webhook_secret
         self.webhook_url = webhook_url
-        self.switches = switches or Switches()
         self.clock = clock
-        self._rng = random.Random(seed)
-        self._lock = threading.RLock()
+        super().__init__(
+            _make_handler(self),
+            switches=switches or Switches(),
+            port=port,
+            seed=seed,
+            webhook_workers=webhook_workers,
+            name="sandbox-acquirer",
+            worker_name="sandbox-webhooks",
+        )
         self._payments: dict[str, _Payment] = {}
         self._by_order: dict[str, list[str]] = {}
         self._by_token: dict[str, str] = {}
-        self._keys: dict[str, tuple[str, int, bytes]] = {}
         self._refunds: dict[str, Decimal] = {}
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-        self._queue: queue.Queue[bytes | None] = queue.Queue()
-        self._held: list[bytes] = []
-        self._outstanding = 0
-        self._idle = threading.Condition(self._lock)
-        self._workers: list[threading.Thread] = []
-        self._n_workers = webhook_workers
-        self.webhooks_sent = 0
-        self.webhooks_dropped = 0
-        self.webhooks_duplicated = 0
-        self.webhooks_reordered = 0
-
-    # -- life ----------------------------------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> AcquirerSimulator:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="sandbox-acquirer",
-                daemon=True,
-            )
-            self._thread.start()
-            for i in range(self._n_workers):
-                worker = threading.Thread(
-                    target=self._send_loop, name=f"sandbox-webhooks-{i}", daemon=True
-                )
-                worker.start()
-                self._workers.append(worker)
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-        for _ in self._workers:
-            self._queue.put(None)
-        for worker in self._workers:
-            worker.join()
-        self._workers.clear()
-
-    def __enter__(self) -> AcquirerSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- the acquirer's side, driven in-process ------------------------------------------
-
-    def _chance(self, rate: float) -> bool:
-        with self._lock:
-            return rate > 0 and self._rng.random() < rate
 
     def _get(self, payment_id: str) -> _Payment:
         payment = self._payments.get(payment_id)
@@ -371,36 +320,23 @@ class AcquirerSimulator:
         auth = headers.get("Authorization", "")
         if not hmac.compare_digest(auth.encode(), f"Bearer {self.api_key}".encode()):
             return 401, b'{"error": "unauthorised"}'
-        sw = self.switches
-        with self._lock:
-            fail = sw.fail_next > 0
-            lose = not fail and sw.lose_next > 0
-            stall = sw.stall_next > 0
-            sw.fail_next -= fail
-            sw.lose_next -= lose
-            sw.stall_next -= stall
-        if stall or self._chance(sw.slow_rate):
-            time.sleep(sw.api_delay)
-        if fail or self._chance(sw.api_error_rate):
+        fail, lose, stall = self._take_next()
+        self._stall(stall)
+        if self._fails(fail):
             return 500, b'{"error": "simulated failure"}'
         key = headers.get("Idempotence-Key")
         if method == "POST":
             if not key:
                 return 400, b'{"error": "Idempotence-Key is required"}'
-            fingerprint = hashlib.sha256(method.encode() + path.encode() + body).hexdigest()
-            with self._lock:  # the check and the work are one step: no twin can slip in
-                seen = self._keys.get(key)
-                if seen is not None:
-                    if seen[0] != fingerprint:
-                        return 422, b'{"error": "Idempotence-Key reused for another request"}'
-                    status, answer = seen[1], seen[2]
-                else:
-                    status, answer = self._route(method, path, query, body)
-                    if status < 500:
-                        self._keys[key] = (fingerprint, status, answer)
+            status, answer = self._once(
+                key,
+                method.encode() + path.encode() + body,
+                lambda: self._route(method, path, query, body),
+                lambda: (422, b'{"error": "Idempotence-Key reused for another request"}'),
+            )
         else:
             status, answer = self._route(method, path, query, body)
-        if lose or self._chance(sw.lost_answer_rate):
+        if self._loses(lose):
             return 500, b'{"error": "simulated failure after the work was done"}'
         return status, answer
 
@@ -443,29 +379,17 @@ class AcquirerSimulator:
         with self._lock:
             p = self._get(payment_id)
             status, total, method = p.status, p.amount, p.method
-        esc = html.escape
-        buttons = (
-            '<form method="post"><button name="action" value="pay">Оплатить / Pay</button> '
-            '<button name="action" value="decline">Отклонить / Decline</button></form>'
-            if status == "pending"
-            else f"<p>Статус / status: <b>{esc(status)}</b></p>"
-        )
-        return (
-            '<!doctype html><html lang="ru"><head><meta charset="utf-8">'
-            "<title>Sandbox acquirer</title></head><body>"
-            f"<h1>Песочница эквайера / Sandbox acquirer</h1><p>{esc(method)}: "
-            f"{esc(str(total))} ₽</p><p>No card data is asked for or kept here.</p>"
-            f"{buttons}</body></html>"
+        return confirmation_page(
+            title="Sandbox acquirer",
+            heading="Песочница эквайера / Sandbox acquirer",
+            method=method,
+            total=str(total),
+            status=status,
         )
 
     def confirm_from_page(self, payment_id: str, action: str) -> str:
         """Apply a button of the page; return where to send the browser."""
-        if action == "pay":
-            self.approve(payment_id)
-        elif action == "decline":
-            self.decline(payment_id)
-        else:
-            raise SandboxError(400, f"unknown action {action!r}")
+        self._press_button(payment_id, action, SandboxError(400, f"unknown action {action!r}"))
         with self._lock:
             return self._payments[payment_id].return_url or f"{self.base_url}/pay/{payment_id}"
 
@@ -488,88 +412,21 @@ class AcquirerSimulator:
             },
             ensure_ascii=False,
         ).encode()
-        copies = 2 if self._chance(self.switches.webhook_duplicate_rate) else 1
-        with self._lock:
-            self._outstanding += copies
-            self.webhooks_duplicated += copies - 1
-        for _ in range(copies):
-            self._queue.put(body)
+        self._enqueue(body)
 
-    def _send_loop(self) -> None:
-        transport: HttpTransport | None = None
-        transport_url = None
-        while True:
-            try:
-                body = self._queue.get(timeout=0.05)
-            except queue.Empty:
-                body = self._take_held()
-                if body is None:
-                    continue
-            if body is None:
-                return
-            if self._chance(self.switches.webhook_reorder_rate):
-                with self._lock:
-                    self._held.append(body)
-                    self.webhooks_reordered += 1
-                continue
-            batch = [body]
-            held = self._take_held()
-            while held is not None:
-                batch.append(held)
-                held = self._take_held()
-            for item in batch:
-                if self.webhook_url != transport_url:
-                    transport_url = self.webhook_url
-                    transport = (
-                        HttpTransport(transport_url, timeout=5.0, gateway="sandbox-webhooks")
-                        if transport_url
-                        else None
-                    )
-                self._deliver(transport, item)
-                with self._lock:
-                    self._outstanding -= 1
-                    self._idle.notify_all()
+    def _target(self, item: bytes) -> str | None:
+        return self.webhook_url
 
-    def _take_held(self) -> bytes | None:
-        with self._lock:
-            return self._held.pop(0) if self._held else None
-
-    def _deliver(self, transport: HttpTransport | None, body: bytes) -> None:
-        if self.switches.webhook_delay:
-            time.sleep(self.switches.webhook_delay)
-        if transport is None or self._chance(self.switches.webhook_drop_rate):
-            with self._lock:
-                self.webhooks_dropped += 1
-            return
-        for attempt in range(3):
-            timestamp = int(self.clock())
-            headers = {
-                "Content-Type": "application/json; charset=utf-8",
-                TIMESTAMP_HEADER: str(timestamp),
-                SIGNATURE_HEADER: signature_header(self.webhook_secret, timestamp, body),
-            }
-            try:
-                # a 4xx is the receiver's final word (it refused the webhook): no retry
-                transport.request("POST", "", body=body, headers=headers, ok_statuses=CLIENT_ERRORS)
-            except GatewayError:
-                time.sleep(0.01 * (attempt + 1))
-                continue
-            with self._lock:
-                self.webhooks_sent += 1
-            return
-        with self._lock:
-            self.webhooks_dropped += 1
-
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every webhook emitted so far is sent, dropped or given up on."""
-        deadline = time.monotonic() + timeout
-        with self._idle:
-            while self._outstanding > 0:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._idle.wait(left)
-        return True
+    def _send_once(self, transport: HttpTransport, body: bytes) -> Outcome:
+        timestamp = int(self.clock())
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: signature_header(self.webhook_secret, timestamp, body),
+        }
+        # a 4xx is the receiver's final word (it refused the webhook): no retry
+        transport.request("POST", "", body=body, headers=headers, ok_statuses=CLIENT_ERRORS)
+        return "sent"
 
     # -- switches over HTTP --------------------------------------------------------------
 
@@ -585,32 +442,8 @@ class AcquirerSimulator:
 
 
 def _make_handler(sim: AcquirerSimulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        # headers and body are written separately: without this, Nagle and delayed ACKs
-        # add ~40 ms to every kept-alive exchange
-        disable_nagle_algorithm = True
-        protocol_version = "HTTP/1.1"  # keep-alive, as a real acquirer
+    class Handler(SimulatorHandler):
         server_version = "pes-sandbox-acquirer"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # no request logs: paths carry payment ids, bodies amounts
-
-        def _send(self, status: int, body: bytes, content_type: str, **extra: str) -> None:
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                for name, value in extra.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                # the client gave up waiting (its timeout): nobody is left to answer
-                self.close_connection = True
-
-        def _body(self) -> bytes:
-            length = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(length) if length else b""
 
         def _dispatch(self, method: str) -> None:
             url = urllib.parse.urlsplit(self.path)
@@ -641,12 +474,6 @@ def _make_handler(sim: AcquirerSimulator) -> type[BaseHTTPRequestHandler]:
             except (ValueError, json.JSONDecodeError) as exc:
                 text = json.dumps({"error": str(exc)}).encode()
                 self._send(HTTPStatus.BAD_REQUEST, text, "application/json; charset=utf-8")
-
-        def do_GET(self) -> None:
-            self._dispatch("GET")
-
-        def do_POST(self) -> None:
-            self._dispatch("POST")
 
     return Handler
 

@@ -24,21 +24,18 @@ from __future__ import annotations
 import hmac
 import html
 import json
-import queue
-import random
 import secrets
-import threading
 import time
 import urllib.parse
 import uuid
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import attrs
 
-from pes_sdk.gateways.errors import GatewayError
 from pes_sdk.gateways.http import HttpTransport
+from pes_sdk.gateways.simulation import LoopbackSimulator, Outcome, SimulatorHandler
 from pes_sdk_sber.checksums import checksum
 
 __all__ = ["REST_PREFIX", "SberSimulator", "Switches"]
@@ -116,7 +113,7 @@ class _Order:
         }
 
 
-class SberSimulator:
+class SberSimulator(LoopbackSimulator[Switches, dict[str, str]]):
     """The simulated acquirer. Use as a context manager, or :meth:`start` / :meth:`stop`.
 
     :param user_name: / :param password: the API credentials (form fields);
@@ -124,6 +121,13 @@ class SberSimulator:
     :param callback_secret: the HMAC key of callback checksums;
     :param callback_url: where callbacks go (None: not sent); ``callback_method`` GET/POST.
     """
+
+    duplicate_switch = "callback_duplicate_rate"
+    reorder_switch = "callback_reorder_rate"
+    drop_switch = "callback_drop_rate"
+    delay_switch = None
+    send_held_with_next = False  # a held callback waits until the outbox is idle
+    transport_name = "sber-callbacks"
 
     def __init__(
         self,
@@ -145,32 +149,33 @@ class SberSimulator:
         self.callback_secret = callback_secret
         self.callback_url = callback_url
         self.callback_method = callback_method
-        self.switches = switches or Switches()
-        self._rng = random.Random(seed)
-        self._lock = threading.RLock()
+        super().__init__(
+            _make_handler(self),
+            switches=switches or Switches(),
+            seed=seed,
+            name="sber-simulator",
+            worker_name="sber-callbacks",
+        )
         self._orders: dict[str, _Order] = {}
         self._by_number: dict[str, str] = {}
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-        self._queue: queue.Queue[dict[str, str] | None] = queue.Queue()
-        self._held: list[dict[str, str]] = []
-        self._outstanding = 0
-        self._idle = threading.Condition(self._lock)
-        self._worker: threading.Thread | None = None
-        self.callbacks_sent = 0
-        self.callbacks_dropped = 0
-        self.callbacks_duplicated = 0
-        self.callbacks_reordered = 0
         #: every API call by method name, for tests (e.g. no second register.do)
         self.calls: list[str] = []
 
-    # -- life ----------------------------------------------------------------------------
+    @property
+    def callbacks_sent(self) -> int:
+        return self.webhooks_sent
 
     @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+    def callbacks_dropped(self) -> int:
+        return self.webhooks_dropped
+
+    @property
+    def callbacks_duplicated(self) -> int:
+        return self.webhooks_duplicated
+
+    @property
+    def callbacks_reordered(self) -> int:
+        return self.webhooks_reordered
 
     @property
     def rest_url(self) -> str:
@@ -182,43 +187,7 @@ class SberSimulator:
         """The payment page of an order, ``{order_id}`` standing for its ``mdOrder``."""
         return f"{self.base_url}{PAGE_PATH}?mdOrder={{order_id}}"
 
-    def start(self) -> SberSimulator:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="sber-simulator",
-                daemon=True,
-            )
-            self._thread.start()
-            self._worker = threading.Thread(
-                target=self._send_loop, name="sber-callbacks", daemon=True
-            )
-            self._worker.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-        if self._worker is not None:
-            self._queue.put(None)
-            self._worker.join()
-            self._worker = None
-
-    def __enter__(self) -> SberSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     # -- the acquirer's side, in-process -------------------------------------------------
-
-    def _chance(self, rate: float) -> bool:
-        with self._lock:
-            return rate > 0 and self._rng.random() < rate
 
     def orders_for(self, order_number: str) -> int:
         """How many orders carry ``order_number`` (0 or 1: it is unique per merchant)."""
@@ -273,18 +242,11 @@ class SberSimulator:
 
     def handle_api(self, method: str, form: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
         """One call to ``/payment/rest/<method>``: (HTTP status, JSON answer)."""
-        sw = self.switches
         with self._lock:
             self.calls.append(method)
-            fail = sw.fail_next > 0
-            lose = not fail and sw.lose_next > 0
-            stall = sw.stall_next > 0
-            sw.fail_next -= fail
-            sw.lose_next -= lose
-            sw.stall_next -= stall
-        if stall or self._chance(sw.slow_rate):
-            time.sleep(sw.api_delay)
-        if fail or self._chance(sw.api_error_rate):
+        fail, lose, stall = self._take_next()
+        self._stall(stall)
+        if self._fails(fail):
             return 500, {"error": "simulated failure"}
         try:
             self._authenticate(form)
@@ -292,7 +254,7 @@ class SberSimulator:
                 answer = self._route(method, form)
         except _Refused as exc:
             answer = {"errorCode": str(exc.code), "errorMessage": exc.message}
-        if lose or self._chance(sw.lost_answer_rate):
+        if self._loses(lose):
             return 500, {"error": "simulated failure after the work was done"}
         return 200, answer
 
@@ -423,12 +385,7 @@ class SberSimulator:
 
     def press(self, md_order: str, action: str) -> str:
         """A button of the page; returns the URL the browser is sent to."""
-        if action == "pay":
-            self.approve(md_order)
-        elif action == "decline":
-            self.decline(md_order)
-        else:
-            raise _Refused(4, "unknown action")
+        self._press_button(md_order, action, _Refused(4, "unknown action"))
         with self._lock:
             order = self._orders[md_order]
             return order.return_url if order.status == DEPOSITED else order.fail_url
@@ -447,78 +404,24 @@ class SberSimulator:
 
     def _emit(self, order: _Order, operation: str, status: int) -> None:
         params = self.callback_params(order, operation, status)
-        copies = 2 if self._chance(self.switches.callback_duplicate_rate) else 1
-        with self._lock:
-            self._outstanding += copies
-            self.callbacks_duplicated += copies - 1
-        for _ in range(copies):
-            self._queue.put(params)
+        self._enqueue(params)
 
-    def _send_loop(self) -> None:
-        transport: HttpTransport | None = None
-        url: str | None = None
-        while True:
-            try:
-                item = self._queue.get(timeout=0.05)
-            except queue.Empty:
-                with self._lock:
-                    item = self._held.pop(0) if self._held else None
-                if item is None:
-                    continue
-            if item is None:
-                return
-            if self._chance(self.switches.callback_reorder_rate):
-                with self._lock:
-                    self._held.append(item)  # sent after a later one, or when idle
-                    self.callbacks_reordered += 1
-                continue
-            if self.callback_url != url:
-                url = self.callback_url
-                transport = (
-                    HttpTransport(url, timeout=5.0, gateway="sber-callbacks") if url else None
-                )
-            self._deliver(transport, item)
-            with self._lock:
-                self._outstanding -= 1
-                self._idle.notify_all()
+    def _target(self, item: dict[str, str]) -> str | None:
+        return self.callback_url
 
-    def _deliver(self, transport: HttpTransport | None, params: dict[str, str]) -> None:
-        if transport is None or self._chance(self.switches.callback_drop_rate):
-            with self._lock:
-                self.callbacks_dropped += 1
-            return
+    def _send_once(self, transport: HttpTransport, params: dict[str, str]) -> Outcome:
         query = urllib.parse.urlencode(params)
-        for attempt in range(3):
-            try:
-                if self.callback_method == "GET":
-                    transport.request("GET", "?" + query, ok_statuses=tuple(range(400, 500)))
-                else:
-                    transport.request(
-                        "POST",
-                        "",
-                        body=query.encode("ascii"),
-                        headers={"Content-Type": "application/x-www-form-urlencoded"},
-                        ok_statuses=tuple(range(400, 500)),
-                    )
-            except GatewayError:
-                time.sleep(0.01 * (attempt + 1))
-                continue
-            with self._lock:
-                self.callbacks_sent += 1
-            return
-        with self._lock:
-            self.callbacks_dropped += 1
-
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every callback emitted so far is sent or dropped."""
-        deadline = time.monotonic() + timeout
-        with self._idle:
-            while self._outstanding > 0:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._idle.wait(left)
-        return True
+        if self.callback_method == "GET":
+            transport.request("GET", "?" + query, ok_statuses=tuple(range(400, 500)))
+        else:
+            transport.request(
+                "POST",
+                "",
+                body=query.encode("ascii"),
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+                ok_statuses=tuple(range(400, 500)),
+            )
+        return "sent"
 
 
 def _kopecks(value: str | None, name: str) -> int:
@@ -548,29 +451,14 @@ def _bundle_positions(raw: str | None, amount: int) -> dict[str, int]:
 
 
 def _make_handler(sim: SberSimulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        disable_nagle_algorithm = True  # see the sandbox: ~40 ms per exchange otherwise
-        protocol_version = "HTTP/1.1"
+    class Handler(SimulatorHandler):
         server_version = "pes-sber-simulator"
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # no request logs: forms carry credentials
 
-        def _send(self, status: int, body: bytes, content_type: str, **extra: str) -> None:
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                for name, value in extra.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True
-
         def _form(self) -> dict[str, str]:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
+            raw = self._body()
             return dict(urllib.parse.parse_qsl(raw.decode("utf-8", "replace")))
 
         def _dispatch(self, method: str) -> None:
@@ -593,11 +481,5 @@ def _make_handler(sim: SberSimulator) -> type[BaseHTTPRequestHandler]:
             except _Refused as exc:
                 text = json.dumps({"errorCode": str(exc.code), "errorMessage": exc.message})
                 self._send(400, text.encode(), "application/json; charset=utf-8")
-
-        def do_GET(self) -> None:
-            self._dispatch("GET")
-
-        def do_POST(self) -> None:
-            self._dispatch("POST")
 
     return Handler

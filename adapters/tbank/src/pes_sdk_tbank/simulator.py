@@ -29,21 +29,17 @@ from __future__ import annotations
 import base64
 import html
 import json
-import queue
-import random
 import secrets
-import threading
-import time
 import urllib.parse
 import uuid
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import attrs
 
-from pes_sdk.gateways.errors import GatewayError
 from pes_sdk.gateways.http import HttpTransport
+from pes_sdk.gateways.simulation import LoopbackSimulator, Outcome, SimulatorHandler
 from pes_sdk_tbank.token import make_token, verify_token
 
 __all__ = ["ErrorCodes", "TBankReport", "TBankSimulator", "TBankSwitches"]
@@ -129,12 +125,14 @@ class _Refused(Exception):
         super().__init__(message)
 
 
-class TBankSimulator:
+class TBankSimulator(LoopbackSimulator[TBankSwitches, tuple[str, bytes]]):
     """T-Bank's acquiring API on ``127.0.0.1`` (a free port unless one is given).
 
     :param terminal_key: the ``TerminalKey`` requests must carry.
     :param password: the terminal password tokens are made with.
     """
+
+    transport_name = "tbank-notifications"
 
     def __init__(
         self,
@@ -148,75 +146,23 @@ class TBankSimulator:
     ) -> None:
         self.terminal_key = terminal_key
         self.password = password
-        self.switches = switches or TBankSwitches()
-        self._rng = random.Random(seed)
-        self._lock = threading.RLock()
+        super().__init__(
+            _make_handler(self),
+            switches=switches or TBankSwitches(),
+            port=port,
+            seed=seed,
+            webhook_workers=webhook_workers,
+            name="tbank-simulator",
+            worker_name="tbank-hooks",
+        )
         self._payments: dict[int, _Payment] = {}
         self._by_order: dict[str, list[int]] = {}
         self._cancels: dict[str, tuple[str, dict[str, Any]]] = {}  # ExternalRequestId
         self._next_id = 3_000_000_000 + self._rng.randrange(1_000_000)
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-        self._queue: queue.Queue[tuple[str, bytes] | None] = queue.Queue()
-        self._held: list[tuple[str, bytes]] = []
-        self._outstanding = 0
-        self._idle = threading.Condition(self._lock)
-        self._workers: list[threading.Thread] = []
-        self._n_workers = webhook_workers
         #: every request body seen, parsed (for protocol tests); tokens included
         self.requests: list[tuple[str, dict[str, Any]]] = []
-        self.webhooks_sent = 0
-        self.webhooks_dropped = 0
-        self.webhooks_duplicated = 0
-        self.webhooks_reordered = 0
-
-    # -- life ----------------------------------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> TBankSimulator:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="tbank-simulator",
-                daemon=True,
-            )
-            self._thread.start()
-            for i in range(self._n_workers):
-                worker = threading.Thread(target=self._send_loop, name=f"tbank-hooks-{i}")
-                worker.daemon = True
-                worker.start()
-                self._workers.append(worker)
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-        for _ in self._workers:
-            self._queue.put(None)
-        for worker in self._workers:
-            worker.join()
-        self._workers.clear()
-
-    def __enter__(self) -> TBankSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- the acquirer's side, driven in-process ------------------------------------------
-
-    def _chance(self, rate: float) -> bool:
-        with self._lock:
-            return rate > 0 and self._rng.random() < rate
 
     def _get(self, payment_id: Any) -> _Payment:
         try:
@@ -295,15 +241,9 @@ class TBankSimulator:
         sw = self.switches
         with self._lock:
             counted = not sw.only_method or sw.only_method == method
-            fail = counted and sw.fail_next > 0
-            lose = counted and not fail and sw.lose_next > 0
-            stall = counted and sw.stall_next > 0
-            sw.fail_next -= fail
-            sw.lose_next -= lose
-            sw.stall_next -= stall
-        if stall or self._chance(sw.slow_rate):
-            time.sleep(sw.api_delay)
-        if fail or self._chance(sw.api_error_rate):
+            fail, lose, stall = self._take_next(counted=counted)
+        self._stall(stall)
+        if self._fails(fail):
             return 503, b"<html><body>503 Service Temporarily Unavailable</body></html>"
         try:
             data = json.loads(body.decode("utf-8"))
@@ -315,7 +255,7 @@ class TBankSimulator:
             with self._lock:
                 self.requests.append((method, data))
             answer = self._call(method, data)
-        if lose or self._chance(sw.lost_answer_rate):
+        if self._loses(lose):
             return 502, b"<html><body>502 Bad Gateway</body></html>"
         return 200, json.dumps(answer, ensure_ascii=False).encode("utf-8")
 
@@ -513,12 +453,9 @@ class TBankSimulator:
 
     def press(self, payment_id: str, action: str) -> str:
         """A button of the form; returns where the browser goes next (SuccessURL)."""
-        if action == "pay":
-            self.approve(payment_id)
-        elif action == "decline":
-            self.decline(payment_id)
-        else:
-            raise _Refused(ErrorCodes.INVALID, "unknown action", action)
+        self._press_button(
+            payment_id, action, _Refused(ErrorCodes.INVALID, "unknown action", action)
+        )
         with self._lock:
             return self._get(payment_id).success_url or f"{self.base_url}/new/{payment_id}"
 
@@ -545,80 +482,21 @@ class TBankSimulator:
             body["NewAmount"] = payment.new_amount
         body["Token"] = make_token(body, self.password)
         raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        copies = 2 if self._chance(self.switches.webhook_duplicate_rate) else 1
-        with self._lock:
-            self._outstanding += copies
-            self.webhooks_duplicated += copies - 1
-        for _ in range(copies):
-            self._queue.put((payment.notification_url, raw))
+        self._enqueue((payment.notification_url, raw))
 
-    def _send_loop(self) -> None:
-        transports: dict[str, HttpTransport] = {}
-        while True:
-            try:
-                item = self._queue.get(timeout=0.05)
-            except queue.Empty:
-                item = self._take_held()
-                if item is None:
-                    continue
-            if item is None:
-                return
-            if self._chance(self.switches.webhook_reorder_rate):
-                with self._lock:
-                    self._held.append(item)
-                    self.webhooks_reordered += 1
-                continue
-            batch = [item]
-            while (held := self._take_held()) is not None:
-                batch.append(held)
-            for url, raw in batch:
-                transport = transports.get(url)
-                if transport is None:
-                    transport = HttpTransport(url, timeout=5.0, gateway="tbank-notifications")
-                    transports[url] = transport
-                self._deliver(transport, raw)
-                with self._lock:
-                    self._outstanding -= 1
-                    self._idle.notify_all()
+    def _target(self, item: tuple[str, bytes]) -> str | None:
+        return item[0]
 
-    def _take_held(self) -> tuple[str, bytes] | None:
-        with self._lock:
-            return self._held.pop(0) if self._held else None
-
-    def _deliver(self, transport: HttpTransport, raw: bytes) -> None:
-        if self._chance(self.switches.webhook_drop_rate):
-            with self._lock:
-                self.webhooks_dropped += 1
-            return
+    def _send_once(self, transport: HttpTransport, item: tuple[str, bytes]) -> Outcome:
         headers = {"Content-Type": "application/json; charset=utf-8"}
-        for attempt in range(3):
-            try:
-                answer = transport.request(
-                    "POST", "", body=raw, headers=headers, ok_statuses=tuple(range(400, 500))
-                )
-            except GatewayError:
-                time.sleep(0.01 * (attempt + 1))
-                continue
-            if answer.status == 200 and answer.body.strip() == b"OK":
-                with self._lock:
-                    self.webhooks_sent += 1
-                return
-            if 400 <= answer.status < 500:
-                break  # the merchant refused it: its final word
-            time.sleep(0.01 * (attempt + 1))  # 200 without "OK": T-Bank sends it again
-        with self._lock:
-            self.webhooks_dropped += 1
-
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every notification emitted so far is delivered or given up on."""
-        deadline = time.monotonic() + timeout
-        with self._idle:
-            while self._outstanding > 0:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._idle.wait(left)
-        return True
+        answer = transport.request(
+            "POST", "", body=item[1], headers=headers, ok_statuses=tuple(range(400, 500))
+        )
+        if answer.status == 200 and answer.body.strip() == b"OK":
+            return "sent"
+        if 400 <= answer.status < 500:
+            return "refused"  # the merchant refused it: its final word
+        return "retry"  # 200 without "OK": T-Bank sends it again
 
 
 def _check_receipt(receipt: Any, amount: int) -> None:
@@ -656,41 +534,20 @@ def _check_receipt(receipt: Any, amount: int) -> None:
 
 
 def _make_handler(sim: TBankSimulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        disable_nagle_algorithm = True  # headers and body go separately: avoid ~40 ms stalls
-        protocol_version = "HTTP/1.1"
+    class Handler(SimulatorHandler):
         server_version = "pes-tbank-simulator"
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # no request logs: bodies carry amounts and order ids
-
-        def _send(self, status: int, body: bytes, content_type: str, **extra: str) -> None:
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                for name, value in extra.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True  # the client stopped waiting (its timeout)
-
-        def _body(self) -> bytes:
-            length = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(length) if length else b""
-
-        def _dispatch(self, verb: str) -> None:
+        def _dispatch(self, method: str) -> None:
             path = urllib.parse.urlsplit(self.path).path
             parts = [p for p in path.split("/") if p]
             body = self._body()
             try:
-                if verb == "POST" and len(parts) == 2 and parts[0] == "v2":
+                if method == "POST" and len(parts) == 2 and parts[0] == "v2":
                     status, answer = sim.handle_api(parts[1], body)
                     ctype = "application/json" if status == 200 else "text/html"
                     self._send(status, answer, ctype)
                 elif len(parts) == 2 and parts[0] == "new":
-                    if verb == "GET":
+                    if method == "GET":
                         self._send(200, sim.form(parts[1]).encode(), "text/html; charset=utf-8")
                     else:
                         form = urllib.parse.parse_qs(body.decode("ascii", "replace"))
@@ -700,11 +557,5 @@ def _make_handler(sim: TBankSimulator) -> type[BaseHTTPRequestHandler]:
                     self._send(404, b"not found", "text/plain")
             except _Refused as exc:
                 self._send(400, exc.message.encode(), "text/plain; charset=utf-8")
-
-        def do_GET(self) -> None:
-            self._dispatch("GET")
-
-        def do_POST(self) -> None:
-            self._dispatch("POST")
 
     return Handler

@@ -31,25 +31,25 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import hmac
-import html
 import json
-import queue
-import random
 import secrets
-import threading
-import time
 import urllib.parse
 import uuid
 from decimal import Decimal, InvalidOperation
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import attrs
 
 from pes_sdk.gateways.errors import GatewayError
 from pes_sdk.gateways.http import HttpTransport
+from pes_sdk.gateways.simulation import (
+    LoopbackSimulator,
+    Outcome,
+    SimulatorHandler,
+    confirmation_page,
+)
 from pes_sdk.money import ZERO
 from pes_sdk_yookassa.protocol import (
     IDEMPOTENCE_HEADER,
@@ -175,7 +175,7 @@ class _Payment:
         return out
 
 
-class YooKassaSimulator:
+class YooKassaSimulator(LoopbackSimulator[Switches, bytes]):
     """ЮKassa on ``127.0.0.1`` (a free port unless one is given); :attr:`base_url` ends in /v3.
 
     :param shop_id: / :param secret_key: the Basic credentials clients must send.
@@ -183,6 +183,8 @@ class YooKassaSimulator:
     :param receipts_required: demand a 54-ФЗ receipt with every payment and refund.
     :param seed: seeds the switches' randomness, for reproducible chaos.
     """
+
+    transport_name = "yookassa-webhooks"
 
     def __init__(
         self,
@@ -200,80 +202,28 @@ class YooKassaSimulator:
         self.secret_key = secret_key
         self.webhook_url = webhook_url
         self.receipts_required = receipts_required
-        self.switches = switches or Switches()
-        self._rng = random.Random(seed)
-        self._lock = threading.RLock()
+        super().__init__(
+            _make_handler(self),
+            switches=switches or Switches(),
+            port=port,
+            seed=seed,
+            webhook_workers=webhook_workers,
+            name="yookassa-simulator",
+            worker_name="yookassa-webhooks",
+        )
         self._payments: dict[str, _Payment] = {}
         self._refunds: dict[str, dict[str, Any]] = {}
         self._by_token: dict[str, str] = {}
-        self._keys: dict[str, tuple[str, int, bytes]] = {}
         self._seq = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-        self._queue: queue.Queue[bytes | None] = queue.Queue()
-        self._held: list[bytes] = []
-        self._outstanding = 0
-        self._idle = threading.Condition(self._lock)
-        self._workers: list[threading.Thread] = []
-        self._n_workers = webhook_workers
-        self.webhooks_sent = 0
-        self.webhooks_dropped = 0
         #: every authenticated request that reached the API: (method, path, Idempotence-Key)
         self.calls: list[tuple[str, str, str | None]] = []
-
-    # -- life ----------------------------------------------------------------------------
-
-    @property
-    def root_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     @property
     def base_url(self) -> str:
         """The API root, as ``https://api.yookassa.ru/v3`` is for the real service."""
         return f"{self.root_url}/v3"
 
-    def start(self) -> YooKassaSimulator:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="yookassa-simulator",
-                daemon=True,
-            )
-            self._thread.start()
-            for i in range(self._n_workers):
-                worker = threading.Thread(
-                    target=self._send_loop, name=f"yookassa-webhooks-{i}", daemon=True
-                )
-                worker.start()
-                self._workers.append(worker)
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-        for _ in self._workers:
-            self._queue.put(None)
-        for worker in self._workers:
-            worker.join()
-        self._workers.clear()
-
-    def __enter__(self) -> YooKassaSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     # -- the acquirer's side, driven in-process ------------------------------------------
-
-    def _chance(self, rate: float) -> bool:
-        with self._lock:
-            return rate > 0 and self._rng.random() < rate
 
     def _get(self, payment_id: str) -> _Payment:
         payment = self._payments.get(payment_id)
@@ -493,42 +443,29 @@ class YooKassaSimulator:
         sw = self.switches
         with self._lock:
             throttle = sw.throttle_next > 0
-            fail = not throttle and sw.fail_next > 0
-            lose = not throttle and not fail and sw.lose_next > 0
-            stall = sw.stall_next > 0
             sw.throttle_next -= throttle
-            sw.fail_next -= fail
-            sw.lose_next -= lose
-            sw.stall_next -= stall
-        if stall or self._chance(sw.slow_rate):
-            time.sleep(sw.api_delay)
+            fail, lose, stall = self._take_next(blocked=throttle)
+        self._stall(stall)
         if throttle:
             return 429, SimulatorError(429, "too_many_requests", "Too many requests").body()
         internal = SimulatorError(500, "internal_server_error", "Internal server error").body()
-        if fail or self._chance(sw.api_error_rate):
+        if self._fails(fail):
             return 500, internal
         if method == "POST":
             if not key:
                 return 400, _bad("Idempotence key is required", IDEMPOTENCE_HEADER).body()
             if len(key) > MAX_IDEMPOTENCE_KEY:
                 return 400, _bad("Idempotence key is too long", IDEMPOTENCE_HEADER).body()
-            fingerprint = hashlib.sha256(method.encode() + path.encode() + body).hexdigest()
-            with self._lock:  # the check and the work are one step: no twin can slip in
-                seen = self._keys.get(key)
-                if seen is not None:
-                    if seen[0] != fingerprint:
-                        err = _bad(
-                            "Idempotence key duplicated with another request", IDEMPOTENCE_HEADER
-                        )
-                        return 400, err.body()
-                    status, answer = seen[1], seen[2]
-                else:
-                    status, answer = self._route(method, path, query, body)
-                    if status < 500:
-                        self._keys[key] = (fingerprint, status, answer)
+            conflict = _bad("Idempotence key duplicated with another request", IDEMPOTENCE_HEADER)
+            status, answer = self._once(
+                key,
+                method.encode() + path.encode() + body,
+                lambda: self._route(method, path, query, body),
+                lambda: (400, conflict.body()),
+            )
         else:
             status, answer = self._route(method, path, query, body)
-        if lose or self._chance(sw.lost_answer_rate):
+        if self._loses(lose):
             return 500, internal
         return status, answer
 
@@ -572,29 +509,17 @@ class YooKassaSimulator:
         with self._lock:
             p = self._get(payment_id)
             status, total, method = p.status, p.amount, p.method_type
-        esc = html.escape
-        buttons = (
-            '<form method="post"><button name="action" value="pay">Оплатить / Pay</button> '
-            '<button name="action" value="decline">Отклонить / Decline</button></form>'
-            if status == "pending"
-            else f"<p>Статус / status: <b>{esc(status)}</b></p>"
-        )
-        return (
-            '<!doctype html><html lang="ru"><head><meta charset="utf-8">'
-            "<title>ЮKassa simulator</title></head><body>"
-            f"<h1>Симулятор ЮKassa / YooKassa simulator</h1><p>{esc(method)}: "
-            f"{esc(str(total))} ₽</p><p>No card data is asked for or kept here.</p>"
-            f"{buttons}</body></html>"
+        return confirmation_page(
+            title="ЮKassa simulator",
+            heading="Симулятор ЮKassa / YooKassa simulator",
+            method=method,
+            total=str(total),
+            status=status,
         )
 
     def confirm_from_page(self, payment_id: str, action: str) -> str:
         """Apply a button of the page; return where to send the browser."""
-        if action == "pay":
-            self.approve(payment_id)
-        elif action == "decline":
-            self.decline(payment_id)
-        else:
-            raise _bad(f"unknown action {action!r}")
+        self._press_button(payment_id, action, _bad(f"unknown action {action!r}"))
         with self._lock:
             conf = self._payments[payment_id].confirmation
         return conf.get("return_url") or f"{self.root_url}/checkout/{payment_id}"
@@ -613,118 +538,32 @@ class YooKassaSimulator:
         body = json.dumps(
             {"type": "notification", "event": event, "object": obj}, ensure_ascii=False
         ).encode()
-        copies = 2 if self._chance(self.switches.webhook_duplicate_rate) else 1
-        with self._lock:
-            self._outstanding += copies
-        for _ in range(copies):
-            self._queue.put(body)
+        self._enqueue(body)
 
-    def _send_loop(self) -> None:
-        transport: HttpTransport | None = None
-        transport_url = None
-        while True:
-            try:
-                body = self._queue.get(timeout=0.05)
-            except queue.Empty:
-                body = self._take_held()
-                if body is None:
-                    continue
-            if body is None:
-                return
-            if self._chance(self.switches.webhook_reorder_rate):
-                with self._lock:
-                    self._held.append(body)
-                continue
-            batch = [body]
-            held = self._take_held()
-            while held is not None:
-                batch.append(held)
-                held = self._take_held()
-            for item in batch:
-                if self.webhook_url != transport_url:
-                    transport_url = self.webhook_url
-                    transport = (
-                        HttpTransport(transport_url, timeout=5.0, gateway="yookassa-webhooks")
-                        if transport_url
-                        else None
-                    )
-                self._deliver(transport, item)
-                with self._lock:
-                    self._outstanding -= 1
-                    self._idle.notify_all()
+    def _target(self, item: bytes) -> str | None:
+        return self.webhook_url
 
-    def _take_held(self) -> bytes | None:
-        with self._lock:
-            return self._held.pop(0) if self._held else None
-
-    def _deliver(self, transport: HttpTransport | None, body: bytes) -> None:
-        if self.switches.webhook_delay:
-            time.sleep(self.switches.webhook_delay)
-        if transport is None or self._chance(self.switches.webhook_drop_rate):
-            with self._lock:
-                self.webhooks_dropped += 1
-            return
-        for attempt in range(3):
-            try:
-                # no signature: ЮKassa's notifications carry none
-                response = transport.request(
-                    "POST",
-                    "",
-                    body=body,
-                    headers={"Content-Type": "application/json; charset=utf-8"},
-                    ok_statuses=_CLIENT_ERRORS,
-                )
-            except GatewayError:
-                time.sleep(0.01 * (attempt + 1))
-                continue
-            if response.status >= 400:
-                # ЮKassa resends until it gets a 200; the simulator gives up after a few
-                time.sleep(0.01 * (attempt + 1))
-                continue
-            with self._lock:
-                self.webhooks_sent += 1
-            return
-        with self._lock:
-            self.webhooks_dropped += 1
-
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every notification emitted so far is sent, dropped or given up on."""
-        deadline = time.monotonic() + timeout
-        with self._idle:
-            while self._outstanding > 0:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._idle.wait(left)
-        return True
+    def _send_once(self, transport: HttpTransport, body: bytes) -> Outcome:
+        # no signature: ЮKassa's notifications carry none
+        response = transport.request(
+            "POST",
+            "",
+            body=body,
+            headers={"Content-Type": "application/json; charset=utf-8"},
+            ok_statuses=_CLIENT_ERRORS,
+        )
+        # ЮKassa resends until it gets a 200; the simulator gives up after a few
+        return "retry" if response.status >= 400 else "sent"
 
 
 def _make_handler(sim: YooKassaSimulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        disable_nagle_algorithm = True  # headers and body go separately: avoid delayed ACKs
-        protocol_version = "HTTP/1.1"
+    class Handler(SimulatorHandler):
         server_version = "pes-yookassa-simulator"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # no request logs: paths carry payment ids, bodies amounts
-
-        def _send(self, status: int, body: bytes, content_type: str, **extra: str) -> None:
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                for name, value in extra.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True  # the client gave up waiting
 
         def _dispatch(self, method: str) -> None:
             url = urllib.parse.urlsplit(self.path)
             query = urllib.parse.parse_qs(url.query)
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
+            body = self._body()
             parts = [p for p in url.path.split("/") if p]
             json_type = "application/json; charset=utf-8"
             try:
@@ -743,11 +582,5 @@ def _make_handler(sim: YooKassaSimulator) -> type[BaseHTTPRequestHandler]:
                     raise SimulatorError(404, "not_found", "not found")
             except SimulatorError as exc:
                 self._send(exc.status, exc.body(), json_type)
-
-        def do_GET(self) -> None:
-            self._dispatch("GET")
-
-        def do_POST(self) -> None:
-            self._dispatch("POST")
 
     return Handler
