@@ -214,8 +214,13 @@ class _Http:
 @contextmanager
 def _serving(store: Store, config: RunnerConfig, host: PluginHost) -> Iterator[str]:
     """The runner's API on a free loopback port, with the embedded sandbox acquirer."""
-    from pes_sdk.gateways import PaymentProcessor
-    from pes_sdk_runner.api import ServerStartError, create_app, listen, serve_in_thread
+    from pes_sdk_runner.api import (
+        ServerStartError,
+        create_app,
+        listen,
+        processor_for,
+        serve_in_thread,
+    )
 
     # Bound first: the acquirer's webhook_url must name the port before the app exists.
     sock = listen()
@@ -226,7 +231,7 @@ def _serving(store: Store, config: RunnerConfig, host: PluginHost) -> Iterator[s
         raise PesError(f"the payment gateway {config.gateway.name!r} is not installed")
     settings = {**config.gateway.adapter.merged(), "webhook_url": base + config.http.webhook_path}
     gateway = factory.create(settings)
-    processor = PaymentProcessor(gateway, store=store, on_credit=store.credit_payment)
+    processor = processor_for(gateway, store)  # as `pes runner serve` builds it
     try:
         with serve_in_thread(create_app(store, config, host, processor), config, sock) as url:
             yield url
