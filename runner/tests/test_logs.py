@@ -6,6 +6,7 @@ import io
 import json
 import logging
 
+import pytest
 from pes_sdk_runner.logs import JsonFormatter, event, log_to_stderr, mask_account
 
 
@@ -76,3 +77,27 @@ def test_log_to_stderr_leaves_a_configured_program_alone() -> None:
         assert runner.handlers == before
     finally:
         root.removeHandler(added)
+
+
+def test_log_to_stderr_writes_json_lines_when_nothing_is_set_up(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = logging.getLogger()
+    runner = logging.getLogger("pes_sdk_runner")
+    saved_root, saved_runner, level = list(root.handlers), list(runner.handlers), runner.level
+    root.handlers.clear()  # pytest's own capture handler: as in a plain `pes runner serve`
+    runner.handlers.clear()
+    try:
+        assert log_to_stderr() is True
+        event(logging.getLogger("pes_sdk_runner.api"), "payment.created", total="1.00")
+        line = capsys.readouterr().err.strip().splitlines()[-1]
+    finally:
+        runner.handlers[:] = saved_runner
+        root.handlers[:] = saved_root
+        runner.setLevel(level)
+    data = json.loads(line)
+    assert (data["event"], data["total"], data["logger"]) == (
+        "payment.created",
+        "1.00",
+        "pes_sdk_runner.api",
+    )

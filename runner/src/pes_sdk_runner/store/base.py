@@ -400,23 +400,8 @@ class Store(Protocol):
     def credit_payment(self, entry: PaymentEntry, at: dt.datetime | None = None) -> int:
         """Append one credit per basket line of a paid payment (idempotent by order id).
 
-        :meth:`put` already does this for a paid entry; it is kept for the processor's
-        ``on_credit`` and for repairs, and costs nothing when the credits are there.
-        """
-        ...
-
-    def book_refund(
-        self, entry: PaymentEntry, amount: Decimal, at: dt.datetime | None = None
-    ) -> int:
-        """Append the ledger refunds of money given back on a payment (idempotent).
-
-        The processor's own refund (``entry.pending_refund`` asking for ``amount``) is
-        booked per basket line as it asked, keyed ``refund:<order>:<key>:<line>``; a refund
-        the processor did not make (the acquirer's dashboard) is spread over the lines in
-        order. Only the partner's part is booked: a line's refund reduces its amount first
-        and its client fee (the service's own money) last. :meth:`put` already does this when
-        an entry's refunded sum grows; this is the processor's ``on_refund``. Returns how
-        many entries were new.
+        :meth:`put` already does this for a paid entry; this books credits at a given time
+        (repairs, back-filled data, benchmarks) and costs nothing when they are there.
         """
         ...
 

@@ -737,14 +737,6 @@ class SqlStore:
             raise StoreError(f"payment {entry.order_id} is {entry.state}: nothing to credit")
         return self.ledger_append(_credits(entry, at))
 
-    def book_refund(
-        self, entry: PaymentEntry, amount: Decimal, at: dt.datetime | None = None
-    ) -> int:
-        if amount <= 0:
-            raise ValueError(f"a refund is positive, not {amount}")
-        with self._tx() as cur:
-            return self._append(cur, self._refunds(cur, entry, amount, at))
-
     def _refunds(
         self, cur: Any, entry: PaymentEntry, amount: Decimal, at: dt.datetime | None
     ) -> list[LedgerEntry]:
