@@ -10,7 +10,14 @@ import pytest
 
 from pes_sdk.errors import ConfigError
 from pes_sdk.models import Payment, PaymentLine, PaymentMethod
-from pes_sdk.models.receipts import AgentType, Receipt, ReceiptPosition, ReceiptVat, Supplier
+from pes_sdk.models.receipts import (
+    TAG_1222_PAYMENT_AGENT,
+    AgentType,
+    Receipt,
+    ReceiptPosition,
+    ReceiptVat,
+    Supplier,
+)
 
 UK = Supplier("7707083893", "ООО «УК Ромашка»", "+74951234567", ReceiptVat.VAT22)
 RSO = Supplier("7736050003", "АО «Мосэнергосбыт»", ["+78005550000"], ReceiptVat.NONE)
@@ -69,3 +76,23 @@ def test_bad_values_refused() -> None:
         ReceiptPosition("fee", Decimal("1.00"), ReceiptVat.VAT22, agent=AgentType.PAYMENT_AGENT)
     with pytest.raises(TypeError):
         ReceiptPosition("fee", 1.0, ReceiptVat.VAT22)  # type: ignore[arg-type]
+
+
+def test_tag_1222_payment_agent_is_its_bit() -> None:
+    """Tag 1222 is a bit field (ФФД 1.05); a payment agent is bit 4, not the ordinal 3.
+
+    3 = 1 | 2 would put "bank payment agent" and "bank payment subagent" on the receipt.
+    """
+    bits = {
+        "банковский платёжный агент": 1,
+        "банковский платёжный субагент": 2,
+        "платёжный агент": 4,
+        "платёжный субагент": 8,
+        "поверенный": 16,
+        "комиссионер": 32,
+        "иной агент": 64,
+    }
+    assert bits["платёжный агент"] == TAG_1222_PAYMENT_AGENT
+    assert [name for name, bit in bits.items() if TAG_1222_PAYMENT_AGENT & bit] == [
+        "платёжный агент"
+    ]

@@ -38,12 +38,20 @@ __all__ = [
     "Supplier",
 ]
 
-#: The value of tag 1222 (признак агента) for a payment agent, as DOMAIN.md records it.
-#: Adapters whose API takes the name use :attr:`AgentType.PAYMENT_AGENT` instead.
-TAG_1222_PAYMENT_AGENT = 3
+#: The value of tag 1222 (признак агента) for a payment agent. The tag is a bit field (ФФД
+#: 1.05: банковский платёжный агент 1, банковский платёжный субагент 2, платёжный агент 4,
+#: платёжный субагент 8, поверенный 16, комиссионер 32, иной агент 64), so a payment agent
+#: is 4; 3 would claim "bank payment agent and bank payment subagent". Only a raw tag takes
+#: this number: acquirers' APIs take their own names or codes for the same sign (ЮKassa
+#: ``payment_agent``, T-Bank and ATOL-style cloud registers ``paying_agent``, Sber's
+#: ``agent_info.type`` its own list where 3 is платёжный агент), mapped by each adapter
+#: from :attr:`AgentType.PAYMENT_AGENT`.
+TAG_1222_PAYMENT_AGENT = 4
 
 
 class AgentType(enum.StrEnum):
+    """The agent sign of a position (tag 1222), by name; see :data:`TAG_1222_PAYMENT_AGENT`."""
+
     PAYMENT_AGENT = "payment_agent"  #: платёжный агент
 
 
