@@ -9,6 +9,7 @@ import attrs
 import pytest
 from pes_sdk_conformance.gateways import GatewayConformance
 from pes_sdk_sber import SberHarness
+from pes_sdk_sber.simulator import Switches
 
 from pes_sdk.gateways import WebhookRequest
 
@@ -38,3 +39,13 @@ class TestSberGateway(GatewayConformance):
             {**params, "checksum": checksum[:-1] + other(checksum[-1], "0", "1")},
         ]
         return [attrs.evolve(genuine, query=urllib.parse.urlencode(f)) for f in forged]
+
+
+class TestSberGatewayLoweringDepositedAmount(TestSberGateway):
+    """The family again against a bank that lowers ``depositedAmount`` by each refund."""
+
+    @pytest.fixture
+    def gateway_harness(self) -> Iterator[SberHarness]:
+        switches = Switches(lower_deposited_on_refund=True)
+        with SberHarness(timeout=0.5, switches=switches) as harness:
+            yield harness

@@ -27,6 +27,7 @@ from pes_sdk_sber import (
     state_of,
 )
 from pes_sdk_sber.client import DEFAULT_TAX_TYPES
+from pes_sdk_sber.simulator import Switches
 
 from pes_sdk.errors import ConfigError
 from pes_sdk.gateways import (
@@ -44,7 +45,7 @@ from pes_sdk.gateways import (
     new_idempotency_key,
 )
 from pes_sdk.models.payments import Payment, PaymentMethod
-from pes_sdk.models.receipts import Receipt, ReceiptVat, Supplier
+from pes_sdk.models.receipts import AgentType, Receipt, ReceiptPosition, ReceiptVat, Supplier
 
 S = PaymentState
 RETURN = "https://service.example/return"
@@ -177,6 +178,7 @@ def test_missing_credentials_are_a_config_error() -> None:
         (4, "0.01", S.PARTIALLY_REFUNDED),
         (2, "0.01", S.PARTIALLY_REFUNDED),
         (4, "100.00", S.REFUNDED),
+        (4, "60.00", S.PARTIALLY_REFUNDED),  # more than half: still partial
     ],
 )
 def test_order_status_mapping(code: int, refunded: str, state: PaymentState) -> None:
@@ -214,6 +216,25 @@ def test_partial_then_full_refund(harness: SberHarness) -> None:
     assert info["paymentAmountInfo"]["refundedAmount"] == int(whole0 * 100)
     last = harness.gateway.refund(RefundRequest.for_lines(payment, gid, [1]), "refund-key-2")
     assert (last.payment.state, last.payment.refunded) == (S.REFUNDED, payment.total)
+
+
+def test_a_bank_that_lowers_deposited_amount_still_reads_partial_refunds() -> None:
+    """Some banks report ``depositedAmount`` less what was refunded: a refund of more than
+    half then has refundedAmount ≥ depositedAmount. Partial or full is decided against the
+    order's ``amount``, which holds either way."""
+    with SberHarness(timeout=0.5, switches=Switches(lower_deposited_on_refund=True)) as h:
+        payment, gid = paid(h, lines=2)
+        big = payment.lines[1].amount  # 125.50 of 227.00: more than half
+        first = h.gateway.refund(RefundRequest.for_lines(payment, gid, [1]), "refund-big")
+        info = h.simulator.extended(gid)["paymentAmountInfo"]
+        assert info["depositedAmount"] < info["refundedAmount"] == int(big * 100)
+        assert (first.payment.state, first.payment.refunded) == (S.PARTIALLY_REFUNDED, big)
+        got = h.gateway.get_payment(gid)
+        assert (got.state, got.refunded) == (S.PARTIALLY_REFUNDED, big)
+        # the double-refund guard reads the same: what is left is amount − refunded
+        last = h.gateway.refund(RefundRequest.for_lines(payment, gid, [0]), "refund-rest")
+        assert (last.payment.state, last.payment.refunded) == (S.REFUNDED, payment.total)
+        assert h.simulator.extended(gid)["paymentAmountInfo"]["depositedAmount"] == 0
 
 
 def test_refund_after_a_lost_answer_is_not_made_twice(harness: SberHarness) -> None:
@@ -288,6 +309,55 @@ def test_order_bundle_carries_agent_and_supplier() -> None:
     assert items[1]["tax"] == {"taxType": 0}
     fee = {a["name"] for a in items[2]["itemAttributes"]["attributes"]}
     assert "agent_info.type" not in fee  # the service's own position
+
+
+def test_an_agent_commission_is_payment_object_11(harness: SberHarness) -> None:
+    """Tag 1212 "агентское вознаграждение" is 11 (12 is another subject), as registered."""
+    payment = basket(lines=1)
+    line = payment.lines[0]
+    supplier = SUPPLIERS["7707083893"]
+    receipt = Receipt(
+        [
+            ReceiptPosition(
+                "Электроснабжение",
+                line.amount,
+                supplier.vat,
+                agent=AgentType.PAYMENT_AGENT,
+                supplier=supplier,
+            ),
+            ReceiptPosition(
+                "Вознаграждение платёжного агента",
+                line.client_fee,
+                ReceiptVat.VAT20,
+                subject="agent_commission",
+            ),
+        ]
+    )
+    created = harness.gateway.create_payment(payment, options(receipt))
+    registered = harness.simulator.item_attributes(created.gateway_payment_id)
+    assert registered["2"]["paymentObject"] == "11"
+    assert registered["1"]["paymentObject"] == "4"  # a service
+    # Sber's own agent list (3 платёжный агент), not tag 1222's bit value 4 (a subagent here)
+    assert registered["1"]["agent_info.type"] == "3"
+
+
+def test_the_simulator_refuses_an_agent_type_outside_sbers_list(harness: SberHarness) -> None:
+    payment = basket(lines=1)
+    receipt = Receipt.for_payment(payment, SUPPLIERS, fee_vat=ReceiptVat.VAT20)
+    bundle = order_bundle(receipt, DEFAULT_TAX_TYPES)
+    bundle["cartItems"]["items"][0]["itemAttributes"]["attributes"][2]["value"] = "64"
+    answer = harness.simulator.handle_api(
+        "register.do",
+        {
+            "userName": harness.simulator.user_name,
+            "password": harness.simulator.password,
+            "orderNumber": payment.payment_id.hex,
+            "amount": str(int(payment.total * 100)),
+            "returnUrl": RETURN,
+            "orderBundle": json.dumps(bundle, ensure_ascii=False),
+        },
+    )
+    assert answer[1]["errorCode"] == "4" and "agent_info.type" in answer[1]["errorMessage"]
 
 
 def test_register_with_a_receipt_is_accepted_and_cyrillic_round_trips(

@@ -71,11 +71,14 @@ DEFAULT_TAX_TYPES: Mapping[ReceiptVat, int] = {
     ReceiptVat.VAT20: 6,
     ReceiptVat.VAT20_120: 7,
 }
-#: ``paymentMethod`` (tag 1214) and ``paymentObject`` (tag 1212) attribute codes
+#: ``paymentMethod`` (tag 1214) and ``paymentObject`` (tag 1212) attribute codes: the tag's
+#: own values (11 агентское вознаграждение; 12 is another subject)
 PAYMENT_METHODS = {"full_prepayment": "1", "prepayment": "2", "advance": "3", "full_payment": "4"}
-PAYMENT_OBJECTS = {"commodity": "1", "service": "4", "payment": "10", "agent_commission": "12"}
-#: ``agent_info.type``: 3 is "платёжный агент" in Sber's list (1 банковский платёжный
-#: агент, 2 субагент, 3 платёжный агент, 4 платёжный субагент, 5 поверенный, …)
+PAYMENT_OBJECTS = {"commodity": "1", "service": "4", "payment": "10", "agent_commission": "11"}
+#: ``agent_info.type`` is Sber's own list, numbered 1 to 7 (1 банковский платёжный агент,
+#: 2 банковский платёжный субагент, 3 платёжный агент, 4 платёжный субагент, 5 поверенный,
+#: 6 комиссионер, 7 иной агент), not tag 1222's bit value (платёжный агент = 4 there,
+#: :data:`~pes_sdk.models.receipts.TAG_1222_PAYMENT_AGENT`): 4 here would be a subagent.
 AGENT_TYPES = {AgentType.PAYMENT_AGENT: "3"}
 #: register.do's errorCode for an orderNumber already used
 DUPLICATE_ORDER = "1"
@@ -103,12 +106,14 @@ def _roubles(value: Any) -> Decimal:
     return (Decimal(int(value)) / 100).quantize(Decimal("0.01"))
 
 
-def state_of(order_status: int, refunded: Decimal, deposited: Decimal) -> PaymentState:
-    """Map ``orderStatus`` (and the refunded part of a deposited order) to a state.
+def state_of(order_status: int, refunded: Decimal, amount: Decimal) -> PaymentState:
+    """Map ``orderStatus`` (and the refunded part of the order's ``amount``) to a state.
 
     A hold (1) is not the service's money yet and the adapter registers one-stage payments,
     so it reads as pending; 5 (ACS, 3-D Secure under way) too. 4 is set by any refund, so
-    whether a refund was partial comes from ``refundedAmount < depositedAmount``.
+    whether a refund was partial comes from ``refundedAmount < amount``: the order's amount,
+    not ``depositedAmount``, which a bank may lower by what it refunded (then a refund of
+    more than half would read as full).
     """
     if order_status in (0, 1, 5):
         return PaymentState.PENDING
@@ -119,7 +124,7 @@ def state_of(order_status: int, refunded: Decimal, deposited: Decimal) -> Paymen
     if order_status in (2, 4):
         if refunded <= 0:
             return PaymentState.SUCCEEDED
-        if refunded < deposited:
+        if refunded < amount:
             return PaymentState.PARTIALLY_REFUNDED
         return PaymentState.REFUNDED
     raise GatewayError(f"unknown orderStatus {order_status}", gateway=NAME)
@@ -228,8 +233,7 @@ class SberGateway(PaymentGateway):
             amount = _roubles(answer["amount"])
             info = answer.get("paymentAmountInfo") or {}
             refunded = _roubles(info.get("refundedAmount", 0))
-            deposited = _roubles(info.get("depositedAmount", answer["amount"]))
-            state = state_of(int(answer["orderStatus"]), refunded, deposited)
+            state = state_of(int(answer["orderStatus"]), refunded, amount)
             return GatewayPayment(
                 gateway=NAME,
                 gateway_payment_id=md_order,

@@ -16,7 +16,9 @@ does), speaking the protocol the adapter speaks:
   ``orderNumber``, ``operation``, ``status`` and ``checksum`` (see :mod:`.checksums`).
 
 :class:`Switches` inject 5xx answers, lost answers (work done, then 5xx), answers slower
-than the client's timeout, and duplicated, reordered or dropped callbacks.
+than the client's timeout, and duplicated, reordered or dropped callbacks; and
+``lower_deposited_on_refund`` makes ``depositedAmount`` drop by what was refunded, as a bank
+may report it.
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ class Switches:
     fail_next: int = 0
     lose_next: int = 0
     stall_next: int = 0
+    #: report ``depositedAmount`` less what was refunded (some banks do); off: it stays the
+    #: captured amount. ``amount`` and ``refundedAmount`` are the same either way.
+    lower_deposited_on_refund: bool = False
 
 
 class _Refused(Exception):
@@ -87,13 +92,16 @@ class _Order:
     return_url: str
     fail_url: str
     positions: dict[str, int]
+    #: each position's itemAttributes as registered: {positionId: {name: value}}
+    attributes: dict[str, dict[str, str]] = attrs.Factory(dict)
     status: int = REGISTERED
     deposited: int = 0
     refunded: int = 0
     qr_id: str = ""
     created_ms: int = 0
 
-    def extended(self) -> dict[str, Any]:
+    def extended(self, lower_deposited: bool = False) -> dict[str, Any]:
+        deposited = self.deposited - self.refunded if lower_deposited else self.deposited
         return {
             "errorCode": "0",
             "errorMessage": "Успешно",
@@ -107,7 +115,7 @@ class _Order:
             "paymentAmountInfo": {
                 "paymentState": _STATE_NAMES[self.status],
                 "approvedAmount": self.deposited,
-                "depositedAmount": self.deposited,
+                "depositedAmount": deposited,
                 "refundedAmount": self.refunded,
             },
         }
@@ -201,12 +209,17 @@ class SberSimulator(LoopbackSimulator[Switches, dict[str, str]]):
     def extended(self, md_order: str) -> dict[str, Any]:
         """What ``getOrderStatusExtended.do`` answers for an order (no auth, in-process)."""
         with self._lock:
-            return self._orders[md_order].extended()
+            return self._orders[md_order].extended(self.switches.lower_deposited_on_refund)
 
     def positions(self, md_order: str) -> dict[str, int]:
         """The registered orderBundle positions of an order: {positionId: kopecks}."""
         with self._lock:
             return dict(self._orders[md_order].positions)
+
+    def item_attributes(self, md_order: str) -> dict[str, dict[str, str]]:
+        """The registered positions' ``itemAttributes``: {positionId: {name: value}}."""
+        with self._lock:
+            return {k: dict(v) for k, v in self._orders[md_order].attributes.items()}
 
     def approve(self, md_order: str) -> None:
         """The client paid on the payment page (one-stage: deposited at once)."""
@@ -272,7 +285,7 @@ class SberSimulator(LoopbackSimulator[Switches, dict[str, str]]):
         if method == "register.do":
             return self._register(form)
         if method == "getOrderStatusExtended.do":
-            return self._find(form).extended()
+            return self._find(form).extended(self.switches.lower_deposited_on_refund)
         if method == "refund.do":
             return self._refund(form)
         if method == "reverse.do":
@@ -301,7 +314,7 @@ class SberSimulator(LoopbackSimulator[Switches, dict[str, str]]):
             raise _Refused(4, "Не указан returnUrl")
         if form.get("currency", "643") != "643":
             raise _Refused(3, "Неизвестная валюта")
-        positions = _bundle_positions(form.get("orderBundle"), amount)
+        positions, attributes = _bundle_positions(form.get("orderBundle"), amount)
         if number in self._by_number:
             raise _Refused(1, "Заказ с таким номером уже обработан")
         order = _Order(
@@ -311,6 +324,7 @@ class SberSimulator(LoopbackSimulator[Switches, dict[str, str]]):
             return_url=form["returnUrl"],
             fail_url=form.get("failUrl", form["returnUrl"]),
             positions=positions,
+            attributes=attributes,
             created_ms=int(time.time() * 1000),
         )
         self._orders[order.id] = order
@@ -430,24 +444,42 @@ def _kopecks(value: str | None, name: str) -> int:
     return int(value)
 
 
-def _bundle_positions(raw: str | None, amount: int) -> dict[str, int]:
-    """The positions of an ``orderBundle``: {positionId: itemAmount}; they sum to ``amount``."""
+#: the codes an itemAttributes value may take: ``paymentMethod`` (tag 1214) 1..7,
+#: ``paymentObject`` (tag 1212) 1..33, ``agent_info.type`` Sber's own list 1..7 (3 платёжный
+#: агент; not tag 1222's bit value)
+_ATTRIBUTE_CODES = {
+    "paymentMethod": range(1, 8),
+    "paymentObject": range(1, 34),
+    "agent_info.type": range(1, 8),
+}
+
+
+def _bundle_positions(
+    raw: str | None, amount: int
+) -> tuple[dict[str, int], dict[str, dict[str, str]]]:
+    """The positions of an ``orderBundle``: {positionId: itemAmount}, summing to ``amount``,
+    and each position's ``itemAttributes``."""
     if not raw:
-        return {}
+        return {}, {}
     try:
         items = json.loads(raw)["cartItems"]["items"]
         positions = {str(i["positionId"]): int(i["itemAmount"]) for i in items}
+        attributes: dict[str, dict[str, str]] = {}
         for item in items:
             if not item["name"] or "taxType" not in item["tax"]:
                 raise ValueError("name and tax.taxType are required")
-            attributes = {a["name"]: a["value"] for a in item["itemAttributes"]["attributes"]}
-            if "agent_info.type" in attributes and "supplier_info.inn" not in attributes:
+            these = {a["name"]: str(a["value"]) for a in item["itemAttributes"]["attributes"]}
+            for name, codes in _ATTRIBUTE_CODES.items():
+                if name in these and not (these[name].isdigit() and int(these[name]) in codes):
+                    raise ValueError(f"{name} {these[name]!r} is not a known code")
+            if "agent_info.type" in these and "supplier_info.inn" not in these:
                 raise ValueError("an agent position names its supplier")
+            attributes[str(item["positionId"])] = these
     except (ValueError, KeyError, TypeError) as exc:
         raise _Refused(4, f"Неверный формат orderBundle: {exc}") from None
     if len(positions) != len(items) or sum(positions.values()) != amount:
         raise _Refused(4, "Сумма позиций корзины не равна сумме заказа")
-    return positions
+    return positions, attributes
 
 
 def _make_handler(sim: SberSimulator) -> type[BaseHTTPRequestHandler]:
