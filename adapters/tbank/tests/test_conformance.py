@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import attrs
 import pytest
 from pes_sdk_conformance.gateways import GatewayConformance
-from pes_sdk_tbank import TBankHarness
+from pes_sdk_tbank import TBankHarness, TBankSwitches
 
 from pes_sdk.gateways import WebhookRequest
 
@@ -30,3 +30,14 @@ class TestTBankGateway(GatewayConformance):
             {k: v for k, v in data.items() if k != "Token"},
         ]
         return [attrs.evolve(genuine, body=json.dumps(b).encode()) for b in bodies]
+
+
+class TestTBankGatewayWithoutRefundSums(TestTBankGateway):
+    """The family again with no ``OriginalAmount`` / ``NewAmount`` anywhere, not even in
+    ``Cancel`` answers: partial refunds are read from the gateway's own record."""
+
+    @pytest.fixture
+    def gateway_harness(self) -> Iterator[TBankHarness]:
+        switches = TBankSwitches(refund_sums_in_cancel=False)
+        with TBankHarness(timeout=0.5, switches=switches) as harness:
+            yield harness

@@ -292,6 +292,110 @@ def test_a_refund_beyond_what_is_left_is_invalid(harness: TBankHarness) -> None:
         )
 
 
+def test_the_simulator_knows_t_banks_agent_signs_only(harness: TBankHarness) -> None:
+    """T-Bank names a payment agent ``paying_agent``; ЮKassa's ``payment_agent`` (or a tag
+    1222 number) is refused, as T-Bank's list has no such value."""
+    sent = harness.simulator.receipt_of(create(harness, basket()).gateway_payment_id)
+    assert sent is not None and sent["Items"][0]["AgentData"] == {"AgentSign": "paying_agent"}
+    payment, receipt = basket(), json.loads(json.dumps(sent))
+    for wrong in ("payment_agent", 4):
+        receipt["Items"][0]["AgentData"]["AgentSign"] = wrong
+        body = {
+            "TerminalKey": harness.simulator.terminal_key,
+            "Amount": to_kopecks(payment.total),
+            "OrderId": str(payment.payment_id),
+            "Receipt": receipt,
+        }
+        body["Token"] = make_token(body, harness.simulator.password)
+        status, raw = harness.simulator.handle_api("Init", json.dumps(body).encode())
+        answer = json.loads(raw)
+        assert (status, answer["Success"]) == (200, False)
+        assert answer["Details"] == "Items[0].AgentData.AgentSign"
+    assert harness.payments_at_acquirer(payment.payment_id) == 0
+
+
+def _raw_state(h: TBankHarness, pid: str) -> dict[str, Any]:
+    """What GetState answers, straight from the simulator over HTTP."""
+    body = {"TerminalKey": h.simulator.terminal_key, "PaymentId": pid}
+    body["Token"] = make_token(body, h.simulator.password)
+    status, raw = h.simulator.handle_api("GetState", json.dumps(body).encode())
+    assert status == 200
+    answer: dict[str, Any] = json.loads(raw)
+    return answer
+
+
+def test_partial_refunds_read_from_this_gateways_own_record(harness: TBankHarness) -> None:
+    """GetState and notifications document no OriginalAmount/NewAmount: a PARTIAL_REFUNDED
+    without them is read from the refunds the gateway made, never refused."""
+    payment, pid = paid(harness)
+    harness.gateway.refund(RefundRequest.for_lines(payment, pid, {1: Decimal("25.50")}), "r-1")
+    harness.gateway.refund(RefundRequest.for_lines(payment, pid, {0: Decimal("1.00")}), "r-2")
+    raw = _raw_state(harness, pid)
+    assert raw["Status"] == "PARTIAL_REFUNDED"
+    assert "NewAmount" not in raw and "OriginalAmount" not in raw
+    status = harness.gateway.get_payment(pid)
+    assert (status.state, status.amount, status.refunded) == (
+        S.PARTIALLY_REFUNDED,
+        payment.total,
+        Decimal("26.50"),
+    )
+    harness.settle()
+    hooks = [json.loads(h.body) for h in harness.webhooks()]
+    last = harness.webhooks()[[b["Status"] for b in hooks].index("PARTIAL_REFUNDED") + 1]
+    assert "NewAmount" not in json.loads(last.body)
+    [event] = harness.gateway.parse_webhook(last)
+    assert (event.payment.state, event.payment.refunded) == (S.PARTIALLY_REFUNDED, Decimal("26.50"))
+
+
+def test_a_cancel_answer_without_sums_reads_the_refund_just_made() -> None:
+    switches = TBankSwitches(refund_sums_in_cancel=False)
+    with TBankHarness(timeout=0.5, switches=switches) as h:
+        payment, pid = paid(h)
+        request = RefundRequest.for_lines(payment, pid, {1: Decimal("25.50")})
+        first = h.gateway.refund(request, "r-1")
+        again = h.gateway.refund(request, "r-1")  # the same key: one refund, counted once
+        for result in (first, again):
+            assert (result.payment.state, result.payment.refunded) == (
+                S.PARTIALLY_REFUNDED,
+                Decimal("25.50"),
+            )
+
+
+def test_a_refund_this_gateway_did_not_make_reads_as_paid_and_the_book_keeps_its_own(
+    harness: TBankHarness,
+) -> None:
+    """Another gateway object (a restart, or a refund made in the cabinet) has no record: it
+    reads the payment as paid, not an error; a book that made the refund is not moved back."""
+    payment = basket()
+    processor = PaymentProcessor(harness.gateway)
+    entry = processor.start(payment, return_url=RETURN)
+    assert entry.gateway_payment_id is not None
+    harness.simulator.approve(entry.gateway_payment_id)
+    processor.refresh(payment.payment_id)
+    refunded = processor.refund(payment.payment_id, [1]).entry
+    assert (refunded.state, refunded.refunded) == (S.PARTIALLY_REFUNDED, Decimal("125.50"))
+    sim = harness.simulator
+    restarted = TBankGateway(
+        terminal_key=sim.terminal_key, password=sim.password, base_url=sim.base_url, timeout=2
+    )
+    status = restarted.get_payment(entry.gateway_payment_id)
+    assert (status.state, status.refunded) == (S.SUCCEEDED, Decimal("0.00"))
+    after = PaymentProcessor(restarted, store=processor.store).refresh(payment.payment_id)
+    assert (after.entry.state, after.entry.refunded) == (S.PARTIALLY_REFUNDED, Decimal("125.50"))
+
+
+def test_sums_in_a_state_answer_are_believed_over_the_record() -> None:
+    with TBankHarness(timeout=0.5, switches=TBankSwitches(refund_sums_in_state=True)) as h:
+        payment, pid = paid(h)
+        h.gateway.refund(RefundRequest.for_lines(payment, pid, {1: Decimal("25.50")}), "r-1")
+        sim = h.simulator
+        other = TBankGateway(
+            terminal_key=sim.terminal_key, password=sim.password, base_url=sim.base_url, timeout=2
+        )
+        status = other.get_payment(pid)
+        assert (status.state, status.refunded) == (S.PARTIALLY_REFUNDED, Decimal("25.50"))
+
+
 # -- notifications --------------------------------------------------------------------------
 
 

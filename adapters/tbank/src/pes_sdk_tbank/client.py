@@ -11,6 +11,9 @@ How the contract maps onto the protocol (see docs/gateway-tbank.md):
   second ``Init``.
 * **cancel / refund**: ``Cancel`` (whole, or ``Amount`` for a part, with the ``Receipt`` of
   the refunded lines); ``ExternalRequestId`` carries the refund's idempotency key.
+* **refunded sums**: ``Cancel`` answers carry ``OriginalAmount`` / ``NewAmount``; ``GetState``
+  answers and notifications document neither, so a ``PARTIAL_REFUNDED`` without them reads
+  the refunds this gateway made itself (see docs/gateway-tbank.md).
 * **notifications**: the root scalars' ``Token`` is checked in constant time; the service
   answers HTTP 200 with the body :data:`NOTIFICATION_ANSWER` (``OK``). Card fields of a
   notification (``Pan``, ``ExpDate``, ``CardId``) are signed, never kept.
@@ -19,6 +22,7 @@ How the contract maps onto the protocol (see docs/gateway-tbank.md):
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
@@ -198,6 +202,10 @@ class TBankGateway(PaymentGateway):
         self._not_found = not_found_codes
         self._duplicate = duplicate_order_codes
         self._exceeded = amount_exceeded_codes
+        # PaymentId → {ExternalRequestId: kopecks}: the refunds this gateway made, for answers
+        # that say PARTIAL_REFUNDED without the sums (GetState, notifications)
+        self._refunds: dict[str, dict[str, int]] = {}
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:  # the password stays out of reprs and tracebacks
         return f"TBankGateway(terminal_key={self._terminal_key!r}, url={self._http.base_url!r})"
@@ -247,7 +255,7 @@ class TBankGateway(PaymentGateway):
 
     def cancel_payment(self, gateway_payment_id: str, idempotency_key: str) -> GatewayPayment:
         answer = self._call("Cancel", {"PaymentId": gateway_payment_id}, lookup=True)
-        return self._snapshot(answer)
+        return self._cancelled(answer, gateway_payment_id)
 
     def refund(self, request: RefundRequest, idempotency_key: str) -> RefundResult:
         body: dict[str, Any] = {
@@ -265,7 +273,11 @@ class TBankGateway(PaymentGateway):
             if exc.error_code in self._exceeded:
                 raise InvalidRefund(exc.message, gateway=NAME) from None
             raise
-        return RefundResult(idempotency_key, request.amount, self._snapshot(answer))
+        with self._lock:  # keyed by the refund's key: a repeated answer is not counted twice
+            made = self._refunds.setdefault(request.gateway_payment_id, {})
+            made[idempotency_key] = to_kopecks(request.amount)
+        snapshot = self._cancelled(answer, request.gateway_payment_id)
+        return RefundResult(idempotency_key, request.amount, snapshot)
 
     def parse_webhook(self, request: WebhookRequest) -> list[GatewayEvent]:
         try:
@@ -284,7 +296,8 @@ class TBankGateway(PaymentGateway):
             raise WebhookRejected("signature", "notification for another terminal", gateway=NAME)
         try:
             snapshot = self._snapshot(data)
-            event_id = f"{snapshot.gateway_payment_id}:{data['Status']}:{data.get('NewAmount', '')}"
+            refunded = to_kopecks(snapshot.refunded)
+            event_id = f"{snapshot.gateway_payment_id}:{data['Status']}:{refunded}"
         except (KeyError, ValueError, TypeError, GatewayError) as exc:
             raise WebhookRejected("malformed", type(exc).__name__, gateway=NAME) from None
         return [GatewayEvent(event_id=event_id, payment=snapshot, signed_at=None)]
@@ -370,24 +383,47 @@ class TBankGateway(PaymentGateway):
         if original is None:
             raise GatewayError("the answer carries no Amount", gateway=NAME)
         total = from_kopecks(original)
+        payment_id = str(data["PaymentId"])
         refunded = Decimal("0.00")
         if state is S.REFUNDED:
             refunded = total
         elif state is S.PARTIALLY_REFUNDED:
-            if data.get("NewAmount") is None:
-                raise GatewayError(
-                    "PARTIAL_REFUNDED without OriginalAmount/NewAmount: refunded sum unknown",
-                    gateway=NAME,
-                )
-            refunded = total - from_kopecks(data["NewAmount"])
+            refunded = self._partly_refunded(payment_id, total, data.get("NewAmount"))
+            if not refunded:
+                # Refunded, but by how much neither the answer nor this gateway knows (a
+                # refund made elsewhere, or before a restart): read as paid. The processor's
+                # book never moves back for it, so it keeps the kit's own refunds.
+                state = S.SUCCEEDED
         return GatewayPayment(
             gateway=NAME,
-            gateway_payment_id=str(data["PaymentId"]),
+            gateway_payment_id=payment_id,
             order_id=order_id,
             state=state,
             amount=total,
             refunded=refunded,
         )
+
+    def _cancelled(self, answer: Mapping[str, Any], payment_id: str) -> GatewayPayment:
+        """The snapshot after ``Cancel``: from its answer, or from ``GetState`` when the
+        answer carries no amount at all (``OriginalAmount`` is the documented one)."""
+        if answer.get("OriginalAmount") is None and answer.get("Amount") is None:
+            return self.get_payment(payment_id)
+        return self._snapshot(answer)
+
+    def _partly_refunded(self, payment_id: str, total: Decimal, new_amount: Any) -> Decimal:
+        """The refunded part of a PARTIAL_REFUNDED payment, or zero when it is not known.
+
+        ``NewAmount`` (what is left) when the answer carries it, as ``Cancel`` answers do;
+        otherwise the sum of this gateway's own refunds of the payment. A value that is not a
+        part of ``total`` is not believed.
+        """
+        if new_amount is not None:
+            told = total - from_kopecks(new_amount)
+            if Decimal("0.00") < told < total:
+                return told
+        with self._lock:
+            made = from_kopecks(sum(self._refunds.get(payment_id, {}).values()))
+        return made if made < total else Decimal("0.00")
 
     def _receipt(self, payment: Payment, receipt: Receipt | None) -> dict[str, Any] | None:
         if not (self.receipt_email or self.receipt_phone):

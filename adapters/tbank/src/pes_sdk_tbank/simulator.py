@@ -8,7 +8,7 @@ inject (HTTP 5xx, lost answers, timeouts)::
 
     POST /v2/Init         TerminalKey, Amount (kopecks), OrderId, Description, NotificationURL,
                           SuccessURL, Receipt{Items[…AgentData, SupplierInfo]} → NEW, PaymentURL
-    POST /v2/GetState     PaymentId → Status, Amount
+    POST /v2/GetState     PaymentId → Status, Amount (the payment's, refunds or not)
     POST /v2/GetQr        PaymentId, DataType PAYLOAD | IMAGE → Data (СБП; opaque)
     POST /v2/Cancel       PaymentId, Amount (part), Receipt, ExternalRequestId → Status,
                           OriginalAmount, NewAmount
@@ -20,8 +20,11 @@ payment and a ``Token`` made by the same rule; T-Bank treats a notification as d
 when the answer is HTTP 200 with the body ``OK``, and sends it again otherwise.
 
 Choices the public documentation leaves open are marked *simulator choice* below and in
-docs/gateway-tbank.md: the error codes for "not found" and "duplicate OrderId", and
-``OriginalAmount`` / ``NewAmount`` in GetState answers and notifications of refunded payments.
+docs/gateway-tbank.md: the error codes for "not found" and "duplicate OrderId", and what
+``Amount`` a GetState answer gives after a partial refund (the payment's). As documented,
+``OriginalAmount`` / ``NewAmount`` come only in Cancel answers; switches put them into GetState
+answers and notifications too (``refund_sums_in_state``) or take them out of Cancel answers
+(``refund_sums_in_cancel``), for an adapter that must cope with either.
 """
 
 from __future__ import annotations
@@ -63,6 +66,19 @@ class ErrorCodes:
     AMOUNT_EXCEEDED = "5"
 
 
+#: ``AgentData.AgentSign`` values (tag 1222 by name; платёжный агент is ``paying_agent``)
+AGENT_SIGNS = frozenset(
+    {
+        "bank_paying_agent",
+        "bank_paying_subagent",
+        "paying_agent",
+        "paying_subagent",
+        "attorney",
+        "commission_agent",
+        "another",
+    }
+)
+
 #: T-Bank statuses a payment may be refunded or cancelled from, and what Cancel makes of them
 _PAID = ("CONFIRMED", "PARTIAL_REFUNDED")
 _UNPAID = ("NEW", "FORM_SHOWED")
@@ -86,6 +102,11 @@ class TBankSwitches:
     only_method: str = ""
     #: refuse a second Init with an OrderId already used (as a terminal may be set up)
     unique_order_ids: bool = True
+    #: also put OriginalAmount / NewAmount into GetState answers and notifications of a
+    #: refunded payment (not documented for them)
+    refund_sums_in_state: bool = False
+    #: put OriginalAmount / NewAmount into Cancel answers (documented); off: leave them out
+    refund_sums_in_cancel: bool = True
 
 
 @attrs.frozen
@@ -336,8 +357,7 @@ class TBankSimulator(LoopbackSimulator[TBankSwitches, tuple[str, bytes]]):
             "OrderId": payment.order_id,
             "Amount": payment.amount,
         }
-        if payment.new_amount is not None:
-            # simulator choice: the refunded sum travels as Cancel's OriginalAmount/NewAmount
+        if payment.new_amount is not None and self.switches.refund_sums_in_state:
             out["OriginalAmount"] = payment.amount
             out["NewAmount"] = payment.new_amount
         return out
@@ -406,9 +426,10 @@ class TBankSimulator(LoopbackSimulator[TBankSwitches, tuple[str, bytes]]):
             "Status": payment.status,
             "PaymentId": str(payment.id),
             "OrderId": payment.order_id,
-            "OriginalAmount": payment.amount,
-            "NewAmount": payment_left if payment.new_amount is not None else 0,
         }
+        if self.switches.refund_sums_in_cancel:
+            answer["OriginalAmount"] = payment.amount
+            answer["NewAmount"] = payment_left if payment.new_amount is not None else 0
         if isinstance(external, str):
             answer["ExternalRequestId"] = external
             self._cancels[external] = (fingerprint, answer)
@@ -477,7 +498,7 @@ class TBankSimulator(LoopbackSimulator[TBankSwitches, tuple[str, bytes]]):
             "Pan": "430000******0777",
             "ExpDate": "1230",
         }
-        if payment.new_amount is not None:
+        if payment.new_amount is not None and self.switches.refund_sums_in_state:
             body["OriginalAmount"] = payment.amount
             body["NewAmount"] = payment.new_amount
         body["Token"] = make_token(body, self.password)
@@ -526,6 +547,10 @@ def _check_receipt(receipt: Any, amount: int) -> None:
             raise _Refused(ErrorCodes.INVALID, "Неверные параметры", f"Items[{n}] inconsistent")
         if "AgentData" in item and not item.get("SupplierInfo", {}).get("Inn"):
             raise _Refused(ErrorCodes.INVALID, "Неверные параметры", f"Items[{n}].SupplierInfo")
+        if "AgentData" in item and item["AgentData"].get("AgentSign") not in AGENT_SIGNS:
+            raise _Refused(
+                ErrorCodes.INVALID, "Неверные параметры", f"Items[{n}].AgentData.AgentSign"
+            )
         total += value
     if total != amount:
         raise _Refused(
