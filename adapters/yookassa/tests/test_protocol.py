@@ -291,6 +291,33 @@ def test_receipt_json_known_answer() -> None:
     }
 
 
+def test_the_simulator_knows_yookassas_agent_types_only(harness: YooKassaHarness) -> None:
+    """ЮKassa names a payment agent ``payment_agent``; the cloud-register name
+    ``paying_agent`` (or a tag 1222 number) is refused, as ЮKassa's list has no such value."""
+    p = payment()
+    receipt = receipt_json(receipt_of(p), {"email": "receipts@service.example"}, 1)
+    auth = basic_auth(harness.simulator.shop_id, harness.simulator.secret_key)
+    for wrong in ("paying_agent", "4"):
+        receipt["items"][0]["agent_type"] = wrong
+        body = {
+            "amount": {"value": str(p.total), "currency": "RUB"},
+            "capture": True,
+            "payment_method_data": {"type": "bank_card"},
+            "confirmation": {"type": "redirect", "return_url": RETURN},
+            "receipt": receipt,
+        }
+        status, answer = raw(
+            harness,
+            "POST",
+            "/v3/payments",
+            json.dumps(body).encode(),
+            Authorization=auth,
+            **{"Idempotence-Key": new_idempotency_key(), "Content-Type": "application/json"},
+        )
+        assert (status, answer["parameter"]) == (400, "receipt.items[0].agent_type")
+    assert harness.simulator.totals()[0] == 0
+
+
 def test_refund_receipt_splits_service_and_fee() -> None:
     p = payment()
     request = RefundRequest.for_lines(p, "gid", {0: Decimal("1280.00"), 1: Decimal("100.00")})

@@ -63,6 +63,19 @@ __all__ = ["SimulatorError", "Switches", "YooKassaSimulator"]
 _CLIENT_ERRORS = tuple(range(400, 500))
 _TYPES = frozenset(METHOD_TYPES.values())
 _VAT_CODES = frozenset(VAT_CODES.values())
+#: ``receipt.items[].agent_type`` values (tag 1222 by name; платёжный агент is
+#: ``payment_agent``)
+_AGENT_TYPES = frozenset(
+    {
+        "banking_payment_agent",
+        "banking_payment_subagent",
+        "payment_agent",
+        "payment_subagent",
+        "attorney",
+        "commissioner",
+        "agent",
+    }
+)
 
 
 @attrs.define
@@ -353,6 +366,8 @@ class YooKassaSimulator(LoopbackSimulator[Switches, bytes]):
             if not str(item.get("description", "")).strip():
                 raise _bad("description is required", f"{where}.description")
             if "agent_type" in item:
+                if item["agent_type"] not in _AGENT_TYPES:
+                    raise _bad("agent_type is not a known agent type", f"{where}.agent_type")
                 supplier = item.get("supplier") or {}
                 if not supplier.get("inn") or not supplier.get("name"):
                     raise _bad("an agent item names its supplier", f"{where}.supplier")
