@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,12 +20,19 @@ GOOD = """
 name = "ООО «Энергосбыт-Платежи»"
 inn = "7701012342"
 kpp = "770101001"
-bank = {bik="044525225", account="40702810500000001234", corr_account="30101810400000000225"}
+
+[service.bank]
+bik = "044525225"
+account = "40702810500000001234"
+corr_account = "30101810400000000225"
+name = "ПАО Сбербанк"
+city = "г. Москва"
 
 [[partners]]
 inn = "5003012349"
+kpp = "500301001"
 name = "ООО «УК Дом»"
-bank = {bik="044525974", account="40702810200000005678", corr_account="30101810145250000974"}
+bank = {bik="044525974", account="40702810200000005678", name="АО «ТБанк»", city="г. Москва"}
 """
 
 
@@ -46,7 +54,8 @@ def test_documented_example_loads(tmp_path: Path) -> None:
     assert (uk.inn, uk.kpp, uk.name) == ("5003012349", "500301001", "ООО «УК Дом»")
     assert uk.bank.bik == "044525974" and uk.bank.bank_name == "АО «ТБанк»"
     assert uk.fee.plan == "percent" and uk.fee.rate == Decimal("0.0136")
-    assert water.kpp is None
+    assert water.kpp == "772001001"
+    assert uk.bank.city == water.bank.city == pf.service.bank.city == "г. Москва"
     assert water.fee.plan == "subscription"
     assert water.fee.rate == Decimal("0.01")  # "1%"
     assert water.fee.monthly_fee == Decimal("100.00")
@@ -147,7 +156,7 @@ def test_rate_out_of_range_and_service_account() -> None:
         parse_partners(text)
     assert err.value.problems == ("partners[0].fee.rate: a rate is a fraction in [0, 1), not 1.5",)
     same = GOOD.replace(
-        'bik="044525974", account="40702810200000005678", corr_account="30101810145250000974"',
+        'bik="044525974", account="40702810200000005678"',
         'bik="044525225", account="40702810500000001234"',
     )
     with pytest.raises(
@@ -192,9 +201,9 @@ def test_branches_share_an_inn() -> None:
 inn = "5003012349"
 kpp = "500302001"
 name = "ООО «УК Дом», филиал"
-bank = { bik = "044525974", account = "40702810200000005678" }
+bank = { bik = "044525974", account = "40702810200000005678", name = "ТБанк", city = "Москва" }
 """
-    text = GOOD.replace('inn = "5003012349"\n', 'inn = "5003012349"\nkpp = "500301001"\n') + branch
+    text = GOOD + branch
     pf = parse_partners(text)
     assert len(pf.by_inn("5003012349")) == 2
     assert pf.find("5003012349") is None  # ambiguous without a КПП
@@ -202,3 +211,43 @@ bank = { bik = "044525974", account = "40702810200000005678" }
     assert found is not None and found.kpp == "500302001"
     with pytest.raises(PartnersFileError, match=r"partners\[1\].inn: ИНН 5003012349 КПП 500301001"):
         parse_partners(text.replace('kpp = "500302001"', 'kpp = "500301001"'))
+
+
+def test_bank_name_and_city_are_required() -> None:
+    """A bank file needs each bank's name and city (ПлательщикБанк1/Банк2, Bank/City):
+    a PARTNERS.toml without them is refused, naming the key path."""
+    text = GOOD.replace('city = "г. Москва"\n', "").replace(', name="АО «ТБанк»"', "")
+    with pytest.raises(PartnersFileError) as err:
+        parse_partners(text)
+    assert err.value.problems == (
+        "service.bank.city: missing",
+        "partners[0].bank.name: missing",
+    )
+    too_long = GOOD.replace('city = "г. Москва"', f'city = "{"г. " + "Я" * 28}"')
+    with pytest.raises(PartnersFileError, match=r"service\.bank\.city: is 31 characters"):
+        parse_partners(too_long)
+
+
+def test_a_legal_entity_needs_its_kpp() -> None:
+    """A 10-digit ИНН is a legal entity: without a КПП it cannot be reported to ГИС ЖКХ in
+    full form, so the service's and each partner's КПП is required; a 12-digit ИНН (an
+    individual entrepreneur) has none."""
+    text = GOOD.replace('kpp = "770101001"\n', "").replace('kpp = "500301001"\n', "")
+    with pytest.raises(PartnersFileError) as err:
+        parse_partners(text)
+    assert [p.split(": ", 1)[0] for p in err.value.problems] == ["service.kpp", "partners[0].kpp"]
+    assert "legal entity (10-digit ИНН)" in err.value.problems[0]
+    person = GOOD.replace('inn = "5003012349"\nkpp = "500301001"\n', 'inn = "771234560099"\n')
+    assert parse_partners(person).partners[0].kpp is None
+
+
+def test_service_time_zone() -> None:
+    assert parse_partners(GOOD).service.time_zone == ZoneInfo("Europe/Moscow")
+    perm = GOOD.replace(
+        'kpp = "770101001"\n', 'kpp = "770101001"\ntime_zone = "Asia/Yekaterinburg"\n'
+    )
+    assert parse_partners(perm).service.time_zone == ZoneInfo("Asia/Yekaterinburg")
+    with pytest.raises(PartnersFileError, match=r"service\.time_zone: unknown time zone 'Mars'"):
+        parse_partners(
+            GOOD.replace('kpp = "770101001"\n', 'kpp = "770101001"\ntime_zone = "Mars"\n')
+        )

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
 from click.testing import CliRunner, Result
 
 from pes_sdk.cli.main import cli
-from pes_sdk.fees import PercentPlan, settle_day
+from pes_sdk.fees import PercentPlan, SubscriptionPlan, settle_day
 from pes_sdk.models import (
     Direction,
     FeeTerms,
@@ -53,19 +55,30 @@ name = "ООО «Энергосбыт-Платежи»"
 inn = "7701012342"
 kpp = "770101001"
 directbank_id = "client-42"
-bank = {bik="044525225", account="40702810500000001234", corr_account="30101810400000000225"}
+[service.bank]
+bik = "044525225"
+account = "40702810500000001234"
+corr_account = "30101810400000000225"
+name = "ПАО Сбербанк"
+city = "г. Москва"
 
 [[partners]]
 inn = "5003012349"
 kpp = "500301001"
 name = "ООО «УК Дом»"
-bank = {bik="044525974", account="40702810200000005678", corr_account="30101810145250000974"}
 fee = { plan = "percent", rate = 0.0136 }
+[partners.bank]
+bik = "044525974"
+account = "40702810200000005678"
+corr_account = "30101810145250000974"
+name = "АО «ТБанк»"
+city = "г. Москва"
 
 [[partners]]
 inn = "7720123457"
+kpp = "772001001"
 name = "АО «Водоканал»"
-bank = { bik = "044525225", account = "40702810300000009999", name = "ПАО Сбербанк" }
+bank = {bik="044525225", account="40702810300000009999", name="ПАО Сбербанк", city="г. Москва"}
 fee = { plan = "subscription", rate = "1%" }
 """
 DAY1 = [Decimal("1272.26"), Decimal("100.00")]
@@ -217,7 +230,7 @@ def test_subscription_partner_gets_everything(tmp_path: Path, partners: Path) ->
     assert result.exit_code == 0, result.output
     (order,) = bank.read_orders(out)
     assert order.amount == Decimal("1372.26")
-    assert order.payee.kpp is None
+    assert order.payee.kpp == "772001001"
     assert order.purpose.endswith("Вознаграждение не удержано. Без налога (НДС)")
 
 
@@ -436,3 +449,77 @@ def test_reconcile_matching_rules() -> None:
     wrong_ref = [line("100.00", "за 27.11.2026 по реестру № 4 от 28.11.2026")]
     result = match_transfers(exp[:1], wrong_ref)
     assert len(result.found) == 1  # …but the same amount and account still match (pass 2)
+
+
+# -- time zones: the service's days, never the host's (issue 11) ----------------------------
+
+
+@pytest.fixture
+def host_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """Puts the test process in another host time zone (``TZ``), restored afterwards."""
+
+    def move(zone: str) -> None:
+        monkeypatch.setenv("TZ", zone)
+        time.tzset()
+
+    yield move
+    monkeypatch.undo()
+    time.tzset()
+
+
+def _created(path: Path) -> dt.datetime:
+    pairs = dict(
+        ln.split("=", 1) for ln in path.read_text(encoding="cp1251").splitlines() if "=" in ln
+    )
+    stamp = f"{pairs['ДатаСоздания']} {pairs['ВремяСоздания']}"
+    return dt.datetime.strptime(stamp, "%d.%m.%Y %H:%M:%S")
+
+
+# Kiritimati (UTC+14) and Pago Pago (UTC−11): at any moment one of them is on another date
+# than Moscow, so a date taken from the host's clock is caught whenever the test runs.
+@pytest.mark.timezone
+@pytest.mark.parametrize(
+    "host", ["UTC", "America/New_York", "Pacific/Kiritimati", "Pacific/Pago_Pago"]
+)
+def test_settle_today_is_the_services_day(
+    tmp_path: Path, partners: Path, host_zone: Callable[[str], None], host: str
+) -> None:
+    """Without --order-date or a footer's date the order is dated today in the service's
+    zone (PARTNERS.toml's service.time_zone, default Europe/Moscow), and the file's
+    ДатаСоздания/ВремяСоздания are the service's wall time."""
+    host_zone(host)
+    moscow = ZoneInfo("Europe/Moscow")
+    reg = sber_registry(tmp_path / f"{UK}.txt", records({dt.date(2026, 11, 27): DAY1}))
+    out = tmp_path / "orders.txt"
+    before = dt.datetime.now(moscow).replace(tzinfo=None, microsecond=0)
+    result = settle(reg, partners, out, "--order-number", "7")
+    after = dt.datetime.now(moscow).replace(tzinfo=None)
+    assert result.exit_code == 0, result.output
+    (order,) = bank.read_orders(out)
+    assert order.date in {before.date(), after.date()}
+    assert before <= _created(out) <= after
+
+
+def test_settle_days_are_the_services_days() -> None:
+    """A payment time with a zone is dated in the service's zone: 21:30 UTC on 31.12.2025 is
+    a payment of 01.01.2026 in Moscow (and Perm); a time without a zone is already the
+    service's wall time."""
+    partner = parse_partners(PARTNERS).partners[0]
+    aware = dt.datetime(2025, 12, 31, 21, 30, tzinfo=dt.UTC)
+    naive = dt.datetime(2025, 12, 31, 23, 45)
+    recs = [
+        PaymentRecord(aware, "1", "000001", Decimal("100.00"), Decimal("100.00"), Decimal("0")),
+        PaymentRecord(naive, "2", "000002", Decimal("50.00"), Decimal("50.00"), Decimal("0")),
+    ]
+    plan = SubscriptionPlan()
+    by_default = settle_records(recs, partner, plan)
+    assert [(d.day, d.settlement.paid) for d in by_default] == [
+        (dt.date(2025, 12, 31), Decimal("50.00")),
+        (dt.date(2026, 1, 1), Decimal("100.00")),
+    ]
+    perm = settle_records(recs, partner, plan, zone=ZoneInfo("Asia/Yekaterinburg"))
+    assert [d.day for d in perm] == [dt.date(2025, 12, 31), dt.date(2026, 1, 1)]
+    new_york = settle_records(recs, partner, plan, zone=ZoneInfo("America/New_York"))
+    assert [(d.day, d.settlement.paid) for d in new_york] == [
+        (dt.date(2025, 12, 31), Decimal("150.00"))
+    ]

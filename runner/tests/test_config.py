@@ -41,13 +41,21 @@ SERVICE_BANK = {
     "account": "40702810500000001234",
     "corr_account": "30101810400000000225",
     "name": "ПАО Сбербанк",
+    "city": "г. Москва",
 }
 TBANK = {
     "bik": "044525974",
     "account": "40702810200000005678",
     "corr_account": "30101810145250000974",
+    "name": "АО «ТБанк»",
+    "city": "г. Москва",
 }
-SBER = {"bik": "044525225", "account": "40702810300000009999"}
+SBER = {
+    "bik": "044525225",
+    "account": "40702810300000009999",
+    "name": "ПАО Сбербанк",
+    "city": "г. Москва",
+}
 
 
 def base_config() -> dict[str, Any]:
@@ -80,6 +88,7 @@ def base_config() -> dict[str, Any]:
             },
             {
                 "inn": "7720123457",
+                "kpp": "772001001",
                 "name": "АО «Водоканал»",
                 "bank": dict(SBER),
                 "fee": {"plan": "subscription", "rate": "1%", "monthly_fee": Decimal("150.00")},
@@ -480,10 +489,10 @@ def _set(path: str, value: Any) -> Change:
 
 def _del(path: str) -> Change:
     def change(data: dict[str, Any]) -> None:
-        *head, last = path.split(".")
+        *head, last = re.findall(r"[^.\[\]]+", path)
         node: Any = data
         for part in head:
-            node = node[part]
+            node = node[int(part)] if part.isdigit() else node[part]
         del node[last]
 
     return change
@@ -517,6 +526,14 @@ CASES: list[tuple[str, Change, str, str]] = [
         "control key",
     ),
     ("bad КПП", _set("service.kpp", "7701"), "service.kpp", "КПП"),
+    # A legal entity (10-digit ИНН) without КПП cannot be reported to ГИС ЖКХ in full form.
+    ("service КПП", _del("service.kpp"), "service.kpp", "legal entity (10-digit ИНН)"),
+    ("partner КПП", _del("partners[1].kpp"), "partners[1].kpp", "legal entity (10-digit ИНН)"),
+    # A bank file shows each bank by name and city (ПлательщикБанк1/Банк2, Bank/City).
+    ("bank city", _del("service.bank.city"), "service.bank.city", "missing"),
+    ("partner bank city", _del("partners[0].bank.city"), "partners[0].bank.city", "missing"),
+    ("bank name", _del("partners[1].bank.name"), "partners[1].bank.name", "missing"),
+    ("long city", _set("service.bank.city", "г. " + "Я" * 28), "service.bank.city", "at most 30"),
     ("time zone", _set("service.time_zone", "Mars/Olympus"), "service.time_zone", "time zone"),
     ("data not text", _set("service.data", 5), "service.data", "is text"),
     ("store scheme", _set("store", {"url": "redis://x"}), "store.url", "unsupported store 'redis'"),

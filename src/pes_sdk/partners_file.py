@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
@@ -32,6 +33,7 @@ from pes_sdk.models.transfers import NAME_MAX, Party
 from pes_sdk.money import amount as to_amount
 
 __all__ = [
+    "DEFAULT_TIME_ZONE",
     "FORMAT_VERSION",
     "PURPOSE_FIELDS",
     "PartnersFile",
@@ -45,6 +47,10 @@ __all__ = [
 
 #: The version of the file format this module reads (the top-level ``version`` key).
 FORMAT_VERSION = 1
+
+#: The service's time zone when ``service.time_zone`` is not given: a time without a zone
+#: (in a registry, a bank file) is a wall time of the service's zone, never the host's.
+DEFAULT_TIME_ZONE = "Europe/Moscow"
 
 #: Placeholders a purpose template may use (see :mod:`pes_sdk.settlement_orders`).
 PURPOSE_FIELDS = frozenset(
@@ -73,6 +79,8 @@ class ServiceDetails:
     ``directbank_id`` is the customer id the bank gave the service for 1C DirectBank
     (the ``Sender/@id`` of a ``PayDocRu``); it defaults to the ИНН. ``purpose`` is an
     optional template of the purpose of payment (see ``docs/partners-toml.md``).
+    ``time_zone`` is the zone of every time written or read without one
+    (``service.time_zone``, default :data:`DEFAULT_TIME_ZONE`).
     """
 
     name: str
@@ -81,6 +89,7 @@ class ServiceDetails:
     kpp: str | None = None
     directbank_id: str = ""
     purpose: str | None = None
+    time_zone: ZoneInfo = attrs.field(factory=lambda: ZoneInfo(DEFAULT_TIME_ZONE))
 
     @property
     def party(self) -> Party:
@@ -244,7 +253,20 @@ def _purpose(value: Any) -> str:
     return text
 
 
-_BANK_KEYS = ("bik", "account", "corr_account", "name")
+#: Longest bank city 1C DirectBank takes (``BankType/City``, maxLength 30).
+CITY_MAX = 30
+
+
+def _city(value: Any) -> str:
+    text = _string(value).strip()
+    if not text:
+        raise ValueError("is empty")
+    if len(text) > CITY_MAX:
+        raise ValueError(f"is {len(text)} characters, at most {CITY_MAX} allowed")
+    return text
+
+
+_BANK_KEYS = ("bik", "account", "corr_account", "name", "city")
 
 
 def _bank(c: _Checker, data: Mapping[str, Any], where: str) -> BankDetails | None:
@@ -256,7 +278,10 @@ def _bank(c: _Checker, data: Mapping[str, Any], where: str) -> BankDetails | Non
     bik = c.get(table, "bik", path, _digits_text(identifiers.check_bik))
     account = c.get(table, "account", path, _string)
     corr = c.get(table, "corr_account", path, _string, required=False, default="")
-    bank_name = c.get(table, "name", path, _name, required=False, default="")
+    # A bank file needs the bank's name and city (ПлательщикБанк1/Банк2, Bank/Name/City):
+    # a missing one is a problem here, not a file the bank refuses later.
+    bank_name = c.get(table, "name", path, _name)
+    city = c.get(table, "city", path, _city)
     # Each account is checked on its own so that both problems are listed, not the first.
     if account is not None and bik is not None:
         c.get(
@@ -269,19 +294,42 @@ def _bank(c: _Checker, data: Mapping[str, Any], where: str) -> BankDetails | Non
             path,
             lambda a: identifiers.check_corr_account(a, bik),
         )
-    if bik is None or account is None or corr is None or bank_name is None:
+    if bik is None or account is None or corr is None or bank_name is None or city is None:
         return None
     try:
-        return BankDetails(bik, account, corr, bank_name)
+        return BankDetails(bik, account, corr, bank_name, city)
     except ValueError:
         return None  # already noted above
 
 
-_SERVICE_KEYS = ("name", "inn", "kpp", "bank", "directbank_id", "purpose")
+def _legal_kpp(c: _Checker, table: Mapping[str, Any], where: str, inn: str | None) -> None:
+    """A legal entity (10-digit ИНН) needs its КПП: ГИС ЖКХ's full form and banks ask for it."""
+    if inn is not None and len(inn) == 10 and "kpp" not in table:
+        c.note(
+            f"{where}.kpp",
+            "missing: a legal entity (10-digit ИНН) has a КПП, which ГИС ЖКХ notifications "
+            "and payment orders need",
+        )
+
+
+def _zone(value: Any) -> ZoneInfo:
+    name = _string(value).strip()
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r} (an IANA name such as {DEFAULT_TIME_ZONE})"
+        ) from None
+
+
+_SERVICE_KEYS = ("name", "inn", "kpp", "bank", "directbank_id", "purpose", "time_zone")
 
 
 def _service(
-    c: _Checker, data: Mapping[str, Any], extra_keys: Iterable[str] = ()
+    c: _Checker,
+    data: Mapping[str, Any],
+    extra_keys: Iterable[str] = (),
+    default_time_zone: str = DEFAULT_TIME_ZONE,
 ) -> ServiceDetails | None:
     table = c.table(data, "service", "")
     if table is None:
@@ -290,12 +338,16 @@ def _service(
     name = c.get(table, "name", "service", _name)
     inn = c.get(table, "inn", "service", _digits_text(identifiers.check_inn))
     kpp = c.get(table, "kpp", "service", _digits_text(identifiers.check_kpp), required=False)
+    _legal_kpp(c, table, "service", inn)
     directbank_id = c.get(table, "directbank_id", "service", _name, required=False)
     purpose = c.get(table, "purpose", "service", _purpose, required=False)
+    zone = c.get(
+        table, "time_zone", "service", _zone, required=False, default=ZoneInfo(default_time_zone)
+    )
     bank = _bank(c, table, "service")
-    if name is None or inn is None or bank is None:
+    if name is None or inn is None or bank is None or zone is None:
         return None
-    return ServiceDetails(name, inn, bank, kpp, directbank_id or inn, purpose)
+    return ServiceDetails(name, inn, bank, kpp, directbank_id or inn, purpose, zone)
 
 
 _PARTNER_KEYS = ("inn", "kpp", "name", "bank", "fee")
@@ -376,6 +428,7 @@ def _partner(
     c.unknown(item, (*_PARTNER_KEYS, *extra_keys), where)
     inn = c.get(item, "inn", where, _digits_text(identifiers.check_inn))
     kpp = c.get(item, "kpp", where, _digits_text(identifiers.check_kpp), required=False)
+    _legal_kpp(c, item, where, inn)
     name = c.get(item, "name", where, _name)
     bank = _bank(c, item, where)
     fee = _fee(c, item, where, plans)
@@ -385,18 +438,23 @@ def _partner(
 
 
 def parse_service_table(
-    data: Mapping[str, Any], problems: list[str], *, extra_keys: Iterable[str] = ()
+    data: Mapping[str, Any],
+    problems: list[str],
+    *,
+    extra_keys: Iterable[str] = (),
+    default_time_zone: str = DEFAULT_TIME_ZONE,
 ) -> ServiceDetails | None:
     """Read the ``service`` table of a parsed TOML document, as ``PARTNERS.toml`` has it.
 
     For files that embed the same section (the reference runner's configuration): every
     problem is appended to ``problems`` as ``service.key: message``, and None is returned
     when the section cannot be built. ``extra_keys`` are keys the caller reads itself from
-    the same table, so they are not reported as unknown.
+    the same table, so they are not reported as unknown; ``default_time_zone`` is the zone
+    when ``time_zone`` is not given.
     """
     c = _Checker()
     c.problems = problems
-    return _service(c, data, extra_keys)
+    return _service(c, data, extra_keys, default_time_zone)
 
 
 def parse_partner_table(

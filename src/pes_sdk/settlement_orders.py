@@ -1,7 +1,7 @@
 """From a payment registry to payment orders, and from a bank statement back to them.
 
 **Settlement.** The records of a payment registry (реестр оплат) of one partner are grouped
-by day (the date of ``paid_at`` as written in the registry); each partner-day is settled
+by day (the date of ``paid_at`` in the service's zone); each partner-day is settled
 once with :func:`pes_sdk.fees.settle_day` under the partner's fee plan, and becomes one
 :class:`~pes_sdk.models.PaymentOrder`: payer the service, payee the partner (both accounts
 checked against their БИК), amount the transfer, and a purpose of payment that names the
@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import attrs
 
@@ -35,7 +36,7 @@ from pes_sdk.models.partners import Partner
 from pes_sdk.models.payments import PaymentRecord
 from pes_sdk.models.transfers import PURPOSE_MAX, Direction, Party, PaymentOrder, StatementEntry
 from pes_sdk.money import ZERO
-from pes_sdk.partners_file import ServiceDetails
+from pes_sdk.partners_file import DEFAULT_TIME_ZONE, ServiceDetails
 from pes_sdk.vat import DEFAULT_VAT_SCHEDULE, VatSchedule
 
 __all__ = [
@@ -121,11 +122,22 @@ def settle_records(
     partner: Partner,
     plan: FeePlan,
     vat: VatSchedule = DEFAULT_VAT_SCHEDULE,
+    *,
+    zone: dt.tzinfo | None = None,
 ) -> list[PartnerDay]:
-    """Settle a partner's registry records, one :class:`PartnerDay` per day, in day order."""
+    """Settle a partner's registry records, one :class:`PartnerDay` per day, in day order.
+
+    A record's day is the date of its ``paid_at`` in the service's ``zone`` (default
+    Europe/Moscow, ``service.time_zone``): a ``paid_at`` without a zone is already a wall
+    time of that zone, one with a zone is converted first, so 21:30 UTC on 31.12 is
+    a payment of 01.01 in Moscow.
+    """
+    tz = zone if zone is not None else ZoneInfo(DEFAULT_TIME_ZONE)
     by_day: dict[dt.date, list[PaymentRecord]] = defaultdict(list)
     for record in records:
-        by_day[record.paid_at.date()].append(record)
+        paid = record.paid_at
+        day = (paid.astimezone(tz) if paid.tzinfo is not None else paid).date()
+        by_day[day].append(record)
     out = []
     for day in sorted(by_day):
         recs = by_day[day]

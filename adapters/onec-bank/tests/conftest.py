@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,19 +28,25 @@ REPO = Path(__file__).resolve().parents[3]
 SERVICE = Party(
     "ООО «Энергосбыт-Платежи»",
     "7701012342",
-    BankDetails("044525225", "40702810500000001234", "30101810400000000225", "ПАО Сбербанк"),
+    BankDetails(
+        "044525225", "40702810500000001234", "30101810400000000225", "ПАО Сбербанк", "г. Москва"
+    ),
     "770101001",
 )
 PARTNER = Party(
     "ООО «УК Дом» (ёлки №5)",
     "5003012349",
-    BankDetails("044525974", "40702810200000005678", "30101810145250000974", "АО «ТБанк»"),
+    BankDetails(
+        "044525974", "40702810200000005678", "30101810145250000974", "АО «ТБанк»", "г. Москва"
+    ),
     "500301001",
 )
 OTHER = Party(
     "АО «Водоканал»",
     "7720123457",
-    BankDetails("044525225", "40702810300000009999", "30101810400000000225", "ПАО Сбербанк"),
+    BankDetails(
+        "044525225", "40702810300000009999", "30101810400000000225", "ПАО Сбербанк", "г. Москва"
+    ),
 )
 
 
@@ -92,3 +99,16 @@ def make_order() -> Callable[..., PaymentOrder]:
         return PaymentOrder(number, date, Decimal(amount), SERVICE, payee, purpose)
 
     return make
+
+
+@pytest.fixture
+def host_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """Puts the test process in another host time zone (``TZ``), restored afterwards."""
+
+    def move(zone: str) -> None:
+        monkeypatch.setenv("TZ", zone)
+        time.tzset()
+
+    yield move
+    monkeypatch.undo()
+    time.tzset()

@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
@@ -36,9 +37,9 @@ Orders = Callable[..., PaymentOrder]
 
 
 def header(**kw: object) -> RegistryHeader:
+    kw.setdefault("created_at", CREATED)
     return RegistryHeader(
         kind=RegistryKind.TRANSFERS,
-        created_at=CREATED,
         extra=(("sender", "pes-sdk"), ("recipient", "Сбербанк Бизнес Онлайн")),
         **kw,  # type: ignore[arg-type]
     )
@@ -182,10 +183,12 @@ names = st.text(
 PAYER = Party(
     "ООО «Энергосбыт-Платежи»",
     "7701012342",
-    BankDetails("044525225", OURS, "30101810400000000225", "ПАО Сбербанк"),
+    BankDetails("044525225", OURS, "30101810400000000225", "ПАО Сбербанк", "г. Москва"),
     "770101001",
 )
-PAYEE_BANK = BankDetails("044525974", "40702810200000005678", "30101810145250000974", "ТБанк")
+PAYEE_BANK = BankDetails(
+    "044525974", "40702810200000005678", "30101810145250000974", "ТБанк", "г. Москва"
+)
 
 
 # Each example writes and fsyncs a file: capped, even under the CI profile.
@@ -402,3 +405,92 @@ def test_document_of_another_account_is_rejected(tmp_path: Path) -> None:
     ):
         list(reader)
     assert "neither the payer's account" in err.value.issues[0].message
+
+
+# -- what a bank requires, checked by a parser nobody here wrote (issue 11) ----------------
+
+
+def test_an_independent_parser_finds_every_field_a_bank_requires(
+    tmp_path: Path, make_order: Orders, other: Party
+) -> None:
+    """client-bank-exchange-1c transcribes 1C's table of the fields 1.03 requires in a file
+    sent to the bank; it refused every document while the banks' cities were missing."""
+    from client_bank_exchange_1c import Document, Header
+
+    out = tmp_path / "orders.txt"
+    ClientBankExchangeFormat().write(out, header(), two_orders(make_order, other))
+    text = out.read_text(encoding="cp1251")
+    Header.from_text(text).to_text(validate=True)
+    docs = Document.from_text(text)
+    assert len(docs) == 2
+    for doc in docs:
+        for section in (doc, doc.payer, doc.receiver, doc.payment):
+            section.to_text(validate=True)  # ValueError naming a missing required field
+        assert doc.payer.bank_2_city == doc.receiver.bank_2_city == "г. Москва"
+        assert doc.payer.bank_1_name == "ПАО Сбербанк"
+
+
+@pytest.mark.parametrize(
+    ("side", "change", "key"),
+    [
+        ("payee", {"city": ""}, "ПолучательБанк2"),
+        ("payer", {"city": " "}, "ПлательщикБанк2"),
+        ("payee", {"bank_name": ""}, "ПолучательБанк1"),
+    ],
+)
+def test_an_order_without_its_bank_city_or_name_is_refused(
+    tmp_path: Path, make_order: Orders, side: str, change: dict[str, str], key: str
+) -> None:
+    order = make_order(number="513")
+    party = getattr(order, side)
+    broken = attrs.evolve(
+        order, **{side: attrs.evolve(party, bank=attrs.evolve(party.bank, **change))}
+    )
+    out = tmp_path / "orders.txt"
+    with pytest.raises(FormatError) as err:
+        ClientBankExchangeFormat().write(out, header(), [make_order(), broken])
+    assert err.value.field == key
+    assert "order № 513" in err.value.message and "PARTNERS.toml" in err.value.message
+    assert list(tmp_path.iterdir()) == []  # nothing written, not even a temporary file
+
+
+def _created(path: Path) -> dt.datetime:
+    lines = dict(
+        line.split("=", 1) for line in path.read_text(encoding="cp1251").splitlines() if "=" in line
+    )
+    return dt.datetime.strptime(
+        f"{lines['ДатаСоздания']} {lines['ВремяСоздания']}", "%d.%m.%Y %H:%M:%S"
+    )
+
+
+@pytest.mark.timezone
+@pytest.mark.parametrize("host", ["UTC", "America/New_York", "Asia/Yekaterinburg"])
+def test_creation_time_is_the_service_zone_whatever_the_host(
+    tmp_path: Path, make_order: Orders, host_zone: Callable[[str], None], host: str
+) -> None:
+    """ДатаСоздания/ВремяСоздания carry no zone: they are the service's wall time (Europe/Moscow
+    by default), never the host's."""
+    host_zone(host)
+    moscow = ZoneInfo("Europe/Moscow")
+    fmt = ClientBankExchangeFormat()
+    out = tmp_path / "orders.txt"
+
+    # 21:45 UTC on New Year's Eve is already 00:45 of 01.01.2026 in Moscow.
+    aware = dt.datetime(2025, 12, 31, 21, 45, tzinfo=dt.UTC)
+    fmt.write(out, header(created_at=aware), [make_order()])
+    assert _created(out) == dt.datetime(2026, 1, 1, 0, 45)
+
+    # A time without a zone is already the service's wall time: written as it is.
+    fmt.write(out, header(created_at=dt.datetime(2025, 12, 31, 23, 45)), [make_order()])
+    assert _created(out) == dt.datetime(2025, 12, 31, 23, 45)
+
+    # No time given: now, in the service's zone.
+    before = dt.datetime.now(moscow).replace(tzinfo=None, microsecond=0)
+    fmt.write(out, header(created_at=None), [make_order()])
+    after = dt.datetime.now(moscow).replace(tzinfo=None)
+    assert before <= _created(out) <= after
+
+    # Another service zone: Perm is two hours ahead of Moscow.
+    perm = ClientBankExchangeFormat(time_zone="Asia/Yekaterinburg")
+    perm.write(out, header(created_at=aware), [make_order()])
+    assert _created(out) == dt.datetime(2026, 1, 1, 2, 45)

@@ -6,7 +6,9 @@ import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 from lxml import etree
 from pes_sdk_1c_bank import DirectBankFormat, DirectBankSchemas, read_paydoc, write_statement
@@ -247,3 +249,57 @@ def test_wrong_root_is_refused(tmp_path: Path, make_order: Orders) -> None:
         get_host().format("1c-directbank").open(path) as reader,
     ):
         list(reader)
+
+
+# -- the bank's city and the creation time (issue 11) ---------------------------------------
+
+
+def test_paydoc_names_both_banks_city_and_is_valid_against_1c_schema(
+    tmp_path: Path, directbank_dir: Path, make_order: Orders
+) -> None:
+    """``Bank/City`` of 1C's ``BankType`` (between ``Name`` and ``CorrespAcc``), for both
+    sides, in a document 1C's own schema accepts; read back into ``BankDetails.city``."""
+    out = tmp_path / "paydoc.xml"
+    DirectBankFormat(schemas=DirectBankSchemas(directbank_dir)).write(out, header(), [make_order()])
+    DirectBankSchemas(directbank_dir).validate_paydoc(out)
+    data = etree.parse(str(out)).getroot().find(f"{NS}Data")
+    for side in ("Payer", "Payee"):
+        bank = data.find(f"{NS}{side}/{NS}Bank")
+        assert [etree.QName(el).localname for el in bank] == ["BIC", "Name", "City", "CorrespAcc"]
+        assert bank.findtext(f"{NS}City") == "г. Москва"
+    order = read_paydoc(out)
+    assert order.payer.bank.city == order.payee.bank.city == "г. Москва"
+    assert order == make_order()
+
+
+def test_paydoc_without_a_bank_city_is_refused(
+    tmp_path: Path, make_order: Orders, partner: Party
+) -> None:
+    no_city = attrs.evolve(partner, bank=attrs.evolve(partner.bank, city=""))
+    out = tmp_path / "paydoc.xml"
+    with pytest.raises(FormatError) as err:
+        DirectBankFormat(schemas=None).write(out, header(), [make_order(payee=no_city)])
+    assert err.value.field == "Payee/Bank/City"
+    assert "BankDetails.city" in err.value.message
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.timezone
+@pytest.mark.parametrize("host", ["UTC", "America/New_York"])
+def test_creation_date_is_the_service_zone_whatever_the_host(
+    tmp_path: Path, make_order: Orders, host_zone: Callable[[str], None], host: str
+) -> None:
+    """``@creationDate`` is written without an offset, as 1C does: the service's wall time."""
+    host_zone(host)
+    out = tmp_path / "paydoc.xml"
+    fmt = DirectBankFormat(schemas=None)
+    aware = dt.datetime(2025, 12, 31, 21, 45, tzinfo=dt.UTC)
+    fmt.write(out, attrs.evolve(header(), created_at=aware), [make_order()])
+    assert etree.parse(str(out)).getroot().get("creationDate") == "2026-01-01T00:45:00"
+
+    moscow = ZoneInfo("Europe/Moscow")
+    before = dt.datetime.now(moscow).replace(tzinfo=None, microsecond=0)
+    fmt.write(out, attrs.evolve(header(), created_at=None), [make_order()])
+    after = dt.datetime.now(moscow).replace(tzinfo=None)
+    written = dt.datetime.fromisoformat(etree.parse(str(out)).getroot().get("creationDate"))
+    assert before <= written <= after

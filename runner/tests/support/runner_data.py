@@ -18,7 +18,9 @@ OTHER_HOUSE = "5e1f0a3c-1b2d-4c3e-9f40-1a2b3c4d5e6f"
 
 
 def partner(inn: str, name: str) -> Partner:
-    bank = BankDetails("044525225", "40702810938000000001", "30101810400000000225", "ПАО Сбербанк")
+    bank = BankDetails(
+        "044525225", "40702810938000000001", "30101810400000000225", "ПАО Сбербанк", "г. Москва"
+    )
     return Partner(inn, name, bank, kpp="773601001", fee=FeeTerms(rate=Decimal("0.0136")))
 
 

@@ -41,7 +41,7 @@ from pes_sdk.settlement_orders import (
     reconcile as match_transfers,
 )
 
-__all__ = ["reconcile", "settle"]
+__all__ = ["reconcile", "registry_partner", "settle"]
 
 _USAGE_ERRORS = (UnknownFormat, UnreadableInput, FormatMismatch, ConfigError)
 
@@ -114,6 +114,18 @@ def _partner_of(
     reg: _Registry, partners: PartnersFile, explicit: str | None
 ) -> tuple[Partner | None, str]:
     """The partner a registry belongs to, or None with the reason."""
+    return registry_partner(reg.path, reg.header, partners, explicit)
+
+
+def registry_partner(
+    path: Path, header: RegistryHeader, partners: PartnersFile, explicit: str | None = None
+) -> tuple[Partner | None, str]:
+    """The partner the registry at ``path`` belongs to, or None with the reason.
+
+    In order: ``explicit`` (``--partner INN[/KPP]``), the ИНН of the registry's header,
+    an ИНН in its file or folder name, else the partners file's only partner. Other
+    commands that read a partner's registry (``pes gis notify``) find it the same way.
+    """
     kpp = None
     if explicit:
         inn, _, kpp_text = explicit.partition("/")
@@ -123,15 +135,15 @@ def _partner_of(
         except ValueError as exc:
             return None, f"--partner: {exc}"
         source = "--partner"
-    elif reg.header.partner_inn:
-        inn, source = reg.header.partner_inn, "the registry's header"
-    elif (named := _inn_in_name(reg.path)) is not None:
+    elif header.partner_inn:
+        inn, source = header.partner_inn, "the registry's header"
+    elif (named := _inn_in_name(path)) is not None:
         inn, source = named, "the file name"
     elif len(partners.partners) == 1:
         return partners.partners[0], ""
     else:
         return None, (
-            f"{reg.path.name}: cannot tell whose registry this is (no ИНН in its header or "
+            f"{path.name}: cannot tell whose registry this is (no ИНН in its header or "
             "name, and PARTNERS.toml has several partners): give --partner INN"
         )
     partner = partners.find(inn, kpp)
@@ -181,8 +193,10 @@ def _write_orders(
     orders: Sequence[PaymentOrder],
     partner: Partner,
     sender_id: str,
+    zone: dt.tzinfo,
 ) -> list[Path]:
-    created = dt.datetime.now().replace(microsecond=0)
+    # The service's wall time, not the host's: bank files write it without a zone.
+    created = dt.datetime.now(zone).replace(tzinfo=None, microsecond=0)
     headers = [_order_header(partner, o, sender_id, created) for o in orders]
     one_each = bool(getattr(target, "one_record_per_file", False))
     # A name without a suffix is a folder: `-o paydocs` never becomes a file called so.
@@ -329,10 +343,11 @@ def settle(
             when = DATE.convert(extra["order_date"], None, None)
         except click.BadParameter:
             when = None
-    when = when or dt.date.today()
+    zone = partners.service.time_zone
+    when = when or dt.datetime.now(zone).date()  # "today" is the service's day
 
     try:
-        days = settle_records(reg.records, partner, _plan(host, partner))
+        days = settle_records(reg.records, partner, _plan(host, partner), zone=zone)
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
     except ValueError as exc:
@@ -377,7 +392,7 @@ def settle(
         click.echo("nothing to transfer: no payment order written")
         ctx.exit(EXIT_OK)
     try:
-        paths = _write_orders(target, out, real, partner, partners.service.directbank_id)
+        paths = _write_orders(target, out, real, partner, partners.service.directbank_id, zone)
     except _USAGE_ERRORS as exc:
         fail(str(exc), EXIT_USAGE)
     except (FormatError, PesError) as exc:
@@ -491,7 +506,9 @@ def reconcile(
             problems.append(why)
             continue
         try:
-            days = settle_records(reg.records, partner, _plan(host, partner))
+            days = settle_records(
+                reg.records, partner, _plan(host, partner), zone=partners.service.time_zone
+            )
         except (ValueError, ConfigError) as exc:
             problems.append(f"{path}: {exc}")
             continue

@@ -15,12 +15,19 @@ __all__ = ["BankDetails", "FeeTerms", "Partner"]
 
 @attrs.frozen
 class BankDetails:
-    """A settlement account: БИК, р/с (checked against the БИК) and к/с."""
+    """A settlement account: БИК, р/с (checked against the БИК) and к/с, and the bank.
+
+    ``bank_name`` and ``city`` (the bank's settlement, «г. Москва») are what a payment
+    order shows as the bank (fields 10/13 and 14/11 of form 0401060); a file sent to a bank
+    needs both, so the bank writers refuse an order without them. They are optional here
+    because details read back from a bank's statement or a partner's file may lack them.
+    """
 
     bik: str = attrs.field(converter=identifiers.check_bik)
     account: str
     corr_account: str = ""
     bank_name: str = ""
+    city: str = ""
 
     def __attrs_post_init__(self) -> None:
         identifiers.check_bank_account(self.account, self.bik)

@@ -53,6 +53,8 @@ from pes_sdk.models.partners import BankDetails
 from pes_sdk.models.registry import RegistryHeader, RegistryKind
 from pes_sdk.models.transfers import Direction, Party, PaymentOrder, Statement, StatementEntry
 from pes_sdk.money import ZERO, parse_amount
+from pes_sdk_1c_bank._checks import missing_bank_details
+from pes_sdk_1c_bank._clock import wall_time, zone_of
 
 __all__ = ["ENCODINGS", "ClientBankExchangeFormat", "ClientBankReader", "read_orders"]
 
@@ -99,10 +101,19 @@ def _party_lines(prefix: str, party: Party) -> list[tuple[str, str]]:
         (f"{prefix}1", party.name),
         (f"{prefix}РасчСчет", bank.account),
         (f"{prefix}Банк1", bank.bank_name),
+        (f"{prefix}Банк2", bank.city),
         (f"{prefix}БИК", bank.bik),
         (f"{prefix}Корсчет", bank.corr_account),
     ]
     return lines
+
+
+_BANK_KEYS = {
+    ("payer", "name"): "ПлательщикБанк1",
+    ("payer", "city"): "ПлательщикБанк2",
+    ("payee", "name"): "ПолучательБанк1",
+    ("payee", "city"): "ПолучательБанк2",
+}
 
 
 def order_lines(order: PaymentOrder) -> list[tuple[str, str]]:
@@ -571,7 +582,12 @@ class ClientBankExchangeFormat(RegistryFormat):
 
     Header values the writer takes from ``RegistryHeader.extra`` when given: ``sender``
     (``Отправитель``, default ``pes-sdk <version>``) and ``recipient`` (``Получатель``).
-    ``ДатаСоздания`` and ``ВремяСоздания`` come from ``created_at`` (default: now).
+    ``ДатаСоздания`` and ``ВремяСоздания`` are ``created_at`` as a wall time of
+    ``time_zone`` (the service's; default Europe/Moscow): a ``created_at`` without a zone is
+    already one, one with a zone is converted, and the default is now in ``time_zone``.
+
+    Every order needs the name and city of both banks; an order without them is a
+    :class:`FormatError` naming the key, and nothing is written.
     """
 
     name = "1c-clientbank"
@@ -583,10 +599,16 @@ class ClientBankExchangeFormat(RegistryFormat):
         read=True, write=True, streaming=False, encodings=("cp1251", "cp866")
     )
 
-    def __init__(self, encoding: Literal["Windows", "DOS"] = "Windows") -> None:
+    def __init__(
+        self,
+        encoding: Literal["Windows", "DOS"] = "Windows",
+        *,
+        time_zone: dt.tzinfo | str | None = None,
+    ) -> None:
         if encoding not in ENCODINGS:
             raise ValueError(f"Кодировка is Windows or DOS, not {encoding!r}")
         self.encoding = encoding
+        self.time_zone = zone_of(time_zone)
 
     def open(
         self, path: Path, *, policy: Policy = Policy.STRICT, rejects_path: Path | None = None
@@ -603,9 +625,13 @@ class ClientBankExchangeFormat(RegistryFormat):
                     path=path,
                     line=i,
                 )
+            if missing := missing_bank_details(record):
+                side, field, message = missing[0]
+                key = _BANK_KEYS[side, field]
+                raise FormatError(message, path=path, field=key)
             orders.append(record)
         extra = dict(header.extra)
-        created = header.created_at or dt.datetime.now()
+        created = wall_time(header.created_at, self.time_zone)
         dates = [o.date for o in orders] or [header.date or created.date()]
         accounts: list[str] = []
         for o in orders:
@@ -686,6 +712,7 @@ def _party(path: Path, doc: _Document, prefix: str) -> Party:
             account=_opt(f, f"{prefix}Счет", f"{prefix}РасчСчет") or "",
             corr_account=_opt(f, f"{prefix}Корсчет") or "",
             bank_name=_opt(f, f"{prefix}Банк1") or "",
+            city=_opt(f, f"{prefix}Банк2") or "",
         )
         return Party(_name(f, prefix), _get(f, f"{prefix}ИНН"), bank, _id(_opt(f, f"{prefix}КПП")))
     except _FieldError as exc:

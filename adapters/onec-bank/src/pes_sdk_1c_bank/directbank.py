@@ -45,6 +45,8 @@ from pes_sdk.models.registry import RegistryHeader, RegistryKind
 from pes_sdk.models.transfers import Direction, Party, PaymentOrder, Statement, StatementEntry
 from pes_sdk.money import ZERO
 from pes_sdk_1c_bank import safexml
+from pes_sdk_1c_bank._checks import missing_bank_details
+from pes_sdk_1c_bank._clock import wall_time, zone_of
 
 __all__ = [
     "FORMAT_VERSION",
@@ -142,6 +144,8 @@ def _bank(parent: etree._Element, bank: BankDetails) -> None:
     _sub(el, "BIC", bank.bik)
     if bank.bank_name:
         _sub(el, "Name", bank.bank_name[:160])
+    if bank.city:
+        _sub(el, "City", bank.city)
     if bank.corr_account:
         _sub(el, "CorrespAcc", bank.corr_account)
 
@@ -186,8 +190,9 @@ def document_id(order: PaymentOrder) -> str:
     return str(uuid.uuid5(_ID_NAMESPACE, key))
 
 
-def _creation(created: dt.datetime | None) -> str:
-    return (created or dt.datetime.now()).replace(microsecond=0).isoformat()
+def _creation(created: dt.datetime | None, zone: dt.tzinfo) -> str:
+    # Without an offset, as 1C writes it (its samples do): the service's wall time.
+    return wall_time(created, zone).isoformat()
 
 
 def paydoc_tree(
@@ -196,14 +201,19 @@ def paydoc_tree(
     sender_id: str | None = None,
     created_at: dt.datetime | None = None,
     format_version: str = FORMAT_VERSION,
+    time_zone: dt.tzinfo | str | None = None,
 ) -> etree._Element:
-    """The ``PayDocRu`` element of one payment order."""
+    """The ``PayDocRu`` element of one payment order.
+
+    ``creationDate`` is ``created_at`` as a wall time of ``time_zone`` (the service's,
+    default Europe/Moscow); see :class:`DirectBankFormat`.
+    """
     root = etree.Element(
         _q("PayDocRu"),
         nsmap={None: NS},  # type: ignore[dict-item]
         id=document_id(order),
         formatVersion=format_version,
-        creationDate=_creation(created_at),
+        creationDate=_creation(created_at, zone_of(time_zone)),
         userAgent=f"pes-sdk {sdk_version}",
     )
     payer = order.payer
@@ -550,7 +560,13 @@ class DirectBankFormat(RegistryFormat):
     ``schemas`` (default: from the environment, see :meth:`DirectBankSchemas.from_env`)
     makes the writer validate each document before it appears. Header values taken from
     ``RegistryHeader.extra``: ``sender_id`` (``Sender/@id``, the service's customer id at
-    the bank; default its ИНН). ``creationDate`` comes from ``created_at`` (default: now).
+    the bank; default its ИНН). ``creationDate`` is ``created_at`` as a wall time of
+    ``time_zone`` (the service's; default Europe/Moscow), without an offset as 1C writes
+    it: a ``created_at`` without a zone is already one, one with a zone is converted, and
+    the default is now in ``time_zone``.
+
+    The order needs the name and city of both banks (``Bank/Name``, ``Bank/City``): an
+    order without them is a :class:`FormatError` naming the element, and nothing is written.
     """
 
     name = "1c-directbank"
@@ -561,10 +577,15 @@ class DirectBankFormat(RegistryFormat):
     one_record_per_file = True
 
     def __init__(
-        self, schemas: DirectBankSchemas | None = None, *, format_version: str = FORMAT_VERSION
+        self,
+        schemas: DirectBankSchemas | None = None,
+        *,
+        format_version: str = FORMAT_VERSION,
+        time_zone: dt.tzinfo | str | None = None,
     ) -> None:
         self.schemas = schemas if schemas is not None else DirectBankSchemas.from_env()
         self.format_version = format_version
+        self.time_zone = zone_of(time_zone)
 
     def open(
         self, path: Path, *, policy: Policy = Policy.STRICT, rejects_path: Path | None = None
@@ -590,11 +611,16 @@ class DirectBankFormat(RegistryFormat):
         if not orders:
             raise FormatError("no payment order to write", path=path)
         order = orders[0]
+        if missing := missing_bank_details(order):
+            side, field, message = missing[0]
+            where = f"{side.capitalize()}/Bank/{field.capitalize()}"
+            raise FormatError(message, path=path, field=where)
         root = paydoc_tree(
             order,
             sender_id=dict(header.extra).get("sender_id"),
             created_at=header.created_at,
             format_version=self.format_version,
+            time_zone=self.time_zone,
         )
         with atomic_path(path) as tmp:
             etree.ElementTree(root).write(
@@ -634,6 +660,7 @@ def read_paydoc(path: Path | str) -> PaymentOrder:
                     account=_text(el, "Account") or "",
                     corr_account=_text(bank, "CorrespAcc") or "",
                     bank_name=_text(bank, "Name") or "",
+                    city=_text(bank, "City") or "",
                 ),
             )
         except (ValueError, TypeError) as exc:
@@ -668,12 +695,14 @@ def write_statement(
     owner: Party,
     bank_name: str = "",
     created_at: dt.datetime | None = None,
+    time_zone: dt.tzinfo | str | None = None,
 ) -> Path:
     """Write a DirectBank ``Statement`` of ``owner``'s account, as a bank would send it.
 
     For tests and for simulating a bank: ``pes reconcile`` can then be tried end to end.
     Each entry needs the counterparty's БИК (the schema requires a bank for both sides).
-    ``docKind`` is written as ``10``, as in 1C's own sample statement.
+    ``docKind`` is written as ``10``, as in 1C's own sample statement. ``creationDate`` is
+    ``created_at`` (default now) as a wall time of ``time_zone``, as for a ``PayDocRu``.
     """
     path = Path(path)
     if statement.bik is None or statement.date_to is None or statement.closing_balance is None:
@@ -683,7 +712,7 @@ def write_statement(
         nsmap={None: NS},  # type: ignore[dict-item]
         id=str(uuid.uuid5(_ID_NAMESPACE, f"statement/{statement.account}/{statement.date_to}")),
         formatVersion=FORMAT_VERSION,
-        creationDate=_creation(created_at),
+        creationDate=_creation(created_at, zone_of(time_zone)),
         userAgent=f"pes-sdk {sdk_version}",
     )
     sender = _sub(root, "Sender")
