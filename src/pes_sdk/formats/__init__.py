@@ -1,6 +1,7 @@
 """Registry formats: the contract (:mod:`.base`) and the helpers every format shares."""
 
 from pes_sdk.formats.base import (
+    SERVICE_FIELDS,
     FormatCapabilities,
     Policy,
     ReadReport,
@@ -13,6 +14,7 @@ from pes_sdk.formats.quarantine import RejectSink, default_rejects_path
 from pes_sdk.formats.spreadsheet import escape_formula, unescape_formula
 
 __all__ = [
+    "SERVICE_FIELDS",
     "FormatCapabilities",
     "Policy",
     "ReadReport",

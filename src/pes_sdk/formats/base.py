@@ -28,6 +28,7 @@ from pes_sdk.models.transfers import PaymentOrder, StatementEntry
 
 __all__ = [
     "PROGRESS_EVERY",
+    "SERVICE_FIELDS",
     "FormatCapabilities",
     "Policy",
     "ReadReport",
@@ -39,6 +40,10 @@ __all__ = [
 
 #: How often (in records) a reader's progress callback is called; once more at the end.
 PROGRESS_EVERY = 1000
+
+#: The record fields that name a service (:attr:`FormatCapabilities.service_fields`): the
+#: partner's code of it (код услуги) and its name (наименование услуги).
+SERVICE_FIELDS = ("service_code", "service")
 
 #: What a registry holds, one per line or element (payment orders and bank statement lines
 #: are the records of the ``transfers`` and ``statements`` kinds).
@@ -68,6 +73,12 @@ class FormatCapabilities:
     encodings: tuple[str, ...] = ("utf-8",)
     max_line_length: int | None = None  #: longest line accepted, in characters
     tagged_fields: bool = False  #: keeps ``KEY:value`` fields through a round trip
+    #: Which of the records' service fields (``service_code``, ``service``) the format keeps
+    #: through a round trip. A debt format that keeps ``service`` may hold several services
+    #: on one account; a payment format must then keep what its partner's debt format
+    #: keeps, or the partner cannot tell which service a payment paid: the runner refuses
+    #: such a pairing when it loads its configuration (:data:`SERVICE_FIELDS`).
+    service_fields: tuple[str, ...] = ()
 
 
 @attrs.frozen

@@ -30,6 +30,13 @@ class DebtRecord:
     """What is owed for one service on one personal account at one address.
 
     A negative ``amount`` is an advance (the client overpaid): valid, and nothing is due.
+
+    ``service`` is the service as the partner names it (наименование услуги), or its only
+    identifier when the registry gives one text; it tells the account's debts apart (a
+    registry names each (account, service) once). ``service_code`` is the partner's code of
+    the service (код услуги) when its registry gives one beside the name; ``""`` otherwise.
+    Both travel unchanged to the payment registry, so the partner can book each payment
+    to the service it was for.
     """
 
     account: str = attrs.field(validator=valid_account)
@@ -39,8 +46,9 @@ class DebtRecord:
     premises: Premises = attrs.field(converter=_premises)
     amount: Decimal = attrs.field(converter=to_amount)
     period: Period | None = None  #: when the row names its own period
-    service: str = ""  #: the partner's name or code of the service; "" when it has one
+    service: str = ""  #: the partner's name (or only code) of the service; "" when it has one
     tags: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=tags_converter)
+    service_code: str = ""  #: the partner's code of the service, when given beside the name
 
     @property
     def due(self) -> Decimal:
@@ -57,6 +65,7 @@ class DebtRecord:
         period: Period | None = None,
         service: str = "",
         tags: tuple[tuple[str, str], ...] = (),
+        service_code: str = "",
     ) -> DebtRecord:
         """Build a record from values a parser has already checked, skipping the checks.
 
@@ -65,7 +74,8 @@ class DebtRecord:
         converters would: ``account`` passes
         :func:`~pes_sdk.identifiers.check_personal_account`, ``house_id`` is a lower-case
         GUID, ``premises`` is a :class:`~pes_sdk.premises.Premises`, ``amount`` a Decimal
-        with exactly two places, ``tags`` a tuple of ``(key, value)`` string pairs. Given
+        with exactly two places, ``tags`` a tuple of ``(key, value)`` string pairs,
+        ``service`` and ``service_code`` strings. Given
         anything else, it builds a record that breaks the model's invariants.
         """
         self = _new(cls)
@@ -76,6 +86,7 @@ class DebtRecord:
         _DEBT_SET_PERIOD(self, period)
         _DEBT_SET_SERVICE(self, service)
         _DEBT_SET_TAGS(self, tags)
+        _DEBT_SET_SERVICE_CODE(self, service_code)
         return self
 
 
@@ -90,6 +101,7 @@ _new = object.__new__
     _DEBT_SET_PERIOD,
     _DEBT_SET_SERVICE,
     _DEBT_SET_TAGS,
+    _DEBT_SET_SERVICE_CODE,
 ) = (getattr(DebtRecord, a.name).__set__ for a in attrs.fields(DebtRecord))
 
 

@@ -47,7 +47,12 @@ class PaymentMethod(enum.StrEnum):
 
 @attrs.frozen
 class PaymentLine:
-    """One partner service ticked in a client's basket."""
+    """One partner service ticked in a client's basket.
+
+    ``service`` and ``service_code`` are the service's name and code as the partner's debt
+    registry gave them (:class:`~pes_sdk.models.debts.DebtRecord`): the payment registry
+    carries them back so that the partner books the line to that service.
+    """
 
     partner_inn: str = attrs.field(validator=valid_inn)
     account: str = attrs.field(validator=valid_account)
@@ -58,6 +63,7 @@ class PaymentLine:
     period: Period | None = None
     #: agent fee the client pays on top, if any
     client_fee: Decimal = attrs.field(default=ZERO, converter=to_amount)
+    service_code: str = ""  #: the partner's code of the service, when its registry gives one
 
     def __attrs_post_init__(self) -> None:
         if self.amount <= 0:
@@ -92,7 +98,9 @@ class PaymentRecord:
     """One paid service in a partner's daily payment registry.
 
     ``fee`` is what the service withholds from this line (commission with VAT), so
-    ``amount == transfer + fee``.
+    ``amount == transfer + fee``. ``service`` (name) and ``service_code`` (code) say which
+    of the account's services the line paid, as the partner's debt registry named it; a
+    partner books a partial payment to that service (капремонт is accounted apart by law).
     """
 
     paid_at: dt.datetime
@@ -107,6 +115,7 @@ class PaymentRecord:
     service: str = ""
     channel: str = ""  #: where the client paid (app, cabinet, terminal, …)
     tags: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=tags_converter)
+    service_code: str = ""  #: the partner's code of the service, when its registry gives one
 
     def __attrs_post_init__(self) -> None:
         if self.transfer + self.fee != self.amount:
