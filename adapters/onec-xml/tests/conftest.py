@@ -39,7 +39,15 @@ def debts() -> tuple[RegistryHeader, list[DebtRecord]]:
         created_at=dt.datetime(2026, 11, 1, 9, 30, tzinfo=MSK),
     )
     records = [
-        DebtRecord("000123", HOUSE, "12а", Decimal("1272.26"), Period(2026, 11), "Содержание"),
+        DebtRecord(
+            "000123",
+            HOUSE,
+            "12а",
+            Decimal("1272.26"),
+            Period(2026, 11),
+            "Содержание",
+            service_code="ЖКУ-01",
+        ),
         DebtRecord("000124", HOUSE, "12/1", Decimal("-15.00"), service="Отопление"),
         DebtRecord(
             "Л/С 7", HOUSE_UPPER, "кв. 12, ком. 3", Decimal("0.00"), tags={"CLIENTNO": "0077"}
@@ -73,6 +81,7 @@ def payments() -> tuple[RegistryHeader, list[PaymentRecord]]:
             "Содержание жилья",
             "app",
             tags=[("CLIENTNO", "0077"), ("method_pay", "sbp")],
+            service_code="ЖКУ-01",
         ),
         PaymentRecord(
             dt.datetime(2026, 11, 27, 23, 59, 59, 123456, tzinfo=dt.UTC),

@@ -113,6 +113,7 @@ def _read(path: Path) -> tuple[list[Any], list[tuple[int, str]]]:
                 "houseId": HOUSES,
                 "premises": PREMISES,
                 "period": PERIODS,
+                "serviceCode": st.sampled_from([None, "", "01", "ХВС-1"]),
                 "service": st.sampled_from([None, "ХВС"]),
             }
         ),
@@ -148,6 +149,7 @@ def test_fast_and_slow_paths_agree_on_payments(
                 "premises": PREMISES,
                 "amount": AMOUNTS,
                 "period": PERIODS,
+                "serviceCode": st.sampled_from([None, "", "01", "ГВС-2"]),
                 "service": st.sampled_from([None, "ХВС", "ГВС"]),
             }
         ),

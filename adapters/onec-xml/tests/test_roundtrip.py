@@ -184,6 +184,7 @@ def payment_records(draw: st.DrawFn) -> PaymentRecord:
                 st.tuples(st.from_regex(r"[A-Za-z_]{1,8}", fullmatch=True), XML_TEXT), max_size=2
             )
         ),
+        service_code=draw(XML_TEXT),
     )
 
 
@@ -196,6 +197,7 @@ def debt_records(draw: st.DrawFn) -> DebtRecord:
         amount(draw(st.integers(-(10**9), 10**9))),
         draw(PERIODS),
         draw(XML_TEXT),
+        service_code=draw(XML_TEXT),
     )
 
 

@@ -220,6 +220,8 @@ def _debt_attrs() -> _AttributeWriter:
             if text is None:
                 text = periods[period] = str(period)
             out["period"] = text
+        if r.service_code:
+            out["serviceCode"] = check_text(r.service_code, "service_code")
         if r.service:
             out["service"] = check_text(r.service, "service")
         total += amount
@@ -260,10 +262,12 @@ def _payment_attrs() -> _AttributeWriter:
                 times.clear()
             times[paid_at] = paid
         op = r.operation_id
+        code = r.service_code
         service = r.service
         channel = r.channel
-        if len(op) + len(service) + len(channel) > schema.MAX_TEXT:
+        if len(op) + len(code) + len(service) + len(channel) > schema.MAX_TEXT:
             check_text(op, "operation_id")
+            check_text(code, "service_code")
             check_text(service, "service")
             check_text(channel, "channel")
         out = {
@@ -286,6 +290,8 @@ def _payment_attrs() -> _AttributeWriter:
             if text is None:
                 text = periods[period] = str(period)
             out["period"] = text
+        if code:
+            out["serviceCode"] = code
         if service:
             out["service"] = service
         if channel:
@@ -341,6 +347,7 @@ CODECS: dict[RegistryKind, Codec] = {
             Field("premises", "premises", parse_premises, required=False, default=Premises("")),
             Field("amount", "amount", parse_amount),
             Field("period", "period", Period.parse, required=False),
+            Field("serviceCode", "service_code", parse_text, required=False),
             Field("service", "service", parse_text, required=False),
         ),
         _debt,
@@ -359,6 +366,7 @@ CODECS: dict[RegistryKind, Codec] = {
             Field("houseId", "house_id", identifiers.check_guid, required=False),
             Field("premises", "premises", parse_premises, required=False),
             Field("period", "period", Period.parse, required=False),
+            Field("serviceCode", "service_code", parse_text, required=False),
             Field("service", "service", parse_text, required=False),
             Field("channel", "channel", parse_text, required=False),
         ),

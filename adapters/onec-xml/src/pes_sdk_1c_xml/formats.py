@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+import attrs
+
 from pes_sdk.formats.base import (
+    SERVICE_FIELDS,
     FormatCapabilities,
     Policy,
     Record,
@@ -35,6 +38,7 @@ CAPABILITIES = FormatCapabilities(
     encodings=("utf-8",),
     max_line_length=None,
     tagged_fields=True,
+    service_fields=SERVICE_FIELDS,  # serviceCode and service on Debt and Payment
 )
 
 
@@ -84,6 +88,7 @@ class OneCXmlPayments(OneCXmlFormat):
 class OneCXmlReadings(OneCXmlFormat):
     name = "1c-xml-readings"
     kind = RegistryKind.READINGS
+    capabilities = attrs.evolve(CAPABILITIES, service_fields=("service",))
     description = "Meter readings (реестр показаний) in pes-sdk XML for 1C, XSD-backed"
 
 

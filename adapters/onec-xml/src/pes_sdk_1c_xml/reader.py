@@ -452,6 +452,7 @@ _PAYMENT_ATTRS = (
     "houseId",
     "premises",
     "period",
+    "serviceCode",
     "service",
     "channel",
 )
@@ -468,12 +469,22 @@ _PAYMENT_FIELDS = (
     "service",
     "channel",
     "tags",
+    "service_code",
 )
 _PAYMENT_REQUIRED = 6  # the first six attributes are required
 # amount \0 transfer \0 fee, checked in one match
 _PAYMENT_FAST = re.compile("\x00".join([schema.AMOUNT.pattern] * 3), re.ASCII)
-_DEBT_ATTRS = ("account", "houseId", "premises", "amount", "period", "service")
-_DEBT_FIELDS = ("account", "house_id", "premises", "amount", "period", "service", "tags")
+_DEBT_ATTRS = ("account", "houseId", "premises", "amount", "period", "serviceCode", "service")
+_DEBT_FIELDS = (
+    "account",
+    "house_id",
+    "premises",
+    "amount",
+    "period",
+    "service",
+    "tags",
+    "service_code",
+)
 _DEBT_FAST = re.compile(schema.FAST_ACCOUNT.pattern + "\x00" + schema.AMOUNT.pattern, re.ASCII)
 
 
@@ -550,7 +561,21 @@ def _payments_builder(
             return reader._slow(el, tally)
 
         return slow_only, dict
-    s_paid, s_op, s_acc, s_amt, s_tr, s_fee, s_house, s_prem, s_per, s_svc, s_ch, s_tags = setters
+    (
+        s_paid,
+        s_op,
+        s_acc,
+        s_amt,
+        s_tr,
+        s_fee,
+        s_house,
+        s_prem,
+        s_per,
+        s_svc,
+        s_ch,
+        s_tags,
+        s_code,
+    ) = setters
     caches = _Caches()
     guids, premises, periods = caches.guids, caches.premises, caches.periods
     datetimes = caches.datetimes
@@ -580,10 +605,23 @@ def _payments_builder(
             return slow(el, tally)
         vs = el.values()
         if keys_are_canonical:
-            paid, op, account, a, t, f, house, text, period, service, channel = vs
+            paid, op, account, a, t, f, house, text, period, code, service, channel = vs
         else:
             vs.append(None)  # position -1: an absent optional attribute reads None
-            p_paid, p_op, p_acc, p_amt, p_tr, p_fee, p_house, p_prem, p_per, p_svc, p_ch = pos
+            (
+                p_paid,
+                p_op,
+                p_acc,
+                p_amt,
+                p_tr,
+                p_fee,
+                p_house,
+                p_prem,
+                p_per,
+                p_code,
+                p_svc,
+                p_ch,
+            ) = pos
             paid = vs[p_paid]
             op = vs[p_op]
             account = vs[p_acc]
@@ -593,11 +631,12 @@ def _payments_builder(
             house = vs[p_house]
             text = vs[p_prem]
             period = vs[p_per]
+            code = vs[p_code] or ""
             service = vs[p_svc] or ""
             channel = vs[p_ch] or ""
-        # Digits-only accounts (the common case) need no regex; others get the narrow one.
-        if len(op) + len(service) + len(channel) > max_text:
+        if len(op) + len(code) + len(service) + len(channel) > max_text:
             return slow(el, tally)
+        # Digits-only accounts (the common case) need no regex; others get the narrow one.
         digits_only = len(account) <= 30 and account.isascii() and account.isdigit()
         if not digits_only and not fast_account(account):
             return slow(el, tally)
@@ -640,6 +679,7 @@ def _payments_builder(
         s_svc(rec, service)
         s_ch(rec, channel)
         s_tags(rec, ())
+        s_code(rec, code)
         # No amount sum: every record here has a == t + f, so the amounts sum to the
         # transfers plus the fees, exactly.
         transfer_sum += t
@@ -662,7 +702,7 @@ def _debts_builder(
             return reader._slow(el, tally)
 
         return slow_only, dict
-    s_acc, s_house, s_prem, s_amt, s_per, s_svc, s_tags = setters
+    s_acc, s_house, s_prem, s_amt, s_per, s_svc, s_tags, s_code = setters
     caches = _Caches()
     guids, premises, periods = caches.guids, caches.premises, caches.periods
     fast_match = _DEBT_FAST.fullmatch
@@ -682,13 +722,13 @@ def _debts_builder(
         if keys != last_keys:
             last_keys = keys
             p = _layout(keys, _DEBT_ATTRS, 0)
-            # account, houseId and amount are required; premises, period, service are not.
+            # account, houseId and amount are required; the others are not.
             pos = p if p is not None and min(p[0], p[1], p[3]) >= 0 else None
         if pos is None or len(el):
             return slow(el, tally)
         vs = el.values()
         vs.append(None)
-        p_acc, p_house, p_prem, p_amt, p_per, p_svc = pos
+        p_acc, p_house, p_prem, p_amt, p_per, p_code, p_svc = pos
         account = vs[p_acc]
         a = vs[p_amt]
         if not fast_match(f"{account}\x00{a}"):
@@ -710,7 +750,8 @@ def _debts_builder(
                 return slow(el, tally)
             period = per
         service = vs[p_svc] or ""
-        if len(service) > schema.MAX_TEXT:
+        code = vs[p_code] or ""
+        if len(service) > schema.MAX_TEXT or len(code) > schema.MAX_TEXT:
             return slow(el, tally)
         key = hash((account, service))
         if key in dupes:
@@ -725,6 +766,7 @@ def _debts_builder(
         s_per(rec, period)
         s_svc(rec, service)
         s_tags(rec, ())
+        s_code(rec, code)
         amount_sum += a
         return rec
 
