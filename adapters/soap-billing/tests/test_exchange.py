@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -40,6 +41,7 @@ from pes_sdk.errors import PesError
 
 INN = "7707083893"
 PERIOD = Period(2026, 1)
+HOUSE = "0c5b2444-70a0-4932-980c-b4dc0d3f02b5"
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -82,6 +84,45 @@ def test_every_answer_validates_against_the_xsd(harness: SoapHarness) -> None:
     for body in seen:
         payload = etree.fromstring(body)[0][0]
         assert schema().validate(payload), schema().error_log
+
+
+def test_the_service_code_travels_from_the_debt_to_the_payment(harness: SoapHarness) -> None:
+    # Issue 11: a partner books a payment to a service by the code and name its own debt
+    # registry gave; both come in with the debts and go back with the payments.
+    debts = [
+        DebtRecord("0100149", HOUSE, "12", Decimal("1047.86"), service="Содержание жилья",
+                   service_code="ЖКУ-01"),
+        DebtRecord("0100149", HOUSE, "12", Decimal("1371.79"), service="Взнос на капремонт",
+                   service_code="КР"),
+        DebtRecord("0100150", HOUSE, "14", Decimal("10.00"), service="Вывоз ТКО"),
+    ]  # fmt: skip
+    harness.publish_debts(PERIOD, debts)
+    assert harness.client.fetch_debts(INN, PERIOD).records == tuple(debts)
+
+    base = payment_registry(INN, 3, records=2)
+    registry = attrs.evolve(
+        base,
+        records=[
+            attrs.evolve(r, service=d.service, service_code=d.service_code)
+            for r, d in zip(base.records, debts, strict=False)
+        ],
+    )
+    seen: list[bytes] = []
+    with _serve(_capture_requests(harness.server.app, seen)) as url, _client(url) as client:
+        client.deliver_payments(registry)
+    sent = etree.fromstring(seen[-1])
+    records = sent.findall(f".//{{{NS}}}record")
+    got = [(r.findtext(f"{{{NS}}}serviceCode"), r.findtext(f"{{{NS}}}service")) for r in records]
+    assert got == [("ЖКУ-01", "Содержание жилья"), ("КР", "Взнос на капремонт")]
+    payload = sent[0][0]
+    assert schema().validate(payload), schema().error_log
+    # A payment whose debt gave no code sends none: a partner without codes never sees one.
+    plain = attrs.evolve(
+        registry, number=4, records=[attrs.evolve(r, service_code="") for r in registry.records]
+    )
+    with _serve(_capture_requests(harness.server.app, seen)) as url, _client(url) as client:
+        client.deliver_payments(plain)
+    assert b"serviceCode" not in seen[-1]
 
 
 def test_a_registry_replaced_mid_read_is_a_typed_fault(harness: SoapHarness) -> None:

@@ -255,6 +255,7 @@ class SoapBillingClient(BillingSource, DeliveryChannel):
                 rec.amount,
                 period=Period.parse(rec.period) if rec.period else None,
                 service=rec.service or "",
+                service_code=rec.serviceCode or "",
             )
         except (ValueError, TypeError, PesError) as exc:
             raise BillingProtocolError(
@@ -432,4 +433,7 @@ def _payment(r: PaymentRecord) -> dict[str, Any]:
         "period": str(r.period) if r.period is not None else None,
         "service": r.service or None,
         "channel": r.channel or None,
+        # Sent only when the debt registry gave a code: a partner on the schema before
+        # serviceCode never sees it.
+        "serviceCode": r.service_code or None,
     }

@@ -513,6 +513,8 @@ class BillingApp:
                 _sub(rec, "service", r.service)
             if r.period is not None:
                 _sub(rec, "period", str(r.period))
+            if r.service_code:
+                _sub(rec, "serviceCode", r.service_code)
         if offset + size < len(published.records):
             _sub(out, "nextPageToken", _token(published.number, offset + size))
         return out
@@ -565,6 +567,7 @@ _RECORD_FIELDS = (
     "period",
     "service",
     "channel",
+    "serviceCode",
 )
 _MONEY_FIELDS = frozenset({"amount", "transfer", "fee", "commission", "vat"})
 
