@@ -88,6 +88,12 @@ CASES = [
         "round_trip_keeps_every_record or round_trip_money",
     ),
     (
+        "DropsServiceCode",
+        "test_round_trip_identifiers_and_text",
+        "test_round_trip_money_to_the_kopeck",
+        "round_trip_identifiers or round_trip_money",
+    ),
+    (
         "RoundsHalfEven",
         "test_malformed_sample_gives_typed_error[amount_three_decimals]",
         "test_round_trip_money_to_the_kopeck",

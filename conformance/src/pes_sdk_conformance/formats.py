@@ -44,6 +44,7 @@ from hypothesis import strategies as st
 
 from pes_sdk.errors import FormatError, PesError, RegistryRefused
 from pes_sdk.formats.base import (
+    SERVICE_FIELDS,
     FormatCapabilities,
     Policy,
     ReadReport,
@@ -142,7 +143,8 @@ class FormatConformance:
     #: The format's name as installed plugins provide it; or override ``registry_format``.
     format_name: ClassVar[str | None] = None
     #: Record fields the format does not carry: samples leave them at their defaults.
-    #: ``tags`` is left out automatically when ``capabilities.tagged_fields`` is False.
+    #: ``tags`` is left out automatically when ``capabilities.tagged_fields`` is False, and
+    #: ``service_code`` when it is not in ``capabilities.service_fields``.
     fields_not_carried: ClassVar[frozenset[str]] = frozenset()
     #: The zone of payment times in the samples; ``None`` for formats that write local
     #: times without a zone (their reader gives naive datetimes).
@@ -192,7 +194,12 @@ class FormatConformance:
 
     def not_carried(self, fmt: RegistryFormat) -> frozenset[str]:
         """Fields that samples must leave at their defaults for ``fmt``."""
-        extra = frozenset() if fmt.capabilities.tagged_fields else frozenset({"tags"})
+        extra = set() if fmt.capabilities.tagged_fields else {"tags"}
+        # The partner's code of a service is newer than the contract: a format that does
+        # not declare it (FormatCapabilities.service_fields) keeps its old samples.
+        kinds = (RegistryKind.DEBTS, RegistryKind.PAYMENTS)
+        if fmt.kind in kinds and "service_code" not in fmt.capabilities.service_fields:
+            extra.add("service_code")
         return self.fields_not_carried | extra
 
     def sample_set(self, fmt: RegistryFormat) -> samples.SampleSet:
@@ -416,6 +423,12 @@ class FormatConformance:
             codecs.lookup(enc)
         if caps.max_line_length is not None:
             assert caps.max_line_length > 0
+        unknown = set(caps.service_fields) - set(SERVICE_FIELDS)
+        assert not unknown, f"service_fields names no service field: {sorted(unknown)}"
+        claimed = set(caps.service_fields) & self.fields_not_carried
+        assert not claimed, (
+            f"service_fields says {sorted(claimed)} are kept, fields_not_carried says not"
+        )
 
     # -- checks: round trip ---------------------------------------------------------------
 

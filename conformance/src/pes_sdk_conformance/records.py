@@ -254,6 +254,7 @@ def record_strategy(
             amount=st.integers(-(10**12), 10**14).map(from_kopecks),
             period=_PERIODS,
             service=_text(40),
+            service_code=_text(12),
         )
     elif kind is RegistryKind.READINGS:
         one = st.builds(
@@ -294,6 +295,7 @@ def record_strategy(
                 period=draw(_PERIODS),
                 service=draw(_text(40)),
                 channel=draw(st.sampled_from(["app", "cabinet", "terminal"])),
+                service_code=draw(_text(12)),
             )
 
         one = st.composite(payment)()

@@ -31,6 +31,14 @@ class DropsLastRecord(ReferenceFormat):
             previous = r
 
 
+class DropsServiceCode(ReferenceFormat):
+    """The writer leaves the service's code empty although the format declares it kept: a
+    partner could no longer book a payment to the service its debt registry named."""
+
+    def format_cell(self, name: str, value: Any) -> str:
+        return "" if name == "service_code" else super().format_cell(name, value)
+
+
 class RoundsHalfEven(ReferenceFormat):
     """The reader takes any number of decimals and rounds them half-even to the kopeck
     (``Decimal.quantize`` with the default context) instead of refusing a third place."""

@@ -16,9 +16,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
+import attrs
+
 from pes_sdk.errors import FormatError, Issue
 from pes_sdk.files import atomic_path
 from pes_sdk.formats.base import (
+    SERVICE_FIELDS,
     FormatCapabilities,
     Policy,
     ReadReport,
@@ -37,9 +40,17 @@ from pes_sdk.money import ZERO, parse_amount
 from pes_sdk.period import Period
 
 MAX_LINE = 4096
-TEXT = ("account", "service", "channel", "operation_id", "meter_number")
+TEXT = ("account", "service", "service_code", "channel", "operation_id", "meter_number")
 COLUMNS: dict[RegistryKind, tuple[str, ...]] = {
-    RegistryKind.DEBTS: ("account", "house_id", "premises", "amount", "period", "service"),
+    RegistryKind.DEBTS: (
+        "account",
+        "house_id",
+        "premises",
+        "amount",
+        "period",
+        "service",
+        "service_code",
+    ),
     RegistryKind.PAYMENTS: (
         "paid_at",
         "operation_id",
@@ -52,6 +63,7 @@ COLUMNS: dict[RegistryKind, tuple[str, ...]] = {
         "fee",
         "service",
         "channel",
+        "service_code",
     ),
     RegistryKind.READINGS: (
         "account",
@@ -91,6 +103,8 @@ class ReferenceFormat(RegistryFormat):
     def __init__(self, kind: RegistryKind = RegistryKind.DEBTS) -> None:
         self.kind = kind
         self.name = f"reference-{kind.value}"
+        fields = tuple(f for f in SERVICE_FIELDS if f in COLUMNS[kind])
+        self.capabilities = attrs.evolve(type(self).capabilities, service_fields=fields)
 
     # -- writing ---------------------------------------------------------------------
 

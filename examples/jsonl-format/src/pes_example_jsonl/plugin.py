@@ -45,6 +45,7 @@ from pes_sdk import identifiers
 from pes_sdk.errors import FormatError, Issue, RegistryRefused
 from pes_sdk.files import atomic_path
 from pes_sdk.formats import (
+    SERVICE_FIELDS,
     FormatCapabilities,
     Policy,
     ReadReport,
@@ -411,6 +412,7 @@ class JsonlDebtsFormat(RegistryFormat):
         encodings=("utf-8",),
         max_line_length=None,
         tagged_fields=True,  # tags travel as a list of [key, value] pairs
+        service_fields=SERVICE_FIELDS,  # a record is the whole DebtRecord: code and name
     )
 
     def open(
