@@ -10,6 +10,7 @@ The conformance suite's plugin is active: ``test_conformance.py`` runs its billi
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -54,6 +55,7 @@ def sim(package: Path, signer: HmacTestSigner) -> Iterator[GisSimulator]:
         # Every request any test sent was valid per the official XSDs, and so was every answer.
         assert s.validation_failures == []
         assert s.signature_failures == []
+        assert s.date_failures == []
 
 
 @pytest.fixture
@@ -135,3 +137,133 @@ def make_records() -> Callable[..., list[Any]]:
         ]
 
     return make
+
+
+# -- the command line ---------------------------------------------------------------------
+
+#: PARTNERS.toml of the CLI tests: the service and one partner (the payee of the full form).
+PARTNERS = """
+version = 1
+[service]
+name = "ООО «Энергосбыт-Платежи»"
+inn = "7701012342"
+kpp = "770101001"
+{time_zone}
+[service.bank]
+bik = "044525225"
+account = "40702810500000001234"
+corr_account = "30101810400000000225"
+name = "ПАО Сбербанк"
+city = "г. Москва"
+
+[[partners]]
+inn = "5003012349"
+kpp = "500301001"
+name = "ООО «УК Дом»"
+[partners.bank]
+bik = "044525974"
+account = "40702810200000005678"
+corr_account = "30101810145250000974"
+name = "АО «ТБанк»"
+city = "г. Москва"
+"""
+#: A second partner, for files that name nobody
+SECOND_PARTNER = """
+[[partners]]
+inn = "7720123457"
+kpp = "772001001"
+name = "АО «Водоканал»"
+[partners.bank]
+bik = "044525225"
+account = "40702810300000009999"
+corr_account = "30101810400000000225"
+name = "ПАО Сбербанк"
+city = "г. Москва"
+"""
+KEY_ENV = "PES_GIS_TEST_SIGNER_KEY"
+
+
+@pytest.fixture
+def make_env(
+    tmp_path: Path, sim: GisSimulator, package: Path, monkeypatch: pytest.MonkeyPatch, signer: Any
+) -> Callable[..., Path]:
+    """``make_env(batch_size=…, time_zone=…, partners=…, extra=…)``: a GIS.toml for the CLI.
+
+    ``time_zone`` goes to PARTNERS.toml's ``service.time_zone``; ``partners=False`` leaves
+    ``partners_file`` out, ``partners=2`` adds a second partner; ``extra`` is appended to
+    the ``[gis]`` table.
+    """
+    monkeypatch.setenv(KEY_ENV, signer._key.decode())
+
+    def make(
+        *,
+        batch_size: int = 2,
+        time_zone: str | None = None,
+        partners: int = 1,
+        extra: str = "",
+    ) -> Path:
+        files = ""
+        if partners:
+            zone = f'time_zone = "{time_zone}"' if time_zone else ""
+            text = PARTNERS.replace("{time_zone}", zone) + SECOND_PARTNER * (partners - 1)
+            (tmp_path / "PARTNERS.toml").write_text(text, encoding="utf-8")
+            files = 'partners_file = "PARTNERS.toml"'
+        path = tmp_path / "GIS.toml"
+        path.write_text(
+            f"""
+[gis]
+payment_endpoint = "{sim.payment_url}"
+metering_endpoint = "{sim.metering_url}"
+format_package = "{package}"
+org_ppa_guid = "5c1a7e4e-0a3f-4d43-9d1b-0e0f4f0f2a11"
+batch_size = {batch_size}
+{files}
+{extra}
+[gis.retry]
+initial = 0.01
+max_interval = 0.02
+[gis.poll]
+initial = 0.005
+max_interval = 0.01
+[gis.signer]
+kind = "test-hmac"
+key_env = "{KEY_ENV}"
+""",
+            encoding="utf-8",
+        )
+        return path
+
+    return make
+
+
+@pytest.fixture
+def env(make_env: Callable[..., Path]) -> Path:
+    """GIS.toml with the partners file and two notices a message."""
+    return make_env()
+
+
+@pytest.fixture
+def run() -> Callable[..., Any]:
+    """``run(*args)``: ``pes …`` in-process, with every plugin; returns click's result."""
+    from click.testing import CliRunner
+
+    from pes_sdk.cli.main import cli
+    from pes_sdk.plugins import PluginHost
+
+    def invoke(*args: str) -> Any:
+        return CliRunner().invoke(cli, list(args), obj=PluginHost(disabled=()))
+
+    return invoke
+
+
+@pytest.fixture
+def host_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """``host_zone("UTC")``: the process's local zone (``TZ``) for the rest of the test."""
+
+    def switch(name: str) -> None:
+        monkeypatch.setenv("TZ", name)
+        time.tzset()
+
+    yield switch
+    monkeypatch.undo()
+    time.tzset()

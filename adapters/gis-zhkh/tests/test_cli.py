@@ -6,7 +6,6 @@ import datetime as dt
 import json
 from decimal import Decimal
 
-import pytest
 from click.testing import CliRunner
 from pes_sdk_gis_zhkh import order_id
 from pes_sdk_gis_zhkh.simulator import SimDocument
@@ -16,66 +15,11 @@ from pes_sdk.models.registry import RegistryHeader, RegistryKind
 from pes_sdk.operations import resolve_format
 from pes_sdk.plugins import PluginHost
 
-PARTNERS = """
-version = 1
-[service]
-name = "ООО «Энергосбыт-Платежи»"
-inn = "7701012342"
-[service.bank]
-bik = "044525225"
-account = "40702810500000001234"
-corr_account = "30101810400000000225"
-name = "ПАО Сбербанк"
-
-[[partners]]
-inn = "5003012349"
-kpp = "500301001"
-name = "ООО «УК Дом»"
-[partners.bank]
-bik = "044525974"
-account = "40702810200000005678"
-corr_account = "30101810145250000974"
-name = "АО «ТБанк»"
-"""
 HOUSE = "5b1e3c4d-2a6f-4e8b-9c0d-1e2f3a4b5c6d"
-KEY_ENV = "PES_GIS_TEST_SIGNER_KEY"
-
-
-def _config(tmp_path, sim, package, *, batch_size=500):
-    (tmp_path / "PARTNERS.toml").write_text(PARTNERS, encoding="utf-8")
-    path = tmp_path / "GIS.toml"
-    path.write_text(
-        f"""
-[gis]
-payment_endpoint = "{sim.payment_url}"
-metering_endpoint = "{sim.metering_url}"
-format_package = "{package}"
-org_ppa_guid = "5c1a7e4e-0a3f-4d43-9d1b-0e0f4f0f2a11"
-batch_size = {batch_size}
-partners_file = "PARTNERS.toml"
-[gis.retry]
-initial = 0.01
-max_interval = 0.02
-[gis.poll]
-initial = 0.005
-max_interval = 0.01
-[gis.signer]
-kind = "test-hmac"
-key_env = "{KEY_ENV}"
-""",
-        encoding="utf-8",
-    )
-    return path
 
 
 def _run(*args):
     return CliRunner().invoke(cli, list(args), obj=PluginHost(disabled=()))
-
-
-@pytest.fixture
-def env(tmp_path, sim, package, monkeypatch, signer):
-    monkeypatch.setenv(KEY_ENV, signer._key.decode())
-    return _config(tmp_path, sim, package, batch_size=2)
 
 
 def _registry(tmp_path, records):

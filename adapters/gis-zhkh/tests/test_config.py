@@ -68,6 +68,7 @@ def test_missing_package_is_a_config_error(tmp_path, monkeypatch):
         ("[gis.timeouts]\noperation_timeout = 0\n", "operation_timeout must be a positive"),
         ('[gis.signer]\nkind = "gost-magic"\n', "unknown signer"),
         ('[gis.devices]\n"E-1" = "not-a-guid"\n', "not a GUID"),
+        ('online_channels = "sbp"\n', "online_channels must be an array of text"),
     ],
 )
 def test_problems_name_file_and_key(tmp_path, package, extra, message):

@@ -61,6 +61,7 @@ from pes_sdk.billing.models import (
 )
 from pes_sdk.models.payments import PaymentRegistry
 from pes_sdk.models.readings import MeterReading
+from pes_sdk.partners_file import PartnersFile
 from pes_sdk_gis_zhkh.client import NOT_SENT_INCOMPLETE, GisClient, reading_transport_guid
 from pes_sdk_gis_zhkh.errors import (
     GisError,
@@ -70,7 +71,13 @@ from pes_sdk_gis_zhkh.errors import (
     GisTransportError,
 )
 from pes_sdk_gis_zhkh.ids import stable_guid
-from pes_sdk_gis_zhkh.models import ItemResult, ItemStatus, PaymentNotice, Recipient
+from pes_sdk_gis_zhkh.models import (
+    SERVICE_TIME_ZONE,
+    ItemResult,
+    ItemStatus,
+    PaymentNotice,
+    Recipient,
+)
 
 __all__ = ["CHANNEL_NAME", "GisDeliveryChannel", "billing_error"]
 
@@ -120,8 +127,10 @@ class GisDeliveryChannel(DeliveryChannel):
     function returning None for an unknown partner); without one, the configured
     ``partners_file`` is read when first needed. The short form needs no recipient (its
     identifiers come from the records' ``GIS_*`` tags). ``devices`` maps meter numbers to
-    their MeteringDeviceRootGUIDs on top of the configured ones. The channel owns the
-    client: :meth:`close` closes it.
+    their MeteringDeviceRootGUIDs on top of the configured ones. ``time_zone`` is the
+    service's zone, which dates each notice (``OrderDate``); by default the partners file's
+    ``service.time_zone``, else Europe/Moscow. The channel owns the client: :meth:`close`
+    closes it.
     """
 
     name = CHANNEL_NAME
@@ -133,10 +142,13 @@ class GisDeliveryChannel(DeliveryChannel):
         *,
         recipients: Mapping[str, Recipient] | Callable[[str], Recipient | None] | None = None,
         devices: Mapping[str, str] | None = None,
+        time_zone: dt.tzinfo | None = None,
     ) -> None:
         self.client = client
         self._recipients = recipients
         self._devices = dict(devices or {})
+        self._time_zone = time_zone
+        self._partners: PartnersFile | None = None
 
     @property
     def endpoint(self) -> str:
@@ -146,15 +158,27 @@ class GisDeliveryChannel(DeliveryChannel):
     def close(self) -> None:
         self.client.close()
 
+    def _partners_file(self) -> PartnersFile | None:
+        path = self.client.config.partners_file
+        if path is None:
+            return None
+        if self._partners is None:
+            from pes_sdk.partners_file import load_partners
+
+            self._partners = load_partners(path)
+        return self._partners
+
+    def _zone(self) -> dt.tzinfo:
+        if self._time_zone is None:
+            partners = self._partners_file()
+            self._time_zone = partners.service.time_zone if partners else SERVICE_TIME_ZONE
+        return self._time_zone
+
     def _recipient(self, inn: str) -> Recipient | None:
         found = self._recipients
         if found is None:
-            path = self.client.config.partners_file
-            if path is None:
-                return None
-            from pes_sdk.partners_file import load_partners
-
-            partner = load_partners(path).find(inn)
+            partners = self._partners_file()
+            partner = partners.find(inn) if partners is not None else None
             return Recipient.from_partner(partner) if partner is not None else None
         if callable(found):
             return found(inn)
@@ -169,13 +193,17 @@ class GisDeliveryChannel(DeliveryChannel):
         refused or could not be sent, and the other billing errors per the module table.
         """
         recipient = self._recipient(registry.partner_inn) if registry.records else None
+        zone = self._zone() if registry.records else SERVICE_TIME_ZONE
+        online = self.client.config.online_channels
         notices: list[PaymentNotice] = []
         unusable: list[RecordOutcome] = []
         # OrderID → the positions of the records carrying it (a repeated line repeats it)
         positions: dict[str, collections.deque[int]] = collections.defaultdict(collections.deque)
         for index, record in enumerate(registry.records):
             try:
-                notice = PaymentNotice.from_record(record, recipient)
+                notice = PaymentNotice.from_record(
+                    record, recipient, time_zone=zone, online_channels=online
+                )
             except ValueError as exc:  # e.g. a GIS_* tag of the wrong length
                 unusable.append(
                     RecordOutcome(

@@ -8,7 +8,9 @@ runs: every ``pes`` command loads this module with the plugin. Settings come fro
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,11 +20,22 @@ from pes_sdk.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, fail, host_of
 from pes_sdk.errors import PesError, RegistryRefused
 from pes_sdk.formats.base import Policy
 from pes_sdk.models.payments import PaymentRecord
+from pes_sdk.models.registry import RegistryHeader
 from pes_sdk.operations import resolve_format
 from pes_sdk.period import Period
 
 if TYPE_CHECKING:
-    from pes_sdk_gis_zhkh import GisClient, GisConfig, LookupResult, SendReport
+    from pes_sdk_gis_zhkh import (
+        ChargeDocument,
+        Executor,
+        GisClient,
+        GisConfig,
+        LookupResult,
+        PaymentDetails,
+        Recipient,
+        SendReport,
+        ServiceInfo,
+    )
 
 __all__ = ["gis"]
 
@@ -85,11 +98,53 @@ def _report_json(report: SendReport, statuses: Any) -> dict[str, object]:
     }
 
 
+def _payee(
+    registry: Path, header: RegistryHeader, config: GisConfig, explicit: str | None
+) -> tuple[Recipient | None, dt.tzinfo]:
+    """The registry's payee (for the full form) and the service's time zone.
+
+    Both come from the partners file named in ``GIS.toml``. The partner is found as
+    ``pes settle`` finds it: ``--partner``, the registry's header, the ИНН in the file
+    name, or the only partner. The full form cannot go without one: that is a usage error,
+    said before anything is sent.
+    """
+    mod = _adapter()
+    full = config.form is mod.NotificationForm.FULL
+    if config.partners_file is None:
+        if full:
+            fail(
+                "the full form needs the payee's bank details: set partners_file in GIS.toml",
+                EXIT_USAGE,
+            )
+        return None, mod.SERVICE_TIME_ZONE
+    from pes_sdk.cli.bank import registry_partner
+    from pes_sdk.partners_file import load_partners
+
+    try:
+        partners = load_partners(config.partners_file)
+    except PesError as exc:
+        fail(str(exc), EXIT_USAGE)
+    found, why = registry_partner(registry, header, partners, explicit)
+    if found is None:
+        if full or explicit:
+            fail(why, EXIT_USAGE)
+        return None, partners.service.time_zone
+    try:
+        recipient = mod.Recipient.from_partner(found)
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
+    return recipient, partners.service.time_zone
+
+
 @gis.command()
 @click.argument("registry", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", required=True, help="Format of the payment registry.")
 @_CONFIG
-@click.option("--partner", help="ИНН of the payee when the registry does not name it.")
+@click.option(
+    "--partner",
+    metavar="INN[/KPP]",
+    help="The payee (default: from the registry's header or name, or the only partner).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def notify(
@@ -121,19 +176,13 @@ def notify(
         fail(f"{registry}: {exc.strerror or exc}", EXIT_USAGE)
     except PesError as exc:
         fail(str(exc), EXIT_USAGE)
-    recipient = None
-    inn = partner or header.partner_inn
-    if config.partners_file is not None and inn:
-        from pes_sdk.partners_file import load_partners
-
-        try:
-            found = load_partners(config.partners_file).find(inn)
-            recipient = mod.Recipient.from_partner(found) if found is not None else None
-        except (PesError, ValueError) as exc:
-            fail(str(exc), EXIT_USAGE)
-        if found is None:
-            fail(f"partner {inn} is not in {config.partners_file}", EXIT_USAGE)
-    notices = [mod.PaymentNotice.from_record(r, recipient) for r in records]
+    recipient, zone = _payee(registry, header, config, partner)
+    notices = [
+        mod.PaymentNotice.from_record(
+            r, recipient, time_zone=zone, online_channels=config.online_channels
+        )
+        for r in records
+    ]
     try:
         with client:
             report = client.notify(notices)
@@ -156,36 +205,181 @@ def notify(
     ctx.exit(EXIT_OK if report.ok else EXIT_INVALID)
 
 
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _error_json(error: Any) -> dict[str, str] | None:
+    return None if error is None else {"code": error.code, "description": error.description}
+
+
+def _payee_json(p: PaymentDetails) -> dict[str, object]:
+    return {
+        "inn": p.recipient_inn,
+        "kpp": p.recipient_kpp,
+        "name": p.recipient_name,
+        "bank_name": p.bank_name,
+        "bik": p.bik,
+        "account": p.account,
+        "corr_account": p.corr_account,
+        "capital_repair": p.capital_repair,
+        "payment_information_guid": p.payment_information_guid,
+        "account_number": p.account_number,
+        "service_id": p.service_id,
+        "amount_due": _money(p.amount_due),
+        "debt_or_advance": _money(p.debt_or_advance),
+        "total": _money(p.total),
+        "payable": p.payable,
+        "error": _error_json(p.error),
+    }
+
+
+def _executor_json(e: Executor) -> dict[str, object]:
+    return {"inn": e.inn, "kpp": e.kpp, "name": e.name, "mailing_address": e.mailing_address}
+
+
+def _document_json(d: ChargeDocument) -> dict[str, object]:
+    return {
+        "payment_document_id": d.payment_document_id,
+        "payment_document_number": d.payment_document_number,
+        "payment_document_guid": d.payment_document_guid,
+        "els": d.els,
+        "account": d.account_number,
+        "service_id": d.service_id,
+        "service_name": d.service_name,
+        "period": str(d.period) if d.period else None,
+        "addresses": list(d.addresses),
+        "purpose": d.purpose,
+        "executor_inn": d.executor_inn,
+        "executor_name": d.executor_name,
+        "executor": _executor_json(d.executor),
+        "amount_due": str(d.amount_due),
+        "debt": _money(d.debt),
+        "total": _money(d.total),
+        "payable": d.payable,
+        "to_pay": str(d.to_pay),
+        "error": _error_json(d.error),
+        "payees": [_payee_json(p) for p in d.payments],
+    }
+
+
+def _service_json(s: ServiceInfo) -> dict[str, object]:
+    return {
+        "els": s.els,
+        "account": s.account_number,
+        "service_id": s.service_id,
+        "service_guid": s.service_guid,
+        "service_name": s.service_name,
+        "purpose": s.purpose,
+        "executor": _executor_json(s.executor),
+        "payees": [_payee_json(p) for p in s.executor.payees],
+    }
+
+
 def _lookup_json(result: LookupResult) -> dict[str, object]:
+    # Services come without charges: there is no total to state then, not a total of 0.
+    charges = bool(result.documents) or not result.services
     return {
         "message_guid": result.message_guid,
-        "total_due": str(result.total_due),
-        "documents": [
-            {
-                "payment_document_id": d.payment_document_id,
-                "els": d.els,
-                "account": d.account_number,
-                "period": str(d.period) if d.period else None,
-                "executor_inn": d.executor_inn,
-                "executor_name": d.executor_name,
-                "amount_due": str(d.amount_due),
-                "debt": None if d.debt is None else str(d.debt),
-                "total": None if d.total is None else str(d.total),
-                "payees": [
-                    {
-                        "inn": p.recipient_inn,
-                        "name": p.recipient_name,
-                        "bik": p.bik,
-                        "account": p.account,
-                        "amount_due": None if p.amount_due is None else str(p.amount_due),
-                        "total": None if p.total is None else str(p.total),
-                    }
-                    for p in d.payments
-                ],
-            }
-            for d in result.documents
-        ],
+        "total_due": str(result.total_due) if charges else None,
+        "documents": [_document_json(d) for d in result.documents],
+        "services": [_service_json(s) for s in result.services],
     }
+
+
+def _who(e: Executor) -> str:
+    ids = f"ИНН {e.inn or '?'}" + (f", КПП {e.kpp}" if e.kpp else "")
+    return f"{e.name or '?'} ({ids})"
+
+
+def _echo_payee(p: PaymentDetails) -> None:
+    bank = ", ".join(
+        x
+        for x in (
+            f"р/с {p.account}" if p.account else "",
+            p.bank_name or "",
+            f"БИК {p.bik}" if p.bik else "",
+            f"к/с {p.corr_account}" if p.corr_account else "",
+        )
+        if x
+    )
+    ids = f"ИНН {p.recipient_inn or '?'}" + (f", КПП {p.recipient_kpp}" if p.recipient_kpp else "")
+    head = f"    payee {p.recipient_name or '?'} ({ids})"
+    if p.capital_repair:
+        head += " [капремонт]"
+    click.echo(f"{head}: {bank}" if bank else head)
+    refs = [
+        f"ЛС {p.account_number}" if p.account_number else "",
+        f"ИЖКУ {p.service_id}" if p.service_id else "",
+        f"details GUID {p.payment_information_guid}" if p.payment_information_guid else "",
+    ]
+    if any(refs):
+        click.echo("      " + ", ".join(r for r in refs if r))
+    amounts = [
+        f"due {p.amount_due}" if p.amount_due is not None else "",
+        f"debt/advance {p.debt_or_advance}" if p.debt_or_advance is not None else "",
+        f"total {p.total}" if p.total is not None else "",
+    ]
+    if any(amounts):
+        click.echo("      " + ", ".join(a for a in amounts if a))
+    if p.error is not None:
+        click.echo(f"      ERROR {p.error.code}: {p.error.description}: not payable")
+
+
+def _echo_executor(e: Executor) -> None:
+    click.echo(f"  executor: {_who(e)}")
+    if e.mailing_address:
+        click.echo(f"  mailing address: {e.mailing_address}")
+
+
+def _echo_document(d: ChargeDocument) -> None:
+    head = [
+        f"ИПД {d.payment_document_id or '?'}",
+        f"№ {d.payment_document_number}" if d.payment_document_number else "",
+        str(d.period) if d.period else "",
+        f"ЕЛС {d.els}" if d.els else "",
+        f"ЛС {d.account_number}" if d.account_number else "",
+        f"ИЖКУ {d.service_id}" if d.service_id else "",
+    ]
+    click.echo(" · ".join(h for h in head if h))
+    if d.payment_document_guid:
+        click.echo(f"  GUID: {d.payment_document_guid}")
+    if d.service_name:
+        click.echo(f"  service: {d.service_name}")
+    for address in d.addresses:
+        click.echo(f"  address: {address}")
+    if d.purpose:
+        click.echo(f"  purpose: {d.purpose}")
+    _echo_executor(d.executor)
+    amounts = f"due {d.amount_due}"
+    if d.debt is not None:
+        amounts += f", debt {d.debt}"
+    if d.total is not None:
+        amounts += f", total {d.total}"
+    if d.error is not None:
+        click.echo(f"  {amounts}")
+        click.echo(f"  ERROR {d.error.code}: {d.error.description}: not payable, nothing to pay")
+    else:
+        click.echo(f"  {amounts}; to pay {d.to_pay}")
+    for p in d.payments:
+        _echo_payee(p)
+
+
+def _echo_service(s: ServiceInfo) -> None:
+    head = [
+        f"ИЖКУ {s.service_id}",
+        f"ЕЛС {s.els}" if s.els else "",
+        f"ЛС {s.account_number}" if s.account_number else "",
+    ]
+    click.echo(" · ".join(h for h in head if h))
+    click.echo(f"  GUID: {s.service_guid}")
+    if s.service_name:
+        click.echo(f"  service: {s.service_name}")
+    if s.purpose:
+        click.echo(f"  purpose: {s.purpose}")
+    _echo_executor(s.executor)
+    for p in s.executor.payees:
+        _echo_payee(p)
 
 
 @gis.command()
@@ -239,24 +433,18 @@ def lookup(
     if as_json:
         click.echo(json.dumps(_lookup_json(result), ensure_ascii=False, indent=2))
         return
-    if not result.documents:
+    if not result.documents and not result.services:
         click.echo("nothing found")
         return
-    rows = [("ИПД", "period", "payee", "ИНН", "ЛС", "due", "debt", "total")]
     for d in result.documents:
-        rows.append(
-            (
-                d.payment_document_id or "",
-                str(d.period) if d.period else "",
-                d.executor_name or "",
-                d.executor_inn or "",
-                d.account_number or "",
-                str(d.amount_due),
-                "" if d.debt is None else str(d.debt),
-                "" if d.total is None else str(d.total),
-            )
+        _echo_document(d)
+    if result.documents:
+        payable = sum(1 for d in result.documents if d.payable)
+        click.echo(
+            f"total due: {result.total_due} "
+            f"({payable} of {len(result.documents)} document(s) payable)"
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-    click.echo(f"total due: {result.total_due}")
+        return
+    click.echo("no charges in ГИС ЖКХ; services that can be paid, with an amount of your own:")
+    for s in result.services:
+        _echo_service(s)

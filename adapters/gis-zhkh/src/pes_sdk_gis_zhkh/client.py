@@ -59,6 +59,7 @@ from pes_sdk_gis_zhkh.models import (
     BatchResult,
     CancellationNotice,
     ChargeDocument,
+    Executor,
     ItemError,
     ItemResult,
     ItemStatus,
@@ -66,6 +67,7 @@ from pes_sdk_gis_zhkh.models import (
     PaymentDetails,
     PaymentNotice,
     SendReport,
+    ServiceInfo,
     from_kopecks,
 )
 from pes_sdk_gis_zhkh.schema import NS, safe_parser
@@ -571,9 +573,13 @@ class GisClient:
         ack = _body(self._call("payment", "exportForPaymentAggregator", str(uuid.uuid4()), **body))
         message_guid = str(_get(_get(ack, "Ack"), "MessageGUID"))
         state = self.poll(message_guid, service="payment")
-        charge = _child(_child(state, "exportForPaymentAggregatorResult"), "Charge")
+        # The result is a choice: charges (Charge), or, when there are none, the services
+        # that can be paid (ServiceForAggregator).
+        result = _child(state, "exportForPaymentAggregatorResult")
+        charge = _child(result, "Charge")
         docs = tuple(_document(d) for d in _children(charge, "PaymentDocumentForAggregator"))
-        return LookupResult(message_guid=message_guid, documents=docs)
+        services = tuple(_service_info(s) for s in _children(result, "ServiceForAggregator"))
+        return LookupResult(message_guid=message_guid, documents=docs, services=services)
 
     # -- readings ---------------------------------------------------------------------------
 
@@ -708,8 +714,9 @@ def _full_notice(notice: PaymentNotice, tg: str) -> dict[str, Any]:
         "OrderID": notice.order_id,
         "OrderDate": notice.order_date,
         "Amount": notice.amount_kopecks,
-        "OnlinePayment": True,
     }
+    if notice.online:  # fixed to true by the schema: an offline payment leaves it out
+        order["OnlinePayment"] = True
     if notice.purpose:
         order["PaymentPurpose"] = notice.purpose[:1000]
     if notice.payment_document_id:
@@ -731,8 +738,9 @@ def _short_notice(notice: PaymentNotice, tg: str) -> dict[str, Any]:
         "OrderID": notice.order_id,
         "OrderDate": notice.order_date,
         "Amount": notice.amount_kopecks,
-        "OnlinePayment": True,
     }
+    if notice.online:
+        order["OnlinePayment"] = True
     if notice.period is not None:
         order["MonthAndYear"] = {"Year": notice.period.year, "Month": notice.period.month}
     if notice.service_id and notice.service_guid:
@@ -842,33 +850,49 @@ def _error(el: etree._Element | None) -> ItemError | None:
     return ItemError(_t(el, "ErrorCode") or "", _t(el, "Description") or "")
 
 
+def _payee(p: etree._Element) -> PaymentDetails:
+    """One ``PaymentInformationForAggregator`` (of a document, or of a service: no amounts)."""
+    return PaymentDetails(
+        recipient_inn=_t(p, "RecipientINN"),
+        recipient_kpp=_t(p, "RecipientKPP"),
+        recipient_name=_t(p, "PaymentRecipient"),
+        bank_name=_t(p, "BankName"),
+        bik=_t(p, "BankBIK"),
+        account=_t(p, "operatingAccountNumber"),
+        amount_due=_m(p, "Reminder"),
+        debt_or_advance=_m(p, "DebtOrAdvance"),
+        total=_m(p, "TotalWithDebtAndAdvance"),
+        account_number=_t(p, "AccountNumber"),
+        service_id=_t(p, "ServiceID"),
+        error=_error(_child(p, "ErrorMessage")),
+        corr_account=_t(p, "CorrespondentBankAccount"),
+        # xs:boolean: "true" or "1" (the schema fixes it to true when present)
+        capital_repair=_t(p, "IsCapitalRepair") in ("true", "1"),
+        payment_information_guid=_t(p, "PaymentInformationGuid"),
+    )
+
+
+def _executor(executor: etree._Element | None) -> Executor:
+    """``ExecutorInformation``: a legal entity (КПП, name) or an entrepreneur (full name)."""
+    legal = _child(executor, "Legal")
+    name = _t(legal, "Name")
+    entpr = _child(executor, "Entpr")
+    if name is None and entpr is not None:
+        parts = [_t(entpr, n) for n in ("Surname", "FirstName", "Patronymic")]
+        name = " ".join(p for p in parts if p) or None
+    return Executor(
+        inn=_t(executor, "INN"),
+        kpp=_t(legal, "KPP"),
+        name=name,
+        mailing_address=_t(executor, "MailingAddress"),
+        payees=tuple(_payee(p) for p in _children(executor, "PaymentInformationForAggregator")),
+    )
+
+
 def _document(doc: etree._Element) -> ChargeDocument:
     details = _child(doc, "PaymentDocumentForAggregatorDetails")
     consumer = _child(details, "ConsumerInformation")
-    addresses = _children(consumer, "address")
-    executor = _child(details, "ExecutorInformation")
-    executor_name = _t(_child(executor, "Legal"), "Name")
-    entpr = _child(executor, "Entpr")
-    if executor_name is None and entpr is not None:
-        parts = [_t(entpr, n) for n in ("Surname", "FirstName", "Patronymic")]
-        executor_name = " ".join(p for p in parts if p) or None
-    payments = tuple(
-        PaymentDetails(
-            recipient_inn=_t(p, "RecipientINN"),
-            recipient_kpp=_t(p, "RecipientKPP"),
-            recipient_name=_t(p, "PaymentRecipient"),
-            bank_name=_t(p, "BankName"),
-            bik=_t(p, "BankBIK"),
-            account=_t(p, "operatingAccountNumber"),
-            amount_due=_m(p, "Reminder"),
-            debt_or_advance=_m(p, "DebtOrAdvance"),
-            total=_m(p, "TotalWithDebtAndAdvance"),
-            account_number=_t(p, "AccountNumber"),
-            service_id=_t(p, "ServiceID"),
-            error=_error(_child(p, "ErrorMessage")),
-        )
-        for p in _children(executor, "PaymentInformationForAggregator")
-    )
+    addresses = (_t(a, "address_string") for a in _children(consumer, "address"))
     year, month = _t(doc, "Year"), _t(doc, "Month")
     due = _m(details, "Reminder")
     return ChargeDocument(
@@ -879,13 +903,24 @@ def _document(doc: etree._Element) -> ChargeDocument:
         service_id=_t(doc, "ServiceID"),
         period=Period(int(year), int(month)) if year and month else None,
         payment_document_guid=_t(doc, "PaymentDocumentGUID"),
-        address=_t(addresses[0], "address_string") if addresses else None,
-        executor_inn=_t(executor, "INN"),
-        executor_name=executor_name,
+        addresses=tuple(a for a in addresses if a),
+        executor=_executor(_child(details, "ExecutorInformation")),
         amount_due=due if due is not None else from_kopecks(0),
         debt=_m(details, "Debt"),
         total=_m(details, "TotalWithDebtAndAdvance"),
         purpose=_t(details, "Purpose"),
-        payments=payments,
+        service_name=_t(details, "PDServiceName"),
         error=_error(_child(details, "ErrorMessage")),
+    )
+
+
+def _service_info(service: etree._Element) -> ServiceInfo:
+    return ServiceInfo(
+        els=_t(service, "UnifiedAccountNumber") or "",
+        account_number=_t(service, "AccountNumber"),
+        service_id=_t(service, "ServiceID") or "",
+        service_guid=_t(service, "ServiceIDGuid") or "",
+        executor=_executor(_child(service, "ExecutorInformation")),
+        purpose=_t(service, "Purpose"),
+        service_name=_t(service, "PDServiceName"),
     )

@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from pes_sdk_gis_zhkh.errors import GisConfigError
+from pes_sdk_gis_zhkh.models import ONLINE_CHANNELS
 
 __all__ = [
     "FORMAT_PACKAGE_ENV",
@@ -158,6 +159,8 @@ class GisConfig:
     resources: Mapping[str, MunicipalResource] = attrs.field(factory=dict, hash=False)
     #: meter number → MeteringDeviceRootGUID in ГИС ЖКХ
     devices: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    #: payment channels (``PaymentRecord.channel``, any case) reported as online payments
+    online_channels: frozenset[str] = attrs.field(default=ONLINE_CHANNELS, converter=frozenset)
 
     def __attrs_post_init__(self) -> None:
         if not 1 <= self.batch_size <= MAX_NOTIFICATIONS:
@@ -174,6 +177,7 @@ class GisConfig:
 
 
 _TOP = {
+    "online_channels",
     "payment_endpoint",
     "metering_endpoint",
     "format_package",
@@ -251,6 +255,11 @@ def _build(src: Path, data: Mapping[str, Any], overrides: Mapping[str, Any]) -> 
             if not isinstance(gis[key], int) or isinstance(gis[key], bool):
                 raise GisConfigError(f"gis.{key} must be an integer")
             kw[key] = gis[key]
+    if "online_channels" in gis:
+        channels = gis["online_channels"]
+        if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
+            raise GisConfigError("gis.online_channels must be an array of text")
+        kw["online_channels"] = channels
     if "format_package" in gis:
         kw["format_package"] = _path(base, gis["format_package"], "format_package")
     else:

@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import attrs
 
 from pes_sdk import identifiers
 from pes_sdk.models.partners import Partner
-from pes_sdk.models.payments import Payment, PaymentRecord
+from pes_sdk.models.payments import Payment, PaymentMethod, PaymentRecord
+from pes_sdk.money import ZERO
 from pes_sdk.money import amount as to_amount
+from pes_sdk.partners_file import DEFAULT_TIME_ZONE
 from pes_sdk.period import Period
 from pes_sdk_gis_zhkh.ids import ORDER_ID_LENGTH, order_id
 
 __all__ = [
+    "ONLINE_CHANNELS",
+    "SERVICE_TIME_ZONE",
     "TAG_ELS",
     "TAG_PAYMENT_DOCUMENT_GUID",
     "TAG_PAYMENT_DOCUMENT_ID",
@@ -30,6 +35,7 @@ __all__ = [
     "BatchResult",
     "CancellationNotice",
     "ChargeDocument",
+    "Executor",
     "ItemError",
     "ItemResult",
     "ItemStatus",
@@ -38,7 +44,10 @@ __all__ = [
     "PaymentNotice",
     "Recipient",
     "SendReport",
+    "ServiceInfo",
     "from_kopecks",
+    "is_online",
+    "order_date_of",
     "to_kopecks",
 ]
 
@@ -49,8 +58,34 @@ TAG_PAYMENT_DOCUMENT_ID = "GIS_PD_ID"  #: ИПД, 18 characters
 TAG_PAYMENT_DOCUMENT_GUID = "GIS_PD_GUID"  #: PaymentDocumentGUID
 TAG_ELS = "ELS"  #: ЕЛС, 10 characters
 
-#: ГИС ЖКХ dates are Moscow dates; Moscow keeps UTC+3 all year since 2014.
-MOSCOW = dt.timezone(dt.timedelta(hours=3), "MSK")
+#: The service's zone when none is configured (``service.time_zone`` of PARTNERS.toml).
+SERVICE_TIME_ZONE = ZoneInfo(DEFAULT_TIME_ZONE)
+
+#: Payment channels (``PaymentRecord.channel``, compared without case) that are online
+#: payments: the kit's own gateway methods and the usual names of an app, a personal
+#: cabinet or an online bank. ``online_channels`` in ``GIS.toml`` replaces the set.
+ONLINE_CHANNELS = frozenset(
+    {*(m.value for m in PaymentMethod), "app", "cabinet", "кабинет", "online", "web", "сбол"}
+)
+
+
+def order_date_of(moment: dt.datetime, time_zone: dt.tzinfo = SERVICE_TIME_ZONE) -> dt.date:
+    """The date of an order (``OrderDate``): the day the service accepted the payment.
+
+    It is the service's calendar day, as its registry and its bank statement date the
+    payment. A time without a zone is already a wall time of the service's zone (that is
+    how the kit's registries write it), so its own date is the answer; it is never read in
+    the host's zone. A time with a zone is converted to ``time_zone`` first.
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return moment.date()
+    return moment.astimezone(time_zone).date()
+
+
+def is_online(channel: str, online_channels: Collection[str] = ONLINE_CHANNELS) -> bool:
+    """Whether a record's payment channel is an online payment (``OnlinePayment``)."""
+    wanted = channel.strip().casefold()
+    return bool(wanted) and any(wanted == c.strip().casefold() for c in online_channels)
 
 
 def to_kopecks(value: Decimal) -> int:
@@ -114,11 +149,14 @@ class PaymentNotice:
 
     The full form needs ``recipient``; the short form (п. 139) needs ``service_id`` with
     ``service_guid``, or ``payment_document_id`` with ``payment_document_guid``.
+    ``online`` sends ``OnlinePayment`` (признак онлайн-оплаты); the schema fixes that
+    element to ``true``, so a payment not made online is told by leaving it out.
     """
 
     order_id: str = attrs.field(validator=_order_id)
-    order_date: dt.date
+    order_date: dt.date = attrs.field(validator=attrs.validators.instance_of(dt.date))
     amount_kopecks: int = attrs.field(validator=attrs.validators.ge(0))
+    online: bool = False
     account: str | None = None
     period: Period | None = None
     purpose: str | None = None
@@ -131,18 +169,26 @@ class PaymentNotice:
 
     @classmethod
     def from_record(
-        cls, record: PaymentRecord, recipient: Recipient | None = None
+        cls,
+        record: PaymentRecord,
+        recipient: Recipient | None = None,
+        *,
+        time_zone: dt.tzinfo = SERVICE_TIME_ZONE,
+        online_channels: Collection[str] = ONLINE_CHANNELS,
     ) -> PaymentNotice:
         """The notice of a payment registry line; its OrderID is :func:`order_id` of it.
 
+        ``OrderDate`` is :func:`order_date_of` of ``paid_at`` in ``time_zone`` (the service's);
+        ``online`` says whether ``record.channel`` is one of ``online_channels``.
         Short-form identifiers come from the record's tags (``GIS_SERVICE_ID``,
         ``GIS_SERVICE_GUID``, ``GIS_PD_ID``, ``GIS_PD_GUID``, ``ELS``).
         """
         tags = dict(record.tags)
         return cls(
             order_id=order_id(record.operation_id, record.account, record.service),
-            order_date=record.paid_at.astimezone(MOSCOW).date(),
+            order_date=order_date_of(record.paid_at, time_zone),
             amount_kopecks=to_kopecks(record.amount),
+            online=is_online(record.channel, online_channels),
             account=record.account,
             period=record.period,
             purpose=record.service or None,
@@ -156,20 +202,26 @@ class PaymentNotice:
 
     @classmethod
     def from_payment(
-        cls, payment: Payment, recipients: Mapping[str, Recipient]
+        cls,
+        payment: Payment,
+        recipients: Mapping[str, Recipient],
+        *,
+        time_zone: dt.tzinfo = SERVICE_TIME_ZONE,
     ) -> list[PaymentNotice]:
         """One notice per line of a basket payment; ``recipients`` maps partner ИНН → payee.
 
         A line's OrderID is :func:`order_id` of ``str(payment.payment_id)``, the line's
         account and service: the same as :meth:`from_record` gives when the registry's
-        ``operation_id`` is the payment id.
+        ``operation_id`` is the payment id. A basket is paid through the gateway (card,
+        SberPay, SBP), so every notice is an online payment.
         """
-        day = payment.created_at.astimezone(MOSCOW).date()
+        day = order_date_of(payment.created_at, time_zone)
         return [
             cls(
                 order_id=order_id(str(payment.payment_id), line.account, line.service),
                 order_date=day,
                 amount_kopecks=to_kopecks(line.amount),
+                online=True,
                 account=line.account,
                 period=line.period,
                 purpose=line.service or None,
@@ -262,7 +314,12 @@ class SendReport:
 
 @attrs.frozen
 class PaymentDetails:
-    """What one payee of a payment document is owed (``PaymentInformationForAggregator``)."""
+    """One payee's bank details and amounts (``PaymentInformationForAggregator``).
+
+    ``error`` is ГИС ЖКХ's ``ErrorMessage`` for this payee: its details cannot be used, and
+    nothing is to be paid to it (:attr:`payable` is False). The amounts are absent in a
+    service answer (:class:`ServiceInfo`), which states none.
+    """
 
     recipient_inn: str | None
     recipient_kpp: str | None
@@ -276,37 +333,133 @@ class PaymentDetails:
     account_number: str | None  #: the client's ЛС with this payee
     service_id: str | None  #: ИЖКУ
     error: ItemError | None = None
+    corr_account: str | None = None  #: the bank's к/с (CorrespondentBankAccount)
+    #: IsCapitalRepair: these details take capital repair (капремонт) payments only
+    capital_repair: bool = False
+    payment_information_guid: str | None = None  #: PaymentInformationGuid
+
+    @property
+    def payable(self) -> bool:
+        """False when ГИС ЖКХ answered this payee with an error."""
+        return self.error is None
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
+class Executor:
+    """The executor (исполнитель: УК, РСО) of a document or a service (``ExecutorInformation``).
+
+    ``kpp`` is None for an individual entrepreneur (``Entpr``), whose ``name`` is the
+    full name; ``payees`` are its payment details, one per bank account.
+    """
+
+    inn: str | None
+    name: str | None
+    kpp: str | None = None
+    mailing_address: str | None = None
+    payees: tuple[PaymentDetails, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
 class ChargeDocument:
-    """One payment document (платёжный документ) ГИС ЖКХ knows for the address or account."""
+    """One payment document (платёжный документ) ГИС ЖКХ knows for the address or account.
+
+    A document ГИС ЖКХ answered with an error (``ErrorMessage``, e.g. "Платёжный документ
+    отозван": revoked) is not :attr:`payable`: its amounts are shown, never offered for
+    payment. What the client owes on it is :attr:`owed`, as ГИС ЖКХ states it.
+    """
 
     payment_document_id: str | None  #: ИПД
     payment_document_number: str | None
     els: str | None
     account_number: str | None
-    service_id: str | None
+    service_id: str | None  #: ИЖКУ
     period: Period | None
     payment_document_guid: str | None
-    address: str | None
-    executor_inn: str | None
-    executor_name: str | None
-    amount_due: Decimal
-    debt: Decimal | None
-    total: Decimal | None
+    #: every premises address of the consumer (``address_string``), in order
+    addresses: tuple[str, ...]
+    executor: Executor
+    amount_due: Decimal  #: Reminder: charged for the period by the whole document
+    debt: Decimal | None  #: Debt: debt of earlier periods
+    total: Decimal | None  #: TotalWithDebtAndAdvance: to pay, debt and advance included
     purpose: str | None
-    payments: tuple[PaymentDetails, ...]
+    service_name: str | None  #: PDServiceName
     error: ItemError | None = None
+
+    @property
+    def address(self) -> str | None:
+        """The first address (most documents have one)."""
+        return self.addresses[0] if self.addresses else None
+
+    @property
+    def payments(self) -> tuple[PaymentDetails, ...]:
+        """The payees of the document (the executor's payment details)."""
+        return self.executor.payees
+
+    @property
+    def executor_inn(self) -> str | None:
+        return self.executor.inn
+
+    @property
+    def executor_name(self) -> str | None:
+        return self.executor.name
+
+    @property
+    def payable(self) -> bool:
+        """False when ГИС ЖКХ answered the document with an error (revoked, …)."""
+        return self.error is None
+
+    @property
+    def owed(self) -> Decimal:
+        """What the client owes on the document as ГИС ЖКХ states it.
+
+        ``TotalWithDebtAndAdvance``; when ГИС ЖКХ gives no total, the period's charge plus
+        the debt. Negative is an advance (the client overpaid).
+        """
+        if self.total is not None:
+            return self.total
+        return to_amount(self.amount_due + (self.debt or ZERO))
+
+    @property
+    def to_pay(self) -> Decimal:
+        """What may be offered for payment: :attr:`owed`, never below zero, and zero when
+        the document is not payable."""
+        return max(self.owed, ZERO) if self.payable else ZERO
+
+
+@attrs.frozen(kw_only=True)
+class ServiceInfo:
+    """A service (ИЖКУ) with no charges (``ServiceForAggregator``): payable, amount unstated.
+
+    ГИС ЖКХ answers so when it holds no payment document for the account: the client can
+    still pay the service, with an amount of their own, to these payees.
+    """
+
+    els: str
+    account_number: str | None
+    service_id: str  #: ИЖКУ
+    service_guid: str  #: ServiceIDGuid
+    executor: Executor
+    purpose: str | None = None
+    service_name: str | None = None  #: PDServiceName
 
 
 @attrs.frozen
 class LookupResult:
-    """What ``exportForPaymentAggregator`` found (maybe nothing)."""
+    """What ``exportForPaymentAggregator`` found (maybe nothing).
+
+    ГИС ЖКХ answers either with charges (``documents``) or, when there are none, with the
+    services (``services``) that can be paid.
+    """
 
     message_guid: str
     documents: tuple[ChargeDocument, ...]
+    services: tuple[ServiceInfo, ...] = ()
 
     @property
     def total_due(self) -> Decimal:
-        return to_amount(sum((d.amount_due for d in self.documents), Decimal(0)))
+        """What the client owes over every payable document (:attr:`ChargeDocument.to_pay`).
+
+        An advance on one document does not pay another (they may have other payees), and
+        a document with an error counts nothing.
+        """
+        return to_amount(sum((d.to_pay for d in self.documents), ZERO))

@@ -13,6 +13,12 @@ It serves the asynchronous payment service (``/payment``) and metering service
   :attr:`pending_polls` says, then the result (3) with one ``ImportResult`` per item;
 * items are refused one by one: an OrderID already accepted (``SRV008007``), an unknown
   one to cancel, or any key listed in :attr:`item_errors`;
+* dates are checked (:attr:`GisSimulator.date_failures`): an ``OrderDate`` after the
+  message's own date, an OrderID reported again with another date or amount (what a
+  host-dependent date would do), a cancellation dated before its order;
+* ``exportForPaymentAggregator`` answers from :attr:`GisSimulator.documents`, or with an
+  answer given whole (:meth:`GisSimulator.serve_export`, e.g. built by a test to the
+  official schema);
 * every answer it builds is validated against the same XSDs too (a simulator bug is a
   failure, never a silent pass).
 
@@ -82,7 +88,11 @@ _PREMISES = ("ResidentialPremise", "NonResidentialApartment", "ResidentialBlock"
 
 @attrs.define
 class SimDocument:
-    """A payment document the simulator knows, found by address + ЛС, by ЕЛС or by ИПД."""
+    """A payment document the simulator knows, found by address + ЛС, by ЕЛС or by ИПД.
+
+    ``error`` (code, text) answers the document with an ``ErrorMessage`` (e.g. revoked:
+    "Платёжный документ отозван") instead of its debt and total.
+    """
 
     house_guid: str
     premises: str
@@ -101,6 +111,8 @@ class SimDocument:
     month: int = 10
     address: str = "г. Москва, ул. Тестовая, д. 1"
     service_name: str = "Содержание жилого помещения"
+    corr_account: str | None = None
+    error: tuple[str, str] | None = None
 
 
 @attrs.define
@@ -138,6 +150,11 @@ def _kopecks(value: Decimal) -> str:
     return str(int(value * 100))
 
 
+#: The easternmost zone of Russia (Kamchatka): no Russian payment is dated later than
+#: today there, whatever zone the agent keeps its days in.
+_EASTMOST = dt.timezone(dt.timedelta(hours=12))
+
+
 class GisSimulator:
     """The simulator; use as a context manager, then point the client at its URLs."""
 
@@ -166,6 +183,14 @@ class GisSimulator:
         self.cancelled_order_ids: collections.Counter[str] = collections.Counter()
         #: OrderID → Amount (kopecks) as accepted
         self.order_amounts: dict[str, int] = {}
+        #: OrderID → OrderDate as first received
+        self.order_dates: dict[str, dt.date] = {}
+        #: OrderID → whether its notice said OnlinePayment (as first received)
+        self.order_online: dict[str, bool] = {}
+        #: dates that cannot be right (see the module notes); tests expect none
+        self.date_failures: list[str] = []
+        #: exportForPaymentAggregatorResult elements to answer the next look-ups with
+        self._exports: list[etree._Element] = []
         #: (device GUID, values, date) of every accepted reading
         self.readings: list[tuple[str, tuple[str, ...], str]] = []
         #: HTTP requests per operation, including failed and repeated ones
@@ -270,6 +295,15 @@ class GisSimulator:
         with self._lock:
             self.documents.append(doc)
 
+    def serve_export(self, result: etree._Element) -> None:
+        """Answer the next ``exportForPaymentAggregator`` with ``result`` as given.
+
+        ``result`` is an ``exportForPaymentAggregatorResult`` element (charges or services);
+        like every answer, it is validated against the official XSDs on its way out.
+        """
+        with self._lock:
+            self._exports.append(_copy(result))
+
     # -- WSGI -------------------------------------------------------------------------------
 
     def _app(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -333,11 +367,14 @@ class GisSimulator:
                 self.signature_failures.append(operation)
             return self._fault(SIGNATURE_ERROR, "signature check failed")
         requester = header.findtext(f"{{{B}}}MessageGUID") or ""
+        sent = dt.datetime.fromisoformat(header.findtext(f"{{{B}}}Date") or "")
+        if sent.tzinfo is None:  # never the host's zone: the latest reading, so no false alarm
+            sent = sent.replace(tzinfo=_EASTMOST)
         with self._lock:
             if operation == "getState":
                 status, reply = self._get_state(service, element)
             else:
-                status, reply = self._accept(service, operation, requester, element)
+                status, reply = self._accept(service, operation, requester, element, sent)
         if lost:  # the work is done; the answer never reaches the client
             return f"{lost} Unavailable", b"temporarily unavailable", delay
         return status, reply, delay
@@ -375,7 +412,12 @@ class GisSimulator:
         return self._envelope(ack_req)
 
     def _accept(
-        self, service: str, operation: str, requester: str, element: etree._Element
+        self,
+        service: str,
+        operation: str,
+        requester: str,
+        element: etree._Element,
+        sent: dt.datetime,
     ) -> tuple[str, bytes]:
         known = self._by_requester.get(requester)
         if known is not None:  # the same message again (a retry): same ack, no processing
@@ -383,7 +425,7 @@ class GisSimulator:
         message_guid = str(uuid.uuid4())
         msg = _Message(service, operation, message_guid, [], polls_left=self.pending_polls)
         if operation == "importNotificationsOfOrderExecution":
-            self._notifications(element, msg)
+            self._notifications(element, msg, sent)
         elif operation == "importNotificationsOfOrderExecutionCancellation":
             self._cancellations(element, msg)
         elif operation == "importMeteringDeviceValues":
@@ -411,7 +453,7 @@ class GisSimulator:
             _e(err, B, "Description", error[1])
         return res
 
-    def _notifications(self, element: etree._Element, msg: _Message) -> None:
+    def _notifications(self, element: etree._Element, msg: _Message, sent: dt.datetime) -> None:
         items = element.findall(f"{{{PM}}}NotificationOfOrderExecutionType") + element.findall(
             f"{{{PM}}}NotificationOfOrderExecution139Type"
         )
@@ -420,6 +462,7 @@ class GisSimulator:
         for item in items:
             oid = item.findtext(f".//{{{NS['pb']}}}OrderID") or ""
             tg = item.findtext(f"{{{B}}}TransportGUID") or ""
+            self._check_order_date(item, oid, sent)
             self.received_order_ids[oid] += 1
             error = self.item_errors.get(oid)
             if error is None and self.accepted_order_ids[oid]:
@@ -430,12 +473,41 @@ class GisSimulator:
                 self.order_amounts[oid] = int(item.findtext(f".//{{{NS['pb']}}}Amount") or -1)
             msg.results.append(self._result(msg, tg, error))
 
+    def _check_order_date(self, item: etree._Element, oid: str, sent: dt.datetime) -> None:
+        """Note an OrderDate that cannot be right; remember the first date and amount."""
+        pb = NS["pb"]
+        day = dt.date.fromisoformat(item.findtext(f".//{{{pb}}}OrderDate") or "")
+        amount = int(item.findtext(f".//{{{pb}}}Amount") or -1)
+        online = item.findtext(f".//{{{pb}}}OnlinePayment") in ("true", "1")
+        latest = sent.astimezone(_EASTMOST).date()
+        if day > latest:
+            self.date_failures.append(
+                f"{oid}: OrderDate {day} is after the message's date ({sent.isoformat()})"
+            )
+        first = self.order_dates.get(oid)
+        if first is None:
+            self.order_dates[oid] = day
+            self.order_online[oid] = online
+        elif first != day:
+            self.date_failures.append(f"{oid}: reported again with OrderDate {day}, first {first}")
+        known = self.order_amounts.get(oid)
+        if known is not None and known != amount:
+            self.date_failures.append(f"{oid}: reported again with Amount {amount}, first {known}")
+
     def _cancellations(self, element: etree._Element, msg: _Message) -> None:
         items = element.findall(f"{{{PM}}}NotificationOfOrderExecutionCancellation")
         self.batch_sizes.append(len(items))
         for item in items:
             oid = item.findtext(f"{{{NS['pb']}}}OrderID") or ""
             tg = item.findtext(f"{{{B}}}TransportGUID") or ""
+            cancelled = dt.date.fromisoformat(
+                item.findtext(f"{{{NS['pb']}}}CancellationDate") or ""
+            )
+            ordered = self.order_dates.get(oid)
+            if ordered is not None and cancelled < ordered:
+                self.date_failures.append(
+                    f"{oid}: cancelled on {cancelled}, before its OrderDate {ordered}"
+                )
             error = self.item_errors.get(oid)
             if error is None and not self.accepted_order_ids[oid]:
                 error = (UNKNOWN_ORDER, "Извещение с таким OrderID не найдено")
@@ -466,6 +538,8 @@ class GisSimulator:
             msg.results.append(self._result(msg, tg, error))
 
     def _export(self, element: etree._Element) -> etree._Element:
+        if self._exports:
+            return self._exports.pop(0)
         ab, bb = NS["ab"], NS["bb"]
         ipd = element.findtext(f"{{{bb}}}PaymentDocumentID")
         els = element.findtext(f"{{{ab}}}UnifiedAccountNumber")
@@ -522,14 +596,21 @@ class GisSimulator:
         _e(pi, pb, "PaymentRecipient", d.executor_name)
         _e(pi, pb, "BankBIK", d.bik)
         _e(pi, pb, "operatingAccountNumber", d.bank_account)
+        if d.corr_account:
+            _e(pi, pb, "CorrespondentBankAccount", d.corr_account)
         _e(pi, PM, "Reminder", _kopecks(d.amount_due))
         _e(pi, ab, "AccountNumber", d.account)
         _e(pi, PM, "DebtOrAdvance", _kopecks(d.debt))
         _e(pi, PM, "TotalWithDebtAndAdvance", _kopecks(d.amount_due + d.debt))
         _e(ex, PM, "MailingAddress", d.address)
         _e(det, PM, "Reminder", _kopecks(d.amount_due))
-        _e(det, PM, "Debt", _kopecks(d.debt))
-        _e(det, PM, "TotalWithDebtAndAdvance", _kopecks(d.amount_due + d.debt))
+        if d.error is not None:  # the choice: an error instead of the debt and total
+            err = _e(det, B, "ErrorMessage")
+            _e(err, B, "ErrorCode", d.error[0])
+            _e(err, B, "Description", d.error[1])
+        else:
+            _e(det, PM, "Debt", _kopecks(d.debt))
+            _e(det, PM, "TotalWithDebtAndAdvance", _kopecks(d.amount_due + d.debt))
         _e(det, PM, "PDServiceName", d.service_name)
         _e(el, B, "Year", d.year)
         _e(el, B, "Month", d.month)
