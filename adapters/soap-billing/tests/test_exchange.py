@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -231,6 +232,31 @@ def test_the_same_registry_written_differently_is_the_same(harness: SoapHarness)
     assert status == 200, answer
     assert b"ALREADY_ACCEPTED" in answer
     assert harness.acceptances() == 1
+
+
+@pytest.mark.timezone
+def test_a_time_without_an_offset_compares_the_same_on_any_host(
+    harness: SoapHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A partner's billing may write paidAt without an offset (xs:dateTime allows it): that
+    # is its wall time, and the same registry sent again must match on whatever host, in
+    # whatever zone, the server runs. Reading it in the host's zone made a resend after a
+    # move from a UTC host to a Yekaterinburg one a REGISTRY_CONFLICT.
+    seen: list[bytes] = []
+    with _serve(_capture_requests(harness.server.app, seen)) as url, _client(url) as client:
+        client.deliver_payments(payment_registry(INN, 6))
+    naive = re.sub(r"(paidAt>[^<+Z]+)(?:[+-]\d\d:\d\d|Z)(<)", r"\1\2", seen[-1].decode())
+    renumbered = naive.replace("registryNumber>6<", "registryNumber>7<")
+    assert "+03:00" not in naive and renumbered != naive
+    answers = []
+    for host_zone in ("UTC", "Asia/Yekaterinburg"):
+        monkeypatch.setenv("TZ", host_zone)
+        time.tzset()
+        answers.append(_post(harness.server.url, renumbered))
+    monkeypatch.delenv("TZ")
+    time.tzset()
+    assert [status for status, _ in answers] == [200, 200], answers
+    assert b"ALREADY_ACCEPTED" in answers[1][1], answers[1][1]
 
 
 @pytest.mark.parametrize("fault", ["slow", "lost-answer", "unavailable", "bad-gateway"])

@@ -580,7 +580,12 @@ def _value(name: str, text: str | None) -> str | None:
         if name in _MONEY_FIELDS:
             return str(Decimal(text))
         if name == "paidAt":
-            return dt.datetime.fromisoformat(text).astimezone(dt.UTC).isoformat()
+            moment = dt.datetime.fromisoformat(text)
+            # A time without an offset is the partner's wall time: compared as written,
+            # never read in this host's zone (the same file must compare equal on any host).
+            if moment.tzinfo is None:
+                return moment.isoformat()
+            return moment.astimezone(dt.UTC).isoformat()
         if name == "houseGuid":
             return text.lower()
     except (InvalidOperation, ValueError) as exc:
