@@ -96,6 +96,11 @@ class GatewayPayment:
 
     ``order_id`` is the service's own :attr:`pes_sdk.models.Payment.payment_id`;
     ``gateway_payment_id`` is the acquirer's id. ``refunded`` is the total given back so far.
+    ``paid_at`` is when the acquirer captured the money (списание), as its answer states it
+    (ЮKassa ``captured_at``, Сбербанк ``depositedDate``, the sandbox's ``paid_at``): the
+    moment a bank statement shows, which decides the partner-day the payment belongs to.
+    None while the payment is not paid, and where the protocol tells no such time (Т-Банк):
+    the processor then takes the moment the service learned it (docs/gateways.md).
     """
 
     gateway: str
@@ -106,6 +111,7 @@ class GatewayPayment:
     refunded: Decimal = attrs.field(default=ZERO, converter=to_amount)
     method: PaymentMethod | None = None
     confirmation: Confirmation | None = None
+    paid_at: dt.datetime | None = attrs.field(default=None, validator=_aware)
 
     def __attrs_post_init__(self) -> None:
         if not self.gateway_payment_id:

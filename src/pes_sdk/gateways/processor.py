@@ -15,7 +15,9 @@
 * **polling** (:meth:`PaymentProcessor.refresh`) is the backstop for lost webhooks and goes
   through the same rules.
 * **crediting**: ``on_credit`` is called exactly once per payment, when it first reaches a
-  paid state, however many times and in whatever order the news arrives.
+  paid state, however many times and in whatever order the news arrives. The entry then
+  carries ``paid_at``: the acquirer's capture time from the snapshot
+  (:attr:`GatewayPayment.paid_at`), or the moment the news came where the protocol has none.
 
 The book (:class:`PaymentStore`) holds no card data and no personal data: ids, amounts,
 states and the basket lines as the SDK's models have them.
@@ -96,6 +98,9 @@ class PaymentEntry:
     #: a refund sent but not yet confirmed: its key and request, kept for a retry
     pending_refund: tuple[str, RefundRequest] | None = None
     refund_count: int = 0
+    #: when the money was captured: the acquirer's time, or else the moment the processor
+    #: learned the payment was paid (set once, on the move to a paid state; aware, UTC)
+    paid_at: dt.datetime | None = None
 
     @property
     def order_id(self) -> uuid.UUID:
@@ -166,6 +171,10 @@ def _fingerprint(request: RefundRequest) -> str:
     """Eight hex characters that tell refund requests of one payment apart."""
     parts = ",".join(f"{line.index}:{line.amount}" for line in request.lines)
     return hashlib.sha256(parts.encode()).hexdigest()[:8]
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def _sleep(seconds: float) -> None:
@@ -274,12 +283,19 @@ class PaymentProcessor:
             move = advance(entry.state, entry.refunded, snapshot.state, snapshot.refunded)
             new = entry
             if move.outcome is Outcome.APPLIED or entry.gateway_payment_id is None:
+                paid_at = entry.paid_at
+                if move.credited:
+                    # The acquirer's capture time decides the partner-day, however late the
+                    # news came (a lost webhook found by polling after the cut-off); where
+                    # its protocol tells none, the moment we learned it is the best we know.
+                    paid_at = (snapshot.paid_at or _utc_now()).astimezone(dt.UTC)
                 new = attrs.evolve(
                     entry,
                     state=move.after,
                     refunded=move.refunded_after,
                     gateway_payment_id=snapshot.gateway_payment_id,
                     confirmation=snapshot.confirmation or entry.confirmation,
+                    paid_at=paid_at,
                 )
                 self.store.put(new)
             if move.outcome is not Outcome.DUPLICATE:

@@ -180,7 +180,18 @@ class SandboxGateway(PaymentGateway):
             refunded=str(data.get("refunded", "0.00")),
             method=PaymentMethod(str(data["method"])) if data.get("method") else None,
             confirmation=confirmation,
+            paid_at=_utc(data.get("paid_at")),
         )
+
+
+def _utc(value: Any) -> dt.datetime | None:
+    """The capture time of a snapshot (ISO 8601 with its offset), or None."""
+    if value is None:
+        return None
+    moment = dt.datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        raise ValueError(f"paid_at {value!r} carries no offset")
+    return moment.astimezone(dt.UTC)
 
 
 def _receipt_items(payment: Payment, receipt: Receipt | None) -> list[dict[str, str]]:

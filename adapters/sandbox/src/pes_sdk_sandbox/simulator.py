@@ -121,6 +121,8 @@ class _Payment:
     status: str = "pending"
     refunded: Decimal = ZERO
     lines: list[dict[str, Any]] = attrs.Factory(list)
+    #: when the money was captured (unix seconds), once paid
+    paid_at: float | None = None
 
     def snapshot(self, base_url: str) -> dict[str, Any]:
         confirmation: dict[str, str]
@@ -137,6 +139,10 @@ class _Payment:
             "refunded": str(self.refunded),
             "method": self.method,
             "confirmation": confirmation,
+            # the capture time, UTC, ISO 8601: the day a bank statement shows the payment on
+            "paid_at": (
+                utc_from_timestamp(self.paid_at).isoformat() if self.paid_at is not None else None
+            ),
         }
 
 
@@ -199,9 +205,14 @@ class AcquirerSimulator(LoopbackSimulator[Switches, bytes]):
             raise SandboxError(404, f"no payment {payment_id}")
         return payment
 
-    def approve(self, payment_id: str) -> None:
-        """The client paid (what the page's "pay" button does)."""
-        self._finish(payment_id, "succeeded")
+    def approve(self, payment_id: str, *, at: dt.datetime | None = None) -> None:
+        """The client paid (what the page's "pay" button does).
+
+        ``at``: when the money was captured (aware); the simulator's clock by default.
+        """
+        if at is not None and at.tzinfo is None:
+            raise ValueError("at must carry a time zone")
+        self._finish(payment_id, "succeeded", at.timestamp() if at is not None else None)
 
     def decline(self, payment_id: str) -> None:
         """The issuer declined (what the page's "decline" button does)."""
@@ -211,12 +222,14 @@ class AcquirerSimulator(LoopbackSimulator[Switches, bytes]):
         """The client never confirmed: the payment is cancelled."""
         self._finish(payment_id, "cancelled")
 
-    def _finish(self, payment_id: str, status: str) -> None:
+    def _finish(self, payment_id: str, status: str, paid_at: float | None = None) -> None:
         with self._lock:
             payment = self._get(payment_id)
             if payment.status != "pending":
                 raise SandboxError(409, f"payment {payment_id} is {payment.status}, not pending")
             payment.status = status
+            if status == "succeeded":
+                payment.paid_at = paid_at if paid_at is not None else self.clock()
             self._emit(f"payment.{status}", payment)
 
     def status(self, payment_id: str) -> str:
@@ -478,5 +491,5 @@ def _make_handler(sim: AcquirerSimulator) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def utc_from_timestamp(value: int) -> dt.datetime:
+def utc_from_timestamp(value: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(value, dt.UTC)

@@ -21,6 +21,7 @@ Nothing is logged; card data never reaches the service (the client pays on Sber'
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 import urllib.parse
@@ -104,6 +105,20 @@ def kopecks(value: Decimal) -> int:
 
 def _roubles(value: Any) -> Decimal:
     return (Decimal(int(value)) / 100).quantize(Decimal("0.01"))
+
+
+def _deposited_at(answer: Mapping[str, Any]) -> dt.datetime | None:
+    """When the order was paid: ``depositedDate``, else ``authDateTime`` (unix milliseconds).
+
+    getOrderStatusExtended.do: ``depositedDate`` is the date and time the order was paid
+    (оплаты / завершения оплаты), ``authDateTime`` that of its authorisation — the same
+    moment in a one-stage payment. None when the answer has neither.
+    """
+    for key in ("depositedDate", "authDateTime"):
+        value = answer.get(key)
+        if value not in (None, "", 0):
+            return dt.datetime.fromtimestamp(int(value) / 1000, dt.UTC)
+    return None
 
 
 def state_of(order_status: int, refunded: Decimal, amount: Decimal) -> PaymentState:
@@ -242,6 +257,7 @@ class SberGateway(PaymentGateway):
                 amount=amount,
                 refunded=refunded if state.is_paid else Decimal("0.00"),
                 confirmation=self._page(md_order) if state is PaymentState.PENDING else None,
+                paid_at=_deposited_at(answer) if state.is_paid else None,
             )
         except (KeyError, ValueError, TypeError, StopIteration) as exc:
             raise GatewayError(

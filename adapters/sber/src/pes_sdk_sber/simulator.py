@@ -23,6 +23,7 @@ may report it.
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import html
 import json
@@ -99,6 +100,8 @@ class _Order:
     refunded: int = 0
     qr_id: str = ""
     created_ms: int = 0
+    #: when the money was captured (unix milliseconds), once deposited
+    deposited_ms: int | None = None
 
     def extended(self, lower_deposited: bool = False) -> dict[str, Any]:
         deposited = self.deposited - self.refunded if lower_deposited else self.deposited
@@ -111,6 +114,12 @@ class _Order:
             "amount": self.amount,
             "currency": "643",
             "date": self.created_ms,
+            # one-stage: authorised and deposited at once (unix milliseconds, as "date")
+            **(
+                {"authDateTime": self.deposited_ms, "depositedDate": self.deposited_ms}
+                if self.deposited_ms is not None
+                else {}
+            ),
             "attributes": [{"name": "mdOrder", "value": self.id}],
             "paymentAmountInfo": {
                 "paymentState": _STATE_NAMES[self.status],
@@ -221,12 +230,17 @@ class SberSimulator(LoopbackSimulator[Switches, dict[str, str]]):
         with self._lock:
             return {k: dict(v) for k, v in self._orders[md_order].attributes.items()}
 
-    def approve(self, md_order: str) -> None:
-        """The client paid on the payment page (one-stage: deposited at once)."""
+    def approve(self, md_order: str, *, at: dt.datetime | None = None) -> None:
+        """The client paid on the payment page (one-stage: deposited at once).
+
+        ``at``: the capture time (aware), answered as ``depositedDate``; now by default.
+        """
         with self._lock:
             order = self._pending(md_order)
             order.status = DEPOSITED
             order.deposited = order.amount
+            moment = at.timestamp() if at is not None else time.time()
+            order.deposited_ms = round(moment * 1000)
             self._emit(order, "deposited", 1)
 
     def decline(self, md_order: str) -> None:

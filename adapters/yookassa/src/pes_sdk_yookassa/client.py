@@ -357,7 +357,20 @@ def _snapshot(data: dict[str, Any]) -> GatewayPayment:
         refunded=refunded,
         method=_METHODS_BACK.get(str(method_type)),
         confirmation=confirmation,
+        paid_at=_captured_at(data) if state.is_paid else None,
     )
+
+
+def _captured_at(data: dict[str, Any]) -> dt.datetime | None:
+    """``captured_at``: when ЮKassa captured the payment (UTC, ISO 8601), if it says."""
+    value = data.get("captured_at")
+    if not value:
+        return None
+    # Python 3.11 reads the "Z" and the milliseconds ЮKassa writes.
+    moment = dt.datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:  # the API documents UTC; a bare time is taken as that
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
 
 
 def _money(value: Decimal) -> dict[str, str]:

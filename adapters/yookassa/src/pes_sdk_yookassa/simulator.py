@@ -145,7 +145,12 @@ def _parse_money(data: Any, parameter: str) -> Decimal:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return _iso(dt.datetime.now(dt.UTC))
+
+
+def _iso(moment: dt.datetime) -> str:
+    """ЮKassa's times: UTC, ISO 8601 with milliseconds and ``Z``."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 @attrs.define
@@ -162,6 +167,8 @@ class _Payment:
     refunded: Decimal = ZERO
     cancellation: dict[str, str] | None = None
     receipt: dict[str, Any] | None = None
+    #: ЮKassa's ``captured_at`` (UTC, ISO 8601), set when the payment succeeds
+    captured_at: str | None = None
 
     def view(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -181,6 +188,8 @@ class _Payment:
             out["confirmation"] = dict(self.confirmation)
         if self.status == "succeeded":
             out["refunded_amount"] = _money(self.refunded)
+            if self.captured_at is not None:
+                out["captured_at"] = self.captured_at
         if self.cancellation is not None:
             out["cancellation_details"] = dict(self.cancellation)
         if self.receipt is not None:
@@ -244,11 +253,16 @@ class YooKassaSimulator(LoopbackSimulator[Switches, bytes]):
             raise SimulatorError(404, "not_found", f"payment {payment_id} not found")
         return payment
 
-    def approve(self, payment_id: str) -> None:
-        """The client confirmed and paid: ``pending → succeeded`` (capture=true)."""
+    def approve(self, payment_id: str, *, at: dt.datetime | None = None) -> None:
+        """The client confirmed and paid: ``pending → succeeded`` (capture=true).
+
+        ``at``: the capture time (aware) the payment then shows as ``captured_at``; now
+        by default.
+        """
         with self._lock:
             payment = self._pending(payment_id)
             payment.status = "succeeded"
+            payment.captured_at = _now() if at is None else _iso(at)
             self._emit("payment.succeeded", payment.view())
 
     def decline(self, payment_id: str, reason: str = "general_decline") -> None:
