@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 import pytest
-from example_inputs import HOUSE, TEPLOSET, UK_DOM, VODOKANAL, local, pay_basket
+from example_inputs import HOUSE, TEPLOSET, UK_DOM, VODOKANAL, local, pay_basket, receive_debts
 from pes_sdk_runner.close import (
     CloseConflict,
     DayNotOver,
@@ -234,6 +234,11 @@ def test_a_day_without_payments_makes_a_registry_only_when_asked(
     assert not outbox_folder(config, tep).exists() or not any(outbox_folder(config, tep).iterdir())
 
     voda = partner_of(config, VODOKANAL)  # empty_registry = true
+    # Not served yet (no debt registry, no payment): its days have not started.
+    unserved = close_day(store, config, host, voda, DAY, now=LATER)
+    assert unserved.skipped and "not served yet" in unserved.reason
+    assert store.payment_registries(VODOKANAL) == []
+    receive_debts(store, VODOKANAL, local(config, DAY, 9))  # its first registry: served
     done = close_day(store, config, host, voda, DAY, now=LATER)
     assert done.registry is not None and done.info is not None and done.registry_path
     assert done.info.number == 1 and done.registry.totals.count == 0
@@ -265,12 +270,37 @@ def test_a_reclose_with_other_figures_is_refused(
     store: SqlStore, config: RunnerConfig, host: PluginHost
 ) -> None:
     uk = partner_of(config, UK_DOM)
-    pay(store, UK_DOM, local(config, DAY, 10), "10.00")
+    pay(store, UK_DOM, local(config, DAY, 10), "1000.00")
     close_day(store, config, host, uk, DAY, now=LATER)
-    # a credit back-dated into the closed window (it cannot happen through the processor)
-    pay(store, UK_DOM, local(config, DAY, 11), "5.00")
+    # The partner's rate was changed in the configuration since: the registry stands.
+    fee = attrs.evolve(uk.partner.fee, rate=Decimal("0.02"))
+    changed = attrs.evolve(uk, partner=attrs.evolve(uk.partner, fee=fee))
     with pytest.raises(CloseConflict, match="registry № 1"):
-        close_day(store, config, host, uk, DAY, now=LATER)
+        close_day(store, config, host, changed, DAY, now=LATER)
+
+
+def test_a_credit_booked_into_a_closed_day_goes_into_the_next_registry(
+    store: SqlStore, config: RunnerConfig, host: PluginHost
+) -> None:
+    uk = partner_of(config, UK_DOM)
+    pay(store, UK_DOM, local(config, DAY, 10), "10.00")
+    first = close_day(store, config, host, uk, DAY, now=LATER)
+    assert first.registry_path is not None
+    closed_bytes = first.registry_path.read_bytes()
+    # Captured on DAY, learned of after DAY was closed (the old close refused the re-close
+    # with a conflict, and no registry ever carried the payment).
+    pay(store, UK_DOM, local(config, DAY, 11), "5.00")
+
+    again = close_day(store, config, host, uk, DAY, now=LATER)
+    assert again.info is not None and not again.info.new and again.registry is not None
+    assert again.registry.totals.amount == Decimal("10.00")  # the closed registry stands
+    assert first.registry_path.read_bytes() == closed_bytes
+
+    following = close_day(store, config, host, uk, DAY + dt.timedelta(days=1), now=LATER)
+    assert following.registry is not None and following.info is not None
+    assert following.info.number == 2
+    [late] = following.registry.records
+    assert (late.amount, late.paid_at) == (Decimal("5.00"), local(config, DAY, 11))
 
 
 def test_deliver_pending_acknowledges_outbox_deliveries_once(

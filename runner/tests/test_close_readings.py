@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from example_inputs import HOUSE, UK_DOM, VODOKANAL, local, pay_basket
+from example_inputs import HOUSE, UK_DOM, VODOKANAL, local, pay_basket, receive_debts
 from pes_sdk_runner.close import (
     DayNotOver,
     close_day,
@@ -238,6 +238,7 @@ def test_the_payment_close_is_unchanged_beside_the_readings(
 ) -> None:
     Day(store, config)
     water = partner_of(config, VODOKANAL)
+    receive_debts(store, VODOKANAL, local(config, DAY, 9))  # served from DAY on
 
     closed = close_day(store, config, host, water, DAY, now=LATER)
     path = close_readings(store, config, host, water, DAY, now=LATER)

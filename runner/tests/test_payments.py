@@ -67,6 +67,8 @@ def test_entries_round_trip(store: SqlStore, store_url: str) -> None:
             RefundRequest("gw-1", (RefundLine(1, Decimal("5.00")),)),
         ),
         refund_count=1,
+        # the capture time the processor set when it was paid (the credits are booked at it)
+        paid_at=payment.created_at.astimezone(dt.UTC) + dt.timedelta(seconds=5),
     )
     store.put(changed)
     other = open_store(store_url)  # read back through another connection: it is durable

@@ -8,8 +8,9 @@ The runner adds this group to ``pes`` through the ``pes_cli_commands`` hook
 imported when a command runs, not when the plugin loads: every ``pes`` command loads every
 plugin.
 
-Exit codes: 0 done; 1 something was refused, conflicted or failed to deliver; 2 the command
-could not run (bad configuration, a day not yet over, an unusable store).
+Exit codes: 0 done; 1 something was refused, conflicted or failed (a day's close, a
+delivery); 2 the command could not run (bad configuration, a day not yet over or out of
+day order, an unusable store).
 """
 
 from __future__ import annotations
@@ -103,8 +104,9 @@ def runner() -> None:
     \b
     Exit codes:
       0  done
-      1  a registry was refused or conflicted, or a delivery failed
-      2  usage error: bad configuration, a day not yet over, an unusable store
+      1  a registry was refused or conflicted, or a day's close or a delivery failed
+      2  usage error: bad configuration, a day not yet over or out of day order,
+         an unusable store
     """
 
 
@@ -276,12 +278,14 @@ def scan(ctx: click.Context, config_path: Path) -> None:
 
 def _closed(result: DayClose) -> str:
     if result.registry is None:
-        return f"{result.partner_inn}: no payments; no registry (empty registries are off)"
+        if result.reason in ("", "no payments"):
+            return f"{result.partner_inn}: no payments; no registry (empty registries are off)"
+        return f"{result.partner_inn}: no registry for {result.day:%Y-%m-%d}: {result.reason}"
     t = result.registry.totals
     line = (
-        f"{result.partner_inn}: registry № {result.registry.number}, {t.count} payments, "
-        f"paid {_money(t.amount)}, commission {_money(t.commission)}, VAT {_money(t.vat)}, "
-        f"transfer {_money(t.transfer)}"
+        f"{result.partner_inn}: registry № {result.registry.number} of {result.day:%Y-%m-%d}, "
+        f"{t.count} payments, paid {_money(t.amount)}, commission {_money(t.commission)}, "
+        f"VAT {_money(t.vat)}, transfer {_money(t.transfer)}"
     )
     if result.registry_path is not None:
         line += f"\n  file: {result.registry_path}"
@@ -304,9 +308,16 @@ def _closed(result: DayClose) -> str:
 def close_day_command(
     ctx: click.Context, config_path: Path, day: dt.datetime, inn: str | None
 ) -> None:
-    """Close a day: payment registries, transfer orders, ledger entries, deliveries."""
+    """Close a day: payment registries, transfer orders, ledger entries, deliveries.
+
+    Every partner's day is checked first (over, formats and fee plan installed, not before
+    a later closed day): if one fails, nothing is written. Earlier days still open (a close
+    cut short, days with payments in no registry) are closed first, oldest first; each
+    registry is printed as it is written.
+    """
     from pes_sdk_runner.close import (
         DayNotOver,
+        check_close,
         close_day,
         close_readings,
         days_to_close_before,
@@ -320,9 +331,21 @@ def close_day_command(
     date = day.date()
     # The real clock decides whether the day is over: a day closed early could miss payments.
     now = dt.datetime.now(dt.UTC)
+    failed = False
     with _store(config) as store:
-        results: list[DayClose] = []
-        readings: list[Path | None] = []  # each result's readings registry, if any
+        problems: list[str] = []
+        for p in partners:
+            try:
+                check_close(store, config, host, p, date, now=now)
+            except DayNotOver as exc:
+                problems.append(f"the day is not over yet: {exc}")
+            except PesError as exc:
+                problems.append(str(exc))
+        if problems:
+            for problem in problems:
+                click.echo(f"pes: error: {problem}", err=True)
+            click.echo("pes: nothing was closed", err=True)
+            raise click.exceptions.Exit(EXIT_USAGE)
         for p in partners:
             try:
                 # Days are closed in order: a close cut short by a crash, and earlier days
@@ -330,26 +353,32 @@ def close_day_command(
                 # later day never leaves a payment out of every registry.
                 for earlier in days_to_close_before(store, config, p, date):
                     click.echo(f"{p.inn}: closing {earlier:%Y-%m-%d} first (not closed yet)")
-                    results.append(close_day(store, config, host, p, earlier, now=now))
-                    readings.append(close_readings(store, config, host, p, earlier, now=now))
-                results.append(close_day(store, config, host, p, date, now=now))
-                readings.append(close_readings(store, config, host, p, date, now=now))
-            except DayNotOver as exc:
-                fail(f"the day is not over yet: {exc}", EXIT_USAGE)
-            except PesError as exc:
-                fail(str(exc), EXIT_USAGE)
+                    _print_close(
+                        close_day(store, config, host, p, earlier, now=now),
+                        close_readings(store, config, host, p, earlier, now=now),
+                    )
+                _print_close(
+                    close_day(store, config, host, p, date, now=now),
+                    close_readings(store, config, host, p, date, now=now),
+                )
+            except (PesError, OSError) as exc:
+                # What was closed before stands (and was printed); the others go on.
+                click.echo(f"pes: error: partner {p.inn}: {exc}", err=True)
+                failed = True
         deliveries = deliver_pending(store, config, host, now=dt.datetime.now(dt.UTC))
-    for result, readings_path in zip(results, readings, strict=True):
-        click.echo(_closed(result))
-        if readings_path is not None:
-            click.echo(f"  readings registry: {readings_path}")
-    failed = [d for d in deliveries if d.status is DeliveryStatus.FAILED]
+    failed_deliveries = [d for d in deliveries if d.status is DeliveryStatus.FAILED]
     waiting = [d for d in deliveries if d.status is DeliveryStatus.PENDING]
-    for d in failed:
+    for d in failed_deliveries:
         click.echo(f"delivery {d.id} to {d.target} failed: {d.last_error}", err=True)
     for d in waiting:
         click.echo(f"delivery {d.id} to {d.target} will be retried: {d.last_error}", err=True)
-    ctx.exit(EXIT_INVALID if failed else EXIT_OK)
+    ctx.exit(EXIT_INVALID if failed or failed_deliveries else EXIT_OK)
+
+
+def _print_close(result: DayClose, readings: Path | None) -> None:
+    click.echo(_closed(result))
+    if readings is not None:
+        click.echo(f"  readings registry: {readings}")
 
 
 # -- the scheduler --------------------------------------------------------------------------

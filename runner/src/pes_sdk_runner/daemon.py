@@ -8,7 +8,11 @@ hand with ``pes runner scan``, ``close-day`` and a redelivery:
 2. **ask the acquirer** about payments still waiting ``daemon.payment_check_after``
    seconds after their last change (``daemon.payment_check_interval``; ``serve`` only, which
    holds the gateway): the backstop for a webhook that never came, so that a payment paid
-   at the acquirer is credited — and reaches a registry — even then;
+   at the acquirer is credited — and reaches a registry — even then. The credit is booked
+   at the acquirer's capture time, so it belongs to the day the bank statement shows; a
+   pass about to close a day asks about every waiting payment first, however recently it
+   changed, so that one captured before the cut-off is in its own day's registry (one the
+   acquirer confirms only after the close goes into the next registry, with its real time);
 3. **close** every partner-day whose window ended at least ``daemon.close_grace`` seconds
    ago and that is not closed yet, oldest first (which days: below), and write its meter
    readings file for partners with ``readings_format``
@@ -25,17 +29,19 @@ next thing is due (a scan, a poll, a partner's cut-off plus the grace, a deliver
 whose window (:func:`~pes_sdk_runner.close.day_window`) ended ``close_grace`` ago or more.
 Closing goes on from the day after the partner's last closed registry day (or after the day
 this process last handled) up to it, never further back than ``catch_up_days`` days before
-it. A day with no payments of a partner without empty registries is a no-op: it is only
-remembered in memory, and redone (cheaply, one read of an empty window) after a restart.
+it; days before a later day closed meanwhile by hand are passed. A day with no payments of
+a partner without empty registries is a no-op: it is only remembered in memory, and redone
+(cheaply, one read of the open credits) after a restart.
 Days are closed in order and a failure stops the partner at that day (the next pass starts
 there again), so registry numbers always grow with the days. A registry of the range that
 has no delivery yet was cut short by a crash: the first pass closes that day again (the
 close is idempotent: same number, same bytes) and goes on from there. Payments older than
 the catch-up range that no registry carries stop the partner with an error instead of being
-skipped: the operator closes those days with ``pes runner close-day`` (or raises
-``catch_up_days``) and the daemon carries on. A partner with empty registries that has never
-had a registry starts on the day of its first debt registry or payment in the range: no
-empty registries for days before it was served.
+skipped (those of days closed already do not: the next registry carries them): the operator
+closes those days with ``pes runner close-day`` (or raises ``catch_up_days``) and the daemon
+carries on. A partner with empty registries that has never had a registry starts on the day
+of its first debt registry or payment (:func:`~pes_sdk_runner.close.served_from`), at the
+earliest the range's first: no empty registries for days before it was served.
 
 **Failures.** An error in one file, one partner's close or the delivery run is logged (one
 JSON object per event, like the API's, with no personal data), counted in the metrics and in
@@ -66,8 +72,11 @@ from pes_sdk_runner.close import (
     DayClose,
     close_day,
     close_readings,
+    day_of,
     day_window,
     deliver_pending,
+    open_credits,
+    served_from,
 )
 from pes_sdk_runner.config.models import DaemonConfig, PartnerConfig, RunnerConfig
 from pes_sdk_runner.ingest import (
@@ -79,7 +88,7 @@ from pes_sdk_runner.ingest import (
     poll_source,
 )
 from pes_sdk_runner.logs import event
-from pes_sdk_runner.store.base import DeliveryInfo, DeliveryStatus, LedgerKind, Store
+from pes_sdk_runner.store.base import DeliveryInfo, DeliveryStatus, Store
 
 if TYPE_CHECKING:
     from pes_sdk.billing.contract import DeliveryChannel
@@ -271,6 +280,8 @@ class Daemon:
         #: per partner, the first day this process has not closed yet (read from the store
         #: the first time): a day that failed stays here until it is closed
         self._next_day: dict[str, dt.date] = {}
+        #: the (partner, day) closes the acquirer was last asked about every waiting payment for
+        self._asked_before_close: set[tuple[str, dt.date]] = set()
 
     # -- timing ----------------------------------------------------------------------------
 
@@ -340,11 +351,16 @@ class Daemon:
             ingested += self._poll(sources, now, errors)
         checks: list[PaymentCheck] = []
         interval = self.settings.payment_check_interval
-        if self._check_payment is not None and self._due(self._next_payment_check, interval, now):
-            # Before the closes: a payment paid before the cut-off whose webhook was lost is
-            # credited now, at its check, so it lands in the next day's registry, not never.
+        closing = self._check_payment is not None and self._closing_due(now)
+        if self._check_payment is not None and (
+            closing or self._due(self._next_payment_check, interval, now)
+        ):
+            # Before the closes: a payment captured before the cut-off whose webhook was lost
+            # is credited at its capture time, so it lands in its own day's registry. Before
+            # a close every waiting payment is asked about, however recently it changed; one
+            # the acquirer confirms only later still goes into the next registry.
             self._next_payment_check = now + self._seconds(interval)
-            checks = list(self._check_payments(self._check_payment, now, errors))
+            checks = list(self._check_payments(self._check_payment, now, errors, every=closing))
         closed = list(self._close(now, errors))
         deliveries: list[DeliveryInfo] = []
         # A registry just closed is handed over at once, not a delivery interval later.
@@ -456,16 +472,38 @@ class Daemon:
 
     # -- waiting payments -------------------------------------------------------------------------
 
+    def _closing_due(self, now: dt.datetime) -> bool:
+        """This pass closes a day not asked about before (of a partner whose next day is known).
+
+        Each such day once: a day whose close keeps failing does not make every pass ask
+        the acquirer about every waiting payment again.
+        """
+        due = {
+            (p.inn, following)
+            for p in self.config.partners
+            if (following := self._next_day.get(p.inn)) is not None
+            and following <= self.last_ended_day(p, now)
+        }
+        new = due - self._asked_before_close
+        self._asked_before_close = due
+        return bool(new)
+
     def _check_payments(
         self,
         check: Callable[[uuid.UUID], Applied],
         now: dt.datetime,
         errors: list[PassError],
+        *,
+        every: bool = False,
     ) -> Iterator[PaymentCheck]:
-        """Ask the acquirer about payments whose webhook has not come (the backstop)."""
+        """Ask the acquirer about payments whose webhook has not come (the backstop).
+
+        ``every``: also those changed less than ``payment_check_after`` ago (before a close).
+        """
+        after = 0.0 if every else self.settings.payment_check_after
         try:
             waiting = self.store.unsettled_payments(
-                updated_before=now - self._seconds(self.settings.payment_check_after),
+                updated_before=now - self._seconds(after),
                 created_since=now - self._seconds(self.settings.payment_check_window),
                 limit=PAYMENT_CHECKS_PER_PASS,
             )
@@ -500,28 +538,6 @@ class Daemon:
 
     # -- closing ---------------------------------------------------------------------------------
 
-    def _first_activity(
-        self, partner: PartnerConfig, since: dt.date, until: dt.date
-    ) -> dt.date | None:
-        """The first day in ``[since, until]`` the partner had a debt registry or a payment."""
-        zone = self.config.service.time_zone
-        start = day_window(since, partner.cutoff, zone)[0]
-        end = self._end(partner, until)
-        moments = [r.received_at for r in self.store.debt_registries(partner.inn)]
-        credits = self.store.ledger_entries(
-            partner.inn, kind=LedgerKind.CREDIT, since=start, until=end
-        )
-        moments += [e.at for e in credits if e.at is not None]
-        if not moments:
-            return None
-        first = min(moments)
-        if first < start:
-            return since
-        day = since
-        while self._end(partner, day) <= first:
-            day += dt.timedelta(days=1)
-        return day
-
     def _start_day(
         self,
         partner: PartnerConfig,
@@ -544,11 +560,16 @@ class Daemon:
         first = last + dt.timedelta(days=1) if last is not None else None
         if first is not None and first >= oldest:
             return first
-        # Days before the catch-up range: payments there must not be passed over.
+        # Days before the catch-up range: payments there must not be passed over. Credits of
+        # days closed already (confirmed late) are not held: the next registry takes them.
         zone = self.config.service.time_zone
-        since = day_window(first, partner.cutoff, zone)[0] if first is not None else None
         until = day_window(oldest, partner.cutoff, zone)[0]
-        if self.store.ledger_totals(partner.inn, since=since, until=until).credits > 0:
+        held = [
+            e
+            for e in open_credits(self.store, self.config, partner, until, recorded)
+            if e.at is not None and (last is None or day_of(e.at, partner.cutoff, zone) > last)
+        ]
+        if held:
             after = f" after {last:%d.%m.%Y}" if last is not None else ""
             self._error(
                 errors,
@@ -575,7 +596,10 @@ class Daemon:
             )
             return oldest
         # Empty registries start when the partner is first served, not before.
-        return self._first_activity(partner, oldest, latest)
+        served = served_from(self.store, self.config, partner)
+        if served is None or served > latest:
+            return None
+        return max(served, oldest)
 
     def _close(self, now: dt.datetime, errors: list[PassError]) -> Iterator[DayClose]:
         """Close each partner's days from where it stands up to its last ended day.
@@ -606,9 +630,22 @@ class Daemon:
                     continue
                 self._next_day[partner.inn] = first
             day = first
+            try:
+                recorded = {r.day for r in self.store.payment_registries(partner.inn)}
+            except Exception as exc:
+                self._error(errors, Stage.CLOSE, partner.inn, "", exc)
+                continue
+            last = max(recorded, default=None)
             while day <= latest:
                 if self._stop.is_set():
                     return
+                if last is not None and day < last and day not in recorded:
+                    # A later day was closed by hand meanwhile: the days before it are
+                    # passed (numbers follow the days; their late payments go into the
+                    # next registry).
+                    day += dt.timedelta(days=1)
+                    self._next_day[partner.inn] = day
+                    continue
                 try:
                     result = close_day(self.store, self.config, self.host, partner, day, now=now)
                 except Exception as exc:

@@ -8,6 +8,7 @@ baskets put in the store the way the payment processor records them.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal
@@ -134,3 +135,12 @@ def pay_basket(
     )
     book(store, entry)
     return entry
+
+
+def receive_debts(
+    store: SqlStore, inn: str, at: dt.datetime, *records: DebtRecord, number: int = 1
+) -> None:
+    """A PERIOD debt registry of ``inn`` received at ``at``: the partner is served from then."""
+    rows = records or (debt("0012345", "1500.00"),)
+    digest = hashlib.sha256(f"{inn}:{number}:{rows!r}".encode()).hexdigest()
+    store.ingest_debt_registry(inn, PERIOD, number, rows, sha256=digest, received_at=at)

@@ -357,6 +357,8 @@ class _Api:
                     house_id=service.house_id,
                     premises=service.premises,
                     period=service.period,
+                    # the code as the debt registry gave it: the payment registry returns it
+                    service_code=service.service_code,
                 )
                 lines.append(price_line(paid, partner.fee, plans))
             except (ValueError, TypeError, KeyError) as exc:

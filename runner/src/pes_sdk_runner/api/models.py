@@ -75,7 +75,11 @@ class HealthView:
 
 @attrs.frozen
 class ServiceView:
-    """One partner service at an address or on an account, with what is left to pay."""
+    """One partner service at an address or on an account, with what is left to pay.
+
+    ``service`` is the service's name, the key a basket line names it by; ``service_code``
+    the partner's code of it (код услуги), ``""`` when its debt registry gives none.
+    """
 
     partner_inn: str
     account: str
@@ -89,6 +93,7 @@ class ServiceView:
     registry_period: Period
     registry_number: int
     period: Period | None = None
+    service_code: str = ""
 
     @classmethod
     def of(cls, s: ServiceBalance) -> ServiceView:
@@ -105,6 +110,7 @@ class ServiceView:
             s.registry_period,
             s.registry_number,
             s.period,
+            s.service_code,
         )
 
 

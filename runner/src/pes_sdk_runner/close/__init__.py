@@ -1,6 +1,7 @@
 """Closing days and delivering payment registries (закрытие дня и доставка реестров).
 
-* :func:`close_day` closes one partner-day: the payment registry with its gapless number
+* :func:`close_day` closes one partner-day (after :func:`check_close`, which writes
+  nothing): the payment registry with its gapless number, in day order,
   written to the outbox in the partner's payments format, the settlement (commission and
   VAT by the partner's fee plan), the transfer order through a bank-file format, the
   ledger entries, and the delivery opened. Idempotent and byte-for-byte repeatable.
@@ -17,14 +18,18 @@ from pes_sdk_runner.close.day import (
     CloseError,
     DayClose,
     DayNotOver,
+    DayOutOfOrder,
     PartnerDayRegistry,
     build_registry,
+    check_close,
     close_day,
     day_of,
     day_window,
     days_to_close_before,
+    open_credits,
     outbox_folder,
     registry_filename,
+    served_from,
     transfers_folder,
 )
 from pes_sdk_runner.close.deliver import DEFAULT_MAX_ATTEMPTS, deliver_pending
@@ -43,17 +48,21 @@ __all__ = [
     "CloseError",
     "DayClose",
     "DayNotOver",
+    "DayOutOfOrder",
     "PartnerDayRegistry",
     "build_registry",
+    "check_close",
     "close_day",
     "close_readings",
     "day_of",
     "day_window",
     "days_to_close_before",
     "deliver_pending",
+    "open_credits",
     "outbox_folder",
     "readings_folder",
     "readings_number",
     "registry_filename",
+    "served_from",
     "transfers_folder",
 ]

@@ -1,21 +1,44 @@
 """Closing one partner-day (закрытие дня): registry, settlement, transfer order, ledger.
 
 **The window.** Day ``D`` of a partner with cut-off ``C`` (local time of the service's zone,
-``config.service.time_zone``) holds the payments whose ledger credit was recorded in the
-half-open interval ``[C on D−1, C on D)``: a payment confirmed at 20:00:00 with a 20:00
-cut-off belongs to the next day. A cut-off of 00:00 means midnight at the *end* of the
-day, so ``D`` is then the calendar day ``[00:00 D, 00:00 D+1)``. The bounds are converted
-to UTC through the zone (the same half-open convention as ``Store.ledger_totals``). A day
-is closed only once its window has ended (``now`` past the end), so a closed window never
-gains a payment and a re-close sees exactly the same lines.
+``config.service.time_zone``) is the half-open interval ``[C on D−1, C on D)``; a payment
+belongs to the day whose window holds its ledger credit's time, which is the acquirer's
+capture time (``PaymentEntry.paid_at``, the time a bank statement shows; where a protocol
+tells none, the moment the service learned of the payment): a payment captured at
+20:00:00 with a 20:00 cut-off belongs to the next day. A cut-off of 00:00 means midnight at
+the *end* of the day, so ``D`` is then the calendar day ``[00:00 D, 00:00 D+1)``. The
+bounds are converted to UTC through the zone (the same half-open convention as
+``Store.ledger_totals``). A day is closed only once its window has ended (``now`` past the
+end).
+
+**Late payments.** A payment can be learned of after its day was closed: captured at 19:55,
+its webhook lost, the scheduler's backstop asks the acquirer at 20:05, after the close. Its
+credit is booked at 19:55 all the same, and is carried by the next registry the partner's
+days get (its records keep the real 19:55): a closed registry never changes, and no credit
+is left out of every registry. For that, the store keeps which registry carries each credit
+(``Store.open_credits``, ``Store.registry_credits``), and records a registry together with
+the credits it takes.
+
+**Order.** Numbers follow the days: a day before the partner's last closed day is never
+closed afterwards (:class:`DayOutOfOrder`; the store refuses it too), and a day whose
+earlier days still hold payments in no registry waits for them
+(:func:`days_to_close_before` lists them; ``pes runner close-day`` and the scheduler close
+them first). A partner's days start with its first debt registry or payment
+(:func:`served_from`): before that, no empty registry is written.
+
+**Checks first.** :func:`check_close` checks what a close needs — the day is over, the fee
+plan and formats are installed, the order — and :func:`close_day` runs it before it writes
+anything; ``pes runner close-day`` runs it for every partner before it closes any.
 
 **Idempotence.** Everything in the files is derived from the store and the day — never
-from the wall clock — and records are sorted by (confirmation time, operation id), so a
-re-run of the close of a day writes byte-identical files under the same names, with the
-same number (``Store.record_payment_registry`` returns the registry recorded the first
-time), appends no ledger entry twice (refs) and opens no second delivery.
+from the wall clock — and records are sorted by (capture time, operation id), so a re-run
+of the close of a day writes byte-identical files under the same names, with the same
+number and lines (``Store.record_payment_registry`` returns the registry recorded the first
+time, ``Store.registry_credits`` its credits), appends no ledger entry twice (refs) and
+opens no second delivery.
 
-**Crash safety.** The number is recorded first; the files are then written atomically
+**Crash safety.** The number is recorded first, with the credits it carries, in one
+transaction; the files are then written atomically
 (temporary file, fsync, rename, fsync of the folder); the ledger entries and the delivery
 follow. A crash anywhere leaves either no file or a whole one under its final name, and
 the re-run completes what is missing with the same bytes. A crash inside a write leaves its
@@ -61,15 +84,19 @@ __all__ = [
     "CloseError",
     "DayClose",
     "DayNotOver",
+    "DayOutOfOrder",
     "PartnerDayRegistry",
     "build_registry",
+    "check_close",
     "close_day",
     "day_of",
     "day_window",
     "days_to_close_before",
     "local_wall_time",
+    "open_credits",
     "outbox_folder",
     "registry_filename",
+    "served_from",
     "transfers_folder",
     "writable_format",
 ]
@@ -79,6 +106,7 @@ __all__ = [
 DEFAULT_PAYMENTS_FORMAT = "pes-payments"
 
 _CREDIT_REF = re.compile(r"^credit:([0-9a-f-]{36}):(\d+)$")
+_NOT_SERVED = "not served yet: its days start with its first debt registry or payment"
 
 
 class CloseError(PesError):
@@ -91,6 +119,10 @@ class DayNotOver(CloseError):
 
 class CloseConflict(CloseError):
     """The day was closed before with other figures than the store now gives."""
+
+
+class DayOutOfOrder(CloseError):
+    """The day would get a registry after a later day's: numbers must follow the days."""
 
 
 def day_window(day: dt.date, cutoff: dt.time, zone: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
@@ -116,6 +148,43 @@ def day_of(moment: dt.datetime, cutoff: dt.time, zone: dt.tzinfo) -> dt.date:
     raise AssertionError("a moment lies in one of three neighbouring partner-days")
 
 
+def open_credits(
+    store: Store,
+    config: RunnerConfig,
+    partner: PartnerConfig,
+    until: dt.datetime | None = None,
+    registries: Sequence[PaymentRegistryInfo] | None = None,
+) -> list[LedgerEntry]:
+    """The partner's credits that no registry carries yet, before ``until``, oldest first.
+
+    ``registries`` are the partner's recorded ones when the caller has read them already.
+    """
+    if registries is None:
+        registries = store.payment_registries(partner.inn)
+    last = max((r.day for r in registries), default=None)
+    # Credits from before migration 0003 up to the last closed day are in the registries of
+    # that time by their window (the rule then), not by the store's rows.
+    legacy_until = (
+        day_window(last, partner.cutoff, config.service.time_zone)[1] if last is not None else None
+    )
+    return store.open_credits(partner.inn, until=until, legacy_until=legacy_until)
+
+
+def served_from(store: Store, config: RunnerConfig, partner: PartnerConfig) -> dt.date | None:
+    """The partner's first day: that of its first debt registry, payment or payment registry.
+
+    docs/runner-config.md: a partner's days start with its first registry or payment; a
+    partner with empty registries gets none for the days before (None: not served yet).
+    """
+    zone = config.service.time_zone
+    days = [r.day for r in store.payment_registries(partner.inn)]
+    moments = [r.received_at for r in store.debt_registries(partner.inn)]
+    if not days:  # with no registry, every credit of the partner is still open
+        moments += [e.at for e in store.open_credits(partner.inn, limit=1) if e.at is not None]
+    days += [day_of(m, partner.cutoff, zone) for m in moments]
+    return min(days, default=None)
+
+
 def days_to_close_before(
     store: Store, config: RunnerConfig, partner: PartnerConfig, day: dt.date
 ) -> list[dt.date]:
@@ -124,24 +193,31 @@ def days_to_close_before(
     Days are closed in order, and every credit belongs in exactly one registry, so before
     ``day`` come: a day whose registry was recorded but never delivered (a close cut short
     by a crash: redone with the same number and bytes), and every day after the last
-    closed one that has credits no registry carries yet — or every such day at all, for a
-    partner with empty registries that has had one (before its first, nothing tells when
-    it started to be served).
+    closed one that holds credits no registry carries yet — or, for a partner with empty
+    registries, every day after the last closed one from its first day on
+    (:func:`served_from`). Credits of days closed already (confirmed after the close) are
+    no reason to close anything: the next registry carries them.
     """
     zone = config.service.time_zone
     recorded = store.payment_registries(partner.inn)
     opened = {d.registry_id for d in store.deliveries()}
     days = {r.day for r in recorded if r.id not in opened and r.day < day}
-    last = max((r.day for r in recorded if r.day < day), default=None)
-    since = day_window(last, partner.cutoff, zone)[1] if last is not None else None
+    last = max((r.day for r in recorded), default=None)
+    if last is not None and last >= day:
+        return sorted(days)  # ``day`` is closed already, or refused (:func:`check_close`)
     until = day_window(day, partner.cutoff, zone)[0]
-    for e in store.ledger_entries(partner.inn, kind=LedgerKind.CREDIT, since=since, until=until):
+    for e in open_credits(store, config, partner, until, recorded):
         if e.at is not None:
-            days.add(day_of(e.at, partner.cutoff, zone))
-    if partner.empty_registry and last is not None:
+            d = day_of(e.at, partner.cutoff, zone)
+            if last is None or d > last:
+                days.add(d)
+    if partner.empty_registry:
         # Such a partner gets a registry every day, with payments or without.
-        following = last + dt.timedelta(days=1)
-        days.update(following + dt.timedelta(days=n) for n in range((day - following).days))
+        first = (
+            last + dt.timedelta(days=1) if last is not None else served_from(store, config, partner)
+        )
+        if first is not None:
+            days.update(first + dt.timedelta(days=n) for n in range((day - first).days))
     return sorted(days)
 
 
@@ -179,6 +255,10 @@ class PartnerDayRegistry:
     window: tuple[dt.datetime, dt.datetime]
     records: tuple[PaymentRecord, ...]
     settlement: Settlement
+    #: the ledger ids of the credits the records come from
+    credit_ids: tuple[int, ...] = ()
+    #: the day's registry when it was recorded before (a re-close), else None
+    info: PaymentRegistryInfo | None = None
 
     @property
     def totals(self) -> PaymentTotals:
@@ -191,7 +271,10 @@ class PartnerDayRegistry:
 
 @attrs.frozen
 class DayClose:
-    """What closing a partner-day produced. ``registry`` is None for a skipped empty day."""
+    """What closing a partner-day produced. ``registry`` is None for a day skipped.
+
+    ``reason`` says why a day was skipped (no payments, not served yet, a later day closed).
+    """
 
     partner_inn: str
     day: dt.date
@@ -202,6 +285,7 @@ class DayClose:
     order: PaymentOrder | None = None
     transfer_path: Path | None = None
     delivery: DeliveryInfo | None = None
+    reason: str = ""
 
     @property
     def skipped(self) -> bool:
@@ -221,8 +305,13 @@ def build_registry(
 ) -> PartnerDayRegistry:
     """Collect and settle the partner's credited lines of ``day`` (no number, no files).
 
-    Each ledger credit in the window is one record; the basket line it came from (found by
-    the credit's ref ``credit:<order>:<line>``) gives the house, premises and period. The
+    A day already closed carries the credits its registry was recorded with; an open day
+    every credit no registry carries yet up to the end of its window, whatever its time (a
+    payment captured before the cut-off of a day already closed, and confirmed after the
+    close, comes with its real time into the next day's registry). Each credit is one
+    record; the basket line it came from (found by
+    the credit's ref ``credit:<order>:<line>``) gives the house, premises, period and the
+    service's code (its name is on the credit): the partner books each line to its service. The
     day is settled once with the partner's fee plan; the fee is spread over the lines by
     largest remainder (:func:`pes_sdk.fees.settle_day`).
     """
@@ -234,8 +323,19 @@ def build_registry(
         raise CloseError(
             f"partner {partner.inn}: fee plan {partner.partner.fee.plan!r} is not installed"
         )
+    registries = store.payment_registries(partner.inn)
+    info = next((r for r in registries if r.day == day), None)
+    if info is None:
+        credits = open_credits(store, config, partner, end, registries)
+    else:
+        credits = store.registry_credits(info.id)
+        if not credits and info.count:
+            # Closed before migration 0003, when a registry carried its window's credits.
+            credits = store.ledger_entries(
+                partner.inn, kind=LedgerKind.CREDIT, since=start, until=end
+            )
     raw: list[tuple[dt.datetime, str, LedgerEntry]] = []
-    for e in store.ledger_entries(partner.inn, kind=LedgerKind.CREDIT, since=start, until=end):
+    for e in credits:
         if e.at is None:
             continue
         op = e.ref or f"ledger-{e.id}"
@@ -253,6 +353,7 @@ def build_registry(
         premises: Premises | str = ""
         period = None
         method = ""
+        service_code = ""
         m = _CREDIT_REF.match(e.ref or "")
         payment = store.get(e.order_id) if e.order_id is not None else None
         if m and payment is not None:
@@ -262,6 +363,7 @@ def build_registry(
                 house_id = line.house_id
                 premises = line.premises
                 period = line.period
+                service_code = line.service_code
             method = str(payment.payment.method)
         records.append(
             PaymentRecord(
@@ -275,10 +377,12 @@ def build_registry(
                 premises=premises,
                 period=period,
                 service=e.service,
+                service_code=service_code,
                 channel=method,
             )
         )
-    return PartnerDayRegistry(partner, day, (start, end), tuple(records), settlement)
+    ids = tuple(e.id for _, _, e in raw if e.id is not None)
+    return PartnerDayRegistry(partner, day, (start, end), tuple(records), settlement, ids, info)
 
 
 def _write(
@@ -302,6 +406,53 @@ def writable_format(host: PluginHost, name: str, kind: RegistryKind, what: str) 
     return fmt
 
 
+def check_close(
+    store: Store,
+    config: RunnerConfig,
+    host: PluginHost,
+    partner: PartnerConfig,
+    day: dt.date,
+    *,
+    now: dt.datetime,
+) -> None:
+    """Check what closing ``day`` needs, writing nothing; raise what :func:`close_day` would.
+
+    :class:`DayNotOver` before the day's window ends; :class:`CloseError` when the fee plan
+    or a format is not installed or cannot write; :class:`DayOutOfOrder` for a day before
+    the partner's last closed day that would need a registry (a partner with empty
+    registries on a day it was served). Days before ``day`` still to be closed are not an
+    error here: :func:`days_to_close_before` lists them, for the caller to close first.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must carry a time zone")
+    zone = config.service.time_zone
+    end = day_window(day, partner.cutoff, zone)[1]
+    if now < end:
+        raise DayNotOver(
+            f"partner {partner.inn}: {day:%d.%m.%Y} ends at {end.isoformat()} (cut-off "
+            f"{partner.cutoff:%H:%M} {zone}); it is {now.isoformat()}"
+        )
+    what = f"partner {partner.inn}"
+    if partner.partner.fee.plan not in host.fee_plans():
+        raise CloseError(f"{what}: fee plan {partner.partner.fee.plan!r} is not installed")
+    writable_format(
+        host, partner.channel.format or DEFAULT_PAYMENTS_FORMAT, RegistryKind.PAYMENTS, what
+    )
+    if partner.transfer_format:
+        writable_format(host, partner.transfer_format, RegistryKind.TRANSFERS, what)
+    recorded = store.payment_registries(partner.inn)
+    last = max(recorded, key=lambda r: r.day, default=None)
+    if last is None or last.day <= day or any(r.day == day for r in recorded):
+        return
+    first = served_from(store, config, partner)
+    if partner.empty_registry and first is not None and first <= day:
+        raise DayOutOfOrder(
+            f"{what}: {day:%d.%m.%Y} was not closed, and cannot be now: registry "
+            f"№ {last.number} of a later day, {last.day:%d.%m.%Y}, is closed, and the numbers "
+            "follow the days (a payment of that day confirmed late is in the next registry)"
+        )
+
+
 def close_day(
     store: Store,
     config: RunnerConfig,
@@ -313,22 +464,49 @@ def close_day(
 ) -> DayClose:
     """Close one partner-day: registry file, transfer order, ledger entries, delivery.
 
-    Idempotent: a re-run returns the same number and writes the same bytes. Raises
-    :class:`DayNotOver` before the day's window ends, :class:`CloseConflict` when the day
-    was closed before with other figures, :class:`CloseError` for what the configuration
-    lacks.
+    Idempotent: a re-run returns the same number and writes the same bytes. Everything is
+    checked before anything is written (:func:`check_close`). Raises :class:`DayNotOver`
+    before the day's window ends, :class:`DayOutOfOrder` for a day that would get its
+    number after a later day's, :class:`CloseError` when an earlier day still holds
+    payments in no registry (close it first) or for what the configuration lacks, and
+    :class:`CloseConflict` when the day was closed before with other figures. A day with
+    nothing to write is skipped (:attr:`DayClose.reason` says why).
     """
-    if now.tzinfo is None:
-        raise ValueError("now must carry a time zone")
+    check_close(store, config, host, partner, day, now=now)
+    zone = config.service.time_zone
+    window = day_window(day, partner.cutoff, zone)
     built = build_registry(store, config, host, partner, day)
-    _start, end = built.window
-    if now < end:
-        raise DayNotOver(
-            f"partner {partner.inn}: {day:%d.%m.%Y} ends at {end.isoformat()} (cut-off "
-            f"{partner.cutoff:%H:%M} {config.service.time_zone}); it is {now.isoformat()}"
+    if built.info is None:
+        registries = store.payment_registries(partner.inn)
+        last = max((r.day for r in registries), default=None)
+        if last is not None and last > day:
+            # Nothing to write (check_close refused a day that would need a registry): its
+            # open credits, confirmed after their day was closed, go into the next one.
+            first = served_from(store, config, partner)
+            reason = f"a later day, {last:%d.%m.%Y}, is closed"
+            if first is None or first > day:
+                reason = _NOT_SERVED
+            return DayClose(partner.inn, day, window, reason=reason)
+        waiting = sorted(
+            {
+                d
+                for e in built.records
+                if (d := day_of(e.paid_at, partner.cutoff, zone)) < day
+                and (last is None or d > last)
+            }
         )
-    if not built.records and not partner.empty_registry:
-        return DayClose(partner.inn, day, built.window)
+        if waiting:
+            raise CloseError(
+                f"partner {partner.inn}: {waiting[0]:%d.%m.%Y} holds payments in no registry "
+                f"and is not closed: close it before {day:%d.%m.%Y}, the numbers follow the days"
+            )
+        if not built.records:
+            if not partner.empty_registry:
+                return DayClose(partner.inn, day, window, reason="no payments")
+            first = served_from(store, config, partner)
+            if first is None or first > day:
+                return DayClose(partner.inn, day, window, reason=_NOT_SERVED)
+    _start, end = built.window
     what = f"partner {partner.inn}"
     fmt = writable_format(
         host,
@@ -343,7 +521,13 @@ def close_day(
     )
     s = built.settlement
     info = store.record_payment_registry(
-        partner.inn, day, count=len(built.records), amount=s.paid, fee=s.fee, transfer=s.transfer
+        partner.inn,
+        day,
+        count=len(built.records),
+        amount=s.paid,
+        fee=s.fee,
+        transfer=s.transfer,
+        credits=built.credit_ids if built.info is None else (),
     )
     recorded = (info.count, info.amount, info.fee, info.transfer)
     if recorded != (len(built.records), s.paid, s.fee, s.transfer):

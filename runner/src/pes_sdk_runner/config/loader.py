@@ -19,11 +19,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
 from pes_sdk.errors import ConfigError
+from pes_sdk.formats import SERVICE_FIELDS
 from pes_sdk.models.partners import Partner
 from pes_sdk.models.registry import RegistryKind
 from pes_sdk.partners_file import parse_partner_table, parse_service_table
@@ -174,16 +174,6 @@ def _bool(value: Any) -> bool:
     return value
 
 
-def _zone(value: Any) -> ZoneInfo:
-    name = _text(value)
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {name!r} (an IANA name such as {DEFAULT_TIME_ZONE})"
-        ) from None
-
-
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -311,7 +301,7 @@ def _overlaps(a: Path, b: Path) -> bool:
 # -- sections -----------------------------------------------------------------------------
 
 _TOP_KEYS = ("version", "service", "store", "gateway", "http", "daemon", "partners")
-_SERVICE_EXTRA = ("time_zone", "data")
+_SERVICE_EXTRA = ("data",)
 _STORE_KEYS = ("url", "group_commit")
 _GATEWAY_KEYS = ("name", "settings", "secrets_env")
 _HTTP_KEYS = (
@@ -405,11 +395,14 @@ class _Loader:
     # -- [service]
 
     def service(self, data: Mapping[str, Any]) -> ServiceConfig | None:
-        details = parse_service_table(data, self.r.problems, extra_keys=_SERVICE_EXTRA)
+        # service.time_zone is read with the rest of the service's details (PARTNERS.toml
+        # has it too); only its default differs here.
+        details = parse_service_table(
+            data, self.r.problems, extra_keys=_SERVICE_EXTRA, default_time_zone=DEFAULT_TIME_ZONE
+        )
         table = data.get("service")
         if not isinstance(table, dict):
             return None
-        zone = self.r.get(table, "time_zone", "service", _zone, default=ZoneInfo(DEFAULT_TIME_ZONE))
         data_folder = self.r.get(
             table,
             "data",
@@ -421,9 +414,9 @@ class _Loader:
             problem = _folder_problem(data_folder)
             if problem is not None:
                 self.r.note("service.data", problem)
-        if details is None or zone is None or data_folder is None:
+        if details is None or data_folder is None:
             return None
-        return ServiceConfig(details, zone, data_folder)
+        return ServiceConfig(details, details.time_zone, data_folder)
 
     # -- [store]
 
@@ -695,6 +688,50 @@ class _Loader:
             return None
         return PartnerConfig(partner, source, channel, cutoff, fmt, empty, transfer, readings)
 
+    def services_kept(self, config: PartnerConfig, where: str) -> None:
+        """Note a payment format that would lose which service each payment paid.
+
+        What a partner's debts can name comes from its debt format's declared
+        ``service_fields`` (:class:`~pes_sdk.formats.FormatCapabilities`): a format with
+        ``service`` may hold several services on one account (capital repair beside
+        upkeep); one without it cannot (a repeated account is refused), so nothing needs
+        telling apart. A billing source's layout is not declared: it may give both. The
+        payment format must then keep every field the debts give. Adapter channels take
+        the records whole (the service's own copy is in ``pes-payments``, which keeps both).
+        """
+        formats = self.host.formats()
+        if config.source.is_inbox:
+            debt_format = formats.get(config.format or "")
+            if debt_format is None:
+                return
+            given = tuple(debt_format.capabilities.service_fields)
+            source = f"debt format {config.format!r}"
+        else:
+            given = SERVICE_FIELDS
+            source = f"billing source {config.source.kind!r}"
+        name = config.channel.format
+        if "service" not in given or not config.channel.is_outbox or name is None:
+            return
+        payment_format = formats.get(name)
+        if payment_format is None:
+            return
+        lost = [f for f in given if f not in payment_format.capabilities.service_fields]
+        if lost:
+            keep = sorted(
+                n
+                for n, f in formats.items()
+                if f.kind == RegistryKind.PAYMENTS
+                and f.capabilities.write
+                and set(given) <= set(f.capabilities.service_fields)
+            )
+            self.r.note(
+                f"{where}.channel.format",
+                f"format {name!r} does not keep {' or '.join(lost)}, and the partner's "
+                f"{source} can name several services on one account: its payment registry "
+                "could not tell which service each payment paid; use a format that keeps "
+                f"{' and '.join(given)} (installed: {_list(keep)})",
+            )
+
     def partners(
         self, data: Mapping[str, Any], data_folder: Path | None, service: ServiceConfig | None
     ) -> list[PartnerConfig] | None:
@@ -732,6 +769,7 @@ class _Loader:
                 continue
             if service is not None and _same_account(config.partner, service):
                 self.r.note(f"{where}.bank.account", "is the service's own account")
+            self.services_kept(config, where)
             for role, folder in (
                 ("source.folder", config.source.folder),
                 ("channel.folder", config.channel.folder),

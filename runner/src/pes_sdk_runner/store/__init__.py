@@ -26,6 +26,7 @@ from pes_sdk_runner.store.errors import (
     MigrationError,
     ReadingRefused,
     RegistryConflict,
+    RegistryOutOfOrder,
     SchemaTooNew,
     StoreError,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "ReadingRefused",
     "RefundClaim",
     "RegistryConflict",
+    "RegistryOutOfOrder",
     "RegistryOutcome",
     "SchemaTooNew",
     "ServiceBalance",

@@ -83,7 +83,9 @@ class ServiceBalance:
     """One partner service at an address or on an account, with what is left to pay.
 
     ``balance = debt − (credits − refunds)`` in the ledger on this account and service since
-    the registry was received. Negative means overpaid (an advance).
+    the registry was received. Negative means overpaid (an advance). ``service`` is the
+    service's name (its key on the account) and ``service_code`` the partner's code of it,
+    both as the debt registry gave them.
     """
 
     partner_inn: str
@@ -97,6 +99,7 @@ class ServiceBalance:
     registry_period: Period
     registry_number: int
     period: Period | None = None
+    service_code: str = ""
 
     @property
     def balance(self) -> Decimal:
@@ -345,6 +348,9 @@ class Store(Protocol):
 
         A paid entry's ledger credits (as :meth:`credit_payment`) are appended in the same
         transaction, so no crash can leave a payment recorded as paid but not credited.
+        They are booked at the entry's ``paid_at`` (the acquirer's capture time), kept
+        between the payment's creation and now (:func:`~.sql.booking_time`), and the
+        payment keeps that time as its ``paid_at``.
         """
         ...
 
@@ -401,7 +407,8 @@ class Store(Protocol):
         """Append one credit per basket line of a paid payment (idempotent by order id).
 
         :meth:`put` already does this for a paid entry; this books credits at a given time
-        (repairs, back-filled data, benchmarks) and costs nothing when they are there.
+        (repairs, back-filled data, benchmarks; by default as :meth:`put` would) and costs
+        nothing when they are there.
         """
         ...
 
@@ -430,6 +437,28 @@ class Store(Protocol):
         """Sums by kind over ``[since, until)``; derived every time, never stored."""
         ...
 
+    def open_credits(
+        self,
+        partner_inn: str,
+        *,
+        until: dt.datetime | None = None,
+        legacy_until: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> list[LedgerEntry]:
+        """The partner's ledger credits that no payment registry carries yet, oldest first.
+
+        Only those before ``until``, whatever their age: a credit booked into a day already
+        closed (captured before its cut-off, confirmed after the close) is still open and
+        goes into the next registry. Credits booked before migration 0003 are carried by
+        the registries of that time by their window: those before ``legacy_until`` (the end
+        of the partner's last closed day) are left out. ``limit``: the oldest few only.
+        """
+        ...
+
+    def registry_credits(self, registry_id: int) -> list[LedgerEntry]:
+        """The ledger credits a payment registry carries, in time order (then ledger id)."""
+        ...
+
     # -- payment registries ------------------------------------------------------------------
 
     def record_payment_registry(
@@ -441,12 +470,17 @@ class Store(Protocol):
         amount: Decimal,
         fee: Decimal,
         transfer: Decimal,
+        credits: Sequence[int] = (),
     ) -> PaymentRegistryInfo:
         """Record the day's payment registry under the partner's next gapless number.
 
         The counter and the registry are written in one transaction, so concurrent closers
         never share or skip a number. A day already closed returns its registry
-        (``new=False``) and takes no number: a re-run of a day close is idempotent.
+        (``new=False``) and takes no number: a re-run of a day close is idempotent. A day
+        before the partner's last closed day raises :class:`~.errors.RegistryOutOfOrder`:
+        numbers follow the days. ``credits`` are the ids of the open ledger credits the
+        registry carries (:meth:`open_credits`), taken in the same transaction; if another
+        registry took one of them first, :class:`~.errors.StoreError` and nothing is kept.
         """
         ...
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from pes_sdk.errors import PesError
 
 __all__ = [
     "MigrationError",
     "ReadingRefused",
     "RegistryConflict",
+    "RegistryOutOfOrder",
     "SchemaTooNew",
     "StoreError",
 ]
@@ -33,6 +36,19 @@ class RegistryConflict(StoreError):
         self.period = period
         self.number = number
         super().__init__(message)
+
+
+class RegistryOutOfOrder(StoreError):
+    """A payment registry for a day before the partner's last closed day: numbers follow days."""
+
+    def __init__(self, partner_inn: str, day: dt.date, last: dt.date) -> None:
+        self.partner_inn = partner_inn
+        self.day = day
+        self.last = last
+        super().__init__(
+            f"partner {partner_inn}: {day:%d.%m.%Y} cannot take a registry number: a later"
+            f" day, {last:%d.%m.%Y}, is closed, and numbers follow the days"
+        )
 
 
 class ReadingRefused(StoreError):

@@ -44,9 +44,14 @@ from pes_sdk_runner.store.base import (
     StoredReading,
 )
 from pes_sdk_runner.store.dialect import Dialect
-from pes_sdk_runner.store.errors import ReadingRefused, RegistryConflict, StoreError
+from pes_sdk_runner.store.errors import (
+    ReadingRefused,
+    RegistryConflict,
+    RegistryOutOfOrder,
+    StoreError,
+)
 
-__all__ = ["SqlStore", "from_kopecks", "to_kopecks"]
+__all__ = ["SqlStore", "booking_time", "from_kopecks", "to_kopecks"]
 
 _CONVERTER = make_converter()
 
@@ -71,6 +76,18 @@ def _period(text: str | None) -> Period | None:
     return Period.parse(text) if text else None
 
 
+def booking_time(entry: PaymentEntry, now: dt.datetime) -> dt.datetime:
+    """When a paid entry's ledger credits are booked: its ``paid_at``, within bounds.
+
+    The acquirer's capture time decides the partner-day, but its clock is not ours: the time
+    is kept between the payment's creation and ``now`` (a capture is neither before its
+    payment nor in the future). An entry without ``paid_at`` is booked at ``now``.
+    """
+    if entry.paid_at is None:
+        return now
+    return max(entry.payment.created_at.astimezone(dt.UTC), min(entry.paid_at, now))
+
+
 _DEBT_COLUMNS = (
     "registry_id",
     "partner_inn",
@@ -81,6 +98,7 @@ _DEBT_COLUMNS = (
     "premises_key",
     "amount",
     "period",
+    "service_code",
 )
 
 _REGISTRY_COLUMNS = (
@@ -90,7 +108,7 @@ _REGISTRY_COLUMNS = (
 # Paid on an account and service since a registry: credits less refunds in the ledger.
 _BALANCE = """
 SELECT d.partner_inn, d.account, d.service, d.house_id, d.premises, d.amount, d.period,
-       r.id, r.period, r.number,
+       r.id, r.period, r.number, d.service_code,
        COALESCE((SELECT SUM(CASE WHEN l.kind = 'credit' THEN l.amount ELSE -l.amount END)
                    FROM ledger l
                   WHERE l.partner_inn = d.partner_inn AND l.account = d.account
@@ -349,6 +367,7 @@ class SqlStore:
                         matching_key(text),
                         kopecks,
                         str(rec.period) if rec.period is not None else None,
+                        rec.service_code,
                     )
                 )
             if not batch:
@@ -382,7 +401,8 @@ class SqlStore:
                 registry_id=int(r[7]),
                 registry_period=Period.parse(r[8]),
                 registry_number=int(r[9]),
-                paid=from_kopecks(r[10]),
+                service_code=r[10],
+                paid=from_kopecks(r[11]),
             )
             for r in rows
         ]
@@ -432,7 +452,9 @@ class SqlStore:
 
     # -- payments: the processor's PaymentStore ----------------------------------------------
 
-    def _payment_row(self, e: PaymentEntry, now: Any) -> tuple[Any, ...]:
+    def _payment_row(
+        self, e: PaymentEntry, now: Any, paid_at: dt.datetime | None = None
+    ) -> tuple[Any, ...]:
         pending = None
         if e.pending_refund is not None:
             pending = json.dumps([e.pending_refund[0], _CONVERTER.unstructure(e.pending_refund[1])])
@@ -449,6 +471,7 @@ class SqlStore:
             conf,
             pending,
             e.refund_count,
+            self.dialect.ts_in(paid_at) if paid_at is not None else None,
             now,
             str(e.order_id),
         )
@@ -460,8 +483,10 @@ class SqlStore:
         return [to_kopecks(v) for v in refunded]
 
     def add(self, entry: PaymentEntry) -> None:
-        now = self.dialect.ts_in(_now())
+        moment = _now()
+        now = self.dialect.ts_in(moment)
         p = entry.payment
+        paid_at = booking_time(entry, moment) if entry.paid_at is not None else None
         with self._tx() as cur:
             if self._x(
                 cur, "SELECT 1 FROM payments WHERE order_id = ?", (str(entry.order_id),)
@@ -470,16 +495,20 @@ class SqlStore:
             self._x(
                 cur,
                 "INSERT INTO payments (idempotency_key, method, state, total, refunded,"
-                " gateway_payment_id, confirmation, pending_refund, refund_count, updated_at,"
-                " order_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*self._payment_row(entry, now), self.dialect.ts_in(p.created_at)),
+                " gateway_payment_id, confirmation, pending_refund, refund_count, paid_at,"
+                " updated_at, order_id, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    *self._payment_row(entry, now, paid_at),
+                    self.dialect.ts_in(p.created_at),
+                ),
             )
             refunds = self._line_refunds(entry)
             cur.executemany(
                 self.dialect.sql(
                     "INSERT INTO payment_lines (order_id, line_no, partner_inn, account, service,"
-                    " house_id, premises, period, amount, client_fee, refunded)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " house_id, premises, period, amount, client_fee, refunded, service_code)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 ),
                 [
                     (
@@ -494,25 +523,37 @@ class SqlStore:
                         to_kopecks(ln.amount),
                         to_kopecks(ln.client_fee),
                         refunds[i],
+                        ln.service_code,
                     )
                     for i, ln in enumerate(p.lines)
                 ],
             )
 
     def put(self, entry: PaymentEntry) -> None:
-        now = self.dialect.ts_in(_now())
+        moment = _now()
+        now = self.dialect.ts_in(moment)
         with self._tx() as cur:
             known = self._x(
-                cur, "SELECT refunded FROM payments WHERE order_id = ?", (str(entry.order_id),)
+                cur,
+                "SELECT refunded, paid_at FROM payments WHERE order_id = ?",
+                (str(entry.order_id),),
             ).fetchone()
             if known is None:
                 raise KeyError(f"payment {entry.order_id} is not in the book")
+            paid_at = None
+            if entry.state.is_paid:
+                # Taken once, on the first paid put; later puts (refunds) keep it.
+                paid_at = (
+                    self.dialect.ts_out(known[1])
+                    if known[1] is not None
+                    else booking_time(entry, moment)
+                )
             self._x(
                 cur,
                 "UPDATE payments SET idempotency_key = ?, method = ?, state = ?, total = ?,"
                 " refunded = ?, gateway_payment_id = ?, confirmation = ?, pending_refund = ?,"
-                " refund_count = ?, updated_at = ? WHERE order_id = ?",
-                self._payment_row(entry, now),
+                " refund_count = ?, paid_at = ?, updated_at = ? WHERE order_id = ?",
+                self._payment_row(entry, now, paid_at),
             )
             line_refunds = self._line_refunds(entry)
             if any(line_refunds):
@@ -527,8 +568,9 @@ class SqlStore:
             if entry.state.is_paid:
                 # The credit is booked in the transaction that records the payment as paid:
                 # a crash between the two would leave a paid payment that no registry
-                # carries, and a repeated webhook is a duplicate that credits nothing.
-                self._append_all(cur, _credits(entry, None))
+                # carries, and a repeated webhook is a duplicate that credits nothing. It is
+                # booked at the capture time: the day a bank statement shows it on.
+                self._append_all(cur, _credits(entry, paid_at))
                 crashpoint("payment.paid-before-commit")
             grown = to_kopecks(entry.refunded) - int(known[0])
             if grown > 0:
@@ -539,11 +581,11 @@ class SqlStore:
 
     _ENTRY = (
         "SELECT order_id, idempotency_key, method, state, refunded, gateway_payment_id,"
-        " confirmation, pending_refund, refund_count, created_at FROM payments"
+        " confirmation, pending_refund, refund_count, created_at, paid_at FROM payments"
     )
     _LINES = (
         "SELECT order_id, line_no, partner_inn, account, service, house_id, premises, period,"
-        " amount, client_fee, refunded FROM payment_lines"
+        " amount, client_fee, refunded, service_code FROM payment_lines"
     )
 
     def _entries(self, rows: list[Any], lines: list[Any]) -> list[PaymentEntry]:
@@ -567,6 +609,7 @@ class SqlStore:
                         premises=ln[6],
                         period=_period(ln[7]),
                         client_fee=from_kopecks(ln[9]),
+                        service_code=ln[11],
                     )
                     for ln in mine
                 ],
@@ -588,6 +631,7 @@ class SqlStore:
                     ),
                     pending_refund=pending,
                     refund_count=int(r[8]),
+                    paid_at=self.dialect.ts_out(r[10]) if r[10] is not None else None,
                 )
             )
         return out
@@ -735,7 +779,7 @@ class SqlStore:
     def credit_payment(self, entry: PaymentEntry, at: dt.datetime | None = None) -> int:
         if not entry.state.is_paid:
             raise StoreError(f"payment {entry.order_id} is {entry.state}: nothing to credit")
-        return self.ledger_append(_credits(entry, at))
+        return self.ledger_append(_credits(entry, at or booking_time(entry, _now())))
 
     def _refunds(
         self, cur: Any, entry: PaymentEntry, amount: Decimal, at: dt.datetime | None
@@ -815,28 +859,66 @@ class SqlStore:
         if kind is not None:
             where.append("kind = ?")
             params.append(kind.value)
-        query = (
-            "SELECT kind, partner_inn, amount, service, account, order_id, registry_id, ref,"
-            f" memo, at, id FROM ledger WHERE {' AND '.join(where)} ORDER BY id"
-        )
+        query = f"SELECT {self._LEDGER} FROM ledger l WHERE {' AND '.join(where)} ORDER BY l.id"
         with self._read() as cur:
             rows = self._x(cur, query, params).fetchall()
-        return [
-            LedgerEntry(
-                LedgerKind(r[0]),
-                r[1],
-                from_kopecks(r[2]),
-                service=r[3],
-                account=r[4],
-                order_id=uuid.UUID(r[5]) if r[5] is not None else None,
-                registry_id=r[6],
-                ref=r[7],
-                memo=r[8],
-                at=self.dialect.ts_out(r[9]),
-                id=int(r[10]),
-            )
-            for r in rows
-        ]
+        return [self._ledger_entry(r) for r in rows]
+
+    _LEDGER = (
+        "l.kind, l.partner_inn, l.amount, l.service, l.account, l.order_id, l.registry_id,"
+        " l.ref, l.memo, l.at, l.id"
+    )
+
+    def _ledger_entry(self, r: Sequence[Any]) -> LedgerEntry:
+        return LedgerEntry(
+            LedgerKind(r[0]),
+            r[1],
+            from_kopecks(r[2]),
+            service=r[3],
+            account=r[4],
+            order_id=uuid.UUID(r[5]) if r[5] is not None else None,
+            registry_id=r[6],
+            ref=r[7],
+            memo=r[8],
+            at=self.dialect.ts_out(r[9]),
+            id=int(r[10]),
+        )
+
+    def open_credits(
+        self,
+        partner_inn: str,
+        *,
+        until: dt.datetime | None = None,
+        legacy_until: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> list[LedgerEntry]:
+        where = ["c.partner_inn = ?", "c.registry_id IS NULL"]
+        params: list[Any] = [partner_inn]
+        if until is not None:
+            where.append("c.at < ?")
+            params.append(self.dialect.ts_in(until))
+        if legacy_until is not None:
+            where.append("(NOT c.legacy OR c.at >= ?)")
+            params.append(self.dialect.ts_in(legacy_until))
+        query = (
+            f"SELECT {self._LEDGER} FROM registry_credits c JOIN ledger l ON l.id = c.ledger_id"
+            f" WHERE {' AND '.join(where)} ORDER BY c.at, c.ledger_id"
+        )
+        if limit is not None:
+            query += " LIMIT ?"
+            params.append(limit)
+        with self._read() as cur:
+            rows = self._x(cur, query, params).fetchall()
+        return [self._ledger_entry(r) for r in rows]
+
+    def registry_credits(self, registry_id: int) -> list[LedgerEntry]:
+        query = (
+            f"SELECT {self._LEDGER} FROM registry_credits c JOIN ledger l ON l.id = c.ledger_id"
+            " WHERE c.registry_id = ? ORDER BY c.at, c.ledger_id"
+        )
+        with self._read() as cur:
+            rows = self._x(cur, query, (registry_id,)).fetchall()
+        return [self._ledger_entry(r) for r in rows]
 
     def _ledger_filter(
         self, partner_inn: str | None, since: dt.datetime | None, until: dt.datetime | None
@@ -906,9 +988,13 @@ class SqlStore:
         amount: Decimal,
         fee: Decimal,
         transfer: Decimal,
+        credits: Sequence[int] = (),
     ) -> PaymentRegistryInfo:
         if amount != fee + transfer:
             raise ValueError(f"amount {amount} != fee {fee} + transfer {transfer}")
+        carried = sorted(set(credits))
+        if len(carried) != len(credits):
+            raise ValueError("a registry carries each ledger credit once")
         with self._tx() as cur:
             # Bump the counter first: its row lock (PostgreSQL) or the write lock (SQLite)
             # makes concurrent closers of one partner take turns, and what follows reads
@@ -937,6 +1023,15 @@ class SqlStore:
                     (partner_inn,),
                 )
                 return self._preg(existing, new=False)
+            later = self._x(
+                cur,
+                "SELECT MAX(day) FROM payment_registries WHERE partner_inn = ?",
+                (partner_inn,),
+            ).fetchone()[0]
+            if later is not None and dt.date.fromisoformat(later) > day:
+                # Under the counter's lock: two closers of one partner cannot put a number
+                # out of day order, whichever commits first (the bump is rolled back).
+                raise RegistryOutOfOrder(partner_inn, day, dt.date.fromisoformat(later))
             row = self._x(
                 cur,
                 "INSERT INTO payment_registries (partner_inn, number, day, created_at,"
@@ -954,6 +1049,25 @@ class SqlStore:
                     to_kopecks(transfer),
                 ),
             ).fetchone()
+            registry_id = int(row[0])
+            for start in range(0, len(carried), 500):
+                chunk = carried[start : start + 500]
+                self._x(
+                    cur,
+                    "UPDATE registry_credits SET registry_id = ? WHERE partner_inn = ?"
+                    f" AND registry_id IS NULL AND ledger_id IN ({', '.join('?' * len(chunk))})",
+                    (registry_id, partner_inn, *chunk),
+                )
+            taken = self._x(
+                cur, "SELECT COUNT(*) FROM registry_credits WHERE registry_id = ?", (registry_id,)
+            ).fetchone()[0]
+            if int(taken) != len(carried):
+                # Another registry (a concurrent closer) took some of them first: nothing
+                # of this one is kept, and the close is tried again on what is left.
+                raise StoreError(
+                    f"partner {partner_inn}: {len(carried) - int(taken)} of the credits for"
+                    f" {day:%d.%m.%Y} are in another registry already or unknown; close again"
+                )
             return self._preg(row)
 
     def payment_registries(self, partner_inn: str) -> list[PaymentRegistryInfo]:
