@@ -40,7 +40,8 @@ NOV = Period(2026, 11)
 
 PES_DEBTS_HEADER = "account;house_id;premises;amount;period;service"
 PES_PAYMENTS_HEADER = (
-    "paid_at;operation_id;account;house_id;premises;period;service;channel;amount;transfer;fee"
+    "paid_at;operation_id;account;house_id;premises;period;service_code;service;channel;"
+    "amount;transfer;fee"
 )
 
 
@@ -252,15 +253,15 @@ def test_pes_debts_bad_row_refused_under_strict_with_line_and_field(
 
 
 def test_sber_payments_bad_rows_reported(tmp_path: Path) -> None:
-    good = f"27.11.2026;10-15-00;app;000123;0012345;{GUID};12а;112026;100,00;98,64;1,36"
+    good = f"27.11.2026;10-15-00;app;000123;0012345;{GUID};12а;112026;;;100,00;98,64;1,36"
     rows = [
         good,
-        f"31.02.2026;10-15-00;app;000124;0012346;{GUID};12а;112026;100,00;98,64;1,36",
-        f"27.11.2026;25-00-00;app;000125;0012347;{GUID};12а;112026;100,00;98,64;1,36",
-        f"27.11.2026;10-15-00;app;000126;0012348;{GUID};12а;112026;100,00;98,00;1,36",
-        "27.11.2026;10-15-00;app;000127;0012349;nope;12а;112026;100,00;98,64;1,36",
-        f"27.11.2026;10-15-00;app;000128;0012350;{GUID};12а;132026;100,00;98,64;1,36",
-        f"27.11.2026;10-15-00;app;000129;0012351;{GUID};12а;112026;1,2,3;98,64;1,36",
+        f"31.02.2026;10-15-00;app;000124;0012346;{GUID};12а;112026;;;100,00;98,64;1,36",
+        f"27.11.2026;25-00-00;app;000125;0012347;{GUID};12а;112026;;;100,00;98,64;1,36",
+        f"27.11.2026;10-15-00;app;000126;0012348;{GUID};12а;112026;;;100,00;98,00;1,36",
+        "27.11.2026;10-15-00;app;000127;0012349;nope;12а;112026;;;100,00;98,64;1,36",
+        f"27.11.2026;10-15-00;app;000128;0012350;{GUID};12а;132026;;;100,00;98,64;1,36",
+        f"27.11.2026;10-15-00;app;000129;0012351;{GUID};12а;112026;;;1,2,3;98,64;1,36",
         good.replace("000123", "000130") + ";CLIENTNO77",  # a tag without its ':'
         good.replace("000123", "000131") + ";CLIENTNO:77;method_pay:card",  # good tags
     ]
@@ -586,7 +587,7 @@ CONTROL_CASES = [
         "payments.csv",
         [
             PES_PAYMENTS_HEADER,
-            f"2026-11-27T10:15:00;op-1;0012345;{GUID};12а;2026-11;Вода;app;100.00;98.64;1.36",
+            f"2026-11-27T10:15:00;op-1;0012345;{GUID};12а;2026-11;;Вода;app;100.00;98.64;1.36",
         ],
         "=1;100.00;98.64;1.37",  # fee sum
         "utf-8",
@@ -594,7 +595,7 @@ CONTROL_CASES = [
     (
         "sber-payments",
         "payments.txt",
-        [f"27.11.2026;10-15-00;app;000123;0012345;{GUID};12а;112026;100,00;98,64;1,36"],
+        [f"27.11.2026;10-15-00;app;000123;0012345;{GUID};12а;112026;;;100,00;98,64;1,36"],
         "=1;100,00;98,65;1,36;15;27.11.2026",  # transfer sum
         "cp1251",
     ),
@@ -787,7 +788,7 @@ def test_truncated_pes_debts_gives_a_typed_refusal(
 def test_truncated_sber_payments_gives_a_typed_refusal(
     tmp_path: Path, cut: Callable[[bytes], bytes]
 ) -> None:
-    row = f"27.11.2026;10-15-00;app;000123;0012345;{GUID};12а;112026;100,00;98,64;1,36"
+    row = f"27.11.2026;10-15-00;app;000123;0012345;{GUID};12а;112026;;;100,00;98,64;1,36"
     text = f"{row}\r\n{row.replace('000123', '000124')}\r\n=2;200,00;197,28;2,72;15;27.11.2026\r\n"
     path = write_bytes(tmp_path / "payments.txt", cut(text.encode("cp1251")))
     out = read("sber-payments", path, Policy.QUARANTINE, tmp_path / "rejects.csv")
@@ -851,7 +852,7 @@ _SEEDS = {
     "sber-payments": (
         "payments.txt",
         (
-            f"27.11.2026;10-15-00;app;000123;0012345;{GUID};12а;112026;100,00;98,64;1,36;"
+            f"27.11.2026;10-15-00;app;000123;0012345;{GUID};12а;112026;;;100,00;98,64;1,36;"
             "CLIENTNO:77\r\n=1;100,00;98,64;1,36;15;27.11.2026\r\n"
         ).encode("cp1251"),
     ),
@@ -859,7 +860,7 @@ _SEEDS = {
         "payments.csv",
         (
             f"{PES_PAYMENTS_HEADER}\n"
-            f"2026-11-27T10:15:00;op-1;0012345;{GUID};12а;2026-11;Вода;app;100.00;98.64;1.36"
+            f"2026-11-27T10:15:00;op-1;0012345;{GUID};12а;2026-11;;Вода;app;100.00;98.64;1.36"
             "\n=1;100.00;98.64;1.36\n"
         ).encode(),
     ),

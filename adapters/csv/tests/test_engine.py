@@ -284,7 +284,7 @@ def test_tags_round_trip_in_order_and_escaped(tmp_path: Path):
 def test_payment_transfer_plus_fee_must_equal_amount(tmp_path: Path):
     path = tmp_path / "p.txt"
     path.write_bytes(
-        "27.11.2026;10-00-00;app;1;0000001;;;;10,00;9,00;0,50\r\n=1;10,00;9,00;0,50;;\r\n".encode(
+        "27.11.2026;10-00-00;app;1;0000001;;;;;;10,00;9,00;0,50\r\n=1;10,00;9,00;0,50;;\r\n".encode(
             "cp1251"
         )
     )

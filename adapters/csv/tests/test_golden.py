@@ -43,6 +43,7 @@ PES_PAYMENTS = [
     PaymentRecord(
         dt.datetime(2026, 11, 27, 9, 15, 2), "A-0001", "000123",
         D("1272.26"), D("1254.96"), D("17.30"), H1, "12а", NOV, "Электроснабжение", "cabinet",
+        service_code="01",
     ),
     PaymentRecord(
         dt.datetime(2026, 11, 27, 18, 40, 59), "A-0002", "0045",
@@ -53,12 +54,12 @@ PES_PAYMENTS = [
 SBER_PAYMENTS = [
     PaymentRecord(
         dt.datetime(2026, 11, 27, 9, 15, 2), "100001", "000123",
-        D("1272.26"), D("1254.96"), D("17.30"), H1, "12а", NOV, "", "8623/0100",
-        tags=[("CLIENTNO", "000123"), ("method_pay", "card")],
+        D("1272.26"), D("1254.96"), D("17.30"), H1, "12а", NOV, "Содержание жилья", "8623/0100",
+        tags=[("CLIENTNO", "000123"), ("method_pay", "card")], service_code="ЖКУ-01",
     ),
     PaymentRecord(
         dt.datetime(2026, 11, 27, 18, 40, 59), "100002", "0045",
-        D("100.00"), D("98.64"), D("1.36"), None, "", None, "", "СберОнлайн",
+        D("100.00"), D("98.64"), D("1.36"), None, "", None, "Взнос на капремонт", "СберОнлайн",
         tags=[("CounterVal_1", "1234,5"), ("CounterVal_2", "678"), ("CLIENTDOCNO", "ПД-17")],
     ),
 ]  # fmt: skip

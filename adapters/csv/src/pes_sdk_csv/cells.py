@@ -14,7 +14,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from pes_sdk.formats import escape_formula, unescape_formula
+from pes_sdk.formats import SERVICE_FIELDS, escape_formula, unescape_formula
 from pes_sdk.identifiers import check_guid, check_personal_account
 from pes_sdk.money import CENT
 from pes_sdk.period import Period
@@ -149,8 +149,8 @@ def parser_for(column: Column, dialect: Dialect) -> CellParser:
         return TimeFormat(dialect.time_format).parse_time
     if t is ColumnType.DATETIME:
         return TimeFormat(dialect.datetime_format).parse_datetime
-    # A service name repeats on every row; operation ids never do, so only it is cached.
-    return _cached(_text_checks) if column.field == "service" else _text_checks
+    # A service's name and code repeat on every row; operation ids never do.
+    return _cached(_text_checks) if column.field in SERVICE_FIELDS else _text_checks
 
 
 def format_amount(value: Decimal, separator: str) -> str:

@@ -74,6 +74,7 @@ FIELD_TYPES: Mapping[RegistryKind, Mapping[str, tuple[ColumnType, ...]]] = {
         "amount": (ColumnType.AMOUNT,),
         "period": (ColumnType.PERIOD,),
         "service": (ColumnType.TEXT,),
+        "service_code": (ColumnType.TEXT,),
     },
     RegistryKind.PAYMENTS: {
         "paid_at": (ColumnType.DATETIME, ColumnType.DATE, ColumnType.TIME),
@@ -83,6 +84,7 @@ FIELD_TYPES: Mapping[RegistryKind, Mapping[str, tuple[ColumnType, ...]]] = {
         "premises": (ColumnType.PREMISES,),
         "period": (ColumnType.PERIOD,),
         "service": (ColumnType.TEXT,),
+        "service_code": (ColumnType.TEXT,),
         "channel": (ColumnType.TEXT,),
         "amount": (ColumnType.AMOUNT,),
         "transfer": (ColumnType.AMOUNT,),
