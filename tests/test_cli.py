@@ -1,7 +1,8 @@
 """The ``pes`` command line: in process with CliRunner, and as the installed console script.
 
 Registries here are in the example plugin's ``example-jsonl-debts`` format, so the tests do
-not depend on the CSV adapter; the demo test needs the adapter and says so when it skips.
+not depend on the CSV adapter; the demo test and the encoding tests (a cp1251 dialect is
+what they are about) need the adapter and say so when they skip.
 """
 
 from __future__ import annotations
@@ -207,6 +208,76 @@ def test_validate_unreadable_or_unknown_exits_2(tmp_path: Path) -> None:
     assert unknown.exit_code == 2
     assert "no format named 'no-such-format'" in unknown.stderr
     assert unknown.stdout == ""
+
+
+def csv_host() -> PluginHost:
+    """A host with the CSV adapter's formats (sber-debts: cp1251), or the test skips."""
+    host = PluginHost(disabled=())
+    if "sber-debts" not in host.formats():
+        pytest.skip("format sber-debts not installed (CSV adapter pes-sdk-csv)")
+    return host
+
+
+#: A sber-debts registry (cp1251) as text: the lines of issue 11's mis-encoded file.
+SBER_TEXT = (
+    f"0100149;{HOUSE};12а;1047,86;112026;Содержание жилья\r\n"
+    f"0100149;{HOUSE};12а;1371,79;112026;Взнос на капремонт\r\n"
+    f"0100150;{HOUSE};кв. 7;-150,40;112026;Электроснабжение\r\n"
+    "=3;2269,25\r\n"
+)
+SBER_NAME = "7707083893_40702810938000000001_001_1126.txt"
+
+
+@pytest.mark.parametrize(("encoding", "named"), [("utf-8", "UTF-8"), ("cp866", "cp866")])
+def test_validate_refuses_a_registry_in_another_encoding(
+    tmp_path: Path, encoding: str, named: str
+) -> None:
+    # Issue 11: UTF-8 without a BOM, or cp866, passed as valid cp1251 and converted to
+    # mojibake ("12Р°"). Refused whole, naming the likely encoding and the line.
+    host = csv_host()
+    src = tmp_path / SBER_NAME
+    src.write_bytes(SBER_TEXT.encode(encoding))
+    result = run(["validate", str(src), "--format", "sber-debts"], host)
+    assert result.exit_code == 1, result.output
+    assert "NOT VALID" in result.stdout
+    refused = next(ln for ln in result.stdout.splitlines() if "refused:" in ln)
+    assert f"the text is not cp1251: it is most likely {named}" in refused
+    assert f"line 1 reads '12а' in {named}" in refused
+    assert "  line 1: encoding: the text is not cp1251" in result.stdout
+    src.write_bytes(SBER_TEXT.encode("cp1251"))  # the same registry, as declared
+    assert run(["validate", str(src), "--format", "sber-debts"], host).exit_code == 0
+
+
+def test_convert_refuses_a_registry_in_another_encoding_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    host = csv_host()
+    src = tmp_path / SBER_NAME
+    src.write_bytes(SBER_TEXT.encode("utf-8"))
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["convert", str(src), str(out), "--from", "sber-debts", "--to", "pes-debts"]
+    result = run(args, host)
+    assert result.exit_code == 1, result.output
+    assert "it is most likely UTF-8" in result.stderr and "Traceback" not in result.output
+    assert list(out.iterdir()) == []  # no mojibake written, no temporary file
+
+
+@pytest.mark.parametrize("fmt", ["sber-debts", JSONL])
+def test_validate_refuses_an_empty_file_in_any_format(tmp_path: Path, fmt: str) -> None:
+    # One rule with the runner's inbox: a 0-byte file is never a registry. sber-debts (no
+    # header, optional footer) used to pass it as a valid registry of 0 records.
+    host = csv_host() if fmt == "sber-debts" else PluginHost(disabled=())
+    src = tmp_path / SBER_NAME
+    src.write_bytes(b"")
+    result = run(["validate", str(src), "--format", fmt, "--json"], host)
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout)
+    assert data["valid"] is False
+    assert data["errors"] == [{"line": 0, "field": "", "message": "the file is empty"}]
+    converted = run(["convert", str(src), str(tmp_path / "o.csv"), "--from", fmt, "--to", fmt])
+    assert converted.exit_code == 1 and "the file is empty" in converted.stderr
+    assert not (tmp_path / "o.csv").exists()
 
 
 # -- convert ---------------------------------------------------------------------------------

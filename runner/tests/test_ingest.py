@@ -465,6 +465,38 @@ def test_an_empty_file_is_refused_and_wipes_nothing(
     assert [r.number for r in store.debt_registries(INN_A)] == [1]
 
 
+@pytest.mark.parametrize(("encoding", "named"), [("utf-8", "UTF-8"), ("cp866", "cp866")])
+def test_a_registry_in_another_encoding_is_refused_and_the_active_one_stays(
+    store: SqlStore, sber: PartnerConfig, inbox: Path, encoding: str, named: str
+) -> None:
+    # Issue 11: a sber-debts (cp1251) registry saved as UTF-8 or cp866 was read as mojibake
+    # ("кв. 12А" as "РєРІ. 12Рђ"), activated as № 2 and replaced the partner's good № 1:
+    # look-ups by address found nothing, look-ups by account served garbled services.
+    ingest_file(store, sber, write_sber(inbox, 1))
+    newer = [debt("1001", "99.00", "Содержание жилья"), debt("1004", "12.00", "Взнос на капремонт")]
+    path = write_sber(inbox, 2, newer)
+    path.write_bytes(path.read_bytes().decode("cp1251").encode(encoding))
+
+    out = ingest_file(store, sber, path)
+
+    assert out.outcome is Outcome.REFUSED
+    assert out.message is not None and f"most likely {named}" in out.message
+    assert f"line 1 reads 'кв. 12А' in {named}" in out.message
+    assert out.moved_to == inbox / "rejected" / path.name
+    assert [(r.number, r.active) for r in store.debt_registries(INN_A)] == [(1, True)]
+    assert balances(store, "1001") == [Decimal("1500.00")]
+    at_address = store.find_services(HOUSE, "кв. 12А")
+    assert sorted((s.account, s.service) for s in at_address) == [
+        ("1001", "Отопление"),
+        ("1002", "ХВС"),
+        ("1003", "Отопление"),
+    ]
+    issues = report_of(out)["issues"]
+    assert isinstance(issues, list) and len(issues) == 1
+    assert issues[0]["line"] == 1 and issues[0]["field"] == "encoding"
+    assert f"most likely {named}" in issues[0]["message"]
+
+
 def test_files_still_being_written_wait_for_min_age(
     tmp_path: Path, store: SqlStore, sber: PartnerConfig, inbox: Path
 ) -> None:

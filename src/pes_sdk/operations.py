@@ -37,6 +37,7 @@ from pes_sdk.formats.base import (
     WriteReport,
 )
 from pes_sdk.formats.quarantine import default_rejects_path
+from pes_sdk.formats.text import refuse_empty
 from pes_sdk.models.registry import RegistryHeader
 from pes_sdk.money import ZERO
 from pes_sdk.plugins.manager import PluginHost, get_host
@@ -122,7 +123,8 @@ def validate(
 ) -> ReadReport:
     """Read ``path`` in format ``fmt`` to its end and report what was found.
 
-    Bad data never raises: a registry the reader refuses comes back as a report with
+    Bad data never raises: a registry the reader refuses (and an empty file, in any
+    format: :func:`~pes_sdk.formats.text.refuse_empty`) comes back as a report with
     ``refused`` set (and ``valid`` false). Under :attr:`Policy.QUARANTINE` the rejected rows
     go to ``rejects_path`` (default ``FILE.rejects.csv`` beside the file), named in the
     report's ``rejects_path`` when there were any.
@@ -151,6 +153,7 @@ def _read_all(
 ) -> ReadReport:
     partial: ReadReport | None = None
     try:
+        refuse_empty(src)  # whatever the format: the runner's inbox applies the same rule
         reader = f.open(src, policy=policy, rejects_path=rejects_path)
     except RegistryRefused as exc:
         return _refused_report(f, src, exc, None)
@@ -263,6 +266,7 @@ def convert(
         rejects_path = default_rejects_path(src_path)
 
     try:
+        refuse_empty(src_path)
         reader = source.open(src_path, policy=policy, rejects_path=rejects_path)
     except RegistryRefused as exc:
         host.registry_loaded(_refused_report(source, src_path, exc, None))

@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pes_sdk_csv.cells import amount_parser, format_amount, formatter_for, parser_for
 from pes_sdk_csv.dialect import ColumnType
 
 from pes_sdk.errors import RegistryRefused
 from pes_sdk.formats.base import Policy, Record, RegistryFormat
+from pes_sdk.formats.text import judge_encoding, read_sample
 from pes_sdk.models.debts import DebtRecord
 from pes_sdk.models.payments import PaymentRecord
 from pes_sdk.models.registry import RegistryHeader, RegistryKind
@@ -201,6 +202,7 @@ def payment_records(draw: st.DrawFn, encoding: str, *, tags: bool, service: bool
         premises=draw(premises(encoding)),
         period=draw(PERIODS),
         service=draw(services(encoding)) if service else "",
+        service_code=draw(services(encoding)) if service else "",
         channel=draw(st.one_of(st.sampled_from(["app", "cabinet", "терминал", "СБОЛ"]))),
         tags=tag_pairs,
     )
@@ -239,6 +241,9 @@ def round_trip(name: str, header: RegistryHeader, records: list[Any], folder: Pa
     written = f.write(path, header, records)
     assert written.records == len(records)
     assert written.total == sum((r.amount for r in records), ZERO)
+    # Random characters rarely read better in another encoding than their own: the reader
+    # refuses such a file (issue 11; the rule's own tests are in test_encoding.py).
+    assume(judge_encoding(read_sample(path), f.capabilities.encodings[0]) is None)
     try:
         back, report = read_all(name, path)
     except RegistryRefused as exc:
@@ -264,7 +269,7 @@ ROUND_TRIPS: dict[str, tuple[RegistryHeader, Callable[[], st.SearchStrategy[list
     ),
     "sber-payments": (
         PAYMENTS_HEADER,
-        lambda: st.lists(payment_records("cp1251", tags=True, service=False), max_size=25),
+        lambda: st.lists(payment_records("cp1251", tags=True, service=True), max_size=25),
     ),
 }
 

@@ -46,7 +46,8 @@ from pes_sdk.formats import (
     escape_formula,
     unescape_formula,
 )
-from pes_sdk.formats.base import PROGRESS_EVERY
+from pes_sdk.formats.base import PROGRESS_EVERY, SERVICE_FIELDS
+from pes_sdk.formats.text import judge_encoding, text_file_issue
 from pes_sdk.models import ControlTotals, DebtRecord, PaymentRecord, RegistryHeader, RegistryKind
 from pes_sdk.money import ZERO
 from pes_sdk_csv.cells import (
@@ -78,7 +79,6 @@ _KEY_BUCKETS = 16  # arrays of the writer's pair keys (a power of two)
 _TEXTS_LIMIT = 4096  # texts of repeating values the writer remembers
 _KEY_MASK = _KEY_BUCKETS - 1
 _Columns: TypeAlias = tuple[list[str], list[str], list[str], list[str], list[str], list[str]]
-_BOMS = ((b"\xef\xbb\xbf", "UTF-8"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
 _MISS = object()  # not in a cache (None is a value there: an empty optional period)
 # Column types whose value objects repeat from row to row (a reader hands out one Premises
 # and one Period object for each distinct text): their written text is remembered.
@@ -102,6 +102,7 @@ class DialectFormat(RegistryFormat):
             encodings=(dialect.encoding,),
             max_line_length=dialect.max_line_length,
             tagged_fields=dialect.tagged_fields,
+            service_fields=tuple(f for f in SERVICE_FIELDS if dialect.column_index(f) is not None),
         )
         self.template = FileNameTemplate(dialect.filename) if dialect.filename else None
         # Decoding: a BOM is tolerated on reading UTF-8 (Excel writes one) and never written.
@@ -597,23 +598,27 @@ class DialectReader(RegistryReader):
 
     def _run(self) -> Generator[Record, None, None]:
         try:
+            self._check_text()
             # A debt registry's blocks are handed out directly: one generator less per record.
             yield from self._fast_records() if self.fmt.fast_rows is not None else self._lines()
         except UnicodeDecodeError as exc:
-            line = self._find_bad_line()
-            raise self._refuse(
-                f"bytes that are not {self.fmt.dialect.encoding} ({exc.reason})",
-                line=line,
-                field="encoding",
-            ) from None
+            line, raw = self._find_bad_line()
+            encoding = self.fmt.dialect.encoding
+            message = f"bytes that are not {encoding} ({exc.reason})"
+            # Past the sample _check_text judged: name what the bad line most likely is.
+            wrong = judge_encoding(raw, encoding, first_line=line) if line else None
+            if wrong is not None:
+                message += f"; {wrong.message}"
+            raise self._refuse(message, line=line, field="encoding") from None
         finally:
             if self._file is not None:
                 self._file.close()
                 self._file = None
         self._finish()
 
-    def _find_bad_line(self) -> int:
-        """Re-read the raw bytes to find the line where decoding fails (error path only)."""
+    def _find_bad_line(self) -> tuple[int, bytes]:
+        """Re-read the raw bytes to find the line where decoding fails, and its bytes (up to
+        64 KiB of them) (error path only)."""
         decoder = codecs.getincrementaldecoder(self.fmt.read_encoding)(errors="strict")
         line = 1
         with open(self.path, "rb") as raw:
@@ -621,32 +626,26 @@ class DialectReader(RegistryReader):
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError:
-                    return line
+                    return line, chunk
                 if chunk.endswith(b"\n"):
                     line += 1
             try:
                 decoder.decode(b"", final=True)
             except UnicodeDecodeError:
-                return line
-        return 0
+                return line, chunk
+        return 0, b""
 
-    def _check_bom(self) -> None:
-        """A byte-order mark proves a file Unicode: in a one-byte encoding, refuse it.
+    def _check_text(self) -> None:
+        """Refuse the file whole, before its first line, when it is empty or its text is not
+        plausibly in the dialect's encoding: one rule for every text format
+        (:func:`pes_sdk.formats.text.text_file_issue`, on a sample of the file's head).
 
-        In cp1251 a UTF-8 BOM reads as ``п»ї`` and would silently join the first cell.
+        Strict decoding alone lets mojibake through: cp1251 gives a character for nearly
+        every byte, so a UTF-8 ``12а`` would read as ``12Р°``, and a BOM as ``п»ї``.
         """
-        if self.fmt.dialect.encoding.startswith("utf-8"):
-            return
-        with open(self.path, "rb") as raw:
-            start = raw.read(3)
-        for bom, name in _BOMS:
-            if start.startswith(bom):
-                raise self._refuse(
-                    f"the file starts with a {name} byte-order mark: it is {name}, "
-                    f"not {self.fmt.dialect.encoding}",
-                    1,
-                    "encoding",
-                )
+        issue = text_file_issue(self.path, self.fmt.dialect.encoding)
+        if issue is not None:
+            raise self._refuse(issue.message, issue.line, issue.field)
 
     def _refuse(self, message: str, line: int = 0, field: str = "") -> RegistryRefused:
         """Refuse the registry whole, now; the report says so."""
@@ -670,7 +669,6 @@ class DialectReader(RegistryReader):
                 raise self._refuse(
                     f"the header line is {text[:200]!r}, expected {d.header!r}", 1, "header"
                 )
-        self._check_bom()
         handle = self._one_line
         while line := readline(limit):
             lineno += 1
@@ -983,7 +981,6 @@ class DialectReader(RegistryReader):
         blocks = self._blocks()
         if d.header is not None:
             blocks = self._after_header(blocks)
-        self._check_bom()
         for i, c in enumerate(d.columns):
             parser = self._parsers[i]
             if not c.required and isinstance(parser, CachedParser):

@@ -39,6 +39,7 @@ import attrs
 from pes_sdk.errors import Issue, RegistryRefused
 from pes_sdk.files import atomic_path, fsync_dir
 from pes_sdk.formats.base import Policy, ReadReport, RegistryFormat, RegistryReader
+from pes_sdk.formats.text import refuse_empty
 from pes_sdk.models.debts import DebtRecord
 from pes_sdk.models.registry import RegistryHeader, RegistryKind
 from pes_sdk.money import ZERO
@@ -167,11 +168,12 @@ def _read_into_store(
     received_at: dt.datetime | None,
 ) -> _Read:
     empty = ReadReport(path=path, header=RegistryHeader(kind=fmt.kind), records=0, total=ZERO)
-    if path.stat().st_size == 0:
-        # What an uploader leaves before it writes: never a registry (a registry without
-        # debts still has its header or footer), and read as one it would wipe the debts.
-        return _refuse(path, empty, "the file is empty")
     try:
+        # What an uploader leaves before it writes: never a registry, whatever the format
+        # (the rule `pes validate` applies too), and read as one it would wipe the debts.
+        refuse_empty(path)
+        # A text format refuses a file not plausibly in its encoding as it is read (in
+        # the store's transaction, rolled back): the partner's active registry stays.
         reader = fmt.open(path, policy=Policy.QUARANTINE, rejects_path=staging)
     except RegistryRefused as exc:
         return _Read(Outcome.REFUSED, _refused(path, empty.header, exc, None), message=exc.message)
