@@ -17,6 +17,8 @@ child's own ``ru_maxrss``):
 * the SDK reader through its Python API (no CLI), iterated for its records;
 * ``pes_sdk.operations.validate()`` through the Python API: what ``pes validate`` runs,
   without the command line (it checks every row without building records);
+* the encoding rule the reader applies first (``pes_sdk.formats.text.wrong_encoding``: a
+  sample of the file's head, judged), 100 times in one process;
 * bare ``csv.reader`` over the decoded file, doing nothing per row (the baseline);
 * ``pandas.read_csv(dtype=str)``: unvalidated, the target to beat (skipped without pandas);
 * Python starting and exiting, the fixed cost inside every figure above.
@@ -162,6 +164,17 @@ import sys
 from pes_sdk.operations import validate
 report = validate(sys.argv[1], "sber-debts")
 assert report.valid, report
+"""
+
+# The encoding rule the reader applies before its first line (issue 11): a sample of the
+# file's head, judged. Timed alone, in process, so that Python's start does not hide it.
+SDK_ENCODING = """
+import sys, time
+from pes_sdk.formats.text import wrong_encoding
+start = time.perf_counter()
+for _ in range(100):
+    assert wrong_encoding(sys.argv[1], "cp1251") is None
+print(f"encoding rule: {(time.perf_counter() - start) * 10:.2f} ms a file")
 """
 
 
@@ -360,6 +373,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "api",
             "SDK reader via the Python API (parse + validate + model)",
             [py, "-c", SDK_API, str(path)],
+        ),
+        (
+            "encoding",
+            "the encoding rule alone, 100 times (`pes_sdk.formats.text.wrong_encoding`)",
+            [py, "-c", SDK_ENCODING, str(path)],
         ),
         (
             "api-validate",
