@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import tomllib
 from decimal import Decimal
@@ -20,7 +21,7 @@ from pes_sdk_csv import (
 )
 
 from pes_sdk.errors import ConfigError, FormatError
-from pes_sdk.models import DebtRecord, RegistryHeader
+from pes_sdk.models import DebtRecord, PaymentRecord, RegistryHeader
 from pes_sdk.period import Period
 from pes_sdk.plugins import PluginHost
 
@@ -256,3 +257,59 @@ def test_file_name_with_a_date():
 def test_bad_templates(template: str):
     with pytest.raises(ValueError):
         FileNameTemplate(template)
+
+
+def _payment_at(moment: dt.datetime) -> PaymentRecord:
+    return PaymentRecord(
+        moment, "77", "0000001", Decimal("10.00"), Decimal("9.86"), Decimal("0.14")
+    )
+
+
+def _written(tmp_path: Path, dialect: str, zone: str | None, moment: dt.datetime) -> str:
+    with open(builtin_dialect_dir() / f"{dialect}.toml", "rb") as fh:
+        data = tomllib.load(fh)
+    if zone is not None:
+        data["time_zone"] = zone
+    fmt = DialectFormat(parse_dialect(data))
+    out = tmp_path / "p.txt"
+    fmt.write(out, RegistryHeader("payments", extra=[("order_number", "1")]), [_payment_at(moment)])
+    return out.read_bytes().decode(fmt.dialect.encoding)
+
+
+@pytest.mark.timezone
+@pytest.mark.parametrize(
+    ("dialect", "zone", "written"),
+    [
+        ("pes-payments", None, "2026-01-01T02:45:00"),  # Moscow unless the dialect says
+        ("pes-payments", "Asia/Yekaterinburg", "2026-01-01T04:45:00"),
+        ("sber-payments", None, "01.01.2026;02-45-00"),
+    ],
+)
+def test_a_time_with_a_zone_is_written_as_the_dialects_wall_time(
+    tmp_path: Path, dialect: str, zone: str | None, written: str
+) -> None:
+    # The files' times carry no offset: 31.12.2025 23:45 UTC was written as 23:45 (the
+    # offset dropped), a payment of 1 January in Moscow dated a day and a year early.
+    utc = dt.datetime(2025, 12, 31, 23, 45, tzinfo=dt.UTC)
+    assert written in _written(tmp_path, dialect, zone, utc)
+
+
+@pytest.mark.timezone
+@pytest.mark.parametrize(
+    ("dialect", "written"),
+    [("pes-payments", "2025-12-31T23:45:00"), ("sber-payments", "31.12.2025;23-45-00")],
+)
+def test_a_time_without_a_zone_is_written_as_it_is(
+    tmp_path: Path, dialect: str, written: str
+) -> None:
+    # a naive time is already the file's wall time, whatever the host's zone
+    wall = dt.datetime(2025, 12, 31, 23, 45)
+    assert written in _written(tmp_path, dialect, "Asia/Yekaterinburg", wall)
+
+
+def test_an_unknown_dialect_time_zone_names_the_key() -> None:
+    with open(builtin_dialect_dir() / "pes-payments.toml", "rb") as fh:
+        data = tomllib.load(fh)
+    data["time_zone"] = "Mars/Olympus"
+    with pytest.raises(ConfigError, match="time_zone: unknown time zone 'Mars/Olympus'"):
+        parse_dialect(data)

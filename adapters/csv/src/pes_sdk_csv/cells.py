@@ -179,7 +179,16 @@ def formatter_for(column: Column, dialect: Dialect) -> CellFormatter:
             ColumnType.DATETIME: dialect.datetime_format,
         }[t]
     )
-    return fmt.format
+    zone = dialect.time_zone
+
+    def format_moment(value: dt.date | dt.time) -> str:
+        # The file's times carry no offset: a time with a zone is written as the dialect
+        # zone's wall time, never with its own offset silently dropped.
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            value = value.astimezone(zone)
+        return fmt.format(value)
+
+    return format_moment
 
 
 def empty_value(column: Column) -> Any:

@@ -21,6 +21,7 @@ import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
@@ -28,6 +29,7 @@ from pes_sdk.errors import ConfigError
 from pes_sdk.models.registry import RegistryKind
 
 __all__ = [
+    "DEFAULT_TIME_ZONE",
     "DIALECT_PATH_ENV",
     "ENCODINGS",
     "FIELD_TYPES",
@@ -48,6 +50,11 @@ DIALECT_PATH_ENV = "PES_DIALECT_PATH"
 
 #: Encodings a dialect may declare (canonical codec names); decoding is always strict.
 ENCODINGS = ("utf-8", "utf-8-sig", "cp1251", "cp866", "koi8-r")
+
+
+#: The zone of a dialect's wall times unless it names one (``time_zone``): the Russian
+#: banks' and billing systems' registries date payments in Moscow time.
+DEFAULT_TIME_ZONE = ZoneInfo("Europe/Moscow")
 
 
 class ColumnType(enum.StrEnum):
@@ -146,6 +153,9 @@ class Dialect:
     time_format: str = "%H:%M:%S"
     datetime_format: str = "%Y-%m-%dT%H:%M:%S"
     period_format: str = "YYYY-MM"
+    #: The zone of the file's wall times (its dates and times carry no offset). A time with a
+    #: zone is converted to it before it is written; a time read stays as written (naive).
+    time_zone: ZoneInfo = DEFAULT_TIME_ZONE
     line_ending: str = "\r\n"
     header: str | None = None  #: the exact header line, or None when the file has none
     footer: Footer | None = None
@@ -285,6 +295,13 @@ def parse_dialect(data: Mapping[str, Any], source: str | Path = "<dialect>") -> 
     ):
         top.check(key, delimiter not in fmt, "cannot contain the delimiter")
     period_format = top.choice("period_format", PERIOD_FORMATS, "YYYY-MM")
+    zone_name = top.get("time_zone", str, DEFAULT_TIME_ZONE.key)
+    try:
+        time_zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise top.error(
+            "time_zone", f"unknown time zone {zone_name!r} (an IANA name such as Europe/Moscow)"
+        ) from None
     line_ending = LINE_ENDINGS[top.choice("line_ending", list(LINE_ENDINGS), "crlf")]
     max_line_length = top.get("max_line_length", int, 65536)
     top.check("max_line_length", 80 <= max_line_length <= 1 << 24, "is between 80 and 16777216")
@@ -397,6 +414,7 @@ def parse_dialect(data: Mapping[str, Any], source: str | Path = "<dialect>") -> 
         time_format=time_format,
         datetime_format=datetime_format,
         period_format=period_format,
+        time_zone=time_zone,
         line_ending=line_ending,
         header=header,
         footer=footer,
