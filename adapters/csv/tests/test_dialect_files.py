@@ -280,16 +280,18 @@ def _written(tmp_path: Path, dialect: str, zone: str | None, moment: dt.datetime
 @pytest.mark.parametrize(
     ("dialect", "zone", "written"),
     [
-        ("pes-payments", None, "2026-01-01T02:45:00"),  # Moscow unless the dialect says
+        ("pes-payments", "Europe/Moscow", "2026-01-01T02:45:00"),
         ("pes-payments", "Asia/Yekaterinburg", "2026-01-01T04:45:00"),
-        ("sber-payments", None, "01.01.2026;02-45-00"),
+        ("sber-payments", "Europe/Moscow", "01.01.2026;02-45-00"),
+        # no zone fixed by the layout: the wall time of the zone the time carries
+        ("pes-payments", None, "2025-12-31T23:45:00"),
     ],
 )
 def test_a_time_with_a_zone_is_written_as_the_dialects_wall_time(
     tmp_path: Path, dialect: str, zone: str | None, written: str
 ) -> None:
-    # The files' times carry no offset: 31.12.2025 23:45 UTC was written as 23:45 (the
-    # offset dropped), a payment of 1 January in Moscow dated a day and a year early.
+    # The files' times carry no offset. A layout that fixes a zone (time_zone) gets every
+    # time in it: 31.12.2025 23:45 UTC is a payment of 1 January in Moscow.
     utc = dt.datetime(2025, 12, 31, 23, 45, tzinfo=dt.UTC)
     assert written in _written(tmp_path, dialect, zone, utc)
 

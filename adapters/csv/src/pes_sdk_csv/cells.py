@@ -180,10 +180,12 @@ def formatter_for(column: Column, dialect: Dialect) -> CellFormatter:
         }[t]
     )
     zone = dialect.time_zone
+    if zone is None:
+        return fmt.format
 
     def format_moment(value: dt.date | dt.time) -> str:
-        # The file's times carry no offset: a time with a zone is written as the dialect
-        # zone's wall time, never with its own offset silently dropped.
+        # The file's times carry no offset: a time with a zone is written as the wall time
+        # of the zone the layout fixes, whatever zone it came in.
         if isinstance(value, dt.datetime) and value.tzinfo is not None:
             value = value.astimezone(zone)
         return fmt.format(value)

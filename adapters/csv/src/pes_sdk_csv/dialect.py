@@ -29,7 +29,6 @@ from pes_sdk.errors import ConfigError
 from pes_sdk.models.registry import RegistryKind
 
 __all__ = [
-    "DEFAULT_TIME_ZONE",
     "DIALECT_PATH_ENV",
     "ENCODINGS",
     "FIELD_TYPES",
@@ -50,11 +49,6 @@ DIALECT_PATH_ENV = "PES_DIALECT_PATH"
 
 #: Encodings a dialect may declare (canonical codec names); decoding is always strict.
 ENCODINGS = ("utf-8", "utf-8-sig", "cp1251", "cp866", "koi8-r")
-
-
-#: The zone of a dialect's wall times unless it names one (``time_zone``): the Russian
-#: banks' and billing systems' registries date payments in Moscow time.
-DEFAULT_TIME_ZONE = ZoneInfo("Europe/Moscow")
 
 
 class ColumnType(enum.StrEnum):
@@ -153,9 +147,11 @@ class Dialect:
     time_format: str = "%H:%M:%S"
     datetime_format: str = "%Y-%m-%dT%H:%M:%S"
     period_format: str = "YYYY-MM"
-    #: The zone of the file's wall times (its dates and times carry no offset). A time with a
-    #: zone is converted to it before it is written; a time read stays as written (naive).
-    time_zone: ZoneInfo = DEFAULT_TIME_ZONE
+    #: The zone of the file's wall times, when the layout fixes one (its dates and times
+    #: carry no offset): a time with a zone is converted to it before it is written. None:
+    #: a time is written as the wall time of the zone it carries (the runner gives times in
+    #: its service's zone). A time read stays as written, without a zone.
+    time_zone: ZoneInfo | None = None
     line_ending: str = "\r\n"
     header: str | None = None  #: the exact header line, or None when the file has none
     footer: Footer | None = None
@@ -295,13 +291,15 @@ def parse_dialect(data: Mapping[str, Any], source: str | Path = "<dialect>") -> 
     ):
         top.check(key, delimiter not in fmt, "cannot contain the delimiter")
     period_format = top.choice("period_format", PERIOD_FORMATS, "YYYY-MM")
-    zone_name = top.get("time_zone", str, DEFAULT_TIME_ZONE.key)
-    try:
-        time_zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise top.error(
-            "time_zone", f"unknown time zone {zone_name!r} (an IANA name such as Europe/Moscow)"
-        ) from None
+    zone_name = top.get("time_zone", str, "")
+    time_zone = None
+    if zone_name:
+        try:
+            time_zone = ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise top.error(
+                "time_zone", f"unknown time zone {zone_name!r} (an IANA name such as Europe/Moscow)"
+            ) from None
     line_ending = LINE_ENDINGS[top.choice("line_ending", list(LINE_ENDINGS), "crlf")]
     max_line_length = top.get("max_line_length", int, 65536)
     top.check("max_line_length", 80 <= max_line_length <= 1 << 24, "is between 80 and 16777216")
