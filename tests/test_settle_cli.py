@@ -379,6 +379,94 @@ def test_reconcile_usage_errors(tmp_path: Path, partners: Path) -> None:
     assert result.exit_code == 1 and "registries not checked (1):" in result.output
 
 
+# A client's payment to the service as the bank copied it from the client's order: a
+# 17-digit account and an ИНН with wrong check digits (seen in real bank-client exports).
+THIRD_PARTY = [
+    "СекцияДокумент=Платежное поручение",
+    "Номер=6",
+    "Дата=28.11.2026",
+    "Сумма=6000.00",
+    "ПлательщикСчет=40702810099910004",
+    "ПлательщикИНН=590412345012",
+    "Плательщик1=ООО «Ромашка»",
+    "ПлательщикБИК=045773999",
+    f"ПолучательСчет={SERVICE_ACCOUNT}",
+    "ДатаПоступило=28.11.2026",
+    "ПолучательИНН=7701012342",
+    "НазначениеПлатежа=Оплата по счёту № 115 от 20.11.2026. НДС не облагается",
+    "КонецДокумента",
+]
+
+
+def bank_statement(
+    orders: Path, out: Path, *, label: str = "Windows", codec: str = "cp1251"
+) -> str:
+    """The bank's statement of the service's account that shows the kit's ``orders`` paid:
+    a СекцияРасчСчет with balances and totals, the orders, and a third party's payment in.
+    Written with ``Кодировка=label`` in ``codec``; returns the text."""
+    head, _, docs = orders.read_bytes().decode("cp1251").partition("СекцияДокумент=")
+    docs = "СекцияДокумент=" + docs.removesuffix("КонецФайла\r\n")
+    paid = sum((o.amount for o in bank.read_orders(orders)), Decimal("0.00"))
+    section = [
+        "СекцияРасчСчет",
+        f"РасчСчет={SERVICE_ACCOUNT}",
+        "НачальныйОстаток=10000.00",
+        "ВсегоПоступило=6000.00",
+        f"ВсегоСписано={paid}",
+        f"КонечныйОстаток={Decimal('16000.00') - paid}",
+        "КонецРасчСчет",
+    ]
+    head = head.replace("Кодировка=Windows", f"Кодировка={label}")
+    text = head + "\r\n".join([*section, ""]) + docs + "\r\n".join([*THIRD_PARTY, "КонецФайла", ""])
+    out.write_bytes(text.encode(codec))
+    return text
+
+
+@pytest.mark.parametrize(
+    ("label", "codec"),
+    [("Windows", "cp1251"), ("windows", "cp1251"), ("Windows", "utf-8")],
+    ids=["as-1C-writes-it", "Oracle-EBS-lower-case", "UTF-8-labelled-Windows"],
+)
+def test_reconcile_reads_statements_as_banks_write_them(
+    tmp_path: Path, partners: Path, label: str, codec: str
+) -> None:
+    """A third party's payment with an odd account and a bad ИНН is set aside and listed
+    with its lines, never a reason to refuse the statement; the label's case does not
+    matter; a UTF-8 file that says Windows is said to be UTF-8, and read."""
+    folder, orders = two_day_setup(tmp_path, partners)
+    stmt = tmp_path / "kl_to_1c.txt"
+    text = bank_statement(orders, stmt, label=label, codec=codec)
+    result = reconcile(stmt, "1c-clientbank", folder, partners)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "found (2):" in out and "result: all transfers found" in out
+    lines = text.split("\r\n")
+    inn_line = lines.index("ПлательщикИНН=590412345012") + 1
+    account_line = lines.index("ПлательщикСчет=40702810099910004") + 1
+    assert f"line {inn_line}: ПлательщикИНН: Платежное поручение № 6 of 28.11.2026" in out
+    assert f"line {account_line}: ПлательщикСчет:" in out
+    assert "set aside" in out and "wrong check digits" in out
+    assert ("is UTF-8" in out) == (codec == "utf-8")
+
+
+def test_reconcile_still_refuses_the_services_own_bad_document(
+    tmp_path: Path, partners: Path
+) -> None:
+    """The service's own transfer with a payee ИНН whose check digits are wrong refuses the
+    statement, naming the line and the field."""
+    folder, orders = two_day_setup(tmp_path, partners)
+    stmt = tmp_path / "kl_to_1c.txt"
+    text = bank_statement(orders, stmt).replace(
+        f"ПолучательИНН={UK}", "ПолучательИНН=5003012340", 1
+    )
+    stmt.write_bytes(text.encode("cp1251"))
+    result = reconcile(stmt, "1c-clientbank", folder, partners)
+    assert result.exit_code == 1
+    line = text.split("\r\n").index("ПолучательИНН=5003012340") + 1
+    assert f"line {line}: ПолучательИНН: ИНН 5003012340 has wrong check digits" in result.output
+    assert "Traceback" not in result.output
+
+
 # -- the library under the commands ------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pes_sdk_1c_bank import ClientBankExchangeFormat, read_orders
+from pes_sdk_1c_bank import ClientBankExchangeFormat, ClientBankReader, read_orders
 
 from pes_sdk.errors import FormatError, RegistryRefused
 from pes_sdk.formats import Policy
@@ -351,7 +351,7 @@ def test_bad_document_strict_and_quarantine(tmp_path: Path) -> None:
         list(reader)
     (issue,) = err.value.issues
     assert issue.field == "Сумма"
-    assert issue.line == line_of(text, "СекцияДокумент=Платежное поручение") + 18
+    assert issue.line == line_of(text, "Сумма=50,00,0")  # the field's own line
     rejects = tmp_path / "rejects.csv"
     with fmt.open(path, policy=Policy.QUARANTINE, rejects_path=rejects) as reader:
         kept = list(reader)
@@ -395,16 +395,18 @@ def test_undecodable_bytes_are_refused_with_the_line(tmp_path: Path) -> None:
     assert err.value.issues[0].line == line_of(text, "Номер=77")
 
 
-def test_document_of_another_account_is_rejected(tmp_path: Path) -> None:
+def test_document_of_another_account_is_not_counted(tmp_path: Path) -> None:
+    """A document of none of the file's accounts is set aside, not counted: the statement
+    that counts it in ВсегоПоступило is then refused by its totals."""
     text = statement_text().replace(f"ПолучательСчет={OURS}", "ПолучательСчет=40702810300000009999")
     path = tmp_path / "alien.txt"
     path.write_bytes(text.encode("cp1251"))
     with (
-        pytest.raises(RegistryRefused) as err,
+        pytest.raises(RegistryRefused, match=r"ВсегоПоступило is 5000\.00, the documents sum to 0"),
         get_host().format("1c-clientbank").open(path) as reader,
     ):
         list(reader)
-    assert "neither the payer's account" in err.value.issues[0].message
+    assert "neither the payer's account" in reader.notes[0].message
 
 
 # -- what a bank requires, checked by a parser nobody here wrote (issue 11) ----------------
@@ -494,3 +496,169 @@ def test_creation_time_is_the_service_zone_whatever_the_host(
     perm = ClientBankExchangeFormat(time_zone="Asia/Yekaterinburg")
     perm.write(out, header(created_at=aware), [make_order()])
     assert _created(out) == dt.datetime(2026, 1, 1, 2, 45)
+
+
+# -- statements as banks write them (issue 12) ---------------------------------------------
+#
+# The files in statements/ are ours, modelled on real layouts published in public parser
+# repositories: a bank-client export (VTB24 "Банк Клиент Онлайн") that is UTF-8 while it
+# says Кодировка=Windows, with bank orders (Банковский ордер, Квитанция… fields) and third
+# parties' documents carrying 17-digit accounts and ИНН with wrong check digits; and an
+# Oracle E-Business Suite (OEBS R12) export with Кодировка=windows in lower case, LF line
+# ends, blank lines between documents and tax payments to the treasury.
+
+STATEMENTS = Path(__file__).parent / "statements"
+
+
+def read_entries(
+    path: Path, policy: Policy = Policy.STRICT
+) -> tuple[list[StatementEntry], ClientBankReader]:
+    with get_host().format("1c-clientbank").open(path, policy=policy) as reader:
+        assert isinstance(reader, ClientBankReader)
+        entries = [e for e in reader if isinstance(e, StatementEntry)]
+    return entries, reader
+
+
+def test_a_third_partys_odd_document_is_set_aside_not_a_refusal(tmp_path: Path) -> None:
+    """An incoming payment whose payer has an ИНН with wrong check digits and a 17-digit
+    account is kept out of the entries and noted with the lines of both fields; the rest
+    of the statement is read, and its totals (which count that payment) still hold."""
+    text = (STATEMENTS / "online-utf8-labelled-windows.txt").read_text("utf-8")
+    path = tmp_path / "kl_to_1c.txt"
+    path.write_bytes(text.replace("\n", "\r\n").encode("cp1251"))
+    entries, reader = read_entries(path)
+    assert [(e.doc_number, e.direction) for e in entries] == [
+        ("697162", Direction.OUT),
+        ("512", Direction.OUT),
+        ("901", Direction.IN),
+    ]
+    lines = text.split("\n")
+    notes = {n.field: n for n in reader.notes}
+    assert set(notes) == {"ПлательщикИНН", "ПлательщикСчет"}
+    assert notes["ПлательщикИНН"].line == lines.index("ПлательщикИНН=590412345012") + 1
+    assert notes["ПлательщикСчет"].line == lines.index("ПлательщикСчет=40702810099910004") + 1
+    assert "wrong check digits" in notes["ПлательщикИНН"].message
+    assert "№ 6" in notes["ПлательщикИНН"].message and "set aside" in notes["ПлательщикИНН"].message
+    assert reader.report.valid
+
+
+def test_our_own_bad_document_still_refuses_the_statement(tmp_path: Path) -> None:
+    """What left our account is ours: a payee ИНН with wrong check digits refuses the
+    statement, naming the line and the field."""
+    text = statement_text().replace("ПолучательИНН=5003012349", "ПолучательИНН=5003012340")
+    path = tmp_path / "ours.txt"
+    path.write_bytes(text.encode("cp1251"))
+    with pytest.raises(RegistryRefused) as err:
+        read_entries(path)
+    (issue,) = err.value.issues
+    assert issue.field == "ПолучательИНН"
+    assert issue.line == line_of(text, "ПолучательИНН=5003012340")
+    assert err.value.path == path
+
+
+def test_a_document_of_none_of_our_accounts_is_set_aside(tmp_path: Path) -> None:
+    extra = [
+        "СекцияДокумент=Платежное поручение",
+        "Номер=78",
+        "Дата=29.11.2026",
+        "Сумма=10.00",
+        "ПлательщикСчет=40702810900000008888",
+        "ПолучательСчет=40702810600000007777",
+        "КонецДокумента",
+    ]
+    text = statement_text().replace("КонецФайла", "\r\n".join([*extra, "КонецФайла"]))
+    path = tmp_path / "alien.txt"
+    path.write_bytes(text.encode("cp1251"))
+    entries, reader = read_entries(path)
+    assert len(entries) == 2
+    (note,) = reader.notes
+    assert note.line == line_of(text, "ПлательщикСчет=40702810900000008888")
+    assert "neither the payer's account" in note.message
+
+
+def test_a_third_partys_unreadable_amount_still_refuses(tmp_path: Path) -> None:
+    """The amount is the bank's own figure the totals are checked against: unreadable, the
+    statement cannot be proven complete, whoever paid."""
+    text = statement_text().replace("Сумма=5000\r\n", "Сумма=50,00,0\r\n")
+    path = tmp_path / "bad.txt"
+    path.write_bytes(text.encode("cp1251"))
+    with pytest.raises(RegistryRefused) as err:
+        read_entries(path)
+    assert [(i.line, i.field) for i in err.value.issues] == [
+        (line_of(text, "Сумма=50,00,0"), "Сумма")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("label", "codec"), [("windows", "cp1251"), ("WINDOWS", "cp1251"), ("dos", "cp866")]
+)
+def test_the_encoding_label_is_read_without_case(tmp_path: Path, label: str, codec: str) -> None:
+    path = write_statement(tmp_path / "kl_to_1c.txt", codec, encoding_name=label)
+    entries, reader = read_entries(path)
+    assert len(entries) == 2 and reader.notes == []
+    assert reader.encoding == ("DOS" if codec == "cp866" else "Windows")
+
+
+def test_an_oebs_export_with_a_lower_case_label(tmp_path: Path) -> None:
+    """Oracle EBS writes Кодировка=windows, LF line ends and blank lines between documents."""
+    entries, reader = read_entries(STATEMENTS / "erp-orders-lowercase-windows.txt")
+    assert [(e.doc_number, e.amount, e.direction) for e in entries] == [
+        ("2335", Decimal("1349.49"), Direction.OUT),
+        ("2336", Decimal("1520.00"), Direction.OUT),
+    ]
+    assert entries[1].counterparty_account == "03100643000000017300"
+    assert reader.notes == []
+
+
+def test_read_orders_takes_a_lower_case_label(tmp_path: Path, make_order: Orders) -> None:
+    out = tmp_path / "orders.txt"
+    ClientBankExchangeFormat().write(out, header(), [make_order()])
+    out.write_bytes(out.read_bytes().replace(b"=Windows", b"=windows"))
+    assert read_orders(out) == [make_order()]
+
+
+def test_a_utf8_file_labelled_windows_is_read_with_a_note() -> None:
+    """The file says Windows and is UTF-8: said so (with the line that shows it, in both
+    readings), and read as UTF-8, since the label is its only problem."""
+    path = STATEMENTS / "online-utf8-labelled-windows.txt"
+    entries, reader = read_entries(path)
+    assert len(entries) == 3
+    assert entries[1].counterparty_name == "ООО «УК Дом»"
+    coding = [n for n in reader.notes if n.field == "Кодировка"]
+    assert len(coding) == 1
+    message = coding[0].message
+    assert "says Кодировка=Windows but is UTF-8" in message and "read as UTF-8" in message
+    # The line that shows it, in both readings.
+    assert "line 2 reads 'ВерсияФормата=1.02' in UTF-8, 'Р’РµСЂСЃРёСЏР¤" in message
+    lines = path.read_text("utf-8").split("\n")
+    assert coding[0].line == next(i for i, s in enumerate(lines, 1) if not s.isascii())
+
+
+def test_a_utf8_file_with_a_byte_order_mark_labelled_windows_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "bom.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + statement_text().encode("utf-8"))
+    entries, reader = read_entries(path)
+    assert len(entries) == 2
+    (note,) = reader.notes
+    assert "byte-order mark" in note.message and "read as UTF-8" in note.message
+
+
+def test_a_file_in_another_one_byte_encoding_is_refused_with_the_reason(tmp_path: Path) -> None:
+    """cp866 bytes labelled Windows: refused, naming the likely encoding, not as mojibake."""
+    path = tmp_path / "dos.txt"
+    path.write_bytes(statement_text().replace("«", '"').replace("»", '"').encode("cp866"))
+    with pytest.raises(RegistryRefused, match="most likely cp866") as err:
+        read_entries(path)
+    assert err.value.issues[0].field == "Кодировка"
+
+
+def test_read_orders_refuses_a_utf8_file_labelled_windows(
+    tmp_path: Path, make_order: Orders
+) -> None:
+    """Orders for a bank stay strict: a bank would read the UTF-8 bytes as cp1251."""
+    out = tmp_path / "orders.txt"
+    ClientBankExchangeFormat().write(out, header(), [make_order()])
+    out.write_bytes(out.read_bytes().decode("cp1251").encode("utf-8"))
+    with pytest.raises(FormatError, match="is UTF-8") as err:
+        read_orders(out)
+    assert err.value.field == "Кодировка" and err.value.line > 0

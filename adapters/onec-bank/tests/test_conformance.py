@@ -90,7 +90,8 @@ def clientbank_statement(
 
 class TestClientBankExchange(TransferFormatConformance):
     format_name = "1c-clientbank"
-    # A bad value is reported on the line its document starts on (СекцияДокумент=…).
+    # A bad value is reported on its own line (that of its key), else on the line its
+    # document starts on (СекцияДокумент=…).
     document_start = r"СекцияДокумент="
 
     def statement_for(

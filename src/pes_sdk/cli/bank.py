@@ -44,6 +44,8 @@ from pes_sdk.settlement_orders import (
 __all__ = ["reconcile", "registry_partner", "settle"]
 
 _USAGE_ERRORS = (UnknownFormat, UnreadableInput, FormatMismatch, ConfigError)
+#: How many of a statement's notes `pes reconcile` prints (the rest are counted).
+_MAX_NOTES = 20
 
 
 class _DateType(click.ParamType):  # type: ignore[type-arg]
@@ -450,8 +452,11 @@ def reconcile(
     Each registry in DIR is settled as `pes settle` would; the transfers so expected are
     matched with the outgoing lines of the service's account in STATEMENT. Lists the
     transfers found, mismatched (another amount or account) and missing, and outgoing lines
-    to partners that no registry explains. Exits 1 when anything is missing or mismatched
-    (or a registry in DIR cannot be read), 2 on a usage or configuration error.
+    to partners that no registry explains. Only the service's own documents in STATEMENT
+    are checked strictly (a bad one refuses it): the statement reader's notes, such as a
+    third party's payment set aside for an ИНН with wrong check digits, are listed and are
+    no failure. Exits 1 when anything is missing or mismatched (or a registry in DIR cannot
+    be read), 2 on a usage or configuration error.
     """
     host = host_of(ctx)
     try:
@@ -473,6 +478,7 @@ def reconcile(
             raise UnreadableInput("no such file", path=statement)
         with stmt_fmt.open(statement, policy=Policy.STRICT) as reader:
             entries = [e for e in reader if isinstance(e, StatementEntry)]
+            notes = list(reader.notes)
     except _USAGE_ERRORS as exc:
         fail(str(exc), EXIT_USAGE)
     except RegistryRefused as exc:
@@ -525,6 +531,12 @@ def reconcile(
         f"{statement}: {len(ours)} line(s) of account {account}; "
         f"{len(expected)} transfer(s) expected from {registries}"
     )
+    if notes:
+        click.echo(f"statement notes ({len(notes)}, not counted as a failure):")
+        for note in notes[:_MAX_NOTES]:
+            click.echo(f"  {note}")
+        if len(notes) > _MAX_NOTES:
+            click.echo(f"  … and {len(notes) - _MAX_NOTES} more")
     click.echo(f"found ({len(result.found)}):")
     for exp, entry in result.found:
         click.echo(f"  {exp.describe()} <- № {entry.doc_number} of {_date(entry.day)}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
@@ -118,6 +118,11 @@ class RegistryReader(abc.ABC, Iterator[Record]):
 
     #: Facts known about the registry once it is open (from its name, header or footer).
     header: RegistryHeader
+    #: What the reader noticed and read past, never a reason to refuse the registry (nor
+    #: counted in :attr:`report`): a label naming the wrong encoding of a text it could
+    #: still read, a bank statement's document that is not the account holder's and was
+    #: set aside. Grows while reading; complete once iteration has ended.
+    notes: Sequence[Issue] = ()
 
     @abc.abstractmethod
     def __next__(self) -> Record: ...

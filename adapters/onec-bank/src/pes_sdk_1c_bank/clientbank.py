@@ -20,8 +20,10 @@ The writer (:meth:`ClientBankExchangeFormat.write`) takes
 1C loads. The reader (:meth:`ClientBankExchangeFormat.open`) yields
 :class:`~pes_sdk.models.StatementEntry` records, one per document, each seen from *our*
 account: a document whose payer account is one of the file's ``РасчСчет`` is outgoing,
-one whose payee account is, incoming. Reading the writer's own output therefore gives the
-orders back as outgoing entries; :func:`read_orders` gives them back as payment orders.
+one whose payee account is, incoming. Only outgoing documents are checked strictly; another
+party's document that cannot be read is set aside with a note (see
+:class:`ClientBankReader`). Reading the writer's own output therefore gives the orders back
+as outgoing entries; :func:`read_orders` gives them back as payment orders.
 """
 
 from __future__ import annotations
@@ -29,10 +31,10 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Literal, TypeVar, cast
 
 import attrs
 
@@ -48,7 +50,8 @@ from pes_sdk.formats.base import (
     RegistryReader,
     WriteReport,
 )
-from pes_sdk.formats.quarantine import RejectSink
+from pes_sdk.formats.quarantine import DEFAULT_ISSUE_LIMIT, RejectSink
+from pes_sdk.formats.text import judge_encoding
 from pes_sdk.models.partners import BankDetails
 from pes_sdk.models.registry import RegistryHeader, RegistryKind
 from pes_sdk.models.transfers import Direction, Party, PaymentOrder, Statement, StatementEntry
@@ -60,6 +63,13 @@ __all__ = ["ENCODINGS", "ClientBankExchangeFormat", "ClientBankReader", "read_or
 
 #: ``Кодировка`` values and the Python codecs they name.
 ENCODINGS = {"Windows": "cp1251", "DOS": "cp866"}
+# The label is read without case: Oracle E-Business Suite writes Кодировка=windows.
+_LABELS = {name.casefold(): name for name in ENCODINGS}
+# Where the label is looked for: in the encoding it names, and in UTF-8 (a file saved as
+# UTF-8 that kept its label; its text then tells which it really is).
+_LABEL_CODECS = ("cp1251", "cp866", "utf-8")
+#: How much of a file's head the ``Кодировка`` label and the encoding rule look at.
+HEAD_BYTES = 65536
 FIRST_LINE = "1CClientBankExchange"
 FORMAT_VERSION = "1.03"
 ORDER_KIND = "Платежное поручение"
@@ -70,6 +80,8 @@ _DATE = re.compile(r"(\d{2})\.(\d{2})\.(\d{4})", re.ASCII)
 _TIME = re.compile(r"(\d{2}):(\d{2}):(\d{2})", re.ASCII)
 # Older 1C versions put "ИНН 7707083893 ООО Ромашка" into Плательщик; the name is the rest.
 _INN_PREFIX = re.compile(r"^ИНН\s+\d{10,12}\s+")
+
+_T = TypeVar("_T")
 
 
 def _ru_date(day: dt.date) -> str:
@@ -153,9 +165,13 @@ class _Written:
 # -- reading -------------------------------------------------------------------------------
 
 
-def _detect_encoding(head: bytes) -> tuple[str, str]:
-    """The ``Кодировка`` of a file from its first bytes: (name, codec). Windows by default."""
-    for codec in ENCODINGS.values():
+def _label(head: bytes) -> str | None:
+    """The ``Кодировка`` a file's first bytes declare, as :data:`ENCODINGS` names it (the
+    value's case does not matter); None when they declare none.
+
+    Raises :class:`FormatError` (field ``Кодировка``) for a value that names neither.
+    """
+    for codec in _LABEL_CODECS:
         key = "Кодировка=".encode(codec)
         at = head.find(key)
         if at < 0:
@@ -165,10 +181,55 @@ def _detect_encoding(head: bytes) -> tuple[str, str]:
             (i for i in (head.find(b"\r", end), head.find(b"\n", end)) if i >= 0), default=-1
         )
         value = head[end : stop if stop >= 0 else None].decode(codec, "replace").strip()
-        if value not in ENCODINGS:
-            raise ValueError(f"unknown Кодировка={value!r}; known: {', '.join(ENCODINGS)}")
-        return value, ENCODINGS[value]
-    return "Windows", ENCODINGS["Windows"]
+        name = _LABELS.get(value.casefold())
+        if name is None:
+            raise FormatError(
+                f"unknown Кодировка={value!r}; known: {', '.join(ENCODINGS)} (in any case)",
+                line=head.count(b"\n", 0, at) + 1,
+                field="Кодировка",
+            )
+        return name
+    return None
+
+
+@attrs.frozen
+class _Encoding:
+    """How a file is read: the ``Кодировка`` it declares (Windows when none) and the codec
+    of its text. ``mismatch`` says why they differ (the codec is then UTF-8), and ``line``
+    is the first line that shows it."""
+
+    name: str
+    codec: str
+    mismatch: str = ""
+    line: int = 0
+
+
+def _encoding(head: bytes) -> _Encoding:
+    """How to read the file whose first bytes are ``head``.
+
+    The label is checked against the text with the kit's rule for declared encodings
+    (:func:`pes_sdk.formats.text.judge_encoding`). A text that is UTF-8 whatever the label
+    says is read as UTF-8, with the reason in ``mismatch``: the label is its only problem,
+    and UTF-8 is proven by the bytes themselves. A text the rule finds to be in another
+    one-byte encoding (or UTF-16) raises :class:`FormatError` naming it and the line
+    that shows it, rather than being read as mojibake.
+    """
+    declared = _label(head)
+    name = declared or "Windows"
+    codec = ENCODINGS[name]
+    wrong = judge_encoding(head, codec)
+    if wrong is None:
+        return _Encoding(name, codec)
+    said = f"says Кодировка={declared}" if declared else f"names no Кодировка ({name} assumed)"
+    if codecs.lookup(wrong.likely).name != "utf-8":
+        raise FormatError(
+            f"the file {said}, but {wrong.message}", line=wrong.line, field="Кодировка"
+        )
+    evidence = wrong.reason or (
+        f"line {wrong.line} reads {wrong.likely_text!r} in UTF-8, "
+        f"{wrong.declared_text!r} in {codec}"
+    )
+    return _Encoding(name, "utf-8", f"the file {said} but is UTF-8 ({evidence})", wrong.line)
 
 
 @attrs.frozen
@@ -176,12 +237,21 @@ class _Document:
     line: int
     kind: str
     fields: dict[str, str]
+    lines: dict[str, int] = attrs.field(factory=dict)  #: the line of each key
+
+    def line_of(self, key: str) -> int:
+        """The line of ``key``'s value, else the document's first line."""
+        return self.lines.get(key, self.line)
 
 
 @attrs.frozen
 class _Section:
     line: int
     fields: dict[str, str]
+    lines: dict[str, int] = attrs.field(factory=dict)
+
+    def line_of(self, key: str) -> int:
+        return self.lines.get(key, self.line)
 
 
 class _Lines:
@@ -190,6 +260,7 @@ class _Lines:
     def __init__(self, path: Path, fh: IO[bytes], codec: str) -> None:
         self.path = path
         self._fh = fh
+        self._codec = codec
         self._decoder = codecs.getincrementaldecoder(codec)("strict")
         self.number = 0
 
@@ -205,7 +276,8 @@ class _Lines:
                 text = self._decoder.decode(raw)
             except UnicodeDecodeError as exc:
                 raise FormatError(
-                    f"bytes not in the file's encoding ({exc.reason} at column {exc.start + 1})",
+                    f"bytes not in the file's encoding, {self._codec} "
+                    f"({exc.reason} at column {exc.start + 1})",
                     path=self.path,
                     line=self.number,
                 ) from None
@@ -270,8 +342,9 @@ def _events(path: Path, lines: Iterable[tuple[int, str]]) -> Iterator[object]:
             raise FormatError(f"not a Key=Value line: {text[:80]!r}", path=path, line=number)
         if current is None:
             yield (key, value)
-        else:
-            current.fields.setdefault(key, value)
+        elif key not in current.fields:
+            current.fields[key] = value
+            current.lines[key] = number
     if current is not None:
         raise FormatError("the file ends inside a section", path=path, line=current.line)
     if not ended:
@@ -324,50 +397,136 @@ def _conv(key: str, func: object, value: str) -> object:
         raise _FieldError(key, str(exc)) from None
 
 
-def _entry(doc: _Document, ours: set[str]) -> list[StatementEntry]:
+def _opt_key(fields: dict[str, str], *keys: str) -> tuple[str, str | None]:
+    """The first of ``keys`` with a value, and the value; else the first key and None."""
+    for key in keys:
+        value = fields.get(key, "").strip()
+        if value:
+            return key, value
+    return keys[0], None
+
+
+def _checked(attribute: str, key: str, value: _T) -> _T:
+    """``value`` through the converter of :class:`StatementEntry`'s field ``attribute``:
+    the model's own rule, with a failure named by the file's ``key``."""
+    convert = getattr(attrs.fields(StatementEntry), attribute).converter
+    try:
+        return cast(_T, convert(value))
+    except (ValueError, TypeError) as exc:
+        raise _FieldError(key, str(exc)) from None
+
+
+def _amount(fields: dict[str, str]) -> Decimal:
+    try:
+        value = parse_amount(_get(fields, "Сумма"), decimal_comma=True)
+    except ValueError as exc:
+        raise _FieldError("Сумма", str(exc)) from None
+    return _checked("amount", "Сумма", value)
+
+
+def _date(fields: dict[str, str], key: str, required: bool = True) -> dt.date | None:
+    text = _get(fields, key) if required else _opt(fields, key)
+    if text is None:
+        return None
+    try:
+        return _parse_date(text)
+    except ValueError as exc:
+        raise _FieldError(key, str(exc)) from None
+
+
+def _attempt(problems: list[_FieldError], read: Callable[..., _T], *args: object) -> _T | None:
+    """``read(*args)``; a :class:`_FieldError` is added to ``problems`` and gives None."""
+    try:
+        return read(*args)
+    except _FieldError as exc:
+        problems.append(exc)
+        return None
+
+
+# The counterparty's identifiers, each checked as StatementEntry checks it: (attribute,
+# the keys that may hold it after the Плательщик/Получатель prefix, "0" means none).
+_COUNTERPARTY = (
+    ("counterparty_inn", ("ИНН",), True),
+    ("counterparty_kpp", ("КПП",), True),
+    ("counterparty_account", ("Счет", "РасчСчет"), False),
+    ("counterparty_bik", ("БИК",), False),
+)
+
+
+@attrs.frozen
+class _Read:
+    """One document read against the file's accounts.
+
+    ``sides`` are the ways it touches them, as (direction, our account); ``amount`` is
+    None when unreadable. ``entries`` is empty when ``problems`` is not.
+    """
+
+    sides: list[tuple[Direction, str]]
+    amount: Decimal | None
+    entries: list[StatementEntry]
+    problems: list[_FieldError]
+
+    @property
+    def ours(self) -> bool:
+        """Paid from one of the file's accounts: the account holder's own document."""
+        return any(d is Direction.OUT for d, _ in self.sides)
+
+
+def _read_document(doc: _Document, ours: set[str]) -> _Read:
+    """The entries of a document, or every problem that keeps it from giving them."""
     f = doc.fields
-    payer_acc = _opt(f, "ПлательщикСчет", "ПлательщикРасчСчет")
-    payee_acc = _opt(f, "ПолучательСчет", "ПолучательРасчСчет")
-    amount = _conv("Сумма", lambda v: parse_amount(v, decimal_comma=True), _get(f, "Сумма"))
-    doc_date = _conv("Дата", _parse_date, _get(f, "Дата"))
+    problems: list[_FieldError] = []
+    payer_key, payer_acc = _opt_key(f, "ПлательщикСчет", "ПлательщикРасчСчет")
+    _, payee_acc = _opt_key(f, "ПолучательСчет", "ПолучательРасчСчет")
     sides: list[tuple[Direction, str, str]] = []
     if payer_acc is not None and payer_acc in ours:
         sides.append((Direction.OUT, payer_acc, "Получатель"))
     if payee_acc is not None and payee_acc in ours:
         sides.append((Direction.IN, payee_acc, "Плательщик"))
+    amount = _attempt(problems, _amount, f)
+    doc_date = _attempt(problems, _date, f, "Дата")
     if not sides:
-        raise _FieldError(
-            "ПлательщикСчет",
-            f"neither the payer's account {payer_acc} nor the payee's {payee_acc} is one of "
-            f"this file's accounts (РасчСчет: {', '.join(sorted(ours)) or 'none'})",
+        problems.append(
+            _FieldError(
+                payer_key,
+                f"neither the payer's account {payer_acc} nor the payee's {payee_acc} is one "
+                f"of this file's accounts (РасчСчет: {', '.join(sorted(ours)) or 'none'})",
+            )
         )
-    out = []
+    found = []
     for direction, account, other in sides:
         value_key = "ДатаСписано" if direction is Direction.OUT else "ДатаПоступило"
-        value_text = _opt(f, value_key)
-        value_date = _conv(value_key, _parse_date, value_text) if value_text else None
-        try:
-            out.append(
-                StatementEntry(
-                    direction=direction,
-                    account=account,
-                    doc_number=f.get("Номер", "").strip(),
-                    doc_date=doc_date,  # type: ignore[arg-type]
-                    amount=amount,  # type: ignore[arg-type]
-                    counterparty_name=_name(f, other),
-                    counterparty_inn=_id(_opt(f, f"{other}ИНН")),
-                    counterparty_kpp=_id(_opt(f, f"{other}КПП")),
-                    counterparty_account=_opt(f, f"{other}Счет", f"{other}РасчСчет"),
-                    counterparty_bik=_opt(f, f"{other}БИК"),
-                    counterparty_bank=_opt(f, f"{other}Банк1") or "",
-                    purpose=_purpose(f),
-                    value_date=value_date,  # type: ignore[arg-type]
-                    doc_kind=doc.kind,
-                )
+        value_date = _attempt(problems, _date, f, value_key, False)
+        party: dict[str, str | None] = {}
+        for attribute, suffixes, zero_is_none in _COUNTERPARTY:
+            key, value = _opt_key(f, *(other + s for s in suffixes))
+            value = _id(value) if zero_is_none else value
+            party[attribute] = _attempt(problems, _checked, attribute, key, value)
+        found.append((direction, account, other, value_date, party))
+    plain_sides = [(d, a) for d, a, _ in sides]
+    if problems:
+        return _Read(plain_sides, amount, [], problems)
+    assert amount is not None  # else a problem says why
+    try:
+        entries = [
+            StatementEntry(
+                direction=direction,
+                account=account,
+                doc_number=f.get("Номер", "").strip(),
+                doc_date=doc_date,
+                amount=amount,
+                counterparty_name=_name(f, other),
+                counterparty_bank=_opt(f, f"{other}Банк1") or "",
+                purpose=_purpose(f),
+                value_date=value_date,
+                doc_kind=doc.kind,
+                **party,
             )
-        except (ValueError, TypeError) as exc:
-            raise _FieldError(other, str(exc)) from None
-    return out
+            for direction, account, other, value_date, party in found
+        ]
+    except (ValueError, TypeError) as exc:
+        return _Read(plain_sides, amount, [], [_FieldError("СекцияДокумент", str(exc))])
+    return _Read(plain_sides, amount, entries, [])
 
 
 def _statement(section: _Section) -> Statement:
@@ -404,20 +563,38 @@ class ClientBankReader(RegistryReader):
     the totals each states have been checked against the documents read: a statement whose
     ``ВсегоПоступило`` or ``ВсегоСписано`` differs from its documents, or whose balances do
     not add up, is refused.
+
+    Only the account holder's own documents (paid from one of the file's accounts) are
+    checked strictly: a problem in one is a bad row under the policy. A document someone
+    else paid in, or one that touches none of the file's accounts, is *set aside* when it
+    cannot be read as an entry (an ИНН with wrong check digits, an account that is not 20
+    digits): it is not yielded, each of its problems goes to :attr:`notes` with the line
+    of its field (the first 1,000 notes are kept), and its amount still counts towards the
+    statement's totals. Its amount must be readable, though: the totals are checked
+    against it.
+
+    :attr:`encoding` is the ``Кодировка`` the file declares (``Windows`` when none) and
+    :attr:`codec` what its text is read with: ``utf-8`` for a UTF-8 file whatever its
+    label says, with a note saying so.
     """
 
     def __init__(self, path: Path, policy: Policy, rejects_path: Path | None) -> None:
         self.path = path
         self._sink = RejectSink(path, policy, rejects_path)
+        self.notes: list[Issue] = []
         self._fh = open(path, "rb")  # noqa: SIM115 - closed by close()
         try:
-            head = self._fh.read(65536)
+            head = self._fh.read(HEAD_BYTES)
             self._fh.seek(0)
-            self.encoding, codec = _detect_encoding(head)
-        except ValueError as exc:
+            enc = _encoding(head)
+        except FormatError as exc:
             self._fh.close()
-            raise self._sink.refuse(str(exc)) from None
-        self._lines = _Lines(path, self._fh, codec)
+            raise self._sink.refuse(exc.message, line=exc.line, field=exc.field) from None
+        self.encoding = enc.name
+        self.codec = enc.codec
+        if enc.mismatch:
+            self.notes.append(Issue(enc.line, "Кодировка", f"{enc.mismatch}; read as UTF-8"))
+        self._lines = _Lines(path, self._fh, enc.codec)
         self.header = RegistryHeader(kind=RegistryKind.STATEMENTS)
         self._head: dict[str, str] = {}
         self._ours: set[str] = set()
@@ -494,7 +671,8 @@ class ClientBankReader(RegistryReader):
                     stmt = _statement(event)
                 except _FieldError as exc:
                     self._done = True
-                    raise self._sink.refuse(exc.message, line=event.line, field=exc.field) from None
+                    line = event.line_of(exc.field)
+                    raise self._sink.refuse(exc.message, line=line, field=exc.field) from None
                 self.statements.append(stmt)
                 self._ours.add(stmt.account)
                 self._refresh_header()
@@ -506,18 +684,38 @@ class ClientBankReader(RegistryReader):
         if self._count == 0:
             self._refresh_header()
         self._count += 1
-        try:
-            entries = _entry(doc, self._ours)
-        except _FieldError as exc:
-            raw = f"СекцияДокумент={doc.kind}; Номер={doc.fields.get('Номер', '')}"
-            self._sink.reject(doc.line, raw, [Issue(doc.line, exc.field, exc.message)])
+        got = _read_document(doc, self._ours)
+        if got.problems:
+            issues = [Issue(doc.line_of(p.field), p.field, p.message) for p in got.problems]
+            issues.sort(key=lambda i: i.line)  # in file order, as a person reads them
+            if got.ours or (got.sides and got.amount is None):
+                raw = f"СекцияДокумент={doc.kind}; Номер={doc.fields.get('Номер', '')}"
+                self._sink.reject(doc.line, raw, issues)
+            else:
+                self._set_aside(doc, got, issues)
             return
-        for e in entries:
+        for e in got.entries:
             key = (e.account, e.direction)
             self._sums[key] = self._sums.get(key, ZERO) + e.amount
             self._good += 1
             self._total += e.amount
-        self._pending.extend(entries)
+        self._pending.extend(got.entries)
+
+    def _set_aside(self, doc: _Document, got: _Read, issues: list[Issue]) -> None:
+        """Keep a document that is not ours out of the entries, and say why in the notes."""
+        for direction, account in got.sides:
+            assert got.amount is not None  # one to our accounts without it is a bad row
+            key = (account, direction)
+            self._sums[key] = self._sums.get(key, ZERO) + got.amount
+        what = f"{doc.kind or 'document'} № {doc.fields.get('Номер', '').strip() or '?'}"
+        if date := doc.fields.get("Дата", "").strip():
+            what += f" of {date}"
+        if got.sides:
+            what += f" ({got.amount} received)"
+        for i in issues:
+            if len(self.notes) < DEFAULT_ISSUE_LIMIT:  # bounded memory, like the rejects
+                message = f"{what} set aside, not paid from this file's accounts: {i.message}"
+                self.notes.append(Issue(i.line, i.field, message))
 
     def _finish(self) -> None:
         self._done = True
@@ -687,17 +885,26 @@ def read_orders(path: Path | str) -> list[PaymentOrder]:
     """The payment orders of a 1CClientBankExchange file, as the writer wrote them.
 
     Every ``Платежное поручение`` document must be a complete, valid order; anything wrong
-    raises :class:`FormatError` naming the line and field.
+    raises :class:`FormatError` naming the line and field. The ``Кодировка`` label is read
+    without case, but the text must be in the encoding it names: a UTF-8 file labelled
+    Windows is refused (a bank would read its bytes as cp1251), unlike a statement.
     """
     path = Path(path)
     with open(path, "rb") as fh:
         try:
-            _, codec = _detect_encoding(fh.read(65536))
-        except ValueError as exc:
-            raise FormatError(str(exc), path=path) from None
+            enc = _encoding(fh.read(HEAD_BYTES))
+        except FormatError as exc:
+            raise FormatError(exc.message, path=path, line=exc.line, field=exc.field) from None
+        if enc.mismatch:
+            raise FormatError(
+                f"{enc.mismatch}: a bank would read it as {ENCODINGS[enc.name]}",
+                path=path,
+                line=enc.line,
+                field="Кодировка",
+            )
         fh.seek(0)
         out = []
-        for event in _events(path, _Lines(path, fh, codec)):
+        for event in _events(path, _Lines(path, fh, enc.codec)):
             if not isinstance(event, _Document) or event.kind != ORDER_KIND:
                 continue
             out.append(_order(path, event))
@@ -716,7 +923,9 @@ def _party(path: Path, doc: _Document, prefix: str) -> Party:
         )
         return Party(_name(f, prefix), _get(f, f"{prefix}ИНН"), bank, _id(_opt(f, f"{prefix}КПП")))
     except _FieldError as exc:
-        raise FormatError(exc.message, path=path, line=doc.line, field=exc.field) from None
+        raise FormatError(
+            exc.message, path=path, line=doc.line_of(exc.field), field=exc.field
+        ) from None
     except (ValueError, TypeError) as exc:
         raise FormatError(str(exc), path=path, line=doc.line, field=prefix) from None
 
@@ -739,6 +948,8 @@ def _order(path: Path, doc: _Document) -> PaymentOrder:
             payment_kind=_opt(f, "ВидПлатежа") or "",
         )
     except _FieldError as exc:
-        raise FormatError(exc.message, path=path, line=doc.line, field=exc.field) from None
+        raise FormatError(
+            exc.message, path=path, line=doc.line_of(exc.field), field=exc.field
+        ) from None
     except (ValueError, TypeError) as exc:
         raise FormatError(str(exc), path=path, line=doc.line, field="СекцияДокумент") from None
