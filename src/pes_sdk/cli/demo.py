@@ -238,6 +238,7 @@ def _walk(host: PluginHost, folder: Path, *, keep: bool) -> None:
     _step(6, "Quarantine: the same registry with one bad row")
     bad = folder / ("bad-" + src.name)
     victim = records[4]
+    assert victim.house_id is not None  # the demo's registry names every house
     text = src.read_text(encoding="utf-8-sig")
     if text.count(victim.house_id) == 0:
         raise PesError(f"{pes_fmt.name} did not write the house GUID as text")

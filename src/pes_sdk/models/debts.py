@@ -8,10 +8,9 @@ from decimal import Decimal
 
 import attrs
 
-from pes_sdk import identifiers
 from pes_sdk.errors import Issue
 from pes_sdk.identifiers import check_inn
-from pes_sdk.models._fields import tags_converter, valid_account, valid_inn
+from pes_sdk.models._fields import optional_guid, tags_converter, valid_account, valid_inn
 from pes_sdk.models.registry import ControlTotals
 from pes_sdk.money import ZERO
 from pes_sdk.money import amount as to_amount
@@ -37,18 +36,26 @@ class DebtRecord:
     the service (код услуги) when its registry gives one beside the name; ``""`` otherwise.
     Both travel unchanged to the payment registry, so the partner can book each payment
     to the service it was for.
+
+    Where the house is: ``house_id`` (ФИАС HOUSEGUID / ГАР OBJECTGUID) when the registry
+    gives it; otherwise ``address``, the house's address as the partner's file writes it
+    ("г. Пермь, ул. Ленина, д. 10"), which the runner resolves to a house through its
+    house directory (справочник домов). A record with neither is found by its account
+    only (a client links the account in the cabinet), never at an address.
     """
 
     account: str = attrs.field(validator=valid_account)
-    house_id: str = attrs.field(
-        converter=identifiers.check_guid
-    )  #: FIAS HOUSEGUID / GAR OBJECTGUID, lower case; opaque
+    #: ФИАС HOUSEGUID / ГАР OBJECTGUID, lower case; opaque. None: the file gives the
+    #: address as text (``address``) or no address at all.
+    house_id: str | None = attrs.field(converter=optional_guid)
     premises: Premises = attrs.field(converter=_premises)
     amount: Decimal = attrs.field(converter=to_amount)
     period: Period | None = None  #: when the row names its own period
     service: str = ""  #: the partner's name (or only code) of the service; "" when it has one
     tags: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=tags_converter)
     service_code: str = ""  #: the partner's code of the service, when given beside the name
+    #: the house's address as text, when the file gives no house GUID; "" otherwise
+    address: str = ""
 
     @property
     def due(self) -> Decimal:
@@ -59,13 +66,14 @@ class DebtRecord:
     def from_checked(
         cls,
         account: str,
-        house_id: str,
+        house_id: str | None,
         premises: Premises,
         amount: Decimal,
         period: Period | None = None,
         service: str = "",
         tags: tuple[tuple[str, str], ...] = (),
         service_code: str = "",
+        address: str = "",
     ) -> DebtRecord:
         """Build a record from values a parser has already checked, skipping the checks.
 
@@ -73,9 +81,9 @@ class DebtRecord:
         every value while parsing it. The caller guarantees what the validators and
         converters would: ``account`` passes
         :func:`~pes_sdk.identifiers.check_personal_account`, ``house_id`` is a lower-case
-        GUID, ``premises`` is a :class:`~pes_sdk.premises.Premises`, ``amount`` a Decimal
+        GUID or None, ``premises`` is a :class:`~pes_sdk.premises.Premises`, ``amount`` a Decimal
         with exactly two places, ``tags`` a tuple of ``(key, value)`` string pairs,
-        ``service`` and ``service_code`` strings. Given
+        ``service``, ``service_code`` and ``address`` strings. Given
         anything else, it builds a record that breaks the model's invariants.
         """
         self = _new(cls)
@@ -87,6 +95,7 @@ class DebtRecord:
         _DEBT_SET_SERVICE(self, service)
         _DEBT_SET_TAGS(self, tags)
         _DEBT_SET_SERVICE_CODE(self, service_code)
+        _DEBT_SET_ADDRESS(self, address)
         return self
 
 
@@ -102,6 +111,7 @@ _new = object.__new__
     _DEBT_SET_SERVICE,
     _DEBT_SET_TAGS,
     _DEBT_SET_SERVICE_CODE,
+    _DEBT_SET_ADDRESS,
 ) = (getattr(DebtRecord, a.name).__set__ for a in attrs.fields(DebtRecord))
 
 

@@ -365,7 +365,7 @@ class _Writer:
             keys[key & _KEY_MASK].append(key)
             # escape_formula leaves alone a text that starts with a letter or digit.
             cells[ia] = account if account[:1].isalnum() else escape_formula(account)
-            cells[ih] = rec.house_id
+            cells[ih] = rec.house_id or ""  # a required column refuses "" below
             premises = rec.premises
             entry = premises_texts.get(id(premises))
             if entry is None or entry[0] is not premises:

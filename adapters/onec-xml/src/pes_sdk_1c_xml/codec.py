@@ -209,7 +209,12 @@ def _debt_attrs() -> _AttributeWriter:
         a = str(amount)
         if not schema.AMOUNT.fullmatch(a):
             format_amount(r.amount)  # raises with the reason
-        out = {"account": r.account, "houseId": r.house_id}
+        house = r.house_id
+        if house is None:
+            # The schema's houseId is required: an address given as text is resolved to a
+            # house (the runner's house directory) before it is written here.
+            raise ValueError("house_id: 1C registry XML needs the house GUID, not an address")
+        out = {"account": r.account, "houseId": house}
         premises = r.premises.text
         if premises:
             out["premises"] = premises
