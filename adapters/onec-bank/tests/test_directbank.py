@@ -303,3 +303,50 @@ def test_creation_date_is_the_service_zone_whatever_the_host(
     after = dt.datetime.now(moscow).replace(tzinfo=None)
     written = dt.datetime.fromisoformat(etree.parse(str(out)).getroot().get("creationDate"))
     assert before <= written <= after
+
+
+def _wrong_check_digit(inn: str) -> str:
+    return inn[:-1] + str((int(inn[-1]) + 1) % 10)
+
+
+def test_a_third_partys_unreadable_credit_is_set_aside_not_a_refusal(
+    tmp_path: Path, service: Party, partner: Party, other: Party
+) -> None:
+    # Another party paid us with an ИНН whose check digits are wrong (its bank's typo):
+    # pes reconcile used to refuse the whole statement for it.
+    assert other.inn is not None
+    path = write_statement(
+        tmp_path / "st.xml", a_statement(), statement_entries(partner, other), owner=service
+    )
+    text = path.read_text("utf-8")
+    assert text.count(f"<INN>{other.inn}</INN>") == 1
+    path.write_text(
+        text.replace(f"<INN>{other.inn}</INN>", f"<INN>{_wrong_check_digit(other.inn)}</INN>"),
+        "utf-8",
+    )
+    with get_host().format("1c-directbank").open(path) as reader:
+        got = list(reader)
+    assert [e.direction for e in got] == [Direction.OUT]  # our own transfer, read
+    (note,) = reader.notes
+    assert note.field == "Payer" and note.line > 1
+    assert "5000.00 received set aside" in note.message
+    # its 5000.00 still counts: TotalCredits (5000.00) was checked and holds
+    assert reader.report.rejected == 0 and reader.report.refused is None
+
+
+def test_our_own_unreadable_debit_still_refuses(
+    tmp_path: Path, service: Party, partner: Party, other: Party
+) -> None:
+    assert partner.inn is not None
+    path = write_statement(
+        tmp_path / "st.xml", a_statement(), statement_entries(partner, other), owner=service
+    )
+    text = path.read_text("utf-8")
+    path.write_text(
+        text.replace(f"<INN>{partner.inn}</INN>", f"<INN>{_wrong_check_digit(partner.inn)}</INN>"),
+        "utf-8",
+    )
+    with pytest.raises(RegistryRefused) as err, get_host().format("1c-directbank").open(path) as r:
+        list(r)
+    (issue,) = err.value.issues
+    assert issue.field == "Payee"

@@ -39,7 +39,7 @@ from pes_sdk.formats.base import (
     RegistryReader,
     WriteReport,
 )
-from pes_sdk.formats.quarantine import RejectSink
+from pes_sdk.formats.quarantine import DEFAULT_ISSUE_LIMIT, RejectSink
 from pes_sdk.models.partners import BankDetails
 from pes_sdk.models.registry import RegistryHeader, RegistryKind
 from pes_sdk.models.transfers import Direction, Party, PaymentOrder, Statement, StatementEntry
@@ -311,6 +311,21 @@ def _entry(op: etree._Element, account: str) -> StatementEntry:
         raise _Bad(other_tag, str(exc)) from None
 
 
+def _third_party_credit(op: etree._Element) -> Decimal | None:
+    """The amount of a credit (``DC`` 2: another party paid this account) whose amount can
+    be read, or None. Such an operation is not the account holder's own document: a
+    problem in its payer's details is the other bank's, never a reason to refuse the
+    statement. A debit, or an operation whose direction or amount cannot be read, stays
+    strict."""
+    pay_doc = op.find(_q("PayDoc"))
+    if _text(op, "DC") != "2" or pay_doc is None or len(pay_doc) == 0:
+        return None
+    try:
+        return _amount(_text(pay_doc[0], "Sum"), "Sum")
+    except _Bad:
+        return None
+
+
 def _make_entry(
     direction: Direction,
     account: str,
@@ -378,6 +393,7 @@ class StatementReader(RegistryReader):
         self._credits = ZERO
         self._report: ReadReport | None = None
         self._done = False
+        self.notes: list[Issue] = []
 
     def _start(self, el: etree._Element) -> None:
         self._depth += 1
@@ -486,7 +502,11 @@ class StatementReader(RegistryReader):
             entry = _entry(el, self.statement.account)
         except _Bad as exc:
             issue = Issue(line, exc.field, exc.message)
-            self._sink.reject(line, f"OperationInfo at line {line}", [issue])
+            received = _third_party_credit(el)
+            if received is None:
+                self._sink.reject(line, f"OperationInfo at line {line}", [issue])
+            else:
+                self._set_aside(issue, received)
             entry = None
         # Done with this operation: free it and what came before it in Data.
         el.clear()
@@ -504,6 +524,20 @@ class StatementReader(RegistryReader):
         else:
             self._credits += entry.amount
         return entry
+
+    def _set_aside(self, issue: Issue, received: Decimal) -> None:
+        """Keep another party's unreadable payment to us out of the entries, with a note.
+
+        Its amount still counts towards ``TotalCredits``, so the totals are checked as the
+        bank wrote them.
+        """
+        self._credits += received
+        if len(self.notes) < DEFAULT_ISSUE_LIMIT:  # bounded memory, like the rejects
+            message = (
+                f"a payment of {received} received set aside, not paid from this "
+                f"statement's account: {issue.message}"
+            )
+            self.notes.append(Issue(issue.line, issue.field, message))
 
     def _finish(self) -> None:
         self._done = True
