@@ -350,3 +350,19 @@ def test_our_own_unreadable_debit_still_refuses(
         list(r)
     (issue,) = err.value.issues
     assert issue.field == "Payee"
+
+
+def test_an_undeclared_namespace_prefix_is_a_typed_refusal(
+    tmp_path: Path, service: Party, partner: Party, other: Party
+) -> None:
+    # Found by fuzzing (issue 13): <x:Data> with x undeclared raised a bare ValueError
+    # from lxml's QName, a traceback out of pes validate.
+    path = write_statement(
+        tmp_path / "st.xml", a_statement(), statement_entries(partner, other), owner=service
+    )
+    text = path.read_text("utf-8").replace("<Data>", "<x:Data>").replace("</Data>", "</x:Data>")
+    path.write_text(text, "utf-8")
+    with pytest.raises(RegistryRefused) as err, get_host().format("1c-directbank").open(path) as r:
+        list(r)
+    assert "namespace prefix that is not declared" in str(err.value)
+    assert err.value.issues[0].line > 1

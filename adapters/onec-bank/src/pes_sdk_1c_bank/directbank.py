@@ -71,6 +71,22 @@ def _q(name: str) -> str:
     return _Q + name
 
 
+def _localname(el: etree._Element) -> str:
+    """The element's name without its namespace; a typed error for an undeclared prefix.
+
+    libxml2 keeps ``<x:Data>`` with an undeclared ``x`` as the literal tag ``x:Data``,
+    which :class:`etree.QName` refuses with a bare ValueError.
+    """
+    try:
+        return etree.QName(el).localname
+    except ValueError:
+        raise FormatError(
+            f"element <{el.tag}> uses a namespace prefix that is not declared",
+            line=_line(el),
+            field=str(el.tag),
+        ) from None
+
+
 def _line(el: etree._Element | None) -> int:
     # lxml-stubs type sourceline loosely; it is an int or None.
     line: object = el.sourceline if el is not None else None
@@ -351,7 +367,7 @@ def _make_entry(
         counterparty_bank=_text(bank, "Name") or "",
         purpose=_text(doc, "Purpose") or "",
         value_date=value_date,
-        doc_kind=f"{etree.QName(doc).localname} ({pay_doc.get('docKind', '')})",
+        doc_kind=f"{_localname(doc)} ({pay_doc.get('docKind', '')})",
     )
 
 
@@ -478,11 +494,9 @@ class StatementReader(RegistryReader):
                 return entry
 
     def _end(self, el: etree._Element) -> StatementEntry | None:
-        tag = etree.QName(el).localname
+        tag = _localname(el)
         parent = el.getparent()
-        in_data = (
-            parent is not None and etree.QName(parent).localname == "Data" and self._depth == 3
-        )
+        in_data = parent is not None and _localname(parent) == "Data" and self._depth == 3
         if in_data and tag in _HEADER_FIELDS and el.text is not None:
             self._facts[tag] = el.text.strip()
             return None
@@ -512,7 +526,7 @@ class StatementReader(RegistryReader):
         el.clear()
         while el.getprevious() is not None and parent is not None:
             prev = el.getprevious()
-            if prev is None or etree.QName(prev).localname != "OperationInfo":
+            if prev is None or _localname(prev) != "OperationInfo":
                 break
             parent.remove(prev)
         if entry is None:
