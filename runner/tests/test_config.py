@@ -849,3 +849,40 @@ def test_default_host_is_the_process_host(tmp_path: Path) -> None:
     assert "soap-billing" in get_host().billing_sources()
     config = load_runner_config(write(tmp_path, base_config()), env=full_env())
     assert config.partners[1].source.kind == "soap-billing"
+
+
+# Found by fuzzing the configuration (issue 13): each was a traceback from
+# `pes runner check` (InvalidOperation on comparing NaN, ValueError from urlsplit,
+# RuntimeError from expanduser, decimal errors and RecursionError from the parser).
+@pytest.mark.parametrize(
+    ("find", "put", "problem"),
+    [
+        (
+            re.compile(r"(?m)^scan_interval = \S+"),
+            "scan_interval = nan",
+            "nan is not a number (nan and inf are not accepted)",
+        ),
+        (
+            re.compile(r"(?m)^scan_interval = \S+"),
+            "scan_interval = 1e9999999999999999999",
+            "the number 1e9999999999999999999 is out of range",
+        ),
+        (re.compile(r'(?m)^url = "[^"]*"'), 'url = "//["', "store.url: is not a URL"),
+        (
+            re.compile(r'(?m)^data = "[^"]*"'),
+            'data = "~nobody-has-this-name"',
+            "service.data: '~nobody-has-this-name' starts with a home folder",
+        ),
+        (re.compile(r"(?m)^version = 1$"), "version = " + "[" * 500 + "]" * 500, "nested more"),
+    ],
+    ids=["nan-seconds", "huge-exponent", "bad-url", "unknown-home", "deep-arrays"],
+)
+def test_hostile_values_are_problems_not_tracebacks(
+    tmp_path: Path, find: re.Pattern[str], put: str, problem: str
+) -> None:
+    text = example_config_path().read_text(encoding="utf-8")
+    changed = find.sub(put, text, count=1)
+    assert changed != text
+    with pytest.raises(RunnerConfigError) as caught:
+        parse_runner_config(changed, base=tmp_path, env=ENV)
+    assert any(problem in p for p in caught.value.problems), caught.value.problems

@@ -17,7 +17,6 @@ binary floats), so ``rate = 0.0136`` means exactly 1.36%. The format is document
 from __future__ import annotations
 
 import string
-import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -26,7 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
-from pes_sdk import identifiers
+from pes_sdk import identifiers, tomlfile
 from pes_sdk.errors import ConfigError
 from pes_sdk.models.partners import BankDetails, FeeTerms, Partner
 from pes_sdk.models.transfers import NAME_MAX, Party
@@ -205,7 +204,10 @@ def _rate(value: Any) -> Decimal:
         raise TypeError('is a number such as 0.0136 or text such as "1.36%", not a boolean')
     if isinstance(value, str):
         text = value.strip()
-        rate = Decimal(text[:-1].strip()) / 100 if text.endswith("%") else Decimal(text)
+        try:
+            rate = Decimal(text[:-1].strip()) / 100 if text.endswith("%") else Decimal(text)
+        except ArithmeticError:  # "1e9999999%": an exponent no Decimal holds
+            raise ValueError(f"a rate is a fraction in [0, 1), not {value!r}") from None
     elif isinstance(value, int | Decimal):
         rate = Decimal(value)
     else:
@@ -487,9 +489,10 @@ def parse_partners(
     listing every problem.
     """
     try:
-        data = tomllib.loads(text, parse_float=Decimal)
-    except tomllib.TOMLDecodeError as exc:
-        raise PartnersFileError(path, [f"not valid TOML: {exc}"]) from None
+        data = tomlfile.loads(text, str(path) if path is not None else "PARTNERS.toml")
+    except tomlfile.TomlError as exc:
+        where = f"line {exc.line}: " if exc.line else ""
+        raise PartnersFileError(path, [where + exc.reason]) from None
     c = _Checker()
     c.unknown(data, ("version", "service", "partners"), "")
     version = c.get(data, "version", "", lambda v: v, required=False, default=FORMAT_VERSION)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from importlib import resources
@@ -22,6 +21,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from pes_sdk import tomlfile
 from pes_sdk.errors import ConfigError
 from pes_sdk.formats import SERVICE_FIELDS
 from pes_sdk.models.partners import Partner
@@ -291,7 +291,20 @@ def _folder_problem(folder: Path) -> str | None:
 
 
 def _resolve(base: Path, value: str) -> Path:
-    return Path(os.path.normpath(base / Path(value).expanduser()))
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError:  # "~name" of no user, or "~" with no home folder known
+        raise ValueError(f"{value!r} starts with a home folder that cannot be found") from None
+    return Path(os.path.normpath(base / path))
+
+
+def _url(value: Any) -> str:
+    text = _text(value)
+    try:
+        urlsplit(text)
+    except ValueError as exc:  # "//[": an IPv6 host that is never closed
+        raise ValueError(f"is not a URL ({exc}): {text!r}") from None
+    return text
 
 
 def _overlaps(a: Path, b: Path) -> bool:
@@ -434,7 +447,7 @@ class _Loader:
         return attrs.evolve(found, group_commit=group) if found is not None else None
 
     def _store_url(self, table: Mapping[str, Any], data_folder: Path | None) -> StoreConfig | None:
-        url = self.r.get(table, "url", "store", _text)
+        url = self.r.get(table, "url", "store", _url)
         if url is None:
             if "url" in table or data_folder is None:
                 return None
@@ -824,9 +837,10 @@ def parse_runner_config(
     ``os.environ``); ``data`` replaces ``service.data`` (the demo runs in a fresh folder).
     """
     try:
-        doc = tomllib.loads(text, parse_float=Decimal)
-    except tomllib.TOMLDecodeError as exc:
-        raise RunnerConfigError(path, [f"not valid TOML: {exc}"]) from None
+        doc = tomlfile.loads(text, str(path) if path is not None else "runner.toml")
+    except tomlfile.TomlError as exc:
+        where = f"line {exc.line}: " if exc.line else ""
+        raise RunnerConfigError(path, [where + exc.reason]) from None
     if base is None:
         base = path.parent if path is not None else Path.cwd()
     base = Path(os.path.abspath(base))
@@ -860,7 +874,12 @@ def _data_guess(doc: Mapping[str, Any], base: Path) -> Path | None:
     # When [service] has other problems the data folder is still used to check the rest.
     table = doc.get("service")
     value = table.get("data", "data") if isinstance(table, dict) else "data"
-    return _resolve(base, value) if isinstance(value, str) and value.strip() else None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return _resolve(base, value)
+    except ValueError:  # [service] reports it
+        return None
 
 
 def load_runner_config(
