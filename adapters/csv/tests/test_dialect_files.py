@@ -32,9 +32,12 @@ H1 = "0a1b2c3d-4e5f-4071-8a9b-0c1d2e3f4a5b"
 H2 = "5d6e7f80-91a2-43b4-85c6-d7e8f9a0b1c2"
 
 
-def test_builtin_dialects_are_exactly_the_four():
+def test_builtin_dialects_are_exactly_these():
     names = sorted(d.name for d in find_dialects([builtin_dialect_dir()]))
-    assert names == ["pes-debts", "pes-payments", "sber-debts", "sber-payments"]
+    assert names == [
+        "gorod-debts", "pes-debts", "pes-payments", "sber-debts", "sber-els-guid",
+        "sber-ls-fio-address", "sber-ls-fio-sum", "sber-payments",
+    ]  # fmt: skip
 
 
 def test_sber_debts_dialect_is_as_documented():
@@ -170,6 +173,28 @@ def test_minimal_dialect_loads(tmp_path: Path):
         (_minimal() + '[footer]\nfields = ["count"]\nlines = 2\n', "footer.lines"),
         (_minimal() + "[footer]\n", "footer.fields"),
         (_minimal().replace('name = "mine"\n', ""), "name"),
+        # issue 12: personal and ignored columns, encodings, header blocks, GUID,кв
+        (_minimal() + '[[columns]]\nname = "fio"\ntype = "personal"\nfield = "service"\n',
+         "columns[3].field"),
+        (_minimal() + '[[columns]]\nname = "fio"\ntype = "personal"\ncheck = "age"\n',
+         "columns[3].check"),
+        (_minimal() + '[[columns]]\nname = "x"\ntype = "ignored"\ncheck = "name"\n',
+         "columns[3].check"),
+        (_minimal(encodings='["koi8-r", "latin-1"]'), "encodings"),
+        (_minimal(encodings='["koi8-r"]'), "encodings"),
+        (_minimal(encodings='["utf-8", "utf8"]'), "encodings"),
+        (_minimal(delimiter='","').replace('type = "guid"', 'type = "guid_premises"'),
+         "columns[1].type"),
+        (_minimal().replace('type = "guid"', 'type = "guid_premises"')
+         + '[[columns]]\nname = "kv"\nfield = "premises"\ntype = "premises"\n', "columns"),
+        (_minimal() + "[header_block]\nkeys = {}\n", "header_block.keys"),
+        (_minimal() + '[header_block]\nkeys = { SUM = "account" }\n', "header_block.keys"),
+        (_minimal() + '[header_block]\nkeys = { A = "amount", B = "amount" }\n',
+         "header_block.keys"),
+        (_minimal() + '[header_block]\nprefix = "# "\nkeys = { A = "amount" }\n',
+         "header_block.prefix"),
+        (_minimal() + '[header_block]\nkeys = { A = "amount" }\n[footer]\nfields = ["count"]\n',
+         "footer"),
     ],
 )  # fmt: skip
 def test_bad_dialect_names_the_file_and_the_key(tmp_path: Path, text: str, key: str):
@@ -315,3 +340,29 @@ def test_an_unknown_dialect_time_zone_names_the_key() -> None:
     data["time_zone"] = "Mars/Olympus"
     with pytest.raises(ConfigError, match="time_zone: unknown time zone 'Mars/Olympus'"):
         parse_dialect(data)
+
+
+def test_new_dialect_keys_load(tmp_path: Path):
+    """A partner's own dialect describes the issue-12 layouts without code."""
+    text = _minimal(encodings='["cp1251", "koi8-r", "utf-8"]', period_format='"MM.YYYY"').replace(
+        'type = "guid"', 'type = "guid_premises"'
+    )
+    text += '[[columns]]\nname = "fio"\ntype = "personal"\ncheck = "name"\n'
+    text += '[[columns]]\nname = "els"\ntype = "ignored"\n'
+    text += '[header_block]\nkeys = { FILESUM = "amount", TYPE = "type", PERIOD = "period" }\n'
+    d = _load(text, tmp_path)
+    # The written encoding (``encoding``) comes first; the others in the order listed.
+    assert d.encoding == "utf-8" and d.read_encodings == ("utf-8", "cp1251", "koi8-r")  # type: ignore[attr-defined]
+    assert [c.field for c in d.columns] == ["account", "house_id", "amount", "", ""]  # type: ignore[attr-defined]
+    assert d.header_block.fact("PERIOD") == "period"  # type: ignore[attr-defined]
+    fmt = DialectFormat(d)  # type: ignore[arg-type]
+    assert fmt.capabilities.encodings == ("utf-8", "cp1251", "koi8-r")
+    assert fmt.capabilities.control_totals and fmt.sum_fields == ("amount",)
+
+
+def test_a_debt_dialect_needs_no_house_column(tmp_path: Path):
+    text = _minimal().replace(
+        '[[columns]]\nname = "house_id"\nfield = "house_id"\ntype = "guid"\n', ""
+    )
+    d = _load(text, tmp_path)
+    assert [c.field for c in d.columns] == ["account", "amount"]  # type: ignore[attr-defined]

@@ -34,6 +34,12 @@ __all__ = [
     "period_parser",
 ]
 
+_MM_DOT_YYYY = re.compile(r"(0[1-9]|1[0-2])\.([0-9]{4})", re.ASCII)
+# A personal cell's shapes; the value itself is never shown (it is personal data).
+_NAME_SHAPE = re.compile(r"[^\W\d_]+(?:[ .'’-]+[^\W\d_]+)*\.?")
+_PHONE_SHAPE = re.compile(r"\+?[0-9 ()-]{5,24}", re.ASCII)
+WITHHELD = "the value is personal data and is not shown"
+
 CellParser = Callable[[str], Any]
 CellFormatter = Callable[[Any], str]
 
@@ -119,20 +125,70 @@ def amount_parser(separators: tuple[str, ...]) -> CellParser:
     return parse
 
 
+def _parse_mm_dot_yyyy(text: str) -> Period:
+    m = _MM_DOT_YYYY.fullmatch(text)
+    if not m:
+        raise ValueError(f"not a period MM.YYYY: {text!r}")
+    return Period(int(m.group(2)), int(m.group(1)))
+
+
+#: How each ``period_format`` is read and written.
+PERIOD_FORMS: dict[str, tuple[Callable[[str], Period], Callable[[Period], str]]] = {
+    "YYYY-MM": (Period.parse, str),
+    "MMYYYY": (Period.parse_mmyyyy, Period.format_mmyyyy),
+    # Two-digit years are 2000-2099, as Sberbank's file names (ИНН_РС_НОМЕР_ММГГ.txt) mean.
+    "MMYY": (Period.parse_mmyy, Period.format_mmyy),
+    "MM.YYYY": (_parse_mm_dot_yyyy, lambda p: f"{p.month:02d}.{p.year:04d}"),
+}
+
+
 def period_parser(form: str) -> CellParser:
-    parse = Period.parse if form == "YYYY-MM" else Period.parse_mmyyyy
-    return _cached(parse)
+    return _cached(PERIOD_FORMS[form][0])
 
 
 def period_formatter(form: str) -> Callable[[Period], str]:
-    if form == "YYYY-MM":
-        return str
-    return Period.format_mmyyyy
+    return PERIOD_FORMS[form][1]
+
+
+def _guid_premises(text: str) -> tuple[str, Premises]:
+    """``"GUID,кв"`` (the premises may be empty or hold commas of their own)."""
+    house, sep, rest = text.partition(",")
+    if not sep:
+        raise ValueError(f"not 'GUID,premises': {text[:80]!r} has no comma")
+    return check_guid(house.strip()), _premises(rest.strip())
+
+
+def _format_guid_premises(value: tuple[str | None, Premises]) -> str:
+    house, premises = value
+    if not house:
+        return ""  # no house: the premises alone would mean nothing
+    return f"{house},{escape_formula(premises.text) if premises.text else ''}"
+
+
+def _personal_check(shape: str) -> CellParser:
+    pattern = {"name": _NAME_SHAPE, "phone": _PHONE_SHAPE}[shape].fullmatch
+    what = {"name": "a name", "phone": "a phone number"}[shape]
+
+    def check(text: str) -> None:
+        if not pattern(text.strip()):
+            raise ValueError(f"does not look like {what} ({WITHHELD})")
+
+    return check
+
+
+def _drop(text: str) -> None:
+    return None
 
 
 def parser_for(column: Column, dialect: Dialect) -> CellParser:
     """The parser of ``column``'s non-empty cells (emptiness is the caller's business)."""
     t = column.type
+    if t is ColumnType.PERSONAL and column.check:
+        return _personal_check(column.check)
+    if t in (ColumnType.PERSONAL, ColumnType.IGNORED):
+        return _drop
+    if t is ColumnType.GUID_PREMISES:
+        return _cached(_guid_premises)
     if t is ColumnType.ACCOUNT:
         return _account
     if t is ColumnType.GUID:
@@ -150,7 +206,8 @@ def parser_for(column: Column, dialect: Dialect) -> CellParser:
     if t is ColumnType.DATETIME:
         return TimeFormat(dialect.datetime_format).parse_datetime
     # A service's name and code repeat on every row; operation ids never do.
-    return _cached(_text_checks) if column.field in SERVICE_FIELDS else _text_checks
+    repeats = column.field in SERVICE_FIELDS or column.field == "address"
+    return _cached(_text_checks) if repeats else _text_checks
 
 
 def format_amount(value: Decimal, separator: str) -> str:
@@ -161,6 +218,10 @@ def format_amount(value: Decimal, separator: str) -> str:
 def formatter_for(column: Column, dialect: Dialect) -> CellFormatter:
     """How ``column``'s value is written; text cells are formula-escaped."""
     t = column.type
+    if t in (ColumnType.PERSONAL, ColumnType.IGNORED):
+        return lambda _: ""  # never kept, so never written
+    if t is ColumnType.GUID_PREMISES:
+        return _format_guid_premises
     if t in (ColumnType.ACCOUNT, ColumnType.TEXT):
         return escape_formula
     if t is ColumnType.PREMISES:
@@ -197,6 +258,8 @@ def empty_value(column: Column) -> Any:
     """The record value of an optional column's empty cell."""
     if column.type is ColumnType.PREMISES:
         return Premises("")
+    if column.type is ColumnType.GUID_PREMISES:
+        return (None, Premises(""))
     if column.type in (ColumnType.TEXT, ColumnType.ACCOUNT):
         return ""
     return None

@@ -37,6 +37,7 @@ __all__ = [
     "ColumnType",
     "Dialect",
     "Footer",
+    "HeaderBlock",
     "builtin_dialect_dir",
     "dialect_dirs",
     "find_dialects",
@@ -63,6 +64,19 @@ class ColumnType(enum.StrEnum):
     TIME = "time"  #: in the dialect's ``time_format``
     DATETIME = "datetime"  #: in the dialect's ``datetime_format``
     TEXT = "text"  #: free text without the delimiter or line breaks
+    #: "GUID,кв" in one cell: the house GUID, a comma, the premises (fills house_id and
+    #: premises)
+    GUID_PREMISES = "guid_premises"
+    IGNORED = "ignored"  #: read and dropped; fills no field, written empty
+    #: personal data (ФИО, phone): read, checked for shape if asked (``check``), dropped at
+    #: once; never kept, logged, shown in an error or a rejects file; written empty
+    PERSONAL = "personal"
+
+
+#: Column types that fill no record field.
+DROPPED = frozenset({ColumnType.IGNORED, ColumnType.PERSONAL})
+#: Shapes a personal column may be checked for (``check = "name"`` …).
+PERSONAL_CHECKS = ("name", "phone")
 
 
 #: For each registry kind, the record fields a column may fill and the types each accepts.
@@ -70,7 +84,8 @@ class ColumnType(enum.StrEnum):
 FIELD_TYPES: Mapping[RegistryKind, Mapping[str, tuple[ColumnType, ...]]] = {
     RegistryKind.DEBTS: {
         "account": (ColumnType.ACCOUNT,),
-        "house_id": (ColumnType.GUID,),
+        "house_id": (ColumnType.GUID, ColumnType.GUID_PREMISES),
+        "address": (ColumnType.TEXT,),
         "premises": (ColumnType.PREMISES,),
         "amount": (ColumnType.AMOUNT,),
         "period": (ColumnType.PERIOD,),
@@ -81,7 +96,7 @@ FIELD_TYPES: Mapping[RegistryKind, Mapping[str, tuple[ColumnType, ...]]] = {
         "paid_at": (ColumnType.DATETIME, ColumnType.DATE, ColumnType.TIME),
         "operation_id": (ColumnType.TEXT,),
         "account": (ColumnType.ACCOUNT,),
-        "house_id": (ColumnType.GUID,),
+        "house_id": (ColumnType.GUID, ColumnType.GUID_PREMISES),
         "premises": (ColumnType.PREMISES,),
         "period": (ColumnType.PERIOD,),
         "service": (ColumnType.TEXT,),
@@ -93,9 +108,10 @@ FIELD_TYPES: Mapping[RegistryKind, Mapping[str, tuple[ColumnType, ...]]] = {
     },
 }
 
-#: Fields the record cannot do without: a column must carry each, and be required.
+#: Fields the record cannot do without: a column must carry each, and be required. A debt
+#: registry may give its house as a GUID, as address text, or not at all (found by account).
 REQUIRED_FIELDS: Mapping[RegistryKind, frozenset[str]] = {
-    RegistryKind.DEBTS: frozenset({"account", "house_id", "amount"}),
+    RegistryKind.DEBTS: frozenset({"account", "amount"}),
     RegistryKind.PAYMENTS: frozenset(
         {"paid_at", "operation_id", "account", "amount", "transfer", "fee"}
     ),
@@ -104,7 +120,7 @@ REQUIRED_FIELDS: Mapping[RegistryKind, frozenset[str]] = {
 #: Footer fields that are control totals; any other footer field is text kept in
 #: ``RegistryHeader.extra``.
 COUNT_FIELD = "count"
-PERIOD_FORMATS = ("YYYY-MM", "MMYYYY")
+PERIOD_FORMATS = ("YYYY-MM", "MMYYYY", "MMYY", "MM.YYYY")
 LINE_ENDINGS = {"crlf": "\r\n", "lf": "\n"}
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 _FIELD_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -116,9 +132,15 @@ class Column:
     """One cell of a data line."""
 
     name: str  #: the column's name, written in the header row
-    field: str  #: the record field it fills
+    field: str  #: the record field it fills ("" for an ignored or personal column)
     type: ColumnType
     required: bool = True  #: an empty (or, at the end of the line, absent) cell is an error
+    check: str = ""  #: a personal column's shape (``name``, ``phone``), checked when set
+
+    @property
+    def dropped(self) -> bool:
+        """Whether the cell is read and dropped (an ignored or personal column)."""
+        return self.type in DROPPED
 
 
 @attrs.frozen
@@ -132,14 +154,41 @@ class Footer:
 
 
 @attrs.frozen
+class HeaderBlock:
+    """Lines ``#KEY value`` before the rows (``#FILESUM 1622,26``), mapped to registry facts.
+
+    ``keys`` maps each key (as the file writes it, without the prefix) to a fact: ``count``
+    (the number of rows) or an amount field (a control sum) are control totals, checked
+    against the rows; ``period`` is the registry's period in the dialect's
+    ``period_format``; any other name is text kept in ``RegistryHeader.extra`` under that
+    name (``service``, ``type``). Keys the file has and the dialect does not name are kept
+    there too, under the key as written.
+    """
+
+    keys: tuple[tuple[str, str], ...]  #: (key in the file, fact), in the order written
+    prefix: str = "#"
+    separator: str = " "  #: between the key and its value
+    required: bool = True  #: every key must be present on reading; always written
+
+    def fact(self, key: str) -> str | None:
+        for k, fact in self.keys:
+            if k == key:
+                return fact
+        return None
+
+
+@attrs.frozen
 class Dialect:
     """One registry layout. Build it with :func:`load_dialect` or :func:`parse_dialect`."""
 
     name: str
     kind: RegistryKind
     columns: tuple[Column, ...]
-    encoding: str
+    encoding: str  #: written, and the first tried on reading
     description: str = ""
+    #: accepted on reading, told apart by the kit's rule (pes_sdk.formats.text); the first
+    #: is ``encoding``
+    read_encodings: tuple[str, ...] = ()
     delimiter: str = ";"
     decimal_separator: str = "."  #: written
     read_decimal_separators: tuple[str, ...] = (".",)  #: accepted on reading
@@ -155,18 +204,28 @@ class Dialect:
     line_ending: str = "\r\n"
     header: str | None = None  #: the exact header line, or None when the file has none
     footer: Footer | None = None
+    header_block: HeaderBlock | None = None
     tagged_fields: bool = False
     tag_key_pattern: str = r"[A-Za-z_][A-Za-z0-9_]*"
     filename: str | None = None  #: file-name template, see :mod:`pes_sdk_csv.filename`
     max_line_length: int = 65536
     source: Path | None = attrs.field(default=None, eq=False)  #: the TOML file
 
+    def __attrs_post_init__(self) -> None:
+        if not self.read_encodings:
+            object.__setattr__(self, "read_encodings", (self.encoding,))
+
     def column_index(self, field: str) -> int | None:
         """The position of the (first) column that fills ``field``, or None."""
         for i, col in enumerate(self.columns):
-            if col.field == field:
+            if col.field == field and not col.dropped:
                 return i
         return None
+
+    @property
+    def personal(self) -> tuple[int, ...]:
+        """The positions of the personal-data columns (masked wherever a line is shown)."""
+        return tuple(i for i, c in enumerate(self.columns) if c.type is ColumnType.PERSONAL)
 
 
 # -- loading ----------------------------------------------------------------------------
@@ -243,16 +302,26 @@ def parse_dialect(data: Mapping[str, Any], source: str | Path = "<dialect>") -> 
     fields = FIELD_TYPES[kind]
     description = top.get("description", str, "")
 
-    encoding_name = top.get("encoding", str)
-    try:
-        encoding = codecs.lookup(encoding_name).name
-    except LookupError:
-        encoding = ""
-    top.check(
-        "encoding",
-        encoding in ENCODINGS,
-        f"must be one of {', '.join(ENCODINGS)}, not {encoding_name!r}",
-    )
+    def canonical(key: str, name: Any) -> str:
+        try:
+            found = codecs.lookup(name).name if isinstance(name, str) else ""
+        except LookupError:
+            found = ""
+        top.check(key, found in ENCODINGS, f"must be one of {', '.join(ENCODINGS)}, not {name!r}")
+        return found
+
+    names = top.get("encodings", list, [])
+    read_encodings = tuple(canonical("encodings", n) for n in names)
+    top.check("encodings", len(set(read_encodings)) == len(read_encodings), "repeats an encoding")
+    encoding_name = top.get("encoding", str, names[0] if names else attrs.NOTHING)
+    encoding = canonical("encoding", encoding_name)
+    if read_encodings:
+        top.check(
+            "encodings", encoding in read_encodings, f"must include the encoding {encoding!r}"
+        )
+        read_encodings = (encoding, *(e for e in read_encodings if e != encoding))
+    else:
+        read_encodings = (encoding,)
     delimiter = top.get("delimiter", str, ";")
     top.check(
         "delimiter",
@@ -331,16 +400,26 @@ def parse_dialect(data: Mapping[str, Any], source: str | Path = "<dialect>") -> 
         )
         col.check("name", cname not in seen_names, f"repeats column {cname!r}")
         seen_names.add(cname)
-        field = col.choice("field", fields)
         ctype = ColumnType(col.choice("type", [t.value for t in ColumnType]))
-        col.check(
-            "type",
-            ctype in fields[field],
-            f"field {field!r} takes {' or '.join(fields[field])}, not {ctype.value!r}",
-        )
-        required = col.get("required", bool, True)
+        check = ""
+        if ctype in DROPPED:
+            col.check("field", "field" not in raw, f"a {ctype.value} column fills no field")
+            field = ""
+            required = col.get("required", bool, False)
+            if ctype is ColumnType.PERSONAL:
+                check = col.choice("check", PERSONAL_CHECKS, "")
+        else:
+            field = col.choice("field", fields)
+            col.check(
+                "type",
+                ctype in fields[field],
+                f"field {field!r} takes {' or '.join(fields[field])}, not {ctype.value!r}",
+            )
+            required = col.get("required", bool, True)
+        if ctype is ColumnType.GUID_PREMISES:
+            col.check("type", delimiter != ",", "needs a delimiter other than ','")
         col.finish()
-        columns.append(Column(cname, field, ctype, required))
+        columns.append(Column(cname, field, ctype, required, check))
     _check_columns(top, kind, columns)
 
     header_value = top.get("header", (bool, str), False)
@@ -354,6 +433,9 @@ def parse_dialect(data: Mapping[str, Any], source: str | Path = "<dialect>") -> 
         )
         header = header_value
 
+    header_block = None
+    if "header_block" in data:
+        header_block = _header_block(src, top.get("header_block", dict), fields, columns)
     footer = None
     if "footer" in data:
         raw_footer = top.get("footer", dict)
@@ -389,6 +471,12 @@ def parse_dialect(data: Mapping[str, Any], source: str | Path = "<dialect>") -> 
         frequired = fl.get("required", bool, True)
         fl.finish()
         footer = Footer(prefix, tuple(ffields), frequired)
+        if header_block is not None:
+            top.check(
+                "footer",
+                not any(f == COUNT_FIELD or f in amount_fields for _, f in header_block.keys),
+                "the header block carries the control totals already",
+            )
 
     filename = top.get("filename", str, None)
     if filename is not None:
@@ -405,6 +493,7 @@ def parse_dialect(data: Mapping[str, Any], source: str | Path = "<dialect>") -> 
         columns=tuple(columns),
         encoding=encoding,
         description=description,
+        read_encodings=read_encodings,
         delimiter=delimiter,
         decimal_separator=decimal_separator,
         read_decimal_separators=tuple(read_seps),
@@ -416,6 +505,7 @@ def parse_dialect(data: Mapping[str, Any], source: str | Path = "<dialect>") -> 
         line_ending=line_ending,
         header=header,
         footer=footer,
+        header_block=header_block,
         tagged_fields=tagged,
         tag_key_pattern=tag_key_pattern,
         filename=filename,
@@ -424,10 +514,58 @@ def parse_dialect(data: Mapping[str, Any], source: str | Path = "<dialect>") -> 
     )
 
 
+def _header_block(
+    src: str,
+    raw: Mapping[str, Any],
+    fields: Mapping[str, tuple[ColumnType, ...]],
+    columns: list[Column],
+) -> HeaderBlock:
+    hb = _Loader(src, raw, "header_block.")
+    prefix = hb.get("prefix", str, "#")
+    hb.check(
+        "prefix",
+        bool(prefix) and prefix.isprintable() and " " not in prefix,
+        "is non-empty printable text without spaces",
+    )
+    separator = hb.get("separator", str, " ")
+    hb.check("separator", len(separator) == 1 and separator.isprintable(), "is one character")
+    keys = hb.get("keys", dict)
+    hb.check("keys", bool(keys), "needs at least one key")
+    amount_fields = {f for f, types in fields.items() if ColumnType.AMOUNT in types}
+    pairs: list[tuple[str, str]] = []
+    for key, fact in keys.items():
+        hb.check(
+            "keys", bool(key) and separator not in key and key.isprintable(), f"bad key {key!r}"
+        )
+        hb.check(
+            "keys",
+            isinstance(fact, str) and bool(_FIELD_NAME.fullmatch(fact)),
+            f"{key}: bad fact {fact!r}",
+        )
+        if fact in fields and fact not in amount_fields and fact not in ("service", "period"):
+            raise hb.error("keys", f"{key}: {fact!r} is a record field but not an amount to sum")
+        if fact in amount_fields:
+            hb.check(
+                "keys",
+                any(c.field == fact for c in columns),
+                f"{key}: sums {fact!r}, which no column carries",
+            )
+        pairs.append((key, fact))
+    facts = [f for _, f in pairs]
+    hb.check("keys", len(set(facts)) == len(facts), "maps two keys to one fact")
+    required = hb.get("required", bool, True)
+    hb.finish()
+    return HeaderBlock(tuple(pairs), prefix, separator, required)
+
+
 def _check_columns(top: _Loader, kind: RegistryKind, columns: list[Column]) -> None:
     by_field: dict[str, list[Column]] = {}
     for c in columns:
-        by_field.setdefault(c.field, []).append(c)
+        if c.dropped:
+            continue
+        # "GUID,кв" in one cell fills the premises too.
+        for field in (c.field, "premises") if c.type is ColumnType.GUID_PREMISES else (c.field,):
+            by_field.setdefault(field, []).append(c)
     for field, cols in by_field.items():
         if field == "paid_at":
             types = sorted(c.type.value for c in cols)

@@ -23,6 +23,7 @@ import io
 import itertools
 import operator
 import re
+import shutil
 from array import array
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -47,10 +48,17 @@ from pes_sdk.formats import (
     unescape_formula,
 )
 from pes_sdk.formats.base import PROGRESS_EVERY, SERVICE_FIELDS
-from pes_sdk.formats.text import judge_encoding, text_file_issue
+from pes_sdk.formats.text import (
+    EMPTY_FILE,
+    WrongEncoding,
+    judge_encoding,
+    read_sample,
+    text_file_issue,
+)
 from pes_sdk.models import ControlTotals, DebtRecord, PaymentRecord, RegistryHeader, RegistryKind
 from pes_sdk.money import ZERO
 from pes_sdk_csv.cells import (
+    PERIOD_FORMS,
     CachedParser,
     CellParser,
     amount_parser,
@@ -60,7 +68,7 @@ from pes_sdk_csv.cells import (
     formatter_for,
     parser_for,
 )
-from pes_sdk_csv.dialect import COUNT_FIELD, ColumnType, Dialect
+from pes_sdk_csv.dialect import COUNT_FIELD, Column, ColumnType, Dialect
 from pes_sdk_csv.filename import FileNameTemplate
 
 __all__ = ["DialectFormat", "DialectReader"]
@@ -69,6 +77,7 @@ _RECORD_CLASS: dict[RegistryKind, type[DebtRecord] | type[PaymentRecord]] = {
     RegistryKind.DEBTS: DebtRecord,
     RegistryKind.PAYMENTS: PaymentRecord,
 }
+MASK = "***"  #: what a personal cell becomes wherever a line is shown or kept
 _RAW_LIMIT = 1000  # characters of an overlong line kept in the rejects file
 # Bytes read at a time by the fast path of debt registries: large enough that the work per
 # block is small beside the work per line, small enough that a block's cells (some 8 times
@@ -97,9 +106,13 @@ class DialectFormat(RegistryFormat):
             read=True,
             write=True,
             streaming=True,
-            control_totals=dialect.footer is not None,
+            control_totals=dialect.footer is not None
+            or any(
+                f == COUNT_FIELD or _amount_column(dialect, f)
+                for _, f in (dialect.header_block.keys if dialect.header_block else ())
+            ),
             escapes_formulas=True,
-            encodings=(dialect.encoding,),
+            encodings=dialect.read_encodings,
             max_line_length=dialect.max_line_length,
             tagged_fields=dialect.tagged_fields,
             service_fields=tuple(f for f in SERVICE_FIELDS if dialect.column_index(f) is not None),
@@ -110,15 +123,16 @@ class DialectFormat(RegistryFormat):
         self.record_class = _RECORD_CLASS[dialect.kind]
         self.tag_key = re.compile(dialect.tag_key_pattern).fullmatch
         footer = dialect.footer
-        self.sum_fields = tuple(
-            f for f in (footer.fields if footer else ()) if dialect.column_index(f) is not None
-        )
+        # The control totals come from the footer or from the header block, never both.
+        block = dialect.header_block
+        totals = footer.fields if footer else tuple(f for _, f in block.keys) if block else ()
+        self.sum_fields = tuple(f for f in totals if _amount_column(dialect, f))
         last_required = max(i for i, c in enumerate(dialect.columns) if c.required)
         self.min_cells = last_required + 1
         # The fast path of a debt registry (see _debt_row_pattern): the pattern, the columns
         # of (account, house, premises, amount, period, service), and how to put a matched
         # row's cells in that order (None: they are in it already).
-        fast = _debt_row_pattern(dialect)
+        fast = _debt_row_pattern(dialect) if dialect.header_block is None else None
         self.fast_rows = fast[0] if fast else None
         self.fast_order = fast[1] if fast else (0, 0, 0, 0, 0, 0)
         self.fast_caches = tuple(self.fast_order[i] for i in (1, 2, 4))
@@ -171,13 +185,61 @@ class DialectFormat(RegistryFormat):
         a line break, a character the encoding lacks, a repeated (account, service) in a
         debt registry. A record without a period of its own is written with the header's
         period. Record fields the dialect has no column for (and tags, when it has no
-        tagged fields) are not written.
+        tagged fields) are not written; nor are ignored and personal columns (they are
+        written empty: the kit never holds their values).
+
+        A header block (``#FILESUM …``) states totals known only at the end: the rows are
+        written to a second temporary file first, then copied after the block.
         """
         path = Path(path)
         enc = self.dialect.encoding
-        with atomic_path(path) as tmp, open(tmp, "w", encoding=enc, newline="") as fh:
-            count, total = _Writer(self, path, tmp).run(fh, header, records)
+        block = self.dialect.header_block
+        with atomic_path(path) as tmp:
+            if block is None:
+                with open(tmp, "w", encoding=enc, newline="") as fh:
+                    count, total = _Writer(self, path, tmp).run(fh, header, records)
+                return WriteReport(path, count, total)
+            body = tmp.with_name(tmp.name + ".rows")
+            try:
+                writer = _Writer(self, path, body, first_line=len(block.keys))
+                with open(body, "w", encoding=enc, newline="") as fh:
+                    count, total = writer.run(fh, header, records)
+                with open(tmp, "wb") as out, open(body, "rb") as rows:
+                    out.write(self._block_bytes(path, header, count, writer.sums))
+                    shutil.copyfileobj(rows, out, 1 << 20)
+            finally:
+                body.unlink(missing_ok=True)
         return WriteReport(path, count, total)
+
+    def _block_bytes(
+        self, path: Path, header: RegistryHeader, count: int, sums: dict[str, Decimal]
+    ) -> bytes:
+        """The header block's lines, in the dialect's encoding."""
+        d = self.dialect
+        block = d.header_block
+        assert block is not None
+        extra = dict(header.extra)
+        lines = []
+        for line, (key, fact) in enumerate(block.keys, 1):
+            if fact == COUNT_FIELD:
+                value = str(count)
+            elif fact in sums:
+                value = format_amount(sums[fact], d.decimal_separator)
+            elif fact == "period":
+                value = PERIOD_FORMS[d.period_format][1](header.period) if header.period else ""
+            else:
+                value = escape_formula(extra.get(fact, ""))
+            if "\n" in value or "\r" in value or "\x00" in value:
+                raise FormatError(f"{value!r} holds a line break or a NUL", path=path, line=line)
+            text = f"{block.prefix}{key}{block.separator}{value}{d.line_ending}"
+            try:
+                lines.append(text.encode(d.encoding))
+            except UnicodeEncodeError as exc:
+                bad = text[exc.start : exc.end]
+                raise FormatError(
+                    f"{bad!r} cannot be written in {d.encoding}", path=path, line=line, field=key
+                ) from None
+        return b"".join(lines)
 
 
 class _Writer:
@@ -195,11 +257,13 @@ class _Writer:
 
     _BATCH = 512  # lines joined per write() call
 
-    def __init__(self, fmt: DialectFormat, path: Path, tmp: Path) -> None:
+    def __init__(self, fmt: DialectFormat, path: Path, tmp: Path, first_line: int = 0) -> None:
         self.fmt = fmt
         self.d = fmt.dialect
         self.path = path
         self.tmp = tmp  # where the lines go until the write stands
+        self.first_line = first_line  # lines before the first written here (a header block)
+        self.sums: dict[str, Decimal] = {}  # the sums of the records written, at the end
         self.keys = [array("q") for _ in range(_KEY_BUCKETS)]
         self.current: Record | None = None  # the record being written, and its line
         self.current_line = 0
@@ -239,7 +303,7 @@ class _Writer:
         d = self.d
         end = d.line_ending
         delim = d.delimiter
-        line = 0
+        line = self.first_line
         if d.header is not None:
             line += 1
             self.put(fh, line, d.header + end)
@@ -252,7 +316,12 @@ class _Writer:
                 fmt = _memo(fmt)
             empty = fmt(header.period) if col.field == "period" and header.period else ""
             getters.append((fmt, empty))
-        values_of = operator.attrgetter(*(c.field for c in d.columns))
+        values_of: Callable[[Any], Any]
+        if any(c.dropped or c.type is ColumnType.GUID_PREMISES for c in d.columns):
+            each = [_value_getter(c) for c in d.columns]
+            values_of = lambda rec: [get(rec) for get in each]  # noqa: E731
+        else:
+            values_of = operator.attrgetter(*(c.field for c in d.columns))
         sum_fields = self.fmt.sum_fields
         sums = {f: ZERO for f in sum_fields}
         extra_sums = [f for f in sum_fields if f != "amount"]
@@ -305,6 +374,7 @@ class _Writer:
                 raise repeat
         if "amount" in sums:
             sums["amount"] = total
+        self.sums = sums
         if d.footer is not None:
             line += 1
             extra = dict(header.extra)
@@ -456,14 +526,14 @@ class _Writer:
         ia = names.index("account")
         isv = names.index("service") if "service" in names else None
         fh.flush()
-        line = 0
+        line = self.first_line
         rec = self.current
         with open(self.tmp, encoding=d.encoding, newline="") as back:
             for text in itertools.chain(back, self.buffer):
                 line += 1
                 if rec is not None and line >= self.current_line:
                     break  # the record being written (perhaps buffered already) comes below
-                if line == 1 and d.header is not None:
+                if line == self.first_line + 1 and d.header is not None:
                     continue
                 cells = text.rstrip("\r\n").split(d.delimiter)
                 if len(cells) < len(names):
@@ -561,6 +631,11 @@ class DialectReader(RegistryReader):
         self._draining = False  # set by drain(): blocks are then checked without records
         self._progress: Callable[[int], None] | None = None  # drain()'s, told per block
         self._lines_seen = 0
+        self._encoding = d.encoding  # the one the file is in (_check_text chooses it)
+        self._read_encoding = fmt.read_encoding
+        self._personal = d.personal
+        self._control_lines: list[tuple[int, str]] = []  # where a header block states totals
+        self._last_row = 0  # the line of the last row read (careful path only)
         self._gen: Generator[Record, None, None] = self._run()
 
     # -- the iterator protocol -----------------------------------------------------------
@@ -603,12 +678,12 @@ class DialectReader(RegistryReader):
             yield from self._fast_records() if self.fmt.fast_rows is not None else self._lines()
         except UnicodeDecodeError as exc:
             line, raw = self._find_bad_line()
-            encoding = self.fmt.dialect.encoding
+            encoding = self._encoding
             message = f"bytes that are not {encoding} ({exc.reason})"
             # Past the sample _check_text judged: name what the bad line most likely is.
             wrong = judge_encoding(raw, encoding, first_line=line) if line else None
             if wrong is not None:
-                message += f"; {wrong.message}"
+                message += f"; {self._encoding_message(wrong)}"
             raise self._refuse(message, line=line, field="encoding") from None
         finally:
             if self._file is not None:
@@ -619,7 +694,7 @@ class DialectReader(RegistryReader):
     def _find_bad_line(self) -> tuple[int, bytes]:
         """Re-read the raw bytes to find the line where decoding fails, and its bytes (up to
         64 KiB of them) (error path only)."""
-        decoder = codecs.getincrementaldecoder(self.fmt.read_encoding)(errors="strict")
+        decoder = codecs.getincrementaldecoder(self._read_encoding)(errors="strict")
         line = 1
         with open(self.path, "rb") as raw:
             while chunk := raw.readline(1 << 16):
@@ -643,9 +718,75 @@ class DialectReader(RegistryReader):
         Strict decoding alone lets mojibake through: cp1251 gives a character for nearly
         every byte, so a UTF-8 ``12а`` would read as ``12Р°``, and a BOM as ``п»ї``.
         """
-        issue = text_file_issue(self.path, self.fmt.dialect.encoding)
-        if issue is not None:
-            raise self._refuse(issue.message, issue.line, issue.field)
+        d = self.fmt.dialect
+        if len(d.read_encodings) == 1 and not self._personal:
+            issue = text_file_issue(self.path, d.encoding)
+            if issue is not None:
+                raise self._refuse(issue.message, issue.line, issue.field)
+            return
+        if self.path.stat().st_size == 0:
+            raise self._refuse(EMPTY_FILE)
+        # The dialect accepts several encodings: the kit's rule judges the sample in the
+        # first; when it names another the dialect accepts, the file is read in that one.
+        wrong = judge_encoding(read_sample(self.path), d.encoding)
+        if wrong is not None and wrong.likely in d.read_encodings and not wrong.reason:
+            self._encoding = wrong.likely
+            self._read_encoding = "utf-8-sig" if wrong.likely == "utf-8" else wrong.likely
+            assert self._file is not None
+            self._file.reconfigure(encoding=self._read_encoding)
+        elif wrong is not None and "utf-8" in d.read_encodings and wrong.likely == "UTF-8":
+            # A UTF-8 byte-order mark, and the dialect accepts UTF-8.
+            self._encoding, self._read_encoding = "utf-8", "utf-8-sig"
+            assert self._file is not None
+            self._file.reconfigure(encoding=self._read_encoding)
+        elif wrong is not None:
+            raise self._refuse(self._encoding_message(wrong), wrong.line, "encoding")
+
+    def _withheld(self, text: str, issues: list[Issue]) -> tuple[str, list[Issue]]:
+        """A bad line of a layout with personal data, and its issues, with every value that
+        failed its check withheld: a cell out of place may be a name."""
+        d = self.fmt.dialect
+        cells = text.split(d.delimiter)
+        position = {c.name: i for i, c in enumerate(d.columns)}
+        bad = [position[i.field] for i in issues if i.field in position]
+        clean = []
+        for issue in issues:
+            message = issue.message
+            for i in bad:
+                if i < len(cells) and cells[i]:
+                    for shown in (repr(cells[i]), repr(cells[i][:80])):
+                        message = message.replace(shown, "'***'")
+            clean.append(attrs.evolve(issue, message=message))
+        return self._masked(text, bad), clean
+
+    def _encoding_message(self, wrong: WrongEncoding) -> str:
+        """``wrong``'s message; without the line's text when the layout has personal data
+        (the text the rule quotes is most likely a name)."""
+        if not self._personal or wrong.reason:
+            return wrong.message
+        accepted = ", ".join(self.fmt.dialect.read_encodings)
+        return (
+            f"the text is in none of the encodings the dialect accepts ({accepted}): it is "
+            f"most likely {wrong.likely} (line {wrong.line}; its text is not shown: "
+            "the layout carries personal data)"
+        )
+
+    def _masked(self, text: str, bad: Iterable[int] = ()) -> str:
+        """``text`` (a line) with its personal cells, and the cells ``bad`` (positions that
+        failed their column's check: a name may have slipped there), replaced: safe to show
+        and keep."""
+        if not self._personal:
+            return text
+        d = self.fmt.dialect
+        cells = text.split(d.delimiter)
+        n = len(d.columns)
+        if len(cells) < n or (len(cells) > n and not d.tagged_fields):
+            # A line that does not split into the columns: a name may be in any cell.
+            return d.delimiter.join(MASK if c else "" for c in cells)
+        for i in (*self._personal, *bad, *range(n, len(cells))):  # tags may hold any text
+            if cells[i]:
+                cells[i] = MASK
+        return d.delimiter.join(cells)
 
     def _refuse(self, message: str, line: int = 0, field: str = "") -> RegistryRefused:
         """Refuse the registry whole, now; the report says so."""
@@ -659,23 +800,103 @@ class DialectReader(RegistryReader):
         readline = self._file.readline
         limit = d.max_line_length + 2  # room for the line ending
         lineno = 0
+        pending = None  # the first line after a header block
+        if d.header_block is not None:
+            lineno, pending = self._read_header_block(readline, limit)
         if d.header is not None:
-            first = readline(limit)
-            lineno = 1
+            first = pending if pending is not None else readline(limit)
+            pending = None
+            lineno += 1
             text = first.rstrip("\r\n")
             if not first:
-                raise self._refuse("the file is empty: no header line", 1, "header")
+                raise self._refuse("the file is empty: no header line", lineno, "header")
             if text != d.header:
                 raise self._refuse(
-                    f"the header line is {text[:200]!r}, expected {d.header!r}", 1, "header"
+                    f"the header line is {self._masked(text)[:200]!r}, expected {d.header!r}",
+                    lineno,
+                    "header",
                 )
         handle = self._one_line
+        if pending:
+            lineno += 1
+            record = handle(lineno, pending)
+            if record is not None:
+                yield record
         while line := readline(limit):
             lineno += 1
             record = handle(lineno, line)
             if record is not None:
                 yield record
         self._check_footer_seen()
+
+    def _read_header_block(self, readline: Callable[[int], str], limit: int) -> tuple[int, str]:
+        """Read the ``#KEY value`` lines at the head of the file into the header's facts.
+
+        Returns the number of lines read and the first line after them ("" at the end).
+        """
+        d = self.fmt.dialect
+        block = d.header_block
+        assert block is not None
+        lineno = 0
+        found: dict[str, tuple[int, str]] = {}
+        while (line := readline(limit)).startswith(block.prefix):
+            lineno += 1
+            text = line.rstrip("\r\n")
+            key, _, value = text[len(block.prefix) :].partition(block.separator)
+            if not key or "\x00" in text or "\r" in text:
+                raise self._refuse(f"not a header line {block.prefix}KEY value", lineno, "header")
+            if key in found:
+                raise self._refuse(f"{block.prefix}{key} appears twice", lineno, key)
+            found[key] = (lineno, value.strip())
+        missing = [k for k, _ in block.keys if k not in found]
+        if missing and block.required:
+            raise self._refuse(
+                f"the header block has no {block.prefix}{missing[0]} line", lineno + 1, missing[0]
+            )
+        parse_amount = amount_parser(d.read_decimal_separators)
+        count: int | None = None
+        sums: dict[str, Decimal] = {}
+        extra: list[tuple[str, str]] = []
+        period = None
+        for key, (at, value) in found.items():
+            fact = block.fact(key) or key
+            if fact == COUNT_FIELD:
+                if not value.isascii() or not value.isdigit():
+                    raise self._refuse(f"{block.prefix}{key}: not a number: {value!r}", at, key)
+                count = int(value)
+            elif fact in self.fmt.sum_fields:
+                try:
+                    sums[fact] = parse_amount(value)
+                except ValueError as exc:
+                    raise self._refuse(f"{block.prefix}{key}: {exc}", at, key) from None
+            elif fact == "period":
+                if not value:
+                    continue  # written so when the registry has no period of its own
+                try:
+                    period = PERIOD_FORMS[d.period_format][0](value)
+                except ValueError as exc:
+                    raise self._refuse(f"{block.prefix}{key}: {exc}", at, key) from None
+                named = self.header.period
+                if named is not None and named != period:
+                    raise self._refuse(
+                        f"{block.prefix}{key} says {period}, the file name {named}", at, key
+                    )
+            else:
+                extra.append((fact, unescape_formula(value)))
+        changes: dict[str, Any] = {"extra": (*self.header.extra, *extra)}
+        if period is not None:
+            changes["period"] = period
+        if count is not None or sums:
+            # Without a count, _finish puts the number of rows read in its place.
+            self._footer_counts = count is not None
+            self._control_lines = [
+                (at, f"{block.prefix}{key}")
+                for key, (at, _) in found.items()
+                if (block.fact(key) or key) == COUNT_FIELD or block.fact(key) in sums
+            ]
+            changes["control"] = ControlTotals(count or 0, sums)
+        self.header = attrs.evolve(self.header, **changes)
+        return lineno, line
 
     def _check_footer_seen(self) -> None:
         d = self.fmt.dialect
@@ -706,6 +927,7 @@ class DialectReader(RegistryReader):
             self._footer_line = lineno
             return None
         self._count += 1
+        self._last_row = lineno
         rec, issues, values = self._parse_row(lineno, text)
         sums = self._sums
         for f in self.fmt.sum_fields:
@@ -715,6 +937,8 @@ class DialectReader(RegistryReader):
             else:
                 sums[f] += v
         if issues:
+            if self._personal:
+                text, issues = self._withheld(text, issues)
             self._sink.reject(lineno, text, issues)
             return None
         assert rec is not None
@@ -735,7 +959,7 @@ class DialectReader(RegistryReader):
         issue = Issue(
             lineno, "", f"the line is longer than {self.fmt.dialect.max_line_length} characters"
         )
-        self._sink.reject(lineno, head[:_RAW_LIMIT] + "…", [issue])
+        self._sink.reject(lineno, self._masked(head[:_RAW_LIMIT]) + "…", [issue])
 
     def _read_footer(self, lineno: int, text: str) -> None:
         d = self.fmt.dialect
@@ -789,6 +1013,18 @@ class DialectReader(RegistryReader):
             good_total=self._good_total,
             unverifiable=sorted(self._unverifiable),
         )
+        refused = report.refused or ""
+        if error is not None and self._control_lines and refused.startswith("control"):
+            # A file without a trailer is checked against its header block: say where.
+            where = ", ".join(f"{key} on line {line}" for line, key in self._control_lines)
+            message = f"{refused} (stated by {where})"
+            if self._last_row and self.fmt.dialect.footer is None:
+                # Nothing follows the rows: a file cut short is cut in its last row.
+                message += f"; the last row read is line {self._last_row}: is the file cut short?"
+            report = attrs.evolve(report, refused=message)
+            error = RegistryRefused(
+                message, path=self.path, issues=error.issues, issue_count=error.issue_count
+            )
         self._report = report
         if error is not None:
             raise error
@@ -815,10 +1051,9 @@ class DialectReader(RegistryReader):
                 for cell in cells[n:]:
                     tag, sep, value = cell.partition(":")
                     if not sep or not self.fmt.tag_key(tag):
+                        shown = "" if self._personal else f" {cell[:80]!r}"
                         issues.append(
-                            Issue(
-                                lineno, "tags", f"extra cell {cell[:80]!r} is not a KEY:value tag"
-                            )
+                            Issue(lineno, "tags", f"extra cell{shown} is not a KEY:value tag")
                         )
                     elif "\x00" in value:
                         issues.append(Issue(lineno, "tags", f"a NUL byte in tag {tag}"))
@@ -851,7 +1086,9 @@ class DialectReader(RegistryReader):
                     continue
             if col.field == "paid_at":
                 paid[col.type] = value
-            else:
+            elif col.type is ColumnType.GUID_PREMISES:
+                values["house_id"], values["premises"] = value
+            elif col.field:  # an ignored or personal cell was checked and is dropped here
                 values[col.field] = value
         if "paid_at" in (c.field for c in cols) and len(paid) == len(
             [c for c in cols if c.field == "paid_at"]
@@ -865,6 +1102,8 @@ class DialectReader(RegistryReader):
         if tags:
             values["tags"] = tuple(tags)
         if d.kind is RegistryKind.DEBTS:
+            values.setdefault("house_id", None)  # a house by address, or by account only
+            values.setdefault("premises", "")
             key = _pair_key(values["account"], values.get("service", ""))
             if key in self._seen:
                 issues.append(
@@ -928,8 +1167,8 @@ class DialectReader(RegistryReader):
         d = self.fmt.dialect
         limit = d.max_line_length + 2  # as readline(limit) did: longer lines are overlong
         # Past this many bytes without a line break, a line is surely overlong.
-        max_bytes = limit * (4 if d.encoding.startswith("utf-8") else 1)
-        encoding = self.fmt.read_encoding  # utf-8-sig drops a BOM at the start only
+        max_bytes = limit * (4 if self._encoding.startswith("utf-8") else 1)
+        encoding = self._read_encoding  # utf-8-sig drops a BOM at the start only
         after_first = "utf-8" if encoding == "utf-8-sig" else encoding
         lineno = 0
         tail = b""
@@ -1266,6 +1505,7 @@ def _debt_row_pattern(d: Dialect) -> tuple[re.Pattern[str], tuple[int, ...]] | N
         d.kind is not RegistryKind.DEBTS
         or len(cols) != len(_FAST_FIELDS)
         or set(idx) != set(_FAST_FIELDS)
+        or any(cols[idx[f]].type is not t for f, t in _DEBT_TYPES.items())
         or not all(cols[idx[f]].required for f in ("account", "house_id", "amount"))
         or delim.isalnum()
         or delim in "-_,." + "".join(d.read_decimal_separators)
@@ -1294,6 +1534,21 @@ def _debt_row_pattern(d: Dialect) -> tuple[re.Pattern[str], tuple[int, ...]] | N
     guard = f"(?!{re.escape(footer.prefix)})" if footer is not None and footer.prefix else ""
     pattern = re.compile(rf"^(?:{guard}{row}\r?|(.*))\n", re.MULTILINE)
     return pattern, tuple(idx[f] for f in _FAST_FIELDS)
+
+
+def _amount_column(dialect: Dialect, field: str) -> bool:
+    """Whether ``field`` is an amount a column of ``dialect`` carries (a sum to check)."""
+    i = dialect.column_index(field)
+    return i is not None and dialect.columns[i].type is ColumnType.AMOUNT
+
+
+def _value_getter(column: Column) -> Callable[[Any], Any]:
+    """What the writer formats for ``column`` of a record (None: an empty cell)."""
+    if column.dropped:
+        return lambda rec: None
+    if column.type is ColumnType.GUID_PREMISES:
+        return lambda rec: (rec.house_id, rec.premises)
+    return operator.attrgetter(column.field)
 
 
 def _pair_key(account: str, service: str) -> int:
