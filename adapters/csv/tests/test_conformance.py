@@ -10,14 +10,16 @@ from __future__ import annotations
 import tempfile
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+import attrs
 from hypothesis import strategies as st
+from pes_sdk_conformance import records as samples
 from pes_sdk_conformance.formats import FormatConformance
 
 from pes_sdk.formats import Record, RegistryFormat
 from pes_sdk.formats.text import judge_encoding, read_sample
-from pes_sdk.models import RegistryHeader
+from pes_sdk.models import DebtRecord, RegistryHeader
 
 # A debt registry refuses two lines with the same (account, service), so its reader and
 # writer keep one integer key per row by design (measured: about 165 bytes a row at peak,
@@ -71,6 +73,69 @@ class TestSberPayments(_PlausibleText, FormatConformance):
     timezone = None  # date dd.mm.yyyy and time hh-mm-ss, without a zone
 
 
+class _Partial:
+    """A layout that carries only some of a debt's place: no house GUID (an address as
+    text, or nothing: found by account), no premises, no period or service. The model's
+    ``house_id`` and ``premises`` have no defaults, so the suite's ``strip_fields`` cannot
+    clear them: the samples are cleared here (``cleared``), other fields by the suite.
+    Put it after ``_PlausibleText`` in the bases (its filter then sees cleared records)."""
+
+    cleared: ClassVar[frozenset[str]] = frozenset({"house_id", "premises"})
+
+    def clear(self, record: Record) -> Record:
+        assert isinstance(record, DebtRecord)
+        changes: dict[str, Any] = {"house_id": None} if "house_id" in self.cleared else {}
+        if "premises" in self.cleared:
+            changes["premises"] = ""
+        return attrs.evolve(record, **changes)
+
+    def not_carried(self, fmt: RegistryFormat) -> frozenset[str]:
+        return self.strippable(fmt) | self.cleared
+
+    def strippable(self, fmt: RegistryFormat) -> frozenset[str]:
+        return super().not_carried(fmt)  # type: ignore[misc, no-any-return]
+
+    def sample_set(self, fmt: RegistryFormat) -> samples.SampleSet:
+        gold = samples.golden(fmt.kind)
+        strip = self.strippable(fmt)
+        records = tuple(samples.strip_fields(self.clear(r), strip) for r in gold.records)
+        return samples.SampleSet(gold.kind, records, gold.target)
+
+    def record_strategy(self, fmt: RegistryFormat) -> st.SearchStrategy[list[Record]]:
+        strategy = samples.record_strategy(fmt.kind, not_carried=self.strippable(fmt))
+        return strategy.map(lambda records: [self.clear(r) for r in records])
+
+    def formula_records(self, fmt: RegistryFormat) -> list[Record]:
+        return [self.clear(r) for r in super().formula_records(fmt)]  # type: ignore[misc]
+
+
+class TestSberLsFioSum(_PlausibleText, _Partial, FormatConformance):
+    """ЛС;ФИО;сумма: the period is in the file name only."""
+
+    format_name = "sber-ls-fio-sum"
+    fields_not_carried = frozenset({"period", "service"})
+    streaming_bytes_per_row = DEBT_KEY_BYTES
+    streaming_rows = 48_000  # rows of ~20 bytes: the larger file must outgrow the margin
+
+
+class TestSberLsFioAddress(_PlausibleText, _Partial, FormatConformance):
+    format_name = "sber-ls-fio-address"
+    streaming_bytes_per_row = DEBT_KEY_BYTES
+    streaming_rows = 24_000  # short rows: the larger file must outgrow the margin
+
+
+class TestGorodDebts(_PlausibleText, _Partial, FormatConformance):
+    format_name = "gorod-debts"
+    fields_not_carried = frozenset({"period"})
+    streaming_bytes_per_row = DEBT_KEY_BYTES
+    streaming_rows = 24_000  # short rows: the larger file must outgrow the margin
+
+
+class TestSberElsGuid(_PlausibleText, FormatConformance):
+    format_name = "sber-els-guid"
+    streaming_bytes_per_row = DEBT_KEY_BYTES
+
+
 def test_every_builtin_dialect_is_checked() -> None:
     shipped = {
         f.name.removesuffix(".toml")
@@ -78,6 +143,10 @@ def test_every_builtin_dialect_is_checked() -> None:
         if f.name.endswith(".toml")
     }
     checked = {
-        cls.format_name for cls in (TestPesDebts, TestPesPayments, TestSberDebts, TestSberPayments)
-    }
+        cls.format_name
+        for cls in (
+            TestPesDebts, TestPesPayments, TestSberDebts, TestSberPayments, TestSberLsFioSum,
+            TestSberLsFioAddress, TestGorodDebts, TestSberElsGuid,
+        )
+    }  # fmt: skip
     assert checked == shipped
