@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pes_sdk.errors import FormatError
 from pes_sdk.safexml import PROLOG_LIMIT, check_prolog, check_prolog_bytes
@@ -31,6 +33,12 @@ def test_plain_documents_pass(doc: bytes) -> None:
         (b"<!-- c -->\n\n<!ENTITY x SYSTEM 'file:///etc/passwd'>\n<a/>", 3),
         (b'<!doctype a SYSTEM "http://127.0.0.1:9/x.dtd"><a/>', 1),
         ('<?xml version="1.0" encoding="UTF-16"?>\n<!DOCTYPE a><a/>'.encode("utf-16"), 2),
+        # Found by fuzzing (issue 13): U+3E3F and U+413C are, in UTF-16LE, the bytes of
+        # "?>" and "<A". With the NUL bytes dropped they ended the PI and opened a root
+        # element, so the DOCTYPE behind them was never seen by this check.
+        ("<?pi \u3e3f\u413c?>\n<!DOCTYPE a><a/>".encode("utf-16"), 2),
+        ("<?pi \u3f00\u3e00?>\n<!DOCTYPE a><a/>".encode("utf-16-be"), 2),
+        ("<?pi \u3e3f?>\n<!DOCTYPE a><a/>".encode("utf-32"), 2),
     ],
 )
 def test_any_declaration_is_refused_with_its_line(doc: bytes, line: int) -> None:
@@ -77,3 +85,15 @@ def test_the_file_form_names_the_file(tmp_path: Path) -> None:
         check_prolog(path)
     assert err.value.path == path and err.value.line == 2
     assert str(path) in str(err.value)
+
+
+@given(
+    text=st.text(
+        alphabet=st.characters(exclude_characters="?>", exclude_categories=("Cs",)), max_size=40
+    ),
+    codec=st.sampled_from(["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le"]),
+)
+def test_a_doctype_after_any_wide_text_is_refused(text: str, codec: str) -> None:
+    doc = f"<?pi {text}?>\n<!DOCTYPE a><a/>".encode(codec)
+    with pytest.raises(FormatError, match="DOCTYPE is not allowed"):
+        check_prolog_bytes(doc)

@@ -64,6 +64,33 @@ def check_prolog(path: Path | str, *, encodings: Collection[str] | None = None) 
         raise FormatError(exc.message, path=path, line=exc.line, field=exc.field) from None
 
 
+# XML 1.0, appendix F: the first four bytes of a document without an encoding
+# declaration tell its code unit; a byte-order mark says it outright.
+_WIDE_SIGNATURES = (
+    (b"\xff\xfe\x00\x00", "utf-32-le", 4),
+    (b"\x00\x00\xfe\xff", "utf-32-be", 4),
+    (b"\xff\xfe", "utf-16-le", 2),
+    (b"\xfe\xff", "utf-16-be", 2),
+    (b"\x00\x00\x00<", "utf-32-be", 0),
+    (b"<\x00\x00\x00", "utf-32-le", 0),
+    (b"\x00<", "utf-16-be", 0),
+    (b"<\x00", "utf-16-le", 0),
+)
+
+
+def _as_utf8(data: bytes) -> bytes:
+    """A wide-encoded head as UTF-8 bytes (undecodable code units replaced, never dropped)."""
+    codec, skip = "utf-16-le", 0
+    for signature, name, bom in _WIDE_SIGNATURES:
+        if data.startswith(signature):
+            codec, skip = name, bom
+            break
+    unit = 4 if codec.startswith("utf-32") else 2
+    body = data[skip:]
+    body = body[: len(body) - len(body) % unit]  # the head may end inside a code unit
+    return body.decode(codec, errors="replace").encode("utf-8")
+
+
 def check_prolog_bytes(data: bytes, *, encodings: Collection[str] | None = None) -> None:
     """:func:`check_prolog` for the first bytes of a document held in memory (a request body)."""
     allowed = {_norm(e) for e in encodings} if encodings is not None else None
@@ -74,9 +101,10 @@ def check_prolog_bytes(data: bytes, *, encodings: Collection[str] | None = None)
             raise FormatError(
                 f"the document is UTF-16 or UTF-32; the format allows {names}", line=1
             )
-        # Markup in a wide encoding: look at it through the ASCII bytes only.
-        data = data.replace(b"\x00", b"")
-        data = data[2:] if data.startswith((b"\xff\xfe", b"\xfe\xff")) else data
+        # Markup in a wide encoding: decode it, then look at it as UTF-8. Dropping the NUL
+        # bytes instead let characters whose code units read as '?>' or '<A' hide a
+        # DOCTYPE behind what looked like the end of a processing instruction.
+        data = _as_utf8(data)
     pos = 3 if data.startswith(b"\xef\xbb\xbf") else 0
     n = len(data)
     truncated = n >= PROLOG_LIMIT
