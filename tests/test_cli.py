@@ -147,6 +147,17 @@ def test_plugins_shows_disabled() -> None:
     assert JSONL not in run(["formats"], PluginHost(disabled={"example-jsonl"})).stdout
 
 
+def test_disabling_a_name_no_plugin_has_is_said_so() -> None:
+    # "PES_DISABLE_PLUGINS=csvv" (a typo) was listed as "Disabled", and csv stayed loaded.
+    host = PluginHost(disabled={"example-jsonl", "csvv"})
+    assert host.unknown_disabled == {"csvv"}
+    result = run(["plugins"], host)
+    assert "Disabled by PES_DISABLE_PLUGINS: example-jsonl\n" in result.stdout
+    assert "PES_DISABLE_PLUGINS names no installed plugin: csvv" in result.stdout
+    warned = run(["formats"], PluginHost(disabled={"csvv"})).stderr
+    assert "pes: warning: PES_DISABLE_PLUGINS names 'csvv', which no installed plugin has" in warned
+
+
 # -- validate ------------------------------------------------------------------------------
 
 

@@ -76,7 +76,7 @@ def test_there_are_hooks() -> None:
 def test_signature_line_known_answer() -> None:
     assert (
         signature_line("pes_registry_formats", SPECS["pes_registry_formats"])
-        == "def pes_registry_formats() -> Sequence[RegistryFormat]"
+        == "def pes_registry_formats() -> Sequence[RegistryFormat | PluginProblem]"
     )
     assert (
         signature_line("pes_registry_loaded", SPECS["pes_registry_loaded"])

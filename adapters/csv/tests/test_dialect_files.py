@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from pes_sdk_csv import (
     DIALECT_PATH_ENV,
     ColumnType,
@@ -20,6 +21,7 @@ from pes_sdk_csv import (
     parse_dialect,
 )
 
+from pes_sdk.cli.main import cli
 from pes_sdk.errors import ConfigError, FormatError
 from pes_sdk.models import DebtRecord, PaymentRecord, RegistryHeader
 from pes_sdk.period import Period
@@ -91,15 +93,49 @@ def test_example_dialect_file_is_valid():
     assert d.columns[0].field == "period"
 
 
-def test_a_bad_dialect_file_fails_the_plugin_with_file_and_key(
+def test_a_bad_dialect_file_leaves_out_only_itself_with_file_and_key(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ):
-    (tmp_path / "bad.toml").write_text(_minimal(colour='"red"'), encoding="utf-8")
+    # One typo in one partner's dialect removed every CSV format, and `pes runner serve`
+    # stayed down (issue 13): now that file alone is left out, and said so.
+    (tmp_path / "bad.toml").write_text(_minimal(delimeter='";"'), encoding="utf-8")
+    (tmp_path / "good.toml").write_text(_minimal(name='"good"'), encoding="utf-8")
     host = _host_with(monkeypatch, tmp_path)
-    assert "sber-debts" not in host.formats()  # the plugin is left out whole, and reported
-    [failure] = [f for f in host.failures if f.name == "csv"]
-    assert "bad.toml" in failure.error and "colour" in failure.error
-    assert "ConfigError" in failure.error
+    assert {"sber-debts", "good"} <= set(host.formats())
+    assert [f for f in host.failures if f.name == "csv"] == []
+    [warning] = host.warnings
+    assert warning.name == "csv"
+    assert "bad.toml" in warning.error and "delimeter" in warning.error
+    assert warning.error.endswith("that dialect is left out")
+
+
+@pytest.mark.parametrize("what", ["missing", "file"])
+def test_a_dialect_path_entry_that_is_no_folder_is_a_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, what: str
+):
+    entry = tmp_path / "dialects"
+    if what == "file":
+        entry.write_text("", encoding="utf-8")
+    host = _host_with(monkeypatch, entry)
+    assert "sber-debts" in host.formats()
+    [warning] = host.warnings
+    expected = "is a file, not a folder" if what == "file" else "does not exist"
+    assert str(entry) in warning.error and expected in warning.error
+
+
+def test_every_pes_command_that_uses_formats_prints_the_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    folder = tmp_path / "dialects"
+    folder.mkdir()
+    (folder / "bad.toml").write_text(_minimal(delimeter='";"'), encoding="utf-8")
+    host = _host_with(monkeypatch, folder)
+    registry = GOLDEN / "7707083893_40702810900000000001_001_1126.txt"
+    for args in (["formats"], ["validate", "--format", "sber-debts", str(registry)]):
+        result = CliRunner().invoke(cli, args, obj=host)
+        lines = [ln for ln in result.stderr.splitlines() if "bad.toml" in ln]
+        assert len(lines) == 1, (args, result.stderr)
+        assert lines[0].startswith("pes: warning: csv: ") and "delimeter" in lines[0]
 
 
 def test_a_missing_dialect_folder_is_a_config_error(tmp_path: Path):

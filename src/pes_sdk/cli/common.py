@@ -20,6 +20,7 @@ __all__ = [
     "PROGRESS_MIN_BYTES",
     "fail",
     "host_of",
+    "print_plugin_warnings",
     "progress_for",
 ]
 
@@ -40,7 +41,26 @@ def host_of(ctx: click.Context) -> PluginHost:
     command uses the process-wide one, loaded from entry points on first use.
     """
     host = ctx.find_object(PluginHost)
-    return host if host is not None else get_host()
+    host = host if host is not None else get_host()
+    root = ctx.find_root()
+    if not root.meta.get("pes.warnings"):
+        # Once per invocation, after the command (whatever way it ends): by then the
+        # plugins' hooks the command needed have run and said what they left out.
+        root.meta["pes.warnings"] = True
+        root.call_on_close(lambda: print_plugin_warnings(host))
+    return host
+
+
+def print_plugin_warnings(host: PluginHost) -> None:
+    """One ``pes: warning:`` line on stderr per part a plugin left out, and per name in
+    ``PES_DISABLE_PLUGINS`` that no installed plugin has."""
+    for warning in host.warnings:
+        click.echo(f"pes: warning: {warning.name}: {warning.error}", err=True)
+    for name in sorted(host.unknown_disabled):
+        click.echo(
+            f"pes: warning: PES_DISABLE_PLUGINS names {name!r}, which no installed plugin has",
+            err=True,
+        )
 
 
 def fail(message: str, code: int) -> NoReturn:

@@ -97,6 +97,18 @@ def plugins(ctx: click.Context) -> None:
         for failure in host.failures:
             dist = f" [{failure.distribution}]" if failure.distribution else ""
             click.echo(f"  {failure.name}{dist}: {failure.error}")
-    if host.disabled:
+    if host.warnings:
         click.echo("")
-        click.echo("Disabled by PES_DISABLE_PLUGINS: " + ", ".join(sorted(host.disabled)))
+        click.echo("Left out by their plugins (the rest of each works):")
+        for warning in host.warnings:
+            click.echo(f"  {warning.name}: {warning.error}")
+    disabled = sorted(host.disabled - host.unknown_disabled)
+    if disabled:
+        click.echo("")
+        click.echo("Disabled by PES_DISABLE_PLUGINS: " + ", ".join(disabled))
+    if host.unknown_disabled:
+        click.echo("")
+        click.echo(
+            "PES_DISABLE_PLUGINS names no installed plugin: "
+            + ", ".join(sorted(host.unknown_disabled))
+        )

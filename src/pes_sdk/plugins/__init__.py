@@ -8,6 +8,20 @@ register the module under the entry-point group ``pes_sdk`` in your ``pyproject.
 """
 
 from pes_sdk.plugins.hookspecs import PROJECT_NAME, hookimpl
-from pes_sdk.plugins.manager import PluginFailure, PluginHost, PluginInfo, get_host
+from pes_sdk.plugins.manager import (
+    PluginFailure,
+    PluginHost,
+    PluginInfo,
+    PluginProblem,
+    get_host,
+)
 
-__all__ = ["PROJECT_NAME", "PluginFailure", "PluginHost", "PluginInfo", "get_host", "hookimpl"]
+__all__ = [
+    "PROJECT_NAME",
+    "PluginFailure",
+    "PluginHost",
+    "PluginInfo",
+    "PluginProblem",
+    "get_host",
+    "hookimpl",
+]

@@ -26,6 +26,7 @@ from pes_sdk.formats.base import ReadReport, RegistryFormat
 from pes_sdk.gateways.contract import GatewayFactory
 from pes_sdk.models.delivery import Delivery
 from pes_sdk.models.payments import Payment
+from pes_sdk.plugins.problems import PluginProblem
 
 PROJECT_NAME = "pes_sdk"
 
@@ -37,13 +38,18 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
-def pes_registry_formats() -> Sequence[RegistryFormat]:
+def pes_registry_formats() -> Sequence[RegistryFormat | PluginProblem]:
     """Return the registry formats this plugin provides (readers and writers).
 
     Each format's ``name`` must be unique across all plugins; a second format with a taken
     name is refused and reported against the plugin that brought it.
 
+    Like every provider hook, it may also return
+    :class:`~pes_sdk.plugins.PluginProblem` items for parts it left out (a broken file of
+    its own, say): the host lists them in :attr:`PluginHost.warnings` and keeps the rest.
+
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2 may return :class:`~pes_sdk.plugins.PluginProblem` items.
     """
     raise NotImplementedError
 

@@ -26,8 +26,9 @@ from pes_sdk.gateways.contract import GatewayFactory
 from pes_sdk.models.delivery import Delivery
 from pes_sdk.models.payments import Payment
 from pes_sdk.plugins import builtin, hookspecs
+from pes_sdk.plugins.problems import PluginProblem
 
-__all__ = ["PluginFailure", "PluginHost", "PluginInfo", "get_host"]
+__all__ = ["PluginFailure", "PluginHost", "PluginInfo", "PluginProblem", "get_host"]
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
 BUILTIN_NAME = "pes-sdk"
@@ -86,6 +87,10 @@ class PluginHost:
         self._pm.add_hookspecs(hookspecs)
         self.disabled = frozenset(disabled) if disabled is not None else _disabled_from_env()
         self.failures: list[PluginFailure] = []
+        #: parts of plugins left out (:class:`PluginProblem`), the rest of each working
+        self.warnings: list[PluginFailure] = []
+        #: every plugin name seen: entry points (disabled ones too) and registered plugins
+        self.known_names: set[str] = {BUILTIN_NAME}
         self._dists: dict[str, tuple[str, str]] = {}
         # hook name -> item key -> the plugin that provided it, filled while collecting so
         # that listings need not call every plugin's hook a second time.
@@ -103,6 +108,7 @@ class PluginHost:
         self, plugin: object, *, name: str, distribution: tuple[str, str] = ("", "")
     ) -> bool:
         """Register one plugin object; a broken one is recorded as a failure, not raised."""
+        self.known_names.add(name)
         if name in self.disabled:
             return False
         try:
@@ -121,6 +127,7 @@ class PluginHost:
     def load_entry_points(self) -> None:
         """Load every plugin of the ``pes_sdk`` entry-point group, one at a time."""
         for ep in md.entry_points(group=ENTRY_POINT_GROUP):
+            self.known_names.add(ep.name)
             if ep.name in self.disabled:
                 continue
             dist = (ep.dist.name, ep.dist.version) if ep.dist is not None else ("", "")
@@ -130,6 +137,11 @@ class PluginHost:
                 self.failures.append(PluginFailure(ep.name, dist[0], _describe(exc)))
                 continue
             self.register(plugin, name=ep.name, distribution=dist)
+
+    @property
+    def unknown_disabled(self) -> frozenset[str]:
+        """Names in ``PES_DISABLE_PLUGINS`` that no installed plugin has (a typo, often)."""
+        return self.disabled - self.known_names
 
     def plugins(self) -> list[PluginInfo]:
         """Every loaded plugin with its distribution, version and hooks."""
@@ -179,6 +191,12 @@ class PluginHost:
             if items is None:
                 continue
             for item in items:
+                if isinstance(item, PluginProblem):
+                    dist = self._dists.get(plugin_name, ("", ""))[0]
+                    warning = PluginFailure(plugin_name, dist, item.message)
+                    if warning not in self.warnings:  # hooks are called again after a register
+                        self.warnings.append(warning)
+                    continue
                 if not isinstance(item, expected):
                     self._fail(
                         plugin_name, f"{hook_name} returned {item!r}, not {expected.__name__}"

@@ -39,6 +39,7 @@ __all__ = [
     "Footer",
     "HeaderBlock",
     "builtin_dialect_dir",
+    "collect_dialects",
     "dialect_dirs",
     "find_dialects",
     "load_dialect",
@@ -607,24 +608,54 @@ def dialect_dirs(environ: Mapping[str, str] | None = None) -> list[Path]:
     return [builtin_dialect_dir(), *extra]
 
 
+def collect_dialects(
+    dirs: Iterable[Path] | None = None, *, load: Callable[[Path], Dialect] = load_dialect
+) -> tuple[list[Dialect], list[ConfigError]]:
+    """Every good dialect in ``dirs`` (default :func:`dialect_dirs`), and what was left out.
+
+    Files are read sorted by name, folder by folder. A folder that does not exist or is
+    not a folder, a file that does not load, and a second file declaring a name already
+    taken are each one :class:`ConfigError` (naming the file and the key) in the second
+    list; every other dialect is still returned. This is what the plugin uses: one typo in
+    a partner's dialect leaves every other format in place.
+    """
+    found: dict[str, Dialect] = {}
+    problems: list[ConfigError] = []
+    for folder in dialect_dirs() if dirs is None else dirs:
+        if not folder.is_dir():
+            what = "is a file, not a folder" if folder.exists() else "does not exist"
+            problems.append(
+                ConfigError(f"{folder}: dialect folder (from {DIALECT_PATH_ENV}) {what}")
+            )
+            continue
+        for path in sorted(folder.glob("*.toml")):
+            try:
+                dialect = load(path)
+            except ConfigError as exc:
+                problems.append(exc)
+                continue
+            if dialect.name in found:
+                first = found[dialect.name].source
+                problems.append(
+                    ConfigError(
+                        f"{path}: name: dialect {dialect.name!r} is already defined in {first}"
+                    )
+                )
+                continue
+            found[dialect.name] = dialect
+    return list(found.values()), problems
+
+
 def find_dialects(
     dirs: Iterable[Path] | None = None, *, load: Callable[[Path], Dialect] = load_dialect
 ) -> list[Dialect]:
     """Every dialect in ``dirs`` (default :func:`dialect_dirs`), files sorted by name.
 
-    A missing folder listed in ``PES_DIALECT_PATH`` is a :class:`ConfigError`, and so are
-    a bad file and two files declaring the same dialect name.
+    Strict: the first problem :func:`collect_dialects` finds (a missing folder listed in
+    ``PES_DIALECT_PATH``, a bad file, two files declaring the same dialect name) is raised
+    as a :class:`ConfigError`.
     """
-    found: dict[str, Dialect] = {}
-    for folder in dialect_dirs() if dirs is None else dirs:
-        if not folder.is_dir():
-            raise ConfigError(f"{folder}: dialect folder (from {DIALECT_PATH_ENV}) does not exist")
-        for path in sorted(folder.glob("*.toml")):
-            dialect = load(path)
-            if dialect.name in found:
-                first = found[dialect.name].source
-                raise ConfigError(
-                    f"{path}: name: dialect {dialect.name!r} is already defined in {first}"
-                )
-            found[dialect.name] = dialect
-    return list(found.values())
+    dialects, problems = collect_dialects(dirs, load=load)
+    if problems:
+        raise problems[0]
+    return dialects
