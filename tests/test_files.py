@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import pytest
 
-from pes_sdk.files import atomic_path
+from pes_sdk.errors import ConfigError
+from pes_sdk.files import DEFAULT_FILE_MODE, FILE_MODE_ENV, atomic_path
 
 
 def test_replaces_on_success(tmp_path: Path) -> None:
@@ -53,4 +55,34 @@ def test_block_that_removes_its_temp_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="bad row"), atomic_path(final) as tmp:
         tmp.unlink()
         raise ValueError("bad row")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_written_files_are_readable_by_the_group(tmp_path: Path) -> None:
+    # Every written file was 0600 (mkstemp's), so a pickup over SFTP or Samba, or 1C under
+    # another account, could not read a registry (issue 13).
+    final = tmp_path / "registry.txt"
+    with atomic_path(final) as tmp:
+        tmp.write_text("x")
+    assert stat.S_IMODE(final.stat().st_mode) == DEFAULT_FILE_MODE == 0o640
+
+
+@pytest.mark.parametrize(("env", "mode"), [("0600", 0o600), ("644", 0o644)])
+def test_pes_file_mode_sets_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: str, mode: int
+) -> None:
+    monkeypatch.setenv(FILE_MODE_ENV, env)
+    final = tmp_path / "registry.txt"
+    with atomic_path(final) as tmp:
+        tmp.write_text("x")
+    assert stat.S_IMODE(final.stat().st_mode) == mode
+
+
+@pytest.mark.parametrize("env", ["rw-r-----", "0800", "01777"])
+def test_a_bad_pes_file_mode_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: str
+) -> None:
+    monkeypatch.setenv(FILE_MODE_ENV, env)
+    with pytest.raises(ConfigError, match="PES_FILE_MODE"), atomic_path(tmp_path / "x"):
+        pass
     assert list(tmp_path.iterdir()) == []
