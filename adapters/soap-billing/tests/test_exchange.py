@@ -414,6 +414,62 @@ def test_an_oversized_body_is_refused_unread() -> None:
     assert status == 413
 
 
+def _post_chunked(url: str, body: bytes, *, size: int = 100) -> tuple[int, bytes]:
+    """POST ``body`` with Transfer-Encoding: chunked and no Content-Length, as Java and
+    streaming .NET clients send requests."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=5)
+    try:
+        chunks = (body[i : i + size] for i in range(0, len(body), size))
+        connection.request(
+            "POST", parts.path, body=chunks, headers={"Content-Type": "text/xml; charset=utf-8"}
+        )
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def _post_raw(url: str, head_and_body: bytes) -> int:
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname or "", parts.port or 80), timeout=5) as sock:
+        sock.sendall(head_and_body)
+        sock.shutdown(socket.SHUT_WR)  # the client has no more to send
+        answer = sock.recv(4096)
+    return int(answer.split(b" ", 2)[1])
+
+
+def test_a_chunked_request_is_read_and_answered(harness: SoapHarness) -> None:
+    # The reference server answered a chunked request without Content-Length with 411
+    # (issue 13): Java and streaming .NET clients send exactly that.
+    registry = payment_registry(INN, 8)
+    seen: list[bytes] = []
+    with _serve(_capture_requests(harness.server.app, seen)) as url, _client(url) as client:
+        client.deliver_payments(registry)
+    status, answer = _post_chunked(harness.server.url, seen[-1], size=97)
+    assert status == 200, answer
+    assert b"ALREADY_ACCEPTED" in answer  # the same registry, read whole from its chunks
+    assert harness.acceptances() == 1
+
+
+def test_chunked_requests_are_bounded_and_checked() -> None:
+    with ReferenceServer(max_body=1024) as server:
+        status, _ = _post_chunked(server.url, b"<x>" + b"a" * 4096 + b"</x>")
+        assert status == 413
+        path = server.url.split("/", 3)[3]
+        head = f"POST /{path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        assert _post_raw(server.url, head.encode() + b"zz\r\nabc\r\n0\r\n\r\n") == 400
+        assert _post_raw(server.url, head.encode() + b"10\r\nabc") == 400  # cut short
+        bare = f"POST /{path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        assert _post_raw(server.url, bare.encode()) == 411
+
+
 def test_only_post_to_the_endpoint(harness: SoapHarness) -> None:
     import urllib.error
     import urllib.request
