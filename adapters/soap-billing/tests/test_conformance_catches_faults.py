@@ -75,13 +75,13 @@ class SwallowsConflicts(SoapBillingClient):
 class RetriesEverything(SoapBillingClient):
     """Retries final faults too (and so asks the partner again and again)."""
 
-    def _invoke(self, operation: str, **kwargs: Any) -> Any:
+    def _invoke(self, operation: str, partner: str, **kwargs: Any) -> Any:
         for _ in range(3):
             try:
-                return super()._invoke(operation, **kwargs)
+                return super()._invoke(operation, partner, **kwargs)
             except BillingError:
                 continue
-        return super()._invoke(operation, **kwargs)
+        return super()._invoke(operation, partner, **kwargs)
 
 
 class RetriesReadings(SoapBillingClient):

@@ -610,6 +610,35 @@ def test_an_unusable_registry_header_is_a_protocol_error(
         client.fetch_debts(INN, PERIOD)
 
 
+@pytest.mark.parametrize(
+    ("change", "what"),
+    [
+        # money with no two places: zeep read it as a decimal and the client took it
+        (
+            lambda b: re.sub(rb"(<b:amount>)[^<]+(</b:amount>)", rb"\g<1>-15\g<2>", b, count=1),
+            "breaks the exchange's schema",
+        ),
+        # a time without a zone: the message named neither endpoint nor partner
+        (lambda b: b.replace(b"+00:00</b:createdAt>", b"</b:createdAt>"), "time zone"),
+    ],
+    ids=["money-without-places", "time-without-zone"],
+)
+def test_a_broken_answer_names_endpoint_partner_and_operation(
+    harness: SoapHarness, change: Callable[[bytes], bytes], what: str
+) -> None:
+    harness.publish_debts(PERIOD, debt_records(3))
+    with (
+        _serve(_rewrite(harness.server.app, change)) as url,
+        _client(url) as client,
+        pytest.raises(BillingProtocolError) as caught,
+    ):
+        client.fetch_debts(INN, PERIOD)
+    message = str(caught.value)
+    assert what in message
+    assert message.startswith(f"{client.endpoint}: partner {INN}: GetDebtRegistry")
+    assert caught.value.partner == INN
+
+
 _amounts = st.decimals(
     min_value=Decimal("-999999999.99"), max_value=Decimal("999999999.99"), places=2
 )

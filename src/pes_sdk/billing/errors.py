@@ -20,7 +20,7 @@ Which error a call raises tells the caller what it may do next:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from pes_sdk.errors import Issue, PesError
 
@@ -51,7 +51,17 @@ class BillingError(PesError):
     def __init__(self, message: str, *, endpoint: str = "") -> None:
         self.message = message
         self.endpoint = endpoint
+        #: the partner (ИНН) the failed call was for, once :meth:`naming_partner` set it
+        self.partner = ""
         super().__init__(f"{endpoint}: {message}" if endpoint else message)
+
+    def naming_partner(self, inn: str) -> Self:
+        """This error, its message naming the partner the call was for (once)."""
+        if not self.partner:
+            self.partner = inn
+            self.message = f"partner {inn}: {self.message}"
+            self.args = (f"{self.endpoint}: {self.message}" if self.endpoint else self.message,)
+        return self
 
 
 class BillingUnavailable(BillingError):

@@ -61,6 +61,7 @@ from pes_sdk.models.readings import MeterReading
 from pes_sdk.models.registry import ControlTotals
 from pes_sdk.money import amount as to_amount
 from pes_sdk.period import Period
+from pes_sdk_soap_billing.schema import NS, schema_problem
 
 __all__ = [
     "BINDING",
@@ -72,7 +73,6 @@ __all__ = [
     "wsdl_path",
 ]
 
-NS = "urn:pes-sdk:billing:1"
 BINDING = f"{{{NS}}}BillingBinding"
 DEFAULT_PAGE_SIZE = 1000
 T = TypeVar("T")
@@ -86,6 +86,28 @@ def wsdl_path() -> Path:
 def hardened_settings() -> zeep.Settings:
     """zeep settings for every client of the kit: strict, no DTD, no entities, no fetching."""
     return zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+
+
+class _SchemaBreach(Exception):
+    """An answer that breaks the kit's own XSD (raised inside zeep, typed by ``_invoke``)."""
+
+
+class _CheckAnswers(zeep.Plugin):
+    """Checks every answer's payload against ``billing.xsd`` before zeep converts it.
+
+    zeep reads ``-15`` as a decimal where the schema's money needs two places, and lets
+    other breaches through as values; a partner's answer is checked as strictly as the
+    reference server checks requests. SOAP faults are left to the fault handling.
+    """
+
+    def ingress(self, envelope: Any, http_headers: Any, operation: Any) -> Any:
+        body = envelope.find("{http://schemas.xmlsoap.org/soap/envelope/}Body")
+        payload = body[0] if body is not None and len(body) else None
+        if payload is not None and etree.QName(payload).namespace == NS:
+            why = schema_problem(payload)
+            if why is not None:
+                raise _SchemaBreach(why)
+        return envelope, http_headers
 
 
 class LocalOnlyTransport(Transport):
@@ -180,14 +202,28 @@ class SoapBillingClient(BillingSource, DeliveryChannel):
         )
         # zeep is untyped: its client and service proxies are Any here
         client: Any = zeep.Client
-        self._client = client(os.fspath(wsdl), transport=transport, settings=hardened_settings())
+        self._client = client(
+            os.fspath(wsdl),
+            transport=transport,
+            settings=hardened_settings(),
+            plugins=[_CheckAnswers()],
+        )
         self._service: Any = self._client.create_service(BINDING, url)
 
     # -- billing source --------------------------------------------------------------------
 
     def fetch_debts(self, partner_inn: str, period: Period) -> DebtRegistry:
-        """Every page of the partner's registry for ``period``, checked against its totals."""
+        """Every page of the partner's registry for ``period``, checked against its totals.
+
+        Every error names the partner, the operation and the endpoint.
+        """
         inn = self._inn(partner_inn)
+        try:
+            return self._fetch_debts(inn, period)
+        except BillingError as exc:
+            raise exc.naming_partner(inn) from None
+
+    def _fetch_debts(self, inn: str, period: Period) -> DebtRegistry:
         records: list[DebtRecord] = []
         token: str | None = None
         seen: set[str] = set()
@@ -229,17 +265,20 @@ class SoapBillingClient(BillingSource, DeliveryChannel):
             number = int(page.registryNumber)
             count = int(page.totals.count)
             total = to_amount(page.totals.amount)
+            created_at = _utc(page.createdAt)
             if number < 1 or count < 0:
                 raise ValueError(f"registry number {number}, count {count}")
         except (AttributeError, TypeError, ValueError) as exc:
             raise BillingProtocolError(
-                f"page {index}: unusable registry header: {exc}", endpoint=self.endpoint
+                f"GetDebtRegistry page {index}: unusable registry header: {exc}",
+                endpoint=self.endpoint,
             ) from None
-        return number, _utc(page.createdAt), count, total
+        return number, created_at, count, total
 
     def _get_page(self, inn: str, period: Period, token: str | None) -> Any:
         return self._invoke(
             "GetDebtRegistry",
+            inn,
             partnerInn=inn,
             period=str(period),
             pageToken=token,
@@ -259,7 +298,7 @@ class SoapBillingClient(BillingSource, DeliveryChannel):
             )
         except (ValueError, TypeError, PesError) as exc:
             raise BillingProtocolError(
-                f"record {index}: {exc}",
+                f"GetDebtRegistry record {index}: {exc}",
                 endpoint=self.endpoint,
                 issues=[Issue(index, "record", str(exc))],
             ) from None
@@ -281,7 +320,9 @@ class SoapBillingClient(BillingSource, DeliveryChannel):
             },
             "record": [_payment(r) for r in registry.records],
         }
-        answer = self.retry.call(lambda: self._invoke("SubmitPaymentRegistry", registry=payload))
+        answer = self.retry.call(
+            lambda: self._invoke("SubmitPaymentRegistry", registry.partner_inn, registry=payload)
+        )
         try:
             status = {
                 "ACCEPTED": DeliveryStatus.ACCEPTED,
@@ -297,7 +338,9 @@ class SoapBillingClient(BillingSource, DeliveryChannel):
                 self.endpoint,
             )
         except (KeyError, ValueError, TypeError) as exc:
-            raise BillingProtocolError(f"unusable answer: {exc}", endpoint=self.endpoint) from None
+            raise BillingProtocolError(
+                f"SubmitPaymentRegistry: unusable answer: {exc}", endpoint=self.endpoint
+            ).naming_partner(registry.partner_inn) from None
 
     def deliver_readings(
         self, partner_inn: str, readings: Sequence[MeterReading]
@@ -319,7 +362,7 @@ class SoapBillingClient(BillingSource, DeliveryChannel):
             for r in readings
         ]
         answer = BillingRetry.once(
-            lambda: self._invoke("SubmitMeterReadings", partnerInn=inn, reading=items)
+            lambda: self._invoke("SubmitMeterReadings", inn, partnerInn=inn, reading=items)
         )
         try:
             rejected = tuple(
@@ -327,7 +370,9 @@ class SoapBillingClient(BillingSource, DeliveryChannel):
             )
             return ReadingsReceipt(inn, int(answer.accepted), rejected, self.name, self.endpoint)
         except (AttributeError, TypeError, ValueError) as exc:
-            raise BillingProtocolError(f"unusable answer: {exc}", endpoint=self.endpoint) from None
+            raise BillingProtocolError(
+                f"SubmitMeterReadings: unusable answer: {exc}", endpoint=self.endpoint
+            ).naming_partner(inn) from None
 
     def close(self) -> None:
         self._session.close()
@@ -346,10 +391,22 @@ class SoapBillingClient(BillingSource, DeliveryChannel):
         except ValueError as exc:
             raise ConfigError(f"partner ИНН: {exc}") from None
 
-    def _invoke(self, operation: str, **kwargs: Any) -> Any:
+    def _invoke(self, operation: str, partner: str, **kwargs: Any) -> Any:
+        """Call ``operation``; every failure typed, and named by operation and partner."""
+        try:
+            return self._call(operation, **kwargs)
+        except BillingError as exc:
+            raise exc.naming_partner(partner) from None
+
+    def _call(self, operation: str, **kwargs: Any) -> Any:
         method: Callable[..., Any] = getattr(self._service, operation)
         try:
             return method(**kwargs)
+        except _SchemaBreach as exc:
+            raise BillingProtocolError(
+                f"{operation}: the answer breaks the exchange's schema: {exc}",
+                endpoint=self.endpoint,
+            ) from None
         except requests.Timeout:
             raise BillingTimeout(
                 f"{operation}: no answer in time", endpoint=self.endpoint
@@ -412,9 +469,12 @@ class SoapBillingClient(BillingSource, DeliveryChannel):
 
 
 def _utc(value: Any) -> dt.datetime:
-    """A time from an answer in UTC with the standard library's zone (zeep gives isodate's)."""
+    """A time from an answer in UTC with the standard library's zone (zeep gives isodate's).
+
+    A ValueError for a time without a zone: the caller names the operation and partner.
+    """
     if not isinstance(value, dt.datetime) or value.tzinfo is None:
-        raise BillingProtocolError(f"a time with a time zone was expected, not {value!r}")
+        raise ValueError(f"a time with a time zone was expected, not {value!r}")
     return value.astimezone(dt.UTC)
 
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import importlib.resources
 import json
 import threading
 import uuid
@@ -53,6 +52,7 @@ from pes_sdk.models.debts import DebtRecord
 from pes_sdk.money import ZERO
 from pes_sdk.period import Period
 from pes_sdk.safexml import HARDENED_PARSER_OPTIONS, PROLOG_LIMIT, check_prolog_bytes
+from pes_sdk_soap_billing.schema import NS, schema, schema_problem
 
 __all__ = [
     "FAULT_KINDS",
@@ -66,7 +66,6 @@ __all__ = [
     "schema",
 ]
 
-NS = "urn:pes-sdk:billing:1"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 OPERATIONS = ("GetDebtRegistry", "SubmitPaymentRegistry", "SubmitMeterReadings")
 #: what :class:`FaultPlan` can make a request suffer
@@ -78,20 +77,6 @@ StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 def _q(name: str) -> str:
     return f"{{{NS}}}{name}"
-
-
-_SCHEMA: etree.XMLSchema | None = None
-_SCHEMA_LOCK = threading.Lock()
-
-
-def schema() -> etree.XMLSchema:
-    """The message schema (``wsdl/billing.xsd``), loaded once from the package data."""
-    global _SCHEMA
-    if _SCHEMA is None:
-        xsd = importlib.resources.files("pes_sdk_soap_billing") / "wsdl" / "billing.xsd"
-        doc = etree.fromstring(xsd.read_bytes(), _parser())
-        _SCHEMA = etree.XMLSchema(doc)
-    return _SCHEMA
 
 
 def _parser() -> etree.XMLParser:
@@ -451,13 +436,8 @@ class BillingApp:
         qname = etree.QName(request)
         if qname.namespace != NS or qname.localname.removesuffix("Request") not in OPERATIONS:
             raise SoapFault("INVALID_REQUEST", f"unknown operation element {qname.text}")
-        xsd = schema()
-        # one schema object for all request threads, and its error log is its own state
-        with _SCHEMA_LOCK:
-            valid = xsd.validate(request)
-            log: Any = xsd.error_log  # lxml-stubs lack _ErrorLog.last_error
-            why = log.last_error.message if log.last_error is not None else "invalid"
-        if not valid:
+        why = schema_problem(request)
+        if why is not None:
             raise SoapFault("INVALID_REQUEST", f"the request breaks the schema: {why}")
         return request
 
