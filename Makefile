@@ -14,7 +14,7 @@ TEST_PATHS := tests adapters/csv/tests adapters/onec-xml/tests adapters/onec-ban
 	adapters/yookassa/tests adapters/sber/tests adapters/tbank/tests runner/tests conformance/tests \
 	examples/jsonl-format/tests
 
-.PHONY: demo test lint type pytest bench clean
+.PHONY: demo test lint type pytest bench dist clean
 
 $(STAMP): $(PYPROJECTS) requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -49,5 +49,12 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/csv_read.py
 	$(BIN)/python adapters/onec-xml/benchmarks/xml_read.py
 
+# Wheels and sdists of every distribution into dist/, for installing outside this checkout
+# (`pip install --no-index --find-links dist pes-sdk pes-sdk-csv ...`). Built without
+# build isolation, from the venv's setuptools: no package index is needed.
+dist: $(STAMP)
+	rm -rf dist
+	for d in $(DISTS); do $(BIN)/python -m build --no-isolation --outdir dist $$d || exit 1; done
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) dist .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -169,7 +169,8 @@ class PostgresDialect(Dialect):
             import psycopg
         except ImportError:  # pragma: no cover - depends on the installed extras
             raise StoreError(
-                "PostgreSQL needs psycopg: pip install 'pes-sdk-runner[postgres]'"
+                "PostgreSQL needs psycopg 3, the runner's 'postgres' extra: "
+                "pip install 'psycopg[binary]>=3.1'"
             ) from None
         self._psycopg = psycopg
         self.integrity_errors = (psycopg.IntegrityError,)
