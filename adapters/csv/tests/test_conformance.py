@@ -73,6 +73,26 @@ class TestSberPayments(_PlausibleText, FormatConformance):
     timezone = None  # date dd.mm.yyyy and time hh-mm-ss, without a zone
 
 
+class TestExcelDebts(FormatConformance):
+    format_name = "excel-debts"
+    streaming_bytes_per_row = DEBT_KEY_BYTES
+
+
+class TestExcelDebtsCp1251(_PlausibleText, FormatConformance):
+    format_name = "excel-debts-cp1251"
+    streaming_bytes_per_row = DEBT_KEY_BYTES
+
+
+class TestExcelPayments(FormatConformance):
+    format_name = "excel-payments"
+    timezone = None  # ДД.ММ.ГГГГ ЧЧ:ММ:СС, local time without a zone
+
+
+class TestExcelPaymentsCp1251(_PlausibleText, FormatConformance):
+    format_name = "excel-payments-cp1251"
+    timezone = None
+
+
 class _Partial:
     """A layout that carries only some of a debt's place: no house GUID (an address as
     text, or nothing: found by account), no premises, no period or service. The model's

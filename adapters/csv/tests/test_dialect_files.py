@@ -37,6 +37,7 @@ H2 = "5d6e7f80-91a2-43b4-85c6-d7e8f9a0b1c2"
 def test_builtin_dialects_are_exactly_these():
     names = sorted(d.name for d in find_dialects([builtin_dialect_dir()]))
     assert names == [
+        "excel-debts", "excel-debts-cp1251", "excel-payments", "excel-payments-cp1251",
         "gorod-debts", "pes-debts", "pes-payments", "sber-debts", "sber-els-guid",
         "sber-ls-fio-address", "sber-ls-fio-sum", "sber-payments",
     ]  # fmt: skip

@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import pytest
 
 from pes_sdk.formats import Policy
@@ -64,6 +65,9 @@ SBER_PAYMENTS = [
     ),
 ]  # fmt: skip
 
+# The Excel dialects carry no KEY:value tags: what Excel shows is what the columns say.
+EXCEL_PAYMENTS = [attrs.evolve(r, tags=()) for r in PES_PAYMENTS]
+
 CASES = [
     ("pes-debts", "pes-debts.csv", PES_DEBTS, {"amount": D("1571.85")}),
     ("pes-payments", "pes-payments.csv", PES_PAYMENTS,
@@ -71,6 +75,12 @@ CASES = [
     ("sber-debts", "7707083893_40702810900000000001_001_1126.txt", SBER_DEBTS,
      {"amount": D("1471.86")}),
     ("sber-payments", "sber-payments.txt", SBER_PAYMENTS,
+     {"amount": D("1372.26"), "transfer": D("1353.60"), "fee": D("18.66")}),
+    ("excel-debts", "excel-debts.csv", PES_DEBTS, {"amount": D("1571.85")}),
+    ("excel-debts-cp1251", "excel-debts-cp1251.csv", PES_DEBTS, {"amount": D("1571.85")}),
+    ("excel-payments", "excel-payments.csv", EXCEL_PAYMENTS,
+     {"amount": D("1372.26"), "transfer": D("1353.60"), "fee": D("18.66")}),
+    ("excel-payments-cp1251", "excel-payments-cp1251.csv", EXCEL_PAYMENTS,
      {"amount": D("1372.26"), "transfer": D("1353.60"), "fee": D("18.66")}),
 ]  # fmt: skip
 
