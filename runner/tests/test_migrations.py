@@ -94,3 +94,66 @@ def test_migration_blocks_and_tokens_are_chosen_per_dialect(store: SqlStore) -> 
     other = "postgresql" if store.dialect.name == "sqlite" else "sqlite"
     assert f"@{other}:begin" not in text
     assert "CREATE TRIGGER" in text
+
+
+def test_0005_keeps_every_debt_and_lets_a_debt_have_no_house(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pes_sdk_runner.store import migrate as migrate_module
+
+    known = known_migrations()
+    assert [m.name for m in known][4] == "houses"
+    monkeypatch.setattr(migrate_module, "known_migrations", lambda: known[:4])
+    old = open_store(store_url)  # a runner of before 0005, with a debt stored
+    sql = old.dialect.sql
+    conn = old.dialect.connect()
+    try:
+        conn.execute(
+            sql("INSERT INTO partners (inn, name, data, updated_at) VALUES (?, ?, ?, ?)"),
+            ("7707083893", "УК", "{}", "2026-01-01T00:00:00+00:00"),
+        )
+        rid = conn.execute(
+            sql(
+                "INSERT INTO debt_registries (partner_inn, period, number, received_at, sha256,"
+                " record_count, total, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+            ),
+            ("7707083893", "2026-01", 1, "2026-01-01T00:00:00+00:00", "x", 1, 100, "active"),
+        ).fetchone()[0]
+        conn.execute(
+            sql(
+                "INSERT INTO debts (registry_id, partner_inn, account, service, house_id,"
+                " premises, premises_key, amount, period, service_code)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ),
+            (rid, "7707083893", "001", "ХВС", "a1b2c3d4-0000-4000-8000-000000000100", "5", "5",
+             100, None, "01"),
+        )  # fmt: skip
+    finally:
+        conn.close()
+    assert old.schema_version() == 4
+    old.close()
+    monkeypatch.undo()
+    new = open_store(store_url)
+    try:
+        assert new.schema_version() == len(known)
+        (kept,) = new.find_by_account("7707083893", "001")
+        assert (kept.house_id, kept.premises, kept.service_code) == (
+            "a1b2c3d4-0000-4000-8000-000000000100",
+            "5",
+            "01",
+        )
+        conn = new.dialect.connect()
+        try:  # the column takes NULL now: a debt found by account only
+            conn.execute(
+                sql(
+                    "INSERT INTO debts (registry_id, partner_inn, account, service, house_id,"
+                    " premises, premises_key, amount) VALUES (?, ?, ?, ?, NULL, '', '', 1)"
+                ),
+                (rid, "7707083893", "002", "ХВС"),
+            )
+        finally:
+            conn.close()
+        assert new.debts_without_house() == {"7707083893": 1}
+        assert new.houses_by_key("пермь|ленина|10") == []
+    finally:
+        new.close()

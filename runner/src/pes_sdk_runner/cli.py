@@ -156,6 +156,7 @@ def _status_of(store: SqlStore, config: RunnerConfig) -> dict[str, Any]:
     from pes_sdk_runner.store import DeliveryStatus
 
     deliveries = store.deliveries()
+    without_house = store.debts_without_house()
     partners: list[dict[str, Any]] = []
     for p in config.partners:
         active = [r for r in store.debt_registries(p.inn) if r.active]
@@ -193,9 +194,17 @@ def _status_of(store: SqlStore, config: RunnerConfig) -> dict[str, Any]:
                     "pending": sum(1 for d in mine if d.status is DeliveryStatus.PENDING),
                     "failed": sum(1 for d in mine if d.status is DeliveryStatus.FAILED),
                 },
+                # debts whose registry gave no address: found by account only
+                "debts_without_address": without_house.get(p.inn, 0),
             }
         )
-    return {"store": config.store.display_url, "partners": partners}
+    return {
+        "store": config.store.display_url,
+        "houses": store.house_count(),
+        "partners": partners,
+        # partners some of whose services a client cannot find at an address
+        "not_found_by_address": [p["inn"] for p in partners if p["debts_without_address"]],
+    }
 
 
 @runner.command()
@@ -232,6 +241,68 @@ def status(ctx: click.Context, config_path: Path, as_json: bool) -> None:
             )
         d = p["deliveries"]
         click.echo(f"  deliveries: {d['pending']} pending, {d['failed']} failed")
+        if p["debts_without_address"]:
+            click.echo(
+                f"  found by account only: {p['debts_without_address']} debts have no address"
+            )
+    click.echo(f"house directory: {state['houses']} houses")
+    if state["not_found_by_address"]:
+        names = {p["inn"]: p["name"] for p in state["partners"]}
+        click.echo("services that cannot be found by address (clients link the account):")
+        for inn in state["not_found_by_address"]:
+            click.echo(f"  {inn} {names[inn]}")
+    ctx.exit(EXIT_OK)
+
+
+# -- houses --------------------------------------------------------------------------------
+
+
+@runner.group()
+def houses() -> None:
+    """The house directory (справочник домов): GUID → address, for registries that write
+    the address as text (docs/house-directory.md)."""
+
+
+@houses.command("import-csv")
+@_CONFIG
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def houses_import_csv(ctx: click.Context, config_path: Path, file: Path) -> None:
+    """Load a guid;address file (UTF-8) into the directory; repeating it is harmless."""
+    from pes_sdk_runner.houses import import_csv
+
+    config = _load(ctx, config_path)
+    with _store(config) as store:
+        try:
+            count = import_csv(store, file)
+        except (PesError, OSError) as exc:
+            fail(str(exc), EXIT_INVALID)
+        total = store.house_count()
+    click.echo(f"{file}: {count} houses loaded; the directory holds {total}")
+    ctx.exit(EXIT_OK)
+
+
+@houses.command("import-gar")
+@_CONFIG
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.pass_context
+def houses_import_gar(ctx: click.Context, config_path: Path, folder: Path) -> None:
+    """Load a region's ФНС ГАР (ФИАС) XML export folder (AS_ADDR_OBJ, AS_HOUSES,
+    AS_MUN_HIERARCHY or AS_ADM_HIERARCHY). Streamed; re-run it after a crash."""
+    from pes_sdk_runner.houses import import_gar
+
+    config = _load(ctx, config_path)
+    with _store(config) as store:
+        try:
+            result = import_gar(store, folder)
+        except (PesError, OSError) as exc:
+            fail(str(exc), EXIT_INVALID)
+        total = store.house_count()
+    click.echo(
+        f"{folder}: {result.objects} address objects, {result.houses} houses read;"
+        f" {result.loaded} loaded, {result.unplaced} with no street or locality left out;"
+        f" the directory holds {total}"
+    )
     ctx.exit(EXIT_OK)
 
 

@@ -84,7 +84,7 @@ class ServiceView:
     partner_inn: str
     account: str
     service: str
-    house_id: str
+    house_id: str | None  #: None: the registry gave no address (found by account only)
     premises: str
     debt: Decimal
     paid: Decimal

@@ -48,6 +48,7 @@ from pes_sdk.period import Period
 from pes_sdk.plugins.manager import PluginHost, get_host
 from pes_sdk_runner.config.models import PartnerConfig, RunnerConfig
 from pes_sdk_runner.crashpoints import crashpoint
+from pes_sdk_runner.ingest.addresses import AddressResolution
 from pes_sdk_runner.ingest.outcome import PROCESSED, IngestOutcome, Outcome
 from pes_sdk_runner.store.base import Store
 from pes_sdk_runner.store.errors import RegistryConflict
@@ -184,7 +185,10 @@ def _read_into_store(
             msg = f"the registry is of partner {header.partner_inn}, not {partner.inn}"
             return _refuse(path, attrs.evolve(empty, header=header), msg, number=header.number)
         number, period = header.number, header.period
-        records: Iterator[DebtRecord] = _debts(reader, path)
+        # Address text resolved through the house directory on the way into the store;
+        # the records it finds no single house for go to the rejects (never guessed).
+        resolution = AddressResolution(store, staging.with_name(f".{staging.name}.addresses.part"))
+        records: Iterator[DebtRecord] = resolution.records(_debts(reader, path))
         try:
             if period is None:
                 # A format without the period in its name or header: the records carry it.
@@ -194,6 +198,7 @@ def _read_into_store(
                     records = itertools.chain([first], records)
             if number is None or period is None:
                 collections.deque(records, maxlen=0)
+                resolution.discard()
                 missing = "number" if number is None else "period"
                 msg = f"the registry's {missing} is not in its file name or header"
                 return _refuse(path, reader.report, msg, number=number, period=period)
@@ -203,18 +208,20 @@ def _read_into_store(
                 )
             except RegistryConflict as exc:
                 collections.deque(records, maxlen=0)
-                return _Read(Outcome.CONFLICT, reader.report, number, period, message=str(exc))
+                report = resolution.merge(reader.report, staging)
+                return _Read(Outcome.CONFLICT, report, number, period, message=str(exc))
             # A duplicate was not read by the store: read it through for the report.
             collections.deque(records, maxlen=0)
             return _Read(
                 Outcome(result.outcome.value),
-                reader.report,
+                resolution.merge(reader.report, staging),
                 number,
                 period,
                 registry_id=result.registry.id,
             )
         except RegistryRefused as exc:
             # Raised at the end of the file, inside the store's transaction: rolled back.
+            resolution.discard()
             report = _refused(path, header, exc, _report_of(reader))
             return _Read(Outcome.REFUSED, report, number, period, message=exc.message)
 

@@ -21,6 +21,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
+from pes_sdk.addresses import parse_address
 from pes_sdk.gateways.processor import PaymentEntry
 from pes_sdk.models.debts import DebtRecord
 from pes_sdk.models.partners import Partner
@@ -34,6 +35,7 @@ __all__ = [
     "DecreaseReason",
     "DeliveryInfo",
     "DeliveryStatus",
+    "House",
     "IngestResult",
     "LedgerEntry",
     "LedgerKind",
@@ -91,7 +93,7 @@ class ServiceBalance:
     partner_inn: str
     account: str
     service: str
-    house_id: str
+    house_id: str | None  #: None: the registry gave no address; found by account only
     premises: str
     debt: Decimal
     paid: Decimal
@@ -109,6 +111,29 @@ class ServiceBalance:
     def due(self) -> Decimal:
         """What the client can be asked to pay now: the balance, or zero."""
         return self.balance if self.balance > 0 else ZERO
+
+
+@attrs.frozen
+class House:
+    """One house of the house directory (справочник домов): its GUID and address.
+
+    ``house_key``, ``street_key`` and ``street_type`` are those of
+    :func:`pes_sdk.addresses.parse_address` of the address (:meth:`from_address`); the
+    directory is searched by them when a registry writes the address as text.
+    """
+
+    guid: str  #: ГАР OBJECTGUID / ФИАС HOUSEGUID, lower case
+    address: str  #: as the source wrote it, or as composed from ГАР
+    house_key: str
+    street_key: str
+    street_type: str = ""
+    source: str = "csv"  #: ``gar`` or ``csv``
+
+    @classmethod
+    def from_address(cls, guid: str, address: str, source: str = "csv") -> House:
+        """The house at ``address`` text, keyed by :func:`~pes_sdk.addresses.parse_address`."""
+        parsed = parse_address(address)
+        return cls(guid.lower(), address, parsed.key, parsed.street_key, parsed.street_type, source)
 
 
 @attrs.frozen
@@ -325,6 +350,35 @@ class Store(Protocol):
 
     def find_by_account(self, partner_inn: str, account: str) -> list[ServiceBalance]:
         """The partner's services on a personal account, as :meth:`find_services`."""
+        ...
+
+    def debts_without_house(self) -> dict[str, int]:
+        """Per partner ИНН, how many active debts have no house (found by account only)."""
+        ...
+
+    # -- the house directory (справочник домов) ------------------------------------------------
+
+    def upsert_houses(self, houses: Iterable[House]) -> int:
+        """Insert or replace houses by GUID, in one transaction; return how many.
+
+        Idempotent: importing the same directory again changes nothing but ``updated_at``.
+        """
+        ...
+
+    def houses_by_key(self, house_key: str) -> list[House]:
+        """The houses whose :attr:`House.house_key` is ``house_key`` (any number of them)."""
+        ...
+
+    def houses_by_street_key(self, street_key: str) -> list[House]:
+        """The houses whose :attr:`House.street_key` is ``street_key``."""
+        ...
+
+    def house_address(self, guid: str) -> str | None:
+        """The address of the house ``guid`` in the directory, for the cabinet; or None."""
+        ...
+
+    def house_count(self) -> int:
+        """How many houses the directory holds."""
         ...
 
     # -- acceptances --------------------------------------------------------------------------

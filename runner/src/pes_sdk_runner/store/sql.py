@@ -33,6 +33,7 @@ from pes_sdk_runner.store.base import (
     DecreaseReason,
     DeliveryInfo,
     DeliveryStatus,
+    House,
     IngestResult,
     LedgerEntry,
     LedgerKind,
@@ -414,6 +415,67 @@ class SqlStore:
 
     def find_by_account(self, partner_inn: str, account: str) -> list[ServiceBalance]:
         return self._balances("d.partner_inn = ? AND d.account = ?", (partner_inn, account))
+
+    def debts_without_house(self) -> dict[str, int]:
+        with self._read() as cur:
+            rows = self._x(
+                cur,
+                "SELECT partner_inn, COUNT(*) FROM debts WHERE house_id IS NULL"
+                " GROUP BY partner_inn ORDER BY partner_inn",
+            ).fetchall()
+        return {inn: int(n) for inn, n in rows}
+
+    # -- the house directory -----------------------------------------------------------------
+
+    def upsert_houses(self, houses: Iterable[House]) -> int:
+        now = self.dialect.ts_in(_now())
+        rows = [
+            (h.guid.lower(), h.address, h.house_key, h.street_key, h.street_type, h.source, now)
+            for h in houses
+        ]
+        if not rows:
+            return 0
+        with self._tx() as cur:
+            cur.executemany(
+                self.dialect.sql(
+                    "INSERT INTO houses (guid, address, house_key, street_key, street_type,"
+                    " source, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (guid) DO UPDATE SET address = excluded.address,"
+                    " house_key = excluded.house_key, street_key = excluded.street_key,"
+                    " street_type = excluded.street_type, source = excluded.source,"
+                    " updated_at = excluded.updated_at"
+                ),
+                rows,
+            )
+        return len(rows)
+
+    def _houses(self, where: str, value: str) -> list[House]:
+        with self._read() as cur:
+            rows = self._x(
+                cur,
+                "SELECT guid, address, house_key, street_key, street_type, source FROM houses"
+                f" WHERE {where} = ? ORDER BY guid",
+                (value,),
+            ).fetchall()
+        return [House(*r) for r in rows]
+
+    def houses_by_key(self, house_key: str) -> list[House]:
+        return self._houses("house_key", house_key)
+
+    def houses_by_street_key(self, street_key: str) -> list[House]:
+        return self._houses("street_key", street_key)
+
+    def house_address(self, guid: str) -> str | None:
+        with self._read() as cur:
+            row = self._x(
+                cur, "SELECT address FROM houses WHERE guid = ?", (guid.lower(),)
+            ).fetchone()
+        return str(row[0]) if row is not None else None
+
+    def house_count(self) -> int:
+        with self._read() as cur:
+            row = self._x(cur, "SELECT COUNT(*) FROM houses").fetchone()
+        return int(row[0])
 
     # -- acceptances -----------------------------------------------------------------------
 
