@@ -14,7 +14,7 @@ TEST_PATHS := tests adapters/csv/tests adapters/onec-xml/tests adapters/onec-ban
 	adapters/yookassa/tests adapters/sber/tests adapters/tbank/tests runner/tests conformance/tests \
 	examples/jsonl-format/tests
 
-.PHONY: demo test lint type pytest bench dist clean
+.PHONY: demo test lint type pytest bench dist fuzz clean
 
 $(STAMP): $(PYPROJECTS) requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,13 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/csv_read.py
 	$(BIN)/python adapters/onec-xml/benchmarks/xml_read.py
+
+# Coverage-guided fuzzing of every reader and loader (fuzz/README.md), bounded per target.
+FUZZ_SECONDS ?= 30
+
+fuzz: $(STAMP)
+	$(BIN)/python -m pip install --quiet -r fuzz/requirements.txt
+	$(BIN)/python fuzz/run.py --seconds $(FUZZ_SECONDS)
 
 # Wheels and sdists of every distribution into dist/, for installing outside this checkout
 # (`pip install --no-index --find-links dist pes-sdk pes-sdk-csv ...`). Built without
