@@ -305,8 +305,19 @@ def test_creation_date_is_the_service_zone_whatever_the_host(
     assert before <= written <= after
 
 
-def _wrong_check_digit(inn: str) -> str:
-    return inn[:-1] + str((int(inn[-1]) + 1) % 10)
+def _statement_with_a_bad_inn(
+    tmp_path: Path, service: Party, partner: Party, other: Party, bad: Party
+) -> Path:
+    """The test statement, with ``bad``'s ИНН given wrong check digits (a bank's typo)."""
+    assert bad.inn is not None
+    path = write_statement(
+        tmp_path / "st.xml", a_statement(), statement_entries(partner, other), owner=service
+    )
+    text = path.read_text("utf-8")
+    wrong = bad.inn[:-1] + str((int(bad.inn[-1]) + 1) % 10)
+    assert text.count(f"<INN>{bad.inn}</INN>") == 1
+    path.write_text(text.replace(f"<INN>{bad.inn}</INN>", f"<INN>{wrong}</INN>"), "utf-8")
+    return path
 
 
 def test_a_third_partys_unreadable_credit_is_set_aside_not_a_refusal(
@@ -314,16 +325,7 @@ def test_a_third_partys_unreadable_credit_is_set_aside_not_a_refusal(
 ) -> None:
     # Another party paid us with an ИНН whose check digits are wrong (its bank's typo):
     # pes reconcile used to refuse the whole statement for it.
-    assert other.inn is not None
-    path = write_statement(
-        tmp_path / "st.xml", a_statement(), statement_entries(partner, other), owner=service
-    )
-    text = path.read_text("utf-8")
-    assert text.count(f"<INN>{other.inn}</INN>") == 1
-    path.write_text(
-        text.replace(f"<INN>{other.inn}</INN>", f"<INN>{_wrong_check_digit(other.inn)}</INN>"),
-        "utf-8",
-    )
+    path = _statement_with_a_bad_inn(tmp_path, service, partner, other, bad=other)
     with get_host().format("1c-directbank").open(path) as reader:
         got = list(reader)
     assert [e.direction for e in got] == [Direction.OUT]  # our own transfer, read
@@ -337,15 +339,7 @@ def test_a_third_partys_unreadable_credit_is_set_aside_not_a_refusal(
 def test_our_own_unreadable_debit_still_refuses(
     tmp_path: Path, service: Party, partner: Party, other: Party
 ) -> None:
-    assert partner.inn is not None
-    path = write_statement(
-        tmp_path / "st.xml", a_statement(), statement_entries(partner, other), owner=service
-    )
-    text = path.read_text("utf-8")
-    path.write_text(
-        text.replace(f"<INN>{partner.inn}</INN>", f"<INN>{_wrong_check_digit(partner.inn)}</INN>"),
-        "utf-8",
-    )
+    path = _statement_with_a_bad_inn(tmp_path, service, partner, other, bad=partner)
     with pytest.raises(RegistryRefused) as err, get_host().format("1c-directbank").open(path) as r:
         list(r)
     (issue,) = err.value.issues
