@@ -27,6 +27,7 @@ from pes_sdk_runner.ingest import (
     IngestOutcome,
     Outcome,
     inbox_files,
+    inbox_strays,
     ingest_file,
     poll_sources,
     registry_sha256,
@@ -511,3 +512,75 @@ def test_files_still_being_written_wait_for_min_age(
     os.utime(fresh)
     assert scan_inboxes(store, runner_config(tmp_path, sber), min_age=86400) == []
     assert fresh.exists() and old.exists()
+
+
+# -- what an inbox holds besides registries ---------------------------------------------------
+
+
+def test_links_fifos_and_folders_are_reported_and_left_in_place(
+    tmp_path: Path, store: SqlStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    inbox = tmp_path / "inbox" / "uk"
+    inbox.mkdir(parents=True)
+    elsewhere = write_sber(tmp_path, 1)
+    (inbox / "linked.txt").symlink_to(elsewhere)
+    os.mkfifo(inbox / "pipe.txt")
+    (inbox / "march").mkdir()
+    (inbox / "processed").mkdir()  # the runner's own: not reported
+    (inbox / ".upload.txt.tmp").write_text("in progress")  # an uploader's: not reported
+    config = runner_config(
+        tmp_path, partner_config(INN_A, SourceConfig("inbox", inbox), "sber-debts")
+    )
+    caplog.set_level("WARNING", logger="pes_sdk_runner.ingest")
+
+    assert scan_inboxes(store, config) == []
+
+    events = [json.loads(r.getMessage()) for r in caplog.records]
+    assert [(e["event"], e["partner"], e["file"], e["kind"]) for e in events] == [
+        ("ingest.left-alone", INN_A, "linked.txt", "symbolic link"),
+        ("ingest.left-alone", INN_A, "march", "folder"),
+        ("ingest.left-alone", INN_A, "pipe.txt", "FIFO"),
+    ]
+    assert all(r.levelname == "WARNING" for r in caplog.records)
+    # Nothing was read (the FIFO would have blocked the scan), nothing moved.
+    assert (inbox / "linked.txt").is_symlink() and (inbox / "pipe.txt").exists()
+    assert (inbox / "march").is_dir()
+    assert store.debt_registries(INN_A) == []
+    assert [(s.path.name, s.kind) for s in inbox_strays(inbox)] == [
+        ("linked.txt", "symbolic link"),
+        ("march", "folder"),
+        ("pipe.txt", "FIFO"),
+    ]
+
+
+def test_an_upload_named_like_a_report_never_takes_a_reports_name(
+    tmp_path: Path, store: SqlStore
+) -> None:
+    inbox = tmp_path / "inbox" / "uk"
+    inbox.mkdir(parents=True)
+    config = runner_config(
+        tmp_path, partner_config(INN_A, SourceConfig("inbox", inbox), "sber-debts")
+    )
+    upload = b'{"outcome": "activated"}\n'
+    (inbox / "debts.txt.report.json").write_bytes(upload)
+    (inbox / "debts.rejects.csv").write_bytes(b"not;a;registry\n")
+
+    first = scan_inboxes(store, config)
+    # Then the registry whose report that name would be.
+    (inbox / "debts.txt").write_bytes(b"not a registry either\n")
+    second = scan_inboxes(store, config)
+
+    assert [o.outcome for o in first + second] == [Outcome.REFUSED] * 3
+    rejected = inbox / "rejected"
+    # Each upload under a name no report or rejects file can have, its bytes unchanged.
+    assert (rejected / "debts.txt.report.1.json").read_bytes() == upload
+    assert (rejected / "debts.rejects.1.csv").read_bytes() == b"not;a;registry\n"
+    # debts.txt keeps its own name, and its report is where an operator looks for it.
+    assert second[0].moved_to == rejected / "debts.txt"
+    assert second[0].report == rejected / "debts.txt.report.json"
+    # Every *.report.json in the folder is a report, of the file its name says.
+    for report in rejected.glob("*.report.json"):
+        data = json.loads(report.read_text(encoding="utf-8"))
+        assert report.name == data["file"] + ".report.json"
+        assert (rejected / data["file"]).is_file()
+    assert not any(p.name.endswith(".rejects.csv") for p in rejected.iterdir())

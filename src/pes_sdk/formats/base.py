@@ -79,6 +79,10 @@ class FormatCapabilities:
     #: keeps, or the partner cannot tell which service a payment paid: the runner refuses
     #: such a pairing when it loads its configuration (:data:`SERVICE_FIELDS`).
     service_fields: tuple[str, ...] = ()
+    #: The format's files carry personal data (ФИО, phones) that its reader drops at once:
+    #: the records hold none of it, and a caller keeps no copy of the file itself (the
+    #: runner deletes such a file once it is ingested and keeps its sha256).
+    personal_data: bool = False
 
 
 @attrs.frozen

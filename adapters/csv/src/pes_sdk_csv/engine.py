@@ -116,6 +116,7 @@ class DialectFormat(RegistryFormat):
             max_line_length=dialect.max_line_length,
             tagged_fields=dialect.tagged_fields,
             service_fields=tuple(f for f in SERVICE_FIELDS if dialect.column_index(f) is not None),
+            personal_data=bool(dialect.personal),
         )
         self.template = FileNameTemplate(dialect.filename) if dialect.filename else None
         # Decoding: a BOM is tolerated on reading UTF-8 (Excel writes one) and never written.

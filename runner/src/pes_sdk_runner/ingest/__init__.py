@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from pes_sdk_runner.ingest.inbox import (
     REPORT_ISSUES,
+    Stray,
     file_sha256,
     inbox_files,
+    inbox_strays,
     ingest_file,
+    report_strays,
     scan_inboxes,
 )
 from pes_sdk_runner.ingest.outcome import PROCESSED, REJECTED, IngestOutcome, Outcome
@@ -35,12 +38,15 @@ __all__ = [
     "REPORT_ISSUES",
     "IngestOutcome",
     "Outcome",
+    "Stray",
     "current_period",
     "file_sha256",
     "inbox_files",
+    "inbox_strays",
     "ingest_file",
     "poll_source",
     "poll_sources",
     "registry_sha256",
+    "report_strays",
     "scan_inboxes",
 ]

@@ -15,6 +15,13 @@ file waiting in every inbox. Both are safe to repeat after a crash at any point:
 * the temporary files a killed write leaves (``.NAME.*.part``) beside the staged rejects
   and the report are removed before those names are written again.
 
+Reports and rejects are the only names in ``processed/`` and ``rejected/`` that end in
+``.report.json`` and ``.rejects.csv``: an uploaded file whose name ends so is placed as
+``X.report.1.json`` (:func:`_slot`), so it can neither take a report's name nor be taken
+for one. What is not a regular file (a symbolic link, a folder, a FIFO) is never read or
+moved: each scan logs it (``ingest.left-alone``) and ``pes runner status`` lists it
+(:func:`inbox_strays`).
+
 The named crash points (:mod:`pes_sdk_runner.crashpoints`) ``ingest.*`` test all of it with
 a real SIGKILL: docs/runner-crash-safety.md.
 """
@@ -29,8 +36,10 @@ import itertools
 import json
 import logging
 import os
+import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -38,26 +47,36 @@ import attrs
 
 from pes_sdk.errors import Issue, RegistryRefused
 from pes_sdk.files import atomic_path, fsync_dir
-from pes_sdk.formats.base import Policy, ReadReport, RegistryFormat, RegistryReader
+from pes_sdk.formats.base import (
+    PROGRESS_EVERY,
+    Policy,
+    ReadReport,
+    RegistryFormat,
+    RegistryReader,
+)
 from pes_sdk.formats.text import refuse_empty
 from pes_sdk.models.debts import DebtRecord
 from pes_sdk.models.registry import RegistryHeader, RegistryKind
 from pes_sdk.money import ZERO
-from pes_sdk.operations import FormatMismatch
+from pes_sdk.operations import FormatMismatch, Progress
 from pes_sdk.period import Period
 from pes_sdk.plugins.manager import PluginHost, get_host
 from pes_sdk_runner.config.models import PartnerConfig, RunnerConfig
 from pes_sdk_runner.crashpoints import crashpoint
 from pes_sdk_runner.ingest.addresses import AddressResolution
-from pes_sdk_runner.ingest.outcome import PROCESSED, IngestOutcome, Outcome
+from pes_sdk_runner.ingest.outcome import PROCESSED, REJECTED, IngestOutcome, Outcome
+from pes_sdk_runner.logs import event
 from pes_sdk_runner.store.base import Store
 from pes_sdk_runner.store.errors import RegistryConflict
 
 __all__ = [
     "REPORT_ISSUES",
+    "Stray",
     "file_sha256",
     "inbox_files",
+    "inbox_strays",
     "ingest_file",
+    "report_strays",
     "scan_inboxes",
 ]
 
@@ -94,7 +113,8 @@ def inbox_files(folder: Path, *, min_age: float = 0.0, now: float | None = None)
     symbolic links, hidden files and ``*.part`` files are left alone, and so are files
     modified less than ``min_age`` seconds before ``now`` (default: the current time), for
     uploaders that write under the final name instead of renaming a finished upload. A
-    missing folder has no files.
+    missing folder has no files. What is left alone and not an upload in progress is
+    listed by :func:`inbox_strays`.
     """
     try:
         entries = list(os.scandir(folder))
@@ -105,6 +125,75 @@ def inbox_files(folder: Path, *, min_age: float = 0.0, now: float | None = None)
         limit = (time.time() if now is None else now) - min_age
         found = [e for e in found if e.stat(follow_symlinks=False).st_mtime <= limit]
     return sorted((Path(e.path) for e in found), key=lambda p: p.name)
+
+
+@attrs.frozen
+class Stray:
+    """An entry of an inbox that is not a regular file, so the ingest never touches it."""
+
+    path: Path
+    #: What it is: ``symbolic link``, ``folder``, ``FIFO``, ``socket`` or ``device``.
+    kind: str
+
+
+def _kind_of(entry: os.DirEntry[str]) -> str:
+    if entry.is_symlink():
+        return "symbolic link"
+    if entry.is_dir(follow_symlinks=False):
+        return "folder"
+    mode = entry.stat(follow_symlinks=False).st_mode
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "device"
+
+
+def inbox_strays(folder: Path) -> list[Stray]:
+    """What sits in an inbox that is not a regular file, by name.
+
+    A symbolic link, a folder (other than ``processed/`` and ``rejected/``), a FIFO, a
+    socket or a device is left where it is, read never: a link could point anywhere (a
+    file of another partner, ``/dev/zero``) and a FIFO blocks its reader. The operator is
+    told instead, so that it is not skipped silently for ever. Hidden names and ``*.part``
+    files are an uploader's work in progress and are not listed. A missing folder has none.
+    """
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return []
+    strays: list[Stray] = []
+    for e in entries:
+        if not _waiting(e.name) or e.is_file(follow_symlinks=False):
+            continue
+        if e.name in (PROCESSED, REJECTED) and e.is_dir(follow_symlinks=False):
+            continue
+        try:
+            kind = _kind_of(e)
+        except FileNotFoundError:
+            continue  # taken away since the folder was listed
+        strays.append(Stray(Path(e.path), kind))
+    return sorted(strays, key=lambda s: s.path.name)
+
+
+def report_strays(partner_inn: str, folder: Path) -> list[Stray]:
+    """:func:`inbox_strays` of one partner's inbox, each logged as ``ingest.left-alone``.
+
+    Logged at WARNING on every scan while it is there: a registry an uploader left as a
+    link, or a folder instead of a file, never reaches the store until someone acts.
+    """
+    strays = inbox_strays(folder)
+    for stray in strays:
+        event(
+            log,
+            "ingest.left-alone",
+            logging.WARNING,
+            partner=partner_inn,
+            file=stray.path.name,
+            kind=stray.kind,
+            message=f"{stray.kind}, not a regular file: not read, not moved",
+        )
+    return strays
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -122,11 +211,19 @@ class _Read:
     message: str | None = None
 
 
-def _debts(reader: RegistryReader, path: Path) -> Iterator[DebtRecord]:
+def _debts(
+    reader: RegistryReader, path: Path, progress: Progress | None = None
+) -> Iterator[DebtRecord]:
+    count = 0
     for record in reader:
         if not isinstance(record, DebtRecord):
             raise FormatMismatch(f"{path}: the format yields {type(record).__name__}, not debts")
+        count += 1
+        if progress is not None and count % PROGRESS_EVERY == 0:
+            progress(count)
         yield record
+    if progress is not None:
+        progress(count)
 
 
 def _report_of(reader: RegistryReader) -> ReadReport | None:
@@ -167,6 +264,7 @@ def _read_into_store(
     sha256: str,
     staging: Path,
     received_at: dt.datetime | None,
+    progress: Progress | None = None,
 ) -> _Read:
     empty = ReadReport(path=path, header=RegistryHeader(kind=fmt.kind), records=0, total=ZERO)
     try:
@@ -188,7 +286,7 @@ def _read_into_store(
         # Address text resolved through the house directory on the way into the store;
         # the records it finds no single house for go to the rejects (never guessed).
         resolution = AddressResolution(store, staging.with_name(f".{staging.name}.addresses.part"))
-        records: Iterator[DebtRecord] = resolution.records(_debts(reader, path))
+        records: Iterator[DebtRecord] = resolution.records(_debts(reader, path, progress))
         try:
             if period is None:
                 # A format without the period in its name or header: the records carry it.
@@ -241,12 +339,18 @@ def _report_sha(report: Path) -> str | None:
 def _slot(folder: Path, src: Path, sha256: str) -> tuple[str, bool]:
     """A name in ``folder`` for ``src``: its own, else with ``.1``, ``.2``… before the suffix.
 
+    Never a name that ends like a report's or rejects' (``X.report.json`` is placed as
+    ``X.report.1.json``): those suffixes are kept for the files this module writes, so an
+    upload cannot take a report's name, nor be read back as a report.
+
     Returns ``(name, resumed)``: ``resumed`` when an earlier run already placed this very
     file there (its report, or the file itself) and crashed before finishing.
     """
     stem, suffix = os.path.splitext(src.name)
     for n in itertools.count():
         name = src.name if n == 0 else f"{stem}.{n}{suffix}"
+        if name.endswith((_REPORT_SUFFIX, _REJECTS_SUFFIX)):
+            continue
         final = folder / name
         report = folder / (name + _REPORT_SUFFIX)
         if final.exists():
@@ -305,6 +409,7 @@ def _report_json(
     read: _Read,
     rejects: str | None,
     received_at: dt.datetime,
+    keep_file: bool = True,
 ) -> bytes:
     report = read.report
     control = report.header.control
@@ -338,6 +443,8 @@ def _report_json(
             for i in report.issues[:REPORT_ISSUES]
         ],
         "rejects": rejects,
+        # false: the file held personal data (ФИО, phones) its format drops, and is not kept
+        "file_kept": keep_file,
     }
     return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
@@ -350,7 +457,14 @@ def _place(
     read: _Read,
     staging: Path,
     received_at: dt.datetime,
+    *,
+    keep_file: bool = True,
 ) -> IngestOutcome:
+    """File the registry, its report and its rejects in ``processed/`` or ``rejected/``.
+
+    ``keep_file`` false (a format whose files carry personal data, which its reader drops):
+    the file is deleted once its report is written; the report keeps its sha256.
+    """
     inbox = src.parent
     sub = read.outcome.folder
     folder = inbox / sub
@@ -377,6 +491,7 @@ def _place(
                 read,
                 rejects_path.name if keep_rejects else None,
                 received_at,
+                keep_file,
             )
             _drop_temporaries(report_path)
             with atomic_path(report_path) as tmp:
@@ -395,6 +510,10 @@ def _place(
                     raise
                 continue  # another name appeared meanwhile: take the next free one
         break
+    if not keep_file:
+        # The records hold none of its personal data; the file itself is not kept either
+        # (its sha256 is in the report, so a resend is still recognised as a duplicate).
+        final.unlink(missing_ok=True)
     fsync_dir(folder)
     fsync_dir(inbox)
     report = read.report
@@ -441,6 +560,7 @@ def ingest_file(
     host: PluginHost | None = None,
     *,
     received_at: dt.datetime | None = None,
+    progress: Progress | None = None,
 ) -> IngestOutcome:
     """Ingest one registry file of ``partner`` and move it out of the inbox.
 
@@ -451,6 +571,9 @@ def ingest_file(
     is written in the inbox's ``processed/`` (activated, duplicate, stale) or ``rejected/``
     (refused whole, conflicting) subfolder and the file is moved there, under a new name
     ``STEM.N.SUFFIX`` if its own is taken: nothing is overwritten.
+
+    ``progress``, if given, is called now and then with the number of records read (the
+    progress bar of ``pes runner scan``).
 
     Raises only for what is not the file's fault (the store's database, the file system, a
     format that is not a debts format); the file then stays in the inbox for the next run.
@@ -466,10 +589,11 @@ def ingest_file(
     sha256 = file_sha256(path)
     staging = path.with_name(f".{path.name}{_REJECTS_SUFFIX}")
     _drop_temporaries(staging)
-    read = _read_into_store(store, partner, path, fmt, sha256, staging, received)
+    read = _read_into_store(store, partner, path, fmt, sha256, staging, received, progress)
     crashpoint("ingest.stored")
     host.registry_loaded(read.report)
-    return _place(partner, path, fmt.name, sha256, read, staging, received)
+    kept = not fmt.capabilities.personal_data
+    return _place(partner, path, fmt.name, sha256, read, staging, received, keep_file=kept)
 
 
 def scan_inboxes(
@@ -479,13 +603,16 @@ def scan_inboxes(
     *,
     received_at: dt.datetime | None = None,
     min_age: float = 0.0,
+    progress: Callable[[Path], AbstractContextManager[Progress | None]] | None = None,
 ) -> list[IngestOutcome]:
     """One pass over every inbox partner's folder: each waiting file ingested once, by name.
 
     Safe to call repeatedly and after a crash: files already moved are not seen again, and
     one the store took before the crash comes back ``duplicate`` and is moved. ``min_age``
     leaves files modified in the last so many seconds for the next pass
-    (:func:`inbox_files`).
+    (:func:`inbox_files`); what is not a regular file is logged (:func:`report_strays`).
+    ``progress`` gives each file's progress callback, in a context around its ingest
+    (``pes runner scan`` draws :func:`pes_sdk.cli.common.progress_for`'s bar).
     """
     host = host or get_host()
     outcomes: list[IngestOutcome] = []
@@ -493,8 +620,12 @@ def scan_inboxes(
         folder = partner.source.folder
         if not partner.source.is_inbox or folder is None:
             continue
+        report_strays(partner.inn, folder)
         for path in inbox_files(folder, min_age=min_age):
             if not path.is_file():
                 continue  # taken away since the folder was listed
-            outcomes.append(ingest_file(store, partner, path, host, received_at=received_at))
+            with progress(path) if progress is not None else nullcontext() as bar:
+                outcomes.append(
+                    ingest_file(store, partner, path, host, received_at=received_at, progress=bar)
+                )
     return outcomes
