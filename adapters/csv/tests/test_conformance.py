@@ -166,7 +166,8 @@ def test_every_builtin_dialect_is_checked() -> None:
         cls.format_name
         for cls in (
             TestPesDebts, TestPesPayments, TestSberDebts, TestSberPayments, TestSberLsFioSum,
-            TestSberLsFioAddress, TestGorodDebts, TestSberElsGuid,
+            TestSberLsFioAddress, TestGorodDebts, TestSberElsGuid, TestExcelDebts,
+            TestExcelDebtsCp1251, TestExcelPayments, TestExcelPaymentsCp1251,
         )
     }  # fmt: skip
     assert checked == shipped
