@@ -25,12 +25,14 @@ states and the basket lines as the SDK's models have them.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
@@ -119,6 +121,11 @@ class PaymentStore(Protocol):
     def put(self, entry: PaymentEntry) -> None:
         """Replace the entry with the same order id."""
         ...
+
+    # A store that several processes share may also have ``locked(order_id)``, a context
+    # manager in which that entry's reads and writes are one transaction no other process
+    # interleaves with (the runner's SQL store: a row-level lock); the processor then holds
+    # it around every read-modify-write of an entry. Without it, ``_lock`` is all there is.
 
     def __iter__(self) -> Iterator[PaymentEntry]: ...
 
@@ -238,20 +245,14 @@ class PaymentProcessor:
         Returns the entry with its confirmation. Raises :class:`GatewayTimeout` /
         :class:`GatewayUnavailable` when every attempt failed: the entry stays ``created``
         with its key, and :meth:`start` or :meth:`refresh` may be called again later.
+        Raises :class:`GatewayRefused` when the acquirer refused the payment: the entry
+        ends ``failed``, and a later :meth:`start` returns it without asking again.
         """
-        with self._lock:
-            entry = self.store.get(payment.payment_id)
-            if entry is None:
-                entry = PaymentEntry(
-                    payment,
-                    new_idempotency_key(),
-                    line_refunded=tuple(ZERO for _ in payment.lines),
-                )
-                self.store.add(entry)  # the key is in the book before the first attempt
-            elif entry.payment != payment:
-                raise GatewayError(f"payment {payment.payment_id} is in the book with other lines")
-        if entry.gateway_payment_id is not None:
-            return entry
+        entry = self.book(payment)
+        if entry.payment != payment:
+            raise GatewayError(f"payment {payment.payment_id} is in the book with other lines")
+        if entry.gateway_payment_id is not None or entry.state is PaymentState.FAILED:
+            return entry  # created before, or refused before: never asked again
         options = CreateOptions(entry.idempotency_key, return_url, description, receipt)
         timed_out = False
 
@@ -267,15 +268,59 @@ class PaymentProcessor:
                 timed_out = True
                 raise
 
-        snapshot = self.retry.call(attempt)
+        try:
+            snapshot = self.retry.call(attempt)
+        except GatewayRefused:
+            # The acquirer said no (a 4xx): no payment exists there, and the same request
+            # cannot change its answer. The entry ends ``failed``, not ``created`` for ever
+            # (checked for news it can never have). A timeout or 5xx leaves it ``created``.
+            with self._lock:
+                current = self.store.get(payment.payment_id)
+                if current is not None and current.gateway_payment_id is None:
+                    self.store.put(attrs.evolve(current, state=PaymentState.FAILED))
+            raise
         return self.apply(snapshot).entry
+
+    def book(self, payment: Payment) -> PaymentEntry:
+        """The book's entry for ``payment``'s order id: the one there, or ``payment`` booked
+        now with a fresh idempotency key (the key is in the book before the first attempt).
+
+        The store decides who books an order id first (its ``add`` raises ``KeyError`` when
+        the id is taken, by another thread or process too); the loser reads the winner's
+        entry. That entry may hold another :class:`Payment` (another ``created_at``, or
+        other lines): the caller compares what matters to it and passes the booked
+        ``entry.payment`` to :meth:`start`.
+        """
+        with self._lock:
+            entry = self.store.get(payment.payment_id)
+            if entry is not None:
+                return entry
+            entry = PaymentEntry(
+                payment,
+                new_idempotency_key(),
+                line_refunded=tuple(ZERO for _ in payment.lines),
+            )
+            try:
+                self.store.add(entry)
+            except KeyError:
+                booked = self.store.get(payment.payment_id)
+                if booked is None:  # pragma: no cover - a book never drops an entry
+                    raise
+                return booked
+            return entry
 
     # -- news from the acquirer ----------------------------------------------------------
 
     def apply(self, snapshot: GatewayPayment) -> Applied:
         """Apply a snapshot (from a status query or a verified webhook) to the book."""
-        with self._lock:
+        with self._lock, self._locked(snapshot.order_id):
             return self._apply_to(self._known(snapshot), snapshot)
+
+    def _locked(self, order_id: uuid.UUID) -> AbstractContextManager[object]:
+        """The store's own lock of the entry, if it has one (``locked``, see
+        :class:`PaymentStore`): ``self._lock`` keeps out this process's threads only."""
+        locked = getattr(self.store, "locked", None)
+        return contextlib.nullcontext() if locked is None else locked(order_id)
 
     def _apply_to(self, entry: PaymentEntry, snapshot: GatewayPayment) -> Applied:
         # ``entry`` is the book's current entry for the snapshot, read under the lock.
@@ -344,7 +389,10 @@ class PaymentProcessor:
                 check_window(event.signed_at, request.received_at, self.replay_window)
             elif caps.webhook_timestamps:
                 raise WebhookRejected("malformed", "no signed timestamp", gateway=self.gateway.name)
-        with self._lock:
+        with self._lock, contextlib.ExitStack() as held:
+            # Every payment named, in one order (two notifications never wait on each other).
+            for order_id in sorted({e.payment.order_id for e in events}, key=str):
+                held.enter_context(self._locked(order_id))
             entries = []
             for event in events:
                 try:
@@ -397,7 +445,7 @@ class PaymentProcessor:
         refund's key is stored with the entry before the first attempt; if the attempts
         fail, call again with the same lines to finish it.
         """
-        with self._lock:
+        with self._lock, self._locked(order_id):
             entry = self.entry(order_id)
             if not entry.state.is_paid or entry.state is PaymentState.REFUNDED:
                 raise InvalidRefund(f"order {order_id} is {entry.state}: nothing to refund")
@@ -434,12 +482,12 @@ class PaymentProcessor:
             # request cannot change that. Forget it, or it would block every later refund
             # of the payment as "unfinished". A timeout or 5xx keeps it: that one may
             # have been carried out, and a retry with the same key finishes it.
-            with self._lock:
+            with self._lock, self._locked(order_id):
                 current = self.entry(order_id)
                 if current.pending_refund is not None and current.pending_refund[0] == key:
                     self.store.put(attrs.evolve(current, pending_refund=None))
             raise
-        with self._lock:
+        with self._lock, self._locked(order_id):
             applied = self.apply(result.payment)
             entry = self.entry(order_id)
             if entry.pending_refund is not None and entry.pending_refund[0] == key:

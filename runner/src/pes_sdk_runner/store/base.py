@@ -242,6 +242,18 @@ class RefundClaim:
     new: bool = True  #: False when the key was claimed before
 
 
+@attrs.frozen
+class Lease:
+    """Who holds a named lease in the store (one holder at a time), and until when.
+
+    Taken with :meth:`Store.take_lease`; it is the caller's while ``owner`` is its own.
+    """
+
+    name: str
+    owner: str
+    expires_at: dt.datetime  #: aware, UTC: from then on another owner may take it
+
+
 class DecreaseReason(enum.StrEnum):
     """Why a meter value may be lower than the previous one (otherwise it is refused)."""
 
@@ -449,6 +461,31 @@ class Store(Protocol):
 
     def release_refund_claim(self, order_id: uuid.UUID, key: str) -> None:
         """Forget a claim whose refund was refused before it reached the acquirer."""
+        ...
+
+    # -- leases and locks --------------------------------------------------------------------------
+
+    def exclusive(self, key: str) -> AbstractContextManager[None]:
+        """A lock on ``key`` across every process on the store while the block runs, lost
+        with its process; not a transaction (see :meth:`Dialect.exclusive
+        <pes_sdk_runner.store.dialect.Dialect.exclusive>`)."""
+        ...
+
+    def take_lease(
+        self, name: str, owner: str, ttl: dt.timedelta, *, replacing: str | None = None
+    ) -> Lease:
+        """Take or renew the lease ``name`` for ``owner`` until now + ``ttl``, unless another
+        owner holds it unexpired (``replacing``: or unless that owner holds it, known dead);
+        return the holder after the attempt (compare its owner). One statement: two
+        processes asking at once cannot both get it."""
+        ...
+
+    def lease(self, name: str) -> Lease | None:
+        """The lease ``name`` as the store has it (perhaps expired), or None if none is held."""
+        ...
+
+    def release_lease(self, name: str, owner: str) -> None:
+        """Give the lease up, if ``owner`` holds it."""
         ...
 
     # -- ledger --------------------------------------------------------------------------------

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
+import fcntl
+import os
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+import threading
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from typing import Any, ClassVar
 
@@ -67,6 +72,13 @@ class Dialect(abc.ABC):
     def lock_key(self, cur: Any, key: str) -> None:  # noqa: B027 - optional hook
         """Serialise writers on ``key`` until the transaction ends (no-op where the write
         transaction already excludes every other writer)."""
+
+    @abc.abstractmethod
+    def exclusive(self, key: str) -> AbstractContextManager[None]:
+        """Hold a lock on ``key`` that every process on this database respects, while the
+        block runs; a process that dies holding it loses it. It is not a transaction: the
+        block may take its time (an acquirer's answer) without holding writers up. Threads
+        of one process are not told apart (SQLite): serialise them in the process too."""
 
     def migration_sql(self, text: str) -> str:
         """A migration file for this database: its blocks chosen, its tokens replaced."""
@@ -124,6 +136,19 @@ class SqliteDialect(Dialect):
         # IMMEDIATE takes the write lock now: two writers wait for each other (busy
         # timeout) instead of failing at their first write with a deadlock error.
         cur.execute("BEGIN IMMEDIATE")
+
+    @contextmanager
+    def exclusive(self, key: str) -> Iterator[None]:
+        # A byte-range lock of the file beside the database, one byte per key's hash: the
+        # kernel drops it with the process. One descriptor per file for the process's
+        # lifetime: closing any descriptor of a file drops every lock the process has on it.
+        fd = _lock_file(f"{self.path}-locks")
+        offset = zlib.crc32(key.encode())
+        fcntl.lockf(fd, fcntl.LOCK_EX, 1, offset)
+        try:
+            yield
+        finally:
+            fcntl.lockf(fd, fcntl.LOCK_UN, 1, offset)
 
     def ts_in(self, value: dt.datetime) -> str:
         # One fixed width, so that timestamps compare correctly as text.
@@ -203,6 +228,17 @@ class PostgresDialect(Dialect):
     def lock_key(self, cur: Any, key: str) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
 
+    @contextmanager
+    def exclusive(self, key: str) -> Iterator[None]:
+        # A session advisory lock on a connection of its own, outside any transaction:
+        # closing the connection (or the process dying) releases it.
+        conn = self.connect()
+        try:
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+            yield
+        finally:
+            conn.close()
+
     def run_script(self, cur: Any, script: str) -> None:
         # Without parameters the simple protocol runs many statements (and $$ bodies).
         cur.execute(script)
@@ -213,6 +249,19 @@ class PostgresDialect(Dialect):
         with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+
+
+_LOCK_FILES: dict[str, int] = {}
+_LOCK_FILES_GUARD = threading.Lock()
+
+
+def _lock_file(path: str) -> int:
+    """The process's one descriptor of a lock file (opened, and created, once)."""
+    with _LOCK_FILES_GUARD:
+        fd = _LOCK_FILES.get(path)
+        if fd is None:
+            fd = _LOCK_FILES[path] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        return fd
 
 
 @lru_cache(maxsize=256)

@@ -8,7 +8,7 @@ import hashlib
 import json
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from decimal import Decimal
 from itertools import islice
@@ -35,6 +35,7 @@ from pes_sdk_runner.store.base import (
     DeliveryStatus,
     House,
     IngestResult,
+    Lease,
     LedgerEntry,
     LedgerKind,
     LedgerTotals,
@@ -142,6 +143,10 @@ class SqlStore:
         self.url = dialect.url
         self._conn = dialect.connect()
         self._lock = threading.RLock()
+        #: how deep in :meth:`_tx` the thread holding the lock is (0: no transaction)
+        self._depth = 0
+        #: what runs once the outermost transaction has committed
+        self._on_commit: list[Callable[[], object]] = []
         if migrate:
             self.migrate()
 
@@ -149,16 +154,51 @@ class SqlStore:
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[Any]:
-        """A write transaction: committed on success, rolled back on any error."""
+        """A write transaction: committed on success, rolled back on any error.
+
+        Inside another (:meth:`locked`) it is part of that one: the outermost commits."""
         with self._lock:
             cur = self._conn.cursor()
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield cur
+                finally:
+                    self._depth -= 1
+                return
             self.dialect.begin(cur)
+            self._depth = 1
             try:
                 yield cur
             except BaseException:
+                self._depth = 0
+                self._on_commit.clear()
                 cur.execute("ROLLBACK")
                 raise
+            self._depth = 0
             cur.execute("COMMIT")
+            done, self._on_commit = self._on_commit, []
+            for fn in done:
+                fn()
+
+    def _after_commit(self, fn: Callable[[], object]) -> None:
+        """Run ``fn`` once the current transaction has committed (now, outside of one)."""
+        if self._depth:
+            self._on_commit.append(fn)
+        else:
+            fn()
+
+    @contextlib.contextmanager
+    def locked(self, order_id: uuid.UUID) -> Iterator[None]:
+        """One transaction in which this payment's entry is read and written by no other
+        process: the processor's read-modify-writes of an entry (a webhook in one API
+        process, a refund or a status query in another) take turns instead of one
+        overwriting the other's change with what it read before it. PostgreSQL: an
+        advisory lock of the transaction on the order id; SQLite: the write lock that
+        every write transaction takes. Keep the block short: no network calls in it."""
+        with self._tx() as cur:
+            self.dialect.lock_key(cur, f"payment:{order_id}")
+            yield
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Any]:
@@ -550,21 +590,22 @@ class SqlStore:
         p = entry.payment
         paid_at = booking_time(entry, moment) if entry.paid_at is not None else None
         with self._tx() as cur:
-            if self._x(
-                cur, "SELECT 1 FROM payments WHERE order_id = ?", (str(entry.order_id),)
-            ).fetchone():
-                raise KeyError(f"payment {entry.order_id} is already in the book")
-            self._x(
+            # The database decides who books an order id first: another process may insert
+            # it between a look and an insert (its transaction commits or rolls back, and
+            # this insert waits for it), so the look is the insert itself.
+            if not self._x(
                 cur,
                 "INSERT INTO payments (idempotency_key, method, state, total, refunded,"
                 " gateway_payment_id, confirmation, pending_refund, refund_count, paid_at,"
                 " updated_at, order_id, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (order_id) DO NOTHING RETURNING order_id",
                 (
                     *self._payment_row(entry, now, paid_at),
                     self.dialect.ts_in(p.created_at),
                 ),
-            )
+            ).fetchone():
+                raise KeyError(f"payment {entry.order_id} is already in the book")
             refunds = self._line_refunds(entry)
             cur.executemany(
                 self.dialect.sql(
@@ -639,7 +680,9 @@ class SqlStore:
                 # Likewise the refund: the entry's refunded sum and its ledger move together.
                 self._append(cur, self._refunds(cur, entry, from_kopecks(grown), None))
         if entry.state.is_paid:
-            crashpoint("payment.paid-committed")  # before the processor's on_credit runs
+            # Once committed (inside ``locked``, when its transaction ends), before the
+            # processor's on_credit runs.
+            self._after_commit(lambda: crashpoint("payment.paid-committed"))
 
     _ENTRY = (
         "SELECT order_id, idempotency_key, method, state, refunded, gateway_payment_id,"
@@ -790,6 +833,45 @@ class SqlStore:
                 "DELETE FROM refund_requests WHERE order_id = ? AND request_key = ?",
                 (str(order_id), key),
             )
+
+    # -- leases ----------------------------------------------------------------------------
+
+    def take_lease(
+        self, name: str, owner: str, ttl: dt.timedelta, *, replacing: str | None = None
+    ) -> Lease:
+        moment = _now()
+        now, until = self.dialect.ts_in(moment), self.dialect.ts_in(moment + ttl)
+        with self._tx() as cur:
+            # One upsert: the row (PostgreSQL: its lock; SQLite: the write lock) decides
+            # between two takers, and the condition keeps a live holder's lease.
+            self._x(
+                cur,
+                "INSERT INTO leases (name, owner, taken_at, expires_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,"
+                " taken_at = CASE WHEN leases.owner = excluded.owner THEN leases.taken_at"
+                " ELSE excluded.taken_at END, expires_at = excluded.expires_at"
+                " WHERE leases.owner = excluded.owner OR leases.expires_at <= ?"
+                " OR leases.owner = ?",
+                (name, owner, now, until, now, replacing),
+            )
+            row = self._x(
+                cur, "SELECT owner, expires_at FROM leases WHERE name = ?", (name,)
+            ).fetchone()
+        return Lease(name, str(row[0]), self.dialect.ts_out(row[1]))
+
+    def lease(self, name: str) -> Lease | None:
+        with self._read() as cur:
+            row = self._x(
+                cur, "SELECT owner, expires_at FROM leases WHERE name = ?", (name,)
+            ).fetchone()
+        return None if row is None else Lease(name, str(row[0]), self.dialect.ts_out(row[1]))
+
+    def exclusive(self, key: str) -> AbstractContextManager[None]:
+        return self.dialect.exclusive(key)
+
+    def release_lease(self, name: str, owner: str) -> None:
+        with self._tx() as cur:
+            self._x(cur, "DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
 
     # -- ledger ----------------------------------------------------------------------------
 

@@ -45,9 +45,11 @@ class SqliteStore(SqlStore):
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[Any]:
-        with super()._tx() as cur:
-            yield cur
-        if self._group is not None:
+        with self._lock:  # no other thread in a transaction: a depth is this thread's
+            nested = self._depth > 0
+            with super()._tx() as cur:
+                yield cur
+        if self._group is not None and not nested:
             self._group.committed()  # after COMMIT returned: durable before we return
 
     def deferred_durability(self) -> AbstractContextManager[None]:
