@@ -22,7 +22,15 @@ import logging
 import sys
 from typing import Any
 
-__all__ = ["ROOT", "JsonFormatter", "event", "log_to_stderr", "mask_account"]
+__all__ = [
+    "ROOT",
+    "JsonFormatter",
+    "StderrHandler",
+    "event",
+    "log_to_stderr",
+    "mask_account",
+    "uvicorn_log_config",
+]
 
 #: The logger every part of the runner logs under.
 ROOT = "pes_sdk_runner"
@@ -75,6 +83,36 @@ class JsonFormatter(logging.Formatter):
             # The type only: an exception's text may quote an account or a path.
             line["error"] = record.exc_info[0].__name__
         return json.dumps(line, ensure_ascii=False, default=str)
+
+
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler writing to whatever ``sys.stderr`` is when a record comes (as logging's
+    last resort does): a server configured once keeps writing where stderr now goes."""
+
+    def __init__(self, level: int = logging.NOTSET) -> None:
+        logging.Handler.__init__(self, level)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+
+def uvicorn_log_config(level: str = "info") -> dict[str, Any]:
+    """A :func:`logging.config.dictConfig` for uvicorn's own loggers (``uvicorn``,
+    ``uvicorn.error``): the runner's JSON lines on stderr, an exception by its type only.
+
+    uvicorn's default writes a failed request's traceback over many plain lines, against
+    "one JSON object per line"; its "Exception in ASGI application" is an ERROR line here.
+    """
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JsonFormatter}},
+        "handlers": {"stderr": {"()": StderrHandler, "formatter": "json"}},
+        "loggers": {
+            "uvicorn": {"handlers": ["stderr"], "level": level.upper(), "propagate": False}
+        },
+    }
 
 
 def log_to_stderr(level: int = logging.INFO) -> bool:

@@ -8,7 +8,7 @@ made by :func:`pes_sdk_runner.api.processor_for`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -78,16 +78,22 @@ class Running:
 
 @contextmanager
 def serve(
-    store_url: str, tmp_path: Path, services: Mapping[int, Sequence[str]] | None = None
+    store_url: str,
+    tmp_path: Path,
+    services: Mapping[int, Sequence[str]] | None = None,
+    *,
+    change: Callable[[RunnerConfig], RunnerConfig] | None = None,
 ) -> Iterator[Running]:
     """The API on a fresh store at ``store_url``, stopped and closed on exit.
 
     ``services`` maps a partner (its index in the example configuration) to the services
     ACCOUNT owes it 1500.50 for, one debt registry per partner; by default every partner
-    with SERVICES.
+    with SERVICES. ``change`` alters the example configuration before the API is made.
     """
     host = get_host()
     config = load_runner_config(example_config_path(), env=ENV, data=tmp_path)
+    if change is not None:
+        config = change(config)
     store = open_store(store_url)
     store.upsert_partners(p.partner for p in config.partners)
     if services is None:

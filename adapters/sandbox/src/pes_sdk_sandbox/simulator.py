@@ -88,6 +88,9 @@ class Switches:
     #: refuse the next N refunds with a 4xx, as an acquirer does when the shop's balance
     #: cannot cover them (nothing is given back)
     refuse_refunds_next: int = 0
+    #: refuse the next N payment creations with a 4xx, as an acquirer does for a shop it
+    #: has blocked or an amount above its limits (no payment is made)
+    refuse_payments_next: int = 0
     lose_next: int = 0
     stall_next: int = 0
 
@@ -279,6 +282,9 @@ class AcquirerSimulator(LoopbackSimulator[Switches, bytes]):
         if lines and sum((amount(str(i["amount"])) for i in lines), ZERO) != value:
             raise SandboxError(400, "receipt items do not sum to the amount")
         with self._lock:
+            if self.switches.refuse_payments_next > 0:
+                self.switches.refuse_payments_next -= 1
+                raise SandboxError(422, "the shop may not take this payment")
             payment = _Payment(
                 id=f"sbx_{secrets.token_hex(12)}",
                 order_id=order_id,

@@ -25,9 +25,11 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import threading
 import time
 import typing
+import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from decimal import Decimal
@@ -35,6 +37,7 @@ from typing import Any, TypeVar
 
 import attrs
 import cattrs
+import cattrs.v
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -87,6 +90,30 @@ MAX_PHOTO_BYTES = 5 * 1024 * 1024
 _MAX_READING_BODY = MAX_PHOTO_BYTES * 4 // 3 + 64 * 1024
 #: The largest meter value taken: digits before and after the point.
 MAX_VALUE_DIGITS = (12, 6)
+#: The largest body of any other request (a basket of a hundred lines is about 20 KB).
+MAX_BODY_BYTES = 64 * 1024
+#: The largest webhook body: acquirers' notifications are a few kilobytes, and a webhook is
+#: anonymous until its signature is checked, which takes the whole body.
+MAX_WEBHOOK_BODY = 16 * 1024
+#: The deepest nesting of a JSON body (the API's own bodies nest four levels).
+MAX_JSON_DEPTH = 32
+#: The longest text taken in a body field (or query parameter), by the field's name; any
+#: other text is at most MAX_TEXT characters (a photo has its own limit, MAX_PHOTO_BYTES).
+#: A description goes to the acquirer: ЮKassa takes 128 characters ("Описание транзакции
+#: (не более 128 символов)"), so longer would be refused there, after the payment is booked.
+TEXT_LIMITS: Mapping[str, int] = {
+    "client_id": 128,
+    "description": 128,
+    "return_url": 2048,
+    "photo": 0,
+}
+MAX_TEXT = 256
+#: The earliest day a meter reading may be taken: this many days before today (three years,
+#: the limitation period, срок исковой давности).
+MAX_READING_AGE_DAYS = 3 * 366
+# Decimals travel as JSON strings of plain digits: no exponent, sign other than minus,
+# space or other script's digits.
+_DECIMAL_TEXT = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,30})?")
 _MAGIC = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
 
 
@@ -126,11 +153,20 @@ def _field_of(message: str) -> tuple[str, str | None]:
     reason, sep, where = message.rpartition(" @ ")
     if not sep:
         return message, None
-    field = where.removeprefix("$").lstrip(".")
+    # A mapping's key is named as the docs name it: lines.0, not lines['0'].
+    field = re.sub(r"\['([^']*)'\]", r".\1", where.removeprefix("$")).lstrip(".")
     if reason.startswith("extra fields found (") and reason.endswith(")"):
         extra = reason[len("extra fields found (") : -1].split(", ")[0]
         field = f"{field}.{extra}" if field else extra
     return reason, field or None
+
+
+def _format_error(exc: BaseException, cls: type | None) -> str:
+    # A decimal's own message says what is wrong with it ("1e2" is not plain digits);
+    # cattrs's default would only say "expected Decimal".
+    if cls is Decimal and isinstance(exc, ValueError | TypeError):
+        return str(exc)
+    return cattrs.v.format_exception(exc, cls)
 
 
 class _Api:
@@ -144,6 +180,7 @@ class _Api:
         self.host = host
         self.processor = processor
         self.conv = make_converter()
+        self.conv.register_structure_hook(Decimal, _strict_decimal)
         self.metrics = Metrics()
         # Creates with the same key are serialised (striped locks: different keys run freely).
         self._locks = [threading.Lock() for _ in range(64)]
@@ -157,7 +194,7 @@ class _Api:
         try:
             return self.conv.structure(data, cls)
         except cattrs.BaseValidationError as exc:
-            messages = cattrs.transform_error(exc, path="$")
+            messages = cattrs.transform_error(exc, path="$", format_exception=_format_error)
             _reason, field = _field_of(messages[0])
             raise ApiError(422, "invalid", "; ".join(messages), field) from None
         except (ValueError, TypeError) as exc:
@@ -166,26 +203,24 @@ class _Api:
     async def body(self, request: Request, cls: type[T]) -> T:
         return self.structure(await self.json_body(request), cls)
 
-    async def json_body(self, request: Request, limit: int | None = None) -> Any:
-        """The body as JSON; with ``limit``, a body larger than that is a 413 (not read)."""
-        if limit is None:
-            raw = await request.body()
-        else:
-            declared = request.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
-                raise ApiError(413, "too-large", f"the body is larger than {limit} bytes")
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise ApiError(413, "too-large", f"the body is larger than {limit} bytes")
-                chunks.append(chunk)
-            raw = b"".join(chunks)
+    async def json_body(self, request: Request) -> Any:
+        """The body as JSON, its texts checked (:func:`_check_json`).
+
+        Its size is bounded by the :class:`_Limits` middleware while it is read.
+        """
+        raw = await request.body()
         try:
-            return json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            data = json.loads(raw.decode("utf-8"), parse_constant=_not_json)
+        except (UnicodeDecodeError, ValueError) as exc:
+            # ValueError beyond JSONDecodeError: an integer of more than 4300 digits
+            # (sys.get_int_max_str_digits) and NaN or Infinity, which JSON does not have.
             raise ApiError(422, "invalid-json", f"the body is not UTF-8 JSON: {exc}") from None
+        except RecursionError:
+            raise ApiError(
+                422, "invalid-json", f"the body nests deeper than {MAX_JSON_DEPTH} levels"
+            ) from None
+        _check_json(data)
+        return data
 
     @staticmethod
     def idempotency_key(request: Request) -> str:
@@ -299,6 +334,7 @@ class _Api:
         token = self.auth(request, "client")
         key = self.idempotency_key(request)
         req = await self.body(request, m.PaymentRequest)
+        _return_url(req.return_url)
         client = self.scoped(token, req.client_id)
         app = self.app_id(token)
         order_id = uuid.uuid5(_ORDER_NAMESPACE, f"{app}:{key}")
@@ -313,14 +349,25 @@ class _Api:
         partners = self._partners()
         # The amounts first: a malformed basket is named before any look-up is made.
         values: list[Decimal] = []
+        line_limit = self.config.http.max_line_amount
         for i, line in enumerate(req.lines):
-            try:
-                value = to_amount(line.amount)
-            except (ValueError, TypeError) as exc:
-                raise ApiError(422, "invalid", str(exc), f"lines[{i}].amount") from None
-            if value <= 0:
-                raise ApiError(422, "invalid", "an amount must be positive", f"lines[{i}].amount")
+            value = _money(line.amount, f"lines[{i}].amount")
+            if value > line_limit:
+                raise ApiError(
+                    422,
+                    "amount-too-large",
+                    f"a line is at most {line_limit} (http.max_line_amount)",
+                    f"lines[{i}].amount",
+                )
             values.append(value)
+        basket_limit = self.config.http.max_basket_amount
+        if sum(values) > basket_limit:
+            raise ApiError(
+                422,
+                "amount-too-large",
+                f"a basket is at most {basket_limit} (http.max_basket_amount)",
+                "lines",
+            )
         lines: list[PaymentLine] = []
         for i, (line, value) in enumerate(zip(req.lines, values, strict=True)):
             where = f"lines[{i}]"
@@ -375,22 +422,24 @@ class _Api:
         self, client: str, order_id: uuid.UUID, req: m.PaymentRequest, app: str
     ) -> PaymentEntry:
         lines = self._lines(client, req)
+        # The lock only spares this process's threads a race; across processes on one
+        # store the book decides: the first to book the order id wins, and every other
+        # request with the key (here or in another process) reads its entry and answers
+        # with it.
         with self._locks[order_id.int % len(self._locks)]:
             # The owner first: a payment is never in the book without the app that made it
             # (its order id derives from the app, so it is known before the payment exists).
             self.store.record_payment_app(order_id, app)
-            existing = self.store.get(order_id)
-            if existing is not None:
-                if existing.payment.lines != lines or existing.payment.method != req.method:
-                    raise ApiError(
-                        409,
-                        "idempotency-key-reused",
-                        "this Idempotency-Key was used for another basket",
-                        "Idempotency-Key",
-                    )
-                payment = existing.payment
-            else:
-                payment = Payment(order_id, dt.datetime.now(dt.UTC), req.method, lines)
+            mine = Payment(order_id, dt.datetime.now(dt.UTC), req.method, lines)
+            payment = self.processor.book(mine).payment
+            created = payment is mine  # booked by this request: it counts the payment
+            if payment.lines != lines or payment.method != req.method:
+                raise ApiError(
+                    409,
+                    "idempotency-key-reused",
+                    "this Idempotency-Key was used for another basket",
+                    "Idempotency-Key",
+                )
             try:
                 entry = self.processor.start(
                     payment, return_url=req.return_url, description=req.description
@@ -401,7 +450,15 @@ class _Api:
                 ) from None
             except GatewayError as exc:
                 raise ApiError(502, "gateway-error", exc.message) from None
-        if existing is None:
+            if entry.state is PaymentState.FAILED and entry.gateway_payment_id is None:
+                # Refused at creation (by this request or an earlier one with the key): the
+                # same answer each time; the payment stays failed.
+                raise ApiError(
+                    502,
+                    "gateway-error",
+                    "the acquirer refused this payment; it is failed (pay with a new key)",
+                )
+        if created:
             self.metrics.inc("pes_payments_created_total")
             _event(
                 "payment.created",
@@ -441,7 +498,7 @@ class _Api:
 
     async def record_reading(self, request: Request) -> Response:
         token = self.auth(request, "client")
-        data = await self.json_body(request, limit=_MAX_READING_BODY)
+        data = await self.json_body(request)
         try:
             req = self.structure(data, m.ReadingRequest)
         except ApiError as exc:
@@ -461,9 +518,17 @@ class _Api:
         for i, value in enumerate(reading.values):
             _check_value(value, f"reading.values[{i}]")
         # A day of slack: the client's date is in its own time zone.
-        if reading.taken_on > dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1):
+        today = dt.datetime.now(dt.UTC).date()
+        if reading.taken_on > today + dt.timedelta(days=1):
             raise ApiError(
                 422, "invalid", "a reading is not taken in the future", "reading.taken_on"
+            )
+        if reading.taken_on < today - dt.timedelta(days=MAX_READING_AGE_DAYS):
+            raise ApiError(
+                422,
+                "invalid",
+                f"a reading is taken within the last {MAX_READING_AGE_DAYS} days",
+                "reading.taken_on",
             )
         photo = _photo(req.photo) if req.photo is not None else None
         stored = await run_in_threadpool(self._record_reading, client, req, photo)
@@ -652,26 +717,30 @@ class _Api:
         lines: dict[int, Decimal] | None,
         canonical: str,
     ) -> m.RefundView:
-        # Refunds of one payment take turns (in this process), so the processor's next
-        # refund number read here is the one it will use.
-        with self._locks[order_id.int % len(self._locks)]:
+        # Refunds of one payment take turns, in this process (the lock) and across the
+        # processes on the store (its lock, held until the acquirer has answered), so the
+        # refund number read here is the one the processor uses, and a twin of a request
+        # sent to another process at once finds its refund done and answers the same.
+        with (
+            self._locks[order_id.int % len(self._locks)],
+            self.store.exclusive(f"refund:{order_id}"),
+        ):
             entry = self.store.get(order_id)
             if entry is None:
                 raise ApiError(404, "not-found", "no such payment", "order_id")
             claim = self.store.refund_claim(order_id, key)
-            if claim is not None:
-                if claim.request != canonical:
-                    raise ApiError(
-                        409,
-                        "idempotency-key-reused",
-                        "this Idempotency-Key was used for another refund",
-                        "Idempotency-Key",
-                    )
-                if entry.refund_count >= claim.refund_no:
-                    return _refund_view(entry, claim.refund_no)  # done: a retry changes nothing
-            else:
+            if claim is None:
                 _check_refund(entry, lines)
                 claim = self.store.claim_refund(order_id, key, canonical, entry.refund_count + 1)
+            if claim.request != canonical:
+                raise ApiError(
+                    409,
+                    "idempotency-key-reused",
+                    "this Idempotency-Key was used for another refund",
+                    "Idempotency-Key",
+                )
+            if entry.refund_count >= claim.refund_no:
+                return _refund_view(entry, claim.refund_no)  # done: a retry changes nothing
             try:
                 applied = self.processor.refund(order_id, lines)
             except InvalidRefund as exc:
@@ -745,16 +814,25 @@ def _refund_lines(body: m.RefundBody) -> dict[int, Decimal] | None:
         field = f"lines.{raw}"
         if not raw.isascii() or not raw.isdigit():
             raise ApiError(422, "invalid", "a line is its index in the basket (0, 1, …)", field)
-        try:
-            amount = to_amount(value)
-        except (ValueError, TypeError) as exc:
-            raise ApiError(422, "invalid", str(exc), field) from None
-        if amount <= 0:
-            raise ApiError(422, "invalid", "a refund amount is positive", field)
+        amount = _money(value, field)
         if int(raw) in out:
             raise ApiError(422, "invalid", "a line is named once", field)
         out[int(raw)] = amount
     return out
+
+
+def _money(value: Decimal, field: str) -> Decimal:
+    """A positive amount with at most two decimals written (``"1.000"`` is refused too)."""
+    exponent = value.as_tuple().exponent
+    if not isinstance(exponent, int) or exponent < -2:
+        raise ApiError(422, "invalid", f"an amount has at most two decimals, not {value}", field)
+    try:
+        amount = to_amount(value)
+    except (ValueError, TypeError) as exc:
+        raise ApiError(422, "invalid", str(exc), field) from None
+    if amount <= 0:
+        raise ApiError(422, "invalid", "an amount must be positive", field)
+    return amount
 
 
 def _check_refund(entry: PaymentEntry, lines: dict[int, Decimal] | None) -> None:
@@ -827,6 +905,139 @@ def _check_value(value: Decimal, field: str) -> None:
         )
 
 
+def _check_json(data: Any) -> None:
+    """Refuse, wherever it is in a body, what no field takes: nesting deeper than
+    MAX_JSON_DEPTH, a text longer than its field's limit (TEXT_LIMITS, MAX_TEXT), a NUL
+    (PostgreSQL's text cannot hold one) or a lone surrogate (it has no UTF-8: no store can
+    write it). Iterative: a deep body must not exhaust the stack here either."""
+    stack: list[tuple[Any, str, str, int]] = [(data, "", "", 0)]  # value, path, name, depth
+    while stack:
+        value, path, name, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ApiError(
+                422, "invalid-json", f"the body nests deeper than {MAX_JSON_DEPTH} levels"
+            )
+        if isinstance(value, dict):
+            for key, item in value.items():
+                where = f"{path}.{key}" if path else key
+                _check_text(key, where, "")
+                stack.append((item, where, key, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}[{i}]", name, depth + 1) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            _check_text(value, path, name)
+
+
+def _check_text(text: str, field: str, name: str) -> None:
+    limit = TEXT_LIMITS.get(name, MAX_TEXT)
+    if limit and len(text) > limit:
+        raise ApiError(422, "too-long", f"a text here is at most {limit} characters", field or None)
+    if "\x00" in text:
+        raise ApiError(422, "invalid", "a text may not hold a NUL character", field or None)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ApiError(
+                422,
+                "invalid",
+                "a text may not hold a lone surrogate (\\ud800-\\udfff)",
+                field or None,
+            ) from None
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _strict_decimal(value: Any, _: type) -> Decimal:
+    """A decimal of a request: a JSON string of plain digits (``"1272.26"``, ``"-2"``).
+
+    Stricter than the SDK's converter, which also takes JSON integers and whatever
+    ``Decimal()`` reads (``"1e2"``, ``" 1.00"``): the API's documented syntax is exact.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f'a decimal is a JSON string such as "10.50", not {type(value).__name__}')
+    if not _DECIMAL_TEXT.fullmatch(value):
+        raise ValueError(f"not a decimal written with digits and a dot: {value!r}")
+    return Decimal(value)
+
+
+def _return_url(url: str) -> None:
+    """The page the acquirer sends the client back to: an absolute http(s) URL, never a
+    ``javascript:`` or ``data:`` one the acquirer's page would follow."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ApiError(422, "invalid", "return_url is an absolute http(s) URL", "return_url")
+
+
+def _check_query(raw: bytes) -> ApiError | None:
+    """The error of a query whose values a body's texts could not hold (:func:`_check_text`:
+    too long, a NUL PostgreSQL cannot compare), or None. Decoded as Starlette decodes it."""
+    for name, value in urllib.parse.parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
+        try:
+            _check_text(value, name, name)
+        except ApiError as exc:
+            return exc
+    return None
+
+
+class _Limits:
+    """ASGI middleware: a request body larger than its endpoint's limit is a 413, decided
+    while it streams in, with or without Content-Length (a declared length above the limit
+    is refused before a byte of the body is read). No endpoint ever holds more than its
+    limit: the webhook's is small, since anyone may send one before its signature is
+    checked. The answer closes the connection, so the rest of the body is not read.
+
+    A query parameter is held to a body text's limits too (422), before any endpoint runs."""
+
+    def __init__(self, app: ASGIApp, webhook_path: str) -> None:
+        self.app = app
+        self.webhook_path = webhook_path
+
+    def limit(self, path: str) -> int:
+        if path == self.webhook_path:
+            return MAX_WEBHOOK_BODY
+        if path == "/v1/readings":
+            return _MAX_READING_BODY
+        return MAX_BODY_BYTES
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        bad_query = _check_query(scope.get("query_string", b""))
+        if bad_query is not None:
+            await _error(bad_query)(scope, receive, send)
+            return
+        limit = self.limit(scope["path"])
+        too_large = ApiError(
+            413,
+            "too-large",
+            f"the body is larger than {limit} bytes",
+            headers={"Connection": "close"},
+        )
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await _error(too_large)(scope, receive, send)
+                return
+        received = 0
+
+        async def bounded() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise too_large  # the endpoint reading the body answers it (_api_error)
+            return message
+
+        await self.app(scope, bounded, send)
+
+
 def _view(entry: PaymentEntry) -> m.PaymentView:
     p = entry.payment
     return m.PaymentView(
@@ -851,7 +1062,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
-    _event("internal-error", error=type(exc).__name__, path=request.url.path)
+    event(log, "internal-error", logging.ERROR, error=type(exc).__name__, path=request.url.path)
     return _error(ApiError(500, "internal", "an internal error; it has been logged"))
 
 
@@ -936,7 +1147,8 @@ def create_app(
             Exception: _internal_error,
         },
     )
-    app.add_middleware(_Observe, routes=routes, metrics=api.metrics)
+    app.add_middleware(_Limits, webhook_path=config.http.webhook_path)
+    app.add_middleware(_Observe, routes=routes, metrics=api.metrics)  # outermost: sees 413s
     app.state.api = api
     return app
 

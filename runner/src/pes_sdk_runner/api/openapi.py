@@ -49,7 +49,7 @@ _PARAMETERS: dict[str, dict[str, Any]] = {
     "status": {"type": "string", "enum": [s.value for s in DeliveryStatus]},
     "refresh": {"type": "string", "enum": ["true", "false"]},
     "Idempotency-Key": {"type": "string", "minLength": 1, "maxLength": 128},
-    "client_id": {"type": "string", "minLength": 1},
+    "client_id": {"type": "string", "minLength": 1, "maxLength": 128},
 }
 
 # Fields whose schema the type alone does not tell: meter values keep their own precision
@@ -64,6 +64,13 @@ _FIELDS: dict[tuple[type, str], dict[str, Any]] = {
         "description": "one value per tariff zone (T1..T3)",
     },
     (Photo, "sha256"): {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    (m.PaymentRequest, "return_url"): {
+        "type": "string",
+        "format": "uri",
+        "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
+        "maxLength": 2048,
+    },
+    (m.PaymentRequest, "description"): {"type": "string", "maxLength": 128},
     (m.ReadingRequest, "photo"): {
         "anyOf": [
             {"type": "string", "contentEncoding": "base64", "contentMediaType": "image/*"},
@@ -176,7 +183,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "client",
         m.AcceptanceView,
         request=m.AcceptanceRequest,
-        statuses=(*_CLIENT_ERRORS, 404),
+        statuses=(*_CLIENT_ERRORS, 404, 413),
     ),
     Operation(
         "post",
@@ -186,7 +193,7 @@ OPERATIONS: tuple[Operation, ...] = (
         m.PaymentView,
         request=m.PaymentRequest,
         parameters=(("Idempotency-Key", "header", True),),
-        statuses=(*_CLIENT_ERRORS, 409, 502, 503),
+        statuses=(*_CLIENT_ERRORS, 409, 413, 502, 503),
     ),
     Operation(
         "get",
@@ -226,7 +233,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "A notification of the payment gateway (authenticated by the gateway adapter)",
         None,
         None,
-        statuses=(400, 403, 404),
+        statuses=(400, 403, 404, 413),
         media_type="text/plain",
     ),
     Operation(
@@ -256,7 +263,7 @@ OPERATIONS: tuple[Operation, ...] = (
         m.RefundView,
         request=m.RefundBody,
         parameters=(("order_id", "path", True), ("Idempotency-Key", "header", True)),
-        statuses=(401, 403, 404, 409, 422, 502, 503),
+        statuses=(401, 403, 404, 409, 413, 422, 502, 503),
     ),
     Operation("get", "/healthz", "The store is reachable", None, m.HealthView, statuses=(503,)),
     Operation(

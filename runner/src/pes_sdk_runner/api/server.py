@@ -17,6 +17,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from pes_sdk_runner.config.models import RunnerConfig
+from pes_sdk_runner.logs import uvicorn_log_config
 
 __all__ = ["ServerStartError", "listen", "make_server", "serve_in_thread"]
 
@@ -43,7 +44,9 @@ def make_server(app: ASGIApp, config: RunnerConfig, *, log_level: str = "info") 
 
     uvicorn's access log is off: it writes every request line with its query, and the
     query carries accounts and addresses (``?account=…``, ``?premises=…``). The app logs
-    each request itself, by route template and status, with accounts masked. ``run()``
+    each request itself, by route template and status, with accounts masked. uvicorn's own
+    lines (a failed request: "Exception in ASGI application") are JSON lines on stderr too,
+    the exception by its type only (:func:`~pes_sdk_runner.logs.uvicorn_log_config`). ``run()``
     serves until ``should_exit`` is set; ``run(sockets=[sock])`` serves an already bound
     socket (port 0 in tests).
     """
@@ -55,6 +58,7 @@ def make_server(app: ASGIApp, config: RunnerConfig, *, log_level: str = "info") 
             access_log=False,
             lifespan="off",
             log_level=log_level,
+            log_config=uvicorn_log_config(log_level),
             server_header=False,
         )
     )
