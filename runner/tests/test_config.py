@@ -188,6 +188,10 @@ def test_valid_config_loads_to_the_models(tmp_path: Path) -> None:
     assert config.http.host == "127.0.0.1"
     assert config.http.port == 8080
     assert config.http.webhook_path == "/webhooks/sandbox"
+    assert (config.http.max_line_amount, config.http.max_basket_amount) == (
+        Decimal("1000000.00"),
+        Decimal("3000000.00"),
+    )
     assert config.http.client_tokens == {CLIENT}
     assert config.http.operator_tokens == {OPERATOR}
 
@@ -232,6 +236,7 @@ def test_explicit_values_and_postgresql(tmp_path: Path) -> None:
     data["store"] = {"url": "postgresql://pes:pg-secret-pw@db.example:5432/pes"}
     data["gateway"]["settings"] = {"timeout": "3"}
     data["http"].update({"host": "0.0.0.0", "port": 0, "webhook_path": "/hooks/acq"})
+    data["http"].update({"max_line_amount": "50000.00", "max_basket_amount": 70000})
     data["partners"][0]["cutoff"] = dt.time(23, 59)
     env = full_env(PES_CLIENT_TOKENS=f" {CLIENT}, {CLIENT}x ,")
     config = load_runner_config(write(tmp_path, data), env=env)
@@ -244,6 +249,8 @@ def test_explicit_values_and_postgresql(tmp_path: Path) -> None:
     assert config.gateway.adapter.settings == {"timeout": "3"}
     assert (config.http.host, config.http.port) == ("0.0.0.0", 0)
     assert config.http.webhook_path == "/hooks/acq"
+    assert config.http.max_line_amount == Decimal("50000.00")
+    assert config.http.max_basket_amount == Decimal("70000.00")
     assert config.http.client_tokens == {CLIENT, CLIENT + "x"}
     assert config.partners[0].cutoff == dt.time(23, 59)
 
@@ -399,6 +406,7 @@ def test_documentation_names_every_key() -> None:
         "service.directbank_id", "service.purpose", "service.time_zone", "service.data",
         "store.url", "gateway.name", "gateway.settings", "gateway.secrets_env", "http.host",
         "http.port", "http.client_tokens_env", "http.operator_tokens_env", "http.webhook_path",
+        "http.max_line_amount", "http.max_basket_amount",
         "partners[i].inn", "partners[i].kpp", "partners[i].name", "partners[i].bank",
         "partners[i].fee", "partners[i].source.kind", "partners[i].source.folder",
         "partners[i].source.settings", "partners[i].source.secrets_env", "partners[i].format",
@@ -409,7 +417,8 @@ def test_documentation_names_every_key() -> None:
         "daemon.enabled", "daemon.scan_interval", "daemon.poll_interval", "daemon.file_min_age",
         "daemon.close_grace", "daemon.catch_up_days", "daemon.delivery_interval",
         "daemon.delivery_max_attempts", "daemon.payment_check_interval",
-        "daemon.payment_check_after", "daemon.payment_check_window", "store.group_commit",
+        "daemon.payment_check_after", "daemon.payment_check_window", "daemon.lease_ttl",
+        "store.group_commit",
     ]  # fmt: skip
     missing = [k for k in keys if f"`{k}`" not in doc]
     assert missing == []
@@ -543,6 +552,16 @@ CASES: list[tuple[str, Change, str, str]] = [
     ("port", _set("http.port", "80"), "http.port", "is an integer"),
     ("host", _set("http.host", ""), "http.host", "is empty"),
     ("webhook path", _set("http.webhook_path", "hooks"), "http.webhook_path", "starting with"),
+    ("line limit bool", _set("http.max_line_amount", True), "http.max_line_amount", "as text"),
+    ("line limit cents", _set("http.max_line_amount", "1.001"), "http.max_line_amount", "two"),
+    ("line limit zero", _set("http.max_line_amount", "0"), "http.max_line_amount", "above 0"),
+    (
+        "basket limit huge",
+        _set("http.max_basket_amount", "1000000000000.00"),
+        "http.max_basket_amount",
+        "at most 1000000000.00",
+    ),
+    ("basket limit nan", _set("http.max_basket_amount", "nan"), "http.max_basket_amount", "two"),
     ("env name", _set("http.client_tokens_env", "A-B"), "http.client_tokens_env", "not an env"),
     ("no token env", _del("http.operator_tokens_env"), "http.operator_tokens_env", "missing"),
     ("fee plan", _set("partners[0].fee.plan", "flat"), "partners[0].fee.plan", "unknown fee"),

@@ -497,8 +497,9 @@ def test_an_ingest_killed_at_a_point_ends_with_the_registry_once_and_the_file_pr
     assert (info.number, info.active, info.count, info.total) == (3, True, INGEST_ROWS, total)
     for account in ("7000000", "7004999", "7005000", f"{7000000 + INGEST_ROWS - 1}"):
         assert len(store.find_by_account(UK_DOM, account)) == 1, account  # neither lost nor doubled
-    # The inbox holds the processed/ folder and nothing else: no file left half-moved.
-    assert sorted(p.name for p in inbox.iterdir()) == ["processed"]
+    # The inbox holds its processed/ and rejected/ folders (made at start) and nothing
+    # else: no file left half-moved.
+    assert sorted(p.name for p in inbox.iterdir()) == ["processed", "rejected"]
     processed = inbox / "processed"
     report = processed / f"{src.name}.report.json"
     rejects = processed / f"{src.name}.rejects.csv"
@@ -539,7 +540,7 @@ def test_a_refused_file_killed_on_its_way_to_rejected_ends_there_once(
     again = pes_runner(scan)
     assert again.returncode == 1, again.stderr  # a refusal is exit 1, as the first time
     assert f"{VODOKANAL} debts.csv: refused" in again.stdout
-    assert sorted(p.name for p in inbox.iterdir()) == ["rejected"]
+    assert sorted(p.name for p in inbox.iterdir()) == ["processed", "rejected"]
     rejected = inbox / "rejected"
     assert sorted(p.name for p in rejected.iterdir()) == ["debts.csv", "debts.csv.report.json"]
     assert (rejected / "debts.csv").read_bytes() == body

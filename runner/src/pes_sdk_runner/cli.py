@@ -15,6 +15,7 @@ day order, an unusable store).
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import datetime as dt
 import json
@@ -33,10 +34,11 @@ from pes_sdk.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, fail, host_of
 from pes_sdk.errors import PesError
 
 if TYPE_CHECKING:
+    from pes_sdk.operations import Progress
     from pes_sdk_runner.close import DayClose
     from pes_sdk_runner.config import PartnerConfig, RunnerConfig
     from pes_sdk_runner.daemon import Pass
-    from pes_sdk_runner.ingest import IngestOutcome
+    from pes_sdk_runner.ingest import IngestOutcome, Stray
     from pes_sdk_runner.store import SqlStore
 
 __all__ = ["runner"]
@@ -83,6 +85,79 @@ def _store(config: RunnerConfig) -> Iterator[SqlStore]:
         store.close()
 
 
+# Not calendar.month_name: that follows the process's locale.
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
+class _Day(click.ParamType):  # type: ignore[type-arg]
+    """A calendar day written ``YYYY-MM-DD``, refused in the words a person uses."""
+
+    name = "date"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        return "YYYY-MM-DD"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> dt.date:
+        if isinstance(value, dt.date):
+            return value
+        text = str(value).strip()
+        parts = text.split("-")
+        if len(parts) != 3 or [len(x) for x in parts] != [4, 2, 2] or not text.isascii():
+            self.fail(f"{text} is not a date: write it as YYYY-MM-DD, e.g. 2026-11-27", param, ctx)
+        if not all(x.isdigit() for x in parts):
+            self.fail(f"{text} is not a date: YYYY-MM-DD takes digits only", param, ctx)
+        year, month, day = (int(x) for x in parts)
+        if year < 1:
+            self.fail(f"{text} is not a date: year 0", param, ctx)
+        if not 1 <= month <= 12:
+            self.fail(f"{text} is not a date: month {month}", param, ctx)
+        if day < 1:
+            self.fail(f"{text} is not a date: day 0", param, ctx)
+        last = calendar.monthrange(year, month)[1]
+        if day > last:
+            name = _MONTHS[month - 1]
+            self.fail(f"{text} is not a date: {name} {year} has {last} days", param, ctx)
+        return dt.date(year, month, day)
+
+
+def _make_folders(config: RunnerConfig) -> list[Path]:
+    """Create the folders the runner works in that do not exist yet; return those made.
+
+    The data folder, each partner's inbox with its ``processed/`` and ``rejected/``, and
+    each outbox: an operator who starts the runner finds every folder a partner's files go
+    to, before the first file comes (loading the configuration creates nothing).
+    """
+    from pes_sdk_runner.ingest import PROCESSED, REJECTED
+
+    wanted = [config.service.data]
+    for p in config.partners:
+        if p.source.is_inbox and p.source.folder is not None:
+            wanted += [p.source.folder / PROCESSED, p.source.folder / REJECTED]
+        if p.channel.is_outbox and p.channel.folder is not None:
+            wanted.append(p.channel.folder)
+    made: list[Path] = []
+    for folder in wanted:
+        # Parents first, so that every folder made is reported (an inbox before its rejected/).
+        for each in [*reversed(folder.parents), folder]:
+            if each.is_dir():
+                continue
+            try:
+                each.mkdir()
+            except FileExistsError:
+                if not each.is_dir():
+                    fail(f"{each} exists and is not a folder", EXIT_USAGE)
+            except OSError as exc:
+                fail(f"cannot create the folder {each}: {exc.strerror or exc}", EXIT_USAGE)
+            else:
+                made.append(each)
+    return made
+
+
 def _money(value: Decimal) -> str:
     return f"{value:.2f}"
 
@@ -108,6 +183,82 @@ def runner() -> None:
       2  usage error: bad configuration, a day not yet over or out of day order,
          an unusable store
     """
+
+
+# -- init ----------------------------------------------------------------------------------
+
+#: The name ``pes runner init`` gives the configuration it writes.
+CONFIG_NAME = "runner.toml"
+
+_INIT_HEADER = """\
+# pes-sdk runner configuration — format version 1 (see docs/runner-config.md).
+# Written by `pes runner init` from the example shipped with the runner. The service and
+# the three partners below are examples: put your own name, ИНН, КПП and bank accounts,
+# and one [[partners]] table per partner with its formats, folders and cut-off; then
+# `pes runner check --config runner.toml` lists every problem left, each with its key.
+# Folders are relative to the data folder; the runner creates missing ones when it starts.
+# Secrets are never written here: the tokens come from PES_CLIENT_TOKENS and
+# PES_OPERATOR_TOKENS (comma-separated, each at least 16 characters).
+"""
+
+
+def _init_text() -> str:
+    """The shipped example (config/example.toml) under a header for an operator's copy."""
+    from pes_sdk_runner.config import example_config_path
+
+    text = example_config_path().read_text(encoding="utf-8")
+    # The example's own header speaks of the demo: the body starts at its first key.
+    return _INIT_HEADER + text[text.index("\nversion = ") + 1 :]
+
+
+@runner.command()
+@click.argument("folder", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def init(ctx: click.Context, folder: Path) -> None:
+    """Write a commented configuration, DIR/runner.toml, and the folders it names.
+
+    The configuration is the runner's example, to edit: the service, the partners, their
+    formats and folders. An existing DIR/runner.toml is never overwritten. The data
+    folder, inboxes (with processed/ and rejected/) and outboxes are created when the
+    installed plugins can load the file; otherwise the runner creates them when it starts.
+    """
+    from pes_sdk_runner.config import RunnerConfigError, load_runner_config
+
+    path = folder / CONFIG_NAME
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = "it exists and is not a folder" if folder.exists() else exc.strerror or exc
+        fail(f"cannot make the folder {folder}: {why}", EXIT_USAGE)
+    try:
+        # "x": refused if the file exists, even one written since the check.
+        with open(path, "x", encoding="utf-8") as fh:
+            fh.write(_init_text())
+    except FileExistsError:
+        fail(f"{path} exists: it is not overwritten (edit it, or init another folder)", EXIT_USAGE)
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror or exc}", EXIT_USAGE)
+    click.echo(f"wrote {path}")
+    # Tokens are checked at load but play no part in the folders: stand-ins, never stored.
+    env = {"PES_CLIENT_TOKENS": "x" * 16 + "-client", "PES_OPERATOR_TOKENS": "x" * 16 + "-op"}
+    try:
+        config = load_runner_config(path, host_of(ctx), env=env)
+    except RunnerConfigError as exc:
+        click.echo("folders: not created yet; the runner creates them when it starts.", err=True)
+        click.echo("the file needs what this installation lacks:", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+    else:
+        for made in _make_folders(config):
+            click.echo(f"created {made}/")
+    click.echo(
+        "next:\n"
+        f"  1. edit {path}: your service, partners, formats, folders and cut-offs\n"
+        "  2. export PES_CLIENT_TOKENS=… PES_OPERATOR_TOKENS=… (each ≥16 characters)\n"
+        f"  3. pes runner check --config {path}\n"
+        f"  4. pes runner serve --config {path}"
+    )
+    ctx.exit(EXIT_OK)
 
 
 # -- check ---------------------------------------------------------------------------------
@@ -152,11 +303,26 @@ def check(ctx: click.Context, config_path: Path) -> None:
 # -- status --------------------------------------------------------------------------------
 
 
+def _strays(config: RunnerConfig) -> list[tuple[str, Stray]]:
+    """What sits in each partner's inbox and is not a regular file: never read, never moved."""
+    from pes_sdk_runner.ingest import inbox_strays
+
+    found: list[tuple[str, Stray]] = []
+    for p in config.partners:
+        if p.source.is_inbox and p.source.folder is not None:
+            try:
+                found += [(p.inn, s) for s in inbox_strays(p.source.folder)]
+            except OSError as exc:
+                fail(f"inbox {p.source.folder}: {exc.strerror or exc}", EXIT_USAGE)
+    return found
+
+
 def _status_of(store: SqlStore, config: RunnerConfig) -> dict[str, Any]:
     from pes_sdk_runner.store import DeliveryStatus
 
     deliveries = store.deliveries()
     without_house = store.debts_without_house()
+    strays = _strays(config)
     partners: list[dict[str, Any]] = []
     for p in config.partners:
         active = [r for r in store.debt_registries(p.inn) if r.active]
@@ -196,6 +362,10 @@ def _status_of(store: SqlStore, config: RunnerConfig) -> dict[str, Any]:
                 },
                 # debts whose registry gave no address: found by account only
                 "debts_without_address": without_house.get(p.inn, 0),
+                # inbox entries that are not regular files: the ingest never takes them
+                "left_alone": [
+                    {"file": s.path.name, "kind": s.kind} for inn, s in strays if inn == p.inn
+                ],
             }
         )
     return {
@@ -212,7 +382,8 @@ def _status_of(store: SqlStore, config: RunnerConfig) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def status(ctx: click.Context, config_path: Path, as_json: bool) -> None:
-    """Show each partner's active debt registry, last payment registry and deliveries."""
+    """Show each partner's active debt registry, last payment registry and deliveries,
+    and what sits in its inbox that is not a file (never read)."""
     config = _load(ctx, config_path)
     with _store(config) as store:
         state = _status_of(store, config)
@@ -244,6 +415,11 @@ def status(ctx: click.Context, config_path: Path, as_json: bool) -> None:
         if p["debts_without_address"]:
             click.echo(
                 f"  found by account only: {p['debts_without_address']} debts have no address"
+            )
+        for stray in p["left_alone"]:
+            click.echo(
+                f"  left alone in the inbox: {stray['file']} ({stray['kind']}, not a file:"
+                " never read; remove it, or put the registry there as a file)"
             )
     click.echo(f"house directory: {state['houses']} houses")
     if state["not_found_by_address"]:
@@ -329,13 +505,29 @@ def _describe(out: IngestOutcome) -> str:
 @_CONFIG
 @click.pass_context
 def scan(ctx: click.Context, config_path: Path) -> None:
-    """One ingest pass: every inbox file, then every billing source."""
+    """One ingest pass: every inbox file, then every billing source.
+
+    A large file gets a progress bar on stderr when that is a terminal, as in 'pes
+    validate'. What sits in an inbox and is not a regular file (a symbolic link, a folder,
+    a FIFO) is left where it is and named on stderr.
+    """
+    from pes_sdk.cli.common import progress_for
     from pes_sdk_runner.ingest import Outcome, poll_sources, scan_inboxes
 
     host = host_of(ctx)
     config = _load(ctx, config_path)
+    _make_folders(config)
+
+    def bar(path: Path) -> contextlib.AbstractContextManager[Progress | None]:
+        return progress_for(path, f"ingesting {path.name}")
+
     with _store(config) as store:
-        outcomes = [*scan_inboxes(store, config, host), *poll_sources(store, config, host)]
+        outcomes = [
+            *scan_inboxes(store, config, host, progress=bar),
+            *poll_sources(store, config, host),
+        ]
+    for inn, stray in _strays(config):
+        click.echo(f"{inn} {stray.path.name}: left alone: {stray.kind}, not a file", err=True)
     for out in outcomes:
         click.echo(_describe(out))
     if not outcomes:
@@ -371,14 +563,12 @@ def _closed(result: DayClose) -> str:
     "--date",
     "day",
     required=True,
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="The day to close (YYYY-MM-DD), in the service's time zone.",
+    type=_Day(),
+    help="The day to close, in the service's time zone.",
 )
 @click.option("--partner", "inn", help="Close for this partner (ИНН) only.")
 @click.pass_context
-def close_day_command(
-    ctx: click.Context, config_path: Path, day: dt.datetime, inn: str | None
-) -> None:
+def close_day_command(ctx: click.Context, config_path: Path, day: dt.date, inn: str | None) -> None:
     """Close a day: payment registries, transfer orders, ledger entries, deliveries.
 
     Every partner's day is checked first (over, formats and fee plan installed, not before
@@ -399,7 +589,8 @@ def close_day_command(
     host = host_of(ctx)
     config = _load(ctx, config_path)
     partners = _chosen(config, inn)
-    date = day.date()
+    date = day
+    _make_folders(config)
     # The real clock decides whether the day is over: a day closed early could miss payments.
     now = dt.datetime.now(dt.UTC)
     failed = False
@@ -498,13 +689,15 @@ def _pass_lines(done: Pass) -> list[tuple[str, bool]]:
 def run_once_command(ctx: click.Context, config_path: Path) -> None:
     """One pass of the scheduler now: scan, poll, close the ended days, deliver.
 
-    What ``serve`` does on its own, once: for a cron job, or to see what the daemon would
-    do. Exits 1 when a registry was refused or a day, file or delivery failed.
+    What 'pes runner serve' does on its own, once: for a cron job, or to see what the
+    scheduler would do. Exits 1 when a registry was refused or a day, file or delivery
+    failed.
     """
     from pes_sdk_runner.daemon import Daemon, utc_now
 
     host = host_of(ctx)
     config = _load(ctx, config_path)
+    _make_folders(config)
     with _store(config) as store:
         done = Daemon(store, config, host).run_once(utc_now())
     lines = _pass_lines(done)
@@ -538,6 +731,7 @@ def _scheduler(
     the file, day or delivery it is at.
     """
     from pes_sdk_runner.daemon import Daemon
+    from pes_sdk_runner.lease import LeaseHeld, SchedulerLease
     from pes_sdk_runner.store import open_store
 
     try:
@@ -545,6 +739,22 @@ def _scheduler(
     except (PesError, OSError) as exc:
         fail(f"store {config.store.display_url}: {exc}", EXIT_USAGE)
     stop = threading.Event()
+    # One scheduler per store: the store's lease decides; a lost lease stops this one.
+    try:
+        lease = SchedulerLease(
+            config.store.url,
+            config.daemon.lease_ttl,
+            on_lost=stop.set,
+            group_commit=config.store.group_commit,
+        )
+        lease.acquire()
+    except LeaseHeld as exc:
+        store.close()
+        # Not a configuration error (exit 2): a service manager's restart may take over.
+        fail(f"store {config.store.display_url}: {exc}", EXIT_INVALID)
+    except (PesError, OSError) as exc:
+        store.close()
+        fail(f"store {config.store.display_url}: {exc}", EXIT_USAGE)
     daemon = Daemon(
         store,
         config,
@@ -566,6 +776,7 @@ def _scheduler(
             with suppress(KeyboardInterrupt):
                 thread.join()
         store.close()
+        lease.release()
         click.echo("pes runner: scheduler stopped")
 
 
@@ -626,6 +837,7 @@ def serve(
         port=port if port is not None else config.http.port,
     )
     config = attrs.evolve(config, http=http)
+    _make_folders(config)
     # The socket is bound first, so that port 0 gives a known port for the webhook URL.
     try:
         sock = listen(http.host, http.port)  # with TCP_NODELAY: answers are not held back

@@ -86,6 +86,7 @@ from pes_sdk_runner.ingest import (
     inbox_files,
     ingest_file,
     poll_source,
+    report_strays,
 )
 from pes_sdk_runner.logs import event
 from pes_sdk_runner.store.base import DeliveryInfo, DeliveryStatus, Store
@@ -417,6 +418,7 @@ class Daemon:
             if not partner.source.is_inbox or folder is None:
                 continue
             try:
+                report_strays(partner.inn, folder)  # links, folders, FIFOs: told, not read
                 waiting = inbox_files(folder, min_age=self.settings.file_min_age)
             except OSError as exc:  # an inbox that cannot be listed: the others go on
                 self._error(errors, Stage.SCAN, partner.inn, "", exc)

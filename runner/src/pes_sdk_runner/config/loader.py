@@ -26,6 +26,7 @@ from pes_sdk.errors import ConfigError
 from pes_sdk.formats import SERVICE_FIELDS
 from pes_sdk.models.partners import Partner
 from pes_sdk.models.registry import RegistryKind
+from pes_sdk.money import amount as to_amount
 from pes_sdk.partners_file import parse_partner_table, parse_service_table
 from pes_sdk.plugins.manager import PluginHost, get_host
 from pes_sdk_runner.config.models import (
@@ -242,6 +243,24 @@ def _webhook_path(value: Any) -> str:
     return text
 
 
+#: The highest ``http.max_line_amount``/``max_basket_amount`` taken: a billion roubles,
+#: far below what the store's sums hold (64-bit kopecks), however many such payments add up.
+MAX_MONEY_LIMIT = Decimal("1000000000.00")
+
+
+def _money_limit(value: Any) -> Decimal:
+    # Money is text ("1000000.00"), as everywhere in pes-sdk; a TOML number is taken too.
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise TypeError(f'is an amount as text such as "1000000.00", not {_kind(value)}')
+    try:
+        limit = to_amount(value)
+    except ValueError as exc:
+        raise ValueError(f"is an amount with at most two decimals: {exc}") from None
+    if not 0 < limit <= MAX_MONEY_LIMIT:
+        raise ValueError(f"is an amount above 0 and at most {MAX_MONEY_LIMIT}, not {limit}")
+    return limit
+
+
 def _settings(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
         raise TypeError(f"is a table of text values, not {_kind(value)}")
@@ -323,6 +342,8 @@ _HTTP_KEYS = (
     "client_tokens_env",
     "operator_tokens_env",
     "webhook_path",
+    "max_line_amount",
+    "max_basket_amount",
 )
 _DAY = 86_400
 #: ``[daemon]``: each key with how it is read (the defaults are ``DaemonConfig``'s).
@@ -339,6 +360,7 @@ _DAEMON_KEYS: Mapping[str, Callable[[Any], Any]] = {
     "payment_check_interval": _seconds(1, _DAY),
     "payment_check_after": _seconds(0, _DAY),
     "payment_check_window": _seconds(3600, 30 * _DAY),
+    "lease_ttl": _seconds(1, 3600),
 }
 _PARTNER_EXTRA = (
     "source",
@@ -547,6 +569,21 @@ class _Loader:
             _webhook_path,
             default=f"/webhooks/{gateway or 'gateway'}",
         )
+        limits = attrs.fields(HttpConfig)
+        line_limit = self.r.get(
+            table,
+            "max_line_amount",
+            "http",
+            _money_limit,
+            default=limits.max_line_amount.default,
+        )
+        basket_limit = self.r.get(
+            table,
+            "max_basket_amount",
+            "http",
+            _money_limit,
+            default=limits.max_basket_amount.default,
+        )
         client_var, client = self.tokens(table, "client_tokens_env")
         operator_var, operator = self.tokens(table, "operator_tokens_env")
         if client is not None and operator is not None and client & operator:
@@ -556,11 +593,14 @@ class _Loader:
                 f"a token in {operator_var} is also a client token in {client_var}",
             )
             return None
-        if None in (host, port, path, client, operator):
+        if None in (host, port, path, client, operator, line_limit, basket_limit):
             return None
         assert host is not None and port is not None and path is not None
         assert client is not None and operator is not None
-        return HttpConfig(client, operator, client_var, operator_var, host, port, path)
+        assert line_limit is not None and basket_limit is not None
+        return HttpConfig(
+            client, operator, client_var, operator_var, host, port, path, line_limit, basket_limit
+        )
 
     # -- [daemon]
 

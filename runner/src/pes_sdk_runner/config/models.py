@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
@@ -143,6 +144,11 @@ class HttpConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     webhook_path: str = "/webhooks/sandbox"
+    #: The largest amount of one basket line, and of a whole basket (its lines' amounts,
+    #: fees aside), that ``POST /v1/payments`` takes: above the debt is an advance (аванс),
+    #: but not without bound.
+    max_line_amount: Decimal = Decimal("1000000.00")
+    max_basket_amount: Decimal = Decimal("3000000.00")
 
 
 @attrs.frozen
@@ -242,6 +248,9 @@ class DaemonConfig:
     payment_check_after: float = 300.0
     #: payments created longer ago than this are no longer asked about (expired)
     payment_check_window: float = 172_800.0
+    #: how long the store's scheduler lease lasts unless renewed (every third of it): one
+    #: scheduler per store; a killed one's successor takes over this long after its death
+    lease_ttl: float = 60.0
 
 
 @attrs.frozen
