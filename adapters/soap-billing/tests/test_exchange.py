@@ -178,8 +178,14 @@ def test_a_page_served_twice_is_a_paging_error(harness: SoapHarness) -> None:
     harness.publish_debts(PERIOD, debt_records(30))
     # the server hands out the first page's token again: the same records come twice
     app = _rewrite(harness.server.app, lambda b: re.sub(rb"\.o20<", b".o10<", b))
-    with _serve(app) as url, _client(url, page_size=10) as client, pytest.raises(PagingError):
+    with (
+        _serve(app) as url,
+        _client(url, page_size=10) as client,
+        pytest.raises(PagingError) as caught,
+    ):
         client.fetch_debts(INN, PERIOD)
+    # a check of the registry as a whole names the partner and the operation too
+    assert f"partner {INN}: GetDebtRegistry: " in str(caught.value)
 
 
 def test_an_invalid_record_names_its_place(harness: SoapHarness) -> None:

@@ -55,10 +55,13 @@ class BillingError(PesError):
         self.partner = ""
         super().__init__(f"{endpoint}: {message}" if endpoint else message)
 
-    def naming_partner(self, inn: str) -> Self:
-        """This error, its message naming the partner the call was for (once)."""
+    def naming_partner(self, inn: str, operation: str = "") -> Self:
+        """This error, its message naming the partner the call was for, and the operation
+        when the message does not name it yet (once)."""
         if not self.partner:
             self.partner = inn
+            if operation and not self.message.startswith(operation):
+                self.message = f"{operation}: {self.message}"
             self.message = f"partner {inn}: {self.message}"
             self.args = (f"{self.endpoint}: {self.message}" if self.endpoint else self.message,)
         return self

@@ -154,8 +154,9 @@ class SoapBillingClient(BillingSource, DeliveryChannel):
 
     :param url: the partner's endpoint (``http`` or ``https``; credentials go in
         ``username``/``password``, not in the URL).
-    :param timeout: seconds to connect and to load documents.
-    :param operation_timeout: seconds each operation waits for its answer.
+    :param timeout: seconds to load the WSDL and XSD (local files: zeep's ``timeout``).
+    :param operation_timeout: the timeout of each call's HTTP request (``requests``: to
+        connect, and for each read of the answer).
     :param page_size: records asked per ``GetDebtRegistry`` page (1..5000).
     :param retry: the retry policy of the idempotent calls.
     :param max_pages: a registry with more pages than this is refused (a looping server).
@@ -221,7 +222,7 @@ class SoapBillingClient(BillingSource, DeliveryChannel):
         try:
             return self._fetch_debts(inn, period)
         except BillingError as exc:
-            raise exc.naming_partner(inn) from None
+            raise exc.naming_partner(inn, "GetDebtRegistry") from None
 
     def _fetch_debts(self, inn: str, period: Period) -> DebtRegistry:
         records: list[DebtRecord] = []
