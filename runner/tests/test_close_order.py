@@ -66,6 +66,10 @@ from pes_sdk.plugins.manager import get_host
 from pes_sdk.premises import Premises
 from pes_sdk.vat import DEFAULT_VAT_SCHEDULE
 
+# Days, cut-offs and capture times must not depend on the host's zone: make test runs
+# these again under two more TZ values.
+pytestmark = pytest.mark.timezone
+
 NO_WAIT = RetryPolicy(attempts=2, initial_wait=0.0, max_wait=0.0, sleep=lambda s: None)
 ONE = dt.timedelta(days=1)
 #: the service zones the late-payment tests run in: Perm (UTC+5), and one behind UTC

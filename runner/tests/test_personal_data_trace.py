@@ -28,6 +28,10 @@ from runner_proc import ENV
 from pes_sdk.models.payments import PaymentLine
 from pes_sdk.plugins.manager import PluginHost
 
+# Days, cut-offs and capture times must not depend on the host's zone: make test runs
+# these again under two more TZ values.
+pytestmark = pytest.mark.timezone
+
 H1 = "0a1b2c3d-4e5f-4071-8a9b-0c1d2e3f4a5b"
 NAMES = ["Иванов Иван Иванович", "Петрова Анна Викторовна", "Сидоров Пётр"]
 # Each name, its surname alone, in the encodings a file or a database may hold it in.

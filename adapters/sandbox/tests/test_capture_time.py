@@ -18,6 +18,10 @@ from pes_sdk_sandbox import AcquirerSimulator, SandboxGateway
 
 from pes_sdk.gateways import PaymentProcessor, PaymentState, RetryPolicy
 
+# Days, cut-offs and capture times must not depend on the host's zone: make test runs
+# these again under two more TZ values.
+pytestmark = pytest.mark.timezone
+
 NO_WAIT = RetryPolicy(attempts=2, initial_wait=0.0, max_wait=0.0, sleep=lambda s: None)
 RETURN = "https://cabinet.example/paid"
 
