@@ -14,6 +14,7 @@ time) and a fresh PostgreSQL schema (``store_url`` in conftest.py).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import signal
@@ -25,6 +26,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from example_inputs import HOUSE, PERIOD, UK_DOM
@@ -77,9 +79,12 @@ def _setup(tmp_path: Path, store_url: str, sim_url: str, daemon: str = "") -> tu
     return path, config.store.url
 
 
-def test_one_key_sent_to_two_processes_at_once_gets_one_answer_and_one_payment(
-    store_url: str, tmp_path: Path, opened: list[SqlStore]
-) -> None:
+@contextlib.contextmanager
+def _two_processes(
+    tmp_path: Path, store_url: str, opened: list[SqlStore]
+) -> Iterator[tuple[Any, Path, SqlStore, Any, Any]]:
+    """The sandbox acquirer, and two real `serve` processes on one fresh store (the second
+    with --no-daemon) where client u1 has ticked both of УК Дом's services at HOUSE."""
     from pes_sdk_sandbox.simulator import AcquirerSimulator
 
     sim = AcquirerSimulator(
@@ -103,15 +108,24 @@ def test_one_key_sent_to_two_processes_at_once_gets_one_answer_and_one_payment(
                 accept = {"client_id": "u1", "partner_inn": UK_DOM, "account": account}
                 status, _ = a.call("POST", "/v1/acceptances", accept | {"service": service})
                 assert status == 200
-            key = {"Idempotency-Key": f"same-{uuid.uuid4()}"}
+            yield sim, path, store, a, b
+    finally:
+        sim.stop()
 
-            def pay(n: int) -> tuple[int, str]:
-                status, view = (a, b)[n % 2].call("POST", "/v1/payments", BASKET, headers=key)
-                return status, json.dumps(view, sort_keys=True)
 
-            with ThreadPoolExecutor(16) as pool:
-                answers = Counter(pool.map(pay, range(REQUESTS)))
-            a_log, b_log = a.log.read_text("utf-8"), b.log.read_text("utf-8")
+def test_one_key_sent_to_two_processes_at_once_gets_one_answer_and_one_payment(
+    store_url: str, tmp_path: Path, opened: list[SqlStore]
+) -> None:
+    with _two_processes(tmp_path, store_url, opened) as (sim, _, store, a, b):
+        key = {"Idempotency-Key": f"same-{uuid.uuid4()}"}
+
+        def pay(n: int) -> tuple[int, str]:
+            status, view = (a, b)[n % 2].call("POST", "/v1/payments", BASKET, headers=key)
+            return status, json.dumps(view, sort_keys=True)
+
+        with ThreadPoolExecutor(16) as pool:
+            answers = Counter(pool.map(pay, range(REQUESTS)))
+        a_log, b_log = a.log.read_text("utf-8"), b.log.read_text("utf-8")
         # Every answer is the first one: 200 with the same order, created once.
         assert len(answers) == 1, (answers.most_common(4), a_log[-3000:], b_log[-3000:])
         (status, body), count = answers.most_common(1)[0]
@@ -128,8 +142,6 @@ def test_one_key_sent_to_two_processes_at_once_gets_one_answer_and_one_payment(
             if ln.startswith("{") and json.loads(ln).get("event") == "payment.created"
         ]
         assert len(created) == 1
-    finally:
-        sim.stop()
 
 
 # -- one scheduler per store ------------------------------------------------------------------
@@ -235,55 +247,34 @@ def test_one_refund_key_sent_to_two_processes_at_once_refunds_once(
     lines: dict[str, str] | None, store_url: str, tmp_path: Path, opened: list[SqlStore]
 ) -> None:
     from pes_sdk_runner.store import LedgerKind
-    from pes_sdk_sandbox.simulator import AcquirerSimulator
     from runner_proc import OPERATOR
 
-    sim = AcquirerSimulator(
-        api_key=SANDBOX_API_KEY, webhook_secret=SANDBOX_WEBHOOK_SECRET.encode()
-    ).start()
-    try:
-        path, url = _setup(tmp_path, store_url, sim.base_url)
-        store = open_store(url)
-        opened.append(store)
-        store.upsert_partners(p.partner for p in config_of(path).partners)
-        debts = [
-            DebtRecord("2001", HOUSE, Premises("кв. 1"), Decimal("900.00"), PERIOD, "Отопление"),
-            DebtRecord("2002", HOUSE, Premises("кв. 1"), Decimal("80.00"), PERIOD, "Содержание"),
-        ]
-        store.ingest_debt_registry(UK_DOM, PERIOD, 1, debts, sha256="two-processes")
-        with (
-            serving(path, tmp_path / "a.log") as a,
-            serving(path, tmp_path / "b.log", "--no-daemon") as b,
-        ):
-            for account, service in (("2001", "Отопление"), ("2002", "Содержание")):
-                accept = {"client_id": "u1", "partner_inn": UK_DOM, "account": account}
-                status, _ = a.call("POST", "/v1/acceptances", accept | {"service": service})
-                assert status == 200
-            status, view = a.call("POST", "/v1/payments", BASKET, headers={"Idempotency-Key": "p"})
-            assert status == 200, view
-            order = view["order_id"]
-            assert sim.flush()
-            sim.webhook_url = a.base + config_of(path).http.webhook_path
-            _press_pay(view["confirmation"]["url"])
-            deadline = time.monotonic() + 20
-            while a.call("GET", f"/v1/payments/{order}")[1]["state"] != "succeeded":
-                assert time.monotonic() < deadline, "the payment was never confirmed"
-                time.sleep(0.05)
-            key = {"Idempotency-Key": "refund-1"}
+    with _two_processes(tmp_path, store_url, opened) as (sim, path, store, a, b):
+        status, view = a.call("POST", "/v1/payments", BASKET, headers={"Idempotency-Key": "p"})
+        assert status == 200, view
+        order = view["order_id"]
+        assert sim.flush()
+        sim.webhook_url = a.base + config_of(path).http.webhook_path
+        _press_pay(view["confirmation"]["url"])
+        deadline = time.monotonic() + 20
+        while a.call("GET", f"/v1/payments/{order}")[1]["state"] != "succeeded":
+            assert time.monotonic() < deadline, "the payment was never confirmed"
+            time.sleep(0.05)
+        key = {"Idempotency-Key": "refund-1"}
 
-            def refund(n: int) -> tuple[int, str]:
-                status, view = (a, b)[n % 2].call(
-                    "POST",
-                    f"/v1/operator/payments/{order}/refunds",
-                    {"lines": lines},
-                    token=OPERATOR,
-                    headers=key,
-                )
-                return status, json.dumps(view, sort_keys=True)
+        def refund(n: int) -> tuple[int, str]:
+            status, view = (a, b)[n % 2].call(
+                "POST",
+                f"/v1/operator/payments/{order}/refunds",
+                {"lines": lines},
+                token=OPERATOR,
+                headers=key,
+            )
+            return status, json.dumps(view, sort_keys=True)
 
-            with ThreadPoolExecutor(16) as pool:
-                answers = Counter(pool.map(refund, range(REQUESTS // 2)))
-            logs = a.log.read_text("utf-8")[-3000:] + b.log.read_text("utf-8")[-3000:]
+        with ThreadPoolExecutor(16) as pool:
+            answers = Counter(pool.map(refund, range(REQUESTS // 2)))
+        logs = a.log.read_text("utf-8")[-3000:] + b.log.read_text("utf-8")[-3000:]
         assert len(answers) == 1, (answers.most_common(4), logs)
         (status, body), _ = answers.most_common(1)[0]
         assert status == 200, body
@@ -295,8 +286,6 @@ def test_one_refund_key_sent_to_two_processes_at_once_refunds_once(
         refunds = store.ledger_entries(UK_DOM, kind=LedgerKind.REFUND)
         given = Decimal("40.00") if lines else Decimal("150.50")
         assert sum((e.amount for e in refunds), Decimal(0)) == given
-    finally:
-        sim.stop()
 
 
 _HOLDER = """
