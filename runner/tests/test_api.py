@@ -22,7 +22,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_harness import ACCOUNT, ENV, HOUSE, OPERATOR, Answer, Running, accept, basket, serve
+from api_harness import (
+    ACCOUNT,
+    ENV,
+    HOUSE,
+    OPERATOR,
+    Answer,
+    Running,
+    accept,
+    basket,
+    press_pay,
+    serve,
+)
 from pes_sdk_runner.api import (
     OPERATIONS,
     ServerStartError,
@@ -50,19 +61,6 @@ def running(tmp_path: Path) -> Iterator[Running]:
 
 def _basket(r: Running, client: str = "user-1") -> dict[str, Any]:
     return basket(r, (0, "1500.50"), (2, "100.00"), client=client)
-
-
-def _press_pay(url: str) -> None:
-    # The sandbox's confirmation page: the client presses "pay" (it then redirects away).
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-            return None
-
-    request = urllib.request.Request(url, data=b"action=pay", method="POST")
-    try:
-        urllib.request.build_opener(NoRedirect).open(request, timeout=5).close()
-    except urllib.error.HTTPError as exc:
-        assert exc.code in (302, 303)
 
 
 def test_a_basket_is_found_accepted_paid_confirmed_by_webhook_and_credited_once(
@@ -107,7 +105,7 @@ def test_a_basket_is_found_accepted_paid_confirmed_by_webhook_and_credited_once(
     reused = r.call("POST", "/v1/payments", other, headers=key)
     assert reused.status == 409 and reused.json["field"] == "Idempotency-Key"
 
-    _press_pay(view["confirmation"]["url"])
+    press_pay(view["confirmation"]["url"])
     status = view
     for _ in range(1000):  # the webhook arrives on its own; no polling of the acquirer
         status = r.call("GET", f"/v1/payments/{view['order_id']}").json

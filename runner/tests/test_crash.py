@@ -30,8 +30,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -40,6 +38,7 @@ from xml.etree import ElementTree
 
 import pes_sdk_runner
 import pytest
+from api_harness import press_pay
 from example_inputs import (
     DAY,
     HOUSE,
@@ -553,25 +552,6 @@ def test_a_refused_file_killed_on_its_way_to_rejected_ends_there_once(
 # -- payment confirmation ---------------------------------------------------------------------
 
 
-def _press_pay(url: str) -> None:
-    """The client presses "pay" on the sandbox's confirmation page (no redirect followed)."""
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: object, **kwargs: object) -> None:
-            return None
-
-    request = urllib.request.Request(
-        url,
-        data=b"action=pay",
-        method="POST",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
-    try:
-        urllib.request.build_opener(NoRedirect).open(request, timeout=10).close()
-    except urllib.error.HTTPError as exc:
-        assert exc.code in (302, 303), exc.code
-
-
 @pytest.mark.parametrize("point", PAYMENT_POINTS)
 def test_a_payment_confirmation_killed_at_a_point_is_credited_once_after_restart(
     point: str, store_url: str, tmp_path: Path, opened: list[SqlStore]
@@ -632,14 +612,14 @@ def test_a_payment_confirmation_killed_at_a_point_is_credited_once_after_restart
             assert sim.flush()
             sim.webhook_url = runner.base + hook
 
-            _press_pay(pages["basket-a"])
+            press_pay(pages["basket-a"])
             deadline = time.monotonic() + 20
             while (
                 runner.call("GET", f"/v1/payments/{orders['basket-a']}")[1]["state"] != "succeeded"
             ):
                 assert time.monotonic() < deadline, "basket A was never confirmed"
                 time.sleep(0.05)
-            _press_pay(pages["basket-b"])  # its webhook kills the runner at the point
+            press_pay(pages["basket-b"])  # its webhook kills the runner at the point
 
             assert runner.wait_killed(), log.read_text(encoding="utf-8")
 

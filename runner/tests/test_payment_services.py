@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
-from api_harness import ACCOUNT, HOUSE, Running, accept, serve
+from api_harness import ACCOUNT, HOUSE, Running, accept, press_pay, serve
 from example_inputs import UK_DOM, book, local, paid_entry, write_sber_debts
 from pes_sdk_runner.close import close_day, day_of
 from pes_sdk_runner.config import (
@@ -116,18 +112,6 @@ def test_the_issue_basket_names_its_services_in_the_sber_payments_registry(
 # -- codes: from the debt registry through the API to the payment registry -----------------
 
 
-def _press_pay(url: str) -> None:
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-            return None
-
-    request = urllib.request.Request(url, data=b"action=pay", method="POST")
-    try:
-        urllib.request.build_opener(NoRedirect).open(request, timeout=5).close()
-    except urllib.error.HTTPError as exc:
-        assert exc.code in (302, 303)
-
-
 def _paid(r: Running, order_id: str) -> None:
     for _ in range(1000):  # the sandbox's webhook arrives on its own
         if r.call("GET", f"/v1/payments/{order_id}").json["state"] == "succeeded":
@@ -168,7 +152,7 @@ def test_code_and_name_travel_from_the_debt_registry_through_the_api(
         paid = r.call("POST", "/v1/payments", body, headers={"Idempotency-Key": "k-codes"})
         assert paid.status == 200, paid.body
         assert [ln["service_code"] for ln in paid.json["lines"]] == ["ЖКУ-01", "КР"]
-        _press_pay(paid.json["confirmation"]["url"])
+        press_pay(paid.json["confirmation"]["url"])
         _paid(r, paid.json["order_id"])
 
         # The book keeps the codes (a fresh read from the database, not the app's copy).

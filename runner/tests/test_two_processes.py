@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from api_harness import press_pay
 from example_inputs import HOUSE, PERIOD, UK_DOM
 from pes_sdk_runner.store import SqlStore, open_store
 from runner_proc import (
@@ -221,27 +222,6 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _press_pay(url: str) -> None:
-    """The client presses "pay" on the sandbox's confirmation page (no redirect followed)."""
-    import urllib.error
-    import urllib.request
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: object, **kwargs: object) -> None:
-            return None
-
-    request = urllib.request.Request(
-        url,
-        data=b"action=pay",
-        method="POST",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
-    try:
-        urllib.request.build_opener(NoRedirect).open(request, timeout=10).close()
-    except urllib.error.HTTPError as exc:
-        assert exc.code in (302, 303), exc.code
-
-
 @pytest.mark.parametrize("lines", [{"0": "40.00"}, None], ids=["part", "whole"])
 def test_one_refund_key_sent_to_two_processes_at_once_refunds_once(
     lines: dict[str, str] | None, store_url: str, tmp_path: Path, opened: list[SqlStore]
@@ -255,7 +235,7 @@ def test_one_refund_key_sent_to_two_processes_at_once_refunds_once(
         order = view["order_id"]
         assert sim.flush()
         sim.webhook_url = a.base + config_of(path).http.webhook_path
-        _press_pay(view["confirmation"]["url"])
+        press_pay(view["confirmation"]["url"])
         deadline = time.monotonic() + 20
         while a.call("GET", f"/v1/payments/{order}")[1]["state"] != "succeeded":
             assert time.monotonic() < deadline, "the payment was never confirmed"

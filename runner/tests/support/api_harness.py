@@ -8,6 +8,8 @@ made by :func:`pes_sdk_runner.api.processor_for`.
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -134,3 +136,22 @@ def basket(r: Running, *lines: tuple[int, str], client: str = "user-1") -> dict[
             for i, a in lines
         ],
     }
+
+
+def press_pay(url: str) -> None:
+    """The client presses "pay" on the sandbox's confirmation page (no redirect followed)."""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None
+
+    pressed = urllib.request.Request(
+        url,
+        data=b"action=pay",
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    try:
+        urllib.request.build_opener(NoRedirect).open(pressed, timeout=10).close()
+    except urllib.error.HTTPError as exc:
+        assert exc.code in (302, 303), exc.code
