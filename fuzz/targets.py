@@ -12,8 +12,10 @@ and ``tests/test_fuzz.py`` (hypothesis on bytes and on mutated seed files, in
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,6 +32,7 @@ CRASHES = Path(__file__).resolve().parent / "crashes"
 Target = Callable[[bytes], None]
 
 _SCRATCH = Path(tempfile.mkdtemp(prefix="pes-fuzz-"))
+atexit.register(shutil.rmtree, _SCRATCH, True)  # one folder per process, gone with it
 # A runner configuration needs its tokens from the environment.
 _TOKENS = {"PES_CLIENT_TOKENS": "c" * 32, "PES_OPERATOR_TOKENS": "o" * 32}
 
