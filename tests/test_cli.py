@@ -472,3 +472,26 @@ def test_installed_pes_draws_a_progress_bar_on_a_terminal(tmp_path: Path) -> Non
 
     quiet = run_pes("validate", str(big), "--format", JSONL)
     assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-27", "2026-11-27"),
+        ("27.11.2026", "2026-11-27"),
+        ("5.1.2026", "2026-01-05"),  # pes settle always took unpadded days and months
+        ("31.02.2026", "31.02.2026 is not a date: February 2026 has 28 days"),
+        ("2026-13-01", "2026-13-01 is not a date: month 13"),
+        ("27/11/2026", "27/11/2026 is not a date: write it as YYYY-MM-DD or DD.MM.YYYY"),
+    ],
+)
+def test_dates_on_the_command_line_are_refused_in_plain_words(text: str, expected: str) -> None:
+    import click
+
+    from pes_sdk.cli.common import DATE
+
+    try:
+        got = DATE.convert(text, None, None).isoformat()
+    except click.BadParameter as exc:
+        got = exc.message
+    assert got.startswith(expected)

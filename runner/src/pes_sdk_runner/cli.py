@@ -15,7 +15,6 @@ day order, an unusable store).
 
 from __future__ import annotations
 
-import calendar
 import contextlib
 import datetime as dt
 import json
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pes_sdk.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, fail, host_of
+from pes_sdk.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, ISO_DATE, fail, host_of
 from pes_sdk.errors import PesError
 
 if TYPE_CHECKING:
@@ -83,46 +82,6 @@ def _store(config: RunnerConfig) -> Iterator[SqlStore]:
         yield store
     finally:
         store.close()
-
-
-# Not calendar.month_name: that follows the process's locale.
-_MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)  # fmt: skip
-
-
-class _Day(click.ParamType):  # type: ignore[type-arg]
-    """A calendar day written ``YYYY-MM-DD``, refused in the words a person uses."""
-
-    name = "date"
-
-    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
-        return "YYYY-MM-DD"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> dt.date:
-        if isinstance(value, dt.date):
-            return value
-        text = str(value).strip()
-        parts = text.split("-")
-        if len(parts) != 3 or [len(x) for x in parts] != [4, 2, 2] or not text.isascii():
-            self.fail(f"{text} is not a date: write it as YYYY-MM-DD, e.g. 2026-11-27", param, ctx)
-        if not all(x.isdigit() for x in parts):
-            self.fail(f"{text} is not a date: YYYY-MM-DD takes digits only", param, ctx)
-        year, month, day = (int(x) for x in parts)
-        if year < 1:
-            self.fail(f"{text} is not a date: year 0", param, ctx)
-        if not 1 <= month <= 12:
-            self.fail(f"{text} is not a date: month {month}", param, ctx)
-        if day < 1:
-            self.fail(f"{text} is not a date: day 0", param, ctx)
-        last = calendar.monthrange(year, month)[1]
-        if day > last:
-            name = _MONTHS[month - 1]
-            self.fail(f"{text} is not a date: {name} {year} has {last} days", param, ctx)
-        return dt.date(year, month, day)
 
 
 def _make_folders(config: RunnerConfig) -> list[Path]:
@@ -563,7 +522,7 @@ def _closed(result: DayClose) -> str:
     "--date",
     "day",
     required=True,
-    type=_Day(),
+    type=ISO_DATE,
     help="The day to close, in the service's time zone.",
 )
 @click.option("--partner", "inn", help="Close for this partner (ИНН) only.")

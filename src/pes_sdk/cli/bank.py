@@ -12,12 +12,11 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import attrs
 import click
 
-from pes_sdk.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, fail, host_of
+from pes_sdk.cli.common import DATE, EXIT_INVALID, EXIT_OK, EXIT_USAGE, fail, host_of
 from pes_sdk.errors import ConfigError, FormatError, PesError, RegistryRefused, UnknownFormat
 from pes_sdk.fees import FeePlan
 from pes_sdk.formats.base import Policy, RegistryFormat
@@ -46,28 +45,6 @@ __all__ = ["reconcile", "registry_partner", "settle"]
 _USAGE_ERRORS = (UnknownFormat, UnreadableInput, FormatMismatch, ConfigError)
 #: How many of a statement's notes `pes reconcile` prints (the rest are counted).
 _MAX_NOTES = 20
-
-
-class _DateType(click.ParamType):  # type: ignore[type-arg]
-    """A date as ``YYYY-MM-DD`` or ``DD.MM.YYYY``."""
-
-    name = "DATE"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> dt.date:
-        if isinstance(value, dt.date):
-            return value
-        text = str(value).strip()
-        for form in ("%Y-%m-%d", "%d.%m.%Y"):
-            try:
-                return dt.datetime.strptime(text, form).date()
-            except ValueError:
-                continue
-        self.fail(f"{text!r} is not a date (YYYY-MM-DD or DD.MM.YYYY)", param, ctx)
-
-
-DATE = _DateType()
 
 
 @attrs.frozen

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import calendar
 import contextlib
+import datetime as dt
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -14,10 +16,13 @@ from pes_sdk.operations import Progress
 from pes_sdk.plugins import PluginHost, get_host
 
 __all__ = [
+    "DATE",
     "EXIT_INVALID",
     "EXIT_OK",
     "EXIT_USAGE",
+    "ISO_DATE",
     "PROGRESS_MIN_BYTES",
+    "DayType",
     "fail",
     "host_of",
     "print_plugin_warnings",
@@ -107,3 +112,60 @@ def progress_for(path: Path, label: str) -> Iterator[Progress | None]:
                 done = target
 
         yield update
+
+
+# Not calendar.month_name: that follows the process's locale.
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
+class DayType(click.ParamType):  # type: ignore[type-arg]
+    """A calendar day written ``YYYY-MM-DD`` (and ``DD.MM.YYYY`` with ``russian=True``),
+    refused in the words a person uses: "2026-13-01 is not a date: month 13"."""
+
+    name = "date"
+
+    def __init__(self, *, russian: bool = False) -> None:
+        self.russian = russian
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        return "YYYY-MM-DD|DD.MM.YYYY" if self.russian else "YYYY-MM-DD"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> dt.date:
+        if isinstance(value, dt.date):
+            return value
+        text = str(value).strip()
+        if self.russian and text.count(".") == 2:
+            day_, month_, year_ = text.split(".")
+            text = f"{year_}-{month_}-{day_}"
+        parts = text.split("-")
+        widths = [len(x) for x in parts]
+        # pes settle always took unpadded days and months (5.1.2026); the runner never did
+        loose = self.russian and len(parts) == 3 and widths[0] == 4 and max(widths[1:]) <= 2
+        if (widths != [4, 2, 2] and not loose) or min(widths) == 0 or not text.isascii():
+            forms = "YYYY-MM-DD or DD.MM.YYYY" if self.russian else "YYYY-MM-DD"
+            self.fail(f"{value} is not a date: write it as {forms}, e.g. 2026-11-27", param, ctx)
+        if not all(x.isdigit() for x in parts):
+            self.fail(f"{value} is not a date: it takes digits only", param, ctx)
+        year, month, day = (int(x) for x in parts)
+        if year < 1:
+            self.fail(f"{value} is not a date: year 0", param, ctx)
+        if not 1 <= month <= 12:
+            self.fail(f"{value} is not a date: month {month}", param, ctx)
+        if day < 1:
+            self.fail(f"{value} is not a date: day 0", param, ctx)
+        last = calendar.monthrange(year, month)[1]
+        if day > last:
+            name = _MONTHS[month - 1]
+            self.fail(f"{value} is not a date: {name} {year} has {last} days", param, ctx)
+        return dt.date(year, month, day)
+
+
+#: ``YYYY-MM-DD`` only (the runner's ``--date``).
+ISO_DATE = DayType()
+#: ``YYYY-MM-DD`` or ``DD.MM.YYYY``, as a Russian accountant writes it (``pes settle``).
+DATE = DayType(russian=True)
