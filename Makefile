@@ -14,7 +14,7 @@ TEST_PATHS := tests adapters/csv/tests adapters/onec-xml/tests adapters/onec-ban
 	adapters/yookassa/tests adapters/sber/tests adapters/tbank/tests runner/tests conformance/tests \
 	examples/jsonl-format/tests
 
-.PHONY: demo test lint type pytest bench dist fuzz clean
+.PHONY: demo test lint type pytest bench dist fuzz i18n clean
 
 $(STAMP): $(PYPROJECTS) requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,13 @@ FUZZ_SECONDS ?= 30
 fuzz: $(STAMP)
 	$(BIN)/python -m pip install --quiet -r fuzz/requirements.txt
 	$(BIN)/python fuzz/run.py --seconds $(FUZZ_SECONDS)
+
+# The Russian catalogs (pes_sdk.i18n): new messages from the sources into each .po, then
+# .mo compiled. Translate what is new (msgstr ""), then `make i18n` again; the test suite
+# fails while a message has no translation (tests/test_translations.py).
+i18n: $(STAMP)
+	$(BIN)/python tools/catalogs.py update
+	$(BIN)/python tools/catalogs.py check
 
 # Wheels and sdists of every distribution into dist/, for installing outside this checkout
 # (`pip install --no-index --find-links dist pes-sdk pes-sdk-csv ...`). Built without

@@ -1,4 +1,5 @@
-"""Test set-up shared by every distribution in this repository: hypothesis profiles.
+"""Test set-up shared by every distribution in this repository: hypothesis profiles, and
+messages in English whatever the host's locale.
 
 This file sits at the root so that it applies however the tests are run: ``make test``
 (all folders at once) or tox's per-distribution environments (one folder alone).
@@ -20,8 +21,12 @@ before them, ``settings.default`` there is the profile loaded here.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from pes_sdk.i18n import language_from_environment, set_language
 
 settings.register_profile("default", max_examples=200)
 settings.register_profile(
@@ -33,3 +38,16 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(autouse=True)
+def _english_messages(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test starts in English, whatever the host's locale (LANG=ru_RU.UTF-8 included),
+    and one that switches ``pes`` to Russian leaves no trace for the next."""
+    for key in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(key, raising=False)
+    if language_from_environment() != "en":
+        monkeypatch.setenv("LANGUAGE", "en")
+    set_language("en")
+    yield
+    set_language("en")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import attrs
 
+from pes_sdk.i18n import tr, translate
+
 __all__ = [
     "ConfigError",
     "FormatError",
@@ -35,10 +37,11 @@ class Issue:
     message: str
 
     def __str__(self) -> str:
-        where = f"line {self.line}" if self.line else "file"
-        return (
-            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-        )
+        """``line N: field: message`` (``file: …`` for the file as a whole), in the language
+        messages are shown in (:mod:`pes_sdk.i18n`)."""
+        where = translate(tr("line {line}", line=self.line) if self.line else tr("file"))
+        message = translate(self.message)
+        return f"{where}: {self.field}: {message}" if self.field else f"{where}: {message}"
 
 
 class PesError(Exception):
@@ -71,17 +74,18 @@ class FormatError(PesError):
         self.path = Path(path) if path is not None else None
         self.line = line
         self.field = field
-        super().__init__(self._render())
+        super().__init__(message)
 
-    def _render(self) -> str:
+    def __str__(self) -> str:
+        # Rendered when shown, so that it is said in the language chosen by then.
         parts = []
         if self.path is not None:
             parts.append(str(self.path))
         if self.line:
-            parts.append(f"line {self.line}")
+            parts.append(translate(tr("line {line}", line=self.line)))
         if self.field:
             parts.append(self.field)
-        parts.append(self.message)
+        parts.append(translate(self.message))
         return ": ".join(parts)
 
     @property
@@ -108,5 +112,8 @@ class RegistryRefused(PesError):
         self.path = Path(path) if path is not None else None
         self.issues = tuple(issues)
         self.issue_count = len(self.issues) if issue_count is None else issue_count
+        super().__init__(message)
+
+    def __str__(self) -> str:
         prefix = f"{self.path}: " if self.path is not None else ""
-        super().__init__(f"{prefix}{message}")
+        return f"{prefix}{translate(self.message)}"

@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 
 import click
 
+from pes_sdk.i18n import LANGUAGES, language_from_environment, set_language, translate
 from pes_sdk.operations import Progress
 from pes_sdk.plugins import PluginHost, get_host
 
@@ -21,6 +22,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "ISO_DATE",
+    "LANG_OPTION",
     "PROGRESS_MIN_BYTES",
     "DayType",
     "fail",
@@ -70,8 +72,33 @@ def print_plugin_warnings(host: PluginHost) -> None:
 
 def fail(message: str, code: int) -> NoReturn:
     """Print ``message`` on stderr (no traceback) and end the command with ``code``."""
-    click.echo(f"pes: error: {message}", err=True)
+    click.echo(f"pes: error: {translate(message)}", err=True)
     raise click.exceptions.Exit(code)
+
+
+def _choose_language(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    # The root group always chooses (from the environment when --lang is absent), so that
+    # one process running several commands (tests, embedding programs) starts each afresh;
+    # a subcommand's --lang then overrides the root's.
+    if value is not None:
+        set_language(value)
+    elif ctx.parent is None:
+        set_language(language_from_environment())
+
+
+#: ``--lang en|ru``: the language of messages and reports (:mod:`pes_sdk.i18n`). Without it,
+#: ``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES`` and ``LANG`` decide, as for any gettext program;
+#: English when none names a language the kit has.
+LANG_OPTION = click.option(
+    "--lang",
+    type=click.Choice(LANGUAGES),
+    default=None,
+    expose_value=False,
+    is_eager=True,
+    callback=_choose_language,
+    help="Language of messages and reports: en or ru "
+    "(default: from LANGUAGE, LC_ALL, LC_MESSAGES, LANG; else en).",
+)
 
 
 def _count_lines(path: Path) -> int:

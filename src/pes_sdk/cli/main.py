@@ -6,7 +6,7 @@ import click
 
 from pes_sdk import __version__
 from pes_sdk.cli.bank import reconcile, settle
-from pes_sdk.cli.common import host_of
+from pes_sdk.cli.common import LANG_OPTION, host_of
 from pes_sdk.cli.demo import demo
 from pes_sdk.cli.listing import formats, plugins
 from pes_sdk.cli.registry import convert, validate
@@ -39,6 +39,7 @@ class PesGroup(click.Group):
 
 @click.group(cls=PesGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="pes")
+@LANG_OPTION
 def cli() -> None:
     """pes: registries, formats and plugins of pes-sdk.
 
@@ -47,6 +48,9 @@ def cli() -> None:
       0  done; the registry is valid
       1  the registry is not valid, or was refused
       2  usage error: bad options, an unreadable file, an unknown format
+
+    Messages and reports are in English, or in Russian with --lang ru or a Russian locale
+    (LANG=ru_RU.UTF-8).
 
     Plugins come from the entry-point group "pes_sdk". PES_DISABLE_PLUGINS=a,b keeps named
     plugins from loading; PES_TRACE_HOOKS=1 traces every hook call on stderr.

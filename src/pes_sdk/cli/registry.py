@@ -7,9 +7,18 @@ from pathlib import Path
 
 import click
 
-from pes_sdk.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, fail, host_of, progress_for
+from pes_sdk.cli.common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    LANG_OPTION,
+    fail,
+    host_of,
+    progress_for,
+)
 from pes_sdk.errors import PesError, RegistryRefused, UnknownFormat
 from pes_sdk.formats.base import Policy, ReadReport
+from pes_sdk.i18n import tr, tr_n, translate
 from pes_sdk.operations import FormatMismatch, UnreadableInput
 from pes_sdk.operations import convert as convert_registry
 from pes_sdk.operations import validate as validate_registry
@@ -37,21 +46,41 @@ def report_json(report: ReadReport) -> dict[str, object]:
 
 
 def render_report(report: ReadReport, *, max_errors: int | None = None) -> list[str]:
-    """A report as lines for people: verdict, counts, total, errors, rejects file."""
+    """A report as lines for people: verdict, counts, total, errors, rejects file.
+
+    In the language messages are shown in (:mod:`pes_sdk.i18n`).
+    """
     lines = []
     if report.refused is not None:
-        lines.append(f"  refused:  {report.refused}")
-    lines.append(f"  records:  {report.records} good, {report.rejected} rejected")
-    lines.append(f"  total:    {report.total}")
+        lines.append(translate(tr("  refused:  {reason}", reason=report.refused)))
+    lines.append(
+        translate(
+            tr(
+                "  records:  {good} good, {rejected} rejected",
+                good=report.records,
+                rejected=report.rejected,
+            )
+        )
+    )
+    lines.append(translate(tr("  total:    {total}", total=report.total)))
     if report.issue_count:
-        lines.append(f"errors ({report.issue_count}):")
+        lines.append(translate(tr("errors ({count}):", count=report.issue_count)))
         shown = report.issues if max_errors is None else report.issues[:max_errors]
         lines.extend(f"  {issue}" for issue in shown)
-        if report.issue_count > len(shown):
-            lines.append(f"  … and {report.issue_count - len(shown)} more")
+        lines.extend(_more(report.issue_count, len(shown)))
     if report.rejects_path is not None:
-        lines.append(f"rejects:  {report.rejects_path} (bad rows with their reasons)")
+        lines.append(
+            translate(
+                tr("rejects:  {path} (bad rows with their reasons)", path=report.rejects_path)
+            )
+        )
     return lines
+
+
+def _more(count: int, shown: int) -> list[str]:
+    if count <= shown:
+        return []
+    return [translate(tr_n("  … and {n} more", "  … and {n} more", count - shown))]
 
 
 @click.command()
@@ -86,6 +115,7 @@ def render_report(report: ReadReport, *, max_errors: int | None = None) -> list[
     show_default=True,
     help="How many errors the text output lists.",
 )
+@LANG_OPTION
 @click.pass_context
 def validate(
     ctx: click.Context,
@@ -115,13 +145,26 @@ def validate(
     if as_json:
         click.echo(json.dumps(report_json(report), ensure_ascii=False))
     else:
-        verdict = "valid" if report.valid else "NOT VALID"
-        click.echo(f"{file}: {verdict} ({fmt}, {report.header.kind}, policy {policy})")
+        verdict = tr("valid") if report.valid else tr("NOT VALID")
+        click.echo(
+            translate(
+                tr(
+                    "{file}: {verdict} ({format}, {kind}, policy {policy})",
+                    file=file,
+                    verdict=verdict,
+                    format=fmt,
+                    kind=report.header.kind,
+                    policy=policy,
+                )
+            )
+        )
         for line in render_report(report, max_errors=max_errors):
             click.echo(line)
         if policy == Policy.QUARANTINE and report.rejects_path is None:
-            why = "the registry was refused" if report.refused else "no row was rejected"
-            click.echo(f"rejects:  none written ({why})")
+            if report.refused:
+                click.echo(translate(tr("rejects:  none written (the registry was refused)")))
+            else:
+                click.echo(translate(tr("rejects:  none written (no row was rejected)")))
     ctx.exit(EXIT_OK if report.valid else EXIT_INVALID)
 
 
@@ -146,6 +189,7 @@ def validate(
     show_default=True,
     help="How many errors the text output lists.",
 )
+@LANG_OPTION
 @click.pass_context
 def convert(
     ctx: click.Context,
@@ -184,13 +228,21 @@ def convert(
         shown = exc.issues[:max_errors]
         for issue in shown:
             click.echo(f"  {issue}", err=True)
-        if exc.issue_count > len(shown):
-            click.echo(f"  … and {exc.issue_count - len(shown)} more", err=True)
-        click.echo(f"pes: nothing written to {dst}", err=True)
+        for line in _more(exc.issue_count, len(shown)):
+            click.echo(line, err=True)
+        click.echo(translate(tr("pes: nothing written to {path}", path=dst)), err=True)
         ctx.exit(EXIT_INVALID)
     except PesError as exc:
         fail(str(exc), EXIT_INVALID)
     click.echo(f"{src} ({from_fmt}) -> {written.path} ({to_fmt})")
-    click.echo(f"  written:  {written.records} records, total {written.total}")
+    click.echo(
+        translate(
+            tr(
+                "  written:  {records} records, total {total}",
+                records=written.records,
+                total=written.total,
+            )
+        )
+    )
     for line in render_report(read, max_errors=max_errors):
         click.echo(line)

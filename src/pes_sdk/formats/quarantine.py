@@ -18,6 +18,7 @@ from pes_sdk.errors import Issue, RegistryRefused
 from pes_sdk.files import atomic_path
 from pes_sdk.formats.base import Policy, ReadReport
 from pes_sdk.formats.spreadsheet import escape_formula
+from pes_sdk.i18n import join, tr, tr_n, translate
 from pes_sdk.models.registry import ControlTotals, RegistryHeader
 
 __all__ = ["DEFAULT_ISSUE_LIMIT", "RejectSink", "default_rejects_path"]
@@ -67,9 +68,8 @@ class RejectSink:
         if self.policy is Policy.QUARANTINE and self.rejects_path is not None:
             writer = self._rejects_writer()
             for issue in issues:
-                writer.writerow(
-                    [line, issue.field, escape_formula(issue.message), escape_formula(raw)]
-                )
+                message = translate(issue.message)
+                writer.writerow([line, issue.field, escape_formula(message), escape_formula(raw)])
 
     def _rejects_writer(self) -> Any:
         if self._writer is None:
@@ -81,7 +81,10 @@ class RejectSink:
                 open(tmp, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115 (the stack closes it)
             )
             self._writer = csv.writer(self._file, delimiter=";", lineterminator="\r\n")
-            self._writer.writerow(["line", "field", "message", "raw"])
+            # The header and the reasons are in the language messages are shown in
+            # (pes_sdk.i18n): the file is read by the partner's accountant.
+            header = [tr("line"), tr("field"), tr("message"), tr("raw")]
+            self._writer.writerow([translate(h) for h in header])
         return self._writer
 
     def refuse(self, message: str, *, line: int = 0, field: str = "") -> RegistryRefused:
@@ -89,7 +92,7 @@ class RejectSink:
         self._note(Issue(line, field, message))
         self.abort()
         return RegistryRefused(
-            message if not line else f"line {line}: {message}",
+            message if not line else tr("line {line}: {message}", line=line, message=message),
             path=self.source,
             issues=self.issues,
             issue_count=self.issue_count,
@@ -125,13 +128,21 @@ class RejectSink:
             problems = control.mismatches(records, sums)
             for name in unverifiable:
                 if name in control.sums:
-                    problems.append(f"control sum of {name} cannot be checked: a value is bad")
+                    problems.append(
+                        tr("control sum of {name} cannot be checked: a value is bad", name=name)
+                    )
             if problems:
                 for p in problems:
                     self._note(Issue(0, "control", p))
-                refused = "control totals do not match: " + "; ".join(problems)
+                refused = tr(
+                    "control totals do not match: {problems}", problems=join("; ", problems)
+                )
         if refused is None and self.policy is Policy.STRICT and self.issue_count:
-            refused = f"{self.issue_count} problem(s) found; policy strict refuses the registry"
+            refused = tr_n(
+                "{n} problem found; policy strict refuses the registry",
+                "{n} problems found; policy strict refuses the registry",
+                self.issue_count,
+            )
         kept_rejects = None
         if refused is not None:
             self.abort()
