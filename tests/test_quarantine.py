@@ -171,7 +171,7 @@ def test_issue_limit_under_strict(tmp_path: Path) -> None:
     _, error = sink.finish(HEADER, 5, {}, None, good_total=D("0"))
     assert error is not None
     assert len(error.issues) == 2 and error.issue_count == 10
-    assert "10 problem(s)" in str(error)
+    assert "10 problems found" in str(error)
 
 
 def test_refuse_drops_the_rejects_file(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pes_sdk.errors import ConfigError
+from pes_sdk.i18n import tr
 
 __all__ = ["DEFAULT_FILE_MODE", "FILE_MODE_ENV", "atomic_path", "file_mode", "fsync_dir"]
 
@@ -39,7 +40,11 @@ def file_mode() -> int:
         mode = -1
     if not 0 <= mode <= 0o777:
         raise ConfigError(
-            f"{FILE_MODE_ENV}={text!r}: an octal file mode such as 0640 or 0600 is expected"
+            tr(
+                "{name}={text!r}: an octal file mode such as 0640 or 0600 is expected",
+                name=FILE_MODE_ENV,
+                text=text,
+            )
         )
     return mode
 

@@ -46,6 +46,7 @@ __all__ = [
     "tr_n",
     "translate",
     "using_language",
+    "verbatim",
 ]
 
 #: The languages the kit's catalogs cover; English is the language of the sources.
@@ -192,6 +193,15 @@ class Message(str):
         """The English template (the gettext msgid)."""
         return self._template
 
+    @property
+    def values(self) -> Mapping[str, Any]:
+        """The values the template is filled with (read-only)."""
+        return dict(self._values)
+
+    def with_values(self, **changes: Any) -> Message:
+        """The same message with some values changed (e.g. a personal value masked)."""
+        return Message(self._catalog, self._template, self._plural, {**self._values, **changes})
+
     def in_language(self, language: str) -> str:
         """This message in ``language``; its English text when the catalog has no entry."""
         values = {k: _translated_value(v, language) for k, v in self._values.items()}
@@ -246,6 +256,15 @@ class _Joined(Message):
 
     def in_language(self, language: str) -> str:
         return self._separator.join(translate(p, language) for p in self._parts)
+
+
+def verbatim(template: str, /, **values: Any) -> Message:
+    """A message with no words of its own, only layout around other texts (``{key}: {why}``).
+
+    It is said the same in every language (a catalog entry would only repeat it), while its
+    values that are messages are translated.
+    """
+    return Message(None, template, None, values)
 
 
 def join(separator: str, parts: Iterable[str]) -> Message:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from pes_sdk.i18n import tr
+
 __all__ = [
     "check_bank_account",
     "check_bik",
@@ -42,7 +44,7 @@ def _weighted(digits: str, weights: tuple[int, ...]) -> int:
 def check_inn(value: str) -> str:
     """An ИНН: 10 digits (organisation) or 12 (person or sole trader), check digits right."""
     if not isinstance(value, str) or not _DIGITS.fullmatch(value) or len(value) not in (10, 12):
-        raise ValueError(f"an ИНН is 10 or 12 digits, not {value!r}")
+        raise ValueError(tr("an ИНН is 10 or 12 digits, not {value!r}", value=value))
     if len(value) == 10:
         ok = _weighted(value, _INN10_WEIGHTS) % 11 % 10 == int(value[9])
     else:
@@ -50,27 +52,27 @@ def check_inn(value: str) -> str:
             value, _INN12_WEIGHTS_12
         ) % 11 % 10 == int(value[11])
     if not ok:
-        raise ValueError(f"ИНН {value} has wrong check digits")
+        raise ValueError(tr("ИНН {value} has wrong check digits", value=value))
     return value
 
 
 def check_kpp(value: str) -> str:
     """A КПП: 9 characters, 4 digits, 2 digits or capital Latin letters, 3 digits."""
     if not isinstance(value, str) or not _KPP.fullmatch(value):
-        raise ValueError(f"a КПП is 9 characters (NNNNPPNNN), not {value!r}")
+        raise ValueError(tr("a КПП is 9 characters (NNNNPPNNN), not {value!r}", value=value))
     return value
 
 
 def check_bik(value: str) -> str:
     """A БИК: 9 digits."""
     if not isinstance(value, str) or not _DIGITS.fullmatch(value) or len(value) != 9:
-        raise ValueError(f"a БИК is 9 digits, not {value!r}")
+        raise ValueError(tr("a БИК is 9 digits, not {value!r}", value=value))
     return value
 
 
 def _twenty_digits(value: str, what: str) -> str:
     if not isinstance(value, str) or not _DIGITS.fullmatch(value) or len(value) != 20:
-        raise ValueError(f"{what} is 20 digits, not {value!r}")
+        raise ValueError(tr("{what} is 20 digits, not {value!r}", what=what, value=value))
     return value
 
 
@@ -85,41 +87,60 @@ def check_bank_account(account: str, bik: str) -> str:
     account kept at a Bank of Russia division (БИК ending in 000–002) it covers ``0`` and the
     5th–6th digits of the БИК instead.
     """
-    _twenty_digits(account, "a bank account (р/с)")
+    _twenty_digits(account, tr("a bank account (р/с)"))
     check_bik(bik)
     prefix = "0" + bik[4:6] if bik[6:] in ("000", "001", "002") else bik[6:]
     if not _key_ok(prefix, account):
-        raise ValueError(f"bank account {account} fails its control key with БИК {bik}")
+        raise ValueError(
+            tr(
+                "bank account {account} fails its control key with БИК {bik}",
+                account=account,
+                bik=bik,
+            )
+        )
     return account
 
 
 def check_corr_account(account: str, bik: str) -> str:
     """A correspondent account (к/с) whose control key agrees with the bank's БИК."""
-    _twenty_digits(account, "a correspondent account (к/с)")
+    _twenty_digits(account, tr("a correspondent account (к/с)"))
     check_bik(bik)
     if not _key_ok("0" + bik[4:6], account):
-        raise ValueError(f"correspondent account {account} fails its control key with БИК {bik}")
+        raise ValueError(
+            tr(
+                "correspondent account {account} fails its control key with БИК {bik}",
+                account=account,
+                bik=bik,
+            )
+        )
     return account
 
 
 def check_els(value: str) -> str:
     """A unified personal account of ГИС ЖКХ (ЕЛС): ``NNББNNNNNN`` with Cyrillic capitals."""
     if not isinstance(value, str) or not _ELS.fullmatch(value):
-        raise ValueError(f"an ЕЛС is 10 characters like 12АБ345678, not {value!r}")
+        raise ValueError(tr("an ЕЛС is 10 characters like 12АБ345678, not {value!r}", value=value))
     return value
 
 
 def check_guid(value: str) -> str:
     """A FIAS/GAR or ГИС ЖКХ GUID in the 8-4-4-4-12 form; returned in lower case."""
     if not isinstance(value, str) or not _GUID.fullmatch(value):
-        raise ValueError(f"not a GUID: {value!r}")
+        raise ValueError(tr("not a GUID: {value!r}", value=value))
     return value.lower()
 
 
 def check_personal_account(value: str) -> str:
     """A personal account (лицевой счёт): 1–30 characters, kept exactly (leading zeros too)."""
     if not isinstance(value, str) or not _PERSONAL_ACCOUNT.fullmatch(value):
-        raise ValueError(f"a personal account is 1-30 characters without separators, not {value!r}")
+        raise ValueError(
+            tr(
+                "a personal account is 1-30 characters without separators, not {value!r}",
+                value=value,
+            )
+        )
     if value != value.strip():
-        raise ValueError(f"a personal account has no leading or trailing spaces: {value!r}")
+        raise ValueError(
+            tr("a personal account has no leading or trailing spaces: {value!r}", value=value)
+        )
     return value

@@ -14,6 +14,8 @@ import re
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from pes_sdk.i18n import tr
+
 __all__ = [
     "CENT",
     "ROUNDING",
@@ -61,18 +63,23 @@ def amount(value: Decimal | int | str) -> Decimal:
         d = Decimal(value)
     elif isinstance(value, str):
         if not _AMOUNT_TEXT_DOT.fullmatch(value):
-            raise ValueError(f"not an amount: {value!r} (expected digits with up to two decimals)")
+            raise ValueError(
+                tr(
+                    "not an amount: {value!r} (expected digits with up to two decimals)",
+                    value=value,
+                )
+            )
         return Decimal(value).quantize(CENT)
     else:
         raise TypeError(f"an amount cannot be a {type(value).__name__}")
     if not d.is_finite():
-        raise ValueError(f"an amount must be finite, not {d}")
+        raise ValueError(tr("an amount must be finite, not {d}", d=d))
     try:
         q = d.quantize(CENT)
     except InvalidOperation as exc:
-        raise ValueError(f"amount out of range: {d}") from exc
+        raise ValueError(tr("amount out of range: {d}", d=d)) from exc
     if q != d:
-        raise ValueError(f"an amount has at most two decimal places, not {d}")
+        raise ValueError(tr("an amount has at most two decimal places, not {d}", d=d))
     return q
 
 
@@ -84,7 +91,7 @@ def parse_amount(text: str, *, decimal_comma: bool = True) -> Decimal:
     """
     pattern = _AMOUNT_TEXT if decimal_comma else _AMOUNT_TEXT_DOT
     if not pattern.fullmatch(text):
-        raise ValueError(f"not an amount: {text!r}")
+        raise ValueError(tr("not an amount: {text!r}", text=text))
     return Decimal(text.replace(",", ".")).quantize(CENT)
 
 

@@ -38,6 +38,7 @@ from pes_sdk.formats.base import (
 )
 from pes_sdk.formats.quarantine import default_rejects_path
 from pes_sdk.formats.text import refuse_empty
+from pes_sdk.i18n import tr
 from pes_sdk.models.registry import RegistryHeader
 from pes_sdk.money import ZERO
 from pes_sdk.plugins.manager import PluginHost, get_host
@@ -78,11 +79,11 @@ def resolve_format(fmt: RegistryFormat | str, host: PluginHost | None = None) ->
 def _check_readable(path: Path) -> None:
     # Checked up front so that "no such file" is a usage error, not a refused registry.
     if not path.exists():
-        raise UnreadableInput("no such file", path=path)
+        raise UnreadableInput(tr("no such file"), path=path)
     if path.is_dir():
-        raise UnreadableInput("is a folder, not a file", path=path)
+        raise UnreadableInput(tr("is a folder, not a file"), path=path)
     if not os.access(path, os.R_OK):
-        raise UnreadableInput("permission denied", path=path)
+        raise UnreadableInput(tr("permission denied"), path=path)
 
 
 def _refused_report(
@@ -136,7 +137,7 @@ def validate(
     host = host or get_host()
     f = resolve_format(fmt, host)
     if not f.capabilities.read:
-        raise FormatMismatch(f"format {f.name!r} cannot read")
+        raise FormatMismatch(tr("format {name!r} cannot read", name=f.name))
     src = Path(path)
     _check_readable(src)
     report = _read_all(f, src, Policy(policy), rejects_path, progress)
@@ -251,13 +252,19 @@ def convert(
     source = resolve_format(from_fmt, host)
     target = resolve_format(to_fmt, host)
     if not source.capabilities.read:
-        raise FormatMismatch(f"format {source.name!r} cannot read")
+        raise FormatMismatch(tr("format {name!r} cannot read", name=source.name))
     if not target.capabilities.write:
-        raise FormatMismatch(f"format {target.name!r} cannot write")
+        raise FormatMismatch(tr("format {name!r} cannot write", name=target.name))
     if source.kind != target.kind:
         raise FormatMismatch(
-            f"format {source.name!r} holds {source.kind} and {target.name!r} holds "
-            f"{target.kind}: a registry converts only to a format of its own kind"
+            tr(
+                "format {source!r} holds {source_kind} and {target!r} holds "
+                "{target_kind}: a registry converts only to a format of its own kind",
+                source=source.name,
+                source_kind=str(source.kind),
+                target=target.name,
+                target_kind=str(target.kind),
+            )
         )
     src_path, dst_path = Path(src), Path(dst)
     _check_readable(src_path)
@@ -277,7 +284,9 @@ def convert(
     with reader:
         dst_path = _target_path(dst_path, target, reader.header)
         if dst_path.exists() and dst_path.resolve() == src_path.resolve():
-            raise FormatMismatch(f"{dst_path}: the output would overwrite the input")
+            raise FormatMismatch(
+                tr("{path}: the output would overwrite the input", path=str(dst_path))
+            )
         feed = _Feed(reader, progress)
         try:
             # Our own atomic write around the format's: whatever the writer does with its
@@ -306,7 +315,11 @@ def _drain(feed: _Feed, target: RegistryFormat) -> None:
     left = sum(1 for _ in feed)
     if left:
         raise PluginError(
-            f"format {target.name!r} stopped writing with {left} record(s) not written"
+            tr(
+                "format {name!r} stopped writing with {left} record(s) not written",
+                name=target.name,
+                left=left,
+            )
         )
 
 
@@ -316,7 +329,11 @@ def _target_path(dst: Path, target: RegistryFormat, header: RegistryHeader) -> P
     name = target.filename(header)
     if name is None:
         raise FormatMismatch(
-            f"{dst} is a folder, and format {target.name!r} cannot name the file from this "
-            "registry's header: give the output file name"
+            tr(
+                "{path} is a folder, and format {name!r} cannot name the file from this "
+                "registry's header: give the output file name",
+                path=str(dst),
+                name=target.name,
+            )
         )
     return dst / name

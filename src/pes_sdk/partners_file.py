@@ -27,6 +27,7 @@ import attrs
 
 from pes_sdk import identifiers, tomlfile
 from pes_sdk.errors import ConfigError
+from pes_sdk.i18n import join, tr, tr_n, verbatim
 from pes_sdk.models.partners import BankDetails, FeeTerms, Partner
 from pes_sdk.models.transfers import NAME_MAX, Party
 from pes_sdk.money import amount as to_amount
@@ -67,8 +68,8 @@ class PartnersFileError(ConfigError):
         self.problems = tuple(problems)
         where = str(path) if path is not None else "PARTNERS.toml"
         count = len(self.problems)
-        head = f"{where}: {count} problem{'s' if count != 1 else ''}:"
-        super().__init__("\n  ".join([head, *self.problems]))
+        head = tr_n("{where}: {n} problem:", "{where}: {n} problems:", count, where=where)
+        super().__init__(join("\n  ", [head, *self.problems]))
 
 
 @attrs.frozen
@@ -127,16 +128,16 @@ class _Checker:
         self.problems: list[str] = []
 
     def note(self, key: str, message: str) -> None:
-        self.problems.append(f"{key}: {message}")
+        self.problems.append(_keyed(key, message))
 
     def table(self, data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any] | None:
         value = data.get(key)
         path = f"{where}.{key}" if where else key
         if value is None:
-            self.note(path, "missing (a table is required)")
+            self.note(path, tr("missing (a table is required)"))
             return None
         if not isinstance(value, dict):
-            self.note(path, f"is a table, not {_kind(value)}")
+            self.note(path, tr("is a table, not {kind}", kind=_kind(value)))
             return None
         return value
 
@@ -145,7 +146,10 @@ class _Checker:
         for key in data:
             if key not in allowed:
                 path = f"{where}.{key}" if where else key
-                self.note(path, f"unknown key; allowed here: {', '.join(sorted(allowed))}")
+                self.note(
+                    path,
+                    tr("unknown key; allowed here: {allowed}", allowed=", ".join(sorted(allowed))),
+                )
 
     def get(
         self,
@@ -160,7 +164,7 @@ class _Checker:
         path = f"{where}.{key}" if where else key
         if key not in data:
             if required:
-                self.note(path, "missing")
+                self.note(path, tr("missing"))
             return default
         try:
             return convert(data[key])
@@ -169,23 +173,36 @@ class _Checker:
             return None
 
 
+def _keyed(key: str, message: str) -> str:
+    """``key: message``: the key path is data, the message is said in the language shown."""
+    return verbatim("{key}: {message}", key=key, message=message)
+
+
 def _kind(value: object) -> str:
-    names = {str: "text", int: "an integer", bool: "a boolean", dict: "a table", list: "an array"}
+    # Translators: a kind of TOML value, as in "is a table, not {kind}": Russian says
+    # "должно быть таблицей, а не {kind}", so the instrumental case (целым числом).
+    names = {
+        str: tr("text"),
+        int: tr("an integer"),
+        bool: tr("a boolean"),
+        dict: tr("a table"),
+        list: tr("an array"),
+    }
     return names.get(type(value), type(value).__name__)
 
 
 def _string(value: Any) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"is text, not {_kind(value)}")
+        raise TypeError(tr("is text, not {kind}", kind=_kind(value)))
     return value
 
 
 def _name(value: Any) -> str:
     text = _string(value).strip()
     if not text:
-        raise ValueError("is empty")
+        raise ValueError(tr("is empty"))
     if len(text) > NAME_MAX:
-        raise ValueError(f"is {len(text)} characters, at most {NAME_MAX} allowed")
+        raise ValueError(_too_long(len(text), NAME_MAX))
     return text
 
 
@@ -193,7 +210,9 @@ def _digits_text(check: Callable[[str], str]) -> Callable[[Any], str]:
     # An ИНН written as a TOML integer would lose leading zeros (ИНН 0274…): text only.
     def convert(value: Any) -> str:
         if isinstance(value, int) and not isinstance(value, bool):
-            raise TypeError(f"is written as text in quotes, not as the number {value}")
+            raise TypeError(
+                tr("is written as text in quotes, not as the number {value}", value=value)
+            )
         return check(_string(value))
 
     return convert
@@ -201,39 +220,48 @@ def _digits_text(check: Callable[[str], str]) -> Callable[[Any], str]:
 
 def _rate(value: Any) -> Decimal:
     if isinstance(value, bool):
-        raise TypeError('is a number such as 0.0136 or text such as "1.36%", not a boolean')
+        raise TypeError(tr('is a number such as 0.0136 or text such as "1.36%", not a boolean'))
     if isinstance(value, str):
         text = value.strip()
         try:
             rate = Decimal(text[:-1].strip()) / 100 if text.endswith("%") else Decimal(text)
         except ArithmeticError:  # "1e9999999%": an exponent no Decimal holds
-            raise ValueError(f"a rate is a fraction in [0, 1), not {value!r}") from None
+            raise ValueError(
+                tr("a rate is a fraction in [0, 1), not {value!r}", value=value)
+            ) from None
     elif isinstance(value, int | Decimal):
         rate = Decimal(value)
     else:
-        raise TypeError(f'is a number such as 0.0136 or text such as "1.36%", not {_kind(value)}')
+        raise TypeError(
+            tr(
+                'is a number such as 0.0136 or text such as "1.36%", not {kind}',
+                kind=_kind(value),
+            )
+        )
     if not rate.is_finite() or not Decimal(0) <= rate < Decimal(1):
-        raise ValueError(f"a rate is a fraction in [0, 1), not {value}")
+        raise ValueError(tr("a rate is a fraction in [0, 1), not {value}", value=value))
     return rate
 
 
 def _money(value: Any) -> Decimal:
     if isinstance(value, bool):
-        raise TypeError("is an amount, not a boolean")
+        raise TypeError(tr("is an amount, not a boolean"))
     if isinstance(value, int | Decimal):
         return to_amount(Decimal(value))
     if isinstance(value, str):
         return to_amount(value)
-    raise TypeError(f"is an amount, not {_kind(value)}")
+    raise TypeError(tr("is an amount, not {kind}", kind=_kind(value)))
 
 
 def _params(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
-        raise TypeError(f"is a table of text values, not {_kind(value)}")
+        raise TypeError(tr("is a table of text values, not {kind}", kind=_kind(value)))
     out = {}
     for k, v in value.items():
         if isinstance(v, dict | list | bool):
-            raise TypeError(f"{k}: a parameter is text or a number, not {_kind(v)}")
+            raise TypeError(
+                tr("{key}: a parameter is text or a number, not {kind}", key=k, kind=_kind(v))
+            )
         out[str(k)] = str(v)
     return out
 
@@ -243,16 +271,23 @@ def _purpose(value: Any) -> str:
     try:
         fields = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
     except ValueError as exc:
-        raise ValueError(f"is not a valid template: {exc}") from None
+        raise ValueError(tr("is not a valid template: {detail}", detail=str(exc))) from None
     unknown = fields - PURPOSE_FIELDS
     if unknown:
         raise ValueError(
-            f"unknown placeholder(s) {', '.join(sorted(unknown))}; "
-            f"known: {', '.join(sorted(PURPOSE_FIELDS))}"
+            tr(
+                "unknown placeholder(s) {unknown}; known: {known}",
+                unknown=", ".join(sorted(unknown)),
+                known=", ".join(sorted(PURPOSE_FIELDS)),
+            )
         )
     if "НДС" not in text.upper():
-        raise ValueError("a purpose must state VAT (НДС)")
+        raise ValueError(tr("a purpose must state VAT (НДС)"))
     return text
+
+
+def _too_long(length: int, limit: int) -> str:
+    return tr("is {length} characters, at most {limit} allowed", length=length, limit=limit)
 
 
 #: Longest bank city 1C DirectBank takes (``BankType/City``, maxLength 30).
@@ -262,9 +297,9 @@ CITY_MAX = 30
 def _city(value: Any) -> str:
     text = _string(value).strip()
     if not text:
-        raise ValueError("is empty")
+        raise ValueError(tr("is empty"))
     if len(text) > CITY_MAX:
-        raise ValueError(f"is {len(text)} characters, at most {CITY_MAX} allowed")
+        raise ValueError(_too_long(len(text), CITY_MAX))
     return text
 
 
@@ -309,8 +344,10 @@ def _legal_kpp(c: _Checker, table: Mapping[str, Any], where: str, inn: str | Non
     if inn is not None and len(inn) == 10 and "kpp" not in table:
         c.note(
             f"{where}.kpp",
-            "missing: a legal entity (10-digit ИНН) has a КПП, which ГИС ЖКХ notifications "
-            "and payment orders need",
+            tr(
+                "missing: a legal entity (10-digit ИНН) has a КПП, which ГИС ЖКХ notifications "
+                "and payment orders need"
+            ),
         )
 
 
@@ -320,7 +357,11 @@ def _zone(value: Any) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(
-            f"unknown time zone {name!r} (an IANA name such as {DEFAULT_TIME_ZONE})"
+            tr(
+                "unknown time zone {name!r} (an IANA name such as {example})",
+                name=name,
+                example=DEFAULT_TIME_ZONE,
+            )
         ) from None
 
 
@@ -371,7 +412,13 @@ def _fee(
     def plan_name(value: Any) -> str:
         name = _string(value)
         if plans is not None and name not in plans:
-            raise ValueError(f"unknown fee plan {name!r}; known: {', '.join(sorted(plans))}")
+            raise ValueError(
+                tr(
+                    "unknown fee plan {name!r}; known: {known}",
+                    name=name,
+                    known=", ".join(sorted(plans)),
+                )
+            )
         return name
 
     plan = c.get(table, "plan", path, plan_name, required=False, default=defaults.plan)
@@ -395,14 +442,14 @@ def _partners(
 ) -> list[tuple[int, Partner]]:
     raw = data.get("partners", [])
     if not isinstance(raw, list):
-        c.note("partners", f"is an array of tables ([[partners]]), not {_kind(raw)}")
+        c.note("partners", tr("is an array of tables ([[partners]]), not {kind}", kind=_kind(raw)))
         return []
     out: list[tuple[int, Partner]] = []
     seen: dict[tuple[str, str | None], int] = {}
     for i, item in enumerate(raw):
         where = f"partners[{i}]"
         if not isinstance(item, dict):
-            c.note(where, f"is a table, not {_kind(item)}")
+            c.note(where, tr("is a table, not {kind}", kind=_kind(item)))
             continue
         inn, kpp, partner = _partner(c, item, where, plans)
         if inn is not None:
@@ -410,7 +457,14 @@ def _partners(
             if key in seen:
                 c.note(
                     f"{where}.inn",
-                    f"ИНН {inn}{' КПП ' + kpp if kpp else ''} is already partners[{seen[key]}]",
+                    tr(
+                        "ИНН {inn} КПП {kpp} is already partners[{index}]",
+                        inn=inn,
+                        kpp=kpp,
+                        index=seen[key],
+                    )
+                    if kpp
+                    else tr("ИНН {inn} is already partners[{index}]", inn=inn, index=seen[key]),
                 )
             else:
                 seen[key] = i
@@ -491,22 +545,31 @@ def parse_partners(
     try:
         data = tomlfile.loads(text, str(path) if path is not None else "PARTNERS.toml")
     except tomlfile.TomlError as exc:
-        where = f"line {exc.line}: " if exc.line else ""
-        raise PartnersFileError(path, [where + exc.reason]) from None
+        reason = exc.reason
+        if exc.line:
+            reason = tr("line {line}: {message}", line=exc.line, message=reason)
+        raise PartnersFileError(path, [reason]) from None
     c = _Checker()
     c.unknown(data, ("version", "service", "partners"), "")
     version = c.get(data, "version", "", lambda v: v, required=False, default=FORMAT_VERSION)
     if version is not None and version != FORMAT_VERSION:
-        c.note("version", f"this pes-sdk reads version {FORMAT_VERSION}, not {version!r}")
+        c.note(
+            "version",
+            tr(
+                "this pes-sdk reads version {expected}, not {version!r}",
+                expected=FORMAT_VERSION,
+                version=version,
+            ),
+        )
     known = frozenset(plans) if plans is not None else None
     service = _service(c, data)
     partners = _partners(c, data, known)
     if service is not None:
         for i, p in partners:
             if p.bank.account == service.bank.account and p.bank.bik == service.bank.bik:
-                c.note(f"partners[{i}].bank.account", "is the service's own account")
+                c.note(f"partners[{i}].bank.account", tr("is the service's own account"))
     if c.problems or service is None:
-        raise PartnersFileError(path, c.problems or ["service: missing"])
+        raise PartnersFileError(path, c.problems or [_keyed("service", tr("missing"))])
     return PartnersFile(service, tuple(p for _, p in partners), path)
 
 
@@ -516,9 +579,12 @@ def load_partners(path: Path | str, *, plans: Iterable[str] | None = None) -> Pa
     try:
         text = path.read_bytes().decode("utf-8")
     except OSError as exc:
-        raise PartnersFileError(path, [f"cannot be read: {exc.strerror or exc}"]) from None
+        raise PartnersFileError(
+            path, [tr("cannot be read: {detail}", detail=str(exc.strerror or exc))]
+        ) from None
     except UnicodeDecodeError as exc:
         raise PartnersFileError(
-            path, [f"is not UTF-8 text: {exc.reason} at byte {exc.start}"]
+            path,
+            [tr("is not UTF-8 text: {reason} at byte {start}", reason=exc.reason, start=exc.start)],
         ) from None
     return parse_partners(text, path=path, plans=plans)

@@ -8,6 +8,8 @@ from functools import lru_cache
 
 import attrs
 
+from pes_sdk.i18n import tr
+
 __all__ = ["Period"]
 
 # re.ASCII: only ASCII digits are a period (\d alone matches any script's digits).
@@ -18,12 +20,12 @@ _MMYY = re.compile(r"(\d{2})(\d{2})", re.ASCII)
 
 def _check_year(instance: Period, attribute: attrs.Attribute[int], value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 1900 <= value <= 9999:
-        raise ValueError(f"period year must be 1900..9999, not {value!r}")
+        raise ValueError(tr("period year must be 1900..9999, not {value!r}", value=value))
 
 
 def _check_month(instance: Period, attribute: attrs.Attribute[int], value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 12:
-        raise ValueError(f"period month must be 1..12, not {value!r}")
+        raise ValueError(tr("period month must be 1..12, not {value!r}", value=value))
 
 
 @attrs.frozen(order=True)
@@ -51,7 +53,7 @@ class Period:
         """Parse ``MMYY`` as registry file names write it (``1126`` is 2026-11)."""
         m = _MMYY.fullmatch(text)
         if not m:
-            raise ValueError(f"not a period MMYY: {text!r}")
+            raise ValueError(tr("not a period MMYY: {text!r}", text=text))
         return cls(2000 + int(m.group(2)), int(m.group(1)))
 
     @classmethod
@@ -78,7 +80,7 @@ class Period:
 def _parse_iso(text: str) -> Period:
     m = _ISO.fullmatch(text)
     if not m:
-        raise ValueError(f"not a period YYYY-MM: {text!r}")
+        raise ValueError(tr("not a period YYYY-MM: {text!r}", text=text))
     return Period(int(m.group(1)), int(m.group(2)))
 
 
@@ -86,5 +88,5 @@ def _parse_iso(text: str) -> Period:
 def _parse_mmyyyy(text: str) -> Period:
     m = _MMYYYY.fullmatch(text)
     if not m:
-        raise ValueError(f"not a period MMYYYY: {text!r}")
+        raise ValueError(tr("not a period MMYYYY: {text!r}", text=text))
     return Period(int(m.group(2)), int(m.group(1)))

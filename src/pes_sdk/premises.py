@@ -15,6 +15,8 @@ from functools import lru_cache
 
 import attrs
 
+from pes_sdk.i18n import tr
+
 __all__ = ["MAX_PREMISES_LENGTH", "Premises", "PremisesKind", "matching_key"]
 
 MAX_PREMISES_LENGTH = 255
@@ -121,7 +123,9 @@ def _check_text(instance: Premises, attribute: attrs.Attribute[str], value: str)
     if not isinstance(value, str):
         raise TypeError(f"premises are text, not {type(value).__name__}")
     if len(value) > MAX_PREMISES_LENGTH:
-        raise ValueError(f"premises text is at most {MAX_PREMISES_LENGTH} characters")
+        raise ValueError(
+            tr("premises text is at most {limit} characters", limit=MAX_PREMISES_LENGTH)
+        )
 
 
 @attrs.frozen

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pes_sdk.errors import FormatError
+from pes_sdk.i18n import tr
 
 __all__ = ["HARDENED_PARSER_OPTIONS", "PROLOG_LIMIT", "check_prolog", "check_prolog_bytes"]
 
@@ -99,7 +100,8 @@ def check_prolog_bytes(data: bytes, *, encodings: Collection[str] | None = None)
     if wide:
         if allowed is not None and not allowed & {"utf-16", "utf-32"}:
             raise FormatError(
-                f"the document is UTF-16 or UTF-32; the format allows {names}", line=1
+                tr("the document is UTF-16 or UTF-32; the format allows {names}", names=names),
+                line=1,
             )
         # Markup in a wide encoding: decode it, then look at it as UTF-8. Dropping the NUL
         # bytes instead let characters whose code units read as '?>' or '<A' hide a
@@ -113,27 +115,30 @@ def check_prolog_bytes(data: bytes, *, encodings: Collection[str] | None = None)
         return data.count(b"\n", 0, at) + 1
 
     def no_root() -> FormatError:
-        return FormatError(f"no root element in the first {PROLOG_LIMIT} bytes")
+        return FormatError(tr("no root element in the first {limit} bytes", limit=PROLOG_LIMIT))
 
     while True:
         while pos < n and data[pos] in b" \t\r\n":
             pos += 1
         if pos >= n:
-            raise no_root() if truncated else FormatError("the document has no root element")
+            raise no_root() if truncated else FormatError(tr("the document has no root element"))
         if data.startswith(b"<?", pos):
             end = data.find(b"?>", pos)
             if end < 0:
                 raise (
                     no_root()
                     if truncated
-                    else FormatError("unterminated processing instruction", line=line_at(pos))
+                    else FormatError(tr("unterminated processing instruction"), line=line_at(pos))
                 )
             if data.startswith(b"<?xml", pos) and data[pos + 5 : pos + 6] in b" \t\r\n?":
                 m = _ENCODING_DECL.search(data, pos, end)
                 if m and allowed is not None and _norm(m.group(1).decode("ascii")) not in allowed:
                     raise FormatError(
-                        f"encoding {m.group(1).decode('ascii')!r} declared; "
-                        f"the format allows {names}",
+                        tr(
+                            "encoding {declared!r} declared; the format allows {names}",
+                            declared=m.group(1).decode("ascii"),
+                            names=names,
+                        ),
                         line=line_at(pos),
                     )
             pos = end + 2
@@ -143,16 +148,16 @@ def check_prolog_bytes(data: bytes, *, encodings: Collection[str] | None = None)
                 raise (
                     no_root()
                     if truncated
-                    else FormatError("unterminated comment", line=line_at(pos))
+                    else FormatError(tr("unterminated comment"), line=line_at(pos))
                 )
             pos = end + 3
         elif data.startswith(b"<!", pos):
             # <!DOCTYPE, <!ENTITY or anything like them: a DTD of any kind is refused.
             raise FormatError(
-                "a DOCTYPE is not allowed, nor any other declaration (no DTD, no entities)",
+                tr("a DOCTYPE is not allowed, nor any other declaration (no DTD, no entities)"),
                 line=line_at(pos),
             )
         elif data.startswith(b"<", pos) and _NAME_START.match(data, pos + 1):
             return
         else:
-            raise FormatError("not an XML document", line=line_at(pos))
+            raise FormatError(tr("not an XML document"), line=line_at(pos))

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from pes_sdk.errors import ConfigError
+from pes_sdk.i18n import tr, verbatim
 
 __all__ = ["MAX_NESTING", "TomlError", "loads"]
 
@@ -35,8 +36,11 @@ class TomlError(ConfigError):
         self.source = source
         self.line = line
         self.reason = reason
-        where = f"{source}: line {line}" if line else source
-        super().__init__(f"{where}: {reason}")
+        if line:
+            message = tr("{source}: line {line}: {reason}", source=source, line=line, reason=reason)
+        else:
+            message = verbatim("{source}: {reason}", source=source, reason=reason)
+        super().__init__(message)
 
 
 class _BadNumber(ValueError):
@@ -50,9 +54,11 @@ def _exact(text: str) -> Decimal:
     try:
         value = Decimal(text)
     except ArithmeticError:
-        raise _BadNumber(text, f"the number {text} is out of range") from None
+        raise _BadNumber(text, tr("the number {text} is out of range", text=text)) from None
     if not value.is_finite():
-        raise _BadNumber(text, f"{text} is not a number (nan and inf are not accepted)")
+        raise _BadNumber(
+            text, tr("{text} is not a number (nan and inf are not accepted)", text=text)
+        )
     return value
 
 
@@ -90,12 +96,16 @@ def loads(doc: str, source: str) -> dict[str, Any]:
     """
     deep = _too_deep(doc)
     if deep:
-        raise TomlError(source, deep, f"arrays or tables nested more than {MAX_NESTING} deep")
+        raise TomlError(
+            source,
+            deep,
+            tr("arrays or tables nested more than {limit} deep", limit=MAX_NESTING),
+        )
     try:
         return tomllib.loads(doc, parse_float=_exact)
     except tomllib.TOMLDecodeError as exc:
-        raise TomlError(source, 0, f"not valid TOML: {exc}") from None
+        raise TomlError(source, 0, tr("not valid TOML: {detail}", detail=str(exc))) from None
     except _BadNumber as exc:
         raise TomlError(source, _line_of_number(doc, exc.text), exc.reason) from None
     except RecursionError:  # a nesting _too_deep did not count (it counts generously)
-        raise TomlError(source, 0, "arrays or tables nested too deep") from None
+        raise TomlError(source, 0, tr("arrays or tables nested too deep")) from None

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 import click
 
-from pes_sdk.i18n import LANGUAGES, language_from_environment, set_language, translate
+from pes_sdk.i18n import LANGUAGES, language_from_environment, set_language, tr, tr_n, translate
 from pes_sdk.operations import Progress
 from pes_sdk.plugins import PluginHost, get_host
 
@@ -62,12 +62,14 @@ def print_plugin_warnings(host: PluginHost) -> None:
     """One ``pes: warning:`` line on stderr per part a plugin left out, and per name in
     ``PES_DISABLE_PLUGINS`` that no installed plugin has."""
     for warning in host.warnings:
-        click.echo(f"pes: warning: {warning.name}: {warning.error}", err=True)
+        text = tr("pes: warning: {name}: {error}", name=warning.name, error=warning.error)
+        click.echo(translate(text), err=True)
     for name in sorted(host.unknown_disabled):
-        click.echo(
-            f"pes: warning: PES_DISABLE_PLUGINS names {name!r}, which no installed plugin has",
-            err=True,
+        text = tr(
+            "pes: warning: PES_DISABLE_PLUGINS names {name!r}, which no installed plugin has",
+            name=name,
         )
+        click.echo(translate(text), err=True)
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -142,9 +144,11 @@ def progress_for(path: Path, label: str) -> Iterator[Progress | None]:
 
 
 # Not calendar.month_name: that follows the process's locale.
+# Translators: a month as in "{value} is not a date: {name} {year} has {n} days", where
+# Russian says "в феврале 2026 года 28 дней": the prepositional case, in lower case.
 _MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
+    tr("January"), tr("February"), tr("March"), tr("April"), tr("May"), tr("June"),
+    tr("July"), tr("August"), tr("September"), tr("October"), tr("November"), tr("December"),
 )  # fmt: skip
 
 
@@ -174,22 +178,46 @@ class DayType(click.ParamType):  # type: ignore[type-arg]
         # pes settle always took unpadded days and months (5.1.2026); the runner never did
         loose = self.russian and len(parts) == 3 and widths[0] == 4 and max(widths[1:]) <= 2
         if (widths != [4, 2, 2] and not loose) or min(widths) == 0 or not text.isascii():
-            forms = "YYYY-MM-DD or DD.MM.YYYY" if self.russian else "YYYY-MM-DD"
-            self.fail(f"{value} is not a date: write it as {forms}, e.g. 2026-11-27", param, ctx)
+            forms = tr("YYYY-MM-DD or DD.MM.YYYY") if self.russian else "YYYY-MM-DD"
+            self._refuse(
+                tr(
+                    "{value} is not a date: write it as {forms}, e.g. 2026-11-27",
+                    value=value,
+                    forms=forms,
+                ),
+                param,
+                ctx,
+            )
         if not all(x.isdigit() for x in parts):
-            self.fail(f"{value} is not a date: it takes digits only", param, ctx)
+            self._refuse(tr("{value} is not a date: it takes digits only", value=value), param, ctx)
         year, month, day = (int(x) for x in parts)
         if year < 1:
-            self.fail(f"{value} is not a date: year 0", param, ctx)
+            self._refuse(tr("{value} is not a date: year 0", value=value), param, ctx)
         if not 1 <= month <= 12:
-            self.fail(f"{value} is not a date: month {month}", param, ctx)
+            self._refuse(
+                tr("{value} is not a date: month {month}", value=value, month=month), param, ctx
+            )
         if day < 1:
-            self.fail(f"{value} is not a date: day 0", param, ctx)
+            self._refuse(tr("{value} is not a date: day 0", value=value), param, ctx)
         last = calendar.monthrange(year, month)[1]
         if day > last:
-            name = _MONTHS[month - 1]
-            self.fail(f"{value} is not a date: {name} {year} has {last} days", param, ctx)
+            text = tr_n(
+                "{value} is not a date: {name} {year} has {n} day",
+                "{value} is not a date: {name} {year} has {n} days",
+                last,
+                value=value,
+                name=_MONTHS[month - 1],
+                year=year,
+            )
+            self._refuse(text, param, ctx)
         return dt.date(year, month, day)
+
+    def _refuse(
+        self, message: str, param: click.Parameter | None, ctx: click.Context | None
+    ) -> NoReturn:
+        # click formats the text into its own with str.format, which would make a Message
+        # plain English: it is said in the language shown before click sees it.
+        self.fail(translate(message), param, ctx)
 
 
 #: ``YYYY-MM-DD`` only (the runner's ``--date``).

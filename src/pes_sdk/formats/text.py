@@ -64,6 +64,7 @@ from pathlib import Path
 import attrs
 
 from pes_sdk.errors import Issue, RegistryRefused
+from pes_sdk.i18n import tr
 
 __all__ = [
     "EMPTY_FILE",
@@ -78,7 +79,7 @@ __all__ = [
 ]
 
 #: The message of :func:`refuse_empty`.
-EMPTY_FILE = "the file is empty"
+EMPTY_FILE: str = tr("the file is empty")
 
 #: How far ahead of the declared reading another must score (a few letters' worth).
 MARGIN = 6.0
@@ -166,11 +167,21 @@ class WrongEncoding:
         """One sentence for a person: the encodings, and the line as each reads it."""
         declared, likely = _name(self.declared), _name(self.likely)
         if self.reason:
-            return f"{self.reason}: it is {likely}, not {declared}"
-        return (
-            f"the text is not {declared}: it is most likely {likely} "
-            f"(line {self.line} reads {self.likely_text!r} in {likely}, "
-            f"{self.declared_text!r} in {declared})"
+            return tr(
+                "{reason}: it is {likely}, not {declared}",
+                reason=self.reason,
+                likely=likely,
+                declared=declared,
+            )
+        return tr(
+            "the text is not {declared}: it is most likely {likely} "
+            "(line {line} reads {likely_text!r} in {likely}, "
+            "{declared_text!r} in {declared})",
+            declared=declared,
+            likely=likely,
+            line=self.line,
+            likely_text=self.likely_text,
+            declared_text=self.declared_text,
         )
 
 
@@ -254,7 +265,7 @@ def judge_encoding(sample: bytes, declared: str, *, first_line: int = 1) -> Wron
     codec = _codec(declared)
     for bom, name in _UNICODE_BOMS:
         if sample.startswith(bom) and not (name == "UTF-8" and codec == "utf-8"):
-            reason = f"the file starts with a {name} byte-order mark"
+            reason = tr("the file starts with a {name} byte-order mark", name=name)
             return WrongEncoding(declared, name, 1, reason=reason)
     if sample.startswith(codecs.BOM_UTF8):
         sample = sample[len(codecs.BOM_UTF8) :]

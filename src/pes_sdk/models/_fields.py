@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 from pes_sdk import identifiers
+from pes_sdk.i18n import tr
 
 
 def _validate(check: Callable[[str], str]) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
@@ -33,5 +34,5 @@ def tags_converter(value: Any) -> tuple[tuple[str, str], ...]:
     pairs = tuple((str(k), str(v)) for k, v in value)
     for key, _ in pairs:
         if not key or ":" in key:
-            raise ValueError(f"a tag key is non-empty and has no ':', not {key!r}")
+            raise ValueError(tr("a tag key is non-empty and has no ':', not {key!r}", key=key))
     return pairs

@@ -9,6 +9,7 @@ from decimal import Decimal
 import attrs
 
 from pes_sdk.errors import Issue
+from pes_sdk.i18n import tr
 from pes_sdk.identifiers import check_inn
 from pes_sdk.models._fields import optional_guid, tags_converter, valid_account, valid_inn
 from pes_sdk.models.registry import ControlTotals
@@ -169,7 +170,12 @@ class DebtRegistry:
                     Issue(
                         i,
                         "account",
-                        f"account {r.account!r} and service {r.service!r} repeat record {first}",
+                        tr(
+                            "account {account!r} and service {service!r} repeat record {first}",
+                            account=r.account,
+                            service=r.service,
+                            first=first,
+                        ),
                     )
                 )
         if self.control is not None:

@@ -7,6 +7,7 @@ from decimal import Decimal
 import attrs
 
 from pes_sdk import identifiers
+from pes_sdk.i18n import tr
 from pes_sdk.models._fields import valid_inn
 from pes_sdk.money import amount as to_amount
 
@@ -39,7 +40,7 @@ def _rate(value: Decimal) -> Decimal:
     if isinstance(value, float | bool) or not isinstance(value, Decimal):
         raise TypeError(f"a rate is a Decimal fraction (0.0136 for 1.36%), not {value!r}")
     if not Decimal(0) <= value < Decimal(1):
-        raise ValueError(f"a rate is a fraction in [0, 1), not {value}")
+        raise ValueError(tr("a rate is a fraction in [0, 1), not {value}", value=value))
     return value
 
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import attrs
 
+from pes_sdk.i18n import tr
 from pes_sdk.models._fields import optional_guid, tags_converter, valid_account, valid_inn
 from pes_sdk.money import ZERO
 from pes_sdk.money import amount as to_amount
@@ -67,9 +68,9 @@ class PaymentLine:
 
     def __attrs_post_init__(self) -> None:
         if self.amount <= 0:
-            raise ValueError(f"a paid line must be positive, not {self.amount}")
+            raise ValueError(tr("a paid line must be positive, not {amount}", amount=self.amount))
         if self.client_fee < 0:
-            raise ValueError("a client fee cannot be negative")
+            raise ValueError(tr("a client fee cannot be negative"))
 
 
 @attrs.frozen
@@ -83,7 +84,7 @@ class Payment:
 
     def __attrs_post_init__(self) -> None:
         if not self.lines:
-            raise ValueError("a payment has at least one line")
+            raise ValueError(tr("a payment has at least one line"))
         if self.created_at.tzinfo is None:
             raise ValueError("a payment's created_at must carry a time zone")
 
@@ -120,7 +121,12 @@ class PaymentRecord:
     def __attrs_post_init__(self) -> None:
         if self.transfer + self.fee != self.amount:
             raise ValueError(
-                f"transfer {self.transfer} + fee {self.fee} must equal amount {self.amount}"
+                tr(
+                    "transfer {transfer} + fee {fee} must equal amount {amount}",
+                    transfer=self.transfer,
+                    fee=self.fee,
+                    amount=self.amount,
+                )
             )
 
 
@@ -136,7 +142,7 @@ class PaymentTotals:
 
     def __attrs_post_init__(self) -> None:
         if self.transfer + self.commission + self.vat != self.amount:
-            raise ValueError("transfer + commission + VAT must equal the amount paid")
+            raise ValueError(tr("transfer + commission + VAT must equal the amount paid"))
 
     @property
     def fee(self) -> Decimal:
@@ -156,13 +162,30 @@ class PaymentRegistry:
     def __attrs_post_init__(self) -> None:
         recs = self.records
         if self.totals.count != len(recs):
-            raise ValueError(f"totals count {self.totals.count} != {len(recs)} records")
+            raise ValueError(
+                tr(
+                    "totals count {expected} != {count} records",
+                    expected=self.totals.count,
+                    count=len(recs),
+                )
+            )
         for name in ("amount", "transfer"):
             got = sum((getattr(r, name) for r in recs), ZERO)
             if got != getattr(self.totals, name):
                 raise ValueError(
-                    f"records' {name} sum to {got}, totals say {getattr(self.totals, name)}"
+                    tr(
+                        "records' {name} sum to {got}, totals say {expected}",
+                        name=name,
+                        got=got,
+                        expected=getattr(self.totals, name),
+                    )
                 )
         fees = sum((r.fee for r in recs), ZERO)
         if fees != self.totals.fee:
-            raise ValueError(f"records' fees sum to {fees}, totals say {self.totals.fee}")
+            raise ValueError(
+                tr(
+                    "records' fees sum to {fees}, totals say {expected}",
+                    fees=fees,
+                    expected=self.totals.fee,
+                )
+            )

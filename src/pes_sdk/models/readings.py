@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import attrs
 
+from pes_sdk.i18n import tr
 from pes_sdk.models._fields import optional_guid, valid_account
 
 __all__ = ["MeterReading", "MeterType", "Photo"]
@@ -45,7 +46,7 @@ class Photo:
     @sha256.validator
     def _check(self, attribute: attrs.Attribute[str], value: str) -> None:
         if not _SHA256.fullmatch(value):
-            raise ValueError("a photo's sha256 is 64 lower-case hex digits")
+            raise ValueError(tr("a photo's sha256 is 64 lower-case hex digits"))
 
 
 def _values(value: object) -> tuple[Decimal, ...]:
@@ -57,10 +58,10 @@ def _values(value: object) -> tuple[Decimal, ...]:
             raise TypeError(f"a meter value is a Decimal, not {type(v).__name__}")
         d = Decimal(v)
         if not d.is_finite() or d < 0:
-            raise ValueError(f"a meter value is finite and not negative, not {d}")
+            raise ValueError(tr("a meter value is finite and not negative, not {d}", d=d))
         out.append(d)
     if not 1 <= len(out) <= 3:
-        raise ValueError("a reading has one to three tariff values (T1..T3)")
+        raise ValueError(tr("a reading has one to three tariff values (T1..T3)"))
     return tuple(out)
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import attrs
 
+from pes_sdk.i18n import tr
 from pes_sdk.period import Period
 
 __all__ = ["ControlTotals", "RegistryHeader", "RegistryKind"]
@@ -36,13 +37,26 @@ class ControlTotals:
 
     def mismatches(self, count: int, sums: dict[str, Decimal]) -> list[str]:
         """Human-readable differences between these totals and the ones computed."""
-        problems = []
+        problems: list[str] = []
         if count != self.count:
-            problems.append(f"control count is {self.count}, the file has {count} records")
+            problems.append(
+                tr(
+                    "control count is {expected}, the file has {count} records",
+                    expected=self.count,
+                    count=count,
+                )
+            )
         for name, expected in self.sums.items():
             got = sums.get(name, Decimal("0.00"))
             if got != expected:
-                problems.append(f"control sum of {name} is {expected}, the records sum to {got}")
+                problems.append(
+                    tr(
+                        "control sum of {name} is {expected}, the records sum to {got}",
+                        name=name,
+                        expected=expected,
+                        got=got,
+                    )
+                )
         return problems
 
 

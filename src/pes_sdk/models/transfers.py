@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from pes_sdk import identifiers
+from pes_sdk.i18n import tr
 from pes_sdk.models.partners import BankDetails
 from pes_sdk.money import amount as to_amount
 
@@ -40,12 +41,19 @@ def _text(what: str, max_len: int, *, required: bool = True) -> Any:
         if not isinstance(value, str):
             raise TypeError(f"{what} is text, not {type(value).__name__}")
         if required and not value.strip():
-            raise ValueError(f"{what} is empty")
+            raise ValueError(tr("{what} is empty", what=what))
         if len(value) > max_len:
-            raise ValueError(f"{what} is {len(value)} characters, at most {max_len} allowed")
+            raise ValueError(
+                tr(
+                    "{what} is {length} characters, at most {max_len} allowed",
+                    what=what,
+                    length=len(value),
+                    max_len=max_len,
+                )
+            )
         # One line: 1CClientBankExchange is line-based, and a bank refuses control characters.
         if _CONTROL.search(value):
-            raise ValueError(f"{what} holds a line break or a control character")
+            raise ValueError(tr("{what} holds a line break or a control character", what=what))
 
     return validator
 
@@ -53,7 +61,7 @@ def _text(what: str, max_len: int, *, required: bool = True) -> Any:
 def _positive(value: Decimal | int | str) -> Decimal:
     result = to_amount(value)
     if result <= 0:
-        raise ValueError(f"a transfer amount is positive, not {result}")
+        raise ValueError(tr("a transfer amount is positive, not {result}", result=result))
     return result
 
 
@@ -61,7 +69,7 @@ def _positive(value: Decimal | int | str) -> Decimal:
 class Party:
     """A payer or payee of a payment order: name, ИНН, КПП and the account with its bank."""
 
-    name: str = attrs.field(validator=_text("a party's name", NAME_MAX))
+    name: str = attrs.field(validator=_text(tr("a party's name"), NAME_MAX))
     inn: str = attrs.field(converter=identifiers.check_inn)
     bank: BankDetails = attrs.field(validator=attrs.validators.instance_of(BankDetails))
     kpp: str | None = attrs.field(
@@ -76,13 +84,17 @@ class Party:
 
 def _priority(value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
-        raise ValueError(f"a payment priority (очередность) is 1 to 5, not {value!r}")
+        raise ValueError(
+            tr("a payment priority (очередность) is 1 to 5, not {value!r}", value=value)
+        )
     return value
 
 
 def _two_digits(value: str) -> str:
     if not isinstance(value, str) or not re.fullmatch(r"[0-9]{2}", value, re.ASCII):
-        raise ValueError(f"an operation kind (вид операции) is two digits, not {value!r}")
+        raise ValueError(
+            tr("an operation kind (вид операции) is two digits, not {value!r}", value=value)
+        )
     return value
 
 
@@ -102,27 +114,32 @@ class PaymentOrder:
     amount: Decimal = attrs.field(converter=_positive)
     payer: Party = attrs.field(validator=attrs.validators.instance_of(Party))
     payee: Party = attrs.field(validator=attrs.validators.instance_of(Party))
-    purpose: str = attrs.field(validator=_text("the purpose of payment", PURPOSE_MAX))
+    purpose: str = attrs.field(validator=_text(tr("the purpose of payment"), PURPOSE_MAX))
     priority: int = attrs.field(default=5, converter=_priority)
     kind: str = attrs.field(default="01", converter=_two_digits)
     #: Unique payment identifier (УИП, field 22); ``"0"`` when there is none.
-    code: str = attrs.field(default="0", validator=_text("the payment code (УИП)", 25))
+    code: str = attrs.field(default="0", validator=_text(tr("the payment code (УИП)"), 25))
     #: Payment method (вид платежа, field 5): usually empty for electronic orders.
     payment_kind: str = attrs.field(
-        default="", validator=_text("the payment method", 15, required=False)
+        default="", validator=_text(tr("the payment method"), 15, required=False)
     )
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.number, str) or not _ORDER_NUMBER.fullmatch(self.number):
-            raise ValueError(f"a payment order number is 1 to 6 digits, not {self.number!r}")
+            raise ValueError(
+                tr("a payment order number is 1 to 6 digits, not {number!r}", number=self.number)
+            )
         if self.number.strip("0") == "":
-            raise ValueError("a payment order number is not zero")
+            raise ValueError(tr("a payment order number is not zero"))
         if "НДС" not in self.purpose.upper():
             raise ValueError(
-                "the purpose of payment must state VAT (the amount of НДС, or «НДС не облагается»)"
+                tr(
+                    "the purpose of payment must state VAT"
+                    " (the amount of НДС, or «НДС не облагается»)"
+                )
             )
         if self.payer.account == self.payee.account and self.payer.bank.bik == self.payee.bank.bik:
-            raise ValueError("payer and payee are the same account")
+            raise ValueError(tr("payer and payee are the same account"))
 
 
 class Direction(enum.StrEnum):
@@ -134,7 +151,7 @@ class Direction(enum.StrEnum):
 
 def _account_form(value: str) -> str:
     if not isinstance(value, str) or not _DIGITS.fullmatch(value) or len(value) != 20:
-        raise ValueError(f"a bank account is 20 digits, not {value!r}")
+        raise ValueError(tr("a bank account is 20 digits, not {value!r}", value=value))
     return value
 
 
@@ -167,7 +184,7 @@ class StatementEntry:
 
     direction: Direction = attrs.field(converter=Direction)
     account: str = attrs.field(converter=_account_form)
-    doc_number: str = attrs.field(validator=_text("a document number", 30, required=False))
+    doc_number: str = attrs.field(validator=_text(tr("a document number"), 30, required=False))
     doc_date: dt.date | None
     amount: Decimal = attrs.field(converter=_positive)
     counterparty_name: str = ""
@@ -228,9 +245,14 @@ class Statement:
         assert opening is not None and total_in is not None  # for mypy
         assert total_out is not None and closing is not None
         if opening + total_in - total_out != closing:
-            return (
-                f"account {self.account}: opening balance {opening} + received {total_in} "
-                f"- paid {total_out} is {opening + total_in - total_out}, not the closing "
-                f"balance {closing}"
+            return tr(
+                "account {account}: opening balance {opening} + received {total_in} "
+                "- paid {total_out} is {result}, not the closing balance {closing}",
+                account=self.account,
+                opening=opening,
+                total_in=total_in,
+                total_out=total_out,
+                result=opening + total_in - total_out,
+                closing=closing,
             )
         return None

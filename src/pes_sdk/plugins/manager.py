@@ -23,6 +23,7 @@ from pes_sdk.errors import UnknownFormat
 from pes_sdk.fees import FeePlan
 from pes_sdk.formats.base import ReadReport, RegistryFormat
 from pes_sdk.gateways.contract import GatewayFactory
+from pes_sdk.i18n import tr
 from pes_sdk.models.delivery import Delivery
 from pes_sdk.models.payments import Payment
 from pes_sdk.plugins import builtin, hookspecs
@@ -221,8 +222,15 @@ class PluginHost:
         try:
             return formats[name]
         except KeyError:
-            known = ", ".join(sorted(formats)) or "none"
-            raise UnknownFormat(f"no format named {name!r}; known: {known}") from None
+            if formats:
+                message = tr(
+                    "no format named {name!r}; known: {known}",
+                    name=name,
+                    known=", ".join(sorted(formats)),
+                )
+            else:
+                message = tr("no format named {name!r}; known: none", name=name)
+            raise UnknownFormat(message) from None
 
     def fee_plans(self) -> dict[str, FeePlan]:
         """Every fee plan by name, the built-in ones first."""

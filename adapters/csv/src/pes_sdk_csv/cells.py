@@ -20,6 +20,7 @@ from pes_sdk.money import CENT
 from pes_sdk.period import Period
 from pes_sdk.premises import MAX_PREMISES_LENGTH, Premises
 from pes_sdk_csv.dialect import Column, ColumnType, Dialect
+from pes_sdk_csv.i18n import tr
 from pes_sdk_csv.timefmt import TimeFormat
 
 __all__ = [
@@ -86,9 +87,9 @@ def _cached(parse: CellParser) -> CachedParser:
 
 def _text_checks(text: str) -> str:
     if "\r" in text:
-        raise ValueError("a carriage return inside a cell")
+        raise ValueError(tr("a carriage return inside a cell"))
     if "\x00" in text:
-        raise ValueError("a NUL byte in the cell")
+        raise ValueError(tr("a NUL byte in the cell"))
     return unescape_formula(text)
 
 
@@ -101,7 +102,7 @@ def _account(text: str) -> str:
 def _premises(text: str) -> Premises:
     value = _text_checks(text)
     if len(value) > MAX_PREMISES_LENGTH:
-        raise ValueError(f"premises are at most {MAX_PREMISES_LENGTH} characters")
+        raise ValueError(tr("premises are at most {limit} characters", limit=MAX_PREMISES_LENGTH))
     return Premises(value)
 
 
@@ -114,10 +115,18 @@ def amount_pattern(separators: tuple[str, ...]) -> re.Pattern[str]:
 def amount_parser(separators: tuple[str, ...]) -> CellParser:
     match = amount_pattern(separators).fullmatch
     shown = " or ".join(repr(s) for s in separators)
+    if len(separators) == 2:
+        shown = tr("{first!r} or {second!r}", first=separators[0], second=separators[1])
 
     def parse(text: str) -> Decimal:
         if not match(text):
-            raise ValueError(f"not an amount: {text!r} (digits, up to two decimals after {shown})")
+            raise ValueError(
+                tr(
+                    "not an amount: {text!r} (digits, up to two decimals after {separators})",
+                    text=text,
+                    separators=shown,
+                )
+            )
         d = Decimal(text.replace(",", "."))
         # "5" and "5.1" need padding to two places; "5.10" already has them.
         return d if text[-3:-2] in (".", ",") else d.quantize(CENT)
@@ -128,7 +137,7 @@ def amount_parser(separators: tuple[str, ...]) -> CellParser:
 def _parse_mm_dot_yyyy(text: str) -> Period:
     m = _MM_DOT_YYYY.fullmatch(text)
     if not m:
-        raise ValueError(f"not a period MM.YYYY: {text!r}")
+        raise ValueError(tr("not a period MM.YYYY: {text!r}", text=text))
     return Period(int(m.group(2)), int(m.group(1)))
 
 
@@ -154,7 +163,7 @@ def _guid_premises(text: str) -> tuple[str, Premises]:
     """``"GUID,кв"`` (the premises may be empty or hold commas of their own)."""
     house, sep, rest = text.partition(",")
     if not sep:
-        raise ValueError(f"not 'GUID,premises': {text[:80]!r} has no comma")
+        raise ValueError(tr("not 'GUID,premises': {text!r} has no comma", text=text[:80]))
     return check_guid(house.strip()), _premises(rest.strip())
 
 
@@ -167,11 +176,17 @@ def _format_guid_premises(value: tuple[str | None, Premises]) -> str:
 
 def _personal_check(shape: str) -> CellParser:
     pattern = {"name": _NAME_SHAPE, "phone": _PHONE_SHAPE}[shape].fullmatch
-    what = {"name": "a name", "phone": "a phone number"}[shape]
+    # The whole sentence per shape, WITHHELD included: a translator sees what it says.
+    message = {
+        "name": tr("does not look like a name (the value is personal data and is not shown)"),
+        "phone": tr(
+            "does not look like a phone number (the value is personal data and is not shown)"
+        ),
+    }[shape]
 
     def check(text: str) -> None:
         if not pattern(text.strip()):
-            raise ValueError(f"does not look like {what} ({WITHHELD})")
+            raise ValueError(message)
 
     return check
 

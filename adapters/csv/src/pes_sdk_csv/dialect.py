@@ -27,6 +27,7 @@ import attrs
 
 from pes_sdk.errors import ConfigError
 from pes_sdk.models.registry import RegistryKind
+from pes_sdk_csv.i18n import tr, verbatim
 
 __all__ = [
     "DIALECT_PATH_ENV",
@@ -242,25 +243,38 @@ class _Loader:
         self.used: set[str] = set()
 
     def error(self, key: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {self.prefix}{key}: {message}")
+        return ConfigError(
+            verbatim(
+                "{source}: {prefix}{key}: {message}",
+                source=self.source,
+                prefix=self.prefix,
+                key=key,
+                message=message,
+            )
+        )
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = attrs.NOTHING) -> Any:
         self.used.add(key)
         if key not in self.data:
             if default is attrs.NOTHING:
-                raise self.error(key, "is required")
+                raise self.error(key, tr("is required"))
             return default
         value = self.data[key]
         # bool is an int in Python; a TOML `true` is never a number here.
         if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _types(kind)):
-            raise self.error(key, f"must be {_kind_name(kind)}, not {value!r}")
+            raise self.error(
+                key, tr("must be {kind}, not {value!r}", kind=_kind_name(kind), value=value)
+            )
         return value
 
     def choice(self, key: str, options: Iterable[str], default: Any = attrs.NOTHING) -> Any:
         value = self.get(key, str, default)
         opts = tuple(options)
         if value is not default and value not in opts:
-            raise self.error(key, f"must be one of {', '.join(opts)}, not {value!r}")
+            raise self.error(
+                key,
+                tr("must be one of {options}, not {value!r}", options=", ".join(opts), value=value),
+            )
         return value
 
     def check(self, key: str, ok: bool, message: str) -> None:
@@ -270,7 +284,7 @@ class _Loader:
     def finish(self) -> None:
         unknown = sorted(set(self.data) - self.used)
         if unknown:
-            raise self.error(unknown[0], "unknown key")
+            raise self.error(unknown[0], tr("unknown key"))
 
 
 def _types(kind: type | tuple[type, ...]) -> tuple[type, ...]:
@@ -278,9 +292,18 @@ def _types(kind: type | tuple[type, ...]) -> tuple[type, ...]:
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "a string", bool: "true or false", int: "an integer", list: "a list"}
-    names[dict] = "a table"
-    return " or ".join(names.get(k, k.__name__) for k in _types(kind))
+    names: dict[type, str] = {
+        str: tr("a string"),
+        bool: tr("true or false"),
+        int: tr("an integer"),
+        list: tr("a list"),
+        dict: tr("a table"),
+    }
+    found = [names.get(k, k.__name__) for k in _types(kind)]
+    text = found[0]
+    for other in found[1:]:
+        text = tr("{first} or {second}", first=text, second=other)
+    return text
 
 
 def _check_time_format(loader: _Loader, key: str, value: str, needs: str) -> None:
@@ -289,8 +312,19 @@ def _check_time_format(loader: _Loader, key: str, value: str, needs: str) -> Non
     try:
         fmt = TimeFormat(value)
     except ValueError as exc:
-        raise loader.error(key, f"{exc}; allowed: {' '.join(sorted(_DIRECTIVES))}") from None
-    loader.check(key, fmt.has(needs), f"must carry {' '.join('%' + c for c in needs)}")
+        raise loader.error(
+            key,
+            tr(
+                "{detail}; allowed: {directives}",
+                detail=str(exc),
+                directives=" ".join(sorted(_DIRECTIVES)),
+            ),
+        ) from None
+    loader.check(
+        key,
+        fmt.has(needs),
+        tr("must carry {directives}", directives=" ".join("%" + c for c in needs)),
+    )
 
 
 def parse_dialect(data: Mapping[str, Any], source: str | Path = "<dialect>") -> Dialect:
@@ -298,7 +332,7 @@ def parse_dialect(data: Mapping[str, Any], source: str | Path = "<dialect>") -> 
     src = str(source)
     top = _Loader(src, data)
     name = top.get("name", str)
-    top.check("name", bool(_NAME.fullmatch(name)), "is lower-case letters, digits, - and _")
+    top.check("name", bool(_NAME.fullmatch(name)), tr("is lower-case letters, digits, - and _"))
     kind = RegistryKind(top.choice("kind", [k.value for k in FIELD_TYPES]))
     fields = FIELD_TYPES[kind]
     description = top.get("description", str, "")
@@ -308,17 +342,25 @@ def parse_dialect(data: Mapping[str, Any], source: str | Path = "<dialect>") -> 
             found = codecs.lookup(name).name if isinstance(name, str) else ""
         except LookupError:
             found = ""
-        top.check(key, found in ENCODINGS, f"must be one of {', '.join(ENCODINGS)}, not {name!r}")
+        top.check(
+            key,
+            found in ENCODINGS,
+            tr("must be one of {options}, not {value!r}", options=", ".join(ENCODINGS), value=name),
+        )
         return found
 
     names = top.get("encodings", list, [])
     read_encodings = tuple(canonical("encodings", n) for n in names)
-    top.check("encodings", len(set(read_encodings)) == len(read_encodings), "repeats an encoding")
+    top.check(
+        "encodings", len(set(read_encodings)) == len(read_encodings), tr("repeats an encoding")
+    )
     encoding_name = top.get("encoding", str, names[0] if names else attrs.NOTHING)
     encoding = canonical("encoding", encoding_name)
     if read_encodings:
         top.check(
-            "encodings", encoding in read_encodings, f"must include the encoding {encoding!r}"
+            "encodings",
+            encoding in read_encodings,
+            tr("must include the encoding {encoding!r}", encoding=encoding),
         )
         read_encodings = (encoding, *(e for e in read_encodings if e != encoding))
     else:
@@ -329,24 +371,27 @@ def parse_dialect(data: Mapping[str, Any], source: str | Path = "<dialect>") -> 
         len(delimiter) == 1
         and delimiter not in "\"'0123456789.-"
         and (delimiter.isprintable() or delimiter == "\t"),
-        f"is a tab or one printable character but a quote, digit, '.' or '-', not {delimiter!r}",
+        tr(
+            "is a tab or one printable character but a quote, digit, '.' or '-', not {value!r}",
+            value=delimiter,
+        ),
     )
     decimal_separator = top.choice("decimal_separator", [".", ","], ".")
     read_seps = top.get("read_decimal_separators", list, [decimal_separator])
     top.check(
         "read_decimal_separators",
         bool(read_seps) and all(s in (".", ",") for s in read_seps),
-        "is a non-empty list of '.' and ','",
+        tr("is a non-empty list of '.' and ','"),
     )
     top.check(
         "read_decimal_separators",
         decimal_separator in read_seps,
-        f"must include the decimal_separator {decimal_separator!r}",
+        tr("must include the decimal_separator {value!r}", value=decimal_separator),
     )
     top.check(
         "delimiter",
         delimiter not in read_seps,
-        "cannot also be a decimal separator",
+        tr("cannot also be a decimal separator"),
     )
     date_format = top.get("date_format", str, "%d.%m.%Y")
     _check_time_format(top, "date_format", date_format, "Ymd")
@@ -359,7 +404,7 @@ def parse_dialect(data: Mapping[str, Any], source: str | Path = "<dialect>") -> 
         ("time_format", time_format),
         ("datetime_format", datetime_format),
     ):
-        top.check(key, delimiter not in fmt, "cannot contain the delimiter")
+        top.check(key, delimiter not in fmt, tr("cannot contain the delimiter"))
     period_format = top.choice("period_format", PERIOD_FORMATS, "YYYY-MM")
     zone_name = top.get("time_zone", str, "")
     time_zone = None
@@ -368,43 +413,53 @@ def parse_dialect(data: Mapping[str, Any], source: str | Path = "<dialect>") -> 
             time_zone = ZoneInfo(zone_name)
         except (ZoneInfoNotFoundError, ValueError):
             raise top.error(
-                "time_zone", f"unknown time zone {zone_name!r} (an IANA name such as Europe/Moscow)"
+                "time_zone",
+                tr(
+                    "unknown time zone {zone!r} (an IANA name such as Europe/Moscow)",
+                    zone=zone_name,
+                ),
             ) from None
     line_ending = LINE_ENDINGS[top.choice("line_ending", list(LINE_ENDINGS), "crlf")]
     max_line_length = top.get("max_line_length", int, 65536)
-    top.check("max_line_length", 80 <= max_line_length <= 1 << 24, "is between 80 and 16777216")
+    top.check("max_line_length", 80 <= max_line_length <= 1 << 24, tr("is between 80 and 16777216"))
     tagged = top.get("tagged_fields", bool, False)
     tag_key_pattern = top.get("tag_key_pattern", str, r"[A-Za-z_][A-Za-z0-9_]*")
     try:
         compiled = re.compile(tag_key_pattern)
     except re.error as exc:
-        raise top.error("tag_key_pattern", f"is not a regular expression: {exc}") from None
+        raise top.error(
+            "tag_key_pattern", tr("is not a regular expression: {detail}", detail=str(exc))
+        ) from None
     top.check(
         "tag_key_pattern",
         not compiled.fullmatch("") and not compiled.search(":"),
-        "must not match an empty key or a ':'",
+        tr("must not match an empty key or a ':'"),
     )
 
     raw_columns = top.get("columns", list)
-    top.check("columns", bool(raw_columns), "needs at least one column")
+    top.check("columns", bool(raw_columns), tr("needs at least one column"))
     columns: list[Column] = []
     seen_names: set[str] = set()
     for i, raw in enumerate(raw_columns):
         if not isinstance(raw, dict):
-            raise top.error(f"columns[{i}]", "must be a table")
+            raise top.error(f"columns[{i}]", tr("must be a table"))
         col = _Loader(src, raw, f"columns[{i}].")
         cname = col.get("name", str)
         col.check(
             "name",
             bool(cname) and delimiter not in cname,
-            "is non-empty text without the delimiter",
+            tr("is non-empty text without the delimiter"),
         )
-        col.check("name", cname not in seen_names, f"repeats column {cname!r}")
+        col.check("name", cname not in seen_names, tr("repeats column {name!r}", name=cname))
         seen_names.add(cname)
         ctype = ColumnType(col.choice("type", [t.value for t in ColumnType]))
         check = ""
         if ctype in DROPPED:
-            col.check("field", "field" not in raw, f"a {ctype.value} column fills no field")
+            col.check(
+                "field",
+                "field" not in raw,
+                tr("a {type} column fills no field", type=ctype.value),
+            )
             field = ""
             required = col.get("required", bool, False)
             if ctype is ColumnType.PERSONAL:
@@ -414,11 +469,16 @@ def parse_dialect(data: Mapping[str, Any], source: str | Path = "<dialect>") -> 
             col.check(
                 "type",
                 ctype in fields[field],
-                f"field {field!r} takes {' or '.join(fields[field])}, not {ctype.value!r}",
+                tr(
+                    "field {field!r} takes {types}, not {type!r}",
+                    field=field,
+                    types=" or ".join(fields[field]),
+                    type=ctype.value,
+                ),
             )
             required = col.get("required", bool, True)
         if ctype is ColumnType.GUID_PREMISES:
-            col.check("type", delimiter != ",", "needs a delimiter other than ','")
+            col.check("type", delimiter != ",", tr("needs a delimiter other than ','"))
         col.finish()
         columns.append(Column(cname, field, ctype, required, check))
     _check_columns(top, kind, columns)
@@ -430,7 +490,7 @@ def parse_dialect(data: Mapping[str, Any], source: str | Path = "<dialect>") -> 
         header = None
     else:
         top.check(
-            "header", bool(header_value) and "\n" not in header_value, "is one non-empty line"
+            "header", bool(header_value) and "\n" not in header_value, tr("is one non-empty line")
         )
         header = header_value
 
@@ -448,26 +508,28 @@ def parse_dialect(data: Mapping[str, Any], source: str | Path = "<dialect>") -> 
             and delimiter not in prefix
             and prefix.isprintable()
             and not prefix.startswith("'"),
-            "is non-empty printable text without the delimiter, not starting with '",
+            tr("is non-empty printable text without the delimiter, not starting with '"),
         )
         ffields = fl.get("fields", list)
         amount_fields = {f for f, types in fields.items() if ColumnType.AMOUNT in types}
-        fl.check("fields", bool(ffields), "needs at least one field")
+        fl.check("fields", bool(ffields), tr("needs at least one field"))
         for f in ffields:
             fl.check(
                 "fields",
                 isinstance(f, str) and bool(_FIELD_NAME.fullmatch(f)),
-                f"bad field name {f!r}",
+                tr("bad field name {name!r}", name=f),
             )
-        fl.check("fields", len(set(ffields)) == len(ffields), "repeats a field")
+        fl.check("fields", len(set(ffields)) == len(ffields), tr("repeats a field"))
         for f in ffields:
             if f in fields and f not in amount_fields:
-                raise fl.error("fields", f"{f!r} is a record field but not an amount to sum")
+                raise fl.error(
+                    "fields", tr("{field!r} is a record field but not an amount to sum", field=f)
+                )
             if f in amount_fields:
                 fl.check(
                     "fields",
                     any(c.field == f for c in columns),
-                    f"sums {f!r}, which no column carries",
+                    tr("sums {field!r}, which no column carries", field=f),
                 )
         frequired = fl.get("required", bool, True)
         fl.finish()
@@ -476,7 +538,7 @@ def parse_dialect(data: Mapping[str, Any], source: str | Path = "<dialect>") -> 
             top.check(
                 "footer",
                 not any(f == COUNT_FIELD or f in amount_fields for _, f in header_block.keys),
-                "the header block carries the control totals already",
+                tr("the header block carries the control totals already"),
             )
 
     filename = top.get("filename", str, None)
@@ -526,34 +588,41 @@ def _header_block(
     hb.check(
         "prefix",
         bool(prefix) and prefix.isprintable() and " " not in prefix,
-        "is non-empty printable text without spaces",
+        tr("is non-empty printable text without spaces"),
     )
     separator = hb.get("separator", str, " ")
-    hb.check("separator", len(separator) == 1 and separator.isprintable(), "is one character")
+    hb.check("separator", len(separator) == 1 and separator.isprintable(), tr("is one character"))
     keys = hb.get("keys", dict)
-    hb.check("keys", bool(keys), "needs at least one key")
+    hb.check("keys", bool(keys), tr("needs at least one key"))
     amount_fields = {f for f, types in fields.items() if ColumnType.AMOUNT in types}
     pairs: list[tuple[str, str]] = []
     for key, fact in keys.items():
         hb.check(
-            "keys", bool(key) and separator not in key and key.isprintable(), f"bad key {key!r}"
+            "keys",
+            bool(key) and separator not in key and key.isprintable(),
+            tr("bad key {key!r}", key=key),
         )
         hb.check(
             "keys",
             isinstance(fact, str) and bool(_FIELD_NAME.fullmatch(fact)),
-            f"{key}: bad fact {fact!r}",
+            tr("{key}: bad fact {fact!r}", key=key, fact=fact),
         )
         if fact in fields and fact not in amount_fields and fact not in ("service", "period"):
-            raise hb.error("keys", f"{key}: {fact!r} is a record field but not an amount to sum")
+            raise hb.error(
+                "keys",
+                tr(
+                    "{key}: {fact!r} is a record field but not an amount to sum", key=key, fact=fact
+                ),
+            )
         if fact in amount_fields:
             hb.check(
                 "keys",
                 any(c.field == fact for c in columns),
-                f"{key}: sums {fact!r}, which no column carries",
+                tr("{key}: sums {fact!r}, which no column carries", key=key, fact=fact),
             )
         pairs.append((key, fact))
     facts = [f for _, f in pairs]
-    hb.check("keys", len(set(facts)) == len(facts), "maps two keys to one fact")
+    hb.check("keys", len(set(facts)) == len(facts), tr("maps two keys to one fact"))
     required = hb.get("required", bool, True)
     hb.finish()
     return HeaderBlock(tuple(pairs), prefix, separator, required)
@@ -573,14 +642,26 @@ def _check_columns(top: _Loader, kind: RegistryKind, columns: list[Column]) -> N
             top.check(
                 "columns",
                 types in (["datetime"], ["date", "time"]),
-                "paid_at takes one datetime column, or one date and one time column",
+                tr("paid_at takes one datetime column, or one date and one time column"),
             )
         else:
-            top.check("columns", len(cols) == 1, f"field {field!r} has more than one column")
+            top.check(
+                "columns",
+                len(cols) == 1,
+                tr("field {field!r} has more than one column", field=field),
+            )
     for field in sorted(REQUIRED_FIELDS[kind]):
-        top.check("columns", field in by_field, f"no column fills the required field {field!r}")
+        top.check(
+            "columns",
+            field in by_field,
+            tr("no column fills the required field {field!r}", field=field),
+        )
         for c in by_field[field]:
-            top.check("columns", c.required, f"column {c.name!r} ({field}) must be required")
+            top.check(
+                "columns",
+                c.required,
+                tr("column {name!r} ({field}) must be required", name=c.name, field=field),
+            )
 
 
 def load_dialect(path: Path | str) -> Dialect:
@@ -590,9 +671,13 @@ def load_dialect(path: Path | str) -> Dialect:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise ConfigError(
+            tr("{path}: cannot read: {reason}", path=path, reason=exc.strerror or str(exc))
+        ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raise ConfigError(
+            tr("{path}: not valid TOML: {detail}", path=path, detail=str(exc))
+        ) from None
     return parse_dialect(data, path)
 
 
@@ -623,9 +708,16 @@ def collect_dialects(
     problems: list[ConfigError] = []
     for folder in dialect_dirs() if dirs is None else dirs:
         if not folder.is_dir():
-            what = "is a file, not a folder" if folder.exists() else "does not exist"
+            what = tr("is a file, not a folder") if folder.exists() else tr("does not exist")
             problems.append(
-                ConfigError(f"{folder}: dialect folder (from {DIALECT_PATH_ENV}) {what}")
+                ConfigError(
+                    tr(
+                        "{folder}: dialect folder (from {variable}) {what}",
+                        folder=folder,
+                        variable=DIALECT_PATH_ENV,
+                        what=what,
+                    )
+                )
             )
             continue
         for path in sorted(folder.glob("*.toml")):
@@ -638,7 +730,12 @@ def collect_dialects(
                 first = found[dialect.name].source
                 problems.append(
                     ConfigError(
-                        f"{path}: name: dialect {dialect.name!r} is already defined in {first}"
+                        tr(
+                            "{path}: name: dialect {name!r} is already defined in {first}",
+                            path=path,
+                            name=dialect.name,
+                            first=first,
+                        )
                     )
                 )
                 continue

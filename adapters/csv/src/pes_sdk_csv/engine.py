@@ -55,6 +55,7 @@ from pes_sdk.formats.text import (
     read_sample,
     text_file_issue,
 )
+from pes_sdk.i18n import Message, join
 from pes_sdk.models import ControlTotals, DebtRecord, PaymentRecord, RegistryHeader, RegistryKind
 from pes_sdk.money import ZERO
 from pes_sdk_csv.cells import (
@@ -70,6 +71,7 @@ from pes_sdk_csv.cells import (
 )
 from pes_sdk_csv.dialect import COUNT_FIELD, Column, ColumnType, Dialect
 from pes_sdk_csv.filename import FileNameTemplate
+from pes_sdk_csv.i18n import tr, verbatim
 
 __all__ = ["DialectFormat", "DialectReader"]
 
@@ -231,14 +233,19 @@ class DialectFormat(RegistryFormat):
             else:
                 value = escape_formula(extra.get(fact, ""))
             if "\n" in value or "\r" in value or "\x00" in value:
-                raise FormatError(f"{value!r} holds a line break or a NUL", path=path, line=line)
+                raise FormatError(
+                    tr("{value!r} holds a line break or a NUL", value=value), path=path, line=line
+                )
             text = f"{block.prefix}{key}{block.separator}{value}{d.line_ending}"
             try:
                 lines.append(text.encode(d.encoding))
             except UnicodeEncodeError as exc:
                 bad = text[exc.start : exc.end]
                 raise FormatError(
-                    f"{bad!r} cannot be written in {d.encoding}", path=path, line=line, field=key
+                    tr("{bad!r} cannot be written in {encoding}", bad=bad, encoding=d.encoding),
+                    path=path,
+                    line=line,
+                    field=key,
                 ) from None
         return b"".join(lines)
 
@@ -283,7 +290,12 @@ class _Writer:
     def check_cell(self, line: int, field: str, text: str) -> None:
         if self.d.delimiter in text or "\n" in text or "\r" in text or "\x00" in text:
             raise self.error(
-                line, field, f"{text!r} holds the delimiter, a line break or a NUL: cannot write it"
+                line,
+                field,
+                tr(
+                    "{text!r} holds the delimiter, a line break or a NUL: cannot write it",
+                    text=text,
+                ),
             )
 
     def run(
@@ -341,7 +353,14 @@ class _Writer:
             line += 1
             if not isinstance(rec, cls):
                 raise self.error(
-                    line, "", f"a {d.name} file holds {cls.__name__}, not {type(rec).__name__}"
+                    line,
+                    "",
+                    tr(
+                        "a {dialect} file holds {expected}, not {actual}",
+                        dialect=d.name,
+                        expected=cls.__name__,
+                        actual=type(rec).__name__,
+                    ),
                 )
             if debts:
                 self.current, self.current_line = rec, line
@@ -427,7 +446,14 @@ class _Writer:
             line += 1
             if not isinstance(rec, DebtRecord):
                 raise self.error(
-                    line, "", f"a {d.name} file holds DebtRecord, not {type(rec).__name__}"
+                    line,
+                    "",
+                    tr(
+                        "a {dialect} file holds {expected}, not {actual}",
+                        dialect=d.name,
+                        expected="DebtRecord",
+                        actual=type(rec).__name__,
+                    ),
                 )
             self.current, self.current_line = rec, line
             account = rec.account
@@ -508,7 +534,11 @@ class _Writer:
                 return self.error(
                     line,
                     "account",
-                    f"account {account!r} and service {service!r} repeat an earlier record",
+                    tr(
+                        "account {account!r} and service {service!r} repeat an earlier record",
+                        account=account,
+                        service=service,
+                    ),
                 )
             first.add(pair)
         return None
@@ -548,7 +578,9 @@ class _Writer:
         out = []
         for key, value in tags:
             if not self.fmt.tag_key(key):
-                raise self.error(line, "tags", f"tag key {key!r} does not fit the dialect")
+                raise self.error(
+                    line, "tags", tr("tag key {key!r} does not fit the dialect", key=key)
+                )
             text = f"{key}:{escape_formula(value)}"
             self.check_cell(line, "tags", text)
             out.append(text)
@@ -559,8 +591,8 @@ class _Writer:
         for col, text in zip(self.d.columns, cells, strict=True):
             self.check_cell(line, col.name, text)
             if col.required and not text:
-                raise self.error(line, col.name, "is required and empty")
-        raise self.error(line, "", "cannot write this record")  # pragma: no cover
+                raise self.error(line, col.name, tr("is required and empty"))
+        raise self.error(line, "", tr("cannot write this record"))  # pragma: no cover
 
     def put(self, fh: IO[str], line: int, text: str) -> None:
         if not self.buffer:
@@ -596,7 +628,11 @@ class _Writer:
                     cell.encode(enc)
                 except UnicodeEncodeError as exc:
                     bad = cell[exc.start : exc.end]
-                    raise self.error(line, name, f"{bad!r} cannot be written in {enc}") from None
+                    raise self.error(
+                        line,
+                        name,
+                        tr("{bad!r} cannot be written in {encoding}", bad=bad, encoding=enc),
+                    ) from None
 
 
 class DialectReader(RegistryReader):
@@ -617,7 +653,9 @@ class DialectReader(RegistryReader):
                 path, encoding=fmt.read_encoding, errors="strict", newline="\n"
             )
         except OSError as exc:
-            raise RegistryRefused(f"cannot open: {exc.strerror or exc}", path=path) from None
+            raise RegistryRefused(
+                tr("cannot open: {reason}", reason=exc.strerror or str(exc)), path=path
+            ) from None
         d = fmt.dialect
         self._count = 0  # data rows seen, good or bad
         self._sums: dict[str, Decimal] = {f: ZERO for f in fmt.sum_fields}
@@ -680,11 +718,13 @@ class DialectReader(RegistryReader):
         except UnicodeDecodeError as exc:
             line, raw = self._find_bad_line()
             encoding = self._encoding
-            message = f"bytes that are not {encoding} ({exc.reason})"
+            message: str = tr(
+                "bytes that are not {encoding} ({reason})", encoding=encoding, reason=exc.reason
+            )
             # Past the sample _check_text judged: name what the bad line most likely is.
             wrong = judge_encoding(raw, encoding, first_line=line) if line else None
             if wrong is not None:
-                message += f"; {self._encoding_message(wrong)}"
+                message = join("; ", [message, self._encoding_message(wrong)])
             raise self._refuse(message, line=line, field="encoding") from None
         finally:
             if self._file is not None:
@@ -752,12 +792,8 @@ class DialectReader(RegistryReader):
         bad = [position[i.field] for i in issues if i.field in position]
         clean = []
         for issue in issues:
-            message = issue.message
-            for i in bad:
-                if i < len(cells) and cells[i]:
-                    for shown in (repr(cells[i]), repr(cells[i][:80])):
-                        message = message.replace(shown, "'***'")
-            clean.append(attrs.evolve(issue, message=message))
+            hidden = [cells[i] for i in bad if i < len(cells) and cells[i]]
+            clean.append(attrs.evolve(issue, message=_withhold(issue.message, hidden)))
         return self._masked(text, bad), clean
 
     def _encoding_message(self, wrong: WrongEncoding) -> str:
@@ -766,10 +802,13 @@ class DialectReader(RegistryReader):
         if not self._personal or wrong.reason:
             return wrong.message
         accepted = ", ".join(self.fmt.dialect.read_encodings)
-        return (
-            f"the text is in none of the encodings the dialect accepts ({accepted}): it is "
-            f"most likely {wrong.likely} (line {wrong.line}; its text is not shown: "
-            "the layout carries personal data)"
+        return tr(
+            "the text is in none of the encodings the dialect accepts ({accepted}): it is "
+            "most likely {likely} (line {line}; its text is not shown: "
+            "the layout carries personal data)",
+            accepted=accepted,
+            likely=wrong.likely,
+            line=wrong.line,
         )
 
     def _masked(self, text: str, bad: Iterable[int] = ()) -> str:
@@ -810,10 +849,14 @@ class DialectReader(RegistryReader):
             lineno += 1
             text = first.rstrip("\r\n")
             if not first:
-                raise self._refuse("the file is empty: no header line", lineno, "header")
+                raise self._refuse(tr("the file is empty: no header line"), lineno, "header")
             if text != d.header:
                 raise self._refuse(
-                    f"the header line is {self._masked(text)[:200]!r}, expected {d.header!r}",
+                    tr(
+                        "the header line is {text!r}, expected {header!r}",
+                        text=self._masked(text)[:200],
+                        header=d.header,
+                    ),
                     lineno,
                     "header",
                 )
@@ -845,14 +888,24 @@ class DialectReader(RegistryReader):
             text = line.rstrip("\r\n")
             key, _, value = text[len(block.prefix) :].partition(block.separator)
             if not key or "\x00" in text or "\r" in text:
-                raise self._refuse(f"not a header line {block.prefix}KEY value", lineno, "header")
+                raise self._refuse(
+                    tr("not a header line {prefix}KEY value", prefix=block.prefix), lineno, "header"
+                )
             if key in found:
-                raise self._refuse(f"{block.prefix}{key} appears twice", lineno, key)
+                raise self._refuse(
+                    tr("{prefix}{key} appears twice", prefix=block.prefix, key=key), lineno, key
+                )
             found[key] = (lineno, value.strip())
         missing = [k for k, _ in block.keys if k not in found]
         if missing and block.required:
             raise self._refuse(
-                f"the header block has no {block.prefix}{missing[0]} line", lineno + 1, missing[0]
+                tr(
+                    "the header block has no {prefix}{key} line",
+                    prefix=block.prefix,
+                    key=missing[0],
+                ),
+                lineno + 1,
+                missing[0],
             )
         parse_amount = amount_parser(d.read_decimal_separators)
         count: int | None = None
@@ -863,24 +916,53 @@ class DialectReader(RegistryReader):
             fact = block.fact(key) or key
             if fact == COUNT_FIELD:
                 if not value.isascii() or not value.isdigit():
-                    raise self._refuse(f"{block.prefix}{key}: not a number: {value!r}", at, key)
+                    raise self._refuse(
+                        tr(
+                            "{prefix}{key}: not a number: {value!r}",
+                            prefix=block.prefix,
+                            key=key,
+                            value=value,
+                        ),
+                        at,
+                        key,
+                    )
                 count = int(value)
             elif fact in self.fmt.sum_fields:
                 try:
                     sums[fact] = parse_amount(value)
                 except ValueError as exc:
-                    raise self._refuse(f"{block.prefix}{key}: {exc}", at, key) from None
+                    raise self._refuse(
+                        verbatim(
+                            "{prefix}{key}: {detail}", prefix=block.prefix, key=key, detail=str(exc)
+                        ),
+                        at,
+                        key,
+                    ) from None
             elif fact == "period":
                 if not value:
                     continue  # written so when the registry has no period of its own
                 try:
                     period = PERIOD_FORMS[d.period_format][0](value)
                 except ValueError as exc:
-                    raise self._refuse(f"{block.prefix}{key}: {exc}", at, key) from None
+                    raise self._refuse(
+                        verbatim(
+                            "{prefix}{key}: {detail}", prefix=block.prefix, key=key, detail=str(exc)
+                        ),
+                        at,
+                        key,
+                    ) from None
                 named = self.header.period
                 if named is not None and named != period:
                     raise self._refuse(
-                        f"{block.prefix}{key} says {period}, the file name {named}", at, key
+                        tr(
+                            "{prefix}{key} says {period}, the file name {named}",
+                            prefix=block.prefix,
+                            key=key,
+                            period=period,
+                            named=named,
+                        ),
+                        at,
+                        key,
                     )
             else:
                 extra.append((fact, unescape_formula(value)))
@@ -904,7 +986,12 @@ class DialectReader(RegistryReader):
         footer = d.footer
         if footer is not None and footer.required and not self._footer_line:
             raise self._refuse(
-                f"no footer line ({footer.prefix}{d.delimiter.join(footer.fields)})", 0, "footer"
+                tr(
+                    "no footer line ({footer})",
+                    footer=footer.prefix + d.delimiter.join(footer.fields),
+                ),
+                0,
+                "footer",
             )
 
     def _one_line(self, lineno: int, line: str) -> DebtRecord | PaymentRecord | None:
@@ -921,7 +1008,9 @@ class DialectReader(RegistryReader):
             return None  # blank lines carry nothing; trailing ones are common
         if self._footer_line:
             raise self._refuse(
-                f"a line after the footer (line {self._footer_line})", lineno, "footer"
+                tr("a line after the footer (line {line})", line=self._footer_line),
+                lineno,
+                "footer",
             )
         if d.footer is not None and text.startswith(d.footer.prefix):
             self._read_footer(lineno, text)
@@ -958,7 +1047,12 @@ class DialectReader(RegistryReader):
         self._count += 1
         self._unverifiable.update(self.fmt.sum_fields)
         issue = Issue(
-            lineno, "", f"the line is longer than {self.fmt.dialect.max_line_length} characters"
+            lineno,
+            "",
+            tr(
+                "the line is longer than {limit} characters",
+                limit=self.fmt.dialect.max_line_length,
+            ),
         )
         self._sink.reject(lineno, self._masked(head[:_RAW_LIMIT]) + "…", [issue])
 
@@ -969,8 +1063,12 @@ class DialectReader(RegistryReader):
         cells = text[len(footer.prefix) :].split(d.delimiter)
         if len(cells) != len(footer.fields):
             raise self._refuse(
-                f"the footer has {len(cells)} cells, expected {len(footer.fields)}: "
-                f"{footer.prefix}{d.delimiter.join(footer.fields)}",
+                tr(
+                    "the footer has {found} cells, expected {expected}: {footer}",
+                    found=len(cells),
+                    expected=len(footer.fields),
+                    footer=footer.prefix + d.delimiter.join(footer.fields),
+                ),
                 lineno,
                 "footer",
             )
@@ -982,18 +1080,26 @@ class DialectReader(RegistryReader):
             if name == COUNT_FIELD:
                 if not cell.isascii() or not cell.isdigit():
                     raise self._refuse(
-                        f"the footer's count is not a number: {cell!r}", lineno, "count"
+                        tr("the footer's count is not a number: {cell!r}", cell=cell),
+                        lineno,
+                        "count",
                     )
                 count = int(cell)
             elif name in self.fmt.sum_fields:
                 try:
                     sums[name] = parse_amount(cell)
                 except ValueError as exc:
-                    raise self._refuse(f"the footer's {name}: {exc}", lineno, name) from None
+                    raise self._refuse(
+                        tr("the footer's {name}: {detail}", name=name, detail=str(exc)),
+                        lineno,
+                        name,
+                    ) from None
             else:
                 if "\x00" in cell or "\r" in cell:
                     raise self._refuse(
-                        f"the footer's {name} holds a control character", lineno, name
+                        tr("the footer's {name} holds a control character", name=name),
+                        lineno,
+                        name,
                     )
                 extra.append((name, unescape_formula(cell)))
         # Without a count in the footer, _finish puts the number of rows read in its place.
@@ -1017,11 +1123,23 @@ class DialectReader(RegistryReader):
         refused = report.refused or ""
         if error is not None and self._control_lines and refused.startswith("control"):
             # A file without a trailer is checked against its header block: say where.
-            where = ", ".join(f"{key} on line {line}" for line, key in self._control_lines)
-            message = f"{refused} (stated by {where})"
+            where = join(
+                ", ",
+                [
+                    tr("{key} on line {line}", key=key, line=line)
+                    for line, key in self._control_lines
+                ],
+            )
+            message = tr("{refused} (stated by {where})", refused=refused, where=where)
             if self._last_row and self.fmt.dialect.footer is None:
                 # Nothing follows the rows: a file cut short is cut in its last row.
-                message += f"; the last row read is line {self._last_row}: is the file cut short?"
+                message = tr(
+                    "{refused} (stated by {where}); the last row read is line {line}: "
+                    "is the file cut short?",
+                    refused=refused,
+                    where=where,
+                    line=self._last_row,
+                )
             report = attrs.evolve(report, refused=message)
             error = RegistryRefused(
                 message, path=self.path, issues=error.issues, issue_count=error.issue_count
@@ -1052,31 +1170,40 @@ class DialectReader(RegistryReader):
                 for cell in cells[n:]:
                     tag, sep, value = cell.partition(":")
                     if not sep or not self.fmt.tag_key(tag):
-                        shown = "" if self._personal else f" {cell[:80]!r}"
                         issues.append(
-                            Issue(lineno, "tags", f"extra cell{shown} is not a KEY:value tag")
+                            Issue(
+                                lineno,
+                                "tags",
+                                tr("extra cell is not a KEY:value tag")
+                                if self._personal
+                                else tr(
+                                    "extra cell {cell!r} is not a KEY:value tag", cell=cell[:80]
+                                ),
+                            )
                         )
                     elif "\x00" in value:
-                        issues.append(Issue(lineno, "tags", f"a NUL byte in tag {tag}"))
+                        issues.append(Issue(lineno, "tags", tr("a NUL byte in tag {tag}", tag=tag)))
                     elif "\r" in value:
-                        issues.append(Issue(lineno, "tags", f"a carriage return in tag {tag}"))
+                        issues.append(
+                            Issue(lineno, "tags", tr("a carriage return in tag {tag}", tag=tag))
+                        )
                     else:
                         tags.append((tag, unescape_formula(value)))
             else:
-                issues.append(Issue(lineno, "", f"expected {n} cells, found {len(cells)}"))
+                issues.append(Issue(lineno, "", _cells_expected(n, len(cells))))
                 return None, issues, values
         elif len(cells) < self.fmt.min_cells:
-            issues.append(Issue(lineno, "", f"expected {n} cells, found {len(cells)}"))
+            issues.append(Issue(lineno, "", _cells_expected(n, len(cells))))
             return None, issues, values
         paid: dict[ColumnType, Any] = {}
         for i, col in enumerate(cols):
             cell = cells[i] if i < len(cells) else ""
             if "\x00" in cell:
-                issues.append(Issue(lineno, col.name, "a NUL byte in the cell"))
+                issues.append(Issue(lineno, col.name, tr("a NUL byte in the cell")))
                 continue
             if not cell:
                 if col.required:
-                    issues.append(Issue(lineno, col.name, "is required and empty"))
+                    issues.append(Issue(lineno, col.name, tr("is required and empty")))
                     continue
                 value = self._empty[i]
             else:
@@ -1111,8 +1238,11 @@ class DialectReader(RegistryReader):
                     Issue(
                         lineno,
                         "account",
-                        f"account {values['account']!r} and service "
-                        f"{values.get('service', '')!r} repeat an earlier line",
+                        tr(
+                            "account {account!r} and service {service!r} repeat an earlier line",
+                            account=values["account"],
+                            service=values.get("service", ""),
+                        ),
                     )
                 )
                 return None, issues, values
@@ -1273,13 +1403,19 @@ class DialectReader(RegistryReader):
         d = self.fmt.dialect
         first = next(blocks, None)
         if first is None:
-            raise self._refuse("the file is empty: no header line", 1, "header")
+            raise self._refuse(tr("the file is empty: no header line"), 1, "header")
         _, block, encoding, lines = first
         end = block.index(b"\n") + 1
         text = block[:end].decode(encoding).rstrip("\r\n")
         if text != d.header:
             raise self._refuse(
-                f"the header line is {text[:200]!r}, expected {d.header!r}", 1, "header"
+                tr(
+                    "the header line is {text!r}, expected {header!r}",
+                    text=text[:200],
+                    header=d.header,
+                ),
+                1,
+                "header",
             )
         after = "utf-8" if encoding == "utf-8-sig" else encoding
         return itertools.chain([(1, block[end:], after, lines - 1)], blocks)
@@ -1589,3 +1725,43 @@ def _memo(fmt: Callable[[Any], str]) -> Callable[[Any], str]:
         return text
 
     return memo
+
+
+def _cells_expected(n: int, found: int) -> Message:
+    return tr("expected {n} cells, found {found}", n=n, found=found)
+
+
+def _withhold(message: str, hidden: list[str]) -> str:
+    """``message`` with the quoted texts ``hidden`` (cells that may be a name) as ``'***'``.
+
+    A translatable message stays one: its values are withheld, not its English text, so the
+    Russian text withholds them too. When that cannot be done exactly as in the English text,
+    the English text with the cells withheld is shown instead: a name never leaks.
+    """
+    plain = str.__str__(message)
+    for cell in hidden:
+        for shown in (repr(cell), repr(cell[:80])):
+            plain = plain.replace(shown, repr(MASK))
+    if plain == str.__str__(message):
+        return message
+    if type(message) is Message:
+        masked = _masked_message(message, {*hidden, *(c[:80] for c in hidden)})
+        if masked is not None and str.__str__(masked) == plain:
+            return masked
+    return plain
+
+
+def _masked_message(message: Message, hidden: set[str]) -> Message | None:
+    values: dict[str, Any] = {}
+    for key, value in message.values.items():
+        if type(value) is Message:
+            inner = _masked_message(value, hidden)
+            if inner is None:
+                return None
+            value = inner
+        elif isinstance(value, Message):
+            return None  # a joined message: its parts are not values
+        elif isinstance(value, str) and value in hidden:
+            value = MASK
+        values[key] = value
+    return message.with_values(**values)

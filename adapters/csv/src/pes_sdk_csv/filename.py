@@ -28,6 +28,7 @@ from pes_sdk.errors import FormatError
 from pes_sdk.identifiers import check_inn
 from pes_sdk.models.registry import RegistryHeader
 from pes_sdk.period import Period
+from pes_sdk_csv.i18n import tr
 from pes_sdk_csv.timefmt import TimeFormat
 
 __all__ = ["FileNameTemplate"]
@@ -60,27 +61,33 @@ class FileNameTemplate:
         for m in _PLACEHOLDER.finditer(template):
             literal = template[pos : m.start()]
             if "{" in literal or "}" in literal:
-                raise ValueError(f"stray brace in {template!r}")
+                raise ValueError(tr("stray brace in {template!r}", template=template))
             if literal:
                 self._parts.append(("", "", literal))
                 pattern.append(re.escape(literal))
             name, spec = m.group(1), m.group(2) or ""
             if name not in _FIELD_OF:
-                raise ValueError(f"unknown placeholder {{{name}}}; known: {', '.join(_FIELD_OF)}")
+                raise ValueError(
+                    tr(
+                        "unknown placeholder {{{name}}}; known: {known}",
+                        name=name,
+                        known=", ".join(_FIELD_OF),
+                    )
+                )
             if name in seen:
-                raise ValueError(f"placeholder {{{name}}} appears twice")
+                raise ValueError(tr("placeholder {{{name}}} appears twice", name=name))
             seen.add(name)
             pattern.append(f"(?P<{name}>{self._regex(name, spec)})")
             self._parts.append((name, spec, ""))
             pos = m.end()
         tail = template[pos:]
         if "{" in tail or "}" in tail:
-            raise ValueError(f"stray brace in {template!r}")
+            raise ValueError(tr("stray brace in {template!r}", template=template))
         if tail:
             self._parts.append(("", "", tail))
             pattern.append(re.escape(tail))
         if "/" in template or "\\" in template:
-            raise ValueError("a file-name template names a file, not a folder")
+            raise ValueError(tr("a file-name template names a file, not a folder"))
         self._match = re.compile("".join(pattern)).fullmatch
 
     @staticmethod
@@ -93,14 +100,16 @@ class FileNameTemplate:
             return r"[0-9]{20}"
         if name == "number":
             if spec and not re.fullmatch(r"0[1-9]", spec):
-                raise ValueError("{number} takes a width like {number:03}")
+                raise ValueError(tr("{{number}} takes a width like {{number:03}}"))
             return f"[0-9]{{{int(spec)}}}" if spec else r"[0-9]+"
         if name == "period":
             if spec not in _PERIOD_FORMS:
-                raise ValueError(f"{{period:…}} takes one of {', '.join(_PERIOD_FORMS)}")
+                raise ValueError(
+                    tr("{{period:…}} takes one of {forms}", forms=", ".join(_PERIOD_FORMS))
+                )
             return _PERIOD_FORMS[spec]
         if not spec:
-            raise ValueError("{date:…} needs a format such as {date:%d%m%Y}")
+            raise ValueError(tr("{{date:…}} needs a format such as {{date:%d%m%Y}}"))
         return TimeFormat(spec).pattern.replace("(", "(?:")
 
     def format(self, header: RegistryHeader) -> str | None:
@@ -137,14 +146,20 @@ class FileNameTemplate:
 
 def _no_spec(name: str, spec: str) -> None:
     if spec:
-        raise ValueError(f"{{{name}}} takes no format")
+        raise ValueError(tr("{{{name}}} takes no format", name=name))
 
 
 def _render(name: str, spec: str, value: Any) -> str:
     if name == "number":
         text = f"{value:0{int(spec)}d}" if spec else str(value)
         if spec and len(text) != int(spec):
-            raise FormatError(f"registry number {value} does not fit {int(spec)} digits")
+            raise FormatError(
+                tr(
+                    "registry number {value} does not fit {width} digits",
+                    value=value,
+                    width=int(spec),
+                )
+            )
         return text
     if name == "period":
         assert isinstance(value, Period)
@@ -166,7 +181,7 @@ def _read(name: str, spec: str, text: str) -> Any:
     if name == "number":
         number = int(text)
         if number < 1:
-            raise ValueError("a registry number starts at 1")
+            raise ValueError(tr("a registry number starts at 1"))
         return number
     if name == "period":
         if spec == "MMYY":

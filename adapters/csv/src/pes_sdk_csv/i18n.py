@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pes_sdk.i18n import Catalog
+from pes_sdk.i18n import Catalog, verbatim
 
-__all__ = ["tr", "tr_n"]
+__all__ = ["tr", "tr_n", "verbatim"]
 
 tr = Catalog("pes_sdk_csv", Path(__file__).parent / "locale")
 tr_n = tr.plural

@@ -15,6 +15,7 @@ from pes_sdk.formats import RegistryFormat
 from pes_sdk.plugins import PluginProblem, hookimpl
 from pes_sdk_csv.dialect import collect_dialects
 from pes_sdk_csv.engine import DialectFormat
+from pes_sdk_csv.i18n import tr
 
 __all__ = ["pes_registry_formats"]
 
@@ -24,5 +25,7 @@ def pes_registry_formats() -> Sequence[RegistryFormat | PluginProblem]:
     """One :class:`~pes_sdk_csv.engine.DialectFormat` per good dialect file, and one
     :class:`~pes_sdk.plugins.PluginProblem` per file or folder left out."""
     dialects, problems = collect_dialects()
-    left_out = [PluginProblem(f"{p}; that dialect is left out") for p in problems]
+    left_out = [
+        PluginProblem(tr("{problem}; that dialect is left out", problem=str(p))) for p in problems
+    ]
     return [*(DialectFormat(d) for d in dialects), *left_out]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from pes_sdk_csv.i18n import tr
+
 __all__ = ["TimeFormat"]
 
 _WIDTH = {"Y": 4, "m": 2, "d": 2, "H": 2, "M": 2, "S": 2}
@@ -35,12 +37,14 @@ class TimeFormat:
                 pattern.append("%")
             elif letter in _WIDTH:
                 if letter in self._order:
-                    raise ValueError(f"{fmt!r} repeats %{letter}")
+                    raise ValueError(tr("{fmt!r} repeats %{letter}", fmt=fmt, letter=letter))
                 self._parts.append(("dir", letter))
                 self._order.append(letter)
                 pattern.append(f"([0-9]{{{_WIDTH[letter]}}})")
             else:
-                raise ValueError(f"{fmt!r}: unsupported directive %{letter}")
+                raise ValueError(
+                    tr("{fmt!r}: unsupported directive %{letter}", fmt=fmt, letter=letter)
+                )
         self.pattern = "".join(pattern)
         self._match = re.compile(self.pattern).fullmatch
 
@@ -51,7 +55,9 @@ class TimeFormat:
     def _fields(self, text: str) -> dict[str, int]:
         m = self._match(text)
         if m is None:
-            raise ValueError(f"{text!r} does not match the format {self.fmt!r}")
+            raise ValueError(
+                tr("{text!r} does not match the format {fmt!r}", text=text, fmt=self.fmt)
+            )
         return dict(zip(self._order, map(int, m.groups()), strict=True))
 
     def parse_date(self, text: str) -> dt.date:
@@ -59,21 +65,21 @@ class TimeFormat:
         try:
             return dt.date(f["Y"], f["m"], f["d"])
         except ValueError:
-            raise ValueError(f"{text!r} is not a real date") from None
+            raise ValueError(tr("{text!r} is not a real date", text=text)) from None
 
     def parse_time(self, text: str) -> dt.time:
         f = self._fields(text)
         try:
             return dt.time(f.get("H", 0), f.get("M", 0), f.get("S", 0))
         except ValueError:
-            raise ValueError(f"{text!r} is not a real time of day") from None
+            raise ValueError(tr("{text!r} is not a real time of day", text=text)) from None
 
     def parse_datetime(self, text: str) -> dt.datetime:
         f = self._fields(text)
         try:
             return dt.datetime(f["Y"], f["m"], f["d"], f.get("H", 0), f.get("M", 0), f.get("S", 0))
         except ValueError:
-            raise ValueError(f"{text!r} is not a real date and time") from None
+            raise ValueError(tr("{text!r} is not a real date and time", text=text)) from None
 
     def format(self, value: dt.date | dt.time) -> str:
         """Write ``value`` (a date, time or datetime) in this format, zero-padded."""

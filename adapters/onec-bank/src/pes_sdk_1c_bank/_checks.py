@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pes_sdk.models.transfers import PaymentOrder
+from pes_sdk_1c_bank.i18n import tr
 
 
 def missing_bank_details(order: PaymentOrder) -> list[tuple[str, str, str]]:
@@ -15,18 +16,35 @@ def missing_bank_details(order: PaymentOrder) -> list[tuple[str, str, str]]:
     """
     out = []
     for side, party in (("payer", order.payer), ("payee", order.payee)):
-        for field, attr, value in (
-            ("name", "bank_name", party.bank.bank_name),
-            ("city", "city", party.bank.city),
-        ):
+        for field, value in (("name", party.bank.bank_name), ("city", party.bank.city)):
             if not value.strip():
-                out.append(
-                    (
-                        side,
-                        field,
-                        f"order № {order.number}: the {side}'s bank {field} is missing: set "
-                        f"BankDetails.{attr} (bank.{field} in PARTNERS.toml or the runner "
-                        "configuration)",
-                    )
-                )
+                out.append((side, field, _missing(side, field, order.number)))
     return out
+
+
+def _missing(side: str, field: str, number: str) -> str:
+    # One whole sentence for each case: Russian words for "payer's bank name" change with
+    # both, so the sentence is translated as a whole, not assembled from parts.
+    if (side, field) == ("payer", "name"):
+        return tr(
+            "order № {number}: the payer's bank name is missing: set BankDetails.bank_name "
+            "(bank.name in PARTNERS.toml or the runner configuration)",
+            number=number,
+        )
+    if (side, field) == ("payer", "city"):
+        return tr(
+            "order № {number}: the payer's bank city is missing: set BankDetails.city "
+            "(bank.city in PARTNERS.toml or the runner configuration)",
+            number=number,
+        )
+    if (side, field) == ("payee", "name"):
+        return tr(
+            "order № {number}: the payee's bank name is missing: set BankDetails.bank_name "
+            "(bank.name in PARTNERS.toml or the runner configuration)",
+            number=number,
+        )
+    return tr(
+        "order № {number}: the payee's bank city is missing: set BankDetails.city "
+        "(bank.city in PARTNERS.toml or the runner configuration)",
+        number=number,
+    )

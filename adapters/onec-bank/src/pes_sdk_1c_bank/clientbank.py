@@ -52,12 +52,14 @@ from pes_sdk.formats.base import (
 )
 from pes_sdk.formats.quarantine import DEFAULT_ISSUE_LIMIT, RejectSink
 from pes_sdk.formats.text import judge_encoding
+from pes_sdk.i18n import join
 from pes_sdk.models.partners import BankDetails
 from pes_sdk.models.registry import RegistryHeader, RegistryKind
 from pes_sdk.models.transfers import Direction, Party, PaymentOrder, Statement, StatementEntry
 from pes_sdk.money import ZERO, parse_amount
 from pes_sdk_1c_bank._checks import missing_bank_details
 from pes_sdk_1c_bank._clock import wall_time, zone_of
+from pes_sdk_1c_bank.i18n import tr
 
 __all__ = ["ENCODINGS", "ClientBankExchangeFormat", "ClientBankReader", "read_orders"]
 
@@ -91,9 +93,14 @@ def _ru_date(day: dt.date) -> str:
 def _parse_date(text: str) -> dt.date:
     m = _DATE.fullmatch(text.strip())
     if not m:
-        raise ValueError(f"not a date dd.mm.yyyy: {text!r}")
+        raise ValueError(tr("not a date dd.mm.yyyy: {text!r}", text=text))
     d, mo, y = (int(g) for g in m.groups())
-    return dt.date(y, mo, d)
+    try:
+        return dt.date(y, mo, d)
+    except ValueError as exc:
+        # The English stays Python's own words ("month must be in 1..12"); Russian adds why.
+        # Translators: {detail} is Python's English reason, e.g. "month must be in 1..12".
+        raise ValueError(tr("{detail}", detail=str(exc))) from None
 
 
 def _money(value: Decimal) -> str:
@@ -184,7 +191,11 @@ def _label(head: bytes) -> str | None:
         name = _LABELS.get(value.casefold())
         if name is None:
             raise FormatError(
-                f"unknown Кодировка={value!r}; known: {', '.join(ENCODINGS)} (in any case)",
+                tr(
+                    "unknown Кодировка={value!r}; known: {known} (in any case)",
+                    value=value,
+                    known=", ".join(ENCODINGS),
+                ),
                 line=head.count(b"\n", 0, at) + 1,
                 field="Кодировка",
             )
@@ -220,16 +231,26 @@ def _encoding(head: bytes) -> _Encoding:
     wrong = judge_encoding(head, codec)
     if wrong is None:
         return _Encoding(name, codec)
-    said = f"says Кодировка={declared}" if declared else f"names no Кодировка ({name} assumed)"
+    said = (
+        tr("says Кодировка={declared}", declared=declared)
+        if declared
+        else tr("names no Кодировка ({name} assumed)", name=name)
+    )
     if codecs.lookup(wrong.likely).name != "utf-8":
         raise FormatError(
-            f"the file {said}, but {wrong.message}", line=wrong.line, field="Кодировка"
+            tr("the file {said}, but {detail}", said=said, detail=wrong.message),
+            line=wrong.line,
+            field="Кодировка",
         )
-    evidence = wrong.reason or (
-        f"line {wrong.line} reads {wrong.likely_text!r} in UTF-8, "
-        f"{wrong.declared_text!r} in {codec}"
+    evidence = wrong.reason or tr(
+        "line {line} reads {utf8!r} in UTF-8, {declared!r} in {codec}",
+        line=wrong.line,
+        utf8=wrong.likely_text,
+        declared=wrong.declared_text,
+        codec=codec,
     )
-    return _Encoding(name, "utf-8", f"the file {said} but is UTF-8 ({evidence})", wrong.line)
+    mismatch = tr("the file {said} but is UTF-8 ({evidence})", said=said, evidence=evidence)
+    return _Encoding(name, "utf-8", mismatch, wrong.line)
 
 
 @attrs.frozen
@@ -270,14 +291,20 @@ class _Lines:
             self.number += 1
             if len(raw) > MAX_LINE:
                 raise FormatError(
-                    f"line longer than {MAX_LINE} bytes", path=self.path, line=self.number
+                    tr("line longer than {limit} bytes", limit=MAX_LINE),
+                    path=self.path,
+                    line=self.number,
                 )
             try:
                 text = self._decoder.decode(raw)
             except UnicodeDecodeError as exc:
                 raise FormatError(
-                    f"bytes not in the file's encoding, {self._codec} "
-                    f"({exc.reason} at column {exc.start + 1})",
+                    tr(
+                        "bytes not in the file's encoding, {codec} ({reason} at column {column})",
+                        codec=self._codec,
+                        reason=exc.reason,
+                        column=exc.start + 1,
+                    ),
                     path=self.path,
                     line=self.number,
                 ) from None
@@ -296,7 +323,9 @@ def _events(path: Path, lines: Iterable[tuple[int, str]]) -> Iterator[object]:
     first = next(it, None)
     if first is None or first[1].strip() != FIRST_LINE:
         raise FormatError(
-            f"not a 1CClientBankExchange file (first line is not {FIRST_LINE!r})", path=path, line=1
+            tr("not a 1CClientBankExchange file (first line is not {first!r})", first=FIRST_LINE),
+            path=path,
+            line=1,
         )
     current: _Document | _Section | None = None
     ended = False
@@ -304,51 +333,57 @@ def _events(path: Path, lines: Iterable[tuple[int, str]]) -> Iterator[object]:
         if not text.strip():
             continue
         if ended:
-            raise FormatError("text after КонецФайла", path=path, line=number)
+            raise FormatError(tr("text after КонецФайла"), path=path, line=number)
         key, sep, value = text.partition("=")
         key = key.strip()
         if key == "КонецФайла":
             if current is not None:
-                raise FormatError("КонецФайла inside an open section", path=path, line=number)
+                raise FormatError(tr("КонецФайла inside an open section"), path=path, line=number)
             ended = True
             continue
         if key == "СекцияДокумент":
             if current is not None:
                 raise FormatError(
-                    "a new СекцияДокумент before the last one ended", path=path, line=number
+                    tr("a new СекцияДокумент before the last one ended"), path=path, line=number
                 )
             current = _Document(number, value.strip(), {})
             continue
         if key == "СекцияРасчСчет":
             if current is not None:
                 raise FormatError(
-                    "a new СекцияРасчСчет inside another section", path=path, line=number
+                    tr("a new СекцияРасчСчет inside another section"), path=path, line=number
                 )
             current = _Section(number, {})
             continue
         if key == "КонецДокумента":
             if not isinstance(current, _Document):
-                raise FormatError("КонецДокумента without СекцияДокумент", path=path, line=number)
+                raise FormatError(
+                    tr("КонецДокумента without СекцияДокумент"), path=path, line=number
+                )
             yield current
             current = None
             continue
         if key == "КонецРасчСчет":
             if not isinstance(current, _Section):
-                raise FormatError("КонецРасчСчет without СекцияРасчСчет", path=path, line=number)
+                raise FormatError(
+                    tr("КонецРасчСчет without СекцияРасчСчет"), path=path, line=number
+                )
             yield current
             current = None
             continue
         if not sep:
-            raise FormatError(f"not a Key=Value line: {text[:80]!r}", path=path, line=number)
+            raise FormatError(
+                tr("not a Key=Value line: {text!r}", text=text[:80]), path=path, line=number
+            )
         if current is None:
             yield (key, value)
         elif key not in current.fields:
             current.fields[key] = value
             current.lines[key] = number
     if current is not None:
-        raise FormatError("the file ends inside a section", path=path, line=current.line)
+        raise FormatError(tr("the file ends inside a section"), path=path, line=current.line)
     if not ended:
-        raise FormatError("the file ends without КонецФайла (cut short?)", path=path)
+        raise FormatError(tr("the file ends without КонецФайла (cut short?)"), path=path)
 
 
 def _opt(fields: dict[str, str], *keys: str) -> str | None:
@@ -386,7 +421,7 @@ class _FieldError(Exception):
 def _get(fields: dict[str, str], key: str) -> str:
     value = fields.get(key, "").strip()
     if not value:
-        raise _FieldError(key, "missing")
+        raise _FieldError(key, tr("missing"))
     return value
 
 
@@ -489,8 +524,13 @@ def _read_document(doc: _Document, ours: set[str]) -> _Read:
         problems.append(
             _FieldError(
                 payer_key,
-                f"neither the payer's account {payer_acc} nor the payee's {payee_acc} is one "
-                f"of this file's accounts (РасчСчет: {', '.join(sorted(ours)) or 'none'})",
+                tr(
+                    "neither the payer's account {payer} nor the payee's {payee} is one "
+                    "of this file's accounts (РасчСчет: {ours})",
+                    payer=payer_acc,
+                    payee=payee_acc,
+                    ours=", ".join(sorted(ours)) or tr("none"),
+                ),
             )
         )
     found = []
@@ -593,7 +633,8 @@ class ClientBankReader(RegistryReader):
         self.encoding = enc.name
         self.codec = enc.codec
         if enc.mismatch:
-            self.notes.append(Issue(enc.line, "Кодировка", f"{enc.mismatch}; read as UTF-8"))
+            note = tr("{mismatch}; read as UTF-8", mismatch=enc.mismatch)
+            self.notes.append(Issue(enc.line, "Кодировка", note))
         self._lines = _Lines(path, self._fh, enc.codec)
         self.header = RegistryHeader(kind=RegistryKind.STATEMENTS)
         self._head: dict[str, str] = {}
@@ -663,7 +704,9 @@ class ClientBankReader(RegistryReader):
                 raise self._sink.refuse(exc.message, line=exc.line) from None
             except OSError as exc:
                 self._done = True
-                raise self._sink.refuse(f"cannot read the file: {exc}") from None
+                raise self._sink.refuse(
+                    tr("cannot read the file: {reason}", reason=str(exc))
+                ) from None
             if isinstance(event, tuple):
                 self._header_fact(*event)
             elif isinstance(event, _Section):
@@ -707,34 +750,52 @@ class ClientBankReader(RegistryReader):
             assert got.amount is not None  # one to our accounts without it is a bad row
             key = (account, direction)
             self._sums[key] = self._sums.get(key, ZERO) + got.amount
-        what = f"{doc.kind or 'document'} № {doc.fields.get('Номер', '').strip() or '?'}"
+        number = doc.fields.get("Номер", "").strip() or "?"
+        # The document's kind comes from the file, in the bank's Russian: it is a value.
+        what: str = (
+            f"{doc.kind} № {number}" if doc.kind else tr("document № {number}", number=number)
+        )
         if date := doc.fields.get("Дата", "").strip():
-            what += f" of {date}"
+            what = tr("{what} of {date}", what=what, date=date)
         if got.sides:
-            what += f" ({got.amount} received)"
+            what = tr("{what} ({amount} received)", what=what, amount=got.amount)
         for i in issues:
             if len(self.notes) < DEFAULT_ISSUE_LIMIT:  # bounded memory, like the rejects
-                message = f"{what} set aside, not paid from this file's accounts: {i.message}"
+                message = tr(
+                    "{what} set aside, not paid from this file's accounts: {detail}",
+                    what=what,
+                    detail=i.message,
+                )
                 self.notes.append(Issue(i.line, i.field, message))
 
     def _finish(self) -> None:
         self._done = True
         if not self._count:
             self._refresh_header()
-        problems = []
+        problems: list[str] = []
         if self._sink.rejected == 0:
             for s in self.statements:
                 got_in = self._sums.get((s.account, Direction.IN), ZERO)
                 got_out = self._sums.get((s.account, Direction.OUT), ZERO)
                 if s.total_in is not None and s.total_in != got_in:
                     problems.append(
-                        f"account {s.account}: ВсегоПоступило is {s.total_in}, "
-                        f"the documents sum to {got_in}"
+                        tr(
+                            "account {account}: ВсегоПоступило is {stated}, "
+                            "the documents sum to {found}",
+                            account=s.account,
+                            stated=s.total_in,
+                            found=got_in,
+                        )
                     )
                 if s.total_out is not None and s.total_out != got_out:
                     problems.append(
-                        f"account {s.account}: ВсегоСписано is {s.total_out}, "
-                        f"the documents sum to {got_out}"
+                        tr(
+                            "account {account}: ВсегоСписано is {stated}, "
+                            "the documents sum to {found}",
+                            account=s.account,
+                            stated=s.total_out,
+                            found=got_out,
+                        )
                     )
                 if (why := s.balance_problem()) is not None:
                     problems.append(why)
@@ -743,7 +804,7 @@ class ClientBankReader(RegistryReader):
         )
         if problems:
             # Checked only when no document was rejected, so no rejects file exists here.
-            message = "control totals do not match: " + "; ".join(problems)
+            message = tr("control totals do not match: {problems}", problems=join("; ", problems))
             issues = report.issues + tuple(Issue(0, "control", p) for p in problems)
             report = attrs.evolve(
                 report,
@@ -804,7 +865,7 @@ class ClientBankExchangeFormat(RegistryFormat):
         time_zone: dt.tzinfo | str | None = None,
     ) -> None:
         if encoding not in ENCODINGS:
-            raise ValueError(f"Кодировка is Windows or DOS, not {encoding!r}")
+            raise ValueError(tr("Кодировка is Windows or DOS, not {encoding!r}", encoding=encoding))
         self.encoding = encoding
         self.time_zone = zone_of(time_zone)
 
@@ -819,7 +880,10 @@ class ClientBankExchangeFormat(RegistryFormat):
         for i, record in enumerate(records, 1):
             if not isinstance(record, PaymentOrder):
                 raise FormatError(
-                    f"1c-clientbank writes payment orders, not {type(record).__name__}",
+                    tr(
+                        "1c-clientbank writes payment orders, not {kind}",
+                        kind=type(record).__name__,
+                    ),
                     path=path,
                     line=i,
                 )
@@ -859,13 +923,17 @@ class ClientBankExchangeFormat(RegistryFormat):
                 text = _line(key, value)
                 if "\r" in text or "\n" in text:
                     raise FormatError(
-                        "a value holds a line break", path=path, line=line_no, field=key
+                        tr("a value holds a line break"), path=path, line=line_no, field=key
                     )
                 try:
                     fh.write(text.encode(codec) + b"\r\n")
                 except UnicodeEncodeError as exc:
                     raise FormatError(
-                        f"{text[exc.start : exc.end]!r} cannot be written in {codec}",
+                        tr(
+                            "{text!r} cannot be written in {codec}",
+                            text=text[exc.start : exc.end],
+                            codec=codec,
+                        ),
                         path=path,
                         line=line_no,
                         field=key,
@@ -897,7 +965,11 @@ def read_orders(path: Path | str) -> list[PaymentOrder]:
             raise FormatError(exc.message, path=path, line=exc.line, field=exc.field) from None
         if enc.mismatch:
             raise FormatError(
-                f"{enc.mismatch}: a bank would read it as {ENCODINGS[enc.name]}",
+                tr(
+                    "{mismatch}: a bank would read it as {codec}",
+                    mismatch=enc.mismatch,
+                    codec=ENCODINGS[enc.name],
+                ),
                 path=path,
                 line=enc.line,
                 field="Кодировка",

@@ -40,6 +40,7 @@ from pes_sdk.formats.base import (
     WriteReport,
 )
 from pes_sdk.formats.quarantine import DEFAULT_ISSUE_LIMIT, RejectSink
+from pes_sdk.i18n import join
 from pes_sdk.models.partners import BankDetails
 from pes_sdk.models.registry import RegistryHeader, RegistryKind
 from pes_sdk.models.transfers import Direction, Party, PaymentOrder, Statement, StatementEntry
@@ -47,6 +48,7 @@ from pes_sdk.money import ZERO
 from pes_sdk_1c_bank import safexml
 from pes_sdk_1c_bank._checks import missing_bank_details
 from pes_sdk_1c_bank._clock import wall_time, zone_of
+from pes_sdk_1c_bank.i18n import tr
 
 __all__ = [
     "FORMAT_VERSION",
@@ -81,7 +83,7 @@ def _localname(el: etree._Element) -> str:
         return etree.QName(el).localname
     except ValueError:
         raise FormatError(
-            f"element <{el.tag}> uses a namespace prefix that is not declared",
+            tr("element <{tag}> uses a namespace prefix that is not declared", tag=el.tag),
             line=_line(el),
             field=str(el.tag),
         ) from None
@@ -118,7 +120,13 @@ class DirectBankSchemas:
         if name not in self._cache:
             path = self.folder / name
             if not path.is_file():
-                raise FormatError(f"1C DirectBank schema {name} not found in {self.folder}")
+                raise FormatError(
+                    tr(
+                        "1C DirectBank schema {name} not found in {folder}",
+                        name=name,
+                        folder=self.folder,
+                    )
+                )
             # The schemas are trusted configuration, but parsed just as safely.
             doc = etree.parse(str(path), safexml.parser())
             self._cache[name] = etree.XMLSchema(doc)
@@ -131,7 +139,10 @@ class DirectBankSchemas:
             errors = list(schema.error_log)  # type: ignore[call-overload]
             first = errors[0] if errors else None
             raise FormatError(
-                f"not valid against {name}: {first.message if first else 'invalid'}",
+                # The validator's own words are data.
+                tr("not valid against {name}: {detail}", name=name, detail=first.message)
+                if first
+                else tr("not valid against {name}: invalid", name=name),
                 path=path,
                 line=first.line if first else 0,
             )
@@ -270,7 +281,7 @@ class _Bad(ValueError):
     """A value of a named element is wrong."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+        super().__init__(tr("{field}: {message}", field=field, message=message))
         self.field = field
         self.message = message
 
@@ -281,20 +292,20 @@ def _date(text: str | None, field: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(text[:10])
     except ValueError:
-        raise _Bad(field, f"not a date: {text!r}") from None
+        raise _Bad(field, tr("not a date: {text!r}", text=text)) from None
 
 
 def _amount(text: str | None, field: str) -> Decimal:
     if text is None:
-        raise _Bad(field, "missing")
+        raise _Bad(field, tr("missing"))
     try:
         value = Decimal(text)
         # quantize raises too, for more digits than the context holds (a 40-digit Sum).
         exact = value.is_finite() and value.quantize(Decimal("0.01")) == value
     except ArithmeticError:
-        raise _Bad(field, f"not an amount: {text!r}") from None
+        raise _Bad(field, tr("not an amount: {text!r}", text=text)) from None
     if not exact:
-        raise _Bad(field, f"not an amount with at most two decimals: {text!r}")
+        raise _Bad(field, tr("not an amount with at most two decimals: {text!r}", text=text))
     return value.quantize(Decimal("0.01"))
 
 
@@ -305,11 +316,11 @@ def _id(text: str | None) -> str | None:
 def _entry(op: etree._Element, account: str) -> StatementEntry:
     pay_doc = op.find(_q("PayDoc"))
     if pay_doc is None or len(pay_doc) == 0:
-        raise _Bad("PayDoc", "missing")
+        raise _Bad("PayDoc", tr("missing"))
     doc = pay_doc[0]
     dc = _text(op, "DC")
     if dc not in ("1", "2"):
-        raise _Bad("DC", f"is 1 (debit) or 2 (credit), not {dc!r}")
+        raise _Bad("DC", tr("is 1 (debit) or 2 (credit), not {dc!r}", dc=dc))
     direction = Direction.OUT if dc == "1" else Direction.IN
     other_tag = "Payee" if direction is Direction.OUT else "Payer"
     other = doc.find(_q(other_tag))
@@ -416,10 +427,14 @@ class StatementReader(RegistryReader):
         if not self._root_seen:
             self._root_seen = True
             if el.getroottree().docinfo.doctype:  # type: ignore[attr-defined]
-                raise FormatError("a DOCTYPE is not allowed", path=self.path, line=1)
+                raise FormatError(tr("a DOCTYPE is not allowed"), path=self.path, line=1)
             if el.tag != _q("Statement"):
                 raise FormatError(
-                    f"the root element is {el.tag}, not Statement in namespace {NS}",
+                    tr(
+                        "the root element is {tag}, not Statement in namespace {namespace}",
+                        tag=el.tag,
+                        namespace=NS,
+                    ),
                     path=self.path,
                     line=_line(el),
                 )
@@ -428,7 +443,7 @@ class StatementReader(RegistryReader):
         f = self._facts
         if "Account" not in f:
             raise FormatError(
-                "Data/Account is missing before the operations", path=self.path, line=line
+                tr("Data/Account is missing before the operations"), path=self.path, line=line
             )
         try:
             return Statement(
@@ -476,11 +491,13 @@ class StatementReader(RegistryReader):
             except etree.XMLSyntaxError as exc:
                 self._done = True
                 raise self._sink.refuse(
-                    f"not well-formed XML: {exc.msg}", line=exc.lineno or 0
+                    tr("not well-formed XML: {detail}", detail=exc.msg), line=exc.lineno or 0
                 ) from None
             except (etree.LxmlError, OSError) as exc:
                 self._done = True
-                raise self._sink.refuse(f"cannot read the XML: {exc}") from None
+                raise self._sink.refuse(
+                    tr("cannot read the XML: {reason}", reason=str(exc))
+                ) from None
             try:
                 if event == "start":
                     self._start(el)
@@ -547,9 +564,11 @@ class StatementReader(RegistryReader):
         """
         self._credits += received
         if len(self.notes) < DEFAULT_ISSUE_LIMIT:  # bounded memory, like the rejects
-            message = (
-                f"a payment of {received} received set aside, not paid from this "
-                f"statement's account: {issue.message}"
+            message = tr(
+                "a payment of {received} received set aside, not paid from this "
+                "statement's account: {detail}",
+                received=received,
+                detail=issue.message,
             )
             self.notes.append(Issue(issue.line, issue.field, message))
 
@@ -562,15 +581,23 @@ class StatementReader(RegistryReader):
                 raise self._sink.refuse(exc.message) from None
             self._set_header(self.statement)
         s = self.statement
-        problems = []
+        problems: list[str] = []
         if self._sink.rejected == 0:
             if s.total_out is not None and s.total_out != self._debits:
                 problems.append(
-                    f"TotalDebits is {s.total_out}, the operations' debits sum to {self._debits}"
+                    tr(
+                        "TotalDebits is {stated}, the operations' debits sum to {found}",
+                        stated=s.total_out,
+                        found=self._debits,
+                    )
                 )
             if s.total_in is not None and s.total_in != self._credits:
                 problems.append(
-                    f"TotalCredits is {s.total_in}, the operations' credits sum to {self._credits}"
+                    tr(
+                        "TotalCredits is {stated}, the operations' credits sum to {found}",
+                        stated=s.total_in,
+                        found=self._credits,
+                    )
                 )
             if (why := s.balance_problem()) is not None:
                 problems.append(why)
@@ -578,7 +605,7 @@ class StatementReader(RegistryReader):
             self.header, self._count, {}, None, good_total=self._total
         )
         if problems:
-            message = "control totals do not match: " + "; ".join(problems)
+            message = tr("control totals do not match: {problems}", problems=join("; ", problems))
             issues = report.issues + tuple(Issue(0, "control", p) for p in problems)
             report = ReadReport(
                 report.path, report.header, report.records, report.total, report.rejected,
@@ -646,18 +673,21 @@ class DirectBankFormat(RegistryFormat):
         for i, record in enumerate(records, 1):
             if not isinstance(record, PaymentOrder):
                 raise FormatError(
-                    f"1c-directbank writes payment orders, not {type(record).__name__}",
+                    tr(
+                        "1c-directbank writes payment orders, not {kind}",
+                        kind=type(record).__name__,
+                    ),
                     path=path,
                     line=i,
                 )
             orders.append(record)
             if len(orders) > 1:
                 raise FormatError(
-                    "a PayDocRu document holds one payment order: write one file per order",
+                    tr("a PayDocRu document holds one payment order: write one file per order"),
                     path=path,
                 )
         if not orders:
-            raise FormatError("no payment order to write", path=path)
+            raise FormatError(tr("no payment order to write"), path=path)
         order = orders[0]
         if missing := missing_bank_details(order):
             side, field, message = missing[0]
@@ -690,10 +720,12 @@ def read_paydoc(path: Path | str) -> PaymentOrder:
     tree = safexml.parse(path)
     root = tree.getroot()
     if root.tag != _q("PayDocRu"):
-        raise FormatError(f"the root element is {root.tag}, not PayDocRu", path=path, line=1)
+        raise FormatError(
+            tr("the root element is {tag}, not PayDocRu", tag=root.tag), path=path, line=1
+        )
     data = root.find(_q("Data"))
     if data is None:
-        raise FormatError("Data is missing", path=path)
+        raise FormatError(tr("Data is missing"), path=path)
 
     def party(tag: str) -> Party:
         el = data.find(_q(tag))
@@ -718,7 +750,7 @@ def read_paydoc(path: Path | str) -> PaymentOrder:
     try:
         doc_date = _date(_text(data, "DocDate"), "DocDate")
         if doc_date is None:
-            raise _Bad("DocDate", "missing")
+            raise _Bad("DocDate", tr("missing"))
         return PaymentOrder(
             number=_text(data, "DocNo") or "",
             date=doc_date,

@@ -14,6 +14,7 @@ from lxml import etree
 
 from pes_sdk.errors import FormatError
 from pes_sdk.safexml import HARDENED_PARSER_OPTIONS, check_prolog
+from pes_sdk_1c_bank.i18n import tr
 
 __all__ = ["check_prolog", "iterparse_kwargs", "parse", "parser"]
 
@@ -35,8 +36,8 @@ def parse(path: Path) -> etree._ElementTree:
         tree = etree.parse(str(path), parser())
     except etree.XMLSyntaxError as exc:
         raise FormatError(
-            f"not well-formed XML: {exc.msg}", path=path, line=exc.lineno or 0
+            tr("not well-formed XML: {detail}", detail=exc.msg), path=path, line=exc.lineno or 0
         ) from None
     if tree.docinfo.doctype:  # type: ignore[union-attr]
-        raise FormatError("a DOCTYPE is not allowed (no DTD, no entities)", path=path, line=1)
+        raise FormatError(tr("a DOCTYPE is not allowed (no DTD, no entities)"), path=path, line=1)
     return tree

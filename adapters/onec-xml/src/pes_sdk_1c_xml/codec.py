@@ -26,6 +26,7 @@ from pes_sdk.models.registry import RegistryKind
 from pes_sdk.period import Period
 from pes_sdk.premises import MAX_PREMISES_LENGTH, Premises
 from pes_sdk_1c_xml import schema
+from pes_sdk_1c_xml.i18n import tr
 
 __all__ = ["CODECS", "OMIT", "Codec", "Field"]
 
@@ -38,50 +39,71 @@ OMIT: Any = object()
 
 def parse_amount(text: str) -> Decimal:
     if not schema.AMOUNT.fullmatch(text):
-        raise ValueError(f"not an amount with two decimals after a dot: {text!r}")
+        raise ValueError(tr("not an amount with two decimals after a dot: {text!r}", text=text))
     return Decimal(text)
 
 
 def parse_meter_value(text: str) -> Decimal:
     if not schema.METER_VALUE.fullmatch(text):
-        raise ValueError(f"not a meter value (digits, a dot, up to 8 decimals): {text!r}")
+        raise ValueError(
+            tr("not a meter value (digits, a dot, up to 8 decimals): {text!r}", text=text)
+        )
     return Decimal(text)
 
 
 def parse_datetime(text: str) -> dt.datetime:
     if not schema.DATETIME.fullmatch(text):
-        raise ValueError(f"not a date-time YYYY-MM-DDThh:mm:ss[.ffffff][±hh:mm]: {text!r}")
-    return dt.datetime.fromisoformat(text)
+        raise ValueError(
+            tr("not a date-time YYYY-MM-DDThh:mm:ss[.ffffff][±hh:mm]: {text!r}", text=text)
+        )
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(impossible_date(exc)) from None
 
 
 def parse_date(text: str) -> dt.date:
     if not schema.DATE.fullmatch(text):
-        raise ValueError(f"not a date YYYY-MM-DD: {text!r}")
-    return dt.date.fromisoformat(text)
+        raise ValueError(tr("not a date YYYY-MM-DD: {text!r}", text=text))
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(impossible_date(exc)) from None
+
+
+def impossible_date(exc: ValueError) -> str:
+    """Python's reason a date of the right form does not exist (month 13), said in Russian."""
+    # The English stays Python's own words ("month must be in 1..12"); Russian adds why.
+    # Translators: {detail} is Python's English reason, e.g. "month must be in 1..12".
+    return tr("{detail}", detail=str(exc))
 
 
 def parse_meter_type(text: str) -> MeterType:
     if not schema.METER_TYPE.fullmatch(text):
-        raise ValueError(f"not a meter type code 1..13: {text!r}")
+        raise ValueError(tr("not a meter type code 1..13: {text!r}", text=text))
     return MeterType(int(text))
 
 
 def parse_premises(text: str) -> Premises:
     if len(text) > MAX_PREMISES_LENGTH:
-        raise ValueError(f"premises text is at most {MAX_PREMISES_LENGTH} characters")
+        raise ValueError(
+            tr("premises text is at most {limit} characters", limit=MAX_PREMISES_LENGTH)
+        )
     return Premises(text)
 
 
 def parse_text(text: str) -> str:
     if len(text) > schema.MAX_TEXT:
-        raise ValueError(f"longer than {schema.MAX_TEXT} characters")
+        raise ValueError(tr("longer than {limit} characters", limit=schema.MAX_TEXT))
     return text
 
 
 def check_text(value: str, what: str) -> str:
     """A free-text value for writing: at most :data:`schema.MAX_TEXT` characters."""
     if len(value) > schema.MAX_TEXT:
-        raise ValueError(f"{what} is longer than {schema.MAX_TEXT} characters")
+        raise ValueError(
+            tr("{what} is longer than {limit} characters", what=what, limit=schema.MAX_TEXT)
+        )
     return value
 
 
@@ -91,21 +113,30 @@ def check_text(value: str, what: str) -> str:
 def format_amount(value: Decimal) -> str:
     text = str(value)
     if not schema.AMOUNT.fullmatch(text):
-        raise ValueError(f"amount {value} does not fit the format (15 digits, 2 decimals)")
+        raise ValueError(
+            tr("amount {value} does not fit the format (15 digits, 2 decimals)", value=value)
+        )
     return text
 
 
 def format_meter_value(value: Decimal) -> str:
     text = format(value, "f")
     if not schema.METER_VALUE.fullmatch(text):
-        raise ValueError(f"meter value {value} does not fit the format (15 digits, 8 decimals)")
+        raise ValueError(
+            tr(
+                "meter value {value} does not fit the format (15 digits, 8 decimals)",
+                value=value,
+            )
+        )
     return text
 
 
 def format_datetime(value: dt.datetime) -> str:
     text = value.isoformat()
     if not schema.DATETIME.fullmatch(text):
-        raise ValueError(f"date-time {text} does not fit xs:dateTime as the format writes it")
+        raise ValueError(
+            tr("date-time {text} does not fit xs:dateTime as the format writes it", text=text)
+        )
     return text
 
 
@@ -140,11 +171,11 @@ def _reading(values: Mapping[str, Any], tags: tuple[tuple[str, str], ...]) -> Me
     v = dict(values)
     tariffs = [v.pop(t, None) for t in ("t1", "t2", "t3")]
     if tariffs[2] is not None and tariffs[1] is None:
-        raise ValueError("t3 is given without t2")
+        raise ValueError(tr("t3 is given without t2"))
     sha = v.pop("photo_sha256", None)
     media = v.pop("photo_media_type", None)
     if media is not None and sha is None:
-        raise ValueError("photoMediaType is given without photoSha256")
+        raise ValueError(tr("photoMediaType is given without photoSha256"))
     photo = None if sha is None else Photo(sha, media if media is not None else "image/jpeg")
     return MeterReading(**v, values=tuple(t for t in tariffs if t is not None), photo=photo)
 
@@ -191,7 +222,14 @@ _CACHE_LIMIT = 65536
 
 
 def _wrong_type(kind: str, model: type, r: Any) -> TypeError:
-    return TypeError(f"a {kind} registry holds {model.__name__}, not {r!r}")
+    return TypeError(
+        tr(
+            "a {kind} registry holds {model}, not {record!r}",
+            kind=kind,
+            model=model.__name__,
+            record=r,
+        )
+    )
 
 
 _AttributeWriter = tuple[Callable[[Any], dict[str, str]], Callable[[], dict[str, Decimal]]]
@@ -213,7 +251,7 @@ def _debt_attrs() -> _AttributeWriter:
         if house is None:
             # The schema's houseId is required: an address given as text is resolved to a
             # house (the runner's house directory) before it is written here.
-            raise ValueError("house_id: 1C registry XML needs the house GUID, not an address")
+            raise ValueError(tr("house_id: 1C registry XML needs the house GUID, not an address"))
         out = {"account": r.account, "houseId": house}
         premises = r.premises.text
         if premises:
@@ -333,7 +371,7 @@ def _reading_attributes(r: Any) -> dict[str, str]:
         out["service"] = check_text(r.service, "service")
     if r.photo is not None:
         out["photoSha256"] = r.photo.sha256
-        out["photoMediaType"] = check_text(r.photo.media_type, "photo media type")
+        out["photoMediaType"] = check_text(r.photo.media_type, tr("photo media type"))
     return out
 
 

@@ -44,7 +44,8 @@ from pes_sdk.premises import MAX_PREMISES_LENGTH, Premises
 from pes_sdk.safexml import HARDENED_PARSER_OPTIONS, check_prolog
 from pes_sdk_1c_xml import schema
 from pes_sdk_1c_xml._fast import slot_setters
-from pes_sdk_1c_xml.codec import OMIT, Codec
+from pes_sdk_1c_xml.codec import OMIT, Codec, impossible_date
+from pes_sdk_1c_xml.i18n import tr
 
 __all__ = ["XmlRegistryReader"]
 
@@ -114,14 +115,14 @@ class XmlRegistryReader(RegistryReader):
     # -- opening -----------------------------------------------------------------------
 
     def _refuse(self, message: str, line: int = 0, field: str = "") -> RegistryRefused:
-        text = f"{field}: {message}" if field else message
+        text = tr("{field}: {message}", field=field, message=message) if field else message
         return self._sink.refuse(text, line=line, field=field)
 
     def _open_header(self) -> RegistryHeader:
         try:
             check_prolog(self.path, encodings=("utf-8",))
         except OSError as exc:
-            raise self._refuse(f"cannot read the file: {exc.strerror or exc}") from None
+            raise self._refuse(_unreadable(exc)) from None
         except FormatError as exc:
             raise self._refuse(exc.message, exc.line) from None
         try:
@@ -129,16 +130,16 @@ class XmlRegistryReader(RegistryReader):
                 events = etree.iterparse(fh, events=("start",), **HARDENED_PARSER_OPTIONS)
                 _, root = next(iter(events))
                 if root.getroottree().docinfo.doctype:
-                    raise self._refuse("a DOCTYPE is not allowed", root.sourceline or 0)
+                    raise self._refuse(tr("a DOCTYPE is not allowed"), root.sourceline or 0)
                 attrib = dict(root.attrib)
                 tag, line = root.tag, root.sourceline or 0
                 del events
         except etree.XMLSyntaxError as exc:
-            raise self._refuse(f"not well-formed XML: {exc.msg}", exc.lineno or 0) from None
+            raise self._refuse(_not_well_formed(exc), exc.lineno or 0) from None
         except StopIteration:
-            raise self._refuse("the file has no root element") from None
+            raise self._refuse(tr("the file has no root element")) from None
         except OSError as exc:
-            raise self._refuse(f"cannot read the file: {exc.strerror or exc}") from None
+            raise self._refuse(_unreadable(exc)) from None
         return self._header(tag, attrib, line)
 
     def _header(self, tag: Any, attrib: dict[str, str], line: int) -> RegistryHeader:
@@ -147,13 +148,23 @@ class XmlRegistryReader(RegistryReader):
         if tag != expected:
             ns, _, local = str(tag).lstrip("{").rpartition("}")
             if ns != schema.NAMESPACE:
-                why = f"namespace {ns!r}" if ns else "no namespace"
+                why = tr("namespace {ns!r}", ns=ns) if ns else tr("no namespace")
                 raise self._refuse(
-                    f"root element {local} has {why}; this reader reads {schema.NAMESPACE!r}",
+                    tr(
+                        "root element {local} has {why}; this reader reads {namespace!r}",
+                        local=local,
+                        why=why,
+                        namespace=schema.NAMESPACE,
+                    ),
                     line,
                 )
             raise self._refuse(
-                f"root element is {local}, a {kind} registry is {schema.ROOT_ELEMENT[kind]}",
+                tr(
+                    "root element is {local}, a {kind} registry is {root}",
+                    local=local,
+                    kind=kind,
+                    root=schema.ROOT_ELEMENT[kind],
+                ),
                 line,
             )
         allowed = {"partnerInn", "partnerAccount", "number", "createdAt"}
@@ -168,9 +179,9 @@ class XmlRegistryReader(RegistryReader):
             allowed |= {"period", "date"}
         for name in attrib:
             if name not in allowed:
-                raise self._refuse("unknown attribute of the root element", line, name)
+                raise self._refuse(tr("unknown attribute of the root element"), line, name)
         for name in sorted(required - attrib.keys()):
-            raise self._refuse("missing attribute of the root element", line, name)
+            raise self._refuse(tr("missing attribute of the root element"), line, name)
         values: dict[str, Any] = {}
         parsers: dict[str, tuple[str, Callable[[str], Any]]] = {
             "partnerInn": ("partner_inn", identifiers.check_inn),
@@ -247,11 +258,11 @@ class XmlRegistryReader(RegistryReader):
                     since_purge = 1
             final_root = events.root
         except etree.XMLSyntaxError as exc:
-            raise self._refuse(f"not well-formed XML: {exc.msg}", exc.lineno or 0) from None
+            raise self._refuse(_not_well_formed(exc), exc.lineno or 0) from None
         except _Structure as exc:
             raise self._refuse(exc.message, exc.line) from None
         except OSError as exc:
-            raise self._refuse(f"cannot read the file: {exc.strerror or exc}") from None
+            raise self._refuse(_unreadable(exc)) from None
         finally:
             if self._fh is not None:
                 self._fh.close()
@@ -281,15 +292,15 @@ class XmlRegistryReader(RegistryReader):
         """Find what other than a record stands before ``upto`` (the slow, rare path)."""
         if parent is None or parent.getparent() is not None:
             line = upto.sourceline or 0
-            raise _Structure(f"a {_local(record_tag)} element must be a child of the root", line)
+            raise _Structure(
+                tr("a {element} element must be a child of the root", element=_local(record_tag)),
+                line,
+            )
         for child in parent:
             if child is upto:
                 return
             if child.tag != record_tag:
-                raise _Structure(
-                    f"unexpected element {_fmt_tag(child.tag)} among the records",
-                    child.sourceline or 0,
-                )
+                raise _Structure(_unexpected_among_records(child), child.sourceline or 0)
 
     def _totals(self, root: Any, record_tag: str) -> ControlTotals:
         """Check what is left of the root: records, then exactly one ``Totals``, last."""
@@ -298,31 +309,32 @@ class XmlRegistryReader(RegistryReader):
         children = list(root)
         for child in children[:-1]:
             if child.tag == totals_tag:
-                raise _Structure("Totals must be the last element", child.sourceline or 0)
+                raise _Structure(tr("Totals must be the last element"), child.sourceline or 0)
             if child.tag != record_tag:
-                raise _Structure(
-                    f"unexpected element {_fmt_tag(child.tag)} among the records",
-                    child.sourceline or 0,
-                )
+                raise _Structure(_unexpected_among_records(child), child.sourceline or 0)
         if not children or children[-1].tag != totals_tag:
             line = children[-1].sourceline or 0 if children else root.sourceline or 0
-            raise _Structure("no Totals element after the records: the file is incomplete", line)
+            raise _Structure(
+                tr("no Totals element after the records: the file is incomplete"), line
+            )
         el = children[-1]
         line = el.sourceline or 0
         if len(el):
-            raise _Structure("Totals has no child elements", line)
+            raise _Structure(tr("Totals has no child elements"), line)
         names = ("count", *schema.TOTALS_SUMS[kind])
         for name in el.attrib:
             if name not in names:
-                raise _Structure(f"unknown attribute {name} of Totals", line)
+                raise _Structure(tr("unknown attribute {name} of Totals", name=name), line)
         sums: dict[str, Decimal] = {}
         text = el.get("count")
         if text is None or not schema.COUNT.fullmatch(text):
-            raise _Structure(f"Totals count is not a count: {text!r}", line)
+            raise _Structure(tr("Totals count is not a count: {text!r}", text=text), line)
         for name in names[1:]:
             value = el.get(name)
             if value is None or not schema.AMOUNT.fullmatch(value):
-                raise _Structure(f"Totals {name} is not an amount: {value!r}", line)
+                raise _Structure(
+                    tr("Totals {name} is not an amount: {value!r}", name=name, value=value), line
+                )
             sums[name] = Decimal(value)
         return ControlTotals(int(text), sums)
 
@@ -342,21 +354,21 @@ class XmlRegistryReader(RegistryReader):
         attrib = dict(el.attrib)
         for name in attrib:
             if name not in codec.attributes:
-                issues.append(Issue(line, name, "unknown attribute"))
+                issues.append(Issue(line, name, tr("unknown attribute")))
         values: dict[str, Any] = {}
         amount: Decimal | None = None
         for f in codec.fields:
             text = attrib.get(f.attr)
             if text is None:
                 if f.required:
-                    issues.append(Issue(line, f.attr, "missing attribute"))
+                    issues.append(Issue(line, f.attr, tr("missing attribute")))
                     if f.attr in tally.sums:
                         tally.unverifiable.add(f.attr)
                 elif f.default is not OMIT:
                     values[f.name] = f.default
                 continue
             if len(text) > schema.MAX_TEXT:
-                issues.append(Issue(line, f.attr, f"longer than {schema.MAX_TEXT} characters"))
+                issues.append(Issue(line, f.attr, _too_long()))
                 if f.attr in tally.sums:
                     tally.unverifiable.add(f.attr)
                 continue
@@ -376,16 +388,20 @@ class XmlRegistryReader(RegistryReader):
         for child in el:
             cline = child.sourceline or line
             if child.tag == schema.qname(codec.record):
-                raise _Structure(f"a {codec.record} element cannot hold another", cline)
+                raise _Structure(
+                    tr("a {element} element cannot hold another", element=codec.record), cline
+                )
             if child.tag != tag_tag or not codec.tags:
-                issues.append(Issue(cline, _fmt_tag(child.tag), "unexpected element"))
+                issues.append(Issue(cline, _fmt_tag(child.tag), tr("unexpected element")))
                 continue
             key = child.get("key")
             if key is None or not key or ":" in key or len(child.attrib) != 1 or len(child):
-                issues.append(Issue(cline, "Tag", "a Tag has one attribute key (no ':') and text"))
+                issues.append(
+                    Issue(cline, "Tag", tr("a Tag has one attribute key (no ':') and text"))
+                )
                 continue
             if len(key) > schema.MAX_TEXT or len(child.text or "") > schema.MAX_TEXT:
-                issues.append(Issue(cline, "Tag", f"longer than {schema.MAX_TEXT} characters"))
+                issues.append(Issue(cline, "Tag", _too_long()))
                 continue
             tags.append((key, child.text or ""))
         record: Record | None = None
@@ -415,7 +431,11 @@ class XmlRegistryReader(RegistryReader):
             return Issue(
                 line,
                 "account",
-                f"account {rec.account!r} and service {rec.service!r} repeat an earlier record",
+                tr(
+                    "account {account!r} and service {service!r} repeat an earlier record",
+                    account=rec.account,
+                    service=rec.service,
+                ),
             )
         self._dupes.add(key)
         return None
@@ -781,23 +801,50 @@ def _debts_builder(
 
 def _bank_account(text: str) -> str:
     if not schema.BANK_ACCOUNT.fullmatch(text):
-        raise ValueError(f"a bank account (р/с) is 20 digits, not {text!r}")
+        raise ValueError(tr("a bank account (р/с) is 20 digits, not {text!r}", text=text))
     return text
 
 
 def _positive(text: str) -> int:
     if not schema.POSITIVE.fullmatch(text):
-        raise ValueError(f"not a registry number (1 or more): {text!r}")
+        raise ValueError(tr("not a registry number (1 or more): {text!r}", text=text))
     return int(text)
 
 
 def _datetime(text: str) -> dt.datetime:
     if not schema.DATETIME.fullmatch(text):
-        raise ValueError(f"not a date-time YYYY-MM-DDThh:mm:ss[±hh:mm]: {text!r}")
-    return dt.datetime.fromisoformat(text)
+        raise ValueError(tr("not a date-time YYYY-MM-DDThh:mm:ss[±hh:mm]: {text!r}", text=text))
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(impossible_date(exc)) from None
 
 
 def _date(text: str) -> dt.date:
     if not schema.DATE.fullmatch(text):
-        raise ValueError(f"not a date YYYY-MM-DD: {text!r}")
-    return dt.date.fromisoformat(text)
+        raise ValueError(tr("not a date YYYY-MM-DD: {text!r}", text=text))
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(impossible_date(exc)) from None
+
+
+# -- messages said in several places ----------------------------------------------------
+
+
+def _unreadable(exc: OSError) -> str:
+    # The system's reason (strerror) is its own text, shown as it is.
+    return tr("cannot read the file: {reason}", reason=exc.strerror or str(exc))
+
+
+def _not_well_formed(exc: etree.XMLSyntaxError) -> str:
+    # libxml2's own words are data.
+    return tr("not well-formed XML: {detail}", detail=exc.msg)
+
+
+def _unexpected_among_records(child: Any) -> str:
+    return tr("unexpected element {element} among the records", element=_fmt_tag(child.tag))
+
+
+def _too_long() -> str:
+    return tr("longer than {limit} characters", limit=schema.MAX_TEXT)

@@ -22,6 +22,7 @@ from pes_sdk.formats.base import Record, WriteReport
 from pes_sdk.models.registry import RegistryHeader, RegistryKind
 from pes_sdk_1c_xml import schema
 from pes_sdk_1c_xml.codec import Codec, check_text, format_amount, format_datetime
+from pes_sdk_1c_xml.i18n import tr
 
 __all__ = ["header_attributes", "write_registry"]
 
@@ -31,14 +32,16 @@ def header_attributes(kind: RegistryKind, header: RegistryHeader) -> dict[str, s
 
     def need(value: object, name: str) -> None:
         if value is None:
-            raise FormatError(f"a {kind} registry needs the header's {name}", field=name)
+            raise FormatError(
+                tr("a {kind} registry needs the header's {name}", kind=kind, name=name), field=name
+            )
 
     need(header.partner_inn, "partner_inn")
     need(header.number, "number")
     out = {"partnerInn": str(header.partner_inn)}
     if header.partner_account is not None:
         if not schema.BANK_ACCOUNT.fullmatch(header.partner_account):
-            raise FormatError("a bank account (р/с) is 20 digits", field="partner_account")
+            raise FormatError(tr("a bank account (р/с) is 20 digits"), field="partner_account")
         out["partnerAccount"] = header.partner_account
     out["number"] = str(header.number)
     if kind is RegistryKind.DEBTS:
@@ -59,9 +62,9 @@ def header_attributes(kind: RegistryKind, header: RegistryHeader) -> dict[str, s
         except ValueError as exc:
             raise FormatError(str(exc), field="created_at") from None
     if not schema.INN.fullmatch(out["partnerInn"]):
-        raise FormatError("an ИНН is 10 or 12 digits", field="partner_inn")
+        raise FormatError(tr("an ИНН is 10 or 12 digits"), field="partner_inn")
     if not schema.POSITIVE.fullmatch(out["number"]):
-        raise FormatError("a registry number is a positive integer", field="number")
+        raise FormatError(tr("a registry number is a positive integer"), field="number")
     return out
 
 
@@ -82,6 +85,7 @@ def write_registry(
     sum_names = schema.TOTALS_SUMS[kind]
     count = 0
     to_attrs, sums = codec.attribute_writer()
+    tag_key, tag_value = tr("a tag key"), tr("a tag value")
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         with etree.xmlfile(fh, encoding="utf-8") as xf:
             xf.write_declaration()
@@ -96,21 +100,24 @@ def write_registry(
                         with element(record_tag, attrib):
                             if tags:
                                 for key, value in tags:
-                                    check_text(key, "a tag key")
-                                    check_text(value, "a tag value")
+                                    check_text(key, tag_key)
+                                    check_text(value, tag_value)
                                     write("\n    ")
                                     with element(tag_tag, {"key": key}):
                                         write(value)
                                 write("\n  ")
                     except (ValueError, TypeError) as exc:
-                        raise FormatError(f"record {count}: {exc}", path=path) from None
+                        raise FormatError(
+                            tr("record {count}: {detail}", count=count, detail=str(exc)),
+                            path=path,
+                        ) from None
                 totals = {"count": str(count)}
                 values = sums()
                 try:
                     for name in sum_names:
                         totals[name] = format_amount(values[name])
                 except ValueError as exc:
-                    raise FormatError(f"Totals: {exc}", path=path) from None
+                    raise FormatError(tr("Totals: {detail}", detail=str(exc)), path=path) from None
                 write("\n  ")
                 with element(schema.qname(schema.TOTALS_ELEMENT), totals):
                     pass
