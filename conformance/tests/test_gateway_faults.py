@@ -16,15 +16,19 @@ from typing import Any
 
 import attrs
 import pytest
-from pes_sdk_conformance.gateways import GatewayConformance, Ledger
+from pes_sdk_conformance.gateways import GatewayConformance, Ledger, basket
 
 from pes_sdk.gateways import (
     CreateOptions,
     GatewayEvent,
     GatewayPayment,
+    GatewayRefused,
+    GatewayTimeout,
     PaymentGateway,
+    PaymentState,
     RefundRequest,
     RefundResult,
+    UnknownPayment,
     WebhookRequest,
     new_idempotency_key,
 )
@@ -104,6 +108,104 @@ class RefundsEverything(Wrapper):
         return self.inner.refund(whole, idempotency_key)  # type: ignore[no-any-return]
 
 
+class UnknownIsNone(Wrapper):
+    """Answers None for a payment id the acquirer does not know."""
+
+    def get_payment(self, gateway_payment_id: str) -> GatewayPayment:
+        try:
+            return self.inner.get_payment(gateway_payment_id)  # type: ignore[no-any-return]
+        except UnknownPayment:
+            return None  # type: ignore[return-value]
+
+
+class UnknownIsRawError(Wrapper):
+    """Lets the protocol's 404 through as it came, not as UnknownPayment."""
+
+    def get_payment(self, gateway_payment_id: str) -> GatewayPayment:
+        try:
+            return self.inner.get_payment(gateway_payment_id)  # type: ignore[no-any-return]
+        except UnknownPayment as exc:
+            raise GatewayRefused(exc.message, gateway=self.name, status=404) from None
+
+
+class CancelDoesNothing(Wrapper):
+    """Answers a cancel with the payment as it is, without asking the acquirer to cancel."""
+
+    def cancel_payment(self, gateway_payment_id: str, idempotency_key: str) -> GatewayPayment:
+        return self.inner.get_payment(gateway_payment_id)  # type: ignore[no-any-return]
+
+
+class NoSocketTimeout(Wrapper):
+    """Declares the sandbox's timeout, but its own connection waits as long as it takes."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        self._declared = float(inner.timeout)
+        # the same simulator and credentials, through a socket that waits a minute
+        self.inner = type(inner)(
+            inner._http.base_url,
+            api_key="sandbox-key",
+            webhook_secret=inner._secret,
+            timeout=60.0,
+        )
+
+    @property
+    def timeout(self) -> float:
+        return self._declared
+
+
+class NewKeyAfterTimeout(Wrapper):
+    """Keeps the key, except that a create retried after a timeout gets a new one."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        self._timed_out: set[Any] = set()
+
+    def create_payment(self, payment: Payment, options: CreateOptions) -> GatewayPayment:
+        if payment.payment_id in self._timed_out:
+            options = attrs.evolve(options, idempotency_key=new_idempotency_key())
+        try:
+            return self.inner.create_payment(payment, options)  # type: ignore[no-any-return]
+        except GatewayTimeout:
+            self._timed_out.add(payment.payment_id)
+            raise
+
+
+class FindsOnlyWhatItCreated(Wrapper):
+    """Finds a payment by order id only from its own memory of the creates it made."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        self._created: dict[Any, str] = {}
+
+    def create_payment(self, payment: Payment, options: CreateOptions) -> GatewayPayment:
+        snapshot = self.inner.create_payment(payment, options)
+        self._created[payment.payment_id] = snapshot.gateway_payment_id
+        return snapshot  # type: ignore[no-any-return]
+
+    def find_payment(self, order_id: Any, idempotency_key: str) -> GatewayPayment | None:
+        known = self._created.get(order_id)
+        return None if known is None else self.get_payment(known)
+
+
+class RefusedRefundReportedAsDone(Wrapper):
+    """Reports a refund the acquirer refused as made, with the snapshot it would have had."""
+
+    def refund(self, request: RefundRequest, idempotency_key: str) -> RefundResult:
+        try:
+            return self.inner.refund(request, idempotency_key)  # type: ignore[no-any-return]
+        except GatewayRefused:
+            current = self.inner.get_payment(request.gateway_payment_id)
+            refunded = current.refunded + request.amount
+            state = (
+                PaymentState.REFUNDED
+                if refunded == current.amount
+                else PaymentState.PARTIALLY_REFUNDED
+            )
+            hoped = attrs.evolve(current, state=state, refunded=refunded)
+            return RefundResult(f"refused:{idempotency_key}", request.amount, hoped)
+
+
 @pytest.fixture
 def harness() -> Iterator[Any]:
     with SandboxHarness(timeout=0.5) as h:
@@ -114,7 +216,7 @@ def run(check: str, wrapper: type[Wrapper], harness: Any) -> None:
     """Run one check of the suite against the wrapped sandbox gateway."""
     suite = GatewayConformance()
     broken = wrapper(harness.gateway)
-    view = _View(harness, broken)
+    view = _View(harness, broken, wrapper)
     ledger = Ledger()
     processor = suite.make_processor(broken, ledger)
     method: Callable[..., None] = getattr(suite, check)
@@ -129,6 +231,11 @@ class _View:
 
     inner: Any
     gateway: PaymentGateway
+    wrapper: type[Wrapper]
+
+    def fresh_gateway(self) -> PaymentGateway:
+        # a second broken gateway, as the same adapter would be after a restart
+        return self.wrapper(self.inner.fresh_gateway())
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -142,6 +249,14 @@ CASES = [
     (TrustsAnyWebhook, "test_tampered_webhook_is_refused", "test_full_refund"),
     (IgnoresTheClock, "test_stale_webhook_is_refused", "test_duplicate_webhook_credits_once"),
     (RefundsEverything, "test_per_line_refunds_sum_to_the_total", "test_full_refund"),
+    (UnknownIsNone, "test_unknown_payment_id_raises_unknown_payment", "test_full_refund"),
+    (UnknownIsRawError, "test_unknown_payment_id_raises_unknown_payment", "test_full_refund"),
+    (CancelDoesNothing, "test_cancel_ends_an_unpaid_payment", "test_full_refund"),
+    (CancelDoesNothing, "test_cancel_after_a_lost_answer_is_retried", "test_full_refund"),
+    (NoSocketTimeout, "test_a_stalled_call_ends_in_a_timeout", "test_create_is_idempotent"),
+    (NewKeyAfterTimeout, "test_timeout_asks_for_the_status_first", "test_create_is_idempotent"),
+    (FindsOnlyWhatItCreated, "test_find_payment_by_order_id", "test_full_refund"),
+    (RefusedRefundReportedAsDone, "test_refused_refund_gives_nothing_back", "test_full_refund"),
 ]
 
 
@@ -161,6 +276,57 @@ def test_the_sandbox_passes_the_checks_used_here(harness: Any) -> None:
         run(check, Wrapper, harness)
 
 
+def test_a_new_key_after_a_timeout_went_unseen_before_the_stalled_call_finished(
+    harness: Any,
+) -> None:
+    # Why the timeout check waits for the stalled call: counted at once, as it used to be,
+    # the acquirer holds one payment, and the second (the stalled call's) comes only later.
+    suite = GatewayConformance()
+    broken = NewKeyAfterTimeout(harness.gateway)
+    processor = suite.make_processor(broken, Ledger())
+    assert harness.time_out_next_answer()
+    entry = processor.start(basket(), return_url=suite.return_url)
+    assert harness.payments_at_acquirer(entry.order_id) == 1
+    harness.finish_stalled_calls()
+    assert harness.payments_at_acquirer(entry.order_id) == 2
+
+
+def test_a_harness_without_the_optional_methods_skips_saying_why(harness: Any) -> None:
+    @attrs.define
+    class Plain:
+        """Only the methods GatewayHarness requires."""
+
+        inner: Any
+
+        @property
+        def gateway(self) -> PaymentGateway:
+            return self.inner.gateway  # type: ignore[no-any-return]
+
+        def approve(self, payment: GatewayPayment) -> None:
+            self.inner.approve(payment)
+
+        def settle(self) -> None:
+            self.inner.settle()
+
+        def time_out_next_answer(self) -> bool:
+            return self.inner.time_out_next_answer()  # type: ignore[no-any-return]
+
+        def payments_at_acquirer(self, order_id: Any) -> int:
+            return self.inner.payments_at_acquirer(order_id)  # type: ignore[no-any-return]
+
+    suite = GatewayConformance()
+    plain = Plain(harness)
+    processor = suite.make_processor(harness.gateway, Ledger())
+    for check, args in [
+        ("test_a_stalled_call_ends_in_a_timeout", (harness.gateway, plain)),
+        ("test_timeout_asks_for_the_status_first", (processor, plain)),
+        ("test_find_payment_by_order_id", (processor, harness.gateway, plain)),
+        ("test_refused_refund_gives_nothing_back", (processor, plain, Ledger())),
+    ]:
+        with pytest.raises(pytest.skip.Exception, match="GatewayHarnessExtras"):
+            getattr(suite, check)(*args)
+
+
 def test_unset_harness_fixture_fails_with_a_message(pytester: pytest.Pytester) -> None:
     pytester.makeconftest('pytest_plugins = ["pes_sdk_conformance.plugin"]\n')
     pytester.makepyfile(
@@ -178,6 +344,4 @@ class TestNoHarness(GatewayConformance):
 
 def test_time_zone_aware() -> None:
     # the suite's baskets carry a time zone, as Payment requires
-    from pes_sdk_conformance.gateways import basket
-
     assert basket().created_at.tzinfo is dt.UTC

@@ -136,6 +136,23 @@ def test_a_refused_refund_is_forgotten_and_another_can_follow(
     assert len(refund_keys) == 2
 
 
+def test_a_refused_refund_can_be_asked_again_as_it_was(
+    sim: AcquirerSimulator, processor: PaymentProcessor
+) -> None:
+    entry = processor.start(basket(), return_url="https://s.example/r")
+    assert entry.gateway_payment_id is not None
+    sim.approve(entry.gateway_payment_id)
+    processor.refresh(entry.order_id)
+    sim.switches.refuse_refunds_next = 1
+    with pytest.raises(GatewayRefused):
+        processor.refund(entry.order_id, {0: Decimal("50.00")})
+    # The same request again goes under a new key: the refused one's would be answered
+    # with the refusal the acquirer keeps for it.
+    done = processor.refund(entry.order_id, {0: Decimal("50.00")}).entry
+    assert (done.refunded, done.refund_count) == (Decimal("50.00"), 1)
+    assert sim.report().refunded == Decimal("50.00")
+
+
 def test_cancel(sim: AcquirerSimulator, processor: PaymentProcessor) -> None:
     entry = processor.start(basket(), return_url="https://s.example/r")
     assert processor.cancel(entry.order_id).entry.state is PaymentState.CANCELLED

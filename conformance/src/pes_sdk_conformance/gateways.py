@@ -17,16 +17,20 @@ a ``gateway_harness`` fixture: a running gateway plus a way to drive the acquire
                 yield harness
 
 The checks go through :class:`~pes_sdk.gateways.processor.PaymentProcessor`, as a service
-does: state machine, idempotent create (also after a lost answer and after a timeout),
+does: state machine, idempotent create (also after a lost answer and after a timeout, counted
+once the stalled first call has done its work), a timeout measured on a stalled call, an
+unknown payment id, a lookup by order id from a gateway that created nothing, cancelling,
 webhook authenticity (tampered, stale, unknown payment), duplicate and out-of-order events,
-full and per-line refunds. The gateway's :class:`~pes_sdk.gateways.models.GatewayCapabilities`
-gate the checks it cannot take (skipped with the capability's name); a harness that cannot
-inject a fault returns False and the check is skipped, saying so.
+full and per-line refunds, a refund the acquirer refuses. The gateway's
+:class:`~pes_sdk.gateways.models.GatewayCapabilities` gate the checks it cannot take (skipped
+with the capability's name); a harness that cannot inject a fault returns False (or lacks
+the optional method, see :class:`GatewayHarnessExtras`) and the check is skipped, saying so.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import string
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -39,6 +43,8 @@ import pytest
 from pes_sdk.gateways import (
     CreateOptions,
     GatewayPayment,
+    GatewayRefused,
+    GatewayTimeout,
     IllegalTransition,
     InvalidRefund,
     Outcome,
@@ -47,6 +53,7 @@ from pes_sdk.gateways import (
     PaymentProcessor,
     PaymentState,
     RetryPolicy,
+    UnknownPayment,
     WebhookRejected,
     WebhookRequest,
     can_move,
@@ -57,7 +64,7 @@ from pes_sdk.gateways.state import TRANSITIONS
 from pes_sdk.models.payments import Payment, PaymentLine, PaymentMethod
 from pes_sdk.money import ZERO
 
-__all__ = ["GatewayConformance", "GatewayHarness", "Ledger"]
+__all__ = ["GatewayConformance", "GatewayHarness", "GatewayHarnessExtras", "Ledger"]
 
 S = PaymentState
 INNS = ("7707083893", "7736050003", "500100732259")
@@ -97,6 +104,37 @@ class GatewayHarness(Protocol):
 
     def time_out_next_answer(self) -> bool:
         """Make the next API call answer after the gateway's timeout; False: can't."""
+        ...
+
+
+class GatewayHarnessExtras(Protocol):
+    """Optional capabilities of a harness, looked up by name.
+
+    A harness without one of them still runs: the checks that need it are skipped, naming
+    the method. Every first-party gateway's harness has them all
+    (:class:`pes_sdk.gateways.simulation.SimulatorHarness` gives them to a simulator built
+    on :class:`~pes_sdk.gateways.simulation.LoopbackSimulator`).
+    """
+
+    def stall_next_answer(self, seconds: float) -> bool:
+        """Make the next API call wait ``seconds`` at the acquirer before it does its work
+        and answers (whatever the client does meanwhile); False: can't."""
+        ...
+
+    def finish_stalled_calls(self) -> None:
+        """End every stall now; return once each stalled call has done its work at the
+        acquirer (its answer goes nowhere: the client gave up on it)."""
+        ...
+
+    def refuse_next_refund(self) -> bool:
+        """Make the acquirer refuse the next refund, giving nothing back, the way its
+        protocol refuses one (an error answer, or a refund object that ends canceled);
+        False: can't."""
+        ...
+
+    def fresh_gateway(self) -> PaymentGateway | None:
+        """A second gateway configured as ``gateway`` is, sharing no memory with it (as
+        after a restart); the harness closes it. None: can't."""
         ...
 
 
@@ -193,6 +231,30 @@ class GatewayConformance:
         return entry
 
     @staticmethod
+    def _extra(harness: GatewayHarness, name: str) -> Any:
+        """The optional harness method ``name`` (see :class:`GatewayHarnessExtras`), or a
+        skip saying the harness lacks it."""
+        method = getattr(harness, name, None)
+        if method is None:
+            pytest.skip(f"the harness has no {name}() (see GatewayHarnessExtras)")
+        return method
+
+    def unknown_payment_id(self, known: str) -> str:
+        """An id of the acquirer's shape that it never issued, made from a real one.
+
+        The default changes the last character of ``known`` within its kind (a digit, a hex
+        letter, a letter), so that the acquirer sees a well-formed id it does not know
+        rather than one it cannot parse. Override it for ids with a check digit.
+        """
+        kinds = ("0123456789", "abcdef", "ABCDEF", string.ascii_lowercase, string.ascii_uppercase)
+        for i in range(len(known) - 1, -1, -1):
+            for kind in kinds:
+                if known[i] in kind:
+                    swapped = kind[(kind.index(known[i]) + 1) % len(kind)]
+                    return known[:i] + swapped + known[i + 1 :]
+        return known + "0"
+
+    @staticmethod
     def _snapshot(processor: PaymentProcessor, entry: PaymentEntry) -> GatewayPayment:
         assert entry.gateway_payment_id is not None
         return processor.gateway.get_payment(entry.gateway_payment_id)
@@ -268,6 +330,73 @@ class GatewayConformance:
         """The gateway declares a finite, positive timeout for its calls."""
         assert 0 < gateway.timeout < 600
 
+    #: the longest gateway timeout the stalled-call check waits out (scale it down in the
+    #: harness: the first-party harnesses use 0.5 s)
+    longest_timed_timeout: float = 5.0
+
+    def test_a_stalled_call_ends_in_a_timeout(
+        self, gateway: PaymentGateway, gateway_harness: GatewayHarness
+    ) -> None:
+        """A call the acquirer stalls ends with GatewayTimeout after the declared timeout.
+
+        The acquirer stalls each call for three times the timeout plus a second; the call
+        must give up with :class:`GatewayTimeout` before half of the stall beyond the
+        timeout has passed, so the margin is wide (a loaded machine does not fail it) and a
+        socket without a timeout (or a longer one) cannot pass.
+        """
+        stall_next = self._extra(gateway_harness, "stall_next_answer")
+        finish = getattr(gateway_harness, "finish_stalled_calls", None)
+        timeout = float(gateway.timeout)
+        if timeout > self.longest_timed_timeout:
+            pytest.skip(
+                f"the harness's gateway times out after {timeout}s: scale it down to at most "
+                f"{self.longest_timed_timeout}s to time a stalled call"
+            )
+        payment = basket()
+        created = gateway.create_payment(
+            payment, CreateOptions(new_idempotency_key(), self.return_url)
+        )
+        other = basket()
+        calls: list[tuple[str, Callable[[], object]]] = [
+            (
+                "create_payment",
+                lambda: gateway.create_payment(
+                    other, CreateOptions(new_idempotency_key(), self.return_url)
+                ),
+            ),
+            ("get_payment", lambda: gateway.get_payment(created.gateway_payment_id)),
+        ]
+        if gateway.capabilities.lookup_by_order:
+            calls.append(
+                ("find_payment", lambda: gateway.find_payment(payment.payment_id, "k" * 32))
+            )
+        stall = 3 * timeout + 1.0
+        limit = timeout + (stall - timeout) / 2
+        for name, call in calls:
+            if not stall_next(stall):
+                pytest.skip("the harness cannot stall an answer")
+            began = time.monotonic()
+            try:
+                call()
+            except GatewayTimeout:
+                took = time.monotonic() - began
+            except Exception as exc:
+                pytest.fail(
+                    f"{name} of a stalled call raised {type(exc).__name__}, not GatewayTimeout"
+                )
+            else:
+                took = time.monotonic() - began
+                pytest.fail(
+                    f"{name} answered after {took:.2f}s although the acquirer stalled it "
+                    f"{stall:.1f}s: no timeout of {timeout}s on the call"
+                )
+            finally:
+                if finish is not None:
+                    finish()  # the stall ends now: no waiting out the rest of it
+            assert took < limit, (
+                f"{name} gave up after {took:.2f}s, beyond its declared timeout of {timeout}s"
+            )
+
     @pytest.mark.parametrize("method", list(PaymentMethod), ids=str)
     def test_create_gives_a_confirmation(
         self, processor: PaymentProcessor, gateway: PaymentGateway, method: PaymentMethod
@@ -316,13 +445,116 @@ class GatewayConformance:
     def test_timeout_asks_for_the_status_first(
         self, processor: PaymentProcessor, gateway_harness: GatewayHarness
     ) -> None:
-        """After a timed-out create, the payment is found, not created a second time."""
+        """After a timed-out create, the payment is found, not created a second time.
+
+        The acquirer is counted once the stalled first call has done its work too: a retry
+        under a new key makes its own payment at once, the stalled one a second, later.
+        """
         if not gateway_harness.time_out_next_answer():
             pytest.skip("the harness cannot make an answer time out")
         payment = basket()
         entry = processor.start(payment, return_url=self.return_url)
         assert entry.state is S.PENDING
         assert gateway_harness.payments_at_acquirer(payment.payment_id) == 1
+        self._extra(gateway_harness, "finish_stalled_calls")()
+        assert gateway_harness.payments_at_acquirer(payment.payment_id) == 1, (
+            "the stalled first create made a second payment: the retry used another key"
+        )
+        assert processor.refresh(entry.order_id).entry.gateway_payment_id == (
+            entry.gateway_payment_id
+        )
+
+    # -- status, lookup, cancel ----------------------------------------------------------
+
+    def test_unknown_payment_id_raises_unknown_payment(
+        self, gateway: PaymentGateway, gateway_harness: GatewayHarness
+    ) -> None:
+        """get_payment of an id the acquirer never issued raises UnknownPayment.
+
+        Not None, not the protocol's raw error: the processor and the service tell "no such
+        payment" (never retried, never credited) from "ask again later" by that type.
+        """
+        payment = basket()
+        known = gateway.create_payment(
+            payment, CreateOptions(new_idempotency_key(), self.return_url)
+        ).gateway_payment_id
+        unknown = self.unknown_payment_id(known)
+        assert unknown != known, "unknown_payment_id() returned the known id"
+        try:
+            answer = gateway.get_payment(unknown)
+        except UnknownPayment:
+            pass
+        except Exception as exc:
+            pytest.fail(f"get_payment({unknown!r}) raised {type(exc).__name__}, not UnknownPayment")
+        else:
+            pytest.fail(f"get_payment({unknown!r}) answered {answer!r}, not UnknownPayment")
+        assert gateway.get_payment(known).order_id == payment.payment_id
+
+    def test_find_payment_by_order_id(
+        self,
+        processor: PaymentProcessor,
+        gateway: PaymentGateway,
+        gateway_harness: GatewayHarness,
+    ) -> None:
+        """find_payment finds a payment by our order id alone, from a gateway that did not
+        create it (as after a restart), and answers None for an order never created."""
+        self._require(gateway, "lookup_by_order")
+        assert gateway.find_payment(uuid.uuid4(), new_idempotency_key()) is None
+        entry = processor.start(basket(), return_url=self.return_url)
+        fresh = self._extra(gateway_harness, "fresh_gateway")()
+        if fresh is None:
+            pytest.skip("the harness cannot make a second gateway")
+        expected = (entry.gateway_payment_id, entry.order_id, entry.payment.total)
+        for who, lookup in (("the gateway", gateway), ("a fresh gateway", fresh)):
+            found = lookup.find_payment(entry.order_id, entry.idempotency_key)
+            assert found is not None, f"{who} did not find order {entry.order_id}"
+            assert (found.gateway_payment_id, found.order_id, found.amount) == expected
+            assert found.state is S.PENDING
+        gateway_harness.approve(self._snapshot(processor, entry))
+        paid = fresh.find_payment(entry.order_id, entry.idempotency_key)
+        assert paid is not None and paid.state is S.SUCCEEDED, "the lookup reads a stale state"
+
+    def test_cancel_ends_an_unpaid_payment(
+        self,
+        processor: PaymentProcessor,
+        gateway: PaymentGateway,
+        gateway_harness: GatewayHarness,
+        ledger: Ledger,
+    ) -> None:
+        """cancel_payment of a pending payment ends it cancelled at the acquirer too; a
+        repeat (same key) answers the cancelled payment. A gateway that cannot cancel
+        (capability ``cancel_pending``) refuses, changing nothing."""
+        entry = processor.start(basket(), return_url=self.return_url)
+        if not gateway.capabilities.cancel_pending:
+            with pytest.raises(GatewayRefused):
+                processor.cancel(entry.order_id)
+            assert processor.entry(entry.order_id).state is S.PENDING
+            assert self._snapshot(processor, entry).state is S.PENDING
+            return
+        cancelled = processor.cancel(entry.order_id).entry
+        assert cancelled.state is S.CANCELLED, f"a cancelled payment reads as {cancelled.state}"
+        assert self._snapshot(processor, entry).state is S.CANCELLED, (
+            "cancel_payment answered, but the acquirer did not cancel the payment"
+        )
+        again = processor.cancel(entry.order_id)
+        assert again.move.outcome is Outcome.DUPLICATE
+        assert again.entry.state is S.CANCELLED
+        assert not ledger.credits
+
+    def test_cancel_after_a_lost_answer_is_retried(
+        self,
+        processor: PaymentProcessor,
+        gateway: PaymentGateway,
+        gateway_harness: GatewayHarness,
+    ) -> None:
+        """A cancel whose answer was lost (done, then a 5xx) is retried and ends cancelled."""
+        self._require(gateway, "cancel_pending")
+        entry = processor.start(basket(), return_url=self.return_url)
+        if not gateway_harness.lose_next_answer():
+            pytest.skip("the harness cannot lose an answer")
+        after = processor.cancel(entry.order_id).entry
+        assert after.state is S.CANCELLED, f"a cancel retried after a lost answer: {after.state}"
+        assert self._snapshot(processor, entry).state is S.CANCELLED
 
     def test_approved_and_declined_are_read_back(
         self, processor: PaymentProcessor, gateway_harness: GatewayHarness, ledger: Ledger
@@ -469,6 +701,28 @@ class GatewayConformance:
         assert (acquirer.state, acquirer.refunded) == (S.REFUNDED, entry.payment.total)
         with pytest.raises(InvalidRefund):
             processor.refund(entry.order_id)
+
+    def test_refused_refund_gives_nothing_back(
+        self, processor: PaymentProcessor, gateway_harness: GatewayHarness, ledger: Ledger
+    ) -> None:
+        """A refund the acquirer refuses raises GatewayRefused: nothing is given back, in
+        the book, the ledger or at the acquirer, and the same refund can be asked again."""
+        entry = self._paid(processor, gateway_harness)
+        if not self._extra(gateway_harness, "refuse_next_refund")():
+            pytest.skip("the harness cannot make the acquirer refuse a refund")
+        with pytest.raises(GatewayRefused):
+            processor.refund(entry.order_id)
+        after = processor.entry(entry.order_id)
+        assert (after.state, after.refunded) == (S.SUCCEEDED, ZERO), (
+            "a refused refund was booked as made"
+        )
+        assert ledger.refunded(entry.order_id) == ZERO
+        acquirer = self._snapshot(processor, after)
+        assert (acquirer.state, acquirer.refunded) == (S.SUCCEEDED, ZERO)
+        # the refusal was the acquirer's answer to that attempt, not to the refund for ever
+        done = processor.refund(entry.order_id).entry
+        assert (done.state, done.refunded) == (S.REFUNDED, entry.payment.total)
+        assert ledger.refunded(entry.order_id) == entry.payment.total
 
     def test_per_line_refunds_sum_to_the_total(
         self,

@@ -69,16 +69,24 @@ class PaymentGateway(abc.ABC):
     def find_payment(self, order_id: UUID, idempotency_key: str) -> GatewayPayment | None:
         """The payment created for our ``order_id``, or None if the acquirer has none.
 
-        Called after a create timed out, before any new attempt.
+        Called after a create timed out, before any new attempt, and after a restart: it
+        asks the acquirer, never this object's memory of its own creates.
         """
 
     @abc.abstractmethod
     def cancel_payment(self, gateway_payment_id: str, idempotency_key: str) -> GatewayPayment:
-        """Cancel a payment that is not yet paid."""
+        """Cancel a payment that is not yet paid; a repeat answers the cancelled payment.
+
+        :class:`GatewayRefused` where the protocol cannot cancel an unpaid payment
+        (:attr:`GatewayCapabilities.cancel_pending` False).
+        """
 
     @abc.abstractmethod
     def refund(self, request: RefundRequest, idempotency_key: str) -> RefundResult:
-        """Give back ``request.amount`` (per line, for the receipt); idempotent by key."""
+        """Give back ``request.amount`` (per line, for the receipt); idempotent by key.
+
+        A refund the acquirer refuses raises :class:`GatewayRefused`, never a result.
+        """
 
     @abc.abstractmethod
     def parse_webhook(self, request: WebhookRequest) -> list[GatewayEvent]:

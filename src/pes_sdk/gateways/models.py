@@ -274,3 +274,7 @@ class GatewayCapabilities:
     webhook_timestamps: bool = True
     #: a payment can be looked up by the service's own order id
     lookup_by_order: bool = True
+    #: the merchant can cancel a payment the client has not paid yet (ЮKassa cannot cancel
+    #: a pending one-stage payment: it expires); without it ``cancel_payment`` of a pending
+    #: payment raises :class:`~pes_sdk.gateways.errors.GatewayRefused` and changes nothing
+    cancel_pending: bool = True

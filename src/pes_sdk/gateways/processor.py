@@ -29,6 +29,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
+import secrets
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -472,8 +473,14 @@ class PaymentProcessor:
             else:
                 # The request's fingerprint is in the key: after a refusal the same number
                 # may be asked again with other lines, and an acquirer refuses a key reused
-                # for another body.
-                key = f"{entry.idempotency_key}-r{entry.refund_count + 1}-{_fingerprint(request)}"
+                # for another body. So is a random part: after a refusal the same request
+                # may be asked again, and an acquirer answers a key it has seen with its
+                # first answer (ЮKassa: the canceled refund, for 24 hours). The key is
+                # stored before the first attempt, so every retry still sends the same one.
+                key = (
+                    f"{entry.idempotency_key}-r{entry.refund_count + 1}"
+                    f"-{_fingerprint(request)}{secrets.token_hex(2)}"
+                )
                 self.store.put(attrs.evolve(entry, pending_refund=(key, request)))
         try:
             result = self.retry.call(lambda: self.gateway.refund(request, key))

@@ -21,8 +21,9 @@ signing, statuses); an integrator writing a new gateway adapter builds on the sa
 * :class:`LoopbackReceiver` — an endpoint that hands each webhook, raw, to a callable as a
   :class:`~pes_sdk.gateways.models.WebhookRequest`;
 * :class:`SimulatorHarness` — the conformance harness's plumbing: a recording receiver,
-  pressing the confirmation page's buttons as a browser would, losing or timing out the next
-  answer.
+  pressing the confirmation page's buttons as a browser would, losing, timing out or
+  stalling the next answer and waiting for a stalled call to finish its work, refusing the
+  next refund, a second gateway sharing no memory with the first.
 
 Why :mod:`http.server` rather than an ASGI app: simulators must run wherever the core runs
 with nothing else installed and start in milliseconds inside a test. This module is not
@@ -67,6 +68,35 @@ Outcome = Literal["sent", "retry", "refused"]
 Answer = int | tuple[int, bytes]
 
 
+class _Server(ThreadingHTTPServer):
+    """A ``ThreadingHTTPServer`` that counts the requests its handlers are working on."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self.in_flight = 0
+        self.idle = threading.Condition()
+
+
+class _Busy:
+    """Counts one request as in flight on its server (a :class:`_Server`) while it runs."""
+
+    def __init__(self, server: object) -> None:
+        self._server = server if isinstance(server, _Server) else None
+
+    def __enter__(self) -> None:
+        if self._server is not None:
+            with self._server.idle:
+                self._server.in_flight += 1
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            with self._server.idle:
+                self._server.in_flight -= 1
+                self._server.idle.notify_all()
+
+
 class LoopbackServer:
     """A ``ThreadingHTTPServer`` on ``127.0.0.1`` served from a daemon thread.
 
@@ -78,8 +108,7 @@ class LoopbackServer:
     def __init__(
         self, handler: type[BaseHTTPRequestHandler], *, port: int = 0, name: str = "loopback"
     ) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", port), handler)
         self._thread: threading.Thread | None = None
         self._thread_name = name
 
@@ -104,6 +133,20 @@ class LoopbackServer:
 
     def _started(self) -> None:
         """Called once the server thread runs: start what else the server needs."""
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no request of a :class:`SimulatorHandler` is being worked on.
+
+        False if one still is after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        with self._server.idle:
+            while self._server.in_flight > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._server.idle.wait(left)
+        return True
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
@@ -151,11 +194,15 @@ class SimulatorHandler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         raise NotImplementedError
 
+    # Each request counts as in flight while it is worked on, so that a harness can wait
+    # for a stalled call to finish its work after the client gave up on it.
     def do_GET(self) -> None:
-        self._dispatch("GET")
+        with _Busy(self.server):
+            self._dispatch("GET")
 
     def do_POST(self) -> None:
-        self._dispatch("POST")
+        with _Busy(self.server):
+            self._dispatch("POST")
 
 
 class FailureSwitches(Protocol):
@@ -226,6 +273,10 @@ class LoopbackSimulator(LoopbackServer, Generic[SwitchesT, ItemT]):
         self.webhooks_dropped = 0
         self.webhooks_duplicated = 0
         self.webhooks_reordered = 0
+        # a stall waits on this, so it can be ended early (end_stalls, stop) instead of
+        # keeping a test, or the server's shutdown, waiting for the whole api_delay
+        self._stalls = threading.Condition()
+        self._stall_round = 0
 
     # -- life ----------------------------------------------------------------------------
 
@@ -243,6 +294,7 @@ class LoopbackSimulator(LoopbackServer, Generic[SwitchesT, ItemT]):
 
     def stop(self) -> None:
         """Stop serving, then let the outbox's workers finish what they are sending."""
+        self._release_stalls()
         super().stop()
         for _ in self._workers:
             self._queue.put(None)
@@ -273,9 +325,34 @@ class LoopbackSimulator(LoopbackServer, Generic[SwitchesT, ItemT]):
         return fail, lose, stall
 
     def _stall(self, stall: bool) -> None:
-        """Wait ``api_delay`` if this call stalls (by counter or by ``slow_rate``)."""
+        """Wait ``api_delay`` if this call stalls (by counter or by ``slow_rate``).
+
+        :meth:`end_stalls` ends the wait early; the call then goes on to do its work.
+        """
         if stall or self._chance(self.switches.slow_rate):
-            time.sleep(self.switches.api_delay)
+            deadline = time.monotonic() + self.switches.api_delay
+            with self._stalls:
+                round_ = self._stall_round
+                while self._stall_round == round_:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._stalls.wait(left)
+
+    def end_stalls(self, timeout: float = 10.0) -> bool:
+        """End every stall now; return once each stalled call has done its work.
+
+        The client of a stalled call has usually given up (its timeout): the call still
+        does what it was asked, as an acquirer does, and its answer goes nowhere. False if
+        a call is still being worked on after ``timeout`` seconds.
+        """
+        self._release_stalls()
+        return self.wait_idle(timeout)
+
+    def _release_stalls(self) -> None:
+        with self._stalls:
+            self._stall_round += 1
+            self._stalls.notify_all()
 
     def _fails(self, fail: bool) -> bool:
         """Whether this call fails before any work (by counter or by ``api_error_rate``)."""
@@ -544,6 +621,8 @@ class _Simulator(Protocol):
 
     def flush(self, timeout: float = ...) -> bool: ...
 
+    def end_stalls(self, timeout: float = ...) -> bool: ...
+
 
 class _Gateway(Protocol):
     @property
@@ -562,7 +641,9 @@ class SimulatorHarness(Generic[SimT, GatewayT]):
     A subclass makes ``self.simulator`` and ``self.receiver`` (through :meth:`_record`),
     starts them and sets ``self._gateway`` in ``start``, and says where the confirmation
     page of a payment is (:meth:`_page_url`). :attr:`record_answer` is what the recording
-    receiver answers.
+    receiver answers. A subclass that can build a second gateway (:meth:`_new_gateway`)
+    gets :meth:`fresh_gateway`; one whose simulator has a ``refuse_refunds_next`` switch
+    gets :meth:`refuse_next_refund`.
     """
 
     simulator: SimT
@@ -573,6 +654,7 @@ class SimulatorHarness(Generic[SimT, GatewayT]):
         self._lock = threading.Lock()
         self._captured: list[WebhookRequest] = []
         self._gateway: GatewayT | None = None
+        self._fresh: list[GatewayT] = []
         self._timeout = timeout
 
     def _record(self, request: WebhookRequest) -> Any:
@@ -584,10 +666,16 @@ class SimulatorHarness(Generic[SimT, GatewayT]):
         raise NotImplementedError
 
     def stop(self) -> None:
+        for gateway in self._fresh:
+            gateway.close()
         if self._gateway is not None:
             self._gateway.close()
         self.simulator.stop()
         self.receiver.stop()
+
+    def _new_gateway(self) -> GatewayT | None:
+        """A new gateway configured as :attr:`gateway` is; None: this harness cannot."""
+        return None
 
     def __enter__(self) -> Self:
         return self.start()
@@ -626,3 +714,30 @@ class SimulatorHarness(Generic[SimT, GatewayT]):
         self.simulator.switches.stall_next += 1
         self.simulator.switches.api_delay = self.gateway.timeout + 0.3
         return True
+
+    def stall_next_answer(self, seconds: float) -> bool:
+        """The next API call waits ``seconds`` before its work (and its answer)."""
+        self.simulator.switches.stall_next += 1
+        self.simulator.switches.api_delay = seconds
+        return True
+
+    def finish_stalled_calls(self) -> None:
+        """End every stall now and return once each stalled call has done its work."""
+        if not self.simulator.end_stalls():
+            raise TimeoutError("a stalled call is still being worked on")
+
+    def refuse_next_refund(self) -> bool:
+        """The acquirer refuses the next refund (nothing given back); False: can't."""
+        switches = self.simulator.switches
+        if not hasattr(switches, "refuse_refunds_next"):
+            return False
+        switches.refuse_refunds_next += 1
+        return True
+
+    def fresh_gateway(self) -> GatewayT | None:
+        """A second gateway like :attr:`gateway`, sharing no memory with it (as after a
+        restart); closed with the harness. None: this harness cannot make one."""
+        gateway = self._new_gateway()
+        if gateway is not None:
+            self._fresh.append(gateway)
+        return gateway

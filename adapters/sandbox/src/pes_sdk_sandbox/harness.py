@@ -31,8 +31,11 @@ class SandboxHarness(SimulatorHarness[AcquirerSimulator, SandboxGateway]):
         self.receiver.start()
         self.simulator.webhook_url = self.receiver.url
         self.simulator.start()
-        self._gateway = SandboxGateway.for_simulator(self.simulator, timeout=self._timeout)
+        self._gateway = self._new_gateway()
         return self
+
+    def _new_gateway(self) -> SandboxGateway:
+        return SandboxGateway.for_simulator(self.simulator, timeout=self._timeout)
 
     # -- the GatewayHarness methods ------------------------------------------------------
 

@@ -44,8 +44,11 @@ class SberHarness(SimulatorHarness[SberSimulator, SberGateway]):
         self.receiver.start()
         self.simulator.callback_url = self.receiver.url
         self.simulator.start()
-        self._gateway = gateway_for(self.simulator, timeout=self._timeout)
+        self._gateway = self._new_gateway()
         return self
+
+    def _new_gateway(self) -> SberGateway:
+        return gateway_for(self.simulator, timeout=self._timeout)
 
     def _page_url(self, payment: GatewayPayment) -> str:
         # the payment page, as the client's browser would see it

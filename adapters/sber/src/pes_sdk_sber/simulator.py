@@ -16,7 +16,7 @@ does), speaking the protocol the adapter speaks:
   ``orderNumber``, ``operation``, ``status`` and ``checksum`` (see :mod:`.checksums`).
 
 :class:`Switches` inject 5xx answers, lost answers (work done, then 5xx), answers slower
-than the client's timeout, and duplicated, reordered or dropped callbacks; and
+than the client's timeout, refused refunds, and duplicated, reordered or dropped callbacks; and
 ``lower_deposited_on_refund`` makes ``depositedAmount`` drop by what was refunded, as a bank
 may report it.
 """
@@ -76,6 +76,9 @@ class Switches:
     #: report ``depositedAmount`` less what was refunded (some banks do); off: it stays the
     #: captured amount. ``amount`` and ``refundedAmount`` are the same either way.
     lower_deposited_on_refund: bool = False
+    #: refuse the next N ``refund.do`` calls with ``errorCode`` 7 (the bank declines the
+    #: refund; the exact message is unverified); nothing is given back
+    refuse_refunds_next: int = 0
 
 
 class _Refused(Exception):
@@ -356,6 +359,9 @@ class SberSimulator(LoopbackSimulator[Switches, dict[str, str]]):
             raise _Refused(7, "Сумма к возврату изменилась (expectedDepositedAmount)")
         if amount <= 0 or amount > left:
             raise _Refused(7, "Сумма возврата превышает сумму списания")
+        if self.switches.refuse_refunds_next > 0:
+            self.switches.refuse_refunds_next -= 1
+            raise _Refused(7, "Возврат отклонён банком")
         items = form.get("refundItems")
         if items:
             try:

@@ -254,7 +254,15 @@ class TBankGateway(PaymentGateway):
         return self._live_for_order(order_id, any_status=True)
 
     def cancel_payment(self, gateway_payment_id: str, idempotency_key: str) -> GatewayPayment:
-        answer = self._call("Cancel", {"PaymentId": gateway_payment_id}, lookup=True)
+        try:
+            answer = self._call("Cancel", {"PaymentId": gateway_payment_id}, lookup=True)
+        except TBankRefused:
+            # A repeat (after a lost answer, or a second cancel) finds the payment CANCELED
+            # already, which T-Bank refuses as a wrong status: that is the outcome asked for.
+            snapshot = self.get_payment(gateway_payment_id)
+            if snapshot.state is S.CANCELLED:
+                return snapshot
+            raise
         return self._cancelled(answer, gateway_payment_id)
 
     def refund(self, request: RefundRequest, idempotency_key: str) -> RefundResult:

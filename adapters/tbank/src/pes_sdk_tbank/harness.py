@@ -72,7 +72,11 @@ class TBankHarness(SimulatorHarness[TBankSimulator, TBankGateway]):
     def start(self) -> TBankHarness:
         self.receiver.start()
         self.simulator.start()
-        self._gateway = TBankGateway(
+        self._gateway = self._new_gateway()
+        return self
+
+    def _new_gateway(self) -> TBankGateway:
+        return TBankGateway(
             terminal_key=self.simulator.terminal_key,
             password=self.simulator.password,
             base_url=self.simulator.base_url,
@@ -80,7 +84,6 @@ class TBankHarness(SimulatorHarness[TBankSimulator, TBankGateway]):
             timeout=self._timeout,
             receipt_email="receipts@service.example",
         )
-        return self
 
     # -- the GatewayHarness methods ------------------------------------------------------
 
@@ -92,11 +95,17 @@ class TBankHarness(SimulatorHarness[TBankSimulator, TBankGateway]):
         return len(self.simulator.payments_for(order_id))
 
     def lose_next_answer(self) -> bool:
-        # the Init's answer, not the CheckOrder's before it
-        self.simulator.switches.only_method = "Init"
+        # the answer of the next call that does work (an Init, not the CheckOrder before it;
+        # a Cancel), not of a lookup
+        self.simulator.switches.only_method = "Init|Cancel"
         return super().lose_next_answer()
 
     def time_out_next_answer(self) -> bool:
         # the Init itself times out (a create first asks CheckOrder, which answers at once)
         self.simulator.switches.only_method = "Init"
         return super().time_out_next_answer()
+
+    def stall_next_answer(self, seconds: float) -> bool:
+        # whatever the next call is (e.g. a create's CheckOrder)
+        self.simulator.switches.only_method = ""
+        return super().stall_next_answer(seconds)

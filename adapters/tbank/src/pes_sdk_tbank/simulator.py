@@ -64,6 +64,8 @@ class ErrorCodes:
     BAD_STATUS = "4"
     #: *simulator choice*: a refund larger than what is left
     AMOUNT_EXCEEDED = "5"
+    #: *simulator choice*: the bank refused the refund (e.g. the terminal's balance)
+    REFUND_REFUSED = "10"
 
 
 #: ``AgentData.AgentSign`` values (tag 1222 by name; платёжный агент is ``paying_agent``)
@@ -98,7 +100,8 @@ class TBankSwitches:
     fail_next: int = 0
     lose_next: int = 0
     stall_next: int = 0
-    #: when set (e.g. ``"Init"``), the ``*_next`` counters count only calls of that method
+    #: when set (e.g. ``"Init"``, or ``"Init|Cancel"``), the ``*_next`` counters count only
+    #: calls of those methods
     only_method: str = ""
     #: refuse a second Init with an OrderId already used (as a terminal may be set up)
     unique_order_ids: bool = True
@@ -107,6 +110,9 @@ class TBankSwitches:
     refund_sums_in_state: bool = False
     #: put OriginalAmount / NewAmount into Cancel answers (documented); off: leave them out
     refund_sums_in_cancel: bool = True
+    #: refuse the next N refunds (a Cancel of a paid payment) with ``Success: false``,
+    #: :attr:`ErrorCodes.REFUND_REFUSED`; nothing is given back
+    refuse_refunds_next: int = 0
 
 
 @attrs.frozen
@@ -261,7 +267,7 @@ class TBankSimulator(LoopbackSimulator[TBankSwitches, tuple[str, bytes]]):
         """One API call: (HTTP status, JSON body). Switches act before and after the work."""
         sw = self.switches
         with self._lock:
-            counted = not sw.only_method or sw.only_method == method
+            counted = not sw.only_method or method in sw.only_method.split("|")
             fail, lose, stall = self._take_next(counted=counted)
         self._stall(stall)
         if self._fails(fail):
@@ -416,6 +422,10 @@ class TBankSimulator(LoopbackSimulator[TBankSwitches, tuple[str, bytes]]):
             receipt = data.get("Receipt")
             if receipt is not None:
                 _check_receipt(receipt, value)
+            if self.switches.refuse_refunds_next > 0:
+                # not kept under its ExternalRequestId: a refusal is not an operation
+                self.switches.refuse_refunds_next -= 1
+                raise _Refused(ErrorCodes.REFUND_REFUSED, "Возврат отклонён", str(payment.id))
             payment.new_amount = original_left - value
             payment.status = "REFUNDED" if payment.new_amount == 0 else "PARTIAL_REFUNDED"
             payment_left = payment.new_amount

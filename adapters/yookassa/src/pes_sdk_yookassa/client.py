@@ -105,6 +105,9 @@ class YooKassaGateway(PaymentGateway):
         signed_webhooks=False,
         webhook_timestamps=False,
         lookup_by_order=True,
+        # ЮKassa cancels only waiting_for_capture payments; a pending one-stage payment
+        # cannot be cancelled by the merchant (it expires): cancel_payment is refused
+        cancel_pending=False,
     )
 
     def __init__(

@@ -60,7 +60,11 @@ class YooKassaHarness(SimulatorHarness[YooKassaSimulator, YooKassaGateway]):
         self.receiver.start()
         self.simulator.webhook_url = self.receiver.url
         self.simulator.start()
-        self._gateway = YooKassaGateway(
+        self._gateway = self._new_gateway()
+        return self
+
+    def _new_gateway(self) -> YooKassaGateway:
+        return YooKassaGateway(
             self.simulator.shop_id,
             self.simulator.secret_key,
             base_url=self.simulator.base_url,
@@ -68,7 +72,6 @@ class YooKassaHarness(SimulatorHarness[YooKassaSimulator, YooKassaGateway]):
             webhook_networks=self._networks,
             **self._options,
         )
-        return self
 
     # -- the GatewayHarness methods ------------------------------------------------------
 

@@ -98,6 +98,10 @@ class Switches:
     stall_next: int = 0
     #: answer the next N calls 429 too_many_requests (nothing done)
     throttle_next: int = 0
+    #: the next N refunds end ``canceled`` (``cancellation_details``: ``yoo_money``,
+    #: ``insufficient_funds``: the shop's incoming payments do not cover them); nothing is
+    #: given back. ЮKassa answers such a refund 200 with the refund object, not an error.
+    refuse_refunds_next: int = 0
 
 
 class SimulatorError(GatewayError):
@@ -436,7 +440,6 @@ class YooKassaSimulator(LoopbackSimulator[Switches, bytes]):
                 raise _bad(f"payment is {payment.status}: nothing to refund", "payment_id")
             if payment.refunded + value > payment.amount:
                 raise _bad("the refund exceeds what is left of the payment", "amount")
-            payment.refunded += value
             refund: dict[str, Any] = {
                 "id": f"{secrets.token_hex(4)}-0015-5000-8000-{secrets.token_hex(6)}",
                 "payment_id": payment_id,
@@ -444,6 +447,18 @@ class YooKassaSimulator(LoopbackSimulator[Switches, bytes]):
                 "amount": _money(value),
                 "created_at": _now(),
             }
+            if self.switches.refuse_refunds_next > 0:
+                # refused: the refund object exists, canceled, and no money moved; ЮKassa
+                # sends no notification for a canceled refund
+                self.switches.refuse_refunds_next -= 1
+                refund["status"] = "canceled"
+                refund["cancellation_details"] = {
+                    "party": "yoo_money",
+                    "reason": "insufficient_funds",
+                }
+                self._refunds[refund["id"]] = refund
+                return dict(refund)
+            payment.refunded += value
             if receipt is not None:
                 refund["receipt_registration"] = "pending"
             self._refunds[refund["id"]] = refund
