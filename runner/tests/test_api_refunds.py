@@ -164,7 +164,8 @@ def test_refunds_by_line_and_whole_reach_the_acquirer_and_the_ledger_once(
     assert (entry.partner_inn, entry.account, entry.service) == (sub, ACCOUNT, "Отопление")
     assert entry.amount == Decimal("100.00") and entry.order_id == uuid.UUID(order)
     assert entry.ref is not None and entry.ref.startswith(f"refund:{order}:")
-    assert re.search(r"-r1-[0-9a-f]{8}:0$", entry.ref)  # refund 1 of the payment, line 0
+    # refund 1 of the payment, line 0: fingerprint (8 hex) + random part (4 hex)
+    assert re.search(r"-r1-[0-9a-f]{12}:0$", entry.ref)
     [service] = [s for s in r.store.find_by_account(sub, ACCOUNT) if s.service == "Отопление"]
     assert service.paid == Decimal("900.00")  # credits − refunds
     assert service.balance == Decimal("600.50")

@@ -113,6 +113,105 @@ def test_a_missing_config_file_is_a_usage_error(tmp_path: Path) -> None:
     assert "cannot be read" in result.stderr
 
 
+# -- check and init in Russian (issue 13) ---------------------------------------------------
+
+#: No locale variable: what a developer's shell without a Russian locale gives.
+NO_LOCALE: dict[str, str | None] = {
+    "LANGUAGE": None,
+    "LC_ALL": None,
+    "LC_MESSAGES": None,
+    "LANG": None,
+}
+
+
+def run_in(args: Sequence[str], **locale: str) -> Result:
+    env: dict[str, str | None] = {**ENV, **NO_LOCALE, **locale}
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def _bad_config(tmp_path: Path) -> Path:
+    return write_config(tmp_path, replace={'cutoff = "18:00"': 'cutoff = "25:00"\ncolour = "red"'})
+
+
+def test_check_lists_the_problems_in_russian_with_lang_ru(tmp_path: Path) -> None:
+    path = _bad_config(tmp_path)
+
+    result = run_in(["runner", "check", "--config", str(path), "--lang", "ru"])
+
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"pes: error: {path}: 2 проблемы:"
+    assert "  partners[1].cutoff: должно быть местным временем HH:MM" in lines[2]
+    assert lines[1] == (
+        "  partners[1].colour: неизвестный ключ; здесь допустимы: bank, channel, cutoff, "
+        "empty_registry, fee, format, inn, kpp, name, readings_format, source, transfer_format"
+    )
+    assert " problems:" not in result.stderr and "Traceback" not in result.output
+
+
+def test_check_prints_the_setup_in_russian(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+
+    for args in (
+        ["--lang", "ru", "runner", "check", "--config", str(path)],
+        ["runner", "--lang", "ru", "check", "--config", str(path)],
+        ["runner", "check", "--config", str(path), "--lang", "ru"],
+    ):
+        result = run_in(args)
+        assert result.exit_code == 0, result.output
+        lines = result.output.splitlines()
+        assert lines[0] == f"конфигурация: {path}"
+        assert lines[1].startswith("сервис: ") and "(ИНН " in lines[1]
+        assert lines[2] == "часовой пояс: Asia/Yekaterinburg"
+        assert "партнёры: 3" in lines
+        assert any(line.startswith("    источник: inbox ") for line in lines)
+        assert any(line.startswith("    канал: outbox ") for line in lines)
+        assert "    время отсечения: 21:30; платёжное поручение: нет" in lines
+        assert lines[3] == f"папка данных: {tmp_path / 'data'}"
+        assert lines[4] == f"хранилище: sqlite:///{tmp_path / 'data' / 'pes.db'}"
+        assert lines[5] == "платёжный шлюз: sandbox"
+        assert lines[6] == "http: 127.0.0.1:8080 (вебхуки по адресу /webhooks/sandbox)"
+        assert lines[-1].startswith("планировщик: входящие папки — каждые ")
+        assert "до 7 дней назад" in lines[-1] and "всего 10 попыток" in lines[-1]
+        for english in ("configuration:", "time zone:", "store:", "cut-off:", "webhooks at"):
+            assert english not in result.output
+
+
+def test_a_russian_locale_chooses_russian_and_english_is_the_default(tmp_path: Path) -> None:
+    good, bad = write_config(tmp_path / "good"), _bad_config(tmp_path / "bad")
+
+    russian = run_in(["runner", "check", "--config", str(good)], LANG="ru_RU.UTF-8")
+    refused = run_in(["runner", "check", "--config", str(bad)], LANG="ru_RU.UTF-8")
+    english = run_in(["runner", "check", "--config", str(good)])
+    english_refused = run_in(["runner", "check", "--config", str(bad)])
+    chosen = run_in(["runner", "check", "--config", str(good), "--lang", "en"], LANG="ru_RU.UTF-8")
+
+    assert russian.exit_code == 0 and russian.output.startswith(f"конфигурация: {good}\n")
+    assert refused.exit_code == 2 and f"{bad}: 2 проблемы:" in refused.stderr
+    assert english.exit_code == 0 and english.output.startswith(f"configuration: {good}\n")
+    assert "transfer order: none" in english.output
+    assert english.output.splitlines()[-1].startswith("daemon: inboxes every ")
+    assert english_refused.exit_code == 2
+    assert english_refused.stderr.startswith(f"pes: error: {bad}: 2 problems:\n")
+    assert "  partners[1].colour: unknown key; allowed here: bank," in english_refused.stderr
+    assert chosen.output.startswith(f"configuration: {good}\n")
+
+
+def test_init_speaks_russian(tmp_path: Path) -> None:
+    target = tmp_path / "pes"
+
+    result = run_in(["runner", "init", str(target), "--lang", "ru"])
+    again = run_in(["runner", "init", str(target)], LANG="ru_RU.UTF-8")
+
+    assert result.exit_code == 0, result.output
+    path = target / "runner.toml"
+    assert result.output.startswith(f"записан {path}\nсоздана ")
+    assert f"  1. отредактируйте {path}: " in result.output
+    assert f"  3. pes runner check --config {path}" in result.output
+    assert again.exit_code == 2
+    assert f"pes: error: {path} уже существует и не перезаписывается" in again.stderr
+
+
 # -- scan and status -----------------------------------------------------------------------
 
 

@@ -22,9 +22,12 @@ from pes_sdk_runner.config import (
     load_runner_config,
     parse_runner_config,
 )
+from pes_sdk_runner.config.loader import keyed
+from pes_sdk_runner.i18n import tr
 
 from pes_sdk.errors import ConfigError
 from pes_sdk.formats.base import FormatCapabilities, RegistryFormat, RegistryReader
+from pes_sdk.i18n import collect_untranslated, translate, using_language
 from pes_sdk.models.registry import RegistryKind
 from pes_sdk.plugins import hookimpl
 from pes_sdk.plugins.manager import PluginHost, get_host
@@ -905,3 +908,158 @@ def test_hostile_values_are_problems_not_tracebacks(
     with pytest.raises(RunnerConfigError) as caught:
         parse_runner_config(changed, base=tmp_path, env=ENV)
     assert any(problem in p for p in caught.value.problems), caught.value.problems
+
+
+# -- in Russian (issue 13) ---------------------------------------------------------------
+
+_CYRILLIC = re.compile("[А-Яа-яЁё]")
+
+
+class _PaymentsWithoutServices(RegistryFormat):
+    name = "payments-without-services"
+    kind = RegistryKind.PAYMENTS
+    capabilities = FormatCapabilities()
+
+    def open(self, path: Path, **kwargs: Any) -> RegistryReader:
+        raise NotImplementedError
+
+
+class _ReadOnlyPayments(RegistryFormat):
+    name = "read-only-payments"
+    kind = RegistryKind.PAYMENTS
+    capabilities = FormatCapabilities(write=False)
+
+    def open(self, path: Path, **kwargs: Any) -> RegistryReader:
+        raise NotImplementedError
+
+
+class _OddFormatsPlugin:
+    @hookimpl
+    def pes_registry_formats(self) -> Sequence[RegistryFormat]:
+        return [_WriteOnlyDebts(), _PaymentsWithoutServices(), _ReadOnlyPayments()]
+
+
+def _twin(data: dict[str, Any]) -> None:
+    twin = copy.deepcopy(data["partners"][0])
+    twin["source"]["folder"] = "inbox/twin"
+    twin["channel"]["folder"] = "outbox/twin"
+    data["partners"].append(twin)
+
+
+def _clash(data: dict[str, Any]) -> None:
+    data["partners"][1]["source"] = {"kind": "inbox", "folder": "outbox/uk-dom"}
+    data["partners"][1]["format"] = "pes-debts"
+
+
+def _lost_services(debts: str) -> Change:
+    def change(data: dict[str, Any]) -> None:
+        data["partners"][0]["format"] = debts
+        data["partners"][0]["channel"]["format"] = "payments-without-services"
+
+    return change
+
+
+#: Problems the cases of test_each_problem_is_named_by_its_key leave out, one per kind.
+MORE_CASES: list[tuple[str, Change, dict[str, str] | None]] = [
+    ("twin partner", _twin, None),
+    ("clashing folders", _clash, None),
+    ("no tokens", lambda d: None, full_env(PES_CLIENT_TOKENS=" , ")),
+    ("short token", lambda d: None, full_env(PES_OPERATOR_TOKENS="short")),
+    ("operator is client", lambda d: None, full_env(PES_OPERATOR_TOKENS=f"{OPERATOR},{CLIENT}")),
+    ("token in the file", _set("http.client_tokens", "x" * 20), None),
+    ("format cannot read", _set("partners[0].format", "write-only-debts"), None),
+    ("format cannot write", _set("partners[0].channel.format", "read-only-payments"), None),
+    ("one service lost", _lost_services("sber-debts"), None),
+    ("two services lost", _lost_services("1c-xml-debts"), None),
+    ("sqlite url", _set("store", {"url": "sqlite://"}), None),
+    ("postgresql url", _set("store", {"url": "postgresql://"}), None),
+    ("store group commit", _set("store", {"group_commit": "yes"}), None),
+    ("port range", _set("http.port", 70000), None),
+    ("port type", _set("http.port", Decimal("80.5")), None),
+    ("env map", _set("gateway.secrets_env", {"api_key": 5}), None),
+    ("env map type", _set("gateway.secrets_env", ["x"]), None),
+    ("settings type", _set("gateway.settings", "x"), None),
+    ("http missing", _set("http", "x"), None),
+    ("attempts type", _set("daemon", {"delivery_max_attempts": "ten"}), None),
+    ("limit as a list", _set("http.max_line_amount", [1]), None),
+    ("limit as a time", _set("http.max_line_amount", dt.time(1, 2)), None),
+    ("bad url", _set("store", {"url": "//["}), None),
+]
+
+
+def _in_russian(error: RunnerConfigError) -> list[str]:
+    """Every problem of ``error`` and its whole text are said in Russian, none left English."""
+    with using_language("ru"), collect_untranslated() as missed:
+        shown = [translate(p) for p in error.problems]
+        whole = translate(str(error))
+    assert missed == [], missed
+    for english, russian in zip(error.problems, shown, strict=True):
+        assert russian != english and _CYRILLIC.search(russian), russian
+    assert "проблем" in whole.splitlines()[0], whole
+    assert str(error) == "\n  ".join([str(error).splitlines()[0], *error.problems])
+    return shown
+
+
+@pytest.mark.parametrize(
+    ("change", "env"),
+    [(c[1], None) for c in CASES] + [(c[1], c[2]) for c in MORE_CASES],
+    ids=[c[0] for c in CASES] + [c[0] for c in MORE_CASES],
+)
+def test_each_problem_reads_in_russian(
+    tmp_path: Path, change: Change, env: dict[str, str] | None
+) -> None:
+    host = PluginHost()
+    host.register(_OddFormatsPlugin(), name="odd-formats")
+    data = base_config()
+    change(data)
+    error = problems_of(tmp_path, data, env=env, host=host)
+    shown = _in_russian(error)
+    # the key paths stay as they are, in front
+    assert tuple(p.split(": ", 1)[0] for p in shown) == error.keys
+
+
+def test_folder_problems_read_in_russian(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    data = base_config()
+    data["service"]["data"] = "a-file"
+    data["partners"][0]["source"]["folder"] = str(tmp_path / "a-file" / "in")
+    data["store"] = {"url": f"sqlite:///{tmp_path / 'a-file' / 'db' / 'pes.db'}"}
+    _in_russian(problems_of(tmp_path, data))
+    data = base_config()
+    data["service"]["data"] = "~nobody-has-this-name"
+    _in_russian(problems_of(tmp_path, data))
+
+
+def test_file_problems_read_in_russian(tmp_path: Path) -> None:
+    with pytest.raises(RunnerConfigError) as info:
+        load_runner_config(tmp_path / "nope.toml")
+    _in_russian(info.value)
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes("name = 'Водоканал'".encode("cp1251"))
+    with pytest.raises(RunnerConfigError) as info:
+        load_runner_config(bad)
+    _in_russian(info.value)
+    bad.write_text("[service\n", encoding="utf-8")
+    with pytest.raises(RunnerConfigError) as info:
+        load_runner_config(bad)
+    _in_russian(info.value)
+    with pytest.raises(RunnerConfigError) as info:
+        parse_runner_config("version = 2\n", env=ENV, host=PluginHost(entry_points=False))
+    _in_russian(info.value)
+    assert translate(str(info.value), "ru").startswith("конфигурация исполнителя: ")
+
+
+def test_the_problem_count_agrees_in_russian(tmp_path: Path) -> None:
+    heads = {}
+    for count in (1, 2, 5, 21):
+        error = RunnerConfigError(None, [keyed("version", tr("missing"))] * count)
+        heads[count] = translate(str(error), "ru").splitlines()[0]
+    assert heads == {
+        1: "конфигурация исполнителя: 1 проблема:",
+        2: "конфигурация исполнителя: 2 проблемы:",
+        5: "конфигурация исполнителя: 5 проблем:",
+        21: "конфигурация исполнителя: 21 проблема:",
+    }
+    assert str(RunnerConfigError(None, ["a: b"] * 2)).startswith(
+        "runner configuration: 2 problems:"
+    )

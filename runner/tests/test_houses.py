@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ from pes_sdk_runner.store import House, SqlStore
 
 from pes_sdk.addresses import parse_address
 from pes_sdk.errors import FormatError
+from pes_sdk.i18n import collect_untranslated, translate, using_language
 
 GAR = Path(__file__).parent / "data" / "gar" / "59"
 
@@ -200,3 +204,68 @@ def test_an_address_matching_none_or_several_is_not_guessed(
     assert r.house is None
     assert reason in r.reason
     assert {c.guid for c in r.candidates} == candidates
+
+
+# -- in Russian (issue 13) ----------------------------------------------------------------------
+
+
+def _refusal(call: Callable[[], object]) -> str:
+    """What ``call`` is refused with, as the accountant reads it: in Russian, nothing left over."""
+    with pytest.raises(FormatError) as err:
+        call()
+    with using_language("ru"), collect_untranslated() as missed:
+        text = str(err.value)
+    assert missed == [], missed
+    assert text != str.__str__(err.value.message) and re.search("[А-Яа-яЁё]", text), text
+    return text
+
+
+def test_house_refusals_read_in_russian(store: SqlStore, tmp_path: Path) -> None:
+    bad_csv = [
+        b"not-a-guid;\xd0\x9f\xd0\xb5\xd1\x80\xd0\xbc\xd1\x8c\n",
+        f"{G_LENINA_10};\n".encode(),
+        f"{G_LENINA_10} Пермь Ленина 10\n".encode(),
+        f"{G_LENINA_10};г. Пермь\n".encode("cp1251"),
+    ]
+    for n, raw in enumerate(bad_csv):
+        path = tmp_path / f"houses-{n}.csv"
+        path.write_bytes(raw)
+        assert "строка 1" in _refusal(functools.partial(list, read_houses_csv(path)))
+
+    assert "не папка" in _refusal(lambda: gar_files(tmp_path / "none"))
+    assert "AS_ADDR_OBJ_*.XML" in _refusal(lambda: gar_files(tmp_path))
+    folder = tmp_path / "59"
+    shutil.copytree(GAR, folder)
+    files = gar_files(folder)
+    hierarchy = files["hierarchy"]
+    hierarchy.rename(tmp_path / hierarchy.name)
+    assert "ни AS_ADM_HIERARCHY" in _refusal(lambda: gar_files(folder))
+    (tmp_path / hierarchy.name).rename(hierarchy)
+    twice = [folder / f"AS_HOUSES_2026010{n}_{n}.XML" for n in "12"]
+    for extra in twice:
+        shutil.copy(files["houses"], extra)
+    assert "больше одного файла houses" in _refusal(lambda: gar_files(folder))
+    for extra in twice:
+        extra.unlink()
+    shutil.copy(hierarchy, folder / "AS_MUN_HIERARCHY_20260101_2.XML")
+    assert "больше одного файла иерархии" in _refusal(lambda: gar_files(folder))
+    (folder / "AS_MUN_HIERARCHY_20260101_2.XML").unlink()
+    hierarchy.write_text(
+        hierarchy.read_text(encoding="utf-8").replace("</ITEMS>", ""), encoding="utf-8"
+    )
+    assert "XML составлен с ошибками" in _refusal(lambda: import_gar(store, folder))
+
+
+def test_unresolved_addresses_say_why_in_russian(directory: SqlStore) -> None:
+    resolver = HouseResolver(directory)
+    with using_language("ru"), collect_untranslated() as missed:
+        reasons = [
+            translate(resolver.resolve(text).reason)
+            for text in ("Пермь, Ленина, 10", "г. Пермь, ул. Ленина, д. 11", "г. Пермь")
+        ]
+    assert missed == []
+    assert reasons == [
+        "этот адрес у 2 домов справочника",
+        "в справочнике нет дома с таким адресом",
+        "в адресе нет улицы или номера дома",
+    ]

@@ -20,6 +20,7 @@ from pes_sdk_runner.ingest import Outcome, ingest_file
 from pes_sdk_runner.store import SqlStore
 from runner_data import INN_A, PARTNERS
 
+from pes_sdk.i18n import collect_untranslated, translate, using_language
 from pes_sdk.plugins.manager import PluginHost
 
 GAR = Path(__file__).parent / "data" / "gar" / "59"
@@ -149,3 +150,41 @@ def test_a_refused_registry_leaves_no_quarantine_behind(
     assert directory.find_by_account(INN_A, "1004") == []
     leftovers = [p.name for p in uk.source.folder.iterdir() if p.name.startswith(".")]
     assert leftovers == []
+
+
+def test_the_rejects_say_why_an_address_was_not_found_in_russian(
+    directory: SqlStore, uk: PartnerConfig, host: PluginHost
+) -> None:
+    # With the reader's own reject (its header) and without (the header the merge writes).
+    without_bad_amount = [r for r in ROWS if not r.endswith(";x")]
+    for number, rows in ((1, ROWS), (2, without_bad_amount)):
+        with using_language("ru"), collect_untranslated() as missed:
+            out = ingest_file(directory, uk, _file(uk, rows, number), host, received_at=DAY)
+        # support/address_format.py's own reject is a test format's, in English only
+        assert set(missed) <= {"not an amount: 'x'"}, missed
+        assert out.rejects is not None
+        with open(out.rejects, encoding="utf-8-sig", newline="") as fh:
+            found = list(csv.reader(fh, delimiter=";"))
+        assert found[0] == ["строка", "поле", "причина", "исходная строка"], number
+        ambiguous, unknown = [r for r in found[1:] if r[1] == "address"]
+        assert ambiguous[2].startswith(
+            "запись 2, лицевой счёт 1002: адрес 'Пермь,Ленина,10,7': "
+            "этот адрес у 2 домов справочника: "
+        )
+        assert G_LENINA_10 in ambiguous[2] and G_PER_LENINA_10 in ambiguous[2]
+        assert unknown[2] == (
+            "запись 3, лицевой счёт 1003: адрес 'г. Пермь, ул. Ленина, д. 99': "
+            "в справочнике нет дома с таким адресом"
+        )
+
+
+def test_a_refusal_is_said_in_russian(
+    directory: SqlStore, uk: PartnerConfig, host: PluginHost
+) -> None:
+    assert uk.source.folder is not None
+    path = uk.source.folder / "addr_no_number.txt"
+    path.write_text("\n".join(ROWS) + "\n", encoding="utf-8")
+    out = ingest_file(directory, uk, path, host, received_at=DAY)
+    assert out.outcome is Outcome.REFUSED and out.message is not None
+    assert out.message == "the registry's number is not in its file name or header"
+    assert translate(out.message, "ru") == "номера реестра нет ни в имени файла, ни в заголовке"

@@ -29,8 +29,18 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pes_sdk.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, ISO_DATE, fail, host_of
+from pes_sdk.cli.common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    ISO_DATE,
+    LANG_OPTION,
+    fail,
+    host_of,
+)
 from pes_sdk.errors import PesError
+from pes_sdk.i18n import translate
+from pes_sdk_runner.i18n import tr, tr_n
 
 if TYPE_CHECKING:
     from pes_sdk.operations import Progress
@@ -54,14 +64,15 @@ _CONFIG = click.option(
 def _load(ctx: click.Context, path: Path) -> RunnerConfig:
     """The configuration at ``path``, or exit 2 listing every problem (no traceback)."""
     from pes_sdk_runner.config import RunnerConfigError, load_runner_config
+    from pes_sdk_runner.config.loader import problems_head
 
     try:
         return load_runner_config(path, host_of(ctx))
     except RunnerConfigError as exc:
-        count = len(exc.problems)
-        click.echo(f"pes: error: {path}: {count} problem{'s' if count != 1 else ''}:", err=True)
+        head = problems_head(str(path), len(exc.problems))
+        click.echo(f"pes: error: {translate(head)}", err=True)
         for problem in exc.problems:
-            click.echo(f"  {problem}", err=True)
+            click.echo(f"  {translate(problem)}", err=True)
         raise click.exceptions.Exit(EXIT_USAGE) from None
 
 
@@ -109,9 +120,13 @@ def _make_folders(config: RunnerConfig) -> list[Path]:
                 each.mkdir()
             except FileExistsError:
                 if not each.is_dir():
-                    fail(f"{each} exists and is not a folder", EXIT_USAGE)
+                    fail(tr("{folder} exists and is not a folder", folder=each), EXIT_USAGE)
             except OSError as exc:
-                fail(f"cannot create the folder {each}: {exc.strerror or exc}", EXIT_USAGE)
+                reason = exc.strerror or str(exc)
+                fail(
+                    tr("cannot create the folder {folder}: {reason}", folder=each, reason=reason),
+                    EXIT_USAGE,
+                )
             else:
                 made.append(each)
     return made
@@ -132,6 +147,7 @@ def _chosen(config: RunnerConfig, inn: str | None) -> tuple[PartnerConfig, ...]:
 
 
 @click.group()
+@LANG_OPTION
 def runner() -> None:
     """The reference runner (эталонный исполнитель): ingest, close days, serve the API.
 
@@ -172,6 +188,7 @@ def _init_text() -> str:
 
 @runner.command()
 @click.argument("folder", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+@LANG_OPTION
 @click.pass_context
 def init(ctx: click.Context, folder: Path) -> None:
     """Write a commented configuration, DIR/runner.toml, and the folders it names.
@@ -187,35 +204,49 @@ def init(ctx: click.Context, folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        why = "it exists and is not a folder" if folder.exists() else exc.strerror or exc
-        fail(f"cannot make the folder {folder}: {why}", EXIT_USAGE)
+        why = tr("it exists and is not a folder") if folder.exists() else exc.strerror or str(exc)
+        fail(tr("cannot make the folder {folder}: {reason}", folder=folder, reason=why), EXIT_USAGE)
     try:
         # "x": refused if the file exists, even one written since the check.
         with open(path, "x", encoding="utf-8") as fh:
             fh.write(_init_text())
     except FileExistsError:
-        fail(f"{path} exists: it is not overwritten (edit it, or init another folder)", EXIT_USAGE)
+        fail(
+            tr("{path} exists: it is not overwritten (edit it, or init another folder)", path=path),
+            EXIT_USAGE,
+        )
     except OSError as exc:
-        fail(f"cannot write {path}: {exc.strerror or exc}", EXIT_USAGE)
-    click.echo(f"wrote {path}")
+        fail(
+            tr("cannot write {path}: {reason}", path=path, reason=exc.strerror or str(exc)),
+            EXIT_USAGE,
+        )
+    click.echo(translate(tr("wrote {path}", path=path)))
     # Tokens are checked at load but play no part in the folders: stand-ins, never stored.
     env = {"PES_CLIENT_TOKENS": "x" * 16 + "-client", "PES_OPERATOR_TOKENS": "x" * 16 + "-op"}
     try:
         config = load_runner_config(path, host_of(ctx), env=env)
     except RunnerConfigError as exc:
-        click.echo("folders: not created yet; the runner creates them when it starts.", err=True)
-        click.echo("the file needs what this installation lacks:", err=True)
+        click.echo(
+            translate(tr("folders: not created yet; the runner creates them when it starts.")),
+            err=True,
+        )
+        click.echo(translate(tr("the file needs what this installation lacks:")), err=True)
         for problem in exc.problems:
-            click.echo(f"  {problem}", err=True)
+            click.echo(f"  {translate(problem)}", err=True)
     else:
         for made in _make_folders(config):
-            click.echo(f"created {made}/")
+            click.echo(translate(tr("created {folder}/", folder=made)))
     click.echo(
-        "next:\n"
-        f"  1. edit {path}: your service, partners, formats, folders and cut-offs\n"
-        "  2. export PES_CLIENT_TOKENS=… PES_OPERATOR_TOKENS=… (each ≥16 characters)\n"
-        f"  3. pes runner check --config {path}\n"
-        f"  4. pes runner serve --config {path}"
+        translate(
+            tr(
+                "next:\n"
+                "  1. edit {path}: your service, partners, formats, folders and cut-offs\n"
+                "  2. export PES_CLIENT_TOKENS=… PES_OPERATOR_TOKENS=… (each ≥16 characters)\n"
+                "  3. pes runner check --config {path}\n"
+                "  4. pes runner serve --config {path}",
+                path=path,
+            )
+        )
     )
     ctx.exit(EXIT_OK)
 
@@ -225,19 +256,27 @@ def init(ctx: click.Context, folder: Path) -> None:
 
 @runner.command()
 @_CONFIG
+@LANG_OPTION
 @click.pass_context
 def check(ctx: click.Context, config_path: Path) -> None:
     """Load the configuration strictly and print what it sets up."""
     config = _load(ctx, config_path)
     http = config.http
-    click.echo(f"configuration: {config_path}")
-    click.echo(f"service: {config.service.details.name} (ИНН {config.service.details.inn})")
-    click.echo(f"time zone: {config.service.time_zone}")
-    click.echo(f"data: {config.service.data}")
-    click.echo(f"store: {config.store.display_url}")
-    click.echo(f"gateway: {config.gateway.name}")
-    click.echo(f"http: {http.host}:{http.port} (webhooks at {http.webhook_path})")
-    click.echo(f"partners: {len(config.partners)}")
+    details = config.service.details
+    click.echo(translate(tr("configuration: {path}", path=config_path)))
+    click.echo(translate(tr("service: {name} (ИНН {inn})", name=details.name, inn=details.inn)))
+    click.echo(translate(tr("time zone: {zone}", zone=config.service.time_zone)))
+    click.echo(translate(tr("data: {folder}", folder=config.service.data)))
+    click.echo(translate(tr("store: {url}", url=config.store.display_url)))
+    click.echo(translate(tr("gateway: {name}", name=config.gateway.name)))
+    webhooks = tr(
+        "http: {host}:{port} (webhooks at {path})",
+        host=http.host,
+        port=http.port,
+        path=http.webhook_path,
+    )
+    click.echo(translate(webhooks))
+    click.echo(translate(tr("partners: {count}", count=len(config.partners))))
     for p in config.partners:
         kpp = f" КПП {p.kpp}" if p.kpp else ""
         click.echo(f"  {p.inn}{kpp} {p.name}")
@@ -246,16 +285,24 @@ def check(ctx: click.Context, config_path: Path) -> None:
             source += f" {p.source.folder}"
         if p.format:
             source += f" ({p.format})"
-        click.echo(f"    source: {source}")
+        click.echo(translate(tr("    source: {source}", source=source)))
         channel = p.channel.kind
         if p.channel.folder is not None:
             channel += f" {p.channel.folder}"
         if p.channel.format:
             channel += f" ({p.channel.format})"
-        click.echo(f"    channel: {channel}")
-        transfer = p.transfer_format or "none"
-        click.echo(f"    cut-off: {p.cutoff:%H:%M}; transfer order: {transfer}")
-    click.echo(f"daemon: {_schedule(config)}")
+        click.echo(translate(tr("    channel: {channel}", channel=channel)))
+        transfer = p.transfer_format or tr("none")
+        click.echo(
+            translate(
+                tr(
+                    "    cut-off: {cutoff:%H:%M}; transfer order: {transfer}",
+                    cutoff=p.cutoff,
+                    transfer=transfer,
+                )
+            )
+        )
+    click.echo(translate(tr("daemon: {schedule}", schedule=_schedule(config))))
     ctx.exit(EXIT_OK)
 
 
@@ -608,12 +655,17 @@ def _print_close(result: DayClose, readings: Path | None) -> None:
 def _schedule(config: RunnerConfig) -> str:
     d = config.daemon
     if not d.enabled:
-        return "off (serve runs the API only)"
-    return (
-        f"inboxes every {d.scan_interval:g} s, billing sources every {d.poll_interval:g} s; "
-        f"days closed {d.close_grace:g} s after the cut-off, up to {d.catch_up_days} days back; "
-        f"deliveries retried every {d.delivery_interval:g} s, "
-        f"{d.delivery_max_attempts} attempts in all"
+        return tr("off (serve runs the API only)")
+    return tr(
+        "inboxes every {scan:g} s, billing sources every {poll:g} s; "
+        "days closed {grace:g} s after the cut-off, {back}; "
+        "deliveries retried every {retry:g} s, {attempts}",
+        scan=d.scan_interval,
+        poll=d.poll_interval,
+        grace=d.close_grace,
+        back=tr_n("up to {n} day back", "up to {n} days back", d.catch_up_days),
+        retry=d.delivery_interval,
+        attempts=tr_n("{n} attempt in all", "{n} attempts in all", d.delivery_max_attempts),
     )
 
 

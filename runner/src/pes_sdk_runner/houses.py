@@ -35,6 +35,7 @@ from pes_sdk.addresses import Address, canonical_type, house_designation, name_k
 from pes_sdk.errors import FormatError
 from pes_sdk.identifiers import check_guid
 from pes_sdk.safexml import HARDENED_PARSER_OPTIONS, check_prolog
+from pes_sdk_runner.i18n import tr, tr_n
 from pes_sdk_runner.store.base import House, Store
 
 __all__ = [
@@ -89,21 +90,21 @@ def read_houses_csv(path: Path | str) -> Iterator[House]:
             try:
                 line = decoder.decode(raw).rstrip("\r\n")
             except UnicodeDecodeError:
-                raise FormatError("not UTF-8 text", path=path, line=n) from None
+                raise FormatError(tr("not UTF-8 text"), path=path, line=n) from None
             if not line.strip():
                 continue
             guid, sep, address = line.partition(";")
             if n == 1 and guid.strip().lower() == "guid":
                 continue
             if not sep:
-                raise FormatError("expected guid;address", path=path, line=n)
+                raise FormatError(tr("expected guid;address"), path=path, line=n)
             try:
                 guid = check_guid(guid.strip())
             except ValueError as exc:
                 raise FormatError(str(exc), path=path, line=n, field="guid") from None
             address = address.strip()
             if not address:
-                raise FormatError("no address", path=path, line=n, field="address")
+                raise FormatError(tr("no address"), path=path, line=n, field="address")
             yield House.from_address(guid, address, "csv")
 
 
@@ -153,7 +154,7 @@ def gar_files(folder: Path | str) -> dict[str, Path]:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise FormatError("not a folder", path=folder)
+        raise FormatError(tr("not a folder"), path=folder)
     found: dict[str, list[Path]] = {}
     patterns = {
         "addr_obj": re.compile(r"AS_ADDR_OBJ_\d{8}_[\w-]+\.xml", re.I),
@@ -168,17 +169,25 @@ def gar_files(folder: Path | str) -> dict[str, Path]:
     out: dict[str, Path] = {}
     for kind in ("addr_obj", "houses"):
         if kind not in found:
-            raise FormatError(f"no AS_{kind.upper()}_*.XML file of ГАР here", path=folder)
+            raise FormatError(
+                tr("no AS_{kind}_*.XML file of ГАР here", kind=kind.upper()), path=folder
+            )
     hierarchy = found.get("mun") or found.get("adm")
     if not hierarchy:
-        raise FormatError("no AS_MUN_HIERARCHY_*.XML nor AS_ADM_HIERARCHY_*.XML here", path=folder)
+        raise FormatError(
+            tr("no AS_MUN_HIERARCHY_*.XML nor AS_ADM_HIERARCHY_*.XML here"), path=folder
+        )
     for kind, files in (("addr_obj", found["addr_obj"]), ("houses", found["houses"])):
         if len(files) > 1:
-            raise FormatError(f"more than one {kind} file: {[f.name for f in files]}", path=folder)
+            names = [f.name for f in files]
+            raise FormatError(
+                tr("more than one {kind} file: {names}", kind=kind, names=names), path=folder
+            )
         out[kind] = files[0]
     if len(hierarchy) > 1:
         raise FormatError(
-            f"more than one hierarchy file: {[f.name for f in hierarchy]}", path=folder
+            tr("more than one hierarchy file: {names}", names=[f.name for f in hierarchy]),
+            path=folder,
         )
     out["hierarchy"] = hierarchy[0]
     return out
@@ -203,7 +212,7 @@ def _elements(path: Path, tag: str) -> Iterator[dict[str, str]]:
                         del parent[0]
     except etree.XMLSyntaxError as exc:
         raise FormatError(
-            f"not well-formed XML: {exc.msg}", path=path, line=exc.lineno or 0
+            tr("not well-formed XML: {detail}", detail=exc.msg), path=path, line=exc.lineno or 0
         ) from None
 
 
@@ -411,7 +420,7 @@ class HouseResolver:
         """The house ``text`` names, or a :class:`Resolution` saying why there is none."""
         address = parse_address(text)
         if not address.complete:
-            return Resolution(None, address, "the address names no street or no house number")
+            return Resolution(None, address, tr("the address names no street or no house number"))
         candidates = self._candidates(address)
         if len(candidates) > 1 and address.street_type:
             typed = tuple(c for c in candidates if c.street_type == address.street_type)
@@ -419,10 +428,14 @@ class HouseResolver:
         if len(candidates) == 1:
             return Resolution(candidates[0], address)
         if not candidates:
-            return Resolution(None, address, "no house of the directory has this address")
+            return Resolution(None, address, tr("no house of the directory has this address"))
         return Resolution(
             None,
             address,
-            f"{len(candidates)} houses of the directory have this address",
+            tr_n(
+                "{n} house of the directory has this address",
+                "{n} houses of the directory have this address",
+                len(candidates),
+            ),
             candidates,
         )

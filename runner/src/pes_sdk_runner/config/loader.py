@@ -24,6 +24,7 @@ import attrs
 from pes_sdk import tomlfile
 from pes_sdk.errors import ConfigError
 from pes_sdk.formats import SERVICE_FIELDS
+from pes_sdk.i18n import Message, join, verbatim
 from pes_sdk.models.partners import Partner
 from pes_sdk.models.registry import RegistryKind
 from pes_sdk.money import amount as to_amount
@@ -44,6 +45,7 @@ from pes_sdk_runner.config.models import (
     StoreConfig,
     StoreKind,
 )
+from pes_sdk_runner.i18n import tr, tr_n
 
 __all__ = [
     "CONFIG_VERSION",
@@ -71,15 +73,24 @@ class RunnerConfigError(ConfigError):
     def __init__(self, path: Path | None, problems: Iterable[str]) -> None:
         self.path = path
         self.problems = tuple(problems)
-        where = str(path) if path is not None else "runner configuration"
-        count = len(self.problems)
-        head = f"{where}: {count} problem{'s' if count != 1 else ''}:"
-        super().__init__("\n  ".join([head, *self.problems]))
+        where = str(path) if path is not None else tr("runner configuration")
+        head = problems_head(where, len(self.problems))
+        super().__init__(join("\n  ", [head, *self.problems]))
 
     @property
     def keys(self) -> tuple[str, ...]:
         """The key path of each problem, in order (``partners[2].channel.kind``)."""
         return tuple(p.split(": ", 1)[0] for p in self.problems)
+
+
+def problems_head(where: str, count: int) -> Message:
+    """``where: N problems:``, the line above a list of problems."""
+    return tr_n("{where}: {n} problem:", "{where}: {n} problems:", count, where=where)
+
+
+def keyed(key: str, message: str) -> Message:
+    """``key: message``, the key path as it is and the message in the reader's language."""
+    return join(": ", [verbatim("{key}", key=key), message])
 
 
 def example_config_path() -> Path:
@@ -97,14 +108,15 @@ class _Reader:
         self.problems: list[str] = []
 
     def note(self, key: str, message: str) -> None:
-        self.problems.append(f"{key}: {message}")
+        self.problems.append(keyed(key, message))
 
     def unknown(self, data: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:
         allowed = set(allowed)
         for key in data:
             if key not in allowed:
                 self.note(
-                    _join(where, key), f"unknown key; allowed here: {', '.join(sorted(allowed))}"
+                    _join(where, key),
+                    tr("unknown key; allowed here: {keys}", keys=", ".join(sorted(allowed))),
                 )
 
     def table(
@@ -112,12 +124,12 @@ class _Reader:
     ) -> Mapping[str, Any] | None:
         if key not in data:
             if required:
-                self.note(_join(where, key), "missing (a table is required)")
+                self.note(_join(where, key), tr("missing (a table is required)"))
                 return None
             return {}
         value = data[key]
         if not isinstance(value, dict):
-            self.note(_join(where, key), f"is a table, not {_kind(value)}")
+            self.note(_join(where, key), tr("is a table, not {kind}", kind=_kind(value)))
             return None
         return value
 
@@ -133,7 +145,7 @@ class _Reader:
     ) -> T | None:
         if key not in data:
             if required:
-                self.note(_join(where, key), "missing")
+                self.note(_join(where, key), tr("missing"))
             return default
         try:
             return convert(data[key])
@@ -148,30 +160,30 @@ def _join(where: str, key: str) -> str:
 
 def _kind(value: object) -> str:
     names = {
-        str: "text",
-        int: "an integer",
-        bool: "a boolean",
-        dict: "a table",
-        list: "an array",
-        Decimal: "a number",
-        dt.time: "a time",
-        dt.date: "a date",
-        dt.datetime: "a date-time",
+        str: tr("text"),
+        int: tr("an integer"),
+        bool: tr("a boolean"),
+        dict: tr("a table"),
+        list: tr("an array"),
+        Decimal: tr("a number"),
+        dt.time: tr("a time"),
+        dt.date: tr("a date"),
+        dt.datetime: tr("a date-time"),
     }
-    return names.get(type(value), type(value).__name__)
+    return names.get(type(value)) or verbatim("{name}", name=type(value).__name__)
 
 
 def _text(value: Any) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"is text, not {_kind(value)}")
+        raise TypeError(tr("is text, not {kind}", kind=_kind(value)))
     if not value.strip():
-        raise ValueError("is empty")
+        raise ValueError(tr("is empty"))
     return value.strip()
 
 
 def _bool(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise TypeError(f"is true or false, not {_kind(value)}")
+        raise TypeError(tr("is true or false, not {kind}", kind=_kind(value)))
     return value
 
 
@@ -181,7 +193,7 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 def _env_name(value: Any) -> str:
     name = _text(value)
     if not _ENV_NAME.match(name):
-        raise ValueError(f"{name!r} is not an environment variable name")
+        raise ValueError(tr("{name!r} is not an environment variable name", name=name))
     return name
 
 
@@ -189,26 +201,26 @@ def _cutoff(value: Any) -> dt.time:
     # A TOML local time (cutoff = 18:00:00) is taken as well as the text "18:00".
     if isinstance(value, dt.time):
         if value.second or value.microsecond:
-            raise ValueError("a cut-off is whole minutes, HH:MM")
+            raise ValueError(tr("a cut-off is whole minutes, HH:MM"))
         return value
     text = _text(value)
     match = re.fullmatch(r"(\d{2}):(\d{2})", text)
     if match is None or int(match[1]) > 23 or int(match[2]) > 59:
-        raise ValueError(f'is a local time HH:MM such as "18:00", not {text!r}')
+        raise ValueError(tr('is a local time HH:MM such as "18:00", not {text!r}', text=text))
     return dt.time(int(match[1]), int(match[2]))
 
 
 def _version(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"is an integer, not {_kind(value)}")
+        raise TypeError(tr("is an integer, not {kind}", kind=_kind(value)))
     return value
 
 
 def _port(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"is an integer, not {_kind(value)}")
+        raise TypeError(tr("is an integer, not {kind}", kind=_kind(value)))
     if not 0 <= value <= 65535:
-        raise ValueError(f"is a TCP port 0..65535 (0: any free port), not {value}")
+        raise ValueError(tr("is a TCP port 0..65535 (0: any free port), not {value}", value=value))
     return value
 
 
@@ -217,9 +229,16 @@ def _seconds(low: float, high: float) -> Callable[[Any], float]:
 
     def check(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | Decimal):
-            raise TypeError(f"is a number of seconds, not {_kind(value)}")
+            raise TypeError(tr("is a number of seconds, not {kind}", kind=_kind(value)))
         if not low <= value <= high:
-            raise ValueError(f"is a number of seconds from {low:g} to {high:g}, not {value}")
+            raise ValueError(
+                tr(
+                    "is a number of seconds from {low:g} to {high:g}, not {value}",
+                    low=low,
+                    high=high,
+                    value=value,
+                )
+            )
         return float(value)
 
     return check
@@ -228,9 +247,19 @@ def _seconds(low: float, high: float) -> Callable[[Any], float]:
 def _whole(low: int, high: int, what: str) -> Callable[[Any], int]:
     def check(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"is a whole number of {what}, not {_kind(value)}")
+            raise TypeError(
+                tr("is a whole number of {what}, not {kind}", what=what, kind=_kind(value))
+            )
         if not low <= value <= high:
-            raise ValueError(f"is a whole number of {what} from {low} to {high}, not {value}")
+            raise ValueError(
+                tr(
+                    "is a whole number of {what} from {low} to {high}, not {value}",
+                    what=what,
+                    low=low,
+                    high=high,
+                    value=value,
+                )
+            )
         return value
 
     return check
@@ -239,7 +268,9 @@ def _whole(low: int, high: int, what: str) -> Callable[[Any], int]:
 def _webhook_path(value: Any) -> str:
     text = _text(value)
     if not text.startswith("/") or any(c.isspace() or c in "?#" for c in text):
-        raise ValueError(f"is a URL path starting with '/', without a query, not {text!r}")
+        raise ValueError(
+            tr("is a URL path starting with '/', without a query, not {text!r}", text=text)
+        )
     return text
 
 
@@ -251,37 +282,49 @@ MAX_MONEY_LIMIT = Decimal("1000000000.00")
 def _money_limit(value: Any) -> Decimal:
     # Money is text ("1000000.00"), as everywhere in pes-sdk; a TOML number is taken too.
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise TypeError(f'is an amount as text such as "1000000.00", not {_kind(value)}')
+        raise TypeError(
+            tr('is an amount as text such as "1000000.00", not {kind}', kind=_kind(value))
+        )
     try:
         limit = to_amount(value)
     except ValueError as exc:
-        raise ValueError(f"is an amount with at most two decimals: {exc}") from None
+        raise ValueError(
+            tr("is an amount with at most two decimals: {detail}", detail=str(exc))
+        ) from None
     if not 0 < limit <= MAX_MONEY_LIMIT:
-        raise ValueError(f"is an amount above 0 and at most {MAX_MONEY_LIMIT}, not {limit}")
+        raise ValueError(
+            tr(
+                "is an amount above 0 and at most {limit}, not {value}",
+                limit=MAX_MONEY_LIMIT,
+                value=limit,
+            )
+        )
     return limit
 
 
 def _settings(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
-        raise TypeError(f"is a table of text values, not {_kind(value)}")
+        raise TypeError(tr("is a table of text values, not {kind}", kind=_kind(value)))
     out: dict[str, str] = {}
     for k, v in value.items():
         # Numbers are taken as their text (timeout = 10): factories take text settings.
         if isinstance(v, bool) or not isinstance(v, str | int | Decimal):
-            raise TypeError(f"{k}: a setting is text or a number, not {_kind(v)}")
+            raise TypeError(
+                keyed(str(k), tr("a setting is text or a number, not {kind}", kind=_kind(v)))
+            )
         out[str(k)] = str(v)
     return out
 
 
 def _env_map(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
-        raise TypeError(f'is a table of setting = "ENV_VARIABLE", not {_kind(value)}')
+        raise TypeError(tr('is a table of setting = "ENV_VARIABLE", not {kind}', kind=_kind(value)))
     out: dict[str, str] = {}
     for k, v in value.items():
         try:
             out[str(k)] = _env_name(v)
         except (TypeError, ValueError) as exc:
-            raise type(exc)(f"{k}: {exc}") from None
+            raise type(exc)(keyed(str(k), str(exc))) from None
     return out
 
 
@@ -295,17 +338,21 @@ def _folder_problem(folder: Path) -> str | None:
     """
     if folder.exists():
         if not folder.is_dir():
-            return f"{folder} exists and is not a folder"
+            return tr("{folder} exists and is not a folder", folder=folder)
         if not os.access(folder, os.W_OK | os.X_OK):
-            return f"{folder} is not writable"
+            return tr("{folder} is not writable", folder=folder)
         return None
     parent = folder.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if not parent.is_dir():
-        return f"{folder} cannot be created: {parent} is not a folder"
+        return tr(
+            "{folder} cannot be created: {parent} is not a folder", folder=folder, parent=parent
+        )
     if not os.access(parent, os.W_OK | os.X_OK):
-        return f"{folder} cannot be created: {parent} is not writable"
+        return tr(
+            "{folder} cannot be created: {parent} is not writable", folder=folder, parent=parent
+        )
     return None
 
 
@@ -313,7 +360,9 @@ def _resolve(base: Path, value: str) -> Path:
     try:
         path = Path(value).expanduser()
     except RuntimeError:  # "~name" of no user, or "~" with no home folder known
-        raise ValueError(f"{value!r} starts with a home folder that cannot be found") from None
+        raise ValueError(
+            tr("{value!r} starts with a home folder that cannot be found", value=value)
+        ) from None
     return Path(os.path.normpath(base / path))
 
 
@@ -322,7 +371,9 @@ def _url(value: Any) -> str:
     try:
         urlsplit(text)
     except ValueError as exc:  # "//[": an IPv6 host that is never closed
-        raise ValueError(f"is not a URL ({exc}): {text!r}") from None
+        raise ValueError(
+            tr("is not a URL ({detail}): {text!r}", detail=str(exc), text=text)
+        ) from None
     return text
 
 
@@ -354,9 +405,9 @@ _DAEMON_KEYS: Mapping[str, Callable[[Any], Any]] = {
     "file_min_age": _seconds(0, 3600),
     # A grace under a quarter of a day keeps "the last ended day" within the last two.
     "close_grace": _seconds(0, 6 * 3600),
-    "catch_up_days": _whole(0, 366, "days"),
+    "catch_up_days": _whole(0, 366, tr("days")),
     "delivery_interval": _seconds(1, _DAY),
-    "delivery_max_attempts": _whole(1, 1000, "attempts"),
+    "delivery_max_attempts": _whole(1, 1000, tr("attempts")),
     "payment_check_interval": _seconds(1, _DAY),
     "payment_check_after": _seconds(0, _DAY),
     "payment_check_window": _seconds(3600, 30 * _DAY),
@@ -373,7 +424,13 @@ _PARTNER_EXTRA = (
 )
 #: Setting names that hold secrets: their values belong in the environment, not the file.
 _SECRET_KEY = re.compile(r"password|secret|token|(^|_)key$", re.I)
-_SECRET_HINT = "secrets are not written in the file; name an environment variable in {}"
+
+
+def _secret_hint(where: str) -> Message:
+    return tr(
+        "secrets are not written in the file; name an environment variable in {where}",
+        where=where,
+    )
 
 
 class _Loader:
@@ -407,7 +464,8 @@ class _Loader:
             if not value:
                 # Name the variable, never a value.
                 self.r.note(
-                    f"{where}.secrets_env.{setting}", f"environment variable {var} is not set"
+                    f"{where}.secrets_env.{setting}",
+                    tr("environment variable {var} is not set", var=var),
                 )
                 continue
             out[setting] = value
@@ -421,10 +479,10 @@ class _Loader:
             return None
         for key in settings:
             if _SECRET_KEY.search(key):
-                self.r.note(f"{where}.settings.{key}", _SECRET_HINT.format(f"{where}.secrets_env"))
+                self.r.note(f"{where}.settings.{key}", _secret_hint(f"{where}.secrets_env"))
         both = sorted(set(settings) & set(secrets))
         for key in both:
-            self.r.note(f"{where}.settings.{key}", "is given in secrets_env too; keep one")
+            self.r.note(f"{where}.settings.{key}", tr("is given in secrets_env too; keep one"))
         return AdapterSettings(settings, secrets)
 
     # -- [service]
@@ -480,7 +538,7 @@ class _Loader:
             if not rest.startswith("///") or len(rest) == 3:
                 self.r.note(
                     "store.url",
-                    "a SQLite URL is sqlite:///FILE (a relative FILE is under service.data)",
+                    tr("a SQLite URL is sqlite:///FILE (a relative FILE is under service.data)"),
                 )
                 return None
             file = Path(rest[3:])
@@ -490,16 +548,17 @@ class _Loader:
                 file = Path(os.path.normpath(data_folder / file))
             problem = _folder_problem(file.parent)
             if problem is not None:
-                self.r.note("store.url", f"the database's folder: {problem}")
+                self.r.note("store.url", tr("the database's folder: {problem}", problem=problem))
             return StoreConfig(f"sqlite:///{file}", StoreKind.SQLITE)
         if scheme in ("postgresql", "postgres") or scheme.startswith("postgresql+"):
             if not urlsplit(url).hostname and not urlsplit(url).path.strip("/"):
-                self.r.note("store.url", "a PostgreSQL URL names a host or a database")
+                self.r.note("store.url", tr("a PostgreSQL URL names a host or a database"))
                 return None
             return StoreConfig(url, StoreKind.POSTGRESQL)
         shown = scheme or url.split(":", 1)[0]
         self.r.note(
-            "store.url", f"unsupported store {shown!r}; use sqlite:///FILE or postgresql://…"
+            "store.url",
+            tr("unsupported store {scheme!r}; use sqlite:///FILE or postgresql://…", scheme=shown),
         )
         return None
 
@@ -515,14 +574,23 @@ class _Loader:
         def name(value: Any) -> str:
             text = _text(value)
             if text not in known:
-                raise ValueError(f"no payment gateway named {text!r} (installed: {_list(known)})")
+                raise ValueError(
+                    tr(
+                        "no payment gateway named {name!r} (installed: {installed})",
+                        name=text,
+                        installed=_list(known),
+                    )
+                )
             return text
 
         gname = self.r.get(table, "name", "gateway", name, default="sandbox")
         if "name" not in table and "sandbox" not in known:
             self.r.note(
                 "gateway.name",
-                f"missing, and the default 'sandbox' is not installed (installed: {_list(known)})",
+                tr(
+                    "missing, and the default 'sandbox' is not installed (installed: {installed})",
+                    installed=_list(known),
+                ),
             )
             gname = None
         adapter = self.adapter(table, "gateway")
@@ -536,7 +604,7 @@ class _Loader:
         where = f"http.{key}"
         plain = key.removesuffix("_env")
         if plain in table:
-            self.r.note(f"http.{plain}", _SECRET_HINT.format(where))
+            self.r.note(f"http.{plain}", _secret_hint(where))
         default = "PES_CLIENT_TOKENS" if plain == "client_tokens" else "PES_OPERATOR_TOKENS"
         var = self.r.get(table, key, "http", _env_name, required=True)
         if var is None:
@@ -544,13 +612,21 @@ class _Loader:
         raw = self.env.get(var, "")
         tokens = [t.strip() for t in raw.split(",") if t.strip()]
         if not tokens:
-            self.r.note(where, f"environment variable {var} is not set or holds no token")
+            self.r.note(
+                where, tr("environment variable {var} is not set or holds no token", var=var)
+            )
             return var, None
         short = sum(1 for t in tokens if len(t) < MIN_TOKEN_LENGTH)
         if short:
             self.r.note(
                 where,
-                f"{short} token(s) in {var} are shorter than {MIN_TOKEN_LENGTH} characters",
+                tr_n(
+                    "{n} token in {var} is shorter than {length} characters",
+                    "{n} token(s) in {var} are shorter than {length} characters",
+                    short,
+                    var=var,
+                    length=MIN_TOKEN_LENGTH,
+                ),
             )
             return var, None
         return var, frozenset(tokens)
@@ -590,7 +666,11 @@ class _Loader:
             # A client's app must never hold an operator's rights.
             self.r.note(
                 "http.operator_tokens_env",
-                f"a token in {operator_var} is also a client token in {client_var}",
+                tr(
+                    "a token in {operator} is also a client token in {client}",
+                    operator=operator_var,
+                    client=client_var,
+                ),
             )
             return None
         if None in (host, port, path, client, operator, line_limit, basket_limit):
@@ -631,13 +711,26 @@ class _Loader:
             fmt = formats.get(name)
             if fmt is None:
                 raise ValueError(
-                    f"no registry format named {name!r} "
-                    f"(installed {kind} formats: {_list(of_kind)})"
+                    tr(
+                        "no registry format named {name!r} (installed {kind} formats: {installed})",
+                        name=name,
+                        kind=kind,
+                        installed=_list(of_kind),
+                    )
                 )
             if fmt.kind != kind:
-                raise ValueError(f"format {name!r} holds {fmt.kind}, not {kind}")
+                raise ValueError(
+                    tr(
+                        "format {name!r} holds {held}, not {kind}",
+                        name=name,
+                        held=fmt.kind,
+                        kind=kind,
+                    )
+                )
             if not getattr(fmt.capabilities, need):
-                raise ValueError(f"format {name!r} cannot {need}")
+                if need == "read":
+                    raise ValueError(tr("format {name!r} cannot read", name=name))
+                raise ValueError(tr("format {name!r} cannot write", name=name))
             return name
 
         return check
@@ -658,7 +751,11 @@ class _Loader:
         if kind not in known:
             self.r.note(
                 f"{path}.kind",
-                f"no billing source named {kind!r} (installed: {_list({INBOX, *known})})",
+                tr(
+                    "no billing source named {name!r} (installed: {installed})",
+                    name=kind,
+                    installed=_list({INBOX, *known}),
+                ),
             )
             return None
         self.r.unknown(table, ("kind", "settings", "secrets_env"), path)
@@ -692,7 +789,11 @@ class _Loader:
         if kind not in known:
             self.r.note(
                 f"{path}.kind",
-                f"no delivery channel named {kind!r} (installed: {_list({OUTBOX, *known})})",
+                tr(
+                    "no delivery channel named {name!r} (installed: {installed})",
+                    name=kind,
+                    installed=_list({OUTBOX, *known}),
+                ),
             )
             return None
         self.r.unknown(table, ("kind", "settings", "secrets_env"), path)
@@ -715,7 +816,10 @@ class _Loader:
             fmt = None
             self.r.note(
                 f"{where}.format",
-                f"only an inbox source reads registry files; the source {source.kind!r} needs none",
+                tr(
+                    "only an inbox source reads registry files; the source {kind!r} needs none",
+                    kind=source.kind,
+                ),
             )
         else:
             fmt = None
@@ -758,10 +862,10 @@ class _Loader:
             if debt_format is None:
                 return
             given = tuple(debt_format.capabilities.service_fields)
-            source = f"debt format {config.format!r}"
+            source = tr("debt format {name!r}", name=config.format)
         else:
             given = SERVICE_FIELDS
-            source = f"billing source {config.source.kind!r}"
+            source = tr("billing source {name!r}", name=config.source.kind)
         name = config.channel.format
         if "service" not in given or not config.channel.is_outbox or name is None:
             return
@@ -779,10 +883,17 @@ class _Loader:
             )
             self.r.note(
                 f"{where}.channel.format",
-                f"format {name!r} does not keep {' or '.join(lost)}, and the partner's "
-                f"{source} can name several services on one account: its payment registry "
-                "could not tell which service each payment paid; use a format that keeps "
-                f"{' and '.join(given)} (installed: {_list(keep)})",
+                tr(
+                    "format {name!r} does not keep {lost}, and the partner's "
+                    "{source} can name several services on one account: its payment registry "
+                    "could not tell which service each payment paid; use a format that keeps "
+                    "{given} (installed: {installed})",
+                    name=name,
+                    lost=_either(lost),
+                    source=source,
+                    given=_both(given),
+                    installed=_list(keep),
+                ),
             )
 
     def partners(
@@ -790,7 +901,9 @@ class _Loader:
     ) -> list[PartnerConfig] | None:
         raw = data.get("partners", [])
         if not isinstance(raw, list):
-            self.r.note("partners", f"is an array of tables ([[partners]]), not {_kind(raw)}")
+            self.r.note(
+                "partners", tr("is an array of tables ([[partners]]), not {kind}", kind=_kind(raw))
+            )
             return None
         out: list[PartnerConfig] = []
         complete = True
@@ -800,7 +913,7 @@ class _Loader:
         for i, item in enumerate(raw):
             where = f"partners[{i}]"
             if not isinstance(item, dict):
-                self.r.note(where, f"is a table, not {_kind(item)}")
+                self.r.note(where, tr("is a table, not {kind}", kind=_kind(item)))
                 complete = False
                 continue
             before = len(self.r.problems)
@@ -808,20 +921,27 @@ class _Loader:
             inn, kpp = _inn_kpp(item)
             if inn is not None:
                 if (inn, kpp) in seen:
+                    first = seen[inn, kpp]
                     self.r.note(
                         f"{where}.inn",
-                        f"ИНН {inn}{' КПП ' + kpp if kpp else ''} "
-                        f"is already partners[{seen[inn, kpp]}]",
+                        tr(
+                            "ИНН {inn} КПП {kpp} is already partners[{first}]",
+                            inn=inn,
+                            kpp=kpp,
+                            first=first,
+                        )
+                        if kpp
+                        else tr("ИНН {inn} is already partners[{first}]", inn=inn, first=first),
                     )
                 else:
                     seen[inn, kpp] = i
             if config is None:
                 complete = False
                 if len(self.r.problems) == before:  # pragma: no cover - a bug if reached
-                    self.r.note(where, "cannot be read")
+                    self.r.note(where, tr("cannot be read"))
                 continue
             if service is not None and _same_account(config.partner, service):
-                self.r.note(f"{where}.bank.account", "is the service's own account")
+                self.r.note(f"{where}.bank.account", tr("is the service's own account"))
             self.services_kept(config, where)
             for role, folder in (
                 ("source.folder", config.source.folder),
@@ -831,10 +951,16 @@ class _Loader:
                     continue
                 for other, other_where, other_role in folders:
                     if _overlaps(folder, other):
+                        clash = f"{other_where}.{other_role}"
                         self.r.note(
                             f"{where}.{role}",
-                            f"{folder} clashes with {other_where}.{other_role} ({other}): "
-                            "inbox and outbox folders must be separate, none inside another",
+                            tr(
+                                "{folder} clashes with {key} ({other}): "
+                                "inbox and outbox folders must be separate, none inside another",
+                                folder=folder,
+                                key=clash,
+                                other=other,
+                            ),
                         )
                         break
                 folders.append((folder, where, role))
@@ -855,7 +981,23 @@ def _same_account(partner: Partner, service: ServiceConfig) -> bool:
 
 
 def _list(names: Iterable[str]) -> str:
-    return ", ".join(sorted(names)) or "none"
+    return ", ".join(sorted(names)) or tr("none")
+
+
+def _either(names: Iterable[str]) -> str:
+    """``a or b or c``, in the reader's language."""
+    shown: str | None = None
+    for name in names:
+        shown = name if shown is None else tr("{first} or {second}", first=shown, second=name)
+    return shown or ""
+
+
+def _both(names: Iterable[str]) -> str:
+    """``a and b and c``, in the reader's language."""
+    shown: str | None = None
+    for name in names:
+        shown = name if shown is None else tr("{first} and {second}", first=shown, second=name)
+    return shown or ""
 
 
 # -- entry points -------------------------------------------------------------------------
@@ -879,8 +1021,12 @@ def parse_runner_config(
     try:
         doc = tomlfile.loads(text, str(path) if path is not None else "runner.toml")
     except tomlfile.TomlError as exc:
-        where = f"line {exc.line}: " if exc.line else ""
-        raise RunnerConfigError(path, [where + exc.reason]) from None
+        reason = (
+            tr("line {line}: {reason}", line=exc.line, reason=exc.reason)
+            if exc.line
+            else exc.reason
+        )
+        raise RunnerConfigError(path, [reason]) from None
     if base is None:
         base = path.parent if path is not None else Path.cwd()
     base = Path(os.path.abspath(base))
@@ -891,7 +1037,14 @@ def parse_runner_config(
     r.unknown(doc, _TOP_KEYS, "")
     version = r.get(doc, "version", "", _version, default=CONFIG_VERSION)
     if version is not None and version != CONFIG_VERSION:
-        r.note("version", f"this runner reads version {CONFIG_VERSION}, not {version!r}")
+        r.note(
+            "version",
+            tr(
+                "this runner reads version {version}, not {value!r}",
+                version=CONFIG_VERSION,
+                value=version,
+            ),
+        )
     if data is not None:
         service_table = doc.get("service")
         if isinstance(service_table, dict):
@@ -941,9 +1094,11 @@ def load_runner_config(
     try:
         text = path.read_bytes().decode("utf-8")
     except OSError as exc:
-        raise RunnerConfigError(path, [f"cannot be read: {exc.strerror or exc}"]) from None
+        reason = exc.strerror or str(exc)
+        raise RunnerConfigError(path, [tr("cannot be read: {reason}", reason=reason)]) from None
     except UnicodeDecodeError as exc:
         raise RunnerConfigError(
-            path, [f"is not UTF-8 text: {exc.reason} at byte {exc.start}"]
+            path,
+            [tr("is not UTF-8 text: {reason} at byte {start}", reason=exc.reason, start=exc.start)],
         ) from None
     return parse_runner_config(text, path=path, host=host, env=env, data=data)

@@ -26,25 +26,34 @@ from pes_sdk.files import atomic_path
 from pes_sdk.formats.base import ReadReport
 from pes_sdk.formats.quarantine import DEFAULT_ISSUE_LIMIT
 from pes_sdk.formats.spreadsheet import escape_formula
+from pes_sdk.i18n import join, translate, verbatim
 from pes_sdk.models.debts import DebtRecord
 from pes_sdk.money import ZERO
 from pes_sdk.premises import Premises
 from pes_sdk_runner.houses import HouseResolver, Resolution
+from pes_sdk_runner.i18n import tr, tr_n
 from pes_sdk_runner.store.base import Store
 
 __all__ = ["AddressResolution", "unresolved_message"]
 
-_HEADER = ["line", "field", "message", "raw"]
-
 
 def unresolved_message(record: DebtRecord, position: int, r: Resolution) -> str:
     """The rejects file's message for a record whose address found no single house."""
-    text = f"record {position}, account {record.account}: address {record.address!r}: {r.reason}"
-    if r.candidates:
-        shown = "; ".join(f"{c.guid} ({c.address})" for c in r.candidates[:10])
-        more = f"; and {len(r.candidates) - 10} more" if len(r.candidates) > 10 else ""
-        text += f": {shown}{more}"
-    return text
+    text = tr(
+        "record {position}, account {account}: address {address!r}: {reason}",
+        position=position,
+        account=record.account,
+        address=record.address,
+        reason=r.reason,
+    )
+    if not r.candidates:
+        return text
+    shown: list[str] = [
+        verbatim("{guid} ({address})", guid=c.guid, address=c.address) for c in r.candidates[:10]
+    ]
+    if len(r.candidates) > 10:
+        shown.append(tr_n("and {n} more", "and {n} more", len(r.candidates) - 10))
+    return join(": ", [text, join("; ", shown)])
 
 
 class AddressResolution:
@@ -104,7 +113,10 @@ class AddressResolution:
             self._file = open(self.spill, "w", encoding="utf-8", newline="")  # noqa: SIM115
             self._writer = csv.writer(self._file, delimiter=";", lineterminator="\r\n")
         raw = f"{rec.account};{rec.address};{rec.premises.text};{rec.amount}"
-        self._writer.writerow([0, "address", escape_formula(message), escape_formula(raw)])
+        # In the language messages are shown in, as the reader writes its own rows.
+        self._writer.writerow(
+            [0, "address", escape_formula(translate(message)), escape_formula(raw)]
+        )
 
     def close(self) -> None:
         if self._file is not None:
@@ -129,7 +141,10 @@ class AddressResolution:
                 with open(rejects, encoding="utf-8-sig", newline="") as before:
                     out.writelines(before)
             else:
-                csv.writer(out, delimiter=";", lineterminator="\r\n").writerow(_HEADER)
+                header = [tr("line"), tr("field"), tr("message"), tr("raw")]
+                csv.writer(out, delimiter=";", lineterminator="\r\n").writerow(
+                    [translate(h) for h in header]
+                )
             with open(self.spill, encoding="utf-8", newline="") as spilled:
                 out.writelines(spilled)
         self.spill.unlink(missing_ok=True)

@@ -63,6 +63,7 @@ from pes_sdk.period import Period
 from pes_sdk.plugins.manager import PluginHost, get_host
 from pes_sdk_runner.config.models import PartnerConfig, RunnerConfig
 from pes_sdk_runner.crashpoints import crashpoint
+from pes_sdk_runner.i18n import tr
 from pes_sdk_runner.ingest.addresses import AddressResolution
 from pes_sdk_runner.ingest.outcome import PROCESSED, REJECTED, IngestOutcome, Outcome
 from pes_sdk_runner.logs import event
@@ -280,7 +281,11 @@ def _read_into_store(
         header = reader.header
         if header.partner_inn is not None and header.partner_inn != partner.inn:
             # Never read one partner's debts into another's accounts.
-            msg = f"the registry is of partner {header.partner_inn}, not {partner.inn}"
+            msg = tr(
+                "the registry is of partner {found}, not {partner}",
+                found=header.partner_inn,
+                partner=partner.inn,
+            )
             return _refuse(path, attrs.evolve(empty, header=header), msg, number=header.number)
         number, period = header.number, header.period
         # Address text resolved through the house directory on the way into the store;
@@ -297,8 +302,11 @@ def _read_into_store(
             if number is None or period is None:
                 collections.deque(records, maxlen=0)
                 resolution.discard()
-                missing = "number" if number is None else "period"
-                msg = f"the registry's {missing} is not in its file name or header"
+                msg = (
+                    tr("the registry's number is not in its file name or header")
+                    if number is None
+                    else tr("the registry's period is not in its file name or header")
+                )
                 return _refuse(path, reader.report, msg, number=number, period=period)
             try:
                 result = store.ingest_debt_registry(

@@ -23,6 +23,7 @@ from pes_sdk.money import ZERO
 from pes_sdk.period import Period
 from pes_sdk.plugins.manager import PluginHost, get_host
 from pes_sdk_runner.config.models import PartnerConfig, RunnerConfig
+from pes_sdk_runner.i18n import tr
 from pes_sdk_runner.ingest.outcome import IngestOutcome, Outcome
 from pes_sdk_runner.store.base import Store
 from pes_sdk_runner.store.errors import RegistryConflict
@@ -117,9 +118,12 @@ def poll_source(
         sha256=sha256,
     )
     if registry.partner_inn != partner.inn or registry.period != period:
-        msg = (
-            f"asked for {partner.inn} {period}, the source sent"
-            f" {registry.partner_inn} {registry.period}"
+        msg = tr(
+            "asked for {partner} {period}, the source sent {sent_partner} {sent_period}",
+            partner=partner.inn,
+            period=period,
+            sent_partner=registry.partner_inn,
+            sent_period=registry.period,
         )
         return attrs.evolve(facts, outcome=Outcome.REFUSED, message=msg)
     header = RegistryHeader(
