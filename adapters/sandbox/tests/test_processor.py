@@ -153,6 +153,29 @@ def test_a_refused_refund_can_be_asked_again_as_it_was(
     assert sim.report().refunded == Decimal("50.00")
 
 
+def test_a_refund_the_acquirer_finds_invalid_is_forgotten(
+    sim: AcquirerSimulator, processor: PaymentProcessor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An adapter's InvalidRefund (the acquirer found the request wrong: nothing given
+    back) must not leave the refund pending, or it blocks every later refund."""
+    entry = processor.start(basket(), return_url="https://s.example/r")
+    assert entry.gateway_payment_id is not None
+    sim.approve(entry.gateway_payment_id)
+    processor.refresh(entry.order_id)
+
+    def invalid(*args: object) -> None:
+        raise InvalidRefund("the receipt does not add up", gateway="sandbox")
+
+    monkeypatch.setattr(processor.gateway, "refund", invalid)
+    with pytest.raises(InvalidRefund):
+        processor.refund(entry.order_id, {0: Decimal("50.00")})
+    after = processor.entry(entry.order_id)
+    assert (after.refunded, after.pending_refund, after.refund_count) == (Decimal(0), None, 0)
+    monkeypatch.undo()
+    done = processor.refund(entry.order_id, {0: Decimal("20.00")}).entry
+    assert (done.refunded, done.refund_count) == (Decimal("20.00"), 1)
+
+
 def test_cancel(sim: AcquirerSimulator, processor: PaymentProcessor) -> None:
     entry = processor.start(basket(), return_url="https://s.example/r")
     assert processor.cancel(entry.order_id).entry.state is PaymentState.CANCELLED

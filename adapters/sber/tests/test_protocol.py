@@ -206,6 +206,51 @@ def test_cancel_reverses_and_a_repeat_reads_cancelled(harness: SberHarness) -> N
     assert again.state is S.CANCELLED
 
 
+def test_cancel_declines_an_unpaid_order_with_decline_do(harness: SberHarness) -> None:
+    """An unpaid order is ended by decline.do (then Reversed, orderStatus 3); reverse.do is
+    the paid-order request, which the acquirer refuses on an unpaid one."""
+    created = harness.gateway.create_payment(basket(), options())
+    gid = created.gateway_payment_id
+    cancelled = harness.gateway.cancel_payment(gid, "key-cancel")
+    assert cancelled.state is S.CANCELLED
+    assert "decline.do" in harness.simulator.calls
+    assert "reverse.do" not in harness.simulator.calls
+    assert harness.simulator.extended(gid)["orderStatus"] == 3
+    # a second cancel is refused by the acquirer, read back, and answered as cancelled
+    assert harness.gateway.cancel_payment(gid, "key-cancel").state is S.CANCELLED
+
+
+def test_a_paid_order_is_not_cancelled(harness: SberHarness) -> None:
+    _, gid = paid(harness)
+    with pytest.raises(SberError) as refused:
+        harness.gateway.cancel_payment(gid, "key-cancel")
+    assert (refused.value.method, refused.value.code) == ("decline.do", "7")
+    assert harness.gateway.get_payment(gid).state is S.SUCCEEDED
+
+
+def test_the_simulator_keeps_decline_and_reverse_apart(harness: SberHarness) -> None:
+    sim = harness.simulator
+    auth = {"userName": sim.user_name, "password": sim.password}
+    unpaid = harness.gateway.create_payment(basket(), options()).gateway_payment_id
+    # reverse.do undoes a payment: on an unpaid order it is an invalid operation
+    _, answer = sim.handle_api("reverse.do", {**auth, "orderId": unpaid})
+    assert answer["errorCode"] == "7"
+    assert sim.order_status(unpaid) == 0
+    # decline.do takes orderNumber as well as orderId
+    number = sim.extended(unpaid)["orderNumber"]
+    _, answer = sim.handle_api("decline.do", {**auth, "orderNumber": number})
+    assert answer["errorCode"] == "0"
+    assert sim.order_status(unpaid) == 3
+    _, gid = paid(harness)
+    _, answer = sim.handle_api("decline.do", {**auth, "orderId": gid})
+    assert answer["errorCode"] == "7"
+    _, answer = sim.handle_api("reverse.do", {**auth, "orderId": gid})
+    assert answer["errorCode"] == "0"
+    assert sim.order_status(gid) == 3
+    _, answer = sim.handle_api("reverse.do", {**auth, "orderId": gid})
+    assert answer["errorCode"] == "7"  # once only
+
+
 def test_partial_then_full_refund(harness: SberHarness) -> None:
     payment, gid = paid(harness, lines=2)
     first = harness.gateway.refund(RefundRequest.for_lines(payment, gid, [0]), "refund-key-1")

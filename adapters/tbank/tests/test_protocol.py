@@ -21,7 +21,13 @@ from pes_sdk_tbank import (
     notification_handler,
     verify_token,
 )
-from pes_sdk_tbank.client import STATUS_MAP, from_kopecks, to_kopecks
+from pes_sdk_tbank.client import (
+    STATUS_MAP,
+    TBankRefused,
+    TBankUnclear,
+    from_kopecks,
+    to_kopecks,
+)
 
 from pes_sdk.errors import ConfigError
 from pes_sdk.gateways import (
@@ -290,6 +296,58 @@ def test_a_refund_beyond_what_is_left_is_invalid(harness: TBankHarness) -> None:
         harness.gateway.refund(
             RefundRequest.for_lines(payment, pid, {0: Decimal("0.01")}), new_idempotency_key()
         )
+
+
+def test_a_refused_refund_carries_a_documented_code(harness: TBankHarness) -> None:
+    payment, pid = paid(harness)
+    harness.simulator.switches.refuse_refunds_next = 1
+    with pytest.raises(TBankRefused) as refused:
+        harness.gateway.refund(RefundRequest.for_lines(payment, pid, [0]), new_idempotency_key())
+    assert refused.value.error_code == "3002"  # the shop's balance does not cover the cancel
+    assert harness.gateway.get_payment(pid).state is S.SUCCEEDED
+
+
+@pytest.mark.parametrize("code", ["5", "9999"])
+def test_a_refund_answered_with_an_unknown_code_stays_pending(
+    harness: TBankHarness, code: str
+) -> None:
+    """5 («Обратитесь в поддержку…») or an internal error does not say that nothing was
+    given back: the refund is neither a refusal nor an invalid request, so the processor
+    keeps it pending and finishes it under the same key."""
+    processor = PaymentProcessor(
+        harness.gateway,
+        retry=RetryPolicy(attempts=1, initial_wait=0.0, max_wait=0.0, sleep=lambda s: None),
+    )
+    entry = processor.start(basket(), return_url=RETURN)
+    assert entry.gateway_payment_id is not None
+    harness.simulator.approve(entry.gateway_payment_id)
+    processor.refresh(entry.order_id)
+    harness.simulator.switches.refuse_refunds_next = 1
+    harness.simulator.switches.refuse_refunds_code = code
+    with pytest.raises(TBankUnclear) as unclear:
+        processor.refund(entry.order_id, {0: Decimal("10.00")})
+    assert not isinstance(unclear.value, (GatewayRefused, InvalidRefund))
+    assert unclear.value.error_code == code
+    pending = processor.entry(entry.order_id).pending_refund
+    assert pending is not None
+    done = processor.refund(entry.order_id, {0: Decimal("10.00")}).entry
+    assert (done.refunded, done.pending_refund, done.refund_count) == (Decimal("10.00"), None, 1)
+    assert calls(harness.simulator, "Cancel")[-1]["ExternalRequestId"] == pending[0]
+
+
+def test_a_refund_the_acquirer_finds_invalid_is_not_left_pending(harness: TBankHarness) -> None:
+    processor = PaymentProcessor(harness.gateway)
+    entry = processor.start(basket(), return_url=RETURN)
+    assert entry.gateway_payment_id is not None
+    harness.simulator.approve(entry.gateway_payment_id)
+    processor.refresh(entry.order_id)
+    harness.simulator.switches.refuse_refunds_next = 1
+    harness.simulator.switches.refuse_refunds_code = "308"  # the receipt does not add up
+    with pytest.raises(InvalidRefund):
+        processor.refund(entry.order_id, {0: Decimal("10.00")})
+    assert processor.entry(entry.order_id).pending_refund is None
+    done = processor.refund(entry.order_id, {0: Decimal("20.00")}).entry
+    assert (done.refunded, done.refund_count) == (Decimal("20.00"), 1)
 
 
 def test_the_simulator_knows_t_banks_agent_signs_only(harness: TBankHarness) -> None:

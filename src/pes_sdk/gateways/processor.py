@@ -484,11 +484,13 @@ class PaymentProcessor:
                 self.store.put(attrs.evolve(entry, pending_refund=(key, request)))
         try:
             result = self.retry.call(lambda: self.gateway.refund(request, key))
-        except GatewayRefused:
-            # The acquirer said no (a 4xx): nothing was given back, and retrying the same
-            # request cannot change that. Forget it, or it would block every later refund
-            # of the payment as "unfinished". A timeout or 5xx keeps it: that one may
-            # have been carried out, and a retry with the same key finishes it.
+        except (GatewayRefused, InvalidRefund):
+            # The acquirer said no (a 4xx), or found the request itself wrong (more than is
+            # left, a receipt that does not add up): nothing was given back, and retrying
+            # the same request cannot change that. Forget it, or it would block every later
+            # refund of the payment as "unfinished". A timeout, a 5xx or an answer that does
+            # not say keeps it: that one may have been carried out, and a retry with the
+            # same key finishes it.
             with self._lock, self._locked(order_id):
                 current = self.entry(order_id)
                 if current.pending_refund is not None and current.pending_refund[0] == key:

@@ -11,8 +11,10 @@ same). How the contract maps onto it:
   СБП the QR payload comes from ``sbp/c2b/qr/dynamic/get.do`` and is passed on as is.
 * **status**: ``getOrderStatusExtended.do``; ``orderStatus`` 0 registered, 1 held, 2
   deposited, 3 reversed, 4 refunded, 5 ACS, 6 declined (see :func:`state_of`).
-* **cancel**: ``reverse.do``. **refund**: ``refund.do`` with ``refundItems`` per line and
-  ``expectedDepositedAmount`` so a repeated request cannot refund twice.
+* **cancel**: ``decline.do``, the request for an unpaid order (it ends Reversed, orderStatus
+  3); ``reverse.do`` is for a paid order and is refused on an unpaid one. **refund**:
+  ``refund.do`` with ``refundItems`` per line and ``expectedDepositedAmount`` so a repeated
+  request cannot refund twice.
 * **callbacks**: the checksum is verified (:mod:`.checksums`); the callback is only a hint,
   so the snapshot returned is the acquirer's answer to ``getOrderStatusExtended.do``.
 
@@ -336,7 +338,8 @@ class SberGateway(PaymentGateway):
 
     def cancel_payment(self, gateway_payment_id: str, idempotency_key: str) -> GatewayPayment:
         try:
-            self._call("reverse.do", {"orderId": gateway_payment_id, "language": "ru"})
+            # decline.do, not reverse.do: the order is unpaid, and reverse.do undoes a payment
+            self._call("decline.do", {"orderId": gateway_payment_id, "language": "ru"})
         except SberError:
             # a repeat after a lost answer finds it reversed already: that is the outcome
             snapshot = self.get_payment(gateway_payment_id)

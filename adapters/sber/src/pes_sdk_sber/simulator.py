@@ -9,8 +9,9 @@ does), speaking the protocol the adapter speaks:
   parameter, 5 access denied, 6 unknown order, 7 wrong state or amount);
 * ``register.do`` (amount in kopecks, ``orderBundle`` checked to sum to the amount),
   ``getOrderStatusExtended.do`` (by ``orderId`` or ``orderNumber``), ``refund.do`` (with
-  ``refundItems`` and ``expectedDepositedAmount``), ``reverse.do`` and the СБП
-  ``sbp/c2b/qr/dynamic/get.do``;
+  ``refundItems`` and ``expectedDepositedAmount``), ``decline.do`` (an unpaid order to
+  Reversed), ``reverse.do`` (a paid, unrefunded order, once; refused on an unpaid one) and
+  the СБП ``sbp/c2b/qr/dynamic/get.do``;
 * a payment page at ``formUrl`` with pay / decline buttons (no card data anywhere);
 * callbacks to ``callback_url`` by GET (or POST, form-encoded) with ``mdOrder``,
   ``orderNumber``, ``operation``, ``status`` and ``checksum`` (see :mod:`.checksums`).
@@ -305,6 +306,8 @@ class SberSimulator(LoopbackSimulator[Switches, dict[str, str]]):
             return self._find(form).extended(self.switches.lower_deposited_on_refund)
         if method == "refund.do":
             return self._refund(form)
+        if method == "decline.do":
+            return self._decline(form)
         if method == "reverse.do":
             return self._reverse(form)
         if method == "sbp/c2b/qr/dynamic/get.do":
@@ -379,9 +382,22 @@ class SberSimulator(LoopbackSimulator[Switches, dict[str, str]]):
         self._emit(order, "refunded", 1)
         return {"errorCode": "0", "errorMessage": "Успешно"}
 
+    def _decline(self, form: Mapping[str, str]) -> dict[str, Any]:
+        # decline.do ends an order nobody has paid (orderId or orderNumber); a paid, held,
+        # reversed or declined one is in the wrong state for it
+        order = self._find(form)
+        if order.status not in (REGISTERED, ACS):
+            raise _Refused(7, "Отклонение невозможно: заказ в неверном состоянии")
+        order.status = REVERSED
+        self._emit(order, "reversed", 1)  # the callback's operation name is unverified
+        return {"errorCode": "0", "errorMessage": "Успешно"}
+
     def _reverse(self, form: Mapping[str, str]) -> dict[str, Any]:
+        # reverse.do undoes a payment: a two-stage hold, or a one-stage deposit nothing was
+        # refunded from (the bank's same-day limit is not modelled), once; an unpaid order
+        # is declined with decline.do instead
         order = self._find({"orderId": form.get("orderId", "") or "-"})
-        if order.status not in (REGISTERED, HOLD, ACS):
+        if order.status not in (HOLD, DEPOSITED):
             raise _Refused(7, "Отмена невозможна: заказ в неверном состоянии")
         order.status = REVERSED
         self._emit(order, "reversed", 1)

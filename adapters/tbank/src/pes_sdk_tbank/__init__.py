@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING
 from pes_sdk.plugins.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from pes_sdk_tbank.client import NOTIFICATION_ANSWER, STATUS_MAP, TBankGateway, TBankRefused
+    from pes_sdk_tbank.client import (
+        NOTIFICATION_ANSWER,
+        STATUS_MAP,
+        TBankGateway,
+        TBankRefused,
+        TBankUnclear,
+    )
     from pes_sdk_tbank.harness import NotificationReceiver, TBankHarness, notification_handler
     from pes_sdk_tbank.plugin import TBankFactory
     from pes_sdk_tbank.simulator import ErrorCodes, TBankReport, TBankSimulator, TBankSwitches
@@ -33,6 +39,7 @@ __all__ = [
     "TBankReport",
     "TBankSimulator",
     "TBankSwitches",
+    "TBankUnclear",
     "make_token",
     "notification_handler",
     "verify_token",
@@ -53,6 +60,7 @@ __getattr__ = lazy_exports(
         "STATUS_MAP": _CLIENT,
         "TBankGateway": _CLIENT,
         "TBankRefused": _CLIENT,
+        "TBankUnclear": _CLIENT,
         "NotificationReceiver": _HARNESS,
         "TBankHarness": _HARNESS,
         "notification_handler": _HARNESS,

@@ -55,11 +55,14 @@ from pes_sdk.money import amount as to_amount
 from pes_sdk_tbank.token import make_token, verify_token
 
 __all__ = [
+    "INVALID_REFUND_CODES",
     "NOTIFICATION_ANSWER",
+    "REFUSED_REFUND_CODES",
     "STATUS_MAP",
     "VAT_CODES",
     "TBankGateway",
     "TBankRefused",
+    "TBankUnclear",
     "from_kopecks",
     "to_kopecks",
 ]
@@ -111,6 +114,30 @@ VAT_CODES: dict[ReceiptVat, str] = {
     ReceiptVat.VAT22_122: "vat122",
 }
 
+#: ``ErrorCode``\ s of a refund (``Cancel`` with ``Amount``) the acquirer refused: nothing was
+#: given back and the same refund may be asked again later. From the error table of the
+#: acquiring API (developer.tbank.ru/eacq/intro/errors/error-codes, read through a public
+#: copy of it): 4 the payment's status cannot be changed, 8 wrong transaction status, 79 no
+#: refund to a foreign card, 202 terminal blocked, 204/205 wrong token or terminal, 3002 the
+#: shop's balance does not cover the cancel, 3029/3030 НСПК's hourly/daily limit of СБП
+#: refund attempts.
+REFUSED_REFUND_CODES: tuple[str, ...] = (
+    "4",
+    "8",
+    "79",
+    "202",
+    "204",
+    "205",
+    "3002",
+    "3029",
+    "3030",
+)
+#: ``ErrorCode``\ s of a refund request that was wrong on our side (a receipt that does not
+#: add up, or is empty): nothing was given back; asking the same again cannot succeed. 308,
+#: 309 and 334 are in the error table; see ``amount_exceeded_codes`` for a refund of more
+#: than is left.
+INVALID_REFUND_CODES: tuple[str, ...] = ("308", "309", "334")
+
 #: AgentType → ``AgentData.AgentSign``
 AGENT_SIGNS: dict[AgentType, str] = {AgentType.PAYMENT_AGENT: "paying_agent"}
 
@@ -121,6 +148,18 @@ class TBankRefused(GatewayRefused):
     def __init__(self, message: str, *, error_code: str) -> None:
         self.error_code = error_code
         super().__init__(message, gateway=NAME, status=200)
+
+
+class TBankUnclear(GatewayError):
+    """A refund answered with an ``ErrorCode`` that does not say whether money went back.
+
+    Not a :class:`GatewayRefused`: the processor keeps the refund pending under its key, and
+    asking again with the same key (``ExternalRequestId``) finishes or settles it.
+    """
+
+    def __init__(self, message: str, *, error_code: str) -> None:
+        self.error_code = error_code
+        super().__init__(message, gateway=NAME)
 
 
 def to_kopecks(value: Decimal) -> int:
@@ -155,7 +194,13 @@ class TBankGateway(PaymentGateway):
     :param not_found_codes: ``ErrorCode`` values that mean "no such payment / order".
     :param duplicate_order_codes: ``ErrorCode`` values of an ``Init`` refused for a used
         ``OrderId``.
-    :param amount_exceeded_codes: ``ErrorCode`` values of a refund larger than what is left.
+    :param amount_exceeded_codes: ``ErrorCode`` values of a refund larger than what is left
+        (→ :class:`InvalidRefund`). The default, 330, is not confirmed by the error table.
+    :param invalid_refund_codes: other ``ErrorCode`` values of a refund request wrong on our
+        side (→ :class:`InvalidRefund`).
+    :param refused_refund_codes: ``ErrorCode`` values of a refund the acquirer refused
+        (→ :class:`TBankRefused`). A refund answered with any other code raises
+        :class:`TBankUnclear` and stays pending.
     """
 
     name = NAME
@@ -184,7 +229,9 @@ class TBankGateway(PaymentGateway):
         vat_codes: Mapping[ReceiptVat, str] | None = None,
         not_found_codes: tuple[str, ...] = ("7",),
         duplicate_order_codes: tuple[str, ...] = ("8",),
-        amount_exceeded_codes: tuple[str, ...] = ("5",),
+        amount_exceeded_codes: tuple[str, ...] = ("330",),
+        invalid_refund_codes: tuple[str, ...] = INVALID_REFUND_CODES,
+        refused_refund_codes: tuple[str, ...] = REFUSED_REFUND_CODES,
     ) -> None:
         if not terminal_key or not password:
             raise ValueError("a T-Bank gateway needs a TerminalKey and its password")
@@ -202,6 +249,8 @@ class TBankGateway(PaymentGateway):
         self._not_found = not_found_codes
         self._duplicate = duplicate_order_codes
         self._exceeded = amount_exceeded_codes
+        self._invalid_refund = invalid_refund_codes
+        self._refused_refund = refused_refund_codes
         # PaymentId → {ExternalRequestId: kopecks}: the refunds this gateway made, for answers
         # that say PARTIAL_REFUNDED without the sums (GetState, notifications)
         self._refunds: dict[str, dict[str, int]] = {}
@@ -278,9 +327,14 @@ class TBankGateway(PaymentGateway):
         try:
             answer = self._call("Cancel", body, lookup=True)
         except TBankRefused as exc:
-            if exc.error_code in self._exceeded:
+            # Only a documented refusal may free the refund's key: the processor then forgets
+            # the request. A code not known to be a refusal may hide a refund that went
+            # through, so it stays pending and is asked again under the same key.
+            if exc.error_code in self._exceeded or exc.error_code in self._invalid_refund:
                 raise InvalidRefund(exc.message, gateway=NAME) from None
-            raise
+            if exc.error_code in self._refused_refund:
+                raise
+            raise TBankUnclear(exc.message, error_code=exc.error_code) from None
         with self._lock:  # keyed by the refund's key: a repeated answer is not counted twice
             made = self._refunds.setdefault(request.gateway_payment_id, {})
             made[idempotency_key] = to_kopecks(request.amount)

@@ -34,7 +34,8 @@ class TBankFactory:
     ``receipt_email`` / ``receipt_phone`` (the service's own contact for receipts; without
     one no ``Receipt`` is sent), ``fee_vat`` (a :class:`ReceiptVat` name), and the
     comma-separated ``not_found_codes``, ``duplicate_order_codes``,
-    ``amount_exceeded_codes`` (``ErrorCode`` values; see docs/gateway-tbank.md).
+    ``amount_exceeded_codes``, ``invalid_refund_codes``, ``refused_refund_codes``
+    (``ErrorCode`` values; see docs/gateway-tbank.md).
     """
 
     name: str = "tbank"
@@ -49,7 +50,7 @@ class TBankFactory:
             fee_vat = ReceiptVat(settings.get("fee_vat", "none"))
         except ValueError as exc:
             raise ConfigError(f"tbank gateway: {exc}") from None
-        from pes_sdk_tbank.client import TBankGateway
+        from pes_sdk_tbank.client import INVALID_REFUND_CODES, REFUSED_REFUND_CODES, TBankGateway
 
         extra: dict[str, Any] = {"base_url": settings["url"]} if settings.get("url") else {}
         return TBankGateway(
@@ -64,7 +65,9 @@ class TBankFactory:
             fee_vat=fee_vat,
             not_found_codes=_codes(settings.get("not_found_codes"), ("7",)),
             duplicate_order_codes=_codes(settings.get("duplicate_order_codes"), ("8",)),
-            amount_exceeded_codes=_codes(settings.get("amount_exceeded_codes"), ("5",)),
+            amount_exceeded_codes=_codes(settings.get("amount_exceeded_codes"), ("330",)),
+            invalid_refund_codes=_codes(settings.get("invalid_refund_codes"), INVALID_REFUND_CODES),
+            refused_refund_codes=_codes(settings.get("refused_refund_codes"), REFUSED_REFUND_CODES),
         )
 
 
