@@ -12,9 +12,13 @@ from reference_format import ReferenceFormat
 from pes_sdk.formats.base import RegistryFormat
 from pes_sdk.models.registry import RegistryKind
 
+# A debt registry refuses a repeated (account, service): the reader keeps one hash a row.
+REPEAT_KEY_BYTES = 128
+
 
 class TestReferenceDebts(FormatConformance):
     conformance_level = "latest"
+    streaming_bytes_per_row = REPEAT_KEY_BYTES
 
     @pytest.fixture
     def registry_format(self) -> RegistryFormat:

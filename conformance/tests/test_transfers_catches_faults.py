@@ -129,6 +129,13 @@ CASES = [
         "(typed_error and three_decimals) or statement_amounts",
         "was read without error",
     ),
+    (
+        "AcceptsDataAfterEnd",
+        "test_malformed_statement_gives_typed_error[data_after_end]",
+        "test_malformed_statement_gives_typed_error[truncated_at_line_end]",
+        "typed_error and (data_after_end or truncated_at_line_end)",
+        "was read without error",
+    ),
 ]
 
 

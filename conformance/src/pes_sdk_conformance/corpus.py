@@ -44,12 +44,15 @@ __all__ = [
 class MalformedSample:
     """A broken file, what is broken in it, and the 1-based line a reader should blame.
 
-    ``line`` is ``None`` when the problem has no line of its own.
+    ``line`` is ``None`` when the problem has no line of its own. ``field`` is the record
+    field the reader should blame at that line (``FormatError.field`` or an issue's
+    ``field``), ``None`` when the fault is in no one field (a NUL byte, a cut file).
     """
 
     data: bytes
     description: str
     line: int | None
+    field: str | None = None
 
 
 @attrs.frozen
@@ -62,6 +65,9 @@ class NotApplicable:
 #: The malformed samples every format is checked with, by name, and what each breaks.
 STANDARD_SAMPLES: dict[str, str] = {
     "truncated": "the file cut off in the middle of its last record line",
+    "truncated_at_line_end": "the file cut off exactly at the end of its last record line "
+    "(what followed it, a footer or trailer, is lost)",
+    "data_after_footer": "a record line after the footer or trailer that ends the file",
     "nul_byte": "a NUL byte inside a value",
     "invalid_encoding": "bytes that are invalid in the declared encoding",
     "long_line": "a line of more than 1 MB (the account is a million digits long)",
@@ -172,15 +178,29 @@ def build_standard_samples(
     body, eol = _split_eol(line)
     out: dict[str, MalformedSample | NotApplicable] = {}
 
-    def sample(name: str, data: bytes, line_index: int | None) -> None:
+    def sample(name: str, data: bytes, line_index: int | None, field: str | None = None) -> None:
         out[name] = MalformedSample(
-            data, STANDARD_SAMPLES[name], None if line_index is None else line_index + 1
+            data, STANDARD_SAMPLES[name], None if line_index is None else line_index + 1, field
         )
 
     # truncated: everything up to the middle of the last record's line.
     last_line = f.lines[f.last_line]
     cut = "".join(f.lines[: f.last_line]) + last_line[: max(1, len(last_line.rstrip("\r\n")) // 2)]
     sample("truncated", cut.encode(encoding), f.last_line)
+
+    # Cut at a line end, and data after the end: both need something after the last record
+    # (a footer, a trailer, a closing tag); without it such a file is simply a valid one.
+    tail = "".join(f.lines[f.last_line + 1 :])
+    if not tail.strip():
+        nothing = NotApplicable("nothing follows the last record line (no footer or trailer)")
+        out["truncated_at_line_end"] = out["data_after_footer"] = nothing
+    else:
+        whole = "".join(f.lines[: f.last_line + 1])
+        # No line of its own: a reader may blame the last line it has or the missing next.
+        sample("truncated_at_line_end", whole.encode(encoding), None)
+        ending = "" if f.lines[-1].endswith(("\n", "\r")) else _split_eol(f.lines[f.last_line])[1]
+        extra = "".join(f.lines) + ending + f.lines[f.target_line].rstrip("\r\n") + (eol or "\n")
+        sample("data_after_footer", extra.encode(encoding), len(f.lines))
 
     acc = account_of(target)
     at = body.find(acc)
@@ -232,12 +252,12 @@ def build_standard_samples(
             f"amount {amount} not found in the record line"
         )
     else:
-        sample("bad_amount", f.with_line(t, replaced[0] + eol), t)
+        sample("bad_amount", f.with_line(t, replaced[0] + eol), t, "amount")
         form = replaced[1]
         if "." in form or "," in form:
             three = _replace_value(body, [form], lambda s: s + "5")
             assert three is not None
-            sample("amount_three_decimals", f.with_line(t, three[0] + eol), t)
+            sample("amount_three_decimals", f.with_line(t, three[0] + eol), t, "amount")
         else:
             out["amount_three_decimals"] = NotApplicable("amounts are written in kopecks")
 
@@ -259,11 +279,11 @@ def build_standard_samples(
         if replaced is None:
             out["bad_period"] = NotApplicable(f"period {period} not found in the record line")
         else:
-            sample("bad_period", f.with_line(t, replaced[0] + eol), t)
+            sample("bad_period", f.with_line(t, replaced[0] + eol), t, "period")
     return out
 
 
-_Sample = Callable[[str, bytes, int | None], None]
+_Sample = Callable[[str, bytes, int | None, str | None], None]
 
 
 def _guid_sample(
@@ -279,7 +299,7 @@ def _guid_sample(
     if replaced is None:
         out["bad_guid"] = NotApplicable(f"house GUID {house} not found in the record line")
     else:
-        sample("bad_guid", f.with_line(t, replaced[0] + eol), t)
+        sample("bad_guid", f.with_line(t, replaced[0] + eol), t, "house_id")
 
 
 def _value_forms(value: Decimal) -> list[str]:
@@ -305,10 +325,10 @@ def _reading_samples(
         missing = NotApplicable(f"meter value {value} not found in the record line")
         out["bad_value"] = out["negative_value"] = missing
     else:
-        sample("bad_value", f.with_line(t, replaced[0] + eol), t)
+        sample("bad_value", f.with_line(t, replaced[0] + eol), t, "values")
         negative = _replace_value(body, [replaced[1]], lambda form: "-" + form)
         assert negative is not None
-        sample("negative_value", f.with_line(t, negative[0] + eol), t)
+        sample("negative_value", f.with_line(t, negative[0] + eol), t, "values")
 
     _guid_sample(out, f, target, sample)
 
@@ -323,4 +343,4 @@ def _reading_samples(
     if replaced is None:
         out["bad_period"] = NotApplicable(f"reading date {day} not found in the record line")
     else:
-        sample("bad_period", f.with_line(t, replaced[0] + eol), t)
+        sample("bad_period", f.with_line(t, replaced[0] + eol), t, "taken_on")

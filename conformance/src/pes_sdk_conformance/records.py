@@ -37,6 +37,7 @@ __all__ = [
     "control_totals",
     "debt_records",
     "default_header",
+    "distinct_keys",
     "generate",
     "golden",
     "hostile_inputs",
@@ -44,6 +45,7 @@ __all__ = [
     "payment_records",
     "reading_records",
     "strip_fields",
+    "trim_text",
 ]
 
 #: Moscow time, the zone of the default payment samples (``paid_at`` carries it).
@@ -75,7 +77,8 @@ _RECORD_TYPES: dict[RegistryKind, type[Any]] = {
 def account_of(record: Record) -> str:
     """The personal account a record belongs to ("" for kinds that have none, e.g. orders).
 
-    Samples are told apart by account: every golden record has a unique one.
+    The malformed corpus finds the target and the last golden record by account: each of
+    those two accounts is unique in its set (other accounts have several services).
     """
     return str(getattr(record, "account", ""))
 
@@ -120,6 +123,37 @@ def strip_fields(record: Record, fields: Iterable[str]) -> Record:
         default: Any = a.default
         changes[name] = default.factory() if hasattr(default, "factory") else default
     return attrs.evolve(record, **changes)
+
+
+#: Text fields a format may trim (``FormatConformance.trims_text``).
+TEXT_FIELDS = ("service", "service_code", "meter_number", "channel")
+
+
+def trim_text(record: Record) -> Record:
+    """``record`` with the outer spaces of its text fields removed (formats that trim)."""
+    changes = {
+        n: getattr(record, n).strip()
+        for n in TEXT_FIELDS
+        if isinstance(getattr(record, n, None), str)
+        and getattr(record, n) != getattr(record, n).strip()
+    }
+    return attrs.evolve(record, **changes) if changes else record
+
+
+def distinct_keys(kind: RegistryKind, records: Iterable[Record]) -> list[Record]:
+    """``records`` without the debts that repeat an earlier (account, service): a debt
+    registry refuses such a pair (two debts for one thing). Other kinds are kept whole."""
+    out = list(records)
+    if kind is not RegistryKind.DEBTS:
+        return out
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for r in out:
+        key = (account_of(r), str(getattr(r, "service", "")))
+        if key not in seen:
+            seen.add(key)
+            kept.append(r)
+    return kept
 
 
 def debt_records(*, not_carried: Iterable[str] = ()) -> list[Record]:
@@ -209,16 +243,22 @@ def generate(templates: Sequence[Record], count: int) -> Iterator[Record]:
 # -- hypothesis strategies -----------------------------------------------------------------
 
 _CYRILLIC = "абвгдеёжзийклмнопрстуфхцчшщъыьэюяАБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ"
-_TEXT_ALPHABET = _CYRILLIC + "abcxyzABCXYZ0123456789 .,()/-"
+# №«»— are what a one-byte Cyrillic encoding has besides letters: a writer that maps them
+# to ASCII, or an encoder that does not know them, shows here.
+_TEXT_ALPHABET = _CYRILLIC + "abcxyzABCXYZ0123456789 .,()/-№«»—"
 
 
-def _text(max_size: int) -> st.SearchStrategy[str]:
-    # No leading or trailing spaces: formats may trim cells, and the golden sets test the
-    # exact characters that matter (leading zeros, Cyrillic, slashes) anyway.
-    return st.text(_TEXT_ALPHABET, max_size=max_size).map(str.strip)
+def _text_of(max_size: int, outer_spaces: bool) -> st.SearchStrategy[str]:
+    # Outer spaces are kept by a format that keeps text exactly (the default); a format
+    # that states it trims (FormatConformance.trims_text) gets text without them.
+    text = st.text(_TEXT_ALPHABET, max_size=max_size)
+    return text if outer_spaces else text.map(str.strip)
 
 
-_ACCOUNTS = st.from_regex(r"(ЛС-)?[0-9]{1,20}", fullmatch=True)
+# Some records share an account (several services on one account); the rest are random.
+_ACCOUNTS = st.one_of(
+    st.from_regex(r"(ЛС-)?[0-9]{1,20}", fullmatch=True), st.sampled_from(["007", "0000012345"])
+)
 _PREMISES = st.one_of(
     st.sampled_from(["", "12", "12а", "12/1", "12-1", "кв. 5", "12, ком. 3", "Пом. 1Н"]),
     st.from_regex(r"[1-9][0-9]{0,3}[абв]?(/[1-9])?", fullmatch=True),
@@ -234,16 +274,38 @@ _METER_VALUES = st.builds(
 )
 
 
-def _unique_accounts(records: list[Record]) -> list[Record]:
-    seen: set[str] = set()
-    return [r for r in records if not (account_of(r) in seen or seen.add(account_of(r)))]  # type: ignore[func-returns-value]
+def _unique_keys(records: list[Record]) -> list[Record]:
+    """Accounts may repeat; what identifies a line may not: a debt's (account, service), a
+    payment's operation id, a reading's (account, meter)."""
+    seen: set[tuple[str, ...]] = set()
+    out = []
+    for r in records:
+        if isinstance(r, PaymentRecord):
+            key: tuple[str, ...] = (r.operation_id,)
+        elif isinstance(r, MeterReading):
+            key = (r.account, r.meter_number)
+        else:
+            key = (account_of(r), str(getattr(r, "service", "")))
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
 
 
 def record_strategy(
-    kind: RegistryKind, *, tz: dt.tzinfo | None = MSK, not_carried: Iterable[str] = ()
+    kind: RegistryKind,
+    *,
+    tz: dt.tzinfo | None = MSK,
+    not_carried: Iterable[str] = (),
+    outer_spaces: bool = True,
 ) -> st.SearchStrategy[list[Record]]:
-    """Lists of random valid records of ``kind`` with unique accounts (for round trips)."""
+    """Lists of random valid records of ``kind`` for round trips: accounts may repeat (with
+    other services), line keys do not; text has outer spaces unless ``outer_spaces=False``."""
     strip = tuple(not_carried)
+
+    def _text(max_size: int) -> st.SearchStrategy[str]:
+        return _text_of(max_size, outer_spaces)
+
     one: st.SearchStrategy[Any]
     if kind is RegistryKind.DEBTS:
         one = st.builds(
@@ -303,8 +365,8 @@ def record_strategy(
         raise LookupError(f"no record strategy for registry kind {kind.value!r}")
     return (
         st.lists(one, max_size=8)
-        .map(_unique_accounts)
         .map(lambda rs: [strip_fields(r, strip) for r in rs])
+        .map(_unique_keys)  # after stripping: a service not carried is "" in every record
     )
 
 

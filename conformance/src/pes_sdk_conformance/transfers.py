@@ -75,7 +75,7 @@ from pes_sdk.settlement_orders import (
 from pes_sdk_conformance import records as samples
 from pes_sdk_conformance.corpus import MalformedSample, NotApplicable, invalid_bytes
 from pes_sdk_conformance.formats import error_lines
-from pes_sdk_conformance.levels import ConformanceSettings, since_level
+from pes_sdk_conformance.levels import ConformanceSettings
 
 __all__ = [
     "ACQUIRER",
@@ -269,6 +269,9 @@ def _balanced(account: str, entries: Sequence[StatementEntry], bik: str) -> Stat
 #: breaking the line that holds the amount of the first order.
 STATEMENT_SAMPLES: dict[str, str] = {
     "truncated": "the statement cut off in the middle of its last document",
+    "truncated_at_line_end": "the statement cut off exactly at the end of its last line with "
+    "a figure (its end marker or trailer lost)",
+    "data_after_end": "an amount line after the end marker or trailer that ends the file",
     "nul_byte": "a NUL byte inside an amount",
     "invalid_encoding": "bytes that are invalid in the declared encoding",
     "long_line": "a line of more than 1 MB (an amount with a million more digits)",
@@ -818,7 +821,6 @@ class TransferFormatConformance:
                 f"{type(exc).__name__}: {exc}"
             )
 
-    @since_level(2)
     @pytest.mark.parametrize("sample_name", ["bad_amount", "amount_three_decimals"])
     def test_malformed_statement_names_the_exact_line(
         self, transfer_format: RegistryFormat, tmp_path: Path, sample_name: str
@@ -936,6 +938,17 @@ def _broken_statements(
     body = lines[last].rstrip("\r\n")
     cut = "".join(lines[:last]) + body[: max(1, len(body) // 2)]
     sample("truncated", cut.encode(encoding), last)
+    # A cut at a line end, and data after the end: both need an end marker or trailer
+    # after the last line with a figure (`КонецФайла`, a closing tag); without one such a
+    # file is a valid shorter statement.
+    if not "".join(lines[last + 1 :]).strip():
+        nothing = NotApplicable("nothing follows the last line with a figure (no end marker)")
+        out["truncated_at_line_end"] = out["data_after_end"] = nothing
+    else:
+        sample("truncated_at_line_end", "".join(lines[: last + 1]).encode(encoding), None)
+        ending = "" if lines[-1].endswith(("\n", "\r")) else "\n"
+        after = "".join(lines) + ending + line.rstrip("\r\n") + "\n"
+        sample("data_after_end", after.encode(encoding), len(lines))
     value = m.group(0)
     half = len(value) // 2
     sample("nul_byte", with_value(value[:half] + "\x00" + value[half:]), t)

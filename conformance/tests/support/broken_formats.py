@@ -9,6 +9,7 @@ fails (and, where it matters, that unrelated checks still pass).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Iterator
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
@@ -179,3 +180,169 @@ class NormalizesMeterValues(ReferenceFormat):
 
     def parse_meter_value(self, text: str) -> Decimal:
         return super().parse_meter_value(text).normalize()
+
+
+# -- faults the regular samples hid (issue 14) ---------------------------------------------
+
+
+class TrimsText(ReferenceFormat):
+    """The reader trims every text cell (``cell.strip()``, "tidying input") although the
+    format keeps text exactly and does not declare ``trims_text``."""
+
+    def parse_cell(self, name: str, text: str) -> Any:
+        value = super().parse_cell(name, text)
+        return value.strip() if name in ("service", "service_code") else value
+
+
+class KeepsFirstServicePerAccount(ReferenceFormat):
+    """The writer keys its rows by account alone: a second service of an account is lost."""
+
+    def records_to_write(self, records: Iterable[Record]) -> Iterator[Record]:
+        seen: set[str] = set()
+        for r in records:
+            account = str(getattr(r, "account", ""))
+            if account not in seen:
+                seen.add(account)
+                yield r
+
+
+class MangleTypography(ReferenceFormat):
+    """The writer "simplifies" typography to ASCII (as for a code page it thought lacks
+    them): ``№`` becomes ``N``, ``«»`` quotes, ``—`` a hyphen."""
+
+    def format_text(self, name: str, value: str) -> str:
+        table = str.maketrans({"№": "N", "«": '"', "»": '"', "—": "-"})
+        return super().format_text(name, value.translate(table))
+
+
+class _StopsAtFooterReader(ReferenceReader):
+    def lines(self) -> Iterator[tuple[int, str]]:
+        for number, text in super().lines():
+            yield number, text
+            if text.startswith("="):  # the bug: the footer "ends" the file, the rest is unread
+                return
+
+
+class AcceptsDataAfterFooter(ReferenceFormat):
+    """The reader stops at the footer and never looks at what follows it."""
+
+    def open(
+        self, path: Path, *, policy: Policy = Policy.STRICT, rejects_path: Path | None = None
+    ) -> RegistryReader:
+        return _StopsAtFooterReader(self, Path(path), Policy(policy), rejects_path)
+
+
+class FooterOptional(ReferenceFormat):
+    """The reader takes a file without its footer as one without control totals: a file
+    cut exactly at a line end reads as a shorter, valid registry."""
+
+    footer_required = False
+
+
+class _DropsUnterminatedReader(ReferenceReader):
+    def lines(self) -> Iterator[tuple[int, str]]:
+        for number, raw in enumerate(self._fh, start=1):
+            if not raw.endswith(b"\n"):  # the bug: "an incomplete line" is skipped
+                return
+            yield number, raw.decode("utf-8").rstrip("\n")
+
+
+class DropsUnterminatedLastLine(ReferenceFormat):
+    """The reader drops a last line without a line end, taking it for a torn write."""
+
+    def open(
+        self, path: Path, *, policy: Policy = Policy.STRICT, rejects_path: Path | None = None
+    ) -> RegistryReader:
+        return _DropsUnterminatedReader(self, Path(path), Policy(policy), rejects_path)
+
+
+class LosesHeaderFacts(ReferenceFormat):
+    """The reader reads the header line for its kind only: the partner's ИНН, the period,
+    the number and the date of the registry are lost."""
+
+    def parse_header(self, text: str) -> RegistryHeader:
+        return RegistryHeader(kind=self.kind)
+
+
+class AcceptsRepeatedKey(ReferenceFormat):
+    """The reader never remembers what it has read: a repeated (account, service) is read
+    as a second debt."""
+
+    def repeat_key(self, record: Record) -> int | None:
+        return None
+
+
+class _StaleTotalReader(ReferenceReader):
+    good_sum = Decimal("0.00")
+
+    def _records(self) -> Iterator[Record]:
+        for r in super()._records():
+            self.good_sum += getattr(r, "amount", Decimal("0.00"))
+            yield r
+
+    def parse_footer(self, number: int, text: str) -> Any:
+        control = super().parse_footer(number, text)
+        if self.good_sum != control.sums.get("amount", self.good_sum):
+            raise self.sink.refuse("control totals do not match", line=number)
+        return control
+
+
+class RefusesForTheWrongReason(ReferenceFormat):
+    """A bad amount is read as 0.00 (a lenient parser), and the file is then refused only
+    because the footer's total no longer matches: a typed error naming a line, but the
+    footer's line, not the amount's."""
+
+    def parse_amount(self, text: str) -> Decimal:
+        try:
+            return super().parse_amount(text)
+        except ValueError:
+            return Decimal("0.00")
+
+    def open(
+        self, path: Path, *, policy: Policy = Policy.STRICT, rejects_path: Path | None = None
+    ) -> RegistryReader:
+        return _StaleTotalReader(self, Path(path), Policy(policy), rejects_path)
+
+
+class _GoodRowsTotalReader(ReferenceReader):
+    def _records(self) -> Iterator[Record]:
+        real_finish = self.sink.finish
+        good: dict[str, Decimal] = {}
+        count = 0
+
+        def finish(header: RegistryHeader, records: int, sums: Any, control: Any, **kw: Any) -> Any:
+            # the bug: the stated totals are compared with the rows kept, not every row
+            return real_finish(header, count, {**sums, **good}, control, **kw)
+
+        self.sink.finish = finish  # type: ignore[method-assign]
+        for r in super()._records():
+            count += 1
+            good["amount"] = good.get("amount", Decimal("0.00")) + getattr(r, "amount", 0)
+            yield r
+
+
+class CountsTotalsOnGoodRows(ReferenceFormat):
+    """The reader checks the control totals against the rows it kept: under quarantine a
+    rejected row makes the totals "wrong" and the whole registry is refused."""
+
+    def open(
+        self, path: Path, *, policy: Policy = Policy.STRICT, rejects_path: Path | None = None
+    ) -> RegistryReader:
+        return _GoodRowsTotalReader(self, Path(path), Policy(policy), rejects_path)
+
+
+class ReplacesUnencodable(ReferenceFormat):
+    """The writer encodes text to its legacy code page with ``errors="replace"``: a
+    character the code page lacks is silently written as ``?``."""
+
+    def format_text(self, name: str, value: str) -> str:
+        kept = value.encode("cp1251", errors="replace").decode("cp1251")
+        return super().format_text(name, kept)
+
+
+class StampsWriteTime(ReferenceFormat):
+    """The writer puts the time of writing into the header: rewriting what was read never
+    gives the same bytes (a level-2 check: it loses no data)."""
+
+    def format_header(self, header: RegistryHeader, period: object) -> str:
+        return super().format_header(header, period).rstrip("\n") + f";{time.time_ns()}\n"

@@ -1,10 +1,11 @@
 """A small, correct registry format used as the base of the deliberately broken ones.
 
-``#PES-REF;kind;inn;period;number`` header, one ``;``-separated record per line (UTF-8, no
-quoting: text holding ``;`` or a line break is refused on writing), trailing ``KEY:value``
-cells for tags, and a footer ``=count;sum;…`` with the control totals. It exists so that the
-proofs in this folder do not depend on another distribution; the broken formats subclass it
-and override one small method each.
+``#PES-REF;kind;inn;period;number;date`` header, one ``;``-separated record per line (UTF-8,
+no quoting: text holding ``;`` or a line break is refused on writing; outer spaces kept),
+trailing ``KEY:value`` cells for tags, and a footer ``=count;sum;…`` with the control
+totals; nothing may follow it. A debt registry refuses a repeated (account, service). It
+exists so that the proofs in this folder do not depend on another distribution; the broken
+formats subclass it and override one small method each.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pes_sdk.formats.base import (
 )
 from pes_sdk.formats.quarantine import RejectSink
 from pes_sdk.formats.spreadsheet import escape_formula, unescape_formula
+from pes_sdk.identifiers import check_guid
 from pes_sdk.models.debts import DebtRecord
 from pes_sdk.models.payments import PaymentRecord
 from pes_sdk.models.readings import MeterReading, Photo
@@ -89,6 +91,7 @@ TYPES: dict[RegistryKind, type[Any]] = {
 
 
 class ReferenceFormat(RegistryFormat):
+    footer_required = True  # a file without its footer is cut short
     capabilities = FormatCapabilities(
         read=True,
         write=True,
@@ -147,14 +150,17 @@ class ReferenceFormat(RegistryFormat):
         with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
             return self.write_to(fh, path, header, records)
 
+    def format_header(self, header: RegistryHeader, period: object) -> str:
+        return (
+            f"#PES-REF;{self.kind.value};{header.partner_inn or ''};{period};"
+            f"{header.number or ''};{header.date or ''}\n"
+        )
+
     def write_to(
         self, fh: IO[str], path: Path, header: RegistryHeader, records: Iterable[Record]
     ) -> WriteReport:
         period = header.period or ""
-        fh.write(
-            f"#PES-REF;{self.kind.value};{header.partner_inn or ''};{period};"
-            f"{header.number or ''}\n"
-        )
+        fh.write(self.format_header(header, period))
         names = SUMS[self.kind]
         sums = dict.fromkeys(names, ZERO)
         count = 0
@@ -183,7 +189,7 @@ class ReferenceFormat(RegistryFormat):
         if name in TEXT or name == "premises":
             return unescape_formula(text)
         if name == "house_id":
-            return text or None
+            return check_guid(text) if text else None
         if name == "period":
             return Period.parse(text) if text else None
         if name == "paid_at":
@@ -203,6 +209,24 @@ class ReferenceFormat(RegistryFormat):
         if not re.fullmatch(r"\d{1,15}(\.\d{1,12})?", text):
             raise ValueError(f"not a meter value: {text!r}")
         return Decimal(text)
+
+    def parse_header(self, text: str) -> RegistryHeader:
+        cells = text.split(";")
+        cells += [""] * (6 - len(cells))
+        _, _, inn, period, number, date = cells[:6]
+        return RegistryHeader(
+            kind=self.kind,
+            partner_inn=inn or None,
+            period=Period.parse(period) if period else None,
+            number=int(number) if number else None,
+            date=dt.date.fromisoformat(date) if date else None,
+        )
+
+    def repeat_key(self, record: Record) -> int | None:
+        """What a debt registry may hold once: (account, service), kept as a hash (memory)."""
+        if self.kind is not RegistryKind.DEBTS:
+            return None
+        return hash((record.account, record.service))  # type: ignore[union-attr]
 
     def parse_record(self, cells: list[str]) -> Record:
         cols = COLUMNS[self.kind]
@@ -276,6 +300,11 @@ class ReferenceReader(RegistryReader):
         first = next(lines, None)
         if first is None or not first[1].startswith("#PES-REF;"):
             raise self.sink.refuse("no #PES-REF header line", line=1)
+        try:
+            facts = self.fmt.parse_header(first[1])
+        except ValueError as exc:
+            raise self.sink.refuse(f"bad header: {exc}", line=1) from None
+        seen: set[int] = set()
         last = 1
         for number, text in lines:
             last = number
@@ -299,13 +328,20 @@ class ReferenceReader(RegistryReader):
             except FormatError as exc:
                 self.sink.reject(number, text[:200], [Issue(number, exc.field, exc.message)])
                 continue
+            key = self.fmt.repeat_key(record)
+            if key is not None:
+                if key in seen:
+                    problem = "account and service repeat an earlier line"
+                    self.sink.reject(number, text[:200], [Issue(number, "account", problem)])
+                    continue
+                seen.add(key)
             good_total += getattr(record, "amount", ZERO)
             yield record
-        if control is None:
+        if control is None and self.fmt.footer_required:
             raise self.sink.refuse(
                 "no footer with control totals: the file is cut short", line=last
             )
-        self.header = RegistryHeader(kind=kind, control=control)
+        self.header = attrs.evolve(facts, control=control)
         report, error = self.sink.finish(
             self.header,
             count,

@@ -58,6 +58,7 @@ def _opt_amount(text: str) -> Decimal | None:
 
 
 class ReferenceTransfers(RegistryFormat):
+    refuses_text_after_end = True  # #END ends the file
     name = "reference-transfers"
     kind = RegistryKind.TRANSFERS
     capabilities = FormatCapabilities(read=True, write=True, streaming=True, encodings=("utf-8",))
@@ -168,6 +169,8 @@ class ReferenceStatementReader(RegistryReader):
                     raise FormatError(f"the first line is not {FIRST}", path=self.path, line=1)
                 continue
             if ended:
+                if not self.fmt.refuses_text_after_end:
+                    break
                 raise FormatError(f"text after {LAST}", path=self.path, line=n)
             if text == LAST:
                 ended = True
@@ -369,3 +372,9 @@ class RoundsStatementAmounts(ReferenceTransfers):
         if text.count(".") == 1 and text.replace(".", "").isdigit() and len(text) < 30:
             return Decimal(text).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
         return super().parse_amount(text)
+
+
+class AcceptsDataAfterEnd(ReferenceTransfers):
+    """The reader stops reading at ``#END``: whatever follows it is never looked at."""
+
+    refuses_text_after_end = False

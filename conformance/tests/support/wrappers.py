@@ -159,3 +159,78 @@ class WritesPartialFile(Wrapped):
     def write(self, path: Path, header: RegistryHeader, records: Iterable[Record]) -> WriteReport:
         path.write_bytes(b"")
         return self.inner.write(path, header, records)
+
+
+class TrimsText(Wrapped):
+    """The reader trims the service's name (a "tidy" ``.strip()`` on every text value)."""
+
+    def open(
+        self, path: Path, *, policy: Policy = Policy.STRICT, rejects_path: Path | None = None
+    ) -> RegistryReader:
+        def trim(r: Record) -> Record:
+            return attrs.evolve(r, service=r.service.strip())
+
+        return MappedReader(super().open(path, policy=policy, rejects_path=rejects_path), trim)
+
+
+class KeepsFirstServicePerAccount(Wrapped):
+    """The writer keys rows by account alone: an account's second service is lost."""
+
+    def write(self, path: Path, header: RegistryHeader, records: Iterable[Record]) -> WriteReport:
+        def first_per_account() -> Iterator[Record]:
+            seen: set[str] = set()
+            for r in records:
+                if r.account not in seen:
+                    seen.add(r.account)
+                    yield r
+
+        return self.inner.write(path, header, first_per_account())
+
+
+_ASCII_TYPOGRAPHY = str.maketrans({"№": "N", "«": '"', "»": '"', "—": "-"})
+
+
+class MangleTypography(Wrapped):
+    """The writer maps ``№«»—`` to ASCII look-alikes before writing."""
+
+    def write(self, path: Path, header: RegistryHeader, records: Iterable[Record]) -> WriteReport:
+        mangled = (attrs.evolve(r, service=r.service.translate(_ASCII_TYPOGRAPHY)) for r in records)
+        return self.inner.write(path, header, mangled)
+
+
+class ReplacesUnencodable(Wrapped):
+    """The writer passes text through a legacy code page with ``errors="replace"``."""
+
+    def write(self, path: Path, header: RegistryHeader, records: Iterable[Record]) -> WriteReport:
+        def replaced(text: str) -> str:
+            return text.encode("cp1251", errors="replace").decode("cp1251")
+
+        kept = (
+            attrs.evolve(r, service=replaced(r.service), premises=replaced(r.premises.text))
+            for r in records
+        )
+        return self.inner.write(path, header, kept)
+
+
+class _FactlessReader(MappedReader):
+    """Reports a header with the kind and control totals only."""
+
+    @property  # type: ignore[override]
+    def header(self) -> RegistryHeader:
+        inner = self.inner.header
+        return RegistryHeader(kind=inner.kind, control=inner.control)
+
+    @property
+    def report(self) -> ReadReport:
+        report = self.inner.report
+        return attrs.evolve(report, header=self.header)
+
+
+class LosesHeaderFacts(Wrapped):
+    """The reader drops the header's ИНН, period, number and date."""
+
+    def open(
+        self, path: Path, *, policy: Policy = Policy.STRICT, rejects_path: Path | None = None
+    ) -> RegistryReader:
+        inner = super().open(path, policy=policy, rejects_path=rejects_path)
+        return _FactlessReader(inner, lambda r: r)
