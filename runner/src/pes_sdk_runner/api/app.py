@@ -8,7 +8,10 @@ pool (``run_in_threadpool``) without blocking the event loop. Serve it with uvic
 
 Endpoints for clients (services, acceptances, payments, meter readings), the gateway's
 webhook, operators (registries, deliveries, refunds) and the service (health, metrics,
-this API's OpenAPI document); docs/runner-api.md describes each.
+this API's OpenAPI document); docs/runner-api.md describes each. What a client does is
+:mod:`pes_sdk_runner.usecases`, shared with the client cabinet: the client endpoints here
+only read and check the request, name the client, call the use case in the thread pool and
+answer its refusals with their status (:func:`_answer`).
 
 Every answer is JSON; an error is ``{"error": code, "message": ..., "field": ...}`` with
 its status code, never a traceback. Logs are one JSON object per line on the
@@ -26,14 +29,13 @@ import hmac
 import json
 import logging
 import re
-import threading
 import time
 import typing
 import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import attrs
 import cattrs
@@ -47,7 +49,6 @@ from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pes_sdk import identifiers
-from pes_sdk.basket import price_line
 from pes_sdk.gateways.contract import PaymentGateway
 from pes_sdk.gateways.errors import (
     GatewayError,
@@ -55,41 +56,36 @@ from pes_sdk.gateways.errors import (
     GatewayTimeout,
     GatewayUnavailable,
     InvalidRefund,
-    UnknownPayment,
     WebhookRejected,
 )
 from pes_sdk.gateways.models import PaymentState, WebhookRequest
 from pes_sdk.gateways.processor import Applied, PaymentEntry, PaymentProcessor
-from pes_sdk.models.partners import Partner
-from pes_sdk.models.payments import Payment, PaymentLine
-from pes_sdk.models.readings import MeterReading, Photo
-from pes_sdk.money import amount as to_amount
+from pes_sdk.models.readings import MeterReading
 from pes_sdk.plugins.manager import PluginHost
 from pes_sdk.serialization import make_converter
+from pes_sdk_runner import usecases as uc
 from pes_sdk_runner.api import models as m
 from pes_sdk_runner.api.metrics import CONTENT_TYPE, Metrics
 from pes_sdk_runner.api.openapi import openapi_document
 from pes_sdk_runner.config.models import RunnerConfig
 from pes_sdk_runner.crashpoints import crashpoint
 from pes_sdk_runner.logs import event, mask_account
-from pes_sdk_runner.store.base import Acceptance, DeliveryStatus, Store, StoredReading
-from pes_sdk_runner.store.errors import ReadingRefused
+from pes_sdk_runner.store.base import DeliveryStatus, Store
+
+# The limits of a reading are the use cases'; the API's tests and docs read them from here.
+from pes_sdk_runner.usecases import MAX_PHOTO_BYTES as MAX_PHOTO_BYTES
+from pes_sdk_runner.usecases import MAX_READING_AGE_DAYS as MAX_READING_AGE_DAYS
 
 __all__ = ["ApiError", "create_app", "mask_account", "processor_for"]
 
 log = logging.getLogger("pes_sdk_runner.api")
 T = TypeVar("T")
+P = ParamSpec("P")
 
 #: The longest Idempotency-Key taken (the apps' keys are UUIDs or similar).
 MAX_KEY_LENGTH = 128
-# Order ids derive from the app and its Idempotency-Key: a retry finds the same order.
-_ORDER_NAMESPACE = uuid.UUID("5b0e6f4e-2a57-4c52-9f0c-7c1d1e0a9a11")
-#: The largest meter photo taken (decoded bytes).
-MAX_PHOTO_BYTES = 5 * 1024 * 1024
 # A reading's body: the photo in base64 (4/3 of its size) and room for the rest.
 _MAX_READING_BODY = MAX_PHOTO_BYTES * 4 // 3 + 64 * 1024
-#: The largest meter value taken: digits before and after the point.
-MAX_VALUE_DIGITS = (12, 6)
 #: The largest body of any other request (a basket of a hundred lines is about 20 KB).
 MAX_BODY_BYTES = 64 * 1024
 #: The largest webhook body: acquirers' notifications are a few kilobytes, and a webhook is
@@ -108,13 +104,9 @@ TEXT_LIMITS: Mapping[str, int] = {
     "photo": 0,
 }
 MAX_TEXT = 256
-#: The earliest day a meter reading may be taken: this many days before today (three years,
-#: the limitation period, срок исковой давности).
-MAX_READING_AGE_DAYS = 3 * 366
 # Decimals travel as JSON strings of plain digits: no exponent, sign other than minus,
 # space or other script's digits.
 _DECIMAL_TEXT = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,30})?")
-_MAGIC = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
 
 
 class ApiError(Exception):
@@ -134,6 +126,36 @@ class ApiError(Exception):
         self.message = message
         self.field = field
         self.headers = dict(headers or {})
+
+
+def _answer(exc: uc.UseCaseError) -> ApiError:
+    """The API's answer to a use case's refusal: its code, message and field, with the
+    status of its kind. Every code is written here, so that this file names each code the
+    API answers with (docs/runner-api.md documents them; a test reads them from here)."""
+    if isinstance(exc, uc.NotFound):
+        return ApiError(404, "not-found", exc.message, exc.field)
+    if isinstance(exc, uc.NotAccepted):
+        return ApiError(422, "not-accepted", exc.message, exc.field)
+    if isinstance(exc, uc.AmountTooLarge):
+        return ApiError(422, "amount-too-large", exc.message, exc.field)
+    if isinstance(exc, uc.Conflict):
+        return ApiError(409, "idempotency-key-reused", exc.message, exc.field)
+    if isinstance(exc, uc.AcquirerUnavailable):
+        return ApiError(503, "gateway-unavailable", exc.message, exc.field)
+    if isinstance(exc, uc.AcquirerFailed):
+        return ApiError(502, "gateway-error", exc.message, exc.field)
+    # Refused: "invalid", "too-large" (a photo) or the store's codes of a reading that
+    # contradicts the meter's others ("value-decreased", …), all 422.
+    return ApiError(422, exc.code, exc.message, exc.field)
+
+
+async def _run(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """A use case in the thread pool (the store and processor are synchronous), its
+    refusal turned into the API's answer."""
+    try:
+        return await run_in_threadpool(fn, *args, **kwargs)
+    except uc.UseCaseError as exc:
+        raise _answer(exc) from None
 
 
 def _event(name: str, **fields: object) -> None:
@@ -182,8 +204,9 @@ class _Api:
         self.conv = make_converter()
         self.conv.register_structure_hook(Decimal, _strict_decimal)
         self.metrics = Metrics()
-        # Creates with the same key are serialised (striped locks: different keys run freely).
-        self._locks = [threading.Lock() for _ in range(64)]
+        self.clients = uc.ClientUseCases(
+            store, config, host, processor, log=log, counters=self.metrics
+        )
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -259,12 +282,11 @@ class _Api:
         return f"{self.app_id(token)}:{client_id}"
 
     def count_credits(self, applied: Iterable[Applied]) -> None:
-        for a in applied:
-            if a.move.credited:
-                self.metrics.inc("pes_payments_confirmed_total")
-                _event("payment.credited", order_id=a.entry.order_id, total=a.entry.payment.total)
+        self.clients.count_credits(applied)
 
     # -- client endpoints ----------------------------------------------------------------------
+    # The use cases are :class:`pes_sdk_runner.usecases.ClientUseCases`; these only read the
+    # request, name the client (``scoped``) and answer.
 
     async def services(self, request: Request) -> Response:
         self.auth(request, "client")
@@ -281,9 +303,7 @@ class _Api:
                 uuid.UUID(house)
             except ValueError:
                 raise ApiError(422, "invalid", "house is a ФИАС/ГАР GUID", "house") from None
-            found = await run_in_threadpool(
-                self.store.find_services, house.lower(), q.get("premises", "")
-            )
+            found = await _run(self.clients.services_at, house, q.get("premises", ""))
         elif "partner" in q or "account" in q:
             partner, account = q.get("partner", ""), q.get("account", "")
             if not partner:
@@ -292,8 +312,7 @@ class _Api:
                 raise ApiError(422, "invalid", "account is required", "account")
             _check(identifiers.check_inn, partner, "partner")
             _check(identifiers.check_personal_account, account, "account")
-            found = await run_in_threadpool(self.store.find_by_account, partner, account)
-            _event("services.by_account", partner=partner, account=mask_account(account))
+            found = await _run(self.clients.services_on, partner, account)
         else:
             raise ApiError(
                 422, "invalid", "give house and premises, or partner and account", "house"
@@ -304,31 +323,11 @@ class _Api:
         token = self.auth(request, "client")
         req = await self.body(request, m.AcceptanceRequest)
         client = self.scoped(token, req.client_id)
-        return self.json(await run_in_threadpool(self._accept, client, req))
-
-    def _accept(self, client: str, req: m.AcceptanceRequest) -> m.AcceptanceView:
-        found = [
-            s
-            for s in self.store.find_by_account(req.partner_inn, req.account)
-            if not req.service or s.service == req.service
-        ]
-        if not found:
-            raise ApiError(404, "not-found", "no such service on the partner's account", "account")
-        first = found[0]
-        acceptance = self.store.record_acceptance(
-            Acceptance(
-                client,
-                req.partner_inn,
-                req.account,
-                req.service,
-                house_id=first.house_id,
-                premises=first.premises,
-            )
+        acceptance = await _run(
+            self.clients.accept, client, req.partner_inn, req.account, req.service
         )
-        _event("acceptance", partner=req.partner_inn, account=mask_account(req.account))
         # The app's id is the runner's business, not the app's: it gets its own id back.
-        shown = attrs.evolve(acceptance, client_id=req.client_id)
-        return m.AcceptanceView(shown)
+        return self.json(m.AcceptanceView(attrs.evolve(acceptance, client_id=req.client_id)))
 
     async def pay(self, request: Request) -> Response:
         token = self.auth(request, "client")
@@ -336,163 +335,26 @@ class _Api:
         req = await self.body(request, m.PaymentRequest)
         _return_url(req.return_url)
         client = self.scoped(token, req.client_id)
-        app = self.app_id(token)
-        order_id = uuid.uuid5(_ORDER_NAMESPACE, f"{app}:{key}")
-        entry = await run_in_threadpool(self._pay, client, order_id, req, app)
+        # The app owns the payment: its keys are its own, and only it may read the payment.
+        entry = await _run(
+            self.clients.pay,
+            client,
+            req.lines,
+            owner=self.app_id(token),
+            key=key,
+            return_url=req.return_url,
+            method=req.method,
+            description=req.description,
+        )
         return self.json(_view(entry))
-
-    def _lines(self, client: str, req: m.PaymentRequest) -> tuple[PaymentLine, ...]:
-        if not req.lines:
-            raise ApiError(422, "invalid", "a basket has at least one line", "lines")
-        accepted = self.store.acceptances(client)
-        plans = self.host.fee_plans()
-        partners = self._partners()
-        # The amounts first: a malformed basket is named before any look-up is made.
-        values: list[Decimal] = []
-        line_limit = self.config.http.max_line_amount
-        for i, line in enumerate(req.lines):
-            value = _money(line.amount, f"lines[{i}].amount")
-            if value > line_limit:
-                raise ApiError(
-                    422,
-                    "amount-too-large",
-                    f"a line is at most {line_limit} (http.max_line_amount)",
-                    f"lines[{i}].amount",
-                )
-            values.append(value)
-        basket_limit = self.config.http.max_basket_amount
-        if sum(values) > basket_limit:
-            raise ApiError(
-                422,
-                "amount-too-large",
-                f"a basket is at most {basket_limit} (http.max_basket_amount)",
-                "lines",
-            )
-        lines: list[PaymentLine] = []
-        for i, (line, value) in enumerate(zip(req.lines, values, strict=True)):
-            where = f"lines[{i}]"
-            if not any(
-                a.partner_inn == line.partner_inn
-                and a.account == line.account
-                and a.service in ("", line.service)
-                for a in accepted
-            ):
-                raise ApiError(
-                    422, "not-accepted", "the client has not accepted this service", where
-                )
-            partner = partners.get(line.partner_inn)
-            if partner is None:
-                raise ApiError(
-                    422, "invalid", "the runner serves no such partner", f"{where}.partner_inn"
-                )
-            service = next(
-                (
-                    s
-                    for s in self.store.find_by_account(line.partner_inn, line.account)
-                    if s.service == line.service
-                ),
-                None,
-            )
-            if service is None:
-                raise ApiError(422, "invalid", "no such service on the account", f"{where}.service")
-            try:
-                paid = PaymentLine(
-                    line.partner_inn,
-                    line.account,
-                    value,
-                    service=line.service,
-                    house_id=service.house_id,
-                    premises=service.premises,
-                    period=service.period,
-                    # the code as the debt registry gave it: the payment registry returns it
-                    service_code=service.service_code,
-                )
-                lines.append(price_line(paid, partner.fee, plans))
-            except (ValueError, TypeError, KeyError) as exc:
-                raise ApiError(422, "invalid", str(exc), where) from None
-        return tuple(lines)
-
-    def _partners(self) -> dict[str, Partner]:
-        # The configuration is the source of truth; the store has what was configured before.
-        found = {p.inn: p for p in self.store.partners()}
-        found.update({p.inn: p.partner for p in self.config.partners})
-        return found
-
-    def _pay(
-        self, client: str, order_id: uuid.UUID, req: m.PaymentRequest, app: str
-    ) -> PaymentEntry:
-        lines = self._lines(client, req)
-        # The lock only spares this process's threads a race; across processes on one
-        # store the book decides: the first to book the order id wins, and every other
-        # request with the key (here or in another process) reads its entry and answers
-        # with it.
-        with self._locks[order_id.int % len(self._locks)]:
-            # The owner first: a payment is never in the book without the app that made it
-            # (its order id derives from the app, so it is known before the payment exists).
-            self.store.record_payment_app(order_id, app)
-            mine = Payment(order_id, dt.datetime.now(dt.UTC), req.method, lines)
-            payment = self.processor.book(mine).payment
-            created = payment is mine  # booked by this request: it counts the payment
-            if payment.lines != lines or payment.method != req.method:
-                raise ApiError(
-                    409,
-                    "idempotency-key-reused",
-                    "this Idempotency-Key was used for another basket",
-                    "Idempotency-Key",
-                )
-            try:
-                entry = self.processor.start(
-                    payment, return_url=req.return_url, description=req.description
-                )
-            except (GatewayTimeout, GatewayUnavailable) as exc:
-                raise ApiError(
-                    503, "gateway-unavailable", f"{exc.message}; retry with the same key"
-                ) from None
-            except GatewayError as exc:
-                raise ApiError(502, "gateway-error", exc.message) from None
-            if entry.state is PaymentState.FAILED and entry.gateway_payment_id is None:
-                # Refused at creation (by this request or an earlier one with the key): the
-                # same answer each time; the payment stays failed.
-                raise ApiError(
-                    502,
-                    "gateway-error",
-                    "the acquirer refused this payment; it is failed (pay with a new key)",
-                )
-        if created:
-            self.metrics.inc("pes_payments_created_total")
-            _event(
-                "payment.created",
-                order_id=order_id,
-                total=payment.total,
-                lines=len(lines),
-                accounts=[mask_account(ln.account) for ln in lines],
-            )
-        return entry
 
     async def payment(self, request: Request) -> Response:
         token = self.auth(request, "client")
         order_id = _order_id(request)
         refresh = request.query_params.get("refresh", "").lower() in ("1", "true", "yes")
         app = self.app_id(token)
-        return self.json(_view(await run_in_threadpool(self._payment, order_id, refresh, app)))
-
-    def _payment(self, order_id: uuid.UUID, refresh: bool, app: str) -> PaymentEntry:
-        entry = self.store.get(order_id)
-        # Another app's payment is "no such payment" (not 403): its existence is not told.
-        if entry is None or self.store.payment_app(order_id) != app:
-            raise ApiError(404, "not-found", "no such payment", "order_id")
-        if refresh:
-            try:
-                applied = self.processor.refresh(order_id)
-            except UnknownPayment:
-                return entry  # the acquirer has not seen it yet
-            except (GatewayTimeout, GatewayUnavailable) as exc:
-                raise ApiError(503, "gateway-unavailable", exc.message) from None
-            except GatewayError as exc:
-                raise ApiError(502, "gateway-error", exc.message) from None
-            self.count_credits([applied])
-            entry = applied.entry
-        return entry
+        entry = await _run(self.clients.payment, order_id, app, refresh=refresh)
+        return self.json(_view(entry))
 
     # -- meter readings (показания приборов учёта) ----------------------------------------------
 
@@ -507,31 +369,21 @@ class _Api:
             raise
         client = self.scoped(token, req.client_id)
         _check(identifiers.check_inn, req.partner_inn, "partner_inn")
-        reading = req.reading
-        if reading.photo is not None:
-            raise ApiError(
-                422,
-                "invalid",
-                "send the photo's bytes in photo; the runner fills reading.photo",
-                "reading.photo",
-            )
-        for i, value in enumerate(reading.values):
-            _check_value(value, f"reading.values[{i}]")
-        # A day of slack: the client's date is in its own time zone.
-        today = dt.datetime.now(dt.UTC).date()
-        if reading.taken_on > today + dt.timedelta(days=1):
-            raise ApiError(
-                422, "invalid", "a reading is not taken in the future", "reading.taken_on"
-            )
-        if reading.taken_on < today - dt.timedelta(days=MAX_READING_AGE_DAYS):
-            raise ApiError(
-                422,
-                "invalid",
-                f"a reading is taken within the last {MAX_READING_AGE_DAYS} days",
-                "reading.taken_on",
-            )
+        # The use case checks these too; here they come before the photo is decoded, so a
+        # request with several faults is told the same one as ever.
+        try:
+            uc.check_reading(req.reading)
+        except uc.UseCaseError as exc:
+            raise _answer(exc) from None
         photo = _photo(req.photo) if req.photo is not None else None
-        stored = await run_in_threadpool(self._record_reading, client, req, photo)
+        stored = await _run(
+            self.clients.record_reading,
+            client,
+            req.partner_inn,
+            req.reading,
+            photo=photo,
+            decrease=req.decrease,
+        )
         return self.json(m.ReadingRecorded(m.ReadingView.of(stored), stored.new))
 
     def _reading_error(self, raw: object) -> ApiError | None:
@@ -556,58 +408,6 @@ class _Api:
                 return ApiError(422, "invalid", str(exc), f"reading.{name}")
         return None
 
-    def _record_reading(
-        self, client: str, req: m.ReadingRequest, photo: tuple[bytes, str] | None
-    ) -> StoredReading:
-        reading = req.reading
-        if req.partner_inn not in self._partners():
-            raise ApiError(422, "invalid", "the runner serves no such partner", "partner_inn")
-        acceptance = self._accepted(client, req.partner_inn, reading.account, reading.service)
-        if acceptance is None:
-            raise ApiError(
-                422, "not-accepted", "the client has not accepted this account", "reading.account"
-            )
-        if reading.house_id is None and acceptance.house_id is not None:
-            reading = attrs.evolve(reading, house_id=acceptance.house_id)
-        data = None
-        if photo is not None:
-            data, media_type = photo
-            reading = attrs.evolve(
-                reading, photo=Photo(hashlib.sha256(data).hexdigest(), media_type)
-            )
-        try:
-            stored = self.store.record_reading(
-                client, req.partner_inn, reading, photo=data, decrease=req.decrease
-            )
-        except ReadingRefused as exc:
-            raise ApiError(422, exc.code, str(exc), exc.field) from None
-        # No photo, value, name or address in the log: the masked account and what happened.
-        _event(
-            "reading.recorded",
-            partner=req.partner_inn,
-            account=mask_account(reading.account),
-            meter_type=int(reading.meter_type),
-            new=stored.new,
-            decrease=req.decrease,
-            photo=photo is not None,
-        )
-        return stored
-
-    def _accepted(
-        self, client: str, partner_inn: str, account: str, service: str = ""
-    ) -> Acceptance | None:
-        """The client's acceptance of the account (of ``service`` on it, when one is named)."""
-        return next(
-            (
-                a
-                for a in self.store.acceptances(client)
-                if a.partner_inn == partner_inn
-                and a.account == account
-                and (not service or a.service in ("", service))
-            ),
-            None,
-        )
-
     async def readings(self, request: Request) -> Response:
         token = self.auth(request, "client")
         q = request.query_params
@@ -616,16 +416,8 @@ class _Api:
         partner, account = q.get("partner", ""), q.get("account", "")
         _check(identifiers.check_inn, partner, "partner")
         _check(identifiers.check_personal_account, account, "account")
-        found = await run_in_threadpool(self._readings, client, partner, account)
+        found = await _run(self.clients.readings, client, partner, account)
         return self.json(m.ReadingsView(tuple(m.ReadingView.of(r) for r in found)))
-
-    def _readings(self, client: str, partner: str, account: str) -> list[StoredReading]:
-        if self._accepted(client, partner, account) is None:
-            raise ApiError(
-                422, "not-accepted", "the client has not accepted this account", "account"
-            )
-        _event("readings.listed", partner=partner, account=mask_account(account))
-        return self.store.readings(partner, account)
 
     # -- the gateway's webhooks --------------------------------------------------------------
 
@@ -722,7 +514,7 @@ class _Api:
         # refund number read here is the one the processor uses, and a twin of a request
         # sent to another process at once finds its refund done and answers the same.
         with (
-            self._locks[order_id.int % len(self._locks)],
+            self.clients.order_lock(order_id),
             self.store.exclusive(f"refund:{order_id}"),
         ):
             entry = self.store.get(order_id)
@@ -822,17 +614,11 @@ def _refund_lines(body: m.RefundBody) -> dict[int, Decimal] | None:
 
 
 def _money(value: Decimal, field: str) -> Decimal:
-    """A positive amount with at most two decimals written (``"1.000"`` is refused too)."""
-    exponent = value.as_tuple().exponent
-    if not isinstance(exponent, int) or exponent < -2:
-        raise ApiError(422, "invalid", f"an amount has at most two decimals, not {value}", field)
+    """A positive amount with at most two decimals written (:func:`usecases.money`)."""
     try:
-        amount = to_amount(value)
-    except (ValueError, TypeError) as exc:
-        raise ApiError(422, "invalid", str(exc), field) from None
-    if amount <= 0:
-        raise ApiError(422, "invalid", "an amount must be positive", field)
-    return amount
+        return uc.money(value, field)
+    except uc.UseCaseError as exc:
+        raise _answer(exc) from None
 
 
 def _check_refund(entry: PaymentEntry, lines: dict[int, Decimal] | None) -> None:
@@ -874,8 +660,8 @@ def _refund_view(entry: PaymentEntry, refund_no: int) -> m.RefundView:
     )
 
 
-def _photo(text: str) -> tuple[bytes, str]:
-    """A meter photo from base64: its bytes and media type (JPEG or PNG by magic bytes)."""
+def _photo(text: str) -> bytes:
+    """A meter photo from base64: its bytes, a JPEG or PNG (:func:`usecases.photo_type`)."""
     if len(text) > (MAX_PHOTO_BYTES + 2) // 3 * 4:
         raise ApiError(422, "too-large", f"a photo is at most {MAX_PHOTO_BYTES} bytes", "photo")
     try:
@@ -884,25 +670,11 @@ def _photo(text: str) -> tuple[bytes, str]:
         raise ApiError(422, "invalid", "photo is not base64", "photo") from None
     if len(data) > MAX_PHOTO_BYTES:  # base64 rounds up to 3 bytes: the text said too little
         raise ApiError(422, "too-large", f"a photo is at most {MAX_PHOTO_BYTES} bytes", "photo")
-    for magic, media_type in _MAGIC:
-        if data.startswith(magic):
-            return data, media_type
-    raise ApiError(422, "invalid", "a photo is a JPEG or PNG image", "photo")
-
-
-def _check_value(value: Decimal, field: str) -> None:
-    before, after = MAX_VALUE_DIGITS
-    _sign, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)  # the model refused NaN and infinities
-    places = max(-exponent, 0)
-    whole = max(len(digits) + exponent, 0)
-    if places > after or whole > before:
-        raise ApiError(
-            422,
-            "invalid",
-            f"a meter value has at most {before} digits before the point and {after} after",
-            field,
-        )
+    try:
+        uc.photo_type(data)
+    except uc.UseCaseError as exc:
+        raise _answer(exc) from None
+    return data
 
 
 def _check_json(data: Any) -> None:

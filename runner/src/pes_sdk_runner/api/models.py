@@ -31,6 +31,7 @@ from pes_sdk_runner.store.base import (
     ServiceBalance,
     StoredReading,
 )
+from pes_sdk_runner.usecases import BasketLine  # a use case's input, sent as it is
 
 __all__ = [
     "AcceptanceRequest",
@@ -136,16 +137,6 @@ class AcceptanceRequest:
 @attrs.frozen
 class AcceptanceView:
     acceptance: Acceptance
-
-
-@attrs.frozen
-class BasketLine:
-    """One line of a basket as the app sends it; the rest comes from the accepted service."""
-
-    partner_inn: str
-    account: str
-    amount: Decimal
-    service: str = ""
 
 
 @attrs.frozen

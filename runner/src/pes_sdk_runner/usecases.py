@@ -1,0 +1,554 @@
+"""What a client does, with no HTTP in it: find services, accept one, price and pay a basket,
+read a payment, send and list meter readings.
+
+The JSON API (:mod:`pes_sdk_runner.api.app`) and the client cabinet call the same
+:class:`ClientUseCases`, so a rule (a basket's limits, the fee plans, "accept before you
+pay", a reading's dates) is written once. The functions are synchronous (the store and the
+processor are): a web front end runs them in its thread pool.
+
+A client is an opaque key chosen by the front end (the API uses ``<app id>:<client id>``);
+the use cases only compare it. A payment also has an owner (the API: the app), who alone
+may read it, and whose idempotency keys are its own.
+
+A refusal is a :class:`UseCaseError` with a stable ``code``, a message and the ``field`` at
+fault, named as the API names it (``lines[0].amount``); its subclass says what kind of
+refusal it is, and the front end chooses how to show it (the API: an HTTP status).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import threading
+import uuid
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Protocol
+
+import attrs
+
+from pes_sdk.basket import price_line
+from pes_sdk.gateways import errors as gateway_errors
+from pes_sdk.gateways.models import PaymentState
+from pes_sdk.gateways.processor import Applied, PaymentEntry, PaymentProcessor
+from pes_sdk.models.partners import Partner
+from pes_sdk.models.payments import Payment, PaymentLine, PaymentMethod
+from pes_sdk.models.readings import MeterReading, Photo
+from pes_sdk.money import amount as to_amount
+from pes_sdk.plugins.manager import PluginHost
+from pes_sdk_runner.config.models import RunnerConfig
+from pes_sdk_runner.logs import event, mask_account
+from pes_sdk_runner.store.base import (
+    Acceptance,
+    DecreaseReason,
+    ServiceBalance,
+    Store,
+    StoredReading,
+)
+from pes_sdk_runner.store.errors import ReadingRefused
+
+__all__ = [
+    "MAX_PHOTO_BYTES",
+    "MAX_READING_AGE_DAYS",
+    "MAX_VALUE_DIGITS",
+    "AcquirerFailed",
+    "AcquirerUnavailable",
+    "AmountTooLarge",
+    "BasketLine",
+    "ClientUseCases",
+    "Conflict",
+    "Counters",
+    "NotAccepted",
+    "NotFound",
+    "Refused",
+    "UseCaseError",
+    "check_reading",
+    "money",
+    "order_id_of",
+    "photo_type",
+]
+
+#: The largest meter photo taken (bytes).
+MAX_PHOTO_BYTES = 5 * 1024 * 1024
+#: The largest meter value taken: digits before and after the point.
+MAX_VALUE_DIGITS = (12, 6)
+#: The earliest day a meter reading may be taken: this many days before today (three years,
+#: the limitation period, срок исковой давности).
+MAX_READING_AGE_DAYS = 3 * 366
+# Order ids derive from the payment's owner and its idempotency key: a retry finds the same
+# order. Changing it would make a retry after an upgrade pay twice.
+_ORDER_NAMESPACE = uuid.UUID("5b0e6f4e-2a57-4c52-9f0c-7c1d1e0a9a11")
+_MAGIC = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
+
+
+class UseCaseError(Exception):
+    """A refusal: a stable ``code``, a message, and the field at fault (or None)."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+class NotFound(UseCaseError):
+    """What was asked for does not exist, or is not the caller's (the two are not told
+    apart: another owner's payment is "no such payment")."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__("not-found", message, field)
+
+
+class Refused(UseCaseError):
+    """The request breaks a rule: ``invalid`` input, or a stable code of its own (a reading
+    going backwards is ``value-decreased``, …); asking again unchanged is refused again."""
+
+
+class NotAccepted(Refused):
+    """The client has not accepted (ticked) the service or account."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__("not-accepted", message, field)
+
+
+class AmountTooLarge(Refused):
+    """A line or basket above the configured limits (``http.max_line_amount``, …)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__("amount-too-large", message, field)
+
+
+class Conflict(UseCaseError):
+    """An idempotency key already used for something else."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__("idempotency-key-reused", message, field)
+
+
+class AcquirerUnavailable(UseCaseError):
+    """The acquirer did not answer (or timed out): the same request may be retried."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("gateway-unavailable", message)
+
+
+class AcquirerFailed(UseCaseError):
+    """The acquirer answered with an error or refused the payment."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("gateway-error", message)
+
+
+class Counters(Protocol):
+    """Where the use cases count what happened (:class:`pes_sdk_runner.api.Metrics`)."""
+
+    def inc(self, name: str, **labels: str) -> None: ...
+
+
+@attrs.frozen
+class BasketLine:
+    """One line of a basket as the app sends it; the rest comes from the accepted service."""
+
+    partner_inn: str
+    account: str
+    amount: Decimal
+    service: str = ""
+
+
+def order_id_of(owner: str, key: str) -> uuid.UUID:
+    """The order id of the payment ``owner`` makes under idempotency ``key``."""
+    return uuid.uuid5(_ORDER_NAMESPACE, f"{owner}:{key}")
+
+
+def money(value: Decimal, field: str) -> Decimal:
+    """A positive amount with at most two decimals written (``"1.000"`` is refused too);
+    :class:`Refused` (``invalid``) naming ``field`` otherwise."""
+    exponent = value.as_tuple().exponent
+    if not isinstance(exponent, int) or exponent < -2:
+        raise Refused("invalid", f"an amount has at most two decimals, not {value}", field)
+    try:
+        amount = to_amount(value)
+    except (ValueError, TypeError) as exc:
+        raise Refused("invalid", str(exc), field) from None
+    if amount <= 0:
+        raise Refused("invalid", "an amount must be positive", field)
+    return amount
+
+
+def check_reading(reading: MeterReading, today: dt.date | None = None) -> None:
+    """Refuse (:class:`Refused`) a reading no meter gives: one with a photo filled in (the
+    runner fills it from the photo's bytes), a value with more digits than
+    :data:`MAX_VALUE_DIGITS`, a day after tomorrow (a day of slack: the client's date is in
+    its own time zone) or more than :data:`MAX_READING_AGE_DAYS` ago. ``today`` is UTC's."""
+    if reading.photo is not None:
+        raise Refused(
+            "invalid",
+            "send the photo's bytes in photo; the runner fills reading.photo",
+            "reading.photo",
+        )
+    for i, value in enumerate(reading.values):
+        _check_value(value, f"reading.values[{i}]")
+    today = today or dt.datetime.now(dt.UTC).date()
+    if reading.taken_on > today + dt.timedelta(days=1):
+        raise Refused("invalid", "a reading is not taken in the future", "reading.taken_on")
+    if reading.taken_on < today - dt.timedelta(days=MAX_READING_AGE_DAYS):
+        raise Refused(
+            "invalid",
+            f"a reading is taken within the last {MAX_READING_AGE_DAYS} days",
+            "reading.taken_on",
+        )
+
+
+def _check_value(value: Decimal, field: str) -> None:
+    before, after = MAX_VALUE_DIGITS
+    _sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # the model refused NaN and infinities
+    places = max(-exponent, 0)
+    whole = max(len(digits) + exponent, 0)
+    if places > after or whole > before:
+        raise Refused(
+            "invalid",
+            f"a meter value has at most {before} digits before the point and {after} after",
+            field,
+        )
+
+
+def photo_type(data: bytes) -> str:
+    """The media type of a meter photo (JPEG or PNG, by its magic bytes); :class:`Refused`
+    for anything else or more than :data:`MAX_PHOTO_BYTES` (code ``too-large``)."""
+    if len(data) > MAX_PHOTO_BYTES:
+        raise Refused("too-large", f"a photo is at most {MAX_PHOTO_BYTES} bytes", "photo")
+    for magic, media_type in _MAGIC:
+        if data.startswith(magic):
+            return media_type
+    raise Refused("invalid", "a photo is a JPEG or PNG image", "photo")
+
+
+class ClientUseCases:
+    """The client's use cases over one store, configuration, plugin host and processor.
+
+    ``processor`` keeps its book in ``store`` (:func:`pes_sdk_runner.api.processor_for`).
+    Events go to ``log`` (the front end's logger: the API's is ``pes_sdk_runner.api``),
+    with accounts masked and no client key; payments made and credited are counted in
+    ``counters`` when one is given. Thread-safe: the store and processor are.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        config: RunnerConfig,
+        host: PluginHost,
+        processor: PaymentProcessor,
+        *,
+        log: logging.Logger | None = None,
+        counters: Counters | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.host = host
+        self.processor = processor
+        self.log = log or logging.getLogger("pes_sdk_runner.usecases")
+        self.counters = counters
+        # Creates with the same key are serialised (striped locks: different keys run freely).
+        self._locks = [threading.Lock() for _ in range(64)]
+
+    def order_lock(self, order_id: uuid.UUID) -> threading.Lock:
+        """The lock this process's threads take to create or change the order (refunds take
+        it too, so a payment and its refund in one process take turns)."""
+        return self._locks[order_id.int % len(self._locks)]
+
+    def _event(self, name: str, **fields: object) -> None:
+        event(self.log, name, **fields)
+
+    def _inc(self, name: str) -> None:
+        if self.counters is not None:
+            self.counters.inc(name)
+
+    # -- services and acceptances -------------------------------------------------------------
+
+    def services_at(self, house_id: str, premises: str) -> list[ServiceBalance]:
+        """Every partner's services at the premises of the house (its ФИАС/ГАР GUID, in any
+        case; ``premises`` as the registries write it, ``""`` for the house itself), with
+        what is left to pay on each."""
+        return self.store.find_services(house_id.lower(), premises)
+
+    def services_on(self, partner_inn: str, account: str) -> list[ServiceBalance]:
+        """The services on a partner's account, with what is left to pay on each."""
+        found = self.store.find_by_account(partner_inn, account)
+        self._event("services.by_account", partner=partner_inn, account=mask_account(account))
+        return found
+
+    def accept(self, client: str, partner_inn: str, account: str, service: str = "") -> Acceptance:
+        """Record the client's tick (галочка-акцепт) on ``service`` of the account (every
+        service on it when ``service`` is ``""``) and return it, with the address the
+        registry gave; accepting again changes nothing. :class:`NotFound` when the
+        partner's registries have no such service on the account."""
+        found = [
+            s
+            for s in self.store.find_by_account(partner_inn, account)
+            if not service or s.service == service
+        ]
+        if not found:
+            raise NotFound("no such service on the partner's account", "account")
+        first = found[0]
+        acceptance = self.store.record_acceptance(
+            Acceptance(
+                client,
+                partner_inn,
+                account,
+                service,
+                house_id=first.house_id,
+                premises=first.premises,
+            )
+        )
+        self._event("acceptance", partner=partner_inn, account=mask_account(account))
+        return acceptance
+
+    def accepted(
+        self, client: str, partner_inn: str, account: str, service: str = ""
+    ) -> Acceptance | None:
+        """The client's acceptance of the account (of ``service`` on it, when one is named)."""
+        return next(
+            (
+                a
+                for a in self.store.acceptances(client)
+                if a.partner_inn == partner_inn
+                and a.account == account
+                and (not service or a.service in ("", service))
+            ),
+            None,
+        )
+
+    def partners(self) -> dict[str, Partner]:
+        """The partners served, by ИНН: the configuration's, and the store's from before."""
+        # The configuration is the source of truth; the store has what was configured before.
+        found = {p.inn: p for p in self.store.partners()}
+        found.update({p.inn: p.partner for p in self.config.partners})
+        return found
+
+    # -- baskets and payments -----------------------------------------------------------------
+
+    def price(self, client: str, lines: Sequence[BasketLine]) -> tuple[PaymentLine, ...]:
+        """The basket's payment lines, each priced by its partner's fee plan (the fee the
+        client pays on top, or the partner's, to the kopeck), with the address, period and
+        service code of the service it pays.
+
+        Refused: an empty basket, an amount not positive or with more than two decimals, a
+        line above ``http.max_line_amount`` or a basket above ``http.max_basket_amount``
+        (:class:`AmountTooLarge`), a service the client has not accepted
+        (:class:`NotAccepted`), a partner not served or a service not on the account. The
+        amounts are checked before the services; the first fault found is the one told."""
+        if not lines:
+            raise Refused("invalid", "a basket has at least one line", "lines")
+        accepted = self.store.acceptances(client)
+        plans = self.host.fee_plans()
+        partners = self.partners()
+        values: list[Decimal] = []
+        line_limit = self.config.http.max_line_amount
+        for i, line in enumerate(lines):
+            value = money(line.amount, f"lines[{i}].amount")
+            if value > line_limit:
+                raise AmountTooLarge(
+                    f"a line is at most {line_limit} (http.max_line_amount)", f"lines[{i}].amount"
+                )
+            values.append(value)
+        basket_limit = self.config.http.max_basket_amount
+        if sum(values) > basket_limit:
+            raise AmountTooLarge(
+                f"a basket is at most {basket_limit} (http.max_basket_amount)", "lines"
+            )
+        priced: list[PaymentLine] = []
+        for i, (line, value) in enumerate(zip(lines, values, strict=True)):
+            where = f"lines[{i}]"
+            if not any(
+                a.partner_inn == line.partner_inn
+                and a.account == line.account
+                and a.service in ("", line.service)
+                for a in accepted
+            ):
+                raise NotAccepted("the client has not accepted this service", where)
+            partner = partners.get(line.partner_inn)
+            if partner is None:
+                raise Refused(
+                    "invalid", "the runner serves no such partner", f"{where}.partner_inn"
+                )
+            service = next(
+                (
+                    s
+                    for s in self.store.find_by_account(line.partner_inn, line.account)
+                    if s.service == line.service
+                ),
+                None,
+            )
+            if service is None:
+                raise Refused("invalid", "no such service on the account", f"{where}.service")
+            try:
+                paid = PaymentLine(
+                    line.partner_inn,
+                    line.account,
+                    value,
+                    service=line.service,
+                    house_id=service.house_id,
+                    premises=service.premises,
+                    period=service.period,
+                    # the code as the debt registry gave it: the payment registry returns it
+                    service_code=service.service_code,
+                )
+                priced.append(price_line(paid, partner.fee, plans))
+            except (ValueError, TypeError, KeyError) as exc:
+                raise Refused("invalid", str(exc), where) from None
+        return tuple(priced)
+
+    def pay(
+        self,
+        client: str,
+        lines: Sequence[BasketLine],
+        *,
+        owner: str,
+        key: str,
+        return_url: str,
+        method: PaymentMethod = PaymentMethod.CARD,
+        description: str = "",
+    ) -> PaymentEntry:
+        """Book the basket (priced by :meth:`price`) as the payment of ``owner`` under
+        idempotency ``key`` and start it at the acquirer; its entry tells where to send
+        the client (``confirmation``).
+
+        Idempotent: the same owner, key and basket give the same payment (its order id is
+        :func:`order_id_of`), here or in another process on the store, and it is booked
+        before the acquirer is called. :class:`Conflict` for another basket or method under
+        a used key; :class:`AcquirerUnavailable` when the acquirer did not answer (retry
+        with the key); :class:`AcquirerFailed` when it answered with an error or refused
+        the payment at creation (then the payment is failed, each time it is asked)."""
+        order_id = order_id_of(owner, key)
+        priced = self.price(client, lines)
+        # The lock only spares this process's threads a race; across processes on one
+        # store the book decides: the first to book the order id wins, and every other
+        # request with the key (here or in another process) reads its entry and answers
+        # with it.
+        with self.order_lock(order_id):
+            # The owner first: a payment is never in the book without the owner that made it
+            # (its order id derives from the owner, so it is known before the payment exists).
+            self.store.record_payment_app(order_id, owner)
+            mine = Payment(order_id, dt.datetime.now(dt.UTC), method, priced)
+            payment = self.processor.book(mine).payment
+            created = payment is mine  # booked by this request: it counts the payment
+            if payment.lines != priced or payment.method != method:
+                raise Conflict(
+                    "this Idempotency-Key was used for another basket", "Idempotency-Key"
+                )
+            try:
+                entry = self.processor.start(
+                    payment, return_url=return_url, description=description
+                )
+            except (gateway_errors.GatewayTimeout, gateway_errors.GatewayUnavailable) as exc:
+                raise AcquirerUnavailable(f"{exc.message}; retry with the same key") from None
+            except gateway_errors.GatewayError as exc:
+                raise AcquirerFailed(exc.message) from None
+            if entry.state is PaymentState.FAILED and entry.gateway_payment_id is None:
+                # Refused at creation (by this request or an earlier one with the key): the
+                # same answer each time; the payment stays failed.
+                raise AcquirerFailed(
+                    "the acquirer refused this payment; it is failed (pay with a new key)"
+                )
+        if created:
+            self._inc("pes_payments_created_total")
+            self._event(
+                "payment.created",
+                order_id=order_id,
+                total=payment.total,
+                lines=len(priced),
+                accounts=[mask_account(ln.account) for ln in priced],
+            )
+        return entry
+
+    def payment(self, order_id: uuid.UUID, owner: str, *, refresh: bool = False) -> PaymentEntry:
+        """The payment ``owner`` made, as the book has it; with ``refresh``, as the acquirer
+        has it now (a credit found is booked and counted). :class:`NotFound` for another
+        owner's payment too; :class:`AcquirerUnavailable` / :class:`AcquirerFailed` when the
+        refresh fails (a payment the acquirer has not seen yet is returned as booked)."""
+        entry = self.store.get(order_id)
+        if entry is None or self.store.payment_app(order_id) != owner:
+            raise NotFound("no such payment", "order_id")
+        if refresh:
+            try:
+                applied = self.processor.refresh(order_id)
+            except gateway_errors.UnknownPayment:
+                return entry  # the acquirer has not seen it yet
+            except (gateway_errors.GatewayTimeout, gateway_errors.GatewayUnavailable) as exc:
+                raise AcquirerUnavailable(exc.message) from None
+            except gateway_errors.GatewayError as exc:
+                raise AcquirerFailed(exc.message) from None
+            self.count_credits([applied])
+            entry = applied.entry
+        return entry
+
+    def count_credits(self, applied: Iterable[Applied]) -> None:
+        """Count and log each payment a confirmation credited (a webhook's or a refresh's)."""
+        for a in applied:
+            if a.move.credited:
+                self._inc("pes_payments_confirmed_total")
+                self._event(
+                    "payment.credited", order_id=a.entry.order_id, total=a.entry.payment.total
+                )
+
+    # -- meter readings (показания приборов учёта) ----------------------------------------------
+
+    def record_reading(
+        self,
+        client: str,
+        partner_inn: str,
+        reading: MeterReading,
+        *,
+        photo: bytes | None = None,
+        decrease: DecreaseReason | None = None,
+    ) -> StoredReading:
+        """Record the client's meter reading on an account they accepted, with its photo's
+        bytes (JPEG or PNG; ``reading.photo`` is filled with their hash) and the house the
+        acceptance gave when the reading names none. ``StoredReading.new`` is false for a
+        repeat of a reading already recorded.
+
+        Refused: what :func:`check_reading` and :func:`photo_type` refuse, a partner not
+        served, an account not accepted (:class:`NotAccepted`), and a value below the
+        meter's previous one without ``decrease`` saying why (or above a later one): the
+        store's codes (``value-decreased``, ``value-above-later``, ``tariffs-changed``)."""
+        check_reading(reading)
+        media_type = photo_type(photo) if photo is not None else ""
+        if partner_inn not in self.partners():
+            raise Refused("invalid", "the runner serves no such partner", "partner_inn")
+        acceptance = self.accepted(client, partner_inn, reading.account, reading.service)
+        if acceptance is None:
+            raise NotAccepted("the client has not accepted this account", "reading.account")
+        if reading.house_id is None and acceptance.house_id is not None:
+            reading = attrs.evolve(reading, house_id=acceptance.house_id)
+        if photo is not None:
+            reading = attrs.evolve(
+                reading, photo=Photo(hashlib.sha256(photo).hexdigest(), media_type)
+            )
+        try:
+            stored = self.store.record_reading(
+                client, partner_inn, reading, photo=photo, decrease=decrease
+            )
+        except ReadingRefused as exc:
+            raise Refused(exc.code, str(exc), exc.field) from None
+        # No photo, value, name or address in the log: the masked account and what happened.
+        self._event(
+            "reading.recorded",
+            partner=partner_inn,
+            account=mask_account(reading.account),
+            meter_type=int(reading.meter_type),
+            new=stored.new,
+            decrease=decrease,
+            photo=photo is not None,
+        )
+        return stored
+
+    def readings(self, client: str, partner_inn: str, account: str) -> list[StoredReading]:
+        """Every reading of the account's meters (every client's), newest date first,
+        corrections marked ``superseded``; :class:`NotAccepted` unless the client accepted
+        the account."""
+        if self.accepted(client, partner_inn, account) is None:
+            raise NotAccepted("the client has not accepted this account", "account")
+        self._event("readings.listed", partner=partner_inn, account=mask_account(account))
+        return self.store.readings(partner_inn, account)
