@@ -6,15 +6,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Every distribution in this repository, installed editable into one environment.
 DISTS := . adapters/csv adapters/onec-xml adapters/onec-bank adapters/sandbox adapters/gis-zhkh \
-	adapters/soap-billing adapters/yookassa adapters/sber adapters/tbank runner conformance examples/jsonl-format
+	adapters/soap-billing adapters/yookassa adapters/sber adapters/tbank plugins/outbox runner conformance \
+	examples/jsonl-format
 PYPROJECTS := $(addsuffix /pyproject.toml,$(DISTS))
 STAMP := $(VENV)/.installed
 TEST_PATHS := tests adapters/csv/tests adapters/onec-xml/tests adapters/onec-bank/tests \
 	adapters/sandbox/tests adapters/gis-zhkh/tests adapters/soap-billing/tests \
-	adapters/yookassa/tests adapters/sber/tests adapters/tbank/tests runner/tests conformance/tests \
-	examples/jsonl-format/tests
+	adapters/yookassa/tests adapters/sber/tests adapters/tbank/tests plugins/outbox/tests runner/tests \
+	conformance/tests examples/jsonl-format/tests
 
-.PHONY: demo test lint type pytest bench dist fuzz i18n clean
+.PHONY: demo test lint type pytest bench dist fuzz mutation i18n clean
 
 $(STAMP): $(PYPROJECTS) requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +35,8 @@ lint: $(STAMP)
 type: $(STAMP)
 	$(BIN)/mypy --strict src adapters/csv/src adapters/onec-xml/src adapters/onec-bank/src \
 		adapters/sandbox/src adapters/gis-zhkh/src adapters/soap-billing/src \
-		adapters/yookassa/src adapters/sber/src adapters/tbank/src runner/src conformance/src
+		adapters/yookassa/src adapters/sber/src adapters/tbank/src plugins/outbox/src runner/src \
+		conformance/src
 
 # The suite runs on a UTC host, then the time-zone tests again on hosts east and west of
 # Moscow: a time without a zone is in the service's zone, never the host's, so the host's
@@ -55,6 +57,17 @@ FUZZ_SECONDS ?= 30
 fuzz: $(STAMP)
 	$(BIN)/python -m pip install --quiet -r fuzz/requirements.txt
 	$(BIN)/python fuzz/run.py --seconds $(FUZZ_SECONDS)
+
+# Mutation testing of the conformance suite (conformance/README.md, "Mutation score"): how
+# many broken adapters the suite catches. Long (tens of minutes), so not part of make test.
+# MUTATION_TARGETS=example (or 1c-xml, yookassa; several with spaces) runs only those.
+MUTATION_TARGETS ?=
+MUTATION_LEVELS ?= default,latest
+
+mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet -r conformance/mutation/requirements.txt
+	MUTATION_TARGETS="$(MUTATION_TARGETS)" $(BIN)/python conformance/mutation/run.py \
+		--levels $(MUTATION_LEVELS)
 
 # The Russian catalogs (pes_sdk.i18n): new messages from the sources into each .po, then
 # .mo compiled. Translate what is new (msgstr ""), then `make i18n` again; the test suite

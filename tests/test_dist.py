@@ -2,10 +2,11 @@
 
 The docs' install lines say ``pip install --no-index --find-links dist pes-sdk …`` after
 ``make dist``; nothing of the kit is on a package index. This test builds the wheels of
-the core, the CSV adapter, the conformance suite and the example plugin the way
-``make dist`` does, installs them into a fresh virtual environment with ``--no-index``,
-and runs the example plugin's conformance tests there, so a missing package-data file, an
-entry point that only works in an editable install, or an undeclared module shows here.
+the core, the CSV adapter, the conformance suite, the example plugin and the outbox channel
+(the first of ``plugins/``) the way ``make dist`` does, installs them into a fresh virtual
+environment with ``--no-index``, and runs the example plugin's conformance tests and the
+outbox's tests there, so a missing package-data file, an entry point that only works in an
+editable install, or an undeclared module shows here.
 
 Third-party dependencies are not the kit's to build: the fresh environment sees this
 environment's (attrs, lxml, pytest, …) through a folder of links to them alone, never to
@@ -24,7 +25,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-DISTS = [".", "adapters/csv", "conformance", "examples/jsonl-format"]
+DISTS = [".", "adapters/csv", "conformance", "examples/jsonl-format", "plugins/outbox"]
 # Names in site-packages that belong to the kit (editable installs and their finders).
 _KIT = ("pes_sdk", "pes-sdk", "pes_example", "__editable__", "_pes_sdk", "pes_sdk_")
 
@@ -44,7 +45,7 @@ def _third_party_only(target: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_wheels_install_without_an_index_and_pass_the_example_conformance(
+def test_wheels_install_without_an_index_and_pass_the_example_and_outbox_tests(
     tmp_path: Path,
 ) -> None:
     wheels = tmp_path / "dist"
@@ -82,8 +83,9 @@ def test_wheels_install_without_an_index_and_pass_the_example_conformance(
 
     # the kit's modules come from the wheels, not from this checkout
     where = subprocess.run(
-        [str(python), "-c", "import pes_sdk, pes_sdk_csv, pes_example_jsonl as m; "
-         "print(pes_sdk.__file__); print(pes_sdk_csv.__file__); print(m.__file__)"],
+        [str(python), "-c", "import pes_sdk, pes_sdk_csv, pes_sdk_outbox, pes_example_jsonl as m; "
+         "print(pes_sdk.__file__); print(pes_sdk_csv.__file__); print(m.__file__); "
+         "print(pes_sdk_outbox.__file__)"],
         capture_output=True, text=True, cwd=tmp_path,
     )  # fmt: skip
     assert where.returncode == 0, where.stderr
@@ -91,10 +93,10 @@ def test_wheels_install_without_an_index_and_pass_the_example_conformance(
         assert line.startswith(str(fresh_site)), line
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("PES_")}
-    tests = REPO / "examples" / "jsonl-format" / "tests"
+    tests = [REPO / "examples" / "jsonl-format" / "tests", REPO / "plugins" / "outbox" / "tests"]
     run = subprocess.run(
         [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir",
-         str(tmp_path), "-c", os.devnull, str(tests)],
+         str(tmp_path), "-c", os.devnull, *(str(t) for t in tests)],
         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]

@@ -36,6 +36,7 @@ def test_loading_every_plugin_imports_no_network_stack() -> None:
         "from pes_sdk.plugins import get_host\n"
         "host = get_host()\n"
         "host.formats(); host.gateways(); host.billing_sources(); host.delivery_channels()\n"
+        "host.notification_channels()\n"
         "assert not host.failures, host.failures\n"
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
     )

@@ -9,8 +9,8 @@ without breaking plugins. Hook arguments are the SDK's small frozen models, neve
 **Event hooks** tell plugins what happened; their return value is ignored, and a plugin that
 raises is reported and skipped without stopping the host.
 
-Hooks for notifiers join this module as the adapters that need them arrive; each will be a
-provider hook in the same style.
+Notification channels (SMS now; push and e-mail with the notifications work) come through
+the provider hook ``pes_notification_channels``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pes_sdk.formats.base import ReadReport, RegistryFormat
 from pes_sdk.gateways.contract import GatewayFactory
 from pes_sdk.models.delivery import Delivery
 from pes_sdk.models.payments import Payment
+from pes_sdk.notifications.contract import NotificationChannelFactory
 from pes_sdk.plugins.problems import PluginProblem
 
 PROJECT_NAME = "pes_sdk"
@@ -102,6 +103,22 @@ def pes_delivery_channels() -> Sequence[DeliveryChannelFactory]:
     channel can, meter readings reach a partner. Building one must not touch the network.
 
     .. versionadded:: 0.1
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def pes_notification_channels() -> Sequence[NotificationChannelFactory]:
+    """Return notification channel factories this plugin provides, each with a unique ``name``.
+
+    A factory builds a configured :class:`~pes_sdk.notifications.NotificationChannel` from
+    settings (``factory.create(settings)``): the way a message (a login code by SMS; pushes
+    and e-mail later) reaches a person. ``factory.kinds`` says which kinds of
+    :class:`~pes_sdk.notifications.Notification` its channels carry. Building one must not
+    touch the network. The ``outbox`` channel (distribution ``pes-sdk-outbox``), which
+    appends each message as a JSON line to a file, is the kit's default.
+
+    .. versionadded:: 0.2
     """
     raise NotImplementedError
 

@@ -26,6 +26,8 @@ from pes_sdk.gateways.contract import GatewayFactory
 from pes_sdk.i18n import tr
 from pes_sdk.models.delivery import Delivery
 from pes_sdk.models.payments import Payment
+from pes_sdk.notifications.contract import NotificationChannelFactory
+from pes_sdk.notifications.errors import UnknownChannel
 from pes_sdk.plugins import builtin, hookspecs
 from pes_sdk.plugins.problems import PluginProblem
 
@@ -70,6 +72,7 @@ _PROVIDERS: dict[str, tuple[Any, Callable[[Any], str]]] = {
     "pes_payment_gateways": (GatewayFactory, _name),
     "pes_billing_sources": (BillingSourceFactory, _name),
     "pes_delivery_channels": (DeliveryChannelFactory, _name),
+    "pes_notification_channels": (NotificationChannelFactory, _name),
     "pes_cli_commands": (click.Command, _name),
 }
 
@@ -247,6 +250,34 @@ class PluginHost:
     def delivery_channels(self) -> dict[str, DeliveryChannelFactory]:
         """Every delivery channel factory by name."""
         return self._provided("pes_delivery_channels")
+
+    def notification_channels(
+        self, kind: str | None = None
+    ) -> dict[str, NotificationChannelFactory]:
+        """Every notification channel factory by name (``outbox`` once pes-sdk-outbox is in);
+        with ``kind``, only those whose channels carry that kind (``"sms"``, …)."""
+        channels: dict[str, NotificationChannelFactory] = self._provided(
+            "pes_notification_channels"
+        )
+        if kind is None:
+            return channels
+        return {name: f for name, f in channels.items() if kind in tuple(f.kinds)}
+
+    def notification_channel(self, name: str) -> NotificationChannelFactory:
+        """The channel factory called ``name``; :class:`UnknownChannel` lists the installed."""
+        channels = self.notification_channels()
+        try:
+            return channels[name]
+        except KeyError:
+            if channels:
+                message = tr(
+                    "no notification channel named {name!r}; installed: {installed}",
+                    name=name,
+                    installed=", ".join(sorted(channels)),
+                )
+            else:
+                message = tr("no notification channel named {name!r}; none is installed", name=name)
+            raise UnknownChannel(message) from None
 
     def cli_commands(self) -> dict[str, click.Command]:
         """Every command plugins add to ``pes``, by name."""

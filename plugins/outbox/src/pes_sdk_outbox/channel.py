@@ -1,0 +1,132 @@
+"""The outbox channel: every notification one JSON line appended to a file.
+
+Nothing leaves the machine: tests, the demo and a developer read the file
+(:func:`read_outbox`) where a real channel would have sent an SMS, a push or an e-mail.
+Each line is ``{"to": …, "text": …, "at": …, "kind": …, "id": …}``, UTF-8, Cyrillic as is.
+
+Several processes (a fleet of runners) may append to one file at once. Each message is
+written by one ``os.write`` of the whole line on an ``O_APPEND`` descriptor, which the
+kernel places at the end of the file as a unit, under an advisory ``flock`` so that even a
+short write (a full disk) is finished before another writer's line starts: lines never
+interleave. The recipient is personal data: nothing here logs it or puts it in an error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pes_sdk.errors import FormatError
+from pes_sdk.files import file_mode
+from pes_sdk.notifications import ChannelUnavailable, Notification, NotificationChannel, SendResult
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: O_APPEND alone keeps lines whole
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["KINDS", "OutboxChannel", "read_outbox"]
+
+#: What the outbox carries: every kind, since it sends nothing anywhere.
+KINDS: tuple[str, ...] = ("sms", "email", "push")
+
+
+class OutboxChannel(NotificationChannel):
+    """Appends each notification to ``path`` as one JSON line."""
+
+    name = "outbox"
+
+    def __init__(self, path: Path | str, *, kinds: tuple[str, ...] = KINDS) -> None:
+        self.path = Path(path)
+        self.kinds = tuple(kinds)
+
+    def __repr__(self) -> str:
+        return f"OutboxChannel({str(self.path)!r})"
+
+    def send(self, notification: Notification) -> SendResult:
+        self.check_kind(notification)
+        accepted_at = dt.datetime.now(dt.UTC)
+        message_id = uuid.uuid4().hex
+        record = {
+            "to": notification.to,
+            "text": notification.text,
+            "at": accepted_at.isoformat(),
+            "kind": notification.kind,
+            "id": message_id,
+        }
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        try:
+            self._append(line.encode("utf-8"))
+        except OSError as exc:
+            # the path names no person; the recipient stays out of the message
+            raise ChannelUnavailable(
+                f"cannot append to {self.path}: {exc.strerror or exc}", channel=self.name
+            ) from exc
+        return SendResult(message_id, accepted_at)
+
+    def _append(self, data: bytes) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = _open_append(self.path)
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            written = os.write(fd, data)
+            # A short write happens only when the disk fills up; the lock keeps other
+            # writers out until this line is whole (or the error is raised).
+            while written < len(data):
+                written += os.write(fd, data[written:])
+        finally:
+            os.close(fd)  # closing releases the flock too
+
+
+def _open_append(path: Path) -> int:
+    """A descriptor appending to ``path``; a file it creates gets the kit's file mode."""
+    flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+    mode = file_mode()
+    for _ in range(3):
+        try:
+            fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, mode)
+        except FileExistsError:
+            pass
+        else:
+            try:
+                os.fchmod(fd, mode)  # the mode the docs promise, not the umask's
+            except BaseException:
+                os.close(fd)
+                raise
+            return fd
+        try:
+            # an existing file keeps the mode its operator gave it
+            return os.open(path, flags)
+        except FileNotFoundError:
+            continue  # removed (rotated) between the two opens: create it again
+    return os.open(path, flags | os.O_CREAT, mode)
+
+
+def read_outbox(path: Path | str) -> Iterator[dict[str, Any]]:
+    """Every message in the outbox file, oldest first, as the dicts the channel wrote.
+
+    A file that does not exist yet holds no messages. A line that is not a JSON object
+    raises :class:`~pes_sdk.errors.FormatError` naming its line.
+    """
+    path = Path(path)
+    try:
+        fh = path.open(encoding="utf-8")
+    except FileNotFoundError:
+        return
+    with fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise FormatError(f"not JSON: {exc.msg}", path=path, line=number) from None
+            if not isinstance(record, dict):
+                raise FormatError("not a JSON object", path=path, line=number)
+            yield record

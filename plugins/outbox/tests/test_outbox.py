@@ -1,0 +1,163 @@
+"""The outbox channel: one JSON line per message, the kit's file mode, typed errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pes_sdk_outbox import KINDS, OutboxChannel, OutboxFactory, read_outbox
+
+from pes_sdk.errors import ConfigError, FormatError
+from pes_sdk.notifications import (
+    ChannelUnavailable,
+    Notification,
+    NotificationChannel,
+    SendResult,
+    WrongKind,
+)
+
+PHONE = "+79161234567"
+CODE_TEXT = "Код для входа в личный кабинет: 482913. Никому его не сообщайте — «ЖКХ-Оплата»"
+
+
+@pytest.fixture(autouse=True)
+def _default_file_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PES_FILE_MODE", raising=False)
+
+
+@pytest.fixture
+def umask_077() -> Iterator[None]:
+    """A strict umask, as on a hardened host: the file mode must not depend on it."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def sms(text: str = CODE_TEXT, to: str = PHONE) -> Notification:
+    return Notification(kind="sms", to=to, text=text)
+
+
+def channel(tmp_path: Path) -> OutboxChannel:
+    return OutboxFactory().create({"path": str(tmp_path / "data" / "outbox" / "sms.jsonl")})
+
+
+def test_each_send_appends_one_line_with_its_fields(tmp_path: Path) -> None:
+    ch = channel(tmp_path)
+    assert isinstance(ch, NotificationChannel)
+    before = dt.datetime.now(dt.UTC)
+    first = ch.send(sms())
+    second = ch.send(Notification(kind="email", to="ivanova@example.ru", text="Чек №17"))
+    after = dt.datetime.now(dt.UTC)
+
+    raw = ch.path.read_bytes()
+    assert raw.endswith(b"\n") and raw.count(b"\n") == 2
+    assert CODE_TEXT.encode("utf-8") in raw  # Cyrillic as is, not \u escapes
+    lines = [json.loads(line) for line in raw.decode("utf-8").splitlines()]
+    assert lines[0]["to"] == PHONE and lines[0]["text"] == CODE_TEXT
+    assert lines[0]["kind"] == "sms" and lines[0]["id"] == first.message_id
+    assert lines[1]["to"] == "ivanova@example.ru" and lines[1]["kind"] == "email"
+    assert lines[1]["id"] == second.message_id != first.message_id
+    for line, result in zip(lines, (first, second), strict=True):
+        assert {"to", "text", "at"} <= set(line)
+        at = dt.datetime.fromisoformat(line["at"])
+        assert at.utcoffset() == dt.timedelta(0)
+        assert before <= at <= after
+        assert isinstance(result, SendResult) and result.accepted_at == at
+        assert result.accepted_at.tzinfo is dt.UTC
+
+    assert list(read_outbox(ch.path)) == lines
+
+
+def test_a_new_file_gets_the_kit_file_mode_whatever_the_umask(
+    tmp_path: Path, umask_077: None
+) -> None:
+    ch = channel(tmp_path)
+    assert not ch.path.parent.exists()  # building the channel creates nothing
+    ch.send(sms())
+    assert stat.S_IMODE(ch.path.stat().st_mode) == 0o640
+
+
+def test_pes_file_mode_sets_another_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PES_FILE_MODE", "0600")
+    ch = channel(tmp_path)
+    ch.send(sms())
+    assert stat.S_IMODE(ch.path.stat().st_mode) == 0o600
+
+
+def test_an_existing_file_keeps_its_mode_and_its_lines(tmp_path: Path) -> None:
+    path = tmp_path / "sms.jsonl"
+    path.write_text('{"to": "+70000000000", "text": "old", "at": "x"}\n', encoding="utf-8")
+    path.chmod(0o600)
+    OutboxChannel(path).send(sms())
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [m["text"] for m in read_outbox(path)] == ["old", CODE_TEXT]
+
+
+def test_a_kind_the_channel_does_not_carry_is_wrong_kind(tmp_path: Path) -> None:
+    ch = channel(tmp_path)
+    assert ch.kinds == KINDS == ("sms", "email", "push")
+    with pytest.raises(WrongKind, match="'telegram'") as caught:
+        ch.send(Notification(kind="telegram", to="@someone", text="hi"))
+    assert caught.value.channel == "outbox" and caught.value.kind == "telegram"
+    assert not ch.path.exists()
+
+    sms_only = OutboxChannel(tmp_path / "x.jsonl", kinds=("sms",))
+    with pytest.raises(WrongKind, match=r"carries sms"):
+        sms_only.send(Notification(kind="push", to="token", text="hi"))
+
+
+@pytest.mark.parametrize("settings", [{}, {"path": ""}, {"path": "  "}, {"other": "x"}])
+def test_a_missing_path_setting_is_a_clear_config_error(settings: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match="needs the setting 'path'"):
+        OutboxFactory().create(settings)
+
+
+def test_a_folder_as_path_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a folder"):
+        OutboxFactory().create({"path": str(tmp_path)})
+
+
+def test_an_unwritable_outbox_is_unavailable_and_names_no_phone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("", encoding="utf-8")
+    ch = OutboxChannel(blocker / "sms.jsonl")
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(ChannelUnavailable) as caught:
+        ch.send(sms())
+    assert caught.value.channel == "outbox"
+    assert PHONE not in str(caught.value) and PHONE not in repr(caught.value)
+    assert PHONE not in caplog.text
+
+
+def test_sending_logs_nothing_about_the_recipient(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    ch = channel(tmp_path)
+    ch.send(sms())
+    assert PHONE not in caplog.text
+    assert PHONE not in repr(ch) and PHONE not in repr(sms())
+
+
+def test_read_outbox_of_a_missing_file_is_empty_and_a_broken_line_is_named(
+    tmp_path: Path,
+) -> None:
+    assert list(read_outbox(tmp_path / "none.jsonl")) == []
+    path = tmp_path / "sms.jsonl"
+    path.write_text('{"to": "+7", "text": "a", "at": "b"}\n\n{"to": \n[1]\n', encoding="utf-8")
+    with pytest.raises(FormatError, match="not JSON") as caught:
+        list(read_outbox(path))
+    assert caught.value.line == 3
+    path.write_text("[1]\n", encoding="utf-8")
+    with pytest.raises(FormatError, match="not a JSON object"):
+        list(read_outbox(path))
