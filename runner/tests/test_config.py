@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from pes_sdk_runner.config import (
+    CabinetConfig,
     DaemonConfig,
     RunnerConfig,
     RunnerConfigError,
@@ -410,6 +411,10 @@ def test_documentation_names_every_key() -> None:
         "store.url", "gateway.name", "gateway.settings", "gateway.secrets_env", "http.host",
         "http.port", "http.client_tokens_env", "http.operator_tokens_env", "http.webhook_path",
         "http.max_line_amount", "http.max_basket_amount",
+        "cabinet.secret_env", "cabinet.idle_timeout", "cabinet.absolute_timeout",
+        "cabinet.codes_per_phone_10min", "cabinet.codes_per_phone_day",
+        "cabinet.codes_per_ip_hour", "cabinet.link_failures_per_hour", "cabinet.sms.channel",
+        "cabinet.sms.settings", "cabinet.sms.secrets_env",
         "partners[i].inn", "partners[i].kpp", "partners[i].name", "partners[i].bank",
         "partners[i].fee", "partners[i].source.kind", "partners[i].source.folder",
         "partners[i].source.settings", "partners[i].source.secrets_env", "partners[i].format",
@@ -1063,3 +1068,98 @@ def test_the_problem_count_agrees_in_russian(tmp_path: Path) -> None:
     assert str(RunnerConfigError(None, ["a: b"] * 2)).startswith(
         "runner configuration: 2 problems:"
     )
+
+
+# -- [cabinet] ----------------------------------------------------------------------------
+
+CABINET_SECRET = "k" * 32
+_S = {"S": CABINET_SECRET}
+
+
+def test_without_a_cabinet_section_the_runner_has_none(tmp_path: Path) -> None:
+    config = load_runner_config(write(tmp_path, base_config()), env=full_env())
+    assert config.cabinet is None
+
+
+def test_the_cabinet_section_with_its_defaults(tmp_path: Path) -> None:
+    data = base_config()
+    data["cabinet"] = {"secret_env": "PES_CABINET_SECRET"}
+    config = load_runner_config(
+        write(tmp_path, data), env=full_env(PES_CABINET_SECRET=CABINET_SECRET)
+    )
+    cabinet = config.cabinet
+    assert cabinet is not None
+    assert cabinet.secret == CABINET_SECRET and CABINET_SECRET not in repr(config)
+    assert (cabinet.sms_channel, cabinet.idle_timeout, cabinet.absolute_timeout) == (
+        "outbox",
+        1800.0,
+        43200.0,
+    )
+    assert cabinet.sms.settings == {
+        "path": str(config.service.data / "outbox" / "sms.jsonl"),
+    }
+    defaults = CabinetConfig(CABINET_SECRET)
+    assert (cabinet.codes_per_phone_10min, cabinet.codes_per_phone_day) == (3, 10)
+    assert cabinet.codes_per_ip_hour == defaults.codes_per_ip_hour
+    assert cabinet.link_failures_per_hour == 5
+
+
+def test_the_cabinet_section_read_in_full(tmp_path: Path) -> None:
+    data = base_config()
+    data["cabinet"] = {
+        "secret_env": "MY_CABINET_SECRET",
+        "idle_timeout": 600,
+        "absolute_timeout": 3600,
+        "codes_per_phone_10min": 2,
+        "codes_per_phone_day": 5,
+        "codes_per_ip_hour": 100,
+        "link_failures_per_hour": 3,
+        "sms": {"channel": "outbox", "settings": {"path": "sms/codes.jsonl"}},
+    }
+    config = load_runner_config(
+        write(tmp_path, data), env=full_env(MY_CABINET_SECRET=CABINET_SECRET)
+    )
+    assert config.cabinet == CabinetConfig(
+        CABINET_SECRET,
+        "MY_CABINET_SECRET",
+        "outbox",
+        config.cabinet.sms if config.cabinet else None,  # type: ignore[arg-type]
+        600.0,
+        3600.0,
+        2,
+        5,
+        100,
+        3,
+    )
+    assert config.cabinet is not None
+    assert config.cabinet.sms.settings["path"] == str(config.service.data / "sms" / "codes.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("cabinet", "env", "key", "says"),
+    [
+        ({}, {}, "cabinet.secret_env", "missing"),
+        ({"secret_env": "NOPE"}, {}, "cabinet.secret_env", "NOPE is not set"),
+        ({"secret_env": "S"}, {"S": "short"}, "cabinet.secret_env", "shorter than 32"),
+        ({"secret_env": "S", "secret": "x" * 40}, _S, "cabinet.secret", "environment"),
+        ({"secret_env": "S", "idle_timeout": 10}, _S, "cabinet.idle_timeout", "60"),
+        (
+            {"secret_env": "S", "idle_timeout": 7200, "absolute_timeout": 3600},
+            _S,
+            "cabinet.idle_timeout",
+            "absolute_timeout",
+        ),
+        ({"secret_env": "S", "codes_per_phone_day": 0}, _S, "cabinet.codes_per_phone_day", "1"),
+        ({"secret_env": "S", "sms": {"channel": "pigeon"}}, _S, "cabinet.sms.channel", "pigeon"),
+        ({"secret_env": "S", "colour": "red"}, _S, "cabinet.colour", "unknown key"),
+    ],
+)
+def test_cabinet_problems_are_reported_by_key(
+    tmp_path: Path, cabinet: dict[str, Any], env: dict[str, str], key: str, says: str
+) -> None:
+    data = base_config()
+    data["cabinet"] = cabinet
+    error = problems_of(tmp_path, data, env=full_env(**env))
+    found = [p for p in error.problems if p.startswith(key)]
+    assert found, error.problems
+    assert says in found[0]

@@ -29,6 +29,7 @@ __all__ = [
     "event",
     "log_to_stderr",
     "mask_account",
+    "mask_phone",
     "uvicorn_log_config",
 ]
 
@@ -42,6 +43,15 @@ _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime
 def mask_account(account: str) -> str:
     """An account for logs: only its last four characters (``***4567``)."""
     return "***" + account[-4:]
+
+
+def mask_phone(phone: str) -> str:
+    """A phone number for logs (152-ФЗ): its country code and last four digits, the rest
+    starred (``+7******4567`` for ``+79161234567``)."""
+    digits = phone.removeprefix("+")
+    if len(digits) <= 5:
+        return "+" + "*" * len(digits)
+    return "+" + digits[0] + "*" * (len(digits) - 5) + digits[-4:]
 
 
 def event(

@@ -63,6 +63,7 @@ from pes_sdk.gateways.processor import Applied, PaymentEntry, PaymentProcessor
 from pes_sdk.models.readings import MeterReading
 from pes_sdk.plugins.manager import PluginHost
 from pes_sdk.serialization import make_converter
+from pes_sdk_runner import cabinet as cab
 from pes_sdk_runner import usecases as uc
 from pes_sdk_runner.api import models as m
 from pes_sdk_runner.api.metrics import CONTENT_TYPE, Metrics
@@ -144,8 +145,17 @@ def _answer(exc: uc.UseCaseError) -> ApiError:
         return ApiError(503, "gateway-unavailable", exc.message, exc.field)
     if isinstance(exc, uc.AcquirerFailed):
         return ApiError(502, "gateway-error", exc.message, exc.field)
-    # Refused: "invalid", "too-large" (a photo) or the store's codes of a reading that
-    # contradicts the meter's others ("value-decreased", …), all 422.
+    if isinstance(exc, cab.TooManyRequests):
+        retry = {"Retry-After": str(exc.retry_after_seconds)}
+        return ApiError(429, "too-many-requests", exc.message, exc.field, retry)
+    if isinstance(exc, cab.CodeRefused):
+        return ApiError(422, "code-refused", exc.message, exc.field)
+    if isinstance(exc, cab.LinkRefused):
+        return ApiError(422, "link-refused", exc.message, exc.field)
+    if isinstance(exc, cab.SmsUnavailable):
+        return ApiError(503, "sms-unavailable", exc.message, exc.field)
+    # Refused: "invalid", "invalid-phone", "too-large" (a photo) or the store's codes of a
+    # reading that contradicts the meter's others ("value-decreased", …), all 422.
     return ApiError(422, exc.code, exc.message, exc.field)
 
 
@@ -191,11 +201,25 @@ def _format_error(exc: BaseException, cls: type | None) -> str:
     return cattrs.v.format_exception(exc, cls)
 
 
+@attrs.frozen
+class _Client:
+    """Who calls a client endpoint: a trusted app (its token) or a cabinet (its session)."""
+
+    token: str | None = attrs.field(repr=False)
+    session: cab.ActiveSession | None = None
+
+
 class _Api:
     """The endpoints, over one store, configuration, plugin host and processor."""
 
     def __init__(
-        self, store: Store, config: RunnerConfig, host: PluginHost, processor: PaymentProcessor
+        self,
+        store: Store,
+        config: RunnerConfig,
+        host: PluginHost,
+        processor: PaymentProcessor,
+        *,
+        clock: cab.Clock = cab.utc_now,
     ) -> None:
         self.store = store
         self.config = config
@@ -207,6 +231,10 @@ class _Api:
         self.clients = uc.ClientUseCases(
             store, config, host, processor, log=log, counters=self.metrics
         )
+        self.cabinets: cab.Cabinets | None = None
+        if config.cabinet is not None:
+            channel = cab.sms_channel(host, config.cabinet)
+            self.cabinets = cab.Cabinets(store, config.cabinet, channel, clock=clock, log=log)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -272,6 +300,85 @@ class _Api:
         raise ApiError(401, "unauthorized", "unknown token", headers=_CHALLENGE)
 
     @staticmethod
+    def bearer(request: Request) -> str:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise ApiError(401, "unauthorized", "a Bearer token is required", headers=_CHALLENGE)
+        return token
+
+    async def client(self, request: Request) -> _Client:
+        """The caller of a client endpoint: an app's token, or a cabinet's session token
+        (the third kind, beside the apps' and operators'); 401 for neither, 403 for an
+        operator's token."""
+        token = self.bearer(request)
+        if _matches(token, self.config.http.client_tokens):
+            return _Client(token)
+        if _matches(token, self.config.http.operator_tokens):
+            raise ApiError(403, "forbidden", "this token may not call client endpoints")
+        session = await self.session_of(token)
+        if session is None:
+            raise ApiError(401, "unauthorized", "unknown token", headers=_CHALLENGE)
+        return _Client(None, session)
+
+    async def session_of(self, token: str) -> cab.ActiveSession | None:
+        if self.cabinets is None:
+            return None
+        return await run_in_threadpool(self.cabinets.sessions.active, token)
+
+    def cabinet_api(self) -> cab.Cabinets:
+        if self.cabinets is None:
+            raise ApiError(
+                404,
+                "cabinet-disabled",
+                "this runner has no client cabinet (no [cabinet] in its configuration)",
+            )
+        return self.cabinets
+
+    async def session(self, request: Request) -> tuple[cab.Cabinets, cab.ActiveSession, str]:
+        """The cabinet's session of the caller (the /v1/me endpoints and logout): 403 for an
+        app's or operator's token, 401 for an unknown or ended one."""
+        cabinets = self.cabinet_api()
+        token = self.bearer(request)
+        tokens = self.config.http.client_tokens | self.config.http.operator_tokens
+        if _matches(token, tokens):
+            raise ApiError(403, "forbidden", "only a cabinet's session token may call this")
+        session = await self.session_of(token)
+        if session is None:
+            raise ApiError(401, "unauthorized", "unknown or ended session", headers=_CHALLENGE)
+        return cabinets, session, token
+
+    def client_key(self, caller: _Client, client_id: str) -> str:
+        """The client the use cases act for: the cabinet's own, or the app's client."""
+        if caller.session is not None:
+            return caller.session.client
+        assert caller.token is not None
+        return self.scoped(caller.token, client_id)
+
+    def owner(self, caller: _Client) -> str:
+        """Who owns the payments the caller makes: the app, or the cabinet."""
+        if caller.session is not None:
+            return caller.session.client
+        assert caller.token is not None
+        return self.app_id(caller.token)
+
+    async def visible(self, caller: _Client, partner_inn: str, account: str, field: str) -> None:
+        """404 unless the caller may see the account: an app sees every account; a cabinet
+        its linked ones and those found at their addresses."""
+        if caller.session is None:
+            return
+        assert self.cabinets is not None
+        cabinet_id = caller.session.cabinet_id
+        accounts = self.cabinets.accounts
+
+        def sees() -> bool:
+            found = self.store.find_by_account(partner_inn, account)
+            return bool(accounts.scope(cabinet_id).sees(found))
+
+        if not await run_in_threadpool(sees):
+            raise ApiError(404, "not-found", "no such account among the cabinet's", field)
+
+    @staticmethod
     def app_id(token: str) -> str:
         """A short, stable id of a client app (a digest of its token, never the token)."""
         return hashlib.sha256(token.encode()).hexdigest()[:12]
@@ -289,7 +396,7 @@ class _Api:
     # request, name the client (``scoped``) and answer.
 
     async def services(self, request: Request) -> Response:
-        self.auth(request, "client")
+        caller = await self.client(request)
         q = request.query_params
         allowed = {"house", "premises", "partner", "account"}
         for key in q:
@@ -303,7 +410,15 @@ class _Api:
                 uuid.UUID(house)
             except ValueError:
                 raise ApiError(422, "invalid", "house is a ФИАС/ГАР GUID", "house") from None
-            found = await _run(self.clients.services_at, house, q.get("premises", ""))
+            premises = q.get("premises", "")
+            if caller.session is not None:
+                assert self.cabinets is not None
+                scope = await run_in_threadpool(
+                    self.cabinets.accounts.scope, caller.session.cabinet_id
+                )
+                if not scope.sees_address(house, premises):
+                    raise ApiError(404, "not-found", "no such address among the cabinet's", "house")
+            found = await _run(self.clients.services_at, house, premises)
         elif "partner" in q or "account" in q:
             partner, account = q.get("partner", ""), q.get("account", "")
             if not partner:
@@ -312,6 +427,7 @@ class _Api:
                 raise ApiError(422, "invalid", "account is required", "account")
             _check(identifiers.check_inn, partner, "partner")
             _check(identifiers.check_personal_account, account, "account")
+            await self.visible(caller, partner, account, "account")
             found = await _run(self.clients.services_on, partner, account)
         else:
             raise ApiError(
@@ -320,9 +436,10 @@ class _Api:
         return self.json(m.ServicesView(tuple(m.ServiceView.of(s) for s in found)))
 
     async def accept(self, request: Request) -> Response:
-        token = self.auth(request, "client")
+        caller = await self.client(request)
         req = await self.body(request, m.AcceptanceRequest)
-        client = self.scoped(token, req.client_id)
+        client = self.client_key(caller, req.client_id)
+        await self.visible(caller, req.partner_inn, req.account, "account")
         acceptance = await _run(
             self.clients.accept, client, req.partner_inn, req.account, req.service
         )
@@ -330,17 +447,20 @@ class _Api:
         return self.json(m.AcceptanceView(attrs.evolve(acceptance, client_id=req.client_id)))
 
     async def pay(self, request: Request) -> Response:
-        token = self.auth(request, "client")
+        caller = await self.client(request)
         key = self.idempotency_key(request)
         req = await self.body(request, m.PaymentRequest)
         _return_url(req.return_url)
-        client = self.scoped(token, req.client_id)
-        # The app owns the payment: its keys are its own, and only it may read the payment.
+        client = self.client_key(caller, req.client_id)
+        for i, line in enumerate(req.lines):
+            await self.visible(caller, line.partner_inn, line.account, f"lines[{i}].account")
+        # The app (or cabinet) owns the payment: its keys are its own, and only it may
+        # read the payment.
         entry = await _run(
             self.clients.pay,
             client,
             req.lines,
-            owner=self.app_id(token),
+            owner=self.owner(caller),
             key=key,
             return_url=req.return_url,
             method=req.method,
@@ -349,17 +469,16 @@ class _Api:
         return self.json(_view(entry))
 
     async def payment(self, request: Request) -> Response:
-        token = self.auth(request, "client")
+        caller = await self.client(request)
         order_id = _order_id(request)
         refresh = request.query_params.get("refresh", "").lower() in ("1", "true", "yes")
-        app = self.app_id(token)
-        entry = await _run(self.clients.payment, order_id, app, refresh=refresh)
+        entry = await _run(self.clients.payment, order_id, self.owner(caller), refresh=refresh)
         return self.json(_view(entry))
 
     # -- meter readings (показания приборов учёта) ----------------------------------------------
 
     async def record_reading(self, request: Request) -> Response:
-        token = self.auth(request, "client")
+        caller = await self.client(request)
         data = await self.json_body(request)
         try:
             req = self.structure(data, m.ReadingRequest)
@@ -367,8 +486,9 @@ class _Api:
             if exc.field == "reading" and isinstance(data, dict):
                 raise self._reading_error(data.get("reading")) or exc from None
             raise
-        client = self.scoped(token, req.client_id)
+        client = self.client_key(caller, req.client_id)
         _check(identifiers.check_inn, req.partner_inn, "partner_inn")
+        await self.visible(caller, req.partner_inn, req.reading.account, "reading.account")
         # The use case checks these too; here they come before the photo is decoded, so a
         # request with several faults is told the same one as ever.
         try:
@@ -409,15 +529,70 @@ class _Api:
         return None
 
     async def readings(self, request: Request) -> Response:
-        token = self.auth(request, "client")
+        caller = await self.client(request)
         q = request.query_params
         _only(request, "client_id", "partner", "account")
-        client = self.scoped(token, q.get("client_id", ""))
+        client = self.client_key(caller, q.get("client_id", ""))
         partner, account = q.get("partner", ""), q.get("account", "")
         _check(identifiers.check_inn, partner, "partner")
         _check(identifiers.check_personal_account, account, "account")
+        await self.visible(caller, partner, account, "account")
         found = await _run(self.clients.readings, client, partner, account)
         return self.json(m.ReadingsView(tuple(m.ReadingView.of(r) for r in found)))
+
+    # -- the client cabinet: login by phone, sessions, linked accounts --------------------------
+    # The cabinet's objects (:mod:`pes_sdk_runner.cabinet`) do the work; these read the
+    # request and answer. Without [cabinet] in the configuration they answer 404
+    # cabinet-disabled.
+
+    async def login(self, request: Request) -> Response:
+        cabinets = self.cabinet_api()
+        req = await self.body(request, m.LoginRequest)
+        sent = await _run(cabinets.login.request_code, req.phone, _client_ip(request))
+        return self.json(m.LoginStarted(sent.attempt, sent.expires_at), status=202)
+
+    async def confirm(self, request: Request) -> Response:
+        cabinets = self.cabinet_api()
+        req = await self.body(request, m.ConfirmRequest)
+        issued = await _run(cabinets.login.confirm, req.attempt, req.code, _client_ip(request))
+        return self.json(m.SessionView(issued.token, issued.expires_at))
+
+    async def logout(self, request: Request) -> Response:
+        cabinets, _session, token = await self.session(request)
+        await run_in_threadpool(cabinets.sessions.logout, token)
+        return Response(status_code=204)
+
+    async def my_accounts(self, request: Request) -> Response:
+        cabinets, session, _ = await self.session(request)
+        _only(request)
+        found = await run_in_threadpool(cabinets.accounts.linked, session.cabinet_id)
+        return self.json(m.LinkedAccountsView(tuple(_linked(a) for a in found)))
+
+    async def link_account(self, request: Request) -> Response:
+        cabinets, session, _ = await self.session(request)
+        req = await self.body(request, m.LinkRequest)
+        _check(identifiers.check_inn, req.partner_inn, "partner_inn")
+        _check(identifiers.check_personal_account, req.account, "account")
+        linked = await _run(
+            cabinets.accounts.link,
+            session.cabinet_id,
+            req.partner_inn,
+            req.account,
+            req.premises,
+            req.amount_due,
+        )
+        return self.json(_linked(linked), status=201)
+
+    async def unlink_account(self, request: Request) -> Response:
+        cabinets, session, _ = await self.session(request)
+        partner, account = request.path_params["partner_inn"], request.path_params["account"]
+        await _run(cabinets.accounts.unlink, session.cabinet_id, partner, account)
+        return Response(status_code=204)
+
+    async def delete_me(self, request: Request) -> Response:
+        cabinets, session, _ = await self.session(request)
+        await _run(cabinets.delete, session.cabinet_id)
+        return Response(status_code=204)
 
     # -- the gateway's webhooks --------------------------------------------------------------
 
@@ -579,6 +754,16 @@ class _Api:
 
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="pes-runner"'}
+
+
+def _client_ip(request: Request) -> str:
+    """The client's address as the server sees it (behind a proxy, uvicorn's
+    ``--forwarded-allow-ips`` makes it the client's, not the proxy's)."""
+    return request.client.host if request.client else "unknown"
+
+
+def _linked(a: Any) -> m.LinkedAccountView:
+    return m.LinkedAccountView(a.partner_inn, a.account, a.linked_at)
 
 
 def _only(request: Request, *allowed: str) -> None:
@@ -887,14 +1072,21 @@ class _Observe:
 
 
 def create_app(
-    store: Store, config: RunnerConfig, host: PluginHost, processor: PaymentProcessor
+    store: Store,
+    config: RunnerConfig,
+    host: PluginHost,
+    processor: PaymentProcessor,
+    *,
+    clock: cab.Clock = cab.utc_now,
 ) -> Starlette:
     """The runner's ASGI application.
+
+    ``clock`` is where the client cabinet reads the time (aware UTC; tests move it).
 
     ``processor`` must keep its book in ``store`` and book credits and refunds there
     (:func:`processor_for` makes one) so that payments, their status and the ledger agree.
     """
-    api = _Api(store, config, host, processor)
+    api = _Api(store, config, host, processor, clock=clock)
     endpoints: list[tuple[str, Callable[[Request], Awaitable[Response]], str]] = [
         ("/v1/services", api.services, "GET"),
         ("/v1/acceptances", api.accept, "POST"),
@@ -902,6 +1094,13 @@ def create_app(
         ("/v1/payments/{order_id}", api.payment, "GET"),
         ("/v1/readings", api.record_reading, "POST"),
         ("/v1/readings", api.readings, "GET"),
+        ("/v1/login", api.login, "POST"),
+        ("/v1/login/confirm", api.confirm, "POST"),
+        ("/v1/logout", api.logout, "POST"),
+        ("/v1/me/accounts", api.my_accounts, "GET"),
+        ("/v1/me/accounts", api.link_account, "POST"),
+        ("/v1/me/accounts/{partner_inn}/{account}", api.unlink_account, "DELETE"),
+        ("/v1/me", api.delete_me, "DELETE"),
         (config.http.webhook_path, api.webhook, "POST"),
         ("/v1/operator/registries", api.registries, "GET"),
         ("/v1/operator/deliveries", api.deliveries, "GET"),

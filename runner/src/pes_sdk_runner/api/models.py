@@ -37,9 +37,15 @@ __all__ = [
     "AcceptanceRequest",
     "AcceptanceView",
     "BasketLine",
+    "ConfirmRequest",
     "DeliveriesView",
     "ErrorView",
     "HealthView",
+    "LinkRequest",
+    "LinkedAccountView",
+    "LinkedAccountsView",
+    "LoginRequest",
+    "LoginStarted",
     "PaymentRegistryView",
     "PaymentRequest",
     "PaymentView",
@@ -52,6 +58,7 @@ __all__ = [
     "RegistriesView",
     "ServiceView",
     "ServicesView",
+    "SessionView",
 ]
 
 
@@ -125,13 +132,14 @@ class AcceptanceRequest:
     """The client's tick (галочка-акцепт) on a partner service.
 
     ``client_id`` is the app's own opaque id of its user (never a name); the runner keeps
-    it under the app's token, so two apps cannot see each other's clients.
+    it under the app's token, so two apps cannot see each other's clients. A cabinet's
+    session token names its client itself: ``client_id`` is then left out (and ignored).
     """
 
-    client_id: str
     partner_inn: str
     account: str
     service: str = ""
+    client_id: str = attrs.field(default="", kw_only=True)
 
 
 @attrs.frozen
@@ -143,11 +151,11 @@ class AcceptanceView:
 class PaymentRequest:
     """A basket payment. The ``Idempotency-Key`` header makes a retry return the same one."""
 
-    client_id: str
     lines: tuple[BasketLine, ...]
     return_url: str
     method: PaymentMethod = PaymentMethod.CARD
     description: str = ""
+    client_id: str = attrs.field(default="", kw_only=True)  #: not with a session token
 
 
 @attrs.frozen
@@ -212,11 +220,11 @@ class ReadingRequest:
     says why a value is below the meter's previous one (else such a reading is refused).
     """
 
-    client_id: str
     partner_inn: str
     reading: MeterReading
     photo: str | None = None
     decrease: DecreaseReason | None = None
+    client_id: str = attrs.field(default="", kw_only=True)  #: not with a session token
 
 
 @attrs.frozen
@@ -246,3 +254,59 @@ class ReadingRecorded:
 @attrs.frozen
 class ReadingsView:
     readings: tuple[ReadingView, ...]
+
+
+# -- the client cabinet: login by phone and linked accounts ------------------------------------
+
+
+@attrs.frozen
+class LoginRequest:
+    """A phone number, written any way a person writes it (``8 (916) 123-45-67``)."""
+
+    phone: str
+
+
+@attrs.frozen
+class LoginStarted:
+    """A code went to the phone (or not: the answer is the same); confirm it with
+    ``attempt`` before ``expires_at``."""
+
+    attempt: str
+    expires_at: dt.datetime
+
+
+@attrs.frozen
+class ConfirmRequest:
+    attempt: str
+    code: str
+
+
+@attrs.frozen
+class SessionView:
+    """A session's Bearer token, shown once; it ends at ``expires_at`` at the latest (or
+    once unused for the idle timeout, or at logout)."""
+
+    token: str
+    expires_at: dt.datetime
+
+
+@attrs.frozen
+class LinkRequest:
+    """An account to link, proved by its premises and the amount due on its latest bill."""
+
+    partner_inn: str
+    account: str
+    premises: str
+    amount_due: Decimal
+
+
+@attrs.frozen
+class LinkedAccountView:
+    partner_inn: str
+    account: str
+    linked_at: dt.datetime
+
+
+@attrs.frozen
+class LinkedAccountsView:
+    accounts: tuple[LinkedAccountView, ...]

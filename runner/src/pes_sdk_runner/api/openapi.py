@@ -46,6 +46,7 @@ _PARAMETERS: dict[str, dict[str, Any]] = {
     "order_id": {"type": "string", "format": "uuid"},
     "house": {"type": "string", "format": "uuid"},
     "partner": _INN,
+    "partner_inn": _INN,
     "status": {"type": "string", "enum": [s.value for s in DeliveryStatus]},
     "refresh": {"type": "string", "enum": ["true", "false"]},
     "Idempotency-Key": {"type": "string", "minLength": 1, "maxLength": 128},
@@ -150,12 +151,13 @@ class Operation:
     method: str
     path: str
     summary: str
-    auth: str | None  #: "client", "operator" or None
+    auth: str | None  #: "client" (an app or a cabinet), "session", "operator" or None
     response: type | None  #: the model of the 200 answer (None: text)
     request: type | None = None
     parameters: tuple[tuple[str, str, bool], ...] = ()  #: (name, in, required)
     statuses: tuple[int, ...] = ()
     media_type: str = "application/json"
+    ok: int = 200  #: the status of success (204: no body)
 
 
 _CLIENT_ERRORS = (401, 403, 422)
@@ -221,11 +223,76 @@ OPERATIONS: tuple[Operation, ...] = (
         "client",
         m.ReadingsView,
         parameters=(
-            ("client_id", "query", True),
+            ("client_id", "query", False),
             ("partner", "query", True),
             ("account", "query", True),
         ),
         statuses=_CLIENT_ERRORS,
+    ),
+    Operation(
+        "post",
+        "/v1/login",
+        "Send a login code to a phone (SMS); the same answer whether or not it has a cabinet",
+        None,
+        m.LoginStarted,
+        request=m.LoginRequest,
+        statuses=(404, 413, 422, 429, 503),
+        ok=202,
+    ),
+    Operation(
+        "post",
+        "/v1/login/confirm",
+        "Confirm a login code: a session token of the phone's cabinet (made at first login)",
+        None,
+        m.SessionView,
+        request=m.ConfirmRequest,
+        statuses=(404, 413, 422),
+    ),
+    Operation(
+        "post",
+        "/v1/logout",
+        "End the session everywhere it is used",
+        "session",
+        None,
+        statuses=(401, 403, 404),
+        ok=204,
+    ),
+    Operation(
+        "get",
+        "/v1/me/accounts",
+        "The cabinet's linked accounts (Мои лицевые счета)",
+        "session",
+        m.LinkedAccountsView,
+        statuses=(401, 403, 404, 422),
+    ),
+    Operation(
+        "post",
+        "/v1/me/accounts",
+        "Link an account, proved by its premises and the amount due on its latest bill",
+        "session",
+        m.LinkedAccountView,
+        request=m.LinkRequest,
+        statuses=(401, 403, 404, 413, 422, 429),
+        ok=201,
+    ),
+    Operation(
+        "delete",
+        "/v1/me/accounts/{partner_inn}/{account}",
+        "Unlink an account",
+        "session",
+        None,
+        parameters=(("partner_inn", "path", True), ("account", "path", True)),
+        statuses=(401, 403, 404),
+        ok=204,
+    ),
+    Operation(
+        "delete",
+        "/v1/me",
+        "Delete the cabinet with its phone, sessions and links (152-ФЗ)",
+        "session",
+        None,
+        statuses=(401, 403, 404),
+        ok=204,
     ),
     Operation(
         "post",
@@ -286,13 +353,15 @@ def openapi_document(webhook_path: str) -> dict[str, Any]:
     for op in OPERATIONS:
         path = op.path.replace("{webhook}", webhook_path)
         ok: dict[str, Any] = {"description": "OK"}
-        if op.response is not None:
+        if op.ok == 204:
+            pass  # no body
+        elif op.response is not None:
             ok["content"] = {"application/json": {"schema": schemas.of(op.response)}}
         elif op.path == "/openapi.json":
             ok["content"] = {"application/json": {"schema": {"type": "object"}}}
         else:
             ok["content"] = {op.media_type: {"schema": {"type": "string"}}}
-        responses: dict[str, Any] = {"200": ok}
+        responses: dict[str, Any] = {str(op.ok): ok}
         for status in op.statuses:
             responses[str(status)] = {
                 "description": "error",
@@ -303,7 +372,9 @@ def openapi_document(webhook_path: str) -> dict[str, Any]:
             "operationId": f"{op.method}_{path.strip('/').replace('/', '_') or 'root'}",
             "responses": responses,
         }
-        if op.auth is not None:
+        if op.auth == "client":  # an app's token, or a cabinet's session token
+            operation["security"] = [{"client": []}, {"session": []}]
+        elif op.auth is not None:
             operation["security"] = [{op.auth: []}]
         if op.parameters:
             operation["parameters"] = [
@@ -320,7 +391,7 @@ def openapi_document(webhook_path: str) -> dict[str, Any]:
                 "required": True,
                 "content": {"application/json": {"schema": schemas.of(op.request)}},
             }
-        elif op.method == "post":
+        elif op.path == "{webhook}":
             operation["requestBody"] = {
                 "required": True,
                 "content": {"application/octet-stream": {"schema": {"type": "string"}}},
@@ -335,6 +406,11 @@ def openapi_document(webhook_path: str) -> dict[str, Any]:
             "securitySchemes": {
                 "client": {"type": "http", "scheme": "bearer", "description": "a client app"},
                 "operator": {"type": "http", "scheme": "bearer", "description": "an operator"},
+                "session": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a client cabinet's session (POST /v1/login/confirm)",
+                },
             },
         },
     }

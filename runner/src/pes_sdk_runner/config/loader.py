@@ -34,6 +34,7 @@ from pes_sdk_runner.config.models import (
     INBOX,
     OUTBOX,
     AdapterSettings,
+    CabinetConfig,
     ChannelConfig,
     DaemonConfig,
     GatewayConfig,
@@ -50,6 +51,7 @@ from pes_sdk_runner.i18n import tr, tr_n
 __all__ = [
     "CONFIG_VERSION",
     "DEFAULT_TIME_ZONE",
+    "MIN_SECRET_LENGTH",
     "MIN_TOKEN_LENGTH",
     "RunnerConfigError",
     "example_config_path",
@@ -63,6 +65,8 @@ CONFIG_VERSION = 1
 DEFAULT_TIME_ZONE = "Asia/Yekaterinburg"
 #: A token shorter than this is refused: it could be guessed.
 MIN_TOKEN_LENGTH = 16
+#: The shortest cabinet secret taken (characters): it keys the HMAC of codes and sessions.
+MIN_SECRET_LENGTH = 32
 
 T = TypeVar("T")
 
@@ -383,7 +387,7 @@ def _overlaps(a: Path, b: Path) -> bool:
 
 # -- sections -----------------------------------------------------------------------------
 
-_TOP_KEYS = ("version", "service", "store", "gateway", "http", "daemon", "partners")
+_TOP_KEYS = ("version", "service", "store", "gateway", "http", "daemon", "cabinet", "partners")
 _SERVICE_EXTRA = ("data",)
 _STORE_KEYS = ("url", "group_commit")
 _GATEWAY_KEYS = ("name", "settings", "secrets_env")
@@ -413,6 +417,19 @@ _DAEMON_KEYS: Mapping[str, Callable[[Any], Any]] = {
     "payment_check_window": _seconds(3600, 30 * _DAY),
     "lease_ttl": _seconds(1, 3600),
 }
+#: ``[cabinet]``: the numbers, each with how it is read (the defaults are CabinetConfig's).
+_CABINET_NUMBERS: Mapping[str, Callable[[Any], Any]] = {
+    "idle_timeout": _seconds(60, _DAY),
+    "absolute_timeout": _seconds(300, 30 * _DAY),
+    "codes_per_phone_10min": _whole(1, 100, tr("codes")),
+    "codes_per_phone_day": _whole(1, 1000, tr("codes")),
+    "codes_per_ip_hour": _whole(1, 1_000_000, tr("codes")),
+    "link_failures_per_hour": _whole(1, 1000, tr("attempts")),
+}
+_CABINET_KEYS = ("secret_env", "sms", *_CABINET_NUMBERS)
+_SMS_KEYS = ("channel", "settings", "secrets_env")
+#: The sandbox SMS channel's file, under the data folder.
+SMS_OUTBOX = Path("outbox") / "sms.jsonl"
 _PARTNER_EXTRA = (
     "source",
     "format",
@@ -699,6 +716,90 @@ class _Loader:
                 complete = False
             values[key] = value
         return DaemonConfig(**values) if complete else None
+
+    # -- [cabinet]
+
+    def cabinet(self, data: Mapping[str, Any], data_folder: Path | None) -> CabinetConfig | None:
+        """The cabinet; None when the file has none (or a problem was noted)."""
+        if "cabinet" not in data:
+            return None
+        table = self.r.table(data, "cabinet", "")
+        if table is None:
+            return None
+        self.r.unknown(table, (*_CABINET_KEYS, "secret"), "cabinet")
+        if "secret" in table:
+            self.r.note("cabinet.secret", _secret_hint("cabinet.secret_env"))
+        complete = True
+        var = self.r.get(table, "secret_env", "cabinet", _env_name, required=True)
+        secret = None
+        if var is not None:
+            secret = self.env.get(var, "")
+            if not secret:
+                self.r.note(
+                    "cabinet.secret_env", tr("environment variable {var} is not set", var=var)
+                )
+                secret = None
+            elif len(secret) < MIN_SECRET_LENGTH:
+                self.r.note(
+                    "cabinet.secret_env",
+                    tr(
+                        "the secret in {var} is shorter than {length} characters",
+                        var=var,
+                        length=MIN_SECRET_LENGTH,
+                    ),
+                )
+                secret = None
+        values: dict[str, Any] = {}
+        for key, convert in _CABINET_NUMBERS.items():
+            if key not in table:
+                continue
+            value = self.r.get(table, key, "cabinet", convert)
+            if value is None:
+                complete = False
+            values[key] = value
+        idle, absolute = values.get("idle_timeout"), values.get("absolute_timeout")
+        if idle is not None and absolute is not None and idle > absolute:
+            self.r.note("cabinet.idle_timeout", tr("is longer than cabinet.absolute_timeout"))
+            complete = False
+        sms = self.sms(table, data_folder)
+        if secret is None or var is None or sms is None or not complete:
+            return None
+        channel, adapter = sms
+        return CabinetConfig(secret, var, channel, adapter, **values)
+
+    def sms(
+        self, cabinet: Mapping[str, Any], data_folder: Path | None
+    ) -> tuple[str, AdapterSettings] | None:
+        table = self.r.table(cabinet, "sms", "cabinet")
+        if table is None:
+            return None
+        self.r.unknown(table, _SMS_KEYS, "cabinet.sms")
+        name = self.r.get(table, "channel", "cabinet.sms", _text, default="outbox")
+        if name is not None:
+            try:
+                factory = self.host.notification_channel(name)
+            except ConfigError as exc:
+                self.r.note("cabinet.sms.channel", str(exc))
+                name = None
+            else:
+                if "sms" not in tuple(factory.kinds):
+                    self.r.note(
+                        "cabinet.sms.channel",
+                        tr("the channel {name!r} does not send SMS", name=name),
+                    )
+                    name = None
+        adapter = self.adapter(table, "cabinet.sms")
+        if name is None or adapter is None:
+            return None
+        if name == OUTBOX and data_folder is not None:
+            # The sandbox channel's file: under the data folder, by default outbox/sms.jsonl.
+            try:
+                path = _resolve(data_folder, adapter.settings.get("path", str(SMS_OUTBOX)))
+            except ValueError as exc:
+                self.r.note("cabinet.sms.settings.path", str(exc))
+                return None
+            adapter = attrs.evolve(adapter, settings={**adapter.settings, "path": str(path)})
+        return name, adapter
 
     # -- [[partners]]
 
@@ -1055,12 +1156,13 @@ def parse_runner_config(
     gateway = loader.gateway(doc)
     http = loader.http(doc, gateway.name if gateway is not None else None)
     daemon = loader.daemon(doc)
+    cabinet = loader.cabinet(doc, data_folder)
     partners = loader.partners(doc, data_folder, service)
     if r.problems:
         raise RunnerConfigError(path, r.problems)
     assert service is not None and store is not None and gateway is not None
     assert http is not None and partners is not None and daemon is not None
-    return RunnerConfig(service, store, gateway, http, tuple(partners), path, daemon)
+    return RunnerConfig(service, store, gateway, http, tuple(partners), path, daemon, cabinet)
 
 
 def _data_guess(doc: Mapping[str, Any], base: Path) -> Path | None:

@@ -25,6 +25,7 @@ __all__ = [
     "INBOX",
     "OUTBOX",
     "AdapterSettings",
+    "CabinetConfig",
     "ChannelConfig",
     "DaemonConfig",
     "GatewayConfig",
@@ -254,6 +255,31 @@ class DaemonConfig:
 
 
 @attrs.frozen
+class CabinetConfig:
+    """The client cabinet (личный кабинет): login by phone, sessions, linked accounts.
+
+    ``secret`` (from the environment variable ``secret_env``, hidden from ``repr``) keys
+    the HMAC of login codes and session tokens: changing it ends every session. Times are
+    in seconds; the limits count login codes sent (by phone, by client IP) and failed
+    attempts to link an account. See ``docs/runner-config.md``.
+    """
+
+    secret: str = attrs.field(repr=_hidden)
+    secret_env: str = "PES_CABINET_SECRET"
+    #: the notification channel login codes go out through, and its settings
+    sms_channel: str = "outbox"
+    sms: AdapterSettings = attrs.field(factory=AdapterSettings)
+    #: a session unused this long ends
+    idle_timeout: float = 1800.0
+    #: a session ends this long after the login, used or not
+    absolute_timeout: float = 43200.0
+    codes_per_phone_10min: int = 3
+    codes_per_phone_day: int = 10
+    codes_per_ip_hour: int = 30
+    link_failures_per_hour: int = 5
+
+
+@attrs.frozen
 class RunnerConfig:
     """The whole runner configuration, loaded from one TOML file."""
 
@@ -264,6 +290,8 @@ class RunnerConfig:
     partners: tuple[PartnerConfig, ...] = ()
     path: Path | None = None
     daemon: DaemonConfig = attrs.field(factory=DaemonConfig)
+    #: None: the runner has no client cabinet (its endpoints answer 404 cabinet-disabled)
+    cabinet: CabinetConfig | None = None
 
     def partner(self, inn: str, kpp: str | None = None) -> PartnerConfig | None:
         """The partner with this ИНН (and КПП, when given), or None if none or ambiguous."""

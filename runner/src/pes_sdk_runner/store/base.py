@@ -31,6 +31,8 @@ from pes_sdk.period import Period
 
 __all__ = [
     "Acceptance",
+    "Cabinet",
+    "CabinetSession",
     "DebtRegistryInfo",
     "DecreaseReason",
     "DeliveryInfo",
@@ -40,7 +42,10 @@ __all__ = [
     "LedgerEntry",
     "LedgerKind",
     "LedgerTotals",
+    "LinkedAccount",
+    "LoginAttempt",
     "PaymentRegistryInfo",
+    "RateLimit",
     "RefundClaim",
     "RegistryOutcome",
     "ServiceBalance",
@@ -252,6 +257,65 @@ class Lease:
     name: str
     owner: str
     expires_at: dt.datetime  #: aware, UTC: from then on another owner may take it
+
+
+@attrs.frozen
+class Cabinet:
+    """A client cabinet (личный кабинет): one per phone, created at its first login."""
+
+    id: int
+    phone: str  #: E.164, personal data: never logged
+    created_at: dt.datetime
+
+
+@attrs.frozen
+class LoginAttempt:
+    """A login code sent to a phone, as the store keeps it (the code only as its HMAC)."""
+
+    id: str
+    phone: str
+    code_hash: str
+    client_ip: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    tries: int = 0
+    used_at: dt.datetime | None = None
+
+
+@attrs.frozen
+class RateLimit:
+    """At most ``count`` login attempts with ``column`` (``phone`` or ``client_ip``) equal
+    to ``value`` made within ``window`` before now."""
+
+    column: str
+    value: str
+    window: dt.timedelta
+    count: int
+
+    def __attrs_post_init__(self) -> None:
+        if self.column not in ("phone", "client_ip"):
+            raise ValueError(f"a login limit is by phone or client_ip, not {self.column!r}")
+
+
+@attrs.frozen
+class CabinetSession:
+    """A session of a cabinet (the token only as its HMAC)."""
+
+    token_hash: str
+    cabinet_id: int
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    ended_at: dt.datetime | None = None
+
+
+@attrs.frozen
+class LinkedAccount:
+    """A partner's account a cabinet proved it holds."""
+
+    cabinet_id: int
+    partner_inn: str
+    account: str
+    linked_at: dt.datetime
 
 
 class DecreaseReason(enum.StrEnum):
@@ -596,6 +660,85 @@ class Store(Protocol):
         ...
 
     def deliveries(self, status: DeliveryStatus | None = None) -> list[DeliveryInfo]: ...
+
+    # -- client cabinets --------------------------------------------------------------------
+    # Times come from the caller (the cabinet's clock), aware UTC.
+
+    def add_login_attempt(
+        self, attempt: LoginAttempt, limits: Sequence[RateLimit]
+    ) -> dt.datetime | None:
+        """Record the attempt unless one of ``limits`` is reached at its ``created_at``;
+        return None when recorded, else the earliest time the limits let another through.
+        The count and the insert are one transaction, taken in turns by every process on
+        the store: two requests at once cannot both slip under a limit. Attempts older
+        than a day are deleted in it (no limit looks further back)."""
+        ...
+
+    def try_login_attempt(
+        self, attempt_id: str, now: dt.datetime, max_tries: int
+    ) -> LoginAttempt | None:
+        """Count one try of the attempt and return it (``tries`` counted), or None when it
+        does not exist, has expired, was used or has had ``max_tries`` tries already."""
+        ...
+
+    def use_login_attempt(
+        self, attempt_id: str, now: dt.datetime, token_hash: str
+    ) -> Cabinet | None:
+        """Mark the attempt used and open a session ``token_hash`` for its phone's cabinet
+        (created now if the phone has none), in one transaction; None when the attempt was
+        used already (or is gone): a code opens one session."""
+        ...
+
+    def cabinet(self, cabinet_id: int) -> Cabinet | None: ...
+
+    def cabinet_by_phone(self, phone: str) -> Cabinet | None: ...
+
+    def session(self, token_hash: str) -> CabinetSession | None:
+        """The session as stored (perhaps ended or timed out), or None."""
+        ...
+
+    def touch_session(self, token_hash: str, now: dt.datetime) -> None:
+        """Note that the session was used ``now`` (its idle timeout starts again)."""
+        ...
+
+    def end_session(self, token_hash: str, now: dt.datetime) -> None:
+        """End the session (a repeat keeps the first end)."""
+        ...
+
+    def delete_cabinet(self, cabinet_id: int) -> bool:
+        """Delete the cabinet with its phone, sessions, linked accounts, link attempts, the
+        login attempts of its phone and its acceptances (client ``cabinet:<id>``); False
+        when there was none. Payments and readings stay (they are the partners' records,
+        and name the cabinet by its id, not its phone)."""
+        ...
+
+    def link_account(
+        self, cabinet_id: int, partner_inn: str, account: str, now: dt.datetime
+    ) -> LinkedAccount:
+        """Link the account to the cabinet (a repeat returns the first link)."""
+        ...
+
+    def unlink_account(self, cabinet_id: int, partner_inn: str, account: str) -> bool:
+        """Unlink the account; False when it was not linked."""
+        ...
+
+    def linked_accounts(self, cabinet_id: int) -> list[LinkedAccount]:
+        """The cabinet's accounts, in the order they were linked."""
+        ...
+
+    def begin_link_attempt(
+        self, cabinet_id: int, now: dt.datetime, window: dt.timedelta, limit: int
+    ) -> int | dt.datetime:
+        """Record a link attempt, counted as failed until :meth:`link_attempt_succeeded`,
+        unless the cabinet already failed ``limit`` times within ``window`` before ``now``:
+        then the earliest time another may be made. The count and the insert are one
+        transaction taken in turns by every process on the store, so a burst of guesses at
+        once cannot slip past the limit. Returns the attempt's id."""
+        ...
+
+    def link_attempt_succeeded(self, attempt_id: int) -> None:
+        """The attempt proved the account: it no longer counts against the limit."""
+        ...
 
     # -- meter readings ----------------------------------------------------------------------
 

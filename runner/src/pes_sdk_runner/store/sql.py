@@ -29,6 +29,8 @@ from pes_sdk_runner.crashpoints import crashpoint
 from pes_sdk_runner.store import migrate as _migrate
 from pes_sdk_runner.store.base import (
     Acceptance,
+    Cabinet,
+    CabinetSession,
     DebtRegistryInfo,
     DecreaseReason,
     DeliveryInfo,
@@ -39,7 +41,10 @@ from pes_sdk_runner.store.base import (
     LedgerEntry,
     LedgerKind,
     LedgerTotals,
+    LinkedAccount,
+    LoginAttempt,
     PaymentRegistryInfo,
+    RateLimit,
     RefundClaim,
     RegistryOutcome,
     ServiceBalance,
@@ -125,6 +130,9 @@ SELECT d.partner_inn, d.account, d.service, d.house_id, d.premises, d.amount, d.
  ORDER BY d.partner_inn, d.service, d.account
 """
 
+
+#: How long login attempts are kept: the longest window of a login limit (a day).
+_LOGIN_KEPT = dt.timedelta(days=1)
 
 #: From this many records an ingest refreshes the planner's statistics of ``debts``
 #: (``Dialect.after_bulk_load``): small registries do not change them much.
@@ -872,6 +880,228 @@ class SqlStore:
     def release_lease(self, name: str, owner: str) -> None:
         with self._tx() as cur:
             self._x(cur, "DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+
+    # -- client cabinets -------------------------------------------------------------------
+
+    def add_login_attempt(
+        self, attempt: LoginAttempt, limits: Sequence[RateLimit]
+    ) -> dt.datetime | None:
+        a = attempt
+        ts = self.dialect.ts_in
+        with self._tx() as cur:
+            # Every process takes its turn here (PostgreSQL: this lock; SQLite: the write
+            # lock every write transaction holds), so the counts read are the counts.
+            self.dialect.lock_key(cur, "pes_sdk_runner.login_attempts")
+            self._x(
+                cur,
+                "DELETE FROM login_attempts WHERE created_at < ?",
+                (ts(a.created_at - _LOGIN_KEPT),),
+            )
+            retry_at: dt.datetime | None = None
+            for limit in limits:
+                rows = self._x(
+                    cur,
+                    f"SELECT created_at FROM login_attempts WHERE {limit.column} = ?"
+                    " AND created_at > ? ORDER BY created_at DESC LIMIT ?",
+                    (limit.value, ts(a.created_at - limit.window), limit.count),
+                ).fetchall()
+                if len(rows) >= limit.count:
+                    # Free again once the oldest of the last `count` leaves the window.
+                    free = self.dialect.ts_out(rows[-1][0]) + limit.window
+                    retry_at = free if retry_at is None else max(retry_at, free)
+            if retry_at is not None:
+                return retry_at
+            self._x(
+                cur,
+                "INSERT INTO login_attempts (id, phone, code_hash, client_ip, created_at,"
+                " expires_at, tries) VALUES (?, ?, ?, ?, ?, ?, 0)",
+                (a.id, a.phone, a.code_hash, a.client_ip, ts(a.created_at), ts(a.expires_at)),
+            )
+        return None
+
+    def _login_attempt(self, r: Sequence[Any]) -> LoginAttempt:
+        out = self.dialect.ts_out
+        return LoginAttempt(
+            r[0], r[1], r[2], r[3], out(r[4]), out(r[5]), int(r[6]),
+            None if r[7] is None else out(r[7]),
+        )  # fmt: skip
+
+    def try_login_attempt(
+        self, attempt_id: str, now: dt.datetime, max_tries: int
+    ) -> LoginAttempt | None:
+        with self._tx() as cur:
+            # One statement: two tries at once are both counted, never one lost.
+            row = self._x(
+                cur,
+                "UPDATE login_attempts SET tries = tries + 1 WHERE id = ? AND used_at IS NULL"
+                " AND expires_at > ? AND tries < ? RETURNING id, phone, code_hash, client_ip,"
+                " created_at, expires_at, tries, used_at",
+                (attempt_id, self.dialect.ts_in(now), max_tries),
+            ).fetchone()
+        return None if row is None else self._login_attempt(row)
+
+    def use_login_attempt(
+        self, attempt_id: str, now: dt.datetime, token_hash: str
+    ) -> Cabinet | None:
+        at = self.dialect.ts_in(now)
+        with self._tx() as cur:
+            row = self._x(
+                cur,
+                "UPDATE login_attempts SET used_at = ? WHERE id = ? AND used_at IS NULL"
+                " RETURNING phone",
+                (at, attempt_id),
+            ).fetchone()
+            if row is None:
+                return None
+            phone = str(row[0])
+            self._x(
+                cur,
+                "INSERT INTO cabinets (phone, created_at) VALUES (?, ?)"
+                " ON CONFLICT (phone) DO NOTHING",
+                (phone, at),
+            )
+            found = self._x(
+                cur, "SELECT id, phone, created_at FROM cabinets WHERE phone = ?", (phone,)
+            ).fetchone()
+            cabinet = self._cabinet(found)
+            self._x(
+                cur,
+                "INSERT INTO cabinet_sessions (token_hash, cabinet_id, created_at,"
+                " last_seen_at) VALUES (?, ?, ?, ?)",
+                (token_hash, cabinet.id, at, at),
+            )
+        return cabinet
+
+    def _cabinet(self, r: Sequence[Any]) -> Cabinet:
+        return Cabinet(int(r[0]), str(r[1]), self.dialect.ts_out(r[2]))
+
+    def cabinet(self, cabinet_id: int) -> Cabinet | None:
+        with self._read() as cur:
+            row = self._x(
+                cur, "SELECT id, phone, created_at FROM cabinets WHERE id = ?", (cabinet_id,)
+            ).fetchone()
+        return None if row is None else self._cabinet(row)
+
+    def cabinet_by_phone(self, phone: str) -> Cabinet | None:
+        with self._read() as cur:
+            row = self._x(
+                cur, "SELECT id, phone, created_at FROM cabinets WHERE phone = ?", (phone,)
+            ).fetchone()
+        return None if row is None else self._cabinet(row)
+
+    def session(self, token_hash: str) -> CabinetSession | None:
+        with self._read() as cur:
+            row = self._x(
+                cur,
+                "SELECT token_hash, cabinet_id, created_at, last_seen_at, ended_at"
+                " FROM cabinet_sessions WHERE token_hash = ?",
+                (token_hash,),
+            ).fetchone()
+        if row is None:
+            return None
+        out = self.dialect.ts_out
+        ended = None if row[4] is None else out(row[4])
+        return CabinetSession(row[0], int(row[1]), out(row[2]), out(row[3]), ended)
+
+    def touch_session(self, token_hash: str, now: dt.datetime) -> None:
+        at = self.dialect.ts_in(now)
+        with self._tx() as cur:
+            self._x(
+                cur,
+                "UPDATE cabinet_sessions SET last_seen_at = ? WHERE token_hash = ?"
+                " AND ended_at IS NULL AND last_seen_at < ?",
+                (at, token_hash, at),
+            )
+
+    def end_session(self, token_hash: str, now: dt.datetime) -> None:
+        with self._tx() as cur:
+            self._x(
+                cur,
+                "UPDATE cabinet_sessions SET ended_at = ? WHERE token_hash = ?"
+                " AND ended_at IS NULL",
+                (self.dialect.ts_in(now), token_hash),
+            )
+
+    def delete_cabinet(self, cabinet_id: int) -> bool:
+        with self._tx() as cur:
+            row = self._x(cur, "SELECT phone FROM cabinets WHERE id = ?", (cabinet_id,)).fetchone()
+            if row is None:
+                return False
+            self._x(cur, "DELETE FROM login_attempts WHERE phone = ?", (row[0],))
+            self._x(cur, "DELETE FROM acceptances WHERE client_id = ?", (f"cabinet:{cabinet_id}",))
+            # Sessions, links and link attempts go by the foreign keys' ON DELETE CASCADE;
+            # named here too, so that no database's settings can leave them behind.
+            for table in ("cabinet_sessions", "cabinet_accounts", "link_attempts"):
+                self._x(cur, f"DELETE FROM {table} WHERE cabinet_id = ?", (cabinet_id,))
+            self._x(cur, "DELETE FROM cabinets WHERE id = ?", (cabinet_id,))
+        return True
+
+    def link_account(
+        self, cabinet_id: int, partner_inn: str, account: str, now: dt.datetime
+    ) -> LinkedAccount:
+        with self._tx() as cur:
+            self._x(
+                cur,
+                "INSERT INTO cabinet_accounts (cabinet_id, partner_inn, account, linked_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (cabinet_id, partner_inn, account) DO NOTHING",
+                (cabinet_id, partner_inn, account, self.dialect.ts_in(now)),
+            )
+            row = self._x(
+                cur,
+                "SELECT linked_at FROM cabinet_accounts WHERE cabinet_id = ?"
+                " AND partner_inn = ? AND account = ?",
+                (cabinet_id, partner_inn, account),
+            ).fetchone()
+        return LinkedAccount(cabinet_id, partner_inn, account, self.dialect.ts_out(row[0]))
+
+    def unlink_account(self, cabinet_id: int, partner_inn: str, account: str) -> bool:
+        with self._tx() as cur:
+            gone = self._x(
+                cur,
+                "DELETE FROM cabinet_accounts WHERE cabinet_id = ? AND partner_inn = ?"
+                " AND account = ? RETURNING account",
+                (cabinet_id, partner_inn, account),
+            ).fetchall()
+        return bool(gone)
+
+    def linked_accounts(self, cabinet_id: int) -> list[LinkedAccount]:
+        with self._read() as cur:
+            rows = self._x(
+                cur,
+                "SELECT partner_inn, account, linked_at FROM cabinet_accounts"
+                " WHERE cabinet_id = ? ORDER BY linked_at, partner_inn, account",
+                (cabinet_id,),
+            ).fetchall()
+        return [LinkedAccount(cabinet_id, r[0], r[1], self.dialect.ts_out(r[2])) for r in rows]
+
+    def begin_link_attempt(
+        self, cabinet_id: int, now: dt.datetime, window: dt.timedelta, limit: int
+    ) -> int | dt.datetime:
+        ts = self.dialect.ts_in
+        with self._tx() as cur:
+            # In turns across processes (PostgreSQL: this lock; SQLite: the write lock every
+            # write transaction holds), so the count read is the count.
+            self.dialect.lock_key(cur, f"pes_sdk_runner.link_attempts.{cabinet_id}")
+            rows = self._x(
+                cur,
+                "SELECT at FROM link_attempts WHERE cabinet_id = ? AND succeeded = 0"
+                " AND at > ? ORDER BY at DESC LIMIT ?",
+                (cabinet_id, ts(now - window), limit),
+            ).fetchall()
+            if len(rows) >= limit:
+                # Free again once the oldest of the last `limit` leaves the window.
+                return self.dialect.ts_out(rows[-1][0]) + window
+            row = self._x(
+                cur,
+                "INSERT INTO link_attempts (cabinet_id, succeeded, at) VALUES (?, 0, ?)"
+                " RETURNING id",
+                (cabinet_id, ts(now)),
+            ).fetchone()
+        return int(row[0])
+
+    def link_attempt_succeeded(self, attempt_id: int) -> None:
+        with self._tx() as cur:
+            self._x(cur, "UPDATE link_attempts SET succeeded = 1 WHERE id = ?", (attempt_id,))
 
     # -- ledger ----------------------------------------------------------------------------
 
