@@ -496,10 +496,13 @@ class LoopbackSimulator(LoopbackServer, Generic[SwitchesT, ItemT]):
         return True
 
 
-def confirmation_page(*, title: str, heading: str, method: str, total: str, status: str) -> str:
+def confirmation_page(
+    *, title: str, heading: str, method: str, total: str, status: str, receipt_to: str = ""
+) -> str:
     """A bilingual confirmation page: pay / decline buttons while ``pending``, else the status.
 
-    No card data is asked for: the client's choice is the only input.
+    No card data is asked for: the client's choice is the only input. ``receipt_to``: where
+    the acquirer sends the receipt (shown when given).
     """
     esc = html.escape
     buttons = (
@@ -513,7 +516,8 @@ def confirmation_page(*, title: str, heading: str, method: str, total: str, stat
         f"<title>{title}</title></head><body>"
         f"<h1>{heading}</h1><p>{esc(method)}: "
         f"{esc(total)} ₽</p><p>No card data is asked for or kept here.</p>"
-        f"{buttons}</body></html>"
+        + (f"<p>Чек на / receipt to: <b>{esc(receipt_to)}</b></p>" if receipt_to else "")
+        + f"{buttons}</body></html>"
     )
 
 

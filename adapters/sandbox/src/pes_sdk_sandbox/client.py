@@ -97,8 +97,9 @@ class SandboxGateway(PaymentGateway):
             "return_url": options.return_url,
             "description": options.description,
             # 54-ФЗ positions: one per paid service (agent sign "payment agent", supplier's
-            # ИНН), the client's fee as the service's own position. No personal data.
-            "receipt": {"items": _receipt_items(payment, options.receipt)},
+            # ИНН), the client's fee as the service's own position; the client's contact
+            # (tag 1008) only when the receipt names one.
+            "receipt": _receipt(payment, options.receipt),
         }
         answer = self._post("/v1/payments", body, options.idempotency_key)
         return self._snapshot(answer)
@@ -192,6 +193,18 @@ def _utc(value: Any) -> dt.datetime | None:
     if moment.tzinfo is None:
         raise ValueError(f"paid_at {value!r} carries no offset")
     return moment.astimezone(dt.UTC)
+
+
+def _receipt(payment: Payment, receipt: Receipt | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"items": _receipt_items(payment, receipt)}
+    if receipt is not None and receipt.has_contact:
+        customer = {}
+        if receipt.customer_email:
+            customer["email"] = receipt.customer_email
+        if receipt.customer_phone:
+            customer["phone"] = receipt.customer_phone
+        out["customer"] = customer
+    return out
 
 
 def _receipt_items(payment: Payment, receipt: Receipt | None) -> list[dict[str, str]]:

@@ -9,7 +9,8 @@ acquirer.
 The API (JSON, ``Authorization: Bearer <api key>``; every POST takes an ``Idempotence-Key``
 and a repeat with the same key returns the first answer)::
 
-    POST /v1/payments                 create: {order_id, amount, method, return_url, …}
+    POST /v1/payments                 create: {order_id, amount, method, return_url,
+                                      receipt: {items, customer: {email, phone}}}
     GET  /v1/payments/{id}            status
     GET  /v1/payments?order_id=…      lookup by the merchant's order id
     POST /v1/payments/{id}/cancel     cancel while pending
@@ -31,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import json
+import re
 import secrets
 import time
 import urllib.parse
@@ -126,6 +128,8 @@ class _Payment:
     lines: list[dict[str, Any]] = attrs.Factory(list)
     #: when the money was captured (unix seconds), once paid
     paid_at: float | None = None
+    #: the receipt's contact (tag 1008): where the receipt would be sent
+    customer: dict[str, str] = attrs.Factory(dict)
 
     def snapshot(self, base_url: str) -> dict[str, Any]:
         confirmation: dict[str, str]
@@ -146,6 +150,8 @@ class _Payment:
             "paid_at": (
                 utc_from_timestamp(self.paid_at).isoformat() if self.paid_at is not None else None
             ),
+            # where the 54-ФЗ receipt is sent, so tests can read it back ({} when nowhere)
+            "receipt": {"customer": dict(self.customer)},
         }
 
 
@@ -275,6 +281,7 @@ class AcquirerSimulator(LoopbackSimulator[Switches, bytes]):
             method = str(body.get("method", "card"))
             return_url = str(body.get("return_url", ""))
             lines = list(body.get("receipt", {}).get("items", []))
+            customer = _customer(body.get("receipt", {}).get("customer"))
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise SandboxError(400, f"bad payment request: {exc}") from None
         if value <= 0 or method not in ("card", "sberpay", "sbp"):
@@ -293,6 +300,7 @@ class AcquirerSimulator(LoopbackSimulator[Switches, bytes]):
                 return_url=return_url,
                 qr_token=secrets.token_urlsafe(16),
                 lines=lines,
+                customer=customer,
             )
             self._payments[payment.id] = payment
             self._by_order.setdefault(order_id, []).append(payment.id)
@@ -398,13 +406,20 @@ class AcquirerSimulator(LoopbackSimulator[Switches, bytes]):
         with self._lock:
             p = self._get(payment_id)
             status, total, method = p.status, p.amount, p.method
+            receipt_to = ", ".join(p.customer[k] for k in ("email", "phone") if k in p.customer)
         return confirmation_page(
             title="Sandbox acquirer",
             heading="Песочница эквайера / Sandbox acquirer",
             method=method,
             total=str(total),
             status=status,
+            receipt_to=receipt_to,
         )
+
+    def receipt_customer(self, payment_id: str) -> dict[str, str]:
+        """Where the payment's receipt is sent: ``{"email": …, "phone": …}``, ``{}`` if nowhere."""
+        with self._lock:
+            return dict(self._get(payment_id).customer)
 
     def confirm_from_page(self, payment_id: str, action: str) -> str:
         """Apply a button of the page; return where to send the browser."""
@@ -495,6 +510,30 @@ def _make_handler(sim: AcquirerSimulator) -> type[BaseHTTPRequestHandler]:
                 self._send(HTTPStatus.BAD_REQUEST, text, "application/json; charset=utf-8")
 
     return Handler
+
+
+def _customer(value: Any) -> dict[str, str]:
+    """The receipt's ``customer``: optional, but when given, an ``email`` with an ``@`` in a
+    dotted domain and/or a ``phone`` in E.164, at least one (as ЮKassa's ``receipt.customer``)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError("receipt.customer is an object")
+    out: dict[str, str] = {}
+    for key, pattern in (("email", _EMAIL), ("phone", _PHONE)):
+        given = value.get(key)
+        if given is None:
+            continue
+        if not isinstance(given, str) or not pattern.fullmatch(given):
+            raise ValueError(f"receipt.customer.{key} is not valid")
+        out[key] = given
+    if not out:
+        raise ValueError("receipt.customer needs an email or a phone")
+    return out
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_PHONE = re.compile(r"\+[1-9][0-9]{7,14}")
 
 
 def utc_from_timestamp(value: float) -> dt.datetime:

@@ -436,13 +436,26 @@ def order_bundle(receipt: Receipt, tax_types: Mapping[ReceiptVat, int]) -> dict[
 
     Positions are numbered from 1; a basket's lines come first, in order, so a per-line
     refund names ``positionId`` = line index + 1. The agent sign and the supplier go in
-    ``itemAttributes`` (``agent_info.type``, ``supplier_info.name/inn/phones``).
+    ``itemAttributes`` (``agent_info.type``, ``supplier_info.name/inn/phones``). The buyer's
+    contact (tag 1008) goes in ``customerDetails.email`` / ``phone``; a receipt without one
+    is still sent, as Sber's ``customerDetails`` is optional (its positions also carry the
+    per-line refunds).
     """
-    return {
+    bundle: dict[str, Any] = {
         "cartItems": {
             "items": [_item(n, p, tax_types) for n, p in enumerate(receipt.positions, start=1)]
         }
     }
+    customer: dict[str, str] = {}
+    if receipt.customer_email:
+        customer["email"] = receipt.customer_email
+    if receipt.customer_phone:
+        # the digits, as Sber's own shop modules send it (its documented pattern
+        # ``(+7|7|8)?`` and ten digits takes them for a Russian number; unverified for others)
+        customer["phone"] = receipt.customer_phone.lstrip("+")
+    if customer:
+        bundle["customerDetails"] = customer
+    return bundle
 
 
 def _item(n: int, position: ReceiptPosition, tax_types: Mapping[ReceiptVat, int]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ import datetime as dt
 import hmac
 import html
 import json
+import re
 import secrets
 import time
 import urllib.parse
@@ -106,6 +107,8 @@ class _Order:
     created_ms: int = 0
     #: when the money was captured (unix milliseconds), once deposited
     deposited_ms: int | None = None
+    #: the orderBundle's customerDetails (the receipt's contact), as registered
+    customer: dict[str, str] = attrs.Factory(dict)
 
     def extended(self, lower_deposited: bool = False) -> dict[str, Any]:
         deposited = self.deposited - self.refunded if lower_deposited else self.deposited
@@ -234,6 +237,11 @@ class SberSimulator(LoopbackSimulator[Switches, dict[str, str]]):
         with self._lock:
             return {k: dict(v) for k, v in self._orders[md_order].attributes.items()}
 
+    def customer_details(self, md_order: str) -> dict[str, str]:
+        """The registered orderBundle's ``customerDetails`` (``{}`` when it had none)."""
+        with self._lock:
+            return dict(self._orders[md_order].customer)
+
     def approve(self, md_order: str, *, at: dt.datetime | None = None) -> None:
         """The client paid on the payment page (one-stage: deposited at once).
 
@@ -335,6 +343,7 @@ class SberSimulator(LoopbackSimulator[Switches, dict[str, str]]):
         if form.get("currency", "643") != "643":
             raise _Refused(3, "Неизвестная валюта")
         positions, attributes = _bundle_positions(form.get("orderBundle"), amount)
+        customer = _bundle_customer(form.get("orderBundle"))
         if number in self._by_number:
             raise _Refused(1, "Заказ с таким номером уже обработан")
         order = _Order(
@@ -345,6 +354,7 @@ class SberSimulator(LoopbackSimulator[Switches, dict[str, str]]):
             fail_url=form.get("failUrl", form["returnUrl"]),
             positions=positions,
             attributes=attributes,
+            customer=customer,
             created_ms=int(time.time() * 1000),
         )
         self._orders[order.id] = order
@@ -516,6 +526,34 @@ def _bundle_positions(
     if len(positions) != len(items) or sum(positions.values()) != amount:
         raise _Refused(4, "Сумма позиций корзины не равна сумме заказа")
     return positions, attributes
+
+
+#: what the simulator takes in ``customerDetails``: an address with a dotted domain, and a
+#: phone as digits (Sber documents ``(+7|7|8)?`` and ten digits; others are let through)
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_PHONE = re.compile(r"\+?[0-9]{10,15}")
+
+
+def _bundle_customer(raw: str | None) -> dict[str, str]:
+    """The ``customerDetails`` of an orderBundle: optional (the receipt then has no contact
+    from the shop), but an address or phone given must be one."""
+    if not raw:
+        return {}
+    try:
+        details = json.loads(raw).get("customerDetails") or {}
+    except (ValueError, AttributeError):
+        return {}  # _bundle_positions refused it already
+    if not isinstance(details, dict):
+        raise _Refused(4, "Неверный формат orderBundle: customerDetails")
+    out: dict[str, str] = {}
+    for key, pattern in (("email", _EMAIL), ("phone", _PHONE)):
+        value = details.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            raise _Refused(4, f"Неверный формат orderBundle: customerDetails.{key}")
+        out[key] = value
+    return out
 
 
 def _make_handler(sim: SberSimulator) -> type[BaseHTTPRequestHandler]:

@@ -187,9 +187,10 @@ class TBankGateway(PaymentGateway):
     :param notification_url: where T-Bank POSTs notifications (``NotificationURL``).
     :param timeout: seconds for every call.
     :param taxation: ``Receipt.Taxation`` (``osn``, ``usn_income``, …).
-    :param receipt_email: ``Receipt.Email`` — the service's own mailbox for receipts (the
-        SDK keeps no client contact); without it (and a ``receipt_phone``) no ``Receipt`` is
-        sent.
+    :param receipt_email: ``Receipt.Email`` of a receipt that names no contact of the
+        client's (:attr:`Receipt.customer_email` / ``customer_phone`` go first): the
+        service's own mailbox. T-Bank refuses a ``Receipt`` with neither ``Email`` nor
+        ``Phone``, so without a contact from either no ``Receipt`` is sent.
     :param fee_vat: the VAT rate of the client-fee position when the receipt is derived.
     :param not_found_codes: ``ErrorCode`` values that mean "no such payment / order".
     :param duplicate_order_codes: ``ErrorCode`` values of an ``Init`` refused for a used
@@ -488,7 +489,8 @@ class TBankGateway(PaymentGateway):
         return made if made < total else Decimal("0.00")
 
     def _receipt(self, payment: Payment, receipt: Receipt | None) -> dict[str, Any] | None:
-        if not (self.receipt_email or self.receipt_phone):
+        contact = self._contact(receipt)
+        if not contact:
             return None
         if receipt is not None:
             items = [self._item(p) for p in receipt.positions]
@@ -511,15 +513,24 @@ class TBankGateway(PaymentGateway):
             fees = sum((ln.client_fee for ln in payment.lines), Decimal("0.00"))
             if fees:
                 items.append(self._fee_item(fees))
-        return self._receipt_body(items)
+        return self._receipt_body(items, contact)
 
-    def _receipt_body(self, items: list[dict[str, Any]]) -> dict[str, Any]:
-        body: dict[str, Any] = {"Taxation": self.taxation, "Items": items}
-        if self.receipt_email:
-            body["Email"] = self.receipt_email
-        if self.receipt_phone:
-            body["Phone"] = self.receipt_phone
-        return body
+    def _contact(self, receipt: Receipt | None) -> dict[str, str]:
+        """``Email`` / ``Phone`` (tag 1008): the client's from the receipt, else the
+        service's own; T-Bank's examples write the phone with its plus."""
+        if receipt is not None and receipt.has_contact:
+            email, phone = receipt.customer_email, receipt.customer_phone
+        else:
+            email, phone = self.receipt_email, self.receipt_phone
+        contact: dict[str, str] = {}
+        if email:
+            contact["Email"] = email
+        if phone:
+            contact["Phone"] = phone
+        return contact
+
+    def _receipt_body(self, items: list[dict[str, Any]], contact: dict[str, str]) -> dict[str, Any]:
+        return {"Taxation": self.taxation, "Items": items, **contact}
 
     def _fee_item(self, value: Decimal) -> dict[str, Any]:
         return {
@@ -553,8 +564,10 @@ class TBankGateway(PaymentGateway):
 
     def _refund_receipt(self, request: RefundRequest) -> dict[str, Any] | None:
         # a RefundRequest names lines by index only: the items carry the sums per line; the
-        # agent data of the original positions is not at hand here (see docs: unverified)
-        if not (self.receipt_email or self.receipt_phone):
+        # agent data of the original positions is not at hand here (see docs: unverified);
+        # nor is the client's contact: the refund's receipt goes to the service's own
+        contact = self._contact(None)
+        if not contact:
             return None
         items = [
             {
@@ -568,4 +581,4 @@ class TBankGateway(PaymentGateway):
             }
             for line in request.lines
         ]
-        return self._receipt_body(items)
+        return self._receipt_body(items, contact)

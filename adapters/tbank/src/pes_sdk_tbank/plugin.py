@@ -31,11 +31,11 @@ class TBankFactory:
 
     Required: ``terminal_key``, ``password``. Optional: ``url`` (default the production
     API), ``notification_url``, ``timeout`` (seconds, default 10), ``taxation``,
-    ``receipt_email`` / ``receipt_phone`` (the service's own contact for receipts; without
-    one no ``Receipt`` is sent), ``fee_vat`` (a :class:`ReceiptVat` name), and the
-    comma-separated ``not_found_codes``, ``duplicate_order_codes``,
-    ``amount_exceeded_codes``, ``invalid_refund_codes``, ``refused_refund_codes``
-    (``ErrorCode`` values; see docs/gateway-tbank.md).
+    ``receipt_email`` / ``receipt_phone`` (the service's own contact for receipts that name
+    none of the client's; without any, no ``Receipt`` is sent), ``fee_vat`` (a
+    :class:`ReceiptVat` name), and the comma-separated ``not_found_codes``,
+    ``duplicate_order_codes``, ``amount_exceeded_codes``, ``invalid_refund_codes``,
+    ``refused_refund_codes`` (``ErrorCode`` values; see docs/gateway-tbank.md).
     """
 
     name: str = "tbank"

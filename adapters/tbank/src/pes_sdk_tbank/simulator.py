@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 import secrets
 import urllib.parse
 import uuid
@@ -539,6 +540,12 @@ class TBankSimulator(LoopbackSimulator[TBankSwitches, tuple[str, bytes]]):
         return "retry"  # 200 without "OK": T-Bank sends it again
 
 
+#: what the simulator takes as ``Receipt.Email`` (at most 64 characters) and ``Receipt.Phone``
+#: (T-Bank's examples: ``+79031234567``)
+_EMAIL = re.compile(r"(?=.{3,64}$)[^@\s]+@[^@\s]+\.[^@\s]+")
+_PHONE = re.compile(r"\+?[0-9]{7,15}")
+
+
 def _check_receipt(receipt: Any, amount: int) -> None:
     """What T-Bank checks of a 54-ФЗ receipt: items present, each consistent, summing up."""
     if not isinstance(receipt, Mapping):
@@ -548,6 +555,11 @@ def _check_receipt(receipt: Any, amount: int) -> None:
         raise _Refused(ErrorCodes.INVALID, "Неверные параметры", "Receipt.Items: non-empty")
     if not receipt.get("Email") and not receipt.get("Phone"):
         raise _Refused(ErrorCodes.INVALID, "Неверные параметры", "Receipt: Email or Phone")
+    email, phone = receipt.get("Email"), receipt.get("Phone")
+    if email is not None and not (isinstance(email, str) and _EMAIL.fullmatch(email)):
+        raise _Refused(ErrorCodes.INVALID, "Неверные параметры", "Receipt.Email")
+    if phone is not None and not (isinstance(phone, str) and _PHONE.fullmatch(phone)):
+        raise _Refused(ErrorCodes.INVALID, "Неверные параметры", "Receipt.Phone")
     if not receipt.get("Taxation"):
         raise _Refused(ErrorCodes.INVALID, "Неверные параметры", "Receipt.Taxation")
     total = 0

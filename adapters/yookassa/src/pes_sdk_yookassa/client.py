@@ -13,7 +13,11 @@
   hint. A forged or replayed notification can therefore only repeat what is true now.
 * **receipts (54-ФЗ)**: ``receipt.items`` with ``agent_type = payment_agent`` and the
   ``supplier`` (name, ИНН, phone) per paid service, the fee as the service's own item; VAT
-  rates mapped to ``vat_code`` 1..12.
+  rates mapped to ``vat_code`` 1..12. ``receipt.customer`` (tag 1008) is the client's
+  :attr:`Receipt.customer_email` / ``customer_phone``, else the shop's ``receipt_customer``.
+  ЮKassa refuses a receipt with neither (``receipt.customer`` is required with a receipt), so
+  a receipt with no contact at all is not sent: the payment goes without one rather than be
+  refused (a shop where ЮKassa requires receipts then needs ``receipt_customer``).
 """
 
 from __future__ import annotations
@@ -87,9 +91,10 @@ class YooKassaGateway(PaymentGateway):
         :attr:`CreateOptions.receipt` is not given (e.g. ``lambda p: Receipt.for_payment(p,
         suppliers, fee_vat=ReceiptVat.VAT22)``); None: no receipt unless the options carry one.
     :param refund_receipt_for: builds the receipt of a refund (see :func:`refund_receipt`).
-    :param receipt_customer: ``receipt.customer`` (``{"email": …}`` or ``{"phone": …}``),
-        which ЮKassa requires with a receipt. The SDK's models carry no client contacts, so
-        this is a fixed value of the service's choosing.
+    :param receipt_customer: ``receipt.customer`` (``{"email": …}`` or ``{"phone": …}``)
+        of a receipt that names no contact of the client's (:attr:`Receipt.customer_email`,
+        ``customer_phone``): ЮKassa requires one with a receipt, so this is the service's
+        own mailbox. Without either, no receipt is sent.
     :param tax_system_code: ``receipt.tax_system_code`` (1..6), if the shop needs it.
     :param lookup_window: how far back :meth:`find_payment` looks (idempotence keys live 24 h).
     :param lookup_pages: / :param lookup_page_size: at most how many list pages of how many
@@ -174,7 +179,7 @@ class YooKassaGateway(PaymentGateway):
         receipt = options.receipt
         if receipt is None and self._receipt_for is not None:
             receipt = self._receipt_for(payment)
-        if receipt is not None:
+        if receipt is not None and (receipt.has_contact or self._customer):
             body["receipt"] = receipt_json(receipt, self._customer, self._tax_system_code)
         answer = self._call("POST", "/payments", body, options.idempotency_key)
         return self._snapshot(answer)
@@ -213,7 +218,7 @@ class YooKassaGateway(PaymentGateway):
         }
         if self._refund_receipt_for is not None:
             receipt = self._refund_receipt_for(request)
-            if receipt is not None:
+            if receipt is not None and (receipt.has_contact or self._customer):
                 body["receipt"] = receipt_json(receipt, self._customer, self._tax_system_code)
         answer = self._call("POST", "/refunds", body, idempotency_key)
         status = answer.get("status")
@@ -393,12 +398,27 @@ def _quote(value: str) -> str:
 def receipt_json(
     receipt: Receipt, customer: Mapping[str, str] | None = None, tax_system_code: int | None = None
 ) -> dict[str, Any]:
-    """The ``receipt`` object of a payment or a refund, from a 54-ФЗ :class:`Receipt`."""
+    """The ``receipt`` object of a payment or a refund, from a 54-ФЗ :class:`Receipt`.
+
+    ``receipt.customer`` is the receipt's own contact (the client's) when it has one, else
+    ``customer`` (the shop's fixed one)."""
     out: dict[str, Any] = {"items": [_item(p) for p in receipt.positions]}
-    if customer:
+    if receipt.has_contact:
+        out["customer"] = _customer(receipt)
+    elif customer:
         out["customer"] = dict(customer)
     if tax_system_code is not None:
         out["tax_system_code"] = tax_system_code
+    return out
+
+
+def _customer(receipt: Receipt) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if receipt.customer_email:
+        out["email"] = receipt.customer_email
+    if receipt.customer_phone:
+        # ЮKassa: "в формате ITU-T E.164, например 79000000000": the digits, no plus
+        out["phone"] = receipt.customer_phone.lstrip("+")
     return out
 
 
@@ -464,4 +484,7 @@ def refund_receipt(payment: Payment, receipt: Receipt, request: RefundRequest) -
                 mode=fee_position.mode,
             )
         )
-    return Receipt(out)
+    # the refund's receipt goes where the payment's went
+    return Receipt(
+        out, customer_email=receipt.customer_email, customer_phone=receipt.customer_phone
+    )

@@ -33,6 +33,7 @@ import base64
 import datetime as dt
 import hmac
 import json
+import re
 import secrets
 import urllib.parse
 import uuid
@@ -63,6 +64,10 @@ __all__ = ["SimulatorError", "Switches", "YooKassaSimulator"]
 _CLIENT_ERRORS = tuple(range(400, 500))
 _TYPES = frozenset(METHOD_TYPES.values())
 _VAT_CODES = frozenset(VAT_CODES.values())
+#: what the simulator takes as ``receipt.customer``: an address with a dotted domain, and
+#: the phone's E.164 digits without the plus
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_PHONE = re.compile(r"[1-9][0-9]{6,14}")
 #: ``receipt.items[].agent_type`` values (tag 1222 by name; платёжный агент is
 #: ``payment_agent``)
 _AGENT_TYPES = frozenset(
@@ -296,6 +301,12 @@ class YooKassaSimulator(LoopbackSimulator[Switches, bytes]):
         with self._lock:
             return self._get(payment_id).view()
 
+    def receipt_of(self, payment_id: str) -> dict[str, Any] | None:
+        """The ``receipt`` the payment was created with (``customer`` included), as sent."""
+        with self._lock:
+            receipt = self._get(payment_id).receipt
+            return json.loads(json.dumps(receipt)) if receipt is not None else None
+
     def payments_for(self, order_id: uuid.UUID | str) -> list[str]:
         """ЮKassa payment ids whose ``metadata.order_id`` is our order id."""
         with self._lock:
@@ -369,8 +380,14 @@ class YooKassaSimulator(LoopbackSimulator[Switches, bytes]):
         if not isinstance(receipt, dict) or not receipt.get("items"):
             raise _bad("receipt.items is required", "receipt.items")
         customer = receipt.get("customer") or {}
-        if not (customer.get("email") or customer.get("phone")):
+        if not isinstance(customer, dict) or not (customer.get("email") or customer.get("phone")):
             raise _bad("receipt.customer needs an email or a phone", "receipt.customer")
+        email, phone = customer.get("email"), customer.get("phone")
+        if email is not None and not (isinstance(email, str) and _EMAIL.fullmatch(email)):
+            raise _bad("receipt.customer.email is not an e-mail address", "receipt.customer.email")
+        # "в формате ITU-T E.164, например 79000000000"
+        if phone is not None and not (isinstance(phone, str) and _PHONE.fullmatch(phone)):
+            raise _bad("receipt.customer.phone is E.164 digits", "receipt.customer.phone")
         items_total = ZERO
         for i, item in enumerate(receipt["items"]):
             where = f"receipt.items[{i}]"
