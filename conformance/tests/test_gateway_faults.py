@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,6 +20,8 @@ import pytest
 from pes_sdk_conformance.gateways import GatewayConformance, Ledger, basket
 
 from pes_sdk.gateways import (
+    Confirmation,
+    ConfirmationKind,
     CreateOptions,
     GatewayEvent,
     GatewayPayment,
@@ -32,7 +35,7 @@ from pes_sdk.gateways import (
     WebhookRequest,
     new_idempotency_key,
 )
-from pes_sdk.models import Payment
+from pes_sdk.models import Payment, PaymentMethod
 
 sandbox = pytest.importorskip("pes_sdk_sandbox", reason="the faults wrap the sandbox gateway")
 SandboxHarness = sandbox.SandboxHarness
@@ -206,6 +209,88 @@ class RefusedRefundReportedAsDone(Wrapper):
             return RefundResult(f"refused:{idempotency_key}", request.amount, hoped)
 
 
+class NoCaptureTime(Wrapper):
+    """Drops the acquirer's capture time: the processor books the moment it learned."""
+
+    def get_payment(self, gateway_payment_id: str) -> GatewayPayment:
+        snapshot = self.inner.get_payment(gateway_payment_id)
+        return attrs.evolve(snapshot, paid_at=None)  # type: ignore[no-any-return]
+
+
+class NamesNoGateway(Wrapper):
+    """Leaves the snapshot's gateway name empty."""
+
+    def get_payment(self, gateway_payment_id: str) -> GatewayPayment:
+        snapshot = self.inner.get_payment(gateway_payment_id)
+        return attrs.evolve(snapshot, gateway="")  # type: ignore[no-any-return]
+
+
+class ConfirmationKindSwapped(Wrapper):
+    """Reports the confirmation page's URL as a QR code."""
+
+    def create_payment(self, payment: Payment, options: CreateOptions) -> GatewayPayment:
+        snapshot = self.inner.create_payment(payment, options)
+        conf = snapshot.confirmation
+        if conf is not None and conf.kind is ConfirmationKind.REDIRECT:
+            conf = Confirmation(ConfirmationKind.QR, qr_payload=conf.url)
+        return attrs.evolve(snapshot, confirmation=conf)  # type: ignore[no-any-return]
+
+
+class FirstPageOnly(Wrapper):
+    """Looks up an order among the 10 newest payments only, as a lookup reading one page of
+    a newest-first list would (it knows only the creates made through it)."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        self._created: list[Any] = []
+
+    def create_payment(self, payment: Payment, options: CreateOptions) -> GatewayPayment:
+        self._created.append(payment.payment_id)
+        return self.inner.create_payment(payment, options)  # type: ignore[no-any-return]
+
+    def find_payment(self, order_id: Any, idempotency_key: str) -> GatewayPayment | None:
+        if order_id in self._created and order_id not in self._created[-10:]:
+            return None
+        return self.inner.find_payment(order_id, idempotency_key)  # type: ignore[no-any-return]
+
+
+class RefetchesRaw(Wrapper):
+    """Re-fetches the payment a notification names, unverified, letting every error out
+    as it comes (JSON errors, the acquirer's UnknownPayment)."""
+
+    def parse_webhook(self, request: WebhookRequest) -> list[GatewayEvent]:
+        data = json.loads(request.body)
+        named = self.inner._snapshot(data["payment"]).gateway_payment_id
+        return [GatewayEvent(str(data["event_id"]), self.inner.get_payment(named))]
+
+
+class EventIdPerParse(Wrapper):
+    """Makes up a new event id each time a notification is parsed."""
+
+    def parse_webhook(self, request: WebhookRequest) -> list[GatewayEvent]:
+        return [
+            attrs.evolve(e, event_id=str(uuid.uuid4())) for e in self.inner.parse_webhook(request)
+        ]
+
+
+class EventIdIsThePaymentId(Wrapper):
+    """Names every notification of a payment by the payment's id."""
+
+    def parse_webhook(self, request: WebhookRequest) -> list[GatewayEvent]:
+        return [
+            attrs.evolve(e, event_id=e.payment.gateway_payment_id)
+            for e in self.inner.parse_webhook(request)
+        ]
+
+
+class RefundIdIsThePaymentId(Wrapper):
+    """Answers the payment's id as the refund's id, so that every refund has the same."""
+
+    def refund(self, request: RefundRequest, idempotency_key: str) -> RefundResult:
+        result = self.inner.refund(request, idempotency_key)
+        return attrs.evolve(result, refund_id=request.gateway_payment_id)  # type: ignore[no-any-return]
+
+
 @pytest.fixture
 def harness() -> Iterator[Any]:
     with SandboxHarness(timeout=0.5) as h:
@@ -221,7 +306,13 @@ def run(check: str, wrapper: type[Wrapper], harness: Any) -> None:
     processor = suite.make_processor(broken, ledger)
     method: Callable[..., None] = getattr(suite, check)
     names = method.__code__.co_varnames[1 : method.__code__.co_argcount]
-    given = {"processor": processor, "gateway": broken, "gateway_harness": view, "ledger": ledger}
+    given = {
+        "processor": processor,
+        "gateway": broken,
+        "gateway_harness": view,
+        "ledger": ledger,
+        "method": PaymentMethod.CARD,  # the parametrised checks' first case
+    }
     method(**{n: given[n] for n in names})
 
 
@@ -257,6 +348,23 @@ CASES = [
     (NewKeyAfterTimeout, "test_timeout_asks_for_the_status_first", "test_create_is_idempotent"),
     (FindsOnlyWhatItCreated, "test_find_payment_by_order_id", "test_full_refund"),
     (RefusedRefundReportedAsDone, "test_refused_refund_gives_nothing_back", "test_full_refund"),
+    (FirstPageOnly, "test_find_payment_by_order_id", "test_full_refund"),
+    (NoCaptureTime, "test_paid_at_is_the_capture_time", "test_create_is_idempotent"),
+    (NamesNoGateway, "test_create_gives_a_confirmation", "test_create_is_idempotent"),
+    (ConfirmationKindSwapped, "test_create_gives_a_confirmation", "test_full_refund"),
+    (
+        RefetchesRaw,
+        "test_webhook_naming_a_payment_the_acquirer_never_issued_is_refused",
+        "test_full_refund",
+    ),
+    (RefetchesRaw, "test_malformed_webhook_is_refused", "test_full_refund"),
+    (EventIdPerParse, "test_duplicate_webhook_credits_once", "test_full_refund"),
+    (RefundIdIsThePaymentId, "test_refund_result_names_each_refund", "test_full_refund"),
+    (
+        EventIdIsThePaymentId,
+        "test_distinct_notifications_have_distinct_event_ids",
+        "test_duplicate_webhook_credits_once",
+    ),
 ]
 
 

@@ -30,7 +30,8 @@ S = PaymentState
 class TestYooKassaGateway(GatewayConformance):
     @pytest.fixture
     def gateway_harness(self) -> Iterator[YooKassaHarness]:
-        with YooKassaHarness(timeout=0.5) as harness:
+        # pages of 5 payments: the suite's lookup (lookup_crowd) must read past the first
+        with YooKassaHarness(timeout=0.5, lookup_page_size=5) as harness:
             yield harness
 
     # -- what the suite lacks for unsigned webhooks (source network + re-fetch) ----------

@@ -20,8 +20,10 @@ The checks go through :class:`~pes_sdk.gateways.processor.PaymentProcessor`, as 
 does: state machine, idempotent create (also after a lost answer and after a timeout, counted
 once the stalled first call has done its work), a timeout measured on a stalled call, an
 unknown payment id, a lookup by order id from a gateway that created nothing, cancelling,
-webhook authenticity (tampered, stale, unknown payment), duplicate and out-of-order events,
-full and per-line refunds, a refund the acquirer refuses. The gateway's
+the confirmation's kind and the capture time (``paid_at``), webhook authenticity (tampered,
+stale, malformed, naming a payment the acquirer or the book does not know), stable event
+ids, duplicate and out-of-order events, full and per-line refunds with an id of their own,
+a refund the acquirer refuses. The gateway's
 :class:`~pes_sdk.gateways.models.GatewayCapabilities` gate the checks it cannot take (skipped
 with the capability's name); a harness that cannot inject a fault returns False (or lacks
 the optional method, see :class:`GatewayHarnessExtras`) and the check is skipped, saying so.
@@ -41,6 +43,7 @@ import attrs
 import pytest
 
 from pes_sdk.gateways import (
+    ConfirmationKind,
     CreateOptions,
     GatewayPayment,
     GatewayRefused,
@@ -52,6 +55,7 @@ from pes_sdk.gateways import (
     PaymentGateway,
     PaymentProcessor,
     PaymentState,
+    RefundRequest,
     RetryPolicy,
     UnknownPayment,
     WebhookRejected,
@@ -187,6 +191,15 @@ class GatewayConformance:
     #: the replay window the processor enforces in these checks
     replay_window: dt.timedelta = dt.timedelta(minutes=5)
     return_url: str = "https://service.example/return"
+    #: the protocol tells when the money was captured (ЮKassa ``captured_at``, Сбербанк
+    #: ``depositedDate``): a paid snapshot must carry it as ``paid_at``. Set it to False
+    #: for a protocol that tells no such time (Т-Банк): the processor then takes the moment
+    #: it learned of the payment.
+    reports_paid_at: bool = True
+    #: payments created after the one find_payment looks for: a lookup that lists recent
+    #: payments page by page must find it past the first page (scale the page size down
+    #: in the harness, as ЮKassa's runs do)
+    lookup_crowd: int = 12
 
     @pytest.fixture
     def gateway_harness(self) -> Any:
@@ -409,16 +422,24 @@ class GatewayConformance:
         assert entry.state is S.PENDING
         assert entry.confirmation is not None
         if method is PaymentMethod.SBP:
+            assert entry.confirmation.kind is ConfirmationKind.QR, "СБП is paid by a QR code"
             assert entry.confirmation.qr_payload, "СБП needs the acquirer's QR payload"
         else:
+            assert entry.confirmation.kind is ConfirmationKind.REDIRECT, (
+                f"{method} is paid on the acquirer's page: a redirect"
+            )
             assert entry.confirmation.url
             assert entry.confirmation.url.startswith(("https://", "http://"))
         status = self._snapshot(processor, entry)
-        assert (status.order_id, status.amount, status.state) == (
+        assert (status.gateway, status.order_id, status.amount, status.state) == (
+            gateway.name,
             payment.payment_id,
             payment.total,
             S.PENDING,
-        )
+        ), "the snapshot names another gateway, order, amount or state"
+        # the method is optional (None: the acquirer does not say), never another one
+        assert status.method in (None, method), f"a {method} payment reads as {status.method}"
+        assert status.paid_at is None, "an unpaid payment has no capture time"
 
     def test_create_is_idempotent(
         self, gateway: PaymentGateway, gateway_harness: GatewayHarness
@@ -497,10 +518,15 @@ class GatewayConformance:
         gateway_harness: GatewayHarness,
     ) -> None:
         """find_payment finds a payment by our order id alone, from a gateway that did not
-        create it (as after a restart), and answers None for an order never created."""
+        create it (as after a restart), and answers None for an order never created.
+
+        :attr:`lookup_crowd` payments are created after the one looked up, so that a lookup
+        that lists recent payments must read past its first page."""
         self._require(gateway, "lookup_by_order")
         assert gateway.find_payment(uuid.uuid4(), new_idempotency_key()) is None
         entry = processor.start(basket(), return_url=self.return_url)
+        for _ in range(self.lookup_crowd):
+            gateway.create_payment(basket(), CreateOptions(new_idempotency_key(), self.return_url))
         fresh = self._extra(gateway_harness, "fresh_gateway")()
         if fresh is None:
             pytest.skip("the harness cannot make a second gateway")
@@ -567,6 +593,34 @@ class GatewayConformance:
         assert processor.refresh(paid.order_id).move.outcome is Outcome.DUPLICATE
         assert ledger.credits == [(paid.order_id, paid.payment.total)]
 
+    def test_paid_at_is_the_capture_time(
+        self, processor: PaymentProcessor, gateway: PaymentGateway, gateway_harness: GatewayHarness
+    ) -> None:
+        """A paid snapshot carries the acquirer's capture time as ``paid_at`` (aware, at the
+        approval), and the processor books that time: it decides the partner-day the
+        payment belongs to. Without it a payment captured before midnight and learned of
+        after it lands in the next day's registry. See :attr:`reports_paid_at`."""
+        entry = processor.start(basket(), return_url=self.return_url)
+        before = dt.datetime.now(dt.UTC)
+        gateway_harness.approve(self._snapshot(processor, entry))
+        after = dt.datetime.now(dt.UTC)
+        snapshot = self._snapshot(processor, entry)
+        assert snapshot.state is S.SUCCEEDED
+        if not self.reports_paid_at:
+            return
+        assert snapshot.paid_at is not None, (
+            "a paid snapshot has no paid_at (set reports_paid_at = False if the protocol "
+            "tells no capture time)"
+        )
+        # the protocol's clock and resolution (seconds, milliseconds) give some slack
+        slack = dt.timedelta(seconds=5)
+        assert before - slack <= snapshot.paid_at <= after + slack, (
+            f"paid_at {snapshot.paid_at.isoformat()} is not the approval's time "
+            f"(between {before.isoformat()} and {after.isoformat()})"
+        )
+        booked = processor.refresh(entry.order_id).entry
+        assert booked.paid_at == snapshot.paid_at, "the processor booked another capture time"
+
     # -- webhooks ------------------------------------------------------------------------
 
     def test_duplicate_webhook_credits_once(
@@ -580,6 +634,10 @@ class GatewayConformance:
         entry = processor.start(basket(), return_url=self.return_url)
         gateway_harness.approve(self._snapshot(processor, entry))
         hook = self._webhook_reaching(gateway_harness, gateway, entry.order_id, S.SUCCEEDED)
+        # the event id is what recognises an exact repeat: a string, the same both times
+        ids = [[e.event_id for e in gateway.parse_webhook(hook)] for _ in range(2)]
+        assert ids[0] == ids[1], f"one notification parsed twice gave event ids {ids}"
+        assert all(isinstance(i, str) and i for i in ids[0]), f"event ids {ids[0]!r}"
         first = processor.handle_webhook(hook)
         second = processor.handle_webhook(hook)
         assert [a.move.outcome for a in first] == [Outcome.APPLIED]
@@ -614,6 +672,32 @@ class GatewayConformance:
         acquirer = self._snapshot(processor, final)
         assert (final.state, final.refunded) == (S.PARTIALLY_REFUNDED, acquirer.refunded)
         assert ledger.credited(entry.order_id) == [entry.payment.total]
+
+    def test_distinct_notifications_have_distinct_event_ids(
+        self,
+        processor: PaymentProcessor,
+        gateway: PaymentGateway,
+        gateway_harness: GatewayHarness,
+    ) -> None:
+        """Two notifications that differ (a payment's success, each of two partial
+        refunds) never share an event id: a service recognising repeats by it would drop
+        the second refund's news as a repeat of the first."""
+        self._require(gateway, "partial_refunds")
+        entry = self._paid(processor, gateway_harness, lines=3)
+        processor.refund(entry.order_id, [0])
+        processor.refund(entry.order_id, [1])
+        ids: dict[tuple[bytes, str], set[str]] = {}
+        for request, _ in self._webhooks_about(gateway_harness, gateway, entry.order_id):
+            for event in gateway.parse_webhook(request):
+                ids.setdefault((request.body, request.query), set()).add(event.event_id)
+        assert len(ids) >= 2, "the acquirer sent no notifications of the payment and refunds"
+        owners: dict[str, tuple[bytes, str]] = {}
+        for request_key, event_ids in ids.items():
+            for event_id in event_ids:
+                other = owners.setdefault(event_id, request_key)
+                assert other == request_key, (
+                    f"two different notifications share the event id {event_id!r}"
+                )
 
     def webhook_forgeries(self, genuine: WebhookRequest) -> list[WebhookRequest]:
         """Forged copies of a genuine notification; the gateway must refuse every one.
@@ -668,6 +752,81 @@ class GatewayConformance:
         assert caught.value.reason == "stale"
         assert not ledger.credits
 
+    def webhook_naming(self, genuine: WebhookRequest, known: str, other: str) -> WebhookRequest:
+        """A copy of a genuine notification about payment ``known`` naming ``other`` instead.
+
+        The default replaces the id in the body and the query string. Override it for a
+        protocol that names the payment elsewhere.
+        """
+        return attrs.evolve(
+            genuine,
+            body=genuine.body.replace(known.encode(), other.encode()),
+            query=genuine.query.replace(known, other),
+        )
+
+    def test_webhook_naming_a_payment_the_acquirer_never_issued_is_refused(
+        self,
+        processor: PaymentProcessor,
+        gateway: PaymentGateway,
+        gateway_harness: GatewayHarness,
+        ledger: Ledger,
+    ) -> None:
+        """A notification naming a payment id the acquirer never issued is refused.
+
+        A signed notification fails its signature; an unsigned one (the adapter re-fetches
+        the payment it names) is refused as ``unknown-payment``, never passed on as an
+        event and never let out as the protocol's raw error.
+        """
+        entry = processor.start(basket(), return_url=self.return_url)
+        assert entry.gateway_payment_id is not None
+        gateway_harness.approve(self._snapshot(processor, entry))
+        hook = self._webhook_reaching(gateway_harness, gateway, entry.order_id, S.SUCCEEDED)
+        known = entry.gateway_payment_id
+        forged = self.webhook_naming(hook, known, self.unknown_payment_id(known))
+        if forged == hook:
+            pytest.skip("the notification does not carry the payment id (see webhook_naming)")
+        expected: tuple[str, ...] = ("signature", "unknown-payment")
+        if not gateway.capabilities.signed_webhooks:
+            expected = ("unknown-payment",)
+        try:
+            events = gateway.parse_webhook(forged)
+        except WebhookRejected as exc:
+            assert exc.reason in expected, f"refused as {exc.reason!r}, not one of {expected}"
+        except Exception as exc:
+            pytest.fail(f"parse_webhook raised {type(exc).__name__}, not WebhookRejected")
+        else:
+            pytest.fail(f"a notification naming an unknown payment gave the events {events!r}")
+        assert processor.entry(entry.order_id).state is S.PENDING
+        assert not ledger.credits
+
+    def test_malformed_webhook_is_refused(
+        self,
+        processor: PaymentProcessor,
+        gateway: PaymentGateway,
+        gateway_harness: GatewayHarness,
+        ledger: Ledger,
+    ) -> None:
+        """A notification that is not one (empty, not JSON, the wrong shape), from where a
+        genuine one comes, is refused as ``signature`` or ``malformed``: not an exception of
+        another kind, which the service would answer as its own failure (and the acquirer
+        would resend for ever)."""
+        entry = processor.start(basket(), return_url=self.return_url)
+        gateway_harness.approve(self._snapshot(processor, entry))
+        hook = self._webhook_reaching(gateway_harness, gateway, entry.order_id, S.SUCCEEDED)
+        for body in (b"", b"{", b"[]", b"{}", b'{"type": "notification"}', b"\xff\xfe"):
+            junk = attrs.evolve(hook, body=body, query="")
+            try:
+                events = gateway.parse_webhook(junk)
+            except WebhookRejected as exc:
+                assert exc.reason in ("signature", "malformed"), (
+                    f"the body {body!r} was refused as {exc.reason!r}"
+                )
+            except Exception as exc:
+                pytest.fail(f"the body {body!r} raised {type(exc).__name__}, not WebhookRejected")
+            else:
+                pytest.fail(f"the body {body!r} was accepted: {events!r}")
+        assert not ledger.credits
+
     def test_webhook_for_unknown_payment_is_refused(
         self,
         processor: PaymentProcessor,
@@ -701,6 +860,31 @@ class GatewayConformance:
         assert (acquirer.state, acquirer.refunded) == (S.REFUNDED, entry.payment.total)
         with pytest.raises(InvalidRefund):
             processor.refund(entry.order_id)
+
+    def test_refund_result_names_each_refund(
+        self, processor: PaymentProcessor, gateway: PaymentGateway, gateway_harness: GatewayHarness
+    ) -> None:
+        """Each refund answers its own id, the amount given back and the payment after it."""
+        self._require(gateway, "partial_refunds")
+        entry = self._paid(processor, gateway_harness)
+        assert entry.gateway_payment_id is not None
+        results = []
+        for index in (0, 1):
+            request = RefundRequest.for_lines(entry.payment, entry.gateway_payment_id, [index])
+            results.append((request, gateway.refund(request, new_idempotency_key())))
+        ids = [r.refund_id for _, r in results]
+        assert all(isinstance(i, str) and i for i in ids), f"refund ids {ids!r}"
+        assert ids[0] != ids[1], f"two refunds answered the same id {ids[0]!r}"
+        (first_request, first), (_, second) = results
+        assert first.amount == first_request.amount
+        assert (first.payment.state, first.payment.refunded) == (
+            S.PARTIALLY_REFUNDED,
+            first_request.amount,
+        )
+        assert (second.payment.state, second.payment.refunded) == (
+            S.REFUNDED,
+            entry.payment.total,
+        )
 
     def test_refused_refund_gives_nothing_back(
         self, processor: PaymentProcessor, gateway_harness: GatewayHarness, ledger: Ledger
