@@ -29,12 +29,14 @@ from typing import Protocol
 import attrs
 
 from pes_sdk.basket import price_line
+from pes_sdk.errors import ConfigError
 from pes_sdk.gateways import errors as gateway_errors
 from pes_sdk.gateways.models import PaymentState
 from pes_sdk.gateways.processor import Applied, PaymentEntry, PaymentProcessor
 from pes_sdk.models.partners import Partner
 from pes_sdk.models.payments import Payment, PaymentLine, PaymentMethod
 from pes_sdk.models.readings import MeterReading, Photo
+from pes_sdk.models.receipts import Receipt, Supplier, check_customer_email
 from pes_sdk.money import amount as to_amount
 from pes_sdk.plugins.manager import PluginHost
 from pes_sdk_runner.config.models import RunnerConfig
@@ -410,6 +412,7 @@ class ClientUseCases:
         return_url: str,
         method: PaymentMethod = PaymentMethod.CARD,
         description: str = "",
+        receipt_email: str | None = None,
     ) -> PaymentEntry:
         """Book the basket (priced by :meth:`price`) as the payment of ``owner`` under
         idempotency ``key`` and start it at the acquirer; its entry tells where to send
@@ -420,8 +423,17 @@ class ClientUseCases:
         before the acquirer is called. :class:`Conflict` for another basket or method under
         a used key; :class:`AcquirerUnavailable` when the acquirer did not answer (retry
         with the key); :class:`AcquirerFailed` when it answered with an error or refused
-        the payment at creation (then the payment is failed, each time it is asked)."""
+        the payment at creation (then the payment is failed, each time it is asked).
+
+        ``receipt_email`` is where the acquirer sends the client's electronic receipt
+        (tag 1008); :class:`Refused` (``invalid``, field ``receipt_email``) when it is not an
+        e-mail address. Blank is none. With ``[receipts] enabled`` the payment starts with
+        its 54-ФЗ receipt (:meth:`receipt_for`); without an address the receipt names no
+        contact of the client's and the gateway decides (its own mailbox, or no receipt: see
+        ``docs/gateways.md``). The address is neither stored nor logged: it goes to the
+        acquirer only, with the request that creates the payment there."""
         order_id = order_id_of(owner, key)
+        receipt_email = self.check_receipt_email(receipt_email)
         priced = self.price(client, lines)
         # The lock only spares this process's threads a race; across processes on one
         # store the book decides: the first to book the order id wins, and every other
@@ -438,9 +450,10 @@ class ClientUseCases:
                 raise Conflict(
                     "this Idempotency-Key was used for another basket", "Idempotency-Key"
                 )
+            receipt = self.receipt_for(payment, receipt_email)
             try:
                 entry = self.processor.start(
-                    payment, return_url=return_url, description=description
+                    payment, return_url=return_url, description=description, receipt=receipt
                 )
             except (gateway_errors.GatewayTimeout, gateway_errors.GatewayUnavailable) as exc:
                 raise AcquirerUnavailable(f"{exc.message}; retry with the same key") from None
@@ -462,6 +475,38 @@ class ClientUseCases:
                 accounts=[mask_account(ln.account) for ln in priced],
             )
         return entry
+
+    def receipt_for(self, payment: Payment, email: str | None = None) -> Receipt | None:
+        """The 54-ФЗ receipt of ``payment`` (None unless ``[receipts] enabled``): an agent
+        position per line naming its partner as the supplier, the client's fees at
+        ``receipts.fee_vat``, ``email`` as the buyer's contact."""
+        receipts = self.config.receipts
+        if not receipts.enabled:
+            return None
+        configured = {p.inn: p.supplier for p in self.config.partners}
+        # A partner served before but no longer configured keeps its name and ИНН.
+        suppliers = {
+            inn: configured.get(inn) or Supplier(inn, partner.name)
+            for inn, partner in self.partners().items()
+        }
+        try:
+            return Receipt.for_payment(
+                payment, suppliers, fee_vat=receipts.fee_vat, customer_email=email
+            )
+        except (ConfigError, ValueError) as exc:  # a partner the receipt cannot name
+            raise AcquirerFailed(str(exc)) from None
+
+    @staticmethod
+    def check_receipt_email(value: str | None) -> str | None:
+        """The client's address for the receipt as :meth:`pay` takes it: stripped, ``None``
+        when blank; :class:`Refused` naming ``receipt_email`` when not an address."""
+        value = (value or "").strip()
+        if not value:
+            return None
+        try:
+            return check_customer_email(value)
+        except ValueError as exc:
+            raise Refused("invalid", str(exc), "receipt_email") from None
 
     def payment(self, order_id: uuid.UUID, owner: str, *, refresh: bool = False) -> PaymentEntry:
         """The payment ``owner`` made, as the book has it; with ``refresh``, as the acquirer

@@ -156,6 +156,8 @@ class PaymentRequest:
     method: PaymentMethod = PaymentMethod.CARD
     description: str = ""
     client_id: str = attrs.field(default="", kw_only=True)  #: not with a session token
+    #: where the acquirer sends the client's 54-ФЗ receipt (tag 1008); kept nowhere else
+    receipt_email: str | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.frozen

@@ -72,6 +72,13 @@ _FIELDS: dict[tuple[type, str], dict[str, Any]] = {
         "maxLength": 2048,
     },
     (m.PaymentRequest, "description"): {"type": "string", "maxLength": 128},
+    (m.PaymentRequest, "receipt_email"): {
+        "anyOf": [{"type": "string", "format": "email", "maxLength": 254}, {"type": "null"}],
+        "description": (
+            "where the acquirer sends the client's 54-ФЗ receipt (tag 1008): an ASCII "
+            "address, the domain in punycode; blank or null: none"
+        ),
+    },
     (m.ReadingRequest, "photo"): {
         "anyOf": [
             {"type": "string", "contentEncoding": "base64", "contentMediaType": "image/*"},

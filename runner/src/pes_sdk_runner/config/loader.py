@@ -26,6 +26,7 @@ from pes_sdk.errors import ConfigError
 from pes_sdk.formats import SERVICE_FIELDS
 from pes_sdk.i18n import Message, join, verbatim
 from pes_sdk.models.partners import Partner
+from pes_sdk.models.receipts import ReceiptVat, check_customer_phone
 from pes_sdk.models.registry import RegistryKind
 from pes_sdk.money import amount as to_amount
 from pes_sdk.partners_file import parse_partner_table, parse_service_table
@@ -40,6 +41,7 @@ from pes_sdk_runner.config.models import (
     GatewayConfig,
     HttpConfig,
     PartnerConfig,
+    ReceiptsConfig,
     RunnerConfig,
     ServiceConfig,
     SourceConfig,
@@ -269,6 +271,24 @@ def _whole(low: int, high: int, what: str) -> Callable[[Any], int]:
     return check
 
 
+def _vat(value: Any) -> ReceiptVat:
+    text = _text(value)
+    try:
+        return ReceiptVat(text)
+    except ValueError:
+        raise ValueError(
+            tr(
+                "is a VAT rate ({rates}), not {text!r}",
+                rates=", ".join(v.value for v in ReceiptVat),
+                text=text,
+            )
+        ) from None
+
+
+def _phone(value: Any) -> str:
+    return check_customer_phone(_text(value))
+
+
 def _webhook_path(value: Any) -> str:
     text = _text(value)
     if not text.startswith("/") or any(c.isspace() or c in "?#" for c in text):
@@ -387,7 +407,17 @@ def _overlaps(a: Path, b: Path) -> bool:
 
 # -- sections -----------------------------------------------------------------------------
 
-_TOP_KEYS = ("version", "service", "store", "gateway", "http", "daemon", "cabinet", "partners")
+_TOP_KEYS = (
+    "version",
+    "service",
+    "store",
+    "gateway",
+    "http",
+    "daemon",
+    "cabinet",
+    "receipts",
+    "partners",
+)
 _SERVICE_EXTRA = ("data",)
 _STORE_KEYS = ("url", "group_commit")
 _GATEWAY_KEYS = ("name", "settings", "secrets_env")
@@ -438,7 +468,10 @@ _PARTNER_EXTRA = (
     "empty_registry",
     "transfer_format",
     "readings_format",
+    "receipt_phone",
+    "receipt_vat",
 )
+_RECEIPTS_KEYS = ("enabled", "fee_vat")
 #: Setting names that hold secrets: their values belong in the environment, not the file.
 _SECRET_KEY = re.compile(r"password|secret|token|(^|_)key$", re.I)
 
@@ -717,6 +750,25 @@ class _Loader:
             values[key] = value
         return DaemonConfig(**values) if complete else None
 
+    # -- [receipts]
+
+    def receipts(self, data: Mapping[str, Any]) -> ReceiptsConfig | None:
+        table = self.r.table(data, "receipts", "")
+        if table is None:
+            return None
+        self.r.unknown(table, _RECEIPTS_KEYS, "receipts")
+        enabled = self.r.get(table, "enabled", "receipts", _bool, default=False)
+        # The fee's rate is the service's own tax position: a default could be wrong, so a
+        # runner that sends receipts says it.
+        fee_vat = self.r.get(table, "fee_vat", "receipts", _vat, required=bool(enabled))
+        if (
+            enabled is None
+            or (enabled and fee_vat is None)
+            or ("fee_vat" in table and fee_vat is None)
+        ):
+            return None
+        return ReceiptsConfig(enabled, fee_vat or ReceiptVat.NONE)
+
     # -- [cabinet]
 
     def cabinet(self, data: Mapping[str, Any], data_folder: Path | None) -> CabinetConfig | None:
@@ -933,6 +985,8 @@ class _Loader:
         readings = self.r.get(
             item, "readings_format", where, self.format_name(RegistryKind.READINGS, "write")
         )
+        phone = self.r.get(item, "receipt_phone", where, _phone)
+        vat = self.r.get(item, "receipt_vat", where, _vat, default=ReceiptVat.NONE)
         if (
             partner is None
             or source is None
@@ -942,9 +996,13 @@ class _Loader:
             or (source.is_inbox and fmt is None)
             or ("transfer_format" in item and transfer is None)
             or ("readings_format" in item and readings is None)
+            or ("receipt_phone" in item and phone is None)
+            or vat is None
         ):
             return None
-        return PartnerConfig(partner, source, channel, cutoff, fmt, empty, transfer, readings)
+        return PartnerConfig(
+            partner, source, channel, cutoff, fmt, empty, transfer, readings, phone, vat
+        )
 
     def services_kept(self, config: PartnerConfig, where: str) -> None:
         """Note a payment format that would lose which service each payment paid.
@@ -1157,12 +1215,16 @@ def parse_runner_config(
     http = loader.http(doc, gateway.name if gateway is not None else None)
     daemon = loader.daemon(doc)
     cabinet = loader.cabinet(doc, data_folder)
+    receipts = loader.receipts(doc)
     partners = loader.partners(doc, data_folder, service)
     if r.problems:
         raise RunnerConfigError(path, r.problems)
     assert service is not None and store is not None and gateway is not None
     assert http is not None and partners is not None and daemon is not None
-    return RunnerConfig(service, store, gateway, http, tuple(partners), path, daemon, cabinet)
+    assert receipts is not None
+    return RunnerConfig(
+        service, store, gateway, http, tuple(partners), path, daemon, cabinet, receipts
+    )
 
 
 def _data_guess(doc: Mapping[str, Any], base: Path) -> Path | None:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from pes_sdk.models.partners import Partner
+from pes_sdk.models.receipts import ReceiptVat, Supplier
 from pes_sdk.partners_file import PartnersFile, ServiceDetails
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "GatewayConfig",
     "HttpConfig",
     "PartnerConfig",
+    "ReceiptsConfig",
     "RunnerConfig",
     "ServiceConfig",
     "SourceConfig",
@@ -205,6 +207,16 @@ class PartnerConfig:
     #: the readings format (реестр показаний) of the day's meter readings sent to the
     #: partner, e.g. 1c-xml-readings; None: readings are kept, never forwarded
     readings_format: str | None = None
+    #: the supplier's phone on 54-ФЗ receipts (tag 1171), E.164; None: the receipt has none
+    receipt_phone: str | None = None
+    #: the VAT rate of the partner's services on receipts (tag 1199)
+    receipt_vat: ReceiptVat = ReceiptVat.NONE
+
+    @property
+    def supplier(self) -> Supplier:
+        """The partner as a receipt names it: the supplier of its services (tag 1224)."""
+        phones = (self.receipt_phone,) if self.receipt_phone else ()
+        return Supplier(self.inn, self.name, phones, self.receipt_vat)
 
     @property
     def inn(self) -> str:
@@ -280,6 +292,21 @@ class CabinetConfig:
 
 
 @attrs.frozen
+class ReceiptsConfig:
+    """54-ФЗ receipts (``[receipts]``): whether a payment is started with its receipt.
+
+    When ``enabled``, each payment goes to the acquirer with a receipt: one agent position
+    per paid service, naming the partner (name, ИНН, its ``receipt_phone`` and
+    ``receipt_vat``), and the client's fee at ``fee_vat``; the client's e-mail, when given, is
+    where the receipt is sent (tag 1008). See ``docs/runner-config.md``.
+    """
+
+    enabled: bool = False
+    #: the VAT rate of the client's fee: the service's own (агентское вознаграждение)
+    fee_vat: ReceiptVat = ReceiptVat.NONE
+
+
+@attrs.frozen
 class RunnerConfig:
     """The whole runner configuration, loaded from one TOML file."""
 
@@ -292,6 +319,7 @@ class RunnerConfig:
     daemon: DaemonConfig = attrs.field(factory=DaemonConfig)
     #: None: the runner has no client cabinet (its endpoints answer 404 cabinet-disabled)
     cabinet: CabinetConfig | None = None
+    receipts: ReceiptsConfig = attrs.field(factory=ReceiptsConfig)
 
     def partner(self, inn: str, kpp: str | None = None) -> PartnerConfig | None:
         """The partner with this ИНН (and КПП, when given), or None if none or ambiguous."""
