@@ -45,7 +45,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Match, Route
+from starlette.routing import Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pes_sdk import identifiers
@@ -68,6 +68,7 @@ from pes_sdk_runner import usecases as uc
 from pes_sdk_runner.api import models as m
 from pes_sdk_runner.api.metrics import CONTENT_TYPE, Metrics
 from pes_sdk_runner.api.openapi import openapi_document
+from pes_sdk_runner.cabinet.web import cabinet_app
 from pes_sdk_runner.config.models import RunnerConfig
 from pes_sdk_runner.crashpoints import crashpoint
 from pes_sdk_runner.logs import event, mask_account
@@ -102,6 +103,7 @@ TEXT_LIMITS: Mapping[str, int] = {
     "client_id": 128,
     "description": 128,
     "return_url": 2048,
+    "receipt_email": 254,  # RFC 5321's longest address
     "photo": 0,
 }
 MAX_TEXT = 256
@@ -465,6 +467,7 @@ class _Api:
             return_url=req.return_url,
             method=req.method,
             description=req.description,
+            receipt_email=req.receipt_email,
         )
         return self.json(_view(entry))
 
@@ -1110,8 +1113,11 @@ def create_app(
         ("/openapi.json", api.openapi, "GET"),
     ]
     routes = [Route(path, fn, methods=[method]) for path, fn, method in endpoints]
+    pages: list[Mount] = []
+    if api.cabinets is not None:  # the client cabinet's pages (личный кабинет)
+        pages.append(Mount("/cabinet", cabinet_app(api.clients, api.cabinets, processor.gateway)))
     app = Starlette(
-        routes=routes,
+        routes=[*routes, *pages],
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,
