@@ -209,6 +209,49 @@ CASES += [
         "repeated_account or round_trip_whole",
     ),
     (
+        "LosesErrorMessages",
+        "test_malformed_sample_gives_typed_error[bad_guid]",
+        "test_round_trip_whole_records",
+        "round_trip_whole or (gives_typed_error and bad_guid)",
+    ),
+    (
+        "LosesErrorMessages",
+        "test_quarantine_keeps_good_rows[bad_period]",
+        "test_round_trip_whole_records",
+        "round_trip_whole or (quarantine and bad_period)",
+    ),
+    (
+        "RowlessRejects",
+        "test_quarantine_keeps_good_rows[bad_guid]",
+        "test_round_trip_whole_records",
+        "round_trip_whole or (quarantine and bad_guid)",
+    ),
+    (
+        "WritesAnyRecord",
+        "test_record_of_another_kind_is_refused_on_writing",
+        "test_round_trip_whole_records",
+        "another_kind or round_trip_whole",
+    ),
+    (
+        "BlankAmountIsZero",
+        "test_malformed_sample_gives_typed_error[blank_amount]",
+        "test_malformed_sample_gives_typed_error[bad_amount]",
+        "gives_typed_error and (blank_amount or bad_amount)",
+    ),
+    (
+        "LeavesFileOpen",
+        "test_reading_leaves_no_file_open",
+        "test_round_trip_whole_records",
+        "no_file_open or round_trip_whole",
+    ),
+    (
+        "ForgetsOldKeys",
+        "test_every_repeat_is_refused_far_apart",
+        # a repeat of the line before is still caught
+        "test_repeated_account_and_service_is_refused",
+        "repeat",
+    ),
+    (
         "RefusesForTheWrongReason",
         "test_malformed_sample_names_the_exact_line[bad_amount]",
         # the old check (any typed error naming any line) is satisfied: the proof it was
@@ -290,6 +333,12 @@ CASES += [
         "test_failed_write_leaves_no_partial_file",
         "test_round_trip_whole_records",
         "partial_file or round_trip_whole",
+    ),
+    (
+        "wrappers.ReportsNoFile",
+        "test_round_trip_keeps_every_record",
+        "test_round_trip_whole_records",
+        "round_trip_keeps_every_record or round_trip_whole",
     ),
     (
         "wrappers.TrimsText",
@@ -410,6 +459,10 @@ def test_correct_formats_pass_the_same_selections(pytester: pytest.Pytester, cor
             "totals_are_written",
             "partial_file",
             "formula",
+            "repeat",
+            "quarantine",
+            "another_kind",
+            "no_file_open",
         ]
     )
     run = run_suite(

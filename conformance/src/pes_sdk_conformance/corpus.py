@@ -74,6 +74,7 @@ STANDARD_SAMPLES: dict[str, str] = {
     "wrong_column_count": "a record line with extra fields (JSON: a key, XML: an attribute)",
     "bad_amount": "an amount written `12,3,4`",
     "amount_three_decimals": "an amount with a third decimal place (never rounded silently)",
+    "blank_amount": "an amount left blank, spaces in its place (never read as 0.00)",
     "bad_guid": "a house GUID written `not-a-guid`",
     "bad_period": "a period with month 13 (readings: the reading's date)",
     "bad_value": "a meter value written `12,3,4` (meter readings)",
@@ -251,8 +252,13 @@ def build_standard_samples(
         out["amount_three_decimals"] = NotApplicable(
             f"amount {amount} not found in the record line"
         )
+        out["blank_amount"] = NotApplicable(f"amount {amount} not found in the record line")
     else:
         sample("bad_amount", f.with_line(t, replaced[0] + eol), t, "amount")
+        # Spaces as wide as the amount: a fixed-width layout keeps its columns.
+        blank = _replace_value(body, [replaced[1]], lambda s: " " * len(s))
+        assert blank is not None
+        sample("blank_amount", f.with_line(t, blank[0] + eol), t, "amount")
         form = replaced[1]
         if "." in form or "," in form:
             three = _replace_value(body, [form], lambda s: s + "5")
@@ -317,7 +323,7 @@ def _reading_samples(
     t = f.target_line
     body, eol = _split_eol(f.lines[t])
     no_amount = NotApplicable("meter readings carry no amount (see bad_value, negative_value)")
-    out["bad_amount"] = out["amount_three_decimals"] = no_amount
+    out["bad_amount"] = out["amount_three_decimals"] = out["blank_amount"] = no_amount
 
     value = target.values[0]
     replaced = _replace_value(body, _value_forms(value), lambda form: "12,3,4")

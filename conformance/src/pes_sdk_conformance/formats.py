@@ -27,11 +27,14 @@ the suite later: below strictness level ``n`` their failure is a warning (see
 from __future__ import annotations
 
 import codecs
+import contextlib
 import datetime as dt
+import gc
 import re
 import shutil
 import tempfile
 import tracemalloc
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -150,6 +153,11 @@ def _amount(record: Record) -> Decimal:
     """A record's amount (zero for records without money, such as meter readings)."""
     value: Decimal = getattr(record, "amount", ZERO)
     return value
+
+
+def _says_something(message: object) -> bool:
+    """True for a message a person can read: text with more than spaces and punctuation."""
+    return isinstance(message, str) and any(c.isalnum() for c in message)
 
 
 def _mib(n: int) -> str:
@@ -513,6 +521,14 @@ class FormatConformance:
         assert got.report.valid, f"the registry read back is not valid: {got.report}"
         assert got.report.records == len(recs)
         assert got.report.total == total
+        # What a service files the report under: this file, this kind of registry.
+        assert got.report.path == written.path, (
+            f"ReadReport.path is {got.report.path!r}, not the file read ({written.path})"
+        )
+        kinds = (got.header.kind, got.report.header.kind)
+        assert kinds == (fmt.kind, fmt.kind), (
+            f"the reader's header and report say kind {kinds}, the format is {fmt.kind}"
+        )
 
     def test_round_trip_money_to_the_kopeck(
         self, registry_format: RegistryFormat, tmp_path: Path
@@ -680,6 +696,46 @@ class FormatConformance:
             f"{len(got.records)} records; a debt registry refuses a repeated (account, service)"
         )
 
+    def test_every_repeat_is_refused_far_apart(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """Among thousands of rows, every repeated (account, service) is caught, however far
+        from the first: each repeat rejected under quarantine (or the registry refused).
+        A reader that remembers only recent keys, or loses keys as its table grows, lets
+        some through."""
+        fmt = registry_format
+        self.require(fmt, "read", "write")
+        if fmt.kind is not RegistryKind.DEBTS:
+            pytest.skip("only a debt registry refuses a repeated (account, service)")
+        recs = list(self.large_records(fmt, 3000))
+        # Thirty repeats, of rows from the first to the last thousand: some keys were seen
+        # long before (and moved, in a table that grew since), some just now.
+        repeats = [attrs.evolve(r, amount=_amount(r) + 1) for r in recs[::100]]  # type: ignore[arg-type]
+        try:
+            path, _ = self.write_registry(fmt, tmp_path, recs + repeats)
+        except PesError:
+            return  # refused on writing
+        rejects = tmp_path / "rejects.csv"
+        try:
+            got = self.read_registry(fmt, path, Policy.QUARANTINE, rejects_path=rejects)
+        except PesError:
+            return  # refused whole
+        assert (len(got.records), got.report.rejected) == (len(recs), len(repeats)), (
+            f"{len(recs)} rows and {len(repeats)} repeats of earlier (account, service) pairs "
+            f"read as {len(got.records)} records and {got.report.rejected} rejected: a debt "
+            "registry catches every repeat, however far apart (remember every key read)"
+        )
+        # Each repeat's issue says why and blames the pair's fields, or no field.
+        keys = ("account", "service", "service_code")
+        blamable = {""}.union(*(self.field_names(fmt, k) for k in keys))
+        wrong = [
+            i
+            for i in got.report.issues
+            if not _says_something(i.message)
+            or not (isinstance(i.field, str) and i.field in blamable)
+        ]
+        assert not wrong, f"a repeat's issue blames another field or says nothing: {wrong[:3]}"
+
     def test_file_without_final_newline_reads_whole(
         self, registry_format: RegistryFormat, tmp_path: Path
     ) -> None:
@@ -734,6 +790,30 @@ class FormatConformance:
         assert not wrong, (
             f"{field} text the encoding lacks was not refused on writing: " + "; ".join(wrong)
         )
+
+    def test_reading_leaves_no_file_open(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """A reader read to its end, or refused, has closed its file (and the rejects
+        file) itself: a service reads thousands of registries and moves each file after,
+        so leaving the closing to the garbage collector is a ``ResourceWarning`` here."""
+        fmt = registry_format
+        self.require(fmt, "read", "write")
+        path, _ = self.write_registry(fmt, tmp_path / "good", self.sample_set(fmt).records)
+        try:
+            bad = self._sample(fmt, tmp_path / "bad", "bad_guid")[0]
+        except pytest.skip.Exception:
+            bad = self._sample(fmt, tmp_path / "nul", "nul_byte")[0]
+        gc.collect()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            self.read_registry(fmt, path)
+            for policy in (Policy.STRICT, Policy.QUARANTINE):
+                with contextlib.suppress(PesError):
+                    self.read_registry(fmt, bad, policy, rejects_path=tmp_path / "r.csv")
+            gc.collect()
+        unclosed = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+        assert not unclosed, f"files left for the garbage collector to close: {unclosed}"
 
     def test_empty_registry_round_trips(
         self, registry_format: RegistryFormat, tmp_path: Path
@@ -877,6 +957,12 @@ class FormatConformance:
         try:
             got = self.read_registry(fmt, path, rejects_path=path.with_name("rejects.csv"))
         except PesError as exc:
+            # Whatever the wording, an error says something: a person acts on it.
+            mute = [i for i in getattr(exc, "issues", ()) if not _says_something(i.message)]
+            assert _says_something(str(exc)) and not mute, (
+                f"sample {name!r} ({what}): an error or issue without a message: "
+                f"{type(exc).__name__}({str(exc)!r}), issues {mute}"
+            )
             return exc
         except Exception as exc:
             pytest.fail(
@@ -993,6 +1079,33 @@ class FormatConformance:
             f"files left behind: {sorted(p.name for p in tmp_path.iterdir())}"
         )
 
+    def test_record_of_another_kind_is_refused_on_writing(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """A record of another kind (a payment given to a debt registry) is refused with a
+        PesError and no file is left; never written as if it fit because its attributes
+        have the same names."""
+        fmt = registry_format
+        self.require(fmt, "write")
+        own = self.sample_set(fmt).records[:1]
+        checked = 0
+        for kind in RegistryKind:
+            if kind is fmt.kind:
+                continue
+            try:
+                stranger = samples.golden(kind).records[0]
+            except LookupError:
+                continue
+            header = self.header_for(fmt, own)
+            path = self.path_for(fmt, tmp_path / kind.value, header)
+            path.parent.mkdir()
+            with pytest.raises(PesError):
+                fmt.write(path, header, [*own, stranger])
+            assert not path.exists(), f"a {kind.value} record given to the writer left a file"
+            checked += 1
+        if not checked:
+            pytest.skip("no golden records of another kind")
+
     def test_formula_text_is_escaped(self, registry_format: RegistryFormat, tmp_path: Path) -> None:
         """Text a spreadsheet would run (=SUM(A1), +7, -1, @x) is escaped in the file and
         read back unchanged."""
@@ -1056,7 +1169,17 @@ class FormatConformance:
         assert got.records == want, "the good records are kept, in order"
         assert got.report.rejected == 1
         assert any(i.line == sample.line for i in got.report.issues), got.report.issues
+        mute = [i for i in got.report.issues if not _says_something(i.message)]
+        assert not mute, f"{sample.description}: issues without a message: {mute}"
         assert rejects.exists(), "rejected rows are written to the rejects file"
+        # The partner mends the row from the rejects file: it holds the row, and its line
+        # number as a cell of its own.
+        kept = rejects.read_bytes().decode("utf-8-sig", errors="replace")
+        cell = re.compile(rf'(?:^|[;,\t"]){sample.line}(?=[;,\t"]|$)', re.MULTILINE)
+        assert gold.target in kept and cell.search(kept), (
+            f"{sample.description}: the rejects file does not hold the rejected row (account "
+            f"{gold.target!r}) with its line {sample.line}: {kept[:500]!r}"
+        )
 
     @since_level(2)
     def test_rewrite_gives_identical_bytes(

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, MutableSet
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
@@ -270,6 +271,100 @@ class AcceptsRepeatedKey(ReferenceFormat):
 
     def repeat_key(self, record: Record) -> int | None:
         return None
+
+
+class _RecentKeys(MutableSet[int]):
+    """The last 1,000 keys only: the oldest is forgotten when a new one comes."""
+
+    def __init__(self) -> None:
+        self._keys: OrderedDict[int, None] = OrderedDict()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def add(self, key: int) -> None:
+        self._keys[key] = None
+        if len(self._keys) > 1000:
+            self._keys.popitem(last=False)
+
+    def discard(self, key: int) -> None:
+        self._keys.pop(key, None)
+
+
+class LosesErrorMessages(ReferenceFormat):
+    """The reader checks values with ``assert`` and reports ``str(exc)``: a bad row is
+    rejected at its line and field, but its issue says nothing (a bare AssertionError's
+    text is empty)."""
+
+    def parse_record(self, cells: list[str]) -> Record:
+        try:
+            return super().parse_record(cells)
+        except FormatError as exc:
+            raise FormatError(str(AssertionError()), field=exc.field) from None
+
+
+class _RowlessRejectsReader(ReferenceReader):
+    def __init__(
+        self, fmt: ReferenceFormat, path: Path, policy: Policy, rejects: Path | None
+    ) -> None:
+        super().__init__(fmt, path, policy, rejects)
+        reject = self.sink.reject
+        self.sink.reject = lambda line, raw, issues: reject(0, "", issues)  # type: ignore[method-assign]
+
+
+class RowlessRejects(ReferenceFormat):
+    """The rejects file gets each reason but neither the row nor its line: the partner
+    cannot tell which row to mend."""
+
+    def open(
+        self, path: Path, *, policy: Policy = Policy.STRICT, rejects_path: Path | None = None
+    ) -> RegistryReader:
+        return _RowlessRejectsReader(self, Path(path), Policy(policy), rejects_path)
+
+
+class WritesAnyRecord(ReferenceFormat):
+    """The writer takes any record with the attributes it needs (duck typing): a payment
+    goes into a debt registry as if it were a debt."""
+
+    def check_record(self, record: Record) -> None:
+        pass
+
+
+class BlankAmountIsZero(ReferenceFormat):
+    """The reader takes a blank amount for zero (``Decimal(cell.strip() or "0")``): a row
+    whose amount was lost reads as a debt of 0.00."""
+
+    def parse_amount(self, text: str) -> Decimal:
+        return super().parse_amount(text.strip() or "0.00")
+
+
+class _LeakyReader(ReferenceReader):
+    def close(self) -> None:
+        pass  # the bug: the file is left for the garbage collector
+
+
+class LeavesFileOpen(ReferenceFormat):
+    """The reader never closes its file: a service that reads thousands of registries runs
+    out of file handles (and on Windows cannot move a file it read)."""
+
+    def open(
+        self, path: Path, *, policy: Policy = Policy.STRICT, rejects_path: Path | None = None
+    ) -> RegistryReader:
+        return _LeakyReader(self, Path(path), Policy(policy), rejects_path)
+
+
+class ForgetsOldKeys(ReferenceFormat):
+    """The reader remembers only the last thousand (account, service) pairs, to keep its
+    memory flat: a repeat of a pair read long before is read as a second debt."""
+
+    def key_memory(self) -> MutableSet[int]:
+        return _RecentKeys()
 
 
 class _StaleTotalReader(ReferenceReader):

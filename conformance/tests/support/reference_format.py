@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, MutableSet
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -78,6 +78,11 @@ COLUMNS: dict[RegistryKind, tuple[str, ...]] = {
         "photo",
     ),
 }
+MODELS: dict[RegistryKind, type] = {
+    RegistryKind.DEBTS: DebtRecord,
+    RegistryKind.PAYMENTS: PaymentRecord,
+    RegistryKind.READINGS: MeterReading,
+}
 SUMS = {
     RegistryKind.DEBTS: ("amount",),
     RegistryKind.PAYMENTS: ("amount", "transfer", "fee"),
@@ -138,7 +143,14 @@ class ReferenceFormat(RegistryFormat):
             return value.isoformat()
         return str(value)
 
+    def check_record(self, record: Record) -> None:
+        """A record of another kind is refused, even one with the same attribute names."""
+        model = MODELS[self.kind]
+        if not isinstance(record, model):
+            raise FormatError(f"a {self.kind.value} registry holds {model.__name__} records")
+
     def format_record(self, record: Record) -> str:
+        self.check_record(record)
         cells = [self.format_cell(n, getattr(record, n)) for n in COLUMNS[self.kind]]
         cells += [f"{k}:{self.format_text('tags', v)}" for k, v in getattr(record, "tags", ())]
         return ";".join(cells)
@@ -222,6 +234,10 @@ class ReferenceFormat(RegistryFormat):
             date=dt.date.fromisoformat(date) if date else None,
         )
 
+    def key_memory(self) -> MutableSet[int]:
+        """Where the reader remembers the :meth:`repeat_key` of every record read."""
+        return set()
+
     def repeat_key(self, record: Record) -> int | None:
         """What a debt registry may hold once: (account, service), kept as a hash (memory)."""
         if self.kind is not RegistryKind.DEBTS:
@@ -304,7 +320,7 @@ class ReferenceReader(RegistryReader):
             facts = self.fmt.parse_header(first[1])
         except ValueError as exc:
             raise self.sink.refuse(f"bad header: {exc}", line=1) from None
-        seen: set[int] = set()
+        seen = self.fmt.key_memory()
         last = 1
         for number, text in lines:
             last = number

@@ -22,7 +22,7 @@ from pes_sdk.formats.base import (
     RegistryReader,
     WriteReport,
 )
-from pes_sdk.models.registry import RegistryHeader
+from pes_sdk.models.registry import RegistryHeader, RegistryKind
 from pes_sdk.money import ZERO
 from pes_sdk.plugins import get_host
 
@@ -234,3 +234,26 @@ class LosesHeaderFacts(Wrapped):
     ) -> RegistryReader:
         inner = super().open(path, policy=policy, rejects_path=rejects_path)
         return _FactlessReader(inner, lambda r: r)
+
+
+class _PathlessReader(MappedReader):
+    """Reports no file and the wrong kind: the report was built before the path was known,
+    from a header template."""
+
+    @property  # type: ignore[override]
+    def header(self) -> RegistryHeader:
+        return attrs.evolve(self.inner.header, kind=RegistryKind.PAYMENTS)
+
+    @property
+    def report(self) -> ReadReport:
+        return attrs.evolve(self.inner.report, path=None, header=self.header)
+
+
+class ReportsNoFile(Wrapped):
+    """The reader's report names no file, and its header says payments for a debt file."""
+
+    def open(
+        self, path: Path, *, policy: Policy = Policy.STRICT, rejects_path: Path | None = None
+    ) -> RegistryReader:
+        inner = super().open(path, policy=policy, rejects_path=rejects_path)
+        return _PathlessReader(inner, lambda r: r)
