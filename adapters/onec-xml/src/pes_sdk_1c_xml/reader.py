@@ -504,6 +504,7 @@ _DEBT_FIELDS = (
     "service",
     "tags",
     "service_code",
+    "address",
 )
 _DEBT_FAST = re.compile(schema.FAST_ACCOUNT.pattern + "\x00" + schema.AMOUNT.pattern, re.ASCII)
 
@@ -722,7 +723,7 @@ def _debts_builder(
             return reader._slow(el, tally)
 
         return slow_only, dict
-    s_acc, s_house, s_prem, s_amt, s_per, s_svc, s_tags, s_code = setters
+    s_acc, s_house, s_prem, s_amt, s_per, s_svc, s_tags, s_code, s_addr = setters
     caches = _Caches()
     guids, premises, periods = caches.guids, caches.premises, caches.periods
     fast_match = _DEBT_FAST.fullmatch
@@ -787,6 +788,7 @@ def _debts_builder(
         s_svc(rec, service)
         s_tags(rec, ())
         s_code(rec, code)
+        s_addr(rec, "")  # the file names the house by its GUID, never as text
         amount_sum += a
         return rec
 
