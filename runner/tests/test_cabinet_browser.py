@@ -10,6 +10,7 @@ build/screenshots/ (to be looked at). No console error (a CSP violation is one) 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from browser import SCREENSHOTS, VIEWPORTS, launched
 from cabinet_web import PHONE, last_code, serve_cabinet
 
 NBSP = "\u00a0"
+#: What the server takes for a PNG photo: its magic bytes.
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 @pytest.fixture(scope="module")
@@ -182,15 +185,47 @@ def test_the_whole_path_in_a_browser(browser: Any, running: Running) -> None:
     accepted = r.store.acceptances("cabinet:1")
     assert any(a.partner_inn == r.inns[2] and a.service == "Отопление" for a in accepted)
 
-    # The later pages are in the menu; an unknown page says so in Russian.
-    for path, heading in (
-        ("charges", "Начисления и платежи"),
-        ("readings", "Показания"),
-        ("receipts", "Архив квитанций"),
-    ):
-        page.goto(f"{r.base}/cabinet/{path}")
-        expect(page.get_by_role("heading", name=heading)).to_be_visible()
-        tab.shoot(path)
+    # Начисления и платежи: the registry's charges and the payment, paid, with its lines.
+    page.goto(r.base + "/cabinet/")
+    page.get_by_role("link", name="Начисления и платежи").click()
+    expect(page.get_by_role("heading", name="Начисления и платежи", level=1)).to_be_visible()
+    expect(page.locator(".charges td.period").first).to_have_text("ноябрь 2026")
+    paid = page.locator(".payment", has=page.locator(".state-succeeded")).first
+    expect(paid).to_contain_text("оплачен")
+    expect(paid.locator(".payment-lines li").first).to_contain_text(rub("1 500,50"))
+    tab.shoot("charges")
+
+    # Показания: a new meter's reading with a photo; a lower one is refused beside the field.
+    page.get_by_role("link", name="Показания").click()
+    expect(page.get_by_role("heading", name="Показания", level=1)).to_be_visible()
+    page.get_by_label("Номер счётчика").fill("ХВ-123")
+    page.get_by_label("Что измеряет").select_option(label="Холодная вода")
+    month_ago = dt.date.today() - dt.timedelta(days=30)
+    page.get_by_label("Дата снятия показаний").fill(month_ago.isoformat())
+    page.get_by_label("Т1 (или единый тариф)").fill("123,456")
+    page.get_by_label("Фото счётчика (JPEG или PNG, до 5 МБ)").set_input_files(
+        {"name": "meter.png", "mimeType": "image/png", "buffer": PNG}
+    )
+    page.get_by_role("button", name="Передать показания").click()
+    expect(page.get_by_role("status")).to_have_text("Показания приняты.")
+    expect(page.locator(".readings-history tbody tr")).to_have_count(1)
+    expect(page.locator(".meter")).to_contain_text("Холодная вода")
+    tab.shoot("readings")
+    page.get_by_label("Дата снятия показаний").fill(dt.date.today().isoformat())
+    page.get_by_label("Т1 (или единый тариф)").fill("100")
+    page.get_by_role("button", name="Передать показания").click()
+    expect(page.locator("#error-value1")).to_contain_text("меньше предыдущего")
+    expect(page.get_by_label("Т1 (или единый тариф)")).to_have_attribute("aria-invalid", "true")
+    tab.shoot("readings-refused")
+    assert len(r.store.readings(r.inns[0], ACCOUNT)) == 1
+
+    # Архив квитанций: the paid payments' receipts.
+    page.get_by_role("link", name="Архив квитанций").click()
+    expect(page.get_by_role("heading", name="Архив квитанций", level=1)).to_be_visible()
+    expect(page.locator(".receipt-card").first).to_contain_text("Итого")
+    tab.shoot("receipts")
+
+    # An unknown page says so in Russian.
     page.goto(r.base + "/cabinet/payments/00000000-0000-0000-0000-000000000000")
     expect(page.get_by_role("heading", name="Страница не найдена")).to_be_visible()
     tab.shoot("not-found")
@@ -267,3 +302,49 @@ def test_the_pages_work_without_javascript(browser: Any, running: Running) -> No
     page.get_by_role("button", name="Оплатить").click()
     page.wait_for_url(r.gateway.simulator.base_url + "/pay/**")  # type: ignore[attr-defined]
     context.close()
+
+
+def test_a_branded_cabinet_is_deleted_after_a_confirmation(browser: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    logo = tmp_path / "logo.svg"
+    logo.write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="32" viewBox="0 0 64 32">'
+        '<rect width="64" height="32" rx="6" fill="#fff"/>'
+        '<text x="32" y="22" font-size="16" text-anchor="middle" fill="#7a1f5c">ЕРЦ</text></svg>'
+    )
+    url = f"sqlite:///{tmp_path / 'runner.db'}"
+    branding = {
+        "service_name": "ЕРЦ Пермь",
+        "primary_color": "#7a1f5c",
+        "accent_color": "#4d123a",
+        "logo": logo,
+    }
+    with serve_cabinet(url, tmp_path, **branding) as r:
+        context = browser.new_context(viewport=VIEWPORTS["phone"], locale="ru-RU")
+        tab = Tab(context)
+        page = tab.page
+        login(tab, r)
+        expect(page).to_have_title("Мои лицевые счета — ЕРЦ Пермь")
+        expect(page.locator(".brand img.logo")).to_be_visible()
+        colour = page.locator(".top").evaluate("e => getComputedStyle(e).backgroundColor")
+        assert colour == "rgb(122, 31, 92)"
+        # The menu is one row on a phone (it scrolls sideways), not three wrapped lines.
+        items = page.locator(".menu li")
+        tops = {
+            round(b["y"])
+            for b in items.evaluate_all("nodes => nodes.map(n => n.getBoundingClientRect())")
+        }
+        assert len(tops) == 1
+        link(page, r.inns[0])
+        tab.shoot("branded-accounts")
+        page.get_by_role("link", name="Удалить кабинет…").click()
+        expect(page.get_by_role("heading", name="Удалить кабинет?")).to_be_visible()
+        tab.shoot("delete")
+        page.get_by_role("button", name="Удалить кабинет").click()
+        expect(page.get_by_role("heading", name="Кабинет удалён")).to_be_visible()
+        assert r.store.cabinet_by_phone(PHONE) is None
+        page.goto(r.base + "/cabinet/accounts")
+        assert page.url.endswith("/cabinet/login")
+        assert [e for e in tab.errors if r.base in e] == []
+        context.close()

@@ -24,6 +24,7 @@ from pes_sdk_runner.config import (
     parse_runner_config,
 )
 from pes_sdk_runner.config.loader import keyed
+from pes_sdk_runner.config.models import MAX_LOGO_BYTES, logo_media_type
 from pes_sdk_runner.i18n import tr
 
 from pes_sdk.errors import ConfigError
@@ -414,7 +415,8 @@ def test_documentation_names_every_key() -> None:
         "cabinet.secret_env", "cabinet.idle_timeout", "cabinet.absolute_timeout",
         "cabinet.codes_per_phone_10min", "cabinet.codes_per_phone_day",
         "cabinet.codes_per_ip_hour", "cabinet.link_failures_per_hour", "cabinet.sms.channel",
-        "cabinet.sms.settings", "cabinet.sms.secrets_env",
+        "cabinet.sms.settings", "cabinet.sms.secrets_env", "cabinet.service_name",
+        "cabinet.primary_color", "cabinet.accent_color", "cabinet.logo",
         "partners[i].inn", "partners[i].kpp", "partners[i].name", "partners[i].bank",
         "partners[i].fee", "partners[i].source.kind", "partners[i].source.folder",
         "partners[i].source.settings", "partners[i].source.secrets_env", "partners[i].format",
@@ -1136,6 +1138,44 @@ def test_the_cabinet_section_read_in_full(tmp_path: Path) -> None:
     assert config.cabinet.sms.settings["path"] == str(config.service.data / "sms" / "codes.jsonl")
 
 
+def test_the_cabinets_branding_is_read_and_the_logo_found_beside_the_file(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "brand").mkdir()
+    (tmp_path / "brand" / "logo.svg").write_text('<?xml version="1.0"?>\n<svg xmlns="x"/>')
+    data = base_config()
+    data["cabinet"] = {
+        "secret_env": "S",
+        "service_name": "ЕРЦ Пермь",
+        "primary_color": "#7A1F5C",
+        "accent_color": "#4d123a",
+        "logo": "brand/logo.svg",
+    }
+    config = load_runner_config(write(tmp_path, data), env=full_env(**_S))
+    cabinet = config.cabinet
+    assert cabinet is not None
+    assert (cabinet.service_name, cabinet.primary_color, cabinet.accent_color) == (
+        "ЕРЦ Пермь",
+        "#7a1f5c",
+        "#4d123a",
+    )
+    assert cabinet.logo == tmp_path / "brand" / "logo.svg"
+    defaults = CabinetConfig(CABINET_SECRET)
+    assert (defaults.service_name, defaults.primary_color, defaults.logo) == (
+        "Личный кабинет",
+        "#0b6b4f",
+        None,
+    )
+
+
+def test_logo_types_are_told_by_their_bytes() -> None:
+    assert logo_media_type(b"\x89PNG\r\n\x1a\nrest") == "image/png"
+    assert logo_media_type(b"\xff\xd8\xff\xe0rest") == "image/jpeg"
+    assert logo_media_type(b'\xef\xbb\xbf  <svg xmlns="x"/>') == "image/svg+xml"
+    assert logo_media_type(b"<html><body>no</body></html>") is None
+    assert logo_media_type(b"GIF89a") is None
+
+
 @pytest.mark.parametrize(
     ("cabinet", "env", "key", "says"),
     [
@@ -1153,6 +1193,12 @@ def test_the_cabinet_section_read_in_full(tmp_path: Path) -> None:
         ({"secret_env": "S", "codes_per_phone_day": 0}, _S, "cabinet.codes_per_phone_day", "1"),
         ({"secret_env": "S", "sms": {"channel": "pigeon"}}, _S, "cabinet.sms.channel", "pigeon"),
         ({"secret_env": "S", "colour": "red"}, _S, "cabinet.colour", "unknown key"),
+        ({"secret_env": "S", "primary_color": "red"}, _S, "cabinet.primary_color", "#rrggbb"),
+        ({"secret_env": "S", "accent_color": "#12345"}, _S, "cabinet.accent_color", "#rrggbb"),
+        ({"secret_env": "S", "service_name": "x" * 61}, _S, "cabinet.service_name", "60"),
+        ({"secret_env": "S", "logo": "nope.png"}, _S, "cabinet.logo", "cannot read"),
+        ({"secret_env": "S", "logo": "logo.gif"}, _S, "cabinet.logo", "PNG, SVG or JPEG"),
+        ({"secret_env": "S", "logo": "big.png"}, _S, "cabinet.logo", "larger than 262144"),
     ],
 )
 def test_cabinet_problems_are_reported_by_key(
@@ -1160,6 +1206,8 @@ def test_cabinet_problems_are_reported_by_key(
 ) -> None:
     data = base_config()
     data["cabinet"] = cabinet
+    (tmp_path / "logo.gif").write_bytes(b"GIF89a" + b"\x00" * 32)
+    (tmp_path / "big.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * MAX_LOGO_BYTES)
     error = problems_of(tmp_path, data, env=full_env(**env))
     found = [p for p in error.problems if p.startswith(key)]
     assert found, error.problems

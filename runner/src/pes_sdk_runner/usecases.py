@@ -322,6 +322,17 @@ class ClientUseCases:
             None,
         )
 
+    def charges(self, partner_inn: str, account: str) -> list[ServiceBalance]:
+        """What each registry period charged on the account (every active debt registry of
+        the partner, newest period first): the client's charges history."""
+        found = self.store.account_charges(partner_inn, account)
+        self._event("charges.by_account", partner=partner_inn, account=mask_account(account))
+        return found
+
+    def house_address(self, house_id: str) -> str | None:
+        """The house's address as text, when the operator loaded the house directory."""
+        return self.store.house_address(house_id.lower())
+
     def partners(self) -> dict[str, Partner]:
         """The partners served, by ИНН: the configuration's, and the store's from before."""
         # The configuration is the source of truth; the store has what was configured before.
@@ -480,21 +491,26 @@ class ClientUseCases:
         """The 54-ФЗ receipt of ``payment`` (None unless ``[receipts] enabled``): an agent
         position per line naming its partner as the supplier, the client's fees at
         ``receipts.fee_vat``, ``email`` as the buyer's contact."""
-        receipts = self.config.receipts
-        if not receipts.enabled:
+        if not self.config.receipts.enabled:
             return None
+        try:
+            return self.build_receipt(payment, email)
+        except (ConfigError, ValueError) as exc:  # a partner the receipt cannot name
+            raise AcquirerFailed(str(exc)) from None
+
+    def build_receipt(self, payment: Payment, email: str | None = None) -> Receipt:
+        """The receipt of ``payment`` as :meth:`receipt_for` builds it, whether or not
+        receipts are sent (``ConfigError`` / ``ValueError`` for a partner it cannot name)."""
+        receipts = self.config.receipts
         configured = {p.inn: p.supplier for p in self.config.partners}
         # A partner served before but no longer configured keeps its name and ИНН.
         suppliers = {
             inn: configured.get(inn) or Supplier(inn, partner.name)
             for inn, partner in self.partners().items()
         }
-        try:
-            return Receipt.for_payment(
-                payment, suppliers, fee_vat=receipts.fee_vat, customer_email=email
-            )
-        except (ConfigError, ValueError) as exc:  # a partner the receipt cannot name
-            raise AcquirerFailed(str(exc)) from None
+        return Receipt.for_payment(
+            payment, suppliers, fee_vat=receipts.fee_vat, customer_email=email
+        )
 
     @staticmethod
     def check_receipt_email(value: str | None) -> str | None:
@@ -528,6 +544,27 @@ class ClientUseCases:
             self.count_credits([applied])
             entry = applied.entry
         return entry
+
+    def payments_of(self, owner: str, limit: int = 200) -> list[PaymentEntry]:
+        """The newest ``limit`` payments ``owner`` made, newest first (no one else's)."""
+        return self.store.payments_of_app(owner, limit)
+
+    def receipts_of(self, owner: str, limit: int = 200) -> list[tuple[PaymentEntry, Receipt]]:
+        """The receipt of each paid payment ``owner`` made, newest first.
+
+        The runner keeps no receipt data of its own yet: each is built again as the kit
+        builds it for the acquirer (:meth:`build_receipt`, from today's configuration),
+        without the client's e-mail, which is never stored. A payment whose receipt cannot
+        be built (a partner no longer named) is left out."""
+        out = []
+        for entry in self.payments_of(owner, limit):
+            if not entry.state.is_paid:
+                continue
+            try:
+                out.append((entry, self.build_receipt(entry.payment)))
+            except (ConfigError, ValueError):
+                continue
+        return out
 
     def count_credits(self, applied: Iterable[Applied]) -> None:
         """Count and log each payment a confirmation credited (a webhook's or a refresh's)."""

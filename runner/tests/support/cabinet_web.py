@@ -14,6 +14,7 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -138,6 +139,36 @@ class WebClient:
             data=data,
             method="POST",
             headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        return self._open(req)
+
+    def post_multipart(
+        self,
+        path: str,
+        fields: Sequence[tuple[str, str]] | Mapping[str, str],
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+    ) -> Page:
+        """A ``multipart/form-data`` form, as a browser sends one with a file input;
+        ``files`` by field name: (file name, bytes, media type)."""
+        boundary = "----pes-test-" + uuid.uuid4().hex
+        items = fields.items() if isinstance(fields, Mapping) else fields
+        body = b""
+        for name, value in items:
+            body += (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+            ).encode()
+        for name, (filename, data, kind) in (files or {}).items():
+            body += (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+                f'filename="{filename}"\r\nContent-Type: {kind}\r\n\r\n'
+            ).encode()
+            body += data + b"\r\n"
+        body += f"--{boundary}--\r\n".encode()
+        req = urllib.request.Request(
+            self.url(path),
+            data=body,
+            method="POST",
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
         )
         return self._open(req)
 

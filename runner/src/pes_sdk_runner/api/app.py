@@ -33,7 +33,7 @@ import time
 import typing
 import urllib.parse
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar
 
@@ -45,7 +45,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Match, Mount, Route
+from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pes_sdk import identifiers
@@ -961,7 +961,7 @@ class _Limits:
     def limit(self, path: str) -> int:
         if path == self.webhook_path:
             return MAX_WEBHOOK_BODY
-        if path == "/v1/readings":
+        if path in ("/v1/readings", "/cabinet/readings"):  # a meter photo
             return _MAX_READING_BODY
         return MAX_BODY_BYTES
 
@@ -1026,23 +1026,37 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
     return _error(ApiError(500, "internal", "an internal error; it has been logged"))
 
 
+def _template(routes: Sequence[BaseRoute], scope: Scope, prefix: str = "") -> str | None:
+    """The route template a request goes to (a mounted app's routes with the mount's path
+    before them: ``/cabinet/pay/{inn}/{account}``), or None; a wrong method still names it."""
+    partial = None
+    for route in routes:
+        match, child = route.matches(scope)
+        if match is Match.NONE:
+            continue
+        if isinstance(route, Mount):
+            inner = _template(route.routes, {**scope, **child}, prefix + route.path)
+            return inner or prefix + route.path  # a mounted app without routes (static files)
+        path = getattr(route, "path", "")
+        if match is Match.FULL:
+            return prefix + path
+        partial = partial or prefix + path
+    return partial
+
+
 class _Observe:
     """ASGI middleware: counts and logs every request by route template and status."""
 
-    def __init__(self, app: ASGIApp, routes: list[Route], metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute], metrics: Metrics) -> None:
         self.app = app
         self.routes = routes
         self.metrics = metrics
 
     def _route(self, scope: Scope) -> str:
-        found = scope.get("route")  # the router notes the route it handed the request to
-        if isinstance(found, Route):
-            return found.path
-        for route in self.routes:
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
-                return route.path
-        return "unmatched"  # a fixed label: unknown paths must not grow the metrics
+        # The template is found on a copy of the request's scope as it came: routing
+        # changes the scope (a mount's root_path), and the cabinet's pages are mounted.
+        found = _template(self.routes, scope)
+        return found or "unmatched"  # a fixed label: unknown paths must not grow the metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -1057,10 +1071,11 @@ class _Observe:
                 status = message["status"]
             await send(message)
 
+        asked = {k: scope[k] for k in ("type", "path", "root_path", "method") if k in scope}
         try:
             await self.app(scope, receive, keep_status)
         finally:
-            route = self._route(scope)
+            route = self._route(asked)
             method = scope["method"]
             self.metrics.inc(
                 "pes_http_requests_total", route=route, method=method, status=str(status)
@@ -1125,7 +1140,8 @@ def create_app(
         },
     )
     app.add_middleware(_Limits, webhook_path=config.http.webhook_path)
-    app.add_middleware(_Observe, routes=routes, metrics=api.metrics)  # outermost: sees 413s
+    # outermost: sees 413s
+    app.add_middleware(_Observe, routes=[*routes, *pages], metrics=api.metrics)
     app.state.api = api
     return app
 

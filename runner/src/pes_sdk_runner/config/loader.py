@@ -33,6 +33,7 @@ from pes_sdk.partners_file import parse_partner_table, parse_service_table
 from pes_sdk.plugins.manager import PluginHost, get_host
 from pes_sdk_runner.config.models import (
     INBOX,
+    MAX_LOGO_BYTES,
     OUTBOX,
     AdapterSettings,
     CabinetConfig,
@@ -47,6 +48,7 @@ from pes_sdk_runner.config.models import (
     SourceConfig,
     StoreConfig,
     StoreKind,
+    logo_media_type,
 )
 from pes_sdk_runner.i18n import tr, tr_n
 
@@ -185,6 +187,38 @@ def _text(value: Any) -> str:
     if not value.strip():
         raise ValueError(tr("is empty"))
     return value.strip()
+
+
+def _service_name(value: Any) -> str:
+    name = _text(value)
+    if len(name) > _MAX_SERVICE_NAME:
+        raise ValueError(tr("is longer than {n} characters", n=_MAX_SERVICE_NAME))
+    return name
+
+
+def _color(value: Any) -> str:
+    text = _text(value)
+    if not _COLOR.match(text):
+        raise ValueError(tr("is a colour written #rrggbb, not {text!r}", text=text))
+    return text.lower()
+
+
+def _logo(path: Path) -> Path:
+    """A logo file the cabinet can serve: PNG, SVG or JPEG, at most MAX_LOGO_BYTES."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_LOGO_BYTES:
+            raise ValueError(
+                tr("{path} is larger than {n} bytes", path=str(path), n=MAX_LOGO_BYTES)
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(
+            tr("cannot read {path}: {error}", path=str(path), error=exc.strerror or str(exc))
+        ) from None
+    if logo_media_type(data) is None:
+        raise ValueError(tr("{path} is not a PNG, SVG or JPEG image", path=str(path)))
+    return path
 
 
 def _bool(value: Any) -> bool:
@@ -456,7 +490,11 @@ _CABINET_NUMBERS: Mapping[str, Callable[[Any], Any]] = {
     "codes_per_ip_hour": _whole(1, 1_000_000, tr("codes")),
     "link_failures_per_hour": _whole(1, 1000, tr("attempts")),
 }
-_CABINET_KEYS = ("secret_env", "sms", *_CABINET_NUMBERS)
+_CABINET_BRANDING = ("service_name", "primary_color", "accent_color", "logo")
+_CABINET_KEYS = ("secret_env", "sms", *_CABINET_NUMBERS, *_CABINET_BRANDING)
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}\Z")
+#: The longest service name taken: it fits a phone's header.
+_MAX_SERVICE_NAME = 60
 _SMS_KEYS = ("channel", "settings", "secrets_env")
 #: The sandbox SMS channel's file, under the data folder.
 SMS_OUTBOX = Path("outbox") / "sms.jsonl"
@@ -813,11 +851,31 @@ class _Loader:
         if idle is not None and absolute is not None and idle > absolute:
             self.r.note("cabinet.idle_timeout", tr("is longer than cabinet.absolute_timeout"))
             complete = False
+        branding = self.branding(table)
         sms = self.sms(table, data_folder)
-        if secret is None or var is None or sms is None or not complete:
+        if secret is None or var is None or sms is None or not complete or branding is None:
             return None
         channel, adapter = sms
-        return CabinetConfig(secret, var, channel, adapter, **values)
+        return CabinetConfig(secret, var, channel, adapter, **values, **branding)
+
+    def branding(self, table: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The cabinet's name, colours and logo (the keys given); None if one is wrong."""
+        values: dict[str, Any] = {}
+        readers: dict[str, Callable[[Any], Any]] = {
+            "service_name": _service_name,
+            "primary_color": _color,
+            "accent_color": _color,
+            "logo": lambda v: _logo(_resolve(self.base, _text(v))),
+        }
+        complete = True
+        for key, convert in readers.items():
+            if key not in table:
+                continue
+            value = self.r.get(table, key, "cabinet", convert)
+            if value is None:
+                complete = False
+            values[key] = value
+        return values if complete else None
 
     def sms(
         self, cabinet: Mapping[str, Any], data_folder: Path | None

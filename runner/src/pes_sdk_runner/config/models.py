@@ -24,6 +24,7 @@ from pes_sdk.partners_file import PartnersFile, ServiceDetails
 
 __all__ = [
     "INBOX",
+    "MAX_LOGO_BYTES",
     "OUTBOX",
     "AdapterSettings",
     "CabinetConfig",
@@ -38,6 +39,7 @@ __all__ = [
     "SourceConfig",
     "StoreConfig",
     "StoreKind",
+    "logo_media_type",
     "mask_url",
 ]
 
@@ -45,6 +47,22 @@ __all__ = [
 INBOX = "inbox"
 #: The built-in delivery channel: payment registry files written to a folder (папка исходящих).
 OUTBOX = "outbox"
+
+
+#: The largest cabinet logo taken (bytes): it is sent with every page's first view.
+MAX_LOGO_BYTES = 256 * 1024
+
+
+def logo_media_type(data: bytes) -> str | None:
+    """The media type of a cabinet logo by its content (PNG, JPEG or SVG), else None."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<?xml", b"<svg", b"<!--")) and b"<svg" in data[:4096].lower():
+        return "image/svg+xml"
+    return None
 
 
 def _hidden(value: object) -> str:
@@ -289,6 +307,12 @@ class CabinetConfig:
     codes_per_phone_day: int = 10
     codes_per_ip_hour: int = 30
     link_failures_per_hour: int = 5
+    #: the cabinet's branding: the service's name (header, page titles), its colours
+    #: (``#rrggbb``) and logo (a PNG, SVG or JPEG file, checked when the file is loaded)
+    service_name: str = "Личный кабинет"
+    primary_color: str = "#0b6b4f"
+    accent_color: str = "#08513c"
+    logo: Path | None = None
 
 
 @attrs.frozen

@@ -428,6 +428,12 @@ class Store(Protocol):
         """The partner's services on a personal account, as :meth:`find_services`."""
         ...
 
+    def account_charges(self, partner_inn: str, account: str) -> list[ServiceBalance]:
+        """What each of the partner's active debt registries (one per period) charged on the
+        account, newest registry period first; ``paid`` as :meth:`find_services` counts it
+        since that registry was received."""
+        ...
+
     def debts_without_house(self) -> dict[str, int]:
         """Per partner ИНН, how many active debts have no house (found by account only)."""
         ...
@@ -507,6 +513,11 @@ class Store(Protocol):
         The first app recorded for an order keeps it (a repeat is a no-op), so a caller
         compares the answer with its own id.
         """
+        ...
+
+    def payments_of_app(self, app_id: str, limit: int = 200) -> list[PaymentEntry]:
+        """The newest ``limit`` payments the app (a cabinet: ``cabinet:<id>``) created,
+        newest first."""
         ...
 
     def payment_app(self, order_id: uuid.UUID) -> str | None:

@@ -130,6 +130,15 @@ SELECT d.partner_inn, d.account, d.service, d.house_id, d.premises, d.amount, d.
  ORDER BY d.partner_inn, d.service, d.account
 """
 
+#: Every period's active registry, not only the newest (a client's charges history).
+_CHARGES = _BALANCE.replace(
+    """   AND r.period = (SELECT MAX(r2.period) FROM debt_registries r2
+                    WHERE r2.partner_inn = r.partner_inn AND r2.status = 'active')
+ ORDER BY d.partner_inn, d.service, d.account""",
+    " ORDER BY r.period DESC, d.service",
+)
+assert _CHARGES != _BALANCE
+
 
 #: How long login attempts are kept: the longest window of a login limit (a day).
 _LOGIN_KEPT = dt.timedelta(days=1)
@@ -435,9 +444,11 @@ class SqlStore:
             ).fetchall()
         return [self._registry(r) for r in rows]
 
-    def _balances(self, where: str, params: Sequence[Any]) -> list[ServiceBalance]:
+    def _balances(
+        self, where: str, params: Sequence[Any], query: str = _BALANCE
+    ) -> list[ServiceBalance]:
         with self._read() as cur:
-            rows = self._x(cur, _BALANCE.format(where=where), params).fetchall()
+            rows = self._x(cur, query.format(where=where), params).fetchall()
         return [
             ServiceBalance(
                 partner_inn=r[0],
@@ -463,6 +474,11 @@ class SqlStore:
 
     def find_by_account(self, partner_inn: str, account: str) -> list[ServiceBalance]:
         return self._balances("d.partner_inn = ? AND d.account = ?", (partner_inn, account))
+
+    def account_charges(self, partner_inn: str, account: str) -> list[ServiceBalance]:
+        return self._balances(
+            "d.partner_inn = ? AND d.account = ?", (partner_inn, account), _CHARGES
+        )
 
     def debts_without_house(self) -> dict[str, int]:
         with self._read() as cur:
@@ -797,6 +813,24 @@ class SqlStore:
                 cur, "SELECT app_id FROM payment_apps WHERE order_id = ?", (str(order_id),)
             ).fetchone()
         return str(row[0])
+
+    def payments_of_app(self, app_id: str, limit: int = 200) -> list[PaymentEntry]:
+        with self._read() as cur:
+            rows = self._x(
+                cur,
+                self._ENTRY + " WHERE order_id IN (SELECT order_id FROM payment_apps"
+                " WHERE app_id = ?) ORDER BY created_at DESC, order_id LIMIT ?",
+                (app_id, limit),
+            ).fetchall()
+            ids = [r[0] for r in rows]
+            lines = []
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                marks = ", ".join("?" * len(chunk))
+                lines += self._x(
+                    cur, self._LINES + f" WHERE order_id IN ({marks})", chunk
+                ).fetchall()
+        return self._entries(rows, lines)
 
     def payment_app(self, order_id: uuid.UUID) -> str | None:
         with self._read() as cur:

@@ -12,13 +12,17 @@ only); partner-supplied text goes through Jinja2's autoescape like any other.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import email.parser
+import email.policy
 import hashlib
 import logging
 import re
 import secrets
 import urllib.parse
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -35,7 +39,9 @@ from starlette.staticfiles import StaticFiles
 
 from pes_sdk.gateways.models import ConfirmationKind, PaymentState
 from pes_sdk.models.payments import PaymentLine
+from pes_sdk.models.readings import MeterReading, MeterType
 from pes_sdk.money import ZERO
+from pes_sdk.period import Period
 from pes_sdk_runner import usecases as uc
 from pes_sdk_runner.cabinet import Cabinets
 from pes_sdk_runner.cabinet.errors import (
@@ -48,8 +54,9 @@ from pes_sdk_runner.cabinet.errors import (
 from pes_sdk_runner.cabinet.sessions import ActiveSession
 from pes_sdk_runner.cabinet.web import security as sec
 from pes_sdk_runner.cabinet.web.money import AmountError, parse_rub, rub, rub_input
+from pes_sdk_runner.config.models import logo_media_type
 from pes_sdk_runner.logs import event
-from pes_sdk_runner.store.base import ServiceBalance
+from pes_sdk_runner.store.base import DecreaseReason, ServiceBalance, StoredReading
 
 __all__ = ["CURRENT_COOKIE", "Pages", "cabinet_app"]
 
@@ -69,6 +76,33 @@ _STATES = {
     PaymentState.PARTIALLY_REFUNDED: "оплачен, часть возвращена",
     PaymentState.REFUNDED: "возвращён",
 }
+
+_MONTHS = (
+    "январь", "февраль", "март", "апрель", "май", "июнь",
+    "июль", "август", "сентябрь", "октябрь", "ноябрь", "декабрь",
+)  # fmt: skip
+_METER_TYPES = {
+    MeterType.GAS: "Газ",
+    MeterType.ELECTRICITY: "Электроэнергия",
+    MeterType.ELECTRICITY_DAY: "Электроэнергия, день",
+    MeterType.ELECTRICITY_NIGHT: "Электроэнергия, ночь",
+    MeterType.ELECTRICITY_PEAK: "Электроэнергия, пик",
+    MeterType.ELECTRICITY_HALF_PEAK: "Электроэнергия, полупик",
+    MeterType.ELECTRICITY_NIGHT_ZONE: "Электроэнергия, ночная зона",
+    MeterType.HOT_WATER: "Горячая вода",
+    MeterType.COLD_WATER: "Холодная вода",
+    MeterType.HEATING: "Отопление",
+    MeterType.DRAINAGE: "Водоотведение",
+    MeterType.IRRIGATION: "Полив",
+    MeterType.GARBAGE: "Вывоз мусора",
+}
+_DECREASES = {
+    DecreaseReason.ROLLOVER: "счётчик прошёл через ноль",
+    DecreaseReason.REPLACED: "счётчик заменён",
+}
+#: The largest multipart form taken (the readings form: a photo and a few fields).
+_MAX_MULTIPART = uc.MAX_PHOTO_BYTES + 64 * 1024
+_VALUE = re.compile(r"\d{1,12}([.,]\d{1,6})?")
 
 log = logging.getLogger("pes_sdk_runner.cabinet")
 T = TypeVar("T")
@@ -123,6 +157,28 @@ class Pages:
             undefined=jinja2.StrictUndefined,
         )
         self.env.filters["rub"] = rub
+        self.env.filters["period"] = _period_text
+        zone = clients.config.service.time_zone  # the service's clock, as its registries
+
+        def day(value: dt.date | dt.datetime) -> str:
+            return _day_text(value, zone)
+
+        self.env.filters["day"] = day
+        config = cabinets.config
+        self.brand = config.service_name
+        # The colours as a stylesheet of their own (the CSP allows no inline style); its
+        # address changes with them, so a browser's cached copy is never stale.
+        self.theme = (
+            ":root {\n"
+            f"  --brand: {config.primary_color};\n"
+            f"  --brand-dark: {config.accent_color};\n"
+            "}\n"
+        )
+        self.theme_version = hashlib.sha256(self.theme.encode()).hexdigest()[:12]
+        self.logo: tuple[bytes, str] | None = None
+        if config.logo is not None:  # checked when the configuration was loaded
+            data = config.logo.read_bytes()
+            self.logo = (data, logo_media_type(data) or "application/octet-stream")
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -143,6 +199,9 @@ class Pages:
             static=f"{base}/static",
             csrf=csrf,
             logged_in=session is not None,
+            brand=self.brand,
+            theme=f"{base}/theme.css?v={self.theme_version}",
+            logo=f"{base}/logo" if self.logo is not None else "",
             **context,
         )
         response = HTMLResponse(html, status_code=status)
@@ -183,6 +242,47 @@ class Pages:
             out.setdefault(name, []).append(value.replace("\x00", ""))
         return out
 
+    async def multipart(self, request: Request) -> tuple[dict[str, list[str]], dict[str, bytes]]:
+        """A ``multipart/form-data`` body (the readings form, with a photo): its text fields
+        and its files' bytes by field name; at most :data:`_MAX_MULTIPART` bytes are read."""
+        kind = request.headers.get("content-type", "")
+        if kind.split(";")[0].strip().lower() != "multipart/form-data":
+            raise HTTPException(415, "Форма отправлена в неизвестном виде")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > _MAX_MULTIPART:
+                raise HTTPException(413, "Файл слишком большой: фото — не больше 5 МБ")
+            chunks.append(chunk)
+        # The standard library's MIME parser reads form-data too (RFC 7578 is MIME).
+        head = f"Content-Type: {kind}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            head + b"".join(chunks)
+        )
+        if not message.is_multipart():
+            raise HTTPException(400, "Форма не прочитана")
+        fields: dict[str, list[str]] = {}
+        files: dict[str, bytes] = {}
+        for n, part in enumerate(message.iter_parts()):
+            if n >= _MAX_FIELDS:
+                raise HTTPException(400, "Форма не прочитана")
+            name = part.get_param("name", header="content-disposition")
+            if not isinstance(name, str):
+                continue
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""
+            if part.get_filename() is not None:
+                if data:  # an empty file input sends a part without bytes
+                    files[name] = data
+                continue
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise HTTPException(400, "Форма не прочитана") from None
+            fields.setdefault(name, []).append(text.replace("\x00", ""))
+        return fields, files
+
     async def signed_in(
         self, request: Request, *, post: bool = False
     ) -> tuple[ActiveSession, str, dict[str, list[str]]] | Response:
@@ -197,6 +297,20 @@ class Pages:
             if not sec.csrf_matches(_one(form, "csrf"), self.session_csrf(token)):
                 return self.stale_form(request, session, token)
         return session, token, form
+
+    async def signed_in_with_files(
+        self, request: Request
+    ) -> tuple[ActiveSession, str, dict[str, list[str]], dict[str, bytes]] | Response:
+        """As :meth:`signed_in` for a multipart POST: the CSRF token is a field of the
+        multipart form, checked like any other form's."""
+        found = await self.session(request)
+        if found is None:
+            return self.to_login(request)
+        session, token = found
+        form, files = await self.multipart(request)
+        if not sec.csrf_matches(_one(form, "csrf"), self.session_csrf(token)):
+            return self.stale_form(request, session, token)
+        return session, token, form, files
 
     def stale_form(self, request: Request, session: ActiveSession | None, token: str) -> Response:
         return self.render(
@@ -576,7 +690,7 @@ class Pages:
         premises = mine[0].service.premises if mine else ""
         address = None
         if placed is not None and placed.house_id is not None:
-            address = self.clients.store.house_address(placed.house_id.lower())
+            address = self.clients.house_address(placed.house_id)
 
         def view(r: Row) -> dict[str, Any]:
             s = r.service
@@ -782,25 +896,364 @@ class Pages:
             fee=sum((ln.client_fee for ln in entry.payment.lines), ZERO),
         )
 
-    # -- later pages --------------------------------------------------------------------------
+    # -- Начисления и платежи -----------------------------------------------------------------
 
-    def placeholder(self, title: str, active: str) -> Callable[[Request], Awaitable[Response]]:
-        async def page(request: Request) -> Response:
-            found = await self.signed_in(request)
-            if isinstance(found, Response):
-                return found
-            session, token, _form = found
+    def charges_view(self, session: ActiveSession) -> list[dict[str, Any]]:
+        """Per linked account: what each registry period charged, and the cabinet's own
+        payments with their lines on it."""
+        partners = self.clients.partners()
+        payments = self.clients.payments_of(session.client)
+
+        def name(inn: str) -> str:
+            partner = partners.get(inn)
+            return partner.name if partner else inn
+
+        out = []
+        for inn, account in self.linked(session.cabinet_id):
+            charges = [
+                {
+                    "period": c.period or c.registry_period,
+                    "service": c.service or "Услуга",
+                    "partner": name(c.partner_inn),
+                    "amount": c.debt,
+                }
+                for c in self.clients.charges(inn, account)
+            ]
+            paid = []
+            for entry in payments:
+                lines = [
+                    ln
+                    for ln in entry.payment.lines
+                    if (ln.partner_inn, ln.account) == (inn, account)
+                ]
+                if not lines:
+                    continue
+                paid.append(
+                    {
+                        "order_id": str(entry.order_id),
+                        "at": entry.payment.created_at,
+                        "state": entry.state.value,
+                        "state_text": _STATES.get(entry.state, entry.state.value),
+                        "lines": [
+                            {
+                                "service": ln.service or "Услуга",
+                                "partner": name(ln.partner_inn),
+                                "amount": ln.amount,
+                                "fee": ln.client_fee,
+                            }
+                            for ln in lines
+                        ],
+                        "total": sum((ln.amount for ln in lines), ZERO),
+                    }
+                )
+            out.append(
+                {
+                    "inn": inn,
+                    "account": account,
+                    "partner": name(inn),
+                    "charges": charges,
+                    "payments": paid,
+                }
+            )
+        return out
+
+    async def charges(self, request: Request) -> Response:
+        found = await self.signed_in(request)
+        if isinstance(found, Response):
+            return found
+        session, token, _form = found
+        accounts = await self.run(self.charges_view, session)
+        return self.render(
+            request,
+            "charges.html",
+            session=session,
+            csrf=self.session_csrf(token),
+            active="charges",
+            accounts=accounts,
+        )
+
+    # -- Показания ---------------------------------------------------------------------------
+
+    def readings_view(self, session: ActiveSession, inn: str, account: str) -> dict[str, Any]:
+        history = self.clients.readings(session.client, inn, account)
+        meters: dict[tuple[str, int, str], StoredReading] = {}
+        for r in history:  # newest first: the first of each meter is its latest
+            if not r.superseded:
+                key = (r.reading.meter_number, int(r.reading.meter_type), r.reading.service)
+                meters.setdefault(key, r)
+        return {
+            "meters": [
+                {
+                    "key": _meter_key(*key),
+                    "number": key[0],
+                    "type": _METER_TYPES.get(MeterType(key[1]), str(key[1])),
+                    "shown": [_value_text(v) for v in r.reading.values],
+                    "taken_on": r.reading.taken_on,
+                }
+                for key, r in meters.items()
+            ],
+            "history": [
+                {
+                    "taken_on": r.reading.taken_on,
+                    "number": r.reading.meter_number,
+                    "type": _METER_TYPES.get(r.reading.meter_type, str(r.reading.meter_type)),
+                    "shown": [_value_text(v) for v in r.reading.values],
+                    "received": r.received_at,
+                    "photo": r.reading.photo is not None,
+                    "note": "исправлено"
+                    if r.superseded
+                    else (_DECREASES[r.decrease] if r.decrease else ""),
+                }
+                for r in history
+            ],
+            "meter_keys": {_meter_key(*key): key for key in meters},
+        }
+
+    def chosen(
+        self, request: Request, linked: Sequence[tuple[str, str]], value: str
+    ) -> tuple[str, str]:
+        """The account a page names (``<ИНН>:<account>``), else the current one."""
+        inn, _, account = value.partition(":")
+        if (inn, account) in linked:
+            return inn, account
+        return self.current(request, linked)
+
+    async def readings(self, request: Request) -> Response:
+        found = await self.signed_in(request)
+        if isinstance(found, Response):
+            return found
+        session, token, _form = found
+        linked = await self.run(self.linked, session.cabinet_id)
+        if not linked:
+            return RedirectResponse(f"{_base(request)}/accounts", status_code=303)
+        inn, account = self.chosen(request, linked, request.query_params.get("account", ""))
+        notice = "Показания приняты." if "sent" in request.query_params else ""
+        return await self.readings_page(request, session, token, linked, inn, account, notice)
+
+    async def readings_page(
+        self,
+        request: Request,
+        session: ActiveSession,
+        token: str,
+        linked: Sequence[tuple[str, str]],
+        inn: str,
+        account: str,
+        notice: str = "",
+        status: int = 200,
+        errors: Mapping[str, str] | None = None,
+        values: Mapping[str, str] | None = None,
+    ) -> Response:
+        view = await self.run(self.readings_view, session, inn, account)
+        partners = self.clients.partners()
+        today = dt.datetime.now(dt.UTC).date()
+        chosen_meter = (values or {}).get("meter") or next(
+            (m["key"] for m in view["meters"]), "new"
+        )
+        return self.render(
+            request,
+            "readings.html",
+            status,
+            session=session,
+            csrf=self.session_csrf(token),
+            active="readings",
+            accounts=[
+                {
+                    "value": f"{i}:{a}",
+                    "text": f"{a}, {partners[i].name if i in partners else i}",
+                    "chosen": (i, a) == (inn, account),
+                }
+                for i, a in linked
+            ],
+            account_value=f"{inn}:{account}",
+            account=account,
+            partner=partners[inn].name if inn in partners else inn,
+            notice=notice,
+            errors=errors or {},
+            values={"taken_on": today.isoformat(), **(values or {}), "meter": chosen_meter},
+            types=[(int(t), text) for t, text in _METER_TYPES.items()],
+            decreases=list(_DECREASES.items()),
+            earliest=(today - dt.timedelta(days=uc.MAX_READING_AGE_DAYS)).isoformat(),
+            latest=(today + dt.timedelta(days=1)).isoformat(),
+            max_photo_mb=uc.MAX_PHOTO_BYTES // (1024 * 1024),
+            **{k: v for k, v in view.items() if k != "meter_keys"},
+        )
+
+    async def send_reading(self, request: Request) -> Response:
+        found = await self.signed_in_with_files(request)
+        if isinstance(found, Response):
+            return found
+        session, token, form, files = found
+        linked = await self.run(self.linked, session.cabinet_id)
+        inn, _, account = _one(form, "account").partition(":")
+        if (inn, account) not in linked:
+            raise HTTPException(404, "Такого лицевого счёта нет среди ваших")
+        names = ("meter", "number", "type", "taken_on", "value1", "value2", "value3", "decrease")
+        values = {k: _one(form, k).strip()[:64] for k in names}
+        errors: dict[str, str] = {}
+        view = await self.run(self.readings_view, session, inn, account)
+        meter = view["meter_keys"].get(values["meter"])
+        if meter is not None:
+            number, kind, service = meter[0], MeterType(meter[1]), meter[2]
+        else:
+            number, service = values["number"], ""
+            kind = None
+            if not number:
+                errors["number"] = "Укажите номер счётчика, как на его корпусе."
+            try:
+                kind = MeterType(int(values["type"]))
+            except ValueError:
+                errors["type"] = "Выберите, что измеряет счётчик."
+        readings: list[Decimal] = []
+        for i in (1, 2, 3):
+            text = values[f"value{i}"].replace(" ", "")
+            if not text:
+                if i == 1:
+                    errors["value1"] = "Введите показание, например 123,456."
+                continue
+            if not _VALUE.fullmatch(text):
+                errors[f"value{i}"] = "Введите показание цифрами, например 123,456."
+                continue
+            readings.append(Decimal(text.replace(",", ".")))
+        if values["value3"] and not values["value2"]:
+            errors["value2"] = "Заполните тарифы по порядку: Т1, затем Т2, затем Т3."
+        try:
+            taken_on = dt.date.fromisoformat(values["taken_on"])
+        except ValueError:
+            errors["taken_on"] = "Укажите дату снятия показаний, например 25.11.2026."
+            taken_on = None
+        decrease = None
+        if values["decrease"]:
+            try:
+                decrease = DecreaseReason(values["decrease"])
+            except ValueError:
+                errors["decrease"] = "Выберите причину из списка."
+        photo = files.get("photo")
+        if photo is not None:
+            try:
+                uc.photo_type(photo)
+            except uc.UseCaseError as exc:
+                errors["photo"] = _photo_error(exc)
+        if not errors and kind is not None and taken_on is not None:
+            try:
+                reading = MeterReading(account, number, kind, tuple(readings), taken_on)
+                reading = attrs.evolve(reading, service=service)
+                await self.run(
+                    self.clients.record_reading,
+                    session.client,
+                    inn,
+                    reading,
+                    photo=photo,
+                    decrease=decrease,
+                )
+            except uc.UseCaseError as exc:
+                field, text = _reading_error(exc)
+                errors[field] = text
+            except (ValueError, TypeError):
+                errors["value1"] = "Показание не принято: проверьте значения."
+        if errors:
+            return await self.readings_page(
+                request, session, token, linked, inn, account, "", 422, errors, values
+            )
+        query = urllib.parse.urlencode({"account": f"{inn}:{account}", "sent": "1"})
+        return RedirectResponse(f"{_base(request)}/readings?{query}", status_code=303)
+
+    # -- Архив квитанций -----------------------------------------------------------------------
+
+    def receipts_view(self, session: ActiveSession) -> list[dict[str, Any]]:
+        # The runner keeps no receipt data yet: each paid payment's receipt is shown as the
+        # kit builds it for the acquirer (Receipt.for_payment, from the configuration; see
+        # ClientUseCases.receipts_of). The client's e-mail is never stored, so it is not
+        # shown. The bills issue adds monthly bills to this page.
+        out = []
+        for entry, receipt in self.clients.receipts_of(session.client):
+            positions: list[dict[str, Any]] = [
+                {
+                    "name": p.name,
+                    "supplier": p.supplier.name if p.supplier else "",
+                    "inn": p.supplier.inn if p.supplier else "",
+                    "amount": p.amount * p.quantity,
+                    "agent": p.supplier is not None,
+                    "vat": _vat_text(p.vat.value),
+                }
+                for p in receipt.positions
+            ]
+            out.append(
+                {
+                    "order_id": str(entry.order_id),
+                    "at": entry.paid_at or entry.payment.created_at,
+                    "positions": positions,
+                    "fee": sum(
+                        (p.amount * p.quantity for p in receipt.positions if p.supplier is None),
+                        ZERO,
+                    ),
+                    "total": receipt.total,
+                    "state_text": _STATES.get(entry.state, entry.state.value),
+                }
+            )
+        return out
+
+    async def receipts(self, request: Request) -> Response:
+        found = await self.signed_in(request)
+        if isinstance(found, Response):
+            return found
+        session, token, _form = found
+        receipts = await self.run(self.receipts_view, session)
+        return self.render(
+            request,
+            "receipts.html",
+            session=session,
+            csrf=self.session_csrf(token),
+            active="receipts",
+            receipts=receipts,
+        )
+
+    # -- Удалить кабинет -----------------------------------------------------------------------
+
+    async def delete(self, request: Request) -> Response:
+        """The confirmation page (GET) and the deletion (POST, with ``confirm``)."""
+        post = request.method == "POST"
+        found = await self.signed_in(request, post=post)
+        if isinstance(found, Response):
+            return found
+        session, token, form = found
+        if not post or _one(form, "confirm") != "yes":
             return self.render(
                 request,
-                "message.html",
+                "delete.html",
                 session=session,
                 csrf=self.session_csrf(token),
-                active=active,
-                title=title,
-                text="Раздел скоро появится.",
+                active="accounts",
             )
+        # Deleted by another of its sessions meanwhile: the same outcome.
+        with contextlib.suppress(uc.NotFound):
+            await self.run(self.cabinets.delete, session.cabinet_id)
+        response = self.render(
+            request,
+            "message.html",
+            title="Кабинет удалён",
+            text="Ваш номер телефона, привязки лицевых счетов и сеансы удалены. "
+            "Чтобы снова пользоваться кабинетом, войдите по номеру телефона.",
+        )
+        sec.delete_cookie(request, response, sec.SESSION_COOKIE)
+        sec.delete_cookie(request, response, CURRENT_COOKIE)
+        return response
 
-        return page
+    # -- branding ------------------------------------------------------------------------------
+
+    async def theme_css(self, request: Request) -> Response:
+        return Response(
+            self.theme,
+            media_type="text/css",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
+    async def logo_file(self, request: Request) -> Response:
+        if self.logo is None:
+            raise HTTPException(404, "Логотип не настроен")
+        data, media_type = self.logo
+        return Response(
+            data, media_type=media_type, headers={"Cache-Control": "public, max-age=3600"}
+        )
 
     async def not_found(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -814,12 +1267,68 @@ class Pages:
             session=session,
             csrf=self.session_csrf(token) if token else "",
             title=titles.get(exc.status_code, "Запрос не выполнен"),
-            text=str(exc.detail) if exc.status_code in (404, 400, 415) else "",
+            text=str(exc.detail) if exc.status_code in (404, 400, 413, 415) else "",
         )
 
 
 _LINK_FIELDS = ("partner", "account", "premises", "due")
 _STALE = "Страница устарела. Отправьте форму ещё раз."
+
+
+def _period_text(period: Period) -> str:
+    return f"{_MONTHS[period.month - 1]} {period.year}"
+
+
+def _day_text(day: dt.date | dt.datetime, zone: dt.tzinfo) -> str:
+    if isinstance(day, dt.datetime):
+        moment = day if day.tzinfo is not None else day.replace(tzinfo=dt.UTC)
+        return moment.astimezone(zone).strftime("%d.%m.%Y %H:%M")
+    return day.strftime("%d.%m.%Y")
+
+
+def _value_text(value: Decimal) -> str:
+    return f"{value:f}".replace(".", ",")
+
+
+def _meter_key(number: str, kind: int, service: str) -> str:
+    """A meter's form value: a digest, so no meter number or service text is in a name."""
+    return hashlib.sha256(f"{number}\x1f{kind}\x1f{service}".encode()).hexdigest()[:16]
+
+
+def _vat_text(code: str) -> str:
+    return "без НДС" if code == "none" else f"НДС {code.removeprefix('vat')}%"
+
+
+def _photo_error(exc: uc.UseCaseError) -> str:
+    if exc.code == "too-large":
+        return f"Фото больше {uc.MAX_PHOTO_BYTES // (1024 * 1024)} МБ: уменьшите его."
+    return "Фото — файл JPEG или PNG."
+
+
+def _reading_error(exc: uc.UseCaseError) -> tuple[str, str]:
+    """The readings form's field a use case's refusal belongs beside, and its Russian."""
+    field = exc.field or ""
+    if exc.code == "value-decreased":
+        return "value1", (
+            "Показание меньше предыдущего. Если счётчик прошёл через ноль или его заменили, "
+            "выберите причину ниже."
+        )
+    if exc.code == "value-above-later":
+        return "value1", "Показание больше того, что уже передано на более позднюю дату."
+    if exc.code == "tariffs-changed":
+        return "value1", "Число тарифов не совпадает с прежними показаниями этого счётчика."
+    if field == "reading.taken_on":
+        return "taken_on", (
+            "Дата не может быть позже завтрашнего дня или раньше, чем три года назад."
+        )
+    if field.startswith("reading.values["):
+        i = int(field[len("reading.values[")]) + 1
+        return f"value{i}", "Не больше 12 цифр до запятой и 6 после."
+    if field == "photo":
+        return "photo", _photo_error(exc)
+    if isinstance(exc, uc.NotAccepted):
+        return "value1", "Этот лицевой счёт не привязан к кабинету."
+    return "value1", "Показание не принято: проверьте значения."
 
 
 def _one(form: Mapping[str, list[str]], name: str) -> str:
@@ -874,22 +1383,26 @@ def cabinet_app(
     (:class:`~.security.AcquirerOrigins`)."""
     origins = sec.AcquirerOrigins.of_gateway(gateway)
     pages = Pages(clients, cabinets, origins)
-    get, both = ["GET"], ["GET", "POST"]
+    get, both, post = ["GET"], ["GET", "POST"], ["POST"]
     routes = [
-        Route("/", pages.index, methods=get),
-        Route("/login", pages.login, methods=both),
-        Route("/login/code", pages.code, methods=both),
-        Route("/logout", pages.logout, methods=["POST"]),
-        Route("/accounts", pages.accounts, methods=get),
-        Route("/accounts/link", pages.link, methods=["POST"]),
-        Route("/accounts/unlink", pages.unlink, methods=["POST"]),
-        Route("/accounts/current", pages.choose, methods=["POST"]),
-        Route("/pay/{inn}/{account}", pages.pay_page, methods=both),
-        Route("/pay/{inn}/{account}/quote", pages.quote, methods=["POST"]),
-        Route("/payments/{order_id}", pages.payment, methods=get),
-        Route("/charges", pages.placeholder("Начисления и платежи", "charges"), methods=get),
-        Route("/readings", pages.placeholder("Показания", "readings"), methods=get),
-        Route("/receipts", pages.placeholder("Архив квитанций", "receipts"), methods=get),
+        Route("/", pages.index, methods=get, name="index"),
+        Route("/login", pages.login, methods=both, name="login"),
+        Route("/login/code", pages.code, methods=both, name="login-code"),
+        Route("/logout", pages.logout, methods=post, name="logout"),
+        Route("/accounts", pages.accounts, methods=get, name="accounts"),
+        Route("/accounts/link", pages.link, methods=post, name="link"),
+        Route("/accounts/unlink", pages.unlink, methods=post, name="unlink"),
+        Route("/accounts/current", pages.choose, methods=post, name="choose"),
+        Route("/accounts/delete", pages.delete, methods=both, name="delete"),
+        Route("/pay/{inn}/{account}", pages.pay_page, methods=both, name="pay"),
+        Route("/pay/{inn}/{account}/quote", pages.quote, methods=post, name="quote"),
+        Route("/payments/{order_id}", pages.payment, methods=get, name="payment"),
+        Route("/charges", pages.charges, methods=get, name="charges"),
+        Route("/readings", pages.readings, methods=get, name="readings"),
+        Route("/readings", pages.send_reading, methods=post, name="send-reading"),
+        Route("/receipts", pages.receipts, methods=get, name="receipts"),
+        Route("/theme.css", pages.theme_css, methods=get, name="theme"),
+        Route("/logo", pages.logo_file, methods=get, name="logo"),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: pages.not_found})

@@ -4,6 +4,31 @@
 (function () {
   "use strict";
   document.documentElement.classList.add("js");
+  // On a phone the menu is a row that scrolls sideways: bring the current page's item into
+  // view (without the script the row starts at its first item).
+  var current = document.querySelector(".menu [aria-current]");
+  var menu = document.querySelector(".menu ul");
+  var reveal = function () {
+    if (current && menu && menu.scrollWidth > menu.clientWidth) {
+      menu.scrollLeft = current.offsetLeft - (menu.clientWidth - current.offsetWidth) / 2;
+    }
+  };
+  reveal();
+  window.addEventListener("resize", reveal);
+  // The readings form: the fields of another meter only when "Другой счётчик" is chosen.
+  var meter = document.getElementById("meter");
+  var other = document.querySelector(".new-meter");
+  if (meter && other) {
+    var toggle = function () {
+      other.hidden = meter.value !== "new";
+    };
+    meter.addEventListener("change", toggle);
+    toggle();
+  }
+})();
+
+(function () {
+  "use strict";
   var form = document.getElementById("pay-form");
   if (!form || !window.fetch || !window.URLSearchParams) {
     return;
