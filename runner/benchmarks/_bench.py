@@ -35,20 +35,42 @@ CLIENT = "client-token-0123456789abcdef"
 OPERATOR = "operator-token-0123456789abcdef"
 ENV = {"PES_CLIENT_TOKENS": CLIENT, "PES_OPERATOR_TOKENS": OPERATOR}
 AUTH = {"Authorization": f"Bearer {CLIENT}"}
+#: The client cabinet's secret in the server of ``server(..., cabinet=True)``: whoever
+#: knows it can open sessions in the store that the server takes (the cabinet benchmark).
+CABINET_SECRET = "bench-cabinet-secret-0123456789abcdef"
 
 #: One request: method, path, body (or None), headers.
 Request = tuple[str, str, bytes | None, dict[str, str]]
 
 
-def runner_config(data: Path, store_url: str) -> Any:
-    """The example configuration with its data folder and store replaced."""
+def runner_config(data: Path, store_url: str, *, cabinet: bool = False) -> Any:
+    """The example configuration with its data folder and store replaced; with
+    ``cabinet``, the client cabinet on (:func:`cabinet_config`)."""
     import attrs
     from pes_sdk_runner.config import example_config_path, load_runner_config
     from pes_sdk_runner.config.models import StoreConfig, StoreKind
 
     config = load_runner_config(example_config_path(), env=ENV, data=data)
     kind = StoreKind.POSTGRESQL if store_url.startswith("postgres") else StoreKind.SQLITE
-    return attrs.evolve(config, store=StoreConfig(store_url, kind))
+    config = attrs.evolve(config, store=StoreConfig(store_url, kind))
+    if cabinet:
+        config = attrs.evolve(config, cabinet=cabinet_config(data))
+    return config
+
+
+def cabinet_config(data: Path) -> Any:
+    """``[cabinet]`` of the benchmarks: :data:`CABINET_SECRET`, codes to ``data``'s SMS
+    outbox, and limits no benchmark reaches (every session comes from one address)."""
+    from pes_sdk_runner.config import AdapterSettings, CabinetConfig
+
+    sms = AdapterSettings({"path": str(data / "outbox" / "sms.jsonl")})
+    return CabinetConfig(
+        CABINET_SECRET,
+        sms=sms,
+        codes_per_phone_10min=1_000,
+        codes_per_phone_day=1_000,
+        codes_per_ip_hour=1_000_000,
+    )
 
 
 def unsynced_store(url: str, synchronous: str = "OFF") -> Any:
@@ -68,7 +90,9 @@ def unsynced_store(url: str, synchronous: str = "OFF") -> Any:
 # -- the server process -------------------------------------------------------------------
 
 
-def _serve(store_url: str, data: Path, synchronous: str | None, group_commit: bool) -> None:
+def _serve(
+    store_url: str, data: Path, synchronous: str | None, group_commit: bool, cabinet: bool
+) -> None:
     # group_commit=False: one fsync per commit (synchronous=FULL), the runner's store before
     # group commit became its default.
     import socket
@@ -79,7 +103,7 @@ def _serve(store_url: str, data: Path, synchronous: str | None, group_commit: bo
     from pes_sdk.plugins.manager import get_host
 
     host = get_host()
-    config = runner_config(data, store_url)
+    config = runner_config(data, store_url, cabinet=cabinet)
     store: SqlStore
     if synchronous is not None:
         store = unsynced_store(store_url, synchronous)
@@ -113,9 +137,16 @@ def _announce(server: Any, port: int) -> None:
 
 @contextmanager
 def server(
-    store_url: str, data: Path, *, synchronous: str | None = None, group_commit: bool = True
+    store_url: str,
+    data: Path,
+    *,
+    synchronous: str | None = None,
+    group_commit: bool = True,
+    cabinet: bool = False,
 ) -> Iterator[str]:
     """The runner's API in a subprocess; yields its base URL and stops it afterwards.
+
+    ``cabinet``: the client cabinet on, its pages at /cabinet (:func:`cabinet_config`).
 
     The store is opened as ``pes runner serve`` opens it (SQLite with group commit).
     Diagnostics: ``group_commit=False`` syncs every commit itself (``synchronous=FULL``);
@@ -126,6 +157,8 @@ def server(
         command += ["--synchronous", synchronous]
     if not group_commit:
         command += ["--no-group-commit"]
+    if cabinet:
+        command += ["--cabinet"]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -326,9 +359,10 @@ def main() -> None:
     parser.add_argument("--data", required=True, type=Path)
     parser.add_argument("--synchronous", choices=["OFF", "NORMAL"], default=None)
     parser.add_argument("--no-group-commit", dest="group_commit", action="store_false")
+    parser.add_argument("--cabinet", action="store_true", help="the client cabinet on")
     args = parser.parse_args()
     with suppress(KeyboardInterrupt):
-        _serve(args.store, args.data, args.synchronous, args.group_commit)
+        _serve(args.store, args.data, args.synchronous, args.group_commit, args.cabinet)
 
 
 if __name__ == "__main__":

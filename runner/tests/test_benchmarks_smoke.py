@@ -60,3 +60,13 @@ def test_close_day_closes_every_partner(tmp_path: Path) -> None:
     assert re.match(NUMBER + r" s +\(.* 20 files\)", report["close_day, every partner"])
     assert re.match(r"median +\d+\.\d ms, max +\d+\.\d ms", report["per partner"])
     assert report["target close < 10 s"] in ("met", "missed")
+
+
+def test_cabinet_measures_the_payment_page_against_the_json_look_up(tmp_path: Path) -> None:
+    report = lines_of(run("cabinet.py", tmp_path))
+    assert report["accounts loaded"].startswith("20,100 (SQLite")
+    assert report["sessions"].startswith("10 concurrent")
+    for key in ("GET /v1/services, before", "GET /cabinet/pay (the page)"):
+        assert re.match(NUMBER + r" /s +p50 +\d+\.\d ms +p95 +\d+\.\d ms", report[key]), report
+    assert re.fullmatch(NUMBER, report["ratio page / look-ups"])
+    assert report["goal >= 0.5 and p95 < 50 ms"] in ("met", "missed")

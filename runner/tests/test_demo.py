@@ -6,12 +6,18 @@ loopback, the sandbox acquirer's pages and signed webhooks, the day close writin
 
 from __future__ import annotations
 
+import queue
+import re
+import signal
 import subprocess
 import sys
+import threading
 from decimal import Decimal
 from pathlib import Path
 
+from cabinet_web import WebClient
 from click.testing import CliRunner
+from pes_sdk_outbox import read_outbox
 from pes_sdk_runner.close import DEFAULT_PAYMENTS_FORMAT
 from pes_sdk_runner.config import example_config_path, load_runner_config
 from pes_sdk_runner.demo import run_demo_day
@@ -94,3 +100,78 @@ def test_installed_pes_runner_demo_exits_0_and_leaves_nothing(tmp_path: Path) ->
     assert "Traceback" not in done.stderr
     assert "none lost: yes" in done.stdout
     assert list(tmp_path.iterdir()) == []  # the temporary folder was removed
+
+
+def _lines(proc: subprocess.Popen[str]) -> queue.Queue[str | None]:
+    """The process's stdout lines as they come (None at its end), read in a thread so
+    that a test waits for them with a timeout rather than for ever."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line.rstrip("\n"))
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def test_demo_serve_opens_the_cabinet_of_a_demo_client_until_sigterm(tmp_path: Path) -> None:
+    """`pes runner demo --serve`: after the day, three lines say where the cabinet is,
+    whose phone to type and where its code lands; the code logs in and the payment page
+    shows the linked account's services at once; SIGTERM ends it cleanly."""
+    folder = tmp_path / "day"
+    with open(tmp_path / "stderr.txt", "w", encoding="utf-8") as err:
+        proc = subprocess.Popen(
+            [str(PES), "runner", "demo", "--serve", "--out", str(folder)],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env={"PATH": str(PES.parent), "LANG": "C.UTF-8"},
+        )
+    try:
+        lines = _lines(proc)
+        printed: list[str] = []
+        while not (printed and printed[-1].startswith("sms outbox: ")):
+            line = lines.get(timeout=180)
+            assert line is not None, "\n".join(printed)
+            printed.append(line)
+        end = printed.index("   every payment on the right account, none lost: yes")
+        served = printed[end + 1 :]
+        assert [line.split(": ", 1)[0] for line in served] == ["cabinet", "phone", "sms outbox"]
+        url, phone, outbox = (line.split(": ", 1)[1] for line in served)
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/cabinet/", url)
+        assert Path(outbox) == folder.resolve() / "outbox" / "sms.jsonl"
+
+        web = WebClient(url.removesuffix("/cabinet/"))
+        form = web.get("/cabinet/login")
+        assert web.post("/cabinet/login", {"csrf": form.csrf, "phone": phone}).status == 303
+        texts = [m["text"] for m in read_outbox(outbox) if m["to"] == phone]
+        code = re.search(r"\d{6}", texts[-1])
+        assert code is not None
+        form = web.get("/cabinet/login/code")
+        done = web.post("/cabinet/login/code", {"csrf": form.csrf, "code": code.group(0)})
+        assert done.status == 303, done.text
+        # Linked already: the cabinet opens on the first account's payment page.
+        home = web.get("/cabinet/")
+        assert home.status == 303 and "/cabinet/pay/" in home.location
+        page = web.get(home.location)
+        assert page.status == 200, page.text
+        # Every service at the demo address: those of the two linked accounts (УК, water)
+        # ticked and priced, one click from the acquirer; the heat supplier's found there.
+        assert len(page.keys()) == 5
+        assert len(re.findall(r'name="tick" value="[0-9a-f]{16}"[^>]*checked', page.text)) == 4
+        assert "Найдены услуги по вашему адресу" in page.text
+        assert "Отметьте услугу галочкой" not in page.text
+
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert lines.get(timeout=10) is None  # nothing printed after the three lines
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    log = (tmp_path / "stderr.txt").read_text(encoding="utf-8")
+    assert "Traceback" not in log
+    assert phone not in log  # personal data: never logged in clear

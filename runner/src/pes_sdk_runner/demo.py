@@ -18,13 +18,21 @@ What ``make demo`` shows (``pes demo`` runs it after the SDK walk-through):
 
 Everything goes through public interfaces: the HTTP API as a client app would call it, the
 formats and the gateway through the plugin host.
+
+``pes runner demo --serve`` then keeps the runner serving on loopback, the client cabinet
+(личный кабинет) on, until Ctrl-C or SIGTERM: a demo client's phone has a cabinet with the
+accounts of one demo address linked, and its login codes land in the data folder's SMS
+outbox (``outbox/sms.jsonl``), so a person can log in and see the payment page at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import secrets
 import shutil
+import signal
 import tempfile
 import time
 import urllib.error
@@ -32,7 +40,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -50,13 +58,28 @@ from pes_sdk.models.readings import MeterReading, MeterType
 from pes_sdk.models.registry import RegistryHeader, RegistryKind
 from pes_sdk.models.transfers import Direction, PaymentOrder, StatementEntry
 from pes_sdk.money import ZERO, from_kopecks
+from pes_sdk.notifications import Notification, NotificationChannel, SendResult
 from pes_sdk.period import Period
 from pes_sdk.plugins.manager import PluginHost
 from pes_sdk.premises import Premises
-from pes_sdk_runner.config import RunnerConfig, example_config_path, load_runner_config
+from pes_sdk_runner.config import (
+    AdapterSettings,
+    CabinetConfig,
+    RunnerConfig,
+    example_config_path,
+    load_runner_config,
+)
 from pes_sdk_runner.store.base import LedgerKind, Store
+from pes_sdk_runner.usecases import ClientUseCases
 
-__all__ = ["DaySummary", "PartnerSummary", "demo", "run_demo_day"]
+__all__ = [
+    "CABINET_PHONE",
+    "DaySummary",
+    "PartnerSummary",
+    "demo",
+    "run_demo_day",
+    "serve_demo",
+]
 
 # Demo-only tokens of one client app and one operator (the configuration reads them from
 # these environment variables; they are never printed).
@@ -587,6 +610,120 @@ def run_demo_day(folder: Path, host: PluginHost, say: Callable[[str], None]) -> 
     return summary
 
 
+# -- after the day: the cabinet served ----------------------------------------------------
+
+#: The demo client of the cabinet (``--serve``): a made-up mobile number. Its cabinet has
+#: accounts at the address of the client who gave up on the acquirer's page, whose bills
+#: are still due after the day: the payment page has something to pay.
+CABINET_PHONE = "+79120000006"
+_CABINET_CLIENT = _CLIENTS[5]
+_LOOPBACK = "127.0.0.1"
+
+
+class _HandedBack(NotificationChannel):
+    """The demo's own SMS channel for setting up its client's cabinet: the code comes back
+    to the demo instead of landing in the outbox the person at the keyboard reads."""
+
+    name = "demo"
+    kinds = ("sms",)
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def send(self, notification: Notification) -> SendResult:
+        self.check_kind(notification)
+        self.texts.append(notification.text)
+        return SendResult(f"demo-{len(self.texts)}", dt.datetime.now(dt.UTC))
+
+
+def _set_up_cabinet(
+    store: Store, config: RunnerConfig, clients: ClientUseCases
+) -> list[tuple[str, str]]:
+    """Log the demo client in once and link two of the accounts at its address (the УК's
+    and the water supplier's), the way a client does on the accounts page (code, then each
+    account proved by its premises and amount due, its services ticked); the session is
+    ended at once. The third partner's service is left to be found at the address.
+    Returns the linked (partner ИНН, account) pairs."""
+    from pes_sdk_runner.cabinet import Cabinets, client_key
+
+    assert config.cabinet is not None
+    channel = _HandedBack()
+    cabinets = Cabinets(store, config.cabinet, channel)
+    sent = cabinets.login.request_code(CABINET_PHONE, _LOOPBACK)
+    code = re.search(r"\d{6}", channel.texts[-1])
+    assert code is not None
+    issued = cabinets.login.confirm(sent.attempt, code.group(0), _LOOPBACK)
+    cabinets.sessions.logout(issued.token)
+    client = _CABINET_CLIENT
+    linked = []
+    for partner in config.partners[:2]:
+        account = _accounts(partner.inn, client.house, client.flat)
+        due = sum((s.debt for s in store.find_by_account(partner.inn, account)), ZERO)
+        cabinets.accounts.link(issued.cabinet_id, partner.inn, account, _FLATS[client.flat], due)
+        # Linking proves the account is the client's: the page ticks its services so.
+        clients.accept(client_key(issued.cabinet_id), partner.inn, account)
+        linked.append((partner.inn, account))
+    return linked
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def serve_demo(
+    folder: Path, host: PluginHost, say: Callable[[str], None], *, port: int = 0
+) -> None:
+    """Serve the runner of the demo day in ``folder`` (API and client cabinet) on loopback
+    until SIGINT or SIGTERM; print the cabinet's URL, the demo client's phone and the SMS
+    outbox its login codes land in. Returns after a clean shutdown."""
+    from pes_sdk_runner.api import create_app, listen, make_server, processor_for
+    from pes_sdk_runner.store import open_store
+
+    outbox = folder / "outbox" / "sms.jsonl"
+    config = load_runner_config(example_config_path(), host, env=_ENV, data=folder)
+    # A fresh secret for each demo: it keys the codes' and sessions' HMAC, and nothing of
+    # the demo outlives it.
+    cabinet = CabinetConfig(secrets.token_urlsafe(32), sms=AdapterSettings({"path": str(outbox)}))
+    config = attrs.evolve(config, cabinet=cabinet)
+    # SIGTERM ends the serving as Ctrl-C does: uvicorn shuts down, then raises the signal
+    # again for this handler, and the KeyboardInterrupt is the normal way out.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with suppress(KeyboardInterrupt):
+            try:
+                sock = listen(_LOOPBACK, port)
+            except OSError as exc:
+                msg = f"cannot listen on {_LOOPBACK}:{port}: {exc.strerror or exc}"
+                raise PesError(msg) from None
+            base = f"http://{_LOOPBACK}:{sock.getsockname()[1]}"
+            store = open_store(config.store.url, group_commit=config.store.group_commit)
+            factory = host.gateways().get(config.gateway.name)
+            if factory is None:
+                sock.close()
+                store.close()
+                raise PesError(f"the payment gateway {config.gateway.name!r} is not installed")
+            settings = {
+                **config.gateway.adapter.merged(),
+                "webhook_url": base + config.http.webhook_path,
+            }
+            gateway = factory.create(settings)
+            try:
+                processor = processor_for(gateway, store)
+                _set_up_cabinet(store, config, ClientUseCases(store, config, host, processor))
+                app = create_app(store, config, host, processor)
+                server = make_server(app, config, log_level="warning")
+                say(f"cabinet: {base}/cabinet/")
+                say(f"phone: {CABINET_PHONE}")
+                say(f"sms outbox: {outbox}")
+                server.run(sockets=[sock])
+            finally:
+                gateway.close()
+                store.close()
+                sock.close()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @click.command("demo")
 @click.option(
     "--out",
@@ -594,8 +731,23 @@ def run_demo_day(folder: Path, host: PluginHost, say: Callable[[str], None]) -> 
     help="Keep the day's files in this folder (created if missing; must be empty). "
     "Default: a temporary folder, removed at the end.",
 )
+@click.option(
+    "--serve",
+    "serve",
+    is_flag=True,
+    help="After the day, keep serving the API and the client cabinet on loopback until "
+    "Ctrl-C; print the cabinet's URL, a demo client's phone and the SMS outbox of its "
+    "login codes.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="With --serve: listen on this port of 127.0.0.1 (0: any free one).",
+)
 @click.pass_context
-def demo(ctx: click.Context, out: Path | None) -> None:
+def demo(ctx: click.Context, out: Path | None, serve: bool, port: int) -> None:
     """Run one whole day of the reference runner on the example configuration."""
     host = host_of(ctx)
     if out is not None:
@@ -607,6 +759,8 @@ def demo(ctx: click.Context, out: Path | None) -> None:
         folder, keep = Path(tempfile.mkdtemp(prefix="pes-runner-demo-")), False
     try:
         summary = run_demo_day(folder.resolve(), host, click.echo)
+        if serve:
+            serve_demo(folder.resolve(), host, click.echo, port=port)
     except PesError as exc:
         raise click.ClickException(f"the demo day failed: {exc}") from exc
     finally:
