@@ -147,6 +147,29 @@ def test_a_session_acts_for_its_cabinet_on_the_client_endpoints(running: Running
     assert (app.status, app.json["field"]) == (422, "client_id")
 
 
+def test_an_account_linked_through_the_api_is_ticked_and_paid_without_a_tick(
+    running: Running,
+) -> None:
+    # Linking proves the account is the client's, through the API as through the pages:
+    # an app's client pays the account it just linked without a separate acceptance.
+    r = running
+    token = login(r)
+    assert link(r, token, r.inns[0]).status == 201
+    basket = {
+        "return_url": "https://cabinet.example/paid",
+        "lines": [{"partner_inn": r.inns[0], "account": ACCOUNT, "service": service,
+                   "amount": "100.00"} for service in ("Отопление", "Электроэнергия")],
+    }  # fmt: skip
+    paid = r.call("POST", "/v1/payments", basket, token=token, headers={"Idempotency-Key": "k1"})
+    assert paid.status == 200, paid.json
+    readings = f"/v1/readings?partner={r.inns[0]}&account={ACCOUNT}"
+    assert r.call("GET", readings, token=token).status == 200
+    # Only the linked account is ticked: another partner's at the address is not.
+    other = {**basket, "lines": [{**basket["lines"][0], "partner_inn": r.inns[1]}]}
+    refused = r.call("POST", "/v1/payments", other, token=token, headers={"Idempotency-Key": "k2"})
+    assert (refused.status, refused.json["error"]) == (422, "not-accepted")
+
+
 def test_unlink_logout_and_delete(running: Running) -> None:
     r = running
     token = login(r)

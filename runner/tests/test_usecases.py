@@ -120,6 +120,37 @@ def test_accepting_records_the_tick_with_the_address_once(world: World) -> None:
     assert world.uc.accepted("app-1:user-2", uk, ACCOUNT) is None  # another client's key
 
 
+def test_a_basket_view_reads_each_thing_once_and_prices_without_the_store(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uk, water = world.inns[:2]
+    world.uc.accept(CLIENT, uk, ACCOUNT)
+    store = world.uc.store
+    view = world.uc.basket_view(CLIENT, [(uk, ACCOUNT), (water, "999")], (uk, ACCOUNT))
+    # The same answers as the look-ups one at a time.
+    assert view.services == {
+        (uk, ACCOUNT): store.find_by_account(uk, ACCOUNT),
+        (water, "999"): [],
+    }
+    assert list(view.nearby) == store.find_services(HOUSE, "кв. 12А")
+    assert store.find_services_at([(HOUSE.upper(), "12а"), (HOUSE, "кв. 12А")]) == list(view.nearby)
+    assert store.find_services_at([]) == [] and store.find_by_accounts([]) == {}
+    assert view.accepts(uk, ACCOUNT, "Отопление") and not view.accepts(water, ACCOUNT)
+    assert view.partners == world.uc.partners()
+    assert view.address is None  # no house directory loaded
+    lines = [line(uk, "100.00"), line(uk, "50.00", "Электроэнергия")]
+    expected = world.uc.price(CLIENT, lines)
+
+    def no_read(*args: object) -> object:
+        raise AssertionError("the view had it")
+
+    for name in ("acceptances", "partners", "find_by_account", "find_by_accounts"):
+        monkeypatch.setattr(store, name, no_read)
+    assert world.uc.price(CLIENT, lines, view) == expected
+    with pytest.raises(NotAccepted):
+        world.uc.price(CLIENT, [line(water, "100.00")], view)
+
+
 def test_accepting_what_no_registry_has_is_not_found(world: World) -> None:
     with pytest.raises(NotFound) as caught:
         world.uc.accept(CLIENT, world.inns[0], ACCOUNT, "Газ")

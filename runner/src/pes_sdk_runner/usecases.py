@@ -22,7 +22,7 @@ import hashlib
 import logging
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Protocol
 
@@ -58,6 +58,7 @@ __all__ = [
     "AcquirerUnavailable",
     "AmountTooLarge",
     "BasketLine",
+    "BasketView",
     "ClientUseCases",
     "Conflict",
     "Counters",
@@ -156,6 +157,32 @@ class BasketLine:
     account: str
     amount: Decimal
     service: str = ""
+
+
+@attrs.frozen
+class BasketView:
+    """What a page that shows and prices a client's basket needs, each read once
+    (:meth:`ClientUseCases.basket_view`): a page asks the store a few times, not once per
+    row, and the answers agree with each other."""
+
+    partners: Mapping[str, Partner]  #: as :meth:`ClientUseCases.partners`
+    acceptances: tuple[Acceptance, ...]  #: the client's
+    #: the services of each account asked for (``[]`` for one without services)
+    services: Mapping[tuple[str, str], list[ServiceBalance]]
+    #: every partner's services at the addresses of the chosen account's services
+    nearby: tuple[ServiceBalance, ...]
+    #: the chosen account's house address as text (:meth:`ClientUseCases.house_address`)
+    address: str | None = None
+
+    def accepts(self, partner_inn: str, account: str, service: str = "") -> bool:
+        """Whether the client accepted the account (``service`` on it, when one is named),
+        as :meth:`ClientUseCases.accepted` tells."""
+        return any(
+            a.partner_inn == partner_inn
+            and a.account == account
+            and (not service or a.service in ("", service))
+            for a in self.acceptances
+        )
 
 
 def order_id_of(owner: str, key: str) -> uuid.UUID:
@@ -322,6 +349,25 @@ class ClientUseCases:
             None,
         )
 
+    def basket_view(
+        self, client: str, accounts: Iterable[tuple[str, str]], chosen: tuple[str, str]
+    ) -> BasketView:
+        """The client's acceptances, the partners, the services of ``accounts`` and of
+        ``chosen`` (partner ИНН, account), and the services found at the addresses of
+        ``chosen``, the services found at the addresses of ``chosen``, and the address of
+        its house: what a payment page shows, in five store reads whatever its size, taken
+        as one turn at the store (:meth:`Store.reads_together`)."""
+        with self.store.reads_together():
+            services = self.store.find_by_accounts([*accounts, chosen])
+            places = [(s.house_id, s.premises) for s in services[chosen] if s.house_id is not None]
+            nearby = self.store.find_services_at(places) if places else []
+            address = self.house_address(places[0][0]) if places else None
+            acceptances = tuple(self.store.acceptances(client))
+            partners = self.partners()
+        partner_inn, account = chosen
+        self._event("services.by_account", partner=partner_inn, account=mask_account(account))
+        return BasketView(partners, acceptances, services, tuple(nearby), address)
+
     def charges(self, partner_inn: str, account: str) -> list[ServiceBalance]:
         """What each registry period charged on the account (every active debt registry of
         the partner, newest period first): the client's charges history."""
@@ -342,7 +388,9 @@ class ClientUseCases:
 
     # -- baskets and payments -----------------------------------------------------------------
 
-    def price(self, client: str, lines: Sequence[BasketLine]) -> tuple[PaymentLine, ...]:
+    def price(
+        self, client: str, lines: Sequence[BasketLine], view: BasketView | None = None
+    ) -> tuple[PaymentLine, ...]:
         """The basket's payment lines, each priced by its partner's fee plan (the fee the
         client pays on top, or the partner's, to the kopeck), with the address, period and
         service code of the service it pays.
@@ -351,12 +399,15 @@ class ClientUseCases:
         line above ``http.max_line_amount`` or a basket above ``http.max_basket_amount``
         (:class:`AmountTooLarge`), a service the client has not accepted
         (:class:`NotAccepted`), a partner not served or a service not on the account. The
-        amounts are checked before the services; the first fault found is the one told."""
+        amounts are checked before the services; the first fault found is the one told.
+
+        ``view`` (of the same client, just read) spares the store reads it holds: the
+        acceptances, the partners, and its accounts' services."""
         if not lines:
             raise Refused("invalid", "a basket has at least one line", "lines")
-        accepted = self.store.acceptances(client)
+        accepted = view.acceptances if view is not None else self.store.acceptances(client)
         plans = self.host.fee_plans()
-        partners = self.partners()
+        partners = view.partners if view is not None else self.partners()
         values: list[Decimal] = []
         line_limit = self.config.http.max_line_amount
         for i, line in enumerate(lines):
@@ -371,6 +422,9 @@ class ClientUseCases:
             raise AmountTooLarge(
                 f"a basket is at most {basket_limit} (http.max_basket_amount)", "lines"
             )
+        # Each account's services once (every account the view lacks in one read, when
+        # the first line needs it), not once per line.
+        on_account = dict(view.services) if view is not None else {}
         priced: list[PaymentLine] = []
         for i, (line, value) in enumerate(zip(lines, values, strict=True)):
             where = f"lines[{i}]"
@@ -386,10 +440,13 @@ class ClientUseCases:
                 raise Refused(
                     "invalid", "the runner serves no such partner", f"{where}.partner_inn"
                 )
+            if (line.partner_inn, line.account) not in on_account:
+                missing = {(ln.partner_inn, ln.account) for ln in lines} - on_account.keys()
+                on_account.update(self.store.find_by_accounts(sorted(missing)))
             service = next(
                 (
                     s
-                    for s in self.store.find_by_account(line.partner_inn, line.account)
+                    for s in on_account[(line.partner_inn, line.account)]
                     if s.service == line.service
                 ),
                 None,

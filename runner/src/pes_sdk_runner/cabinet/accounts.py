@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 import attrs
@@ -22,9 +22,10 @@ import attrs
 from pes_sdk.premises import matching_key
 from pes_sdk_runner.cabinet.errors import LinkRefused, TooManyRequests
 from pes_sdk_runner.cabinet.login import Clock, utc_now
+from pes_sdk_runner.cabinet.sessions import client_key
 from pes_sdk_runner.config.models import CabinetConfig
 from pes_sdk_runner.logs import event, mask_account
-from pes_sdk_runner.store.base import LinkedAccount, ServiceBalance, Store
+from pes_sdk_runner.store.base import Acceptance, LinkedAccount, ServiceBalance, Store
 from pes_sdk_runner.usecases import NotFound
 
 __all__ = ["LINK_WINDOW", "Accounts", "Scope"]
@@ -39,6 +40,18 @@ class Scope:
 
     accounts: frozenset[tuple[str, str]]  #: (partner ИНН, account)
     addresses: frozenset[tuple[str, str]]  #: (house GUID lower case, premises matching key)
+
+    @classmethod
+    def of(cls, services: Mapping[tuple[str, str], Iterable[ServiceBalance]]) -> Scope:
+        """The scope of the linked accounts ``services`` holds (by (ИНН, account): their
+        services in the newest registries, as :meth:`Store.find_by_accounts` gives)."""
+        addresses = {
+            (s.house_id.lower(), matching_key(s.premises))
+            for found in services.values()
+            for s in found
+            if s.house_id is not None
+        }
+        return cls(frozenset(services), frozenset(addresses))
 
     def sees_address(self, house_id: str, premises: str) -> bool:
         return (house_id.lower(), matching_key(premises)) in self.addresses
@@ -75,7 +88,10 @@ class Accounts:
         """Link the partner's account to the cabinet, proved by ``premises`` and
         ``amount_due`` (the total of the account's debts in the partner's newest registry).
         :class:`LinkRefused` for a wrong proof or no such account alike;
-        :class:`TooManyRequests` after ``link_failures_per_hour`` failures."""
+        :class:`TooManyRequests` after ``link_failures_per_hour`` failures.
+
+        Linking proves the account is the client's: its services are ticked (accepted) for
+        the cabinet's client, whether it was linked through the pages or the JSON API."""
         now = self.clock()
         limit = self.config.link_failures_per_hour
         # The attempt counts as failed from here until proved: guesses sent at once are
@@ -99,6 +115,18 @@ class Accounts:
             event(self.log, "account.link-refused", cabinet=cabinet_id, partner=partner_inn)
             raise LinkRefused()
         linked = self.store.link_account(cabinet_id, partner_inn, account, now)
+        # As ClientUseCases.accept records it: every service on the account, with the
+        # address the registry gave (the services just read, not read again).
+        self.store.record_acceptance(
+            Acceptance(
+                client_key(cabinet_id),
+                partner_inn,
+                account,
+                "",
+                house_id=services[0].house_id,
+                premises=services[0].premises,
+            )
+        )
         event(
             self.log,
             "account.linked",
@@ -125,11 +153,5 @@ class Accounts:
 
     def scope(self, cabinet_id: int) -> Scope:
         """What the cabinet may see now (the addresses from the newest registries)."""
-        accounts: set[tuple[str, str]] = set()
-        addresses: set[tuple[str, str]] = set()
-        for link in self.store.linked_accounts(cabinet_id):
-            accounts.add((link.partner_inn, link.account))
-            for s in self.store.find_by_account(link.partner_inn, link.account):
-                if s.house_id is not None:
-                    addresses.add((s.house_id.lower(), matching_key(s.premises)))
-        return Scope(frozenset(accounts), frozenset(addresses))
+        linked = self.store.linked_accounts(cabinet_id)
+        return Scope.of(self.store.find_by_accounts((a.partner_inn, a.account) for a in linked))

@@ -371,6 +371,15 @@ class Store(Protocol):
 
     def close(self) -> None: ...
 
+    def reads_together(self) -> AbstractContextManager[None]:
+        """Make this thread's reads in the block one turn at the store: another thread's
+        call waits for the block's end instead of coming between each of them.
+
+        For a page that reads a few things at once: under many requests, each read
+        waiting its turn again costs more than the read. Keep the block to reads; no
+        network calls or long work in it."""
+        ...
+
     def deferred_durability(self) -> AbstractContextManager[None]:
         """Put off this thread's waits for durable commits to the end of the block.
 
@@ -426,6 +435,18 @@ class Store(Protocol):
 
     def find_by_account(self, partner_inn: str, account: str) -> list[ServiceBalance]:
         """The partner's services on a personal account, as :meth:`find_services`."""
+        ...
+
+    def find_by_accounts(
+        self, accounts: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[ServiceBalance]]:
+        """:meth:`find_by_account` of each (partner ИНН, account) at once (one query for a
+        few): every account asked for is a key, with ``[]`` when it has no services."""
+        ...
+
+    def find_services_at(self, places: Iterable[tuple[str, str]]) -> list[ServiceBalance]:
+        """:meth:`find_services` of each (house GUID, premises) at once, in one list (one
+        query for a few; an address named twice, as the same matching key, counts once)."""
         ...
 
     def account_charges(self, partner_inn: str, account: str) -> list[ServiceBalance]:

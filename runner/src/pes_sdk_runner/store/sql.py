@@ -140,6 +140,9 @@ _CHARGES = _BALANCE.replace(
 assert _CHARGES != _BALANCE
 
 
+#: The most (partner, account) or (house, premises) pairs one look-up query names.
+_PAIRS_PER_QUERY = 100
+
 #: How long login attempts are kept: the longest window of a login limit (a day).
 _LOGIN_KEPT = dt.timedelta(days=1)
 
@@ -229,6 +232,11 @@ class SqlStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    @contextlib.contextmanager
+    def reads_together(self) -> Iterator[None]:
+        with self._lock:  # reentrant: the block's own reads take it again at once
+            yield
 
     def deferred_durability(self) -> AbstractContextManager[None]:
         """Wait for this thread's commits at the end of the block instead of in each write.
@@ -474,6 +482,29 @@ class SqlStore:
 
     def find_by_account(self, partner_inn: str, account: str) -> list[ServiceBalance]:
         return self._balances("d.partner_inn = ? AND d.account = ?", (partner_inn, account))
+
+    def find_by_accounts(
+        self, accounts: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[ServiceBalance]]:
+        wanted = list(dict.fromkeys(accounts))
+        found: dict[tuple[str, str], list[ServiceBalance]] = {a: [] for a in wanted}
+        # An OR of equalities, not row values: both dialects use the (partner, account)
+        # index for each term; chunked so a long list stays within parameter limits.
+        for start in range(0, len(wanted), _PAIRS_PER_QUERY):
+            chunk = wanted[start : start + _PAIRS_PER_QUERY]
+            where = " OR ".join(["(d.partner_inn = ? AND d.account = ?)"] * len(chunk))
+            for s in self._balances(f"({where})", [v for pair in chunk for v in pair]):
+                found[(s.partner_inn, s.account)].append(s)
+        return found
+
+    def find_services_at(self, places: Iterable[tuple[str, str]]) -> list[ServiceBalance]:
+        wanted = list(dict.fromkeys((h.lower(), matching_key(p)) for h, p in places))
+        found: list[ServiceBalance] = []
+        for start in range(0, len(wanted), _PAIRS_PER_QUERY):
+            chunk = wanted[start : start + _PAIRS_PER_QUERY]
+            where = " OR ".join(["(d.house_id = ? AND d.premises_key = ?)"] * len(chunk))
+            found += self._balances(f"({where})", [v for pair in chunk for v in pair])
+        return found
 
     def account_charges(self, partner_inn: str, account: str) -> list[ServiceBalance]:
         return self._balances(

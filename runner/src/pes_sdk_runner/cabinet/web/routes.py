@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, NamedTuple, ParamSpec, TypeVar
 
 import attrs
 import jinja2
@@ -44,6 +44,7 @@ from pes_sdk.money import ZERO
 from pes_sdk.period import Period
 from pes_sdk_runner import usecases as uc
 from pes_sdk_runner.cabinet import Cabinets
+from pes_sdk_runner.cabinet.accounts import Scope
 from pes_sdk_runner.cabinet.errors import (
     CodeRefused,
     InvalidPhone,
@@ -119,6 +120,14 @@ class Row:
     accepted: bool
 
 
+class Rows(NamedTuple):
+    """The payment page's rows (:meth:`Pages.rows`) and the view they were read from."""
+
+    ticked: list[Row]
+    found: list[Row]
+    view: uc.BasketView
+
+
 @attrs.frozen
 class Basket:
     """What the payment form asks for, read and checked."""
@@ -155,6 +164,9 @@ class Pages:
             loader=jinja2.PackageLoader("pes_sdk_runner.cabinet.web", "templates"),
             autoescape=True,
             undefined=jinja2.StrictUndefined,
+            # The templates are package data: nothing changes them while the runner runs,
+            # and checking their files on every render costs each page a stat call.
+            auto_reload=False,
         )
         self.env.filters["rub"] = rub
         self.env.filters["period"] = _period_text
@@ -525,8 +537,6 @@ class Pages:
                 values["premises"],
                 due,
             )
-            # Linking proves the account is the client's: its services are ticked (accepted).
-            await self.run(self.clients.accept, session.client, inn, account)
         except LinkRefused:
             error = (
                 "Лицевой счёт не найден или данные не совпадают с последней квитанцией. "
@@ -580,37 +590,36 @@ class Pages:
 
     # -- the payment page (Пополнение лицевого счёта) ----------------------------------------
 
-    def rows(self, session: ActiveSession, inn: str, account: str) -> tuple[list[Row], list[Row]]:
+    def rows(self, session: ActiveSession, inn: str, account: str) -> Rows:
         """The services of the page: ticked ones (the account's, and the others the client
-        accepted at its address), and the others found at the address. 404 unless the
-        account is one of the cabinet's."""
-        if (inn, account) not in self.linked(session.cabinet_id):
-            raise HTTPException(404, "Такого лицевого счёта нет среди ваших")
-        partners = self.clients.partners()
-        own = self.clients.services_on(inn, account)
-        scope = self.cabinets.accounts.scope(session.cabinet_id)
+        accepted at its address), and the others found at the address; with what they were
+        read from. 404 unless the account is one of the cabinet's."""
+        # Each thing read once: the links, then the use case's view (services of the
+        # linked accounts and at the address, acceptances, partners), not once per row.
+        with self.clients.store.reads_together():  # the links too, in the same turn
+            linked = self.linked(session.cabinet_id)
+            if (inn, account) not in linked:
+                raise HTTPException(404, "Такого лицевого счёта нет среди ваших")
+            view = self.clients.basket_view(session.client, linked, (inn, account))
+        own = view.services[(inn, account)]
+        scope = Scope.of({a: view.services[a] for a in linked})
         seen = {(s.partner_inn, s.account, s.service) for s in own}
         others: list[ServiceBalance] = []
-        for place in {(s.house_id, s.premises) for s in own if s.house_id is not None}:
-            house, premises = place
-            assert house is not None
-            for s in scope.sees(self.clients.services_at(house, premises)):
-                if (s.partner_inn, s.account, s.service) not in seen:
-                    seen.add((s.partner_inn, s.account, s.service))
-                    others.append(s)
+        for s in scope.sees(view.nearby):
+            if (s.partner_inn, s.account, s.service) not in seen:
+                seen.add((s.partner_inn, s.account, s.service))
+                others.append(s)
 
         def row(s: ServiceBalance) -> Row:
-            partner = partners.get(s.partner_inn)
-            accepted = (
-                self.clients.accepted(session.client, s.partner_inn, s.account, s.service)
-                is not None
-            )
+            partner = view.partners.get(s.partner_inn)
+            accepted = view.accepts(s.partner_inn, s.account, s.service)
             name = partner.name if partner else s.partner_inn
             return Row(_row_key(s), s, name, accepted)
 
-        ticked = [row(s) for s in own] + [r for r in map(row, others) if r.accepted]
-        found = [r for r in map(row, others) if not r.accepted]
-        return ticked, found
+        other_rows = [row(s) for s in others]
+        ticked = [row(s) for s in own] + [r for r in other_rows if r.accepted]
+        found = [r for r in other_rows if not r.accepted]
+        return Rows(ticked, found, view)
 
     def read_basket(self, form: Mapping[str, list[str]], rows: Sequence[Row]) -> Basket:
         ticked = frozenset(form.get("tick", ()))
@@ -634,14 +643,20 @@ class Pages:
                 errors["email"] = "Проверьте адрес почты, например name@example.ru"
         return Basket(ticked, amounts, tuple(lines), errors, email)
 
-    def accept_ticked(self, session: ActiveSession, found: Sequence[Row], basket: Basket) -> None:
-        """Ticking a service found at the address records the client's acceptance of it."""
+    def accept_ticked(self, session: ActiveSession, found: Sequence[Row], basket: Basket) -> bool:
+        """Ticking a service found at the address records the client's acceptance of it;
+        whether any was recorded (then the page's rows are read again)."""
+        accepted = False
         for r in found:
             if r.key in basket.ticked:
                 s = r.service
                 self.clients.accept(session.client, s.partner_inn, s.account, s.service)
+                accepted = True
+        return accepted
 
-    def price(self, session: ActiveSession, basket: Basket) -> tuple[dict[str, PaymentLine], str]:
+    def price(
+        self, session: ActiveSession, basket: Basket, view: uc.BasketView | None = None
+    ) -> tuple[dict[str, PaymentLine], str]:
         """The ticked lines priced by the use case (fees by the partners' plans), by row
         key; and the refusal, in Russian, when the basket is refused."""
         if not basket.lines:
@@ -651,7 +666,7 @@ class Pages:
             for r, value in basket.lines
         ]
         try:
-            priced = self.clients.price(session.client, wanted)
+            priced = self.clients.price(session.client, wanted, view)
         except uc.UseCaseError as exc:
             return {}, _refusal(exc)
         return {r.key: p for (r, _), p in zip(basket.lines, priced, strict=True)}, ""
@@ -664,8 +679,10 @@ class Pages:
         inn: str,
         account: str,
         form: Mapping[str, list[str]] | None,
+        rows: Rows | None = None,
     ) -> dict[str, Any]:
-        ticked_rows, found_rows = self.rows(session, inn, account)
+        """The payment page's context; ``rows`` when just read (and nothing accepted since)."""
+        ticked_rows, found_rows, read = rows or self.rows(session, inn, account)
         if form is None:  # first look: every ticked service, for what is due on it
             defaults: dict[str, list[str]] = {
                 "tick": [r.key for r in ticked_rows if r.service.due > 0],
@@ -676,21 +693,17 @@ class Pages:
             form = defaults
         basket = self.read_basket(form, (*ticked_rows, *found_rows))
         # The good lines are priced even beside a bad one: the total shows what they make.
-        priced, refusal = self.price(session, basket)
-        partners = self.clients.partners()
-        partner = partners.get(inn)
+        priced, refusal = self.price(session, basket, read)
+        partner = read.partners.get(inn)
         fee = sum((p.client_fee for p in priced.values()), ZERO)
         total = sum((p.amount + p.client_fee for p in priced.values()), ZERO)
         mine = [
             r for r in ticked_rows if (r.service.partner_inn, r.service.account) == (inn, account)
         ]
         due = sum((r.service.due for r in mine), ZERO)
-        # The address as text only when the operator loaded the house directory.
-        placed = next((r.service for r in mine if r.service.house_id is not None), None)
         premises = mine[0].service.premises if mine else ""
-        address = None
-        if placed is not None and placed.house_id is not None:
-            address = self.clients.house_address(placed.house_id)
+        # The address as text only when the operator loaded the house directory.
+        address = read.address
 
         def view(r: Row) -> dict[str, Any]:
             s = r.service
@@ -737,15 +750,34 @@ class Pages:
         session, token, form = found
         if post and _one(form, "action") == "pay":
             return await self.pay(request, session, token, inn, account, form)
+        # One hop to the thread pool: the reads, and the render too, which would otherwise
+        # hold the event loop while every other connection waits.
+        return await self.run(self.pay_answer, request, session, token, inn, account, form, post)
+
+    def pay_answer(
+        self,
+        request: Request,
+        session: ActiveSession,
+        token: str,
+        inn: str,
+        account: str,
+        form: Mapping[str, list[str]],
+        post: bool,
+    ) -> Response:
+        rows = None
         if post:
-            _ticked, found_rows = await self.run(self.rows, session, inn, account)
-            basket = await self.run(self.read_basket, form, found_rows)
-            await self.run(self.accept_ticked, session, found_rows, basket)
-        view = await self.run(
-            self.pay_view, request, session, token, inn, account, form if post else None
-        )
+            rows = self.ticked_from(session, inn, account, form)
+        view = self.pay_view(request, session, token, inn, account, form if post else None, rows)
         status = 422 if post and (view["basket"].errors or view["refusal"]) else 200
         return self.render_pay(request, session, view, status)
+
+    def ticked_from(
+        self, session: ActiveSession, inn: str, account: str, form: Mapping[str, list[str]]
+    ) -> Rows | None:
+        """Record the acceptances the form ticks; the rows read, unless that changed them."""
+        rows = self.rows(session, inn, account)
+        basket = self.read_basket(form, rows.found)
+        return None if self.accept_ticked(session, rows.found, basket) else rows
 
     def render_pay(
         self, request: Request, session: ActiveSession, view: dict[str, Any], status: int
@@ -770,15 +802,16 @@ class Pages:
         account: str,
         form: Mapping[str, list[str]],
     ) -> Response:
-        ticked_rows, found_rows = await self.run(self.rows, session, inn, account)
-        basket = await self.run(self.read_basket, form, (*ticked_rows, *found_rows))
-        await self.run(self.accept_ticked, session, found_rows, basket)
+        read = await self.run(self.rows, session, inn, account)
+        basket = await self.run(self.read_basket, form, (*read.ticked, *read.found))
+        # Rows read before an acceptance are stale: the view reads them again.
+        rows = None if await self.run(self.accept_ticked, session, read.found, basket) else read
         key = _one(form, "key")[:128]
         refusal = ""
         if not basket.lines and not basket.errors:
             refusal = "Отметьте хотя бы одну услугу и укажите сумму."
         if basket.errors or refusal or not key:
-            view = await self.run(self.pay_view, request, session, token, inn, account, form)
+            view = await self.run(self.pay_view, request, session, token, inn, account, form, rows)
             view["refusal"] = view["refusal"] or refusal or _STALE
             return self.render_pay(request, session, view, 422)
         owner = session.client
@@ -839,10 +872,8 @@ class Pages:
         if isinstance(found, Response):
             return JSONResponse({"error": "session"}, status_code=403)
         session, token, form = found
-        _ticked, found_rows = await self.run(self.rows, session, inn, account)
-        basket = await self.run(self.read_basket, form, found_rows)
-        await self.run(self.accept_ticked, session, found_rows, basket)
-        view = await self.run(self.pay_view, request, session, token, inn, account, form)
+        read = await self.run(self.ticked_from, session, inn, account, form)
+        view = await self.run(self.pay_view, request, session, token, inn, account, form, read)
         rows = [*view["ticked_rows"], *view["found_rows"]]
         return JSONResponse(
             {
