@@ -1064,17 +1064,12 @@ class _Observe:
             return
         status = 500
         started = time.perf_counter()
-
-        async def keep_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        counted = False
         asked = {k: scope[k] for k in ("type", "path", "root_path", "method") if k in scope}
-        try:
-            await self.app(scope, receive, keep_status)
-        finally:
+
+        def count() -> None:
+            nonlocal counted
+            counted = True
             route = self._route(asked)
             method = scope["method"]
             self.metrics.inc(
@@ -1087,6 +1082,22 @@ class _Observe:
                 status=status,
                 ms=round((time.perf_counter() - started) * 1000, 1),
             )
+
+        async def keep_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Counted before the last byte leaves: a client that has its answer finds
+                # it in /metrics (a file response returns only after closing its file).
+                count()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, keep_status)
+        finally:
+            if not counted:
+                count()
 
 
 def create_app(
