@@ -70,7 +70,6 @@ from pes_sdk_runner.config import (
     load_runner_config,
 )
 from pes_sdk_runner.store.base import LedgerKind, Store
-from pes_sdk_runner.usecases import ClientUseCases
 
 __all__ = [
     "CABINET_PHONE",
@@ -636,15 +635,13 @@ class _HandedBack(NotificationChannel):
         return SendResult(f"demo-{len(self.texts)}", dt.datetime.now(dt.UTC))
 
 
-def _set_up_cabinet(
-    store: Store, config: RunnerConfig, clients: ClientUseCases
-) -> list[tuple[str, str]]:
+def _set_up_cabinet(store: Store, config: RunnerConfig) -> list[tuple[str, str]]:
     """Log the demo client in once and link two of the accounts at its address (the УК's
     and the water supplier's), the way a client does on the accounts page (code, then each
     account proved by its premises and amount due, its services ticked); the session is
     ended at once. The third partner's service is left to be found at the address.
     Returns the linked (partner ИНН, account) pairs."""
-    from pes_sdk_runner.cabinet import Cabinets, client_key
+    from pes_sdk_runner.cabinet import Cabinets
 
     assert config.cabinet is not None
     channel = _HandedBack()
@@ -659,9 +656,8 @@ def _set_up_cabinet(
     for partner in config.partners[:2]:
         account = _accounts(partner.inn, client.house, client.flat)
         due = sum((s.debt for s in store.find_by_account(partner.inn, account)), ZERO)
+        # Linking ticks the account's services too (Accounts.link), as in the pages.
         cabinets.accounts.link(issued.cabinet_id, partner.inn, account, _FLATS[client.flat], due)
-        # Linking proves the account is the client's: the page ticks its services so.
-        clients.accept(client_key(issued.cabinet_id), partner.inn, account)
         linked.append((partner.inn, account))
     return linked
 
@@ -709,7 +705,7 @@ def serve_demo(
             gateway = factory.create(settings)
             try:
                 processor = processor_for(gateway, store)
-                _set_up_cabinet(store, config, ClientUseCases(store, config, host, processor))
+                _set_up_cabinet(store, config)
                 app = create_app(store, config, host, processor)
                 server = make_server(app, config, log_level="warning")
                 say(f"cabinet: {base}/cabinet/")
