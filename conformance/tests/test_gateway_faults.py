@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -27,6 +28,7 @@ from pes_sdk.gateways import (
     GatewayPayment,
     GatewayRefused,
     GatewayTimeout,
+    GatewayUnavailable,
     PaymentGateway,
     PaymentState,
     RefundRequest,
@@ -36,6 +38,7 @@ from pes_sdk.gateways import (
     new_idempotency_key,
 )
 from pes_sdk.models import Payment, PaymentMethod
+from pes_sdk.models.receipts import Receipt
 
 sandbox = pytest.importorskip("pes_sdk_sandbox", reason="the faults wrap the sandbox gateway")
 SandboxHarness = sandbox.SandboxHarness
@@ -291,6 +294,84 @@ class RefundIdIsThePaymentId(Wrapper):
         return attrs.evolve(result, refund_id=request.gateway_payment_id)  # type: ignore[no-any-return]
 
 
+class BreaksTheReceipt(Wrapper):
+    """Creates the payment as the sandbox gateway does, with the receipt it was given changed
+    on the way (by :meth:`damage`, on the sandbox protocol's ``receipt`` object)."""
+
+    def create_payment(self, payment: Payment, options: CreateOptions) -> GatewayPayment:
+        if options.receipt is None:  # the receipt the sandbox derives is not the one damaged
+            return self.inner.create_payment(payment, options)  # type: ignore[no-any-return]
+        receipt = sandbox.client._receipt(payment, options.receipt)
+        self.damage(receipt["items"], receipt.get("customer", {}))
+        body = {
+            "order_id": str(payment.payment_id),
+            "amount": str(payment.total),
+            "currency": "RUB",
+            "method": payment.method.value,
+            "return_url": options.return_url,
+            "description": options.description,
+            "receipt": receipt,
+        }
+        answer = self.inner._post("/v1/payments", body, options.idempotency_key)
+        return self.inner._snapshot(answer)  # type: ignore[no-any-return]
+
+    def damage(self, items: list[dict[str, str]], customer: dict[str, str]) -> None:
+        raise NotImplementedError
+
+
+class NoAgentSign(BreaksTheReceipt):
+    """Sends the supplier of each line but not the agent sign."""
+
+    def damage(self, items: list[dict[str, str]], customer: dict[str, str]) -> None:
+        for item in items:
+            item.pop("agent_type", None)
+
+
+class FeeOnAPartnersLine(BreaksTheReceipt):
+    """Adds the client's fee to the first line's position instead of a position of its own."""
+
+    def damage(self, items: list[dict[str, str]], customer: dict[str, str]) -> None:
+        fee = next(i for i in items if "supplier_inn" not in i)
+        items.remove(fee)
+        items[0]["amount"] = str(Decimal(items[0]["amount"]) + Decimal(fee["amount"]))
+
+
+class LosesTheBuyersEmail(BreaksTheReceipt):
+    """Sends the buyer's phone but not the e-mail address."""
+
+    def damage(self, items: list[dict[str, str]], customer: dict[str, str]) -> None:
+        customer.pop("email", None)
+
+
+class RoundsAPosition(BreaksTheReceipt):
+    """Rounds the first line's position to the rouble, the kopecks going to the last one
+    (so that the positions still sum to the total)."""
+
+    def damage(self, items: list[dict[str, str]], customer: dict[str, str]) -> None:
+        exact = Decimal(items[0]["amount"])
+        rounded = exact.quantize(Decimal("1"))
+        items[0]["amount"] = str(rounded)
+        items[-1]["amount"] = str(Decimal(items[-1]["amount"]) + exact - rounded)
+
+
+class SwapsTwoSuppliersInn(BreaksTheReceipt):
+    """Puts the second line's supplier ИНН on the first line and the first's on the second."""
+
+    def damage(self, items: list[dict[str, str]], customer: dict[str, str]) -> None:
+        items[0]["supplier_inn"], items[1]["supplier_inn"] = (
+            items[1]["supplier_inn"],
+            items[0]["supplier_inn"],
+        )
+
+
+class LosesTheDescription(Wrapper):
+    """Sends no description."""
+
+    def create_payment(self, payment: Payment, options: CreateOptions) -> GatewayPayment:
+        plain = attrs.evolve(options, description="")
+        return self.inner.create_payment(payment, plain)  # type: ignore[no-any-return]
+
+
 @pytest.fixture
 def harness() -> Iterator[Any]:
     with SandboxHarness(timeout=0.5) as h:
@@ -365,6 +446,16 @@ CASES = [
         "test_distinct_notifications_have_distinct_event_ids",
         "test_duplicate_webhook_credits_once",
     ),
+    (NoAgentSign, "test_receipt_reaches_the_acquirer", "test_full_refund"),
+    (FeeOnAPartnersLine, "test_receipt_reaches_the_acquirer", "test_full_refund"),
+    (LosesTheBuyersEmail, "test_receipt_reaches_the_acquirer", "test_full_refund"),
+    (RoundsAPosition, "test_receipt_reaches_the_acquirer", "test_full_refund"),
+    (SwapsTwoSuppliersInn, "test_receipt_reaches_the_acquirer", "test_full_refund"),
+    (
+        LosesTheDescription,
+        "test_description_reaches_the_acquirer",
+        "test_receipt_reaches_the_acquirer",
+    ),
 ]
 
 
@@ -430,9 +521,70 @@ def test_a_harness_without_the_optional_methods_skips_saying_why(harness: Any) -
         ("test_timeout_asks_for_the_status_first", (processor, plain)),
         ("test_find_payment_by_order_id", (processor, harness.gateway, plain)),
         ("test_refused_refund_gives_nothing_back", (processor, plain, Ledger())),
+        ("test_receipt_reaches_the_acquirer", (harness.gateway, plain)),
+        ("test_pending_refund_is_neither_made_nor_refused", (processor, plain, Ledger())),
+        ("test_description_reaches_the_acquirer", (harness.gateway, plain)),
     ]:
         with pytest.raises(pytest.skip.Exception, match="GatewayHarnessExtras"):
             getattr(suite, check)(*args)
+
+
+def test_a_refund_receipt_with_the_fee_on_a_partners_line_fails_its_check() -> None:
+    # the sandbox takes no refund receipt: ЮKassa's does, built by refund_receipt_for
+    yookassa = pytest.importorskip("pes_sdk_yookassa")
+    harness = yookassa.YooKassaHarness(timeout=1.0)
+
+    def fee_on_the_first_line(request: RefundRequest) -> Receipt | None:
+        right: Receipt | None = harness._refund_receipt(request)
+        if right is None:
+            return None
+        fee = [p for p in right.positions if p.agent is None]
+        lines = [p for p in right.positions if p.agent is not None]
+        moved = sum((p.amount for p in fee), Decimal("0"))
+        lines[0] = attrs.evolve(lines[0], amount=lines[0].amount + moved)
+        return attrs.evolve(right, positions=lines)
+
+    harness._options["refund_receipt_for"] = fee_on_the_first_line
+    suite = GatewayConformance()
+    with harness:
+        with pytest.raises(FAILED, match="positions"):
+            suite.test_refund_receipt_reaches_the_acquirer(
+                harness.gateway, harness, Decimal("0.75")
+            )
+        suite.test_receipt_reaches_the_acquirer(harness.gateway, harness)
+
+
+class PendingIsRefused(Wrapper):
+    """Reports a refund the acquirer has not finished as refused."""
+
+    def refund(self, request: RefundRequest, idempotency_key: str) -> RefundResult:
+        try:
+            return self.inner.refund(request, idempotency_key)  # type: ignore[no-any-return]
+        except GatewayUnavailable as exc:
+            raise GatewayRefused(exc.message, gateway=self.name) from None
+
+
+def test_a_pending_refund_reported_refused_fails_its_check() -> None:
+    # the sandbox cannot keep a refund in progress: ЮKassa's simulator can
+    yookassa = pytest.importorskip("pes_sdk_yookassa")
+    suite = GatewayConformance()
+    with yookassa.YooKassaHarness(timeout=1.0) as inner:
+        view = _View(inner, PendingIsRefused(inner.gateway), PendingIsRefused)
+        ledger = Ledger()
+        processor = suite.make_processor(view.gateway, ledger)
+        with pytest.raises(FAILED, match="reported refused"):
+            suite.test_pending_refund_is_neither_made_nor_refused(processor, view, ledger)
+        suite.test_full_refund(processor, view, ledger)
+
+
+def test_a_gateway_without_receipts_skips_the_receipt_checks(harness: Any) -> None:
+    suite = GatewayConformance()
+    gateway = Wrapper(harness.gateway)
+    gateway.capabilities = attrs.evolve(gateway.capabilities, receipts=False)
+    with pytest.raises(pytest.skip.Exception, match="'receipts'"):
+        suite.test_receipt_reaches_the_acquirer(gateway, harness)
+    with pytest.raises(pytest.skip.Exception, match="'refund_receipts'"):
+        suite.test_refund_receipt_reaches_the_acquirer(harness.gateway, harness, Decimal("0.75"))
 
 
 def test_unset_harness_fixture_fails_with_a_message(pytester: pytest.Pytester) -> None:

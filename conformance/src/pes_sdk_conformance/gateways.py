@@ -23,7 +23,8 @@ unknown payment id, a lookup by order id from a gateway that created nothing, ca
 the confirmation's kind and the capture time (``paid_at``), webhook authenticity (tampered,
 stale, malformed, naming a payment the acquirer or the book does not know), stable event
 ids, duplicate and out-of-order events, full and per-line refunds with an id of their own,
-a refund the acquirer refuses. The gateway's
+a refund the acquirer refuses, the 54-ФЗ receipt (and a partial refund's) and the
+description as the acquirer holds them. The gateway's
 :class:`~pes_sdk.gateways.models.GatewayCapabilities` gate the checks it cannot take (skipped
 with the capability's name); a harness that cannot inject a fault returns False (or lacks
 the optional method, see :class:`GatewayHarnessExtras`) and the check is skipped, saying so.
@@ -48,6 +49,7 @@ from pes_sdk.gateways import (
     GatewayPayment,
     GatewayRefused,
     GatewayTimeout,
+    GatewayUnavailable,
     IllegalTransition,
     InvalidRefund,
     Outcome,
@@ -64,11 +66,20 @@ from pes_sdk.gateways import (
     check_move,
     new_idempotency_key,
 )
+from pes_sdk.gateways.simulation import AcquirerPosition, AcquirerReceipt
 from pes_sdk.gateways.state import TRANSITIONS
 from pes_sdk.models.payments import Payment, PaymentLine, PaymentMethod
+from pes_sdk.models.receipts import Receipt, ReceiptVat, Supplier
 from pes_sdk.money import ZERO
 
-__all__ = ["GatewayConformance", "GatewayHarness", "GatewayHarnessExtras", "Ledger"]
+__all__ = [
+    "AcquirerPosition",
+    "AcquirerReceipt",
+    "GatewayConformance",
+    "GatewayHarness",
+    "GatewayHarnessExtras",
+    "Ledger",
+]
 
 S = PaymentState
 INNS = ("7707083893", "7736050003", "500100732259")
@@ -141,6 +152,28 @@ class GatewayHarnessExtras(Protocol):
         after a restart); the harness closes it. None: can't."""
         ...
 
+    def pend_next_refund(self) -> bool:
+        """Make the acquirer answer the next refund as still in progress (e.g. ЮKassa's
+        ``pending`` refund) and keep it so, also when read again; False: can't."""
+        ...
+
+    def finish_pending_refunds(self) -> None:
+        """Make every refund the acquirer holds in progress go through now."""
+        ...
+
+    def receipt_at_acquirer(
+        self, gateway_payment_id: str, refund_id: str | None = None
+    ) -> AcquirerReceipt | None:
+        """The 54-ФЗ receipt the acquirer holds for the payment (or for its refund
+        ``refund_id``), translated back from its protocol into neutral terms: each
+        position's name, sum, VAT rate and agent sign by name, the supplier's ИНН, name and
+        phones, the buyer's contact. None: the acquirer holds no receipt for it."""
+        ...
+
+    def description_at_acquirer(self, gateway_payment_id: str) -> str | None:
+        """The payment's description as the acquirer holds it (None: it keeps none)."""
+        ...
+
 
 @attrs.define
 class Ledger:
@@ -175,6 +208,88 @@ def basket(method: PaymentMethod = PaymentMethod.CARD, lines: int = 2) -> Paymen
         for i in range(lines)
     ]
     return Payment(uuid.uuid4(), dt.datetime.now(dt.UTC), method, items)
+
+
+#: the suppliers of :data:`INNS` as receipts name them: a rate each (the fee has another),
+#: rates every first-party acquirer has a code for
+RECEIPT_SUPPLIERS = {
+    INNS[0]: Supplier(INNS[0], "ООО «УК Домовой»", ("+74951234567",), ReceiptVat.NONE),
+    INNS[1]: Supplier(
+        INNS[1], "АО «Энергосбыт»", ("+74957654321", "+78001002030"), ReceiptVat.VAT10
+    ),
+    INNS[2]: Supplier(INNS[2], "ИП Водников Пётр Ильич", (), ReceiptVat.VAT0),
+}
+RECEIPT_FEE_VAT = ReceiptVat.VAT20
+RECEIPT_EMAIL = "ivan.petrov@example.ru"
+RECEIPT_PHONE = "+79161234567"
+
+
+def receipt_basket(fee: Decimal = Decimal("0.75")) -> tuple[Payment, Receipt]:
+    """Three services at three partners, sums with kopecks, a client ``fee`` (under a
+    rouble) on the first; and its receipt (:meth:`Receipt.for_payment`) with the buyer's
+    e-mail and phone."""
+    items = [
+        PaymentLine(
+            INNS[0],
+            "001",
+            Decimal("100.37"),
+            service="Содержание жилья",
+            client_fee=fee,
+        ),
+        PaymentLine(INNS[1], "002", Decimal("125.55"), service="Электроснабжение"),
+        PaymentLine(INNS[2], "003", Decimal("151.09"), service="Холодное водоснабжение"),
+    ]
+    payment = Payment(uuid.uuid4(), dt.datetime.now(dt.UTC), PaymentMethod.CARD, items)
+    receipt = Receipt.for_payment(
+        payment,
+        RECEIPT_SUPPLIERS,
+        fee_vat=RECEIPT_FEE_VAT,
+        customer_email=RECEIPT_EMAIL,
+        customer_phone=RECEIPT_PHONE,
+    )
+    return payment, receipt
+
+
+def compare_receipts(held: AcquirerReceipt | None, sent: Receipt, total: Decimal) -> None:
+    """Fail unless the acquirer holds ``sent``: one position per position sent (by name),
+    each sum to the kopeck, its VAT rate, agent sign and supplier, summing to ``total``,
+    and the buyer's contact."""
+    assert held is not None, "the acquirer holds no receipt"
+    names = [p.name for p in held.positions]
+    assert len(held.positions) == len(sent.positions), (
+        f"the acquirer holds {len(held.positions)} positions {names}, "
+        f"{len(sent.positions)} were sent (one per line, and the fee)"
+    )
+    for position in sent.positions:
+        found = [p for p in held.positions if p.name == position.name]
+        assert len(found) == 1, f"no single position {position.name!r} at the acquirer: {names}"
+        got = found[0]
+        what = f"the position {position.name!r}"
+        assert got.amount == position.amount * position.quantity, (
+            f"{what} holds {got.amount}, {position.amount * position.quantity} was sent"
+        )
+        assert got.vat == position.vat, f"{what} has the VAT rate {got.vat}, not {position.vat}"
+        assert got.agent == position.agent, (
+            f"{what} has the agent sign {got.agent}, not {position.agent}"
+        )
+        supplier = position.supplier
+        if supplier is None:
+            assert got.supplier_inn is None, f"{what} (the fee) names a supplier"
+            continue
+        assert got.supplier_inn == supplier.inn, (
+            f"{what} names the supplier ИНН {got.supplier_inn}, not {supplier.inn}"
+        )
+        assert got.supplier_name == supplier.name, (
+            f"{what} names the supplier {got.supplier_name!r}, not {supplier.name!r}"
+        )
+        if supplier.phones:
+            assert supplier.phones[0] in got.supplier_phones, (
+                f"{what}: the supplier's phone {supplier.phones[0]} is not at the acquirer"
+            )
+    held_total = sum((p.amount for p in held.positions), ZERO)
+    assert held_total == total, f"the positions sum to {held_total}, not {total}"
+    assert held.customer_email == sent.customer_email, "the buyer's e-mail did not arrive"
+    assert held.customer_phone == sent.customer_phone, "the buyer's phone did not arrive"
 
 
 def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
@@ -299,6 +414,77 @@ class GatewayConformance:
 
         _wait_for(seen, f"a webhook saying {state} for order {order_id}")
         return found[0]
+
+    # -- receipts and description --------------------------------------------------------
+
+    def _receipt_payment(
+        self, gateway: PaymentGateway, fee: Decimal = Decimal("0.75"), **options: Any
+    ) -> tuple[Payment, Receipt, GatewayPayment]:
+        payment, receipt = receipt_basket(fee)
+        created = gateway.create_payment(
+            payment,
+            CreateOptions(new_idempotency_key(), self.return_url, receipt=receipt, **options),
+        )
+        return payment, receipt, created
+
+    def test_receipt_reaches_the_acquirer(
+        self, gateway: PaymentGateway, gateway_harness: GatewayHarness
+    ) -> None:
+        """``CreateOptions.receipt`` reaches the acquirer whole: one position per line and
+        one for the client's fee, each sum to the kopeck (summing to the payment's total),
+        the agent sign and the supplier's ИНН, name and phone on each line's position, each
+        position's VAT rate, the buyer's e-mail and phone."""
+        self._require(gateway, "receipts")
+        held_by = self._extra(gateway_harness, "receipt_at_acquirer")
+        payment, receipt, created = self._receipt_payment(gateway)
+        compare_receipts(held_by(created.gateway_payment_id), receipt, payment.total)
+
+    @pytest.mark.parametrize("fee", [Decimal("0.75"), ZERO], ids=["with-fee", "no-fee"])
+    def test_refund_receipt_reaches_the_acquirer(
+        self, gateway: PaymentGateway, gateway_harness: GatewayHarness, fee: Decimal
+    ) -> None:
+        """A partial refund's receipt: the refunded part of each line's position (its agent
+        sign and supplier) and the fee given back as the fee position, summing to the
+        refund, to the payment's buyer. A line refunded whole gives back its fee too; a
+        basket without a fee has no fee position to give back."""
+        self._require(gateway, "refund_receipts")
+        held_by = self._extra(gateway_harness, "receipt_at_acquirer")
+        payment, receipt, created = self._receipt_payment(gateway, fee)
+        gateway_harness.approve(created)
+        gid = created.gateway_payment_id
+
+        def paid() -> bool:
+            return gateway.get_payment(gid).state is S.SUCCEEDED
+
+        _wait_for(paid, "the payment to be paid")
+        first = payment.lines[0]
+        request = RefundRequest.for_lines(
+            payment, gid, {0: first.amount + first.client_fee, 1: Decimal("10.01")}
+        )
+        result = gateway.refund(request, new_idempotency_key())
+        positions = list(receipt.positions)
+        back = [
+            attrs.evolve(positions[0], amount=first.amount),
+            attrs.evolve(positions[1], amount=Decimal("10.01")),
+        ]
+        if first.client_fee:
+            back.append(attrs.evolve(positions[-1], amount=first.client_fee))
+        expected = Receipt(
+            back, customer_email=receipt.customer_email, customer_phone=receipt.customer_phone
+        )
+        compare_receipts(held_by(gid, result.refund_id), expected, request.amount)
+
+    def test_description_reaches_the_acquirer(
+        self, gateway: PaymentGateway, gateway_harness: GatewayHarness
+    ) -> None:
+        """``CreateOptions.description`` (short enough for every acquirer) reaches it as is."""
+        held_by = self._extra(gateway_harness, "description_at_acquirer")
+        description = "Оплата ЖКУ: лицевые счета 001, 002, 003"
+        _, _, created = self._receipt_payment(gateway, description=description)
+        held = held_by(created.gateway_payment_id)
+        if held is None:
+            pytest.skip("the acquirer keeps no description (description_at_acquirer)")
+        assert held == description, f"the acquirer holds the description {held!r}"
 
     # -- the state machine ---------------------------------------------------------------
 
@@ -907,6 +1093,34 @@ class GatewayConformance:
         done = processor.refund(entry.order_id).entry
         assert (done.state, done.refunded) == (S.REFUNDED, entry.payment.total)
         assert ledger.refunded(entry.order_id) == entry.payment.total
+
+    def test_pending_refund_is_neither_made_nor_refused(
+        self, processor: PaymentProcessor, gateway_harness: GatewayHarness, ledger: Ledger
+    ) -> None:
+        """A refund the acquirer has taken but not finished raises GatewayUnavailable (ask
+        again later with the same key): not a result (nothing is given back yet), not
+        GatewayRefused. Asked again once the acquirer has finished it, it answers the one
+        refund made."""
+        entry = self._paid(processor, gateway_harness)
+        if not self._extra(gateway_harness, "pend_next_refund")():
+            pytest.skip("the harness cannot keep a refund in progress")
+        finish = self._extra(gateway_harness, "finish_pending_refunds")
+        assert entry.gateway_payment_id is not None
+        request = RefundRequest.full(entry.payment, entry.gateway_payment_id)
+        key = new_idempotency_key()
+        try:
+            result = processor.gateway.refund(request, key)
+        except GatewayUnavailable:
+            pass
+        except GatewayRefused as exc:
+            pytest.fail(f"a refund still in progress was reported refused: {exc}")
+        else:
+            pytest.fail(f"a refund still in progress was reported made: {result!r}")
+        finish()
+        result = processor.gateway.refund(request, key)
+        assert result.amount == request.amount
+        acquirer = self._snapshot(processor, entry)
+        assert (acquirer.state, acquirer.refunded) == (S.REFUNDED, entry.payment.total)
 
     def test_per_line_refunds_sum_to_the_total(
         self,

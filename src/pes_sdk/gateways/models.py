@@ -278,3 +278,11 @@ class GatewayCapabilities:
     #: a pending one-stage payment: it expires); without it ``cancel_payment`` of a pending
     #: payment raises :class:`~pes_sdk.gateways.errors.GatewayRefused` and changes nothing
     cancel_pending: bool = True
+    #: the protocol carries :attr:`CreateOptions.receipt` to the acquirer (54-ФЗ positions
+    #: with the agent sign and the supplier, the buyer's contact); without it the receipt is
+    #: made elsewhere (the service's own cloud register) and the adapter ignores it
+    receipts: bool = True
+    #: the gateway sends a partial refund's receipt: the refunded part of each line's
+    #: position (agent sign, supplier) and of the fee, to the payment's buyer (ЮKassa with
+    #: ``refund_receipt_for``); without it a refund's receipt, if any, is made elsewhere
+    refund_receipts: bool = False

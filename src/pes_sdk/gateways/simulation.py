@@ -23,7 +23,9 @@ signing, statuses); an integrator writing a new gateway adapter builds on the sa
 * :class:`SimulatorHarness` — the conformance harness's plumbing: a recording receiver,
   pressing the confirmation page's buttons as a browser would, losing, timing out or
   stalling the next answer and waiting for a stalled call to finish its work, refusing the
-  next refund, a second gateway sharing no memory with the first.
+  next refund, a second gateway sharing no memory with the first;
+* :class:`AcquirerReceipt` — a receipt as the acquirer holds it, translated back by a
+  harness from its protocol into neutral terms, for the suite to compare with the one sent.
 
 Why :mod:`http.server` rather than an ASGI app: simulators must run wherever the core runs
 with nothing else installed and start in milliseconds inside a test. This module is not
@@ -42,15 +44,22 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from decimal import Decimal
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Generic, Literal, Protocol, Self, TypeVar
 
+import attrs
+
 from pes_sdk.gateways.errors import GatewayError
 from pes_sdk.gateways.http import HttpTransport
 from pes_sdk.gateways.models import GatewayPayment, WebhookRequest
+from pes_sdk.models.receipts import AgentType, ReceiptVat
+from pes_sdk.money import amount as to_amount
 
 __all__ = [
+    "AcquirerPosition",
+    "AcquirerReceipt",
     "FailureSwitches",
     "LoopbackReceiver",
     "LoopbackServer",
@@ -59,6 +68,7 @@ __all__ = [
     "SimulatorHandler",
     "SimulatorHarness",
     "confirmation_page",
+    "e164",
     "press_page",
 ]
 
@@ -617,6 +627,48 @@ def press_page(url: str, action: str, *, timeout: float) -> None:
             raise
 
 
+def _tuple(value: Any) -> tuple[Any, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class AcquirerPosition:
+    """One receipt position as the acquirer holds it, in neutral terms.
+
+    ``amount`` is the position's sum (price × quantity) in roubles; ``vat`` and ``agent``
+    are the names the acquirer's codes stand for (None: no rate, no agent sign, or a code
+    the harness does not know); the supplier's fields are None where the acquirer holds
+    none, and ``supplier_phones`` are in E.164 with the plus.
+    """
+
+    name: str
+    amount: Decimal = attrs.field(converter=to_amount)
+    vat: ReceiptVat | None = None
+    agent: AgentType | None = None
+    supplier_inn: str | None = None
+    supplier_name: str | None = None
+    supplier_phones: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+
+
+@attrs.frozen
+class AcquirerReceipt:
+    """A payment's or a refund's 54-ФЗ receipt as the acquirer holds it: what a harness's
+    ``receipt_at_acquirer`` translates its simulator's stored receipt back into. The
+    buyer's contact (tag 1008) is as the receipt names it, the phone in E.164 with the plus.
+    """
+
+    positions: tuple[AcquirerPosition, ...] = attrs.field(converter=_tuple)
+    customer_email: str | None = None
+    customer_phone: str | None = None
+
+
+def e164(digits: str | None) -> str | None:
+    """A phone an acquirer writes without its plus (``79161234567``) in E.164, or None."""
+    if not digits:
+        return None
+    return digits if digits.startswith("+") else "+" + digits
+
+
 class _Simulator(Protocol):
     @property
     def switches(self) -> Any: ...
@@ -647,7 +699,8 @@ class SimulatorHarness(Generic[SimT, GatewayT]):
     page of a payment is (:meth:`_page_url`). :attr:`record_answer` is what the recording
     receiver answers. A subclass that can build a second gateway (:meth:`_new_gateway`)
     gets :meth:`fresh_gateway`; one whose simulator has a ``refuse_refunds_next`` switch
-    gets :meth:`refuse_next_refund`.
+    gets :meth:`refuse_next_refund`, and ``pend_refunds_next`` (with the simulator's
+    ``finish_pending_refunds()``) :meth:`pend_next_refund`.
     """
 
     simulator: SimT
@@ -737,6 +790,19 @@ class SimulatorHarness(Generic[SimT, GatewayT]):
             return False
         switches.refuse_refunds_next += 1
         return True
+
+    def pend_next_refund(self) -> bool:
+        """The acquirer answers the next refund as still in progress and keeps it so until
+        :meth:`finish_pending_refunds`; False: can't (no ``pend_refunds_next`` switch)."""
+        switches = self.simulator.switches
+        if not hasattr(switches, "pend_refunds_next"):
+            return False
+        switches.pend_refunds_next += 1
+        return True
+
+    def finish_pending_refunds(self) -> None:
+        """Every refund the acquirer holds in progress is made now."""
+        self.simulator.finish_pending_refunds()  # type: ignore[attr-defined]
 
     def fresh_gateway(self) -> GatewayT | None:
         """A second gateway like :attr:`gateway`, sharing no memory with it (as after a

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import urllib.parse
 import uuid
+from typing import Any
 
 from pes_sdk.gateways.models import GatewayPayment
-from pes_sdk.gateways.simulation import SimulatorHarness
+from pes_sdk.gateways.simulation import AcquirerPosition, AcquirerReceipt, SimulatorHarness
+from pes_sdk.models.receipts import AgentType, ReceiptVat
 from pes_sdk_sandbox.client import SandboxGateway
 from pes_sdk_sandbox.receiver import WebhookReceiver
 from pes_sdk_sandbox.simulator import AcquirerSimulator, Switches
@@ -45,3 +47,33 @@ class SandboxHarness(SimulatorHarness[AcquirerSimulator, SandboxGateway]):
 
     def payments_at_acquirer(self, order_id: uuid.UUID) -> int:
         return len(self.simulator.payments_for(order_id))
+
+    def receipt_at_acquirer(
+        self, gateway_payment_id: str, refund_id: str | None = None
+    ) -> AcquirerReceipt | None:
+        """The payment's ``receipt`` as sent. A refund carries no receipt (its lines only)."""
+        items = self.simulator.receipt_items(gateway_payment_id)
+        if refund_id is not None or not items:
+            return None
+        customer = self.simulator.receipt_customer(gateway_payment_id)
+        return AcquirerReceipt(
+            [_position(item) for item in items],
+            customer_email=customer.get("email"),
+            customer_phone=customer.get("phone"),
+        )
+
+    def description_at_acquirer(self, gateway_payment_id: str) -> str:
+        return self.simulator.description_of(gateway_payment_id)
+
+
+def _position(item: dict[str, Any]) -> AcquirerPosition:
+    vat, agent, phones = item.get("vat"), item.get("agent_type"), item.get("supplier_phones")
+    return AcquirerPosition(
+        name=str(item.get("name", "")),
+        amount=str(item.get("amount", "0")),
+        vat=ReceiptVat(vat) if vat in set(ReceiptVat) else None,
+        agent=AgentType(agent) if agent in set(AgentType) else None,
+        supplier_inn=item.get("supplier_inn"),
+        supplier_name=item.get("supplier_name"),
+        supplier_phones=tuple(str(phones).split(",")) if phones else (),
+    )

@@ -130,6 +130,7 @@ class _Payment:
     paid_at: float | None = None
     #: the receipt's contact (tag 1008): where the receipt would be sent
     customer: dict[str, str] = attrs.Factory(dict)
+    description: str = ""
 
     def snapshot(self, base_url: str) -> dict[str, Any]:
         confirmation: dict[str, str]
@@ -301,6 +302,7 @@ class AcquirerSimulator(LoopbackSimulator[Switches, bytes]):
                 qr_token=secrets.token_urlsafe(16),
                 lines=lines,
                 customer=customer,
+                description=str(body.get("description") or ""),
             )
             self._payments[payment.id] = payment
             self._by_order.setdefault(order_id, []).append(payment.id)
@@ -420,6 +422,16 @@ class AcquirerSimulator(LoopbackSimulator[Switches, bytes]):
         """Where the payment's receipt is sent: ``{"email": …, "phone": …}``, ``{}`` if nowhere."""
         with self._lock:
             return dict(self._get(payment_id).customer)
+
+    def receipt_items(self, payment_id: str) -> list[dict[str, Any]]:
+        """The payment's ``receipt.items`` as sent (``[]`` when it came without)."""
+        with self._lock:
+            return [dict(item) for item in self._get(payment_id).lines]
+
+    def description_of(self, payment_id: str) -> str:
+        """The payment's ``description`` as sent."""
+        with self._lock:
+            return self._get(payment_id).description
 
     def confirm_from_page(self, payment_id: str, action: str) -> str:
         """Apply a button of the page; return where to send the browser."""

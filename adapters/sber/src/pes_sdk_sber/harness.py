@@ -10,10 +10,18 @@ from __future__ import annotations
 import urllib.parse
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
 
 from pes_sdk.gateways.models import GatewayPayment, WebhookRequest
-from pes_sdk.gateways.simulation import LoopbackReceiver, SimulatorHarness
-from pes_sdk_sber.client import SberGateway
+from pes_sdk.gateways.simulation import (
+    AcquirerPosition,
+    AcquirerReceipt,
+    LoopbackReceiver,
+    SimulatorHarness,
+    e164,
+)
+from pes_sdk_sber.client import AGENT_TYPES, DEFAULT_TAX_TYPES, SberGateway
 from pes_sdk_sber.simulator import SberSimulator, Switches
 
 __all__ = ["CallbackReceiver", "SberHarness"]
@@ -59,6 +67,25 @@ class SberHarness(SimulatorHarness[SberSimulator, SberGateway]):
     def payments_at_acquirer(self, order_id: uuid.UUID) -> int:
         return self.simulator.orders_for(order_id.hex)
 
+    def receipt_at_acquirer(
+        self, gateway_payment_id: str, refund_id: str | None = None
+    ) -> AcquirerReceipt | None:
+        """The registered ``orderBundle``. A refund (``refund.do``) carries no receipt."""
+        if refund_id is not None:
+            return None
+        bundle = self.simulator.order_bundle(gateway_payment_id)
+        if bundle is None:
+            return None
+        customer = bundle.get("customerDetails") or {}
+        return AcquirerReceipt(
+            [_position(item) for item in bundle["cartItems"]["items"]],
+            customer_email=customer.get("email"),
+            customer_phone=e164(customer.get("phone")),
+        )
+
+    def description_at_acquirer(self, gateway_payment_id: str) -> str:
+        return self.simulator.description_of(gateway_payment_id)
+
 
 def gateway_for(sim: SberSimulator, *, timeout: float = 5.0) -> SberGateway:
     """A gateway configured for a running simulator, with its credentials and secret."""
@@ -69,4 +96,27 @@ def gateway_for(sim: SberSimulator, *, timeout: float = 5.0) -> SberGateway:
         callback_secret=sim.callback_secret,
         timeout=timeout,
         form_url_template=sim.form_url_template,
+    )
+
+
+#: ``tax.taxType`` and ``agent_info.type`` back to what they stand for
+_VAT_NAMES = {code: vat for vat, code in DEFAULT_TAX_TYPES.items()}
+_AGENT_NAMES = {code: agent for agent, code in AGENT_TYPES.items()}
+
+
+def _position(item: dict[str, Any]) -> AcquirerPosition:
+    attributes = {
+        str(a["name"]): str(a["value"])
+        for a in (item.get("itemAttributes") or {}).get("attributes", [])
+    }
+    agent = attributes.get("agent_info.type")
+    phones = attributes.get("supplier_info.phones")
+    return AcquirerPosition(
+        name=str(item.get("name", "")),
+        amount=Decimal(int(item["itemAmount"])) / 100,
+        vat=_VAT_NAMES.get(int((item.get("tax") or {}).get("taxType", -1))),
+        agent=_AGENT_NAMES.get(agent) if agent is not None else None,
+        supplier_inn=attributes.get("supplier_info.inn"),
+        supplier_name=attributes.get("supplier_info.name"),
+        supplier_phones=tuple(phones.split(",")) if phones else (),
     )

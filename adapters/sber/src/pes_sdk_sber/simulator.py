@@ -109,6 +109,9 @@ class _Order:
     deposited_ms: int | None = None
     #: the orderBundle's customerDetails (the receipt's contact), as registered
     customer: dict[str, str] = attrs.Factory(dict)
+    #: the whole orderBundle as registered (None: the order had none)
+    bundle: dict[str, Any] | None = None
+    description: str = ""
 
     def extended(self, lower_deposited: bool = False) -> dict[str, Any]:
         deposited = self.deposited - self.refunded if lower_deposited else self.deposited
@@ -242,6 +245,17 @@ class SberSimulator(LoopbackSimulator[Switches, dict[str, str]]):
         with self._lock:
             return dict(self._orders[md_order].customer)
 
+    def order_bundle(self, md_order: str) -> dict[str, Any] | None:
+        """The order's ``orderBundle`` as registered (None when it had none)."""
+        with self._lock:
+            bundle = self._orders[md_order].bundle
+            return json.loads(json.dumps(bundle)) if bundle is not None else None
+
+    def description_of(self, md_order: str) -> str:
+        """The order's ``description`` as registered (``""`` without one)."""
+        with self._lock:
+            return self._orders[md_order].description
+
     def approve(self, md_order: str, *, at: dt.datetime | None = None) -> None:
         """The client paid on the payment page (one-stage: deposited at once).
 
@@ -355,6 +369,8 @@ class SberSimulator(LoopbackSimulator[Switches, dict[str, str]]):
             positions=positions,
             attributes=attributes,
             customer=customer,
+            bundle=json.loads(form["orderBundle"]) if form.get("orderBundle") else None,
+            description=form.get("description", ""),
             created_ms=int(time.time() * 1000),
         )
         self._orders[order.id] = order

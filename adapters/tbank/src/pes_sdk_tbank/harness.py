@@ -11,12 +11,19 @@ import logging
 import urllib.parse
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
 
 from pes_sdk.gateways.errors import IllegalTransition, WebhookRejected
 from pes_sdk.gateways.models import GatewayPayment, WebhookRequest
 from pes_sdk.gateways.processor import PaymentProcessor
-from pes_sdk.gateways.simulation import LoopbackReceiver, SimulatorHarness
-from pes_sdk_tbank.client import NOTIFICATION_ANSWER, TBankGateway
+from pes_sdk.gateways.simulation import (
+    AcquirerPosition,
+    AcquirerReceipt,
+    LoopbackReceiver,
+    SimulatorHarness,
+)
+from pes_sdk_tbank.client import AGENT_SIGNS, NOTIFICATION_ANSWER, VAT_CODES, TBankGateway
 from pes_sdk_tbank.simulator import TBankSimulator, TBankSwitches
 
 __all__ = ["NotificationReceiver", "TBankHarness", "notification_handler"]
@@ -94,6 +101,25 @@ class TBankHarness(SimulatorHarness[TBankSimulator, TBankGateway]):
     def payments_at_acquirer(self, order_id: uuid.UUID) -> int:
         return len(self.simulator.payments_for(order_id))
 
+    def receipt_at_acquirer(
+        self, gateway_payment_id: str, refund_id: str | None = None
+    ) -> AcquirerReceipt | None:
+        """The ``Receipt`` of the payment's ``Init``. A refund's receipt is not kept: the
+        gateway's refund receipts name no supplier (``refund_receipts`` is off)."""
+        if refund_id is not None:
+            return None
+        sent = self.simulator.receipt_of(gateway_payment_id)
+        if sent is None:
+            return None
+        return AcquirerReceipt(
+            [_position(item) for item in sent.get("Items", [])],
+            customer_email=sent.get("Email"),
+            customer_phone=sent.get("Phone"),
+        )
+
+    def description_at_acquirer(self, gateway_payment_id: str) -> str:
+        return self.simulator.description_of(gateway_payment_id)
+
     def lose_next_answer(self) -> bool:
         # the answer of the next call that does work (an Init, not the CheckOrder before it;
         # a Cancel), not of a lookup
@@ -109,3 +135,22 @@ class TBankHarness(SimulatorHarness[TBankSimulator, TBankGateway]):
         # whatever the next call is (e.g. a create's CheckOrder)
         self.simulator.switches.only_method = ""
         return super().stall_next_answer(seconds)
+
+
+#: ``Tax`` and ``AgentSign`` back to what they stand for
+_VAT_NAMES = {code: vat for vat, code in VAT_CODES.items()}
+_AGENT_NAMES = {sign: agent for agent, sign in AGENT_SIGNS.items()}
+
+
+def _position(item: dict[str, Any]) -> AcquirerPosition:
+    supplier = item.get("SupplierInfo") or {}
+    sign = (item.get("AgentData") or {}).get("AgentSign")
+    return AcquirerPosition(
+        name=str(item.get("Name", "")),
+        amount=Decimal(int(item.get("Amount", 0))) / 100,
+        vat=_VAT_NAMES.get(str(item.get("Tax"))),
+        agent=_AGENT_NAMES.get(str(sign)) if sign is not None else None,
+        supplier_inn=supplier.get("Inn"),
+        supplier_name=supplier.get("Name"),
+        supplier_phones=tuple(supplier.get("Phones") or ()),
+    )

@@ -146,6 +146,7 @@ class _Payment:
     status: str = "NEW"
     new_amount: int | None = None  # after refunds
     receipt: dict[str, Any] | None = None
+    description: str = ""
 
     @property
     def refunded(self) -> int:
@@ -258,6 +259,11 @@ class TBankSimulator(LoopbackSimulator[TBankSwitches, tuple[str, bytes]]):
         with self._lock:
             return self._get(payment_id).receipt
 
+    def description_of(self, payment_id: int | str) -> str:
+        """The ``Description`` of the payment's ``Init``, as sent."""
+        with self._lock:
+            return self._get(payment_id).description
+
     @staticmethod
     def _require(payment: _Payment, allowed: tuple[str, ...]) -> None:
         if payment.status not in allowed:
@@ -351,6 +357,7 @@ class TBankSimulator(LoopbackSimulator[TBankSwitches, tuple[str, bytes]]):
             success_url=str(data.get("SuccessURL") or ""),
             qr_token=secrets.token_hex(16).upper(),
             receipt=receipt,
+            description=str(data.get("Description") or ""),
         )
         self._payments[payment.id] = payment
         self._by_order.setdefault(order_id, []).append(payment.id)

@@ -113,6 +113,9 @@ class YooKassaGateway(PaymentGateway):
         # ЮKassa cancels only waiting_for_capture payments; a pending one-stage payment
         # cannot be cancelled by the merchant (it expires): cancel_payment is refused
         cancel_pending=False,
+        # a refund takes its receipt (the refunded part of the payment's positions), sent
+        # when the service gives refund_receipt_for (its book knows the payment's receipt)
+        refund_receipts=True,
     )
 
     def __init__(

@@ -8,21 +8,34 @@ allows exactly that network (``127.0.0.1/32``) instead of ЮKassa's published on
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from typing import Any
 
-from pes_sdk.gateways.models import GatewayPayment, WebhookRequest
-from pes_sdk.gateways.simulation import LoopbackReceiver, SimulatorHarness
-from pes_sdk_yookassa.client import YooKassaGateway
+from pes_sdk.gateways.models import GatewayPayment, RefundRequest, WebhookRequest
+from pes_sdk.gateways.simulation import (
+    AcquirerPosition,
+    AcquirerReceipt,
+    LoopbackReceiver,
+    SimulatorHarness,
+    e164,
+)
+from pes_sdk.models.payments import Payment, PaymentLine, PaymentMethod
+from pes_sdk.models.receipts import AgentType, Receipt, ReceiptPosition, Supplier
+from pes_sdk_yookassa.client import YooKassaGateway, refund_receipt
+from pes_sdk_yookassa.protocol import VAT_CODES
 from pes_sdk_yookassa.simulator import Switches, YooKassaSimulator
 
 __all__ = ["LOOPBACK_NETWORKS", "WebhookReceiver", "YooKassaHarness"]
 
 #: what the tests allow as the notification source (the simulator sends from loopback)
 LOOPBACK_NETWORKS = ("127.0.0.1/32",)
+#: ``vat_code`` back to the rate it stands for (ЮKassa's table, in the protocol module)
+_VAT_NAMES = {code: vat for vat, code in VAT_CODES.items()}
 
 
 class WebhookReceiver(LoopbackReceiver):
@@ -64,14 +77,37 @@ class YooKassaHarness(SimulatorHarness[YooKassaSimulator, YooKassaGateway]):
         return self
 
     def _new_gateway(self) -> YooKassaGateway:
+        options = dict(self._options)
+        # as a service sending receipts does: a refund's receipt from the payment's
+        options.setdefault("refund_receipt_for", self._refund_receipt)
         return YooKassaGateway(
             self.simulator.shop_id,
             self.simulator.secret_key,
             base_url=self.simulator.base_url,
             timeout=self._timeout,
             webhook_networks=self._networks,
-            **self._options,
+            **options,
         )
+
+    def _refund_receipt(self, request: RefundRequest) -> Receipt | None:
+        """``refund_receipt_for`` of the harness's gateway: what a service's book gives it
+        (the payment's basket and receipt), here read back from the receipt the payment
+        was created with at the acquirer, one line per agent position; None without one."""
+        sent = self.simulator.receipt_of(request.gateway_payment_id)
+        if sent is None:
+            return None
+        positions = [_position(item) for item in sent["items"]]
+        customer = sent.get("customer") or {}
+        receipt = Receipt(
+            positions,
+            customer_email=customer.get("email"),
+            customer_phone=e164(customer.get("phone")),
+        )
+        lines = [
+            PaymentLine(p.supplier.inn, "1", p.amount) for p in positions if p.supplier is not None
+        ]
+        basket = Payment(uuid.uuid4(), dt.datetime.now(dt.UTC), PaymentMethod.CARD, lines)
+        return refund_receipt(basket, receipt, request)
 
     # -- the GatewayHarness methods ------------------------------------------------------
 
@@ -82,6 +118,26 @@ class YooKassaHarness(SimulatorHarness[YooKassaSimulator, YooKassaGateway]):
 
     def payments_at_acquirer(self, order_id: uuid.UUID) -> int:
         return len(self.simulator.payments_for(order_id))
+
+    def receipt_at_acquirer(
+        self, gateway_payment_id: str, refund_id: str | None = None
+    ) -> AcquirerReceipt | None:
+        """The ``receipt`` the payment (or its refund ``refund_id``) was made with."""
+        if refund_id is None:
+            sent = self.simulator.receipt_of(gateway_payment_id)
+        else:
+            sent = self.simulator.refund_receipt_of(refund_id)
+        if sent is None:
+            return None
+        customer = sent.get("customer") or {}
+        return AcquirerReceipt(
+            [_acquirer_position(item) for item in sent.get("items", [])],
+            customer_email=customer.get("email"),
+            customer_phone=e164(customer.get("phone")),
+        )
+
+    def description_at_acquirer(self, gateway_payment_id: str) -> str:
+        return self.simulator.description_of(gateway_payment_id)
 
     def forge_webhook(
         self, event: str, payment_id: str, *, remote_addr: str = "127.0.0.1"
@@ -97,3 +153,39 @@ class YooKassaHarness(SimulatorHarness[YooKassaSimulator, YooKassaGateway]):
         return WebhookRequest(
             body=body, headers=[("Content-Type", "application/json")], remote_addr=remote_addr
         )
+
+
+def _acquirer_position(item: dict[str, Any]) -> AcquirerPosition:
+    supplier = item.get("supplier") or {}
+    agent = item.get("agent_type")
+    quantity = int(float(item.get("quantity", "1")))
+    phone = e164(supplier.get("phone"))
+    return AcquirerPosition(
+        name=str(item.get("description", "")),
+        amount=_amount(item) * quantity,
+        vat=_VAT_NAMES.get(item.get("vat_code")),  # type: ignore[arg-type]
+        agent=AgentType(agent) if agent in set(AgentType) else None,
+        supplier_inn=supplier.get("inn"),
+        supplier_name=supplier.get("name"),
+        supplier_phones=(phone,) if phone else (),
+    )
+
+
+def _amount(item: dict[str, Any]) -> Decimal:
+    return Decimal(str((item.get("amount") or {}).get("value", "0")))
+
+
+def _position(item: dict[str, Any]) -> ReceiptPosition:
+    held = _acquirer_position(item)
+    supplier = None
+    if held.agent is not None and held.supplier_inn:
+        supplier = Supplier(held.supplier_inn, held.supplier_name or "?", held.supplier_phones)
+    return ReceiptPosition(
+        name=held.name,
+        amount=held.amount,
+        vat=held.vat or _VAT_NAMES[1],
+        agent=held.agent if supplier is not None else None,
+        supplier=supplier,
+        subject=str(item.get("payment_subject", "service")),
+        mode=str(item.get("payment_mode", "full_payment")),
+    )

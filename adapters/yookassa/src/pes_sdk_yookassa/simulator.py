@@ -68,6 +68,12 @@ _VAT_CODES = frozenset(VAT_CODES.values())
 #: the phone's E.164 digits without the plus
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PHONE = re.compile(r"[1-9][0-9]{6,14}")
+#: ``payment_subject`` (tag 1212) and ``payment_mode`` (tag 1214) values, required for
+#: ФФД 1.05 and later (the ones a service's receipt can have; ЮKassa lists more subjects)
+_SUBJECTS = frozenset({"commodity", "service", "payment", "agent_commission", "another"})
+_MODES = frozenset(
+    {"full_prepayment", "partial_prepayment", "advance", "full_payment", "partial_payment"}
+)
 #: ``receipt.items[].agent_type`` values (tag 1222 by name; платёжный агент is
 #: ``payment_agent``)
 _AGENT_TYPES = frozenset(
@@ -107,6 +113,9 @@ class Switches:
     #: ``insufficient_funds``: the shop's incoming payments do not cover them); nothing is
     #: given back. ЮKassa answers such a refund 200 with the refund object, not an error.
     refuse_refunds_next: int = 0
+    #: the next N refunds are answered ``pending`` and stay so (also when read again)
+    #: until :meth:`YooKassaSimulator.finish_pending_refunds`: the money goes back then
+    pend_refunds_next: int = 0
 
 
 class SimulatorError(GatewayError):
@@ -244,6 +253,10 @@ class YooKassaSimulator(LoopbackSimulator[Switches, bytes]):
         )
         self._payments: dict[str, _Payment] = {}
         self._refunds: dict[str, dict[str, Any]] = {}
+        #: each refund's ``receipt`` as sent, by refund id (the API does not answer it back)
+        self._refund_receipts: dict[str, dict[str, Any]] = {}
+        #: refunds answered pending: (refund id, amount, receipt), finished on demand
+        self._pending_refunds: list[tuple[str, Decimal, dict[str, Any] | None]] = []
         self._by_token: dict[str, str] = {}
         self._seq = 0
         #: every authenticated request that reached the API: (method, path, Idempotence-Key)
@@ -306,6 +319,17 @@ class YooKassaSimulator(LoopbackSimulator[Switches, bytes]):
         with self._lock:
             receipt = self._get(payment_id).receipt
             return json.loads(json.dumps(receipt)) if receipt is not None else None
+
+    def refund_receipt_of(self, refund_id: str) -> dict[str, Any] | None:
+        """The ``receipt`` a refund was made with, as sent; None without one (or no refund)."""
+        with self._lock:
+            receipt = self._refund_receipts.get(refund_id)
+            return json.loads(json.dumps(receipt)) if receipt is not None else None
+
+    def description_of(self, payment_id: str) -> str:
+        """The payment's ``description``, as sent (``""`` without one)."""
+        with self._lock:
+            return self._get(payment_id).description
 
     def payments_for(self, order_id: uuid.UUID | str) -> list[str]:
         """ЮKassa payment ids whose ``metadata.order_id`` is our order id."""
@@ -400,12 +424,19 @@ class YooKassaSimulator(LoopbackSimulator[Switches, bytes]):
                 raise _bad("vat_code is 1..12", f"{where}.vat_code")
             if not str(item.get("description", "")).strip():
                 raise _bad("description is required", f"{where}.description")
+            if item.get("payment_subject") not in _SUBJECTS:
+                raise _bad("payment_subject is required", f"{where}.payment_subject")
+            if item.get("payment_mode") not in _MODES:
+                raise _bad("payment_mode is required", f"{where}.payment_mode")
             if "agent_type" in item:
                 if item["agent_type"] not in _AGENT_TYPES:
                     raise _bad("agent_type is not a known agent type", f"{where}.agent_type")
                 supplier = item.get("supplier") or {}
                 if not supplier.get("inn") or not supplier.get("name"):
                     raise _bad("an agent item names its supplier", f"{where}.supplier")
+                phone = supplier.get("phone")
+                if phone is not None and not (isinstance(phone, str) and _PHONE.fullmatch(phone)):
+                    raise _bad("supplier.phone is E.164 digits", f"{where}.supplier.phone")
             items_total += price * quantity
         if items_total.quantize(Decimal("0.01")) != total:
             raise _bad("receipt items do not add up to the amount", "receipt.items")
@@ -475,12 +506,32 @@ class YooKassaSimulator(LoopbackSimulator[Switches, bytes]):
                 }
                 self._refunds[refund["id"]] = refund
                 return dict(refund)
+            if self.switches.pend_refunds_next > 0:
+                self.switches.pend_refunds_next -= 1
+                refund["status"] = "pending"
+                self._refunds[refund["id"]] = refund
+                self._pending_refunds.append((refund["id"], value, receipt))
+                return dict(refund)
             payment.refunded += value
             if receipt is not None:
                 refund["receipt_registration"] = "pending"
+                self._refund_receipts[refund["id"]] = receipt
             self._refunds[refund["id"]] = refund
             self._emit("refund.succeeded", refund)
             return dict(refund)
+
+    def finish_pending_refunds(self) -> None:
+        """Every refund answered ``pending`` succeeds now: the money goes back."""
+        with self._lock:
+            for refund_id, value, receipt in self._pending_refunds:
+                refund = self._refunds[refund_id]
+                self._payments[refund["payment_id"]].refunded += value
+                refund["status"] = "succeeded"
+                if receipt is not None:
+                    refund["receipt_registration"] = "pending"
+                    self._refund_receipts[refund_id] = receipt
+                self._emit("refund.succeeded", dict(refund))
+            self._pending_refunds.clear()
 
     def _authorised(self, headers: Any) -> bool:
         expected = "Basic " + base64.b64encode(f"{self.shop_id}:{self.secret_key}".encode()).decode(
