@@ -370,6 +370,64 @@ CASES += [
         "test_round_trip_whole_records",
         "unencodable or round_trip_whole",
     ),
+    (
+        "wrappers.BlamesNoField",
+        "test_malformed_sample_names_the_exact_line[missing_field]",
+        "test_malformed_sample_gives_typed_error[missing_field]",
+        "missing_field",
+    ),
+]
+
+# Issue 14: the faults the example plugin's mutants showed the suite let through.
+CASES += [
+    (
+        "PadsShortHeader",
+        "test_malformed_sample_gives_typed_error[header_cut]",
+        "test_round_trip_keeps_header_facts",
+        "header_cut or header_facts",
+    ),
+    (
+        "AcceptsNegativeCount",
+        "test_malformed_sample_names_the_exact_line[negative_count]",
+        "test_tampered_control_total_is_refused",
+        "negative_count or tampered",
+    ),
+    (
+        "WritesNoneForUnknownFacts",
+        "test_header_without_facts_round_trips",
+        "test_round_trip_keeps_header_facts",
+        "header_without_facts or header_facts",
+    ),
+    (
+        "WriteRefusalNamesNoFile",
+        "test_record_of_another_kind_is_refused_on_writing",
+        "test_failed_write_leaves_no_partial_file",
+        "another_kind or partial_file",
+    ),
+    (
+        "RefusalLineSkipsHeader",
+        "test_record_of_another_kind_is_refused_on_writing",
+        "test_failed_write_leaves_no_partial_file",
+        "another_kind or partial_file",
+    ),
+    (
+        "LeavesEncodingToHost",
+        "test_written_bytes_do_not_depend_on_the_host_locale",
+        "test_round_trip_whole_records",
+        "host_locale or round_trip_whole",
+    ),
+    (
+        "LinelessIssues",
+        "test_every_repeat_is_refused_far_apart",
+        "test_round_trip_keeps_every_record",
+        "far_apart or round_trip_keeps_every_record",
+    ),
+    (
+        "RowlessRejects",
+        "test_every_repeat_is_refused_far_apart",
+        "test_round_trip_keeps_every_record",
+        "far_apart or round_trip_keeps_every_record",
+    ),
 ]
 
 

@@ -5,7 +5,9 @@ from a valid registry written by the format under test, by breaking one thing in
 that holds the *target* record (see :class:`~pes_sdk_conformance.records.SampleSet`). This
 works for any format that writes one record per line (CSV, fixed width, JSON Lines). A
 format with another layout (XML, several lines per record) overrides
-``FormatConformance.malformed_samples`` and builds its own, with the same names.
+``FormatConformance.malformed_samples`` and builds its own, with the same names. Two
+samples break the lines around the records instead: ``header_cut`` the line before the
+first record, ``negative_count`` the count the footer or trailer states.
 
 A builder that cannot apply to a format (no byte is invalid in cp866; the format does not
 write a period) returns a :class:`NotApplicable` with the reason, and the check is skipped
@@ -79,6 +81,10 @@ STANDARD_SAMPLES: dict[str, str] = {
     "bad_period": "a period with month 13 (readings: the reading's date)",
     "bad_value": "a meter value written `12,3,4` (meter readings)",
     "negative_value": "a negative meter value (meter readings)",
+    "header_cut": "the header line, before the first record, cut off in its middle (the "
+    "records and what follows them intact)",
+    "negative_count": "the record count the footer or trailer states, made negative",
+    "missing_field": "a record line without its account (JSON: the key, XML: the attribute)",
 }
 
 
@@ -163,12 +169,20 @@ def _split_eol(line: str) -> tuple[str, str]:
 
 
 def build_standard_samples(
-    valid: bytes, encoding: str, target: Record, last: Record
+    valid: bytes,
+    encoding: str,
+    target: Record,
+    last: Record,
+    *,
+    first: Record | None = None,
+    count: int | None = None,
 ) -> dict[str, MalformedSample | NotApplicable]:
     """Every :data:`STANDARD_SAMPLES` entry, built from ``valid`` (a file the format wrote).
 
     ``target`` is the record to break and ``last`` the last record of the file; their
-    accounts must each appear on exactly one line.
+    accounts must each appear on exactly one line. ``first`` (the first record) and
+    ``count`` (how many records the file holds) let the samples that break the header and
+    the footer find them; without them those samples are not applicable.
     """
     parsed = TextFile.parse(valid, encoding, account_of(target), account_of(last))
     if isinstance(parsed, NotApplicable):
@@ -202,6 +216,9 @@ def build_standard_samples(
         ending = "" if f.lines[-1].endswith(("\n", "\r")) else _split_eol(f.lines[f.last_line])[1]
         extra = "".join(f.lines) + ending + f.lines[f.target_line].rstrip("\r\n") + (eol or "\n")
         sample("data_after_footer", extra.encode(encoding), len(f.lines))
+
+    _header_sample(out, f, first, sample)
+    _count_sample(out, f, count, sample)
 
     acc = account_of(target)
     at = body.find(acc)
@@ -238,6 +255,21 @@ def build_standard_samples(
             out["wrong_column_count"] = NotApplicable("no delimiter found in the record line")
         else:
             sample("wrong_column_count", f.with_line(t, body + f"{delim}лишнее{delim}x" + eol), t)
+
+    # The account left out: JSON drops its key, XML its attribute; the reader blames the
+    # account there. A delimited line cannot leave out a value without shifting the rest
+    # (that is wrong_column_count).
+    value = re.escape(acc)
+    if stripped.startswith("{") and stripped.endswith("}"):
+        missing = re.sub(rf'"[^"]+"\s*:\s*"{value}"\s*,\s*', "", body, count=1)
+    elif element:
+        missing = re.sub(rf'\s[\w:.-]+\s*=\s*"{value}"', "", body, count=1)
+    else:
+        missing = body
+    if missing == body:
+        out["missing_field"] = NotApplicable("no JSON key or XML attribute holds the account")
+    else:
+        sample("missing_field", f.with_line(t, missing + eol), t, "account")
 
     if isinstance(target, MeterReading):
         _reading_samples(out, f, target, sample)
@@ -290,6 +322,55 @@ def build_standard_samples(
 
 
 _Sample = Callable[[str, bytes, int | None, str | None], None]
+
+
+def _header_sample(
+    out: dict[str, MalformedSample | NotApplicable],
+    f: TextFile,
+    first: Record | None,
+    sample: _Sample,
+) -> None:
+    """The first line cut in its middle, when it is a header: a line before the first
+    record's. Whatever the syntax, half a header is not one: the reader refuses the file
+    and blames line 1 (never the records after it, never a crash)."""
+    start = None
+    if first is not None:
+        # The first line that holds the first record's account (it may hold more than one).
+        pattern = re.compile(r"(?<![\w-])" + re.escape(account_of(first)) + r"(?![\w-])")
+        start = next((i for i, line in enumerate(f.lines) if pattern.search(line)), None)
+    head, eol = _split_eol(f.lines[0])
+    if not start or len(head.strip()) < 2:
+        out["header_cut"] = NotApplicable("no header line before the first record")
+        return
+    sample("header_cut", f.with_line(0, head[: len(head) // 2] + eol), 0, None)
+
+
+def _count_sample(
+    out: dict[str, MalformedSample | NotApplicable],
+    f: TextFile,
+    count: int | None,
+    sample: _Sample,
+) -> None:
+    """The count a footer or trailer states (the one number equal to the record count in
+    the lines after the last record), with a minus sign: no registry holds -4 records, so
+    the reader refuses the footer at its line, rather than crash or trust it."""
+    if count is None:
+        out["negative_count"] = NotApplicable("the record count is not known")
+        return
+    # A whole number: not part of a longer number, a decimal (4,50 4.50) or a word.
+    number = re.compile(rf"(?<![\w.,-]){count}(?![\w.]|,\d)")
+    hits = [
+        (i, m) for i in range(f.last_line + 1, len(f.lines)) for m in number.finditer(f.lines[i])
+    ]
+    if len(hits) != 1:
+        reason = "no" if not hits else "more than one"
+        out["negative_count"] = NotApplicable(
+            f"{reason} number {count} (the record count) after the last record line"
+        )
+        return
+    i, m = hits[0]
+    line = f.lines[i]
+    sample("negative_count", f.with_line(i, line[: m.start()] + "-" + line[m.start() :]), i, None)
 
 
 def _guid_sample(

@@ -30,12 +30,14 @@ import codecs
 import contextlib
 import datetime as dt
 import gc
+import locale
 import re
 import shutil
+import sys
 import tempfile
 import tracemalloc
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -430,6 +432,8 @@ class FormatConformance:
             fmt.capabilities.encodings[0],
             recs[gold.target_index],
             recs[-1],
+            first=recs[0],
+            count=len(recs),
         )
         if self.footer_optional:
             corpus["truncated_at_line_end"] = NotApplicable(
@@ -645,6 +649,37 @@ class FormatConformance:
             "carry in header_facts_not_carried): " + "; ".join(wrong)
         )
 
+    def test_header_without_facts_round_trips(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """A header that knows none of its facts (ИНН, period, number, date all ``None``)
+        is refused on writing with a PesError, or written so that it reads back: a file
+        the format wrote is one it reads, and an unknown fact comes back unknown, never
+        as the text ``None`` or a value made up."""
+        fmt = registry_format
+        self.require(fmt, "read", "write")
+        recs = list(self.sample_set(fmt).records)
+        header = attrs.evolve(
+            self.header_for(fmt, recs), partner_inn=None, period=None, number=None, date=None
+        )
+        path = self.path_for(fmt, tmp_path, header)
+        try:
+            fmt.write(path, header, recs)
+        except PesError:
+            return  # the format needs those facts: refused on writing
+        try:
+            got = self.read_registry(fmt, path)
+        except PesError as exc:
+            pytest.fail(f"a file written with a header of no facts is refused on reading: {exc}")
+        assert got.records == recs, "the records of a header of no facts changed"
+        made_up = [
+            f"{name}: {getattr(h, name)!r}"
+            for name in HEADER_FACTS
+            for h in (got.report.header, got.header)
+            if name not in self.header_facts_not_carried and getattr(h, name) is not None
+        ]
+        assert not made_up, f"header facts written as unknown read back known: {made_up}"
+
     def test_text_keeps_outer_spaces_or_trims_as_declared(
         self, registry_format: RegistryFormat, tmp_path: Path
     ) -> None:
@@ -725,16 +760,29 @@ class FormatConformance:
             f"read as {len(got.records)} records and {got.report.rejected} rejected: a debt "
             "registry catches every repeat, however far apart (remember every key read)"
         )
-        # Each repeat's issue says why and blames the pair's fields, or no field.
+        # Each repeat's issue names its line, says why and blames the pair's fields, or no
+        # field.
         keys = ("account", "service", "service_code")
         blamable = {""}.union(*(self.field_names(fmt, k) for k in keys))
         wrong = [
             i
             for i in got.report.issues
-            if not _says_something(i.message)
+            if not (isinstance(i.line, int) and i.line > 0)
+            or not _says_something(i.message)
             or not (isinstance(i.field, str) and i.field in blamable)
         ]
-        assert not wrong, f"a repeat's issue blames another field or says nothing: {wrong[:3]}"
+        assert not wrong, (
+            f"a repeat's issue names no line, blames another field or says nothing: {wrong[:3]}"
+        )
+        # The partner mends each repeat from the rejects file: every rejected line is there,
+        # its number a cell of its own.
+        kept = rejects.read_bytes().decode("utf-8-sig", errors="replace")
+        absent = [
+            i.line
+            for i in got.report.issues
+            if i.line and not re.search(rf'(?:^|[;,\t"]){i.line}(?=[;,\t"]|$)', kept, re.MULTILINE)
+        ]
+        assert not absent, f"rejected lines missing from the rejects file: {absent[:5]}"
 
     def test_file_without_final_newline_reads_whole(
         self, registry_format: RegistryFormat, tmp_path: Path
@@ -758,6 +806,38 @@ class FormatConformance:
             "final line end"
         )
         assert got.report.valid
+
+    def test_written_bytes_do_not_depend_on_the_host_locale(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """A writer names its encoding: on a host whose locale encoding is not UTF-8 (a
+        Windows server's cp1251, a container's ASCII) the same records give the same bytes.
+        ``open(path, "w")`` without ``encoding=`` writes in the host's encoding instead."""
+        fmt = registry_format
+        self.require(fmt, "write")
+        if sys.flags.utf8_mode:
+            pytest.skip("Python's UTF-8 mode is on: open() ignores the host's locale here")
+        recs = self.sample_set(fmt).records
+        want, _ = self.write_registry(fmt, tmp_path / "host", recs)
+        before = locale.setlocale(locale.LC_CTYPE)
+        try:
+            # The C locale's encoding is ASCII: a host that is not set up for UTF-8.
+            locale.setlocale(locale.LC_CTYPE, "C")
+            if codecs.lookup(locale.getencoding()).name == "utf-8":
+                pytest.skip("the C locale's encoding is UTF-8 on this host")
+            try:
+                have, _ = self.write_registry(fmt, tmp_path / "ascii", recs)
+            except Exception as exc:
+                pytest.fail(
+                    f"under an ASCII locale the writer raised {type(exc).__name__}: {exc}; "
+                    "open the file with the format's own encoding="
+                )
+        finally:
+            locale.setlocale(locale.LC_CTYPE, before)
+        assert have.read_bytes() == want.read_bytes(), (
+            "the bytes written depend on the host's locale: open the file with the format's "
+            "own encoding="
+        )
 
     def test_unencodable_text_is_refused_not_replaced(
         self, registry_format: RegistryFormat, tmp_path: Path
@@ -1087,7 +1167,9 @@ class FormatConformance:
         have the same names."""
         fmt = registry_format
         self.require(fmt, "write")
-        own = self.sample_set(fmt).records[:1]
+        gold = self.sample_set(fmt).records
+        own = gold[:1]
+        expected = self._line_of_second(fmt, tmp_path / "own", gold[:2])
         checked = 0
         for kind in RegistryKind:
             if kind is fmt.kind:
@@ -1099,12 +1181,36 @@ class FormatConformance:
             header = self.header_for(fmt, own)
             path = self.path_for(fmt, tmp_path / kind.value, header)
             path.parent.mkdir()
-            with pytest.raises(PesError):
+            with pytest.raises(PesError) as refused:
                 fmt.write(path, header, [*own, stranger])
             assert not path.exists(), f"a {kind.value} record given to the writer left a file"
+            # The error names the file being written, as a read's names the file read, and
+            # when it names a line, the line the record would have taken.
+            named = getattr(refused.value, "path", None)
+            assert named is not None and Path(named) == path, (
+                f"the refusal of a {kind.value} record names file {named!r}, not {path}"
+            )
+            line = getattr(refused.value, "line", 0)
+            assert not line or expected is None or line == expected, (
+                f"the refusal of a {kind.value} record names line {line}; written in its "
+                f"place, a record of the format's own kind takes line {expected}"
+            )
             checked += 1
         if not checked:
             pytest.skip("no golden records of another kind")
+
+    def _line_of_second(
+        self, fmt: RegistryFormat, folder: Path, recs: Sequence[Record]
+    ) -> int | None:
+        """The 1-based line of the second of ``recs`` in a file of both; None when its
+        account is not on one line of its own."""
+        if len(recs) < 2 or samples.account_of(recs[0]) == samples.account_of(recs[1]):
+            return None
+        path, _ = self.write_registry(fmt, folder, recs)
+        lines = path.read_bytes().decode(fmt.capabilities.encodings[0]).splitlines()
+        pattern = re.compile(r"(?<![\w-])" + re.escape(samples.account_of(recs[1])) + r"(?![\w-])")
+        hits = [i + 1 for i, text in enumerate(lines) if pattern.search(text)]
+        return hits[0] if len(hits) == 1 else None
 
     def test_formula_text_is_escaped(self, registry_format: RegistryFormat, tmp_path: Path) -> None:
         """Text a spreadsheet would run (=SUM(A1), +7, -1, @x) is escaped in the file and

@@ -16,10 +16,13 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 from reference_format import ReferenceFormat, ReferenceReader
 
-from pes_sdk.errors import FormatError
+from pes_sdk.errors import FormatError, Issue
+from pes_sdk.files import atomic_path
 from pes_sdk.formats.base import Policy, Record, RegistryHeader, RegistryReader, WriteReport
+from pes_sdk.models.registry import ControlTotals
 
 
 class DropsLastRecord(ReferenceFormat):
@@ -441,3 +444,92 @@ class StampsWriteTime(ReferenceFormat):
 
     def format_header(self, header: RegistryHeader, period: object) -> str:
         return super().format_header(header, period).rstrip("\n") + f";{time.time_ns()}\n"
+
+
+class PadsShortHeader(ReferenceFormat):
+    """The reader pads a header with too few fields with blanks (``cells += [""] * …``): a
+    header cut off in its middle is read as one whose last facts are unknown."""
+
+    def parse_header(self, text: str) -> RegistryHeader:
+        cells = text.split(";")
+        return super().parse_header(";".join([*cells, "", "", "", "", ""][:6]))
+
+
+class _SignlessCountReader(ReferenceReader):
+    def parse_footer(self, number: int, text: str) -> ControlTotals:
+        # The bug: the count is taken as it is; -4 records only fails the totals later,
+        # at no line.
+        count, sep, sums = text.partition(";")
+        totals = super().parse_footer(number, count.lstrip("-") + sep + sums)
+        return attrs.evolve(totals, count=int(count))
+
+
+class AcceptsNegativeCount(ReferenceFormat):
+    """The reader takes the footer's count as ``int(cell)``, sign and all: a negative count
+    is not refused at the footer's line, only found not to match at the end."""
+
+    def open(
+        self, path: Path, *, policy: Policy = Policy.STRICT, rejects_path: Path | None = None
+    ) -> RegistryReader:
+        return _SignlessCountReader(self, Path(path), Policy(policy), rejects_path)
+
+
+class WritesNoneForUnknownFacts(ReferenceFormat):
+    """The writer formats each header fact with ``str()``: an unknown one is written as the
+    text ``None``, which the reader takes for a fact (or refuses)."""
+
+    def format_header(self, header: RegistryHeader, period: object) -> str:
+        facts = (header.partner_inn, header.period, header.number, header.date)
+        return f"#PES-REF;{self.kind.value};" + ";".join(str(f) for f in facts) + "\n"
+
+
+class WriteRefusalNamesNoFile(ReferenceFormat):
+    """The writer refuses a record of another kind, but its error names no file: a batch
+    of exports cannot tell which one failed."""
+
+    def write(self, path: Path, header: RegistryHeader, records: Iterable[Record]) -> WriteReport:
+        try:
+            return super().write(path, header, records)
+        except FormatError as exc:
+            raise FormatError(exc.message, line=exc.line, field=exc.field) from None
+
+
+class RefusalLineSkipsHeader(ReferenceFormat):
+    """The writer refuses a record of another kind at the line of its index among the
+    records, forgetting the header line before them: off by one."""
+
+    def write(self, path: Path, header: RegistryHeader, records: Iterable[Record]) -> WriteReport:
+        try:
+            return super().write(path, header, records)
+        except FormatError as exc:
+            raise FormatError(exc.message, path=path, line=exc.line - 1, field=exc.field) from None
+
+
+class LeavesEncodingToHost(ReferenceFormat):
+    """The writer opens its file with ``open(tmp, "w")``: the host's locale picks the
+    encoding (UTF-8 on the developer's machine, cp1251 or ASCII on the server's)."""
+
+    def write(self, path: Path, header: RegistryHeader, records: Iterable[Record]) -> WriteReport:
+        with atomic_path(path) as tmp, open(tmp, "w", newline="\n") as fh:
+            return self.write_to(fh, path, header, records)
+
+
+class _LinelessIssuesReader(ReferenceReader):
+    def __init__(
+        self, fmt: ReferenceFormat, path: Path, policy: Policy, rejects: Path | None
+    ) -> None:
+        super().__init__(fmt, path, policy, rejects)
+        reject = self.sink.reject
+        self.sink.reject = lambda line, raw, issues: reject(  # type: ignore[method-assign]
+            line, raw, [Issue(0, i.field, i.message) for i in issues]
+        )
+
+
+class LinelessIssues(ReferenceFormat):
+    """A rejected row's issue names no line (0, the file): the rejects file has the line,
+    the report the partner reads first does not."""
+
+    def open(
+        self, path: Path, *, policy: Policy = Policy.STRICT, rejects_path: Path | None = None
+    ) -> RegistryReader:
+        return _LinelessIssuesReader(self, Path(path), Policy(policy), rejects_path)

@@ -177,7 +177,11 @@ class ReferenceFormat(RegistryFormat):
         sums = dict.fromkeys(names, ZERO)
         count = 0
         for r in self.records_to_write(records):
-            line = self.format_record(r)
+            try:
+                line = self.format_record(r)
+            except FormatError as exc:
+                # The refusal names the file being written and the line the record takes.
+                raise FormatError(exc.message, path=path, line=count + 2, field=exc.field) from None
             fh.write(line + "\n")
             count += 1
             for n in names:
@@ -224,7 +228,8 @@ class ReferenceFormat(RegistryFormat):
 
     def parse_header(self, text: str) -> RegistryHeader:
         cells = text.split(";")
-        cells += [""] * (6 - len(cells))
+        if len(cells) < 6:  # a header cut short is not one
+            raise ValueError(f"{len(cells)} header fields, expected 6")
         _, _, inn, period, number, date = cells[:6]
         return RegistryHeader(
             kind=self.kind,
@@ -381,6 +386,9 @@ class ReferenceReader(RegistryReader):
                 n: Decimal(c).quantize(Decimal("0.01"))
                 for n, c in zip(names, cells[1:], strict=True)
             }
-            return ControlTotals(int(cells[0]), sums)
+            count = int(cells[0])
+            if count < 0:
+                raise ValueError(f"count {count} is negative")
+            return ControlTotals(count, sums)
         except (ValueError, ArithmeticError) as exc:
             raise self.sink.refuse(f"bad footer: {exc}", line=number) from None

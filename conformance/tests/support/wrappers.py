@@ -13,7 +13,7 @@ from pathlib import Path
 
 import attrs
 
-from pes_sdk.errors import PesError
+from pes_sdk.errors import Issue, PesError, RegistryRefused
 from pes_sdk.formats.base import (
     Policy,
     ReadReport,
@@ -257,3 +257,26 @@ class ReportsNoFile(Wrapped):
     ) -> RegistryReader:
         inner = super().open(path, policy=policy, rejects_path=rejects_path)
         return _PathlessReader(inner, lambda r: r)
+
+
+class _FieldlessReader(MappedReader):
+    def __next__(self) -> Record:
+        try:
+            return next(self.inner)
+        except RegistryRefused as exc:
+            # The bug: the issues are rebuilt from the message alone.
+            issues = [Issue(i.line, "", i.message) for i in exc.issues]
+            raise RegistryRefused(
+                exc.message, path=exc.path, issues=issues, issue_count=exc.issue_count
+            ) from None
+
+
+class BlamesNoField(Wrapped):
+    """The reader's issues name the line but no field: the partner must guess which value
+    to mend (a record without its account, too)."""
+
+    def open(
+        self, path: Path, *, policy: Policy = Policy.STRICT, rejects_path: Path | None = None
+    ) -> RegistryReader:
+        inner = super().open(path, policy=policy, rejects_path=rejects_path)
+        return _FieldlessReader(inner, lambda r: r)
