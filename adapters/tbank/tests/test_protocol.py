@@ -619,3 +619,12 @@ def test_entry_point_provides_tbank() -> None:
 def test_tls_is_never_switched_off() -> None:
     gw = TBankGateway(terminal_key="T", password="p")
     assert gw._http._ssl is not None and gw._http._ssl.verify_mode.name == "CERT_REQUIRED"
+
+
+def test_the_error_tables_duplicate_order_code_is_read_as_a_duplicate() -> None:
+    """T-Bank's error table names 20 «Ошибка повторного идентификатора заказа»: a gateway
+    built from settings without ``duplicate_order_codes`` must recover the order on it."""
+    from pes_sdk_tbank.plugin import TBankFactory
+
+    gateway = TBankFactory().create({"terminal_key": "T", "password": "p"})
+    assert "20" in gateway._duplicate  # the default is the contract here

@@ -114,6 +114,12 @@ VAT_CODES: dict[ReceiptVat, str] = {
     ReceiptVat.VAT22_122: "vat122",
 }
 
+#: ``ErrorCode``\ s of an ``Init`` refused for an ``OrderId`` already used: 20 is the error
+#: table's «Ошибка повторного идентификатора заказа»; 8 («Неверный статус транзакции») was
+#: this adapter's earlier guess and stays, because reading a refusal as a duplicate only
+#: asks ``CheckOrder`` for a live payment of the order and raises the refusal if there is none.
+DUPLICATE_ORDER_CODES: tuple[str, ...] = ("20", "8")
+
 #: ``ErrorCode``\ s of a refund (``Cancel`` with ``Amount``) the acquirer refused: nothing was
 #: given back and the same refund may be asked again later. From the error table of the
 #: acquiring API (developer.tbank.ru/eacq/intro/errors/error-codes, read through a public
@@ -229,7 +235,7 @@ class TBankGateway(PaymentGateway):
         fee_vat: ReceiptVat = ReceiptVat.NONE,
         vat_codes: Mapping[ReceiptVat, str] | None = None,
         not_found_codes: tuple[str, ...] = ("7",),
-        duplicate_order_codes: tuple[str, ...] = ("8",),
+        duplicate_order_codes: tuple[str, ...] = DUPLICATE_ORDER_CODES,
         amount_exceeded_codes: tuple[str, ...] = ("330",),
         invalid_refund_codes: tuple[str, ...] = INVALID_REFUND_CODES,
         refused_refund_codes: tuple[str, ...] = REFUSED_REFUND_CODES,

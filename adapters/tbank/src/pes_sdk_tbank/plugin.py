@@ -50,7 +50,12 @@ class TBankFactory:
             fee_vat = ReceiptVat(settings.get("fee_vat", "none"))
         except ValueError as exc:
             raise ConfigError(f"tbank gateway: {exc}") from None
-        from pes_sdk_tbank.client import INVALID_REFUND_CODES, REFUSED_REFUND_CODES, TBankGateway
+        from pes_sdk_tbank.client import (
+            DUPLICATE_ORDER_CODES,
+            INVALID_REFUND_CODES,
+            REFUSED_REFUND_CODES,
+            TBankGateway,
+        )
 
         extra: dict[str, Any] = {"base_url": settings["url"]} if settings.get("url") else {}
         return TBankGateway(
@@ -64,7 +69,9 @@ class TBankFactory:
             receipt_phone=settings.get("receipt_phone"),
             fee_vat=fee_vat,
             not_found_codes=_codes(settings.get("not_found_codes"), ("7",)),
-            duplicate_order_codes=_codes(settings.get("duplicate_order_codes"), ("8",)),
+            duplicate_order_codes=_codes(
+                settings.get("duplicate_order_codes"), DUPLICATE_ORDER_CODES
+            ),
             amount_exceeded_codes=_codes(settings.get("amount_exceeded_codes"), ("330",)),
             invalid_refund_codes=_codes(settings.get("invalid_refund_codes"), INVALID_REFUND_CODES),
             refused_refund_codes=_codes(settings.get("refused_refund_codes"), REFUSED_REFUND_CODES),

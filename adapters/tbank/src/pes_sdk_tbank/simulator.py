@@ -55,8 +55,9 @@ class ErrorCodes:
     OK = "0"
     #: *simulator choice*: no payment / no order with that id
     NOT_FOUND = "7"
-    #: *simulator choice*: an OrderId already used on this terminal (uniqueness switched on)
-    DUPLICATE_ORDER = "8"
+    #: an OrderId already used on this terminal (uniqueness switched on): the error table's
+    #: 20, «Ошибка повторного идентификатора заказа»
+    DUPLICATE_ORDER = "20"
     #: *simulator choice*: a request the simulator cannot read (missing/invalid field)
     INVALID = "9"
     #: the token or the TerminalKey/password pair is wrong
