@@ -610,3 +610,23 @@ def test_callbacks_carry_no_time_so_there_is_no_window(harness: SberHarness) -> 
     # a replayed callback is harmless: it only makes the processor ask for the status
     [applied] = processor.handle_webhook(late)
     assert applied.entry.state is S.SUCCEEDED
+
+
+def test_two_partial_refunds_callbacks_are_two_events(harness: SberHarness) -> None:
+    """A refund callback carries no refund id: the second partial refund's callback has the
+    same fields as the first's, yet it is a new event, not a repeat."""
+    payment, gid = paid(harness, lines=2)
+    fields = {
+        "mdOrder": gid,
+        "orderNumber": payment.payment_id.hex,
+        "operation": "refunded",
+        "status": "1",
+    }
+    harness.gateway.refund(RefundRequest.for_lines(payment, gid, [0]), "refund-key-1")
+    [first] = harness.gateway.parse_webhook(_callback(harness.simulator, fields))
+    [repeat] = harness.gateway.parse_webhook(_callback(harness.simulator, fields))
+    assert repeat.event_id == first.event_id  # the same delivery again is a repeat
+    harness.gateway.refund(RefundRequest.for_lines(payment, gid, [1]), "refund-key-2")
+    [second] = harness.gateway.parse_webhook(_callback(harness.simulator, fields))
+    assert second.event_id != first.event_id
+    assert second.payment.state is S.REFUNDED

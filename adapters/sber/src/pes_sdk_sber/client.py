@@ -402,6 +402,10 @@ class SberGateway(PaymentGateway):
         if snapshot.order_id.hex != number.lower():
             raise WebhookRejected("malformed", "mdOrder and orderNumber disagree", gateway=NAME)
         event_id = f"{md_order}:{params.get('operation', '')}:{params.get('status', '')}"
+        if params.get("operation") == "refunded":
+            # A callback names no refund: two partial refunds of one order send the same
+            # fields. The refunded total as the acquirer now reports it tells them apart.
+            event_id += f":{kopecks(snapshot.refunded)}"
         return [GatewayEvent(event_id=event_id, payment=snapshot)]
 
     def close(self) -> None:
