@@ -634,3 +634,123 @@ def test_forgetting_to_activate_says_so(pytester: pytest.Pytester) -> None:
     assert (
         "fixture 'pes_conformance' not found" in run.failures["test_round_trip_keeps_every_record"]
     )
+
+
+# -- issue 14, 1C XML's survivors: a time the format cannot hold, a row with two faults ------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "outcome"),
+    [
+        ("ReferenceFormat", "passed"),  # isoformat() and fromisoformat(): the same instant
+        ("RefusesOffsetSeconds", "passed"),  # refused on writing, naming the file
+        ("ReadsOnlyMinuteOffsets", "failed"),  # written, then refused by its own reader
+        ("RefusesOffsetSecondsNamelessly", "failed"),  # refused, the error names no file
+    ],
+)
+def test_payment_time_offset_in_seconds(pytester: pytest.Pytester, fmt: str, outcome: str) -> None:
+    run = run_suite(pytester, fmt, "offset_in_seconds or round_trip_whole", kind="PAYMENTS")
+    assert run.outcome("test_payment_time_offset_in_seconds") == outcome, run.failures
+    assert run.outcome("test_round_trip_whole_records") == "passed"
+
+
+# The author's own samples: the standard bad GUID again, and a row whose GUID and period are
+# both broken. Each names the fields to blame at its line.
+AUTHOR_SAMPLES = """\
+    def malformed_samples(self, fmt, folder):
+        from pes_sdk_conformance.corpus import MalformedSample
+        corpus = super().malformed_samples(fmt, folder)
+        guid = corpus["bad_guid"]
+        gold = self.sample_set(fmt)
+        period = str(gold.records[gold.target_index].period)
+        lines = guid.data.decode().splitlines(keepends=True)
+        at = guid.line - 1
+        assert period in lines[at]
+        lines[at] = lines[at].replace(period, "2026-13")
+        two = "".join(lines).encode()
+        corpus["mine_guid"] = MalformedSample(guid.data, "a bad GUID", guid.line, "house_id")
+        corpus["mine_two"] = MalformedSample(
+            two, "a bad GUID and month 13", guid.line, "house_id", ("period",)
+        )
+        return corpus
+"""
+
+
+@pytest.mark.parametrize(
+    ("fmt", "missing"),
+    [
+        ("ReportsEveryFault", None),
+        ("BlamesTheRowNotTheField", "'house_id'"),  # the line, but no field
+        ("ReferenceFormat", "'period'"),  # stops at the first fault of a row
+    ],
+)
+def test_author_samples_blame_their_fields(
+    pytester: pytest.Pytester, fmt: str, missing: str | None
+) -> None:
+    """An author's sample that names fields is refused blaming each of them at its line
+    (the check used to look at the line only)."""
+    run = run_suite(
+        pytester, fmt, "author_malformed or round_trip_whole", class_body=AUTHOR_SAMPLES
+    )
+    assert run.outcome("test_round_trip_whole_records") == "passed"
+    if missing is None:
+        assert run.outcome("test_author_malformed_samples") == "passed", run.failures
+    else:
+        assert run.outcome("test_author_malformed_samples") == "failed"
+        assert f"not field {missing}" in run.failures["test_author_malformed_samples"]
+
+
+def test_quarantine_report_total_is_the_kept_records(pytester: pytest.Pytester) -> None:
+    run = run_suite(pytester, "ReportsRejectedAmounts", "quarantine or round_trip_whole")
+    assert run.outcome("test_quarantine_keeps_good_rows[bad_guid]") == "failed"
+    assert "the report's total is" in run.failures["test_quarantine_keeps_good_rows[bad_guid]"]
+    assert run.outcome("test_round_trip_whole_records") == "passed"
+
+
+# -- the faster judge of mutation testing: slow checks last, fewer streaming rows ---------------
+
+
+def test_slow_checks_run_last(pytester: pytest.Pytester) -> None:
+    """With ``-x`` a broken adapter stops at its first failure: the slow checks (thousands
+    of rows, random examples) come after the quick ones, whatever the order asked."""
+    select = "streaming or random or every_repeat or capabilities or round_trip_whole"
+    run = run_suite(pytester, "ReferenceFormat", select, class_body=SMALL_STREAMING)
+    order = list(run.outcomes)
+    slow = [
+        n for n in order if n.startswith(("test_streaming", "test_round_trip_random", "test_every"))
+    ]
+    assert len(slow) == 4 and order[-len(slow) :] == slow, order
+    assert order.index("test_capabilities_are_declared") < order.index(slow[0])
+
+
+def test_streaming_rows_option_still_catches_keeping(pytester: pytest.Pytester) -> None:
+    """``--pes-streaming-rows`` changes the row count, not the memory bound: a writer that
+    keeps its records is caught on fewer rows, the correct format passes."""
+    args = ("--pes-streaming-rows=7000",)  # the class says 8000
+    run = run_suite(pytester, "BuffersRecords", "streaming", class_body=SMALL_STREAMING, args=args)
+    assert run.outcome("test_streaming_write_in_bounded_memory") == "failed"
+    failure = run.failures["test_streaming_write_in_bounded_memory"]
+    assert "writing 1750 rows" in failure and "memory grows with the row count" in failure
+    run = run_suite(pytester, "ReferenceFormat", "streaming", class_body=SMALL_STREAMING, args=args)
+    assert run.outcome("test_streaming_write_in_bounded_memory") == "passed", run.failures
+    assert run.outcome("test_streaming_read_in_bounded_memory") == "passed", run.failures
+
+
+def test_too_few_streaming_rows_fail_not_pass(pytester: pytest.Pytester) -> None:
+    """Too few rows to tell streaming from keeping fail the check (never a silent pass)."""
+    args = ("--pes-streaming-rows=400",)
+    run = run_suite(pytester, "ReferenceFormat", "streaming", class_body=SMALL_STREAMING, args=args)
+    for check in (
+        "test_streaming_write_in_bounded_memory",
+        "test_streaming_read_in_bounded_memory",
+    ):
+        assert run.outcome(check) == "failed"
+        assert "--pes-streaming-rows" in run.failures[check]
+
+
+def test_streaming_rows_below_four_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest('pytest_plugins = ["pes_sdk_conformance.plugin"]\n')
+    pytester.makepyfile(test_x="def test_x(pes_conformance): pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", "--pes-streaming-rows=3")
+    result.stderr.fnmatch_lines(["*--pes-streaming-rows: at least 4 rows*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR

@@ -6,9 +6,22 @@ totals (readings carry no money), like debts and payments use theirs.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from pathlib import Path
 from typing import ClassVar
 
+import attrs
+import pytest
+from lxml import etree
+from pes_sdk_1c_xml import load_schema, schema
+from pes_sdk_conformance.corpus import MalformedSample, NotApplicable
 from pes_sdk_conformance.formats import FormatConformance
+
+from pes_sdk.errors import FormatError
+from pes_sdk.formats.base import RegistryFormat
+from pes_sdk.models.registry import RegistryHeader, RegistryKind
+from pes_sdk.premises import MAX_PREMISES_LENGTH
 
 # Errors name the XML attribute (docs/1c-xml.md), not the record field.
 ATTRIBUTES: dict[str, tuple[str, ...]] = {
@@ -17,8 +30,287 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "values": ("t1", "t2", "t3"),
 }
 
+#: An attribute each kind's record requires, and one of its root element's facts that is a
+#: date or period (docs/1c-xml.md).
+REQUIRED = {
+    RegistryKind.DEBTS: "houseId",
+    RegistryKind.PAYMENTS: "operationId",
+    RegistryKind.READINGS: "meterNumber",
+}
+DATED = {
+    RegistryKind.DEBTS: ("period", "2026-13"),
+    RegistryKind.PAYMENTS: ("date", "2026-02-30"),
+    RegistryKind.READINGS: ("date", "2026-02-30"),
+}
+ROOTS = {
+    RegistryKind.DEBTS: "DebtRegistry",
+    RegistryKind.PAYMENTS: "PaymentRegistry",
+    RegistryKind.READINGS: "ReadingRegistry",
+}
 
-class TestOneCXmlDebts(FormatConformance):
+
+class OneCXmlSamples(FormatConformance):
+    """Samples broken in the XML's own syntax, which no generic sample breaks: the prolog,
+    the root element and its facts, the Totals element, a record's attributes and
+    children, a Tag. Each names the line and, where one attribute is to blame, the
+    attribute the reader must name there."""
+
+    def malformed_samples(
+        self, fmt: RegistryFormat, folder: Path
+    ) -> dict[str, MalformedSample | NotApplicable]:
+        corpus = super().malformed_samples(fmt, folder)
+        text = next(folder.iterdir()).read_text("utf-8")
+        lines = text.splitlines(keepends=True)
+        root = 1  # 0-based: the prolog is line 1, the root element line 2
+        totals = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("<Totals"))
+        target = self.sample_set(fmt).target
+        row = next(i for i, ln in enumerate(lines) if f'account="{target}"' in ln)
+        tagged = next((i for i, ln in enumerate(lines) if "<Tag " in ln), None)
+
+        def edit(
+            at: int, old: str, new: str, what: str, field: str | None, *also: str
+        ) -> MalformedSample:
+            assert old in lines[at], (old, lines[at])
+            changed = [*lines[:at], lines[at].replace(old, new, 1), *lines[at + 1 :]]
+            return MalformedSample("".join(changed).encode(), what, at + 1, field, also)
+
+        def subst(
+            at: int, pattern: str, new: str, what: str, field: str | None, *also: str
+        ) -> MalformedSample:
+            found = re.search(pattern, lines[at])
+            assert found, (pattern, lines[at])
+            return edit(at, found.group(0), new, what, field, *also)
+
+        start = lines[row].strip()
+        element = start[1 : start.index(" ")]
+        inner = start[: start.index(">")].replace(f'account="{target}"', 'account="99"') + "/>"
+        dated, bad_date = DATED[fmt.kind]
+        required = REQUIRED[fmt.kind]
+        corpus |= {
+            "xml_prolog_encoding": edit(
+                0, "utf-8", "windows-1251", "the prolog declares windows-1251", None
+            ),
+            "xml_doctype": MalformedSample(
+                text.replace("\n", '\n<!DOCTYPE x [<!ENTITY e "e">]>\n', 1).encode(),
+                "a DOCTYPE (an internal entity) between the prolog and the root",
+                2,
+            ),
+            "xml_root_other_namespace": edit(
+                root, "urn:pes-sdk:registry:1", "urn:example:other", "another namespace", None
+            ),
+            "xml_root_unknown_attribute": edit(
+                root,
+                ' number="',
+                ' version="2" number="',
+                "an unknown root attribute",
+                "version",
+            ),
+            "xml_root_missing_number": subst(
+                root, r' number="\d+"', "", "the root without its number", "number"
+            ),
+            "xml_root_number_zero": subst(
+                root, r' number="\d+"', ' number="0"', "registry number 0", "number"
+            ),
+            "xml_root_bad_inn": edit(
+                root,
+                'partnerInn="7707083893"',
+                'partnerInn="7707083894"',
+                "a partner ИНН with a wrong check digit",
+                "partnerInn",
+            ),
+            "xml_root_bad_account": subst(
+                root,
+                r'partnerAccount="\d+"',
+                'partnerAccount="4070281093800000000"',
+                "a bank account of 19 digits",
+                "partnerAccount",
+            ),
+            "xml_root_bad_created_at": subst(
+                root,
+                r'createdAt="[^"]+"',
+                'createdAt="2026-11-27 23:00"',
+                "createdAt not an xs:dateTime",
+                "createdAt",
+            ),
+            "xml_root_bad_date": subst(
+                root, rf'{dated}="[^"]+"', f'{dated}="{bad_date}"', f"{dated} {bad_date}", dated
+            ),
+            "xml_totals_unknown_attribute": edit(
+                totals, "<Totals ", '<Totals extra="1" ', "an unknown Totals attribute", None
+            ),
+            "xml_totals_bad_count": subst(
+                totals, r'count="\d+"', 'count="9x"', "a Totals count of 9x", None
+            ),
+            "xml_totals_with_child": edit(
+                totals, "></Totals>", "><Note/></Totals>", "a child element of Totals", None
+            ),
+            "xml_record_missing_required": subst(
+                row, rf' {required}="[^"]*"', "", f"a record without {required}", required
+            ),
+            # A whole valid record (its own account) inside the target: only the nesting is
+            # wrong. The inner record's line is blamed, one below the outer record's.
+            "xml_record_nested": MalformedSample(
+                "".join(
+                    [
+                        *lines[:row],
+                        lines[row].replace(">", f">\n    {inner}\n  ", 1),
+                        *lines[row + 1 :],
+                    ]
+                ).encode(),
+                "a record element inside another",
+                row + 2,
+            ),
+            "xml_two_problems": subst(
+                row,
+                r'houseId="[^"]+"',
+                'houseId="not-a-guid" bogus="1"',
+                "a record with two faults: a bad houseId and an unknown attribute",
+                "houseId",
+                "bogus",
+            ),
+        }
+        # A text one character over the format's limit, in the service (not the account,
+        # which long_line breaks): the fast path must not take what the slow one refuses.
+        corpus["xml_long_service"] = subst(
+            row, r' service="[^"]*"', f' service="{"ж" * (schema.MAX_TEXT + 1)}"',
+            "a service one character longer than the format's limit", "service",
+        )  # fmt: skip
+        # Children of one record with a fault each, after one another: every one is named
+        # (the reader goes on to the next child after each).
+        long_tag = f'<Tag key="k">{"ж" * (schema.MAX_TEXT + 1)}</Tag>'
+        corpus["xml_bad_children"] = edit(
+            row, "></", f"><Note/>{long_tag}<Memo/></",
+            "a record with three bad children: an unknown element, a Tag too long, another "
+            "unknown element", "Note", "Tag", "Memo",
+        )  # fmt: skip
+        corpus["xml_bad_children_keyless"] = edit(
+            row, "></", "><Note/><Tag>no key</Tag><Memo/></",
+            "a record with three bad children: an unknown element, a Tag without its key, "
+            "another unknown element", "Note", "Tag", "Memo",
+        )  # fmt: skip
+        # Values only the fast path of the reader sees first: each must reach the slow path
+        # that names it.
+        if 'premises="' in lines[row]:
+            corpus["xml_long_premises"] = subst(
+                row, r' premises="[^"]*"', f' premises="{"1" * (MAX_PREMISES_LENGTH + 1)}"',
+                "premises one character longer than their limit", "premises",
+            )  # fmt: skip
+        if fmt.kind is RegistryKind.PAYMENTS:
+            corpus["xml_bad_paid_at"] = subst(
+                row, r'paidAt="[^"]*"', 'paidAt="2026-11-27T25:00:00+03:00"',
+                "a payment at hour 25", "paidAt",
+            )  # fmt: skip
+            corpus["xml_paid_at_offset_seconds"] = subst(
+                row, r'paidAt="[^"]*"', 'paidAt="2026-11-27T13:45:59+03:00:30"',
+                "a payment time at an offset in seconds, which xs:dateTime cannot hold",
+                "paidAt",
+            )  # fmt: skip
+            corpus["xml_parts_do_not_add_up"] = subst(
+                row, r'fee="[^"]*"', 'fee="0.01"',
+                "a payment whose transfer and fee do not add up to its amount", None,
+            )  # fmt: skip
+        # A root element of another kind in the right namespace: refused at its line.
+        other = next(k for k in ROOTS if k != fmt.kind)
+        own_root, other_root = ROOTS[fmt.kind], ROOTS[other]
+        corpus["xml_root_other_kind"] = MalformedSample(
+            text.replace(f"<{own_root} ", f"<{other_root} ", 1)
+            .replace(f"</{own_root}>", f"</{other_root}>", 1)
+            .encode(),
+            f"the root element {other_root} in a {fmt.kind.value} registry",
+            root + 1,
+        )
+        # Whole-file structure: something else among the records, a root that holds
+        # nothing (no records, no Totals: blamed on the root's line).
+        corpus["xml_foreign_element"] = MalformedSample(
+            "".join([*lines[: row + 1], "  <Note/>\n", *lines[row + 1 :]]).encode(),
+            "an element that is no record among the records",
+            row + 2,
+        )
+        corpus["xml_empty_root"] = MalformedSample(
+            "".join([lines[0], lines[root].replace(">", "/>", 1)]).encode(),
+            "a root element with no records and no Totals",
+            root + 1,
+        )
+        # Beyond the first 256 records the reader deletes the records it has read, checking
+        # that nothing else stood among them: an element that is no record, at record 100
+        # of 300, is found there (the golden file is too short to reach that check).
+        many = folder.with_name(folder.name + "-many")
+        path, _ = self.write_registry(fmt, many, self.large_records(fmt, 300))
+        big = path.read_text("utf-8").splitlines(keepends=True)
+        at = [i for i, ln in enumerate(big) if ln.startswith(f"  <{element} ")][99]
+        # A record nested in the 256th: its end is the 256th record event, where the reader
+        # purges, and finds the record's parent is not the root. Blamed on the inner line.
+        nth = [i for i, ln in enumerate(big) if ln.startswith(f"  <{element} ")][255]
+        start = big[nth].strip()
+        nested = re.sub(r' account="[^"]*"', ' account="9"', start[: start.index(">")]) + "/>"
+        corpus["xml_nested_at_purge"] = MalformedSample(
+            "".join(
+                [*big[:nth], big[nth].replace(">", f">\n    {nested}\n  ", 1), *big[nth + 1 :]]
+            ).encode(),
+            "a record nested in the 256th of 300 records, where the reader first purges",
+            nth + 2,
+        )
+        corpus["xml_foreign_among_many"] = MalformedSample(
+            "".join([*big[:at], "  <Note/>\n", *big[at:]]).encode(),
+            "an element that is no record among 300 records",
+            at + 1,
+        )
+        if tagged is not None:
+            corpus["xml_tag_without_key"] = subst(
+                tagged, r'<Tag key="[^"]*">', "<Tag>", "a Tag without its key", "Tag"
+            )
+            corpus["xml_tag_key_with_colon"] = subst(
+                tagged, r'<Tag key="[^"]*">', '<Tag key="A:B">', "a Tag key with ':'", "Tag"
+            )
+            corpus["xml_tag_two_attributes"] = edit(
+                tagged, "<Tag ", '<Tag lang="ru" ', "a Tag of two attributes", "Tag"
+            )
+        return corpus
+
+    def test_header_refusal_names_the_fact(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """A header the root element cannot carry (a required fact unknown, a bad ИНН,
+        number, bank account, or a creation time at an offset in seconds) is refused on
+        writing with a FormatError naming that fact, and no file is left."""
+        fmt = registry_format
+        base = self.header_for(fmt, [])
+        odd = dt.timezone(dt.timedelta(hours=3, seconds=30))
+        cases: dict[str, RegistryHeader] = {
+            "partner_inn": attrs.evolve(base, partner_inn=None),
+            "number": attrs.evolve(base, number=None),
+            "created_at": attrs.evolve(base, created_at=dt.datetime(2026, 11, 27, 23, tzinfo=odd)),
+            "partner_account": attrs.evolve(base, partner_account="4070281093800000000"),
+        }
+        bad = {"partner_inn": "123", "number": 0}
+        if fmt.kind is RegistryKind.DEBTS:
+            cases["period"] = attrs.evolve(base, period=None)
+        if fmt.kind is RegistryKind.PAYMENTS:
+            cases["date"] = attrs.evolve(base, date=None)
+        for fact, header in [
+            *cases.items(),
+            *((f, attrs.evolve(base, **{f: v})) for f, v in bad.items()),
+        ]:
+            path = tmp_path / f"{fact}-{len(list(tmp_path.iterdir()))}" / "registry.xml"
+            path.parent.mkdir()
+            with pytest.raises(FormatError) as refused:
+                fmt.write(path, header, [])
+            assert refused.value.field == fact, f"{fact}: the refusal names {refused.value.field!r}"
+            assert not path.exists(), f"{fact}: a refused header left a file"
+
+    def test_written_file_is_valid_against_the_xsd(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """What the writer writes validates against the schema it ships (a partner's 1C
+        checks it there): no stray text, no attribute or element the XSD lacks."""
+        gold = self.sample_set(registry_format)
+        path, _ = self.write_registry(registry_format, tmp_path, gold.records)
+        xsd = load_schema()
+        document = etree.parse(str(path))
+        assert xsd.validate(document), f"{path.name}: {xsd.error_log.last_error}"
+
+
+class TestOneCXmlDebts(OneCXmlSamples):
     format_name = "1c-xml-debts"
     streaming_bytes_per_row = 256  # one hash per (account, service): the duplicate check
     field_aliases: ClassVar[dict[str, tuple[str, ...]]] = ATTRIBUTES
@@ -26,13 +318,13 @@ class TestOneCXmlDebts(FormatConformance):
     header_facts_not_carried = frozenset({"date"})
 
 
-class TestOneCXmlPayments(FormatConformance):
+class TestOneCXmlPayments(OneCXmlSamples):
     format_name = "1c-xml-payments"
     field_aliases: ClassVar[dict[str, tuple[str, ...]]] = ATTRIBUTES
     # PaymentRegistry carries the day of its payments, not a period (docs/1c-xml.md).
     header_facts_not_carried = frozenset({"period"})
 
 
-class TestOneCXmlReadings(FormatConformance):
+class TestOneCXmlReadings(OneCXmlSamples):
     format_name = "1c-xml-readings"
     field_aliases: ClassVar[dict[str, tuple[str, ...]]] = ATTRIBUTES

@@ -49,12 +49,15 @@ class MalformedSample:
     ``line`` is ``None`` when the problem has no line of its own. ``field`` is the record
     field the reader should blame at that line (``FormatError.field`` or an issue's
     ``field``), ``None`` when the fault is in no one field (a NUL byte, a cut file).
+    ``also``: further fields broken at the same line, each of which the reader must blame
+    too (a row with several faults reports every one, so the partner mends it at once).
     """
 
     data: bytes
     description: str
     line: int | None
     field: str | None = None
+    also: tuple[str, ...] = ()
 
 
 @attrs.frozen

@@ -15,9 +15,11 @@ import attrs
 __all__ = [
     "DEFAULT_LEVEL",
     "LATEST_LEVEL",
+    "RUNS_LAST_ATTRIBUTE",
     "SINCE_LEVEL_ATTRIBUTE",
     "ConformanceSettings",
     "ConformanceWarning",
+    "runs_last",
     "since_level",
 ]
 
@@ -29,6 +31,8 @@ DEFAULT_LEVEL = 1
 LATEST_LEVEL = 2
 #: The attribute :func:`since_level` sets on a check function.
 SINCE_LEVEL_ATTRIBUTE = "_pes_conformance_since_level"
+#: The attribute :func:`runs_last` sets on a check function.
+RUNS_LAST_ATTRIBUTE = "_pes_conformance_runs_last"
 
 
 class ConformanceWarning(UserWarning):
@@ -40,6 +44,9 @@ class ConformanceSettings:
     """What the plugin knows about this run (the ``pes_conformance`` fixture)."""
 
     level: int
+    #: Rows of the larger file of the streaming checks when ``--pes-streaming-rows`` is
+    #: given (the smaller has a quarter); ``None``: the test class's ``streaming_rows``.
+    streaming_rows: int | None = None
 
 
 def since_level(level: int) -> Callable[[F], F]:
@@ -56,3 +63,14 @@ def since_level(level: int) -> Callable[[F], F]:
         return check
 
     return mark
+
+
+def runs_last(check: F) -> F:
+    """Mark a check as slow (thousands of rows, many random examples): the plugin runs it
+    after the quick checks of the same run.
+
+    Run with ``-x`` (as mutation testing does), a broken adapter then fails on a quick
+    check first; the order of checks changes nothing else, each check sets up its own files.
+    """
+    setattr(check, RUNS_LAST_ATTRIBUTE, True)
+    return check

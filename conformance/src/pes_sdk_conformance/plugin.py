@@ -19,6 +19,16 @@ above it the check fails. The level is chosen, most specific first, by:
 4. the default, :data:`DEFAULT_LEVEL`.
 
 An adapter's CI usually pins the level it passes and raises it when it is ready.
+
+**Order.** Checks marked :func:`~pes_sdk_conformance.levels.runs_last` (the streaming
+checks, the random round trip, thousands of repeats) run after every other test of the run,
+so that ``pytest -x`` stops on a quick check first.
+
+**Streaming size.** ``--pes-streaming-rows=N`` writes and reads N rows (and N/4) in the
+streaming checks instead of the test class's ``streaming_rows``. It is meant for repeated
+runs such as mutation testing (``conformance/mutation/run.py`` passes 4000): the memory
+bounds stay the same, and the checks still fail when N rows make a file too small to tell
+streaming from keeping (``raise streaming_rows``), so a too small N cannot pass silently.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ import pytest
 from pes_sdk_conformance.levels import (
     DEFAULT_LEVEL,
     LATEST_LEVEL,
+    RUNS_LAST_ATTRIBUTE,
     SINCE_LEVEL_ATTRIBUTE,
     ConformanceSettings,
     ConformanceWarning,
@@ -69,6 +80,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="strictness level: checks introduced above N only warn (default: ini, then 1); "
         "'latest' fails on every check",
     )
+    group.addoption(
+        "--pes-streaming-rows",
+        action="store",
+        type=int,
+        default=None,
+        metavar="N",
+        help="rows of the larger file of the streaming checks (default: the test class's "
+        "streaming_rows, 12000); the memory bounds stay, so a too small N fails the check",
+    )
     parser.addini(
         "pes_conformance_level",
         "strictness level of the pes-sdk conformance suite (see --pes-conformance-level)",
@@ -82,6 +102,16 @@ def pytest_configure(config: pytest.Config) -> None:
     if cli is not None:
         _parse_level(cli, "--pes-conformance-level")
     _parse_level(config.getini("pes_conformance_level"), "pes_conformance_level")
+    rows = config.getoption("--pes-streaming-rows", default=None)
+    if rows is not None and rows < 4:
+        raise pytest.UsageError(f"--pes-streaming-rows: at least 4 rows, not {rows}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Stable: the quick checks keep their order, then the slow ones keep theirs.
+    items.sort(
+        key=lambda item: getattr(getattr(item, "function", None), RUNS_LAST_ATTRIBUTE, False)
+    )
 
 
 def level_for(config: pytest.Config, cls: type | None) -> int:
@@ -100,7 +130,10 @@ def level_for(config: pytest.Config, cls: type | None) -> int:
 @pytest.fixture
 def pes_conformance(request: pytest.FixtureRequest) -> ConformanceSettings:
     """The settings of this run; requesting it also proves the plugin is active."""
-    return ConformanceSettings(level=level_for(request.config, request.cls))
+    return ConformanceSettings(
+        level=level_for(request.config, request.cls),
+        streaming_rows=request.config.getoption("--pes-streaming-rows", default=None),
+    )
 
 
 @pytest.hookimpl(wrapper=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from reference_format import ReferenceFormat, ReferenceReader
+from reference_format import COLUMNS, ReferenceFormat, ReferenceReader
 
 from pes_sdk.errors import FormatError, Issue
 from pes_sdk.files import atomic_path
@@ -533,3 +533,99 @@ class LinelessIssues(ReferenceFormat):
         self, path: Path, *, policy: Policy = Policy.STRICT, rejects_path: Path | None = None
     ) -> RegistryReader:
         return _LinelessIssuesReader(self, Path(path), Policy(policy), rejects_path)
+
+
+#: An offset of whole minutes at the end of an ISO date-time: what xs:dateTime can hold.
+_MINUTE_OFFSET = re.compile(r".*[+-]\d\d:\d\d")
+
+
+class ReadsOnlyMinuteOffsets(ReferenceFormat):
+    """The reader takes times as xs:dateTime does (an offset of hours and minutes), the
+    writer as ``isoformat()`` gives them: a payment at +03:00:30 is written, and the
+    partner's import, using the same reader, refuses the whole file."""
+
+    def parse_cell(self, name: str, text: str) -> Any:
+        if name == "paid_at" and not _MINUTE_OFFSET.fullmatch(text):
+            raise ValueError(f"not a date-time with a zone of hours and minutes: {text!r}")
+        return super().parse_cell(name, text)
+
+
+class _RefusesOffsetSeconds(ReferenceFormat):
+    def format_cell(self, name: str, value: Any) -> str:
+        text = super().format_cell(name, value)
+        if name == "paid_at" and value is not None and not _MINUTE_OFFSET.fullmatch(text):
+            raise FormatError("a zone offset in seconds cannot be written", field=name)
+        return text
+
+
+class RefusesOffsetSecondsNamelessly(_RefusesOffsetSeconds, WriteRefusalNamesNoFile):
+    """The writer refuses a payment time at +03:00:30 (right), but its error names no file
+    (the mistake: ``FormatError(message)`` where the record's value is checked)."""
+
+
+class RefusesOffsetSeconds(_RefusesOffsetSeconds):
+    """Correct: the time at +03:00:30 refused on writing, the refusal naming the file."""
+
+
+class _FieldlessIssuesReader(ReferenceReader):
+    def __init__(
+        self, fmt: ReferenceFormat, path: Path, policy: Policy, rejects: Path | None
+    ) -> None:
+        super().__init__(fmt, path, policy, rejects)
+        reject = self.sink.reject
+        self.sink.reject = lambda line, raw, issues: reject(  # type: ignore[method-assign]
+            line, raw, [Issue(line, "", i.message) for i in issues]
+        )
+
+
+class BlamesTheRowNotTheField(ReferenceFormat):
+    """A rejected row's issue names its line but no field (``Issue(line, "", message)``):
+    the partner is told which row, not which of its twenty values, to mend."""
+
+    def open(
+        self, path: Path, *, policy: Policy = Policy.STRICT, rejects_path: Path | None = None
+    ) -> RegistryReader:
+        return _FieldlessIssuesReader(self, Path(path), Policy(policy), rejects_path)
+
+
+class ReportsEveryFault(ReferenceFormat):
+    """Correct, and more helpful than the reference: a row's every bad value is reported,
+    not only the first (the reference format stops at the first, like many readers)."""
+
+    def parse_record(self, cells: list[str]) -> Record:
+        faults = []
+        for name, text in zip(COLUMNS[self.kind], cells, strict=False):
+            try:
+                self.parse_cell(name, text)
+            except ValueError as exc:
+                faults.append((name, str(exc)))
+        if len(faults) > 1:
+            error = FormatError(f"{len(faults)} bad values")
+            error.faults = faults  # type: ignore[attr-defined]
+            raise error
+        return super().parse_record(cells)
+
+
+class _RejectedRowsTotalReader(ReferenceReader):
+    def __init__(
+        self, fmt: ReferenceFormat, path: Path, policy: Policy, rejects: Path | None
+    ) -> None:
+        super().__init__(fmt, path, policy, rejects)
+        finish = self.sink.finish
+
+        def every_row(header: RegistryHeader, count: int, sums: Any, *a: Any, **kw: Any) -> Any:
+            # The bug: the report's total taken from the running sums of every row.
+            kw["good_total"] = sums.get("amount", kw["good_total"])
+            return finish(header, count, sums, *a, **kw)
+
+        self.sink.finish = every_row  # type: ignore[method-assign]
+
+
+class ReportsRejectedAmounts(ReferenceFormat):
+    """The report of a quarantined read gives the total of every row, the rejected ones'
+    amounts included: the partner books money that was never accepted."""
+
+    def open(
+        self, path: Path, *, policy: Policy = Policy.STRICT, rejects_path: Path | None = None
+    ) -> RegistryReader:
+        return _RejectedRowsTotalReader(self, Path(path), Policy(policy), rejects_path)

@@ -347,7 +347,9 @@ class ReferenceReader(RegistryReader):
                     raise FormatError("a NUL byte")
                 record = self.fmt.parse_record(cells)
             except FormatError as exc:
-                self.sink.reject(number, text[:200], [Issue(number, exc.field, exc.message)])
+                # A format that finds every fault of a row raises them together (issues).
+                found = getattr(exc, "faults", None) or [(exc.field, exc.message)]
+                self.sink.reject(number, text[:200], [Issue(number, f, m) for f, m in found])
                 continue
             key = self.fmt.repeat_key(record)
             if key is not None:
