@@ -28,7 +28,9 @@ from hypothesis import HealthCheck, settings
 
 from pes_sdk.i18n import language_from_environment, set_language
 
-settings.register_profile("default", max_examples=200)
+# No deadline in any profile: hypothesis' per-example deadline is a wall-clock assertion,
+# and a loaded machine (a CI host shared with other jobs) fails it without any bug.
+settings.register_profile("default", max_examples=200, deadline=None)
 settings.register_profile(
     "ci",
     max_examples=10_000,
