@@ -3,7 +3,10 @@
 * The same Idempotency-Key and body sent to both at once get one answer, every time: the
   store decides who books the order id, and the other process answers with its entry
   (issue 13: 10 × 502 "in the book with other lines" and 4 × 500 UniqueViolation out of
-  400 before). One payment in the store, one order at the acquirer.
+  400 before). One payment in the store, one order at the acquirer; the key with another
+  basket is 409 at either process. Issue 16: 400 requests.
+* Refunds: one key at both processes refunds once; refunds with their own keys take turns
+  in the store and never give back more than was paid.
 * One scheduler per store: a second ``serve`` with the scheduler on is refused, naming the
   holder of the store's scheduler lease; once a killed holder's lease expires, a new one
   takes over.
@@ -45,8 +48,8 @@ from runner_proc import (
 from pes_sdk.models.debts import DebtRecord
 from pes_sdk.premises import Premises
 
-#: Requests with one key and body, split across the two processes.
-REQUESTS = 200
+#: Requests with one key and body, split across the two processes (issue 16: 400).
+REQUESTS = 400
 BASKET = {
     "client_id": "u1",
     "return_url": "https://app.example/back",
@@ -143,6 +146,13 @@ def test_one_key_sent_to_two_processes_at_once_gets_one_answer_and_one_payment(
             if ln.startswith("{") and json.loads(ln).get("event") == "payment.created"
         ]
         assert len(created) == 1
+        # The key with another basket, at either process: the documented 409, nothing booked.
+        other = {**BASKET, "lines": BASKET["lines"][:1]}
+        for proc in (a, b):
+            status, refused = proc.call("POST", "/v1/payments", other, headers=key)
+            assert (status, refused["error"]) == (409, "idempotency-key-reused"), refused
+        assert [str(e.order_id) for e in store] == [view["order_id"]]
+        assert sim.report().payments == 1
 
 
 # -- one scheduler per store ------------------------------------------------------------------
@@ -253,7 +263,7 @@ def test_one_refund_key_sent_to_two_processes_at_once_refunds_once(
             return status, json.dumps(view, sort_keys=True)
 
         with ThreadPoolExecutor(16) as pool:
-            answers = Counter(pool.map(refund, range(REQUESTS // 2)))
+            answers = Counter(pool.map(refund, range(REQUESTS // 4)))
         logs = a.log.read_text("utf-8")[-3000:] + b.log.read_text("utf-8")[-3000:]
         assert len(answers) == 1, (answers.most_common(4), logs)
         (status, body), _ = answers.most_common(1)[0]
@@ -266,6 +276,58 @@ def test_one_refund_key_sent_to_two_processes_at_once_refunds_once(
         refunds = store.ledger_entries(UK_DOM, kind=LedgerKind.REFUND)
         given = Decimal("40.00") if lines else Decimal("150.50")
         assert sum((e.amount for e in refunds), Decimal(0)) == given
+
+
+def _paid(sim: Any, path: Path, a: Any) -> str:
+    """BASKET paid through the sandbox's page, confirmed by its webhook to ``a``."""
+    status, view = a.call("POST", "/v1/payments", BASKET, headers={"Idempotency-Key": "p"})
+    assert status == 200, view
+    order = str(view["order_id"])
+    assert sim.flush()
+    sim.webhook_url = a.base + config_of(path).http.webhook_path
+    press_pay(view["confirmation"]["url"])
+    deadline = time.monotonic() + 20
+    while a.call("GET", f"/v1/payments/{order}")[1]["state"] != "succeeded":
+        assert time.monotonic() < deadline, "the payment was never confirmed"
+        time.sleep(0.05)
+    return order
+
+
+def test_refunds_with_their_own_keys_at_two_processes_never_give_back_more_than_was_paid(
+    store_url: str, tmp_path: Path, opened: list[SqlStore]
+) -> None:
+    """Eight operators' refunds of 40.00 of the 100.00 line, each with its own key, sent
+    at once to both processes: the store decides who refunds (one refund of the payment at
+    a time, the amount left read under its lock), so two are made and the others are
+    refused as exceeding what is left; the acquirer and the ledger gave back 80.00."""
+    from pes_sdk_runner.store import LedgerKind
+    from runner_proc import OPERATOR
+
+    with _two_processes(tmp_path, store_url, opened) as (sim, path, store, a, b):
+        order = _paid(sim, path, a)
+
+        def refund(n: int) -> tuple[int, str]:
+            status, view = (a, b)[n % 2].call(
+                "POST",
+                f"/v1/operator/payments/{order}/refunds",
+                {"lines": {"0": "40.00"}},
+                token=OPERATOR,
+                headers={"Idempotency-Key": f"refund-{n}"},
+            )
+            return status, view.get("error") or view["refund_no"]
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = Counter(pool.map(refund, range(8)))
+        made = sorted(no for (status, no), _ in answers.items() if status == 200)
+        assert made == [1, 2], answers
+        assert answers[(200, 1)] == answers[(200, 2)] == 1
+        assert set(answers) - {(200, 1), (200, 2)} == {(422, "refund-exceeds")}, answers
+        entry = store.get(uuid.UUID(order))
+        assert entry is not None and entry.refund_count == 2 and entry.pending_refund is None
+        assert entry.line_refunded[0] == entry.refunded == Decimal("80.00")
+        assert sim.report().refunded == Decimal("80.00")
+        refunds = store.ledger_entries(UK_DOM, kind=LedgerKind.REFUND)
+        assert sum((e.amount for e in refunds), Decimal(0)) == Decimal("80.00")
 
 
 _HOLDER = """

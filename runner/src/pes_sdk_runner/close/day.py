@@ -471,7 +471,28 @@ def close_day(
     payments in no registry (close it first) or for what the configuration lacks, and
     :class:`CloseConflict` when the day was closed before with other figures. A day with
     nothing to write is skipped (:attr:`DayClose.reason` says why).
+
+    One close of a partner at a time across every process and thread on the store
+    (:meth:`Store.exclusive <pes_sdk_runner.store.base.Store.exclusive>`): a second closer
+    of the day waits, then gets the first one's registry, number and bytes.
     """
+    # Per partner, not per day: the next day's close takes the open credits this one may
+    # be taking. Waiting, a second closer reads the registry recorded and its credits,
+    # never its own earlier view of the open credits, which a late payment confirmed in
+    # between would have made differ (a CloseConflict, or another closer's file).
+    with store.exclusive(f"close:{partner.inn}"):
+        return _close_day(store, config, host, partner, day, now=now)
+
+
+def _close_day(
+    store: Store,
+    config: RunnerConfig,
+    host: PluginHost,
+    partner: PartnerConfig,
+    day: dt.date,
+    *,
+    now: dt.datetime,
+) -> DayClose:
     check_close(store, config, host, partner, day, now=now)
     zone = config.service.time_zone
     window = day_window(day, partner.cutoff, zone)

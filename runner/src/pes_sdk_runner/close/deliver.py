@@ -70,7 +70,9 @@ def deliver_pending(
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     channels: Callable[[PartnerConfig], DeliveryChannel] | None = None,
 ) -> list[DeliveryInfo]:
-    """Deliver every open delivery once more; return their states after this run.
+    """Deliver every open delivery once more; return their states after this run (a
+    delivery that another run, in this process or another, finished meanwhile is left out:
+    each is handed over by one run at a time, under the store's lock).
 
     ``retry`` bounds the attempts of one run (``retry.attempts``) and the waits between
     them (``retry.sleep``); ``max_attempts`` bounds them across runs. ``channels`` builds
@@ -99,21 +101,46 @@ def deliver_pending(
             )
             continue
         partner, info = found
-        try:
-            results.append(
-                _deliver_one(
-                    store, config, host, partner, info, delivery, now, retry, max_attempts, channels
+        # One run at a time hands a delivery over, across every process on the store (a
+        # `close-day` and a worker at once): the next one reads what it recorded, so the
+        # registry is not handed over twice, nor its attempts or its event counted twice.
+        with store.exclusive(f"deliver:{delivery.id}"):
+            current = _still_open(store, delivery.id)
+            if current is None:
+                continue  # another run finished it meanwhile
+            try:
+                results.append(
+                    _deliver_one(
+                        store,
+                        config,
+                        host,
+                        partner,
+                        info,
+                        current,
+                        now,
+                        retry,
+                        max_attempts,
+                        channels,
+                    )
                 )
-            )
-        except PesError as exc:
-            # A registry that cannot be rebuilt (its fee plan or format no longer installed)
-            # is this delivery's failure, counted against its attempts; the other
-            # deliveries go on. A store that does not answer still stops the run.
-            current = store.record_delivery_attempt(delivery.id, _describe(exc))
-            if current.attempts >= max_attempts:
-                current = store.fail_delivery(delivery.id, current.last_error or _describe(exc))
-            results.append(current)
+            except PesError as exc:
+                # A registry that cannot be rebuilt (its fee plan or format no longer
+                # installed) is this delivery's failure, counted against its attempts; the
+                # other deliveries go on. A store that does not answer still stops the run.
+                current = store.record_delivery_attempt(delivery.id, _describe(exc))
+                if current.attempts >= max_attempts:
+                    current = store.fail_delivery(delivery.id, current.last_error or _describe(exc))
+                results.append(current)
     return results
+
+
+def _still_open(store: Store, delivery_id: int) -> DeliveryInfo | None:
+    """The delivery as the store has it now, if it is still to be handed over."""
+    for status in (DeliveryStatus.PENDING, DeliveryStatus.DELIVERED):
+        for d in store.deliveries(status):
+            if d.id == delivery_id:
+                return d
+    return None
 
 
 def _acknowledge(
