@@ -34,6 +34,25 @@ def test_an_acceptance_is_recorded_once(store: SqlStore) -> None:
     ]
 
 
+def test_a_withdrawn_acceptance_counts_no_more_and_is_kept_as_history(store: SqlStore) -> None:
+    store.upsert_partners(PARTNERS)
+    at = dt.datetime(2026, 11, 27, 8, 30, tzinfo=dt.UTC)
+    tick = store.record_acceptance(Acceptance("c1", INN_A, "1001", "Отопление", HOUSE, "12", at))
+    whole = store.record_acceptance(Acceptance("c1", INN_B, "77", "", HOUSE, "12", at))
+    later = at + dt.timedelta(days=1)
+    assert store.withdraw_acceptance("c1", INN_A, "1001", "Отопление", later)
+    assert not store.withdraw_acceptance("c1", INN_A, "1001", "Отопление", later)
+    assert not store.withdraw_acceptance("c2", INN_B, "77", "")  # another client's
+    assert store.acceptances("c1") == [whole]
+    assert store.withdrawn_acceptances("c1") == [(tick, later)]
+    # Ticked again: a new tick, the withdrawn one still in the history.
+    again = store.record_acceptance(attrs.evolve(tick, accepted_at=None))
+    assert again.accepted_at is not None and again.accepted_at > at
+    assert store.acceptances("c1") == [whole, again]
+    assert len(store.withdrawn_acceptances("c1")) == 1
+    assert store.withdrawn_acceptances("c2") == []
+
+
 def test_an_acceptance_needs_a_known_partner(store: SqlStore) -> None:
     with pytest.raises(store.dialect.integrity_errors):
         store.record_acceptance(Acceptance("client-1", INN_A, "1001"))

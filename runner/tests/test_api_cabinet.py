@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 import pytest
-from api_harness import ACCOUNT, CLIENT, HOUSE, OPERATOR, Running, serve
+from api_harness import ACCOUNT, CLIENT, HOUSE, OPERATOR, Running, accept, basket, serve
 from pes_sdk_runner.config import AdapterSettings, CabinetConfig, RunnerConfig
 
 PHONE = "+79161234567"
@@ -134,8 +134,9 @@ def test_a_session_acts_for_its_cabinet_on_the_client_endpoints(running: Running
     other = login(r, "+79160000000")
     assert r.call("GET", f"/v1/payments/{order}", token=other).status == 404
     assert r.call("GET", f"/v1/payments/{order}", token=CLIENT).status == 404
+    # Ticked at the address but not linked: its readings are not this cabinet's to see.
     readings = f"/v1/readings?partner={r.inns[1]}&account={ACCOUNT}"
-    assert r.call("GET", readings, token=token).status == 200
+    assert r.call("GET", readings, token=token).status == 404
     assert r.call("GET", readings, token=other).status == 404
     # A session token is no operator's, and an app token no cabinet's.
     assert r.call("GET", "/v1/operator/deliveries", token=token).status == 401
@@ -168,6 +169,67 @@ def test_an_account_linked_through_the_api_is_ticked_and_paid_without_a_tick(
     other = {**basket, "lines": [{**basket["lines"][0], "partner_inn": r.inns[1]}]}
     refused = r.call("POST", "/v1/payments", other, token=token, headers={"Idempotency-Key": "k2"})
     assert (refused.status, refused.json["error"]) == (422, "not-accepted")
+
+
+def _reading(inn: str, value: str, day: str) -> dict[str, Any]:
+    reading = {"account": ACCOUNT, "meter_number": "Э-0042", "meter_type": 2, "values": [value],
+               "taken_on": day, "service": "Электроэнергия"}  # fmt: skip
+    return {"partner_inn": inn, "reading": reading}
+
+
+def test_readings_are_seen_and_sent_only_on_linked_accounts(running: Running) -> None:
+    # An account's readings are its history: every cabinet that linked the account (a
+    # family sharing a flat) sees every reading on it, none naming who sent it. A cabinet
+    # that only ticked a service found at its address has not proved the account its own:
+    # it neither reads the history nor sends a reading (whose refusal quotes the last).
+    r = running
+    first = login(r)
+    assert link(r, first, r.inns[0]).status == 201
+    sent = r.call("POST", "/v1/readings", _reading(r.inns[0], "1200", "2026-11-20"), token=first)
+    assert sent.status == 200, sent.json
+    second = login(r, "+79160000000")
+    assert link(r, second, r.inns[0]).status == 201
+    mine = f"/v1/readings?partner={r.inns[0]}&account={ACCOUNT}"
+    seen = r.call("GET", mine, token=second)
+    assert seen.status == 200
+    (shown,) = seen.json["readings"]
+    assert shown["reading"]["values"] == ["1200"]
+    assert not {"client_id", "client"} & set(shown)
+    # The first cabinet ticks another partner's service at its address: payable, yet its
+    # account's readings stay closed to it, as listing and as sending.
+    tick = {"partner_inn": r.inns[1], "account": ACCOUNT, "service": "Отопление"}
+    assert r.call("POST", "/v1/acceptances", tick, token=first).status == 200
+    theirs = f"/v1/readings?partner={r.inns[1]}&account={ACCOUNT}"
+    listed = r.call("GET", theirs, token=first)
+    assert (listed.status, listed.json["field"]) == (404, "account")
+    refused = r.call("POST", "/v1/readings", _reading(r.inns[1], "1", "2026-11-20"), token=first)
+    assert (refused.status, refused.json["field"]) == (404, "reading.account")
+    assert r.store.readings(r.inns[1], ACCOUNT) == []
+    # An app is trusted with the accounts its clients accepted: it sees the history too.
+    assert accept(r, r.inns[0]).status == 200
+    app = r.call("GET", f"{mine}&client_id=user-1")
+    assert [x["reading"]["values"] for x in app.json["readings"]] == [["1200"]]
+
+
+def test_payments_are_read_by_their_owner_only(running: Running) -> None:
+    # A trusted app reads the payments it made (any of its clients'), a cabinet only its
+    # own: the other side's order ids answer 404 exactly as unknown ones do.
+    r = running
+    assert accept(r, r.inns[0]).status == 200
+    app = r.call("POST", "/v1/payments", basket(r, (0, "10.00")), headers={"Idempotency-Key": "a"})
+    assert app.status == 200, app.json
+    token = login(r)
+    assert link(r, token, r.inns[0]).status == 201
+    body = {**basket(r, (0, "20.00")), "client_id": ""}
+    mine = r.call("POST", "/v1/payments", body, token=token, headers={"Idempotency-Key": "a"})
+    assert mine.status == 200, mine.json
+    assert mine.json["order_id"] != app.json["order_id"]  # one key, two owners: two orders
+    unknown = r.call("GET", "/v1/payments/" + "0" * 32, token=token)
+    for order, reader in ((app, token), (mine, CLIENT)):
+        seen = r.call("GET", f"/v1/payments/{order.json['order_id']}", token=reader)
+        assert (seen.status, seen.json) == (404, unknown.json)
+    for order, reader in ((app, CLIENT), (mine, token)):
+        assert r.call("GET", f"/v1/payments/{order.json['order_id']}", token=reader).status == 200
 
 
 def test_unlink_logout_and_delete(running: Running) -> None:

@@ -354,8 +354,12 @@ def test_an_account_is_linked_by_its_premises_and_amount_due(
     scope = cabinets.accounts.scope(me)
     assert scope.sees_address(HOUSE.upper(), "Кв. 12а")
     assert not scope.sees_address(HOUSE, "13")
+    (ticked,) = cabinets.store.acceptances(client_key(me))  # linking ticked the account
     cabinets.accounts.unlink(me, partners[0], ACCOUNT)
     assert cabinets.accounts.linked(me) == []
+    # Unlinked, its tick is withdrawn (and kept, with when).
+    assert cabinets.store.acceptances(client_key(me)) == []
+    assert cabinets.store.withdrawn_acceptances(client_key(me)) == [(ticked, T0)]
     with pytest.raises(Exception) as caught:
         cabinets.accounts.unlink(me, partners[0], ACCOUNT)
     assert getattr(caught.value, "code", None) == "not-found"

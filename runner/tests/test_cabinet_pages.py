@@ -57,7 +57,7 @@ def pay(r: Running, c: WebClient, amount: str = "100,50") -> str:
     press_pay(sent.location)
     sim = r.gateway.simulator  # type: ignore[attr-defined]
     return_url = str(sim._payments[sent.location.rsplit("/", 1)[-1]].return_url)
-    order = return_url.rsplit("/", 1)[-1]
+    order = return_url.partition("?")[0].rsplit("/", 1)[-1]  # after it, the way back's token
     for _ in range(100):
         if 'data-state="succeeded"' in c.get(f"/cabinet/payments/{order}").text:
             return order

@@ -6,6 +6,7 @@ test_cabinet_browser.py."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from cabinet_web import PHONE, Page, WebClient, serve_cabinet
 from pes_sdk_outbox import read_outbox
 from pes_sdk_runner.cabinet.sessions import client_key
 from pes_sdk_runner.cabinet.web.money import AmountError, parse_rub, rub, rub_input
+from pes_sdk_runner.cabinet.web.routes import RETURN_LINK_TTL
 from pes_sdk_runner.cabinet.web.security import AcquirerOrigins, is_loopback_http
 from pes_sdk_runner.store.base import House
 from starlette.requests import Request
@@ -369,6 +371,44 @@ def test_ticking_a_found_service_records_the_acceptance(running: Running) -> Non
     assert again.text.index(f'value="{found}"') < again.text.index("Найдены услуги по вашему")
 
 
+def test_unticking_a_service_ticked_at_the_address_withdraws_its_acceptance(
+    running: Running,
+) -> None:
+    # A tick is a record of consent: unticked, the service's acceptance is withdrawn for
+    # the future (it goes back among the found services) and kept as history. A linked
+    # account's services stay ticked by the link: unticking one only leaves it unpaid.
+    r = running
+    c = linked_client(r)
+    page = c.get(pay_path(r))
+    keys = page.keys()
+    found = keys[4]
+    c.post(pay_path(r), form_of(page, [found], {found: "100"}, action="recalc"))
+    mine = client_key(1)
+    ticked = r.store.acceptances(mine)
+    page = c.get(pay_path(r))
+    assert f'name="accepted" value="{found}"' in page.text
+    assert page.text.count('name="accepted"') == 1  # not the linked accounts' services
+    # Every service unticked but one of the linked account's: only the tick given at the
+    # address is withdrawn, even when the form names the others as accepted too.
+    others = [("accepted", k) for k in keys[:4]]
+    form = form_of(page, keys[:1], {keys[0]: "10"}, action="recalc")
+    unticked = c.post(pay_path(r), [*form, ("accepted", found), *others])
+    assert unticked.status == 200
+    assert total_of(unticked) == ("10,00 руб.", "0,00 руб.")
+    left = r.store.acceptances(mine)
+    assert [a for a in ticked if a not in left] == [
+        a for a in ticked if a.partner_inn == r.inns[2] and a.service == "Отопление"
+    ]
+    ((withdrawn, _at),) = r.store.withdrawn_acceptances(mine)
+    assert (withdrawn.partner_inn, withdrawn.service) == (r.inns[2], "Отопление")
+    again = c.get(pay_path(r))
+    assert again.text.index(f'value="{found}"') > again.text.index("Найдены услуги по вашему")
+    assert 'name="accepted"' not in again.text
+    # Nothing ticked, yet the form's marker came back: no tick, nothing withdrawn again.
+    c.post(pay_path(r), [*form_of(again, [], {}, action="recalc"), ("accepted", found)])
+    assert len(r.store.withdrawn_acceptances(mine)) == 1
+
+
 def test_pay_goes_to_the_acquirer_and_the_result_page_shows_paid(tmp_path: Path) -> None:
     with serve_cabinet(f"sqlite:///{tmp_path / 'r.db'}", tmp_path, receipts=True) as r:
         _pay_and_see_it_paid(r)
@@ -418,6 +458,46 @@ def _return_url(r: Running, confirmation: str) -> str:
     sim = r.gateway.simulator  # type: ignore[attr-defined]
     payment_id = confirmation.rsplit("/", 1)[-1]
     return str(sim._payments[payment_id].return_url)
+
+
+def test_the_result_page_shows_the_payment_after_the_session_ended(running: Running) -> None:
+    # The session may end while the client is on the acquirer's page: the way back names
+    # the payment with a token of its own, and shows its state without a session (but
+    # not the menu or the account's number); the bare address, or a wrong token, does not.
+    r = running
+    c = linked_client(r)
+    page = c.get(pay_path(r))
+    keys = page.keys()
+    sent = c.post(pay_path(r), form_of(page, keys[:1], {keys[0]: "100,50"}, action="pay"))
+    assert sent.status == 303, sent.text
+    back = _return_url(r, sent.location)
+    path, _, query = back.partition("?")
+    assert re.fullmatch(r"r=[0-9a-f]{64}", query)
+    out = c.post("/cabinet/logout", {"csrf": c.get("/cabinet/accounts").csrf})
+    assert out.status == 303
+    press_pay(sent.location)
+    for _ in range(100):
+        shown = c.get(back)
+        if 'data-state="succeeded"' in shown.text:
+            break
+        time.sleep(0.05)
+    assert shown.status == 200 and "Платёж оплачен" in shown.text, shown.text
+    assert "100,50\u00a0руб." in shown.text
+    assert ACCOUNT not in shown.text and "Выйти" not in shown.text
+    assert (c.get(path).status, c.get(path).location) == (303, "/cabinet/login")
+    assert c.get(f"{path}?r={'0' * 64}").status == 303
+    # Signed in as another client: their own view has no such payment; the way back
+    # still shows it, to whoever holds it.
+    other = WebClient(r.base)
+    other.login(r, OTHER_PHONE)
+    assert other.get(path).status == 404
+    assert other.get(f"{path}?r={'0' * 64}").status == 404
+    assert other.get(back).status == 200
+    # A day on, the way back shows it no more: the client logs in to see it.
+    api = r.app.state.api
+    later = dt.datetime.now(dt.UTC) + RETURN_LINK_TTL
+    api.cabinets.sessions.clock = lambda: later
+    assert (c.get(back).status, c.get(back).location) == (303, "/cabinet/login")
 
 
 def test_an_acquirer_origin_the_page_did_not_allow_is_reached_through_our_page(

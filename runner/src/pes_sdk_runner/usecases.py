@@ -174,6 +174,16 @@ class BasketView:
     #: the chosen account's house address as text (:meth:`ClientUseCases.house_address`)
     address: str | None = None
 
+    def ticked_alone(self, partner_inn: str, account: str, service: str) -> bool:
+        """Whether ``service`` is accepted by a tick of its own and not by one of the whole
+        account (as linking gives): such a tick is withdrawn by unticking it."""
+        ticks = {
+            a.service
+            for a in self.acceptances
+            if (a.partner_inn, a.account) == (partner_inn, account)
+        }
+        return bool(service) and service in ticks and "" not in ticks
+
     def accepts(self, partner_inn: str, account: str, service: str = "") -> bool:
         """Whether the client accepted the account (``service`` on it, when one is named),
         as :meth:`ClientUseCases.accepted` tells."""
@@ -333,6 +343,16 @@ class ClientUseCases:
         )
         self._event("acceptance", partner=partner_inn, account=mask_account(account))
         return acceptance
+
+    def withdraw(self, client: str, partner_inn: str, account: str, service: str) -> bool:
+        """Withdraw the client's tick of ``service`` on the account, given on its own (the
+        cabinet: unticking a service it ticked at its address): it counts no more for the
+        future, and the store keeps it as history. A tick of the whole account (made by
+        linking it) is not withdrawn this way. False when there was no such tick."""
+        withdrawn = self.store.withdraw_acceptance(client, partner_inn, account, service)
+        if withdrawn:
+            self._event("acceptance.withdrawn", partner=partner_inn, account=mask_account(account))
+        return withdrawn
 
     def accepted(
         self, client: str, partner_inn: str, account: str, service: str = ""
@@ -601,6 +621,12 @@ class ClientUseCases:
             self.count_credits([applied])
             entry = applied.entry
         return entry
+
+    def owner_of(self, order_id: uuid.UUID) -> str | None:
+        """The owner :meth:`pay` recorded for the payment, or None. For a front end that
+        proves the right to a payment by other means than the owner's identity (the
+        cabinet's return address after the acquirer); it then reads it as that owner."""
+        return self.store.payment_app(order_id)
 
     def payments_of(self, owner: str, limit: int = 200) -> list[PaymentEntry]:
         """The newest ``limit`` payments ``owner`` made, newest first (no one else's)."""

@@ -137,9 +137,16 @@ class Accounts:
         return linked
 
     def unlink(self, cabinet_id: int, partner_inn: str, account: str) -> None:
-        """Unlink the account; :class:`~pes_sdk_runner.usecases.NotFound` if not linked."""
+        """Unlink the account; :class:`~pes_sdk_runner.usecases.NotFound` if not linked.
+
+        The tick that linking gave the account is withdrawn with it (kept as history, as
+        the cabinet's unticking keeps it): "not mine" takes back the consent to pay it.
+        Ticks of single services found at the address are the client's own, and stay."""
         if not self.store.unlink_account(cabinet_id, partner_inn, account):
             raise NotFound("no such linked account", "account")
+        self.store.withdraw_acceptance(
+            client_key(cabinet_id), partner_inn, account, "", self.clock()
+        )
         event(
             self.log,
             "account.unlinked",
@@ -150,6 +157,13 @@ class Accounts:
 
     def linked(self, cabinet_id: int) -> list[LinkedAccount]:
         return self.store.linked_accounts(cabinet_id)
+
+    def is_linked(self, cabinet_id: int, partner_inn: str, account: str) -> bool:
+        """Whether the cabinet linked (proved its own) the partner's account."""
+        return any(
+            (a.partner_inn, a.account) == (partner_inn, account)
+            for a in self.store.linked_accounts(cabinet_id)
+        )
 
     def scope(self, cabinet_id: int) -> Scope:
         """What the cabinet may see now (the addresses from the newest registries)."""

@@ -38,6 +38,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from pes_sdk.gateways.models import ConfirmationKind, PaymentState
+from pes_sdk.gateways.processor import PaymentEntry
 from pes_sdk.models.payments import PaymentLine
 from pes_sdk.models.readings import MeterReading, MeterType
 from pes_sdk.money import ZERO
@@ -59,12 +60,15 @@ from pes_sdk_runner.config.models import logo_media_type
 from pes_sdk_runner.logs import event
 from pes_sdk_runner.store.base import DecreaseReason, ServiceBalance, StoredReading
 
-__all__ = ["CURRENT_COOKIE", "Pages", "cabinet_app"]
+__all__ = ["CURRENT_COOKIE", "RETURN_LINK_TTL", "Pages", "cabinet_app"]
 
 #: Which linked account the payment page shows (``<ИНН>:<account>``; not a secret).
 CURRENT_COOKIE = "pes_cabinet_account"
 #: How long the code page remembers its login attempt (the code's own life).
 _ATTEMPT_SECONDS = 300
+#: How long after a payment is made its return address shows it without a session: far
+#: longer than any acquirer's page lives, yet not for ever in a browser's history.
+RETURN_LINK_TTL = dt.timedelta(days=1)
 #: The most fields a cabinet form has (a payment form: two per service at an address).
 _MAX_FIELDS = 1000
 _DESCRIPTION = "Оплата жилищно-коммунальных услуг"
@@ -118,6 +122,8 @@ class Row:
     service: ServiceBalance
     partner_name: str
     accepted: bool
+    #: accepted by a tick of its own, which unticking withdraws (:meth:`Pages.accept_ticked`)
+    withdrawable: bool = False
 
 
 class Rows(NamedTuple):
@@ -133,6 +139,8 @@ class Basket:
     """What the payment form asks for, read and checked."""
 
     ticked: frozenset[str]
+    #: the rows the page showed ticked whose tick unticking withdraws (``accepted`` fields)
+    shown_accepted: frozenset[str]
     amounts: Mapping[str, str]  #: as typed, by row key
     lines: tuple[tuple[Row, Decimal], ...]  #: the ticked rows with a good amount
     errors: Mapping[str, str]  #: by row key, or "email", or "" for the whole form
@@ -338,6 +346,25 @@ class Pages:
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await run_in_threadpool(fn, *args, **kwargs)
 
+    async def listing(
+        self, request: Request, page: str, read: Callable[[ActiveSession], Any], name: str
+    ) -> Response:
+        """A menu page that only lists what ``read`` finds for the session (``<page>.html``,
+        its menu item ``page``), given to the template as ``name``."""
+        found = await self.signed_in(request)
+        if isinstance(found, Response):
+            return found
+        session, token, _form = found
+        listed: dict[str, Any] = {name: await self.run(read, session)}
+        return self.render(
+            request,
+            f"{page}.html",
+            session=session,
+            csrf=self.session_csrf(token),
+            active=page,
+            **listed,
+        )
+
     # -- login -------------------------------------------------------------------------------
 
     def pre(self, request: Request) -> tuple[str, bool]:
@@ -432,14 +459,25 @@ class Pages:
             return inn, account
         return linked[0]
 
-    async def index(self, request: Request) -> Response:
+    async def with_accounts(
+        self, request: Request
+    ) -> tuple[ActiveSession, str, list[tuple[str, str]]] | Response:
+        """The session and its linked accounts; or where to go (login, or Мои лицевые
+        счета to link the first account)."""
         found = await self.signed_in(request)
         if isinstance(found, Response):
             return found
-        session, _token, _form = found
+        session, token, _form = found
         linked = await self.run(self.linked, session.cabinet_id)
         if not linked:
             return RedirectResponse(f"{_base(request)}/accounts", status_code=303)
+        return session, token, linked
+
+    async def index(self, request: Request) -> Response:
+        found = await self.with_accounts(request)
+        if isinstance(found, Response):
+            return found
+        _session, _token, linked = found
         inn, account = self.current(request, linked)
         return RedirectResponse(_pay_url(request, inn, account), status_code=303)
 
@@ -614,7 +652,8 @@ class Pages:
             partner = view.partners.get(s.partner_inn)
             accepted = view.accepts(s.partner_inn, s.account, s.service)
             name = partner.name if partner else s.partner_inn
-            return Row(_row_key(s), s, name, accepted)
+            alone = accepted and view.ticked_alone(s.partner_inn, s.account, s.service)
+            return Row(_row_key(s), s, name, accepted, alone)
 
         other_rows = [row(s) for s in others]
         ticked = [row(s) for s in own] + [r for r in other_rows if r.accepted]
@@ -641,18 +680,29 @@ class Pages:
                 self.clients.check_receipt_email(email)
             except uc.UseCaseError:
                 errors["email"] = "Проверьте адрес почты, например name@example.ru"
-        return Basket(ticked, amounts, tuple(lines), errors, email)
+        shown = frozenset(form.get("accepted", ()))
+        return Basket(ticked, shown, amounts, tuple(lines), errors, email)
 
-    def accept_ticked(self, session: ActiveSession, found: Sequence[Row], basket: Basket) -> bool:
+    def accept_ticked(self, session: ActiveSession, rows: Rows, basket: Basket) -> bool:
         """Ticking a service found at the address records the client's acceptance of it;
-        whether any was recorded (then the page's rows are read again)."""
-        accepted = False
-        for r in found:
+        unticking one so accepted (the page showed it ticked) withdraws it for the future,
+        the store keeping it as history (a tick is a record of consent, and taking it back
+        is one too). A linked account's services are ticked by the link: unticking one
+        only leaves it out of this payment. Whether any tick changed (then the page's rows
+        are read again)."""
+        changed = False
+        for r in rows.found:
             if r.key in basket.ticked:
                 s = r.service
                 self.clients.accept(session.client, s.partner_inn, s.account, s.service)
-                accepted = True
-        return accepted
+                changed = True
+        for r in rows.ticked:
+            if r.withdrawable and r.key in basket.shown_accepted and r.key not in basket.ticked:
+                s = r.service
+                changed |= self.clients.withdraw(
+                    session.client, s.partner_inn, s.account, s.service
+                )
+        return changed
 
     def price(
         self, session: ActiveSession, basket: Basket, view: uc.BasketView | None = None
@@ -714,6 +764,7 @@ class Pages:
                 "account": s.account,
                 "due": s.due,
                 "ticked": r.key in basket.ticked,
+                "withdrawable": r.withdrawable and r.key in basket.ticked,
                 "amount": basket.amounts.get(r.key, ""),
                 "fee": _fee_text(priced.get(r.key)),
                 "error": basket.errors.get(r.key, ""),
@@ -744,6 +795,11 @@ class Pages:
     async def pay_page(self, request: Request) -> Response:
         inn, account = request.path_params["inn"], request.path_params["account"]
         post = request.method == "POST"
+        if not post:
+            # One hop to the thread pool for the whole page: the session's check, the
+            # reads and the render (which would otherwise hold the event loop while every
+            # other connection waits). Each hop is a hand-over between threads.
+            return await self.run(self.pay_get, request, inn, account)
         found = await self.signed_in(request, post=post)
         if isinstance(found, Response):
             return found
@@ -753,6 +809,14 @@ class Pages:
         # One hop to the thread pool: the reads, and the render too, which would otherwise
         # hold the event loop while every other connection waits.
         return await self.run(self.pay_answer, request, session, token, inn, account, form, post)
+
+    def pay_get(self, request: Request, inn: str, account: str) -> Response:
+        """The payment page as first shown (:meth:`pay_answer`), the session checked here."""
+        token = request.cookies.get(sec.SESSION_COOKIE, "")
+        session = self.cabinets.sessions.active(token) if token else None
+        if session is None:
+            return self.to_login(request)
+        return self.pay_answer(request, session, token, inn, account, {}, False)
 
     def pay_answer(
         self,
@@ -777,7 +841,7 @@ class Pages:
         """Record the acceptances the form ticks; the rows read, unless that changed them."""
         rows = self.rows(session, inn, account)
         basket = self.read_basket(form, rows.found)
-        return None if self.accept_ticked(session, rows.found, basket) else rows
+        return None if self.accept_ticked(session, rows, basket) else rows
 
     def render_pay(
         self, request: Request, session: ActiveSession, view: dict[str, Any], status: int
@@ -805,7 +869,7 @@ class Pages:
         read = await self.run(self.rows, session, inn, account)
         basket = await self.run(self.read_basket, form, (*read.ticked, *read.found))
         # Rows read before an acceptance are stale: the view reads them again.
-        rows = None if await self.run(self.accept_ticked, session, read.found, basket) else read
+        rows = None if await self.run(self.accept_ticked, session, read, basket) else read
         key = _one(form, "key")[:128]
         refusal = ""
         if not basket.lines and not basket.errors:
@@ -816,8 +880,12 @@ class Pages:
             return self.render_pay(request, session, view, 422)
         owner = session.client
         order_id = uc.order_id_of(owner, key)
+        # The way back names the payment and carries its token: the session may time out
+        # while the client is at the acquirer, and the result page must still show them
+        # the payment's state.
+        back = urllib.parse.urlencode({"r": sec.return_token(self.secret, order_id)})
         return_url = str(
-            request.url.replace(path=f"{_base(request)}/payments/{order_id}", query="")
+            request.url.replace(path=f"{_base(request)}/payments/{order_id}", query=back)
         )
         lines = [
             uc.BasketLine(r.service.partner_inn, r.service.account, value, r.service.service)
@@ -888,15 +956,50 @@ class Pages:
     # -- a payment's result -------------------------------------------------------------------
 
     async def payment(self, request: Request) -> Response:
-        found = await self.signed_in(request)
-        if isinstance(found, Response):
-            return found
-        session, token, _form = found
+        """A payment's result page: the cabinet's own payment for its session; for the
+        client coming back from the acquirer, whose session may have ended meanwhile, the
+        payment its return address names (:func:`~.security.return_token`), without the
+        menu and the accounts' numbers."""
         try:
             order_id = uuid.UUID(request.path_params["order_id"])
-            entry = await self.run(self.clients.payment, order_id, session.client)
-        except (ValueError, uc.NotFound):
+        except ValueError:
             raise HTTPException(404, "Такого платежа нет среди ваших") from None
+        found = await self.session(request)
+        link = request.query_params.get("r", "")
+        if found is not None:
+            session, token = found
+            try:
+                entry = await self.run(self.clients.payment, order_id, session.client)
+            except uc.NotFound:
+                entry = None
+            if entry is not None:
+                return self.render_payment(request, entry, session, token)
+        returned = await self.run(self.returned, order_id, link) if link else None
+        if returned is not None:
+            return self.render_payment(request, returned, None, "")
+        if found is None:
+            return self.to_login(request)
+        raise HTTPException(404, "Такого платежа нет среди ваших")
+
+    def returned(self, order_id: uuid.UUID, link: str) -> PaymentEntry | None:
+        """The cabinet's payment a return address names, while it is good: its token
+        matches and the payment is at most :data:`RETURN_LINK_TTL` old."""
+        if not sec.csrf_matches(link, sec.return_token(self.secret, order_id)):
+            return None
+        owner = self.clients.owner_of(order_id)
+        if owner is None or not owner.startswith("cabinet:"):
+            return None
+        try:
+            entry = self.clients.payment(order_id, owner)
+        except uc.NotFound:
+            return None
+        if self.cabinets.sessions.clock() >= entry.payment.created_at + RETURN_LINK_TTL:
+            return None
+        return entry
+
+    def render_payment(
+        self, request: Request, entry: PaymentEntry, session: ActiveSession | None, token: str
+    ) -> Response:
         partners = self.clients.partners()
         lines = [
             {
@@ -904,7 +1007,8 @@ class Pages:
                 "partner": partners[ln.partner_inn].name
                 if ln.partner_inn in partners
                 else ln.partner_inn,
-                "account": ln.account,
+                # by the return address alone, the account's number is not told
+                "account": ln.account if session is not None else "",
                 "amount": ln.amount,
                 "fee": ln.client_fee,
             }
@@ -915,9 +1019,9 @@ class Pages:
             request,
             "payment.html",
             session=session,
-            csrf=self.session_csrf(token),
+            csrf=self.session_csrf(token) if token else "",
             active="pay",
-            order_id=str(order_id),
+            order_id=str(entry.order_id),
             state=state.value,
             state_text=_STATES.get(state, state.value),
             paid=state.is_paid,
@@ -989,19 +1093,7 @@ class Pages:
         return out
 
     async def charges(self, request: Request) -> Response:
-        found = await self.signed_in(request)
-        if isinstance(found, Response):
-            return found
-        session, token, _form = found
-        accounts = await self.run(self.charges_view, session)
-        return self.render(
-            request,
-            "charges.html",
-            session=session,
-            csrf=self.session_csrf(token),
-            active="charges",
-            accounts=accounts,
-        )
+        return await self.listing(request, "charges", self.charges_view, "accounts")
 
     # -- Показания ---------------------------------------------------------------------------
 
@@ -1050,13 +1142,10 @@ class Pages:
         return self.current(request, linked)
 
     async def readings(self, request: Request) -> Response:
-        found = await self.signed_in(request)
+        found = await self.with_accounts(request)
         if isinstance(found, Response):
             return found
-        session, token, _form = found
-        linked = await self.run(self.linked, session.cabinet_id)
-        if not linked:
-            return RedirectResponse(f"{_base(request)}/accounts", status_code=303)
+        session, token, linked = found
         inn, account = self.chosen(request, linked, request.query_params.get("account", ""))
         notice = "Показания приняты." if "sent" in request.query_params else ""
         return await self.readings_page(request, session, token, linked, inn, account, notice)
@@ -1224,19 +1313,7 @@ class Pages:
         return out
 
     async def receipts(self, request: Request) -> Response:
-        found = await self.signed_in(request)
-        if isinstance(found, Response):
-            return found
-        session, token, _form = found
-        receipts = await self.run(self.receipts_view, session)
-        return self.render(
-            request,
-            "receipts.html",
-            session=session,
-            csrf=self.session_csrf(token),
-            active="receipts",
-            receipts=receipts,
-        )
+        return await self.listing(request, "receipts", self.receipts_view, "receipts")
 
     # -- Удалить кабинет -----------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ import logging
 import secrets
 import threading
 import urllib.parse
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -39,6 +40,7 @@ __all__ = [
     "csrf_token",
     "is_loopback_http",
     "origin_of",
+    "return_token",
     "set_cookie",
 ]
 
@@ -108,6 +110,13 @@ def csrf_token(secret: str, *, session: str | None = None, pre: str | None = Non
 
 def csrf_matches(given: str, expected: str) -> bool:
     return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def return_token(secret: str, order_id: uuid.UUID) -> str:
+    """The token of a payment's return address (``/payments/<id>?r=<token>``): it shows the
+    payment's state to whoever comes back from the acquirer with it, session or not (a
+    session may time out while the client is on the acquirer's page)."""
+    return keyed_hash(secret, "payment-return", str(order_id))
 
 
 def origin_of(url: str) -> str | None:
