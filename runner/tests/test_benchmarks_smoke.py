@@ -7,10 +7,14 @@ confirmation answered is in the store, every payment of the day is in a closed r
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 NUMBER = r"[\d,]+(\.\d+)?"
@@ -70,3 +74,36 @@ def test_cabinet_measures_the_payment_page_against_the_json_look_up(tmp_path: Pa
         assert re.match(NUMBER + r" /s +p50 +\d+\.\d ms +p95 +\d+\.\d ms", report[key]), report
     assert re.fullmatch(NUMBER, report["ratio page / look-ups"])
     assert report["goal >= 0.5 and p95 < 50 ms"] in ("met", "missed")
+
+
+def test_fleet_confirms_every_basket_on_each_shape(tmp_path: Path) -> None:
+    """One serve on SQLite, one and two on PostgreSQL (skipped without a local server)."""
+    if not _postgres_listens():
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but no PostgreSQL listens on 127.0.0.1:5432")
+        pytest.skip("no PostgreSQL listens on 127.0.0.1:5432")
+    # the shapes' names are padded into a column: one space between words here
+    report = {" ".join(k.split()): v for k, v in lines_of(run("fleet.py", tmp_path)).items()}
+    for shape in ("sqlite x1", "postgresql x1", "postgresql x2"):
+        for what in ("bare commits", "create", "confirm"):
+            assert re.match(NUMBER + " /s", report[f"{shape} {what}"]), report
+        cpu = report[f"{shape} CPU/confirm"]
+        # the servers' CPU, and each process's share: two of them on the two-server shape
+        shares = 2 if shape.endswith("x2") else 1
+        assert re.match(
+            r"serve \d+\.\d\d ms \(" + " \\+ ".join([r"\d+\.\d\d ms"] * shares) + r"\); database",
+            cpu,
+        ), cpu
+        assert re.fullmatch(NUMBER, report[f"{shape} ratio to bare"])
+        assert report[f"{shape} check"] == "succeeded 200 of 200, ledger credits 400 of 400"
+    assert re.fullmatch(NUMBER, report["ratio pg x1 / sqlite x1"])
+    assert re.fullmatch(NUMBER, report["ratio pg x2 / pg x1"])
+    assert report["goal pg x2 >= 1,000/s"] in ("met", "missed")
+
+
+def _postgres_listens() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), 2):
+            return True
+    except OSError:
+        return False

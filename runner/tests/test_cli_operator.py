@@ -113,7 +113,7 @@ def test_help_shows_what_to_type_without_markup() -> None:
     close = run(["runner", "close-day", "--help"])
     assert "--date YYYY-MM-DD" in close.output
     assert "%Y" not in close.output
-    for command in ("check", "status", "scan", "close-day", "run-once", "serve", "init"):
+    for command in ("check", "status", "scan", "close-day", "run-once", "serve", "worker", "init"):
         result = run(["runner", command, "--help"])
         assert result.exit_code == 0, result.output
         assert "``" not in result.output, command

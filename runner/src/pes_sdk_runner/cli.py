@@ -1,7 +1,9 @@
 """``pes runner``: check the configuration, ingest, close days, show the state, serve the API.
 
 ``serve`` runs the scheduler (:mod:`pes_sdk_runner.daemon`) beside the API: inbox scans,
-day closes and deliveries on their own; ``run-once`` makes one pass of it and exits.
+day closes and deliveries on their own; ``run-once`` makes one pass of it and exits. With
+``daemon.engine = "dbos"`` that work runs as durable workflows instead
+(:mod:`pes_sdk_runner.jobs`), in ``serve`` and in any number of ``worker`` processes.
 
 The runner adds this group to ``pes`` through the ``pes_cli_commands`` hook
 (:mod:`pes_sdk_runner.plugin`). The store, the ingest, the day close and the HTTP stack are
@@ -323,7 +325,58 @@ def _strays(config: RunnerConfig) -> list[tuple[str, Stray]]:
     return found
 
 
-def _status_of(store: SqlStore, config: RunnerConfig) -> dict[str, Any]:
+def _fleet_of(store: SqlStore, config: RunnerConfig, now: dt.datetime) -> dict[str, Any]:
+    """The processes by their heartbeats and what waits in the store (JSON-ready)."""
+    from pes_sdk_runner.fleet import read_fleet
+
+    fleet = read_fleet(store, config, now)
+    zone = config.service.time_zone
+
+    def at(moment: dt.datetime | None) -> str | None:
+        # In the service's zone, as every time the runner shows: never the host's.
+        return None if moment is None else moment.astimezone(zone).isoformat(timespec="seconds")
+
+    q = fleet.queues
+    return {
+        "at": at(fleet.at),
+        "processes": [
+            {
+                "id": s.process.id,
+                "role": s.process.role,
+                "host": s.process.host,
+                "pid": s.process.pid,
+                "version": s.process.version,
+                "started_at": at(s.process.started_at),
+                "last_beat": at(s.process.beat_at),
+                "alive": s.alive,
+                "silent_seconds": int(s.silent_for.total_seconds()),
+            }
+            for s in fleet.processes
+        ],
+        "waiting": {
+            "payments": fleet.waiting_payments,
+            "oldest_payment_created_at": at(fleet.oldest_waiting_payment),
+            "deliveries": dict(fleet.deliveries),
+        },
+        # None without the job engine (daemon.engine = "thread"), or when its database
+        # did not answer (queues_error: the error's type)
+        "queues": None
+        if q is None
+        else {
+            "depths": dict(q.depths),
+            "running": dict(q.running),
+            "oldest_waiting_seconds": None
+            if q.oldest_waiting is None
+            else int(q.oldest_waiting.total_seconds()),
+            "failed": q.failed,
+        },
+        "queues_error": fleet.queues_error,
+    }
+
+
+def _status_of(
+    store: SqlStore, config: RunnerConfig, last_ended: Callable[[PartnerConfig], dt.date]
+) -> dict[str, Any]:
     from pes_sdk_runner.store import DeliveryStatus
 
     deliveries = store.deliveries()
@@ -356,12 +409,18 @@ def _status_of(store: SqlStore, config: RunnerConfig) -> dict[str, Any]:
             }
         ids = {r.id for r in registries}
         mine = [d for d in deliveries if d.registry_id in ids]
+        ended = last_ended(p)
         partners.append(
             {
                 "inn": p.inn,
                 "name": p.name,
                 "debt_registry": debt,
                 "last_payment_registry": last,
+                # the newest day whose window (and daemon.close_grace) is over: a registry
+                # far behind it is a close that does not happen (a partner without empty
+                # registries has none for days without payments)
+                "last_ended_day": ended.isoformat(),
+                "days_after_last_registry": (ended - newest_pay.day).days if registries else None,
                 "deliveries": {
                     "pending": sum(1 for d in mine if d.status is DeliveryStatus.PENDING),
                     "failed": sum(1 for d in mine if d.status is DeliveryStatus.FAILED),
@@ -383,19 +442,121 @@ def _status_of(store: SqlStore, config: RunnerConfig) -> dict[str, Any]:
     }
 
 
+def _print_fleet(fleet: dict[str, Any]) -> None:
+    processes = fleet["processes"]
+    alive = sum(1 for p in processes if p["alive"])
+    click.echo(
+        translate(
+            tr(
+                "processes: {alive} alive, {dead} stopped beating (at {at})",
+                alive=alive,
+                dead=len(processes) - alive,
+                at=fleet["at"],
+            )
+        )
+    )
+    for p in processes:
+        facts = {k: p[k] for k in ("role", "host", "pid", "version", "started_at", "last_beat")}
+        if p["alive"]:
+            line = tr(
+                "  {role} on {host}, pid {pid}, version {version}, since {started_at}", **facts
+            )
+        else:
+            line = tr(
+                "  {role} on {host}, pid {pid}: dead, last beat {last_beat}"
+                " ({seconds} s ago; killed, or its host is down)",
+                seconds=p["silent_seconds"],
+                **facts,
+            )
+        click.echo(translate(line))
+    if not processes:
+        click.echo(translate(tr("  none: no `pes runner serve` or `worker` runs on this store")))
+    waiting = fleet["waiting"]
+    oldest = waiting["oldest_payment_created_at"]
+    click.echo(
+        translate(
+            tr_n(
+                "waiting: {n} payment not settled by the acquirer",
+                "waiting: {n} payments not settled by the acquirer",
+                waiting["payments"],
+            )
+            if oldest is None
+            else tr_n(
+                "waiting: {n} payment not settled by the acquirer, the oldest created {oldest}",
+                "waiting: {n} payments not settled by the acquirer, the oldest created {oldest}",
+                waiting["payments"],
+                oldest=oldest,
+            )
+        )
+    )
+    d = waiting["deliveries"]
+    click.echo(
+        translate(
+            tr(
+                "deliveries not done: {pending} pending, {failed} failed",
+                pending=d.get("pending", 0),
+                failed=d.get("failed", 0),
+            )
+        )
+    )
+    q = fleet["queues"]
+    if fleet["queues_error"] is not None:
+        message = tr(
+            "task queues: the job engine's database did not answer ({error})",
+            error=fleet["queues_error"],
+        )
+        click.echo(translate(message))
+        return
+    if q is None:
+        click.echo(translate(tr("task queues: none (the scheduler runs in `serve`)")))
+        return
+
+    def per_queue(counts: dict[str, int]) -> str:
+        return ", ".join(f"{name} {n}" for name, n in sorted(counts.items())) or "0"
+
+    click.echo(
+        translate(
+            tr(
+                "task queues: waiting {waiting}; running {running}; failed tasks: {failed}",
+                waiting=per_queue(q["depths"]),
+                running=per_queue(q["running"]),
+                failed=q["failed"],
+            )
+        )
+    )
+    if q["oldest_waiting_seconds"] is not None:
+        click.echo(
+            translate(
+                tr(
+                    "  the oldest waiting task waits for {seconds} s",
+                    seconds=q["oldest_waiting_seconds"],
+                )
+            )
+        )
+
+
 @runner.command()
 @_CONFIG
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@LANG_OPTION
 @click.pass_context
 def status(ctx: click.Context, config_path: Path, as_json: bool) -> None:
-    """Show each partner's active debt registry, last payment registry and deliveries,
-    and what sits in its inbox that is not a file (never read)."""
+    """Show the processes on the store (by their heartbeats) and what waits in it; each
+    partner's active debt registry, last payment registry and deliveries, and what sits
+    in its inbox that is not a file (never read)."""
+    from pes_sdk_runner.daemon import Daemon, utc_now
+
     config = _load(ctx, config_path)
+    now = utc_now()
     with _store(config) as store:
-        state = _status_of(store, config)
+        # The daemon's own rule says which day of a partner has ended (cut-off and grace).
+        daemon = Daemon(store, config, host_of(ctx))
+        state = _status_of(store, config, lambda p: daemon.last_ended_day(p, now))
+        fleet = _fleet_of(store, config, now)
     if as_json:
-        click.echo(json.dumps(state, ensure_ascii=False, indent=2))
+        click.echo(json.dumps({**state, "fleet": fleet}, ensure_ascii=False, indent=2))
         ctx.exit(EXIT_OK)
+    _print_fleet(fleet)
     click.echo(f"store: {state['store']}")
     for p in state["partners"]:
         click.echo(f"{p['inn']} {p['name']}")
@@ -418,6 +579,15 @@ def status(ctx: click.Context, config_path: Path, as_json: bool) -> None:
             )
         d = p["deliveries"]
         click.echo(f"  deliveries: {d['pending']} pending, {d['failed']} failed")
+        behind = p["days_after_last_registry"]
+        if behind is not None and behind > 0:
+            message = tr_n(
+                "  {n} ended day after the last registry (the last ended: {day})",
+                "  {n} ended days after the last registry (the last ended: {day})",
+                behind,
+                day=p["last_ended_day"],
+            )
+            click.echo(translate(message))
         if p["debts_without_address"]:
             click.echo(
                 f"  found by account only: {p['debts_without_address']} debts have no address"
@@ -838,6 +1008,7 @@ def serve(
     import attrs
 
     from pes_sdk_runner.api import create_app, listen, make_server, processor_for
+    from pes_sdk_runner.heartbeat import Heartbeat
     from pes_sdk_runner.logs import log_to_stderr
 
     host = host_of(ctx)
@@ -881,14 +1052,201 @@ def serve(
                 api = getattr(app.state, "api", None)
                 # The scheduler asks the acquirer about payments whose webhook never came,
                 # through this processor: the API's book and its locks.
-                scheduler = _scheduler(
-                    config, host, getattr(api, "metrics", None), processor.refresh
-                )
+                if config.daemon.engine == "dbos":
+                    from pes_sdk_runner.jobs import default_executor_id
+
+                    scheduler = _jobs(
+                        config, host, default_executor_id(f"serve-{bound}"), processor.refresh
+                    )
+                else:
+                    scheduler = _scheduler(
+                        config, host, getattr(api, "metrics", None), processor.refresh
+                    )
             # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again
             # for the previous handler: Ctrl-C is the normal way out, not an error. The
             # scheduler is stopped (and joined) after the server.
-            with _stop_on_sigterm(), scheduler, suppress(KeyboardInterrupt):
+            # The heartbeat lists this process in the store (pes runner status) until it
+            # stops: entered first, left last.
+            with (
+                _stop_on_sigterm(),
+                Heartbeat(store, "serve"),
+                scheduler,
+                suppress(KeyboardInterrupt),
+            ):
                 server.run(sockets=[sock])
+        finally:
+            gateway.close()
+    click.echo("pes runner: stopped")
+    ctx.exit(EXIT_OK)
+
+
+@contextmanager
+def _jobs(
+    config: RunnerConfig,
+    host: Any,
+    executor: str,
+    check_payment: Callable[[uuid.UUID], Any] | None = None,
+    take_over: tuple[str, ...] = (),
+) -> Iterator[Any]:
+    """The job engine (``daemon.engine = "dbos"``) while the block runs; stopped after.
+
+    Each executor id runs in one process at a time (the engine holds the store's lease
+    ``jobs:<id>``): a second process under a live id is refused, and so is a ``take_over``
+    of a live id. On a SQLite store the engine runs in one process only: the scheduler's
+    lease refuses a second one, naming the first.
+    """
+    from pes_sdk_runner.config.models import StoreKind
+    from pes_sdk_runner.jobs import ExecutorAlive, ExecutorTaken, JobsError, launch
+    from pes_sdk_runner.lease import LeaseHeld, SchedulerLease
+
+    where = f"store {config.store.display_url}"
+    lease: SchedulerLease | None = None
+    if config.store.kind is StoreKind.SQLITE:
+        try:
+            lease = SchedulerLease(
+                config.store.url, config.daemon.lease_ttl, group_commit=config.store.group_commit
+            )
+            lease.acquire()
+        except LeaseHeld as exc:
+            fail(f"{where}: {exc}", EXIT_INVALID)
+        except (PesError, OSError) as exc:
+            fail(f"{where}: {exc}", EXIT_USAGE)
+    try:
+        # A lost executor lease stops the engine (another process took the id); the API of
+        # serve goes on.
+        engine = launch(
+            config, host, executor_id=executor, check_payment=check_payment, take_over=take_over
+        )
+    except ExecutorTaken as exc:
+        if lease is not None:
+            lease.release()
+        fail(
+            tr(
+                "{where}: another process runs as {executor}: {holder} (until {until}, renewed"
+                " while it runs); give this one another --id",
+                where=where,
+                executor=executor,
+                holder=exc.holder,
+                until=exc.until.isoformat(timespec="seconds"),
+            ),
+            EXIT_INVALID,
+        )
+    except ExecutorAlive as exc:
+        if lease is not None:
+            lease.release()
+        fail(
+            tr(
+                "{where}: --take-over {executor}: that process still runs (it renews its"
+                " lease); take over only the work of one gone for good",
+                where=where,
+                executor=", ".join(exc.executors),
+            ),
+            EXIT_INVALID,
+        )
+    except JobsError as exc:
+        if lease is not None:
+            lease.release()
+        fail(f"{where}: {exc}", EXIT_USAGE)
+    click.echo(
+        translate(
+            tr(
+                "pes runner: background work on the job engine as {executor} (tick every {tick} s)",
+                executor=executor,
+                tick=config.daemon.tick,
+            )
+        )
+    )
+    try:
+        yield engine
+    finally:
+        # A second Ctrl-C or SIGTERM does not cut the stop short: the steps in progress end.
+        with suppress(KeyboardInterrupt):
+            engine.shutdown()
+        if lease is not None:
+            lease.release()
+        click.echo(translate(tr("pes runner: background work stopped")))
+
+
+def _heartbeat(store: SqlStore, role: str) -> contextlib.AbstractContextManager[Any]:
+    """This process's heartbeat in the store (``pes runner status``), where the runner has it."""
+    try:
+        from pes_sdk_runner.heartbeat import Heartbeat  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return contextlib.nullcontext()
+    beat: contextlib.AbstractContextManager[Any] = Heartbeat(store, role)
+    return beat
+
+
+@runner.command()
+@_CONFIG
+@click.option(
+    "--id",
+    "executor",
+    help=(
+        "This worker's name in the fleet: unique, and the same after a restart (it takes back"
+        " the work its last run left unfinished). Default: HOSTNAME-worker."
+    ),
+)
+@click.option(
+    "--take-over",
+    "take_over",
+    multiple=True,
+    metavar="ID",
+    help=(
+        "Also finish the work a worker (or serve) of this id left unfinished: one gone for"
+        " good, that will not start again under its id. Repeatable."
+    ),
+)
+@click.pass_context
+def worker(
+    ctx: click.Context, config_path: Path, executor: str | None, take_over: tuple[str, ...]
+) -> None:
+    """Run background work only, until Ctrl-C (or SIGTERM): any number on a PostgreSQL store.
+
+    Inbox scans, billing-source polls, the payment backstop, day closes and deliveries as
+    durable workflows (daemon.engine = "dbos"; docs/runner-config.md). On a SQLite store
+    one `pes runner serve` does all of it: a worker is refused there.
+    """
+    from pes_sdk_runner.api import processor_for
+    from pes_sdk_runner.config.models import StoreKind
+    from pes_sdk_runner.jobs import WorkerNeedsPostgres, default_executor_id
+    from pes_sdk_runner.logs import log_to_stderr
+
+    host = host_of(ctx)
+    config = _load(ctx, config_path)
+    if config.store.kind is StoreKind.SQLITE:
+        fail(WorkerNeedsPostgres(config.store.sqlite_path).message, EXIT_USAGE)
+    if config.daemon.engine != "dbos":
+        fail(
+            tr(
+                '{path}: `pes runner worker` runs the job engine: set daemon.engine = "dbos"'
+                " (every process of the store: serve and workers alike)",
+                path=config_path,
+            ),
+            EXIT_USAGE,
+        )
+    _make_folders(config)
+    with _store(config) as store:
+        factory = host.gateways().get(config.gateway.name)
+        if factory is None:  # pragma: no cover - the configuration check names it
+            fail(f"no payment gateway named {config.gateway.name!r}", EXIT_USAGE)
+        try:
+            gateway = factory.create(config.gateway.adapter.merged())
+        except (PesError, ValueError, OSError) as exc:
+            fail(f"gateway {config.gateway.name}: {exc}", EXIT_USAGE)
+        try:
+            # The backstop asks the acquirer through a processor of this process; the store
+            # decides who credits a payment (serve's webhooks and the workers alike).
+            processor = processor_for(gateway, store)
+            log_to_stderr()
+            name = executor or default_executor_id("worker")
+            with (
+                _stop_on_sigterm(),
+                _heartbeat(store, "worker"),
+                _jobs(config, host, name, processor.refresh, take_over),
+                suppress(KeyboardInterrupt),
+            ):
+                threading.Event().wait()
         finally:
             gateway.close()
     click.echo("pes runner: stopped")

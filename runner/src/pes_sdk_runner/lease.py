@@ -31,7 +31,7 @@ from pes_sdk.errors import PesError
 from pes_sdk_runner.logs import event
 from pes_sdk_runner.store import Lease, SqlStore, open_store
 
-__all__ = ["SCHEDULER", "LeaseHeld", "SchedulerLease", "lease_owner"]
+__all__ = ["SCHEDULER", "LeaseHeld", "SchedulerLease", "holder_alive", "lease_owner"]
 
 log = logging.getLogger("pes_sdk_runner.daemon")
 
@@ -61,6 +61,11 @@ def _dead_here(owner: str) -> bool:
     return False
 
 
+def holder_alive(lease: Lease | None, now: dt.datetime) -> bool:
+    """Whether ``lease`` is held by a process that may still run (unexpired, not dead here)."""
+    return lease is not None and lease.expires_at > now and not _dead_here(lease.owner)
+
+
 class LeaseHeld(PesError):
     """Another process holds the lease: its owner and expiry are in the message."""
 
@@ -79,7 +84,8 @@ class SchedulerLease:
     """The store's scheduler lease for this process.
 
     :meth:`acquire` takes it (or raises :class:`LeaseHeld`) and starts renewing it;
-    :meth:`release` stops the renewals and gives it up.
+    :meth:`release` stops the renewals and gives it up. ``name`` takes another lease of the
+    store the same way (the job engine's executor ids: ``jobs:<id>``).
     """
 
     def __init__(
@@ -90,7 +96,9 @@ class SchedulerLease:
         on_lost: Callable[[], object] = lambda: None,
         owner: str | None = None,
         group_commit: bool = True,
+        name: str = SCHEDULER,
     ) -> None:
+        self.name = name
         self.ttl = dt.timedelta(seconds=ttl)
         self.owner = owner or lease_owner()
         self._on_lost = on_lost
@@ -101,24 +109,30 @@ class SchedulerLease:
 
     def acquire(self) -> Lease:
         """Take the lease and keep renewing it, or raise :class:`LeaseHeld` naming its holder."""
-        lease = self._store.take_lease(SCHEDULER, self.owner, self.ttl)
+        lease = self._store.take_lease(self.name, self.owner, self.ttl)
         if lease.owner != self.owner and _dead_here(lease.owner):
             # Its holder was a process of this host that is gone (a service manager restarts
             # a killed runner at once): no need to wait for its lease to expire.
-            lease = self._store.take_lease(SCHEDULER, self.owner, self.ttl, replacing=lease.owner)
+            lease = self._store.take_lease(self.name, self.owner, self.ttl, replacing=lease.owner)
         if lease.owner != self.owner:
             self._store.close()
             raise LeaseHeld(lease)
         self._thread = threading.Thread(target=self._renew, name="pes-runner-lease", daemon=True)
         self._thread.start()
-        event(log, "daemon.lease_taken", owner=self.owner, ttl=self.ttl.total_seconds())
+        event(
+            log,
+            "daemon.lease_taken",
+            lease=self.name,
+            owner=self.owner,
+            ttl=self.ttl.total_seconds(),
+        )
         return lease
 
     def _renew(self) -> None:
         every = self.ttl.total_seconds() / 3
         while not self._stop.wait(every):
             try:
-                lease = self._store.take_lease(SCHEDULER, self.owner, self.ttl)
+                lease = self._store.take_lease(self.name, self.owner, self.ttl)
             except Exception as exc:  # the store is away: try again, the lease may last
                 event(log, "daemon.lease_renewal_failed", logging.WARNING, error=type(exc).__name__)
                 continue
@@ -130,9 +144,10 @@ class SchedulerLease:
     def release(self) -> None:
         """Stop renewing and give the lease up (the next scheduler need not wait for it)."""
         self._stop.set()
-        if self._thread is not None:
+        # From its own thread (an ``on_lost`` that stops its holder) it is not waited for.
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
         try:
-            self._store.release_lease(SCHEDULER, self.owner)
+            self._store.release_lease(self.name, self.owner)
         finally:
             self._store.close()

@@ -66,7 +66,7 @@ from pes_sdk.serialization import make_converter
 from pes_sdk_runner import cabinet as cab
 from pes_sdk_runner import usecases as uc
 from pes_sdk_runner.api import models as m
-from pes_sdk_runner.api.metrics import CONTENT_TYPE, Metrics
+from pes_sdk_runner.api.metrics import CONTENT_TYPE, Metrics, StoreCollector
 from pes_sdk_runner.api.openapi import openapi_document
 from pes_sdk_runner.cabinet.web import cabinet_app
 from pes_sdk_runner.config.models import RunnerConfig
@@ -230,6 +230,11 @@ class _Api:
         self.conv = make_converter()
         self.conv.register_structure_hook(Decimal, _strict_decimal)
         self.metrics = Metrics()
+        # The fleet (processes by their heartbeats, what waits in the store) is read at
+        # each scrape: the same facts from every process of the store.
+        from pes_sdk_runner.fleet import metric_facts, read_fleet
+
+        self.metrics.add(StoreCollector(lambda: metric_facts(read_fleet(store, config, clock()))))
         self.clients = uc.ClientUseCases(
             store, config, host, processor, log=log, counters=self.metrics
         )
@@ -380,6 +385,23 @@ class _Api:
         if not await run_in_threadpool(sees):
             raise ApiError(404, "not-found", "no such account among the cabinet's", field)
 
+    async def linked_only(
+        self, caller: _Client, partner_inn: str, account: str, field: str
+    ) -> None:
+        """404 unless a cabinet's account is linked to it. Readings are the account's
+        history (every client's, none named) and a refused one quotes the previous value,
+        so a cabinet must have proved the account its own (:meth:`Accounts.link`): a
+        service it only ticked at its address is not enough. An app's clients are the
+        app's business: it is trusted with every account they accepted."""
+        if caller.session is None:
+            return
+        assert self.cabinets is not None
+        linked = await run_in_threadpool(
+            self.cabinets.accounts.is_linked, caller.session.cabinet_id, partner_inn, account
+        )
+        if not linked:
+            raise ApiError(404, "not-found", "no such account among the cabinet's", field)
+
     @staticmethod
     def app_id(token: str) -> str:
         """A short, stable id of a client app (a digest of its token, never the token)."""
@@ -491,7 +513,7 @@ class _Api:
             raise
         client = self.client_key(caller, req.client_id)
         _check(identifiers.check_inn, req.partner_inn, "partner_inn")
-        await self.visible(caller, req.partner_inn, req.reading.account, "reading.account")
+        await self.linked_only(caller, req.partner_inn, req.reading.account, "reading.account")
         # The use case checks these too; here they come before the photo is decoded, so a
         # request with several faults is told the same one as ever.
         try:
@@ -539,7 +561,7 @@ class _Api:
         partner, account = q.get("partner", ""), q.get("account", "")
         _check(identifiers.check_inn, partner, "partner")
         _check(identifiers.check_personal_account, account, "account")
-        await self.visible(caller, partner, account, "account")
+        await self.linked_only(caller, partner, account, "account")
         found = await _run(self.clients.readings, client, partner, account)
         return self.json(m.ReadingsView(tuple(m.ReadingView.of(r) for r in found)))
 
@@ -750,7 +772,9 @@ class _Api:
         return self.json(m.HealthView("ok", version, at))
 
     async def metrics_text(self, request: Request) -> Response:
-        return PlainTextResponse(self.metrics.render(), media_type=CONTENT_TYPE)
+        # In the thread pool: the store's facts (processes, queues) are read at each scrape.
+        text = await run_in_threadpool(self.metrics.render)
+        return PlainTextResponse(text, media_type=CONTENT_TYPE)
 
     async def openapi(self, request: Request) -> Response:
         return JSONResponse(openapi_document(self.config.http.webhook_path))

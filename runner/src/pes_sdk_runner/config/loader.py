@@ -284,6 +284,31 @@ def _seconds(low: float, high: float) -> Callable[[Any], float]:
     return check
 
 
+#: ``daemon.engine``: what runs the background work (:mod:`pes_sdk_runner.jobs`).
+_ENGINES = ("thread", "dbos")
+
+
+def _engine(value: Any) -> str:
+    name = _text(value)
+    if name not in _ENGINES:
+        raise ValueError(tr('is "thread" or "dbos", not {name!r}', name=name))
+    return name
+
+
+def _tick(value: Any) -> int:
+    # A cron schedule fires on whole seconds of each minute: the tick divides the minute.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(tr("is a whole number of seconds, not {kind}", kind=_kind(value)))
+    if value < 1 or 60 % value:
+        raise ValueError(
+            tr(
+                "is a whole number of seconds that divides 60 (1, 2, 5, 10, 30, …), not {value}",
+                value=value,
+            )
+        )
+    return value
+
+
 def _whole(low: int, high: int, what: str) -> Callable[[Any], int]:
     def check(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -480,6 +505,9 @@ _DAEMON_KEYS: Mapping[str, Callable[[Any], Any]] = {
     "payment_check_after": _seconds(0, _DAY),
     "payment_check_window": _seconds(3600, 30 * _DAY),
     "lease_ttl": _seconds(1, 3600),
+    "engine": _engine,
+    "tick": _tick,
+    "close_concurrency": _whole(1, 64, tr("days")),
 }
 #: ``[cabinet]``: the numbers, each with how it is read (the defaults are CabinetConfig's).
 _CABINET_NUMBERS: Mapping[str, Callable[[Any], Any]] = {

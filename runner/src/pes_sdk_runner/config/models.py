@@ -282,6 +282,16 @@ class DaemonConfig:
     #: how long the store's scheduler lease lasts unless renewed (every third of it): one
     #: scheduler per store; a killed one's successor takes over this long after its death
     lease_ttl: float = 60.0
+    #: what runs the background work: ``"thread"``, the scheduler thread of one ``serve``
+    #: per store (the embedded default), or ``"dbos"``, durable workflows on DBOS Transact
+    #: (:mod:`pes_sdk_runner.jobs`) run by ``serve`` and any number of ``pes runner worker``
+    #: processes on a PostgreSQL store
+    engine: str = "thread"
+    #: ``dbos``: every this many seconds (a whole divisor of 60) the fleet's one tick sees
+    #: what is due and queues it
+    tick: int = 10
+    #: ``dbos``: how many partner-days one process closes at once (other partners' days)
+    close_concurrency: int = 4
 
 
 @attrs.frozen

@@ -260,6 +260,20 @@ class Lease:
 
 
 @attrs.frozen
+class ProcessBeat:
+    """A runner process as its heartbeats leave it in the store
+    (:class:`pes_sdk_runner.heartbeat.Heartbeat`; ``pes runner status`` reads them)."""
+
+    id: str  #: random per start of a process (pids are reused)
+    role: str  #: "serve" or "worker"
+    host: str
+    pid: int
+    version: str  #: the runner's version
+    started_at: dt.datetime  #: aware, UTC
+    beat_at: dt.datetime  #: aware, UTC: its last heartbeat
+
+
+@attrs.frozen
 class Cabinet:
     """A client cabinet (личный кабинет): one per phone, created at its first login."""
 
@@ -490,7 +504,27 @@ class Store(Protocol):
         """Record a client's tick; a repeat returns the first one unchanged."""
         ...
 
-    def acceptances(self, client_id: str) -> list[Acceptance]: ...
+    def acceptances(self, client_id: str) -> list[Acceptance]:
+        """The client's ticks that count now (withdrawn ones are not among them)."""
+        ...
+
+    def withdraw_acceptance(
+        self,
+        client_id: str,
+        partner_inn: str,
+        account: str,
+        service: str,
+        at: dt.datetime | None = None,
+    ) -> bool:
+        """Withdraw the client's tick of exactly ``service`` on the account (``""``: the
+        account-wide one): it counts no more, and it is kept, with ``at`` (now by default),
+        among :meth:`withdrawn_acceptances`. Ticking again records a new one. False when
+        there was no such tick."""
+        ...
+
+    def withdrawn_acceptances(self, client_id: str) -> list[tuple[Acceptance, dt.datetime]]:
+        """The client's withdrawn ticks, oldest first, each with when it was withdrawn."""
+        ...
 
     # -- payments (the processor's PaymentStore) ------------------------------------------------
 
@@ -528,6 +562,11 @@ class Store(Protocol):
         """
         ...
 
+    def waiting_payments(self, created_since: dt.datetime) -> tuple[int, dt.datetime | None]:
+        """How many payments created since ``created_since`` still wait (``created`` or
+        ``pending``), and when the oldest of them was created (None: none waits)."""
+        ...
+
     def record_payment_app(self, order_id: uuid.UUID, app_id: str) -> str:
         """Record the client app that creates a payment; return the app on record.
 
@@ -562,8 +601,9 @@ class Store(Protocol):
     # -- leases and locks --------------------------------------------------------------------------
 
     def exclusive(self, key: str) -> AbstractContextManager[None]:
-        """A lock on ``key`` across every process on the store while the block runs, lost
-        with its process; not a transaction (see :meth:`Dialect.exclusive
+        """A lock on ``key`` across every process on the store (and every thread of each)
+        while the block runs, lost with its process; not a transaction (see
+        :meth:`Dialect.exclusive
         <pes_sdk_runner.store.dialect.Dialect.exclusive>`)."""
         ...
 
@@ -582,6 +622,24 @@ class Store(Protocol):
 
     def release_lease(self, name: str, owner: str) -> None:
         """Give the lease up, if ``owner`` holds it."""
+        ...
+
+    # -- processes (heartbeats) ----------------------------------------------------------------
+
+    def beat(self, process: ProcessBeat) -> None:
+        """Write this process's row (insert it, or renew its ``beat_at``). One statement."""
+        ...
+
+    def end_process(self, process_id: str) -> None:
+        """Delete a process's row: it stopped cleanly."""
+        ...
+
+    def processes(self) -> list[ProcessBeat]:
+        """Every process with a row, alive or not, by role and start."""
+        ...
+
+    def forget_processes(self, beat_before: dt.datetime) -> int:
+        """Delete the rows whose last beat is older than ``beat_before``; return how many."""
         ...
 
     # -- ledger --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import threading
@@ -44,6 +45,7 @@ from pes_sdk_runner.store.base import (
     LinkedAccount,
     LoginAttempt,
     PaymentRegistryInfo,
+    ProcessBeat,
     RateLimit,
     RefundClaim,
     RegistryOutcome,
@@ -151,6 +153,14 @@ _LOGIN_KEPT = dt.timedelta(days=1)
 _LARGE_INGEST = 10_000
 
 
+@functools.lru_cache(maxsize=256)
+def _partner(data: str) -> Partner:
+    """A partner from its stored JSON. Remembered by the text: every payment page reads the
+    partners, their rows seldom change, and a Partner is immutable (one object may serve
+    every reader); changed text is another key."""
+    return structure(json.loads(data), Partner)
+
+
 class SqlStore:
     """The :class:`~pes_sdk_runner.store.base.Store` on a SQL database through a dialect.
 
@@ -162,6 +172,7 @@ class SqlStore:
         self.dialect = dialect
         self.url = dialect.url
         self._conn = dialect.connect()
+        self._closed = False
         self._lock = threading.RLock()
         #: how deep in :meth:`_tx` the thread holding the lock is (0: no transaction)
         self._depth = 0
@@ -178,6 +189,8 @@ class SqlStore:
 
         Inside another (:meth:`locked`) it is part of that one: the outermost commits."""
         with self._lock:
+            if not self._depth:
+                self._reconnect_if_lost()
             cur = self._conn.cursor()
             if self._depth:
                 self._depth += 1
@@ -213,17 +226,37 @@ class SqlStore:
         """One transaction in which this payment's entry is read and written by no other
         process: the processor's read-modify-writes of an entry (a webhook in one API
         process, a refund or a status query in another) take turns instead of one
-        overwriting the other's change with what it read before it. PostgreSQL: an
-        advisory lock of the transaction on the order id; SQLite: the write lock that
-        every write transaction takes. Keep the block short: no network calls in it."""
+        overwriting the other's change with what it read before it. PostgreSQL: a row
+        lock of the transaction on the payment (``FOR NO KEY UPDATE``); SQLite: the write
+        lock that every write transaction takes. Keep the block short: no network calls
+        in it."""
         with self._tx() as cur:
-            self.dialect.lock_key(cur, f"payment:{order_id}")
+            # The payment's own row, not a key derived from it: every writer of the row,
+            # whichever path it comes by, waits for the block (and no two payments share
+            # a lock, as two hashes may).
+            self.dialect.lock_row(cur, "payments", "order_id", str(order_id))
             yield
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Any]:
         with self._lock:
+            if not self._depth:
+                self._reconnect_if_lost()
             yield self._conn.cursor()
+
+    def _reconnect_if_lost(self) -> None:
+        """Open a new connection when the server dropped this one (a failover, a restart,
+        an administrator's ``pg_terminate_backend``): the call that met the loss failed,
+        the next ones work again without restarting the process. Never inside a
+        transaction: its work died with the connection and must fail as a whole."""
+        if self._closed:  # closed on purpose: calls must fail, not open it again
+            return
+        conn = self._conn
+        # psycopg marks a connection it lost as broken (and closed); sqlite3 has neither
+        if getattr(conn, "broken", False) or getattr(conn, "closed", False) is True:
+            with contextlib.suppress(Exception):
+                conn.close()
+            self._conn = self.dialect.connect()
 
     def _x(self, cur: Any, query: str, params: Sequence[Any] = ()) -> Any:
         cur.execute(self.dialect.sql(query), params)
@@ -231,7 +264,9 @@ class SqlStore:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._conn.close()
+        self.dialect.close()
 
     @contextlib.contextmanager
     def reads_together(self) -> Iterator[None]:
@@ -263,6 +298,8 @@ class SqlStore:
 
     def schema_version(self) -> int:
         with self._lock:
+            if not self._depth:  # /healthz asks this: it must see the store come back
+                self._reconnect_if_lost()
             return _migrate.schema_version(self._conn)
 
     # -- partners --------------------------------------------------------------------------
@@ -287,7 +324,7 @@ class SqlStore:
     def partners(self) -> list[Partner]:
         with self._read() as cur:
             rows = self._x(cur, "SELECT data FROM partners ORDER BY inn").fetchall()
-        return [structure(json.loads(data), Partner) for (data,) in rows]
+        return [_partner(data) for (data,) in rows]
 
     # -- debt registries -------------------------------------------------------------------
 
@@ -607,6 +644,45 @@ class SqlStore:
             ).fetchall()
         return [self._acceptance(r) for r in rows]
 
+    def withdraw_acceptance(
+        self,
+        client_id: str,
+        partner_inn: str,
+        account: str,
+        service: str,
+        at: dt.datetime | None = None,
+    ) -> bool:
+        key = (client_id, partner_inn, account, service)
+        with self._tx() as cur:
+            # Kept, then removed, in one transaction: consent given and taken back is a
+            # record; the unique tick's place is free for a new one.
+            self._x(
+                cur,
+                "INSERT INTO acceptance_withdrawals (client_id, partner_inn, account, service,"
+                " house_id, premises, accepted_at, withdrawn_at) SELECT client_id, partner_inn,"
+                " account, service, house_id, premises, accepted_at, ? FROM acceptances"
+                " WHERE client_id = ? AND partner_inn = ? AND account = ? AND service = ?",
+                (self.dialect.ts_in(at or _now()), *key),
+            )
+            deleted = self._x(
+                cur,
+                "DELETE FROM acceptances WHERE client_id = ? AND partner_inn = ?"
+                " AND account = ? AND service = ?",
+                key,
+            ).rowcount
+        return bool(deleted)
+
+    def withdrawn_acceptances(self, client_id: str) -> list[tuple[Acceptance, dt.datetime]]:
+        with self._read() as cur:
+            rows = self._x(
+                cur,
+                "SELECT client_id, partner_inn, account, service, house_id, premises,"
+                " accepted_at, withdrawn_at FROM acceptance_withdrawals WHERE client_id = ?"
+                " ORDER BY id",
+                (client_id,),
+            ).fetchall()
+        return [(self._acceptance(r), self.dialect.ts_out(r[7])) for r in rows]
+
     # -- payments: the processor's PaymentStore ----------------------------------------------
 
     def _payment_row(
@@ -832,6 +908,17 @@ class SqlStore:
             ).fetchall()
         return [uuid.UUID(r[0]) for r in rows]
 
+    def waiting_payments(self, created_since: dt.datetime) -> tuple[int, dt.datetime | None]:
+        states = (str(PaymentState.CREATED), str(PaymentState.PENDING))
+        with self._read() as cur:
+            count, oldest = self._x(
+                cur,
+                "SELECT COUNT(*), MIN(created_at) FROM payments WHERE state IN (?, ?)"
+                " AND created_at >= ?",
+                (*states, self.dialect.ts_in(created_since)),
+            ).fetchone()
+        return int(count), None if oldest is None else self.dialect.ts_out(oldest)
+
     def record_payment_app(self, order_id: uuid.UUID, app_id: str) -> str:
         with self._tx() as cur:
             self._x(
@@ -945,6 +1032,44 @@ class SqlStore:
     def release_lease(self, name: str, owner: str) -> None:
         with self._tx() as cur:
             self._x(cur, "DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+
+    # -- processes (heartbeats) ------------------------------------------------------------
+
+    def beat(self, process: ProcessBeat) -> None:
+        p = process
+        ts = self.dialect.ts_in
+        with self._tx() as cur:
+            self._x(
+                cur,
+                "INSERT INTO processes (id, role, host, pid, version, started_at, beat_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at",
+                (p.id, p.role, p.host, p.pid, p.version, ts(p.started_at), ts(p.beat_at)),
+            )
+
+    def end_process(self, process_id: str) -> None:
+        with self._tx() as cur:
+            self._x(cur, "DELETE FROM processes WHERE id = ?", (process_id,))
+
+    def processes(self) -> list[ProcessBeat]:
+        with self._read() as cur:
+            rows = self._x(
+                cur,
+                "SELECT id, role, host, pid, version, started_at, beat_at FROM processes"
+                " ORDER BY role, started_at, id",
+            ).fetchall()
+        out = self.dialect.ts_out
+        return [
+            ProcessBeat(str(r[0]), str(r[1]), str(r[2]), int(r[3]), str(r[4]), out(r[5]), out(r[6]))
+            for r in rows
+        ]
+
+    def forget_processes(self, beat_before: dt.datetime) -> int:
+        with self._tx() as cur:
+            cur = self._x(
+                cur, "DELETE FROM processes WHERE beat_at < ?", (self.dialect.ts_in(beat_before),)
+            )
+            return max(int(cur.rowcount), 0)
 
     # -- client cabinets -------------------------------------------------------------------
 
@@ -1093,7 +1218,8 @@ class SqlStore:
             if row is None:
                 return False
             self._x(cur, "DELETE FROM login_attempts WHERE phone = ?", (row[0],))
-            self._x(cur, "DELETE FROM acceptances WHERE client_id = ?", (f"cabinet:{cabinet_id}",))
+            for table in ("acceptances", "acceptance_withdrawals"):
+                self._x(cur, f"DELETE FROM {table} WHERE client_id = ?", (f"cabinet:{cabinet_id}",))
             # Sessions, links and link attempts go by the foreign keys' ON DELETE CASCADE;
             # named here too, so that no database's settings can leave them behind.
             for table in ("cabinet_sessions", "cabinet_accounts", "link_attempts"):

@@ -1,0 +1,236 @@
+"""Day closes: one workflow per partner-day, ``close:<partner ИНН>:<day>``, in day order.
+
+**Exactly one close per partner-day** whatever the number of processes: the engine starts
+a workflow id once (a second start, from any process, gets the first's handle), and the
+store stays the real decider (a close is idempotent: same number, same bytes; the store's
+unique keys refuse a second registry for the day).
+
+**In day order.** Which day of a partner is next is the daemon's decision
+(:meth:`~pes_sdk_runner.daemon.Daemon.last_ended_day`, ``_start_day``: where closing
+starts, the catch-up limit, days passed because a later one was closed by hand), made from
+the store each time, plus the engine's record of the days closed (an empty day leaves no
+registry, only its workflow's success). Only a partner's next day is queued; its workflow,
+once the day is closed, queues the day after (:func:`plan`). A day whose close failed
+(its workflow ended in error) holds the partner's later days back; the next plan removes
+the failed run and queues the day again.
+
+A close workflow has two steps, each idempotent: the registry (:func:`close_day`: file,
+transfer order, ledger, delivery opened, in the crash-safe order of
+:mod:`pes_sdk_runner.close.day`) and the meter readings file
+(:func:`~pes_sdk_runner.close.close_readings`). A registry just opened for delivery
+queues a delivery run at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from dbos import DBOS, SetWorkflowID
+
+from pes_sdk_runner.close import close_day, close_readings
+from pes_sdk_runner.config.models import PartnerConfig
+from pes_sdk_runner.daemon import PassError, Stage, _describe
+from pes_sdk_runner.jobs.common import StageFailed, errors_of
+from pes_sdk_runner.jobs.deliver import deliver_workflow
+from pes_sdk_runner.jobs.engine import Runtime, parse_iso, runtime
+from pes_sdk_runner.jobs.registry import CLOSES, DELIVERIES
+from pes_sdk_runner.logs import event
+from pes_sdk_runner.store.base import DeliveryStatus
+
+__all__ = ["close_id", "close_workflow", "plan", "queue_closes"]
+
+log = logging.getLogger("pes_sdk_runner.jobs")
+
+#: Workflow states that end a close for good without its day being closed: the next plan
+#: removes the run and queues the day again. (CANCELLED is an operator's: left alone.)
+_RETRY = frozenset({"ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"})
+
+
+def close_id(inn: str, day: dt.date) -> str:
+    """The workflow id of ``inn``'s close of ``day``: the same in every process."""
+    return f"close:{inn}:{day.isoformat()}"
+
+
+def _partner(rt: Runtime, inn: str) -> PartnerConfig:
+    for p in rt.config.partners:
+        if p.inn == inn:
+            return p
+    raise StageFailed(f"partner {inn} is not in the configuration")
+
+
+def _candidates(
+    rt: Runtime,
+    partner: PartnerConfig,
+    now: dt.datetime,
+    errors: list[PassError],
+    complete: Callable[[], set[int]],
+) -> list[dt.date]:
+    """``partner``'s days to close, in order, by the daemon's rules (from the store).
+
+    ``complete``: the ids of the registries that have a delivery (read once per plan).
+    """
+    daemon = rt.daemon()
+    store = rt.store()
+    latest = daemon.last_ended_day(partner, now)
+    start = daemon._start_day(partner, latest, errors, complete)
+    if start is None:
+        return []
+    recorded = {r.day for r in store.payment_registries(partner.inn)}
+    last = max(recorded, default=None)
+    days: list[dt.date] = []
+    day = start
+    while day <= latest:
+        # A later day closed by hand meanwhile: the days before it are passed (as the
+        # scheduler does; their late payments go into the next registry).
+        if last is None or day >= last or day in recorded:
+            days.append(day)
+        day += dt.timedelta(days=1)
+    return days
+
+
+def _states(ids: Iterable[str]) -> dict[str, str]:
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    found = DBOS.list_workflows(workflow_ids=wanted, load_input=False, load_output=False)
+    return {w.workflow_id: str(w.status) for w in found}
+
+
+def plan(
+    now: dt.datetime, partners: Iterable[str] | None = None, after: dt.date | None = None
+) -> dict[str, Any]:
+    """Each partner's next day to close at ``now``, failed runs of it removed.
+
+    ``after``: the days up to it count as closed (a close workflow planning its partner's
+    next day while it still runs).
+
+    Returns ``{"next": [[inn, day], …], "new": bool, "errors": […]}``: ``new`` when a day
+    is queued that had no run before (the backstop asks about every waiting payment first).
+    Reads only, but for removing a failed run: idempotent.
+    """
+    rt = runtime()
+    errors: list[PassError] = []
+    wanted = set(partners) if partners is not None else None
+    days: dict[str, list[dt.date]] = {}
+    delivered: set[int] | None = None
+
+    def complete() -> set[int]:
+        nonlocal delivered
+        if delivered is None:
+            delivered = {d.registry_id for d in rt.store().deliveries()}
+        return delivered
+
+    for partner in rt.config.partners:
+        if rt.stop.is_set():
+            break
+        if wanted is not None and partner.inn not in wanted:
+            continue
+        try:
+            found = _candidates(rt, partner, now, errors, complete)
+            days[partner.inn] = [d for d in found if after is None or d > after]
+        except Exception as exc:
+            rt.daemon()._error(errors, Stage.CLOSE, partner.inn, "", exc)
+    states = _states(close_id(inn, d) for inn, ds in days.items() for d in ds)
+    chosen: list[list[str]] = []
+    new = False
+    for inn, ds in days.items():
+        for day in ds:
+            wid = close_id(inn, day)
+            state = states.get(wid)
+            if state == "SUCCESS":
+                continue
+            if state in _RETRY:
+                DBOS.delete_workflow(wid)
+                event(log, "jobs.close_requeued", logging.WARNING, partner=inn, day=day, was=state)
+                state = None
+            if state is None:
+                new = True
+                chosen.append([inn, day.isoformat()])
+            # Queued or running (or cancelled by an operator): the partner waits for it.
+            break
+    return {"next": chosen, "new": new, "errors": errors_of(errors)}
+
+
+@DBOS.step(name="pes.close.plan")
+def plan_step(
+    now: str, partners: list[str] | None = None, after: str | None = None
+) -> dict[str, Any]:
+    """:func:`plan` as a step of a workflow (its answer recorded for a recovery)."""
+    return plan(parse_iso(now), partners, dt.date.fromisoformat(after) if after else None)
+
+
+def queue_closes(chosen: list[list[str]], now: str) -> None:
+    """Queue each ``[inn, day]`` close of a plan (from a workflow: each start recorded)."""
+    for inn, day in chosen:
+        with SetWorkflowID(close_id(inn, dt.date.fromisoformat(day))):
+            DBOS.enqueue_workflow(CLOSES, close_workflow, inn, day, now)
+
+
+@DBOS.step(name="pes.close.registry", retries_allowed=True, max_attempts=3, interval_seconds=2.0)
+def _registry(inn: str, day: str, now: str) -> dict[str, Any]:
+    # Idempotent (close_day): a re-run after a crash writes the same number and bytes.
+    rt = runtime()
+    partner = _partner(rt, inn)
+    the_day = dt.date.fromisoformat(day)
+    try:
+        result = close_day(rt.store(), rt.config, rt.host, partner, the_day, now=parse_iso(now))
+    except Exception as exc:
+        errors: list[PassError] = []
+        rt.daemon()._error(errors, Stage.CLOSE, inn, day, exc)
+        raise StageFailed(_describe(exc)) from None
+    if result.registry is not None and result.info is not None:
+        t = result.registry.totals
+        event(
+            log,
+            "daemon.day_closed",
+            partner=inn,
+            day=day,
+            number=result.info.number,
+            new=result.info.new,
+            count=t.count,
+            amount=t.amount,
+            transfer=t.transfer,
+        )
+    pending = result.delivery is not None and result.delivery.status is DeliveryStatus.PENDING
+    return {
+        "skipped": result.skipped,
+        "reason": result.reason,
+        "number": result.info.number if result.info is not None else None,
+        "new": bool(result.info is not None and result.info.new),
+        "delivery_pending": pending,
+    }
+
+
+@DBOS.step(name="pes.close.readings", retries_allowed=True, max_attempts=3, interval_seconds=2.0)
+def _readings(inn: str, day: str, now: str) -> None:
+    # Idempotent: the readings file of a partner-day is written whole, the same each time.
+    rt = runtime()
+    partner = _partner(rt, inn)
+    try:
+        close_readings(
+            rt.store(), rt.config, rt.host, partner, dt.date.fromisoformat(day), now=parse_iso(now)
+        )
+    except Exception as exc:
+        errors: list[PassError] = []
+        rt.daemon()._error(errors, Stage.CLOSE, inn, day, exc)
+        raise StageFailed(_describe(exc)) from None
+
+
+@DBOS.workflow(name="pes.close")
+def close_workflow(inn: str, day: str, now: str) -> dict[str, Any]:
+    """Close ``inn``'s ``day`` (ISO date) as at ``now``; then queue its next day, if due.
+
+    Started only under its id :func:`close_id` (:func:`queue_closes`).
+    """
+    out = _registry(inn, day, now)
+    _readings(inn, day, now)
+    if out["delivery_pending"]:
+        # A registry just closed is handed over at once, not a delivery interval later.
+        with SetWorkflowID(f"deliver:{close_id(inn, dt.date.fromisoformat(day))}"):
+            DBOS.enqueue_workflow(DELIVERIES, deliver_workflow, now)
+    following = plan_step(now, [inn], day)
+    queue_closes(following["next"], now)
+    return out

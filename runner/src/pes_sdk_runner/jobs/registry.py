@@ -1,0 +1,117 @@
+"""Where the runner's background work is registered: its modules, queues and the tick.
+
+**Adding background work** (notification campaigns, autopay charges, …) takes three
+edits here and a module beside this one:
+
+1. the module (``pes_sdk_runner/jobs/<job>.py``): its workflows and steps, decorated with
+   ``@DBOS.workflow(name="pes.<job>…")`` and ``@DBOS.step(name=…)`` (names fixed: they are
+   stored with every run, and a renamed workflow cannot be recovered), reading what they
+   need from :func:`~pes_sdk_runner.jobs.engine.runtime`. Every step must be idempotent:
+   the engine runs a step again when its process died before recording its end;
+2. its module's name in :data:`MODULES` (every process imports the same ones: a process
+   without a workflow's code cannot run it);
+3. its queue in :func:`queues`, with the concurrency it can bear (a global 1 for work two
+   processes must not do at once; a per-process bound for work the store serialises);
+4. when it is periodic, a :class:`~pes_sdk_runner.jobs.tick.Periodic` in
+   :data:`pes_sdk_runner.jobs.tick.PERIODIC`: the fleet's one tick queues one run per
+   interval (its workflow id names the interval), whatever the number of processes. Work
+   per item (a campaign's clients, a charge per account) is queued by its own workflow
+   with ids that name the item, so that a re-run queues nothing twice.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+import attrs
+
+if TYPE_CHECKING:
+    from pes_sdk_runner.config.models import RunnerConfig
+
+__all__ = [
+    "CLOSES",
+    "DELIVERIES",
+    "MODULES",
+    "PAYMENTS",
+    "POLLS",
+    "SCANS",
+    "TICKS",
+    "QueueSpec",
+    "declare",
+    "load",
+    "queues",
+]
+
+#: The modules whose workflows every runner process registers.
+MODULES = (
+    "pes_sdk_runner.jobs.scan",
+    "pes_sdk_runner.jobs.poll",
+    "pes_sdk_runner.jobs.payments",
+    "pes_sdk_runner.jobs.closes",
+    "pes_sdk_runner.jobs.deliver",
+    "pes_sdk_runner.jobs.tick",
+)
+
+#: The tick: one at a time per process (it decides what is due and queues it). Not one at
+#: a time across the fleet: a tick left PENDING by a process killed for good would count
+#: against that limit until recovered, and the recovery of gone executors runs in a tick,
+#: so every later tick would wait forever. Ticks at once are safe: what a tick queues is
+#: named by its interval or partner-day, and each of its steps is idempotent.
+TICKS = "pes-tick"
+#: Inbox scans: one at a time (two scanners would race for the same files).
+SCANS = "pes-scan"
+#: Billing-source polls: one at a time.
+POLLS = "pes-poll"
+#: The payment backstop (asking the acquirer about waiting payments): one at a time.
+PAYMENTS = "pes-payments"
+#: Partner-day closes: ``daemon.close_concurrency`` per process, other partners' days.
+CLOSES = "pes-close"
+#: Delivery runs: one at a time (a delivery must not be handed over twice at once).
+DELIVERIES = "pes-deliver"
+
+
+@attrs.frozen
+class QueueSpec:
+    """A queue and its limits (None: no limit)."""
+
+    name: str
+    #: at most this many of its workflows run at once in the whole fleet
+    global_concurrency: int | None = None
+    #: at most this many at once in one process
+    worker_concurrency: int | None = None
+
+
+def queues(config: RunnerConfig) -> tuple[QueueSpec, ...]:
+    """The runner's queues with their limits."""
+    return (
+        QueueSpec(TICKS, worker_concurrency=1),
+        QueueSpec(SCANS, global_concurrency=1),
+        QueueSpec(POLLS, global_concurrency=1),
+        QueueSpec(PAYMENTS, global_concurrency=1),
+        QueueSpec(CLOSES, worker_concurrency=config.daemon.close_concurrency),
+        QueueSpec(DELIVERIES, global_concurrency=1),
+    )
+
+
+def load() -> None:
+    """Import every module of :data:`MODULES` (their decorators register the workflows)."""
+    for name in MODULES:
+        importlib.import_module(name)
+
+
+def declare(config: RunnerConfig) -> None:
+    """Register the queues and the tick's schedule (after launch; idempotent)."""
+    from dbos import DBOS
+
+    from pes_sdk_runner.jobs import tick
+
+    for spec in queues(config):
+        DBOS.register_queue(
+            spec.name,
+            global_concurrency=spec.global_concurrency,
+            worker_concurrency=spec.worker_concurrency,
+            # How soon queued work starts: a close queued by the tick, a delivery after it.
+            polling_interval_sec=1.0,
+        )
+    tick.schedule(config)

@@ -1,0 +1,33 @@
+"""Inbox scans: every file waiting in every partner's inbox (the daemon's scan stage)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dbos import DBOS
+
+from pes_sdk_runner.daemon import PassError
+from pes_sdk_runner.jobs.common import errors_of
+from pes_sdk_runner.jobs.engine import parse_iso, runtime
+
+__all__ = ["scan_workflow"]
+
+
+@DBOS.step(name="pes.scan.inboxes")
+def _scan(now: str) -> dict[str, Any]:
+    # Idempotent: an ingested file leaves its inbox (processed/ or rejected/) in the
+    # transaction's wake, and the store refuses a registry it holds already; a file whose
+    # ingest a crash cut short is still in the inbox and is read again.
+    errors: list[PassError] = []
+    outcomes = list(runtime().daemon()._scan(parse_iso(now), errors))
+    return {
+        "ingested": len(outcomes),
+        "outcomes": [str(o.outcome) for o in outcomes],
+        "errors": errors_of(errors),
+    }
+
+
+@DBOS.workflow(name="pes.scan")
+def scan_workflow(now: str) -> dict[str, Any]:
+    """Ingest every file waiting in the inboxes at ``now`` (ISO 8601, aware)."""
+    return _scan(now)

@@ -1,0 +1,443 @@
+"""Background work on the job engine (``daemon.engine = "dbos"``, :mod:`pes_sdk_runner.jobs`).
+
+Real processes: ``pes runner serve`` on a SQLite file does everything in one process (a
+second one is refused by the store's lease); two ``pes runner worker`` processes on one
+PostgreSQL store close each partner-day exactly once; a worker SIGKILLed in the middle of
+a close is recovered by its restart (same ``--id``), the day closed once, the registry
+byte-identical to a re-close. PostgreSQL: a scratch schema per test on the machine's server
+(the engine's tables in ``<schema>_jobs`` beside it), dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import pytest
+from example_inputs import TEPLOSET, UK_DOM, local, pay_basket
+from pes_sdk_runner.config import RunnerConfig, parse_runner_config
+from pes_sdk_runner.jobs import queue_status, system_database
+from pes_sdk_runner.jobs.common import slot_id
+from pes_sdk_runner.jobs.tick import cron
+from pes_sdk_runner.store import SqlStore, open_store
+from runner_proc import ENV, PES, config_of, pes_runner, serving, write_config
+
+PG_URL = os.environ.get("PES_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+#: The engine's settings of these tests: a tick a second, a scan (and a plan) every two.
+FAST = {
+    'engine = "thread"': 'engine = "dbos"',
+    "tick = 10 ": "tick = 1 ",
+}
+DAEMON = "scan_interval = 2\nclose_grace = 0\nfile_min_age = 0"
+#: How long a test waits for the workers to get somewhere before it gives up.
+PATIENCE = 90.0
+DAYS = 3
+
+
+def _listening(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5432), 2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema's URL (dropped afterwards, with the engine's schema)."""
+    if not _listening(PG_URL):
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but no PostgreSQL listens at {PG_URL}")
+        pytest.skip(f"no PostgreSQL listens at {PG_URL}")
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema}_jobs CASCADE")
+
+
+def _config(tmp_path: Path, store_url: str | None) -> tuple[Path, RunnerConfig]:
+    path = write_config(tmp_path, store_url, FAST, daemon=DAEMON)
+    config = config_of(path)
+    if config.store.sqlite_path is not None:
+        config.store.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    return path, config
+
+
+def _paid_days(store: SqlStore, config: RunnerConfig) -> list[dt.date]:
+    """Payments to УК Дом and Теплосеть on each of the last DAYS days (real clock: the
+    engine's tick is the real time; the days are within daemon.catch_up_days)."""
+    store.upsert_partners(p.partner for p in config.partners)
+    today = dt.datetime.now(config.service.time_zone).date()
+    days = [today - dt.timedelta(days=k) for k in range(DAYS, 0, -1)]
+    for day in days:
+        pay_basket(store, UK_DOM, local(config, day, 12), "100.00")
+        pay_basket(store, TEPLOSET, local(config, day, 13), "50.00", account="200")
+    return days
+
+
+def _registries(store: SqlStore, inn: str) -> list[tuple[dt.date, int]]:
+    return sorted((r.day, r.number) for r in store.payment_registries(inn))
+
+
+def _wait_closed(store: SqlStore, days: Sequence[dt.date], *procs: subprocess.Popen[str]) -> None:
+    """Until both partners have a registry of each day (the processes must live)."""
+    deadline = time.monotonic() + PATIENCE
+    while True:
+        closed = {inn: {d for d, _ in _registries(store, inn)} for inn in (UK_DOM, TEPLOSET)}
+        if all(set(days) <= got for got in closed.values()):
+            return
+        for p in procs:
+            assert p.poll() is None, f"a process ended ({p.returncode}) before the closes"
+        assert time.monotonic() < deadline, f"the days were not closed: {closed}"
+        time.sleep(0.5)
+
+
+@contextmanager
+def _workers(
+    path: Path, folder: Path, *ids: str, crash_at: str | None = None, more: Sequence[str] = ()
+) -> Iterator[list[subprocess.Popen[str]]]:
+    """``pes runner worker --id ID`` for each id, stopped by SIGTERM at the end."""
+    env = {**os.environ, **ENV}
+    env.pop("PES_RUNNER_CRASH_AT", None)
+    if crash_at is not None:
+        env["PES_RUNNER_CRASH_AT"] = crash_at
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        for wid in ids:
+            with open(folder / f"{wid}.log", "a", encoding="utf-8") as err:
+                procs.append(
+                    subprocess.Popen(
+                        [str(PES), "runner", "worker", "--config", str(path), "--id", wid, *more],
+                        stdout=subprocess.DEVNULL,
+                        stderr=err,
+                        text=True,
+                        env=env,
+                    )
+                )
+        yield procs
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=10)
+
+
+def _events(folder: Path, name: str) -> list[dict[str, object]]:
+    found = []
+    for log in sorted(folder.glob("*.log")):
+        for line in log.read_text(encoding="utf-8").splitlines():
+            if not line.startswith("{"):
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:  # the last line of a running process, half written
+                continue
+            if record.get("event") == name:
+                found.append(record)
+    return found
+
+
+def _gapless(store: SqlStore, days: Sequence[dt.date]) -> None:
+    for inn in (UK_DOM, TEPLOSET):
+        got = _registries(store, inn)
+        assert [d for d, _ in got] == list(days), inn
+        assert [n for _, n in got] == list(range(1, len(days) + 1)), inn
+
+
+# -- the set-up ----------------------------------------------------------------------------
+
+
+def test_the_system_database_sits_beside_the_store(tmp_path: Path) -> None:
+    _, config = _config(tmp_path, None)
+    system = system_database(config)
+    assert config.store.sqlite_path is not None
+    assert system.url == f"sqlite:///{config.store.sqlite_path}.jobs" and system.schema is None
+    pg = config_of(write_config(tmp_path / "a", "postgresql://u@db.example:5432/pes"))
+    assert system_database(pg).url == "postgresql+psycopg://u@db.example:5432/pes"
+    assert system_database(pg).schema == "pes_jobs"
+    scratch = "postgresql://u@h/pes?options=" + quote("-csearch_path=t_1,public")
+    one = config_of(write_config(tmp_path / "b", scratch))
+    assert system_database(one).schema == "t_1_jobs"  # a scratch schema: an engine of its own
+
+
+def test_the_queues_of_an_engine_never_launched_are_unavailable_and_nothing_is_created(
+    tmp_path: Path,
+) -> None:
+    _, config = _config(tmp_path, None)
+    status = queue_status(config)
+    assert not status.available and status.depth == 0 and status.failed == 0
+    assert config.store.sqlite_path is not None
+    assert not Path(f"{config.store.sqlite_path}.jobs").exists()
+
+
+def test_the_tick_is_a_cron_of_whole_seconds_and_one_run_per_interval() -> None:
+    assert cron(10) == "*/10 * * * * *" and cron(60) == "0 * * * * *"
+    with pytest.raises(ValueError, match="divide 60"):
+        cron(7)
+    at = dt.datetime(2026, 12, 1, 10, 0, 0, tzinfo=dt.UTC)
+    assert slot_id("scan", 60, at) == slot_id("scan", 60, at + dt.timedelta(seconds=59))
+    assert slot_id("scan", 60, at) != slot_id("scan", 60, at + dt.timedelta(seconds=60))
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ('engine = "celery"', 'daemon.engine: is "thread" or "dbos"'),
+        ("tick = 7", "daemon.tick: is a whole number of seconds that divides 60"),
+        ("close_concurrency = 0", "daemon.close_concurrency"),
+    ],
+)
+def test_engine_settings_out_of_range_are_refused_naming_the_key(
+    tmp_path: Path, line: str, says: str
+) -> None:
+    from pes_sdk_runner.config import RunnerConfigError, example_config_path
+
+    key = line.split(" = ")[0]
+    text = "\n".join(
+        line if raw.startswith(f"{key} = ") else raw
+        for raw in example_config_path().read_text(encoding="utf-8").splitlines()
+    )
+    with pytest.raises(RunnerConfigError) as caught:
+        parse_runner_config(text, base=tmp_path, env=ENV)
+    assert any(says in str(p) for p in caught.value.problems), caught.value.problems
+
+
+# -- SQLite: one process ---------------------------------------------------------------------
+
+
+def test_a_worker_on_a_sqlite_store_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    path, _ = _config(tmp_path, None)
+    done = pes_runner(["worker", "--config", str(path)])
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "`pes runner worker` needs a PostgreSQL store" in done.stderr
+    assert "one `pes runner serve` does all the background work" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_serve_on_sqlite_closes_the_days_on_the_engine_and_a_second_one_is_refused(
+    tmp_path: Path,
+) -> None:
+    path, config = _config(tmp_path, None)
+    store = open_store(config.store.url)
+    try:
+        days = _paid_days(store, config)
+        with serving(path, tmp_path / "a.log") as a:
+            _wait_closed(store, days, a.proc)
+            # One serve per SQLite store: the second, background work on, is refused.
+            second = pes_runner(["serve", "--config", str(path), "--port", "0"])
+            assert second.returncode == 1, second.stdout + second.stderr
+            assert "another scheduler runs on this store" in second.stderr
+            assert f"pid {a.proc.pid} " in second.stderr
+            out, _ = a.stop()
+        assert "background work on the job engine" in out
+        _gapless(store, days)
+        status = queue_status(config)
+        assert status.available and status.failed == 0
+    finally:
+        store.close()
+    import sqlite3
+
+    with sqlite3.connect(f"{config.store.sqlite_path}.jobs") as db:
+        closes = dict(
+            db.execute(
+                "SELECT workflow_uuid, status FROM workflow_status"
+                " WHERE workflow_uuid LIKE 'close:%'"
+            ).fetchall()
+        )
+    for day in days:
+        assert closes[f"close:{UK_DOM}:{day.isoformat()}"] == "SUCCESS"
+
+
+# -- PostgreSQL: a fleet ------------------------------------------------------------------------
+
+
+def test_a_worker_needs_the_engine_set_in_the_configuration(tmp_path: Path, pg_url: str) -> None:
+    path = write_config(tmp_path, pg_url, daemon=DAEMON)  # engine = "thread"
+    done = pes_runner(["worker", "--config", str(path)])
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert 'set daemon.engine = "dbos"' in done.stderr and "Traceback" not in done.stderr
+
+
+def test_two_workers_close_each_partner_day_exactly_once(tmp_path: Path, pg_url: str) -> None:
+    path, config = _config(tmp_path, pg_url)
+    store = open_store(config.store.url)
+    try:
+        days = _paid_days(store, config)
+        with _workers(path, tmp_path, "w1", "w2") as procs:
+            _wait_closed(store, days, *procs)
+            time.sleep(3)  # a few more ticks: nothing is closed again
+        for p in procs:
+            assert p.returncode == 0  # SIGTERM: a clean stop
+        _gapless(store, days)
+        closed = Counter(
+            (str(e["partner"]), str(e["day"]))
+            for e in _events(tmp_path, "daemon.day_closed")
+            if e["new"]
+        )
+        expected = {(inn, d.isoformat()) for inn in (UK_DOM, TEPLOSET) for d in days}
+        assert set(closed) == expected and set(closed.values()) == {1}, closed
+        status = queue_status(config)
+        assert status.available and status.failed == 0
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "after",
+    [["w1"], ["w2", "--take-over", "w1"], ["w2"]],
+    ids=["restarted-under-its-id", "taken-over-when-told", "recovered-by-another-on-its-own"],
+)
+def test_a_worker_killed_mid_close_is_recovered_the_day_closed_once_byte_for_byte(
+    tmp_path: Path, pg_url: str, after: list[str]
+) -> None:
+    path, config = _config(tmp_path, pg_url)
+    store = open_store(config.store.url)
+    try:
+        days = _paid_days(store, config)
+        with _workers(path, tmp_path, "w1", crash_at="close.registry-written") as procs:
+            procs[0].wait(timeout=PATIENCE)
+        assert procs[0].returncode == -signal.SIGKILL  # died with the registry file written
+        # Its own restart takes its work back; or another worker, told it is gone for good or
+        # finding no live process holding its id's lease.
+        with _workers(path, tmp_path, *after[:1], more=after[1:]) as procs:
+            _wait_closed(store, days, *procs)
+        _gapless(store, days)
+        closed = Counter(
+            (str(e["partner"]), str(e["day"]))
+            for e in _events(tmp_path, "daemon.day_closed")
+            if e["new"]
+        )
+        assert set(closed.values()) == {1}, closed
+        outbox = sorted(config.service.data.rglob("*"))
+        files = {p: p.read_bytes() for p in outbox if p.is_file() and "processed" not in p.parts}
+        # A re-close by hand of every day (every partner): the same numbers, the same bytes.
+        for day in days:
+            again = pes_runner(["close-day", "--config", str(path), "--date", day.isoformat()])
+            assert again.returncode == 0, again.stdout + again.stderr
+        _gapless(store, days)
+        assert {p: p.read_bytes() for p in files} == files
+    finally:
+        store.close()
+
+
+def test_serve_on_postgresql_takes_part_beside_a_worker_and_without_it_with_no_daemon(
+    tmp_path: Path, pg_url: str
+) -> None:
+    path, config = _config(tmp_path, pg_url)
+    store = open_store(config.store.url)
+    try:
+        days = _paid_days(store, config)
+        with (
+            serving(path, tmp_path / "serve.log") as api,
+            serving(path, tmp_path / "api-only.log", "--no-daemon") as api_only,
+            _workers(path, tmp_path, "w1") as procs,
+        ):
+            _wait_closed(store, days, api.proc, api_only.proc, *procs)
+            out, _ = api.stop()
+            only, _ = api_only.stop()
+        assert "background work on the job engine" in out  # no lease on PostgreSQL
+        assert "background work" not in only
+        _gapless(store, days)
+        closed = Counter(
+            (str(e["partner"]), str(e["day"]))
+            for e in _events(tmp_path, "daemon.day_closed")
+            if e["new"]
+        )
+        assert set(closed.values()) == {1}, closed
+    finally:
+        store.close()
+
+
+def test_one_process_per_executor_id_and_no_take_over_of_a_live_one(
+    tmp_path: Path, pg_url: str
+) -> None:
+    path, config = _config(tmp_path, pg_url)
+    store = open_store(config.store.url)
+    try:
+        store.upsert_partners(p.partner for p in config.partners)
+        with _workers(path, tmp_path, "w1") as procs:
+            deadline = time.monotonic() + PATIENCE
+            while not _events(tmp_path, "jobs.started"):  # its lease taken, the engine up
+                assert procs[0].poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+            assert store.lease("jobs:w1") is not None
+            # Two processes under one id would each take the other's running work back.
+            twin = pes_runner(["worker", "--config", str(path), "--id", "w1"])
+            assert twin.returncode == 1, twin.stdout + twin.stderr
+            assert "another process runs as w1" in twin.stderr
+            assert f"pid {procs[0].pid} " in twin.stderr and "Traceback" not in twin.stderr
+            grab = pes_runner(["worker", "--config", str(path), "--id", "w2", "--take-over", "w1"])
+            assert grab.returncode == 1, grab.stdout + grab.stderr
+            assert "--take-over w1: that process still runs" in grab.stderr
+            assert procs[0].poll() is None  # the first one was not disturbed
+        assert procs[0].returncode == 0
+        assert store.lease("jobs:w1") is None  # given up at a clean stop
+    finally:
+        store.close()
+
+
+def test_finished_workflows_are_deleted_once_past_the_retention(tmp_path: Path) -> None:
+    """In this process (one engine at a time): a tick, then housekeeping as at +1 and +30 days."""
+    from dbos import DBOS
+    from pes_sdk_runner.jobs import launch
+    from pes_sdk_runner.jobs.tick import housekeeping_step, tick_workflow
+
+    from pes_sdk.plugins.manager import get_host
+
+    _, config = _config(tmp_path, None)
+    store = open_store(config.store.url)
+    store.upsert_partners(p.partner for p in config.partners)
+    store.close()
+    engine = launch(config, get_host(), executor_id="housekeeping-test")
+    try:
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        tick_workflow(now, None)  # runs here; queues the periodic stages
+        deadline = time.monotonic() + PATIENCE
+        # (the schedule's own ticks come and go meanwhile: only the scan is waited for)
+        while not DBOS.list_workflows(
+            workflow_id_prefix="scan:", status="SUCCESS", load_input=False
+        ):
+            assert time.monotonic() < deadline, "the queued scan never ran"
+            time.sleep(0.2)
+        done = {w.workflow_id for w in DBOS.list_workflows(status="SUCCESS", load_input=False)}
+        assert any(i.startswith("scan:") for i in done) and len(done) >= 2
+        assert housekeeping_step((now + dt.timedelta(days=1)).isoformat()) == 0  # too recent
+        # (the schedule's ticks go on meanwhile: more may have ended since)
+        gone = housekeeping_step((now + dt.timedelta(days=30)).isoformat())
+        assert gone >= len(done)
+        left = {w.workflow_id for w in DBOS.list_workflows(load_input=False)}
+        assert not done & left
+    finally:
+        engine.shutdown()
+    assert engine.lease is not None
+    check = open_store(config.store.url)
+    try:
+        assert check.lease("jobs:housekeeping-test") is None  # given up at shutdown
+    finally:
+        check.close()
