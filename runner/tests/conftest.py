@@ -38,12 +38,9 @@ def _listening(url: str) -> bool:
         return False
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of a fresh, empty database of each kind (dropped afterwards)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'runner.db'}"
-        return
+def _fresh_schema() -> Iterator[str]:
+    """A fresh PostgreSQL schema's URL, dropped afterwards with the job engine's schema
+    beside it (``<schema>_jobs``), or a skip (a failure under CI) when no server listens."""
     if not _listening(PG_URL):
         if os.environ.get("CI"):
             pytest.fail(f"CI is set but no PostgreSQL listens at {PG_URL}")
@@ -59,6 +56,22 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(PG_URL, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema}_jobs CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a fresh, empty database of each kind (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'runner.db'}"
+        return
+    yield from _fresh_schema()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema's URL, for tests on PostgreSQL only (the fleet's)."""
+    yield from _fresh_schema()
 
 
 @pytest.fixture

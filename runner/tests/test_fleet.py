@@ -29,17 +29,14 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 import pytest
 from example_inputs import HOUSE, PERIOD, TEPLOSET, UK_DOM, pay_basket, write_sber_debts
@@ -101,34 +98,7 @@ DAEMON = "\n".join(
 ACCOUNTS = (("2001", "Отопление"), ("2002", "Содержание"))
 
 
-def _listening(url: str) -> bool:
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5432), 2):
-            return True
-    except OSError:
-        return False
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL schema's URL (dropped afterwards, with the engine's schema)."""
-    if not _listening(PG_URL):
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but no PostgreSQL listens at {PG_URL}")
-        pytest.skip(f"no PostgreSQL listens at {PG_URL}")
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema}_jobs CASCADE")
+# pg_url: a fresh PostgreSQL schema (runner/tests/conftest.py)
 
 
 def _midday_zone(now: dt.datetime) -> str:

@@ -14,15 +14,13 @@ import datetime as dt
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import pytest
 from example_inputs import TEPLOSET, UK_DOM, local, pay_basket
@@ -32,8 +30,6 @@ from pes_sdk_runner.jobs.common import slot_id
 from pes_sdk_runner.jobs.tick import cron
 from pes_sdk_runner.store import SqlStore, open_store
 from runner_proc import ENV, PES, config_of, pes_runner, serving, write_config
-
-PG_URL = os.environ.get("PES_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 #: The engine's settings of these tests: a tick a second, a scan (and a plan) every two.
 FAST = {
@@ -46,34 +42,7 @@ PATIENCE = 90.0
 DAYS = 3
 
 
-def _listening(url: str) -> bool:
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5432), 2):
-            return True
-    except OSError:
-        return False
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL schema's URL (dropped afterwards, with the engine's schema)."""
-    if not _listening(PG_URL):
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but no PostgreSQL listens at {PG_URL}")
-        pytest.skip(f"no PostgreSQL listens at {PG_URL}")
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema}_jobs CASCADE")
+# pg_url: a fresh PostgreSQL schema (runner/tests/conftest.py)
 
 
 def _config(tmp_path: Path, store_url: str | None) -> tuple[Path, RunnerConfig]:
