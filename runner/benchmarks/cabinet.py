@@ -28,11 +28,13 @@ What is measured:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import http.client
 import random
 import re
 import shutil
+import subprocess
 import tempfile
 import time
 import urllib.parse
@@ -212,6 +214,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run: 20,100 accounts")
     parser.add_argument("--rebuild", action="store_true", help="prepare the database again")
     parser.add_argument("--dir", default=None, help="where the run's files go")
+    parser.add_argument(
+        "--profile", default=None, help="py-spy of the server during the page's run to this SVG"
+    )
     args = parser.parse_args()
     houses = 134 if args.quick else args.houses
     sessions = 10 if args.quick else args.sessions
@@ -258,7 +263,8 @@ def main() -> None:
             _bench.drive(base, looks, connections=sessions, seconds=warm)
             _bench.drive(base, pages, connections=sessions, seconds=warm)
             before = _bench.drive(base, looks, connections=sessions, seconds=seconds)
-            page = _bench.drive(base, pages, connections=sessions, seconds=seconds)
+            with _profiled(url, args.profile, seconds):
+                page = _bench.drive(base, pages, connections=sessions, seconds=seconds)
             after = _bench.drive(base, looks, connections=sessions, seconds=seconds)
     for run, what in ((before, "look-ups"), (page, "payment page"), (after, "look-ups")):
         if run.failed:
@@ -274,6 +280,35 @@ def main() -> None:
     print(f"GET /v1/services, after:       {_rate(after)}  (baseline)")
     print(f"ratio page / look-ups:         {ratio:8.3f}")
     print(f"goal >= 0.5 and p95 < 50 ms:   {'met' if met else 'missed'}")
+
+
+@contextlib.contextmanager
+def _profiled(store_url: str, svg: str | None, seconds: float) -> Iterator[None]:
+    """py-spy (``--gil``: the interpreter's own time) of the server while the block runs."""
+    if svg is None:
+        yield
+        return
+    pid = subprocess.check_output(["pgrep", "-f", f"serve --store {store_url}"], text=True)
+    spy = subprocess.Popen(
+        [
+            "py-spy",
+            "record",
+            "--gil",
+            "--nonblocking",
+            "-p",
+            pid.split()[0],
+            "-o",
+            svg,
+            "-d",
+            str(int(seconds)),
+            "--format",
+            "raw" if svg.endswith(".txt") else "flamegraph",
+        ]
+    )
+    try:
+        yield
+    finally:
+        spy.wait()
 
 
 def _rate(load: _bench.Load) -> str:
