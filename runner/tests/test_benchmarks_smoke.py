@@ -20,9 +20,9 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 NUMBER = r"[\d,]+(\.\d+)?"
 
 
-def run(script: str, tmp_path: Path) -> str:
+def run(script: str, tmp_path: Path, *options: str) -> str:
     done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / script), "--quick", "--dir", str(tmp_path)],
+        [sys.executable, str(BENCHMARKS / script), "--quick", "--dir", str(tmp_path), *options],
         capture_output=True,
         text=True,
         timeout=120,
@@ -99,6 +99,40 @@ def test_fleet_confirms_every_basket_on_each_shape(tmp_path: Path) -> None:
     assert re.fullmatch(NUMBER, report["ratio pg x1 / sqlite x1"])
     assert re.fullmatch(NUMBER, report["ratio pg x2 / pg x1"])
     assert report["goal pg x2 >= 1,000/s"] in ("met", "missed")
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_ingest_loads_every_row_beside_the_bare_load(store: str, tmp_path: Path) -> None:
+    """The store's ingest and the bare load of the same rows (``executemany`` on SQLite,
+    ``COPY`` on PostgreSQL), each checked row for row; the databases it made are gone."""
+    if store == "postgresql" and not _postgres_listens():
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but no PostgreSQL listens on 127.0.0.1:5432")
+        pytest.skip("no PostgreSQL listens on 127.0.0.1:5432")
+    before = _bench_databases() if store == "postgresql" else set()
+    report = lines_of(run("ingest.py", tmp_path, "--store", store))
+    assert report["store"] == {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[store]
+    assert report["rows"] == "20,000"
+    bare = "bare executemany" if store == "sqlite" else "bare COPY (write_row)"
+    server = ", " + NUMBER + " s in PostgreSQL" if store == "postgresql" else ""
+    for key in (bare, "store.ingest_debt_registry"):
+        line = report[key]
+        assert re.fullmatch(
+            NUMBER + r" s +\( *" + NUMBER + r" rows/s\); CPU " + NUMBER + " s here" + server, line
+        ), line
+    assert re.fullmatch(NUMBER + " MB", report["peak RSS after the store"])
+    assert re.fullmatch(NUMBER, report["ratio (target <= 2.0)"])
+    assert report["check"] == "20,000 rows and their total in each table"
+    if store == "postgresql":
+        assert _bench_databases() == before  # both databases dropped
+
+
+def _bench_databases() -> set[str]:
+    import psycopg
+
+    with psycopg.connect("postgresql://root@127.0.0.1:5432/postgres", connect_timeout=10) as c:
+        rows = c.execute("SELECT datname FROM pg_database WHERE datname LIKE 'bench_ingest_%'")
+        return {r[0] for r in rows}
 
 
 def _postgres_listens() -> bool:
