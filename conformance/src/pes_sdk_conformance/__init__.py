@@ -9,8 +9,9 @@ then subclass the base class of your adapter's family, e.g.
 :class:`pes_sdk_conformance.transfers.TransferFormatConformance` for payment orders and
 bank statements, :class:`pes_sdk_conformance.gateways.GatewayConformance` for a payment
 gateway, :class:`pes_sdk_conformance.billing.BillingConformance` for a billing source and
-delivery channel. A new adapter family is a new module beside these, sharing the plugin
-and its strictness levels.
+delivery channel, :class:`pes_sdk_conformance.notifications.ChannelConformance` for a
+notification channel (SMS, push, e-mail). A new adapter family is a new module beside
+these, sharing the plugin and its strictness levels.
 """
 
 import pytest
@@ -22,6 +23,7 @@ pytest.register_assert_rewrite(
     "pes_sdk_conformance.transfers",
     "pes_sdk_conformance.gateways",
     "pes_sdk_conformance.billing",
+    "pes_sdk_conformance.notifications",
 )
 
 __version__ = "0.1.0"

@@ -15,6 +15,7 @@ from pes_sdk_outbox import KINDS, OutboxChannel, OutboxFactory, read_outbox
 
 from pes_sdk.errors import ConfigError, FormatError
 from pes_sdk.notifications import (
+    Button,
     ChannelUnavailable,
     Notification,
     NotificationChannel,
@@ -104,14 +105,15 @@ def test_an_existing_file_keeps_its_mode_and_its_lines(tmp_path: Path) -> None:
 def test_a_kind_the_channel_does_not_carry_is_wrong_kind(tmp_path: Path) -> None:
     ch = channel(tmp_path)
     assert ch.kinds == KINDS == ("sms", "email", "push")
-    with pytest.raises(WrongKind, match="'telegram'") as caught:
-        ch.send(Notification(kind="telegram", to="@someone", text="hi"))
-    assert caught.value.channel == "outbox" and caught.value.kind == "telegram"
-    assert not ch.path.exists()
+    # a kind no channel knows is refused where the notification is made
+    with pytest.raises(ValueError, match="'telegram'"):
+        Notification(kind="telegram", to="@someone", text="hi")
 
     sms_only = OutboxChannel(tmp_path / "x.jsonl", kinds=("sms",))
-    with pytest.raises(WrongKind, match=r"carries sms"):
+    with pytest.raises(WrongKind, match=r"carries sms") as caught:
         sms_only.send(Notification(kind="push", to="token", text="hi"))
+    assert caught.value.channel == "outbox" and caught.value.kind == "push"
+    assert not sms_only.path.exists()
 
 
 @pytest.mark.parametrize("settings", [{}, {"path": ""}, {"path": "  "}, {"other": "x"}])
@@ -161,3 +163,31 @@ def test_read_outbox_of_a_missing_file_is_empty_and_a_broken_line_is_named(
     path.write_text("[1]\n", encoding="utf-8")
     with pytest.raises(FormatError, match="not a JSON object"):
         list(read_outbox(path))
+
+
+def test_push_fields_are_written_and_one_key_is_one_line(tmp_path: Path) -> None:
+    ch = channel(tmp_path)
+    push = Notification(
+        kind="push",
+        to="fcm-token-1",
+        text="Начислено 1 234,56 руб. за ноябрь",
+        title="Начисление",
+        image="https://cdn.example.ru/42.png",
+        buttons=[Button("Оплатить", "https://pay.example.ru/1")],
+        data={"campaign": "42"},
+        key="campaign:42/client:7/device:1",
+        collapse="charges",
+    )
+    first = ch.send(push)
+    assert ch.send(push) == first  # the same key again: the first answer, no second line
+    (line,) = read_outbox(ch.path)
+    assert line["key"] == "campaign:42/client:7/device:1" and line["id"] == first.message_id
+    assert (line["title"], line["image"], line["collapse"]) == (
+        "Начисление",
+        "https://cdn.example.ru/42.png",
+        "charges",
+    )
+    assert line["buttons"] == [{"label": "Оплатить", "url": "https://pay.example.ru/1"}]
+    assert line["data"] == {"campaign": "42"}
+    ch.send(sms())  # a login code: no title, no image; a key of its own
+    assert set(list(read_outbox(ch.path))[1]) == {"to", "text", "at", "kind", "id", "key"}

@@ -7,8 +7,12 @@ what it may do next:
   the sender. Temporary: the message may be sent again later (for a login code, the client
   asks again; a campaign retries with a stop).
 * :class:`RecipientRefused`: the provider refuses this recipient for good (a number that
-  cannot receive SMS, a dead push token, an address that bounces). Retrying cannot help;
-  the next message to the same recipient fails the same way.
+  cannot receive SMS, an address the server refuses). Retrying cannot help; the next
+  message to the same recipient fails the same way.
+* :class:`DeadRecipient`, a :class:`RecipientRefused`: the recipient no longer exists (a
+  push token the provider unregistered: FCM ``UNREGISTERED``, APNs 410 or
+  ``BadDeviceToken``; a mailbox unknown: SMTP 550 "user unknown"). The caller deletes the
+  token or the address at once, rather than counting failures.
 * :class:`WrongKind`: the channel was asked to carry a kind it does not (an e-mail given to
   an SMS gateway): a configuration mistake of the caller, never retried.
 
@@ -23,6 +27,7 @@ from pes_sdk.errors import ConfigError, PesError
 __all__ = [
     "ChannelError",
     "ChannelUnavailable",
+    "DeadRecipient",
     "RecipientRefused",
     "UnknownChannel",
     "WrongKind",
@@ -32,13 +37,17 @@ __all__ = [
 class ChannelError(PesError):
     """Sending a notification went wrong. ``channel`` names the channel when known.
 
-    Messages never carry the recipient (a phone or an address is personal data): say which
-    notification by its kind or the provider's message id instead.
+    ``code`` is the provider's own word for the failure when it gave one
+    (``"UNREGISTERED"``, ``"BadDeviceToken"``, ``"550 5.1.1"``, ``"QUOTA_EXCEEDED"``): what
+    statistics count as the reason a message failed. Messages never carry the recipient (a
+    phone or an address is personal data): say which notification by its kind or the
+    provider's message id instead.
     """
 
-    def __init__(self, message: str, *, channel: str = "") -> None:
+    def __init__(self, message: str, *, channel: str = "", code: str = "") -> None:
         self.message = message
         self.channel = channel
+        self.code = code
         super().__init__(f"{channel}: {message}" if channel else message)
 
 
@@ -49,14 +58,29 @@ class ChannelUnavailable(ChannelError):
     """
 
     def __init__(
-        self, message: str, *, channel: str = "", retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        channel: str = "",
+        code: str = "",
+        retry_after: float | None = None,
     ) -> None:
         self.retry_after = retry_after
-        super().__init__(message, channel=channel)
+        super().__init__(message, channel=channel, code=code)
 
 
 class RecipientRefused(ChannelError):
     """The provider refuses this recipient for good: retrying the same recipient cannot help."""
+
+
+class DeadRecipient(RecipientRefused):
+    """The recipient no longer exists: a push token unregistered (FCM ``UNREGISTERED``, APNs
+    410 ``Unregistered`` or 400 ``BadDeviceToken``), a mailbox unknown (SMTP 550).
+
+    A :class:`RecipientRefused`, so code that only tells "for good" from "later" keeps
+    working; the runner tells this one apart and deletes the device token (or the address)
+    at the first one, as FCM and APNs ask of senders.
+    """
 
 
 class WrongKind(ChannelError):

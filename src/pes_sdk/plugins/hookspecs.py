@@ -9,8 +9,8 @@ without breaking plugins. Hook arguments are the SDK's small frozen models, neve
 **Event hooks** tell plugins what happened; their return value is ignored, and a plugin that
 raises is reported and skipped without stopping the host.
 
-Notification channels (SMS now; push and e-mail with the notifications work) come through
-the provider hook ``pes_notification_channels``.
+Notification channels (SMS, push, e-mail) come through the provider hook
+``pes_notification_channels``.
 """
 
 from __future__ import annotations
@@ -112,11 +112,14 @@ def pes_notification_channels() -> Sequence[NotificationChannelFactory]:
     """Return notification channel factories this plugin provides, each with a unique ``name``.
 
     A factory builds a configured :class:`~pes_sdk.notifications.NotificationChannel` from
-    settings (``factory.create(settings)``): the way a message (a login code by SMS; pushes
-    and e-mail later) reaches a person. ``factory.kinds`` says which kinds of
-    :class:`~pes_sdk.notifications.Notification` its channels carry. Building one must not
-    touch the network. The ``outbox`` channel (distribution ``pes-sdk-outbox``), which
-    appends each message as a JSON line to a file, is the kit's default.
+    settings (``factory.create(settings)``): the way a message (a login code by SMS, a push,
+    an e-mail) reaches a person. ``factory.kinds`` says which kinds of
+    :class:`~pes_sdk.notifications.Notification` its channels carry (``"sms"``, ``"push"``,
+    ``"email"``); a notification has a title, an image, buttons, data, a collapse id and
+    an idempotency ``key`` besides its text, and a channel hands the provider at most one
+    message per key. Building one must not touch the network. The ``outbox`` channel
+    (distribution ``pes-sdk-outbox``), which appends each message as a JSON line to a file,
+    is the kit's default; ``email`` (``pes-sdk-email``) sends over SMTP.
 
     .. versionadded:: 0.2
     """

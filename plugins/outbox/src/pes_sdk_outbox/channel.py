@@ -2,7 +2,9 @@
 
 Nothing leaves the machine: tests, the demo and a developer read the file
 (:func:`read_outbox`) where a real channel would have sent an SMS, a push or an e-mail.
-Each line is ``{"to": …, "text": …, "at": …, "kind": …, "id": …}``, UTF-8, Cyrillic as is.
+Each line is ``{"to": …, "text": …, "at": …, "kind": …, "id": …, "key": …}`` (plus
+``title``, ``image``, ``buttons``, ``data`` and ``collapse`` when the notification has
+them), UTF-8, Cyrillic as is. One key is written once per channel object.
 
 Several processes (a fleet of runners) may append to one file at once. Each message is
 written by one ``os.write`` of the whole line on an ``O_APPEND`` descriptor, which the
@@ -23,7 +25,13 @@ from typing import Any
 
 from pes_sdk.errors import FormatError
 from pes_sdk.files import file_mode
-from pes_sdk.notifications import ChannelUnavailable, Notification, NotificationChannel, SendResult
+from pes_sdk.notifications import (
+    ChannelUnavailable,
+    Notification,
+    NotificationChannel,
+    SendResult,
+    SentKeys,
+)
 
 try:
     import fcntl
@@ -44,21 +52,38 @@ class OutboxChannel(NotificationChannel):
     def __init__(self, path: Path | str, *, kinds: tuple[str, ...] = KINDS) -> None:
         self.path = Path(path)
         self.kinds = tuple(kinds)
+        self._sent = SentKeys()
 
     def __repr__(self) -> str:
         return f"OutboxChannel({str(self.path)!r})"
 
     def send(self, notification: Notification) -> SendResult:
         self.check_kind(notification)
+        # as a real channel: one key is one line, however often this object is asked
+        return self._sent.send_once(notification.key, lambda: self._write(notification))
+
+    def _write(self, notification: Notification) -> SendResult:
         accepted_at = dt.datetime.now(dt.UTC)
         message_id = uuid.uuid4().hex
-        record = {
+        record: dict[str, Any] = {
             "to": notification.to,
             "text": notification.text,
             "at": accepted_at.isoformat(),
             "kind": notification.kind,
             "id": message_id,
+            "key": notification.key,
         }
+        # what a push or an e-mail carries besides the text, only when it is there
+        if notification.title:
+            record["title"] = notification.title
+        if notification.image:
+            record["image"] = notification.image
+        if notification.buttons:
+            record["buttons"] = [{"label": b.label, "url": b.url} for b in notification.buttons]
+        if notification.data:
+            record["data"] = dict(notification.data)
+        if notification.collapse:
+            record["collapse"] = notification.collapse
         line = json.dumps(record, ensure_ascii=False) + "\n"
         try:
             self._append(line.encode("utf-8"))
