@@ -22,6 +22,7 @@ HEAVY = (
     "http.server",
     "uvicorn",
     "starlette",
+    "httpx",
     "pes_sdk_sandbox.client",
     "pes_sdk_soap_billing.client",
     "pes_sdk_yookassa.client",

@@ -618,7 +618,8 @@ def test_entry_point_provides_tbank() -> None:
 
 def test_tls_is_never_switched_off() -> None:
     gw = TBankGateway(terminal_key="T", password="p")
-    assert gw._http._ssl is not None and gw._http._ssl.verify_mode.name == "CERT_REQUIRED"
+    context = gw._http.ssl_context
+    assert context.verify_mode.name == "CERT_REQUIRED" and context.check_hostname
 
 
 def test_the_error_tables_duplicate_order_code_is_read_as_a_duplicate() -> None:

@@ -1,12 +1,10 @@
-"""A small HTTP client for gateway adapters: one per gateway, a timeout on every call.
+"""The HTTP client of gateway adapters: :class:`pes_sdk.http.HttpClient` with gateway errors.
 
-Built on :mod:`http.client` so the core needs no HTTP library. What it guarantees:
+One per gateway, a timeout on every call. It adds to the kit's client (see
+:mod:`pes_sdk.http` for what that guarantees: verified TLS, the environment's proxy,
+connection reuse, nothing secret in logs) the answer a gateway adapter wants:
 
-* every request has a timeout (there is no way to make one without): ``timeout`` bounds
-  connecting and each wait for data;
-* TLS is always verified with the system's default context; there is no switch to turn
-  verification off;
-* connections are kept alive and reused, one per thread (no new session per request);
+* a 2xx (or one of ``ok_statuses``) answer is returned;
 * failures become the gateway errors: a timeout :class:`GatewayTimeout`, a 5xx or a broken
   connection :class:`GatewayUnavailable`, a 4xx :class:`GatewayRefused`.
 
@@ -15,29 +13,20 @@ Nothing is logged: bodies may hold data that must not reach logs.
 
 from __future__ import annotations
 
-import http.client
-import json
 import ssl
 import threading
-import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-import attrs
-
-from pes_sdk.gateways.errors import GatewayRefused, GatewayTimeout, GatewayUnavailable
+from pes_sdk.gateways.errors import (
+    GatewayError,
+    GatewayRefused,
+    GatewayTimeout,
+    GatewayUnavailable,
+)
+from pes_sdk.http import HttpClient, HttpError, HttpResponse, HttpTimeout, HttpUnavailable
 
 __all__ = ["HttpResponse", "HttpTransport"]
-
-
-@attrs.frozen
-class HttpResponse:
-    status: int
-    body: bytes
-    headers: tuple[tuple[str, str], ...] = ()
-
-    def json(self) -> Any:
-        return json.loads(self.body.decode("utf-8"))
 
 
 class HttpTransport:
@@ -47,6 +36,8 @@ class HttpTransport:
     :param timeout: seconds, required and positive.
     :param gateway: name used in error messages.
     :param headers: sent with every request (e.g. authorisation).
+    :param proxy, trust_env, verify, http2: as :class:`pes_sdk.http.HttpClient` takes them
+        (by default the environment's proxy and the system's trust store).
     """
 
     def __init__(
@@ -56,43 +47,43 @@ class HttpTransport:
         timeout: float,
         gateway: str = "",
         headers: Mapping[str, str] | None = None,
+        http2: bool = False,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        verify: ssl.SSLContext | None = None,
     ) -> None:
         if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
             raise ValueError("every gateway call needs a positive timeout in seconds")
-        parts = urllib.parse.urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {base_url!r}")
-        self.base_url = base_url.rstrip("/")
-        self.timeout = float(timeout)
+        self._options: dict[str, Any] = {
+            "timeout": timeout,
+            "name": gateway,
+            "headers": dict(headers or {}),
+            "http2": http2,
+            "proxy": proxy,
+            "trust_env": trust_env,
+            "verify": verify,
+        }
+        self._client: HttpClient | None = HttpClient(base_url, **self._options)
+        self.base_url = self._client.base_url
+        self.timeout = self._client.timeout
+        #: the context TLS connections are verified with (the same after a reopening)
+        self.ssl_context = self._client.ssl_context
+        self._options["verify"] = self.ssl_context
         self.gateway = gateway
-        self._scheme = parts.scheme
-        self._host = parts.hostname
-        self._port = parts.port
-        self._prefix = parts.path.rstrip("/")
-        self._headers = dict(headers or {})
-        self._local = threading.local()
-        self._ssl = ssl.create_default_context() if parts.scheme == "https" else None
+        self._lock = threading.Lock()
 
-    def _connection(self) -> http.client.HTTPConnection:
-        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            if self._ssl is not None:
-                conn = http.client.HTTPSConnection(
-                    self._host, self._port, timeout=self.timeout, context=self._ssl
-                )
-            else:
-                conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
-            self._local.conn = conn
-            self._local.used = False
-        return conn
+    def _current(self) -> HttpClient:
+        with self._lock:
+            if self._client is None:  # closed before: a new pool, as the old one reopened
+                self._client = HttpClient(self.base_url, **self._options)
+            return self._client
 
     def close(self) -> None:
-        """Close this thread's connection (others close when their threads end)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
-            self._local.used = False
+        """Close the pooled connections; a later request opens new ones."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     def request(
         self,
@@ -105,56 +96,28 @@ class HttpTransport:
         ok_statuses: tuple[int, ...] = (),
     ) -> HttpResponse:
         """Send one request; return the response of a 2xx (or an ``ok_statuses``) answer."""
-        data = body
-        all_headers = {**self._headers, **(headers or {})}
-        if json_body is not None:
-            data = json.dumps(json_body, ensure_ascii=False).encode("utf-8")
-            all_headers.setdefault("Content-Type", "application/json; charset=utf-8")
-        # A kept-alive connection the server has closed fails on first use: that one case is
-        # retried once on a fresh connection; a timeout never is (the request may have run).
-        for _attempt in (1, 2):
-            conn = self._connection()
-            reused = getattr(self._local, "used", False)
-            try:
-                conn.request(method, self._prefix + path or "/", body=data, headers=all_headers)
-                raw = conn.getresponse()
-                payload = raw.read()
-            except TimeoutError as exc:
-                self.close()
-                raise GatewayTimeout(
-                    f"{method} {path}: no answer within {self.timeout}s", gateway=self.gateway
-                ) from exc
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
-                self.close()
-                if not reused:
-                    raise GatewayUnavailable(
-                        f"{method} {path}: connection lost ({type(exc).__name__})",
-                        gateway=self.gateway,
-                    ) from exc
-                continue
-            except (OSError, http.client.HTTPException) as exc:
-                self.close()
-                raise GatewayUnavailable(
-                    f"{method} {path}: {type(exc).__name__}: {exc}", gateway=self.gateway
-                ) from exc
-            self._local.used = True
-            if raw.will_close:
-                self.close()
-            response = HttpResponse(raw.status, payload, tuple(raw.getheaders()))
-            break
-        else:  # pragma: no cover - the loop always breaks or raises
-            raise AssertionError("unreachable")
+        try:
+            response = self._current().send(
+                method, path, json=json_body, content=body, headers=headers
+            )
+        except HttpTimeout as exc:
+            raise GatewayTimeout(exc.message, gateway=self.gateway) from exc
+        except HttpUnavailable as exc:
+            raise GatewayUnavailable(exc.message, gateway=self.gateway) from exc
+        except HttpError as exc:
+            raise GatewayError(exc.message, gateway=self.gateway) from exc
         if 200 <= response.status < 300 or response.status in ok_statuses:
             return response
+        shown = path.split("?", 1)[0]
         text = response.body[:200].decode("utf-8", "replace")
         if response.status >= 500:
             raise GatewayUnavailable(
-                f"{method} {path}: HTTP {response.status}",
+                f"{method} {shown}: HTTP {response.status}",
                 gateway=self.gateway,
                 status=response.status,
             )
         raise GatewayRefused(
-            f"{method} {path}: HTTP {response.status}: {text}",
+            f"{method} {shown}: HTTP {response.status}: {text}",
             gateway=self.gateway,
             status=response.status,
         )

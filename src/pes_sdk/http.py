@@ -1,0 +1,399 @@
+"""The kit's one outbound HTTP client (исходящие HTTP-запросы): gateways, channels, partners.
+
+Every call the kit makes to someone else's HTTP server goes through :class:`HttpClient`,
+built on httpx (with HTTP/2 from the ``h2`` package). What it guarantees:
+
+* **a timeout on every call**: ``timeout`` is required and bounds connecting, each wait for
+  data, each write, and the wait for a free connection of the pool; one call may shorten or
+  lengthen it, never remove it;
+* **TLS always verified**, against the system's trust store (as :func:`ssl.create_default_context`
+  loads it: an operator adds a CA there, or names a bundle with ``SSL_CERT_FILE``); there is
+  no switch to turn verification off, only ``verify=`` an :class:`ssl.SSLContext` that
+  itself verifies (a test's throwaway CA);
+* **a proxy when the network needs one**: ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` and
+  ``NO_PROXY`` from the environment (``trust_env``, on by default), or ``proxy=`` given;
+* **HTTP/2** when asked for (``http2=True``) and the server offers it over TLS (APNs needs it);
+  HTTP/1.1 otherwise;
+* **connection reuse**: one pool per client, safe to share between threads; a kept-alive
+  connection the server has closed is noticed before reuse and replaced;
+* **typed errors, no retries**: :meth:`HttpClient.send` returns whatever status came (the
+  caller reads a 4xx's error body) and raises only on transport failures,
+  :class:`HttpTimeout` (no answer in time: the request may have been carried out) or
+  :class:`HttpUnavailable` (refused, lost, TLS or proxy failure). Nothing is retried here:
+  whether a call may be repeated is the caller's to know;
+* **nothing secret in logs**: bodies and header values are never logged, and the URLs in
+  errors and log lines lose their query strings (tokens travel there with some providers).
+
+Importing this module imports httpx: import it where a client is built, not where plugins
+are loaded (``tests/test_plugin_loading_cost.py``). See docs/http-client.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import http.cookiejar
+import json as jsonlib
+import logging
+import math
+import ssl
+import time
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from typing import Any, Self
+
+import attrs
+import httpx
+
+from pes_sdk import __version__
+from pes_sdk.errors import PesError
+
+__all__ = [
+    "Headers",
+    "HttpClient",
+    "HttpError",
+    "HttpResponse",
+    "HttpTimeout",
+    "HttpUnavailable",
+    "safe_url",
+]
+
+log = logging.getLogger("pes_sdk.http")
+
+USER_AGENT = f"pes-sdk/{__version__}"
+
+
+class HttpError(PesError):
+    """An HTTP call failed before any answer came (or could not be sent as built).
+
+    ``name`` is the client's (a gateway's, a channel's); ``method`` and ``path`` say which
+    call, ``path`` without its query string. No body is ever part of the message.
+    """
+
+    def __init__(self, message: str, *, name: str = "", method: str = "", path: str = "") -> None:
+        self.message = message
+        self.name = name
+        self.method = method
+        self.path = path
+        super().__init__(f"{name}: {message}" if name else message)
+
+
+class HttpTimeout(HttpError):
+    """No answer in time. The request may have reached the server and been carried out.
+
+    ``phase`` is httpx's: ``connect``, ``write``, ``read`` or ``pool`` (waiting for a free
+    connection); only ``read`` and ``write`` can leave the outcome unknown, but a caller
+    that does not care may treat all alike.
+    """
+
+    def __init__(
+        self, message: str, *, name: str = "", method: str = "", path: str = "", phase: str = ""
+    ) -> None:
+        self.phase = phase
+        super().__init__(message, name=name, method=method, path=path)
+
+
+class HttpUnavailable(HttpError):
+    """The server could not be reached or talked to: refused, connection lost, TLS failed
+    (a certificate not trusted), the proxy refused or failed, a garbled answer."""
+
+
+def _pairs(value: Iterable[tuple[str, str]]) -> Headers:
+    return value if isinstance(value, Headers) else Headers(value)
+
+
+class Headers(tuple[tuple[str, str], ...]):
+    """Response headers: ``(name, value)`` pairs in the order received (names as sent), with
+    case-insensitive lookup. Iterates, compares and unpacks as the plain tuple of pairs
+    that :attr:`HttpResponse.headers` was before."""
+
+    __slots__ = ()
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first value of header ``name`` (any case), or ``default``."""
+        wanted = name.lower()
+        for key, value in self:
+            if key.lower() == wanted:
+                return value
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of header ``name`` (any case), in order."""
+        wanted = name.lower()
+        return [value for key, value in self if key.lower() == wanted]
+
+
+@attrs.frozen
+class HttpResponse:
+    """An answer, whatever its status. ``http_version`` is ``HTTP/1.1`` or ``HTTP/2``."""
+
+    status: int
+    body: bytes
+    headers: Headers = attrs.field(factory=Headers, converter=_pairs)
+    http_version: str = "HTTP/1.1"
+
+    def json(self) -> Any:
+        """The body as JSON (UTF-8); :class:`ValueError` if it is not."""
+        return jsonlib.loads(self.body.decode("utf-8"))
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name`` (case-insensitive), or None."""
+        return self.headers.get(name)
+
+    def retry_after(self, *, now: dt.datetime | None = None) -> float | None:
+        """Seconds the server asks to wait (``Retry-After``: seconds or an HTTP date).
+
+        None when there is no such header or it is malformed; a date already past gives
+        0.0. ``now`` (aware) is for tests; the current time otherwise.
+        """
+        if now is not None and now.tzinfo is None:
+            raise ValueError("now must be time-zone aware")
+        value = self.headers.get("Retry-After")
+        if value is None:
+            return None
+        value = value.strip()
+        if value.isascii() and value.isdigit():
+            return float(int(value))
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:  # "-0000": HTTP dates are always GMT
+            when = when.replace(tzinfo=dt.UTC)
+        if now is None:
+            now = dt.datetime.now(dt.UTC)
+        return max(0.0, (when - now).total_seconds())
+
+
+def _positive_seconds(value: object, what: str) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value < math.inf  # NaN and infinity are no timeout
+    ):
+        raise ValueError(f"{what} must be a positive number of seconds, not {value!r}")
+    return float(value)
+
+
+def safe_url(url: str) -> str:
+    """``url`` without user info, query string or fragment: fit for errors and logs."""
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _safe_path(path: str) -> str:
+    if _is_absolute(path):
+        return safe_url(path)
+    return path.split("?", 1)[0].split("#", 1)[0]
+
+
+def _is_absolute(path: str) -> bool:
+    return path[:8].lower().startswith(("http://", "https://"))
+
+
+def _checked_context(verify: ssl.SSLContext | None) -> ssl.SSLContext:
+    if verify is None:
+        # The system's store, not certifi's copy of Mozilla's: an operator whose acquirer
+        # is certified by a CA Mozilla lacks (the Russian Trusted Root CA) adds it there.
+        return ssl.create_default_context()
+    if not isinstance(verify, ssl.SSLContext):
+        raise ValueError("verify must be an ssl.SSLContext; TLS is always verified")
+    if verify.verify_mode != ssl.CERT_REQUIRED or not verify.check_hostname:
+        raise ValueError("verify: the SSLContext must check certificates and host names")
+    return verify
+
+
+class HttpClient:
+    """Requests to one base URL (or absolute URLs), over a pool of reused connections.
+
+    :param base_url: ``https://…`` (``http://`` for loopback simulators); a relative
+        ``path`` of :meth:`send` is appended to it as is.
+    :param timeout: seconds, required and positive (a ``bool`` is refused).
+    :param name: who calls (a gateway's or channel's name), for error messages and logs.
+    :param headers: sent with every request (authorisation, ``Accept``).
+    :param http2: offer HTTP/2 (ALPN over TLS); HTTP/1.1 stays available.
+    :param proxy: a proxy URL (``http://user:password@host:3128``) for every request; None:
+        the environment's (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``)
+        when ``trust_env``. A given ``proxy`` applies to every host, ``NO_PROXY`` aside.
+    :param trust_env: read the proxy variables from the environment.
+    :param verify: an :class:`ssl.SSLContext` that verifies (a test CA's); None: the system's
+        store (which honours ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` whatever ``trust_env``).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float,
+        name: str = "",
+        headers: Mapping[str, str] | None = None,
+        http2: bool = False,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        verify: ssl.SSLContext | None = None,
+    ) -> None:
+        self.timeout = _positive_seconds(timeout, "timeout: every HTTP call needs one; it")
+        parts = urllib.parse.urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {safe_url(base_url)!r}")
+        self.base_url = base_url.rstrip("/")
+        self.name = name
+        self.http2 = http2
+        #: the context every TLS connection is verified with (it always verifies)
+        self.ssl_context = _checked_context(verify)
+        self._client = httpx.Client(
+            headers={"User-Agent": USER_AGENT, **(headers or {})},
+            timeout=httpx.Timeout(self.timeout),
+            verify=self.ssl_context,
+            http2=http2,
+            proxy=proxy,
+            trust_env=trust_env,
+            follow_redirects=False,  # a redirect is an answer for the caller to judge
+            cookies=_NoCookies(),
+        )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every pooled connection; the client cannot send after this."""
+        self._client.close()
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> HttpResponse:
+        """Send one request and return the answer, whatever its status.
+
+        :param path: appended to the base URL (``/v1/payments``, ``?a=b`` or ``""``), or an
+            absolute ``http(s)://`` URL for providers whose endpoint differs per call.
+        :param json: a body encoded as UTF-8 JSON (Cyrillic as is, ``ensure_ascii=False``),
+            sent as ``application/json; charset=utf-8`` unless ``headers`` say otherwise.
+        :param content: a body as bytes (either this or ``json``).
+        :param timeout: this call's timeout instead of the client's.
+        :raises HttpTimeout: no answer in time (never retried: it may have been done).
+        :raises HttpUnavailable: refused, connection lost, TLS or proxy failure.
+        :raises HttpError: the request cannot be sent as built (e.g. a bad header value).
+        """
+        if json is not None and content is not None:
+            raise ValueError("give json or content, not both")
+        shown = _safe_path(path)
+        if _is_absolute(path):
+            url = path
+        elif path == "" or path.startswith(("/", "?")):
+            url = self.base_url + path
+        else:
+            raise ValueError(f"path must start with / or ? or be an http(s) URL: {shown!r}")
+        seconds = self.timeout if timeout is None else _positive_seconds(timeout, "timeout")
+        all_headers = dict(headers or {})
+        data = content
+        if json is not None:
+            data = jsonlib.dumps(json, ensure_ascii=False).encode("utf-8")
+            if not any(key.lower() == "content-type" for key in all_headers):
+                all_headers["Content-Type"] = "application/json; charset=utf-8"
+        where = {"name": self.name, "method": method, "path": shown}
+        started = time.perf_counter()
+        try:
+            answer = self._client.request(
+                method, url, content=data, headers=all_headers, timeout=httpx.Timeout(seconds)
+            )
+        except httpx.TimeoutException as exc:
+            phase = _TIMEOUT_PHASES.get(type(exc), "")
+            raise HttpTimeout(
+                f"{method} {shown}: no answer within {seconds}s ({phase or 'timeout'})",
+                phase=phase,
+                **where,
+            ) from exc
+        except httpx.LocalProtocolError as exc:
+            # The text may quote the offending header value (a token): only the type shows.
+            raise HttpError(
+                f"{method} {shown}: the request cannot be sent ({type(exc).__name__})", **where
+            ) from exc
+        except httpx.ProxyError as exc:
+            raise HttpUnavailable(f"{method} {shown}: proxy failed: {exc}", **where) from exc
+        except (httpx.RequestError, ssl.SSLError) as exc:
+            raise HttpUnavailable(
+                f"{method} {shown}: {type(exc).__name__}: {exc}", **where
+            ) from exc
+        response = HttpResponse(
+            answer.status_code,
+            answer.content,
+            tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in answer.headers.raw),
+            answer.http_version,
+        )
+        log.debug(
+            "%s %s %s: %d %s in %.0f ms",
+            self.name or "http",
+            method,
+            shown,
+            response.status,
+            response.http_version,
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+
+class _NoCookies(http.cookiejar.CookieJar):
+    """A jar that keeps nothing: calls are stateless, as with the kit's first transport.
+
+    httpx would otherwise send a provider's ``Set-Cookie`` back on later calls (to any
+    path of that host), state nobody asked for that may carry a session across clients.
+    """
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        pass
+
+    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
+        pass
+
+
+_TIMEOUT_PHASES: dict[type[Exception], str] = {
+    httpx.ConnectTimeout: "connect",
+    httpx.ReadTimeout: "read",
+    httpx.WriteTimeout: "write",
+    httpx.PoolTimeout: "pool",
+}
+
+
+class _NoSecretsInLogs(logging.Filter):
+    """Keeps query strings and response header values out of httpx's and httpcore's logs.
+
+    httpx logs every request's full URL at INFO (``HTTP Request: POST https://…?token=…``)
+    and httpcore every answer's headers at DEBUG: an operator who turns logging up must not
+    find tokens there. The records are rewritten, never dropped; nothing else is changed.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "httpx" and isinstance(record.args, tuple) and len(record.args) > 1:
+            args = list(record.args)
+            args[1] = safe_url(str(args[1]))
+            record.args = tuple(args)
+        elif isinstance(record.msg, str) and record.msg.startswith(
+            "receive_response_headers.complete"
+        ):
+            record.msg = "receive_response_headers.complete (headers not logged)"
+            record.args = ()
+        return True
+
+
+_FILTER = _NoSecretsInLogs()
+# A filter on a parent logger does not see its children's records: each logger gets it.
+for _name in (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+):
+    logging.getLogger(_name).addFilter(_FILTER)
