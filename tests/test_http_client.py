@@ -485,6 +485,18 @@ def test_verification_cannot_be_switched_off() -> None:
         HttpClient("https://127.0.0.1:9", timeout=1, verify=unchecked)
 
 
+def test_no_header_value_reaches_the_logs_over_http2(
+    tls: str, ca: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # hpack logs each header it encodes at DEBUG: the bearer token of FCM, APNs' JWT.
+    caplog.set_level(logging.DEBUG)
+    headers = {"Authorization": "Bearer h2-secret-1"}
+    with HttpClient(tls, timeout=5, http2=True, verify=trusting(ca), headers=headers) as client:
+        assert client.send("POST", "/echo", json={}).http_version == "HTTP/2"
+    assert "h2-secret-1" not in caplog.text
+    assert "hpack: header block (headers not logged)" in caplog.text
+
+
 def test_http2_when_asked_for(tls: str, ca: Any) -> None:
     with HttpClient(tls, timeout=5, http2=True, verify=trusting(ca)) as client:
         response = client.send("POST", "/3/device/abc", json={"aps": {"alert": "Начислено"}})

@@ -368,13 +368,18 @@ _TIMEOUT_PHASES: dict[type[Exception], str] = {
 class _NoSecretsInLogs(logging.Filter):
     """Keeps query strings and response header values out of httpx's and httpcore's logs.
 
-    httpx logs every request's full URL at INFO (``HTTP Request: POST https://…?token=…``)
-    and httpcore every answer's headers at DEBUG: an operator who turns logging up must not
-    find tokens there. The records are rewritten, never dropped; nothing else is changed.
+    httpx logs every request's full URL at INFO (``HTTP Request: POST https://…?token=…``),
+    httpcore every answer's headers at DEBUG, and over HTTP/2 hpack every header it encodes
+    or decodes (``authorization: bearer …``, an APNs device token in ``:path``): an operator
+    who turns logging up must not find tokens there. The records are rewritten, never
+    dropped; nothing else is changed.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.name == "httpx" and isinstance(record.args, tuple) and len(record.args) > 1:
+        if record.name.startswith("hpack"):
+            record.msg = "hpack: header block (headers not logged)"
+            record.args = ()
+        elif record.name == "httpx" and isinstance(record.args, tuple) and len(record.args) > 1:
             args = list(record.args)
             args[1] = safe_url(str(args[1]))
             record.args = tuple(args)
@@ -395,5 +400,7 @@ for _name in (
     "httpcore.http2",
     "httpcore.proxy",
     "httpcore.socks",
+    "hpack.hpack",
+    "hpack.table",
 ):
     logging.getLogger(_name).addFilter(_FILTER)
