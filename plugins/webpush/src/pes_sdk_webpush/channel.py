@@ -1,0 +1,280 @@
+"""The Web Push channel: pushes to the cabinet in a browser (RFC 8030, 8291, 8292).
+
+Each ``push`` notification is one ``POST`` to the push service URL of the browser's
+subscription (its ``endpoint``), with the payload encrypted for that browser and a VAPID
+token. All requests go through one :class:`pes_sdk.http.HttpClient` (proxies, timeouts,
+verified TLS), whatever the endpoint's host: FCM for Chrome, Mozilla's autopush for
+Firefox, Apple's for Safari, WNS for Edge.
+
+The subscription is personal data (152-ФЗ): its endpoint identifies one browser of one
+person, its keys open the messages to it. Nothing here logs it or puts it in an error, and
+:class:`_HideEndpoints` keeps the endpoint out of the lines the HTTP stack itself logs (the
+kit's client and httpx name the URL).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import attrs
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from pes_sdk.http import HttpClient, HttpError, HttpResponse, HttpTimeout
+from pes_sdk.notifications import (
+    ChannelError,
+    ChannelUnavailable,
+    Notification,
+    NotificationChannel,
+    SendResult,
+    SentKeys,
+    key_uuid,
+)
+from pes_sdk_webpush.protocol import (
+    MAX_PAYLOAD_BYTES,
+    URGENCIES,
+    Subscription,
+    VapidSigner,
+    WebPushPayloadTooLarge,
+    build_payload,
+    encode_payload,
+    encrypt,
+    error_for,
+    parse_subscription,
+    topic_for,
+)
+
+__all__ = ["KINDS", "WebPushChannel", "WebPushSettings"]
+
+log = logging.getLogger(__name__)
+
+#: What Web Push carries: pushes.
+KINDS: tuple[str, ...] = ("push",)
+
+
+@attrs.frozen
+class WebPushSettings:
+    """What a :class:`WebPushChannel` needs; :class:`~pes_sdk_webpush.WebPushFactory` builds
+    it from a configuration's strings. The key is left out of the ``repr``."""
+
+    #: the VAPID key pair's private half (P-256)
+    key: ec.EllipticCurvePrivateKey = attrs.field(repr=False)
+    #: the VAPID contact (``sub``): ``mailto:…`` or an ``https:`` URL
+    subject: str
+    #: seconds the push service keeps a message the browser cannot take yet (``TTL``)
+    ttl: int = 86400
+    #: the ``Urgency`` of every message (RFC 8030 §5.3)
+    urgency: str = "normal"
+    #: seconds for each request (connecting, each wait for data)
+    timeout: float = 10.0
+    #: take ``http://`` endpoints on loopback (the simulator; never in production)
+    allow_loopback_http: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        if self.urgency not in URGENCIES:
+            raise ValueError(f"urgency is one of {', '.join(URGENCIES)}, not {self.urgency!r}")
+        if not 0 <= self.ttl <= 2_419_200:
+            raise ValueError(f"ttl is whole seconds from 0 to 4 weeks, not {self.ttl}")
+
+
+class WebPushChannel(NotificationChannel):
+    """Sends ``push`` notifications to browsers' push subscriptions. Thread-safe.
+
+    ``notification.to`` is the browser's PushSubscription JSON, as the cabinet's page got it
+    from ``registration.pushManager.subscribe(...)`` (``JSON.stringify(subscription)``).
+    :attr:`vapid_public_key` is what that page passes as ``applicationServerKey``.
+
+    ``clock`` gives UNIX seconds for the VAPID tokens' ``exp`` (tests move it); building the
+    channel touches no network.
+    """
+
+    name = "webpush"
+    kinds = KINDS
+
+    def __init__(
+        self,
+        settings: WebPushSettings,
+        *,
+        clock: Callable[[], float] | None = None,
+        client: HttpClient | None = None,
+    ) -> None:
+        self.settings = settings
+        self.timeout = settings.timeout
+        self.vapid = VapidSigner(settings.key, settings.subject, clock=clock or time.time)
+        # The base URL is never used: every endpoint is absolute. HTTP/2 where the push
+        # service offers it, so that a campaign shares one connection per service.
+        self._http = client or HttpClient(
+            "https://push.invalid", timeout=settings.timeout, name=self.name, http2=True
+        )
+        self._sent = SentKeys()
+
+    @property
+    def vapid_public_key(self) -> str:
+        """The VAPID public key (65-byte P-256 point, URL-safe base64 without padding).
+
+        The cabinet's page gives it to ``pushManager.subscribe({userVisibleOnly: true,
+        applicationServerKey: <this>})``; push services then take messages for that
+        subscription only with tokens of this key (FCM answers 403 otherwise).
+        """
+        return self.vapid.public_key
+
+    def __repr__(self) -> str:
+        return (
+            f"WebPushChannel(vapid_public_key={self.vapid_public_key!r}, "
+            f"subject={self.settings.subject!r}, ttl={self.settings.ttl})"
+        )
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._http.close()
+
+    def send(self, notification: Notification) -> SendResult:
+        """Encrypt ``notification`` for its subscription and hand it to the push service,
+        once per key.
+
+        :raises InvalidSubscription: ``to`` is not a usable subscription (a
+            :class:`~pes_sdk.notifications.DeadRecipient`: delete it), before any request;
+        :raises WebPushPayloadTooLarge: the payload is over 4096 bytes encrypted, before
+            any request (or the push service answered 413);
+        :raises DeadRecipient: 404 or 410, the subscription expired or was dropped;
+        :raises ChannelUnavailable: 429 (with ``retry_after``), 5xx, no answer in time;
+        :raises WebPushConfigurationError: 401 or 403, a VAPID problem (no subscription
+            is to be deleted for it);
+        :raises RecipientRefused: 400.
+        """
+        self.check_kind(notification)
+        subscription = parse_subscription(
+            notification.to, allow_loopback_http=self.settings.allow_loopback_http
+        )
+        plaintext = encode_payload(build_payload(notification))
+        if len(plaintext) > MAX_PAYLOAD_BYTES:
+            raise WebPushPayloadTooLarge(len(plaintext), channel=self.name)
+        return self._sent.send_once(
+            notification.key, lambda: self._deliver(notification, subscription, plaintext)
+        )
+
+    def _deliver(
+        self, notification: Notification, subscription: Subscription, plaintext: bytes
+    ) -> SendResult:
+        headers = {
+            "TTL": str(self.settings.ttl),
+            "Urgency": self.settings.urgency,
+            "Topic": topic_for(notification),
+            "Content-Type": "application/octet-stream",
+            "Content-Encoding": "aes128gcm",
+            "Authorization": self.vapid.header(subscription.origin),
+        }
+        body = encrypt(plaintext, subscription)
+        response = self._post(subscription.endpoint, body, headers)
+        if 200 <= response.status < 300:
+            # RFC 8030 §5: 201 with the message's URL; some services answer 200 or 202
+            # without one, and the key's UUID stands in
+            message_id = response.header("Location") or f"webpush:{key_uuid(notification.key)}"
+            log.debug("%s: accepted (%d)", self.name, response.status)
+            return SendResult(message_id, dt.datetime.now(dt.UTC))
+        error = error_for(response.status, channel=self.name, retry_after=response.retry_after())
+        log.info("%s: not accepted: %d", self.name, response.status)
+        raise error
+
+    def _post(self, endpoint: str, body: bytes, headers: dict[str, str]) -> HttpResponse:
+        failure: ChannelError | None = None
+        try:
+            with _hiding(endpoint):
+                return self._http.send("POST", endpoint, content=body, headers=headers)
+        except HttpTimeout as exc:
+            failure = ChannelUnavailable(
+                f"the push service did not answer within {self.timeout:g} s "
+                f"({exc.phase or 'timeout'})",
+                channel=self.name,
+                code="timeout",
+            )
+        except HttpError as exc:
+            # exc's text names the URL, and so the browser: only its type is kept
+            failure = ChannelUnavailable(
+                f"the push service cannot be reached ({type(exc).__name__})",
+                channel=self.name,
+                code="unreachable",
+            )
+        # raised outside the handler, so that the HTTP error (and the URL in it) is not
+        # chained as this one's context
+        raise failure
+
+
+# -- keeping endpoints out of the HTTP stack's logs ------------------------------------------
+
+_SENDING = threading.local()
+_VAPID = re.compile(r"(vapid t=)[A-Za-z0-9._~+/=-]+")
+
+
+def _forms(endpoint: str) -> list[str]:
+    """The ways a log line may write the endpoint's path: as given, and as httpx
+    normalises it (percent-encoded); with and without the query. Longest first."""
+    parts = urllib.parse.urlsplit(endpoint)
+    forms = {parts.path, parts.path + ("?" + parts.query if parts.query else "")}
+    try:
+        import httpx
+
+        url = httpx.URL(endpoint)
+        forms |= {url.path, url.raw_path.decode("ascii", "replace")}
+    except Exception:  # a URL httpx refuses fails the request itself, not this
+        pass
+    return sorted((f for f in forms if f and f != "/"), key=len, reverse=True)
+
+
+@contextmanager
+def _hiding(endpoint: str) -> Iterator[None]:
+    previous = getattr(_SENDING, "forms", None)
+    _SENDING.forms = _forms(endpoint)
+    try:
+        yield
+    finally:
+        _SENDING.forms = previous
+
+
+class _HideEndpoints(logging.Filter):
+    """Replaces the path of the endpoint being sent to by ``/…`` in the HTTP stack's log
+    lines, and a VAPID token after ``vapid t=`` by ``…``.
+
+    The kit's client logs each request's URL (without its query) at DEBUG and httpx at
+    INFO: an operator who turns logging up must not find the browsers there. The request
+    is logged in the thread that sends it, so the endpoint is known from the thread.
+    (hpack's header lines, ``:path`` among them, the kit's own filter in
+    :mod:`pes_sdk.http` already blanks.) The records are rewritten, never dropped.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # (filters run only for records of an enabled level: this costs nothing unless
+        # an operator turned the HTTP stack's logging up)
+        forms: list[str] | None = getattr(_SENDING, "forms", None)
+        try:
+            text = record.getMessage()
+        except Exception:  # a broken record is the logging module's to report, not ours
+            return True
+        changed = text
+        for form in forms or ():
+            changed = changed.replace(form, "/…")
+        if "vapid t=" in changed:
+            changed = _VAPID.sub(r"\1…", changed)
+        if changed != text:
+            record.msg = changed
+            record.args = ()
+        return True
+
+
+_FILTER = _HideEndpoints()
+# A filter on a logger applies to its own records only: each logger that may name the URL.
+for _name in (
+    "pes_sdk.http",
+    "httpx",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.connection",
+    "httpcore.proxy",
+):
+    logging.getLogger(_name).addFilter(_FILTER)

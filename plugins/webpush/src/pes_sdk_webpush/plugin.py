@@ -1,0 +1,195 @@
+"""Entry point of the Web Push channel: the ``webpush`` factory for
+``pes_notification_channels``.
+
+Loading this module imports nothing heavy (no httpx, no cryptography): every ``pes``
+command loads every plugin, and only :meth:`WebPushFactory.create` needs the channel.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import attrs
+
+from pes_sdk.errors import ConfigError
+from pes_sdk.notifications import NotificationChannelFactory
+from pes_sdk.plugins import hookimpl
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from pes_sdk_webpush.channel import WebPushChannel
+
+__all__ = ["SETTINGS", "WebPushFactory", "load_vapid_key", "pes_notification_channels"]
+
+#: Every setting the factory reads; another one is a mistake it names.
+SETTINGS = (
+    "vapid_key_file",
+    "vapid_key_env",
+    "subject",
+    "ttl",
+    "urgency",
+    "timeout",
+    "allow_loopback_http",
+)
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
+
+def load_vapid_key(text: bytes, where: str = "the VAPID key") -> ec.EllipticCurvePrivateKey:
+    """The VAPID private key from a PEM (``-----BEGIN PRIVATE KEY-----`` or ``… EC PRIVATE
+    KEY-----``, as ``openssl ecparam -genkey -name prime256v1`` or py-vapid's ``vapid
+    --gen`` write it) or from the raw 32 bytes in URL-safe base64 (what ``web-push
+    generate-vapid-keys`` prints as the private key). :class:`ConfigError` naming
+    ``where`` otherwise, never quoting the key.
+    """
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from pes_sdk_webpush.protocol import b64url_decode
+
+    stripped = text.strip()
+    key: object = None
+    if stripped.startswith(b"-----BEGIN"):
+        try:
+            key = load_pem_private_key(stripped, password=None)
+        except (ValueError, TypeError):
+            key = None
+    else:
+        try:
+            raw = b64url_decode(stripped.decode("ascii"))
+            if len(raw) == 32:
+                key = ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1())
+        except (ValueError, UnicodeDecodeError):
+            key = None
+    if key is None:
+        raise ConfigError(
+            f"Web Push {where}: not a private key (a PEM, or the 32-byte private key in "
+            f"URL-safe base64 as web-push generate-vapid-keys prints it)"
+        )
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise ConfigError(f"Web Push {where}: not a P-256 key, as VAPID keys are (ES256)")
+    return key
+
+
+@attrs.frozen
+class WebPushFactory:
+    """Builds Web Push channels. Settings (strings, as a configuration file gives them):
+
+    * ``vapid_key_file``: the path of the VAPID private key (PEM, or the raw key in
+      base64url), or ``vapid_key_env``: the name of an environment variable holding it (one
+      of the two; the key itself never goes in a configuration file);
+    * ``subject`` (required): the VAPID contact, ``mailto:`` an address or an ``https:``
+      URL: whom a push service writes to about the traffic;
+    * ``ttl``: seconds a push service keeps a message the browser cannot take yet,
+      default 86400 (0: deliver now or never; at most 4 weeks);
+    * ``urgency``: ``very-low``, ``low``, ``normal`` (default) or ``high``;
+    * ``timeout``: seconds for each request, default 10;
+    * ``allow_loopback_http``: ``true`` to take ``http://`` endpoints on loopback (the
+      simulator in tests); default false, and never in production.
+
+    Building a channel reads the key and touches no network.
+    """
+
+    name: str = "webpush"
+    description: str = "browser pushes through Web Push (VAPID, aes128gcm)"
+    kinds: tuple[str, ...] = ("push",)
+
+    def create(self, settings: Mapping[str, str]) -> WebPushChannel:
+        from pes_sdk_webpush.channel import WebPushChannel, WebPushSettings
+        from pes_sdk_webpush.protocol import URGENCIES, check_subject
+
+        unknown = sorted(set(settings) - set(SETTINGS))
+        if unknown:
+            raise ConfigError(
+                f"Web Push settings: unknown {', '.join(map(repr, unknown))}; "
+                f"known: {', '.join(SETTINGS)}"
+            )
+        key = load_vapid_key(
+            self._key_text(settings), "setting 'vapid_key_file' or 'vapid_key_env'"
+        )
+        subject = settings.get("subject", "").strip()
+        try:
+            check_subject(subject)
+        except ValueError:
+            raise ConfigError(
+                "the Web Push channel needs the setting 'subject': the VAPID contact, "
+                f"mailto: an address or an https: URL, not {subject!r}"
+            ) from None
+        ttl = self._number(settings, "ttl", "86400")
+        if not (ttl.is_integer() and 0 <= ttl <= 2_419_200):
+            raise ConfigError(
+                f"Web Push setting 'ttl': whole seconds from 0 to 4 weeks, not {ttl:g}"
+            )
+        urgency = settings.get("urgency", "").strip().lower() or "normal"
+        if urgency not in URGENCIES:
+            raise ConfigError(
+                f"Web Push setting 'urgency': one of {', '.join(URGENCIES)}, not {urgency!r}"
+            )
+        timeout = self._number(settings, "timeout", "10")
+        if not 0 < timeout <= 300:
+            raise ConfigError(
+                f"Web Push setting 'timeout': more than 0 and at most 300 s, not {timeout:g}"
+            )
+        loopback = settings.get("allow_loopback_http", "").strip().lower()
+        if loopback not in _TRUE + _FALSE:
+            raise ConfigError(
+                f"Web Push setting 'allow_loopback_http': true or false, not {loopback!r}"
+            )
+        return WebPushChannel(
+            WebPushSettings(
+                key=key,
+                subject=subject,
+                ttl=int(ttl),
+                urgency=urgency,
+                timeout=timeout,
+                allow_loopback_http=loopback in _TRUE,
+            )
+        )
+
+    @staticmethod
+    def _key_text(settings: Mapping[str, str]) -> bytes:
+        key_file = settings.get("vapid_key_file", "").strip()
+        key_env = settings.get("vapid_key_env", "").strip()
+        if bool(key_file) == bool(key_env):
+            raise ConfigError(
+                "the Web Push channel needs one of the settings 'vapid_key_file' (the VAPID "
+                "private key's path) or 'vapid_key_env' (an environment variable holding it)"
+            )
+        if key_file:
+            try:
+                return Path(key_file).read_bytes()
+            except OSError as exc:
+                raise ConfigError(
+                    f"Web Push setting 'vapid_key_file': cannot read {key_file!r} "
+                    f"({exc.strerror or type(exc).__name__})"
+                ) from None
+        text = os.environ.get(key_env, "")
+        if not text.strip():
+            raise ConfigError(
+                f"Web Push setting 'vapid_key_env': the environment variable {key_env!r} is not set"
+            )
+        if "\\n" in text and "\n" not in text:
+            text = text.replace("\\n", "\n")  # a PEM put on one line, as .env files often do
+        return text.encode("utf-8")
+
+    @staticmethod
+    def _number(settings: Mapping[str, str], name: str, default: str) -> float:
+        raw = settings.get(name, "").strip() or default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"Web Push setting {name!r}: not a number: {raw!r}") from None
+        if not math.isfinite(value):
+            raise ConfigError(f"Web Push setting {name!r}: not a number: {raw!r}")
+        return value
+
+
+@hookimpl
+def pes_notification_channels() -> Sequence[NotificationChannelFactory]:
+    """The Web Push channel."""
+    return [WebPushFactory()]
