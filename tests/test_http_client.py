@@ -344,6 +344,50 @@ def test_no_body_token_or_query_reaches_the_logs(
     assert "partner POST /echo: 200 HTTP/1.1" in text
 
 
+def test_redact_hides_a_path_in_logs_and_errors(
+    plain: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # APNs' device token, a Web Push endpoint: personal data in the path itself
+    caplog.set_level(logging.DEBUG)
+    token = "0d1e2v3i4c5e6t7o8k9e0n"
+
+    def redact(url: str) -> str:
+        return url.replace(token, "…")
+
+    with HttpClient(plain, timeout=5, name="push", redact=redact) as client:
+        assert client.send("POST", f"/echo/{token}").status == 404
+        assert client.send("POST", f"{plain}/echo/{token}?q=1").status == 404
+    with HttpClient(plain, timeout=5, name="other") as client:  # its own, unredacted
+        assert client.send("POST", "/echo/visible").status == 404
+    assert token not in caplog.text
+    assert "push POST /echo/…: 404" in caplog.text
+    assert f"HTTP Request: POST {plain}/echo/… " in caplog.text
+    assert f"HTTP Request: POST {plain}/echo/visible " in caplog.text
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now
+    with (
+        HttpClient(f"http://127.0.0.1:{port}", timeout=2, redact=redact) as client,
+        pytest.raises(HttpUnavailable) as caught,
+    ):
+        client.send("POST", f"/3/device/{token}")
+    assert caught.value.path == "/3/device/…" and token not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "line", ["vapid t=eyJ0.eyJh.c2ln, k=BKey", "authorization: Bearer eyJ0.eyJh.c2ln"]
+)
+def test_a_credential_in_an_http_log_line_is_masked(
+    line: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # no line of today's HTTP stack carries the Authorization value; one that did (a
+    # proxy's or a newer httpx's debug line) must not show the token
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("httpcore.http11").debug("sent %s", line)
+    assert "eyJ0" not in caplog.text
+    assert "vapid t=…, k=BKey" in caplog.text or "authorization: Bearer …" in caplog.text
+
+
 # -- TLS and HTTP/2 (hypercorn, a throwaway CA) -------------------------------------------
 
 

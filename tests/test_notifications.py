@@ -265,3 +265,24 @@ def test_send_with_retries_refuses_nonsense_bounds() -> None:
         send_with_retries(ScriptedChannel(), push(), attempts=0)
     with pytest.raises(ValueError, match="not negative"):
         send_with_retries(ScriptedChannel(), push(), max_wait=-1)
+
+
+def test_unavailable_from_an_http_error_keeps_no_url() -> None:
+    from pes_sdk.http import HttpTimeout, HttpUnavailable
+
+    path = "/3/device/0d1e2v3i4c5e"
+    timeout = HttpTimeout(f"POST {path}: no answer", path=path, phase="read")
+    failure = ChannelUnavailable.from_http_error(timeout, "APNs", channel="apns", timeout=2.5)
+    assert (str(failure), failure.code) == (
+        "apns: APNs did not answer within 2.5 s (read)",
+        "timeout",
+    )
+    lost = HttpUnavailable(f"POST {path}: ConnectError: refused", path=path)
+    failure = ChannelUnavailable.from_http_error(
+        lost, "APNs", channel="apns", timeout=2.5, code="unreachable"
+    )
+    assert (str(failure), failure.code) == (
+        "apns: APNs cannot be reached (HttpUnavailable)",
+        "unreachable",
+    )
+    assert ChannelUnavailable.from_http_error(lost, "x", channel="", timeout=1).code == "connection"

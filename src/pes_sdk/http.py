@@ -21,8 +21,11 @@ built on httpx (with HTTP/2 from the ``h2`` package). What it guarantees:
   :class:`HttpTimeout` (no answer in time: the request may have been carried out) or
   :class:`HttpUnavailable` (refused, lost, TLS or proxy failure). Nothing is retried here:
   whether a call may be repeated is the caller's to know;
-* **nothing secret in logs**: bodies and header values are never logged, and the URLs in
-  errors and log lines lose their query strings (tokens travel there with some providers).
+* **nothing secret in logs**: bodies and header values are never logged, a token after
+  ``Bearer`` or ``vapid t=`` in any line of the HTTP stack is masked, and the URLs in
+  errors and log lines lose their query strings (tokens travel there with some providers);
+  a client whose paths carry personal data (APNs' device token, a Web Push endpoint) gives
+  ``redact``, which rewrites the URL wherever this client or httpx shows it.
 
 Importing this module imports httpx: import it where a client is built, not where plugins
 are loaded (``tests/test_plugin_loading_cost.py``). See docs/http-client.md.
@@ -30,16 +33,19 @@ are loaded (``tests/test_plugin_loading_cost.py``). See docs/http-client.md.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email.utils
 import http.cookiejar
 import json as jsonlib
 import logging
 import math
+import re
 import ssl
+import threading
 import time
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Self
 
 import attrs
@@ -219,6 +225,10 @@ class HttpClient:
     :param trust_env: read the proxy variables from the environment.
     :param verify: an :class:`ssl.SSLContext` that verifies (a test CA's); None: the system's
         store (which honours ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` whatever ``trust_env``).
+    :param redact: rewrites a URL or a path (already without its query string) before it is
+        shown: in this client's errors and log lines, and in httpx's line of each request
+        this client sends. For paths that carry personal data or secrets, e.g.
+        ``lambda url: url.replace(token, "…")``. None: shown as they are.
     """
 
     def __init__(
@@ -232,8 +242,10 @@ class HttpClient:
         proxy: str | None = None,
         trust_env: bool = True,
         verify: ssl.SSLContext | None = None,
+        redact: Callable[[str], str] | None = None,
     ) -> None:
         self.timeout = _positive_seconds(timeout, "timeout: every HTTP call needs one; it")
+        self._redact = redact
         parts = urllib.parse.urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {safe_url(base_url)!r}")
@@ -288,6 +300,8 @@ class HttpClient:
         if json is not None and content is not None:
             raise ValueError("give json or content, not both")
         shown = _safe_path(path)
+        if self._redact is not None:
+            shown = self._redact(shown)
         if _is_absolute(path):
             url = path
         elif path == "" or path.startswith(("/", "?")):
@@ -304,9 +318,10 @@ class HttpClient:
         where = {"name": self.name, "method": method, "path": shown}
         started = time.perf_counter()
         try:
-            answer = self._client.request(
-                method, url, content=data, headers=all_headers, timeout=httpx.Timeout(seconds)
-            )
+            with _redacting(self._redact):
+                answer = self._client.request(
+                    method, url, content=data, headers=all_headers, timeout=httpx.Timeout(seconds)
+                )
         except httpx.TimeoutException as exc:
             phase = _TIMEOUT_PHASES.get(type(exc), "")
             raise HttpTimeout(
@@ -365,14 +380,36 @@ _TIMEOUT_PHASES: dict[type[Exception], str] = {
 }
 
 
+# The redactor of the client sending in this thread: httpx logs a request in the thread
+# that sends it (the kit's client is synchronous), so the filter knows whose URL it is.
+_SENDING = threading.local()
+
+
+@contextlib.contextmanager
+def _redacting(redact: Callable[[str], str] | None) -> Iterator[None]:
+    """Makes ``redact`` this thread's redactor while a request is sent."""
+    previous = getattr(_SENDING, "redact", None)
+    _SENDING.redact = redact
+    try:
+        yield
+    finally:
+        _SENDING.redact = previous
+
+
+# a token after "Bearer " (OAuth2, APNs' JWT, RuStore's) or "vapid t=" (Web Push)
+_CREDENTIAL = re.compile(r"(?i)(\bbearer |\bvapid t=)[A-Za-z0-9._~+/=-]+")
+
+
 class _NoSecretsInLogs(logging.Filter):
-    """Keeps query strings and response header values out of httpx's and httpcore's logs.
+    """Keeps query strings, header values and credentials out of the HTTP stack's logs.
 
     httpx logs every request's full URL at INFO (``HTTP Request: POST https://…?token=…``),
     httpcore every answer's headers at DEBUG, and over HTTP/2 hpack every header it encodes
     or decodes (``authorization: bearer …``, an APNs device token in ``:path``): an operator
-    who turns logging up must not find tokens there. The records are rewritten, never
-    dropped; nothing else is changed.
+    who turns logging up must not find tokens there. httpx's URL also goes through the
+    ``redact`` of the client sending it, and a token after ``Bearer`` or ``vapid t=`` in any
+    other line is masked (no line of today's stack carries one; a newer one's might). The
+    records are rewritten, never dropped; nothing else is changed.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -381,13 +418,24 @@ class _NoSecretsInLogs(logging.Filter):
             record.args = ()
         elif record.name == "httpx" and isinstance(record.args, tuple) and len(record.args) > 1:
             args = list(record.args)
-            args[1] = safe_url(str(args[1]))
+            url = safe_url(str(args[1]))
+            redact: Callable[[str], str] | None = getattr(_SENDING, "redact", None)
+            args[1] = url if redact is None else redact(url)
             record.args = tuple(args)
         elif isinstance(record.msg, str) and record.msg.startswith(
             "receive_response_headers.complete"
         ):
             record.msg = "receive_response_headers.complete (headers not logged)"
             record.args = ()
+        else:
+            try:
+                text = record.getMessage()
+            except Exception:  # a broken record is the logging module's to report, not ours
+                return True
+            masked = _CREDENTIAL.sub(r"\1…", text)
+            if masked != text:
+                record.msg = masked
+                record.args = ()
         return True
 
 

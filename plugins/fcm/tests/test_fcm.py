@@ -49,6 +49,21 @@ def push(to: str, **extra: object) -> Notification:
 # -- the message ---------------------------------------------------------------------------
 
 
+def settings_error(harness: FcmHarness, **change: str) -> ChannelError:
+    """What a push raises through a channel built with the harness's settings and
+    ``change`` (the harness's own channel when no change): a plain :class:`ChannelError`,
+    the settings' fault, neither a dead token nor a temporary failure."""
+    channel = FcmFactory().create({**harness.settings, **change}) if change else harness.channel
+    try:
+        with pytest.raises(ChannelError) as caught:
+            channel.send(push(harness.recipient))
+    finally:
+        if change:
+            channel.close()
+    assert type(caught.value) is ChannelError, "no token may be deleted for the settings' fault"
+    return caught.value
+
+
 def test_message_arrives_as_fcm_expects(harness: FcmHarness) -> None:
     notification = push(
         harness.recipient,
@@ -161,10 +176,8 @@ def test_401_fetches_a_new_token_once_and_sends_again(harness: FcmHarness) -> No
 
 def test_401_twice_is_a_settings_error(harness: FcmHarness) -> None:
     harness.simulator.fail_always("unauthenticated")
-    with pytest.raises(ChannelError) as caught:
-        harness.channel.send(push(harness.recipient))
-    assert type(caught.value) is ChannelError
-    assert caught.value.code == "UNAUTHENTICATED"
+    error = settings_error(harness)
+    assert error.code == "UNAUTHENTICATED"
     assert harness.simulator.requests == 2, "one repeat, never more"
     assert harness.simulator.token_exchanges == 2
 
@@ -172,10 +185,8 @@ def test_401_twice_is_a_settings_error(harness: FcmHarness) -> None:
 def test_third_party_auth_error_is_not_retried(harness: FcmHarness) -> None:
     # a 401 about the APNs credentials in the Firebase project: a new token cannot help
     harness.simulator.fail_next("third-party-auth")
-    with pytest.raises(ChannelError) as caught:
-        harness.channel.send(push(harness.recipient))
-    assert type(caught.value) is ChannelError
-    assert caught.value.code == "THIRD_PARTY_AUTH_ERROR"
+    error = settings_error(harness)
+    assert error.code == "THIRD_PARTY_AUTH_ERROR"
     assert harness.simulator.requests == 1
     assert harness.simulator.token_exchanges == 1
 
@@ -188,16 +199,10 @@ def test_key_the_token_endpoint_refuses(tmp_path: Path, harness: FcmHarness) -> 
     ).decode()
     key_file = tmp_path / "other.json"
     key_file.write_text(json.dumps(info))
-    channel = FcmFactory().create({**harness.settings, "service_account_file": str(key_file)})
-    try:
-        with pytest.raises(ChannelError) as caught:
-            channel.send(push(harness.recipient))
-    finally:
-        channel.close()
-    assert type(caught.value) is ChannelError
-    assert caught.value.code == "invalid_grant"
+    error = settings_error(harness, service_account_file=str(key_file))
+    assert error.code == "invalid_grant"
     assert harness.simulator.requests == 0
-    assert info["private_key"].splitlines()[1] not in str(caught.value)
+    assert info["private_key"].splitlines()[1] not in str(error)
 
 
 # -- FCM's answers -------------------------------------------------------------------------
@@ -257,14 +262,8 @@ def test_throttled_and_failing_fcm_is_unavailable(
 
 
 def test_wrong_project_is_a_settings_error_not_a_dead_token(harness: FcmHarness) -> None:
-    channel = FcmFactory().create({**harness.settings, "project_id": "someone-elses"})
-    try:
-        with pytest.raises(ChannelError) as caught:
-            channel.send(push(harness.recipient))
-    finally:
-        channel.close()
-    assert type(caught.value) is ChannelError, "no token may be deleted for a wrong project"
-    assert caught.value.code == "PERMISSION_DENIED"
+    error = settings_error(harness, project_id="someone-elses")
+    assert error.code == "PERMISSION_DENIED"
 
 
 def test_stalled_fcm_is_unavailable_within_the_timeout(harness: FcmHarness) -> None:

@@ -35,6 +35,21 @@ def push(to: str, **extra: object) -> Notification:
     return Notification("push", to, TEXT, **extra)  # type: ignore[arg-type]
 
 
+def settings_error(harness: RuStoreHarness, **change: str) -> ChannelError:
+    """What a push raises through a channel built with the harness's settings and
+    ``change`` (the harness's own channel when no change): a plain :class:`ChannelError`,
+    the settings' fault, neither a dead token nor a temporary failure."""
+    channel = RuStoreFactory().create({**harness.settings, **change}) if change else harness.channel
+    try:
+        with pytest.raises(ChannelError) as caught:
+            channel.send(push(harness.recipient))
+    finally:
+        if change:
+            channel.close()
+    assert type(caught.value) is ChannelError, "no token may be deleted for the settings' fault"
+    return caught.value
+
+
 def test_message_arrives_as_rustore_documents_it(harness: RuStoreHarness) -> None:
     notification = push(
         harness.recipient,
@@ -127,41 +142,21 @@ def test_wrong_service_token_is_a_settings_error(
     harness: RuStoreHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PES_OTHER_TOKEN", "a-revoked-token")
-    channel = RuStoreFactory().create({**harness.settings, "service_token_env": "PES_OTHER_TOKEN"})
-    try:
-        with pytest.raises(ChannelError) as caught:
-            channel.send(push(harness.recipient))
-    finally:
-        channel.close()
-    assert type(caught.value) is ChannelError
-    assert caught.value.code == "UNAUTHENTICATED"
+    error = settings_error(harness, service_token_env="PES_OTHER_TOKEN")
+    assert error.code == "UNAUTHENTICATED"
     assert harness.simulator.requests == 1, "a static token: no repeat"
-    assert "a-revoked-token" not in str(caught.value)
+    assert "a-revoked-token" not in str(error)
 
 
 def test_wrong_project_is_a_settings_error_not_a_dead_token(harness: RuStoreHarness) -> None:
-    channel = RuStoreFactory().create({**harness.settings, "project_id": "someone-elses"})
-    try:
-        with pytest.raises(ChannelError) as caught:
-            channel.send(push(harness.recipient))
-    finally:
-        channel.close()
-    assert type(caught.value) is ChannelError
-    assert caught.value.code == "PERMISSION_DENIED"
+    error = settings_error(harness, project_id="someone-elses")
+    assert error.code == "PERMISSION_DENIED"
 
 
 def test_404_without_an_error_body_is_not_a_dead_token(harness: RuStoreHarness) -> None:
     # a wrong endpoint path: a plain 404 page, which must not delete anybody's token
-    channel = RuStoreFactory().create(
-        {**harness.settings, "endpoint": harness.simulator.endpoint + "/wrong"}
-    )
-    try:
-        with pytest.raises(ChannelError) as caught:
-            channel.send(push(harness.recipient))
-    finally:
-        channel.close()
-    assert type(caught.value) is ChannelError
-    assert caught.value.code == "404"
+    error = settings_error(harness, endpoint=harness.simulator.endpoint + "/wrong")
+    assert error.code == "404"
 
 
 def test_stalled_rustore_is_unavailable_within_the_timeout(harness: RuStoreHarness) -> None:

@@ -8,7 +8,11 @@
 * :mod:`~pes_sdk.notifications.keys`: :class:`SentKeys`, a channel's guard against handing
   one idempotency key over twice;
 * :mod:`~pes_sdk.notifications.retry`: :func:`send_with_retries`, bounded retries that
-  honour the provider's ``retry_after``.
+  honour the provider's ``retry_after``;
+* :mod:`~pes_sdk.notifications.settings`: :class:`~pes_sdk.notifications.settings.ChannelSettings`,
+  the checks every channel factory makes of its settings;
+* :mod:`~pes_sdk.notifications.simulation`: the base of the providers' loopback simulators
+  (imported by tests and harnesses only: it loads an HTTP server).
 
 The kit's default channel is ``outbox`` (distribution ``pes-sdk-outbox``), which appends
 each message as a JSON line to a file; ``email`` (``pes-sdk-email``) sends over SMTP. See
@@ -16,6 +20,7 @@ docs/notifications.md and docs/hooks.md.
 """
 
 from pes_sdk.notifications.contract import (
+    BUTTON_COUNT_KEY,
     KINDS,
     MAX_BUTTONS,
     MAX_COLLAPSE_BYTES,
@@ -28,6 +33,8 @@ from pes_sdk.notifications.contract import (
     NotificationChannel,
     NotificationChannelFactory,
     SendResult,
+    button_data,
+    button_keys,
     check_https_url,
     key_uuid,
 )
@@ -43,6 +50,7 @@ from pes_sdk.notifications.keys import SentKeys
 from pes_sdk.notifications.retry import send_with_retries
 
 __all__ = [
+    "BUTTON_COUNT_KEY",
     "KINDS",
     "MAX_BUTTONS",
     "MAX_COLLAPSE_BYTES",
@@ -62,6 +70,8 @@ __all__ = [
     "SentKeys",
     "UnknownChannel",
     "WrongKind",
+    "button_data",
+    "button_keys",
     "check_https_url",
     "key_uuid",
     "send_with_retries",

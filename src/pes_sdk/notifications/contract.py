@@ -37,6 +37,7 @@ import attrs
 from pes_sdk.notifications.errors import WrongKind
 
 __all__ = [
+    "BUTTON_COUNT_KEY",
     "KINDS",
     "MAX_BUTTONS",
     "MAX_COLLAPSE_BYTES",
@@ -49,6 +50,8 @@ __all__ = [
     "NotificationChannel",
     "NotificationChannelFactory",
     "SendResult",
+    "button_data",
+    "button_keys",
     "check_https_url",
     "key_uuid",
 ]
@@ -253,6 +256,36 @@ def key_uuid(key: str) -> uuid.UUID:
     e-mail's ``Message-ID``. It reveals nothing of the key.
     """
     return uuid.uuid5(_KEY_NAMESPACE, key)
+
+
+#: The data key that says how many buttons a push carries as data ("1" to "3"), see
+#: :func:`button_data`.
+BUTTON_COUNT_KEY = "button_count"
+
+
+def button_keys(n: int) -> tuple[str, str]:
+    """The data keys of button ``n`` (1-based): ``button_<n>_label``, ``button_<n>_url``."""
+    return f"button_{n}_label", f"button_{n}_url"
+
+
+def button_data(notification: Notification) -> dict[str, str]:
+    """``notification.data`` with its buttons added as data keys, for push protocols that
+    have no buttons of their own (FCM, RuStore): the app draws them from
+    :data:`BUTTON_COUNT_KEY` and each button's :func:`button_keys`.
+
+    ValueError for a data key of the notification's own that starts with ``button_``.
+    """
+    data = dict(notification.data)
+    for key in data:
+        if key.startswith("button_"):
+            raise ValueError(f"the data key {key!r} is reserved for buttons")
+    if notification.buttons:
+        data[BUTTON_COUNT_KEY] = str(len(notification.buttons))
+        for n, button in enumerate(notification.buttons, start=1):
+            label, url = button_keys(n)
+            data[label] = button.label
+            data[url] = button.url
+    return data
 
 
 def _aware_utc(_: object, attribute: attrs.Attribute[Any], value: object) -> None:

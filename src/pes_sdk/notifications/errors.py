@@ -22,7 +22,12 @@ raises for a name no installed plugin provides.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pes_sdk.errors import ConfigError, PesError
+
+if TYPE_CHECKING:  # pes_sdk.http imports httpx: not when plugins are loaded
+    from pes_sdk.http import HttpError
 
 __all__ = [
     "ChannelError",
@@ -67,6 +72,36 @@ class ChannelUnavailable(ChannelError):
     ) -> None:
         self.retry_after = retry_after
         super().__init__(message, channel=channel, code=code)
+
+    @classmethod
+    def from_http_error(
+        cls,
+        error: HttpError,
+        provider: str,
+        *,
+        channel: str,
+        timeout: float,
+        code: str = "connection",
+    ) -> ChannelUnavailable:
+        """The failure of a call to ``provider`` that got no answer, from the kit's HTTP
+        client's ``error``: no answer within ``timeout`` seconds (code ``timeout``), or no
+        connection (code ``code``: refused, lost, TLS or proxy failure).
+
+        Only the error's type and timeout phase are kept, never its text (which names the
+        URL): raise the result ``from None``, or outside the ``except`` block, so that the
+        HTTP error is not chained to it either.
+        """
+        from pes_sdk.http import HttpTimeout  # already loaded: the error came from it
+
+        if isinstance(error, HttpTimeout):
+            return cls(
+                f"{provider} did not answer within {timeout:g} s ({error.phase or 'timeout'})",
+                channel=channel,
+                code="timeout",
+            )
+        return cls(
+            f"{provider} cannot be reached ({type(error).__name__})", channel=channel, code=code
+        )
 
 
 class RecipientRefused(ChannelError):

@@ -7,8 +7,9 @@ its own, but for the one case APNs invites: 403 ``ExpiredProviderToken`` means t
 was not accepted, so the token is made anew and the request sent once more.
 
 The device token is personal data (152-ФЗ) and travels in the request path. Nothing here
-logs it or puts it in an error, and :class:`_HideDeviceTokens` keeps it out of the lines
-the HTTP stack itself logs (httpx, httpcore, hpack and the kit's client name the path).
+logs it or puts it in an error, and the client's ``redact`` (:func:`_hide_device_token`)
+keeps it out of the lines the HTTP stack itself logs (the kit's client and httpx name the
+path; hpack's header lines and a provider token after ``bearer`` the kit's client blanks).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 import attrs
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pes_sdk.http import HttpClient, HttpError, HttpResponse, HttpTimeout
+from pes_sdk.http import HttpClient, HttpError, HttpResponse
 from pes_sdk.notifications import (
     ChannelError,
     ChannelUnavailable,
@@ -105,6 +106,7 @@ class ApnsChannel(NotificationChannel):
             name=self.name,
             http2=True,
             verify=context,
+            redact=_hide_device_token,
         )
         self._sent = SentKeys()
 
@@ -169,19 +171,9 @@ class ApnsChannel(NotificationChannel):
             return self._http.send(
                 "POST", f"/3/device/{notification.to}", content=body, headers=headers
             )
-        except HttpTimeout as exc:
-            failure = ChannelUnavailable(
-                f"APNs did not answer within {self.settings.timeout:g} s "
-                f"({exc.phase or 'timeout'})",
-                channel=self.name,
-                code="timeout",
-            )
         except HttpError as exc:
-            # exc's text names the path, and so the device token: only its type is kept
-            failure = ChannelUnavailable(
-                f"APNs cannot be reached ({type(exc).__name__})",
-                channel=self.name,
-                code="unreachable",
+            failure = ChannelUnavailable.from_http_error(
+                exc, "APNs", channel=self.name, timeout=self.settings.timeout, code="unreachable"
             )
         # raised outside the handler, so that the HTTP error (and the path in it) is not
         # chained as this one's context
@@ -198,38 +190,8 @@ def _reason(response: HttpResponse) -> str:
 
 
 _DEVICE_PATH = re.compile(r"(/3/device/)[^\s'\"?#)>,]+")
-_BEARER = re.compile(r"([Bb]earer )[A-Za-z0-9._~+/=-]+")
 
 
-class _HideDeviceTokens(logging.Filter):
-    """Replaces the device token in ``/3/device/<token>`` and a provider token after
-    ``bearer`` in a log line by ``…``.
-
-    The kit's client logs each request's path at DEBUG, httpx its URL at INFO, and hpack each
-    header it decodes (``:path``; ``authorization`` too, in a process that also runs an
-    HTTP/2 server such as the simulator) at DEBUG: an operator who turns logging up must not
-    find device tokens or credentials there. The records are rewritten, never dropped.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            text = record.getMessage()
-        except Exception:  # a broken record is the logging module's to report, not ours
-            return True
-        if "/3/device/" in text or "earer " in text:
-            record.msg = _BEARER.sub(r"\1…", _DEVICE_PATH.sub(r"\1…", text))
-            record.args = ()
-        return True
-
-
-_FILTER = _HideDeviceTokens()
-# A filter on a logger applies to its own records only: each logger that may name the path.
-for _name in (
-    "pes_sdk.http",
-    "httpx",
-    "httpcore.http2",
-    "httpcore.connection",
-    "hpack.hpack",
-    "hpack.table",
-):
-    logging.getLogger(_name).addFilter(_FILTER)
+def _hide_device_token(url: str) -> str:
+    """``url`` with the device token of ``/3/device/<token>`` replaced by ``…``."""
+    return _DEVICE_PATH.sub(r"\1…", url)

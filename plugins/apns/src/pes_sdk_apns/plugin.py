@@ -6,18 +6,16 @@ command loads every plugin, and only :meth:`ApnsFactory.create` needs the channe
 
 from __future__ import annotations
 
-import math
-import os
 import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
 
 from pes_sdk.errors import ConfigError
 from pes_sdk.notifications import NotificationChannelFactory
+from pes_sdk.notifications.settings import ChannelSettings
 from pes_sdk.plugins import hookimpl
 
 if TYPE_CHECKING:
@@ -98,53 +96,37 @@ class ApnsFactory:
         from pes_sdk_apns.channel import ApnsChannel, ApnsSettings
         from pes_sdk_apns.protocol import ENDPOINTS
 
-        unknown = sorted(set(settings) - set(SETTINGS))
-        if unknown:
-            raise ConfigError(
-                f"APNs settings: unknown {', '.join(map(repr, unknown))}; "
-                f"known: {', '.join(SETTINGS)}"
-            )
-        team_id = self._apple_id(settings, "team_id", "the Apple Developer team id")
-        key_id = self._apple_id(settings, "key_id", "the id of the APNs key")
-        key = _load_key(self._key_text(settings), "setting 'key_file' or 'key_env'")
-        bundle_id = settings.get("bundle_id", "").strip()
+        values = ChannelSettings(settings, channel="APNs", known=SETTINGS)
+        team_id = _apple_id(values, "team_id", "the Apple Developer team id")
+        key_id = _apple_id(values, "key_id", "the id of the APNs key")
+        key = _load_key(
+            values.file_or_env("key_file", "key_env", "the .p8 key file"),
+            "setting 'key_file' or 'key_env'",
+        )
+        bundle_id = values.text("bundle_id")
         if not _BUNDLE_ID.fullmatch(bundle_id):
             raise ConfigError(
                 "the APNs channel needs the setting 'bundle_id': the app's bundle id "
                 f"(apns-topic, such as ru.example.zhkh), not {bundle_id!r}"
             )
-        environment = settings.get("environment", "").strip().lower() or "production"
-        if environment not in ENDPOINTS:
-            raise ConfigError(
-                f"APNs setting 'environment': production or sandbox, not {environment!r}"
-            )
-        endpoint = settings.get("endpoint", "").strip() or ENDPOINTS[environment]
+        environment = values.choice("environment", tuple(ENDPOINTS), "production")
+        endpoint = values.text("endpoint", ENDPOINTS[environment])
         parts = urllib.parse.urlsplit(endpoint)
         if parts.scheme != "https" or not parts.hostname or parts.path not in ("", "/"):
-            raise ConfigError(
-                f"APNs setting 'endpoint': an https:// URL of a host (APNs is HTTP/2 over "
-                f"TLS only), not {endpoint!r}"
+            raise values.error(
+                "endpoint",
+                f"an https:// URL of a host (APNs is HTTP/2 over TLS only), not {endpoint!r}",
             )
         if parts.username is not None or parts.query:
-            raise ConfigError("APNs setting 'endpoint': no credentials or query in the URL")
-        ca_file = None
-        if settings.get("ca_file", "").strip():
-            ca_file = Path(settings["ca_file"].strip())
-            if not ca_file.is_file():
-                raise ConfigError(f"APNs setting 'ca_file': {str(ca_file)!r} is not a file")
-        timeout = self._number(settings, "timeout", "10")
-        if not 0 < timeout <= 300:
-            raise ConfigError(
-                f"APNs setting 'timeout': more than 0 and at most 300 s, not {timeout:g}"
-            )
-        ttl = self._number(settings, "ttl", "86400")
-        if not (ttl.is_integer() and 0 <= ttl <= 30 * 86400):
-            raise ConfigError(f"APNs setting 'ttl': whole seconds from 0 to 30 days, not {ttl:g}")
-        category = settings.get("category", "").strip() or "PES_LINKS"
+            raise values.error("endpoint", "no credentials or query in the URL")
+        ca_file = values.file("ca_file")
+        timeout = values.timeout()
+        ttl = values.integer(
+            "ttl", 86400, low=0, high=30 * 86400, span="whole seconds from 0 to 30 days"
+        )
+        category = values.text("category", "PES_LINKS")
         if not _CATEGORY.fullmatch(category):
-            raise ConfigError(
-                f"APNs setting 'category': letters, digits, '_', '-' and '.', not {category!r}"
-            )
+            raise values.error("category", f"letters, digits, '_', '-' and '.', not {category!r}")
         try:
             return ApnsChannel(
                 ApnsSettings(
@@ -154,60 +136,23 @@ class ApnsFactory:
                     topic=bundle_id,
                     endpoint=endpoint.rstrip("/"),
                     timeout=timeout,
-                    ttl=int(ttl),
+                    ttl=ttl,
                     category=category,
                     ca_file=ca_file,
                 )
             )
         except OSError as exc:  # ssl: a ca_file that is not PEM certificates
-            raise ConfigError(f"APNs setting 'ca_file': cannot load it ({exc})") from None
+            raise values.error("ca_file", f"cannot load it ({exc})") from None
 
-    @staticmethod
-    def _apple_id(settings: Mapping[str, str], name: str, what: str) -> str:
-        value = settings.get(name, "").strip()
-        if not _APPLE_ID.fullmatch(value):
-            raise ConfigError(
-                f"the APNs channel needs the setting {name!r}: {what}, 10 capital letters "
-                f"and digits, not {value!r}"
-            )
-        return value
 
-    @staticmethod
-    def _key_text(settings: Mapping[str, str]) -> bytes:
-        key_file = settings.get("key_file", "").strip()
-        key_env = settings.get("key_env", "").strip()
-        if bool(key_file) == bool(key_env):
-            raise ConfigError(
-                "the APNs channel needs one of the settings 'key_file' (the .p8 file's path) "
-                "or 'key_env' (an environment variable holding its text)"
-            )
-        if key_file:
-            try:
-                return Path(key_file).read_bytes()
-            except OSError as exc:
-                raise ConfigError(
-                    f"APNs setting 'key_file': cannot read {key_file!r} "
-                    f"({exc.strerror or type(exc).__name__})"
-                ) from None
-        text = os.environ.get(key_env, "")
-        if not text.strip():
-            raise ConfigError(
-                f"APNs setting 'key_env': the environment variable {key_env!r} is not set"
-            )
-        if "\\n" in text and "\n" not in text:
-            text = text.replace("\\n", "\n")  # a PEM put on one line, as .env files often do
-        return text.encode("utf-8")
-
-    @staticmethod
-    def _number(settings: Mapping[str, str], name: str, default: str) -> float:
-        raw = settings.get(name, "").strip() or default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ConfigError(f"APNs setting {name!r}: not a number: {raw!r}") from None
-        if not math.isfinite(value):
-            raise ConfigError(f"APNs setting {name!r}: not a number: {raw!r}")
-        return value
+def _apple_id(values: ChannelSettings, name: str, what: str) -> str:
+    value = values.text(name)
+    if not _APPLE_ID.fullmatch(value):
+        raise ConfigError(
+            f"the APNs channel needs the setting {name!r}: {what}, 10 capital letters "
+            f"and digits, not {value!r}"
+        )
+    return value
 
 
 @hookimpl

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
-import math
 from collections.abc import Mapping, Sequence
 from email.errors import HeaderParseError
 from email.headerregistry import Address
-from pathlib import Path
 from typing import cast
 
 import attrs
 
 from pes_sdk.errors import ConfigError
 from pes_sdk.notifications import NotificationChannelFactory
+from pes_sdk.notifications.settings import ChannelSettings
 from pes_sdk.plugins import hookimpl
 from pes_sdk_email.channel import DEFAULT_PORTS, KINDS, EmailChannel, EmailSettings, Security
 
@@ -79,54 +78,32 @@ class EmailFactory:
     kinds: tuple[str, ...] = KINDS
 
     def create(self, settings: Mapping[str, str]) -> EmailChannel:
-        unknown = sorted(set(settings) - set(SETTINGS))
-        if unknown:
-            raise ConfigError(
-                f"e-mail settings: unknown {', '.join(map(repr, unknown))}; "
-                f"known: {', '.join(SETTINGS)}"
-            )
-        host = settings.get("host", "").strip()
-        if not host:
-            raise ConfigError("the e-mail channel needs the setting 'host': the SMTP server")
-        security = settings.get("security", "starttls").strip().lower() or "starttls"
-        if security not in DEFAULT_PORTS:
-            raise ConfigError(f"e-mail setting 'security': starttls, tls or none, not {security!r}")
+        values = ChannelSettings(settings, channel="e-mail", known=SETTINGS)
+        host = values.required("host", "the SMTP server")
+        security = values.choice("security", tuple(DEFAULT_PORTS), "starttls")
         if security == "none" and not _loopback(host):
             raise ConfigError(
                 f"e-mail setting 'security' = none sends in the clear: only to a loopback "
                 f"host, not {host!r}; use starttls or tls"
             )
-        port = self._number(settings, "port", str(DEFAULT_PORTS[security]))
-        if not (port.is_integer() and 0 < port < 65536):
-            raise ConfigError(f"e-mail setting 'port': 1 to 65535, not {settings['port']!r}")
-        timeout = self._number(settings, "timeout", "10")
-        if not (0 < timeout <= 300):
-            raise ConfigError(
-                f"e-mail setting 'timeout': more than 0 and at most 300 s, not {timeout:g}"
-            )
+        port = values.integer("port", DEFAULT_PORTS[security], low=1, high=65535)
+        timeout = values.timeout()
         username = settings.get("username", "")
         password = settings.get("password", "")
         if password and not username:
             raise ConfigError("e-mail setting 'password' without 'username'")
-        if not settings.get("from_address", "").strip():
-            raise ConfigError(
-                "the e-mail channel needs the setting 'from_address': the sender's address"
-            )
-        from_name = settings.get("from_name", "").strip()
+        values.required("from_address", "the sender's address")
+        from_name = values.text("from_name")
         if any(c in from_name for c in "\r\n"):
-            raise ConfigError("e-mail setting 'from_name' must be one line")
+            raise values.error("from_name", "must be one line")
         from_address = _address(settings, "from_address", from_name)
-        reply_to = _address(settings, "reply_to") if settings.get("reply_to", "").strip() else ""
-        ca_file = None
-        if settings.get("ca_file", "").strip():
-            ca_file = Path(settings["ca_file"].strip())
-            if not ca_file.is_file():
-                raise ConfigError(f"e-mail setting 'ca_file': {str(ca_file)!r} is not a file")
+        reply_to = _address(settings, "reply_to") if values.given("reply_to") else ""
+        ca_file = values.file("ca_file")
         try:
             return EmailChannel(
                 EmailSettings(
                     host=host,
-                    port=int(port),
+                    port=port,
                     security=cast(Security, security),
                     from_address=from_address,
                     from_name=from_name,
@@ -138,18 +115,7 @@ class EmailFactory:
                 )
             )
         except OSError as exc:  # ssl: a ca_file that is not PEM certificates
-            raise ConfigError(f"e-mail setting 'ca_file': cannot load it ({exc})") from None
-
-    @staticmethod
-    def _number(settings: Mapping[str, str], name: str, default: str) -> float:
-        raw = settings.get(name, "").strip() or default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ConfigError(f"e-mail setting {name!r}: not a number: {raw!r}") from None
-        if not math.isfinite(value):
-            raise ConfigError(f"e-mail setting {name!r}: not a number: {raw!r}")
-        return value
+            raise values.error("ca_file", f"cannot load it ({exc})") from None
 
 
 @hookimpl

@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pes_sdk.errors import ConfigError
 from pes_sdk.http import HttpClient, HttpError, HttpResponse, HttpTimeout
 from pes_sdk.notifications import ChannelError, ChannelUnavailable
+from pes_sdk.notifications.settings import is_loopback_url
 
 __all__ = [
     "GRANT_TYPE",
@@ -58,14 +59,6 @@ TOKEN_LIFETIME = 3600
 REFRESH_MARGIN = 300.0
 
 _REQUIRED = ("type", "project_id", "private_key", "client_email", "token_uri")
-
-
-def is_loopback_url(url: str) -> bool:
-    """Whether ``url``'s host is a loopback address or ``localhost``."""
-    host = (urllib.parse.urlsplit(url).hostname or "").lower()
-    if host in ("localhost", "127.0.0.1", "::1"):
-        return True
-    return host.startswith("127.")
 
 
 def _check_https(url: str, what: str) -> str:

@@ -48,8 +48,9 @@ from typing import Any
 
 import attrs
 
-from pes_sdk.http import HttpClient, HttpError, HttpResponse, HttpTimeout
+from pes_sdk.http import HttpClient, HttpError, HttpResponse
 from pes_sdk.notifications import (
+    BUTTON_COUNT_KEY,
     ChannelError,
     ChannelUnavailable,
     DeadRecipient,
@@ -58,6 +59,8 @@ from pes_sdk.notifications import (
     RecipientRefused,
     SendResult,
     SentKeys,
+    button_data,
+    button_keys,
 )
 from pes_sdk_fcm.auth import AccessTokens, ServiceAccount
 
@@ -78,8 +81,6 @@ log = logging.getLogger(__name__)
 KINDS: tuple[str, ...] = ("push",)
 #: FCM's API host.
 DEFAULT_ENDPOINT = "https://fcm.googleapis.com"
-#: The data key that says how many buttons the message has ("0" to "3").
-BUTTON_COUNT_KEY = "button_count"
 _FCM_ERROR = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 _BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
 # FCM refuses data keys it uses itself: "from", "gcm", anything starting with "google"
@@ -88,23 +89,11 @@ RESERVED_DATA_KEYS = ("from", "gcm", "message_type")
 _INVALID_TOKEN_TEXT = re.compile(r"registration token", re.IGNORECASE)
 
 
-def button_keys(n: int) -> tuple[str, str]:
-    """The data keys of button ``n`` (1-based): ``button_<n>_label``, ``button_<n>_url``."""
-    return f"button_{n}_label", f"button_{n}_url"
-
-
 def _data(notification: Notification) -> dict[str, str]:
-    data = dict(notification.data)
-    for key in data:
-        if key in RESERVED_DATA_KEYS or key.startswith("google") or key.startswith("button_"):
-            raise ValueError(f"the data key {key!r} is reserved (by FCM, or for buttons)")
-    if notification.buttons:
-        data[BUTTON_COUNT_KEY] = str(len(notification.buttons))
-        for n, button in enumerate(notification.buttons, start=1):
-            label, url = button_keys(n)
-            data[label] = button.label
-            data[url] = button.url
-    return data
+    for key in notification.data:
+        if key in RESERVED_DATA_KEYS or key.startswith("google"):
+            raise ValueError(f"the data key {key!r} is reserved by FCM")
+    return button_data(notification)
 
 
 def build_message(notification: Notification) -> dict[str, Any]:
@@ -226,15 +215,9 @@ class FcmChannel(NotificationChannel):
                 json=body,
                 headers={"Authorization": f"Bearer {token}"},
             )
-        except HttpTimeout:
-            raise ChannelUnavailable(
-                f"FCM did not answer within {self.timeout:g} s", channel=self.name, code="timeout"
-            ) from None
         except HttpError as exc:
-            raise ChannelUnavailable(
-                f"FCM cannot be reached ({type(exc).__name__})",
-                channel=self.name,
-                code="connection",
+            raise ChannelUnavailable.from_http_error(
+                exc, "FCM", channel=self.name, timeout=self.timeout
             ) from None
 
     def _error(self, answer: HttpResponse) -> ChannelError:

@@ -6,15 +6,14 @@ command): the channel, httpx, PyJWT and cryptography come in when a channel is b
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
 
-from pes_sdk.errors import ConfigError
 from pes_sdk.notifications import NotificationChannelFactory
+from pes_sdk.notifications.settings import ChannelSettings
 from pes_sdk.plugins import hookimpl
 
 if TYPE_CHECKING:
@@ -46,43 +45,22 @@ class FcmFactory:
     kinds: tuple[str, ...] = ("push",)
 
     def create(self, settings: Mapping[str, str]) -> FcmChannel:
-        from pes_sdk_fcm.auth import ServiceAccount, is_loopback_url
+        from pes_sdk_fcm.auth import ServiceAccount
         from pes_sdk_fcm.channel import DEFAULT_ENDPOINT, FcmChannel, FcmSettings
 
-        unknown = sorted(set(settings) - set(SETTINGS))
-        if unknown:
-            raise ConfigError(
-                f"FCM settings: unknown {', '.join(map(repr, unknown))}; "
-                f"known: {', '.join(SETTINGS)}"
-            )
-        path = settings.get("service_account_file", "").strip()
-        if not path:
-            raise ConfigError(
-                "the FCM channel needs the setting 'service_account_file': the path of the "
-                "service account's JSON key"
-            )
+        values = ChannelSettings(settings, channel="FCM", known=SETTINGS)
+        path = values.required("service_account_file", "the path of the service account's JSON key")
         account = ServiceAccount.from_file(Path(path).expanduser())
-        project_id = settings.get("project_id", "").strip() or account.project_id
+        project_id = values.text("project_id", account.project_id)
         if not all(c.isalnum() or c in "-_." for c in project_id):
-            raise ConfigError(f"FCM setting 'project_id': not a project id: {project_id!r}")
-        endpoint = settings.get("endpoint", "").strip().rstrip("/") or DEFAULT_ENDPOINT
-        if not (
-            endpoint.startswith("https://")
-            or (endpoint.startswith("http://") and is_loopback_url(endpoint))
-        ):
-            raise ConfigError(
-                f"FCM setting 'endpoint': an https URL (http only to a loopback host), "
-                f"not {endpoint!r}"
-            )
-        raw = settings.get("timeout", "").strip() or "10"
-        try:
-            timeout = float(raw)
-        except ValueError:
-            raise ConfigError(f"FCM setting 'timeout': not a number: {raw!r}") from None
-        if not (math.isfinite(timeout) and 0 < timeout <= 300):
-            raise ConfigError(f"FCM setting 'timeout': more than 0 and at most 300 s, not {raw}")
+            raise values.error("project_id", f"not a project id: {project_id!r}")
         return FcmChannel(
-            FcmSettings(account=account, project_id=project_id, endpoint=endpoint, timeout=timeout)
+            FcmSettings(
+                account=account,
+                project_id=project_id,
+                endpoint=values.endpoint(DEFAULT_ENDPOINT),
+                timeout=values.timeout(),
+            )
         )
 
 

@@ -1,7 +1,7 @@
 """FCM HTTP v1 and Google's OAuth2 token endpoint, simulated on loopback.
 
 :class:`FcmSimulator` is a real HTTP server on ``127.0.0.1`` (built on
-:mod:`pes_sdk.gateways.simulation`) that answers as the two Google services the channel
+:mod:`pes_sdk.notifications.simulation`) that answers as the two Google services the channel
 talks to:
 
 * ``POST /token``: the JWT bearer grant. It checks the assertion as Google does: RS256
@@ -40,13 +40,14 @@ import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from pes_sdk.gateways.simulation import LoopbackServer, SimulatorHandler
+from pes_sdk.gateways.simulation import SimulatorHandler
+from pes_sdk.notifications.simulation import STALL, ProviderHarness, ProviderSimulator
 from pes_sdk_fcm.auth import GRANT_TYPE, SCOPE, TOKEN_LIFETIME
 
 __all__ = [
@@ -122,8 +123,6 @@ FAULTS: dict[str, tuple[int, str, str, str | None, str | None]] = {
         None,
     ),
 }
-#: besides :data:`FAULTS`: never answer (until :meth:`FcmSimulator.heal`)
-STALL = "stall"
 
 
 def device_token(n: int) -> str:
@@ -429,8 +428,7 @@ class _Handler(SimulatorHandler):
 
     def _messages_send(self, project: str, body: bytes) -> None:
         sim = self.sim
-        with sim._lock:
-            sim.requests += 1
+        sim.count_request()
         auth = self.headers.get("Authorization", "")
         token = auth[7:] if auth.startswith("Bearer ") else ""
         with sim._lock:
@@ -448,9 +446,8 @@ class _Handler(SimulatorHandler):
                 [],
             )
             return
-        fault, retry_after = sim._take()
+        fault, retry_after = sim.next_fault()
         if fault == STALL:
-            sim._wait_for_heal()
             self.close_connection = True  # never answered, as a stalled server
             return
         if fault is not None:
@@ -476,21 +473,21 @@ class _Handler(SimulatorHandler):
             if not _TOKEN_SHAPE.fullmatch(target):
                 self._fcm_error("invalid-token")
                 return
-            with sim._lock:
-                gone = target in sim._unregistered
-            if gone:
-                self._fcm_error("unregistered")
+            dead = sim.fault_for(target)
+            if dead is not None:
+                self._fcm_error(dead)
                 return
-        with sim._lock:
-            number = next(sim._ids)
-            if not request.get("validate_only"):
-                sim.messages.append(message)
-                sim.raw.append(body)
+        number = next(sim._ids)
+        if not request.get("validate_only"):
+            sim.record(message, body)
         self._json(200, {"name": f"projects/{project}/messages/0:{number}%{secrets.token_hex(8)}"})
 
 
-class FcmSimulator(LoopbackServer):
+class FcmSimulator(ProviderSimulator[dict[str, Any]]):
     """FCM HTTP v1 and Google's token endpoint on ``127.0.0.1``.
+
+    :attr:`messages` are the ``message`` objects of the accepted requests, as parsed;
+    :attr:`raw` their bodies; :attr:`requests` counts ``messages:send`` calls.
 
     :param project_id: the Firebase project it serves.
     :param token_lifetime: seconds an access token is good for (Google: 3600).
@@ -499,36 +496,15 @@ class FcmSimulator(LoopbackServer):
     def __init__(
         self, *, project_id: str = PROJECT_ID, token_lifetime: int = 3599, port: int = 0
     ) -> None:
-        sim = self
-
-        class Handler(_Handler):
-            pass
-
-        Handler.sim = sim
-        super().__init__(Handler, port=port, name="fcm-simulator")
+        super().__init__(_Handler, faults=FAULTS, port=port, name="fcm-simulator")
         self.project_id = project_id
         self.token_lifetime = token_lifetime
         self._lock = threading.Lock()
         self._tokens: dict[str, float] = {}
-        self._unregistered: set[str] = set()
-        self._faults: list[tuple[str, int | None]] = []
-        self._always: tuple[str, int | None] | None = None
-        self._healed = threading.Condition(self._lock)
-        self._heal_round = 0
         self._ids = itertools.count(1_700_000_000_000_000)
-        #: accepted messages: the ``message`` object of each request, as parsed
-        self.messages: list[dict[str, Any]] = []
-        #: the raw bodies of the accepted requests
-        self.raw: list[bytes] = []
         #: every access token issued (the harness's secrets)
         self.issued_tokens: list[str] = []
-        self.requests = 0
         self.token_exchanges = 0
-
-    @property
-    def endpoint(self) -> str:
-        """The channel's ``endpoint`` setting."""
-        return self.root_url
 
     @property
     def token_uri(self) -> str:
@@ -569,60 +545,12 @@ class FcmSimulator(LoopbackServer):
 
     def unregister(self, token: str) -> None:
         """From now on, ``token`` answers 404 ``UNREGISTERED`` (the app was removed)."""
-        with self._lock:
-            self._unregistered.add(token)
+        self.fail_for(token, "unregistered")
 
     def revoke_tokens(self) -> None:
         """Every access token issued so far stops working (answers 401)."""
         with self._lock:
             self._tokens.clear()
-
-    def fail_next(self, fault: str, *, times: int = 1, retry_after: int | None = None) -> None:
-        """The next ``times`` sends answer ``fault`` (a :data:`FAULTS` name or ``stall``)."""
-        self._known(fault)
-        with self._lock:
-            self._faults.extend([(fault, retry_after)] * times)
-
-    def fail_always(self, fault: str, *, retry_after: int | None = None) -> None:
-        """Every send answers ``fault`` until :meth:`heal`."""
-        self._known(fault)
-        with self._lock:
-            self._always = (fault, retry_after)
-
-    def heal(self) -> None:
-        """Answer normally again; every stalled request ends (unanswered)."""
-        with self._lock:
-            self._faults.clear()
-            self._always = None
-            self._heal_round += 1
-            self._healed.notify_all()
-
-    def stop(self) -> None:
-        self.heal()
-        super().stop()
-
-    @staticmethod
-    def _known(fault: str) -> None:
-        if fault != STALL and fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; known: {', '.join([*FAULTS, STALL])}")
-
-    def _take(self) -> tuple[str | None, int | None]:
-        with self._lock:
-            if self._faults:
-                return self._faults.pop(0)
-            if self._always is not None:
-                return self._always
-            return None, None
-
-    def _wait_for_heal(self, limit: float = 60.0) -> None:
-        deadline = time.monotonic() + limit
-        with self._lock:
-            round_ = self._heal_round
-            while self._heal_round == round_:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                self._healed.wait(left)
 
 
 # -- the conformance harness ---------------------------------------------------------------
@@ -637,11 +565,11 @@ _ANSWERS = {
 }
 
 
-class FcmHarness:
+class FcmHarness(ProviderHarness[FcmSimulator, Any]):
     """An FCM channel configured against a fresh :class:`FcmSimulator` (see
     :class:`pes_sdk_conformance.notifications.ChannelHarness`)."""
 
-    kind = "push"
+    answers = _ANSWERS
 
     def __init__(
         self,
@@ -654,6 +582,7 @@ class FcmHarness:
     ) -> None:
         from pes_sdk_fcm.plugin import FcmFactory
 
+        super().__init__()
         self.timeout = timeout
         self.recipient = device_token(1)
         self.simulator = FcmSimulator(token_lifetime=token_lifetime).start()
@@ -671,30 +600,3 @@ class FcmHarness:
         pem = self.simulator.service_account()["private_key"]
         lines = [line for line in pem.splitlines() if line and not line.startswith("-----")]
         return (pem, *lines[:3], *self.simulator.issued_tokens)
-
-    def requests(self) -> int:
-        return self.simulator.requests
-
-    def received(self) -> int:
-        return len(self.simulator.messages)
-
-    def fail_next(self, answer: str, *, times: int = 1, retry_after: int | None = None) -> bool:
-        self.simulator.fail_next(_ANSWERS[answer], times=times, retry_after=retry_after)
-        return True
-
-    def fail_always(self, answer: str, *, retry_after: int | None = None) -> bool:
-        self.simulator.fail_always(_ANSWERS[answer], retry_after=retry_after)
-        return True
-
-    def heal(self) -> None:
-        self.simulator.heal()
-
-    def close(self) -> None:
-        self.channel.close()
-        self.simulator.stop()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -43,8 +43,9 @@ from typing import Any
 
 import attrs
 
-from pes_sdk.http import HttpClient, HttpError, HttpResponse, HttpTimeout
+from pes_sdk.http import HttpClient, HttpError, HttpResponse
 from pes_sdk.notifications import (
+    BUTTON_COUNT_KEY,
     ChannelError,
     ChannelUnavailable,
     DeadRecipient,
@@ -53,6 +54,8 @@ from pes_sdk.notifications import (
     RecipientRefused,
     SendResult,
     SentKeys,
+    button_data,
+    button_keys,
     key_uuid,
 )
 
@@ -72,13 +75,6 @@ log = logging.getLogger(__name__)
 KINDS: tuple[str, ...] = ("push",)
 #: RuStore Push's API host.
 DEFAULT_ENDPOINT = "https://vkpns.rustore.ru"
-#: The data key that says how many buttons the message has ("0" to "3").
-BUTTON_COUNT_KEY = "button_count"
-
-
-def button_keys(n: int) -> tuple[str, str]:
-    """The data keys of button ``n`` (1-based): ``button_<n>_label``, ``button_<n>_url``."""
-    return f"button_{n}_label", f"button_{n}_url"
 
 
 def build_message(notification: Notification) -> dict[str, Any]:
@@ -92,16 +88,7 @@ def build_message(notification: Notification) -> dict[str, Any]:
     if notification.image:
         shown["image"] = notification.image
     message: dict[str, Any] = {"token": notification.to, "notification": shown}
-    data = dict(notification.data)
-    for key in data:
-        if key.startswith("button_"):
-            raise ValueError(f"the data key {key!r} is reserved for buttons")
-    if notification.buttons:
-        data[BUTTON_COUNT_KEY] = str(len(notification.buttons))
-        for n, button in enumerate(notification.buttons, start=1):
-            label, url = button_keys(n)
-            data[label] = button.label
-            data[url] = button.url
+    data = button_data(notification)
     if data:
         message["data"] = data
     if notification.image:
@@ -163,17 +150,9 @@ class RuStoreChannel(NotificationChannel):
                 json=body,
                 headers={"Authorization": f"Bearer {self.settings.service_token}"},
             )
-        except HttpTimeout:
-            raise ChannelUnavailable(
-                f"RuStore did not answer within {self.timeout:g} s",
-                channel=self.name,
-                code="timeout",
-            ) from None
         except HttpError as exc:
-            raise ChannelUnavailable(
-                f"RuStore cannot be reached ({type(exc).__name__})",
-                channel=self.name,
-                code="connection",
+            raise ChannelUnavailable.from_http_error(
+                exc, "RuStore", channel=self.name, timeout=self.timeout
             ) from None
         if answer.status != 200:
             raise self._error(answer)

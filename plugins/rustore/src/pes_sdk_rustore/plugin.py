@@ -6,10 +6,6 @@ command): the channel and httpx come in when a channel is built.
 
 from __future__ import annotations
 
-import math
-import os
-import re
-import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -17,6 +13,7 @@ import attrs
 
 from pes_sdk.errors import ConfigError
 from pes_sdk.notifications import NotificationChannelFactory
+from pes_sdk.notifications.settings import ChannelSettings
 from pes_sdk.plugins import hookimpl
 
 if TYPE_CHECKING:
@@ -28,12 +25,6 @@ __all__ = ["DEFAULT_TOKEN_ENV", "SETTINGS", "RuStoreFactory", "pes_notification_
 SETTINGS = ("project_id", "service_token_env", "endpoint", "timeout")
 #: The environment variable the service token is read from unless ``service_token_env`` says.
 DEFAULT_TOKEN_ENV = "PES_RUSTORE_SERVICE_TOKEN"
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
-
-
-def _loopback(url: str) -> bool:
-    host = (urllib.parse.urlsplit(url).hostname or "").lower()
-    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 @attrs.frozen
@@ -59,57 +50,26 @@ class RuStoreFactory:
     def create(self, settings: Mapping[str, str]) -> RuStoreChannel:
         from pes_sdk_rustore.channel import DEFAULT_ENDPOINT, RuStoreChannel, RuStoreSettings
 
-        unknown = sorted(set(settings) - set(SETTINGS))
-        if unknown:
-            hint = (
-                " (put the token in an environment variable)" if "service_token" in unknown else ""
-            )
-            raise ConfigError(
-                f"RuStore settings: unknown {', '.join(map(repr, unknown))}{hint}; "
-                f"known: {', '.join(SETTINGS)}"
-            )
-        project_id = settings.get("project_id", "").strip()
-        if not project_id:
-            raise ConfigError(
-                "the RuStore channel needs the setting 'project_id': the push project's id"
-            )
+        values = ChannelSettings(
+            settings,
+            channel="RuStore",
+            known=SETTINGS,
+            hints={"service_token": "put the token in an environment variable"},
+        )
+        project_id = values.required("project_id", "the push project's id")
         if not all(c.isalnum() or c in "-_." for c in project_id):
-            raise ConfigError(f"RuStore setting 'project_id': not a project id: {project_id!r}")
-        env = settings.get("service_token_env", "").strip() or DEFAULT_TOKEN_ENV
-        if not _ENV_NAME.fullmatch(env):
-            raise ConfigError(
-                f"RuStore setting 'service_token_env': the name of an environment variable, "
-                f"not {env!r}"
-            )
-        token = os.environ.get(env, "").strip()
-        if not token:
-            raise ConfigError(
-                f"the RuStore channel reads its service token from the environment variable "
-                f"{env}, which is not set"
-            )
+            raise values.error("project_id", f"not a project id: {project_id!r}")
+        token = values.secret_env(
+            "service_token_env", "service token", default=DEFAULT_TOKEN_ENV
+        ).strip()
         if any(c.isspace() or ord(c) < 0x21 or ord(c) > 0x7E for c in token):
-            raise ConfigError(f"the service token in {env} has characters a token cannot have")
-        endpoint = settings.get("endpoint", "").strip().rstrip("/") or DEFAULT_ENDPOINT
-        if not (
-            endpoint.startswith("https://")
-            or (endpoint.startswith("http://") and _loopback(endpoint))
-        ):
-            raise ConfigError(
-                f"RuStore setting 'endpoint': an https URL (http only to a loopback host), "
-                f"not {endpoint!r}"
-            )
-        raw = settings.get("timeout", "").strip() or "10"
-        try:
-            timeout = float(raw)
-        except ValueError:
-            raise ConfigError(f"RuStore setting 'timeout': not a number: {raw!r}") from None
-        if not (math.isfinite(timeout) and 0 < timeout <= 300):
-            raise ConfigError(
-                f"RuStore setting 'timeout': more than 0 and at most 300 s, not {raw}"
-            )
+            raise ConfigError("the RuStore service token has characters a token cannot have")
         return RuStoreChannel(
             RuStoreSettings(
-                project_id=project_id, service_token=token, endpoint=endpoint, timeout=timeout
+                project_id=project_id,
+                service_token=token,
+                endpoint=values.endpoint(DEFAULT_ENDPOINT),
+                timeout=values.timeout(),
             )
         )
 

@@ -1,7 +1,7 @@
 """RuStore Push's ``messages:send``, simulated on loopback.
 
 :class:`RuStoreSimulator` is a real HTTP server on ``127.0.0.1`` (built on
-:mod:`pes_sdk.gateways.simulation`) answering ``POST /v1/projects/{project}/messages:send``
+:mod:`pes_sdk.notifications.simulation`) answering ``POST /v1/projects/{project}/messages:send``
 as RuStore's "Sending push notifications (API)" page describes the request:
 
 * ``Authorization: Bearer <service token>``: another token answers 401 ``UNAUTHENTICATED``,
@@ -27,15 +27,14 @@ the conformance suite.
 from __future__ import annotations
 
 import json
-import os
 import re
-import threading
-import time
 import urllib.parse
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any
 
-from pes_sdk.gateways.simulation import LoopbackServer, SimulatorHandler
+from pes_sdk.gateways.simulation import SimulatorHandler
+from pes_sdk.notifications.simulation import STALL, ProviderHarness, ProviderSimulator
+from pes_sdk_rustore.channel import RuStoreChannel
 
 __all__ = ["FAULTS", "SERVICE_TOKEN", "RuStoreHarness", "RuStoreSimulator", "push_token"]
 
@@ -56,7 +55,6 @@ FAULTS: dict[str, tuple[int, str, str]] = {
     "unauthenticated": (401, "UNAUTHENTICATED", "Invalid service token"),
     "permission-denied": (403, "PERMISSION_DENIED", "Permission denied"),
 }
-STALL = "stall"
 
 _S, _B, _I, _MAP = "string", "bool", "int", "map"
 _SCHEMA: dict[str, dict[str, str]] = {
@@ -137,17 +135,15 @@ class _Handler(SimulatorHandler):
         if method != "POST" or not match:
             self._send(404, b"404 page not found", "text/plain; charset=utf-8")
             return
-        with sim._lock:
-            sim.requests += 1
+        sim.count_request()
         if self.headers.get("Authorization", "") != f"Bearer {sim.service_token}":
             self._error("unauthenticated")
             return
         if urllib.parse.unquote(match.group(1)) != sim.project_id:
             self._error("permission-denied")
             return
-        fault, retry_after = sim._take()
+        fault, retry_after = sim.next_fault()
         if fault == STALL:
-            sim._wait_for_heal()
             self.close_connection = True  # never answered, as a stalled server
             return
         if fault is not None:
@@ -165,99 +161,32 @@ class _Handler(SimulatorHandler):
         except _Invalid as invalid:
             self._error("invalid-argument", message=str(invalid))
             return
-        with sim._lock:
-            gone = message["token"] in sim._unregistered
-        if gone:
-            self._error("not-found")
+        dead = sim.fault_for(message["token"])
+        if dead is not None:
+            self._error(dead)
             return
-        with sim._lock:
-            if not request.get("validate_only"):
-                sim.messages.append(message)
-                sim.raw.append(body)
+        if not request.get("validate_only"):
+            sim.record(message, body)
         self._send(200, b"{}", "application/json; charset=utf-8")
 
 
-class RuStoreSimulator(LoopbackServer):
-    """RuStore Push's ``messages:send`` on ``127.0.0.1``."""
+class RuStoreSimulator(ProviderSimulator[dict[str, Any]]):
+    """RuStore Push's ``messages:send`` on ``127.0.0.1``.
+
+    :attr:`messages` are the ``message`` objects of the accepted requests, as parsed;
+    :attr:`raw` their bodies.
+    """
 
     def __init__(
         self, *, project_id: str = PROJECT_ID, service_token: str = SERVICE_TOKEN, port: int = 0
     ) -> None:
-        class Handler(_Handler):
-            pass
-
-        Handler.sim = self
-        super().__init__(Handler, port=port, name="rustore-simulator")
+        super().__init__(_Handler, faults=FAULTS, port=port, name="rustore-simulator")
         self.project_id = project_id
         self.service_token = service_token
-        self._lock = threading.Lock()
-        self._unregistered: set[str] = set()
-        self._faults: list[tuple[str, int | None]] = []
-        self._always: tuple[str, int | None] | None = None
-        self._healed = threading.Condition(self._lock)
-        self._heal_round = 0
-        #: accepted messages: the ``message`` object of each request, as parsed
-        self.messages: list[dict[str, Any]] = []
-        #: the raw bodies of the accepted requests
-        self.raw: list[bytes] = []
-        self.requests = 0
-
-    @property
-    def endpoint(self) -> str:
-        """The channel's ``endpoint`` setting."""
-        return self.root_url
 
     def unregister(self, token: str) -> None:
         """From now on, ``token`` answers 404 ``NOT_FOUND``."""
-        with self._lock:
-            self._unregistered.add(token)
-
-    def fail_next(self, fault: str, *, times: int = 1, retry_after: int | None = None) -> None:
-        """The next ``times`` sends answer ``fault`` (a :data:`FAULTS` name or ``stall``)."""
-        self._known(fault)
-        with self._lock:
-            self._faults.extend([(fault, retry_after)] * times)
-
-    def fail_always(self, fault: str, *, retry_after: int | None = None) -> None:
-        """Every send answers ``fault`` until :meth:`heal`."""
-        self._known(fault)
-        with self._lock:
-            self._always = (fault, retry_after)
-
-    def heal(self) -> None:
-        """Answer normally again; every stalled request ends (unanswered)."""
-        with self._lock:
-            self._faults.clear()
-            self._always = None
-            self._heal_round += 1
-            self._healed.notify_all()
-
-    def stop(self) -> None:
-        self.heal()
-        super().stop()
-
-    @staticmethod
-    def _known(fault: str) -> None:
-        if fault != STALL and fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; known: {', '.join([*FAULTS, STALL])}")
-
-    def _take(self) -> tuple[str | None, int | None]:
-        with self._lock:
-            if self._faults:
-                return self._faults.pop(0)
-            if self._always is not None:
-                return self._always
-            return None, None
-
-    def _wait_for_heal(self, limit: float = 60.0) -> None:
-        deadline = time.monotonic() + limit
-        with self._lock:
-            round_ = self._heal_round
-            while self._heal_round == round_:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                self._healed.wait(left)
+        self.fail_for(token, "not-found")
 
 
 _ANSWERS = {
@@ -269,12 +198,12 @@ _ANSWERS = {
 }
 
 
-class RuStoreHarness:
+class RuStoreHarness(ProviderHarness[RuStoreSimulator, RuStoreChannel]):
     """A RuStore channel configured against a fresh :class:`RuStoreSimulator` (see
     :class:`pes_sdk_conformance.notifications.ChannelHarness`). The service token is put in
     the environment variable ``env`` while the harness lives, as an operator would."""
 
-    kind = "push"
+    answers = _ANSWERS
     secrets = (SERVICE_TOKEN,)
 
     def __init__(
@@ -286,12 +215,11 @@ class RuStoreHarness:
     ) -> None:
         from pes_sdk_rustore.plugin import RuStoreFactory
 
+        super().__init__()
         self.timeout = timeout
         self.recipient = push_token(1)
         self.simulator = RuStoreSimulator().start()
-        self._env = env
-        self._previous = os.environ.get(env)
-        os.environ[env] = SERVICE_TOKEN
+        self.set_env(env, SERVICE_TOKEN)
         self.settings = {
             "project_id": self.simulator.project_id,
             "service_token_env": env,
@@ -300,34 +228,3 @@ class RuStoreHarness:
             **(settings or {}),
         }
         self.channel = RuStoreFactory().create(self.settings)
-
-    def requests(self) -> int:
-        return self.simulator.requests
-
-    def received(self) -> int:
-        return len(self.simulator.messages)
-
-    def fail_next(self, answer: str, *, times: int = 1, retry_after: int | None = None) -> bool:
-        self.simulator.fail_next(_ANSWERS[answer], times=times, retry_after=retry_after)
-        return True
-
-    def fail_always(self, answer: str, *, retry_after: int | None = None) -> bool:
-        self.simulator.fail_always(_ANSWERS[answer], retry_after=retry_after)
-        return True
-
-    def heal(self) -> None:
-        self.simulator.heal()
-
-    def close(self) -> None:
-        self.channel.close()
-        self.simulator.stop()
-        if self._previous is None:
-            os.environ.pop(self._env, None)
-        else:
-            os.environ[self._env] = self._previous
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -233,21 +233,11 @@ class SmscChannel(NotificationChannel):
                 content=body,
                 headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
             )
-        except HttpTimeout as exc:
-            if exc.phase not in ("connect", "pool"):
-                self._unsure(key)
-            raise ChannelUnavailable(
-                f"SMSC did not answer within {self.timeout:g} s",
-                channel=self.name,
-                code="timeout",
-            ) from None
         except HttpError as exc:
-            if not isinstance(exc.__cause__, httpx.ConnectError | httpx.ProxyError):
+            if not _surely_unsent(exc):
                 self._unsure(key)
-            raise ChannelUnavailable(
-                f"SMSC cannot be reached ({type(exc).__name__})",
-                channel=self.name,
-                code="connection",
+            raise ChannelUnavailable.from_http_error(
+                exc, "SMSC", channel=self.name, timeout=self.timeout
             ) from None
 
     def _known(self, phone: str, ident: str) -> bool:
@@ -361,6 +351,14 @@ class SmscChannel(NotificationChannel):
             channel=channel,
             code=word,
         )
+
+
+def _surely_unsent(error: HttpError) -> bool:
+    """Whether a request that failed with ``error`` surely never reached SMSC: no
+    connection was made (or only a free one was waited for), so no SMS can have gone out."""
+    if isinstance(error, HttpTimeout):
+        return error.phase in ("connect", "pool")
+    return isinstance(error.__cause__, httpx.ConnectError | httpx.ProxyError)
 
 
 def _json_object(answer: HttpResponse) -> dict[str, Any] | None:

@@ -6,10 +6,8 @@ command): the channel and httpx come in when a channel is built.
 
 from __future__ import annotations
 
-import math
 import os
 import re
-import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -17,6 +15,7 @@ import attrs
 
 from pes_sdk.errors import ConfigError
 from pes_sdk.notifications import NotificationChannelFactory
+from pes_sdk.notifications.settings import ChannelSettings
 from pes_sdk.plugins import hookimpl
 
 if TYPE_CHECKING:
@@ -38,35 +37,19 @@ SETTINGS = (
 )
 #: Where the API key is read from when no credential setting is given.
 DEFAULT_API_KEY_ENV = "PES_SMSC_API_KEY"
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 # SMSC.ru: "английские буквы, цифры, пробел и некоторые символы; 11 символов или 15 цифр"
 _ALPHA_SENDER = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._\-]{0,10}")
 _DIGIT_SENDER = re.compile(r"[0-9]{1,15}")
 
 
-def _loopback(url: str) -> bool:
-    host = (urllib.parse.urlsplit(url).hostname or "").lower()
-    return host in ("localhost", "::1") or host.startswith("127.")
-
-
-def _secret(settings: Mapping[str, str], name: str) -> str:
+def _secret(values: ChannelSettings, name: str, default_env: str = "") -> str:
     """The secret ``name`` given as a value (the runner's ``secrets_env``) or through
-    ``<name>_env`` (a variable's name); "" when neither is given."""
-    value = settings.get(name, "")
-    env = settings.get(f"{name}_env", "").strip()
-    if value and env:
+    ``<name>_env`` (a variable's name, else ``default_env``); "" when neither is given."""
+    value = values.values.get(name, "")
+    if value and values.given(f"{name}_env"):
         raise ConfigError(f"SMSC settings: give {name!r} or {name + '_env'!r}, not both")
-    if env:
-        if not _ENV_NAME.fullmatch(env):
-            raise ConfigError(
-                f"SMSC setting {name + '_env'!r}: the name of an environment variable, not {env!r}"
-            )
-        value = os.environ.get(env, "")
-        if not value.strip():
-            raise ConfigError(
-                f"the SMSC channel reads its {name} from the environment variable {env}, "
-                f"which is not set"
-            )
+    if values.given(f"{name}_env") or default_env:
+        value = values.secret_env(f"{name}_env", name, default=default_env)
     value = value.strip()
     if any(c.isspace() or ord(c) < 0x20 for c in value):
         raise ConfigError(f"the SMSC {name} has characters it cannot have")
@@ -105,14 +88,9 @@ class SmscFactory:
             SmscSettings,
         )
 
-        unknown = sorted(set(settings) - set(SETTINGS))
-        if unknown:
-            raise ConfigError(
-                f"SMSC settings: unknown {', '.join(map(repr, unknown))}; "
-                f"known: {', '.join(SETTINGS)}"
-            )
-        login = settings.get("login", "").strip()
-        password = _secret(settings, "password")
+        values = ChannelSettings(settings, channel="SMSC", known=SETTINGS)
+        login = values.text("login")
+        password = _secret(values, "password")
         if login or password:
             if not (login and password):
                 raise ConfigError("SMSC settings: 'login' and a password go together")
@@ -121,9 +99,9 @@ class SmscFactory:
             api_key = ""
         else:
             if "api_key" in settings or "api_key_env" in settings:
-                api_key = _secret(settings, "api_key")
+                api_key = _secret(values, "api_key")
             elif os.environ.get(DEFAULT_API_KEY_ENV, "").strip():
-                api_key = _secret({"api_key_env": DEFAULT_API_KEY_ENV}, "api_key")
+                api_key = _secret(values, "api_key", DEFAULT_API_KEY_ENV)
             else:
                 api_key = ""
             if not api_key:
@@ -132,51 +110,23 @@ class SmscFactory:
                     f"default {DEFAULT_API_KEY_ENV}), or 'login' and 'password' (or "
                     f"'password_env')"
                 )
-        sender = settings.get("sender", "").strip()
+        sender = values.text("sender")
         if sender and not (_ALPHA_SENDER.fullmatch(sender) or _DIGIT_SENDER.fullmatch(sender)):
-            raise ConfigError(
-                f"SMSC setting 'sender': at most 11 Latin letters, digits, spaces and ._- "
-                f"(or 15 digits), not {sender!r}"
+            raise values.error(
+                "sender",
+                f"at most 11 Latin letters, digits, spaces and ._- (or 15 digits), not {sender!r}",
             )
-        endpoint = settings.get("endpoint", "").strip().rstrip("/") or DEFAULT_ENDPOINT
-        if not (
-            endpoint.startswith("https://")
-            or (endpoint.startswith("http://") and _loopback(endpoint))
-        ):
-            raise ConfigError(
-                f"SMSC setting 'endpoint': an https URL (http only to a loopback host), "
-                f"not {endpoint!r}"
-            )
-        timeout = _number(settings, "timeout", "10")
-        if not 0 < timeout <= 300:
-            raise ConfigError(
-                f"SMSC setting 'timeout': more than 0 and at most 300 s, not {timeout:g}"
-            )
-        parts = _number(settings, "max_parts", "6")
-        if not (parts.is_integer() and 1 <= parts <= MAX_PARTS):
-            raise ConfigError(f"SMSC setting 'max_parts': 1 to {MAX_PARTS}, not {parts:g}")
         return SmscChannel(
             SmscSettings(
                 login=login,
                 password=password,
                 api_key=api_key,
                 sender=sender,
-                endpoint=endpoint,
-                timeout=timeout,
-                max_parts=int(parts),
+                endpoint=values.endpoint(DEFAULT_ENDPOINT),
+                timeout=values.timeout(),
+                max_parts=values.integer("max_parts", 6, low=1, high=MAX_PARTS),
             )
         )
-
-
-def _number(settings: Mapping[str, str], name: str, default: str) -> float:
-    raw = settings.get(name, "").strip() or default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"SMSC setting {name!r}: not a number: {raw!r}") from None
-    if not math.isfinite(value):
-        raise ConfigError(f"SMSC setting {name!r}: not a number: {raw!r}")
-    return value
 
 
 @hookimpl

@@ -1,7 +1,7 @@
 """SMSC.ru's HTTP API, simulated on loopback.
 
 :class:`SmscSimulator` is a real HTTP server on ``127.0.0.1`` (built on
-:mod:`pes_sdk.gateways.simulation`) answering ``/sys/send.php`` and ``/sys/status.php`` as
+:mod:`pes_sdk.notifications.simulation`) answering ``/sys/send.php`` and ``/sys/status.php`` as
 SMSC.ru's "HTTP/HTTPS протокол" pages describe them:
 
 * parameters in the query string or a form body (``GET`` or ``POST``), percent-encoded in
@@ -37,18 +37,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import threading
 import time
 import urllib.parse
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any
 
 import attrs
 
-from pes_sdk.gateways.simulation import LoopbackServer, SimulatorHandler
+from pes_sdk.gateways.simulation import SimulatorHandler
+from pes_sdk.notifications.simulation import STALL, ProviderHarness, ProviderSimulator
 from pes_sdk_smsc import segments
+from pes_sdk_smsc.channel import SmscChannel
 
 __all__ = [
     "API_KEY",
@@ -85,7 +86,6 @@ HTTP_FAULTS: dict[str, tuple[int, bytes]] = {
     "http-500": (500, b"<html><body>500 Internal Server Error</body></html>"),
     "http-503": (503, b"<html><body>503 Service Temporarily Unavailable</body></html>"),
 }
-STALL = "stall"
 #: the message is accepted and recorded, but the answer never comes (until heal)
 LOST_ANSWER = "lost-answer"
 
@@ -168,8 +168,7 @@ class _Handler(SimulatorHandler):
                 return
             self._status(params, fmt)
             return
-        with sim._lock:
-            sim.requests += 1
+        sim.count_request()
         if not authorised:
             self._error(fmt, "authorise")
             return
@@ -187,9 +186,8 @@ class _Handler(SimulatorHandler):
 
     def _send_sms(self, params: dict[str, str], fmt: str) -> None:
         sim = self.sim
-        fault = sim._take()
+        fault, _ = sim.next_fault()  # SMSC's answers carry no Retry-After
         if fault == STALL:
-            sim._wait_for_heal()
             self.close_connection = True  # never answered, as a stalled server
             return
         if fault in HTTP_FAULTS:
@@ -205,7 +203,7 @@ class _Handler(SimulatorHandler):
             self._error(fmt, refused.fault, params.get("id", ""))
             return
         if fault == LOST_ANSWER:
-            sim._wait_for_heal()
+            sim.wait_for_heal()
             self.close_connection = True
             return
         ident, parts = answer
@@ -231,7 +229,7 @@ class _Handler(SimulatorHandler):
         )
 
 
-class SmscSimulator(LoopbackServer):
+class SmscSimulator(ProviderSimulator[SmsMessage]):
     """SMSC.ru's ``/sys/send.php`` and ``/sys/status.php`` on ``127.0.0.1``.
 
     :param senders: the sender names registered for the account; None: any is taken.
@@ -251,11 +249,8 @@ class SmscSimulator(LoopbackServer):
         concurrency: int | None = 14,
         port: int = 0,
     ) -> None:
-        class Handler(_Handler):
-            pass
-
-        Handler.sim = self
-        super().__init__(Handler, port=port, name="smsc-simulator")
+        faults = (*FAULTS, *HTTP_FAULTS, LOST_ANSWER)
+        super().__init__(_Handler, faults=faults, port=port, name="smsc-simulator")
         self.login = login
         self.password = password
         self.api_key = api_key
@@ -264,84 +259,20 @@ class SmscSimulator(LoopbackServer):
         self.concurrency = concurrency
         self._in_flight = 0
         self._lock = threading.Lock()
-        self._invalid: set[str] = set()
-        self._undeliverable: set[str] = set()
         self._recent: dict[tuple[tuple[str, str], ...], float] = {}
-        self._faults: list[str] = []
-        self._always: str | None = None
-        self._healed = threading.Condition(self._lock)
-        self._heal_round = 0
         self._next_id = 1
-        #: accepted messages, in order
-        self.messages: list[SmsMessage] = []
-        #: requests to send.php that passed authentication or not, whatever the answer
-        self.requests = 0
+        #: requests to status.php (:attr:`requests` counts send.php's)
         self.status_requests = 0
         #: every request: method, path and query string (what SMSC's access log would keep)
         self.calls: list[tuple[str, str, str]] = []
 
-    @property
-    def endpoint(self) -> str:
-        """The channel's ``endpoint`` setting."""
-        return self.root_url
-
     def invalidate(self, phone: str) -> None:
         """From now on, ``phone`` answers error 7 (invalid number)."""
-        with self._lock:
-            self._invalid.add(phone.lstrip("+"))
+        self.fail_for(phone.lstrip("+"), "invalid-number")
 
     def undeliverable(self, phone: str) -> None:
         """From now on, ``phone`` answers error 8 (cannot be delivered)."""
-        with self._lock:
-            self._undeliverable.add(phone.lstrip("+"))
-
-    def fail_next(self, fault: str, *, times: int = 1) -> None:
-        """The next ``times`` sends answer ``fault`` (a :data:`FAULTS` or
-        :data:`HTTP_FAULTS` name, ``stall``: nothing done, no answer, or ``lost-answer``:
-        the message accepted, no answer)."""
-        self._known(fault)
-        with self._lock:
-            self._faults.extend([fault] * times)
-
-    def fail_always(self, fault: str) -> None:
-        """Every send answers ``fault`` until :meth:`heal`."""
-        self._known(fault)
-        with self._lock:
-            self._always = fault
-
-    def heal(self) -> None:
-        """Answer normally again; every stalled request ends (unanswered)."""
-        with self._lock:
-            self._faults.clear()
-            self._always = None
-            self._heal_round += 1
-            self._healed.notify_all()
-
-    def stop(self) -> None:
-        self.heal()
-        super().stop()
-
-    @staticmethod
-    def _known(fault: str) -> None:
-        if fault not in (STALL, LOST_ANSWER) and fault not in FAULTS and fault not in HTTP_FAULTS:
-            known = ", ".join([*FAULTS, *HTTP_FAULTS, STALL, LOST_ANSWER])
-            raise ValueError(f"unknown fault {fault!r}; known: {known}")
-
-    def _take(self) -> str | None:
-        with self._lock:
-            if self._faults:
-                return self._faults.pop(0)
-            return self._always
-
-    def _wait_for_heal(self, limit: float = 60.0) -> None:
-        deadline = time.monotonic() + limit
-        with self._lock:
-            round_ = self._heal_round
-            while self._heal_round == round_:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                self._healed.wait(left)
+        self.fail_for(phone.lstrip("+"), "cannot-deliver")
 
     def _find(self, phone: str, ident: str) -> SmsMessage | None:
         bare = phone.lstrip("+")
@@ -370,10 +301,11 @@ class SmscSimulator(LoopbackServer):
                 raise _Refused("parameters")
             text = segments.fit(text, int(maxsms))
         for phone in phones:
-            if not _PHONE.fullmatch(phone) or phone.lstrip("+") in self._invalid:
+            if not _PHONE.fullmatch(phone):
                 raise _Refused("invalid-number")
-            if phone.lstrip("+") in self._undeliverable:
-                raise _Refused("cannot-deliver")
+            fault = self.fault_for(phone.lstrip("+"))
+            if fault is not None:
+                raise _Refused(fault)
         now = time.monotonic()
         same = tuple(sorted(params.items()))
         with self._lock:
@@ -389,9 +321,7 @@ class SmscSimulator(LoopbackServer):
             parts = segments.count(text).parts
             at = dt.datetime.now(dt.UTC)
             for phone in phones:
-                self.messages.append(
-                    SmsMessage(phone, text, parts, ident, sender, params["charset"], at)
-                )
+                self.record(SmsMessage(phone, text, parts, ident, sender, params["charset"], at))
         return ident, parts * len(phones)
 
 
@@ -404,7 +334,7 @@ _ANSWERS = {
 }
 
 
-class SmscHarness:
+class SmscHarness(ProviderHarness[SmscSimulator, SmscChannel]):
     """An SMSC channel configured against a fresh :class:`SmscSimulator` (see
     :class:`pes_sdk_conformance.notifications.ChannelHarness`). The API key is put in the
     environment variable ``env`` while the harness lives, as an operator would.
@@ -413,7 +343,9 @@ class SmscHarness:
     throttle with one, the harness says it cannot.
     """
 
+    answers = _ANSWERS
     kind = "sms"
+    retry_after = False
     secrets = (API_KEY, PASSWORD)
 
     def __init__(
@@ -426,12 +358,11 @@ class SmscHarness:
     ) -> None:
         from pes_sdk_smsc.plugin import SmscFactory
 
+        super().__init__()
         self.timeout = timeout
         self.recipient = recipient
         self.simulator = SmscSimulator().start()
-        self._env = env
-        self._previous = os.environ.get(env)
-        os.environ[env] = API_KEY
+        self.set_env(env, API_KEY)
         self.settings = {
             "api_key_env": env,
             "sender": "ZhKH-Oplata",
@@ -440,38 +371,3 @@ class SmscHarness:
             **(settings or {}),
         }
         self.channel = SmscFactory().create(self.settings)
-
-    def requests(self) -> int:
-        return self.simulator.requests
-
-    def received(self) -> int:
-        return len(self.simulator.messages)
-
-    def fail_next(self, answer: str, *, times: int = 1, retry_after: int | None = None) -> bool:
-        if retry_after is not None:
-            return False
-        self.simulator.fail_next(_ANSWERS[answer], times=times)
-        return True
-
-    def fail_always(self, answer: str, *, retry_after: int | None = None) -> bool:
-        if retry_after is not None:
-            return False
-        self.simulator.fail_always(_ANSWERS[answer])
-        return True
-
-    def heal(self) -> None:
-        self.simulator.heal()
-
-    def close(self) -> None:
-        self.channel.close()
-        self.simulator.stop()
-        if self._previous is None:
-            os.environ.pop(self._env, None)
-        else:
-            os.environ[self._env] = self._previous
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

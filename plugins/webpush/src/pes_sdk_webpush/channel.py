@@ -8,25 +8,23 @@ Firefox, Apple's for Safari, WNS for Edge.
 
 The subscription is personal data (152-ФЗ): its endpoint identifies one browser of one
 person, its keys open the messages to it. Nothing here logs it or puts it in an error, and
-:class:`_HideEndpoints` keeps the endpoint out of the lines the HTTP stack itself logs (the
-kit's client and httpx name the URL).
+the client's ``redact`` (:func:`_hide_endpoint`) keeps the endpoint's path out of the lines
+the HTTP stack itself logs (the kit's client and httpx name the URL; a VAPID token after
+``vapid t=`` the kit's client masks).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
-import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import attrs
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pes_sdk.http import HttpClient, HttpError, HttpResponse, HttpTimeout
+from pes_sdk.http import HttpClient, HttpError, HttpResponse
 from pes_sdk.notifications import (
     ChannelError,
     ChannelUnavailable,
@@ -110,7 +108,11 @@ class WebPushChannel(NotificationChannel):
         # The base URL is never used: every endpoint is absolute. HTTP/2 where the push
         # service offers it, so that a campaign shares one connection per service.
         self._http = client or HttpClient(
-            "https://push.invalid", timeout=settings.timeout, name=self.name, http2=True
+            "https://push.invalid",
+            timeout=settings.timeout,
+            name=self.name,
+            http2=True,
+            redact=_hide_endpoint,
         )
         self._sent = SentKeys()
 
@@ -185,96 +187,20 @@ class WebPushChannel(NotificationChannel):
     def _post(self, endpoint: str, body: bytes, headers: dict[str, str]) -> HttpResponse:
         failure: ChannelError | None = None
         try:
-            with _hiding(endpoint):
-                return self._http.send("POST", endpoint, content=body, headers=headers)
-        except HttpTimeout as exc:
-            failure = ChannelUnavailable(
-                f"the push service did not answer within {self.timeout:g} s "
-                f"({exc.phase or 'timeout'})",
-                channel=self.name,
-                code="timeout",
-            )
+            return self._http.send("POST", endpoint, content=body, headers=headers)
         except HttpError as exc:
-            # exc's text names the URL, and so the browser: only its type is kept
-            failure = ChannelUnavailable(
-                f"the push service cannot be reached ({type(exc).__name__})",
-                channel=self.name,
-                code="unreachable",
+            failure = ChannelUnavailable.from_http_error(
+                exc, "the push service", channel=self.name, timeout=self.timeout, code="unreachable"
             )
         # raised outside the handler, so that the HTTP error (and the URL in it) is not
         # chained as this one's context
         raise failure
 
 
-# -- keeping endpoints out of the HTTP stack's logs ------------------------------------------
-
-_SENDING = threading.local()
-_VAPID = re.compile(r"(vapid t=)[A-Za-z0-9._~+/=-]+")
-
-
-def _forms(endpoint: str) -> list[str]:
-    """The ways a log line may write the endpoint's path: as given, and as httpx
-    normalises it (percent-encoded); with and without the query. Longest first."""
-    parts = urllib.parse.urlsplit(endpoint)
-    forms = {parts.path, parts.path + ("?" + parts.query if parts.query else "")}
-    try:
-        import httpx
-
-        url = httpx.URL(endpoint)
-        forms |= {url.path, url.raw_path.decode("ascii", "replace")}
-    except Exception:  # a URL httpx refuses fails the request itself, not this
-        pass
-    return sorted((f for f in forms if f and f != "/"), key=len, reverse=True)
-
-
-@contextmanager
-def _hiding(endpoint: str) -> Iterator[None]:
-    previous = getattr(_SENDING, "forms", None)
-    _SENDING.forms = _forms(endpoint)
-    try:
-        yield
-    finally:
-        _SENDING.forms = previous
-
-
-class _HideEndpoints(logging.Filter):
-    """Replaces the path of the endpoint being sent to by ``/…`` in the HTTP stack's log
-    lines, and a VAPID token after ``vapid t=`` by ``…``.
-
-    The kit's client logs each request's URL (without its query) at DEBUG and httpx at
-    INFO: an operator who turns logging up must not find the browsers there. The request
-    is logged in the thread that sends it, so the endpoint is known from the thread.
-    (hpack's header lines, ``:path`` among them, the kit's own filter in
-    :mod:`pes_sdk.http` already blanks.) The records are rewritten, never dropped.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        # (filters run only for records of an enabled level: this costs nothing unless
-        # an operator turned the HTTP stack's logging up)
-        forms: list[str] | None = getattr(_SENDING, "forms", None)
-        try:
-            text = record.getMessage()
-        except Exception:  # a broken record is the logging module's to report, not ours
-            return True
-        changed = text
-        for form in forms or ():
-            changed = changed.replace(form, "/…")
-        if "vapid t=" in changed:
-            changed = _VAPID.sub(r"\1…", changed)
-        if changed != text:
-            record.msg = changed
-            record.args = ()
-        return True
-
-
-_FILTER = _HideEndpoints()
-# A filter on a logger applies to its own records only: each logger that may name the URL.
-for _name in (
-    "pes_sdk.http",
-    "httpx",
-    "httpcore.http11",
-    "httpcore.http2",
-    "httpcore.connection",
-    "httpcore.proxy",
-):
-    logging.getLogger(_name).addFilter(_FILTER)
+def _hide_endpoint(url: str) -> str:
+    """``url`` with its path replaced by ``/…``: a push service's origin is no one's, the
+    path of a subscription's endpoint names one browser."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme and parts.netloc:
+        return urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/…", "", ""))
+    return "/…"

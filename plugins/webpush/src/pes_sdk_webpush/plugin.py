@@ -7,16 +7,14 @@ command loads every plugin, and only :meth:`WebPushFactory.create` needs the cha
 
 from __future__ import annotations
 
-import math
-import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
 
 from pes_sdk.errors import ConfigError
 from pes_sdk.notifications import NotificationChannelFactory
+from pes_sdk.notifications.settings import ChannelSettings
 from pes_sdk.plugins import hookimpl
 
 if TYPE_CHECKING:
@@ -36,8 +34,6 @@ SETTINGS = (
     "timeout",
     "allow_loopback_http",
 )
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("", "0", "false", "no", "off")
 
 
 def load_vapid_key(text: bytes, where: str = "the VAPID key") -> ec.EllipticCurvePrivateKey:
@@ -103,16 +99,12 @@ class WebPushFactory:
         from pes_sdk_webpush.channel import WebPushChannel, WebPushSettings
         from pes_sdk_webpush.protocol import URGENCIES, check_subject
 
-        unknown = sorted(set(settings) - set(SETTINGS))
-        if unknown:
-            raise ConfigError(
-                f"Web Push settings: unknown {', '.join(map(repr, unknown))}; "
-                f"known: {', '.join(SETTINGS)}"
-            )
+        values = ChannelSettings(settings, channel="Web Push", known=SETTINGS)
         key = load_vapid_key(
-            self._key_text(settings), "setting 'vapid_key_file' or 'vapid_key_env'"
+            values.file_or_env("vapid_key_file", "vapid_key_env", "the VAPID private key"),
+            "setting 'vapid_key_file' or 'vapid_key_env'",
         )
-        subject = settings.get("subject", "").strip()
+        subject = values.text("subject")
         try:
             check_subject(subject)
         except ValueError:
@@ -120,73 +112,19 @@ class WebPushFactory:
                 "the Web Push channel needs the setting 'subject': the VAPID contact, "
                 f"mailto: an address or an https: URL, not {subject!r}"
             ) from None
-        ttl = self._number(settings, "ttl", "86400")
-        if not (ttl.is_integer() and 0 <= ttl <= 2_419_200):
-            raise ConfigError(
-                f"Web Push setting 'ttl': whole seconds from 0 to 4 weeks, not {ttl:g}"
-            )
-        urgency = settings.get("urgency", "").strip().lower() or "normal"
-        if urgency not in URGENCIES:
-            raise ConfigError(
-                f"Web Push setting 'urgency': one of {', '.join(URGENCIES)}, not {urgency!r}"
-            )
-        timeout = self._number(settings, "timeout", "10")
-        if not 0 < timeout <= 300:
-            raise ConfigError(
-                f"Web Push setting 'timeout': more than 0 and at most 300 s, not {timeout:g}"
-            )
-        loopback = settings.get("allow_loopback_http", "").strip().lower()
-        if loopback not in _TRUE + _FALSE:
-            raise ConfigError(
-                f"Web Push setting 'allow_loopback_http': true or false, not {loopback!r}"
-            )
+        ttl = values.integer(
+            "ttl", 86400, low=0, high=2_419_200, span="whole seconds from 0 to 4 weeks"
+        )
         return WebPushChannel(
             WebPushSettings(
                 key=key,
                 subject=subject,
-                ttl=int(ttl),
-                urgency=urgency,
-                timeout=timeout,
-                allow_loopback_http=loopback in _TRUE,
+                ttl=ttl,
+                urgency=values.choice("urgency", URGENCIES, "normal"),
+                timeout=values.timeout(),
+                allow_loopback_http=values.flag("allow_loopback_http"),
             )
         )
-
-    @staticmethod
-    def _key_text(settings: Mapping[str, str]) -> bytes:
-        key_file = settings.get("vapid_key_file", "").strip()
-        key_env = settings.get("vapid_key_env", "").strip()
-        if bool(key_file) == bool(key_env):
-            raise ConfigError(
-                "the Web Push channel needs one of the settings 'vapid_key_file' (the VAPID "
-                "private key's path) or 'vapid_key_env' (an environment variable holding it)"
-            )
-        if key_file:
-            try:
-                return Path(key_file).read_bytes()
-            except OSError as exc:
-                raise ConfigError(
-                    f"Web Push setting 'vapid_key_file': cannot read {key_file!r} "
-                    f"({exc.strerror or type(exc).__name__})"
-                ) from None
-        text = os.environ.get(key_env, "")
-        if not text.strip():
-            raise ConfigError(
-                f"Web Push setting 'vapid_key_env': the environment variable {key_env!r} is not set"
-            )
-        if "\\n" in text and "\n" not in text:
-            text = text.replace("\\n", "\n")  # a PEM put on one line, as .env files often do
-        return text.encode("utf-8")
-
-    @staticmethod
-    def _number(settings: Mapping[str, str], name: str, default: str) -> float:
-        raw = settings.get(name, "").strip() or default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ConfigError(f"Web Push setting {name!r}: not a number: {raw!r}") from None
-        if not math.isfinite(value):
-            raise ConfigError(f"Web Push setting {name!r}: not a number: {raw!r}")
-        return value
 
 
 @hookimpl

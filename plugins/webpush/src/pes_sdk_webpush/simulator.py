@@ -1,7 +1,7 @@
 """A Web Push service on loopback, and the browser side of its subscriptions.
 
 :class:`WebPushSimulator` is a real HTTP server on ``127.0.0.1`` (built on
-:mod:`pes_sdk.gateways.simulation`) that plays both ends a test needs:
+:mod:`pes_sdk.notifications.simulation`) that plays both ends a test needs:
 
 * **the browser**: :meth:`~WebPushSimulator.subscribe` does what
   ``pushManager.subscribe()`` does: it makes a P-256 key pair and a 16-byte auth secret
@@ -40,7 +40,7 @@ import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import attrs
 from cryptography.exceptions import InvalidSignature
@@ -48,7 +48,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from pes_sdk.gateways.simulation import LoopbackServer, SimulatorHandler
+from pes_sdk.gateways.simulation import SimulatorHandler
+from pes_sdk.notifications.simulation import STALL, ProviderHarness, ProviderSimulator
+from pes_sdk_webpush.channel import WebPushChannel
 from pes_sdk_webpush.protocol import (
     MAX_BODY_BYTES,
     MAX_TOKEN_LIFETIME,
@@ -78,8 +80,6 @@ FAULTS: dict[str, int] = {
     "forbidden": 403,  # the VAPID key is not the subscription's
     "too-large": 413,
 }
-#: besides :data:`FAULTS`: never answer (until :meth:`WebPushSimulator.heal`)
-STALL = "stall"
 
 _PATH = "/push/"
 
@@ -219,11 +219,9 @@ class _Handler(SimulatorHandler):
             self._answer(404, {"code": 404, "error": "Not Found"})
             return
         sim = self.sim
-        with sim._lock:
-            sim.requests += 1
-        fault, retry_after = sim._take()
+        sim.count_request()
+        fault, retry_after = sim.next_fault()
         if fault == STALL:
-            sim._wait_for_heal()
             self.close_connection = True  # never answered, as a stalled service
             return
         if fault is not None:
@@ -238,35 +236,21 @@ class _Handler(SimulatorHandler):
         self._answer(201, None, Location=message.location, TTL=str(message.ttl))
 
 
-class WebPushSimulator(LoopbackServer):
+class WebPushSimulator(ProviderSimulator[PushMessage]):
     """A push service on ``127.0.0.1`` with the browsers' side of its subscriptions.
 
     :param clock: UNIX seconds for checking the VAPID tokens' ``exp`` (tests move it).
     """
 
     def __init__(self, *, port: int = 0, clock: Callable[[], float] = time.time) -> None:
-        sim = self
-
-        class Handler(_Handler):
-            pass
-
-        Handler.sim = sim
-        super().__init__(Handler, port=port, name="webpush-simulator")
+        super().__init__(_Handler, faults=FAULTS, port=port, name="webpush-simulator")
         self._clock = clock
         self._lock = threading.Lock()
         self._subscriptions: dict[str, _Subscription] = {}
-        self._faults: list[tuple[str, int | None]] = []
-        self._always: tuple[str, int | None] | None = None
-        self._healed = threading.Condition(self._lock)
-        self._heal_round = 0
-        #: every accepted message, decrypted, in order
-        self.messages: list[PushMessage] = []
         #: every VAPID token presented (valid or not): credentials, for leak checks
         self.tokens: list[str] = []
         #: why each refused request was refused (no subscription or key in it)
         self.refusals: list[str] = []
-        #: requests to push endpoints, whatever the answer
-        self.requests = 0
 
     @property
     def origin(self) -> str:
@@ -368,8 +352,7 @@ class WebPushSimulator(LoopbackServer):
             body=body,
             location=f"{self.root_url}/m/{uuid.uuid4()}",
         )
-        with self._lock:
-            self.messages.append(message)
+        self.record(message)
         return message
 
     def _verify(self, authorization: str) -> tuple[dict[str, Any], str]:
@@ -381,56 +364,6 @@ class WebPushSimulator(LoopbackServer):
                 self.tokens.append(token)
         claims, k, _ = _verify_vapid(authorization, audience=self.origin, now=self._clock())
         return claims, k
-
-    # -- faults --------------------------------------------------------------------------
-
-    def fail_next(self, fault: str, *, times: int = 1, retry_after: int | None = None) -> None:
-        """The next ``times`` requests answer ``fault`` (a :data:`FAULTS` name or ``stall``),
-        with ``Retry-After: retry_after`` when given."""
-        self._known(fault)
-        with self._lock:
-            self._faults.extend([(fault, retry_after)] * times)
-
-    def fail_always(self, fault: str, *, retry_after: int | None = None) -> None:
-        """Every request answers ``fault`` until :meth:`heal`."""
-        self._known(fault)
-        with self._lock:
-            self._always = (fault, retry_after)
-
-    def heal(self) -> None:
-        """Answer normally again; every stalled request ends (unanswered)."""
-        with self._lock:
-            self._faults.clear()
-            self._always = None
-            self._heal_round += 1
-            self._healed.notify_all()
-
-    def stop(self) -> None:
-        self.heal()
-        super().stop()
-
-    @staticmethod
-    def _known(fault: str) -> None:
-        if fault != STALL and fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; known: {', '.join([*FAULTS, STALL])}")
-
-    def _take(self) -> tuple[str | None, int | None]:
-        with self._lock:
-            if self._faults:
-                return self._faults.pop(0)
-            if self._always is not None:
-                return self._always
-            return None, None
-
-    def _wait_for_heal(self, limit: float = 60.0) -> None:
-        deadline = time.monotonic() + limit
-        with self._lock:
-            round_ = self._heal_round
-            while self._heal_round == round_:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                self._healed.wait(left)
 
 
 def _topic_ok(topic: str) -> bool:
@@ -463,12 +396,12 @@ _ANSWERS = {
 }
 
 
-class WebPushHarness:
+class WebPushHarness(ProviderHarness[WebPushSimulator, WebPushChannel]):
     """A Web Push channel configured against a fresh :class:`WebPushSimulator`, with one
     subscription made for its VAPID key (see
     :class:`pes_sdk_conformance.notifications.ChannelHarness`)."""
 
-    kind = "push"
+    answers = _ANSWERS
 
     def __init__(
         self,
@@ -480,6 +413,7 @@ class WebPushHarness:
     ) -> None:
         from pes_sdk_webpush.plugin import WebPushFactory
 
+        super().__init__()
         self.timeout = timeout
         self.simulator = WebPushSimulator(clock=clock).start()
         self.key_file = write_vapid_key(folder / "vapid-private.pem")
@@ -510,30 +444,3 @@ class WebPushHarness:
             sub["keys"]["auth"],
             *self.simulator.tokens,
         )
-
-    def requests(self) -> int:
-        return self.simulator.requests
-
-    def received(self) -> int:
-        return len(self.simulator.messages)
-
-    def fail_next(self, answer: str, *, times: int = 1, retry_after: int | None = None) -> bool:
-        self.simulator.fail_next(_ANSWERS[answer], times=times, retry_after=retry_after)
-        return True
-
-    def fail_always(self, answer: str, *, retry_after: int | None = None) -> bool:
-        self.simulator.fail_always(_ANSWERS[answer], retry_after=retry_after)
-        return True
-
-    def heal(self) -> None:
-        self.simulator.heal()
-
-    def close(self) -> None:
-        self.channel.close()
-        self.simulator.stop()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
