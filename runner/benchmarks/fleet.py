@@ -35,8 +35,11 @@ disk: bare durable commits of one small row, one connection, for SQLite (WAL,
 processes (``daemon.engine = "dbos"``, a tick a second, no close grace, a plan every 2 s).
 ``--partners`` partners made from the example's three, ``--close-payments`` paid and
 credited payments booked in their windows of yesterday (as ``close_day.py`` books them),
-then the workers started: seconds from their start to the last registry of the day, and
-from the first registry to the last. ``--quick``: 12 partners, 1,000 payments.
+then the workers started: seconds from their start to the last registry of the day, from
+the first close queued (the engine's record) to the last registry, and from the first
+registry to the last. Baseline, same run, same data: one ``COPY (SELECT …) TO STDOUT`` of
+every credit with its payment line (what the closes read). ``--quick``: 12 partners,
+1,000 payments.
 
 PostgreSQL: ``--postgres ADMIN_URL`` (default the local server as ``root``); each shape's
 database is ``pes_bench_fleet_<pid>_<n>``, dropped afterwards.
@@ -428,8 +431,9 @@ def closes_config(folder: Path, store_url: str, sandbox_url: str, n: int) -> Pat
         block = re.sub(r'folder = "(inbox|outbox)/[^"]*"', rf'folder = "\1/{number}"', block)
         out.append(block)
     text = "\n[[partners]]".join(out)
+    # the engine on, whichever the example's default
+    text = re.sub(r'^engine = "thread"', 'engine = "dbos"', text, count=1, flags=re.M)
     for old, new in {
-        'engine = "thread"': 'engine = "dbos"',
         "tick = 10 ": "tick = 1 ",
         "close_grace = 60 ": "close_grace = 0 ",
         # the plan that starts the closes runs once a scan: at once, not up to a minute later
@@ -446,6 +450,7 @@ def book_day(url: str, config: Any, day: dt.date, n: int) -> None:
     recorded as the processor records them (close_day.py's booking, on this store)."""
     from decimal import Decimal
 
+    import psycopg
     from pes_sdk_runner.close import day_window
     from pes_sdk_runner.store import LedgerEntry, LedgerKind
 
@@ -454,6 +459,11 @@ def book_day(url: str, config: Any, day: dt.date, n: int) -> None:
     from pes_sdk.models.payments import Payment, PaymentLine, PaymentMethod
     from pes_sdk.period import Period
 
+    # Set-up only, as close_day.py's unsynced store: the booking's commits are not waited
+    # for (the database's default is back before the workers start).
+    with psycopg.connect(url, autocommit=True) as conn:
+        name = conn.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+        conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     store = open_store(url)
     try:
         store.upsert_partners(p.partner for p in config.partners)
@@ -499,6 +509,44 @@ def book_day(url: str, config: Any, day: dt.date, n: int) -> None:
         store.ledger_append(credits)
     finally:
         store.close()
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}" RESET synchronous_commit')
+
+
+def bare_copy(url: str) -> tuple[float, int]:
+    """Baseline, same data: every credit with its payment line, read by one ``COPY … TO
+    STDOUT`` (what a close reads, with no settlement, file, ledger or engine)."""
+    import psycopg
+
+    rows = 0
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        started = time.perf_counter()
+        query = (
+            "COPY (SELECT l.id, l.at, l.partner_inn, l.account, l.service, l.amount, l.ref,"
+            " p.method, pl.house_id, pl.premises, pl.period, pl.service_code"
+            " FROM registry_credits c JOIN ledger l ON l.id = c.ledger_id"
+            " JOIN payments p ON p.order_id = l.order_id"
+            " JOIN payment_lines pl ON pl.order_id = l.order_id AND pl.line_no = 0"
+            " ORDER BY c.partner_inn, c.at, c.ledger_id) TO STDOUT"
+        )
+        with cur.copy(query) as copy:
+            for _ in copy.rows():
+                rows += 1
+        return time.perf_counter() - started, rows
+
+
+def first_queued(url: str) -> dt.datetime | None:
+    """When the first close was queued (the engine's record, schema ``pes_jobs``)."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT MIN(created_at) FROM pes_jobs.workflow_status"
+            " WHERE workflow_uuid LIKE 'close:%'"
+        ).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return dt.datetime.fromtimestamp(row[0] / 1000, dt.UTC)
 
 
 def measure_closes(folder: Path, url: str, sandbox_url: str, args: argparse.Namespace) -> str:
@@ -547,9 +595,14 @@ def measure_closes(folder: Path, url: str, sandbox_url: str, args: argparse.Name
     last = max(r.created_at for r in made)
     total = (last - started).total_seconds()
     span = (last - first).total_seconds()
+    queued = first_queued(url)
+    planned = (last - queued).total_seconds() if queued is not None else float("nan")
+    base, rows = bare_copy(url)
     return (
         f"{args.partners} partners, {args.close_payments:,} payments, {carried:,} in registries:"
-        f" {total:.1f} s from the workers' start, {span:.1f} s first to last registry"
+        f" {total:.1f} s from the workers' start, {planned:.1f} s from the first close queued,"
+        f" {span:.1f} s first to last registry; baseline, one COPY of the {rows:,} credits"
+        f" with their lines: {base:.2f} s"
     )
 
 

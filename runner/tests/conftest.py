@@ -13,10 +13,14 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 import pytest
 from pes_sdk_runner.store import SqlStore, open_store
+
+if TYPE_CHECKING:
+    from private_postgres import PrivateCluster
 
 # Test modules are imported with --import-mode=importlib: the shared test data module in
 # support/ is put on the path explicitly.
@@ -38,23 +42,24 @@ def _listening(url: str) -> bool:
         return False
 
 
-def _fresh_schema() -> Iterator[str]:
-    """A fresh PostgreSQL schema's URL, dropped afterwards with the job engine's schema
-    beside it (``<schema>_jobs``), or a skip (a failure under CI) when no server listens."""
-    if not _listening(PG_URL):
+def _fresh_schema(base: str = PG_URL) -> Iterator[str]:
+    """A fresh PostgreSQL schema's URL on the server at ``base``, dropped afterwards with
+    the job engine's schema beside it (``<schema>_jobs``), or a skip (a failure under CI)
+    when no server listens."""
+    if not _listening(base):
         if os.environ.get("CI"):
-            pytest.fail(f"CI is set but no PostgreSQL listens at {PG_URL}")
-        pytest.skip(f"no PostgreSQL listens at {PG_URL}")
+            pytest.fail(f"CI is set but no PostgreSQL listens at {base}")
+        pytest.skip(f"no PostgreSQL listens at {base}")
     import psycopg
 
     schema = f"t_{uuid.uuid4().hex}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
+    with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in PG_URL else "?"
+    sep = "&" if "?" in base else "?"
     try:
-        yield f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}"
+        yield f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
     finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
+        with psycopg.connect(base, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
             conn.execute(f"DROP SCHEMA IF EXISTS {schema}_jobs CASCADE")
 
@@ -72,6 +77,30 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL schema's URL, for tests on PostgreSQL only (the fleet's)."""
     yield from _fresh_schema()
+
+
+@pytest.fixture(scope="session")
+def private_pg() -> Iterator[PrivateCluster]:
+    """A PostgreSQL cluster of the session's own, running (support/private_postgres.py):
+    for tests that stop or restart the server, which the shared one must never be. Skips
+    only when the server's programs are not installed; stopped and deleted at the end."""
+    from private_postgres import PrivateCluster, binaries
+
+    found = binaries()
+    if found is None:
+        pytest.skip("PostgreSQL's server programs (initdb, pg_ctl) are not installed")
+    cluster = PrivateCluster(found)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture
+def private_pg_url(private_pg: PrivateCluster) -> Iterator[str]:
+    """A fresh schema's URL on :func:`private_pg` (the server running at the start)."""
+    yield from _fresh_schema(private_pg.url)
 
 
 @pytest.fixture

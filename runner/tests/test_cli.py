@@ -144,8 +144,8 @@ def test_check_lists_the_problems_in_russian_with_lang_ru(tmp_path: Path) -> Non
     assert "  partners[1].cutoff: должно быть местным временем HH:MM" in lines[2]
     assert lines[1] == (
         "  partners[1].colour: неизвестный ключ; здесь допустимы: bank, channel, cutoff, "
-        "empty_registry, fee, format, inn, kpp, name, readings_format, receipt_phone, "
-        "receipt_vat, source, transfer_format"
+        "empty_registry, fee, format, inn, kpp, name, notifications, promotions, "
+        "readings_format, receipt_phone, receipt_vat, source, transfer_format"
     )
     assert " problems:" not in result.stderr and "Traceback" not in result.output
 

@@ -105,6 +105,8 @@ CLOSE_POINTS = [
     "deliver.recorded@3",
 ]
 DELIVERY_POINTS = ["deliver.accepted", "deliver.recorded"]  # through an adapter channel
+#: notifications: test_notify_jobs.py kills real workers at these
+NOTIFY_POINTS = ["notify.sent-not-recorded", "notify.recorded"]
 #: Points run on PostgreSQL as well as SQLite: every payment and delivery point, and each
 #: close and ingest point once (its ``@N`` variants and the ingest's file-system points add
 #: nothing a database would change, and the file stays under a minute).
@@ -674,7 +676,14 @@ def test_every_crash_point_is_placed_once_listed_and_tested() -> None:
     names = {p.name for p in CRASH_POINTS}
     tested = {
         p.partition("@")[0]
-        for p in (*INGEST_POINTS, *PAYMENT_POINTS, *CLOSE_POINTS, *DELIVERY_POINTS)
+        for p in (
+            *INGEST_POINTS,
+            *PAYMENT_POINTS,
+            *CLOSE_POINTS,
+            *DELIVERY_POINTS,
+            *NOTIFY_POINTS,
+            "campaign.page-written",  # test_campaigns_jobs.py
+        )
     }
     assert tested == names
     assert len(names) == len(CRASH_POINTS)

@@ -31,13 +31,14 @@ from example_inputs import (
 from example_inputs import (
     pay_basket as pay,
 )
+from http_client import request
 from pes_sdk_runner.api.metrics import Metrics
 from pes_sdk_runner.close import close_day
 from pes_sdk_runner.config import RunnerConfig
 from pes_sdk_runner.daemon import Daemon, Pass, Stage
 from pes_sdk_runner.ingest import Outcome
 from pes_sdk_runner.store import DeliveryStatus, SqlStore, open_store
-from runner_proc import ENV, config_of, serving, write_config
+from runner_proc import ENV, OPERATOR, config_of, serving, write_config
 
 from pes_sdk.billing.contract import BillingSource
 from pes_sdk.billing.errors import BillingUnavailable
@@ -519,8 +520,8 @@ def test_run_once_command_exits_1_when_something_was_refused(tmp_path: Path) -> 
 # -- serve ---------------------------------------------------------------------------------
 
 
-def test_serve_runs_the_scheduler_and_stops_on_sigterm(tmp_path: Path) -> None:
-    path = write_config(tmp_path, daemon="scan_interval = 0.2\nfile_min_age = 0")
+def test_serve_runs_the_scheduler_thread_and_stops_on_sigterm(tmp_path: Path) -> None:
+    path = write_config(tmp_path, daemon='scan_interval = 0.2\nfile_min_age = 0\nengine = "thread"')
     config = config_of(path)
     with serving(path, tmp_path / "serve.log") as served:
         inbox = tmp_path / "data" / "inbox" / "uk-dom"
@@ -546,6 +547,46 @@ def test_serve_runs_the_scheduler_and_stops_on_sigterm(tmp_path: Path) -> None:
     events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert {"daemon.started", "daemon.ingested", "daemon.stopped"} <= {e["event"] for e in events}
     assert "1001" not in err  # no account reaches the log
+
+
+def test_serve_runs_the_stages_on_the_job_engine_by_default_and_stops_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    path = write_config(
+        tmp_path, None, {"tick = 10 ": "tick = 1 "}, daemon="scan_interval = 1\nfile_min_age = 0"
+    )
+    config = config_of(path)
+    assert config.daemon.engine == "dbos"  # the embedded default: SQLite, the same engine
+    with serving(path, tmp_path / "serve.log") as served:
+        inbox = tmp_path / "data" / "inbox" / "uk-dom"
+        dropped = write_sber_debts(inbox, 7, [debt("1001", "1500.00"), debt("1002", "230.45")])
+        found: list[object] = []
+        deadline = time.monotonic() + 30
+        while not found and time.monotonic() < deadline:
+            assert served.proc.poll() is None, "the server ended early"
+            time.sleep(0.2)
+            store = open_store(config.store.url, migrate=False)
+            try:
+                found = list(store.debt_registries(UK_DOM))
+            finally:
+                store.close()
+        assert found, "the engine did not ingest the file"
+        # The stages count on the engine as they did on the scheduler thread.
+        scraped = request(served.base, "GET", "/metrics", token=OPERATOR).body.decode()
+        assert 'pes_daemon_registries_ingested_total{outcome="activated"} 1.0' in scraped
+        # The engine's ticks stand for the passes an operator's alert watches.
+        assert served.health()["scheduler_last_pass"] is not None
+        out, err = served.stop()
+    assert served.proc.returncode == 0, err
+    assert "pes runner: background work on the job engine as " in out
+    assert out.rstrip().endswith("pes runner: background work stopped\npes runner: stopped")
+    assert (inbox / "processed" / dropped.name).is_file()
+    assert "Traceback" not in err
+    events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert {"jobs.started", "daemon.ingested", "jobs.stopped"} <= {e["event"] for e in events}
+    assert "1001" not in err  # no account reaches the log
+    # Every line on stderr is the runner's JSON, the engine's own included.
+    assert all(line.startswith("{") for line in err.splitlines() if line.strip()), err
 
 
 def test_serve_no_daemon_serves_the_api_only(tmp_path: Path) -> None:

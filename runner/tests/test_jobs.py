@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -32,10 +33,7 @@ from pes_sdk_runner.store import SqlStore, open_store
 from runner_proc import ENV, PES, config_of, pes_runner, serving, write_config
 
 #: The engine's settings of these tests: a tick a second, a scan (and a plan) every two.
-FAST = {
-    'engine = "thread"': 'engine = "dbos"',
-    "tick = 10 ": "tick = 1 ",
-}
+FAST = {"tick = 10 ": "tick = 1 "}  # the engine is the default
 DAEMON = "scan_interval = 2\nclose_grace = 0\nfile_min_age = 0"
 #: How long a test waits for the workers to get somewhere before it gives up.
 PATIENCE = 90.0
@@ -148,7 +146,11 @@ def test_the_system_database_sits_beside_the_store(tmp_path: Path) -> None:
     assert config.store.sqlite_path is not None
     assert system.url == f"sqlite:///{config.store.sqlite_path}.jobs" and system.schema is None
     pg = config_of(write_config(tmp_path / "a", "postgresql://u@db.example:5432/pes"))
-    assert system_database(pg).url == "postgresql+psycopg://u@db.example:5432/pes"
+    # The store's connect timeout, stated for the engine's connections too (or the URL's).
+    url = "postgresql+psycopg://u@db.example:5432/pes?connect_timeout=10"
+    assert system_database(pg).url == url
+    own = config_of(write_config(tmp_path / "c", "postgresql://u@db.example/pes?connect_timeout=3"))
+    assert system_database(own).url == "postgresql+psycopg://u@db.example/pes?connect_timeout=3"
     assert system_database(pg).schema == "pes_jobs"
     scratch = "postgresql://u@h/pes?options=" + quote("-csearch_path=t_1,public")
     one = config_of(write_config(tmp_path / "b", scratch))
@@ -243,11 +245,52 @@ def test_serve_on_sqlite_closes_the_days_on_the_engine_and_a_second_one_is_refus
         assert closes[f"close:{UK_DOM}:{day.isoformat()}"] == "SUCCESS"
 
 
+def test_serve_on_sqlite_killed_mid_close_finishes_the_day_at_its_restart_once_byte_for_byte(
+    tmp_path: Path,
+) -> None:
+    # The embedded default: one serve, the engine's tables in a SQLite file beside the store.
+    path, config = _config(tmp_path, None)
+    store = open_store(config.store.url)
+    try:
+        days = _paid_days(store, config)
+        with serving(path, tmp_path / "a.log", crash_at="close.registry-written") as a:
+            a.proc.wait(timeout=PATIENCE)
+        assert a.proc.returncode == -signal.SIGKILL  # died with a registry file written
+        # Restarted on another port: the same executor id, so its close is taken back at
+        # launch (the dead process's leases are seen dead, not waited out).
+        with serving(path, tmp_path / "b.log") as b:
+            _wait_closed(store, days, b.proc)
+            b.stop()
+        _gapless(store, days)
+        closed = Counter(
+            (str(e["partner"]), str(e["day"]))
+            for e in _events(tmp_path, "daemon.day_closed")
+            if e["new"]
+        )
+        assert set(closed.values()) == {1}, closed
+        assert config.store.sqlite_path is not None
+        db = config.store.sqlite_path.name  # the store and the engine's file are there too
+        outbox = sorted(config.service.data.rglob("*"))
+        files = {
+            p: p.read_bytes()
+            for p in outbox
+            if p.is_file() and "processed" not in p.parts and not p.name.startswith(db)
+        }
+        assert files, "no registry file was written"
+        for day in days:
+            again = pes_runner(["close-day", "--config", str(path), "--date", day.isoformat()])
+            assert again.returncode == 0, again.stdout + again.stderr
+        _gapless(store, days)
+        assert {p: p.read_bytes() for p in files} == files
+    finally:
+        store.close()
+
+
 # -- PostgreSQL: a fleet ------------------------------------------------------------------------
 
 
 def test_a_worker_needs_the_engine_set_in_the_configuration(tmp_path: Path, pg_url: str) -> None:
-    path = write_config(tmp_path, pg_url, daemon=DAEMON)  # engine = "thread"
+    path = write_config(tmp_path, pg_url, daemon=DAEMON + '\nengine = "thread"')
     done = pes_runner(["worker", "--config", str(path)])
     assert done.returncode == 2, done.stdout + done.stderr
     assert 'set daemon.engine = "dbos"' in done.stderr and "Traceback" not in done.stderr
@@ -274,6 +317,52 @@ def test_two_workers_close_each_partner_day_exactly_once(tmp_path: Path, pg_url:
         status = queue_status(config)
         assert status.available and status.failed == 0
     finally:
+        store.close()
+
+
+def test_a_worker_exports_its_metrics_when_asked_counted_by_its_stages(
+    tmp_path: Path, pg_url: str
+) -> None:
+    path, config = _config(tmp_path, pg_url)
+    store = open_store(config.store.url)
+    env = {**os.environ, **ENV}
+    env.pop("PES_RUNNER_CRASH_AT", None)
+    command = [str(PES), "runner", "worker", "--config", str(path), "--id", "w1"]
+    proc = subprocess.Popen(
+        [*command, "--metrics-port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        days = _paid_days(store, config)
+        assert proc.stdout is not None
+        line = ""
+        while "/metrics" not in line:
+            line = proc.stdout.readline()
+            assert line or proc.poll() is None, "the worker ended before serving its metrics"
+        url = line.split(" on ", 1)[1].strip()
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/metrics")
+        _wait_closed(store, days, proc)
+        # Counted by the close steps of this worker, as the scheduler thread counted its own
+        # (a step counts just after its registry is in the store: scraped until then).
+        wanted = [
+            f'pes_daemon_days_closed_total{{partner="{inn}"}} {DAYS}.0'
+            for inn in (UK_DOM, TEPLOSET)
+        ]
+        deadline = time.monotonic() + 30
+        while True:
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                scraped = answer.read().decode()
+            if all(w in scraped for w in wanted) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert all(w in scraped for w in wanted), [x for x in scraped.splitlines() if "closed" in x]
+        assert "pes_fleet_up 1.0" in scraped  # the fleet's facts too, read at the scrape
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
         store.close()
 
 

@@ -84,20 +84,28 @@ def test_log_to_stderr_writes_json_lines_when_nothing_is_set_up(
 ) -> None:
     root = logging.getLogger()
     runner = logging.getLogger("pes_sdk_runner")
+    engine = logging.getLogger("dbos")  # the job engine's own logger
     saved_root, saved_runner, level = list(root.handlers), list(runner.handlers), runner.level
+    saved_engine, engine_propagates = list(engine.handlers), engine.propagate
     root.handlers.clear()  # pytest's own capture handler: as in a plain `pes runner serve`
     runner.handlers.clear()
+    engine.handlers.clear()
     try:
         assert log_to_stderr() is True
         event(logging.getLogger("pes_sdk_runner.api"), "payment.created", total="1.00")
-        line = capsys.readouterr().err.strip().splitlines()[-1]
+        logging.getLogger("dbos").warning("Recovering 1 workflows from application version x")
+        lines = capsys.readouterr().err.strip().splitlines()
     finally:
         runner.handlers[:] = saved_runner
         root.handlers[:] = saved_root
+        engine.handlers[:] = saved_engine
+        engine.propagate = engine_propagates
         runner.setLevel(level)
-    data = json.loads(line)
+    data = json.loads(lines[-2])
     assert (data["event"], data["total"], data["logger"]) == (
         "payment.created",
         "1.00",
         "pes_sdk_runner.api",
     )
+    # The engine's lines are JSON too, not DBOS's plain console format.
+    assert json.loads(lines[-1])["logger"] == "dbos"

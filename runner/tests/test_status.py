@@ -78,7 +78,14 @@ def test_status_shows_the_live_and_the_dead_processes_and_what_waits(
         "oldest_payment_created_at": None,
         "deliveries": {"pending": 0, "failed": 0},
     }
-    assert fleet["queues"] is None  # no job engine reports here
+    # The job engine (the default) keeps its queues beside the store; daemon.enabled =
+    # false, so it never ran here: nothing waits, runs or failed.
+    assert fleet["queues"] == {
+        "depths": {},
+        "running": {},
+        "oldest_waiting_seconds": None,
+        "failed": 0,
+    }
     uk = {p["inn"]: p for p in json.loads(as_json.output)["partners"]}[UK_DOM]
     assert (uk["last_ended_day"], uk["days_after_last_registry"]) == (ended.isoformat(), 2)
 
@@ -98,6 +105,13 @@ def test_status_of_a_store_where_nothing_runs_says_so(tmp_path: Path) -> None:
     assert text.exit_code == 0, text.output
     assert "processes: 0 alive, 0 stopped beating" in text.output
     assert "  none: no `pes runner serve` or `worker` runs on this store" in text.output
+    assert "task queues: waiting 0; running 0; failed tasks: 0" in text.output
+
+
+def test_status_with_the_scheduler_thread_has_no_queues_and_says_so(tmp_path: Path) -> None:
+    path = write_config(tmp_path, daemon='engine = "thread"')
+    text = run(["runner", "status", "--config", str(path)])
+    assert text.exit_code == 0, text.output
     assert "task queues: none (the scheduler runs in `serve`)" in text.output
 
 
@@ -125,7 +139,7 @@ def test_status_speaks_russian_with_lang_ru(tmp_path: Path) -> None:
     assert "процессы: 0 работают, 0 перестали отвечать (на " in text.output
     assert "ожидают: 0 платежей, не завершённых эквайером" in text.output
     assert "незавершённые доставки: 0 ожидают, 0 не удались" in text.output
-    assert "очереди задач: нет (планировщик работает в `serve`)" in text.output
+    assert "очереди задач: ждут 0; выполняются 0; задач с ошибкой: 0" in text.output
 
 
 def test_a_job_engine_database_that_does_not_answer_is_said_and_the_rest_shown(

@@ -1,9 +1,10 @@
 """``pes runner``: check the configuration, ingest, close days, show the state, serve the API.
 
-``serve`` runs the scheduler (:mod:`pes_sdk_runner.daemon`) beside the API: inbox scans,
-day closes and deliveries on their own; ``run-once`` makes one pass of it and exits. With
-``daemon.engine = "dbos"`` that work runs as durable workflows instead
-(:mod:`pes_sdk_runner.jobs`), in ``serve`` and in any number of ``worker`` processes.
+``serve`` runs the background work beside the API (inbox scans, billing polls, the payment
+backstop, day closes and deliveries) as durable workflows on the job engine
+(:mod:`pes_sdk_runner.jobs`), on SQLite alone and on PostgreSQL beside any number of
+``worker`` processes; ``run-once`` makes one pass of the stages (:mod:`pes_sdk_runner.daemon`)
+and exits. ``daemon.engine = "thread"`` (deprecated) runs them on the old scheduler thread.
 
 The runner adds this group to ``pes`` through the ``pes_cli_commands`` hook
 (:mod:`pes_sdk_runner.plugin`). The store, the ingest, the day close and the HTTP stack are
@@ -999,11 +1000,11 @@ def serve(
     port: int | None,
     no_daemon: bool,
 ) -> None:
-    """Serve the HTTP API and run the scheduler until Ctrl-C (or SIGTERM).
+    """Serve the HTTP API and run the background work until Ctrl-C (or SIGTERM).
 
-    The scheduler scans the inboxes, closes each partner's ended days and delivers the
-    registries on its own ([daemon] in the configuration); --no-daemon, or
-    daemon.enabled = false, serves the API only.
+    The background work scans the inboxes, closes each partner's ended days and delivers
+    the registries on its own, on the job engine ([daemon] in the configuration);
+    --no-daemon, or daemon.enabled = false, serves the API only.
     """
     import attrs
 
@@ -1053,10 +1054,18 @@ def serve(
                 # The scheduler asks the acquirer about payments whose webhook never came,
                 # through this processor: the API's book and its locks.
                 if config.daemon.engine == "dbos":
+                    from pes_sdk_runner.config.models import StoreKind
                     from pes_sdk_runner.jobs import default_executor_id
 
+                    # One serve per SQLite store: the same id after a restart, whatever the
+                    # port, so it takes back at once what its killed predecessor left.
+                    role = "serve" if config.store.kind is StoreKind.SQLITE else f"serve-{bound}"
                     scheduler = _jobs(
-                        config, host, default_executor_id(f"serve-{bound}"), processor.refresh
+                        config,
+                        host,
+                        default_executor_id(role),
+                        processor.refresh,
+                        metrics=getattr(api, "metrics", None),
                     )
                 else:
                     scheduler = _scheduler(
@@ -1087,6 +1096,7 @@ def _jobs(
     executor: str,
     check_payment: Callable[[uuid.UUID], Any] | None = None,
     take_over: tuple[str, ...] = (),
+    metrics: Any = None,
 ) -> Iterator[Any]:
     """The job engine (``daemon.engine = "dbos"``) while the block runs; stopped after.
 
@@ -1115,7 +1125,12 @@ def _jobs(
         # A lost executor lease stops the engine (another process took the id); the API of
         # serve goes on.
         engine = launch(
-            config, host, executor_id=executor, check_payment=check_payment, take_over=take_over
+            config,
+            host,
+            executor_id=executor,
+            check_payment=check_payment,
+            take_over=take_over,
+            metrics=metrics,
         )
     except ExecutorTaken as exc:
         if lease is not None:
@@ -1197,9 +1212,29 @@ def _heartbeat(store: SqlStore, role: str) -> contextlib.AbstractContextManager[
         " good, that will not start again under its id. Repeatable."
     ),
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help=(
+        "Export this worker's Prometheus metrics at http://HOST:PORT/metrics (0: a free"
+        " port, printed); off by default."
+    ),
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="The address the metrics are served on.",
+)
 @click.pass_context
 def worker(
-    ctx: click.Context, config_path: Path, executor: str | None, take_over: tuple[str, ...]
+    ctx: click.Context,
+    config_path: Path,
+    executor: str | None,
+    take_over: tuple[str, ...],
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Run background work only, until Ctrl-C (or SIGTERM): any number on a PostgreSQL store.
 
@@ -1208,7 +1243,10 @@ def worker(
     one `pes runner serve` does all of it: a worker is refused there.
     """
     from pes_sdk_runner.api import processor_for
+    from pes_sdk_runner.api.metrics import Metrics, StoreCollector, serve_metrics
     from pes_sdk_runner.config.models import StoreKind
+    from pes_sdk_runner.daemon import utc_now
+    from pes_sdk_runner.fleet import metric_facts, read_fleet
     from pes_sdk_runner.jobs import WorkerNeedsPostgres, default_executor_id
     from pes_sdk_runner.logs import log_to_stderr
 
@@ -1240,12 +1278,31 @@ def worker(
             processor = processor_for(gateway, store)
             log_to_stderr()
             name = executor or default_executor_id("worker")
+            metrics = Metrics()
+            exported: contextlib.AbstractContextManager[int | None] = contextlib.nullcontext()
+            if metrics_port is not None:
+                # The fleet's facts too, read at each scrape as serve's /metrics reads them.
+                metrics.add(
+                    StoreCollector(lambda: metric_facts(read_fleet(store, config, utc_now())))
+                )
+                exported = serve_metrics(metrics, metrics_host, metrics_port)
             with (
                 _stop_on_sigterm(),
                 _heartbeat(store, "worker"),
-                _jobs(config, host, name, processor.refresh, take_over),
+                exported as bound,
+                _jobs(config, host, name, processor.refresh, take_over, metrics=metrics),
                 suppress(KeyboardInterrupt),
             ):
+                if bound is not None:
+                    click.echo(
+                        translate(
+                            tr(
+                                "pes runner: metrics on http://{host}:{port}/metrics",
+                                host=metrics_host,
+                                port=bound,
+                            )
+                        )
+                    )
                 threading.Event().wait()
         finally:
             gateway.close()
@@ -1260,3 +1317,12 @@ def _demo_command() -> click.Command:
 
 
 runner.add_command(_demo_command())
+
+
+def _campaigns_command() -> click.Group:
+    from pes_sdk_runner.campaigns_cli import campaigns
+
+    return campaigns
+
+
+runner.add_command(_campaigns_command())

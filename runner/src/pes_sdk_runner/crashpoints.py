@@ -93,6 +93,18 @@ CRASH_POINTS: tuple[CrashPoint, ...] = (
         "deliver.recorded",
         "delivery: the attempt recorded as delivered, not yet acknowledged",
     ),
+    CrashPoint(
+        "notify.sent-not-recorded",
+        "notify: the channel accepted a message, the store still has it as sending",
+    ),
+    CrashPoint(
+        "notify.recorded",
+        "notify: a message recorded as sent, the batch's next not yet claimed",
+    ),
+    CrashPoint(
+        "campaign.page-written",
+        "campaign: a page of the audience written and queued, the step's end not recorded",
+    ),
 )
 
 _NAMES = frozenset(p.name for p in CRASH_POINTS)

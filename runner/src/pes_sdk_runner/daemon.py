@@ -411,6 +411,13 @@ class Daemon:
         )
         if isinstance(exc, BaseException):
             log.debug("daemon.error traceback", exc_info=exc)
+        self._inc("pes_daemon_errors_total", stage=str(stage))
+
+    def _inc(self, name: str, **labels: str) -> None:
+        # Each stage counts as it goes, so the counts are the same whether a pass of the
+        # scheduler thread or a workflow of the job engine ran it.
+        if self.metrics is not None:
+            self.metrics.inc(name, **labels)
 
     def _scan(self, now: dt.datetime, errors: list[PassError]) -> Iterator[IngestOutcome]:
         for partner in self.config.partners:
@@ -446,6 +453,7 @@ class Daemon:
                     records=out.records,
                     rejected=out.rejected,
                 )
+                self._inc("pes_daemon_registries_ingested_total", outcome=str(out.outcome))
                 yield out
 
     def _poll(
@@ -470,6 +478,7 @@ class Daemon:
                 period=str(period),
                 records=out.records,
             )
+            self._inc("pes_daemon_registries_ingested_total", outcome=str(out.outcome))
             yield out
 
     # -- waiting payments -------------------------------------------------------------------------
@@ -536,6 +545,8 @@ class Daemon:
                     after=str(move.after),
                     credited=move.credited,
                 )
+            result = "credited" if found.credited else "changed" if found.changed else "unchanged"
+            self._inc("pes_daemon_payments_checked_total", result=result)
             yield found
 
     # -- closing ---------------------------------------------------------------------------------
@@ -666,19 +677,36 @@ class Daemon:
                     break
                 day += dt.timedelta(days=1)
                 self._next_day[partner.inn] = day
-                if result.registry is not None and result.info is not None:
-                    t = result.registry.totals
-                    _event(
-                        "daemon.day_closed",
-                        partner=partner.inn,
-                        day=result.day.isoformat(),
-                        number=result.info.number,
-                        new=result.info.new,
-                        count=t.count,
-                        amount=t.amount,
-                        transfer=t.transfer,
-                    )
+                self.day_closed(result)
                 yield result
+
+    def ticked(self, at: dt.datetime) -> None:
+        """The job engine's tick ran in this process at ``at``: it stands for a pass in the
+        ``pes_daemon_*pass*`` figures (and so in ``/healthz``'s ``scheduler_last_pass``)."""
+        m = self.metrics
+        if m is None:
+            return
+        m.inc("pes_daemon_passes_total")
+        m.set("pes_daemon_last_pass_timestamp_seconds", at.timestamp())
+        m.set("pes_daemon_last_ok_pass_timestamp_seconds", at.timestamp())
+
+    def day_closed(self, result: DayClose) -> None:
+        """Tell (the ``daemon.day_closed`` event) and count a partner-day's close."""
+        if result.registry is None or result.info is None:
+            return
+        t = result.registry.totals
+        _event(
+            "daemon.day_closed",
+            partner=result.partner_inn,
+            day=result.day.isoformat(),
+            number=result.info.number,
+            new=result.info.new,
+            count=t.count,
+            amount=t.amount,
+            transfer=t.transfer,
+        )
+        if result.info.new:
+            self._inc("pes_daemon_days_closed_total", partner=result.partner_inn)
 
     # -- delivering -------------------------------------------------------------------------------
 
@@ -706,6 +734,14 @@ class Daemon:
                 status=str(d.status),
                 attempts=d.attempts,
             )
+            self._inc("pes_daemon_deliveries_total", status=str(d.status))
+        if results and self.metrics is not None:
+            try:
+                for status in (DeliveryStatus.PENDING, DeliveryStatus.FAILED):
+                    count = len(self.store.deliveries(status))
+                    self.metrics.set("pes_daemon_deliveries_open", count, status=str(status))
+            except Exception as exc:  # a gauge is not worth failing a delivery run for
+                _event("daemon.metrics_failed", logging.WARNING, error=type(exc).__name__)
         return results
 
     # -- counting ---------------------------------------------------------------------------------
@@ -728,29 +764,11 @@ class Daemon:
         m = self.metrics
         if m is None:
             return
+        # What the pass did was counted by its stages as they went (:meth:`_inc`).
         m.inc("pes_daemon_passes_total")
-        for o in done.ingested:
-            m.inc("pes_daemon_registries_ingested_total", outcome=str(o.outcome))
-        for c in done.registries:
-            if c.info is not None and c.info.new:
-                m.inc("pes_daemon_days_closed_total", partner=c.partner_inn)
-        for d in done.deliveries:
-            m.inc("pes_daemon_deliveries_total", status=str(d.status))
-        for e in done.errors:
-            m.inc("pes_daemon_errors_total", stage=str(e.stage))
-        for check in done.payments:
-            result = "credited" if check.credited else "changed" if check.changed else "unchanged"
-            m.inc("pes_daemon_payments_checked_total", result=result)
         m.set("pes_daemon_last_pass_timestamp_seconds", done.at.timestamp())
         if done.ok:
             m.set("pes_daemon_last_ok_pass_timestamp_seconds", done.at.timestamp())
-        if done.delivered:
-            try:
-                for status in (DeliveryStatus.PENDING, DeliveryStatus.FAILED):
-                    count = len(self.store.deliveries(status))
-                    m.set("pes_daemon_deliveries_open", count, status=str(status))
-            except Exception as exc:  # a gauge is not worth failing a pass for
-                _event("daemon.metrics_failed", logging.WARNING, error=type(exc).__name__)
 
     # -- the loop ---------------------------------------------------------------------------------
 

@@ -63,7 +63,21 @@ def event(
     format (or a test's ``caplog``) still gets the whole event.
     """
     if logger.isEnabledFor(level):
-        logger.log(level, json.dumps({"event": name, **fields}, ensure_ascii=False, default=str))
+        logger.log(level, _Event({"event": name, **fields}))
+
+
+class _Event:
+    """An event as a log record's message: the JSON text of its facts where a handler
+    formats the message (``str``), the facts themselves to :class:`JsonFormatter`, which
+    would otherwise write the text only to parse it again (two log lines a request)."""
+
+    __slots__ = ("facts",)
+
+    def __init__(self, facts: dict[str, object]) -> None:
+        self.facts = facts
+
+    def __str__(self) -> str:
+        return json.dumps(self.facts, ensure_ascii=False, default=str)
 
 
 class JsonFormatter(logging.Formatter):
@@ -77,15 +91,18 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
         }
-        message = record.getMessage()
-        try:
-            facts = json.loads(message)
-        except ValueError:
-            facts = None
-        if isinstance(facts, dict):
-            line.update(facts)
+        if isinstance(record.msg, _Event) and not record.args:
+            line.update(record.msg.facts)
         else:
-            line["event"] = message
+            message = record.getMessage()
+            try:
+                facts = json.loads(message)
+            except ValueError:
+                facts = None
+            if isinstance(facts, dict):
+                line.update(facts)
+            else:
+                line["event"] = message
         for key, value in record.__dict__.items():
             if key not in _STANDARD and key not in line:
                 line[key] = value
@@ -138,4 +155,10 @@ def log_to_stderr(level: int = logging.INFO) -> bool:
     handler.setFormatter(JsonFormatter())
     logger.addHandler(handler)
     logger.setLevel(level)
+    # The job engine's own lines (DBOS: a workflow recovered, a step retried) as JSON too:
+    # DBOS adds its plain console handler only to a logger that has none.
+    engine = logging.getLogger("dbos")
+    if not engine.handlers:
+        engine.addHandler(handler)
+        engine.propagate = False
     return True

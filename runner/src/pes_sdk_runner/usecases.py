@@ -531,6 +531,14 @@ class ClientUseCases:
             # The owner first: a payment is never in the book without the owner that made it
             # (its order id derives from the owner, so it is known before the payment exists).
             self.store.record_payment_app(order_id, owner)
+            if client != owner:
+                # An app pays for its clients: who this one is, for "Платёж зачислен"
+                # (pes_sdk_runner.triggers); a cabinet is its own client.
+                from pes_sdk_runner.store.sql import SqlStore
+                from pes_sdk_runner.store.triggers import record_payment_client
+
+                if isinstance(self.store, SqlStore):
+                    record_payment_client(self.store, order_id, client)
             mine = Payment(order_id, dt.datetime.now(dt.UTC), method, priced)
             payment = self.processor.book(mine).payment
             created = payment is mine  # booked by this request: it counts the payment

@@ -24,7 +24,7 @@ import attrs
 from api_harness import Running, serve
 from pes_sdk_outbox import read_outbox
 from pes_sdk_runner.config import AdapterSettings, CabinetConfig, RunnerConfig
-from pes_sdk_runner.config.models import ReceiptsConfig
+from pes_sdk_runner.config.models import NotificationsConfig, ReceiptsConfig
 
 from pes_sdk.models.receipts import ReceiptVat
 
@@ -40,14 +40,18 @@ def serve_cabinet(
     services: Mapping[int, Sequence[str]] | None = None,
     *,
     receipts: bool = False,
+    notifications: NotificationsConfig | None = None,
     **cabinet: Any,
 ) -> Iterator[Running]:
     """``receipts``: 54-ФЗ receipts on, the first partner with a receipt phone and VAT (the
-    client's e-mail reaches the acquirer only in a receipt)."""
+    client's e-mail reaches the acquirer only in a receipt); ``notifications``: the
+    ``[notifications]`` section (the Web Push channel of the Уведомления page)."""
 
     def change(config: RunnerConfig) -> RunnerConfig:
         sms = AdapterSettings({"path": str(tmp_path / "outbox" / "sms.jsonl")})
         config = attrs.evolve(config, cabinet=CabinetConfig("s" * 32, sms=sms, **cabinet))
+        if notifications is not None:
+            config = attrs.evolve(config, notifications=notifications)
         if receipts:
             first = attrs.evolve(
                 config.partners[0], receipt_phone="+73422000000", receipt_vat=ReceiptVat.VAT22

@@ -73,6 +73,7 @@ from pes_sdk_runner.config.models import RunnerConfig
 from pes_sdk_runner.crashpoints import crashpoint
 from pes_sdk_runner.logs import event, mask_account
 from pes_sdk_runner.store.base import DeliveryStatus, Store
+from pes_sdk_runner.store.errors import StoreUnavailable
 
 # The limits of a reading are the use cases'; the API's tests and docs read them from here.
 from pes_sdk_runner.usecases import MAX_PHOTO_BYTES as MAX_PHOTO_BYTES
@@ -84,6 +85,9 @@ log = logging.getLogger("pes_sdk_runner.api")
 T = TypeVar("T")
 P = ParamSpec("P")
 
+#: Seconds a client is told to wait before retrying while the store is unreachable (a
+#: database restart or failover takes a few seconds to tens of seconds).
+STORE_RETRY_AFTER = 5
 #: The longest Idempotency-Key taken (the apps' keys are UUIDs or similar).
 MAX_KEY_LENGTH = 128
 # A reading's body: the photo in base64 (4/3 of its size) and room for the rest.
@@ -993,20 +997,17 @@ class _Limits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        bad_query = _check_query(scope.get("query_string", b""))
+        # Every request passes here (an acquirer's webhook a confirmation): the answers
+        # are made only when needed, and a request without a query has none to check.
+        query = scope.get("query_string", b"")
+        bad_query = _check_query(query) if query else None
         if bad_query is not None:
             await _error(bad_query)(scope, receive, send)
             return
         limit = self.limit(scope["path"])
-        too_large = ApiError(
-            413,
-            "too-large",
-            f"the body is larger than {limit} bytes",
-            headers={"Connection": "close"},
-        )
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await _error(too_large)(scope, receive, send)
+                await _error(_too_large(limit))(scope, receive, send)
                 return
         received = 0
 
@@ -1016,10 +1017,22 @@ class _Limits:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise too_large  # the endpoint reading the body answers it (_api_error)
+                    # the endpoint reading the body answers it (_api_error)
+                    raise _too_large(limit)
             return message
 
         await self.app(scope, bounded, send)
+
+
+def _too_large(limit: int) -> ApiError:
+    """The 413 of a body over ``limit`` bytes; it closes the connection, so that the rest
+    of the body is not read."""
+    return ApiError(
+        413,
+        "too-large",
+        f"the body is larger than {limit} bytes",
+        headers={"Connection": "close"},
+    )
 
 
 def _view(entry: PaymentEntry) -> m.PaymentView:
@@ -1043,6 +1056,22 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
     return _error(ApiError(exc.status_code, code, str(exc.detail)))
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
+    # The database is away (a restart, a failover): nothing is wrong with the request or
+    # the code, so no trace and no 500. The call failed (or its commit's outcome is not
+    # known); a retry with the same Idempotency-Key (a webhook's redelivery) is safe and
+    # finds out, once the store is back.
+    event(
+        log,
+        "store.unavailable",
+        logging.WARNING,
+        error=type(exc.__cause__ or exc).__name__,
+        path=request.url.path,
+    )
+    retry = {"Retry-After": str(STORE_RETRY_AFTER)}
+    return _error(ApiError(503, "store-unreachable", "the store does not answer", None, retry))
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
@@ -1075,10 +1104,18 @@ class _Observe:
         self.app = app
         self.routes = routes
         self.metrics = metrics
+        # The top-level routes by identity (a Route compares by value and has no hash).
+        self._top = {id(r): r for r in routes if isinstance(r, Route)}
 
-    def _route(self, scope: Scope) -> str:
-        # The template is found on a copy of the request's scope as it came: routing
-        # changes the scope (a mount's root_path), and the cabinet's pages are mounted.
+    def _route(self, scope: Scope, routed: object) -> str:
+        # Starlette's router names the route it chose in the scope (``route``; the innermost
+        # one under a mount). One of the top-level routes is its own template, with no
+        # second matching of the path against every route (each request, each webhook).
+        if routed is not None and self._top.get(id(routed)) is routed:
+            return typing.cast(Route, routed).path
+        # Otherwise the template is found on a copy of the request's scope as it came:
+        # routing changes the scope (a mount's root_path), and the cabinet's pages are
+        # mounted.
         found = _template(self.routes, scope)
         return found or "unmatched"  # a fixed label: unknown paths must not grow the metrics
 
@@ -1094,7 +1131,7 @@ class _Observe:
         def count() -> None:
             nonlocal counted
             counted = True
-            route = self._route(asked)
+            route = self._route(asked, scope.get("route"))
             method = scope["method"]
             self.metrics.inc(
                 "pes_http_requests_total", route=route, method=method, status=str(status)
@@ -1162,6 +1199,12 @@ def create_app(
         ("/metrics", api.metrics_text, "GET"),
         ("/openapi.json", api.openapi, "GET"),
     ]
+    from pes_sdk_runner.api import devices  # it builds on this module's _Api
+
+    endpoints += devices.endpoints(api)  # /v1/devices, /v1/messages/{id}/events
+    from pes_sdk_runner.api import campaigns  # the same
+
+    endpoints += campaigns.endpoints(api)  # /v1/campaigns…, and /metrics' notifications
     routes = [Route(path, fn, methods=[method]) for path, fn, method in endpoints]
     pages: list[Mount] = []
     if api.cabinets is not None:  # the client cabinet's pages (личный кабинет)
@@ -1171,6 +1214,7 @@ def create_app(
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,
+            StoreUnavailable: _store_unavailable,
             Exception: _internal_error,
         },
     )

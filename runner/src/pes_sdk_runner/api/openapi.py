@@ -22,7 +22,9 @@ import attrs
 from pes_sdk.models.readings import MeterReading, Photo
 from pes_sdk.period import Period
 from pes_sdk.premises import Premises
+from pes_sdk_runner.api import campaign_models as cm
 from pes_sdk_runner.api import models as m
+from pes_sdk_runner.api import notify_models as nm
 from pes_sdk_runner.store.base import DeliveryStatus
 
 __all__ = ["OPERATIONS", "Operation", "openapi_document"]
@@ -51,6 +53,9 @@ _PARAMETERS: dict[str, dict[str, Any]] = {
     "refresh": {"type": "string", "enum": ["true", "false"]},
     "Idempotency-Key": {"type": "string", "minLength": 1, "maxLength": 128},
     "client_id": {"type": "string", "minLength": 1, "maxLength": 128},
+    "device_id": {"type": "integer", "minimum": 1},
+    "message_id": {"type": "integer", "minimum": 1},
+    "campaign_id": {"type": "integer", "minimum": 1},
 }
 
 # Fields whose schema the type alone does not tell: meter values keep their own precision
@@ -338,6 +343,95 @@ OPERATIONS: tuple[Operation, ...] = (
         request=m.RefundBody,
         parameters=(("order_id", "path", True), ("Idempotency-Key", "header", True)),
         statuses=(401, 403, 404, 409, 413, 422, 502, 503),
+    ),
+    Operation(
+        "post",
+        "/v1/devices",
+        "Register a client app's push token (FCM, APNs, RuStore, Web Push); the same"
+        " token again moves it to this client and renews it",
+        "client",
+        nm.DeviceView,
+        request=nm.DeviceRequest,
+        statuses=(*_CLIENT_ERRORS, 413),
+        ok=201,
+    ),
+    Operation(
+        "delete",
+        "/v1/devices/{device_id}",
+        "Forget one of the client's devices: no more pushes to it",
+        "client",
+        None,
+        parameters=(("device_id", "path", True), ("client_id", "query", False)),
+        statuses=(*_CLIENT_ERRORS, 404),
+        ok=204,
+    ),
+    Operation(
+        "post",
+        "/v1/messages/{message_id}/events",
+        "Report that one of the client's messages was delivered, opened or clicked",
+        "client",
+        None,
+        request=nm.MessageEventRequest,
+        parameters=(("message_id", "path", True),),
+        statuses=(*_CLIENT_ERRORS, 404, 413),
+        ok=204,
+    ),
+    Operation(
+        "post",
+        "/v1/campaigns",
+        "Create a partner's campaign (news or promo): a draft, or scheduled with starts_at",
+        "operator",
+        cm.CampaignView,
+        request=cm.CampaignRequest,
+        statuses=(401, 403, 409, 413, 422),
+        ok=201,
+    ),
+    Operation(
+        "get",
+        "/v1/campaigns",
+        "Campaigns, newest first, optionally of one partner",
+        "operator",
+        cm.CampaignsView,
+        parameters=(("partner", "query", False),),
+        statuses=(401, 403, 422),
+    ),
+    Operation(
+        "get",
+        "/v1/campaigns/{campaign_id}",
+        "One campaign",
+        "operator",
+        cm.CampaignView,
+        parameters=(("campaign_id", "path", True),),
+        statuses=(401, 403, 404, 422),
+    ),
+    Operation(
+        "post",
+        "/v1/campaigns/{campaign_id}/schedule",
+        "Set a draft's or a scheduled campaign's start (no offset: the service's zone)",
+        "operator",
+        cm.CampaignView,
+        request=cm.ScheduleRequest,
+        parameters=(("campaign_id", "path", True),),
+        statuses=(401, 403, 404, 409, 413, 422),
+    ),
+    Operation(
+        "post",
+        "/v1/campaigns/{campaign_id}/cancel",
+        "Cancel a campaign not done (a sending one stops before its next page)",
+        "operator",
+        cm.CampaignView,
+        parameters=(("campaign_id", "path", True),),
+        statuses=(401, 403, 404, 409, 422),
+    ),
+    Operation(
+        "get",
+        "/v1/campaigns/{campaign_id}/stats",
+        "What a campaign achieved: targeted, sent, failed by reason, delivered, opened,"
+        " clicked per button, paid within 72 hours; by channel and by day",
+        "operator",
+        cm.CampaignStatsView,
+        parameters=(("campaign_id", "path", True),),
+        statuses=(401, 403, 404, 422),
     ),
     Operation("get", "/healthz", "The store is reachable", None, m.HealthView, statuses=(503,)),
     Operation(

@@ -154,10 +154,12 @@ def open_credits(
     partner: PartnerConfig,
     until: dt.datetime | None = None,
     registries: Sequence[PaymentRegistryInfo] | None = None,
+    limit: int | None = None,
 ) -> list[LedgerEntry]:
     """The partner's credits that no registry carries yet, before ``until``, oldest first.
 
-    ``registries`` are the partner's recorded ones when the caller has read them already.
+    ``registries`` are the partner's recorded ones when the caller has read them already;
+    ``limit``: the oldest few only.
     """
     if registries is None:
         registries = store.payment_registries(partner.inn)
@@ -167,7 +169,7 @@ def open_credits(
     legacy_until = (
         day_window(last, partner.cutoff, config.service.time_zone)[1] if last is not None else None
     )
-    return store.open_credits(partner.inn, until=until, legacy_until=legacy_until)
+    return store.open_credits(partner.inn, until=until, legacy_until=legacy_until, limit=limit)
 
 
 def served_from(store: Store, config: RunnerConfig, partner: PartnerConfig) -> dt.date | None:
@@ -347,6 +349,8 @@ def build_registry(
     raw.sort(key=lambda t: (t[0], t[1]))
     amounts = [e.amount for _, _, e in raw]
     settlement = settle_day(plan, partner.partner.fee, day, amounts, DEFAULT_VAT_SCHEDULE)
+    # Every line's payment at once (a few queries), not one look-up per credit.
+    payments = store.get_many(e.order_id for _, _, e in raw if e.order_id is not None)
     records = []
     for (paid_at, op, e), fee in zip(raw, settlement.line_fees, strict=True):
         house_id = None
@@ -355,7 +359,7 @@ def build_registry(
         method = ""
         service_code = ""
         m = _CREDIT_REF.match(e.ref or "")
-        payment = store.get(e.order_id) if e.order_id is not None else None
+        payment = payments.get(e.order_id) if e.order_id is not None else None
         if m and payment is not None:
             index = int(m.group(2))
             if index < len(payment.payment.lines):
@@ -512,7 +516,9 @@ def _close_day(
             {
                 d
                 for e in built.records
-                if (d := day_of(e.paid_at, partner.cutoff, zone)) < day
+                # (before the window's start, or the day itself: day_of only for those)
+                if e.paid_at < window[0]
+                and (d := day_of(e.paid_at, partner.cutoff, zone)) < day
                 and (last is None or d > last)
             }
         )

@@ -50,6 +50,8 @@ from pes_sdk_runner.config.models import (
     StoreKind,
     logo_media_type,
 )
+from pes_sdk_runner.config.notifications import load_notifications
+from pes_sdk_runner.config.triggers import load_partner_notifications
 from pes_sdk_runner.i18n import tr, tr_n
 
 __all__ = [
@@ -475,6 +477,7 @@ _TOP_KEYS = (
     "daemon",
     "cabinet",
     "receipts",
+    "notifications",
     "partners",
 )
 _SERVICE_EXTRA = ("data",)
@@ -536,6 +539,8 @@ _PARTNER_EXTRA = (
     "readings_format",
     "receipt_phone",
     "receipt_vat",
+    "promotions",
+    "notifications",
 )
 _RECEIPTS_KEYS = ("enabled", "fee_vat")
 #: Setting names that hold secrets: their values belong in the environment, not the file.
@@ -1073,6 +1078,8 @@ class _Loader:
         )
         phone = self.r.get(item, "receipt_phone", where, _phone)
         vat = self.r.get(item, "receipt_vat", where, _vat, default=ReceiptVat.NONE)
+        promotions = self.r.get(item, "promotions", where, _bool, default=False)
+        notifications = load_partner_notifications(self.r, item, where)
         if (
             partner is None
             or source is None
@@ -1084,10 +1091,23 @@ class _Loader:
             or ("readings_format" in item and readings is None)
             or ("receipt_phone" in item and phone is None)
             or vat is None
+            or promotions is None
+            or notifications is None
         ):
             return None
         return PartnerConfig(
-            partner, source, channel, cutoff, fmt, empty, transfer, readings, phone, vat
+            partner,
+            source,
+            channel,
+            cutoff,
+            fmt,
+            empty,
+            transfer,
+            readings,
+            phone,
+            vat,
+            promotions,
+            notifications,
         )
 
     def services_kept(self, config: PartnerConfig, where: str) -> None:
@@ -1302,14 +1322,24 @@ def parse_runner_config(
     daemon = loader.daemon(doc)
     cabinet = loader.cabinet(doc, data_folder)
     receipts = loader.receipts(doc)
+    notifications = load_notifications(loader, doc, data_folder)
     partners = loader.partners(doc, data_folder, service)
     if r.problems:
         raise RunnerConfigError(path, r.problems)
     assert service is not None and store is not None and gateway is not None
     assert http is not None and partners is not None and daemon is not None
-    assert receipts is not None
+    assert receipts is not None and notifications is not None
     return RunnerConfig(
-        service, store, gateway, http, tuple(partners), path, daemon, cabinet, receipts
+        service,
+        store,
+        gateway,
+        http,
+        tuple(partners),
+        path,
+        daemon,
+        cabinet,
+        receipts,
+        notifications,
     )
 
 

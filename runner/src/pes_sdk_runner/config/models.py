@@ -21,10 +21,12 @@ import attrs
 from pes_sdk.models.partners import Partner
 from pes_sdk.models.receipts import ReceiptVat, Supplier
 from pes_sdk.partners_file import PartnersFile, ServiceDetails
+from pes_sdk_runner.config.triggers import PartnerNotifications
 
 __all__ = [
     "INBOX",
     "MAX_LOGO_BYTES",
+    "NOTIFICATIONS_OUTBOX",
     "OUTBOX",
     "AdapterSettings",
     "CabinetConfig",
@@ -32,7 +34,10 @@ __all__ = [
     "DaemonConfig",
     "GatewayConfig",
     "HttpConfig",
+    "NotificationsConfig",
+    "NotifyChannel",
     "PartnerConfig",
+    "QuietHours",
     "ReceiptsConfig",
     "RunnerConfig",
     "ServiceConfig",
@@ -229,6 +234,11 @@ class PartnerConfig:
     receipt_phone: str | None = None
     #: the VAT rate of the partner's services on receipts (tag 1199)
     receipt_vat: ReceiptVat = ReceiptVat.NONE
+    #: the partner's contract allows promotional campaigns (kind ``promo``: рекламные
+    #: рассылки); news campaigns need no flag
+    promotions: bool = False
+    #: when the triggers remind its clients (``[partners.notifications]``)
+    notifications: PartnerNotifications = attrs.field(factory=PartnerNotifications)
 
     @property
     def supplier(self) -> Supplier:
@@ -282,11 +292,11 @@ class DaemonConfig:
     #: how long the store's scheduler lease lasts unless renewed (every third of it): one
     #: scheduler per store; a killed one's successor takes over this long after its death
     lease_ttl: float = 60.0
-    #: what runs the background work: ``"thread"``, the scheduler thread of one ``serve``
-    #: per store (the embedded default), or ``"dbos"``, durable workflows on DBOS Transact
-    #: (:mod:`pes_sdk_runner.jobs`) run by ``serve`` and any number of ``pes runner worker``
-    #: processes on a PostgreSQL store
-    engine: str = "thread"
+    #: what runs the background work: ``"dbos"`` (the default), durable workflows on DBOS
+    #: Transact (:mod:`pes_sdk_runner.jobs`) run by the one ``serve`` of a SQLite store, or
+    #: by ``serve`` and any number of ``pes runner worker`` processes on a PostgreSQL store;
+    #: ``"thread"`` (deprecated), the scheduler thread of one ``serve`` that ran it before
+    engine: str = "dbos"
     #: ``dbos``: every this many seconds (a whole divisor of 60) the fleet's one tick sees
     #: what is due and queues it
     tick: int = 10
@@ -340,6 +350,90 @@ class ReceiptsConfig:
     fee_vat: ReceiptVat = ReceiptVat.NONE
 
 
+#: The sandbox notification channel's file (under the data folder) when nothing is set.
+NOTIFICATIONS_OUTBOX = Path("outbox") / "notifications.jsonl"
+
+
+@attrs.frozen
+class NotifyChannel:
+    """A notification channel of ``[notifications.channels.<name>]``: a plugin and settings.
+
+    ``dedup_by_key``: the provider itself drops a repeat of a message's key (an SMS
+    gateway's client message id, say), so a send a crash interrupted may be repeated
+    (docs/runner-crash-safety.md).
+    """
+
+    name: str
+    plugin: str
+    adapter: AdapterSettings = attrs.field(factory=AdapterSettings)
+    dedup_by_key: bool = False
+
+
+@attrs.frozen
+class QuietHours:
+    """Hours of the client's day no message is sent in (тихие часы), e.g. 21:00–09:00."""
+
+    start: dt.time
+    end: dt.time
+
+    def contains(self, local: dt.time) -> bool:
+        """Whether a local time of day falls in the quiet hours (start in, end out)."""
+        if self.start < self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end  # across midnight
+
+    def end_after(self, moment: dt.datetime) -> dt.datetime:
+        """The end of the quiet hours ``moment`` (aware, in the client's zone) falls in."""
+        end = moment.replace(
+            hour=self.end.hour, minute=self.end.minute, second=0, microsecond=0, fold=0
+        )
+        if end <= moment:
+            end = (moment + dt.timedelta(days=1)).replace(
+                hour=self.end.hour, minute=self.end.minute, second=0, microsecond=0, fold=0
+            )
+        return end
+
+
+def _default_channels() -> tuple[NotifyChannel, ...]:
+    settings = {"path": str(NOTIFICATIONS_OUTBOX)}
+    return (NotifyChannel(OUTBOX, OUTBOX, AdapterSettings(settings)),)
+
+
+@attrs.frozen
+class NotificationsConfig:
+    """Notifications to clients (``[notifications]``): channels, order, respect, retries.
+
+    ``via`` names the channel of each transport (``sms``, ``email``) and push provider
+    (``fcm``, ``apns``, ``rustore``, ``webpush``); ``order`` the transports tried for each
+    kind of message (``charges``, ``news``, …; ``default`` for the others), the next one
+    when the one before could not reach the client. Quiet hours are in the client's zone
+    (the service's unless the client has one). ``per_day``: at most that many messages
+    (sources) to one client in a day; None: no limit. See ``docs/runner-config.md``.
+    """
+
+    channels: tuple[NotifyChannel, ...] = attrs.field(factory=_default_channels)
+    via: Mapping[str, str] = attrs.field(
+        factory=lambda: dict.fromkeys(("sms", "email", "fcm", "apns", "rustore", "webpush"), OUTBOX)
+    )
+    order: Mapping[str, tuple[str, ...]] = attrs.field(factory=lambda: {"default": ("push", "sms")})
+    quiet_hours: QuietHours | None = None
+    per_day: int | None = None
+    #: sends of one message through one channel while it answers "later"
+    attempts: int = 3
+    #: the longest wait between two of them, in seconds
+    max_wait: float = 30.0
+    #: messages per ``notify`` workflow
+    batch_size: int = 500
+
+    def order_of(self, kind: str) -> tuple[str, ...]:
+        """The transports tried for a kind of message, in order."""
+        return self.order.get(kind) or self.order.get("default") or ("push", "sms")
+
+    def channel(self, name: str) -> NotifyChannel | None:
+        """The channel configured as ``name``, if any."""
+        return next((c for c in self.channels if c.name == name), None)
+
+
 @attrs.frozen
 class RunnerConfig:
     """The whole runner configuration, loaded from one TOML file."""
@@ -354,6 +448,7 @@ class RunnerConfig:
     #: None: the runner has no client cabinet (its endpoints answer 404 cabinet-disabled)
     cabinet: CabinetConfig | None = None
     receipts: ReceiptsConfig = attrs.field(factory=ReceiptsConfig)
+    notifications: NotificationsConfig = attrs.field(factory=NotificationsConfig)
 
     def partner(self, inn: str, kpp: str | None = None) -> PartnerConfig | None:
         """The partner with this ИНН (and КПП, when given), or None if none or ambiguous."""

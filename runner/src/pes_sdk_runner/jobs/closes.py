@@ -10,7 +10,10 @@ unique keys refuse a second registry for the day).
 starts, the catch-up limit, days passed because a later one was closed by hand), made from
 the store each time, plus the engine's record of the days closed (an empty day leaves no
 registry, only its workflow's success). Only a partner's next day is queued; its workflow,
-once the day is closed, queues the day after (:func:`plan`). A day whose close failed
+once the day is closed, queues the day after (:func:`plan`). A partner without empty
+registries or readings gets no run for a day that would write nothing: its next day is
+the first with a credit or a registry (:func:`_first_with_work`), so one plan queues every
+partner's due day, not a chain of empty days a queue poll apart. A day whose close failed
 (its workflow ended in error) holds the partner's later days back; the next plan removes
 the failed run and queues the day again.
 
@@ -25,12 +28,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from dbos import DBOS, SetWorkflowID
 
-from pes_sdk_runner.close import close_day, close_readings
+from pes_sdk_runner.close import close_day, close_readings, day_of, open_credits
 from pes_sdk_runner.config.models import PartnerConfig
 from pes_sdk_runner.daemon import PassError, Stage, _describe
 from pes_sdk_runner.jobs.common import StageFailed, errors_of
@@ -38,7 +41,7 @@ from pes_sdk_runner.jobs.deliver import deliver_workflow
 from pes_sdk_runner.jobs.engine import Runtime, parse_iso, runtime
 from pes_sdk_runner.jobs.registry import CLOSES, DELIVERIES
 from pes_sdk_runner.logs import event
-from pes_sdk_runner.store.base import DeliveryStatus
+from pes_sdk_runner.store.base import DeliveryStatus, PaymentRegistryInfo
 
 __all__ = ["close_id", "close_workflow", "plan", "queue_closes"]
 
@@ -78,8 +81,16 @@ def _candidates(
     start = daemon._start_day(partner, latest, errors, complete)
     if start is None:
         return []
-    recorded = {r.day for r in store.payment_registries(partner.inn)}
+    registries = store.payment_registries(partner.inn)
+    recorded = {r.day for r in registries}
     last = max(recorded, default=None)
+    if not partner.empty_registry and partner.readings_format is None:
+        # Its days with nothing to close (no credit, no registry to redo) write nothing:
+        # no run for them, or a partner's catch-up (a first start, a worker down a few
+        # days) would be a chain of empty closes, one queue poll each, before its day.
+        start = _first_with_work(rt, partner, start, registries)
+        if start is None:
+            return []
     days: list[dt.date] = []
     day = start
     while day <= latest:
@@ -89,6 +100,30 @@ def _candidates(
             days.append(day)
         day += dt.timedelta(days=1)
     return days
+
+
+def _first_with_work(
+    rt: Runtime,
+    partner: PartnerConfig,
+    start: dt.date,
+    registries: Sequence[PaymentRegistryInfo],
+) -> dt.date | None:
+    """``partner``'s first day from ``start`` on whose close writes something (None: none yet).
+
+    For a partner without empty registries or readings: a recorded registry (a close to
+    redo, or one made by hand), else the day of its oldest open credit (one of a day closed
+    already, confirmed late, goes into ``start``'s registry). A credit of a day passed here
+    that turns up later (a late confirmation before the next close) is found by the next
+    plan: the later day's close refuses to run before it (:func:`close_day`), and the plan
+    then starts from the credit's day.
+    """
+    later = [r.day for r in registries if r.day >= start]
+    if later:
+        return min(later)
+    oldest = open_credits(rt.store(), rt.config, partner, registries=registries, limit=1)
+    if not oldest or oldest[0].at is None:
+        return None
+    return max(start, day_of(oldest[0].at, partner.cutoff, rt.config.service.time_zone))
 
 
 def _states(ids: Iterable[str]) -> dict[str, str]:
@@ -181,26 +216,19 @@ def _registry(inn: str, day: str, now: str) -> dict[str, Any]:
         errors: list[PassError] = []
         rt.daemon()._error(errors, Stage.CLOSE, inn, day, exc)
         raise StageFailed(_describe(exc)) from None
-    if result.registry is not None and result.info is not None:
-        t = result.registry.totals
-        event(
-            log,
-            "daemon.day_closed",
-            partner=inn,
-            day=day,
-            number=result.info.number,
-            new=result.info.new,
-            count=t.count,
-            amount=t.amount,
-            transfer=t.transfer,
-        )
+    rt.daemon().day_closed(result)  # told and counted as the scheduler thread does
     pending = result.delivery is not None and result.delivery.status is DeliveryStatus.PENDING
+    at = parse_iso(now)
     return {
         "skipped": result.skipped,
         "reason": result.reason,
         "number": result.info.number if result.info is not None else None,
         "new": bool(result.info is not None and result.info.new),
         "delivery_pending": pending,
+        # What the workflow does next, decided here so that a recovery replays the same
+        # steps (recorded with this answer) whatever the configuration is by then.
+        "readings": partner.readings_format is not None,
+        "latest": the_day >= rt.daemon().last_ended_day(partner, at),
     }
 
 
@@ -226,11 +254,16 @@ def close_workflow(inn: str, day: str, now: str) -> dict[str, Any]:
     Started only under its id :func:`close_id` (:func:`queue_closes`).
     """
     out = _registry(inn, day, now)
-    _readings(inn, day, now)
+    # (an answer recorded before "readings" and "latest" were: every step, as then)
+    if out.get("readings", True):
+        _readings(inn, day, now)
     if out["delivery_pending"]:
         # A registry just closed is handed over at once, not a delivery interval later.
         with SetWorkflowID(f"deliver:{close_id(inn, dt.date.fromisoformat(day))}"):
             DBOS.enqueue_workflow(DELIVERIES, deliver_workflow, now)
-    following = plan_step(now, [inn], day)
-    queue_closes(following["next"], now)
+    if not out.get("latest", False):
+        # A day before the partner's last ended one: the next is due now. (After the last
+        # ended day nothing is: the plan would read the store for nothing.)
+        following = plan_step(now, [inn], day)
+        queue_closes(following["next"], now)
     return out

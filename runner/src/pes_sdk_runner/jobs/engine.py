@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from pes_sdk.gateways.processor import Applied
     from pes_sdk.plugins.manager import PluginHost
     from pes_sdk_runner.config.models import RunnerConfig
-    from pes_sdk_runner.daemon import Daemon
+    from pes_sdk_runner.daemon import Daemon, DaemonMetrics
     from pes_sdk_runner.lease import SchedulerLease
     from pes_sdk_runner.store import SqlStore
 
@@ -153,6 +153,13 @@ def system_database(config: RunnerConfig) -> SystemDatabase:
         if url.startswith(prefix):
             url = "postgresql+psycopg://" + url.removeprefix(prefix)
             break
+    if "connect_timeout" not in parse_qs(urlsplit(url).query):
+        # The store's own default, stated rather than left to DBOS's (10 s today): the
+        # engine's connections to a server that never answers must not hang either. A
+        # connect_timeout in the store's URL is kept, and DBOS reads it from here.
+        from pes_sdk_runner.store.dialect import CONNECT_TIMEOUT
+
+        url += f"{'&' if urlsplit(url).query else '?'}connect_timeout={CONNECT_TIMEOUT}"
     schema = _search_path(store.url)
     return SystemDatabase(url, f"{schema}_jobs" if schema else "pes_jobs")
 
@@ -179,8 +186,11 @@ class Runtime:
         check_payment: Callable[[uuid.UUID], Applied] | None = None,
         open_store: Callable[[], SqlStore] | None = None,
         executor_id: str = "",
+        metrics: DaemonMetrics | None = None,
     ) -> None:
         self.config = config
+        #: where the stages count what they do (``/metrics``), if this process exports any
+        self.metrics = metrics
         #: this process's executor id (its own PENDING work is never "recovered" by itself)
         self.executor_id = executor_id
         self.host = host
@@ -216,7 +226,13 @@ class Runtime:
 
         daemon: Daemon | None = getattr(self._local, "daemon", None)
         if daemon is None:
-            daemon = Daemon(self.store(), self.config, self.host, check_payment=self.check_payment)
+            daemon = Daemon(
+                self.store(),
+                self.config,
+                self.host,
+                check_payment=self.check_payment,
+                metrics=self.metrics,
+            )
             daemon._stop = self.stop  # a stage in progress ends early when the engine stops
             self._local.daemon = daemon
         return daemon
@@ -314,6 +330,7 @@ def launch(
     open_store: Callable[[], SqlStore] | None = None,
     take_over: Sequence[str] = (),
     on_lost: Callable[[], object] | None = None,
+    metrics: DaemonMetrics | None = None,
 ) -> JobEngine:
     """Configure and start this process's engine: queues, the tick, recovery of its work.
 
@@ -321,7 +338,8 @@ def launch(
     id (two under one id would each take the other's running work back at their start);
     :class:`ExecutorTaken` names the live holder. ``on_lost`` is called if the lease is
     lost (the store was unreachable for longer than ``daemon.lease_ttl``, and another
-    process took the id): the engine is stopped first.
+    process took the id): the engine is stopped first. ``metrics``: where the stages count
+    what they do (the ``pes_daemon_*`` series of ``/metrics``).
 
     Recovers the workflows this ``executor_id`` left unfinished (a restart after a crash),
     and those of each executor in ``take_over``: processes gone for good
@@ -347,7 +365,12 @@ def launch(
 
     lease = _take_lease(config, executor_id, take_over, lost)
     rt = Runtime(
-        config, host, check_payment=check_payment, open_store=open_store, executor_id=executor_id
+        config,
+        host,
+        check_payment=check_payment,
+        open_store=open_store,
+        executor_id=executor_id,
+        metrics=metrics,
     )
     _runtime = rt
     try:

@@ -9,6 +9,8 @@ from dbos import DBOS
 from pes_sdk_runner.daemon import PassError
 from pes_sdk_runner.jobs.common import errors_of
 from pes_sdk_runner.jobs.engine import parse_iso, runtime
+from pes_sdk_runner.jobs.triggers import queue_charges
+from pes_sdk_runner.triggers import activated
 
 __all__ = ["poll_workflow"]
 
@@ -24,10 +26,15 @@ def _poll(now: str) -> dict[str, Any]:
         "ingested": len(outcomes),
         "outcomes": [str(o.outcome) for o in outcomes],
         "errors": errors_of(errors),
+        "activated": activated(outcomes),
     }
 
 
 @DBOS.workflow(name="pes.poll")
 def poll_workflow(now: str) -> dict[str, Any]:
     """Ask every billing source for the current month's registry at ``now``."""
-    return _poll(now)
+    done = _poll(now)
+    # A new period's charges, told now rather than at the triggers' next stage; in the
+    # workflow (recorded), not in the ingest's step or transaction.
+    queue_charges(done.get("activated", []))
+    return done

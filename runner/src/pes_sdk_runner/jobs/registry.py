@@ -30,13 +30,16 @@ if TYPE_CHECKING:
     from pes_sdk_runner.config.models import RunnerConfig
 
 __all__ = [
+    "CAMPAIGNS",
     "CLOSES",
     "DELIVERIES",
     "MODULES",
+    "NOTIFY",
     "PAYMENTS",
     "POLLS",
     "SCANS",
     "TICKS",
+    "TRIGGERS",
     "QueueSpec",
     "declare",
     "load",
@@ -50,6 +53,9 @@ MODULES = (
     "pes_sdk_runner.jobs.payments",
     "pes_sdk_runner.jobs.closes",
     "pes_sdk_runner.jobs.deliver",
+    "pes_sdk_runner.jobs.notify",
+    "pes_sdk_runner.jobs.triggers",
+    "pes_sdk_runner.jobs.campaigns",
     "pes_sdk_runner.jobs.tick",
 )
 
@@ -69,6 +75,27 @@ PAYMENTS = "pes-payments"
 CLOSES = "pes-close"
 #: Delivery runs: one at a time (a delivery must not be handed over twice at once).
 DELIVERIES = "pes-deliver"
+#: Notification batches (:mod:`.notify`): a few per process at once; the store's claim of
+#: each message keeps any number of processes from sending one twice.
+NOTIFY = "pes-notify"
+#: Triggers (:mod:`.triggers`): the stage and each trigger's run, one at a time per process
+#: (a run writes its audience's rows; the batches it queues are sent on ``NOTIFY``).
+TRIGGERS = "pes-triggers"
+#: Campaigns (:mod:`.campaigns`): one run per campaign (its id names it), one at a time per
+#: process: a run writes its audience's rows; the batches it queues are sent on ``NOTIFY``.
+CAMPAIGNS = "pes-campaign"
+#: Batches one process sends at once (each waits on its channels' answers, not the store).
+NOTIFY_CONCURRENCY = 2
+
+
+#: How often a process looks for queued work (seconds): how soon a tick's stage starts.
+POLLING_INTERVAL = 1.0
+#: The closes' queue is looked at more often: a process takes at most its free slots
+#: (``close_concurrency``) per look, and a close takes a fraction of a second, so at one
+#: look a second 300 partners' closes on two workers would take 300 / 8 = 38 s however
+#: fast each one is. Five looks a second: up to 20 closes a second per process; an idle
+#: worker spends about 3 % of a core more than at one (docs/performance.md).
+CLOSE_POLLING_INTERVAL = 0.2
 
 
 @attrs.frozen
@@ -80,6 +107,8 @@ class QueueSpec:
     global_concurrency: int | None = None
     #: at most this many at once in one process
     worker_concurrency: int | None = None
+    #: seconds between a process's looks for queued work
+    polling_interval: float = POLLING_INTERVAL
 
 
 def queues(config: RunnerConfig) -> tuple[QueueSpec, ...]:
@@ -89,8 +118,15 @@ def queues(config: RunnerConfig) -> tuple[QueueSpec, ...]:
         QueueSpec(SCANS, global_concurrency=1),
         QueueSpec(POLLS, global_concurrency=1),
         QueueSpec(PAYMENTS, global_concurrency=1),
-        QueueSpec(CLOSES, worker_concurrency=config.daemon.close_concurrency),
+        QueueSpec(
+            CLOSES,
+            worker_concurrency=config.daemon.close_concurrency,
+            polling_interval=CLOSE_POLLING_INTERVAL,
+        ),
         QueueSpec(DELIVERIES, global_concurrency=1),
+        QueueSpec(NOTIFY, worker_concurrency=NOTIFY_CONCURRENCY),
+        QueueSpec(CAMPAIGNS, worker_concurrency=1),
+        QueueSpec(TRIGGERS, worker_concurrency=1),
     )
 
 
@@ -111,7 +147,6 @@ def declare(config: RunnerConfig) -> None:
             spec.name,
             global_concurrency=spec.global_concurrency,
             worker_concurrency=spec.worker_concurrency,
-            # How soon queued work starts: a close queued by the tick, a delivery after it.
-            polling_interval_sec=1.0,
+            polling_interval_sec=spec.polling_interval,
         )
     tick.schedule(config)

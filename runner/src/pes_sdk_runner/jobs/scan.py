@@ -9,6 +9,8 @@ from dbos import DBOS
 from pes_sdk_runner.daemon import PassError
 from pes_sdk_runner.jobs.common import errors_of
 from pes_sdk_runner.jobs.engine import parse_iso, runtime
+from pes_sdk_runner.jobs.triggers import queue_charges
+from pes_sdk_runner.triggers import activated
 
 __all__ = ["scan_workflow"]
 
@@ -24,10 +26,15 @@ def _scan(now: str) -> dict[str, Any]:
         "ingested": len(outcomes),
         "outcomes": [str(o.outcome) for o in outcomes],
         "errors": errors_of(errors),
+        "activated": activated(outcomes),
     }
 
 
 @DBOS.workflow(name="pes.scan")
 def scan_workflow(now: str) -> dict[str, Any]:
     """Ingest every file waiting in the inboxes at ``now`` (ISO 8601, aware)."""
-    return _scan(now)
+    done = _scan(now)
+    # A new period's charges, told now rather than at the triggers' next stage; in the
+    # workflow (recorded), not in the ingest's step or transaction.
+    queue_charges(done.get("activated", []))
+    return done

@@ -30,14 +30,16 @@ import attrs
 from dbos import DBOS, SetWorkflowID
 
 from pes_sdk_runner.config.models import DaemonConfig, RunnerConfig
+from pes_sdk_runner.jobs.campaigns import start_due
 from pes_sdk_runner.jobs.closes import plan_step, queue_closes
 from pes_sdk_runner.jobs.common import slot_id
 from pes_sdk_runner.jobs.deliver import deliver_workflow
 from pes_sdk_runner.jobs.engine import Runtime, executor_lease, iso, runtime
 from pes_sdk_runner.jobs.payments import check_step, payments_workflow
 from pes_sdk_runner.jobs.poll import poll_workflow
-from pes_sdk_runner.jobs.registry import DELIVERIES, PAYMENTS, POLLS, SCANS, TICKS
+from pes_sdk_runner.jobs.registry import DELIVERIES, PAYMENTS, POLLS, SCANS, TICKS, TRIGGERS
 from pes_sdk_runner.jobs.scan import scan_workflow
+from pes_sdk_runner.jobs.triggers import triggers_workflow
 from pes_sdk_runner.lease import holder_alive
 from pes_sdk_runner.logs import event
 
@@ -91,6 +93,8 @@ PERIODIC: tuple[Periodic, ...] = (
         lambda rt: rt.check_payment is not None,
     ),
     Periodic("deliver", DELIVERIES, deliver_workflow, lambda d: d.delivery_interval),
+    # the triggers due (pes_sdk_runner.triggers.plan): each queued once under its own id
+    Periodic("triggers", TRIGGERS, triggers_workflow, lambda d: d.scan_interval),
 )
 
 
@@ -200,6 +204,7 @@ def tick_workflow(scheduled: dt.datetime, context: Any) -> None:
         with SetWorkflowID(wid):
             DBOS.enqueue_workflow(stage.queue, stage.workflow, at)
         queued.append(wid)
+    queued += start_due(at)  # campaigns whose start has come: campaign:<id>, once
     if _new_interval(rt, now):
         recover_step()
         housekeeping_step(at)
@@ -216,6 +221,7 @@ def tick_workflow(scheduled: dt.datetime, context: Any) -> None:
             # credits once (the payment's row lock).
             check_step(at, True)
         queue_closes(closes, at)
+    rt.daemon().ticked(now)
     event(log, "jobs.tick", logging.DEBUG, at=at, queued=queued, closes=len(closes))
 
 

@@ -32,6 +32,7 @@ from pes_sdk_runner.store.errors import (
     RegistryOutOfOrder,
     SchemaTooNew,
     StoreError,
+    StoreUnavailable,
 )
 from pes_sdk_runner.store.sql import SqlStore
 
@@ -60,6 +61,7 @@ __all__ = [
     "SqlStore",
     "Store",
     "StoreError",
+    "StoreUnavailable",
     "StoredReading",
     "open_store",
 ]

@@ -28,6 +28,8 @@ from pes_sdk.models.partners import Partner
 from pes_sdk.models.readings import MeterReading
 from pes_sdk.money import ZERO
 from pes_sdk.period import Period
+from pes_sdk_runner.store.campaigns import CampaignStore
+from pes_sdk_runner.store.notify import NotificationStore
 
 __all__ = [
     "Acceptance",
@@ -358,7 +360,7 @@ class StoredReading:
 
 
 @runtime_checkable
-class Store(Protocol):
+class Store(NotificationStore, CampaignStore, Protocol):
     """Everything the runner keeps, behind one interface (SQLite or PostgreSQL).
 
     It is also the processor's book: :class:`pes_sdk.gateways.processor.PaymentStore`
@@ -533,6 +535,10 @@ class Store(Protocol):
         ...
 
     def get(self, order_id: uuid.UUID) -> PaymentEntry | None: ...
+
+    def get_many(self, order_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, PaymentEntry]:
+        """The entries of ``order_ids`` by order id, in a few queries (the unknown left out)."""
+        ...
 
     def put(self, entry: PaymentEntry) -> None:
         """Replace the entry with the same order id (``KeyError`` if there is none).

@@ -21,9 +21,15 @@ from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from typing import Any, ClassVar
 
-from pes_sdk_runner.store.errors import StoreError
+from pes_sdk_runner.store.errors import StoreError, StoreUnavailable
 
-__all__ = ["Dialect", "PostgresDialect", "SqliteDialect", "dialect_for"]
+__all__ = ["CONNECT_TIMEOUT", "Dialect", "PostgresDialect", "SqliteDialect", "dialect_for"]
+
+#: Seconds a new PostgreSQL connection may take to be established, unless the store's URL
+#: sets its own (``?connect_timeout=5``, libpq's parameter). Without one a connect to a
+#: server that accepts the TCP connection and never answers (a host half-dead in a
+#: failover, a black-holed address) would hang the calling thread for good.
+CONNECT_TIMEOUT = 10
 
 _BLOCK = re.compile(r"^-- @(\w+):begin\n(.*?)^-- @\1:end\n", re.M | re.S)
 
@@ -42,6 +48,10 @@ class Dialect(abc.ABC):
     types: ClassVar[dict[str, str]]
     #: the exceptions of a broken constraint (unique, check, trigger)
     integrity_errors: tuple[type[Exception], ...]
+    #: what ends a ``SELECT`` that locks the rows it reads until the transaction ends, so
+    #: that their other writers, in any process, wait ("" where the write transaction
+    #: already excludes every other writer)
+    row_lock: ClassVar[str] = ""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -72,11 +82,6 @@ class Dialect(abc.ABC):
     def lock_key(self, cur: Any, key: str) -> None:  # noqa: B027 - optional hook
         """Serialise writers on ``key`` until the transaction ends (no-op where the write
         transaction already excludes every other writer)."""
-
-    def lock_row(self, cur: Any, table: str, key_column: str, key: str) -> None:  # noqa: B027
-        """Lock the row of ``table`` whose ``key_column`` is ``key`` until the transaction
-        ends: its other writers, in any process, wait (no-op where the write transaction
-        already excludes every other writer; nothing when there is no such row)."""
 
     @abc.abstractmethod
     def exclusive(self, key: str) -> AbstractContextManager[None]:
@@ -200,6 +205,9 @@ class PostgresDialect(Dialect):
         "MONEY": "BIGINT",
         "BLOB": "BYTEA",
     }
+    # NO KEY: rows that only refer to a locked row (a payment's lines, its refund requests)
+    # are not held up.
+    row_lock: ClassVar[str] = " FOR NO KEY UPDATE"
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
@@ -215,10 +223,30 @@ class PostgresDialect(Dialect):
         #: idle sessions for :meth:`exclusive`, each holding no lock
         self._lock_sessions: list[Any] = []
         self._lock_sessions_guard = threading.Lock()
+        try:
+            given = "connect_timeout" in psycopg.conninfo.conninfo_to_dict(url)
+        except psycopg.ProgrammingError as exc:  # not a URL libpq can read
+            raise StoreError(f"store URL: {exc}") from None
+        self._connect_options: dict[str, Any] = (
+            {} if given else {"connect_timeout": CONNECT_TIMEOUT}
+        )
 
     def connect(self) -> Any:
-        conn = self._psycopg.connect(self.url, autocommit=True)
-        conn.execute("SET TIME ZONE 'UTC'")
+        """A new session, or :class:`StoreUnavailable` when the server refuses it, is
+        starting or stopping, or does not answer within the connect timeout."""
+        try:
+            conn = self._psycopg.connect(self.url, autocommit=True, **self._connect_options)
+        except self._psycopg.OperationalError as exc:
+            # libpq's reason names the host and port, never the password.
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreUnavailable(f"the store's PostgreSQL server: {reason}") from exc
+        try:
+            conn.execute("SET TIME ZONE 'UTC'")
+        except self._psycopg.OperationalError as exc:
+            conn.close()
+            raise StoreUnavailable(
+                f"the store's PostgreSQL server dropped a new session ({type(exc).__name__})"
+            ) from exc
         return conn
 
     def sql(self, query: str) -> str:
@@ -243,11 +271,6 @@ class PostgresDialect(Dialect):
 
     def lock_key(self, cur: Any, key: str) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
-
-    def lock_row(self, cur: Any, table: str, key_column: str, key: str) -> None:
-        # Names are the store's own, never a caller's input. NO KEY: rows that only refer
-        # to it (its lines, refund requests) are not held up.
-        cur.execute(f"SELECT 1 FROM {table} WHERE {key_column} = %s FOR NO KEY UPDATE", (key,))
 
     @contextmanager
     def exclusive(self, key: str) -> Iterator[None]:
@@ -278,9 +301,15 @@ class PostgresDialect(Dialect):
             conn = kept if kept is not None else self.connect()
             try:
                 conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
-            except self._psycopg.OperationalError:
+            except self._psycopg.OperationalError as exc:
+                lost = bool(conn.broken)
                 conn.close()
                 if kept is None:
+                    if lost:  # ended as soon as opened: the server is going away
+                        raise StoreUnavailable(
+                            f"the store's PostgreSQL server ended a new session"
+                            f" ({type(exc).__name__})"
+                        ) from exc
                     raise
                 continue  # a kept session the server dropped (a restart): take a new one
             except BaseException:

@@ -13,11 +13,24 @@ __all__ = [
     "RegistryOutOfOrder",
     "SchemaTooNew",
     "StoreError",
+    "StoreUnavailable",
 ]
 
 
 class StoreError(PesError):
     """The store refused an operation or cannot work with its database."""
+
+
+class StoreUnavailable(StoreError):
+    """The store's database server cannot be reached, or dropped the connection (a
+    restart, a failover, a network cut, no answer within the connect timeout).
+
+    Transient: the call failed, and the next call opens a new connection. A transaction it
+    was in was rolled back, unless the connection was lost during its commit: then it may
+    have committed, so the caller repeats it (every write of the store may be repeated:
+    Idempotency-Keys, the processor's idempotent moves). The API answers it with
+    ``503 store-unreachable``.
+    """
 
 
 class MigrationError(StoreError):

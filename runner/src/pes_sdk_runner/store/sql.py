@@ -52,13 +52,16 @@ from pes_sdk_runner.store.base import (
     ServiceBalance,
     StoredReading,
 )
+from pes_sdk_runner.store.campaigns import CampaignsSql
 from pes_sdk_runner.store.dialect import Dialect
 from pes_sdk_runner.store.errors import (
     ReadingRefused,
     RegistryConflict,
     RegistryOutOfOrder,
     StoreError,
+    StoreUnavailable,
 )
+from pes_sdk_runner.store.notify import NotificationsSql
 
 __all__ = ["SqlStore", "booking_time", "from_kopecks", "to_kopecks"]
 
@@ -148,6 +151,10 @@ _PAIRS_PER_QUERY = 100
 #: How long login attempts are kept: the longest window of a login limit (a day).
 _LOGIN_KEPT = dt.timedelta(days=1)
 
+#: The most ledger rows one INSERT carries: ten parameters a row keeps a statement well
+#: under SQLite's oldest limit of 999 parameters.
+_LEDGER_ROWS_PER_INSERT = 50
+
 #: From this many records an ingest refreshes the planner's statistics of ``debts``
 #: (``Dialect.after_bulk_load``): small registries do not change them much.
 _LARGE_INGEST = 10_000
@@ -161,7 +168,22 @@ def _partner(data: str) -> Partner:
     return structure(json.loads(data), Partner)
 
 
-class SqlStore:
+def _lost(conn: Any) -> bool:
+    """Whether the server dropped ``conn``: psycopg marks a connection it lost as broken
+    (and closed); sqlite3's have neither."""
+    return bool(getattr(conn, "broken", False)) or getattr(conn, "closed", False) is True
+
+
+def _unavailable(exc: BaseException, *, committing: bool = False) -> StoreUnavailable:
+    # The driver's message is not repeated: a failed statement's text may carry values.
+    outcome = "its commit may or may not have happened" if committing else "the call failed"
+    return StoreUnavailable(
+        f"the connection to the store's database was lost ({type(exc).__name__}):"
+        f" {outcome}; the next call reconnects"
+    )
+
+
+class SqlStore(NotificationsSql, CampaignsSql):
     """The :class:`~pes_sdk_runner.store.base.Store` on a SQL database through a dialect.
 
     One connection per store, guarded by a lock: the processor's webhook and polling
@@ -178,6 +200,10 @@ class SqlStore:
         self._depth = 0
         #: what runs once the outermost transaction has committed
         self._on_commit: list[Callable[[], object]] = []
+        #: the payments rows :meth:`locked` read with their lock, by order id, while its
+        #: block runs and no :meth:`put` has changed them (:meth:`get` and :meth:`put` use
+        #: them instead of asking again)
+        self._held: dict[str, Sequence[Any]] = {}
         if migrate:
             self.migrate()
 
@@ -199,17 +225,37 @@ class SqlStore:
                 finally:
                     self._depth -= 1
                 return
-            self.dialect.begin(cur)
+            try:
+                self.dialect.begin(cur)
+            except Exception as exc:
+                # An idle session the server ended (a restart, a failover) fails at its
+                # first statement, often this one.
+                if self._dropped():
+                    raise _unavailable(exc) from exc
+                raise
             self._depth = 1
             try:
                 yield cur
-            except BaseException:
+            except BaseException as exc:
                 self._depth = 0
                 self._on_commit.clear()
+                if self._dropped():  # the server rolled it back as the session ended
+                    if isinstance(exc, Exception):
+                        raise _unavailable(exc) from exc
+                    raise
                 cur.execute("ROLLBACK")
                 raise
             self._depth = 0
-            cur.execute("COMMIT")
+            try:
+                cur.execute("COMMIT")
+            except Exception as exc:
+                self._on_commit.clear()
+                if self._dropped():
+                    # Lost during the commit: committed or not, the caller cannot know.
+                    # Every write of the store may be repeated (Idempotency-Keys, the
+                    # processor's moves): the caller's retry finds out.
+                    raise _unavailable(exc, committing=True) from exc
+                raise
             done, self._on_commit = self._on_commit, []
             for fn in done:
                 fn()
@@ -229,20 +275,46 @@ class SqlStore:
         overwriting the other's change with what it read before it. PostgreSQL: a row
         lock of the transaction on the payment (``FOR NO KEY UPDATE``); SQLite: the write
         lock that every write transaction takes. Keep the block short: no network calls
-        in it."""
+        in it.
+
+        The statement that locks the row reads it too: :meth:`get` and :meth:`put` of
+        this payment in the block take it from there instead of asking again (a round
+        trip each on PostgreSQL). No other writer can change the row before the block
+        ends; this store's own :meth:`put` forgets it."""
+        key = str(order_id)
         with self._tx() as cur:
             # The payment's own row, not a key derived from it: every writer of the row,
             # whichever path it comes by, waits for the block (and no two payments share
             # a lock, as two hashes may).
-            self.dialect.lock_row(cur, "payments", "order_id", str(order_id))
-            yield
+            row = self._x(
+                cur, self._ENTRY + " WHERE order_id = ?" + self.dialect.row_lock, (key,)
+            ).fetchone()
+            if row is not None:
+                self._held[key] = row
+            try:
+                yield
+            finally:
+                # Forgotten whatever happens: a nested block of the same payment ends first
+                # and takes the outer one's row with it (read again, if needed).
+                self._held.pop(key, None)
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Any]:
         with self._lock:
-            if not self._depth:
-                self._reconnect_if_lost()
-            yield self._conn.cursor()
+            if self._depth:
+                yield self._conn.cursor()
+                return
+            self._reconnect_if_lost()
+            try:
+                yield self._conn.cursor()
+            except Exception as exc:
+                if self._dropped():
+                    raise _unavailable(exc) from exc
+                raise
+
+    def _dropped(self) -> bool:
+        """The server dropped this store's connection (not: the store was closed)."""
+        return not self._closed and _lost(self._conn)
 
     def _reconnect_if_lost(self) -> None:
         """Open a new connection when the server dropped this one (a failover, a restart,
@@ -252,10 +324,10 @@ class SqlStore:
         if self._closed:  # closed on purpose: calls must fail, not open it again
             return
         conn = self._conn
-        # psycopg marks a connection it lost as broken (and closed); sqlite3 has neither
-        if getattr(conn, "broken", False) or getattr(conn, "closed", False) is True:
+        if _lost(conn):
             with contextlib.suppress(Exception):
                 conn.close()
+            # StoreUnavailable while the server is away: the next call tries again
             self._conn = self.dialect.connect()
 
     def _x(self, cur: Any, query: str, params: Sequence[Any] = ()) -> Any:
@@ -767,11 +839,16 @@ class SqlStore:
         moment = _now()
         now = self.dialect.ts_in(moment)
         with self._tx() as cur:
-            known = self._x(
-                cur,
-                "SELECT refunded, paid_at FROM payments WHERE order_id = ?",
-                (str(entry.order_id),),
-            ).fetchone()
+            held = self._held.pop(str(entry.order_id), None)  # changed here: read it again
+            known = (
+                (held[4], held[10])  # _ENTRY's refunded, paid_at
+                if held is not None
+                else self._x(
+                    cur,
+                    "SELECT refunded, paid_at FROM payments WHERE order_id = ?",
+                    (str(entry.order_id),),
+                ).fetchone()
+            )
             if known is None:
                 raise KeyError(f"payment {entry.order_id} is not in the book")
             paid_at = None
@@ -873,11 +950,39 @@ class SqlStore:
         return out
 
     def get(self, order_id: uuid.UUID) -> PaymentEntry | None:
+        key = str(order_id)
         with self._read() as cur:
-            rows = self._x(cur, self._ENTRY + " WHERE order_id = ?", (str(order_id),)).fetchall()
-            lines = self._x(cur, self._LINES + " WHERE order_id = ?", (str(order_id),)).fetchall()
+            # Under the payment's lock (:meth:`locked`) its row is the one the lock read.
+            # Its lines are read now, after the lock was granted: read with the lock, they
+            # would be as they were when the statement began, and a writer the lock waited
+            # for (a refund of a line) may have changed them since.
+            held = self._held.get(key)
+            rows = (
+                [held]
+                if held is not None
+                else self._x(cur, self._ENTRY + " WHERE order_id = ?", (key,)).fetchall()
+            )
+            lines = self._x(cur, self._LINES + " WHERE order_id = ?", (key,)).fetchall()
         found = self._entries(rows, lines)
         return found[0] if found else None
+
+    def get_many(self, order_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, PaymentEntry]:
+        # Two queries per 500 ids, not two per payment: a day's close looks up every
+        # credited line's payment (tens of thousands), a round trip each on PostgreSQL.
+        wanted = sorted({str(o) for o in order_ids})
+        rows: list[Any] = []
+        lines: list[Any] = []
+        with self._read() as cur:
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i : i + 500]
+                marks = ", ".join("?" * len(chunk))
+                rows += self._x(
+                    cur, self._ENTRY + f" WHERE order_id IN ({marks})", chunk
+                ).fetchall()
+                lines += self._x(
+                    cur, self._LINES + f" WHERE order_id IN ({marks})", chunk
+                ).fetchall()
+        return {e.payment.payment_id: e for e in self._entries(rows, lines)}
 
     def __iter__(self) -> Iterator[PaymentEntry]:
         # A snapshot, like MemoryPaymentStore's: the book may change while it is iterated.
@@ -1218,7 +1323,14 @@ class SqlStore:
             if row is None:
                 return False
             self._x(cur, "DELETE FROM login_attempts WHERE phone = ?", (row[0],))
-            for table in ("acceptances", "acceptance_withdrawals"):
+            # its push devices, contacts and opt-outs (0011) are personal data too
+            for table in (
+                "acceptances",
+                "acceptance_withdrawals",
+                "devices",
+                "notification_contacts",
+                "notification_preferences",
+            ):
                 self._x(cur, f"DELETE FROM {table} WHERE client_id = ?", (f"cabinet:{cabinet_id}",))
             # Sessions, links and link attempts go by the foreign keys' ON DELETE CASCADE;
             # named here too, so that no database's settings can leave them behind.
@@ -1300,9 +1412,10 @@ class SqlStore:
         with self._tx() as cur:
             return self._append(cur, entries)
 
+    _LEDGER_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     _INSERT_LEDGER = (
         "INSERT INTO ledger (at, kind, partner_inn, account, service, order_id,"
-        " registry_id, amount, ref, memo) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        f" registry_id, amount, ref, memo) VALUES {_LEDGER_ROW}"
         " ON CONFLICT (ref) DO NOTHING"
     )
 
@@ -1323,12 +1436,19 @@ class SqlStore:
         )
 
     def _append_all(self, cur: Any, entries: Sequence[LedgerEntry]) -> None:
-        """As :meth:`_append`, in one statement, without counting what was new."""
+        """As :meth:`_append`, without counting what was new: one multi-row ``INSERT``
+        (a payment's credits, one a line), not a statement a row: on PostgreSQL each
+        statement costs the server and the client a round trip's work."""
         now = _now()
-        cur.executemany(
-            self.dialect.sql(self._INSERT_LEDGER),
-            [self._ledger_row(e, now) for e in entries],
-        )
+        rows = [self._ledger_row(e, now) for e in entries]
+        for i in range(0, len(rows), _LEDGER_ROWS_PER_INSERT):
+            chunk = rows[i : i + _LEDGER_ROWS_PER_INSERT]
+            values = ", ".join([self._LEDGER_ROW] * len(chunk))
+            self._x(
+                cur,
+                self._INSERT_LEDGER.replace(self._LEDGER_ROW, values),
+                [value for row in chunk for value in row],
+            )
 
     def _append(self, cur: Any, entries: Sequence[LedgerEntry]) -> int:
         """Append inside the caller's transaction; entries whose ref is taken are skipped."""

@@ -6,8 +6,10 @@ is sent; the one script only keeps its totals right while the client ticks and t
 asks :meth:`Pages.quote`, which prices with the same use case). What a client does goes
 through :class:`~pes_sdk_runner.usecases.ClientUseCases` and the cabinet's objects
 (:class:`~pes_sdk_runner.cabinet.Cabinets`), never the store, except to read which of the
-client's accounts is where. Texts shown to people are Russian (the cabinet speaks Russian
-only); partner-supplied text goes through Jinja2's autoescape like any other.
+client's accounts is where and for the session's own notification settings (preferences,
+contact, browser devices: no use case covers them; the API's ``/v1/devices`` does the
+same). Texts shown to people are Russian (the cabinet speaks Russian only);
+partner-supplied text goes through Jinja2's autoescape like any other.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import datetime as dt
 import email.parser
 import email.policy
 import hashlib
+import json
 import logging
 import re
 import secrets
@@ -26,6 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple, ParamSpec, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 import jinja2
@@ -41,7 +45,9 @@ from pes_sdk.gateways.models import ConfirmationKind, PaymentState
 from pes_sdk.gateways.processor import PaymentEntry
 from pes_sdk.models.payments import PaymentLine
 from pes_sdk.models.readings import MeterReading, MeterType
+from pes_sdk.models.receipts import check_customer_email
 from pes_sdk.money import ZERO
+from pes_sdk.notifications import MAX_BUTTONS
 from pes_sdk.period import Period
 from pes_sdk_runner import usecases as uc
 from pes_sdk_runner.cabinet import Cabinets
@@ -56,11 +62,13 @@ from pes_sdk_runner.cabinet.errors import (
 from pes_sdk_runner.cabinet.sessions import ActiveSession
 from pes_sdk_runner.cabinet.web import security as sec
 from pes_sdk_runner.cabinet.web.money import AmountError, parse_rub, rub, rub_input
-from pes_sdk_runner.config.models import logo_media_type
+from pes_sdk_runner.config.models import OUTBOX, logo_media_type
 from pes_sdk_runner.logs import event
 from pes_sdk_runner.store.base import DecreaseReason, ServiceBalance, StoredReading
+from pes_sdk_runner.store.errors import StoreUnavailable
+from pes_sdk_runner.store.notify import MessageEvent
 
-__all__ = ["CURRENT_COOKIE", "RETURN_LINK_TTL", "Pages", "cabinet_app"]
+__all__ = ["CURRENT_COOKIE", "NOTIFICATION_KINDS", "RETURN_LINK_TTL", "Pages", "cabinet_app"]
 
 #: Which linked account the payment page shows (``<ИНН>:<account>``; not a secret).
 CURRENT_COOKIE = "pes_cabinet_account"
@@ -108,6 +116,23 @@ _DECREASES = {
 #: The largest multipart form taken (the readings form: a photo and a few fields).
 _MAX_MULTIPART = uc.MAX_PHOTO_BYTES + 64 * 1024
 _VALUE = re.compile(r"\d{1,12}([.,]\d{1,6})?")
+#: The kinds of message a client switches off on «Уведомления» (``kind`` of
+#: :func:`pes_sdk_runner.notify.enqueue_messages`, ``notification_preferences.kind``): the
+#: triggers' and campaigns' kinds, with their Russian names and what each brings. Not
+#: ``autopay``: the notice before an autopay charge is what allows the charge (the autopay
+#: issue), so it cannot be switched off here; cancelling the autopay stops it.
+NOTIFICATION_KINDS: tuple[tuple[str, str, str], ...] = (
+    ("charges", "Начисления", "Новые начисления за месяц по вашим лицевым счетам."),
+    ("reminders", "Напоминания об оплате", "Напоминания о сроке оплаты и о задолженности."),
+    ("readings", "Показания счётчиков", "Когда пора передать показания."),
+    ("payments", "Платежи", "Подтверждения платежей."),
+    ("news", "Новости", "Новости поставщиков услуг: отключения, работы, собрания."),
+    ("promo", "Акции", "Предложения и акции поставщиков услуг."),
+)
+#: The largest JSON body a script sends (a PushSubscription is well under 1 KiB).
+_MAX_JSON = 8 * 1024
+#: Where the service worker's text is (served at the cabinet's root, not under /static).
+_SW = Path(__file__).parent / "static" / "sw.js"
 
 log = logging.getLogger("pes_sdk_runner.cabinet")
 T = TypeVar("T")
@@ -196,6 +221,9 @@ class Pages:
         )
         self.theme_version = hashlib.sha256(self.theme.encode()).hexdigest()[:12]
         self.logo: tuple[bytes, str] | None = None
+        self._vapid: str | None = None  # read at first need (vapid_key)
+        # The worker's title when a message has none: the service's name, as a JS string.
+        self.sw = _SW.read_text("utf-8").replace('"__BRAND__"', json.dumps(self.brand)).encode()
         if config.logo is not None:  # checked when the configuration was loaded
             data = config.logo.read_bytes()
             self.logo = (data, logo_media_type(data) or "application/octet-stream")
@@ -1346,6 +1374,234 @@ class Pages:
         sec.delete_cookie(request, response, CURRENT_COOKIE)
         return response
 
+    # -- Уведомления ----------------------------------------------------------------------------
+
+    def vapid_key(self) -> str:
+        """The Web Push channel's public key (``applicationServerKey``), or "" when push to
+        browsers is not configured (``[notifications] via.webpush`` names no channel with a
+        ``vapid_public_key``: the sandbox outbox has none). Read once: building the channel
+        loads its key file and touches no network."""
+        if self._vapid is None:
+            self._vapid = ""
+            notifications = self.clients.config.notifications
+            spec = notifications.channel(notifications.via.get("webpush", ""))
+            if spec is not None and spec.plugin != OUTBOX:
+                try:
+                    factory = self.clients.host.notification_channel(spec.plugin)
+                    channel = factory.create(spec.adapter.merged())
+                    key = getattr(channel, "vapid_public_key", "")
+                    self._vapid = key if isinstance(key, str) else ""
+                    channel.close()
+                except Exception as exc:  # the page works on without the button
+                    event(
+                        log, "cabinet.vapid-unavailable", logging.WARNING, error=type(exc).__name__
+                    )
+        return self._vapid
+
+    def notifications_view(self, session: ActiveSession) -> dict[str, Any]:
+        client = session.client
+        store = self.clients.store
+        kinds = [
+            {"kind": kind, "label": label, "hint": hint, "on": not store.opted_out(client, kind)}
+            for kind, label, hint in NOTIFICATION_KINDS
+        ]
+        contact = store.contacts_of([client]).get(client)
+        browsers = [
+            {"id": d.id, "since": d.created_at}
+            for d in store.devices_of([client]).get(client, [])
+            if d.provider == "webpush"
+        ]
+        return {
+            "kinds": kinds,
+            "email": (contact.email or "") if contact is not None else "",
+            "browsers": browsers,
+        }
+
+    def save_notifications(self, session: ActiveSession, on: frozenset[str], email: str) -> None:
+        client = session.client
+        store = self.clients.store
+        for kind, _label, _hint in NOTIFICATION_KINDS:
+            store.set_opt_out(client, kind, kind not in on)
+        # "" clears the address (set_contact keeps a value given as None); the core sends no
+        # e-mail to an empty address.
+        store.set_contact(client, email=email)
+
+    async def notifications(self, request: Request) -> Response:
+        """Уведомления: a switch per kind of message, the e-mail address (a plain form
+        POST, no script needed) and push to this browser (``static/push.js``)."""
+        post = request.method == "POST"
+        found = await self.signed_in(request, post=post)
+        if isinstance(found, Response):
+            return found
+        session, token, form = found
+        status, notice, error, typed = 200, "", "", None
+        if post:
+            on = frozenset(form.get("on", []))
+            typed = _one(form, "email").strip()[:300]
+            try:
+                if typed:
+                    check_customer_email(typed)
+            except ValueError:
+                status, error = 422, "Проверьте адрес почты, например name@example.ru"
+            else:
+                await self.run(self.save_notifications, session, on, typed)
+                return RedirectResponse(f"{_base(request)}/notifications?saved=1", status_code=303)
+        elif "saved" in request.query_params:
+            notice = "Настройки уведомлений сохранены."
+        view = await self.run(self.notifications_view, session)
+        if typed is not None:  # a refused form shows what was typed and ticked
+            view["email"] = typed
+            for k in view["kinds"]:
+                k["on"] = k["kind"] in form.get("on", [])
+        return self.render(
+            request,
+            "notifications.html",
+            status,
+            session=session,
+            csrf=self.session_csrf(token),
+            active="notifications",
+            notice=notice,
+            email_error=error,
+            vapid_key=await self.run(self.vapid_key),
+            **view,
+        )
+
+    async def json_signed_in(self, request: Request) -> tuple[ActiveSession, Any] | Response:
+        """The session and the JSON body of a script's request, its CSRF token (the page's,
+        in ``X-CSRF-Token``) checked; or a JSON refusal. A page of another site can send
+        neither the header nor a JSON body without our CORS consent, which is never given."""
+        found = await self.session(request)
+        if found is None:
+            return JSONResponse({"error": "login"}, status_code=401)
+        session, token = found
+        given = request.headers.get("x-csrf-token", "")
+        if not sec.csrf_matches(given, self.session_csrf(token)):
+            return JSONResponse({"error": "csrf"}, status_code=403)
+        body = await _json_body(request)
+        if body is None:
+            return JSONResponse({"error": "body"}, status_code=400)
+        return session, body
+
+    async def push_subscribe(self, request: Request) -> Response:
+        """Keep a browser's PushSubscription as the client's ``webpush`` device."""
+        found = await self.json_signed_in(request)
+        if isinstance(found, Response):
+            return found
+        session, body = found
+        subscription = _subscription(body.get("subscription") if isinstance(body, dict) else None)
+        if subscription is None:
+            return JSONResponse({"error": "subscription"}, status_code=422)
+        zone = body.get("time_zone")
+        if not isinstance(zone, str) or not _zone_ok(zone):
+            zone = None  # the client's zone is a nicety for quiet hours, not a requirement
+        device = await self.run(
+            self.clients.store.register_device,
+            session.client,
+            "webpush",
+            subscription,
+            "cabinet",
+            time_zone=zone,
+        )
+        event(log, "cabinet.push-subscribed", cabinet=session.cabinet_id, device=device.id)
+        return JSONResponse({"device": device.id}, status_code=201)
+
+    def forget_browsers(self, session: ActiveSession, endpoint: str, device_id: int) -> int:
+        """Delete the client's ``webpush`` devices of ``endpoint`` (a script's unsubscribe)
+        or of ``device_id`` (the page's form); how many."""
+        client = session.client
+        gone = 0
+        for d in self.clients.store.devices_of([client]).get(client, []):
+            if d.provider != "webpush":
+                continue
+            if d.id == device_id or (endpoint and _endpoint_of(d.token) == endpoint):
+                gone += self.clients.store.delete_device(d.id, client)
+        return gone
+
+    async def push_unsubscribe(self, request: Request) -> Response:
+        """Forget a browser: JSON ``{"endpoint": …}`` from the script, or the page's form
+        (``device``) without a script."""
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind == "application/json":
+            found = await self.json_signed_in(request)
+            if isinstance(found, Response):
+                return found
+            session, body = found
+            endpoint = body.get("endpoint") if isinstance(body, dict) else None
+            if not isinstance(endpoint, str) or not endpoint:
+                return JSONResponse({"error": "endpoint"}, status_code=422)
+            gone = await self.run(self.forget_browsers, session, endpoint, -1)
+            return JSONResponse({"deleted": gone})
+        signed = await self.signed_in(request, post=True)
+        if isinstance(signed, Response):
+            return signed
+        session, _token, form = signed
+        raw = _one(form, "device")
+        if raw.isdigit() and len(raw) <= 18:
+            await self.run(self.forget_browsers, session, "", int(raw))
+        return RedirectResponse(f"{_base(request)}/notifications?saved=1", status_code=303)
+
+    async def service_worker(self, request: Request) -> Response:
+        """The service worker (``static/sw.js``) at the cabinet's root, so that its scope
+        can be the whole cabinet (a worker's scope is at most its own folder unless
+        ``Service-Worker-Allowed`` says more; the header states it anyway)."""
+        return Response(
+            self.sw,
+            media_type="text/javascript",
+            headers={
+                "Service-Worker-Allowed": f"{_base(request)}/",
+                # A browser checks for a new worker at most daily anyway; no-cache makes it
+                # see a new runner's worker at the next visit.
+                "Cache-Control": "no-cache",
+            },
+        )
+
+    def record_event(self, message_id: int, body: Mapping[str, Any]) -> bool:
+        """Record a service worker's report if it proves it holds the subscription the
+        message went to (its ``auth`` secret, which only the browser and the service know:
+        the push service never sees it); False otherwise."""
+        store = self.clients.store
+        message = store.message(message_id)
+        if message is None or message.device_id is None:
+            return False
+        device = store.device(message.device_id)
+        if device is None or device.provider != "webpush" or device.client_id != message.client_id:
+            return False
+        held = _subscription_parts(device.token)
+        if held is None:
+            return False
+        endpoint, auth = body.get("endpoint"), body.get("auth")
+        if not isinstance(endpoint, str) or not isinstance(auth, str):
+            return False
+        if not (
+            secrets.compare_digest(endpoint.encode(), held[0].encode())
+            and secrets.compare_digest(auth.encode(), held[2].encode())
+        ):
+            return False
+        try:
+            kind = MessageEvent(str(body.get("event")))
+        except ValueError:
+            return False
+        button = body.get("button")
+        if kind is not MessageEvent.CLICKED or not isinstance(button, int):
+            button = None
+        elif not 0 <= button < MAX_BUTTONS:
+            return False
+        at = dt.datetime.now(dt.UTC)
+        return store.record_message_event(
+            message_id, kind, at, client_id=message.client_id, button=button
+        )
+
+    async def message_event(self, request: Request) -> Response:
+        """``POST /cabinet/messages/{id}/events`` from the service worker: a notification
+        shown (delivered), opened or clicked. Authenticated by the subscription itself, not
+        the session cookie: a notification is mostly opened long after the session ended."""
+        raw = request.path_params["message_id"]
+        body = await _json_body(request)
+        if not raw.isdigit() or len(raw) > 18 or not isinstance(body, dict):
+            return Response(status_code=404)
+        found = await self.run(self.record_event, int(raw), body)
+        return Response(status_code=204 if found else 404)
+
     # -- branding ------------------------------------------------------------------------------
 
     async def theme_css(self, request: Request) -> Response:
@@ -1377,6 +1633,26 @@ class Pages:
             title=titles.get(exc.status_code, "Запрос не выполнен"),
             text=str(exc.detail) if exc.status_code in (404, 400, 413, 415) else "",
         )
+
+    async def unavailable(self, request: Request, exc: Exception) -> Response:
+        """The store's database is away (a restart, a failover): a 503 page to try again,
+        not a 500 with a trace. No session is looked up: that needs the store."""
+        event(
+            log,
+            "store.unavailable",
+            logging.WARNING,
+            error=type(exc.__cause__ or exc).__name__,
+            path=request.url.path,
+        )
+        response = self.render(
+            request,
+            "message.html",
+            503,
+            title="Сервис временно недоступен",
+            text="Попробуйте ещё раз через минуту.",
+        )
+        response.headers["Retry-After"] = "5"
+        return response
 
 
 _LINK_FIELDS = ("partner", "account", "premises", "due")
@@ -1437,6 +1713,88 @@ def _reading_error(exc: uc.UseCaseError) -> tuple[str, str]:
     if isinstance(exc, uc.NotAccepted):
         return "value1", "Этот лицевой счёт не привязан к кабинету."
     return "value1", "Показание не принято: проверьте значения."
+
+
+async def _json_body(request: Request) -> Any:
+    """A script's JSON body (``application/json``, at most :data:`_MAX_JSON` bytes), or
+    None when it is not one."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        return None
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > _MAX_JSON:
+            return None
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def _subscription_parts(value: object) -> tuple[str, str, str] | None:
+    """A PushSubscription's endpoint, ``p256dh`` and ``auth`` (from its JSON object or
+    text), or None when it is not one. The channel checks the endpoint and keys before any
+    send (plugins/webpush); this only keeps junk out of the store."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    if not isinstance(value, dict):
+        return None
+    endpoint, keys = value.get("endpoint"), value.get("keys")
+    if not isinstance(endpoint, str) or not isinstance(keys, dict):
+        return None
+    p256dh, auth = keys.get("p256dh"), keys.get("auth")
+    parts = urllib.parse.urlsplit(endpoint)
+    if (
+        parts.scheme not in ("https", "http")
+        or not parts.hostname
+        or not isinstance(p256dh, str)
+        or not isinstance(auth, str)
+        or not _B64URL.fullmatch(p256dh)
+        or not _B64URL.fullmatch(auth)
+    ):
+        return None
+    return endpoint, p256dh, auth
+
+
+def _subscription(value: object) -> str | None:
+    """The subscription as the device's token: the channel's recipient JSON, its keys in
+    one order, so the same subscription sent again finds its row (one row per token)."""
+    parts = _subscription_parts(value)
+    if parts is None:
+        return None
+    endpoint, p256dh, auth = parts
+    expires = value.get("expirationTime") if isinstance(value, dict) else None
+    token = json.dumps(
+        {
+            "endpoint": endpoint,
+            "expirationTime": expires if isinstance(expires, int | float) else None,
+            "keys": {"p256dh": p256dh, "auth": auth},
+        },
+        separators=(",", ":"),
+    )
+    return token if len(token) <= _MAX_TOKEN else None
+
+
+def _endpoint_of(token: str) -> str:
+    parts = _subscription_parts(token)
+    return parts[0] if parts is not None else ""
+
+
+def _zone_ok(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]{16,200}={0,2}")
+#: As the API's limit on a device's token (api.notify_models.MAX_TOKEN_LENGTH).
+_MAX_TOKEN = 4096
 
 
 def _one(form: Mapping[str, list[str]], name: str) -> str:
@@ -1509,10 +1867,23 @@ def cabinet_app(
         Route("/readings", pages.readings, methods=get, name="readings"),
         Route("/readings", pages.send_reading, methods=post, name="send-reading"),
         Route("/receipts", pages.receipts, methods=get, name="receipts"),
+        Route("/notifications", pages.notifications, methods=both, name="notifications"),
+        Route("/notifications/push", pages.push_subscribe, methods=post, name="push-subscribe"),
+        Route(
+            "/notifications/push/delete",
+            pages.push_unsubscribe,
+            methods=post,
+            name="push-unsubscribe",
+        ),
+        Route("/messages/{message_id}/events", pages.message_event, methods=post, name="event"),
+        Route("/sw.js", pages.service_worker, methods=get, name="service-worker"),
         Route("/theme.css", pages.theme_css, methods=get, name="theme"),
         Route("/logo", pages.logo_file, methods=get, name="logo"),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: pages.not_found})
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: pages.not_found, StoreUnavailable: pages.unavailable},
+    )
     app.add_middleware(sec.Headers, origins=origins)
     return app
