@@ -191,3 +191,30 @@ def test_push_fields_are_written_and_one_key_is_one_line(tmp_path: Path) -> None
     assert line["data"] == {"campaign": "42"}
     ch.send(sms())  # a login code: no title, no image; a key of its own
     assert set(list(read_outbox(ch.path))[1]) == {"to", "text", "at", "kind", "id", "key"}
+
+
+def test_one_key_is_one_line_across_processes_and_a_rotated_file_starts_afresh(
+    tmp_path: Path,
+) -> None:
+    # Two channel objects on one file stand for two processes of a fleet (each object keeps
+    # its own memory; only the file and its lock are shared): a runner re-sends a push with
+    # its key after a SIGKILL, possibly from another worker.
+    first, second = channel(tmp_path), channel(tmp_path)
+    push = Notification(kind="push", to="fcm-token-1", text="Начислено", key="trigger:1/c:7/d:1")
+    sent = first.send(push)
+    second.send(sms())  # the other process writes meanwhile: it is read past, not lost
+    again = second.send(push)
+    assert again.message_id == sent.message_id  # the first answer, nothing written
+    lines = list(read_outbox(first.path))
+    assert [line["key"] for line in lines] == [push.key, lines[1]["key"]]
+    assert first.send(sms(text="новый код")) != again  # the first object reads on too
+    assert len(list(read_outbox(first.path))) == 3
+    # A file rotated away (an operator's logrotate): the next one is read from its start,
+    # not from where the old one was read up to.
+    first.path.rename(first.path.with_suffix(".old"))
+    later = sms(text="после ротации")
+    second.send(later)
+    third = channel(tmp_path)  # a process started after the rotation
+    assert third.send(push).message_id != sent.message_id  # not in the new file: written
+    assert second.send(push).message_id == sent.message_id  # this object answered it before
+    assert [line["key"] for line in read_outbox(first.path)] == [later.key, push.key]

@@ -4,7 +4,11 @@ Nothing leaves the machine: tests, the demo and a developer read the file
 (:func:`read_outbox`) where a real channel would have sent an SMS, a push or an e-mail.
 Each line is ``{"to": …, "text": …, "at": …, "kind": …, "id": …, "key": …}`` (plus
 ``title``, ``image``, ``buttons``, ``data`` and ``collapse`` when the notification has
-them), UTF-8, Cyrillic as is. One key is written once per channel object.
+them), UTF-8, Cyrillic as is. **One key is one line in the file**, whichever process or
+channel object sends it: as a provider that honours idempotency keys, a key already in the
+file answers with its first message's id and writes nothing (the runner re-sends a push
+with its key after a SIGKILL; a fleet's outbox must not show it twice). Each object keeps
+the keys it has read and, under the lock, reads only what others appended since.
 
 Several processes (a fleet of runners) may append to one file at once. Each message is
 written by one ``os.write`` of the whole line on an ``O_APPEND`` descriptor, which the
@@ -53,6 +57,10 @@ class OutboxChannel(NotificationChannel):
         self.path = Path(path)
         self.kinds = tuple(kinds)
         self._sent = SentKeys()
+        #: the keys in the file as far as it was read (``_read_upto`` bytes): key → answer
+        self._keys: dict[str, SendResult] = {}
+        self._read_upto = 0
+        self._file_id: tuple[int, int] | None = None
 
     def __repr__(self) -> str:
         return f"OutboxChannel({str(self.path)!r})"
@@ -86,32 +94,76 @@ class OutboxChannel(NotificationChannel):
             record["collapse"] = notification.collapse
         line = json.dumps(record, ensure_ascii=False) + "\n"
         try:
-            self._append(line.encode("utf-8"))
+            return self._append_once(
+                notification.key, line.encode("utf-8"), SendResult(message_id, accepted_at)
+            )
         except OSError as exc:
             # the path names no person; the recipient stays out of the message
             raise ChannelUnavailable(
                 f"cannot append to {self.path}: {exc.strerror or exc}", channel=self.name
             ) from exc
-        return SendResult(message_id, accepted_at)
 
-    def _append(self, data: bytes) -> None:
+    def _append_once(self, key: str, data: bytes, result: SendResult) -> SendResult:
+        """Append ``data`` unless the file holds ``key`` already (then its first answer)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = _open_append(self.path)
         try:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX)
+            self._catch_up(fd)
+            known = self._keys.get(key)
+            if known is not None:
+                return known
             written = os.write(fd, data)
             # A short write happens only when the disk fills up; the lock keeps other
             # writers out until this line is whole (or the error is raised).
             while written < len(data):
                 written += os.write(fd, data[written:])
+            self._keys[key] = result
+            self._read_upto += len(data)
+            return result
         finally:
             os.close(fd)  # closing releases the flock too
+
+    def _catch_up(self, fd: int) -> None:
+        """Learn the keys of the lines appended since this object last read (the lock held)."""
+        info = os.fstat(fd)
+        file_id = (info.st_dev, info.st_ino)
+        if file_id != self._file_id or info.st_size < self._read_upto:
+            # a new file (the first look, or the old one rotated away): read it whole
+            self._keys.clear()
+            self._read_upto = 0
+            self._file_id = file_id
+        offset = self._read_upto
+        pending = b""
+        while offset < info.st_size:
+            chunk = os.pread(fd, min(1 << 20, info.st_size - offset), offset)
+            if not chunk:
+                break
+            offset += len(chunk)
+            *lines, pending = (pending + chunk).split(b"\n")
+            for raw in lines:
+                self._learn(raw)
+        self._read_upto = offset - len(pending)
+
+    def _learn(self, raw: bytes) -> None:
+        try:
+            record = json.loads(raw)
+        except ValueError:  # not the channel's line (a hand edit): no key to keep
+            return
+        if isinstance(record, dict) and isinstance(record.get("key"), str):
+            try:
+                at = dt.datetime.fromisoformat(str(record.get("at")))
+                answer = SendResult(str(record.get("id")), at)
+            except (TypeError, ValueError):  # a hand-edited line: the key is what counts
+                answer = SendResult(str(record.get("id") or "outbox"), dt.datetime.now(dt.UTC))
+            self._keys.setdefault(record["key"], answer)
 
 
 def _open_append(path: Path) -> int:
     """A descriptor appending to ``path``; a file it creates gets the kit's file mode."""
-    flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+    # read too: the keys already in the file are read under the same lock (pread)
+    flags = os.O_RDWR | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
     mode = file_mode()
     for _ in range(3):
         try:
