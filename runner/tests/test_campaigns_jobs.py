@@ -11,22 +11,23 @@ page's end leaves half of it unwritten.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import signal
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from pes_sdk_outbox import read_outbox
 from pes_sdk_runner.campaigns import create_campaign
-from pes_sdk_runner.config import RunnerConfig
 from pes_sdk_runner.notify import close_queue_clients, message_key
 from pes_sdk_runner.store import open_store
 from pes_sdk_runner.store.campaigns import CampaignState
-from runner_proc import ENV, PES, config_of, write_config
+from runner_proc import (
+    config_of,
+    outbox_lines,
+    wait_started,
+    worker,
+    write_config,
+)
 
 #: How long the test waits for the workers to get somewhere before it gives up.
 PATIENCE = 180.0
@@ -37,48 +38,6 @@ NOTIFICATIONS = (
     "# [notifications]                          # messages to clients (without it: all to"
     " outbox/notifications.jsonl)"
 )
-
-
-@contextmanager
-def _worker(
-    path: Path, folder: Path, wid: str, *, crash_at: str | None = None
-) -> Iterator[subprocess.Popen[str]]:
-    env = {k: v for k, v in {**os.environ, **ENV}.items() if k != "PES_RUNNER_CRASH_AT"}
-    if crash_at is not None:
-        env["PES_RUNNER_CRASH_AT"] = crash_at
-    with open(folder / f"{wid}.log", "a", encoding="utf-8") as err:
-        proc = subprocess.Popen(
-            [str(PES), "runner", "worker", "--config", str(path), "--id", wid],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            text=True,
-            env=env,
-        )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-def _started(folder: Path, wid: str, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + PATIENCE
-    while '"jobs.started"' not in (folder / f"{wid}.log").read_text(encoding="utf-8"):
-        assert proc.poll() is None, f"{wid} ended ({proc.returncode}) before it started"
-        assert time.monotonic() < deadline, f"{wid} did not start"
-        time.sleep(0.2)
-
-
-def _outbox(config: RunnerConfig) -> list[dict[str, object]]:
-    channel = config.notifications.channel("outbox")
-    assert channel is not None
-    path = Path(channel.adapter.settings["path"])
-    return list(read_outbox(path)) if path.exists() else []
 
 
 def test_the_tick_starts_a_campaign_once_and_a_sigkill_mid_audience_resumes_it(
@@ -138,22 +97,22 @@ def test_the_tick_starts_a_campaign_once_and_a_sigkill_mid_audience_resumes_it(
 
         first = scheduled("Новости УК")
         # w1's tick starts campaign:<id>; w1 dies of SIGKILL at the end of its second page
-        with _worker(path, tmp_path, "w1", crash_at="campaign.page-written@2") as w1:
+        with worker(path, tmp_path, "w1", crash_at="campaign.page-written@2") as w1:
             w1.wait(timeout=PATIENCE)
             assert w1.returncode == -signal.SIGKILL
         written = len(store.messages(f"campaign:{first}"))
         assert 0 < written < CLIENTS  # killed in the middle of the audience
         with (
-            _worker(path, tmp_path, "w1") as w1,  # takes campaign:<id> back from its last page
-            _worker(path, tmp_path, "w2") as w2,
+            worker(path, tmp_path, "w1") as w1,  # takes campaign:<id> back from its last page
+            worker(path, tmp_path, "w2") as w2,
         ):
-            _started(tmp_path, "w1", w1)
-            _started(tmp_path, "w2", w2)
+            wait_started(tmp_path, "w1", w1, PATIENCE)
+            wait_started(tmp_path, "w2", w2, PATIENCE)
             wait_done(first, w1, w2)
             # a second campaign while both workers tick: started once between them
             second = scheduled("Акция недели")
             wait_done(second, w1, w2)
-        lines = _outbox(config)
+        lines = outbox_lines(config)
         for campaign_id in (first, second):
             done = store.campaign(campaign_id)
             assert done is not None and done.targeted == CLIENTS

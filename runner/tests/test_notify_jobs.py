@@ -11,26 +11,29 @@ missing one is seen there.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import signal
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
 import pytest
 from dbos import DBOS
-from pes_sdk_outbox import read_outbox
 from pes_sdk_runner.config import RunnerConfig
 from pes_sdk_runner.config.models import QuietHours
 from pes_sdk_runner.jobs import launch
 from pes_sdk_runner.notify import Template, close_queue_clients, enqueue_messages, message_key
 from pes_sdk_runner.store import SqlStore, open_store
 from pes_sdk_runner.store.notify import MessageStatus
-from runner_proc import ENV, PES, config_of, write_config
+from runner_proc import (
+    config_of,
+    outbox_lines,
+    wait_started,
+    worker,
+    write_config,
+)
 
 from pes_sdk.plugins.manager import get_host
 
@@ -48,43 +51,6 @@ def _clients() -> Iterator[None]:
 def _config(tmp_path: Path, url: str | None) -> tuple[Path, RunnerConfig]:
     path = write_config(tmp_path, url, {"tick = 10 ": "tick = 1 "})
     return path, config_of(path)
-
-
-@contextmanager
-def _worker(
-    path: Path, folder: Path, wid: str, *, crash_at: str | None = None
-) -> Iterator[subprocess.Popen[str]]:
-    env: Mapping[str, str] = {**os.environ, **ENV}
-    env = {k: v for k, v in env.items() if k != "PES_RUNNER_CRASH_AT"}
-    if crash_at is not None:
-        env = {**env, "PES_RUNNER_CRASH_AT": crash_at}
-    with open(folder / f"{wid}.log", "a", encoding="utf-8") as err:
-        proc = subprocess.Popen(
-            [str(PES), "runner", "worker", "--config", str(path), "--id", wid],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            text=True,
-            env=env,
-        )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-def _started(folder: Path, wid: str, proc: subprocess.Popen[str]) -> None:
-    """Until the worker's engine runs (its system database exists to queue into)."""
-    deadline = time.monotonic() + PATIENCE
-    while '"jobs.started"' not in (folder / f"{wid}.log").read_text(encoding="utf-8"):
-        assert proc.poll() is None, f"{wid} ended ({proc.returncode}) before it started"
-        assert time.monotonic() < deadline, f"{wid} did not start"
-        time.sleep(0.2)
 
 
 def _wait_final(store: SqlStore, source: str, *procs: subprocess.Popen[str]) -> None:
@@ -108,13 +74,6 @@ def _audience(store: SqlStore, *, push: bool) -> list[str]:
     return clients
 
 
-def _outbox(config: RunnerConfig) -> list[dict[str, object]]:
-    channel = config.notifications.channel("outbox")
-    assert channel is not None
-    path = Path(channel.adapter.settings["path"])
-    return list(read_outbox(path)) if path.exists() else []
-
-
 def test_two_workers_and_a_sigkill_mid_campaign_send_each_recipient_one_copy(
     tmp_path: Path, pg_url: str
 ) -> None:
@@ -124,11 +83,11 @@ def test_two_workers_and_a_sigkill_mid_campaign_send_each_recipient_one_copy(
         clients = _audience(store, push=True)
         # w1 dies of SIGKILL after its 20th recorded message, in the middle of a batch.
         with (
-            _worker(path, tmp_path, "w1", crash_at="notify.recorded@20") as w1,
-            _worker(path, tmp_path, "w2") as w2,
+            worker(path, tmp_path, "w1", crash_at="notify.recorded@20") as w1,
+            worker(path, tmp_path, "w2") as w2,
         ):
-            _started(tmp_path, "w1", w1)
-            _started(tmp_path, "w2", w2)
+            wait_started(tmp_path, "w1", w1, PATIENCE)
+            wait_started(tmp_path, "w2", w2, PATIENCE)
             done = enqueue_messages(
                 store,
                 config,
@@ -142,12 +101,12 @@ def test_two_workers_and_a_sigkill_mid_campaign_send_each_recipient_one_copy(
             w1.wait(timeout=PATIENCE)
             assert w1.returncode == -signal.SIGKILL
             # its restart takes its batch back from its last step
-            with _worker(path, tmp_path, "w1") as again:
+            with worker(path, tmp_path, "w1") as again:
                 _wait_final(store, "campaign:1", again, w2)
         messages = store.messages("campaign:1")
         assert len(messages) == CLIENTS
         assert Counter(m.status for m in messages) == {MessageStatus.SENT: CLIENTS}
-        lines = _outbox(config)
+        lines = outbox_lines(config)
         keys = Counter(str(line["key"]) for line in lines)
         expected = {message_key(m.source, m.client_id, m.target) for m in messages}
         assert set(keys) == expected  # nobody without one
@@ -164,8 +123,8 @@ def test_a_sigkill_between_an_sms_and_its_record_leaves_it_unsure_never_sent_twi
     store = open_store(config.store.url)
     try:
         clients = _audience(store, push=False)[:60]
-        with _worker(path, tmp_path, "w1", crash_at="notify.sent-not-recorded@7") as w1:
-            _started(tmp_path, "w1", w1)
+        with worker(path, tmp_path, "w1", crash_at="notify.sent-not-recorded@7") as w1:
+            wait_started(tmp_path, "w1", w1, PATIENCE)
             enqueue_messages(
                 store,
                 config,
@@ -176,14 +135,14 @@ def test_a_sigkill_between_an_sms_and_its_record_leaves_it_unsure_never_sent_twi
             )
             w1.wait(timeout=PATIENCE)
             assert w1.returncode == -signal.SIGKILL
-        with _worker(path, tmp_path, "w1") as again:
+        with worker(path, tmp_path, "w1") as again:
             _wait_final(store, "trigger:debts:1", again)
         messages = store.messages("trigger:debts:1")
         statuses = Counter(m.status for m in messages)
         assert statuses == {MessageStatus.SENT: 59, MessageStatus.UNSURE: 1}
         (unsure,) = [m for m in messages if m.status is MessageStatus.UNSURE]
         assert unsure.reason == "interrupted"
-        keys = Counter(str(line["key"]) for line in _outbox(config))
+        keys = Counter(str(line["key"]) for line in outbox_lines(config))
         # handed over before the kill, never again: everyone has exactly one
         assert set(keys.values()) == {1} and len(keys) == 60
         assert message_key(unsure.source, unsure.client_id, unsure.target) in keys
@@ -239,7 +198,7 @@ def test_serve_on_sqlite_sends_on_its_own_engine_and_quiet_hours_wait_for_their_
             if w.workflow_id.startswith("notify:") and "+" in w.workflow_id
         ]
         assert len(follow_ups) == 1
-        assert len(_outbox(config)) == 3
+        assert len(outbox_lines(config)) == 3
     finally:
         engine.shutdown()
         store.close()

@@ -10,26 +10,27 @@ in the sandbox outbox, whichever worker ran what and however many stages ran sin
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
 import subprocess
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from example_inputs import HOUSE, PERIOD, UK_DOM, debt, write_sber_debts
-from pes_sdk_outbox import read_outbox
-from pes_sdk_runner.config import RunnerConfig
 from pes_sdk_runner.notify import close_queue_clients, message_key
 from pes_sdk_runner.store import Acceptance, SqlStore, open_store
 from pes_sdk_runner.store.triggers import record_payment_client
 from pes_sdk_runner.triggers import charges_source, paid_source
-from runner_proc import ENV, PES, config_of, write_config
+from runner_proc import (
+    config_of,
+    outbox_lines,
+    wait_started,
+    worker,
+    write_config,
+)
 
 from pes_sdk.gateways.models import GatewayPayment, PaymentState
 from pes_sdk.gateways.processor import PaymentEntry, PaymentProcessor
@@ -43,44 +44,6 @@ PATIENCE = 120.0
 def _clients() -> Iterator[None]:
     yield
     close_queue_clients()
-
-
-@contextmanager
-def _worker(path: Path, folder: Path, wid: str) -> Iterator[subprocess.Popen[str]]:
-    env: Mapping[str, str] = {**os.environ, **ENV}
-    with open(folder / f"{wid}.log", "a", encoding="utf-8") as err:
-        proc = subprocess.Popen(
-            [str(PES), "runner", "worker", "--config", str(path), "--id", wid],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            text=True,
-            env=env,
-        )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-def _started(folder: Path, wid: str, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + PATIENCE
-    while '"jobs.started"' not in (folder / f"{wid}.log").read_text(encoding="utf-8"):
-        assert proc.poll() is None, f"{wid} ended ({proc.returncode}) before it started"
-        assert time.monotonic() < deadline, f"{wid} did not start"
-        time.sleep(0.2)
-
-
-def _outbox(config: RunnerConfig) -> list[dict[str, object]]:
-    channel = config.notifications.channel("outbox")
-    assert channel is not None
-    path = Path(channel.adapter.settings["path"])
-    return list(read_outbox(path)) if path.exists() else []
 
 
 def _sent(store: SqlStore, source: str, count: int, *procs: subprocess.Popen[str]) -> None:
@@ -136,9 +99,9 @@ def test_two_workers_tell_new_charges_and_a_payment_once_each(tmp_path: Path, pg
             )
             store.set_contact(client, phone=f"+7916000{n:04d}")
         store.set_opt_out("app:c", "charges", True)
-        with _worker(path, tmp_path, "w1") as w1, _worker(path, tmp_path, "w2") as w2:
-            _started(tmp_path, "w1", w1)
-            _started(tmp_path, "w2", w2)
+        with worker(path, tmp_path, "w1") as w1, worker(path, tmp_path, "w2") as w2:
+            wait_started(tmp_path, "w1", w1, PATIENCE)
+            wait_started(tmp_path, "w2", w2, PATIENCE)
             inbox = next(p for p in config.partners if p.inn == UK_DOM).source.folder
             assert inbox is not None
             records = [debt("1001", "1234.56"), debt("1002", "10.00"), debt("1003", "5.00")]
@@ -149,7 +112,7 @@ def test_two_workers_tell_new_charges_and_a_payment_once_each(tmp_path: Path, pg
             _sent(store, paid_source(order), 1, w1, w2)
             # More ticks and stages, in both workers: nothing more.
             time.sleep(6)
-            lines = _outbox(config)
+            lines = outbox_lines(config)
         texts = Counter(str(line["text"]) for line in lines)
         assert texts == {
             "Начислено 1 234,56 руб. за октябрь 2026 — ООО «УК Дом»": 1,

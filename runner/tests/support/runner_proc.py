@@ -189,3 +189,48 @@ def serving(config: Path, log: Path, *more: str, crash_at: str | None = None) ->
                 proc.wait(timeout=10)
         if proc.stdout is not None and not proc.stdout.closed:
             proc.stdout.close()
+
+
+@contextmanager
+def worker(
+    config: Path, folder: Path, wid: str, *, crash_at: str | None = None
+) -> Iterator[subprocess.Popen[str]]:
+    """``pes runner worker --id WID`` (stderr to ``folder/WID.log``), stopped by SIGTERM
+    (then SIGKILL) at the end; ``crash_at`` arms a crash point in it."""
+    with open(folder / f"{wid}.log", "a", encoding="utf-8") as err:
+        proc = subprocess.Popen(
+            [str(PES), "runner", "worker", "--config", str(config), "--id", wid],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            text=True,
+            env=_env(crash_at),
+        )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def wait_started(folder: Path, wid: str, proc: subprocess.Popen[str], patience: float) -> None:
+    """Until the worker's engine runs (its system database exists to queue into)."""
+    deadline = time.monotonic() + patience
+    while '"jobs.started"' not in (folder / f"{wid}.log").read_text(encoding="utf-8"):
+        assert proc.poll() is None, f"{wid} ended ({proc.returncode}) before it started"
+        assert time.monotonic() < deadline, f"{wid} did not start"
+        time.sleep(0.2)
+
+
+def outbox_lines(config: RunnerConfig) -> list[dict[str, object]]:
+    """What the configuration's ``outbox`` notification channel has written, in order."""
+    from pes_sdk_outbox import read_outbox
+
+    channel = config.notifications.channel("outbox")
+    assert channel is not None
+    path = Path(channel.adapter.settings["path"])
+    return list(read_outbox(path)) if path.exists() else []
