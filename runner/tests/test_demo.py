@@ -44,6 +44,13 @@ def test_the_demo_day_agrees_with_its_files_and_its_store(tmp_path: Path) -> Non
     assert (summary.payments_created, summary.payments_paid, summary.payments_not_paid) == (6, 5, 1)
     assert summary.acquirer_total == summary.credited_total > 0
     assert "every payment on the right account, none lost: yes" in text
+    # The clients were told of the new charges and a partner's campaign went out, through
+    # the sandbox outbox, each message once; the campaign's statistics were printed.
+    assert "targeted 6, sent 6, delivered 0, opened 0, clicked 0, paid 0" in text
+    sent = list(read_outbox(tmp_path / "outbox" / "notifications.jsonl"))
+    charges = [m for m in sent if str(m["text"]).startswith("Начислено ")]
+    assert len(charges) == 6 + 6 + 5 and all(m["kind"] == "push" for m in sent)
+    assert len({m["key"] for m in sent}) == len(sent) == len(charges) + 6
 
     config = load_runner_config(example_config_path(), host, env=ENV, data=tmp_path)
     store = open_store(config.store.url)

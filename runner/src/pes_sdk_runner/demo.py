@@ -527,6 +527,14 @@ def run_demo_day(folder: Path, host: PluginHost, say: Callable[[str], None]) -> 
         say("2. Clients pay their baskets over the HTTP API (sandbox acquirer, loopback)")
         with _serving(store, config, host) as base:
             http = _Http(base)
+            for n, c in enumerate(_CLIENTS, start=1):
+                # the client's phone app registers its push token, as apps do at login
+                device = {"provider": "fcm", "token": f"demo-push-token-{n}", "app": "ru.demo.pay"}
+                status, answer = http.call(
+                    "POST", "/v1/devices", {**device, "client_id": c.client_id}
+                )
+                if status not in (200, 201):
+                    raise PesError(f"POST /v1/devices answered {status}: {answer}")
             tried = [t for c in _CLIENTS if (t := _pay_as(http, c, say)) is not None]
             states = _wait_final(http, [order for order, _ in tried])
             _submit_reading(http, config, today, say)
@@ -571,6 +579,9 @@ def run_demo_day(folder: Path, host: PluginHost, say: Callable[[str], None]) -> 
         deliveries = store.deliveries()
         acknowledged = sum(1 for d in deliveries if d.status == "acknowledged")
         say(f"   deliveries: {acknowledged} of {len(deliveries)} acknowledged")
+
+        say("")
+        _notify(store, config, host, period, folder, say)
     finally:
         store.close()
 
@@ -585,7 +596,7 @@ def run_demo_day(folder: Path, host: PluginHost, say: Callable[[str], None]) -> 
         tuple(partners),
     )
     say("")
-    say("4. Summary per partner (from the store), checked against the files read back")
+    say("5. Summary per partner (from the store), checked against the files read back")
     say(
         f"   {'partner':<11} {'lines':>8} {'paid':>10} {'commission':>10} "
         f"{'VAT':>8} {'transfer':>10}  files"
@@ -607,6 +618,64 @@ def run_demo_day(folder: Path, host: PluginHost, say: Callable[[str], None]) -> 
         + ("yes" if summary.consistent and totals[0] == credited else "NO")
     )
     return summary
+
+
+def _notify(
+    store: Any,
+    config: RunnerConfig,
+    host: PluginHost,
+    period: Period,
+    folder: Path,
+    say: Callable[[str], None],
+) -> None:
+    """Step 4: the clients are told of the new charges, and a partner's campaign goes out,
+    through the configured channels (the sandbox outbox); its statistics are printed.
+
+    The runner sends on its job engine; the demo, one process with no engine running, hands
+    each batch to the same sender at once (``enqueue``)."""
+    from pes_sdk_runner.campaigns import create_campaign, send_page, source_stats
+    from pes_sdk_runner.notify import Sender
+    from pes_sdk_runner.triggers import Triggers
+
+    say("4. Clients are told: the new charges, and a partner's campaign (the sandbox outbox)")
+    sender = Sender(config, host)
+    try:
+
+        def enqueue(source: str, ids: list[int]) -> None:
+            sender.send_batch(store, ids, f"demo:{source}")
+
+        triggers = Triggers(store, config, enqueue=enqueue)
+        for partner in config.partners:
+            done = triggers.new_charges(partner.inn, period)
+            told = done.clients if done is not None else 0
+            say(f"   {partner.inn} {partner.partner.name}: new charges told to {told} clients")
+        uk = config.partners[0]
+        campaign = create_campaign(
+            store,
+            config,
+            partner_inn=uk.inn,
+            kind="news",
+            title="Плановое отключение горячей воды",
+            text="С 15 по 17 число горячей воды не будет: промывка труб. Спасибо за терпение!",
+            buttons=[("Подробнее", "https://example.ru/news/42")],
+        )
+        after: str | None = None
+        while True:
+            after, _ = send_page(store, config, campaign, after, enqueue=enqueue)
+            if after is None:
+                break
+        stats = source_stats(
+            store, campaign.source, config.service.time_zone, partner_inn=campaign.partner_inn
+        )
+        say(f"   campaign «{campaign.title}» of {uk.partner.name}:")
+        say("   " + ", ".join(f"{name} {count}" for name, count in stats.funnel()))
+        outbox = config.notifications.channel("outbox")
+        if outbox is not None and "path" in outbox.adapter.settings:
+            where = Path(outbox.adapter.settings["path"])
+            shown = where.relative_to(folder) if where.is_relative_to(folder) else where
+            say(f"   the messages: {shown} (one JSON line each)")
+    finally:
+        sender.close()
 
 
 # -- after the day: the cabinet served ----------------------------------------------------
