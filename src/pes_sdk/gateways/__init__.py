@@ -24,9 +24,11 @@ from pes_sdk.gateways.errors import (
     WebhookRejected,
 )
 from pes_sdk.gateways.models import (
+    ChargeOptions,
     Confirmation,
     ConfirmationKind,
     CreateOptions,
+    Decline,
     GatewayCapabilities,
     GatewayEvent,
     GatewayPayment,
@@ -34,6 +36,7 @@ from pes_sdk.gateways.models import (
     RefundLine,
     RefundRequest,
     RefundResult,
+    SavedMethod,
     WebhookRequest,
 )
 from pes_sdk.gateways.processor import (
@@ -50,9 +53,11 @@ from pes_sdk.gateways.state import TRANSITIONS, Move, Outcome, advance, can_move
 __all__ = [
     "TRANSITIONS",
     "Applied",
+    "ChargeOptions",
     "Confirmation",
     "ConfirmationKind",
     "CreateOptions",
+    "Decline",
     "GatewayCapabilities",
     "GatewayError",
     "GatewayEvent",
@@ -75,6 +80,7 @@ __all__ = [
     "RefundRequest",
     "RefundResult",
     "RetryPolicy",
+    "SavedMethod",
     "UnknownPayment",
     "WebhookRejected",
     "WebhookRequest",

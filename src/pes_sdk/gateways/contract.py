@@ -16,7 +16,12 @@ How the protocols fit (see docs/gateways.md):
   the create with the same ``Idempotence-Key``, which returns the existing payment);
 * **webhooks**: :meth:`PaymentGateway.parse_webhook` checks authenticity the protocol's way
   (an HMAC, T-Bank's ``Token``, Sber's checksum, or YooKassa's source network plus a
-  re-fetch of the payment) and returns the normalised snapshot.
+  re-fetch of the payment) and returns the normalised snapshot;
+* **saved methods** (автоплатёж, :attr:`GatewayCapabilities.recurring`): a payment created
+  with :attr:`CreateOptions.save_method` reports the method the acquirer kept
+  (:attr:`GatewayPayment.saved_method`); :meth:`PaymentGateway.charge_saved` charges it
+  without the client, once per key; :meth:`PaymentGateway.forget_method` unbinds it where
+  the protocol can.
 """
 
 from __future__ import annotations
@@ -26,13 +31,16 @@ from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 from uuid import UUID
 
+from pes_sdk.gateways.errors import GatewayRefused
 from pes_sdk.gateways.models import (
+    ChargeOptions,
     CreateOptions,
     GatewayCapabilities,
     GatewayEvent,
     GatewayPayment,
     RefundRequest,
     RefundResult,
+    SavedMethod,
     WebhookRequest,
 )
 from pes_sdk.models.payments import Payment
@@ -95,6 +103,31 @@ class PaymentGateway(abc.ABC):
         The replay window and unknown payment ids are checked by the processor, from
         :attr:`GatewayEvent.signed_at` and the service's own book.
         """
+
+    def charge_saved(
+        self, payment: Payment, method: SavedMethod, options: ChargeOptions
+    ) -> GatewayPayment:
+        """Charge ``payment.total`` to a saved method without the client; one attempt.
+
+        Repeating the call with the same ``options.idempotency_key`` and order id
+        (``payment.payment_id``) must never charge twice: it returns the same acquirer
+        payment. The snapshot is ``succeeded``, ``failed`` (declined: with
+        :attr:`GatewayPayment.decline`) or ``pending`` (the acquirer decides later and
+        tells by webhook or :meth:`get_payment`); never a confirmation for the client.
+        :class:`GatewayRefused` when the acquirer refused the request itself (an unknown
+        or foreign method) and nothing was charged. After a timeout the caller asks
+        :meth:`find_payment` before any new attempt, as for :meth:`create_payment`.
+        """
+        raise GatewayRefused(f"the {self.name} gateway cannot charge a saved method")
+
+    def forget_method(self, method: SavedMethod) -> bool:
+        """Ask the acquirer to forget ``method`` (unbind the card); idempotent.
+
+        True once the acquirer holds it no more (a repeat, or a method it never had, is
+        True too); False where the protocol has no such call
+        (:attr:`GatewayCapabilities.unbind` False): the service then only stops using it.
+        """
+        return False
 
     def close(self) -> None:  # noqa: B027 - optional hook, most adapters hold nothing
         """Release connections (and, for the sandbox, the embedded simulator)."""

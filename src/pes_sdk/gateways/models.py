@@ -21,9 +21,11 @@ from pes_sdk.money import ZERO
 from pes_sdk.money import amount as to_amount
 
 __all__ = [
+    "ChargeOptions",
     "Confirmation",
     "ConfirmationKind",
     "CreateOptions",
+    "Decline",
     "GatewayCapabilities",
     "GatewayEvent",
     "GatewayPayment",
@@ -31,6 +33,7 @@ __all__ = [
     "RefundLine",
     "RefundRequest",
     "RefundResult",
+    "SavedMethod",
     "WebhookRequest",
 ]
 
@@ -85,6 +88,49 @@ class Confirmation:
             raise ValueError("a QR confirmation needs the acquirer's qr_payload")
 
 
+class Decline(enum.StrEnum):
+    """Why an acquirer declined a charge of a saved method, in the terms autopay acts on.
+
+    Each adapter maps its protocol's codes here (docs/gateways.md, "Saved methods"): the
+    acquirer's own code stays in :attr:`GatewayPayment.decline_code` for the operator.
+    """
+
+    #: not enough money, or a limit of the card: a later attempt may go through
+    FUNDS = "funds"
+    #: the method cannot be charged again (expired, blocked, lost, the client withdrew the
+    #: permission at the acquirer or the bank): no retry helps, the client must link anew
+    METHOD_GONE = "method_gone"
+    #: anything else (the issuer said no without a reason, an antifraud rule): retry a
+    #: bounded number of times
+    OTHER = "other"
+
+
+@attrs.frozen
+class SavedMethod:
+    """A payment method the acquirer keeps for charges without the client (автоплатёж).
+
+    Learned from the first payment made with :attr:`CreateOptions.save_method` (the
+    snapshot's :attr:`GatewayPayment.saved_method`) and kept by the service with the
+    client's consent. It holds no card data: ``method_id`` is the acquirer's handle (ЮKassa
+    ``payment_method.id``, Т-Банк ``RebillId``, Сбербанк ``bindingId``), ``customer_key``
+    the customer it belongs to where the protocol keeps one (Т-Банк ``CustomerKey``,
+    Сбербанк ``clientId``), ``title`` what the client recognises it by (a masked card,
+    ``"*4444"``: the last four digits at most).
+    """
+
+    gateway: str
+    method_id: str
+    customer_key: str = ""
+    title: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if not self.method_id:
+            raise ValueError("a saved method has the acquirer's id")
+        digits = sum(ch.isdigit() for ch in self.title)
+        if digits > 4:
+            raise ValueError("a saved method's title shows at most four digits of a card")
+
+
 def _aware(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if isinstance(value, dt.datetime) and value.tzinfo is None:
         raise ValueError(f"{attribute.name} must carry a time zone")
@@ -112,8 +158,20 @@ class GatewayPayment:
     method: PaymentMethod | None = None
     confirmation: Confirmation | None = None
     paid_at: dt.datetime | None = attrs.field(default=None, validator=_aware)
+    #: the method the acquirer saved for later charges, once it tells (a payment created
+    #: with :attr:`CreateOptions.save_method`); None otherwise
+    saved_method: SavedMethod | None = None
+    #: why a charge (or a payment) was declined, for a ``failed`` or ``cancelled`` one
+    #: where the protocol tells; :attr:`decline_code` is the acquirer's own code
+    decline: Decline | None = None
+    decline_code: str = ""
 
     def __attrs_post_init__(self) -> None:
+        if self.decline is not None and self.state not in (
+            PaymentState.FAILED,
+            PaymentState.CANCELLED,
+        ):
+            raise ValueError(f"a {self.state} payment has no decline")
         if not self.gateway_payment_id:
             raise ValueError("a gateway payment has an id")
         if self.amount <= 0:
@@ -188,6 +246,32 @@ class CreateOptions:
     return_url: str
     description: str = ""
     #: the 54-ФЗ receipt, passed to the acquirer's receipt fields where it has them
+    receipt: Receipt | None = None
+    #: ask the acquirer to keep the method for charges without the client (the client
+    #: agreed to autopay on this payment); needs :attr:`GatewayCapabilities.recurring`
+    save_method: bool = False
+    #: the service's opaque, stable id of the client at the acquirer (Т-Банк
+    #: ``CustomerKey``, Сбербанк ``clientId``): never a phone, an e-mail or a name
+    customer_key: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if not 8 <= len(self.idempotency_key) <= 64:
+            raise ValueError("an idempotency key has 8 to 64 characters")
+        if self.save_method and not self.customer_key:
+            raise ValueError("saving a method needs the client's customer_key")
+
+
+@attrs.frozen
+class ChargeOptions:
+    """How to charge a saved method once (one autopay charge).
+
+    ``idempotency_key`` derives from what the charge is for (the consent and the period),
+    so every retry, in any process, after any crash, asks for the same charge; the
+    service's order id (:attr:`pes_sdk.models.Payment.payment_id`) derives from it too.
+    """
+
+    idempotency_key: str
+    description: str = ""
     receipt: Receipt | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -286,3 +370,12 @@ class GatewayCapabilities:
     #: position (agent sign, supplier) and of the fee, to the payment's buyer (ЮKassa with
     #: ``refund_receipt_for``); without it a refund's receipt, if any, is made elsewhere
     refund_receipts: bool = False
+    #: saved methods: :attr:`CreateOptions.save_method` keeps the method of a paid payment
+    #: and :meth:`~pes_sdk.gateways.contract.PaymentGateway.charge_saved` charges it
+    #: without the client (ЮKassa ``payment_method_id``, Т-Банк ``Charge`` by
+    #: ``RebillId``, Сбербанк binding payments)
+    recurring: bool = False
+    #: the acquirer can be asked to forget a saved method
+    #: (:meth:`~pes_sdk.gateways.contract.PaymentGateway.forget_method`); without it the
+    #: service only stops using it (ЮKassa has no such call)
+    unbind: bool = False

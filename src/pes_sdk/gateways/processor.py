@@ -51,11 +51,14 @@ from pes_sdk.gateways.errors import (
     WebhookRejected,
 )
 from pes_sdk.gateways.models import (
+    ChargeOptions,
     Confirmation,
     CreateOptions,
+    Decline,
     GatewayPayment,
     PaymentState,
     RefundRequest,
+    SavedMethod,
     WebhookRequest,
 )
 from pes_sdk.gateways.signing import check_window
@@ -104,6 +107,12 @@ class PaymentEntry:
     #: when the money was captured: the acquirer's time, or else the moment the processor
     #: learned the payment was paid (set once, on the move to a paid state; aware, UTC)
     paid_at: dt.datetime | None = None
+    #: the method the acquirer saved for autopay (a payment started with a
+    #: ``customer_key``), kept from the first snapshot that tells it
+    saved_method: SavedMethod | None = None
+    #: why the acquirer declined it (a failed charge), where it told
+    decline: Decline | None = None
+    decline_code: str = ""
 
     @property
     def order_id(self) -> uuid.UUID:
@@ -236,12 +245,15 @@ class PaymentProcessor:
         return_url: str,
         description: str = "",
         receipt: Receipt | None = None,
+        customer_key: str | None = None,
     ) -> PaymentEntry:
         """Create the gateway payment for a basket (or resume an unfinished create).
 
         ``receipt`` (54-ФЗ, e.g. :meth:`Receipt.for_payment
         <pes_sdk.models.receipts.Receipt.for_payment>`) goes to the acquirer's receipt
-        fields where its protocol has them.
+        fields where its protocol has them. ``customer_key`` asks the acquirer to save the
+        method for autopay (:attr:`CreateOptions.save_method`), for that client; the
+        method it saved comes with the paid snapshot (:attr:`PaymentEntry.saved_method`).
 
         Returns the entry with its confirmation. Raises :class:`GatewayTimeout` /
         :class:`GatewayUnavailable` when every attempt failed: the entry stays ``created``
@@ -254,17 +266,67 @@ class PaymentProcessor:
             raise GatewayError(f"payment {payment.payment_id} is in the book with other lines")
         if entry.gateway_payment_id is not None or entry.state is PaymentState.FAILED:
             return entry  # created before, or refused before: never asked again
-        options = CreateOptions(entry.idempotency_key, return_url, description, receipt)
+        options = CreateOptions(
+            entry.idempotency_key,
+            return_url,
+            description,
+            receipt,
+            save_method=customer_key is not None,
+            customer_key=customer_key or "",
+        )
+
+        def create() -> GatewayPayment:
+            return self.gateway.create_payment(payment, options)
+
+        return self._attempt(payment, options.idempotency_key, create)
+
+    def charge_saved(
+        self,
+        payment: Payment,
+        method: SavedMethod,
+        *,
+        idempotency_key: str,
+        description: str = "",
+        receipt: Receipt | None = None,
+    ) -> PaymentEntry:
+        """Charge a saved method once for ``payment`` (an autopay charge), or resume it.
+
+        The caller derives both ``payment.payment_id`` and ``idempotency_key`` from what
+        the charge is for (the consent and the period), so a second call, from any
+        process and after any crash, finds the same entry and the acquirer the same
+        charge: one charge per key, whatever happens. An entry that already has the
+        acquirer's id, or was refused, is returned without asking again; its later news
+        comes by webhook or :meth:`refresh`, and a success is credited once, as for any
+        payment. Errors as :meth:`start`.
+        """
+        entry = self.book(payment, idempotency_key=idempotency_key)
+        if entry.payment != payment:
+            raise GatewayError(f"payment {payment.payment_id} is in the book with other lines")
+        if entry.idempotency_key != idempotency_key:
+            raise GatewayError(f"payment {payment.payment_id} is in the book with another key")
+        if entry.gateway_payment_id is not None or entry.state is PaymentState.FAILED:
+            return entry
+        options = ChargeOptions(entry.idempotency_key, description, receipt)
+
+        def charge() -> GatewayPayment:
+            return self.gateway.charge_saved(payment, method, options)
+
+        return self._attempt(payment, options.idempotency_key, charge)
+
+    def _attempt(
+        self, payment: Payment, key: str, send: Callable[[], GatewayPayment]
+    ) -> PaymentEntry:
+        """``send`` under the retry policy; after a timeout, ask the acquirer first."""
         timed_out = False
 
         def attempt() -> GatewayPayment:
             nonlocal timed_out
             if timed_out:
-                found = self.gateway.find_payment(payment.payment_id, options.idempotency_key)
+                found = self.gateway.find_payment(payment.payment_id, key)
                 if found is not None:
                     return found
             try:
-                return self.gateway.create_payment(payment, options)
+                return send()
             except GatewayTimeout:
                 timed_out = True
                 raise
@@ -282,7 +344,7 @@ class PaymentProcessor:
             raise
         return self.apply(snapshot).entry
 
-    def book(self, payment: Payment) -> PaymentEntry:
+    def book(self, payment: Payment, *, idempotency_key: str | None = None) -> PaymentEntry:
         """The book's entry for ``payment``'s order id: the one there, or ``payment`` booked
         now with a fresh idempotency key (the key is in the book before the first attempt).
 
@@ -290,7 +352,8 @@ class PaymentProcessor:
         the id is taken, by another thread or process too); the loser reads the winner's
         entry. That entry may hold another :class:`Payment` (another ``created_at``, or
         other lines): the caller compares what matters to it and passes the booked
-        ``entry.payment`` to :meth:`start`.
+        ``entry.payment`` to :meth:`start`. ``idempotency_key`` is the key to book a new
+        entry with (a charge's, derived from what it is for); a random one by default.
         """
         with self._lock:
             entry = self.store.get(payment.payment_id)
@@ -298,7 +361,7 @@ class PaymentProcessor:
                 return entry
             entry = PaymentEntry(
                 payment,
-                new_idempotency_key(),
+                idempotency_key or new_idempotency_key(),
                 line_refunded=tuple(ZERO for _ in payment.lines),
             )
             try:
@@ -328,7 +391,12 @@ class PaymentProcessor:
         with self._lock:
             move = advance(entry.state, entry.refunded, snapshot.state, snapshot.refunded)
             new = entry
-            if move.outcome is Outcome.APPLIED or entry.gateway_payment_id is None:
+            learned_method = snapshot.saved_method is not None and entry.saved_method is None
+            if (
+                move.outcome is Outcome.APPLIED
+                or entry.gateway_payment_id is None
+                or learned_method
+            ):
                 paid_at = entry.paid_at
                 if move.credited:
                     # The acquirer's capture time decides the partner-day, however late the
@@ -342,6 +410,15 @@ class PaymentProcessor:
                     gateway_payment_id=snapshot.gateway_payment_id,
                     confirmation=snapshot.confirmation or entry.confirmation,
                     paid_at=paid_at,
+                    # the method may come with a later, otherwise duplicate, snapshot
+                    # (Т-Банк tells ``RebillId`` in its notification only)
+                    saved_method=entry.saved_method or snapshot.saved_method,
+                    decline=snapshot.decline if move.after is snapshot.state else entry.decline,
+                    decline_code=(
+                        snapshot.decline_code
+                        if move.after is snapshot.state
+                        else entry.decline_code
+                    ),
                 )
                 self.store.put(new)
             if move.outcome is not Outcome.DUPLICATE:
