@@ -31,6 +31,7 @@ from pes_sdk.models.registry import RegistryKind
 from pes_sdk.money import amount as to_amount
 from pes_sdk.partners_file import parse_partner_table, parse_service_table
 from pes_sdk.plugins.manager import PluginHost, get_host
+from pes_sdk_runner.config.autopay import load_autopay
 from pes_sdk_runner.config.models import (
     INBOX,
     MAX_LOGO_BYTES,
@@ -478,6 +479,7 @@ _TOP_KEYS = (
     "cabinet",
     "receipts",
     "notifications",
+    "autopay",
     "partners",
 )
 _SERVICE_EXTRA = ("data",)
@@ -1323,12 +1325,13 @@ def parse_runner_config(
     cabinet = loader.cabinet(doc, data_folder)
     receipts = loader.receipts(doc)
     notifications = load_notifications(loader, doc, data_folder)
+    autopay = load_autopay(loader, doc)
     partners = loader.partners(doc, data_folder, service)
     if r.problems:
         raise RunnerConfigError(path, r.problems)
     assert service is not None and store is not None and gateway is not None
     assert http is not None and partners is not None and daemon is not None
-    assert receipts is not None and notifications is not None
+    assert receipts is not None and notifications is not None and autopay is not None
     return RunnerConfig(
         service,
         store,
@@ -1340,6 +1343,7 @@ def parse_runner_config(
         cabinet,
         receipts,
         notifications,
+        autopay,
     )
 
 

@@ -21,6 +21,7 @@ import attrs
 from pes_sdk.models.partners import Partner
 from pes_sdk.models.receipts import ReceiptVat, Supplier
 from pes_sdk.partners_file import PartnersFile, ServiceDetails
+from pes_sdk_runner.config.autopay import AutopayConfig
 from pes_sdk_runner.config.triggers import PartnerNotifications
 
 __all__ = [
@@ -449,6 +450,7 @@ class RunnerConfig:
     cabinet: CabinetConfig | None = None
     receipts: ReceiptsConfig = attrs.field(factory=ReceiptsConfig)
     notifications: NotificationsConfig = attrs.field(factory=NotificationsConfig)
+    autopay: AutopayConfig = attrs.field(factory=AutopayConfig)
 
     def partner(self, inn: str, kpp: str | None = None) -> PartnerConfig | None:
         """The partner with this ИНН (and КПП, when given), or None if none or ambiguous."""

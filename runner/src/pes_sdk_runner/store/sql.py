@@ -28,6 +28,7 @@ from pes_sdk.premises import matching_key
 from pes_sdk.serialization import make_converter, structure
 from pes_sdk_runner.crashpoints import crashpoint
 from pes_sdk_runner.store import migrate as _migrate
+from pes_sdk_runner.store.autopay import AutopaySql
 from pes_sdk_runner.store.base import (
     Acceptance,
     Cabinet,
@@ -183,7 +184,7 @@ def _unavailable(exc: BaseException, *, committing: bool = False) -> StoreUnavai
     )
 
 
-class SqlStore(NotificationsSql, CampaignsSql):
+class SqlStore(NotificationsSql, CampaignsSql, AutopaySql):
     """The :class:`~pes_sdk_runner.store.base.Store` on a SQL database through a dialect.
 
     One connection per store, guarded by a lock: the processor's webhook and polling
@@ -882,6 +883,9 @@ class SqlStore(NotificationsSql, CampaignsSql):
                 # carries, and a repeated webhook is a duplicate that credits nothing. It is
                 # booked at the capture time: the day a bank statement shows it on.
                 self._append_all(cur, _credits(entry, paid_at))
+                if entry.saved_method is not None:
+                    # the consent comes into force with the payment that saved its method
+                    self._learn_method(cur, entry.order_id, entry.saved_method, moment)
                 crashpoint("payment.paid-before-commit")
             grown = to_kopecks(entry.refunded) - int(known[0])
             if grown > 0:
