@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from pes_sdk_conformance.gateways import basket
 from pes_sdk_sber import SberGateway, SberSimulator
@@ -41,6 +43,27 @@ def test_factory_builds_a_working_gateway() -> None:
         assert created.state is PaymentState.PENDING
 
 
+def test_the_recurring_settings_reach_the_first_payment() -> None:
+    factory = PluginHost().gateways()["sber"]
+    with SberSimulator() as sim:
+        gateway = factory.create(
+            {
+                "url": sim.rest_url,
+                "user_name": sim.user_name,
+                "password": sim.password,
+                "callback_secret": sim.callback_secret.decode(),
+                "recurring_frequency": "28",
+                "recurring_expiry": "2031-06-30",
+            }
+        )
+        options = CreateOptions(
+            "k" * 16, "https://service.example/return", save_method=True, customer_key="c-1"
+        )
+        gateway.create_payment(basket(), options)
+        params = json.loads(sim.register_requests[-1]["jsonParams"])
+        assert params == {"recurringFrequency": "28", "recurringExpiry": "20310630"}
+
+
 @pytest.mark.parametrize(
     ("settings", "names"),
     [
@@ -63,6 +86,24 @@ def test_factory_builds_a_working_gateway() -> None:
                 "tax_type.vat99": "1",
             },
             "tax_type.vat99",
+        ),
+        (
+            {
+                "url": "https://x.example/payment/rest",
+                "token": "t",
+                "callback_secret": "s",
+                "recurring_expiry": "31.12.2099",
+            },
+            "recurring_expiry",
+        ),
+        (
+            {
+                "url": "https://x.example/payment/rest",
+                "token": "t",
+                "callback_secret": "s",
+                "recurring_frequency": "30",
+            },
+            "recurring_frequency",
         ),
     ],
 )

@@ -1,7 +1,8 @@
 """pes-sdk-sber: Sber acquiring (Сбербанк интернет-эквайринг) for pes-sdk.
 
 * :class:`~pes_sdk_sber.client.SberGateway`: the adapter (``register.do``,
-  ``getOrderStatusExtended.do``, ``refund.do``, ``reverse.do``, СБП QR, callbacks);
+  ``getOrderStatusExtended.do``, ``refund.do``, ``reverse.do``, СБП QR, callbacks, and
+  saved cards: bindings by ``clientId``, ``recurrentPayment.do``, ``unBindCard.do``);
 * :mod:`~pes_sdk_sber.checksums`: the callback checksum (HMAC-SHA256, upper-case hex);
 * :class:`~pes_sdk_sber.simulator.SberSimulator`: the protocol on loopback, with switches;
 * :class:`~pes_sdk_sber.harness.SberHarness`: drives it for the conformance suite.
@@ -14,9 +15,11 @@ from pes_sdk.plugins.lazy import lazy_exports
 if TYPE_CHECKING:
     from pes_sdk_sber.checksums import checksum, signed_text, verify_checksum
     from pes_sdk_sber.client import (
+        DECLINE_CODES,
         SberError,
         SberGateway,
         callback_params,
+        decline_of,
         order_bundle,
         state_of,
     )
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
     from pes_sdk_sber.simulator import SberSimulator, Switches
 
 __all__ = [
+    "DECLINE_CODES",
     "CallbackReceiver",
     "SberError",
     "SberGateway",
@@ -32,6 +36,7 @@ __all__ = [
     "Switches",
     "callback_params",
     "checksum",
+    "decline_of",
     "gateway_for",
     "order_bundle",
     "signed_text",
@@ -51,6 +56,7 @@ _CHECKSUM = "pes_sdk_sber.checksums"
 __getattr__ = lazy_exports(
     __name__,
     {
+        "DECLINE_CODES": _CLIENT,
         "CallbackReceiver": _HARNESS,
         "SberError": _CLIENT,
         "SberGateway": _CLIENT,
@@ -59,6 +65,7 @@ __getattr__ = lazy_exports(
         "Switches": _SIMULATOR,
         "callback_params": _CLIENT,
         "checksum": _CHECKSUM,
+        "decline_of": _CLIENT,
         "gateway_for": _HARNESS,
         "order_bundle": _CLIENT,
         "signed_text": _CHECKSUM,

@@ -17,6 +17,17 @@ same). How the contract maps onto it:
   request cannot refund twice.
 * **callbacks**: the checksum is verified (:mod:`.checksums`); the callback is only a hint,
   so the snapshot returned is the acquirer's answer to ``getOrderStatusExtended.do``.
+* **saved methods** (связки, автоплатёж): a payment created with ``save_method`` is
+  registered with ``clientId`` (the customer key) and the ``jsonParams``
+  ``recurringFrequency`` / ``recurringExpiry`` that make its binding one for recurring
+  charges; once paid, ``getOrderStatusExtended.do`` answers ``bindingInfo`` (the
+  :class:`SavedMethod`: ``bindingId``, ``clientId``, the last four digits of
+  ``cardAuthInfo.maskedPan``). A charge is one ``recurrentPayment.do`` (``orderNumber`` =
+  the charge's order id, ``bindingId``, ``amount``): one call, so no crash can fall between
+  a registration and a payment; a repeat is refused as a used ``orderNumber`` and the
+  adapter returns the order that number already has. A decline's ``actionCode`` maps to
+  :class:`Decline` (:data:`DECLINE_CODES`). ``unBindCard.do`` forgets a binding;
+  :meth:`SberGateway.bindings` lists a client's (``getBindings.do``).
 
 Nothing is logged; card data never reaches the service (the client pays on Sber's page).
 """
@@ -44,22 +55,33 @@ from pes_sdk.gateways.errors import (
 )
 from pes_sdk.gateways.http import HttpTransport
 from pes_sdk.gateways.models import (
+    ChargeOptions,
     Confirmation,
     ConfirmationKind,
     CreateOptions,
+    Decline,
     GatewayCapabilities,
     GatewayEvent,
     GatewayPayment,
     PaymentState,
     RefundRequest,
     RefundResult,
+    SavedMethod,
     WebhookRequest,
 )
 from pes_sdk.models.payments import Payment, PaymentMethod
 from pes_sdk.models.receipts import AgentType, Receipt, ReceiptPosition, ReceiptVat
 from pes_sdk_sber.checksums import verify_checksum
 
-__all__ = ["DEFAULT_TAX_TYPES", "SberError", "SberGateway", "kopecks", "state_of"]
+__all__ = [
+    "DECLINE_CODES",
+    "DEFAULT_TAX_TYPES",
+    "SberError",
+    "SberGateway",
+    "decline_of",
+    "kopecks",
+    "state_of",
+]
 
 NAME = "sber"
 
@@ -86,6 +108,33 @@ AGENT_TYPES = {AgentType.PAYMENT_AGENT: "3"}
 #: register.do's errorCode for an orderNumber already used
 DUPLICATE_ORDER = "1"
 UNKNOWN_ORDER = "6"
+#: getBindings.do / unBindCard.do: no such (active) binding, or none for the client
+NO_BINDING = "2"
+RECURRENT = "recurrentPayment.do"
+#: the ``jsonParams`` that mark a first payment whose binding may be charged by
+#: ``recurrentPayment.do``; getOrderStatusExtended.do answers them in merchantOrderParams
+RECURRING_PARAMS = ("recurringFrequency", "recurringExpiry")
+
+#: ``actionCode`` of a declined order (Sber's table of answer codes) → why, in the terms
+#: autopay acts on; a code not listed is :attr:`Decline.OTHER` (the operator sees the code).
+#: FUNDS: 116 not enough money, 121 over the card's amount limit, 123 over its count
+#: limit (a later attempt may pass). METHOD_GONE: 100 the issuer bars internet payments on
+#: the card, 101 the card expired, 104 the account is restricted, 208 the card is lost
+#: (linking the same card again cannot help).
+DECLINE_CODES: Mapping[int, Decline] = {
+    116: Decline.FUNDS,
+    121: Decline.FUNDS,
+    123: Decline.FUNDS,
+    100: Decline.METHOD_GONE,
+    101: Decline.METHOD_GONE,
+    104: Decline.METHOD_GONE,
+    208: Decline.METHOD_GONE,
+}
+
+
+def decline_of(action_code: int) -> Decline:
+    """The :class:`Decline` of a declined order's ``actionCode`` (:data:`DECLINE_CODES`)."""
+    return DECLINE_CODES.get(action_code, Decline.OTHER)
 
 
 class SberError(GatewayRefused):
@@ -160,6 +209,11 @@ class SberGateway(PaymentGateway):
         registered (``register.do``'s ``formUrl`` is used otherwise). Unverified.
     :param tax_types: VAT rate → ``taxType`` code, over :data:`DEFAULT_TAX_TYPES`.
     :param refund_guard: send ``expectedDepositedAmount`` with refunds (see the docs).
+    :param recurring_frequency: ``jsonParams.recurringFrequency`` of a first payment that
+        saves the card: the least number of days between two charges (1..28). Autopay
+        charges monthly but retries a decline days later, so 1 by default.
+    :param recurring_expiry: ``jsonParams.recurringExpiry``, the last day charges may be
+        made (a consent has no end date of its own: far ahead by default).
     """
 
     name = NAME
@@ -171,6 +225,9 @@ class SberGateway(PaymentGateway):
         # only hints, each answered by a fresh status query
         webhook_timestamps=False,
         lookup_by_order=True,
+        # bindings charged by recurrentPayment.do; unBindCard.do deactivates one
+        recurring=True,
+        unbind=True,
     )
 
     def __init__(
@@ -186,7 +243,11 @@ class SberGateway(PaymentGateway):
         tax_types: Mapping[ReceiptVat, int] | None = None,
         refund_guard: bool = True,
         qr_size: int = 300,
+        recurring_frequency: int = 1,
+        recurring_expiry: dt.date = dt.date(2099, 12, 31),
     ) -> None:
+        if not 1 <= recurring_frequency <= 28:
+            raise ConfigError("sber: recurring_frequency is a number of days, 1 to 28")
         if token:
             self._auth = {"token": token}
         elif user_name and password:
@@ -203,6 +264,10 @@ class SberGateway(PaymentGateway):
         self._tax_types = {**DEFAULT_TAX_TYPES, **(tax_types or {})}
         self._refund_guard = refund_guard
         self._qr_size = qr_size
+        self._recurring = {
+            "recurringFrequency": str(recurring_frequency),
+            "recurringExpiry": recurring_expiry.strftime("%Y%m%d"),
+        }
         # refund key → the refundable amount (kopecks) it was first sent against
         self._refund_expect: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -238,6 +303,17 @@ class SberGateway(PaymentGateway):
             raise SberError(method, code, message)
         return answer
 
+    def _call_json(self, method: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """POST one JSON body (recurrentPayment.do takes JSON); the answer as it is."""
+        response = self._http.request("POST", f"/{method}", json_body={**self._auth, **payload})
+        try:
+            answer = response.json()
+        except ValueError:
+            raise GatewayError(f"{method}: the answer is not JSON", gateway=NAME) from None
+        if not isinstance(answer, dict):
+            raise GatewayError(f"{method}: the answer is not an object", gateway=NAME)
+        return answer
+
     def _status(self, params: Mapping[str, str]) -> dict[str, Any]:
         return self._call("getOrderStatusExtended.do", params)
 
@@ -251,6 +327,12 @@ class SberGateway(PaymentGateway):
             info = answer.get("paymentAmountInfo") or {}
             refunded = _roubles(info.get("refundedAmount", 0))
             state = state_of(int(answer["orderStatus"]), refunded, amount)
+            decline: Decline | None = None
+            decline_code = ""
+            if state is PaymentState.FAILED:
+                code = int(answer.get("actionCode") or 0)
+                if code:
+                    decline, decline_code = decline_of(code), str(code)
             return GatewayPayment(
                 gateway=NAME,
                 gateway_payment_id=md_order,
@@ -260,6 +342,9 @@ class SberGateway(PaymentGateway):
                 refunded=refunded if state.is_paid else Decimal("0.00"),
                 confirmation=self._page(md_order) if state is PaymentState.PENDING else None,
                 paid_at=_deposited_at(answer) if state.is_paid else None,
+                saved_method=_saved_method(answer) if state.is_paid else None,
+                decline=decline,
+                decline_code=decline_code,
             )
         except (KeyError, ValueError, TypeError, StopIteration) as exc:
             raise GatewayError(
@@ -290,6 +375,16 @@ class SberGateway(PaymentGateway):
             params["orderBundle"] = json.dumps(
                 order_bundle(options.receipt, self._tax_types), ensure_ascii=False
             )
+        if options.save_method:
+            if payment.method is not PaymentMethod.CARD:
+                raise GatewayRefused(
+                    f"sber binds cards only, not {payment.method}: nothing was registered",
+                    gateway=NAME,
+                )
+            # the client the binding is made for, and the marks that make it one for
+            # charges without the client (recurrentPayment.do)
+            params["clientId"] = options.customer_key
+            params["jsonParams"] = json.dumps(self._recurring)
         answer = self._call("register.do", params, allow=(DUPLICATE_ORDER,))
         if str(answer.get("errorCode", "0")) == DUPLICATE_ORDER:
             # registered before (a lost answer, a retry): find it, never register again
@@ -326,6 +421,102 @@ class SberGateway(PaymentGateway):
         else:
             snapshot = _with(snapshot, method=payment.method)
         return snapshot
+
+    def charge_saved(
+        self, payment: Payment, method: SavedMethod, options: ChargeOptions
+    ) -> GatewayPayment:
+        """One ``recurrentPayment.do``: register and pay ``payment`` by the binding at once.
+
+        ``orderNumber`` is the charge's order id (derived from the consent and the period),
+        unique per merchant at the acquirer: a repeat, after a lost answer or a crash, is
+        refused as a used number and charges nothing, and the order that number has is
+        returned instead. The snapshot is the acquirer's ``getOrderStatusExtended.do``
+        answer for that number (deposited, or declined with its ``actionCode``), whichever
+        way ``recurrentPayment.do`` itself tells a decline. A request refused with no
+        order made (an unknown, inactive or non-recurring binding) raises
+        :class:`SberError`. ``recurrentPayment.do`` names no client, so the binding is
+        first checked to be one of ``method.customer_key``'s (``getBindings.do``): another
+        client's is refused (:class:`GatewayRefused`) with nothing charged.
+        """
+        if method.gateway != NAME:
+            raise GatewayRefused(f"a {method.gateway} method is not a sber binding", gateway=NAME)
+        number = payment.payment_id.hex
+        body: dict[str, Any] = {
+            "orderNumber": number,
+            "bindingId": method.method_id,
+            "amount": kopecks(payment.total),
+            "currency": "643",
+            "language": "ru",
+        }
+        if options.description:
+            body["description"] = options.description[:512]
+        if options.receipt is not None:
+            body["orderBundle"] = order_bundle(options.receipt, self._tax_types)
+        if not self._owns(method):
+            # recurrentPayment.do names no client: a binding of another clientId would be
+            # charged. Only a repeat of a charge already made (the binding unbound since)
+            # may go on, to return that order.
+            found = self.find_payment(payment.payment_id, options.idempotency_key)
+            if found is None:
+                raise GatewayRefused(
+                    f"binding is not one of client {method.customer_key!r}: nothing charged",
+                    gateway=NAME,
+                )
+            return self._same_charge(found, payment)
+        answer = self._call_json(RECURRENT, body)
+        try:
+            snapshot = self._snapshot(self._status({"orderNumber": number}), None)
+        except UnknownPayment:
+            error = answer.get("error")
+            if not isinstance(error, dict):
+                error = {}
+            raise SberError(
+                RECURRENT,
+                str(error.get("code", "?")),
+                str(error.get("message") or error.get("description") or ""),
+            ) from None
+        return self._same_charge(snapshot, payment)
+
+    def _same_charge(self, snapshot: GatewayPayment, payment: Payment) -> GatewayPayment:
+        if snapshot.amount != payment.total:
+            raise GatewayError(
+                f"order {payment.payment_id.hex} is at the acquirer for {snapshot.amount}, "
+                f"not {payment.total}",
+                gateway=NAME,
+            )
+        return _with(snapshot, method=PaymentMethod.CARD)
+
+    def _owns(self, method: SavedMethod) -> bool:
+        """Whether the binding is one of ``method.customer_key``'s, expired cards included
+        (their charge is the issuer's to decline, as gone)."""
+        if not method.customer_key:
+            return False
+        held = self._bindings(method.customer_key, show_expired=True)
+        return any(m.method_id == method.method_id for m in held)
+
+    def forget_method(self, method: SavedMethod) -> bool:
+        """``unBindCard.do``: the binding is deactivated (a repeat finds it inactive)."""
+        if method.gateway != NAME:
+            raise GatewayRefused(f"a {method.gateway} method is not a sber binding", gateway=NAME)
+        self._call("unBindCard.do", {"bindingId": method.method_id}, allow=(NO_BINDING,))
+        return True
+
+    def bindings(self, customer_key: str) -> list[SavedMethod]:
+        """The client's active bindings with unexpired cards (``getBindings.do``)."""
+        return self._bindings(customer_key, show_expired=False)
+
+    def _bindings(self, customer_key: str, *, show_expired: bool) -> list[SavedMethod]:
+        params = {"clientId": customer_key, "showExpired": "true" if show_expired else "false"}
+        answer = self._call("getBindings.do", params, allow=(NO_BINDING,))
+        if str(answer.get("errorCode", "0")) == NO_BINDING:
+            return []
+        try:
+            return [
+                SavedMethod(NAME, str(b["bindingId"]), customer_key, _title(b.get("maskedPan")))
+                for b in answer.get("bindings") or []
+            ]
+        except (KeyError, TypeError, ValueError):
+            raise GatewayError("getBindings.do: unexpected answer", gateway=NAME) from None
 
     def get_payment(self, gateway_payment_id: str) -> GatewayPayment:
         return self._snapshot(self._status({"orderId": gateway_payment_id}), gateway_payment_id)
@@ -491,6 +682,26 @@ def _item(n: int, position: ReceiptPosition, tax_types: Mapping[ReceiptVat, int]
         "tax": {"taxType": tax_types[position.vat]},
         "itemAttributes": {"attributes": attributes},
     }
+
+
+def _title(masked_pan: Any) -> str:
+    """``*1234`` from a masked card number (``220220**1234``): never more of it."""
+    digits = [ch for ch in str(masked_pan or "") if ch.isdigit()]
+    return "*" + "".join(digits[-4:]) if len(digits) >= 4 else ""
+
+
+def _saved_method(answer: Mapping[str, Any]) -> SavedMethod | None:
+    """The binding a paid first payment made, from ``bindingInfo``; None for any other
+    order (one without the recurring ``merchantOrderParams``: a payment the client did not
+    agree to autopay on, or a charge by a binding, which saves nothing new)."""
+    info = answer.get("bindingInfo") or {}
+    params = {str(p.get("name")) for p in answer.get("merchantOrderParams") or []}
+    if not info.get("bindingId") or not all(k in params for k in RECURRING_PARAMS):
+        return None
+    card = answer.get("cardAuthInfo") or {}
+    return SavedMethod(
+        NAME, str(info["bindingId"]), str(info.get("clientId") or ""), _title(card.get("maskedPan"))
+    )
 
 
 def _with(snapshot: GatewayPayment, **changes: Any) -> GatewayPayment:

@@ -1,7 +1,8 @@
 """Drives the simulated Sber side for the conformance suite's gateway family.
 
-It has the methods of :class:`pes_sdk_conformance.gateways.GatewayHarness` (structurally:
-this package does not depend on the suite). Callbacks go over real HTTP to a loopback
+It has the methods of :class:`pes_sdk_conformance.gateways.GatewayHarness` and of
+:class:`pes_sdk_conformance.recurring.RecurringHarness` (structurally: this package does not
+depend on the suite). Callbacks go over real HTTP to a loopback
 :class:`CallbackReceiver` that records them as received.
 """
 
@@ -9,11 +10,11 @@ from __future__ import annotations
 
 import urllib.parse
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
-from pes_sdk.gateways.models import GatewayPayment, WebhookRequest
+from pes_sdk.gateways.models import Decline, GatewayPayment, SavedMethod, WebhookRequest
 from pes_sdk.gateways.simulation import (
     AcquirerPosition,
     AcquirerReceipt,
@@ -22,7 +23,7 @@ from pes_sdk.gateways.simulation import (
     e164,
 )
 from pes_sdk_sber.client import AGENT_TYPES, DEFAULT_TAX_TYPES, SberGateway
-from pes_sdk_sber.simulator import SberSimulator, Switches
+from pes_sdk_sber.simulator import EXPIRED_CARD, SberSimulator, Switches
 
 __all__ = ["CallbackReceiver", "SberHarness"]
 
@@ -85,6 +86,36 @@ class SberHarness(SimulatorHarness[SberSimulator, SberGateway]):
 
     def description_at_acquirer(self, gateway_payment_id: str) -> str:
         return self.simulator.description_of(gateway_payment_id)
+
+    # -- the RecurringHarness methods ----------------------------------------------------
+
+    #: the actionCode the issuer declines a charge with, for each reason
+    DECLINE_ACTION_CODES: ClassVar[Mapping[Decline, int]] = {
+        Decline.FUNDS: 116,  # insufficient funds
+        Decline.METHOD_GONE: EXPIRED_CARD,
+        Decline.OTHER: 2001,  # declined by the antifraud rules
+    }
+
+    def charges_at_acquirer(self, method: SavedMethod) -> int:
+        return self.simulator.binding_charges(method.method_id)
+
+    def taken_at_acquirer(self, method: SavedMethod) -> Decimal:
+        """The simulator's own books: kopecks taken by the binding's charges, in roubles."""
+        return Decimal(self.simulator.binding_taken(method.method_id)) / 100
+
+    def decline_next_charge(self, decline: Decline) -> bool:
+        self.simulator.switches.decline_charges_next.append(self.DECLINE_ACTION_CODES[decline])
+        return True
+
+    def revoke(self, method: SavedMethod) -> bool:
+        # the bound card expires: the issuer declines with actionCode 101
+        self.simulator.expire_card(method.method_id)
+        return True
+
+    def method_at_acquirer(self, method: SavedMethod) -> bool:
+        """Asked over the protocol: getBindings.do lists the client's usable bindings."""
+        held = self.gateway.bindings(method.customer_key)
+        return any(m.method_id == method.method_id for m in held)
 
 
 def gateway_for(sim: SberSimulator, *, timeout: float = 5.0) -> SberGateway:

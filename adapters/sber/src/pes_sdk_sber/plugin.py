@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -30,6 +31,8 @@ KNOWN = {
     "form_url_template",
     "refund_guard",
     "qr_size",
+    "recurring_frequency",
+    "recurring_expiry",
 }
 
 
@@ -39,8 +42,10 @@ class SberFactory:
 
     Required: ``url`` (up to ``/payment/rest``), ``callback_secret``, and ``user_name`` +
     ``password`` or ``token``. Optional: ``timeout`` (seconds, default 10),
-    ``form_url_template``, ``refund_guard`` (``true``/``false``), ``qr_size``, and
-    ``tax_type.<vat>`` (e.g. ``tax_type.vat22 = 10``) for VAT codes not built in.
+    ``form_url_template``, ``refund_guard`` (``true``/``false``), ``qr_size``,
+    ``recurring_frequency`` (days, 1..28) and ``recurring_expiry`` (``YYYY-MM-DD``) for the
+    first payment of autopay, and ``tax_type.<vat>`` (e.g. ``tax_type.vat22 = 10``) for VAT
+    codes not built in.
     An unknown setting is a :class:`~pes_sdk.errors.ConfigError` naming it.
     """
 
@@ -67,6 +72,16 @@ class SberFactory:
             qr_size = int(settings.get("qr_size", "300"))
         except ValueError:
             raise ConfigError("sber: timeout and qr_size are numbers") from None
+        recurring: dict[str, Any] = {}
+        try:
+            if "recurring_frequency" in settings:
+                recurring["recurring_frequency"] = int(settings["recurring_frequency"])
+            if "recurring_expiry" in settings:
+                recurring["recurring_expiry"] = dt.date.fromisoformat(settings["recurring_expiry"])
+        except ValueError:
+            raise ConfigError(
+                "sber: recurring_frequency is a number of days, recurring_expiry a YYYY-MM-DD date"
+            ) from None
         guard = settings.get("refund_guard", "true").lower()
         if guard not in ("true", "false"):
             raise ConfigError("sber: refund_guard is true or false")
@@ -81,6 +96,7 @@ class SberFactory:
             tax_types=tax_types,
             refund_guard=guard == "true",
             qr_size=qr_size,
+            **recurring,
         )
 
 

@@ -12,6 +12,13 @@ does), speaking the protocol the adapter speaks:
   ``refundItems`` and ``expectedDepositedAmount``), ``decline.do`` (an unpaid order to
   Reversed), ``reverse.do`` (a paid, unrefunded order, once; refused on an unpaid one) and
   the СБП ``sbp/c2b/qr/dynamic/get.do``;
+* bindings (связки): an order registered with ``clientId`` and paid on the page binds the
+  card to that client; ``jsonParams`` ``recurringFrequency`` / ``recurringExpiry`` make the
+  binding one for recurring charges. ``getOrderStatusExtended.do`` then answers
+  ``bindingInfo`` {clientId, bindingId}, ``cardAuthInfo.maskedPan`` and the order's
+  ``merchantOrderParams``; ``recurrentPayment.do`` (a JSON body) charges a recurring binding
+  without the client, once per ``orderNumber``; ``getBindings.do`` lists a client's active,
+  unexpired bindings; ``unBindCard.do`` deactivates one;
 * a payment page at ``formUrl`` with pay / decline buttons (no card data anywhere);
 * callbacks to ``callback_url`` by GET (or POST, form-encoded) with ``mdOrder``,
   ``orderNumber``, ``operation``, ``status`` and ``checksum`` (see :mod:`.checksums`).
@@ -50,6 +57,19 @@ PAGE_PATH = "/payment/merchants/sim/payment_ru.html"
 
 #: orderStatus codes of getOrderStatusExtended.do
 REGISTERED, HOLD, DEPOSITED, REVERSED, REFUNDED, ACS, DECLINED = range(7)
+#: actionCode of an order the client let lapse or the issuer declined on the page (the
+#: simulator's single choice: Sber's table has many), and of an expired card
+PAGE_DECLINE = 2001
+EXPIRED_CARD = 101
+#: the actionCode descriptions the simulator answers (``actionCodeDescription``)
+_ACTION_TEXT = {
+    0: "Платёж успешно проведён",
+    101: "Истёк срок действия карты",
+    116: "Недостаточно средств",
+    2001: "Операция отклонена",
+}
+#: the ``jsonParams`` of a first payment that make its binding one for recurring charges
+RECURRING_PARAMS = ("recurringFrequency", "recurringExpiry")
 _STATE_NAMES = {
     REGISTERED: "CREATED",
     HOLD: "APPROVED",
@@ -81,6 +101,12 @@ class Switches:
     #: refuse the next N ``refund.do`` calls with ``errorCode`` 7 (the bank declines the
     #: refund; the exact message is unverified); nothing is given back
     refuse_refunds_next: int = 0
+    #: the issuer declines the next ``recurrentPayment.do`` charges with these
+    #: ``actionCode`` values, one each, in order (116 insufficient funds, 101 expired card…)
+    decline_charges_next: list[int] = attrs.Factory(list)
+    #: lose the answer of the next call of each method named (work done, then 500), e.g.
+    #: ``["recurrentPayment.do"]`` whatever calls come before it
+    lose_method_next: list[str] = attrs.Factory(list)
 
 
 class _Refused(Exception):
@@ -112,15 +138,43 @@ class _Order:
     #: the whole orderBundle as registered (None: the order had none)
     bundle: dict[str, Any] | None = None
     description: str = ""
+    #: register.do's ``clientId`` (the binding's owner), "" without one
+    client_id: str = ""
+    #: register.do's ``jsonParams``, answered as ``merchantOrderParams``
+    json_params: dict[str, str] = attrs.Factory(dict)
+    #: the binding the order was paid with, or created by paying it
+    binding: _Binding | None = None
+    #: recurrentPayment.do made it (a charge without the client)
+    recurrent: bool = False
+    action_code: int = 0
 
     def extended(self, lower_deposited: bool = False) -> dict[str, Any]:
         deposited = self.deposited - self.refunded if lower_deposited else self.deposited
+        extra: dict[str, Any] = {}
+        if self.json_params:
+            extra["merchantOrderParams"] = [
+                {"name": k, "value": v} for k, v in self.json_params.items()
+            ]
+        if self.binding is not None:
+            # what the card is known by, never the card itself
+            extra["cardAuthInfo"] = {
+                "maskedPan": self.binding.masked_pan,
+                "expiration": self.binding.expiry,
+                "paymentSystem": "MIR",
+            }
+            if self.client_id:
+                extra["bindingInfo"] = {
+                    "clientId": self.client_id,
+                    "bindingId": self.binding.id,
+                }
         return {
             "errorCode": "0",
             "errorMessage": "Успешно",
             "orderNumber": self.number,
             "orderStatus": self.status,
-            "actionCode": 0 if self.status != DECLINED else 2001,
+            "actionCode": self.action_code,
+            "actionCodeDescription": _ACTION_TEXT.get(self.action_code, ""),
+            **extra,
             "amount": self.amount,
             "currency": "643",
             "date": self.created_ms,
@@ -138,6 +192,25 @@ class _Order:
                 "refundedAmount": self.refunded,
             },
         }
+
+
+@attrs.define
+class _Binding:
+    """A card bound to a client (связка): no card data beyond the masked number."""
+
+    id: str
+    client_id: str
+    masked_pan: str
+    expiry: str  # YYYYMM, the card's
+    #: made by a first payment with the recurring jsonParams: recurrentPayment.do may use it
+    recurring: bool
+    active: bool = True
+    #: recurrentPayment.do charges that went through, and what they took (kopecks)
+    charges: int = 0
+    taken: int = 0
+
+    def expired(self, today: dt.date) -> bool:
+        return int(self.expiry) < today.year * 100 + today.month
 
 
 class SberSimulator(LoopbackSimulator[Switches, dict[str, str]]):
@@ -185,6 +258,13 @@ class SberSimulator(LoopbackSimulator[Switches, dict[str, str]]):
         )
         self._orders: dict[str, _Order] = {}
         self._by_number: dict[str, str] = {}
+        self._bindings: dict[str, _Binding] = {}
+        self._cards = 0
+        #: the JSON bodies of every ``recurrentPayment.do`` call, credentials removed, for
+        #: tests of the fields on the wire
+        self.recurrent_requests: list[dict[str, Any]] = []
+        #: the forms of every ``register.do`` call, credentials removed
+        self.register_requests: list[dict[str, str]] = []
         #: every API call by method name, for tests (e.g. no second register.do)
         self.calls: list[str] = []
 
@@ -256,10 +336,38 @@ class SberSimulator(LoopbackSimulator[Switches, dict[str, str]]):
         with self._lock:
             return self._orders[md_order].description
 
+    def binding_charges(self, binding_id: str) -> int:
+        """How many recurrentPayment.do charges of a binding went through."""
+        with self._lock:
+            binding = self._bindings.get(binding_id)
+            return binding.charges if binding is not None else 0
+
+    def binding_taken(self, binding_id: str) -> int:
+        """What recurrentPayment.do charges of a binding took, in kopecks."""
+        with self._lock:
+            binding = self._bindings.get(binding_id)
+            return binding.taken if binding is not None else 0
+
+    def binding_usable(self, binding_id: str) -> bool:
+        """Whether the binding exists, is active and its card has not expired."""
+        with self._lock:
+            binding = self._bindings.get(binding_id)
+            return binding is not None and binding.active and not binding.expired(_today())
+
+    def expire_card(self, binding_id: str) -> None:
+        """The bound card expires (its expiry moves to last month): the issuer declines
+        charges with actionCode 101, and getBindings.do no longer lists it."""
+        with self._lock:
+            binding = self._bindings[binding_id]
+            today = _today()
+            month = today.year * 12 + today.month - 2  # last month, 0-based months
+            binding.expiry = f"{month // 12:04d}{month % 12 + 1:02d}"
+
     def approve(self, md_order: str, *, at: dt.datetime | None = None) -> None:
         """The client paid on the payment page (one-stage: deposited at once).
 
         ``at``: the capture time (aware), answered as ``depositedDate``; now by default.
+        An order registered with ``clientId`` binds the card to the client.
         """
         with self._lock:
             order = self._pending(md_order)
@@ -267,13 +375,31 @@ class SberSimulator(LoopbackSimulator[Switches, dict[str, str]]):
             order.deposited = order.amount
             moment = at.timestamp() if at is not None else time.time()
             order.deposited_ms = round(moment * 1000)
+            order.binding = self._new_card(order)
             self._emit(order, "deposited", 1)
+
+    def _new_card(self, order: _Order) -> _Binding:
+        """The card the client paid with on the page; bound when the order has a client."""
+        self._cards += 1
+        today = _today()
+        binding = _Binding(
+            id=str(uuid.uuid4()),
+            client_id=order.client_id,
+            # a test card's masked number: the first six and the last four digits
+            masked_pan=f"220220**{(4400 + self._cards) % 10000:04d}",
+            expiry=f"{today.year + 3:04d}{today.month:02d}",
+            recurring=all(order.json_params.get(k) for k in RECURRING_PARAMS),
+        )
+        if order.client_id:
+            self._bindings[binding.id] = binding
+        return binding
 
     def decline(self, md_order: str) -> None:
         """The issuer declined the card."""
         with self._lock:
             order = self._pending(md_order)
             order.status = DECLINED
+            order.action_code = PAGE_DECLINE
             self._emit(order, "deposited", 0)
 
     def expire(self, md_order: str) -> None:
@@ -281,6 +407,7 @@ class SberSimulator(LoopbackSimulator[Switches, dict[str, str]]):
         with self._lock:
             order = self._pending(md_order)
             order.status = DECLINED
+            order.action_code = PAGE_DECLINE
             self._emit(order, "declinedByTimeout", 1)
 
     def _pending(self, md_order: str) -> _Order:
@@ -293,11 +420,18 @@ class SberSimulator(LoopbackSimulator[Switches, dict[str, str]]):
 
     # -- the REST API --------------------------------------------------------------------
 
-    def handle_api(self, method: str, form: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
-        """One call to ``/payment/rest/<method>``: (HTTP status, JSON answer)."""
+    def handle_api(self, method: str, form: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+        """One call to ``/payment/rest/<method>``: (HTTP status, JSON answer).
+
+        ``form`` is the form, or for ``recurrentPayment.do`` the JSON body's object.
+        """
         with self._lock:
             self.calls.append(method)
         fail, lose, stall = self._take_next()
+        with self._lock:
+            if method in self.switches.lose_method_next:
+                self.switches.lose_method_next.remove(method)
+                lose = True
         self._stall(stall)
         if self._fails(fail):
             return 500, {"error": "simulated failure"}
@@ -306,22 +440,33 @@ class SberSimulator(LoopbackSimulator[Switches, dict[str, str]]):
             with self._lock:  # each call is one step: no twin can slip in between
                 answer = self._route(method, form)
         except _Refused as exc:
-            answer = {"errorCode": str(exc.code), "errorMessage": exc.message}
+            if method == RECURRENT:
+                # recurrentPayment.do tells an error in its own shape
+                error = {"code": str(exc.code), "message": exc.message}
+                answer = {"success": False, "error": {**error, "description": exc.message}}
+            else:
+                answer = {"errorCode": str(exc.code), "errorMessage": exc.message}
         if self._loses(lose):
             return 500, {"error": "simulated failure after the work was done"}
         return 200, answer
 
-    def _authenticate(self, form: Mapping[str, str]) -> None:
+    def _authenticate(self, form: Mapping[str, Any]) -> None:
         if self.token is not None and "token" in form:
-            ok = hmac.compare_digest(form["token"].encode(), self.token.encode())
+            ok = hmac.compare_digest(str(form["token"]).encode(), self.token.encode())
         else:
             ok = hmac.compare_digest(
-                form.get("userName", "").encode(), self.user_name.encode()
-            ) & hmac.compare_digest(form.get("password", "").encode(), self.password.encode())
+                str(form.get("userName", "")).encode(), self.user_name.encode()
+            ) & hmac.compare_digest(str(form.get("password", "")).encode(), self.password.encode())
         if not ok:
             raise _Refused(5, "Доступ запрещён")
 
-    def _route(self, method: str, form: Mapping[str, str]) -> dict[str, Any]:
+    def _route(self, method: str, form: Mapping[str, Any]) -> dict[str, Any]:
+        if method == RECURRENT:
+            return self._recurrent(form)
+        if method == "getBindings.do":
+            return self._get_bindings(form)
+        if method == "unBindCard.do":
+            return self._unbind(form)
         if method == "register.do":
             return self._register(form)
         if method == "getOrderStatusExtended.do":
@@ -358,6 +503,13 @@ class SberSimulator(LoopbackSimulator[Switches, dict[str, str]]):
             raise _Refused(3, "Неизвестная валюта")
         positions, attributes = _bundle_positions(form.get("orderBundle"), amount)
         customer = _bundle_customer(form.get("orderBundle"))
+        json_params = _json_params(form.get("jsonParams"))
+        client_id = form.get("clientId", "")
+        if len(client_id) > 255:
+            raise _Refused(4, "Неверный clientId")
+        if any(k in json_params for k in RECURRING_PARAMS):
+            _check_recurring(json_params, client_id)
+        self.register_requests.append(_without_credentials(form))
         if number in self._by_number:
             raise _Refused(1, "Заказ с таким номером уже обработан")
         order = _Order(
@@ -372,10 +524,98 @@ class SberSimulator(LoopbackSimulator[Switches, dict[str, str]]):
             bundle=json.loads(form["orderBundle"]) if form.get("orderBundle") else None,
             description=form.get("description", ""),
             created_ms=int(time.time() * 1000),
+            client_id=client_id,
+            json_params=json_params,
         )
         self._orders[order.id] = order
         self._by_number[number] = order.id
         return {"orderId": order.id, "formUrl": self.form_url_template.format(order_id=order.id)}
+
+    def _recurrent(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """recurrentPayment.do: one charge of a recurring binding, without the client.
+
+        The order is registered and paid in one step; the issuer's answer is the order's
+        state (deposited, or declined with its actionCode). ``orderNumber`` is unique per
+        merchant here as in register.do, so a repeat registers nothing and charges nothing.
+        """
+        self.recurrent_requests.append(_without_credentials(body))
+        if not body.get("_json"):
+            raise _Refused(4, "Тело запроса должно быть в формате JSON")
+        number = str(body.get("orderNumber") or "")
+        if not number or len(number) > 32:
+            raise _Refused(4, "Неверный номер заказа")
+        raw_amount = body.get("amount")
+        if not isinstance(raw_amount, int) or isinstance(raw_amount, bool) or raw_amount <= 0:
+            raise _Refused(4, "Неверное значение amount")
+        if str(body.get("currency", "643")) != "643":
+            raise _Refused(4, "Неизвестная валюта")
+        binding_id = str(body.get("bindingId") or "")
+        if not binding_id:
+            raise _Refused(4, "Не указан bindingId")
+        if number in self._by_number:
+            raise _Refused(1, "Заказ с таким номером уже обработан")
+        binding = self._bindings.get(binding_id)
+        if binding is None or not binding.active:
+            raise _Refused(2, "Связка не найдена или неактивна")
+        if not binding.recurring:
+            raise _Refused(4, "Связка не предназначена для рекуррентных платежей")
+        order = _Order(
+            id=str(uuid.uuid4()),
+            number=number,
+            amount=raw_amount,
+            return_url="",
+            fail_url="",
+            positions={},
+            description=str(body.get("description", "")),
+            created_ms=int(time.time() * 1000),
+            client_id=binding.client_id,
+            binding=binding,
+            recurrent=True,
+        )
+        self._orders[order.id] = order
+        self._by_number[number] = order.id
+        if self.switches.decline_charges_next:
+            order.action_code = self.switches.decline_charges_next.pop(0)
+        elif binding.expired(_today()):
+            order.action_code = EXPIRED_CARD
+        if order.action_code:
+            order.status = DECLINED
+            self._emit(order, "deposited", 0)
+        else:
+            order.status = DEPOSITED
+            order.deposited = order.amount
+            order.deposited_ms = round(time.time() * 1000)
+            binding.charges += 1
+            binding.taken += order.amount
+            self._emit(order, "deposited", 1)
+        # the request was processed: whether the issuer paid is the order's state
+        return {
+            "success": True,
+            "data": {"orderId": order.id},
+            "orderStatus": order.extended(self.switches.lower_deposited_on_refund),
+        }
+
+    def _get_bindings(self, form: Mapping[str, Any]) -> dict[str, Any]:
+        client_id = str(form.get("clientId") or "")
+        if not client_id:
+            raise _Refused(4, "Не указан clientId")
+        show_expired = str(form.get("showExpired", "false")).lower() == "true"
+        today = _today()
+        found = [
+            {"bindingId": b.id, "maskedPan": b.masked_pan, "expiryDate": b.expiry}
+            for b in self._bindings.values()
+            if b.client_id == client_id and b.active and (show_expired or not b.expired(today))
+        ]
+        if not found:
+            raise _Refused(2, "Информация не найдена")
+        return {"errorCode": "0", "errorMessage": "Успешно", "bindings": found}
+
+    def _unbind(self, form: Mapping[str, Any]) -> dict[str, Any]:
+        binding = self._bindings.get(str(form.get("bindingId") or ""))
+        if binding is None or not binding.active:
+            raise _Refused(2, "Связка не найдена или уже неактивна")
+        binding.active = False
+        return {"errorCode": "0", "errorMessage": "Успешно"}
 
     def _refund(self, form: Mapping[str, str]) -> dict[str, Any]:
         order = self._find({"orderId": form.get("orderId", "") or "-"})
@@ -500,6 +740,45 @@ class SberSimulator(LoopbackSimulator[Switches, dict[str, str]]):
         return "sent"
 
 
+RECURRENT = "recurrentPayment.do"
+_CREDENTIALS = frozenset({"userName", "password", "token", "_json"})
+
+
+def _today() -> dt.date:
+    # the acquirer's calendar (Moscow), not the host's
+    return dt.datetime.now(dt.timezone(dt.timedelta(hours=3))).date()
+
+
+def _without_credentials(form: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in form.items() if k not in _CREDENTIALS}
+
+
+def _json_params(raw: str | None) -> dict[str, str]:
+    """register.do's ``jsonParams``: a JSON object of strings (``{}`` without one)."""
+    if not raw:
+        return {}
+    try:
+        params = json.loads(raw)
+    except ValueError:
+        raise _Refused(4, "Неверный формат jsonParams") from None
+    if not isinstance(params, dict) or not all(isinstance(v, str) for v in params.values()):
+        raise _Refused(4, "Неверный формат jsonParams")
+    return {str(k): v for k, v in params.items()}
+
+
+def _check_recurring(params: Mapping[str, str], client_id: str) -> None:
+    """A first payment for recurring charges: both fields, a day count, a date, a client."""
+    frequency, expiry = (params.get(k, "") for k in RECURRING_PARAMS)
+    if not client_id:
+        raise _Refused(4, "Для рекуррентного платежа требуется clientId")
+    if not (frequency.isdigit() and 1 <= int(frequency) <= 28):
+        raise _Refused(4, "Неверное значение recurringFrequency")
+    try:
+        dt.datetime.strptime(expiry, "%Y%m%d")
+    except ValueError:
+        raise _Refused(4, "Неверное значение recurringExpiry") from None
+
+
 def _kopecks(value: str | None, name: str) -> int:
     if value is None or not value.isascii() or not value.isdigit():
         raise _Refused(4, f"Неверное значение {name}")
@@ -579,8 +858,15 @@ def _make_handler(sim: SberSimulator) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             pass  # no request logs: forms carry credentials
 
-        def _form(self) -> dict[str, str]:
+        def _form(self) -> dict[str, Any]:
             raw = self._body()
+            if "json" in (self.headers.get("Content-Type") or "").lower():
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    body = None
+                # "_json" marks the body's type for the methods that need one
+                return {**body, "_json": True} if isinstance(body, dict) else {"_json": True}
             return dict(urllib.parse.parse_qsl(raw.decode("utf-8", "replace")))
 
         def _dispatch(self, method: str) -> None:
