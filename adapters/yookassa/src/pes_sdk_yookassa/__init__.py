@@ -5,7 +5,7 @@
 * :class:`~pes_sdk_yookassa.simulator.YooKassaSimulator`: ЮKassa's protocol on loopback, with
   switches for failures and for duplicated, reordered and dropped notifications;
 * :class:`~pes_sdk_yookassa.harness.YooKassaHarness`: drives the acquirer side for the
-  conformance suite's gateway family (with a loopback :class:`WebhookReceiver`);
+  conformance suite's gateway and recurring families (with a loopback :class:`WebhookReceiver`);
 * :func:`~pes_sdk_yookassa.client.receipt_json`, :func:`~pes_sdk_yookassa.client.refund_receipt`:
   54-ФЗ receipts in ЮKassa's shape.
 """

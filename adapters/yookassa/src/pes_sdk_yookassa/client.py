@@ -18,6 +18,15 @@
   ЮKassa refuses a receipt with neither (``receipt.customer`` is required with a receipt), so
   a receipt with no contact at all is not sent: the payment goes without one rather than be
   refused (a shop where ЮKassa requires receipts then needs ``receipt_customer``).
+* **saved methods (автоплатёж)**: a payment created with :attr:`CreateOptions.save_method`
+  sends ``save_payment_method: true``; once paid, its ``payment_method`` has ``saved: true``
+  and the method's ``id`` (:attr:`GatewayPayment.saved_method`).
+  :meth:`YooKassaGateway.charge_saved` creates a payment with ``payment_method_id`` and no
+  confirmation, under the charge's ``Idempotence-Key``; a declined one is ``canceled`` with
+  ``cancellation_details.reason``, mapped to :class:`Decline` by
+  :data:`~pes_sdk_yookassa.protocol.DECLINES`. ЮKassa has no call to delete a saved method:
+  :meth:`~pes_sdk.gateways.contract.PaymentGateway.forget_method` is False (the service
+  stops using it, as ЮKassa's "Отключение автоплатежа" says).
 """
 
 from __future__ import annotations
@@ -40,15 +49,18 @@ from pes_sdk.gateways.errors import (
 )
 from pes_sdk.gateways.http import HttpResponse, HttpTransport
 from pes_sdk.gateways.models import (
+    ChargeOptions,
     Confirmation,
     ConfirmationKind,
     CreateOptions,
+    Decline,
     GatewayCapabilities,
     GatewayEvent,
     GatewayPayment,
     PaymentState,
     RefundRequest,
     RefundResult,
+    SavedMethod,
     WebhookRequest,
 )
 from pes_sdk.models.payments import Payment, PaymentMethod
@@ -58,6 +70,7 @@ from pes_sdk.money import amount as to_amount
 from pes_sdk_yookassa.protocol import (
     API_URL,
     CANCELLED_REASONS,
+    DECLINES,
     DEFAULT_WEBHOOK_NETWORKS,
     IDEMPOTENCE_HEADER,
     MAX_DESCRIPTION,
@@ -73,6 +86,9 @@ NAME = "yookassa"
 CURRENCY = "RUB"
 #: our order id travels in the payment's metadata (ЮKassa returns it in every snapshot)
 ORDER_KEY = "order_id"
+#: what the payment is to autopay, in its metadata: ``save`` (the client agreed to keep the
+#: method: only such a payment reports one) or ``charge`` (a charge without the client)
+AUTOPAY_KEY = "autopay"
 _METHODS_BACK = {v: k for k, v in METHOD_TYPES.items()}
 _CLIENT_ERRORS = tuple(range(400, 500))
 
@@ -116,6 +132,10 @@ class YooKassaGateway(PaymentGateway):
         # a refund takes its receipt (the refunded part of the payment's positions), sent
         # when the service gives refund_receipt_for (its book knows the payment's receipt)
         refund_receipts=True,
+        # save_payment_method, then payment_method_id without confirmation
+        recurring=True,
+        # ЮKassa has no call to delete a saved method: the service stops using it
+        unbind=False,
     )
 
     def __init__(
@@ -177,15 +197,46 @@ class YooKassaGateway(PaymentGateway):
             "payment_method_data": {"type": method_type},
             "metadata": {ORDER_KEY: str(payment.payment_id)},
         }
-        if options.description:
-            body["description"] = options.description[:MAX_DESCRIPTION]
-        receipt = options.receipt
+        if options.save_method:
+            # the customer_key stays with the service: ЮKassa keeps no customer for a saved
+            # method, and the method's id is all a charge needs
+            body["save_payment_method"] = True
+            body["metadata"][AUTOPAY_KEY] = "save"
+        self._describe(body, payment, options.description, options.receipt)
+        answer = self._call("POST", "/payments", body, options.idempotency_key)
+        return self._snapshot(answer)
+
+    def charge_saved(
+        self, payment: Payment, method: SavedMethod, options: ChargeOptions
+    ) -> GatewayPayment:
+        """``POST /v3/payments`` with ``payment_method_id``, ``capture: true`` and no
+        confirmation: ЮKassa charges the saved method at once (or answers ``pending`` and
+        tells later). The charge's ``Idempotence-Key`` makes a repeat within ЮKassa's 24 h
+        return the same payment (after a timeout the processor asks :meth:`find_payment`
+        first); the charge's ``payment.succeeded`` / ``payment.canceled`` notification
+        gives the processor its id long before the key is forgotten."""
+        if method.gateway != NAME:
+            raise GatewayRefused(f"a {method.gateway} method is not ЮKassa's", gateway=NAME)
+        body: dict[str, Any] = {
+            "amount": _money(payment.total),
+            "capture": True,
+            "payment_method_id": method.method_id,
+            "metadata": {ORDER_KEY: str(payment.payment_id), AUTOPAY_KEY: "charge"},
+        }
+        self._describe(body, payment, options.description, options.receipt)
+        answer = self._call("POST", "/payments", body, options.idempotency_key)
+        return self._snapshot(answer)
+
+    def _describe(
+        self, body: dict[str, Any], payment: Payment, description: str, receipt: Receipt | None
+    ) -> None:
+        """The ``description`` and the 54-ФЗ ``receipt`` of a payment's body."""
+        if description:
+            body["description"] = description[:MAX_DESCRIPTION]
         if receipt is None and self._receipt_for is not None:
             receipt = self._receipt_for(payment)
         if receipt is not None and (receipt.has_contact or self._customer):
             body["receipt"] = receipt_json(receipt, self._customer, self._tax_system_code)
-        answer = self._call("POST", "/payments", body, options.idempotency_key)
-        return self._snapshot(answer)
 
     def get_payment(self, gateway_payment_id: str) -> GatewayPayment:
         return self._snapshot(self._call("GET", f"/payments/{_quote(gateway_payment_id)}"))
@@ -352,13 +403,27 @@ def _snapshot(data: dict[str, Any]) -> GatewayPayment:
     metadata = data.get("metadata") or {}
     if ORDER_KEY not in metadata:
         raise UnknownPayment(f"payment {data.get('id')} is not one of ours", gateway=NAME)
+    autopay = metadata.get(AUTOPAY_KEY)
     conf = data.get("confirmation") or {}
     confirmation = None
-    if conf.get("type") == "redirect" and conf.get("confirmation_url"):
+    if autopay == "charge":
+        pass  # nobody is there to confirm a charge: it is decided, or expires, without them
+    elif conf.get("type") == "redirect" and conf.get("confirmation_url"):
         confirmation = Confirmation(ConfirmationKind.REDIRECT, url=str(conf["confirmation_url"]))
     elif conf.get("type") == "qr" and conf.get("confirmation_data"):
         confirmation = Confirmation(ConfirmationKind.QR, qr_payload=str(conf["confirmation_data"]))
-    method_type = (data.get("payment_method") or {}).get("type")
+    method_data = data.get("payment_method") or {}
+    method_type = method_data.get("type")
+    decline, decline_code = None, ""
+    if status == "canceled":
+        decline_code = str((data.get("cancellation_details") or {}).get("reason") or "")
+        if state is PaymentState.FAILED:
+            decline = DECLINES.get(decline_code, Decline.OTHER)
+    saved = None
+    # only a payment the client agreed to save on reports the method: a charge shows the
+    # same saved method, and a method saved on ЮKassa's page without that is not ours to use
+    if autopay == "save" and method_data.get("saved") is True and method_data.get("id"):
+        saved = SavedMethod(NAME, str(method_data["id"]), title=_title(method_data))
     return GatewayPayment(
         gateway=NAME,
         gateway_payment_id=str(data["id"]),
@@ -369,7 +434,22 @@ def _snapshot(data: dict[str, Any]) -> GatewayPayment:
         method=_METHODS_BACK.get(str(method_type)),
         confirmation=confirmation,
         paid_at=_captured_at(data) if state.is_paid else None,
+        saved_method=saved,
+        decline=decline,
+        decline_code=decline_code,
     )
+
+
+def _title(method: dict[str, Any]) -> str:
+    """What the client knows the saved method by: ЮKassa's ``title`` (``"Bank card *4477"``)
+    when it shows at most four digits, else ``"*"`` and ``card.last4``; never ``first6``."""
+    title = str(method.get("title") or "").strip()
+    if title and sum(ch.isdigit() for ch in title) <= 4:
+        return title
+    last4 = str((method.get("card") or {}).get("last4") or "")
+    if len(last4) == 4 and last4.isdigit():
+        return f"*{last4}"
+    return ""
 
 
 def _captured_at(data: dict[str, Any]) -> dt.datetime | None:

@@ -1,7 +1,8 @@
-"""Drives the simulated ЮKassa's side for the conformance suite's gateway family.
+"""Drives the simulated ЮKassa's side for the conformance suite's gateway and recurring families.
 
-It has the methods of :class:`pes_sdk_conformance.gateways.GatewayHarness` (structurally:
-this package does not depend on the suite). Notifications go over real HTTP to a loopback
+It has the methods of :class:`pes_sdk_conformance.gateways.GatewayHarness` and
+:class:`pes_sdk_conformance.recurring.RecurringHarness` (structurally: this package does not
+depend on the suite). Notifications go over real HTTP to a loopback
 receiver that records them with their peer address (127.0.0.1); the gateway under test
 allows exactly that network (``127.0.0.1/32``) instead of ЮKassa's published ones.
 """
@@ -16,7 +17,13 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
-from pes_sdk.gateways.models import GatewayPayment, RefundRequest, WebhookRequest
+from pes_sdk.gateways.models import (
+    Decline,
+    GatewayPayment,
+    RefundRequest,
+    SavedMethod,
+    WebhookRequest,
+)
 from pes_sdk.gateways.simulation import (
     AcquirerPosition,
     AcquirerReceipt,
@@ -36,6 +43,12 @@ __all__ = ["LOOPBACK_NETWORKS", "WebhookReceiver", "YooKassaHarness"]
 LOOPBACK_NETWORKS = ("127.0.0.1/32",)
 #: ``vat_code`` back to the rate it stands for (ЮKassa's table, in the protocol module)
 _VAT_NAMES = {code: vat for vat, code in VAT_CODES.items()}
+#: how ЮKassa declines a charge for each reason (``cancellation_details.reason``)
+DECLINE_REASONS = {
+    Decline.FUNDS: "insufficient_funds",
+    Decline.METHOD_GONE: "card_expired",
+    Decline.OTHER: "general_decline",
+}
 
 
 class WebhookReceiver(LoopbackReceiver):
@@ -58,13 +71,14 @@ class YooKassaHarness(SimulatorHarness[YooKassaSimulator, YooKassaGateway]):
         timeout: float = 2.0,
         switches: Switches | None = None,
         receipts_required: bool = False,
+        recurring: bool = True,
         webhook_networks: Iterable[str] = LOOPBACK_NETWORKS,
         **gateway_options: Any,
     ) -> None:
         super().__init__(timeout=timeout)
         self.receiver = WebhookReceiver(self._record)
         self.simulator = YooKassaSimulator(
-            switches=switches, seed=1, receipts_required=receipts_required
+            switches=switches, seed=1, receipts_required=receipts_required, recurring=recurring
         )
         self._networks = tuple(webhook_networks)
         self._options = gateway_options
@@ -138,6 +152,27 @@ class YooKassaHarness(SimulatorHarness[YooKassaSimulator, YooKassaGateway]):
 
     def description_at_acquirer(self, gateway_payment_id: str) -> str:
         return self.simulator.description_of(gateway_payment_id)
+
+    # -- the RecurringHarness methods ----------------------------------------------------
+
+    def charges_at_acquirer(self, method: SavedMethod) -> int:
+        return len(self.simulator.charges_of(method.method_id))
+
+    def taken_at_acquirer(self, method: SavedMethod) -> Decimal:
+        return self.simulator.taken_from(method.method_id)
+
+    def decline_next_charge(self, decline: Decline) -> bool:
+        self.simulator.decline_next_charge(DECLINE_REASONS[decline])
+        return True
+
+    def revoke(self, method: SavedMethod) -> bool:
+        """The client withdrew the permission for autopayments (``permission_revoked``)."""
+        self.simulator.revoke_method(method.method_id)
+        return True
+
+    def method_at_acquirer(self, method: SavedMethod) -> bool:
+        held = self.simulator.method(method.method_id)
+        return held is not None and held["status"] == "active"
 
     def forge_webhook(
         self, event: str, payment_id: str, *, remote_addr: str = "127.0.0.1"

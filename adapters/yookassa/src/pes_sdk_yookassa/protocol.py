@@ -11,17 +11,20 @@ import base64
 import ipaddress
 from collections.abc import Iterable
 
+from pes_sdk.gateways.models import Decline
 from pes_sdk.models.payments import PaymentMethod
 from pes_sdk.models.receipts import ReceiptVat
 
 __all__ = [
     "API_URL",
     "CANCELLED_REASONS",
+    "DECLINES",
     "DEFAULT_WEBHOOK_NETWORKS",
     "IDEMPOTENCE_HEADER",
     "MAX_DESCRIPTION",
     "MAX_IDEMPOTENCE_KEY",
     "METHOD_TYPES",
+    "SAVABLE_TYPES",
     "VAT_CODES",
     "Networks",
     "basic_auth",
@@ -58,9 +61,40 @@ METHOD_TYPES: dict[PaymentMethod, str] = {
 
 #: ``cancellation_details.reason`` values that mean "cancelled" (nobody declined the client:
 #: the merchant cancelled, or the time ran out); every other reason is a decline (failed).
+#: ``permission_revoked`` is not here: it is the decline of a charge of a saved method whose
+#: holder withdrew the permission for autopayments ("Неуспешные платежи").
 CANCELLED_REASONS = frozenset(
-    {"canceled_by_merchant", "expired_on_confirmation", "expired_on_capture", "permission_revoked"}
+    {"canceled_by_merchant", "expired_on_confirmation", "expired_on_capture"}
 )
+
+#: ``cancellation_details.reason`` of a declined payment → :class:`Decline`, the terms
+#: autopay acts on (docs/gateways.md, "Saved methods"). A reason not listed (ЮKassa may add
+#: some) is :attr:`Decline.OTHER`: a bounded number of retries, never "gone" by guess.
+DECLINES: dict[str, Decline] = {
+    # not enough money, or a limit of the card or the wallet: a later attempt may pass
+    "insufficient_funds": Decline.FUNDS,
+    "payment_method_limit_exceeded": Decline.FUNDS,
+    # the saved method cannot be charged again: the client must link a method anew
+    "card_expired": Decline.METHOD_GONE,
+    "permission_revoked": Decline.METHOD_GONE,
+    "payment_method_restricted": Decline.METHOD_GONE,  # blocked, e.g. reported lost
+    "invalid_card_number": Decline.METHOD_GONE,
+    "country_forbidden": Decline.METHOD_GONE,
+    "unsupported_mobile_operator": Decline.METHOD_GONE,
+    # the issuer or ЮKassa said no for another reason: retry a bounded number of times
+    "general_decline": Decline.OTHER,
+    "call_issuer": Decline.OTHER,
+    "fraud_suspected": Decline.OTHER,
+    "issuer_unavailable": Decline.OTHER,
+    "internal_timeout": Decline.OTHER,
+    "3d_secure_failed": Decline.OTHER,
+    "invalid_csc": Decline.OTHER,
+    "identification_required": Decline.OTHER,  # the wallet's holder must identify first
+}
+
+#: ``payment_method.type`` values ЮKassa can save during a payment, of those this adapter
+#: pays with (bank card, SberPay, СБП: "Привязка платежного средства во время платежа")
+SAVABLE_TYPES = frozenset({"bank_card", "sberbank", "sbp"})
 
 #: ``receipt.items[].vat_code`` (1..12). 11 and 12 (22%, 22/122) apply from 2026-01-01.
 VAT_CODES: dict[ReceiptVat, int] = {

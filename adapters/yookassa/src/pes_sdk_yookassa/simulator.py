@@ -4,7 +4,9 @@ The same design as the sandbox acquirer (stdlib :mod:`http.server` in a thread, 
 keep-alive, nothing beyond the core), speaking ЮKassa's protocol::
 
     POST /v3/payments                  create (amount, capture, confirmation, payment_method_data,
-                                       metadata, receipt); Idempotence-Key required
+                                       metadata, receipt, save_payment_method), or charge a
+                                       saved method (payment_method_id, no confirmation);
+                                       Idempotence-Key required
     GET  /v3/payments                  list, newest first (created_at.gte, limit, cursor)
     GET  /v3/payments/{id}             the payment object
     POST /v3/payments/{id}/cancel      only from waiting_for_capture; Idempotence-Key
@@ -20,6 +22,17 @@ same key with the same body returns the first answer, with another body it is re
 are ``{"value": "1272.26", "currency": "RUB"}``; errors are ``{"type": "error", "id", "code",
 "description", "parameter"}``. With ``receipts_required`` a receipt (items summing to the
 amount, and a customer contact) is demanded, as for a shop with 54-ФЗ through ЮKassa.
+
+Saved methods (автоплатежи, "Привязка платежного средства во время платежа"): a payment
+created with ``save_payment_method: true`` keeps its method once it succeeds; from then on its
+``payment_method`` shows ``saved: true``, ``status: active``, the method's ``id``, a ``title``
+(``"Bank card *4477"``) and, for a card, ``card`` (``first6``, ``last4``, expiry, type). A
+payment with ``payment_method_id`` charges that method without the client and is decided at
+once: ``succeeded``, or ``canceled`` with ``cancellation_details`` (a queued decline, or the
+reason the method stopped working: ``permission_revoked``, ``card_expired``). An id the shop
+never saved is refused (400 ``invalid_request``, parameter ``payment_method_id``). ЮKassa has
+no call to delete a saved method; :meth:`YooKassaSimulator.revoke_method` plays the client
+withdrawing the permission (or the card expiring) on the acquirer's side.
 
 Notifications are POSTed to ``webhook_url`` as ``{"type": "notification", "event", "object"}``
 with the object as it was at the event, **unsigned** (as ЮKassa's are), from 127.0.0.1,
@@ -56,6 +69,7 @@ from pes_sdk_yookassa.protocol import (
     IDEMPOTENCE_HEADER,
     MAX_IDEMPOTENCE_KEY,
     METHOD_TYPES,
+    SAVABLE_TYPES,
     VAT_CODES,
 )
 
@@ -116,6 +130,9 @@ class Switches:
     #: the next N refunds are answered ``pending`` and stay so (also when read again)
     #: until :meth:`YooKassaSimulator.finish_pending_refunds`: the money goes back then
     pend_refunds_next: int = 0
+    #: the next N charges of a saved method are answered ``pending`` (as when ЮKassa waits
+    #: for the receipt first) and decided by :meth:`YooKassaSimulator.finish_pending_charges`
+    pend_charges_next: int = 0
 
 
 class SimulatorError(GatewayError):
@@ -171,6 +188,42 @@ def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+#: the card the confirmation page "pays" with (it has no card fields): first6, last4, expiry
+#: month and year, type; ЮKassa returns these in ``payment_method.card``
+TEST_CARD = ("555555", "4477", "12", "2030", "MasterCard")
+#: ``payment_method.title`` of a saved method per type (a card's is "Bank card *<last4>")
+_TITLES = {"sberbank": "SberPay", "sbp": "СБП"}
+
+
+@attrs.define
+class _Method:
+    """A payment method the shop saved: what ``payment_method`` shows, and whether it works."""
+
+    id: str
+    type: str
+    title: str
+    card: dict[str, str] | None
+    #: ``cancellation_details.reason`` every charge gets once the method stopped working
+    #: (the client withdrew the permission, the card expired); None: it works
+    gone: str | None = None
+
+    def view(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": self.type,
+            "id": self.id,
+            "saved": True,
+            "status": "active" if self.gone is None else "inactive",
+            "title": self.title,
+        }
+        if self.card is not None:
+            out["card"] = dict(self.card)
+        return out
+
+
+def _method_id() -> str:
+    return f"{secrets.token_hex(4)}-000f-5000-9000-{secrets.token_hex(6)}"
+
+
 @attrs.define
 class _Payment:
     id: str
@@ -187,6 +240,32 @@ class _Payment:
     receipt: dict[str, Any] | None = None
     #: ЮKassa's ``captured_at`` (UTC, ISO 8601), set when the payment succeeds
     captured_at: str | None = None
+    #: ``payment_method.id``: the method this payment is paid with (saved or not)
+    method_id: str = attrs.Factory(_method_id)
+    #: created with ``save_payment_method: true``
+    save_method: bool = False
+    #: the saved method this payment used or saved (``payment_method`` shows it)
+    saved: _Method | None = None
+    #: a charge made with ``payment_method_id`` (no confirmation)
+    charge: bool = False
+    #: ``payment_method.card`` of a paid card payment that saved nothing
+    card: dict[str, str] | None = None
+
+    def method_view(self) -> dict[str, Any]:
+        if self.saved is not None:
+            return self.saved.view()
+        # not saved (yet): "pending" while a save is asked for and the client has not paid
+        # (the status values are unverified)
+        status = "pending" if self.save_method and self.status == "pending" else "inactive"
+        out: dict[str, Any] = {
+            "type": self.method_type,
+            "id": self.method_id,
+            "saved": False,
+            "status": status,
+        }
+        if self.card is not None:
+            out["card"] = dict(self.card)
+        return out
 
     def view(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -197,12 +276,12 @@ class _Payment:
             "created_at": self.created_at,
             "description": self.description,
             "metadata": dict(self.metadata),
-            "payment_method": {"type": self.method_type, "id": self.id, "saved": False},
+            "payment_method": self.method_view(),
             "recipient": {"account_id": "000000", "gateway_id": "000000"},
             "refundable": self.status == "succeeded" and self.refunded < self.amount,
             "test": True,
         }
-        if self.status == "pending":
+        if self.status == "pending" and self.confirmation:  # a charge has none
             out["confirmation"] = dict(self.confirmation)
         if self.status == "succeeded":
             out["refunded_amount"] = _money(self.refunded)
@@ -221,6 +300,9 @@ class YooKassaSimulator(LoopbackSimulator[Switches, bytes]):
     :param shop_id: / :param secret_key: the Basic credentials clients must send.
     :param webhook_url: where notifications go; None keeps them unsent (set it later).
     :param receipts_required: demand a 54-ФЗ receipt with every payment and refund.
+    :param recurring: the shop may save methods and charge them (ЮKassa enables autopayments
+        per shop; without it ``save_payment_method`` / ``payment_method_id`` are refused 403
+        ``forbidden``, the exact answer unverified).
     :param seed: seeds the switches' randomness, for reproducible chaos.
     """
 
@@ -233,6 +315,7 @@ class YooKassaSimulator(LoopbackSimulator[Switches, bytes]):
         secret_key: str = "test_simulator_secret",
         webhook_url: str | None = None,
         receipts_required: bool = False,
+        recurring: bool = True,
         port: int = 0,
         seed: int | None = None,
         switches: Switches | None = None,
@@ -242,6 +325,7 @@ class YooKassaSimulator(LoopbackSimulator[Switches, bytes]):
         self.secret_key = secret_key
         self.webhook_url = webhook_url
         self.receipts_required = receipts_required
+        self.recurring = recurring
         super().__init__(
             _make_handler(self),
             switches=switches or Switches(),
@@ -259,8 +343,16 @@ class YooKassaSimulator(LoopbackSimulator[Switches, bytes]):
         self._pending_refunds: list[tuple[str, Decimal, dict[str, Any] | None]] = []
         self._by_token: dict[str, str] = {}
         self._seq = 0
+        #: saved methods by ``payment_method.id``
+        self._methods: dict[str, _Method] = {}
+        #: ``cancellation_details.reason`` of the next charges to decline, in order
+        self._declines: list[str] = []
+        #: charges answered pending (``pend_charges_next``), decided on demand
+        self._pending_charges: list[str] = []
         #: every authenticated request that reached the API: (method, path, Idempotence-Key)
         self.calls: list[tuple[str, str, str | None]] = []
+        #: the same requests with their JSON bodies as sent (None: no body, or not JSON)
+        self.requests: list[tuple[str, str, Any]] = []
 
     @property
     def base_url(self) -> str:
@@ -283,6 +375,27 @@ class YooKassaSimulator(LoopbackSimulator[Switches, bytes]):
         """
         with self._lock:
             payment = self._pending(payment_id)
+            if payment.charge:
+                raise _bad(f"payment {payment_id} is a charge: it has no client to approve")
+            card = None
+            if payment.method_type == "bank_card":
+                first6, last4, month, year, kind = TEST_CARD
+                card = {
+                    "first6": first6,
+                    "last4": last4,
+                    "expiry_month": month,
+                    "expiry_year": year,
+                    "card_type": kind,
+                    "issuer_country": "RU",
+                }
+            if payment.save_method:
+                # saved once paid: the payment.succeeded notification already shows it
+                title = f"Bank card *{card['last4']}" if card else _TITLES[payment.method_type]
+                method = _Method(payment.method_id, payment.method_type, title, card)
+                self._methods[method.id] = method
+                payment.saved = method
+            else:
+                payment.card = card
             payment.status = "succeeded"
             payment.captured_at = _now() if at is None else _iso(at)
             self._emit("payment.succeeded", payment.view())
@@ -338,6 +451,52 @@ class YooKassaSimulator(LoopbackSimulator[Switches, bytes]):
                 p.id for p in self._payments.values() if p.metadata.get("order_id") == str(order_id)
             ]
 
+    # -- saved methods, the acquirer's side ----------------------------------------------
+
+    def method(self, method_id: str) -> dict[str, Any] | None:
+        """The saved method as a payment shows it (``status`` ``active`` while it can be
+        charged); None: the shop never saved such a method."""
+        with self._lock:
+            method = self._methods.get(method_id)
+            return method.view() if method is not None else None
+
+    def revoke_method(self, method_id: str, reason: str = "permission_revoked") -> None:
+        """The method stops working: every later charge is ``canceled`` with ``reason``
+        (``permission_revoked``: the client withdrew the permission for autopayments, at
+        ЮKassa or the bank; ``card_expired``; ``payment_method_restricted``)."""
+        with self._lock:
+            method = self._methods.get(method_id)
+            if method is None:
+                raise SimulatorError(404, "not_found", f"payment method {method_id} not found")
+            method.gone = reason
+
+    def decline_next_charge(self, reason: str = "insufficient_funds") -> None:
+        """The next charge of a saved method is ``canceled`` with ``reason`` (queued)."""
+        with self._lock:
+            self._declines.append(reason)
+
+    def charges_of(self, method_id: str) -> list[str]:
+        """Ids of the charges of ``method_id`` that took the money (``succeeded``)."""
+        with self._lock:
+            return [
+                p.id
+                for p in self._payments.values()
+                if p.charge and p.saved is not None and p.saved.id == method_id
+                if p.status == "succeeded"
+            ]
+
+    def taken_from(self, method_id: str) -> Decimal:
+        """The sum the charges of ``method_id`` took (``succeeded`` ones), by ЮKassa's books."""
+        with self._lock:
+            return sum((self._payments[p].amount for p in self.charges_of(method_id)), ZERO)
+
+    def finish_pending_charges(self) -> None:
+        """Every charge answered ``pending`` is decided now (and notified)."""
+        with self._lock:
+            for payment_id in self._pending_charges:
+                self._decide_charge(self._payments[payment_id])
+            self._pending_charges.clear()
+
     def totals(self) -> tuple[Decimal, Decimal]:
         """(captured, refunded) over every paid payment: the reconciliation side."""
         with self._lock:
@@ -351,16 +510,35 @@ class YooKassaSimulator(LoopbackSimulator[Switches, bytes]):
         if body.get("capture") is not True:
             # this simulator speaks the one-stage flow the adapter uses
             raise _bad("only capture=true is simulated", "capture")
-        method_type = (body.get("payment_method_data") or {}).get("type")
-        if method_type not in _TYPES:
-            raise _bad("unsupported payment method", "payment_method_data.type")
-        conf = body.get("confirmation") or {}
+        save = body.get("save_payment_method", False)
+        if save not in (True, False, "true", "false"):
+            raise _bad("save_payment_method is a boolean", "save_payment_method")
+        save = save in (True, "true")
+        if (save or "payment_method_id" in body) and not self.recurring:
+            raise SimulatorError(403, "forbidden", "autopayments are not enabled for this shop")
         metadata = body.get("metadata") or {}
         if not isinstance(metadata, dict) or len(metadata) > 16:
             raise _bad("metadata is an object of at most 16 keys", "metadata")
         description = str(body.get("description", ""))
         if len(description) > 128:
             raise _bad("description is at most 128 characters", "description")
+        if "payment_method_id" in body:
+            if "payment_method_data" in body:
+                raise _bad(
+                    "payment_method_id and payment_method_data are mutually exclusive",
+                    "payment_method_data",
+                )
+            if save:
+                raise _bad("a saved method is saved already", "save_payment_method")
+            receipt = self._check_receipt(body.get("receipt"), value)
+            method_id = str(body["payment_method_id"])
+            return self._charge(method_id, value, metadata, description, receipt)
+        method_type = (body.get("payment_method_data") or {}).get("type")
+        if method_type not in _TYPES:
+            raise _bad("unsupported payment method", "payment_method_data.type")
+        if save and method_type not in SAVABLE_TYPES:
+            raise _bad("this payment method cannot be saved", "save_payment_method")
+        conf = body.get("confirmation") or {}
         receipt = self._check_receipt(body.get("receipt"), value)
         with self._lock:
             self._seq += 1
@@ -392,9 +570,65 @@ class YooKassaSimulator(LoopbackSimulator[Switches, bytes]):
                 seq=self._seq,
                 description=description,
                 receipt=receipt,
+                save_method=save,
             )
             self._payments[payment_id] = payment
             return payment.view()
+
+    def _charge(
+        self,
+        method_id: str,
+        value: Decimal,
+        metadata: dict[str, Any],
+        description: str,
+        receipt: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        """A payment with ``payment_method_id``: no confirmation, decided at once."""
+        with self._lock:
+            method = self._methods.get(method_id)
+            if method is None:
+                # the exact answer to an unknown id is unverified
+                raise _bad(f"payment method {method_id} is not saved", "payment_method_id")
+            self._seq += 1
+            payment = _Payment(
+                id=f"{secrets.token_hex(4)}-000f-5000-a000-{secrets.token_hex(6)}",
+                amount=value,
+                method_type=method.type,
+                confirmation={},
+                metadata={str(k): str(v) for k, v in metadata.items()},
+                created_at=_now(),
+                seq=self._seq,
+                description=description,
+                receipt=receipt,
+                method_id=method.id,
+                saved=method,
+                charge=True,
+            )
+            self._payments[payment.id] = payment
+            if self.switches.pend_charges_next > 0:
+                self.switches.pend_charges_next -= 1
+                self._pending_charges.append(payment.id)
+            else:
+                self._decide_charge(payment)
+            return payment.view()
+
+    def _decide_charge(self, payment: _Payment) -> None:
+        assert payment.saved is not None
+        reason = payment.saved.gone
+        if reason is None and self._declines:
+            reason = self._declines.pop(0)
+        if reason is None:
+            payment.status = "succeeded"
+            payment.captured_at = _now()
+            self._emit("payment.succeeded", payment.view())
+            return
+        payment.status = "canceled"
+        # who decided is not what the adapter reads (it maps the reason); ЮKassa itself
+        # knows a withdrawn permission, the issuer the rest
+        revoked = reason in ("permission_revoked", "fraud_suspected")
+        party = "yoo_money" if revoked else "payment_network"
+        payment.cancellation = {"party": party, "reason": reason}
+        self._emit("payment.canceled", payment.view())
 
     def _check_receipt(self, receipt: Any, total: Decimal) -> dict[str, Any] | None:
         if receipt is None:
@@ -550,8 +784,13 @@ class YooKassaSimulator(LoopbackSimulator[Switches, bytes]):
             )
             return 401, err.body()
         key = headers.get(IDEMPOTENCE_HEADER)
+        try:
+            sent = json.loads(body) if body else None
+        except ValueError:
+            sent = None
         with self._lock:
             self.calls.append((method, path, key))
+            self.requests.append((method, path, sent))
         sw = self.switches
         with self._lock:
             throttle = sw.throttle_next > 0
