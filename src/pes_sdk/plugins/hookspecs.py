@@ -10,7 +10,7 @@ without breaking plugins. Hook arguments are the SDK's small frozen models, neve
 raises is reported and skipped without stopping the host.
 
 Notification channels (SMS, push, e-mail) come through the provider hook
-``pes_notification_channels``.
+``pes_notification_channels``; cloud fiscal registers through ``pes_fiscal_registers``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import pluggy
 
 from pes_sdk.billing.contract import BillingSourceFactory, DeliveryChannelFactory
 from pes_sdk.fees import FeePlan
+from pes_sdk.fiscal import FiscalRegisterFactory
 from pes_sdk.formats.base import ReadReport, RegistryFormat
 from pes_sdk.gateways.contract import GatewayFactory
 from pes_sdk.models.delivery import Delivery
@@ -120,6 +121,22 @@ def pes_notification_channels() -> Sequence[NotificationChannelFactory]:
     message per key. Building one must not touch the network. The ``outbox`` channel
     (distribution ``pes-sdk-outbox``), which appends each message as a JSON line to a file,
     is the kit's default; ``email`` (``pes-sdk-email``) sends over SMTP.
+
+    .. versionadded:: 0.2
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def pes_fiscal_registers() -> Sequence[FiscalRegisterFactory]:
+    """Return cloud fiscal register factories this plugin provides, each with a unique ``name``.
+
+    A factory builds a configured :class:`~pes_sdk.fiscal.FiscalRegister` from settings
+    (``factory.create(settings)``): an online cash register service (облачная касса) that
+    registers a paid basket's 54-ФЗ receipt for an acquirer that does not fiscalise, and
+    reports its fiscal attributes (ФН, ФД, ФП, the check URL). One receipt per
+    ``external_id``, however often it is sent. Building one must not touch the network.
+    ``atol`` (distribution ``pes-sdk-atol``, АТОЛ Онлайн API v5) is the first.
 
     .. versionadded:: 0.2
     """

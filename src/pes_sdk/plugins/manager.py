@@ -21,6 +21,7 @@ import pluggy
 from pes_sdk.billing.contract import BillingSourceFactory, DeliveryChannelFactory
 from pes_sdk.errors import UnknownFormat
 from pes_sdk.fees import FeePlan
+from pes_sdk.fiscal import FiscalRegisterFactory
 from pes_sdk.formats.base import ReadReport, RegistryFormat
 from pes_sdk.gateways.contract import GatewayFactory
 from pes_sdk.i18n import tr
@@ -73,6 +74,7 @@ _PROVIDERS: dict[str, tuple[Any, Callable[[Any], str]]] = {
     "pes_billing_sources": (BillingSourceFactory, _name),
     "pes_delivery_channels": (DeliveryChannelFactory, _name),
     "pes_notification_channels": (NotificationChannelFactory, _name),
+    "pes_fiscal_registers": (FiscalRegisterFactory, _name),
     "pes_cli_commands": (click.Command, _name),
 }
 
@@ -278,6 +280,10 @@ class PluginHost:
             else:
                 message = tr("no notification channel named {name!r}; none is installed", name=name)
             raise UnknownChannel(message) from None
+
+    def fiscal_registers(self) -> dict[str, FiscalRegisterFactory]:
+        """Every cloud fiscal register factory by name (``atol`` once pes-sdk-atol is in)."""
+        return self._provided("pes_fiscal_registers")
 
     def cli_commands(self) -> dict[str, click.Command]:
         """Every command plugins add to ``pes``, by name."""
