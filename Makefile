@@ -6,13 +6,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Every distribution in this repository, installed editable into one environment.
 DISTS := . adapters/csv adapters/onec-xml adapters/onec-bank adapters/sandbox adapters/gis-zhkh \
-	adapters/soap-billing adapters/yookassa adapters/sber adapters/tbank plugins/outbox plugins/email plugins/fcm plugins/rustore plugins/apns plugins/webpush plugins/smsc runner conformance \
+	adapters/soap-billing adapters/yookassa adapters/sber adapters/tbank plugins/outbox plugins/email plugins/fcm plugins/rustore plugins/apns plugins/webpush plugins/smsc plugins/atol runner conformance \
 	examples/jsonl-format
 PYPROJECTS := $(addsuffix /pyproject.toml,$(DISTS))
 STAMP := $(VENV)/.installed
 TEST_PATHS := tests adapters/csv/tests adapters/onec-xml/tests adapters/onec-bank/tests \
 	adapters/sandbox/tests adapters/gis-zhkh/tests adapters/soap-billing/tests \
-	adapters/yookassa/tests adapters/sber/tests adapters/tbank/tests plugins/outbox/tests plugins/email/tests plugins/fcm/tests plugins/rustore/tests plugins/apns/tests plugins/webpush/tests plugins/smsc/tests runner/tests \
+	adapters/yookassa/tests adapters/sber/tests adapters/tbank/tests plugins/outbox/tests plugins/email/tests plugins/fcm/tests plugins/rustore/tests plugins/apns/tests plugins/webpush/tests plugins/smsc/tests plugins/atol/tests runner/tests \
 	conformance/tests examples/jsonl-format/tests
 
 .PHONY: demo test lint type pytest bench dist fuzz mutation i18n clean
@@ -35,7 +35,7 @@ lint: $(STAMP)
 type: $(STAMP)
 	$(BIN)/mypy --strict src adapters/csv/src adapters/onec-xml/src adapters/onec-bank/src \
 		adapters/sandbox/src adapters/gis-zhkh/src adapters/soap-billing/src \
-		adapters/yookassa/src adapters/sber/src adapters/tbank/src plugins/outbox/src plugins/email/src plugins/fcm/src plugins/rustore/src plugins/apns/src plugins/webpush/src plugins/smsc/src runner/src \
+		adapters/yookassa/src adapters/sber/src adapters/tbank/src plugins/outbox/src plugins/email/src plugins/fcm/src plugins/rustore/src plugins/apns/src plugins/webpush/src plugins/smsc/src plugins/atol/src runner/src \
 		conformance/src
 
 # The suite runs on a UTC host, then the time-zone tests again on hosts east and west of
