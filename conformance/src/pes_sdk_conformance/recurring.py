@@ -44,7 +44,13 @@ from pes_sdk.gateways import (
 from pes_sdk.models.payments import Payment, PaymentLine, PaymentMethod
 from pes_sdk_conformance.gateways import INNS, GatewayHarness, Ledger, basket
 
-__all__ = ["RecurringConformance", "RecurringHarness", "charge_basket", "charge_key"]
+__all__ = [
+    "RecurringConformance",
+    "RecurringHarness",
+    "RecurringHarnessExtras",
+    "charge_basket",
+    "charge_key",
+]
 
 S = PaymentState
 
@@ -73,6 +79,16 @@ class RecurringHarness(GatewayHarness, Protocol):
         ...
 
 
+class RecurringHarnessExtras(Protocol):
+    """Optional methods of a recurring harness, looked up by name: a check that needs one
+    the harness lacks is skipped, naming it."""
+
+    def taken_at_acquirer(self, method: SavedMethod) -> Decimal:
+        """The sum the acquirer took from ``method`` by charges (declined ones not), as
+        its own books say (not as the adapter reports)."""
+        ...
+
+
 def charge_key(consent: uuid.UUID, period: str) -> tuple[uuid.UUID, str]:
     """The order id and idempotency key of one consent's charge for one period, derived
     from both (as the runner's autopay derives them): the same charge, every time."""
@@ -80,10 +96,16 @@ def charge_key(consent: uuid.UUID, period: str) -> tuple[uuid.UUID, str]:
     return order, f"autopay-{order.hex}"
 
 
+#: when the suite's charges were made: fixed, as the runner derives it from the period, so
+#: that every retry of one charge books the same :class:`Payment` (the processor refuses an
+#: order id booked with another one)
+CHARGED_AT = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
+
+
 def charge_basket(order_id: uuid.UUID, amount: Decimal = Decimal("1530.45")) -> Payment:
     """One service's amount due, charged by autopay."""
     line = PaymentLine(INNS[0], "001", amount, service="Электроснабжение")
-    return Payment(order_id, dt.datetime.now(dt.UTC), PaymentMethod.CARD, [line])
+    return Payment(order_id, CHARGED_AT, PaymentMethod.CARD, [line])
 
 
 def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
@@ -104,6 +126,10 @@ class RecurringConformance:
     #: the protocol keeps the customer the method belongs to (Т-Банк ``CustomerKey``,
     #: Сбербанк ``clientId``): the saved method must carry the key it was saved for
     keeps_customer: bool = True
+    #: the acquirer refuses (or declines as gone) a charge naming a method of another
+    #: customer (Сбербанк: a binding of another ``clientId``); False where the protocol
+    #: charges by the method's handle alone, and the check is skipped saying so
+    refuses_foreign_methods: bool = False
 
     @pytest.fixture
     def gateway_harness(self) -> Any:
@@ -237,7 +263,7 @@ class RecurringConformance:
         entry = self._final(processor, gateway_harness, entry)
         assert entry.state is S.SUCCEEDED
         assert ledger.credited(entry.order_id) == [Decimal("1530.45")]
-        assert gateway_harness.charges_at_acquirer(method) == 1
+        assert gateway_harness.charges_at_acquirer(method) == 1, "charged more than once"
 
     def test_a_repeated_charge_charges_once(
         self, processor: PaymentProcessor, gateway_harness: RecurringHarness, ledger: Ledger
@@ -250,10 +276,10 @@ class RecurringConformance:
         # another process with a book of its own and the same key: still one charge
         other = self.make_processor(processor.gateway, Ledger())
         third = self._charge(other, method, consent=consent)
-        assert third.gateway_payment_id == first.gateway_payment_id
+        assert third.gateway_payment_id == first.gateway_payment_id, "charged more than once"
         self._final(processor, gateway_harness, first)
         gateway_harness.settle()
-        assert gateway_harness.charges_at_acquirer(method) == 1
+        assert gateway_harness.charges_at_acquirer(method) == 1, "charged more than once"
         assert ledger.credited(first.order_id) == [Decimal("1530.45")]
 
     def test_a_lost_answer_is_retried_into_one_charge(
@@ -264,7 +290,7 @@ class RecurringConformance:
             pytest.skip("the harness cannot lose an answer")
         entry = self._final(processor, gateway_harness, self._charge(processor, method))
         assert entry.state is S.SUCCEEDED
-        assert gateway_harness.charges_at_acquirer(method) == 1
+        assert gateway_harness.charges_at_acquirer(method) == 1, "charged more than once"
 
     def test_a_timed_out_charge_is_looked_up_not_repeated(
         self, processor: PaymentProcessor, gateway_harness: RecurringHarness
@@ -275,7 +301,7 @@ class RecurringConformance:
         entry = self._final(processor, gateway_harness, self._charge(processor, method))
         assert entry.state is S.SUCCEEDED
         gateway_harness.settle()
-        assert gateway_harness.charges_at_acquirer(method) == 1
+        assert gateway_harness.charges_at_acquirer(method) == 1, "charged more than once"
 
     def test_two_periods_are_two_charges(
         self, processor: PaymentProcessor, gateway_harness: RecurringHarness
@@ -305,6 +331,30 @@ class RecurringConformance:
         retry = self._charge(processor, method, period="2026-11-retry-1")
         assert self._final(processor, gateway_harness, retry).state is S.SUCCEEDED
 
+    def test_a_declined_charge_stays_declined_under_its_key(
+        self, processor: PaymentProcessor, gateway_harness: RecurringHarness, ledger: Ledger
+    ) -> None:
+        method = self._saved(processor, gateway_harness)
+        if not gateway_harness.decline_next_charge(Decline.FUNDS):
+            pytest.skip("the harness cannot decline a charge")
+        consent = uuid.uuid4()
+        declined = self._final(
+            processor, gateway_harness, self._charge(processor, method, consent=consent)
+        )
+        assert declined.state is S.FAILED
+        # another process, with a book of its own, asks for the same charge (same consent and
+        # period): the acquirer's answer is the declined charge, not a fresh attempt; a
+        # retry after a decline is a new attempt, with a key of its own
+        other = self.make_processor(processor.gateway, Ledger())
+        again = self._final(other, gateway_harness, self._charge(other, method, consent=consent))
+        assert again.gateway_payment_id == declined.gateway_payment_id, (
+            "a declined charge was attempted again under its key"
+        )
+        assert again.state is S.FAILED
+        gateway_harness.settle()
+        assert gateway_harness.charges_at_acquirer(method) == 0, "charged after a decline"
+        assert ledger.credited(declined.order_id) == []
+
     def test_a_revoked_method_is_gone_not_charged(
         self, processor: PaymentProcessor, gateway_harness: RecurringHarness, ledger: Ledger
     ) -> None:
@@ -325,6 +375,55 @@ class RecurringConformance:
         )
         self._assert_not_chargeable(processor, gateway_harness, ledger, bogus)
         assert gateway_harness.charges_at_acquirer(method) == 0
+
+    def test_another_customers_method_is_not_charged(
+        self, processor: PaymentProcessor, gateway_harness: RecurringHarness, ledger: Ledger
+    ) -> None:
+        if not (self.keeps_customer and self.refuses_foreign_methods):
+            pytest.skip("the protocol does not tie a charge to the method's customer")
+        method = self._saved(processor, gateway_harness)
+        foreign = SavedMethod(
+            method.gateway, method.method_id, _other_id(method.customer_key), method.title
+        )
+        self._assert_not_chargeable(processor, gateway_harness, ledger, foreign)
+        assert gateway_harness.charges_at_acquirer(method) == 0, (
+            "a method was charged for another customer's bill"
+        )
+        assert gateway_harness.method_at_acquirer(method), "the owner's method stays"
+
+    def test_the_acquirer_takes_the_baskets_total(
+        self, processor: PaymentProcessor, gateway_harness: RecurringHarness, ledger: Ledger
+    ) -> None:
+        method = self._saved(processor, gateway_harness)
+        taken = getattr(gateway_harness, "taken_at_acquirer", None)
+        if taken is None:
+            pytest.skip("the harness lacks RecurringHarnessExtras.taken_at_acquirer")
+        total = Decimal("987.65")  # kopecks that a rounding or a float would lose
+        entry = self._final(
+            processor, gateway_harness, self._charge(processor, method, amount=total)
+        )
+        assert entry.state is S.SUCCEEDED
+        assert taken(method) == total, "the acquirer took another sum than the basket's"
+        assert ledger.credited(entry.order_id) == [total]
+
+    def test_a_charges_webhooks_duplicated_and_replayed_credit_once(
+        self, processor: PaymentProcessor, gateway_harness: RecurringHarness, ledger: Ledger
+    ) -> None:
+        method = self._saved(processor, gateway_harness)
+        entry = self._final(processor, gateway_harness, self._charge(processor, method))
+        gateway_harness.settle()
+        gateway = processor.gateway
+        told = [
+            request
+            for request in gateway_harness.webhooks()
+            if any(e.payment.order_id == entry.order_id for e in gateway.parse_webhook(request))
+        ]
+        assert told, "the acquirer told of the charge by a notification"
+        # each delivered twice, then all again in reverse (a late replay), verified as any
+        for request in [r for r in told for _ in range(2)] + told[::-1]:
+            processor.handle_webhook(request)
+        assert ledger.credited(entry.order_id) == [Decimal("1530.45")]
+        assert gateway_harness.charges_at_acquirer(method) == 1, "charged more than once"
 
     def _assert_not_chargeable(
         self,
@@ -358,7 +457,7 @@ class RecurringConformance:
             assert gateway_harness.method_at_acquirer(method), "nothing was asked of it"
             return
         assert processor.gateway.forget_method(method) is True
-        assert not gateway_harness.method_at_acquirer(method)
+        assert not gateway_harness.method_at_acquirer(method), "the acquirer still holds it"
         assert processor.gateway.forget_method(method) is True, "forgetting is idempotent"
         self._assert_not_chargeable(processor, gateway_harness, ledger, method)
 
