@@ -12,17 +12,21 @@ from pes_sdk.gateways.contract import PaymentGateway
 from pes_sdk.gateways.errors import GatewayRefused, UnknownPayment, WebhookRejected
 from pes_sdk.gateways.http import HttpTransport
 from pes_sdk.gateways.models import (
+    ChargeOptions,
     Confirmation,
     ConfirmationKind,
     CreateOptions,
+    Decline,
     GatewayCapabilities,
     GatewayEvent,
     GatewayPayment,
     PaymentState,
     RefundRequest,
     RefundResult,
+    SavedMethod,
     WebhookRequest,
 )
+from pes_sdk.gateways.processor import new_idempotency_key
 from pes_sdk.gateways.signing import verify
 from pes_sdk.models.payments import Payment, PaymentMethod
 from pes_sdk.models.receipts import Receipt, ReceiptPosition
@@ -50,6 +54,8 @@ class SandboxGateway(PaymentGateway):
         signed_webhooks=True,
         webhook_timestamps=True,
         lookup_by_order=True,
+        recurring=True,
+        unbind=True,
     )
 
     def __init__(
@@ -89,7 +95,7 @@ class SandboxGateway(PaymentGateway):
     # -- calls ---------------------------------------------------------------------------
 
     def create_payment(self, payment: Payment, options: CreateOptions) -> GatewayPayment:
-        body = {
+        body: dict[str, Any] = {
             "order_id": str(payment.payment_id),
             "amount": str(payment.total),
             "currency": "RUB",
@@ -101,8 +107,46 @@ class SandboxGateway(PaymentGateway):
             # (tag 1008) only when the receipt names one.
             "receipt": _receipt(payment, options.receipt),
         }
+        if options.save_method:
+            # the client agreed to autopay on this payment: the acquirer keeps the card
+            body["save_payment_method"] = True
+            body["customer_key"] = options.customer_key
         answer = self._post("/v1/payments", body, options.idempotency_key)
         return self._snapshot(answer)
+
+    def charge_saved(
+        self, payment: Payment, method: SavedMethod, options: ChargeOptions
+    ) -> GatewayPayment:
+        if method.gateway != NAME:
+            raise GatewayRefused(f"a {method.gateway} method is not the sandbox's", gateway=NAME)
+        body: dict[str, Any] = {
+            # one charge per order id at the acquirer, whatever the key: the order id
+            # derives from the consent and the period as the key does
+            "order_id": str(payment.payment_id),
+            "amount": str(payment.total),
+            "currency": "RUB",
+            "payment_method_id": method.method_id,
+            "customer_key": method.customer_key,
+            "description": options.description,
+            "receipt": _receipt(payment, options.receipt),
+        }
+        answer = self._post("/v1/charges", body, options.idempotency_key)
+        return self._snapshot(answer)
+
+    def forget_method(self, method: SavedMethod) -> bool:
+        path = f"/v1/payment_methods/{urllib.parse.quote(method.method_id, safe='')}/forget"
+        response = self._http.request(
+            "POST",
+            path,
+            json_body={"customer_key": method.customer_key},
+            # forgetting is idempotent by itself (a repeat finds nothing): a fresh key each
+            headers={"Idempotence-Key": new_idempotency_key()},
+            ok_statuses=(422,),
+        )
+        if response.status == 422 and response.json().get("code") != METHOD_NOT_FOUND:
+            raise GatewayRefused(f"forget: {response.json().get('error')}", gateway=NAME)
+        # 422 payment_method_not_found: not held (any more) for this customer, nothing left
+        return True
 
     def get_payment(self, gateway_payment_id: str) -> GatewayPayment:
         path = f"/v1/payments/{urllib.parse.quote(gateway_payment_id, safe='')}"
@@ -166,6 +210,19 @@ class SandboxGateway(PaymentGateway):
         ).json()
 
     def _snapshot(self, data: dict[str, Any]) -> GatewayPayment:
+        state = PaymentState(str(data["status"]))
+        saved = None
+        pm = data.get("payment_method")
+        # the method is reported only for a payment the client agreed to save it on (a
+        # charge names the method it took money from, which is no news)
+        if data.get("save_payment_method") is True and isinstance(pm, dict) and pm.get("saved"):
+            saved = SavedMethod(
+                NAME, str(pm["id"]), str(pm.get("customer_key") or ""), str(pm.get("title", ""))
+            )
+        decline, decline_code = None, ""
+        if state in (PaymentState.FAILED, PaymentState.CANCELLED) and data.get("decline"):
+            decline_code = str(data["decline"]["code"])
+            decline = DECLINES.get(decline_code, Decline.OTHER)
         conf = data.get("confirmation") or {}
         confirmation = None
         if conf.get("type") == "qr":
@@ -176,13 +233,27 @@ class SandboxGateway(PaymentGateway):
             gateway=NAME,
             gateway_payment_id=str(data["id"]),
             order_id=uuid.UUID(str(data["order_id"])),
-            state=PaymentState(str(data["status"])),
+            state=state,
             amount=str(data["amount"]),
             refunded=str(data.get("refunded", "0.00")),
             method=PaymentMethod(str(data["method"])) if data.get("method") else None,
             confirmation=confirmation,
             paid_at=_utc(data.get("paid_at")),
+            saved_method=saved,
+            decline=decline,
+            decline_code=decline_code,
         )
+
+
+#: the sandbox's decline codes in the terms autopay acts on (an unknown code: OTHER)
+DECLINES = {
+    "insufficient_funds": Decline.FUNDS,
+    "card_expired": Decline.METHOD_GONE,
+    "permission_revoked": Decline.METHOD_GONE,
+    "issuer_declined": Decline.OTHER,
+}
+#: the code of a 422 for a method the acquirer does not hold for the customer
+METHOD_NOT_FOUND = "payment_method_not_found"
 
 
 def _utc(value: Any) -> dt.datetime | None:

@@ -1,7 +1,8 @@
 """Drives the sandbox acquirer's side for the conformance suite's gateway family.
 
-It has the methods of :class:`pes_sdk_conformance.gateways.GatewayHarness` (structurally:
-this package does not depend on the suite). Webhooks go over real HTTP to a
+It has the methods of :class:`pes_sdk_conformance.gateways.GatewayHarness` and of
+:class:`pes_sdk_conformance.recurring.RecurringHarness` (structurally: this package does not
+depend on the suite). Webhooks go over real HTTP to a
 :class:`~pes_sdk_sandbox.receiver.WebhookReceiver` that records them.
 """
 
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 import urllib.parse
 import uuid
+from decimal import Decimal
 from typing import Any
 
-from pes_sdk.gateways.models import GatewayPayment
+from pes_sdk.gateways.models import Decline, GatewayPayment, SavedMethod
 from pes_sdk.gateways.simulation import AcquirerPosition, AcquirerReceipt, SimulatorHarness
 from pes_sdk.models.receipts import AgentType, ReceiptVat
 from pes_sdk_sandbox.client import SandboxGateway
@@ -64,6 +66,34 @@ class SandboxHarness(SimulatorHarness[AcquirerSimulator, SandboxGateway]):
 
     def description_at_acquirer(self, gateway_payment_id: str) -> str:
         return self.simulator.description_of(gateway_payment_id)
+
+    # -- the RecurringHarness methods ----------------------------------------------------
+
+    def charges_at_acquirer(self, method: SavedMethod) -> int:
+        return len(self.simulator.charges_of(method.method_id))
+
+    def decline_next_charge(self, decline: Decline) -> bool:
+        self.simulator.switches.decline_charges.append(_DECLINE_CODES[decline])
+        return True
+
+    def revoke(self, method: SavedMethod) -> bool:
+        # the client withdrew the permission at the bank: the acquirer declines from now on
+        self.simulator.revoke_method(method.method_id)
+        return True
+
+    def taken_at_acquirer(self, method: SavedMethod) -> Decimal:
+        return self.simulator.taken_from(method.method_id)
+
+    def method_at_acquirer(self, method: SavedMethod) -> bool:
+        return self.simulator.method_status(method.method_id) == "active"
+
+
+#: how the simulator declines a charge for each reason (client.DECLINES the other way)
+_DECLINE_CODES = {
+    Decline.FUNDS: "insufficient_funds",
+    Decline.METHOD_GONE: "card_expired",
+    Decline.OTHER: "issuer_declined",
+}
 
 
 def _position(item: dict[str, Any]) -> AcquirerPosition:

@@ -10,7 +10,13 @@ The API (JSON, ``Authorization: Bearer <api key>``; every POST takes an ``Idempo
 and a repeat with the same key returns the first answer)::
 
     POST /v1/payments                 create: {order_id, amount, method, return_url,
-                                      receipt: {items, customer: {email, phone}}}
+                                      receipt: {items, customer: {email, phone}},
+                                      save_payment_method, customer_key}
+    POST /v1/charges                  charge a saved method without the client:
+                                      {order_id, amount, payment_method_id, customer_key,
+                                      description, receipt}
+    POST /v1/payment_methods/{id}/forget   unbind a saved method {customer_key}
+    GET  /v1/payment_methods/{id}     a saved method: {id, customer_key, title, status}
     GET  /v1/payments/{id}            status
     GET  /v1/payments?order_id=…      lookup by the merchant's order id
     POST /v1/payments/{id}/cancel     cancel while pending
@@ -25,6 +31,21 @@ Webhooks are POSTed to ``webhook_url`` with ``X-Sandbox-Timestamp`` (unix second
 payment's snapshot at the moment of the event. Delivery is at least once: a 5xx or a broken
 connection is retried a few times, and the switches can duplicate, reorder, delay or drop
 webhooks. No card data exists here at all: the confirmation page has two buttons.
+
+Saved methods (автоплатёж). A payment created with ``save_payment_method: true`` and a
+``customer_key`` (the merchant's opaque id of the client) saves the method once paid: its
+snapshot (status and webhook) then has ``payment_method: {id, saved: true, title,
+customer_key}``, where ``id`` is an opaque handle (``pm_…``) and ``title`` the masked card
+(``"Card *4242"``, the last four digits made up here: the page asks for no card). A payment
+created without it never has a saved ``payment_method``. ``POST /v1/charges`` charges a saved
+method at once, with no confirmation: the answer is the charge's snapshot, ``succeeded`` or
+``failed`` with ``decline: {code}``; webhooks follow as for payments. One charge per
+``Idempotence-Key`` and per ``order_id`` (the same order asked again, with any key, gets the
+charge it already has; with another method or amount, 409). A method the acquirer does not
+hold for that ``customer_key`` (never issued, forgotten, another client's) is refused: 422
+``{"error", "code": "payment_method_not_found"}``, nothing charged. Decline codes:
+``insufficient_funds`` (no money, a limit), ``card_expired`` and ``permission_revoked``
+(the card or the permission is gone), ``issuer_declined`` (no reason given).
 """
 
 from __future__ import annotations
@@ -95,6 +116,9 @@ class Switches:
     refuse_payments_next: int = 0
     lose_next: int = 0
     stall_next: int = 0
+    #: decline the next charges of live saved methods with these codes, one each, in order
+    #: (``insufficient_funds``, ``card_expired``, ``permission_revoked``, ``issuer_declined``)
+    decline_charges: list[str] = attrs.Factory(list)
 
 
 @attrs.frozen
@@ -115,6 +139,35 @@ class AcquirerReport:
         return self.captured - self.refunded
 
 
+#: the decline codes of charges, and what each says (README, "Saved methods")
+DECLINE_CODES = {
+    "insufficient_funds": "not enough money on the card, or a limit of the card",
+    "card_expired": "the card expired or was blocked (lost, stolen)",
+    "permission_revoked": "the client withdrew the permission to charge it at the bank",
+    "issuer_declined": "the issuer said no and gave no reason",
+}
+
+
+@attrs.define
+class _Method:
+    """A saved method: the acquirer's handle of a card it may charge without the client."""
+
+    id: str
+    customer_key: str
+    title: str
+    #: ``active``; ``revoked`` / ``expired`` (the bank's side: charges are declined);
+    #: ``forgotten`` (unbound by the merchant: unknown from then on)
+    status: str = "active"
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "saved": True,
+            "title": self.title,
+            "customer_key": self.customer_key,
+        }
+
+
 @attrs.define
 class _Payment:
     id: str
@@ -131,10 +184,33 @@ class _Payment:
     #: the receipt's contact (tag 1008): where the receipt would be sent
     customer: dict[str, str] = attrs.Factory(dict)
     description: str = ""
+    #: "payment" (the client confirms) or "charge" (a saved method, without the client)
+    kind: str = "payment"
+    #: the client agreed to autopay on this payment: save its method once paid
+    save_method: bool = False
+    customer_key: str = ""
+    #: the saved method: the one this payment saved, or the one a charge took money from
+    saved: _Method | None = None
+    #: why a charge was declined (one of :data:`DECLINE_CODES`)
+    decline_code: str = ""
 
     def snapshot(self, base_url: str) -> dict[str, Any]:
-        confirmation: dict[str, str]
-        if self.method == "sbp":
+        out = self._snapshot(base_url)
+        if self.kind == "charge":
+            out["kind"] = "charge"
+        if self.save_method:
+            out["save_payment_method"] = True
+        if self.saved is not None:
+            out["payment_method"] = self.saved.public()
+        if self.decline_code:
+            out["decline"] = {"code": self.decline_code}
+        return out
+
+    def _snapshot(self, base_url: str) -> dict[str, Any]:
+        confirmation: dict[str, str] | None
+        if self.kind == "charge":
+            confirmation = None  # nobody is asked: the money is taken at once
+        elif self.method == "sbp":
             # opaque to the client: the real thing would be https://qr.nspk.ru/…
             confirmation = {"type": "qr", "payload": f"{base_url}/qr/{self.qr_token}"}
         else:
@@ -159,9 +235,20 @@ class _Payment:
 class SandboxError(GatewayError):
     """The simulated acquirer refused a request; ``status`` is the HTTP status it answers."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, code: str = "") -> None:
         self.status = status
+        self.code = code
         super().__init__(message, gateway="sandbox")
+
+
+class _MethodNotFound(SandboxError):
+    def __init__(self) -> None:
+        super().__init__(
+            422, "no such payment method for this customer", code="payment_method_not_found"
+        )
+
+
+_PAID = ("succeeded", "partially_refunded", "refunded")
 
 
 class AcquirerSimulator(LoopbackSimulator[Switches, bytes]):
@@ -206,6 +293,7 @@ class AcquirerSimulator(LoopbackSimulator[Switches, bytes]):
         self._by_order: dict[str, list[str]] = {}
         self._by_token: dict[str, str] = {}
         self._refunds: dict[str, Decimal] = {}
+        self._methods: dict[str, _Method] = {}
 
     # -- the acquirer's side, driven in-process ------------------------------------------
 
@@ -240,7 +328,16 @@ class AcquirerSimulator(LoopbackSimulator[Switches, bytes]):
             payment.status = status
             if status == "succeeded":
                 payment.paid_at = paid_at if paid_at is not None else self.clock()
+                if payment.save_method:
+                    payment.saved = self._save_method(payment.customer_key)
             self._emit(f"payment.{status}", payment)
+
+    def _save_method(self, customer_key: str) -> _Method:
+        # the page asks for no card: the last four digits are made up, as a test card's
+        last4 = f"{self._rng.randrange(10000):04d}"
+        method = _Method(f"pm_{secrets.token_hex(12)}", customer_key, f"Card *{last4}")
+        self._methods[method.id] = method
+        return method
 
     def status(self, payment_id: str) -> str:
         with self._lock:
@@ -253,11 +350,7 @@ class AcquirerSimulator(LoopbackSimulator[Switches, bytes]):
 
     def report(self) -> AcquirerReport:
         with self._lock:
-            paid = [
-                p
-                for p in self._payments.values()
-                if p.status in ("succeeded", "partially_refunded", "refunded")
-            ]
+            paid = [p for p in self._payments.values() if p.status in _PAID]
             return AcquirerReport(
                 payments=len(self._payments),
                 succeeded=len(paid),
@@ -268,6 +361,44 @@ class AcquirerSimulator(LoopbackSimulator[Switches, bytes]):
                 webhooks_duplicated=self.webhooks_duplicated,
                 webhooks_reordered=self.webhooks_reordered,
             )
+
+    # -- saved methods, driven in-process ------------------------------------------------
+
+    def method_status(self, method_id: str) -> str | None:
+        """``active``, ``revoked``, ``expired`` or ``forgotten``; None: never issued."""
+        with self._lock:
+            method = self._methods.get(method_id)
+            return None if method is None else method.status
+
+    def revoke_method(self, method_id: str, *, status: str = "revoked") -> None:
+        """The bank's side ends the method: the client withdrew the permission
+        (``revoked``) or the card expired or was blocked (``expired``). Charges of it are
+        declined from then on (``permission_revoked`` / ``card_expired``)."""
+        if status not in ("revoked", "expired"):
+            raise ValueError("a method is revoked or expired")
+        with self._lock:
+            method = self._methods.get(method_id)
+            if method is None:
+                raise SandboxError(404, f"no payment method {method_id}")
+            if method.status == "active":
+                method.status = status
+
+    def taken_from(self, method_id: str) -> Decimal:
+        """The sum the charges of ``method_id`` took (declined ones not)."""
+        with self._lock:
+            return sum((self._payments[i].amount for i in self.charges_of(method_id)), ZERO)
+
+    def charges_of(self, method_id: str) -> list[str]:
+        """The ids of the charges that took money from ``method_id`` (declined ones not)."""
+        with self._lock:
+            return [
+                p.id
+                for p in self._payments.values()
+                if p.kind == "charge"
+                and p.saved is not None
+                and p.saved.id == method_id
+                and p.status in _PAID
+            ]
 
     def pending_ids(self) -> list[str]:
         with self._lock:
@@ -283,10 +414,17 @@ class AcquirerSimulator(LoopbackSimulator[Switches, bytes]):
             return_url = str(body.get("return_url", ""))
             lines = list(body.get("receipt", {}).get("items", []))
             customer = _customer(body.get("receipt", {}).get("customer"))
+            save_method = body.get("save_payment_method", False)
+            customer_key = _customer_key(body.get("customer_key"))
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise SandboxError(400, f"bad payment request: {exc}") from None
         if value <= 0 or method not in ("card", "sberpay", "sbp"):
             raise SandboxError(400, "bad amount or method")
+        if save_method not in (True, False):
+            raise SandboxError(400, "save_payment_method is a boolean")
+        if save_method and (method != "card" or not customer_key):
+            # only a card is kept here, and always for someone
+            raise SandboxError(400, "save_payment_method needs a card and a customer_key")
         if lines and sum((amount(str(i["amount"])) for i in lines), ZERO) != value:
             raise SandboxError(400, "receipt items do not sum to the amount")
         with self._lock:
@@ -303,12 +441,105 @@ class AcquirerSimulator(LoopbackSimulator[Switches, bytes]):
                 lines=lines,
                 customer=customer,
                 description=str(body.get("description") or ""),
+                save_method=save_method,
+                customer_key=customer_key,
             )
             self._payments[payment.id] = payment
             self._by_order.setdefault(order_id, []).append(payment.id)
             self._by_token[payment.qr_token] = payment.id
             self._emit("payment.pending", payment)
             return payment.snapshot(self.base_url)
+
+    def _charge(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            order_id = str(uuid.UUID(str(body["order_id"])))
+            value = amount(str(body["amount"]))
+            method_id = str(body["payment_method_id"])
+            customer_key = _customer_key(body.get("customer_key"))
+            lines = list(body.get("receipt", {}).get("items", []))
+            customer = _customer(body.get("receipt", {}).get("customer"))
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise SandboxError(400, f"bad charge request: {exc}") from None
+        if value <= 0:
+            raise SandboxError(400, "bad amount")
+        if lines and sum((amount(str(i["amount"])) for i in lines), ZERO) != value:
+            raise SandboxError(400, "receipt items do not sum to the amount")
+        with self._lock:
+            existing = [self._payments[i] for i in self._by_order.get(order_id, ())]
+            if existing:
+                # one charge per order, whatever the key: a retry that lost its key (a
+                # crash between booking and asking) still finds the charge it made
+                first = existing[0]
+                if (
+                    first.kind == "charge"
+                    and first.amount == value
+                    and first.saved is not None
+                    and first.saved.id == method_id
+                ):
+                    return first.snapshot(self.base_url)
+                raise SandboxError(409, f"order {order_id} already has a payment")
+            method = self._methods.get(method_id)
+            if (
+                method is None
+                or method.status == "forgotten"
+                or method.customer_key != customer_key
+            ):
+                # another client's method reads as unknown: its existence is not told
+                raise _MethodNotFound()
+            # a card the bank has ended is declined before its issuer is asked; the
+            # switch's declines are the issuer's answers for live cards
+            code = ""
+            if method.status == "revoked":
+                code = "permission_revoked"
+            elif method.status == "expired":
+                code = "card_expired"
+            elif self.switches.decline_charges:
+                code = self.switches.decline_charges.pop(0)
+            if code and code not in DECLINE_CODES:
+                raise SandboxError(400, f"unknown decline code {code!r}")
+            payment = _Payment(
+                id=f"sbx_{secrets.token_hex(12)}",
+                order_id=order_id,
+                amount=value,
+                method="card",
+                return_url="",
+                qr_token=secrets.token_urlsafe(16),
+                lines=lines,
+                customer=customer,
+                description=str(body.get("description") or ""),
+                kind="charge",
+                customer_key=customer_key,
+                saved=method,
+                status="failed" if code else "succeeded",
+                decline_code=code,
+                paid_at=None if code else self.clock(),
+            )
+            self._payments[payment.id] = payment
+            self._by_order.setdefault(order_id, []).append(payment.id)
+            self._by_token[payment.qr_token] = payment.id
+            self._emit(f"payment.{payment.status}", payment)
+            return payment.snapshot(self.base_url)
+
+    def _method(self, method_id: str) -> dict[str, Any]:
+        with self._lock:
+            method = self._methods.get(method_id)
+            if method is None or method.status == "forgotten":
+                raise _MethodNotFound()
+            return {**method.public(), "status": method.status}
+
+    def _forget(self, method_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            customer_key = _customer_key(body.get("customer_key"))
+        except ValueError as exc:
+            raise SandboxError(400, f"bad request: {exc}") from None
+        with self._lock:
+            method = self._methods.get(method_id)
+            if method is None or method.status == "forgotten":
+                raise _MethodNotFound()
+            if method.customer_key != customer_key:
+                raise _MethodNotFound()
+            method.status = "forgotten"
+            return {"id": method.id, "status": "forgotten"}
 
     def _refund(self, payment_id: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -391,13 +622,27 @@ class AcquirerSimulator(LoopbackSimulator[Switches, bytes]):
                 result = self._cancel(parts[2])
             elif method == "POST" and len(parts) == 4 and parts[3] == "refunds":
                 result = self._refund(parts[2], data)
+            elif method == "POST" and parts == ["v1", "charges"]:
+                result = self._charge(data)
+            elif method == "GET" and len(parts) == 3 and parts[:2] == ["v1", "payment_methods"]:
+                result = self._method(parts[2])
+            elif (
+                method == "POST"
+                and len(parts) == 4
+                and parts[:2] == ["v1", "payment_methods"]
+                and parts[3] == "forget"
+            ):
+                result = self._forget(parts[2], data)
             elif method == "GET" and parts == ["v1", "report"]:
                 rep = self.report()
                 result = {k: str(v) for k, v in attrs.asdict(rep).items()}
             else:
                 raise SandboxError(404, f"no route {method} {path}")
         except SandboxError as exc:
-            return exc.status, json.dumps({"error": exc.message}).encode()
+            answer: dict[str, str] = {"error": exc.message}
+            if exc.code:
+                answer["code"] = exc.code
+            return exc.status, json.dumps(answer).encode()
         except json.JSONDecodeError:
             return 400, b'{"error": "body is not JSON"}'
         return 200, json.dumps(result, ensure_ascii=False).encode()
@@ -544,6 +789,16 @@ def _customer(value: Any) -> dict[str, str]:
     return out
 
 
+def _customer_key(value: Any) -> str:
+    """The merchant's opaque id of a client: up to 64 printable ASCII characters."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or not _CUSTOMER_KEY.fullmatch(value):
+        raise ValueError("customer_key is 1 to 64 printable ASCII characters")
+    return value
+
+
+_CUSTOMER_KEY = re.compile(r"[!-~]{1,64}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PHONE = re.compile(r"\+[1-9][0-9]{7,14}")
 
