@@ -299,6 +299,7 @@ class PaymentProcessor:
         comes by webhook or :meth:`refresh`, and a success is credited once, as for any
         payment. Errors as :meth:`start`.
         """
+        resumed = self.store.get(payment.payment_id) is not None
         entry = self.book(payment, idempotency_key=idempotency_key)
         if entry.payment != payment:
             raise GatewayError(f"payment {payment.payment_id} is in the book with other lines")
@@ -311,13 +312,22 @@ class PaymentProcessor:
         def charge() -> GatewayPayment:
             return self.gateway.charge_saved(payment, method, options)
 
-        return self._attempt(payment, options.idempotency_key, charge)
+        # A charge booked before and never answered (a crash, a run that gave up) may have
+        # reached the acquirer: ask first, rather than lean on the key alone (an acquirer
+        # forgets keys: ЮKassa after 24 hours).
+        return self._attempt(payment, options.idempotency_key, charge, look_first=resumed)
 
     def _attempt(
-        self, payment: Payment, key: str, send: Callable[[], GatewayPayment]
+        self,
+        payment: Payment,
+        key: str,
+        send: Callable[[], GatewayPayment],
+        *,
+        look_first: bool = False,
     ) -> PaymentEntry:
-        """``send`` under the retry policy; after a timeout, ask the acquirer first."""
-        timed_out = False
+        """``send`` under the retry policy; after a timeout (or at once, ``look_first``),
+        ask the acquirer first."""
+        timed_out = look_first
 
         def attempt() -> GatewayPayment:
             nonlocal timed_out

@@ -1,0 +1,493 @@
+"""Autopay (автоплатёж): what is charged, when, and what the client is told.
+
+Money taken with nobody pressing a button, so every step is written to hold under
+crashes, retries and several processes (docs/autopay.md):
+
+* **consent**: a client agrees while paying with "Подключить автоплатёж" ticked
+  (:func:`request_consent`); the consent comes into force in the transaction that records
+  that payment paid with the method the acquirer saved
+  (:class:`~pes_sdk_runner.store.autopay.AutopayRequest`). Consents are append-only.
+* **plan**: a new period's registry (rule ``on_registry``) or the day before the notice
+  period of a monthly day (rule ``day_of_month``) plans one charge per consent and period
+  (``UNIQUE``), with the amount due then, and queues its notice: "10 декабря автоплатёж
+  спишет …". The charge is due ``notice_days`` after the notice went out, never earlier.
+* **charge** (:meth:`Autopay.prepare` then :meth:`Autopay.attempt`): when due, the notice
+  must have been sent (else the charge waits, or ends without charging when it cannot be
+  sent); the consent must be in force (the claim takes the consent's lock, as a
+  cancellation does); the amount is what is due now, never more than the notice said nor
+  over the monthly limit. Each attempt has an order id and an idempotency key derived from
+  the charge and the attempt's number, so however often a step runs again the acquirer
+  sees one charge per attempt; a declined attempt is followed by another after a growing
+  pause, at most ``attempts`` in all, each again only while the consent is in force.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import enum
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import attrs
+
+from pes_sdk.gateways.contract import PaymentGateway
+from pes_sdk.gateways.errors import GatewayError, GatewayRefused
+from pes_sdk.gateways.models import Decline, PaymentState
+from pes_sdk.gateways.processor import PaymentEntry, PaymentProcessor
+from pes_sdk.models.payments import Payment, PaymentLine, PaymentMethod
+from pes_sdk.money import ZERO
+from pes_sdk.period import Period
+from pes_sdk_runner.logs import event
+from pes_sdk_runner.store.autopay import (
+    AutopayRequest,
+    Charge,
+    ChargeState,
+    Consent,
+    ConsentRule,
+)
+from pes_sdk_runner.store.notify import MessageStatus
+from pes_sdk_runner.triggers import Triggers, autopay_source, rubles
+
+if TYPE_CHECKING:
+    from pes_sdk_runner.config.models import RunnerConfig
+    from pes_sdk_runner.store.sql import SqlStore
+
+__all__ = [
+    "Autopay",
+    "Next",
+    "Step",
+    "attempt_of",
+    "charge_id_of",
+    "customer_key_of",
+    "render_consent_text",
+    "request_consent",
+]
+
+log = logging.getLogger("pes_sdk_runner.autopay")
+
+
+def charge_id_of(consent_id: uuid.UUID, period: str) -> uuid.UUID:
+    """The one charge of a consent for a period."""
+    return uuid.uuid5(consent_id, f"autopay:{period}")
+
+
+def attempt_of(charge_id: uuid.UUID, attempt: int) -> tuple[uuid.UUID, str]:
+    """The order id and idempotency key of a charge's attempt ``attempt`` (1, 2, …)."""
+    order = uuid.uuid5(charge_id, f"attempt:{attempt}")
+    return order, f"autopay-{order.hex}"
+
+
+def customer_key_of(client_id: str) -> str:
+    """The client's id at the acquirer (Т-Банк ``CustomerKey``, Сбербанк ``clientId``):
+    stable, opaque, 36 characters at most (Т-Банк's limit), never the client's data."""
+    return "pes-" + hashlib.sha256(client_id.encode()).hexdigest()[:32]
+
+
+def _rule_text(rule: ConsentRule, day: int | None) -> str:
+    if rule is ConsentRule.DAY_OF_MONTH:
+        return f"{day}-го числа каждого месяца"
+    return "при поступлении новых начислений"
+
+
+def render_consent_text(
+    config: RunnerConfig,
+    *,
+    partner_name: str,
+    account: str,
+    rule: ConsentRule,
+    day: int | None,
+    limit: Decimal,
+) -> str:
+    """The consent text as the client reads and agrees to it (``[autopay] consent_text``
+    filled in): what the consent keeps, word for word."""
+    return config.autopay.consent_text.format(
+        account=account,
+        partner=partner_name,
+        rule=_rule_text(rule, day),
+        limit=rubles(limit),
+        notice_days=config.autopay.notice_days,
+    )
+
+
+def request_consent(
+    store: SqlStore,
+    config: RunnerConfig,
+    *,
+    order_id: uuid.UUID,
+    client_id: str,
+    partner_inn: str,
+    account: str,
+    rule: ConsentRule,
+    day: int | None,
+    limit: Decimal,
+    now: dt.datetime,
+) -> AutopayRequest:
+    """Keep what the client agrees to on payment ``order_id`` (started with
+    :func:`customer_key_of` so that the acquirer saves the method): the consent comes into
+    force when that payment is recorded paid with the saved method."""
+    partner = config.partner(partner_inn)
+    if partner is None:
+        raise KeyError(f"no partner {partner_inn} is configured")
+    text = render_consent_text(
+        config, partner_name=partner.name, account=account, rule=rule, day=day, limit=limit
+    )
+    request = AutopayRequest(
+        order_id,
+        client_id,
+        partner_inn,
+        account,
+        rule,
+        day,
+        limit,
+        text,
+        config.autopay.consent_text_version,
+        now,
+    )
+    store.request_autopay(request)
+    return request
+
+
+class Next(enum.StrEnum):
+    """What the charge's workflow does after a step."""
+
+    WAIT = "wait"  #: sleep until :attr:`Step.at`, then prepare again
+    ATTEMPT = "attempt"  #: send attempt :attr:`Step.attempt`
+    POLL = "poll"  #: the attempt is with the acquirer: ask again at :attr:`Step.at`
+    RETRY = "retry"  #: declined: attempt :attr:`Step.attempt` at :attr:`Step.at`
+    DONE = "done"  #: the charge has ended (:attr:`Step.state`)
+
+
+@attrs.frozen
+class Step:
+    """One step's outcome, as plain data (the job engine records it)."""
+
+    next: Next
+    at: dt.datetime | None = None
+    attempt: int = 0
+    state: ChargeState | None = None
+
+
+#: How long after an attempt is sent the acquirer is asked again, while it is pending.
+POLL_EVERY = dt.timedelta(minutes=1)
+#: How long a notice still queued (quiet hours, a slow channel) holds the charge back
+#: before its state is read again.
+NOTICE_WAIT = dt.timedelta(hours=1)
+
+
+class Autopay:
+    """Autopay over one store, configuration and notifier (``triggers``)."""
+
+    def __init__(self, store: SqlStore, config: RunnerConfig, triggers: Triggers) -> None:
+        self.store = store
+        self.config = config
+        self.triggers = triggers
+
+    # -- planning --------------------------------------------------------------------------
+
+    def _due(self, partner_inn: str, account: str) -> Decimal:
+        """What the account owes the partner now: its services' amounts due."""
+        return sum(
+            (b.due for b in self.store.find_by_account(partner_inn, account) if b.due > 0), ZERO
+        )
+
+    def _plan(self, consent: Consent, period: str, now: dt.datetime) -> Charge | None:
+        """Plan the consent's charge for ``period`` and queue its notice (a repeat of the
+        same consent and period plans nothing new and notices nobody twice)."""
+        amount = self._due(consent.partner_inn, consent.account)
+        if amount <= 0:
+            return None
+        charge = Charge(
+            charge_id_of(consent.consent_id, period),
+            consent.consent_id,
+            consent.version,
+            consent.client_id,
+            consent.partner_inn,
+            consent.account,
+            period,
+            amount,
+            now,
+            now + dt.timedelta(days=self.config.autopay.notice_days),
+        )
+        stored, _ = self.store.plan_charge(charge)
+        if stored.state is ChargeState.NOTICED:
+            # Idempotent by the notice's source (trigger:autopay:upcoming:<charge>): a
+            # re-run after a crash between the plan and this writes no second message.
+            self.triggers.autopay_upcoming(
+                stored.client_id,
+                str(stored.charge_id),
+                stored.partner_inn,
+                stored.amount,
+                stored.due_at.astimezone(self.config.service.time_zone).date(),
+            )
+        event(log, "autopay.planned", charge=str(stored.charge_id), period=period)
+        return stored
+
+    def plan_registry(self, partner_inn: str, period: Period, now: dt.datetime) -> list[Charge]:
+        """The charges of a partner's new period (rule ``on_registry``)."""
+        if not self.config.autopay.enabled:
+            return []
+        out = []
+        for consent in self.store.active_consents(
+            partner_inn=partner_inn, rule=ConsentRule.ON_REGISTRY
+        ):
+            charge = self._plan(consent, str(period), now)
+            if charge is not None:
+                out.append(charge)
+        return out
+
+    def plan_days(self, now: dt.datetime) -> list[Charge]:
+        """The charges of monthly days whose notice is due today (rule ``day_of_month``):
+        a consent for the 10th is planned on the 7th with a 3-day notice."""
+        if not self.config.autopay.enabled:
+            return []
+        zone = self.config.service.time_zone
+        today = now.astimezone(zone).date()
+        charge_day = today + dt.timedelta(days=self.config.autopay.notice_days)
+        out = []
+        for consent in self.store.active_consents(
+            rule=ConsentRule.DAY_OF_MONTH, day=charge_day.day
+        ):
+            charge = self._plan(consent, f"{charge_day:%Y-%m}", now)
+            if charge is not None:
+                out.append(charge)
+        return out
+
+    # -- cancelling ------------------------------------------------------------------------
+
+    def cancel(
+        self, consent_id: uuid.UUID, gateway: PaymentGateway | None, now: dt.datetime
+    ) -> tuple[Consent, list[Charge]]:
+        """End a consent at once (:meth:`AutopaySql.cancel_consent`), then ask the acquirer
+        to forget its card where the protocol can and no consent in force still uses it.
+        The unbinding is a courtesy after the fact: the consent is ended whatever the
+        acquirer answers (a failure is logged, never raised)."""
+        consent, stopped = self.store.cancel_consent(consent_id, now)
+        method = consent.method
+        if (
+            gateway is not None
+            and gateway.capabilities.unbind
+            and gateway.name == method.gateway
+            and not any(
+                c.method.method_id == method.method_id
+                for c in self.store.consents_of(consent.client_id)
+                if c.active
+            )
+        ):
+            try:
+                gateway.forget_method(method)
+            except GatewayError as exc:
+                event(
+                    log, "autopay.unbind-failed", consent=str(consent_id), error=type(exc).__name__
+                )
+        event(log, "autopay.cancelled", consent=str(consent_id), stopped=len(stopped))
+        return consent, stopped
+
+    # -- charging --------------------------------------------------------------------------
+
+    def _notice_sent(self, charge: Charge) -> tuple[MessageStatus | None, dt.datetime | None]:
+        """The notice's best state across its messages, and when it was sent."""
+        source = autopay_source("upcoming", str(charge.charge_id))
+        messages = self.store.messages_of_client(source, charge.client_id)
+        sent = [m.sent_at for m in messages if m.status is MessageStatus.SENT and m.sent_at]
+        if sent:
+            return MessageStatus.SENT, min(sent)
+        waiting = [m for m in messages if m.status in (MessageStatus.QUEUED, MessageStatus.SENDING)]
+        if waiting:
+            return MessageStatus.QUEUED, None
+        return (messages[0].status if messages else None), None
+
+    def prepare(self, charge_id: uuid.UUID, now: dt.datetime) -> Step:
+        """Before the first attempt: the notice out ``notice_days`` ago, the consent in
+        force (claimed under its lock), the amount within the notice and the limit."""
+        charge = self.store.charge(charge_id)
+        if charge is None:
+            return Step(Next.DONE)
+        if charge.state is ChargeState.CHARGING:
+            return Step(Next.ATTEMPT, attempt=max(charge.attempts, 1))
+        if charge.state.is_final:
+            return Step(Next.DONE, state=charge.state)
+        status, sent_at = self._notice_sent(charge)
+        if status is MessageStatus.QUEUED:
+            return Step(Next.WAIT, at=max(charge.due_at, now + NOTICE_WAIT))
+        if status is not MessageStatus.SENT or sent_at is None:
+            # No charge without its notice: nobody could be told, so nothing is taken.
+            ended = self.store.end_charge(charge_id, ChargeState.FAILED, "notice not sent", now)
+            return Step(Next.DONE, state=ended.state if ended else None)
+        due_at = max(charge.due_at, sent_at + dt.timedelta(days=self.config.autopay.notice_days))
+        if due_at > now:
+            return Step(Next.WAIT, at=due_at)
+        claimed = self.store.claim_charge(charge_id, now)
+        if claimed is None:
+            current = self.store.charge(charge_id)
+            return Step(Next.DONE, state=current.state if current else None)
+        amount = self._amount(claimed)
+        if amount <= 0:
+            self.store.end_charge(charge_id, ChargeState.NOTHING_DUE, "paid otherwise", now)
+            return Step(Next.DONE, state=ChargeState.NOTHING_DUE)
+        consent = self.store.consent(claimed.consent_id)
+        assert consent is not None
+        month_start = claimed.due_at.astimezone(self.config.service.time_zone).replace(
+            day=1, hour=0, minute=0, second=0, microsecond=0
+        )
+        days = calendar.monthrange(month_start.year, month_start.month)[1]
+        month_end = month_start + dt.timedelta(days=days)
+        taken = self.store.charged_in(claimed.consent_id, month_start, month_end)
+        if taken + amount > consent.monthly_limit:
+            self.store.end_charge(charge_id, ChargeState.OVER_LIMIT, "over the monthly limit", now)
+            self.triggers.autopay_failed(
+                claimed.client_id, str(charge_id), claimed.partner_inn, amount
+            )
+            return Step(Next.DONE, state=ChargeState.OVER_LIMIT)
+        return Step(Next.ATTEMPT, attempt=1)
+
+    def _amount(self, charge: Charge) -> Decimal:
+        return min(self._due(charge.partner_inn, charge.account), charge.amount)
+
+    def basket(self, charge: Charge, order_id: uuid.UUID, now: dt.datetime) -> Payment | None:
+        """The payment of one attempt: the account's services due now, in the registry's
+        order, taking at most what the notice said (to the kopeck); None: nothing due."""
+        left = charge.amount
+        lines: list[PaymentLine] = []
+        for b in self.store.find_by_account(charge.partner_inn, charge.account):
+            if left <= 0 or b.due <= 0:
+                continue
+            take = min(b.due, left)
+            left -= take
+            lines.append(
+                PaymentLine(
+                    b.partner_inn,
+                    b.account,
+                    take,
+                    service=b.service,
+                    house_id=b.house_id,
+                    premises=b.premises,
+                    period=b.period,
+                    service_code=b.service_code,
+                )
+            )
+        if not lines:
+            return None
+        return Payment(order_id, now, PaymentMethod.CARD, lines)
+
+    def attempt(
+        self, charge_id: uuid.UUID, attempt: int, processor: PaymentProcessor, now: dt.datetime
+    ) -> Step:
+        """Send attempt ``attempt`` (or resume it: the same order id and key), then read
+        what the acquirer said."""
+        charge = self.store.charge(charge_id)
+        if charge is None or charge.state is not ChargeState.CHARGING:
+            return Step(Next.DONE, state=charge.state if charge else None)
+        consent = self.store.consent(charge.consent_id)
+        order_id, key = attempt_of(charge_id, attempt)
+        entry = processor.store.get(order_id)
+        if (
+            entry is not None
+            and entry.gateway_payment_id is None
+            and entry.state is PaymentState.CREATED
+            and consent is not None
+        ):
+            # Booked, then the run died before the acquirer answered: the same payment, key
+            # and method again (the processor asks the acquirer first).
+            entry = self._send(processor, entry.payment, consent, key, charge.account)
+        if entry is None:
+            if not self.store.begin_attempt(charge_id, attempt, order_id, now):
+                # cancelled between two attempts: nothing more is sent
+                current = self.store.charge(charge_id)
+                return Step(Next.DONE, state=current.state if current else None)
+            payment = self.basket(charge, order_id, now)
+            if payment is None or consent is None:
+                self.store.end_charge(charge_id, ChargeState.NOTHING_DUE, "paid otherwise", now)
+                return Step(Next.DONE, state=ChargeState.NOTHING_DUE)
+            entry = self._send(processor, payment, consent, key, charge.account)
+        return self.read(charge_id, attempt, entry, now)
+
+    @staticmethod
+    def _send(
+        processor: PaymentProcessor, payment: Payment, consent: Consent, key: str, account: str
+    ) -> PaymentEntry:
+        try:
+            return processor.charge_saved(
+                payment,
+                consent.method,
+                idempotency_key=key,
+                description=f"Автоплатёж по лицевому счёту {account}",
+            )
+        except GatewayRefused:
+            entry = processor.store.get(payment.payment_id)
+            if entry is None:  # pragma: no cover - the processor books before asking
+                raise
+            return entry
+
+    def poll(
+        self, charge_id: uuid.UUID, attempt: int, processor: PaymentProcessor, now: dt.datetime
+    ) -> Step:
+        """Ask the acquirer about a pending attempt (its webhook may also have come)."""
+        order_id, _ = attempt_of(charge_id, attempt)
+        entry = processor.store.get(order_id)
+        if entry is None or entry.gateway_payment_id is None:
+            return self.attempt(charge_id, attempt, processor, now)
+        if not entry.state.is_final and entry.gateway_payment_id is not None:
+            entry = processor.refresh(order_id).entry
+        return self.read(charge_id, attempt, entry, now)
+
+    def read(
+        self, charge_id: uuid.UUID, attempt: int, entry: PaymentEntry, now: dt.datetime
+    ) -> Step:
+        """What an attempt's payment says: paid, declined (retry or stop), or waiting."""
+        charge = self.store.charge(charge_id)
+        assert charge is not None
+        if entry.state.is_paid:
+            self.store.end_charge(charge_id, ChargeState.PAID, None, now)
+            self.triggers.autopay_done(
+                charge.client_id, str(charge_id), charge.partner_inn, entry.payment.total
+            )
+            return Step(Next.DONE, state=ChargeState.PAID)
+        if entry.state in (PaymentState.CREATED, PaymentState.PENDING):
+            return Step(Next.POLL, at=now + POLL_EVERY, attempt=attempt)
+        # failed or cancelled: declined
+        gone = entry.decline is Decline.METHOD_GONE or entry.gateway_payment_id is None
+        pauses = self.config.autopay.retry_hours
+        if gone or attempt > len(pauses):
+            reason = "method gone" if gone else f"declined {attempt} times"
+            self.store.end_charge(charge_id, ChargeState.FAILED, reason, now)
+            self.triggers.autopay_failed(
+                charge.client_id, str(charge_id), charge.partner_inn, entry.payment.total
+            )
+            return Step(Next.DONE, state=ChargeState.FAILED)
+        return Step(
+            Next.RETRY, at=now + dt.timedelta(hours=pauses[attempt - 1]), attempt=attempt + 1
+        )
+
+    # -- a whole charge, without the engine (tests, the demo's fast-forward) ---------------
+
+    def run(
+        self,
+        charge_id: uuid.UUID,
+        processor: PaymentProcessor,
+        clock: Callable[[], dt.datetime],
+        sleep: Callable[[dt.datetime], None],
+    ) -> Step:
+        """Drive one charge to its end in this thread: what the charge's workflow does
+        with durable sleeps, here with ``sleep`` (which moves ``clock`` on)."""
+        step = self.prepare(charge_id, clock())
+        while step.next is not Next.DONE:
+            if step.next is Next.WAIT:
+                assert step.at is not None
+                sleep(step.at)
+                step = self.prepare(charge_id, clock())
+            elif step.next is Next.ATTEMPT:
+                step = self.attempt(charge_id, step.attempt, processor, clock())
+            elif step.next is Next.POLL:
+                assert step.at is not None
+                sleep(step.at)
+                step = self.poll(charge_id, step.attempt, processor, clock())
+            else:  # RETRY
+                assert step.at is not None
+                sleep(step.at)
+                step = self.attempt(charge_id, step.attempt, processor, clock())
+        return step
