@@ -1,7 +1,8 @@
 """T-Bank (ex-Tinkoff) internet acquiring API v2 for pes-sdk: adapter, simulator, harness.
 
 * :class:`TBankGateway`: the :class:`~pes_sdk.gateways.PaymentGateway` (``Init``,
-  ``GetState``, ``GetQr``, ``Cancel``, ``CheckOrder``; ``Token`` on requests and
+  ``GetState``, ``GetQr``, ``Cancel``, ``CheckOrder``; saved cards with ``Recurrent`` /
+  ``RebillId``, ``Charge``, ``GetCardList``, ``RemoveCard``; ``Token`` on requests and
   notifications);
 * :class:`TBankSimulator`: the documented protocol on loopback, with failure switches;
 * :class:`TBankHarness`: both, plus a notification receiver, for the conformance suite;
@@ -16,6 +17,7 @@ from pes_sdk.plugins.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from pes_sdk_tbank.client import (
+        DECLINE_CODES,
         NOTIFICATION_ANSWER,
         STATUS_MAP,
         TBankGateway,
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from pes_sdk_tbank.token import make_token, verify_token
 
 __all__ = [
+    "DECLINE_CODES",
     "NOTIFICATION_ANSWER",
     "STATUS_MAP",
     "ErrorCodes",
@@ -56,6 +59,7 @@ _TOKEN = "pes_sdk_tbank.token"
 __getattr__ = lazy_exports(
     __name__,
     {
+        "DECLINE_CODES": _CLIENT,
         "NOTIFICATION_ANSWER": _CLIENT,
         "STATUS_MAP": _CLIENT,
         "TBankGateway": _CLIENT,

@@ -17,6 +17,18 @@ How the contract maps onto the protocol (see docs/gateway-tbank.md):
 * **notifications**: the root scalars' ``Token`` is checked in constant time; the service
   answers HTTP 200 with the body :data:`NOTIFICATION_ANSWER` (``OK``). Card fields of a
   notification (``Pan``, ``ExpDate``, ``CardId``) are signed, never kept.
+* **saved methods** (автоплатёж): a payment created with ``save_method`` is a parent
+  payment (``Recurrent=Y``, ``CustomerKey``, ``DATA.OperationInitiatorType=1``); its
+  notifications from ``AUTHORIZED`` on carry ``RebillId``: the
+  :class:`~pes_sdk.gateways.models.SavedMethod` (``method_id`` = RebillId, ``customer_key``
+  = CustomerKey, ``title`` = the masked ``Pan``'s last four digits). :meth:`charge_saved`
+  is ``Init`` of the charge's order (``DATA.OperationInitiatorType=R``, merchant-initiated)
+  and ``Charge`` of its ``PaymentId`` with the RebillId; ``CheckOrder`` first, so a repeat,
+  or a retry after a crash between the two calls, charges the same ``PaymentId``, which
+  T-Bank charges once; ``GetCardList`` before, so that only an active card of the
+  method's ``CustomerKey`` is charged. Declines map to :class:`~pes_sdk.gateways.models.Decline` by
+  :data:`DECLINE_CODES`. :meth:`forget_method` is ``GetCardList`` (the card with that
+  RebillId) and ``RemoveCard``.
 """
 
 from __future__ import annotations
@@ -28,6 +40,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+import attrs
+
 from pes_sdk.gateways.contract import PaymentGateway
 from pes_sdk.gateways.errors import (
     GatewayError,
@@ -38,15 +52,18 @@ from pes_sdk.gateways.errors import (
 )
 from pes_sdk.gateways.http import HttpTransport
 from pes_sdk.gateways.models import (
+    ChargeOptions,
     Confirmation,
     ConfirmationKind,
     CreateOptions,
+    Decline,
     GatewayCapabilities,
     GatewayEvent,
     GatewayPayment,
     PaymentState,
     RefundRequest,
     RefundResult,
+    SavedMethod,
     WebhookRequest,
 )
 from pes_sdk.models.payments import Payment, PaymentMethod
@@ -55,6 +72,7 @@ from pes_sdk.money import amount as to_amount
 from pes_sdk_tbank.token import make_token, verify_token
 
 __all__ = [
+    "DECLINE_CODES",
     "INVALID_REFUND_CODES",
     "NOTIFICATION_ANSWER",
     "REFUSED_REFUND_CODES",
@@ -144,8 +162,47 @@ REFUSED_REFUND_CODES: tuple[str, ...] = (
 #: than is left.
 INVALID_REFUND_CODES: tuple[str, ...] = ("308", "309", "334")
 
+#: ``ErrorCode`` of a declined payment (a ``Charge`` answered ``Success: false`` with
+#: ``Status: REJECTED``, or a ``REJECTED`` notification) → why, in the terms autopay acts on.
+#: From the error table (developer.tbank.ru/eacq/intro/errors/error-codes, read through a
+#: public copy). Any other code of a decline is :attr:`Decline.OTHER` (e.g. 1004/1059/1063
+#: the issuer finds it suspicious, 1005 declined by the issuer, 99 try later).
+DECLINE_CODES: dict[str, Decline] = {
+    # not enough money, or a limit of the card: a later attempt may go through
+    "103": Decline.FUNDS,  # «Недостаточно средств на счете»
+    "116": Decline.FUNDS,  # «Недостаточно средств на карте»
+    "1051": Decline.FUNDS,  # «Недостаточно средств на карте»
+    "1013": Decline.FUNDS,  # the amount is over the card's limit
+    "1061": Decline.FUNDS,  # the client's limit of payments by the card
+    "1065": Decline.FUNDS,
+    "1075": Decline.FUNDS,  # the card's payments for the day are used up
+    # the saved card cannot be charged again: the client must link a card anew
+    "104": Decline.METHOD_GONE,  # «Ошибка выполнения рекуррента» (a RebillId not active)
+    "107": Decline.METHOD_GONE,  # «Неверно введен CardId» (no such bound card)
+    "252": Decline.METHOD_GONE,  # «Срок действия карты истек»
+    "1014": Decline.METHOD_GONE,  # «Карта недействительна»
+    "1015": Decline.METHOD_GONE,  # «Неверный номер карты»
+    "1033": Decline.METHOD_GONE,  # «Истек срок действия карты»
+    "1041": Decline.METHOD_GONE,  # «Карта утеряна»
+    "1054": Decline.METHOD_GONE,  # «Истек срок действия карты»
+    "1057": Decline.METHOD_GONE,  # the client barred such operations for the card
+    "1058": Decline.METHOD_GONE,
+}
+
+#: ``DATA.OperationInitiatorType`` (the API's table «Передача признака инициатора
+#: операции»): the parent payment saves the card at the client's own payment (CIT
+#: Credential-Captured, with ``Recurrent=Y``); an autopay charge is merchant-initiated with
+#: the saved card and no fixed schedule (MIT COF Recurring: the table names utility bills)
+INITIATOR_PARENT = "1"
+INITIATOR_RECURRING = "R"
+
 #: AgentType → ``AgentData.AgentSign``
 AGENT_SIGNS: dict[AgentType, str] = {AgentType.PAYMENT_AGENT: "paying_agent"}
+
+
+def _is_card_of(card: Mapping[str, Any], method: SavedMethod) -> bool:
+    """An active card of GetCardList holding the method's RebillId."""
+    return str(card.get("RebillId", "")) == method.method_id and card.get("Status") != "D"
 
 
 class TBankRefused(GatewayRefused):
@@ -208,6 +265,10 @@ class TBankGateway(PaymentGateway):
     :param refused_refund_codes: ``ErrorCode`` values of a refund the acquirer refused
         (→ :class:`TBankRefused`). A refund answered with any other code raises
         :class:`TBankUnclear` and stays pending.
+    :param decline_codes: ``ErrorCode`` → :class:`Decline` of a declined payment, on top of
+        :data:`DECLINE_CODES`; an unlisted code is :attr:`Decline.OTHER`.
+    :param unknown_customer_codes: ``ErrorCode`` values of ``GetCardList`` / ``RemoveCard``
+        meaning the ``CustomerKey`` holds nothing (503 «CustomerKey не найден»).
     """
 
     name = NAME
@@ -219,6 +280,9 @@ class TBankGateway(PaymentGateway):
         # a notification carries no signed time: no replay window applies (see the docs)
         webhook_timestamps=False,
         lookup_by_order=True,
+        # Recurrent=Y / RebillId / Charge; RemoveCard unbinds a card of a CustomerKey
+        recurring=True,
+        unbind=True,
     )
 
     def __init__(
@@ -239,6 +303,8 @@ class TBankGateway(PaymentGateway):
         amount_exceeded_codes: tuple[str, ...] = ("330",),
         invalid_refund_codes: tuple[str, ...] = INVALID_REFUND_CODES,
         refused_refund_codes: tuple[str, ...] = REFUSED_REFUND_CODES,
+        decline_codes: Mapping[str, Decline] | None = None,
+        unknown_customer_codes: tuple[str, ...] = ("503",),
     ) -> None:
         if not terminal_key or not password:
             raise ValueError("a T-Bank gateway needs a TerminalKey and its password")
@@ -258,6 +324,11 @@ class TBankGateway(PaymentGateway):
         self._exceeded = amount_exceeded_codes
         self._invalid_refund = invalid_refund_codes
         self._refused_refund = refused_refund_codes
+        self._declines = {**DECLINE_CODES, **(decline_codes or {})}
+        self._unknown_customer = unknown_customer_codes
+        # orders whose charge this gateway began (Init asked) and did not see answered: a
+        # NEW payment of theirs is a Charge still to make, not a payment to report
+        self._charging: set[uuid.UUID] = set()
         # PaymentId → {ExternalRequestId: kopecks}: the refunds this gateway made, for answers
         # that say PARTIAL_REFUNDED without the sums (GetState, notifications)
         self._refunds: dict[str, dict[str, int]] = {}
@@ -285,6 +356,12 @@ class TBankGateway(PaymentGateway):
             }
             if self.notification_url:
                 body["NotificationURL"] = self.notification_url
+            if options.save_method:
+                # the parent payment of autopay: the card is saved for this customer and the
+                # notifications tell its RebillId
+                body["Recurrent"] = "Y"
+                body["CustomerKey"] = options.customer_key
+                body["DATA"] = {"OperationInitiatorType": INITIATOR_PARENT}
             receipt = self._receipt(payment, options.receipt)
             if receipt is not None:
                 body["Receipt"] = receipt
@@ -304,10 +381,91 @@ class TBankGateway(PaymentGateway):
 
     def get_payment(self, gateway_payment_id: str) -> GatewayPayment:
         answer = self._call("GetState", {"PaymentId": gateway_payment_id}, lookup=True)
-        return self._snapshot(answer)
+        snapshot = self._snapshot(answer)
+        if snapshot.state is S.FAILED and snapshot.decline is None:
+            # GetState's ErrorCode is the request's; the decline's own is in CheckOrder
+            for entry in self._order_payments(snapshot.order_id):
+                if str(entry.get("PaymentId")) == snapshot.gateway_payment_id:
+                    return self._declined(snapshot, entry.get("ErrorCode"))
+        return snapshot
 
     def find_payment(self, order_id: uuid.UUID, idempotency_key: str) -> GatewayPayment | None:
+        if order_id in self._charging:
+            entries = self._order_payments(order_id)
+            if all(str(e.get("Status")) == "NEW" for e in entries):
+                # a charge whose Init or Charge went unanswered: nothing is charged yet, and
+                # charge_saved (asked again) charges that same PaymentId, once
+                return None
         return self._live_for_order(order_id, any_status=True)
+
+    def charge_saved(
+        self, payment: Payment, method: SavedMethod, options: ChargeOptions
+    ) -> GatewayPayment:
+        """``Init`` of the order, then ``Charge`` of its ``PaymentId`` with the RebillId.
+
+        ``CheckOrder`` first: a payment of the order past ``NEW`` is the charge made before
+        (answered as it stands: paid, declined or pending), a ``NEW`` one is an ``Init``
+        whose ``Charge`` was not made or not answered, charged now. T-Bank charges one
+        ``PaymentId`` once (a second ``Charge`` is refused for its status), so neither a
+        repeat nor a retry after a lost answer, a timeout or a crash between the two calls
+        takes the money twice.
+        """
+        if method.gateway != NAME:
+            raise GatewayRefused(f"a {method.gateway} method is not T-Bank's", gateway=NAME)
+        if not method.customer_key:
+            raise GatewayRefused("a T-Bank saved method names its CustomerKey", gateway=NAME)
+        order = payment.payment_id
+        with self._lock:
+            self._charging.add(order)
+        try:
+            payment_id = self._charge_target(payment, method, options)
+        except GatewayRefused:
+            self._charged(order)
+            raise
+        if isinstance(payment_id, GatewayPayment):
+            self._charged(order)
+            return payment_id
+        # a timeout or a lost answer raises here and leaves the order "charging": the
+        # processor's find_payment then answers None, and asks charge_saved again
+        answer = self._post("Charge", {"PaymentId": payment_id, "RebillId": method.method_id})
+        if not isinstance(answer, dict):
+            raise GatewayError("Charge: the answer is not a JSON object", gateway=NAME)
+        if answer.get("Success") is True and str(answer.get("ErrorCode", "0")) == "0":
+            self._charged(order)
+            return self._snapshot(answer, order_fallback=order)
+        if answer.get("Status") is not None and answer.get("PaymentId") is not None:
+            # declined by the issuer (or for the card): the payment is REJECTED, with the code
+            self._charged(order)
+            return self._snapshot(answer, order_fallback=order)
+        # the request itself refused (the payment's status, a blocked Charge, …): what is
+        # the payment now? charged by an earlier, unanswered Charge, or not at all
+        for entry in self._order_payments(order):
+            if str(entry.get("PaymentId")) == payment_id and str(entry.get("Status")) != "NEW":
+                self._charged(order)
+                return self.get_payment(payment_id)
+        self._charged(order)
+        raise self._refusal("Charge", answer)
+
+    def forget_method(self, method: SavedMethod) -> bool:
+        """``RemoveCard`` of the customer's card that has this RebillId (``GetCardList``
+        finds its ``CardId``); True when none is left active, a repeat included."""
+        if method.gateway != NAME or not method.customer_key:
+            return True  # T-Bank holds no such method
+        for _ in range(2):
+            active = [c for c in self._cards(method.customer_key) if _is_card_of(c, method)]
+            if not active:
+                return True
+            for card in active:
+                try:
+                    self._call(
+                        "RemoveCard",
+                        {"CustomerKey": method.customer_key, "CardId": str(card["CardId"])},
+                    )
+                except TBankRefused:
+                    continue  # removed meanwhile? the list read again decides
+        if any(_is_card_of(c, method) for c in self._cards(method.customer_key)):
+            raise GatewayError("RemoveCard left the card active", gateway=NAME)
+        return True
 
     def cancel_payment(self, gateway_payment_id: str, idempotency_key: str) -> GatewayPayment:
         try:
@@ -376,21 +534,132 @@ class TBankGateway(PaymentGateway):
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _call(self, method: str, params: dict[str, Any], *, lookup: bool = False) -> Any:
+    def _post(self, method: str, params: dict[str, Any]) -> Any:
+        """One signed call; the parsed answer as it is (an object, or GetCardList's array)."""
         body = {"TerminalKey": self._terminal_key, **params}
         body["Token"] = make_token(body, self._password)
-        answer = self._http.request("POST", f"/v2/{method}", json_body=body).json()
+        return self._http.request("POST", f"/v2/{method}", json_body=body).json()
+
+    def _call(self, method: str, params: dict[str, Any], *, lookup: bool = False) -> Any:
+        answer = self._post(method, params)
         if not isinstance(answer, dict):
             raise GatewayError(f"{method}: the answer is not a JSON object", gateway=NAME)
         if answer.get("Success") is True and str(answer.get("ErrorCode", "0")) == "0":
             return answer
+        error = self._refusal(method, answer)
+        if lookup and error.error_code in self._not_found:
+            raise UnknownPayment(error.message, gateway=NAME)
+        raise error
+
+    @staticmethod
+    def _refusal(method: str, answer: Mapping[str, Any]) -> TBankRefused:
         code = str(answer.get("ErrorCode", ""))
         text = (
             f"{method}: ErrorCode {code}: {answer.get('Message', '')} {answer.get('Details', '')}"
         )
-        if lookup and code in self._not_found:
-            raise UnknownPayment(text.strip(), gateway=NAME)
-        raise TBankRefused(text.strip(), error_code=code)
+        return TBankRefused(text.strip(), error_code=code)
+
+    def _order_payments(self, order_id: uuid.UUID) -> list[dict[str, Any]]:
+        """``CheckOrder``'s payments of the order (none: an empty list)."""
+        try:
+            answer = self._call("CheckOrder", {"OrderId": str(order_id)}, lookup=True)
+        except UnknownPayment:
+            return []
+        return [p for p in answer.get("Payments") or [] if isinstance(p, dict)]
+
+    def _charge_target(
+        self, payment: Payment, method: SavedMethod, options: ChargeOptions
+    ) -> str | GatewayPayment:
+        """The ``PaymentId`` to ``Charge`` for the order: a ``NEW`` one of an earlier
+        ``Init``, or a new ``Init``'s; or the order's payment past ``NEW`` (the charge was
+        made before: never another one)."""
+        for _ in range(2):
+            entries = self._order_payments(payment.payment_id)
+            for entry in entries:
+                if str(entry.get("Status")) != "NEW":
+                    return self.get_payment(str(entry["PaymentId"]))
+            # Charge names the RebillId alone: that the card is this customer's, and still
+            # bound, is checked here, before anything is asked of it
+            self._require_card(method)
+            if entries:
+                target = str(entries[-1]["PaymentId"])
+                told = entries[-1].get("Amount")  # optional in CheckOrder's answer
+                begun = self.get_payment(target).amount if told is None else from_kopecks(told)
+                if begun != payment.total:
+                    raise GatewayRefused(
+                        f"order {payment.payment_id} was begun at T-Bank with another amount",
+                        gateway=NAME,
+                    )
+                return target
+            try:
+                answer = self._call("Init", self._charge_init(payment, method, options))
+            except TBankRefused as exc:
+                if exc.error_code not in self._duplicate:
+                    raise
+                continue  # another process's Init came first: CheckOrder finds it
+            return str(answer["PaymentId"])
+        raise GatewayError(
+            f"order {payment.payment_id}: Init refused as a duplicate, CheckOrder finds none",
+            gateway=NAME,
+        )
+
+    def _charge_init(
+        self, payment: Payment, method: SavedMethod, options: ChargeOptions
+    ) -> dict[str, Any]:
+        """The charge's ``Init``: no client, no pages (no SuccessURL / FailURL); one-stage,
+        so that ``Charge`` ends ``CONFIRMED``; the receipt as for any payment."""
+        body: dict[str, Any] = {
+            "Amount": to_kopecks(payment.total),
+            "OrderId": str(payment.payment_id),
+            "Description": (options.description or "Автоплатёж за услуги ЖКХ")[:140],
+            "PayType": "O",
+            "CustomerKey": method.customer_key,
+            "DATA": {"OperationInitiatorType": INITIATOR_RECURRING},
+        }
+        if self.notification_url:
+            body["NotificationURL"] = self.notification_url
+        receipt = self._receipt(payment, options.receipt)
+        if receipt is not None:
+            body["Receipt"] = receipt
+        return body
+
+    def _require_card(self, method: SavedMethod) -> None:
+        """GatewayRefused unless the method's ``CustomerKey`` holds an active card with its
+        RebillId (``GetCardList``): a removed card, a RebillId never issued, or one of
+        another customer is charged by no ``Charge``."""
+        if not any(_is_card_of(c, method) for c in self._cards(method.customer_key)):
+            raise GatewayRefused(
+                "T-Bank holds no active card with this RebillId for the CustomerKey",
+                gateway=NAME,
+            )
+
+    def _charged(self, order: uuid.UUID) -> None:
+        with self._lock:
+            self._charging.discard(order)
+
+    def _cards(self, customer_key: str) -> list[dict[str, Any]]:
+        """``GetCardList`` of the customer: a bare array of cards (an object on error)."""
+        answer = self._post("GetCardList", {"CustomerKey": customer_key})
+        if isinstance(answer, dict) and isinstance(answer.get("Cards"), list):
+            answer = answer["Cards"]  # an object wrapping the list is read too
+        if isinstance(answer, list):
+            return [c for c in answer if isinstance(c, dict)]
+        if not isinstance(answer, dict):
+            raise GatewayError("GetCardList: the answer is not a list of cards", gateway=NAME)
+        if answer.get("Success") is True and str(answer.get("ErrorCode", "0")) == "0":
+            return []
+        error = self._refusal("GetCardList", answer)
+        if error.error_code in self._unknown_customer:
+            return []
+        raise error
+
+    def _declined(self, snapshot: GatewayPayment, code: Any) -> GatewayPayment:
+        text = "" if code is None else str(code)
+        if text in ("", "0"):
+            return snapshot
+        return attrs.evolve(
+            snapshot, decline=self._declines.get(text, Decline.OTHER), decline_code=text
+        )
 
     def _live_for_order(
         self, order_id: uuid.UUID, *, any_status: bool = False
@@ -411,6 +680,17 @@ class TBankGateway(PaymentGateway):
         if not payments:
             return None
         return self.get_payment(str(payments[-1]["PaymentId"]))
+
+    def _saved_method(self, data: Mapping[str, Any]) -> SavedMethod | None:
+        """The method a parent payment's notification tells: ``RebillId`` and the
+        ``CustomerKey``, titled by the masked ``Pan``'s last four digits (nothing more)."""
+        rebill, customer = data.get("RebillId"), data.get("CustomerKey")
+        if rebill is None or str(rebill) in ("", "0") or not customer:
+            return None
+        pan = str(data.get("Pan") or "")
+        tail = pan[-4:]
+        title = f"*{tail}" if len(tail) == 4 and tail.isdigit() else ""
+        return SavedMethod(NAME, str(rebill), str(customer), title)
 
     def _with_confirmation(
         self, state: GatewayPayment, method: PaymentMethod, url: Any
@@ -463,6 +743,10 @@ class TBankGateway(PaymentGateway):
                 # refund made elsewhere, or before a restart): read as paid. The processor's
                 # book never moves back for it, so it keeps the kit's own refunds.
                 state = S.SUCCEEDED
+        decline: Decline | None = None
+        code = str(data.get("ErrorCode", "0"))
+        if state is S.FAILED and code not in ("", "0"):
+            decline = self._declines.get(code, Decline.OTHER)
         return GatewayPayment(
             gateway=NAME,
             gateway_payment_id=payment_id,
@@ -470,6 +754,10 @@ class TBankGateway(PaymentGateway):
             state=state,
             amount=total,
             refunded=refunded,
+            # a declined payment saved nothing, whatever fields it carries
+            saved_method=None if state is S.FAILED else self._saved_method(data),
+            decline=decline,
+            decline_code=code if decline is not None else "",
         )
 
     def _cancelled(self, answer: Mapping[str, Any], payment_id: str) -> GatewayPayment:

@@ -1,7 +1,8 @@
 """Drives the simulated T-Bank side for the conformance suite's gateway family.
 
-It has the methods of :class:`pes_sdk_conformance.gateways.GatewayHarness` (structurally:
-this package does not depend on the suite). Notifications go over real HTTP to a small
+It has the methods of :class:`pes_sdk_conformance.gateways.GatewayHarness` and of
+:class:`pes_sdk_conformance.recurring.RecurringHarness` (structurally: this package does not
+depend on the suite). Notifications go over real HTTP to a small
 loopback receiver that records them and answers ``OK``, as a merchant must.
 """
 
@@ -15,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from pes_sdk.gateways.errors import IllegalTransition, WebhookRejected
-from pes_sdk.gateways.models import GatewayPayment, WebhookRequest
+from pes_sdk.gateways.models import Decline, GatewayPayment, SavedMethod, WebhookRequest
 from pes_sdk.gateways.processor import PaymentProcessor
 from pes_sdk.gateways.simulation import (
     AcquirerPosition,
@@ -24,7 +25,7 @@ from pes_sdk.gateways.simulation import (
     SimulatorHarness,
 )
 from pes_sdk_tbank.client import AGENT_SIGNS, NOTIFICATION_ANSWER, VAT_CODES, TBankGateway
-from pes_sdk_tbank.simulator import TBankSimulator, TBankSwitches
+from pes_sdk_tbank.simulator import ErrorCodes, TBankSimulator, TBankSwitches
 
 __all__ = ["NotificationReceiver", "TBankHarness", "notification_handler"]
 
@@ -122,13 +123,14 @@ class TBankHarness(SimulatorHarness[TBankSimulator, TBankGateway]):
 
     def lose_next_answer(self) -> bool:
         # the answer of the next call that does work (an Init, not the CheckOrder before it;
-        # a Cancel), not of a lookup
-        self.simulator.switches.only_method = "Init|Cancel"
+        # a Cancel; a Charge), not of a lookup
+        self.simulator.switches.only_method = "Init|Cancel|Charge"
         return super().lose_next_answer()
 
     def time_out_next_answer(self) -> bool:
-        # the Init itself times out (a create first asks CheckOrder, which answers at once)
-        self.simulator.switches.only_method = "Init"
+        # the Init itself times out (a create, or a charge, first asks CheckOrder, which
+        # answers at once); a Charge when it comes first
+        self.simulator.switches.only_method = "Init|Charge"
         return super().time_out_next_answer()
 
     def stall_next_answer(self, seconds: float) -> bool:
@@ -136,6 +138,32 @@ class TBankHarness(SimulatorHarness[TBankSimulator, TBankGateway]):
         self.simulator.switches.only_method = ""
         return super().stall_next_answer(seconds)
 
+    # -- the RecurringHarness methods ----------------------------------------------------
+
+    def charges_at_acquirer(self, method: SavedMethod) -> int:
+        return self.simulator.charges_with(method.method_id)
+
+    def decline_next_charge(self, decline: Decline) -> bool:
+        self.simulator.decline_next_charge(DECLINE_BY[decline])
+        return True
+
+    def revoke(self, method: SavedMethod) -> bool:
+        # the card expired: every later Charge is REJECTED with 1054
+        return self.simulator.revoke_card(method.method_id, ErrorCodes.CARD_EXPIRED)
+
+    def method_at_acquirer(self, method: SavedMethod) -> bool:
+        return self.simulator.card_active(method.method_id)
+
+    def taken_at_acquirer(self, method: SavedMethod) -> Decimal:
+        return Decimal(self.simulator.taken_with(method.method_id)) / 100
+
+
+#: how the simulated issuer declines a Charge for each reason (codes of the error table)
+DECLINE_BY: dict[Decline, str] = {
+    Decline.FUNDS: ErrorCodes.INSUFFICIENT_FUNDS,
+    Decline.METHOD_GONE: ErrorCodes.CARD_EXPIRED,
+    Decline.OTHER: ErrorCodes.ISSUER_DECLINED,
+}
 
 #: ``Tax`` and ``AgentSign`` back to what they stand for
 _VAT_NAMES = {code: vat for vat, code in VAT_CODES.items()}

@@ -12,8 +12,24 @@ inject (HTTP 5xx, lost answers, timeouts)::
     POST /v2/GetQr        PaymentId, DataType PAYLOAD | IMAGE → Data (СБП; opaque)
     POST /v2/Cancel       PaymentId, Amount (part), Receipt, ExternalRequestId → Status,
                           OriginalAmount, NewAmount
-    POST /v2/CheckOrder   OrderId → Payments[{PaymentId, Amount, Status, …}]
+    POST /v2/CheckOrder   OrderId → Payments[{PaymentId, Amount, Status, Success, ErrorCode}]
+    POST /v2/Charge       PaymentId (a NEW payment of an Init), RebillId → Status CONFIRMED
+                          (AUTHORIZED for PayType T) or, declined, ``Success: false``,
+                          ErrorCode, Status REJECTED
+    POST /v2/GetCardList  CustomerKey → a JSON **array** of cards [{CardId, Pan (masked),
+                          Status A | D, RebillId, CardType, ExpDate}]
+    POST /v2/RemoveCard   CustomerKey, CardId → Status D
     GET|POST /new/{id}    the payment form (pay / decline buttons; no card data)
+
+Saved cards (автоплатёж, "Рекуррентный платёж"): the parent payment's ``Init`` carries
+``Recurrent=Y`` and ``CustomerKey`` (and ``DATA.OperationInitiatorType`` ``1``, CIT
+Credential-Captured); once the client pays, the card is bound to the ``CustomerKey`` and
+the notifications from ``AUTHORIZED`` on carry ``RebillId``, ``CustomerKey``, ``CardId`` and
+the masked ``Pan``. A later charge is an ``Init`` of a new order (``DATA.OperationInitiatorType``
+``R``, merchant-initiated, no schedule) and a ``Charge`` of its ``PaymentId`` with the
+``RebillId``: one ``PaymentId`` is charged once, a second ``Charge`` of it is refused for the
+payment's status. ``OperationInitiatorType`` values that contradict ``Recurrent`` / a
+``Charge`` are refused with 1126, as the API describes.
 
 Notifications are POSTed to the payment's ``NotificationURL`` with the root scalars of the
 payment and a ``Token`` made by the same rule; T-Bank treats a notification as delivered only
@@ -70,6 +86,23 @@ class ErrorCodes:
     #: the refund refused: the shop's balance does not cover the cancel (the error table's
     #: 3002, «Недостаточный баланс счёта для отмены»)
     REFUND_REFUSED = "3002"
+    #: ``OperationInitiatorType`` that does not fit ``Recurrent`` or the ``RebillId`` of a
+    #: ``Charge`` (the API's «несопоставимые значения rebillId или Recurrent»)
+    INITIATOR_MISMATCH = "1126"
+    #: a ``CustomerKey`` the terminal does not know (the error table's 503, «CustomerKey не
+    #: найден»), for GetCardList / RemoveCard
+    CUSTOMER_NOT_FOUND = "503"
+    #: a ``CardId`` not bound to the customer (the error table's 107, «Неверно введен CardId»)
+    CARD_NOT_FOUND = "107"
+    #: *simulator choice*: a ``Charge`` with a ``RebillId`` the terminal never issued or whose
+    #: card was removed: the payment is REJECTED with the error table's 104, «Ошибка
+    #: выполнения рекуррента»
+    REBILL_INACTIVE = "104"
+    #: the issuer's declines a ``Charge`` may end in (the error table): not enough money,
+    #: the card expired, the issuer declined without a reason
+    INSUFFICIENT_FUNDS = "1051"
+    CARD_EXPIRED = "1054"
+    ISSUER_DECLINED = "1005"
 
 
 #: ``AgentData.AgentSign`` values (tag 1222 by name; платёжный агент is ``paying_agent``)
@@ -137,6 +170,21 @@ class TBankReport:
 
 
 @attrs.define
+class _Card:
+    """A card bound to a CustomerKey (no card data: a masked PAN only)."""
+
+    card_id: int
+    customer_key: str
+    pan: str  # masked, as T-Bank shows it: 430000******0777
+    exp_date: str  # MMYY
+    rebill_id: str | None = None
+    status: str = "A"  # A active, D removed
+    #: the issuer's ErrorCode for every Charge of it (the card expired, the client barred
+    #: such operations): set by :meth:`TBankSimulator.revoke_card`
+    revoked_code: str | None = None
+
+
+@attrs.define
 class _Payment:
     id: int
     order_id: str
@@ -148,6 +196,19 @@ class _Payment:
     new_amount: int | None = None  # after refunds
     receipt: dict[str, Any] | None = None
     description: str = ""
+    pay_type: str = "O"
+    #: ``CustomerKey`` of the Init (the card gets bound to it once paid)
+    customer_key: str | None = None
+    #: ``Recurrent=Y``: a parent payment, whose card gets a RebillId
+    recurrent: bool = False
+    #: ``DATA.OperationInitiatorType`` of the Init, if sent
+    initiator: str | None = None
+    #: the card the client paid with (bound cards: CustomerKey given)
+    card: _Card | None = None
+    #: the RebillId a Charge took the money with
+    charged_with: str | None = None
+    #: the decline's ErrorCode (REJECTED), as notifications and CheckOrder tell it
+    error_code: str = "0"
 
     @property
     def refunded(self) -> int:
@@ -194,6 +255,11 @@ class TBankSimulator(LoopbackSimulator[TBankSwitches, tuple[str, bytes]]):
         self._by_order: dict[str, list[int]] = {}
         self._cancels: dict[str, tuple[str, dict[str, Any]]] = {}  # ExternalRequestId
         self._next_id = 3_000_000_000 + self._rng.randrange(1_000_000)
+        self._cards: dict[str, list[_Card]] = {}  # CustomerKey → its bound cards
+        self._next_card = 70_000_000 + self._rng.randrange(1_000_000)
+        self._next_rebill = 1_700_000_000 + self._rng.randrange(1_000_000)
+        # ErrorCodes the issuer declines the next Charges with (decline_next_charge)
+        self._charge_declines: list[str] = []
         #: every request body seen, parsed (for protocol tests); tokens included
         self.requests: list[tuple[str, dict[str, Any]]] = []
 
@@ -209,13 +275,90 @@ class TBankSimulator(LoopbackSimulator[TBankSwitches, tuple[str, bytes]]):
         return payment
 
     def approve(self, payment_id: int | str) -> None:
-        """The client paid (one-stage): AUTHORIZED, then CONFIRMED, each notified."""
+        """The client paid (one-stage): AUTHORIZED, then CONFIRMED, each notified.
+
+        A payment whose Init named a ``CustomerKey`` binds the client's card to it; a
+        parent payment (``Recurrent=Y``) gives the card a ``RebillId``, told in the
+        notifications from AUTHORIZED on.
+        """
         with self._lock:
             payment = self._get(payment_id)
             self._require(payment, _UNPAID)
+            if payment.customer_key is not None:
+                payment.card = self._bind_card(payment.customer_key, payment.recurrent)
             for status in ("AUTHORIZED", "CONFIRMED"):
                 payment.status = status
                 self._notify(payment, success=True)
+
+    def _bind_card(self, customer_key: str, recurrent: bool) -> _Card:
+        self._next_card += 1 + self._rng.randrange(5)
+        rebill = None
+        if recurrent:
+            self._next_rebill += 1 + self._rng.randrange(5)
+            rebill = str(self._next_rebill)
+        card = _Card(
+            card_id=self._next_card,
+            customer_key=customer_key,
+            pan=f"430000******{self._rng.randrange(10_000):04d}",
+            exp_date="1230",
+            rebill_id=rebill,
+        )
+        self._cards.setdefault(customer_key, []).append(card)
+        return card
+
+    def _card_by_rebill(self, rebill_id: Any) -> _Card | None:
+        wanted = str(rebill_id)
+        for cards in self._cards.values():
+            for card in cards:
+                if card.rebill_id == wanted:
+                    return card
+        return None
+
+    # -- saved cards, driven by the tests ------------------------------------------------
+
+    def card_active(self, rebill_id: str) -> bool:
+        """Whether a card with this RebillId is bound (status A) and chargeable."""
+        with self._lock:
+            card = self._card_by_rebill(rebill_id)
+            return card is not None and card.status == "A" and card.revoked_code is None
+
+    def revoke_card(self, rebill_id: str, error_code: str = ErrorCodes.CARD_EXPIRED) -> bool:
+        """The card can no more be charged (it expired, the client barred such operations at
+        the issuer): every later Charge is REJECTED with ``error_code``. False: no such card."""
+        with self._lock:
+            card = self._card_by_rebill(rebill_id)
+            if card is None:
+                return False
+            card.revoked_code = error_code
+            return True
+
+    def decline_next_charge(self, error_code: str = ErrorCodes.INSUFFICIENT_FUNDS) -> None:
+        """The issuer declines the next Charge (of any card) with ``error_code``."""
+        with self._lock:
+            self._charge_declines.append(error_code)
+
+    def charges_with(self, rebill_id: str) -> int:
+        """How many payments a Charge with this RebillId paid (declined ones not counted)."""
+        with self._lock:
+            return sum(
+                1
+                for p in self._payments.values()
+                if p.charged_with == str(rebill_id) and p.status in (*_PAID, "REFUNDED")
+            )
+
+    def taken_with(self, rebill_id: str) -> int:
+        """Kopecks the Charges with this RebillId took (declined ones not)."""
+        with self._lock:
+            return sum(
+                p.amount
+                for p in self._payments.values()
+                if p.charged_with == str(rebill_id) and p.status in (*_PAID, "REFUNDED")
+            )
+
+    def cards_of(self, customer_key: str) -> list[dict[str, Any]]:
+        """The customer's cards as GetCardList answers them (removed ones included)."""
+        with self._lock:
+            return [_card_answer(c) for c in self._cards.get(customer_key, ())]
 
     def decline(self, payment_id: int | str) -> None:
         """The issuer declined: REJECTED, notified with ``Success: false``."""
@@ -223,7 +366,8 @@ class TBankSimulator(LoopbackSimulator[TBankSwitches, tuple[str, bytes]]):
             payment = self._get(payment_id)
             self._require(payment, _UNPAID)
             payment.status = "REJECTED"
-            self._notify(payment, success=False, error_code="1051")
+            payment.error_code = ErrorCodes.INSUFFICIENT_FUNDS
+            self._notify(payment, success=False, error_code=payment.error_code)
 
     def expire(self, payment_id: int | str) -> None:
         """The payment's lifetime ran out before the client paid: DEADLINE_EXPIRED."""
@@ -308,7 +452,7 @@ class TBankSimulator(LoopbackSimulator[TBankSwitches, tuple[str, bytes]]):
             "TerminalKey": self.terminal_key,
         }
 
-    def _call(self, method: str, data: dict[str, Any]) -> dict[str, Any]:
+    def _call(self, method: str, data: dict[str, Any]) -> Any:
         if data.get("TerminalKey") != self.terminal_key or not verify_token(data, self.password):
             return self._error(
                 ErrorCodes.BAD_TOKEN,
@@ -321,6 +465,9 @@ class TBankSimulator(LoopbackSimulator[TBankSwitches, tuple[str, bytes]]):
             "GetQr": self._get_qr,
             "Cancel": self._cancel,
             "CheckOrder": self._check_order,
+            "Charge": self._charge,
+            "GetCardList": self._get_card_list,
+            "RemoveCard": self._remove_card,
         }
         handler = handlers.get(method)
         try:
@@ -330,6 +477,8 @@ class TBankSimulator(LoopbackSimulator[TBankSwitches, tuple[str, bytes]]):
                 result = handler(data)
         except _Refused as exc:
             return self._error(exc.code, exc.message, exc.details)
+        if isinstance(result, _Raw):
+            return result.answer
         return {
             "Success": True,
             "ErrorCode": ErrorCodes.OK,
@@ -347,6 +496,34 @@ class TBankSimulator(LoopbackSimulator[TBankSwitches, tuple[str, bytes]]):
         receipt = data.get("Receipt")
         if receipt is not None:
             _check_receipt(receipt, amount)
+        customer_key = data.get("CustomerKey")
+        if customer_key is not None and (
+            not isinstance(customer_key, str) or not 0 < len(customer_key) <= 36
+        ):
+            raise _Refused(ErrorCodes.INVALID, "Неверные параметры", "CustomerKey: 1..36")
+        recurrent = data.get("Recurrent") == "Y"
+        if recurrent and customer_key is None:
+            raise _Refused(
+                ErrorCodes.INVALID, "Неверные параметры", "CustomerKey: required with Recurrent"
+            )
+        extra = data.get("DATA")
+        if extra is not None and not isinstance(extra, Mapping):
+            raise _Refused(ErrorCodes.INVALID, "Неверные параметры", "DATA: an object")
+        initiator = None if extra is None else extra.get("OperationInitiatorType")
+        if initiator is not None:
+            initiator = str(initiator)
+            if initiator not in _INITIATORS:
+                raise _Refused(
+                    ErrorCodes.INVALID, "Неверные параметры", "DATA.OperationInitiatorType"
+                )
+            # the table of "Передача признака инициатора операции": only 1 (CIT
+            # Credential-Captured) saves a card, so only 1 goes with Recurrent=Y
+            if recurrent != (initiator == "1"):
+                raise _Refused(
+                    ErrorCodes.INITIATOR_MISMATCH,
+                    "Несопоставимые значения rebillId или Recurrent с OperationInitiatorType",
+                    f"Recurrent={data.get('Recurrent')} OperationInitiatorType={initiator}",
+                )
         if self.switches.unique_order_ids and self._by_order.get(order_id):
             raise _Refused(ErrorCodes.DUPLICATE_ORDER, "Повторный OrderId", order_id)
         self._next_id += 1 + self._rng.randrange(7)
@@ -359,6 +536,10 @@ class TBankSimulator(LoopbackSimulator[TBankSwitches, tuple[str, bytes]]):
             qr_token=secrets.token_hex(16).upper(),
             receipt=receipt,
             description=str(data.get("Description") or ""),
+            pay_type="T" if data.get("PayType") == "T" else "O",
+            customer_key=customer_key,
+            recurrent=recurrent,
+            initiator=initiator,
         )
         self._payments[payment.id] = payment
         self._by_order.setdefault(order_id, []).append(payment.id)
@@ -474,11 +655,84 @@ class TBankSimulator(LoopbackSimulator[TBankSwitches, tuple[str, bytes]]):
                 "Amount": p.amount,
                 "Status": p.status,
                 "Success": p.status not in ("REJECTED",),
-                "ErrorCode": "0",
+                # a declined payment's own code (the issuer's), as the notification told it
+                "ErrorCode": p.error_code,
             }
             for p in (self._payments[i] for i in ids)
         ]
         return {"OrderId": order_id, "Payments": payments}
+
+    # -- saved cards ---------------------------------------------------------------------
+
+    def _charge(self, data: dict[str, Any]) -> Any:
+        payment = self._get(data.get("PaymentId"))
+        rebill = data.get("RebillId")
+        if rebill is None or str(rebill) == "":
+            raise _Refused(ErrorCodes.INVALID, "Неверные параметры", "RebillId: required")
+        if payment.initiator in ("0", "1"):
+            # 0 and 1 are the client's own payments: a Charge (a RebillId) contradicts them
+            raise _Refused(
+                ErrorCodes.INITIATOR_MISMATCH,
+                "Несопоставимые значения rebillId или Recurrent с OperationInitiatorType",
+                f"OperationInitiatorType={payment.initiator}",
+            )
+        if payment.recurrent:
+            raise _Refused(ErrorCodes.INVALID, "Неверные параметры", "a parent payment")
+        # one PaymentId is charged once: a repeat finds it past NEW
+        self._require(payment, ("NEW",))
+        card = self._card_by_rebill(rebill)
+        if card is None or card.status != "A":
+            code = ErrorCodes.REBILL_INACTIVE
+        elif card.revoked_code is not None:
+            code = card.revoked_code
+        elif self._charge_declines:
+            code = self._charge_declines.pop(0)
+        else:
+            code = ErrorCodes.OK
+        if card is not None:
+            payment.card = card
+        if code != ErrorCodes.OK:
+            payment.status = "REJECTED"
+            payment.error_code = code
+            self._notify(payment, success=False, error_code=code)
+            answer = self._error(code, "Платеж отклонен", "")
+            answer.update(_charge_answer(payment))
+            return _Raw(answer)
+        payment.charged_with = str(rebill)
+        payment.status = "AUTHORIZED"
+        self._notify(payment, success=True)
+        if payment.pay_type == "O":
+            payment.status = "CONFIRMED"
+            self._notify(payment, success=True)
+        return _charge_answer(payment)
+
+    def _customer(self, data: dict[str, Any]) -> tuple[str, list[_Card]]:
+        key = data.get("CustomerKey")
+        if not isinstance(key, str) or not key:
+            raise _Refused(ErrorCodes.INVALID, "Неверные параметры", "CustomerKey: required")
+        cards = self._cards.get(key)
+        if cards is None:
+            raise _Refused(ErrorCodes.CUSTOMER_NOT_FOUND, "CustomerKey не найден", key)
+        return key, cards
+
+    def _get_card_list(self, data: dict[str, Any]) -> Any:
+        _, cards = self._customer(data)
+        # the documented answer is a bare JSON array, not the usual object
+        return _Raw([_card_answer(c) for c in cards])
+
+    def _remove_card(self, data: dict[str, Any]) -> dict[str, Any]:
+        key, cards = self._customer(data)
+        wanted = str(data.get("CardId", ""))
+        card = next((c for c in cards if str(c.card_id) == wanted), None)
+        if card is None:
+            raise _Refused(
+                ErrorCodes.CARD_NOT_FOUND,
+                "Неверно введен CardId. Проверьте, что такая карта была ранее привязана",
+                wanted,
+            )
+        # *simulator choice*: removing a removed card answers the same (status D)
+        card.status = "D"
+        return {"CustomerKey": key, "CardId": str(card.card_id), "Status": "D", "CardType": 0}
 
     # -- the payment form ----------------------------------------------------------------
 
@@ -521,11 +775,27 @@ class TBankSimulator(LoopbackSimulator[TBankSwitches, tuple[str, bytes]]):
             "PaymentId": payment.id,  # a number in notifications, a string in answers
             "ErrorCode": error_code,
             "Amount": payment.amount,
-            # masked card data, as the real notification carries (the adapter drops them)
+            # masked card data, as the real notification carries (numbers, not strings,
+            # for PaymentId, CardId and RebillId)
             "CardId": 900000001,
             "Pan": "430000******0777",
             "ExpDate": "1230",
         }
+        card = payment.card
+        if card is not None:
+            body["CardId"] = card.card_id
+            body["Pan"] = card.pan
+            body["ExpDate"] = card.exp_date
+        if payment.customer_key is not None:
+            body["CustomerKey"] = payment.customer_key
+        if (
+            payment.recurrent
+            and card is not None
+            and card.rebill_id is not None
+            and payment.status not in ("NEW", "FORM_SHOWED", "REJECTED")
+        ):
+            # the parent payment's notifications from AUTHORIZED on tell the RebillId
+            body["RebillId"] = int(card.rebill_id)
         if payment.new_amount is not None and self.switches.refund_sums_in_state:
             body["OriginalAmount"] = payment.amount
             body["NewAmount"] = payment.new_amount
@@ -546,6 +816,41 @@ class TBankSimulator(LoopbackSimulator[TBankSwitches, tuple[str, bytes]]):
         if 400 <= answer.status < 500:
             return "refused"  # the merchant refused it: its final word
         return "retry"  # 200 without "OK": T-Bank sends it again
+
+
+#: ``DATA.OperationInitiatorType`` values: 0 CIT without saving, 1 CIT saving the card
+#: (with Recurrent=Y), 2 CIT with a saved card, R merchant-initiated without a schedule
+#: (utilities), I merchant-initiated by a schedule (instalments)
+_INITIATORS = frozenset({"0", "1", "2", "R", "I"})
+
+
+class _Raw:
+    """A handler's whole answer, sent as it is (a bare array, a declined Charge)."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+
+
+def _charge_answer(payment: _Payment) -> dict[str, Any]:
+    return {
+        "Status": payment.status,
+        "PaymentId": str(payment.id),
+        "OrderId": payment.order_id,
+        "Amount": payment.amount,
+    }
+
+
+def _card_answer(card: _Card) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "CardId": str(card.card_id),
+        "Pan": card.pan,
+        "Status": card.status,
+        "CardType": 0,
+        "ExpDate": card.exp_date,
+    }
+    if card.rebill_id is not None:
+        answer["RebillId"] = card.rebill_id
+    return answer
 
 
 #: what the simulator takes as ``Receipt.Email`` (at most 64 characters) and ``Receipt.Phone``
