@@ -9,6 +9,7 @@ from pes_sdk.cli.bank import reconcile, settle
 from pes_sdk.cli.common import LANG_OPTION, host_of
 from pes_sdk.cli.demo import demo
 from pes_sdk.cli.listing import formats, plugins
+from pes_sdk.cli.qr import qr
 from pes_sdk.cli.registry import convert, validate
 
 __all__ = ["PesGroup", "cli", "main"]
@@ -64,6 +65,7 @@ cli.add_command(convert)
 cli.add_command(demo)
 cli.add_command(settle)
 cli.add_command(reconcile)
+cli.add_command(qr)
 
 
 def main() -> None:
