@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from pes_sdk.identifiers import (
@@ -207,8 +207,21 @@ def test_bank_account_key_property(raw: str, bik: str, pos: int, delta: int) -> 
     assert check_bank_account(account, bik) == account
     # Any one digit changed breaks the key: the weights 7, 1, 3 are all prime to 10.
     changed = account[:pos] + str((int(account[pos]) + delta) % 10) + account[pos + 1 :]
+    # (a treasury account at a Treasury body has no key: the next test)
+    assume(not (changed.startswith("03") and bik.startswith("01")))
     with pytest.raises(ValueError, match="control key"):
         check_bank_account(changed, bik)
+
+
+def test_a_treasury_account_at_a_treasury_body_is_checked_for_its_form_only() -> None:
+    # the ЕНП's treasury account at the Treasury's БИК, as every tax bill prints it: no
+    # control key by the Bank of Russia's rule agrees with it, and none applies
+    assert check_bank_account("03100643000000018500", "017003983") == "03100643000000018500"
+    with pytest.raises(ValueError, match="20 digits"):
+        check_bank_account("0310064300000001850", "017003983")
+    # a 03… account at a bank (not a Treasury body) still has its key checked
+    with pytest.raises(ValueError, match="control key"):
+        check_bank_account("03100643000000018500", "044525225")
 
 
 # -- ЕЛС, GUID, personal account -------------------------------------------------------

@@ -85,10 +85,15 @@ def check_bank_account(account: str, bik: str) -> str:
 
     The key covers the last three digits of the БИК and the 20 digits of the account; for an
     account kept at a Bank of Russia division (БИК ending in 000–002) it covers ``0`` and the
-    5th–6th digits of the БИК instead.
+    5th–6th digits of the БИК instead. A treasury account (казначейский счёт, ``03…``) at a
+    Treasury body (ТОФК, БИК ``01…``) is numbered by the Treasury, not by that key: budget
+    and municipal bills pay into such accounts (the ЕНП's ``03100643000000018500``), so only
+    its form is checked.
     """
     _twenty_digits(account, tr("a bank account (р/с)"))
     check_bik(bik)
+    if account.startswith("03") and bik.startswith("01"):
+        return account
     prefix = "0" + bik[4:6] if bik[6:] in ("000", "001", "002") else bik[6:]
     if not _key_ok(prefix, account):
         raise ValueError(
