@@ -544,7 +544,7 @@ _PARTNER_EXTRA = (
     "promotions",
     "notifications",
 )
-_RECEIPTS_KEYS = ("enabled", "fee_vat")
+_RECEIPTS_KEYS = ("enabled", "fee_vat", "register", "settings", "secrets_env")
 #: Setting names that hold secrets: their values belong in the environment, not the file.
 _SECRET_KEY = re.compile(r"password|secret|token|(^|_)key$", re.I)
 
@@ -834,13 +834,50 @@ class _Loader:
         # The fee's rate is the service's own tax position: a default could be wrong, so a
         # runner that sends receipts says it.
         fee_vat = self.r.get(table, "fee_vat", "receipts", _vat, required=bool(enabled))
+        register = self.receipts_register(table)
+        adapter = self.adapter(table, "receipts")
         if (
             enabled is None
             or (enabled and fee_vat is None)
             or ("fee_vat" in table and fee_vat is None)
+            or ("register" in table and register is None)
+            or adapter is None
         ):
             return None
-        return ReceiptsConfig(enabled, fee_vat or ReceiptVat.NONE)
+        if register is not None and not enabled:
+            self.r.note("receipts.register", tr("needs receipts.enabled = true"))
+            return None
+        if register is not None:
+            self.check_register(register, adapter)
+        return ReceiptsConfig(enabled, fee_vat or ReceiptVat.NONE, register, adapter)
+
+    def receipts_register(self, table: Mapping[str, Any]) -> str | None:
+        """``receipts.register``: an installed cloud register's name, or None."""
+        known = self.host.fiscal_registers()
+
+        def name(value: Any) -> str:
+            text = _text(value)
+            if text not in known:
+                raise ValueError(
+                    tr(
+                        "no fiscal register named {name!r} (installed: {installed})",
+                        name=text,
+                        installed=_list(known),
+                    )
+                )
+            return text
+
+        return self.r.get(table, "register", "receipts", name)
+
+    def check_register(self, register: str, adapter: AdapterSettings) -> None:
+        """Build the register once, as the runner will (it touches no network), so that a
+        missing or wrong setting is named now, at ``receipts.settings``."""
+        try:
+            built = self.host.fiscal_registers()[register].create(adapter.merged())
+        except ConfigError as exc:
+            self.r.note("receipts.settings", str(exc))
+            return
+        built.close()
 
     # -- [cabinet]
 

@@ -344,11 +344,19 @@ class ReceiptsConfig:
     per paid service, naming the partner (name, ИНН, its ``receipt_phone`` and
     ``receipt_vat``), and the client's fee at ``fee_vat``; the client's e-mail, when given, is
     where the receipt is sent (tag 1008). See ``docs/runner-config.md``.
+
+    ``register`` names the cloud register (облачная касса, a ``pes_fiscal_registers``
+    plugin: ``atol``) that registers the receipt of a paid payment when the gateway does
+    not fiscalise (its ``capabilities.receipts`` is false), with its ``adapter`` settings
+    (``settings`` and ``secrets_env``, as ``[gateway]``); None: no register. See
+    ``docs/receipts.md``.
     """
 
     enabled: bool = False
     #: the VAT rate of the client's fee: the service's own (агентское вознаграждение)
     fee_vat: ReceiptVat = ReceiptVat.NONE
+    register: str | None = None
+    adapter: AdapterSettings = attrs.field(factory=AdapterSettings)
 
 
 #: The sandbox notification channel's file (under the data folder) when nothing is set.

@@ -63,6 +63,7 @@ from pes_sdk_runner.store.errors import (
     StoreUnavailable,
 )
 from pes_sdk_runner.store.notify import NotificationsSql
+from pes_sdk_runner.store.receipts import FiscalReceiptsSql
 
 __all__ = ["SqlStore", "booking_time", "from_kopecks", "to_kopecks"]
 
@@ -184,7 +185,7 @@ def _unavailable(exc: BaseException, *, committing: bool = False) -> StoreUnavai
     )
 
 
-class SqlStore(NotificationsSql, CampaignsSql, AutopaySql):
+class SqlStore(NotificationsSql, CampaignsSql, AutopaySql, FiscalReceiptsSql):
     """The :class:`~pes_sdk_runner.store.base.Store` on a SQL database through a dialect.
 
     One connection per store, guarded by a lock: the processor's webhook and polling
