@@ -64,6 +64,7 @@ __all__ = [
     "attempt_of",
     "charge_id_of",
     "customer_key_of",
+    "forget_if_unused",
     "render_consent_text",
     "request_consent",
 ]
@@ -150,6 +151,31 @@ def request_consent(
     )
     store.request_autopay(request)
     return request
+
+
+def forget_if_unused(store: SqlStore, gateway: PaymentGateway | None, consent: Consent) -> bool:
+    """Ask the acquirer to forget a cancelled consent's card, where its protocol can and no
+    consent in force still uses the card. A courtesy after the fact: the consent is ended
+    whatever the acquirer answers (a failure is logged, never raised). True: forgotten."""
+    method = consent.method
+    if (
+        gateway is None
+        or not gateway.capabilities.unbind
+        or gateway.name != method.gateway
+        or any(
+            c.method.method_id == method.method_id
+            for c in store.consents_of(consent.client_id)
+            if c.active
+        )
+    ):
+        return False
+    try:
+        return gateway.forget_method(method)
+    except GatewayError as exc:
+        event(
+            log, "autopay.unbind-failed", consent=str(consent.consent_id), error=type(exc).__name__
+        )
+        return False
 
 
 class Next(enum.StrEnum):
@@ -267,23 +293,7 @@ class Autopay:
         The unbinding is a courtesy after the fact: the consent is ended whatever the
         acquirer answers (a failure is logged, never raised)."""
         consent, stopped = self.store.cancel_consent(consent_id, now)
-        method = consent.method
-        if (
-            gateway is not None
-            and gateway.capabilities.unbind
-            and gateway.name == method.gateway
-            and not any(
-                c.method.method_id == method.method_id
-                for c in self.store.consents_of(consent.client_id)
-                if c.active
-            )
-        ):
-            try:
-                gateway.forget_method(method)
-            except GatewayError as exc:
-                event(
-                    log, "autopay.unbind-failed", consent=str(consent_id), error=type(exc).__name__
-                )
+        forget_if_unused(self.store, gateway, consent)
         event(log, "autopay.cancelled", consent=str(consent_id), stopped=len(stopped))
         return consent, stopped
 

@@ -24,7 +24,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
@@ -41,6 +41,7 @@ from pes_sdk.money import amount as to_amount
 from pes_sdk.plugins.manager import PluginHost
 from pes_sdk_runner.config.models import RunnerConfig
 from pes_sdk_runner.logs import event, mask_account
+from pes_sdk_runner.store.autopay import Charge, ChargeState, Consent, ConsentRule
 from pes_sdk_runner.store.base import (
     Acceptance,
     DecreaseReason,
@@ -50,6 +51,9 @@ from pes_sdk_runner.store.base import (
 )
 from pes_sdk_runner.store.errors import ReadingRefused
 
+if TYPE_CHECKING:
+    from pes_sdk_runner.store.sql import SqlStore
+
 __all__ = [
     "MAX_PHOTO_BYTES",
     "MAX_READING_AGE_DAYS",
@@ -57,6 +61,8 @@ __all__ = [
     "AcquirerFailed",
     "AcquirerUnavailable",
     "AmountTooLarge",
+    "AutopayCancelled",
+    "AutopayTerms",
     "BasketLine",
     "BasketView",
     "ClientUseCases",
@@ -193,6 +199,29 @@ class BasketView:
             and (not service or a.service in ("", service))
             for a in self.acceptances
         )
+
+
+@attrs.frozen
+class AutopayTerms:
+    """What a client asks for when paying with "Подключить автоплатёж" ticked: autopay of
+    account ``account`` of partner ``partner_inn`` (blank: the basket's one account), by
+    ``rule`` (``day`` 1..28 with ``day_of_month``), at most ``limit`` a month."""
+
+    rule: ConsentRule
+    limit: Decimal
+    day: int | None = None
+    partner_inn: str = ""
+    account: str = ""
+
+
+@attrs.frozen
+class AutopayCancelled:
+    """A cancellation's outcome (:meth:`ClientUseCases.cancel_autopay`)."""
+
+    consent: Consent  #: the version in force after it (cancelled)
+    stopped: tuple[Charge, ...]  #: charges noticed but not started: none will be made
+    #: charges already with the acquirer when it came: each ends as the acquirer says
+    in_progress: tuple[Charge, ...]
 
 
 def order_id_of(owner: str, key: str) -> uuid.UUID:
@@ -501,6 +530,7 @@ class ClientUseCases:
         method: PaymentMethod = PaymentMethod.CARD,
         description: str = "",
         receipt_email: str | None = None,
+        autopay: AutopayTerms | None = None,
     ) -> PaymentEntry:
         """Book the basket (priced by :meth:`price`) as the payment of ``owner`` under
         idempotency ``key`` and start it at the acquirer; its entry tells where to send
@@ -518,11 +548,21 @@ class ClientUseCases:
         e-mail address. Blank is none. With ``[receipts] enabled`` the payment starts with
         its 54-ФЗ receipt (:meth:`receipt_for`); without an address the receipt names no
         contact of the client's and the gateway decides (its own mailbox, or no receipt: see
-        ``docs/gateways.md``). The address is neither stored nor logged: it goes to the
-        acquirer only, with the request that creates the payment there."""
+        ``docs/gateways.md``). The address is never logged: it goes to the acquirer with
+        the request that creates the payment there; when the runner registers receipts
+        itself (:meth:`keep_receipt_contact`), it is kept until the receipt's e-mail.
+
+        ``autopay``: the client agrees to autopay (автоплатёж) by paying. Its request is
+        kept for the order before the acquirer is called, and the payment asks the
+        acquirer to save the card (:func:`~pes_sdk_runner.autopay.customer_key_of`); the
+        consent comes into force when the payment is recorded paid with the saved method.
+        Refused (field ``autopay…``) when the gateway cannot save methods, autopay is off,
+        the terms are bad or name an account the basket does not pay."""
         order_id = order_id_of(owner, key)
         receipt_email = self.check_receipt_email(receipt_email)
         priced = self.price(client, lines)
+        if autopay is not None:
+            autopay = self.check_autopay(autopay, priced)
         # The lock only spares this process's threads a race; across processes on one
         # store the book decides: the first to book the order id wins, and every other
         # request with the key (here or in another process) reads its entry and answers
@@ -547,9 +587,18 @@ class ClientUseCases:
                     "this Idempotency-Key was used for another basket", "Idempotency-Key"
                 )
             receipt = self.receipt_for(payment, receipt_email)
+            if receipt_email:
+                self.keep_receipt_contact(order_id, receipt_email)
+            customer_key = None
+            if autopay is not None:
+                customer_key = self._request_autopay(client, order_id, autopay)
             try:
                 entry = self.processor.start(
-                    payment, return_url=return_url, description=description, receipt=receipt
+                    payment,
+                    return_url=return_url,
+                    description=description,
+                    receipt=receipt,
+                    customer_key=customer_key,
                 )
             except (gateway_errors.GatewayTimeout, gateway_errors.GatewayUnavailable) as exc:
                 raise AcquirerUnavailable(f"{exc.message}; retry with the same key") from None
@@ -571,6 +620,157 @@ class ClientUseCases:
                 accounts=[mask_account(ln.account) for ln in priced],
             )
         return entry
+
+    # -- autopay (автоплатёж) ---------------------------------------------------------------------
+
+    @property
+    def autopay_available(self) -> bool:
+        """Whether a client may connect autopay here: it is on (``[autopay] enabled``), the
+        store keeps consents, and the gateway saves methods (``capabilities.recurring``)."""
+        from pes_sdk_runner.store.sql import SqlStore
+
+        return (
+            self.config.autopay.enabled
+            and isinstance(self.store, SqlStore)
+            and bool(self.processor.gateway.capabilities.recurring)
+        )
+
+    def _autopay_store(self) -> SqlStore:
+        from pes_sdk_runner.store.sql import SqlStore
+
+        if not isinstance(self.store, SqlStore):
+            raise Refused("autopay-unavailable", "this store keeps no autopay", "autopay")
+        return self.store
+
+    def check_autopay(
+        self, terms: AutopayTerms, lines: Sequence[PaymentLine | BasketLine]
+    ) -> AutopayTerms:
+        """The terms as :meth:`pay` takes them, the account filled in from the basket when
+        it has one; :class:`Refused` naming the field at fault (``autopay.limit``, …)."""
+        if not self.autopay_available:
+            raise Refused(
+                "autopay-unavailable",
+                "autopay is off here, or the payment gateway cannot save a card for it",
+                "autopay",
+            )
+        limit = money(terms.limit, "autopay.limit")
+        if limit > self.config.http.max_basket_amount:
+            # a charge is one payment: a limit above the largest one would promise nothing
+            raise AmountTooLarge(
+                f"a monthly limit is at most {self.config.http.max_basket_amount}"
+                " (http.max_basket_amount)",
+                "autopay.limit",
+            )
+        rule = terms.rule
+        if rule is ConsentRule.DAY_OF_MONTH:
+            if terms.day is None or not 1 <= terms.day <= 28:
+                raise Refused("invalid", "a day of the month is 1 to 28", "autopay.day")
+        elif terms.day is not None:
+            raise Refused("invalid", "a day is named with rule day_of_month only", "autopay.day")
+        accounts = sorted({(ln.partner_inn, ln.account) for ln in lines})
+        inn, account = terms.partner_inn, terms.account
+        if not inn and not account:
+            if len(accounts) != 1:
+                raise Refused(
+                    "invalid",
+                    "the basket pays several accounts: name the autopay's partner_inn and account",
+                    "autopay.account",
+                )
+            inn, account = accounts[0]
+        elif (inn, account) not in accounts:
+            raise Refused(
+                "invalid", "autopay is connected to an account the payment pays", "autopay.account"
+            )
+        return attrs.evolve(terms, limit=limit, partner_inn=inn, account=account)
+
+    def consent_text(
+        self, partner_inn: str, account: str, rule: ConsentRule, day: int | None, limit: Decimal
+    ) -> str:
+        """The consent text the client reads and agrees to by paying with these terms,
+        word for word as the consent keeps it."""
+        from pes_sdk_runner.autopay import render_consent_text
+
+        partner = self.partners().get(partner_inn)
+        return render_consent_text(
+            self.config,
+            partner_name=partner.name if partner else partner_inn,
+            account=account,
+            rule=rule,
+            day=day,
+            limit=limit,
+        )
+
+    def _request_autopay(self, client: str, order_id: uuid.UUID, terms: AutopayTerms) -> str:
+        """Keep the client's autopay request for ``order_id``; the customer key to start
+        the payment with (the acquirer then saves the card)."""
+        from pes_sdk_runner.autopay import customer_key_of, request_consent
+
+        store = self._autopay_store()
+        try:
+            request_consent(
+                store,
+                self.config,
+                order_id=order_id,
+                client_id=client,
+                partner_inn=terms.partner_inn,
+                account=terms.account,
+                rule=terms.rule,
+                day=terms.day,
+                limit=terms.limit,
+                now=dt.datetime.now(dt.UTC),
+            )
+        except (KeyError, ValueError) as exc:
+            raise Refused("invalid", str(exc), "autopay") from None
+        self._event("autopay.requested", order_id=order_id, rule=str(terms.rule))
+        return customer_key_of(client)
+
+    def autopay_of(self, client: str) -> list[Consent]:
+        """The client's autopay consents as they stand (cancelled ones too), by the time of
+        their latest version."""
+        from pes_sdk_runner.store.sql import SqlStore
+
+        if not isinstance(self.store, SqlStore):
+            return []
+        return self.store.consents_of(client)
+
+    def autopay_history(self, client: str, consent_id: uuid.UUID) -> list[Consent]:
+        """Every version of one of the client's consents, oldest first (the text as agreed
+        each time); :class:`NotFound` for another client's."""
+        store = self._autopay_store()
+        versions = store.consent_history(consent_id)
+        if not versions or versions[-1].client_id != client:
+            raise NotFound("no such autopay", "consent_id")
+        return versions
+
+    def autopay_charges(self, client: str, limit: int = 100) -> list[Charge]:
+        """The client's autopay charges, the latest first."""
+        from pes_sdk_runner.store.sql import SqlStore
+
+        if not isinstance(self.store, SqlStore):
+            return []
+        return self.store.charges_of(client, limit)
+
+    def cancel_autopay(self, client: str, consent_id: uuid.UUID) -> AutopayCancelled:
+        """Cancel one of the client's consents at once (a repeat: the same, nothing more
+        stopped). A charge noticed but not started is stopped with it; one already with the
+        acquirer is told as ``in_progress``. :class:`NotFound` for another client's."""
+        store = self._autopay_store()
+        found = store.consent(consent_id)
+        if found is None or found.client_id != client:
+            raise NotFound("no such autopay", "consent_id")
+        consent, stopped = store.cancel_consent(consent_id)
+        from pes_sdk_runner.autopay import forget_if_unused
+
+        # the card unbound at the acquirer where it can be and nothing else uses it: a
+        # withdrawn consent must stop every use of the card, not only ours (docs/autopay.md)
+        forget_if_unused(store, self.processor.gateway, consent)
+        going = tuple(
+            c
+            for c in store.charges_of(client)
+            if c.consent_id == consent_id and c.state is ChargeState.CHARGING
+        )
+        self._event("autopay.cancelled", stopped=len(stopped), in_progress=len(going))
+        return AutopayCancelled(consent, tuple(stopped), going)
 
     def receipt_for(self, payment: Payment, email: str | None = None) -> Receipt | None:
         """The 54-ФЗ receipt of ``payment`` (None unless ``[receipts] enabled``): an agent
@@ -596,6 +796,18 @@ class ClientUseCases:
         return Receipt.for_payment(
             payment, suppliers, fee_vat=receipts.fee_vat, customer_email=email
         )
+
+    def keep_receipt_contact(self, order_id: uuid.UUID, email: str) -> None:
+        """Keep the client's receipt address for the payment when this runner registers
+        receipts on its own cloud register (``[receipts] register``, a gateway that does
+        not fiscalise): it is needed after the payment is paid, and only until the
+        receipt's e-mail (:func:`pes_sdk_runner.receipts.keep_contact`, docs/receipts.md)."""
+        from pes_sdk_runner.receipts import keep_contact, registers_receipts
+        from pes_sdk_runner.store.sql import SqlStore
+
+        capabilities = self.processor.gateway.capabilities
+        if isinstance(self.store, SqlStore) and registers_receipts(self.config, capabilities):
+            keep_contact(self.store, order_id, email)
 
     @staticmethod
     def check_receipt_email(value: str | None) -> str | None:

@@ -494,6 +494,7 @@ class _Api:
             method=req.method,
             description=req.description,
             receipt_email=req.receipt_email,
+            autopay=req.autopay,
         )
         return self.json(_view(entry))
 
@@ -1205,6 +1206,9 @@ def create_app(
     from pes_sdk_runner.api import campaigns  # the same
 
     endpoints += campaigns.endpoints(api)  # /v1/campaigns…, and /metrics' notifications
+    from pes_sdk_runner.api import autopay  # the same
+
+    endpoints += autopay.endpoints(api)  # /v1/autopay…
     routes = [Route(path, fn, methods=[method]) for path, fn, method in endpoints]
     pages: list[Mount] = []
     if api.cabinets is not None:  # the client cabinet's pages (личный кабинет)

@@ -31,11 +31,12 @@ from pes_sdk_runner.store.base import (
     ServiceBalance,
     StoredReading,
 )
-from pes_sdk_runner.usecases import BasketLine  # a use case's input, sent as it is
+from pes_sdk_runner.usecases import AutopayTerms, BasketLine  # use case inputs, sent as they are
 
 __all__ = [
     "AcceptanceRequest",
     "AcceptanceView",
+    "AutopayTerms",
     "BasketLine",
     "ConfirmRequest",
     "DeliveriesView",
@@ -158,6 +159,9 @@ class PaymentRequest:
     client_id: str = attrs.field(default="", kw_only=True)  #: not with a session token
     #: where the acquirer sends the client's 54-ФЗ receipt (tag 1008); kept nowhere else
     receipt_email: str | None = attrs.field(default=None, kw_only=True)
+    #: the client agrees to autopay (автоплатёж) by this payment: the acquirer saves the
+    #: card, and the consent comes into force when the payment is paid
+    autopay: AutopayTerms | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.frozen

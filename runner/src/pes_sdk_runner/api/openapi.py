@@ -22,6 +22,7 @@ import attrs
 from pes_sdk.models.readings import MeterReading, Photo
 from pes_sdk.period import Period
 from pes_sdk.premises import Premises
+from pes_sdk_runner.api import autopay_models as am
 from pes_sdk_runner.api import campaign_models as cm
 from pes_sdk_runner.api import models as m
 from pes_sdk_runner.api import notify_models as nm
@@ -56,6 +57,7 @@ _PARAMETERS: dict[str, dict[str, Any]] = {
     "device_id": {"type": "integer", "minimum": 1},
     "message_id": {"type": "integer", "minimum": 1},
     "campaign_id": {"type": "integer", "minimum": 1},
+    "consent_id": {"type": "string", "format": "uuid"},
 }
 
 # Fields whose schema the type alone does not tell: meter values keep their own precision
@@ -83,6 +85,19 @@ _FIELDS: dict[tuple[type, str], dict[str, Any]] = {
             "where the acquirer sends the client's 54-ФЗ receipt (tag 1008): an ASCII "
             "address, the domain in punycode; blank or null: none"
         ),
+    },
+    (m.AutopayTerms, "day"): {
+        "anyOf": [{"type": "integer", "minimum": 1, "maximum": 28}, {"type": "null"}],
+        "description": "the day of the month to charge on, with rule day_of_month only",
+    },
+    (m.AutopayTerms, "limit"): {
+        **_DECIMAL,
+        "pattern": r"^\d+(\.\d{1,2})?$",
+        "description": "the most autopay takes in a month, positive",
+    },
+    (m.AutopayTerms, "partner_inn"): {
+        "type": "string",
+        "description": "the account's partner; blank: the basket's one account",
     },
     (m.ReadingRequest, "photo"): {
         "anyOf": [
@@ -432,6 +447,35 @@ OPERATIONS: tuple[Operation, ...] = (
         cm.CampaignStatsView,
         parameters=(("campaign_id", "path", True),),
         statuses=(401, 403, 404, 422),
+    ),
+    Operation(
+        "get",
+        "/v1/autopay",
+        "The client's autopay consents (автоплатёж), cancelled ones too, each with the"
+        " text agreed to in every version",
+        "client",
+        am.ConsentsView,
+        parameters=(("client_id", "query", False),),
+        statuses=_CLIENT_ERRORS,
+    ),
+    Operation(
+        "get",
+        "/v1/autopay/charges",
+        "The client's autopay charges, the latest first",
+        "client",
+        am.AutopayChargesView,
+        parameters=(("client_id", "query", False),),
+        statuses=_CLIENT_ERRORS,
+    ),
+    Operation(
+        "post",
+        "/v1/autopay/{consent_id}/cancel",
+        "Cancel one of the client's autopay consents at once (a noticed charge too);"
+        " a repeat answers the same",
+        "client",
+        am.AutopayCancelView,
+        parameters=(("consent_id", "path", True), ("client_id", "query", False)),
+        statuses=(*_CLIENT_ERRORS, 404),
     ),
     Operation("get", "/healthz", "The store is reachable", None, m.HealthView, statuses=(503,)),
     Operation(

@@ -26,7 +26,7 @@ import secrets
 import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import Any, NamedTuple, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -64,6 +64,7 @@ from pes_sdk_runner.cabinet.web import security as sec
 from pes_sdk_runner.cabinet.web.money import AmountError, parse_rub, rub, rub_input
 from pes_sdk_runner.config.models import OUTBOX, logo_media_type
 from pes_sdk_runner.logs import event
+from pes_sdk_runner.store.autopay import Charge, ChargeState, Consent, ConsentRule
 from pes_sdk_runner.store.base import DecreaseReason, ServiceBalance, StoredReading
 from pes_sdk_runner.store.errors import StoreUnavailable
 from pes_sdk_runner.store.notify import MessageEvent
@@ -119,8 +120,9 @@ _VALUE = re.compile(r"\d{1,12}([.,]\d{1,6})?")
 #: The kinds of message a client switches off on «Уведомления» (``kind`` of
 #: :func:`pes_sdk_runner.notify.enqueue_messages`, ``notification_preferences.kind``): the
 #: triggers' and campaigns' kinds, with their Russian names and what each brings. Not
-#: ``autopay``: the notice before an autopay charge is what allows the charge (the autopay
-#: issue), so it cannot be switched off here; cancelling the autopay stops it.
+#: ``autopay``: the notice before an autopay charge is what allows the charge
+#: (docs/autopay.md), so it cannot be switched off here; cancelling the autopay on the
+#: Автоплатёж page stops it.
 NOTIFICATION_KINDS: tuple[tuple[str, str, str], ...] = (
     ("charges", "Начисления", "Новые начисления за месяц по вашим лицевым счетам."),
     ("reminders", "Напоминания об оплате", "Напоминания о сроке оплаты и о задолженности."),
@@ -129,6 +131,21 @@ NOTIFICATION_KINDS: tuple[tuple[str, str, str], ...] = (
     ("news", "Новости", "Новости поставщиков услуг: отключения, работы, собрания."),
     ("promo", "Акции", "Предложения и акции поставщиков услуг."),
 )
+#: An autopay charge's state as the client reads it (Автоплатёж).
+_CHARGE_STATES = {
+    ChargeState.NOTICED: "Уведомили",
+    ChargeState.CHARGING: "Списывается",
+    ChargeState.PAID: "Списано",
+    ChargeState.FAILED: "Не прошло",
+    ChargeState.CANCELLED: "Отменено",
+    ChargeState.OVER_LIMIT: "Превышен лимит",
+    ChargeState.NOTHING_DUE: "Оплачено иначе",
+}
+#: The days an autopay may charge on: every month has them.
+_AUTOPAY_DAYS = tuple(range(1, 29))
+#: The monthly limit first offered: what is due and half again, rounded up to 500 roubles
+#: (a registry grows in winter), at least this much.
+_AUTOPAY_MIN_SUGGESTED = Decimal("1000")
 #: The largest JSON body a script sends (a PushSubscription is well under 1 KiB).
 _MAX_JSON = 8 * 1024
 #: Where the service worker's text is (served at the cabinet's root, not under /static).
@@ -168,8 +185,17 @@ class Basket:
     shown_accepted: frozenset[str]
     amounts: Mapping[str, str]  #: as typed, by row key
     lines: tuple[tuple[Row, Decimal], ...]  #: the ticked rows with a good amount
-    errors: Mapping[str, str]  #: by row key, or "email", or "" for the whole form
+    errors: Mapping[str, str]  #: by row key, or "email", "autopay_…", "" for the whole form
     email: str
+    #: "Подключить автоплатёж" ticked, and its fields as typed
+    autopay: bool = False
+    autopay_rule: str = ConsentRule.ON_REGISTRY.value
+    autopay_day: str = ""
+    autopay_limit: str = ""
+    #: the terms read, ticked or not (the account is the page's: :meth:`Pages.pay` names it)
+    terms: uc.AutopayTerms | None = None
+    #: the digest of the consent text the page showed (:func:`_text_digest`)
+    consent_digest: str = ""
 
 
 def _row_key(s: ServiceBalance) -> str:
@@ -709,7 +735,61 @@ class Pages:
             except uc.UseCaseError:
                 errors["email"] = "Проверьте адрес почты, например name@example.ru"
         shown = frozenset(form.get("accepted", ()))
-        return Basket(ticked, shown, amounts, tuple(lines), errors, email)
+        autopay = bool(_one(form, "autopay")) and self.clients.autopay_available
+        rule_text = _one(form, "autopay_rule")
+        rule = ConsentRule.DAY_OF_MONTH if rule_text == "day_of_month" else ConsentRule.ON_REGISTRY
+        day_text = _one(form, "autopay_day").strip()[:4]
+        limit_text = _one(form, "autopay_limit").strip()[:32]
+        terms = None
+        if self.clients.autopay_available:
+            # read unticked too: the page shows the consent text the terms make before the
+            # client ticks the box; their faults count only when it is ticked
+            faults: dict[str, str] = {}
+            terms = self.read_terms(rule, day_text, limit_text, faults)
+            if autopay:
+                errors.update(faults)
+        return Basket(
+            ticked,
+            shown,
+            amounts,
+            tuple(lines),
+            errors,
+            email,
+            autopay,
+            rule.value,
+            day_text,
+            limit_text,
+            terms,
+            _one(form, "consent_digest")[:64],
+        )
+
+    def read_terms(
+        self, rule: ConsentRule, day_text: str, limit_text: str, errors: dict[str, str]
+    ) -> uc.AutopayTerms | None:
+        """The autopay terms of the form (its account blank: the page's), or None with
+        the faults in ``errors`` beside their fields."""
+        day: int | None = None
+        if rule is ConsentRule.DAY_OF_MONTH:
+            if day_text.isdigit() and 1 <= int(day_text) <= 28:
+                day = int(day_text)
+            else:
+                errors["autopay_day"] = "Выберите число месяца от 1 до 28"
+        limit: Decimal | None = None
+        largest = self.clients.config.http.max_basket_amount
+        if not limit_text:
+            errors["autopay_limit"] = "Укажите лимит списаний в месяц, например 5000"
+        else:
+            try:
+                limit = parse_rub(limit_text)
+            except AmountError as exc:
+                errors["autopay_limit"] = str(exc)
+            else:
+                if limit > largest:
+                    errors["autopay_limit"] = f"Лимит — не больше {rub(largest)} в месяц"
+                    limit = None
+        if limit is None or "autopay_day" in errors:
+            return None
+        return uc.AutopayTerms(rule, limit, day)
 
     def accept_ticked(self, session: ActiveSession, rows: Rows, basket: Basket) -> bool:
         """Ticking a service found at the address records the client's acceptance of it;
@@ -768,6 +848,17 @@ class Pages:
             for r in (*ticked_rows, *found_rows):
                 due = r.service.due
                 defaults[f"amount-{r.key}"] = [rub_input(due) if due > 0 else ""]
+            own_due = sum(
+                (
+                    r.service.due
+                    for r in ticked_rows
+                    if (r.service.partner_inn, r.service.account) == (inn, account)
+                    and r.service.due > 0
+                ),
+                ZERO,
+            )
+            defaults["autopay_limit"] = [rub_input(_suggested_limit(own_due))]
+            defaults["autopay_day"] = ["10"]
             form = defaults
         basket = self.read_basket(form, (*ticked_rows, *found_rows))
         # The good lines are priced even beside a bad one: the total shows what they make.
@@ -798,11 +889,13 @@ class Pages:
                 "error": basket.errors.get(r.key, ""),
             }
 
+        autopay = self.autopay_view(session, inn, account, basket)
         return {
             "inn": inn,
             "account": account,
             "partner": partner.name if partner else inn,
             "due": due,
+            **autopay,
             "address": address or "",
             "premises": premises,
             "ticked_rows": [view(r) for r in ticked_rows],
@@ -819,6 +912,52 @@ class Pages:
             "basket": basket,
             "priced": priced,
         }
+
+    def autopay_view(
+        self, session: ActiveSession, inn: str, account: str, basket: Basket
+    ) -> dict[str, Any]:
+        """The payment page's autopay: its state on the account, and the choice to connect
+        it (when the gateway can) with the consent text the terms make."""
+        consents = [
+            c
+            for c in self.clients.autopay_of(session.client)
+            if c.active and (c.partner_inn, c.account) == (inn, account)
+        ]
+        state = None
+        if consents:
+            c = consents[-1]
+            last = next(
+                (
+                    ch
+                    for ch in self.clients.autopay_charges(session.client)
+                    if ch.consent_id == c.consent_id
+                ),
+                None,
+            )
+            state = {
+                "text": _consent_summary(c),
+                "last": _charge_view(last) if last is not None else None,
+            }
+        offer = self.clients.autopay_available and state is None
+        text = ""
+        if offer and basket.terms is not None:
+            text = self.terms_text(inn, account, basket.terms)
+        return {
+            "autopay_state": state,
+            "autopay_offer": offer,
+            "autopay": basket.autopay,
+            "autopay_rule": basket.autopay_rule,
+            "autopay_day": basket.autopay_day,
+            "autopay_days": _AUTOPAY_DAYS,
+            "autopay_limit": basket.autopay_limit,
+            "autopay_limit_error": basket.errors.get("autopay_limit", ""),
+            "autopay_day_error": basket.errors.get("autopay_day", ""),
+            "consent_text": text,
+            "consent_digest": _text_digest(text) if text else "",
+        }
+
+    def terms_text(self, inn: str, account: str, terms: uc.AutopayTerms) -> str:
+        return self.clients.consent_text(inn, account, terms.rule, terms.day, terms.limit)
 
     async def pay_page(self, request: Request) -> Response:
         inn, account = request.path_params["inn"], request.path_params["account"]
@@ -919,6 +1058,21 @@ class Pages:
             uc.BasketLine(r.service.partner_inn, r.service.account, value, r.service.service)
             for r, value in basket.lines
         ]
+        terms = None
+        if basket.autopay and basket.terms is not None:  # the consent is to the page's account
+            terms = attrs.evolve(basket.terms, partner_inn=inn, account=account)
+            # The client agrees to the text the page showed: terms changed since (typed
+            # without a recount, or while the script was asking) show the new text first.
+            text = await self.run(self.terms_text, inn, account, terms)
+            if basket.consent_digest != _text_digest(text):
+                view = await self.run(
+                    self.pay_view, request, session, token, inn, account, form, rows
+                )
+                view["refusal"] = (
+                    "Условия автоплатежа изменились. Прочитайте текст согласия ниже"
+                    " и нажмите «Оплатить» ещё раз."
+                )
+                return self.render_pay(request, session, view, 422)
         try:
             entry = await self.run(
                 self.clients.pay,
@@ -930,6 +1084,7 @@ class Pages:
                 description=_DESCRIPTION,
                 # the 54-ФЗ receipt's contact (tag 1008): the acquirer e-mails the receipt
                 receipt_email=basket.email or None,
+                autopay=terms,
             )
         except uc.UseCaseError as exc:
             view = await self.run(self.pay_view, request, session, token, inn, account, form)
@@ -977,6 +1132,12 @@ class Pages:
                 "total": rub(view["total"]),
                 "fee": rub(view["fee"]),
                 "refusal": view["refusal"],
+                "autopay": {
+                    "text": view["consent_text"],
+                    "limit_error": view["autopay_limit_error"],
+                    "day_error": view["autopay_day_error"],
+                    "digest": view["consent_digest"],
+                },
             },
             headers={"Cache-Control": "no-store"},
         )
@@ -1343,6 +1504,118 @@ class Pages:
     async def receipts(self, request: Request) -> Response:
         return await self.listing(request, "receipts", self.receipts_view, "receipts")
 
+    # -- Автоплатёж ----------------------------------------------------------------------------
+
+    def autopay_page_view(self, session: ActiveSession) -> dict[str, Any]:
+        """The client's consents (each with its versions, the text as agreed) and the
+        history of its autopay charges."""
+        partners = self.clients.partners()
+
+        def name(inn: str) -> str:
+            partner = partners.get(inn)
+            return partner.name if partner else inn
+
+        consents = []
+        mine = self.clients.autopay_of(session.client)
+        for c in reversed(mine):  # the latest changed first
+            versions = self.clients.autopay_history(session.client, c.consent_id)
+            consents.append(
+                {
+                    "id": str(c.consent_id),
+                    "partner": name(c.partner_inn),
+                    "account": c.account,
+                    "card": _card_text(c),
+                    "rule": _rule_text(c),
+                    "limit": c.monthly_limit,
+                    "since": versions[0].agreed_at,
+                    "active": c.active,
+                    "ended": None if c.active else c.agreed_at,
+                    "versions": [
+                        {
+                            "version": v.version,
+                            "at": v.agreed_at,
+                            "text": v.text,
+                            "text_version": v.text_version,
+                            "cancelled": not v.active,
+                        }
+                        for v in versions
+                    ],
+                }
+            )
+        charges = []
+        for ch in self.clients.autopay_charges(session.client):
+            row = _charge_view(ch)
+            row["partner"] = name(ch.partner_inn)
+            row["account"] = ch.account
+            charges.append(row)
+        return {"consents": consents, "charges": charges}
+
+    async def autopay(self, request: Request) -> Response:
+        found = await self.signed_in(request)
+        if isinstance(found, Response):
+            return found
+        session, token, _form = found
+        view = await self.run(self.autopay_page_view, session)
+        q = request.query_params
+        off = q.get("off", "")
+        notice = ""
+        if off and any(c["id"] == off and not c["active"] for c in view["consents"]):
+            c = next(c for c in view["consents"] if c["id"] == off)
+            account = c["account"]
+            notice = f"Автоплатёж по лицевому счёту {account} отключён. Новых списаний не будет."
+            if q.get("busy") == "1":
+                notice += (
+                    " Одно списание банк начал до отключения: его результат появится"
+                    " в истории ниже, отменить его уже нельзя."
+                )
+            elif q.get("stopped") == "1":
+                notice += " Списание, о котором мы уведомили, отменено."
+        return self.render(
+            request,
+            "autopay.html",
+            session=session,
+            csrf=self.session_csrf(token),
+            active="autopay",
+            notice=notice,
+            **view,
+        )
+
+    async def cancel_autopay(self, request: Request) -> Response:
+        """The "Отключить" button: a confirmation page first, then (with ``confirm``) the
+        cancellation, which takes effect at once."""
+        found = await self.signed_in(request, post=True)
+        if isinstance(found, Response):
+            return found
+        session, token, form = found
+        try:
+            consent_id = uuid.UUID(_one(form, "consent")[:64])
+        except ValueError:
+            raise HTTPException(404, "Такого автоплатежа нет среди ваших") from None
+        if _one(form, "confirm") != "yes":
+            view = await self.run(self.autopay_page_view, session)
+            chosen = next((c for c in view["consents"] if c["id"] == str(consent_id)), None)
+            if chosen is None:
+                raise HTTPException(404, "Такого автоплатежа нет среди ваших")
+            return self.render(
+                request,
+                "autopay_cancel.html",
+                session=session,
+                csrf=self.session_csrf(token),
+                active="autopay",
+                consent=chosen,
+            )
+        try:
+            done = await self.run(self.clients.cancel_autopay, session.client, consent_id)
+        except uc.NotFound:
+            raise HTTPException(404, "Такого автоплатежа нет среди ваших") from None
+        query = {"off": str(consent_id)}
+        if done.in_progress:
+            query["busy"] = "1"
+        elif done.stopped:
+            query["stopped"] = "1"
+        target = f"{_base(request)}/autopay?{urllib.parse.urlencode(query)}"
+        return RedirectResponse(target, status_code=303)
+
     # -- Удалить кабинет -----------------------------------------------------------------------
 
     async def delete(self, request: Request) -> Response:
@@ -1659,6 +1932,53 @@ _LINK_FIELDS = ("partner", "account", "premises", "due")
 _STALE = "Страница устарела. Отправьте форму ещё раз."
 
 
+def _text_digest(text: str) -> str:
+    """What the payment form carries of the consent text it shows: the client pays
+    agreeing to that text only (:meth:`Pages.pay`)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _suggested_limit(due: Decimal) -> Decimal:
+    step = Decimal("500")
+    wanted = (due * Decimal("1.5") / step).to_integral_value(rounding=ROUND_CEILING) * step
+    return max(wanted, _AUTOPAY_MIN_SUGGESTED)
+
+
+def _rule_text(consent: Consent) -> str:
+    if consent.rule is ConsentRule.DAY_OF_MONTH:
+        return f"{consent.day}-го числа каждого месяца"
+    return "при поступлении начислений"
+
+
+_MASKED = re.compile(r"\*\d{4}")
+
+
+def _card_text(consent: Consent) -> str:
+    """``карта *4242``: the masked card the acquirer titled the method with ("Card *4242",
+    "Bank card *4242"), else its title as it is."""
+    title = consent.method.title
+    masked = _MASKED.findall(title)
+    if masked:
+        return f"карта {masked[-1]}"
+    return f"карта {title}" if title else "сохранённая карта"
+
+
+def _consent_summary(consent: Consent) -> str:
+    """``карта *4242, при поступлении начислений, до 5 000,00 руб. в месяц``."""
+    return f"{_card_text(consent)}, {_rule_text(consent)}, до {rub(consent.monthly_limit)} в месяц"
+
+
+def _charge_view(charge: Charge) -> dict[str, Any]:
+    return {
+        "id": str(charge.charge_id),
+        "at": charge.due_at,
+        "amount": charge.amount,
+        "state": charge.state.value,
+        "state_text": _CHARGE_STATES[charge.state],
+        "attempts": charge.attempts,
+    }
+
+
 def _period_text(period: Period) -> str:
     return f"{_MONTHS[period.month - 1]} {period.year}"
 
@@ -1836,6 +2156,10 @@ def _refusal(exc: uc.UseCaseError) -> str:
         return "Платёжный сервис не отвечает. Попробуйте ещё раз через минуту."
     if isinstance(exc, uc.AcquirerFailed):
         return "Платёжный сервис отклонил платёж. Попробуйте ещё раз или другой способ оплаты."
+    if exc.field == "autopay.account":
+        return "Автоплатёж подключается при оплате этого лицевого счёта: отметьте его услугу."
+    if exc.field is not None and exc.field.startswith("autopay"):
+        return "Автоплатёж сейчас подключить нельзя. Оплатите без него или попробуйте позже."
     return "Платёж не принят: проверьте суммы и отмеченные услуги."
 
 
@@ -1867,6 +2191,8 @@ def cabinet_app(
         Route("/readings", pages.readings, methods=get, name="readings"),
         Route("/readings", pages.send_reading, methods=post, name="send-reading"),
         Route("/receipts", pages.receipts, methods=get, name="receipts"),
+        Route("/autopay", pages.autopay, methods=get, name="autopay"),
+        Route("/autopay/cancel", pages.cancel_autopay, methods=post, name="cancel-autopay"),
         Route("/notifications", pages.notifications, methods=both, name="notifications"),
         Route("/notifications/push", pages.push_subscribe, methods=post, name="push-subscribe"),
         Route(

@@ -64,12 +64,61 @@
         }
       }
     });
+    if (data.autopay) {
+      showAutopay(data.autopay);
+    }
     var refusal = document.getElementById("refusal");
     if (refusal) {
       refusal.textContent = data.refusal;
       refusal.hidden = !data.refusal;
     }
     form.setAttribute("data-quoted", String(asked));
+  }
+
+  // Автоплатёж: the consent text the terms make (the form carries its digest: the client
+  // pays agreeing to the text shown), and the terms' faults beside their fields.
+  function fault(name, field, message) {
+    var error = document.getElementById("error-" + name);
+    var input = document.getElementById(field);
+    if (error) {
+      error.textContent = message;
+      error.hidden = !message;
+    }
+    if (input) {
+      if (message) {
+        input.setAttribute("aria-invalid", "true");
+      } else {
+        input.removeAttribute("aria-invalid");
+      }
+    }
+  }
+
+  function showAutopay(a) {
+    var shown = document.getElementById("consent-text");
+    var missing = document.getElementById("consent-missing");
+    var digest = document.getElementById("consent-digest");
+    if (shown) {
+      shown.textContent = a.text;
+      shown.hidden = !a.text;
+    }
+    if (missing) {
+      missing.hidden = !!a.text;
+    }
+    if (digest) {
+      digest.value = a.digest;
+    }
+    fault("autopay_limit", "autopay-limit", a.limit_error);
+    fault("autopay_day", "autopay-day", a.day_error);
+  }
+
+  var tick = document.getElementById("autopay");
+  var terms = document.getElementById("autopay-terms");
+  if (tick && terms) {
+    var fold = function () {
+      terms.hidden = !tick.checked;
+    };
+    tick.addEventListener("change", fold);
+    fold();
   }
 
   function quote() {
@@ -101,13 +150,17 @@
     timer = window.setTimeout(quote, 200);
   }
 
+  function asks(name) {
+    return !!name && (name === "tick" || name.indexOf("amount-") === 0 || name.indexOf("autopay") === 0);
+  }
+
   form.addEventListener("change", function (e) {
-    if (e.target.name === "tick" || e.target.name.indexOf("amount-") === 0) {
+    if (asks(e.target.name)) {
       soon();
     }
   });
   form.addEventListener("input", function (e) {
-    if (e.target.name && e.target.name.indexOf("amount-") === 0) {
+    if (asks(e.target.name) && e.target.type !== "checkbox") {
       soon();
     }
   });
