@@ -992,6 +992,16 @@ def _stop_on_sigterm() -> Iterator[None]:
     is_flag=True,
     help="Serve the API only: no inbox scans, day closes or deliveries.",
 )
+@click.option(
+    "--id",
+    "executor",
+    help=(
+        "This serve's name in the fleet when it runs background work: unique, and the same"
+        " after a restart (it takes back the work its last run left unfinished). Default:"
+        " HOSTNAME-serve-PORT on PostgreSQL, HOSTNAME-serve on SQLite; set it where the host"
+        " name or the port changes from one start to the next (a container, port 0)."
+    ),
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -999,6 +1009,7 @@ def serve(
     bind_host: str | None,
     port: int | None,
     no_daemon: bool,
+    executor: str | None,
 ) -> None:
     """Serve the HTTP API and run the background work until Ctrl-C (or SIGTERM).
 
@@ -1058,12 +1069,13 @@ def serve(
                     from pes_sdk_runner.jobs import default_executor_id
 
                     # One serve per SQLite store: the same id after a restart, whatever the
-                    # port, so it takes back at once what its killed predecessor left.
+                    # port, so it takes back at once what its killed predecessor left. On
+                    # PostgreSQL the port tells apart the serves of one host.
                     role = "serve" if config.store.kind is StoreKind.SQLITE else f"serve-{bound}"
                     scheduler = _jobs(
                         config,
                         host,
-                        default_executor_id(role),
+                        executor or default_executor_id(role),
                         processor.refresh,
                         metrics=getattr(api, "metrics", None),
                     )

@@ -13,11 +13,11 @@ database, in a schema of its own (``pes_jobs``, or ``<schema>_jobs`` when the st
 sets a ``search_path``: each scratch schema of the tests has its own engine).
 
 **Who recovers what.** Each process runs under an executor id, stable across its restarts
-(``--id`` of ``pes runner worker``; by default the host's name and the role): at launch a
-process takes back the workflows its previous life left unfinished, from their last
-completed step. Every process of one fleet must run the same code: the application
-version (:data:`APP_VERSION`) is fixed, not hashed from the source, so that ``serve`` and
-the workers take each other's queued work.
+(``--id`` of ``pes runner worker`` and ``serve``; by default the host's name and the role,
+and a PostgreSQL ``serve``'s port): at launch a process takes back the workflows its
+previous life left unfinished, from their last completed step. Every process of one fleet
+must run the same code: the application version (:data:`APP_VERSION`) is fixed, not hashed
+from the source, so that ``serve`` and the workers take each other's queued work.
 """
 
 from __future__ import annotations

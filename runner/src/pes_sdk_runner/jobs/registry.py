@@ -14,9 +14,11 @@ edits here and a module beside this one:
    processes must not do at once; a per-process bound for work the store serialises);
 4. when it is periodic, a :class:`~pes_sdk_runner.jobs.tick.Periodic` in
    :data:`pes_sdk_runner.jobs.tick.PERIODIC`: the fleet's one tick queues one run per
-   interval (its workflow id names the interval), whatever the number of processes. Work
-   per item (a campaign's clients, a charge per account) is queued by its own workflow
-   with ids that name the item, so that a re-run queues nothing twice.
+   interval (its workflow id names the interval), whatever the number of processes;
+   ``single=True`` when a run is a whole pass on a queue of one at a time in the fleet
+   (no run is queued while one waits or runs). Work per item (a campaign's clients, a
+   charge per account) is queued by its own workflow with ids that name the item, so that
+   a re-run queues nothing twice.
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ itself but decide and queue:
 
 * each :data:`PERIODIC` stage once per interval: its workflow id names the interval
   (``scan:<n>``, …: :func:`~pes_sdk_runner.jobs.common.slot_id`), so the ticks within one
-  interval queue it once between them;
+  interval queue it once between them; a stage run one at a time in the fleet (the scan,
+  the polls, the backstop, the deliveries) is not queued while a run of it waits or runs
+  (:attr:`Periodic.single`);
 * once per ``scan_interval``, the unfinished work of executors gone for good (killed, and
   no live process holds their lease ``jobs:<id>``): :func:`recover_step`; and the
   workflows finished more than :data:`KEEP_FINISHED` ago are deleted
@@ -21,13 +23,14 @@ itself but decide and queue:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import attrs
-from dbos import DBOS, SetWorkflowID
+from dbos import DBOS, SetEnqueueOptions, SetWorkflowID
 
 from pes_sdk_runner.config.models import DaemonConfig, RunnerConfig
 from pes_sdk_runner.jobs.campaigns import start_due
@@ -68,6 +71,13 @@ class Periodic:
     interval: Callable[[DaemonConfig], float]
     #: whether there is anything for it (no billing source: no polls)
     wanted: Callable[[Runtime], bool] = _always
+    #: a run is a whole pass and its queue runs one at a time in the fleet: while a run
+    #: waits or runs (a slow one, or one a killed process left until it is recovered),
+    #: the ticks queue no other. Queued one per interval regardless, passes slower than
+    #: the interval piled up (a backstop every second, a few seconds each under load):
+    #: each new one waited behind all the others, a lost webhook's payment was found ever
+    #: later, and every run but the first repeated what the one before it had just done.
+    single: bool = False
 
 
 PERIODIC: tuple[Periodic, ...] = (
@@ -77,6 +87,7 @@ PERIODIC: tuple[Periodic, ...] = (
         scan_workflow,
         lambda d: d.scan_interval,
         lambda rt: any(p.source.is_inbox for p in rt.config.partners),
+        single=True,
     ),
     Periodic(
         "poll",
@@ -84,6 +95,7 @@ PERIODIC: tuple[Periodic, ...] = (
         poll_workflow,
         lambda d: d.poll_interval,
         lambda rt: any(not p.source.is_inbox for p in rt.config.partners),
+        single=True,
     ),
     Periodic(
         "payments",
@@ -91,8 +103,9 @@ PERIODIC: tuple[Periodic, ...] = (
         payments_workflow,
         lambda d: d.payment_check_interval,
         lambda rt: rt.check_payment is not None,
+        single=True,
     ),
-    Periodic("deliver", DELIVERIES, deliver_workflow, lambda d: d.delivery_interval),
+    Periodic("deliver", DELIVERIES, deliver_workflow, lambda d: d.delivery_interval, single=True),
     # the triggers due (pes_sdk_runner.triggers.plan): each queued once under its own id
     Periodic("triggers", TRIGGERS, triggers_workflow, lambda d: d.scan_interval),
 )
@@ -103,6 +116,20 @@ def cron(tick: int) -> str:
     if tick < 1 or 60 % tick:
         raise ValueError(f"daemon.tick must divide 60, not {tick}")
     return "0 * * * * *" if tick == 60 else f"*/{tick} * * * * *"
+
+
+def _single(stage: Periodic) -> contextlib.AbstractContextManager[object]:
+    """The enqueue options of :attr:`Periodic.single`: at most one run queued or running.
+
+    The engine's deduplication id (the stage's name) is held by a run from its queueing to
+    its end, across the fleet; a tick that meets it is handed the holder, recorded as the
+    tick's own child (a replayed tick is handed the same). A holder left by a killed
+    process keeps it until the run is recovered and ends, as the queue's limit of one
+    already made every later run wait.
+    """
+    if not stage.single:
+        return contextlib.nullcontext()
+    return SetEnqueueOptions(deduplication_id=stage.stage, duplication_policy="return-existing")
 
 
 def _new_interval(rt: Runtime, now: dt.datetime) -> bool:
@@ -201,9 +228,9 @@ def tick_workflow(scheduled: dt.datetime, context: Any) -> None:
         if not stage.wanted(rt):
             continue
         wid = slot_id(stage.stage, stage.interval(rt.config.daemon), now)
-        with SetWorkflowID(wid):
-            DBOS.enqueue_workflow(stage.queue, stage.workflow, at)
-        queued.append(wid)
+        with SetWorkflowID(wid), _single(stage):
+            handle = DBOS.enqueue_workflow(stage.queue, stage.workflow, at)
+        queued.append(handle.get_workflow_id())  # a single stage's: the one waiting or running
     queued += start_due(at)  # campaigns whose start has come: campaign:<id>, once
     if _new_interval(rt, now):
         recover_step()
