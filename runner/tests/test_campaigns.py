@@ -465,6 +465,13 @@ def test_the_campaign_benchmark_runs_at_its_smoke_size(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
-    assert report["stats"] == {"targeted": 500, "sent": 500, "failed": {}}
+    assert report["stats"] == {
+        "targeted": 500,
+        "sent": 500,
+        "failed": {},
+        "queued": 0,
+        "accepted_by_simulator": 500,
+    }
     assert report["campaign"]["messages_per_second"] > 0 and report["baseline_1"] > 0
+    assert report["http"] == "2" and set(report["simulator"]) >= {"2"}  # FCM's own
     assert list(tmp_path.iterdir()) == []  # its files went with it

@@ -118,15 +118,20 @@ def test_each_recipient_gets_one_message_in_cyrillic_however_often_it_is_enqueue
     assert send_all(store, base, queued.ids) == {}  # sent once: nothing to claim
     got = lines(outbox(base))
     assert len(got) == 5
-    assert {line["to"] for line in got} == {device_token(n) for n in range(5)}
-    assert got[3]["text"] == "Начислено 300,00 руб. за ноябрь — ООО «Теплосеть»"
-    assert got[3]["title"] == "Новые начисления"
-    assert got[3]["buttons"] == [{"label": "Оплатить", "url": "https://pay.example.ru/pay"}]
-    assert got[3]["kind"] == "push" and got[3]["collapse"]
+    # pushes go several at a time: the outbox has them in any order
+    by_to = {line["to"]: line for line in got}
+    assert set(by_to) == {device_token(n) for n in range(5)}
+    third = by_to[device_token(3)]
+    assert third["text"] == "Начислено 300,00 руб. за ноябрь — ООО «Теплосеть»"
+    assert third["title"] == "Новые начисления"
+    assert third["buttons"] == [{"label": "Оплатить", "url": "https://pay.example.ru/pay"}]
+    assert third["kind"] == "push" and third["collapse"]
     rows = store.messages("trigger:charges:1")
     assert {m.status for m in rows} == {MessageStatus.SENT}
     assert {m.channel for m in rows} == {"outbox"}
-    assert got[0]["key"] == message_key("trigger:charges:1", rows[0].client_id, rows[0].target)
+    assert {line["key"] for line in got} == {
+        message_key("trigger:charges:1", m.client_id, m.target) for m in rows
+    }
 
 
 def test_two_senders_at_once_send_each_message_once(
@@ -160,6 +165,121 @@ def test_two_senders_at_once_send_each_message_once(
     assert {m.status for m in store.messages("campaign:1")} == {MessageStatus.SENT}
 
 
+def test_batch_claims_from_four_stores_at_once_give_each_message_to_exactly_one(
+    base: RunnerConfig, store: SqlStore, open_more: Any
+) -> None:
+    # A batch's messages are claimed in one transaction, row by row: four claimers on
+    # connections of their own, each over all the rows in its own order of chunks, must
+    # split them with none claimed twice and none left out.
+    clients = [f"app:c{n:03d}" for n in range(120)]
+    for n, client in enumerate(clients):
+        store.register_device(client, "fcm", device_token(n), "app")
+    queued = Queued()
+    enqueue_messages(
+        store, base, source="campaign:9", kind="news", template=Template("Новость"),
+        audience=clients, enqueue=queued,
+    )  # fmt: skip
+    ids = queued.ids
+    won: dict[str, list[int]] = {}
+    errors: list[BaseException] = []
+
+    def claim(who: str, order: int) -> None:
+        own = open_more()
+        chunks = [ids[k : k + 25] for k in range(0, len(ids), 25)]
+        mine: list[int] = []
+        try:
+            for chunk in chunks[order:] + chunks[:order]:
+                got = own.claim_messages(chunk, who, NOW)
+                assert set(got) == set(chunk)
+                mine += [i for i, c in got.items() if c is Claim.CLAIMED]
+                assert all(c in (Claim.CLAIMED, Claim.TAKEN) for c in got.values())
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        won[who] = mine
+
+    threads = [threading.Thread(target=claim, args=(f"wf-{w}", w)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    every = [i for mine in won.values() for i in mine]
+    assert sorted(every) == sorted(ids)  # each once: none twice, none lost
+    rows = {m.id: m for m in store.messages("campaign:9")}
+    for who, mine in won.items():
+        assert {rows[i].claimed_by for i in mine} <= {who}
+    assert {(m.status, m.attempts) for m in rows.values()} == {(MessageStatus.SENDING, 1)}
+    with pytest.raises(KeyError):
+        store.claim_messages([*ids[:3], 10**9], "wf-x", NOW)
+
+
+def test_pushes_claimed_as_a_batch_before_a_crash_are_each_sent_once_by_its_rerun(
+    base: RunnerConfig, store: SqlStore
+) -> None:
+    # A SIGKILL after a batch's claim and before its ends were recorded leaves its rows
+    # "sending" under the workflow: its re-run (the same claimer) sends them, once each;
+    # another run does not touch them; a second re-run sends nothing.
+    clients = [f"app:c{n:03d}" for n in range(70)]
+    for n, client in enumerate(clients):
+        store.register_device(client, "fcm", device_token(n), "app")
+    queued = Queued()
+    enqueue_messages(
+        store, base, source="campaign:10", kind="news", template=Template("Новость"),
+        audience=clients, enqueue=queued,
+    )  # fmt: skip
+    claimed = store.claim_messages(queued.ids[:50], "wf-1", NOW)
+    assert set(claimed.values()) == {Claim.CLAIMED}
+    assert send_all(store, base, queued.ids, who="wf-2") == {"sent": 20}  # the rest only
+    assert send_all(store, base, queued.ids, who="wf-1") == {"sent": 50}
+    assert send_all(store, base, queued.ids, who="wf-1") == {}
+    got = lines(outbox(base))
+    keys = [str(line["key"]) for line in got]
+    rows = store.messages("campaign:10")
+    assert sorted(keys) == sorted(message_key(m.source, m.client_id, m.target) for m in rows)
+    assert {(m.status, m.attempts) for m in rows} == {(MessageStatus.SENT, 1)}
+
+
+def test_two_senders_at_once_send_each_push_once_many_in_flight(
+    base: RunnerConfig, store: SqlStore, open_more: Any
+) -> None:
+    # Pushes go several at a time (claimed and recorded a group per transaction): two
+    # senders over the same ids, each on its own connection, still send each one once.
+    clients = [f"app:c{n:03d}" for n in range(90)]
+    for n, client in enumerate(clients):
+        store.register_device(client, "fcm", device_token(n), "app")
+    queued = Queued()
+    enqueue_messages(
+        store, base, source="campaign:11", kind="news", template=Template("Новость"),
+        audience=clients, enqueue=queued,
+    )  # fmt: skip
+    errors: list[BaseException] = []
+    counts: list[dict[str, int]] = []
+
+    def run(who: str, ids: list[int]) -> None:
+        sender = Sender(base, get_host(), sleep=no_wait, concurrency=8)
+        try:
+            counts.append(dict(sender.send_batch(open_more(), ids, who, now=lambda: NOW).counts))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            sender.close()
+
+    ids = queued.ids
+    threads = [
+        threading.Thread(target=run, args=("w1", ids)),
+        threading.Thread(target=run, args=("w2", ids[::-1])),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sum(c.get("sent", 0) for c in counts) == 90
+    keys = [str(line["key"]) for line in lines(outbox(base))]
+    assert len(keys) == len(set(keys)) == 90
+    assert {m.status for m in store.messages("campaign:11")} == {MessageStatus.SENT}
+
+
 def test_a_client_who_opted_out_of_a_kind_gets_none_of_it_and_the_rest_still_come(
     base: RunnerConfig, store: SqlStore
 ) -> None:
@@ -179,7 +299,7 @@ def test_a_client_who_opted_out_of_a_kind_gets_none_of_it_and_the_rest_still_com
     (a, b) = store.messages("campaign:7")
     assert (a.status, a.reason) == (MessageStatus.SKIPPED, "opt-out")
     assert b.status is MessageStatus.SENT
-    assert [line["text"] for line in lines(outbox(base))] == ["Акция", "Долг"]
+    assert sorted(str(line["text"]) for line in lines(outbox(base))) == ["Акция", "Долг"]
     store.set_opt_out("app:a", "news", False)
     assert not store.opted_out("app:a", "news")
 
@@ -272,6 +392,58 @@ def fcm_and_sms(base: RunnerConfig, fcm: FcmSimulator, tmp_path: Path) -> Runner
     return with_notifications(
         base, channels=channels, via=via, order={"default": ("push", "sms")}, attempts=2
     )
+
+
+def test_pushes_in_flight_together_over_http2_keep_retries_waits_and_dead_tokens(
+    base: RunnerConfig, store: SqlStore, tmp_path: Path
+) -> None:
+    # FCM as Google serves it (TLS, HTTP/2), the sender's 8 sends at once: FCM's
+    # Retry-After is waited for (attempts = 2, bounded), a dead token is deleted and its
+    # client reached by SMS, everyone else gets one push, none twice.
+    with FcmSimulator(tls_folder=tmp_path) as sim:
+        key = sim.write_service_account(tmp_path / "fcm.json")
+        assert sim.ca_file is not None
+        settings = {
+            "service_account_file": str(key),
+            "endpoint": sim.endpoint,
+            "timeout": "5",
+            "ca_file": str(sim.ca_file),
+        }
+        config = with_notifications(
+            base,
+            channels=(
+                NotifyChannel("fcm", "fcm", AdapterSettings(settings)),
+                NotifyChannel("sms", "outbox", AdapterSettings({"path": str(tmp_path / "s")})),
+            ),
+            via={"fcm": "fcm", "sms": "sms"},
+            order={"default": ("push", "sms")},
+            attempts=2,
+        )
+        devices = [
+            store.register_device(f"app:c{n:02d}", "fcm", device_token(n), "app") for n in range(60)
+        ]
+        store.set_contact("app:c00", phone="+79161234567")
+        sim.unregister(device_token(0))
+        sim.fail_next("quota", times=3, retry_after=7)
+        queued = Queued()
+        enqueue_messages(
+            store, config, source="campaign:12", kind="news", template=Template("Новость"),
+            audience=[d.client_id for d in devices], enqueue=queued,
+        )  # fmt: skip
+        waits: list[float] = []
+        sender = Sender(config, get_host(), sleep=waits.append, concurrency=8)
+        try:
+            counts = dict(sender.send_batch(store, queued.ids, "wf-1", now=lambda: NOW).counts)
+        finally:
+            sender.close()
+        assert counts == {"sent": 60, "dead": 1}  # 59 pushes and the dead one's SMS
+        assert waits == [7.0, 7.0, 7.0]
+        tokens = [m["token"] for m in sim.messages]
+        assert sorted(tokens) == sorted(device_token(n) for n in range(1, 60))
+        assert sim.requests == 59 + 1 + 3  # each once, the dead one once, three retried
+        assert set(sim.http_versions) == {"2"}
+        assert store.device(devices[0].id) is None
+        assert [line["to"] for line in lines(tmp_path / "s")] == ["+79161234567"]
 
 
 def test_push_falls_back_to_sms_and_a_dead_token_is_deleted_at_once(

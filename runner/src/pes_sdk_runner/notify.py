@@ -29,6 +29,7 @@ import logging
 import string
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -50,6 +51,7 @@ from pes_sdk_runner.store.notify import (
     Claim,
     Contact,
     Device,
+    Ended,
     Message,
     MessageStatus,
     NewMessage,
@@ -61,6 +63,7 @@ if TYPE_CHECKING:
     from pes_sdk_runner.store import SqlStore
 
 __all__ = [
+    "SEND_CONCURRENCY",
     "Enqueued",
     "Notifier",
     "Recipient",
@@ -347,6 +350,37 @@ class SentBatch:
     deferred: tuple[int, ...] = ()
 
 
+@attrs.define
+class _Tally:
+    """What a batch did so far (:class:`SentBatch`'s parts)."""
+
+    counts: dict[str, int] = attrs.field(factory=dict)
+    deferred: list[int] = attrs.field(factory=list)
+    until: dt.datetime | None = None
+
+    def count(self, status: str) -> None:
+        self.counts[status] = self.counts.get(status, 0) + 1
+
+    def defer(self, message_id: int, until: dt.datetime) -> None:
+        self.deferred.append(message_id)
+        self.until = until if self.until is None else min(self.until, until)
+
+
+@attrs.frozen
+class _Job:
+    """A claimed message ready for its channel."""
+
+    message: Message
+    channel: str
+    kind: str
+    notification: Notification
+    device: Device | None
+
+
+#: Sends of one process in flight at once (messages a repeat cannot harm): enough to hide
+#: a provider's round trip, few enough for one HTTP/2 connection (FCM: 100 streams).
+SEND_CONCURRENCY = 32
+
 #: Templates a sender keeps read (one per source being sent).
 _TEMPLATES_KEPT = 256
 
@@ -354,7 +388,8 @@ _TEMPLATES_KEPT = 256
 class Sender:
     """Sends messages through the configured channels (one per process, thread-safe).
 
-    ``sleep`` is the wait between retries (tests pass one that does not wait)."""
+    ``sleep`` is the wait between retries (tests pass one that does not wait);
+    ``concurrency`` the sends in flight at once (:data:`SEND_CONCURRENCY`)."""
 
     def __init__(
         self,
@@ -362,7 +397,13 @@ class Sender:
         host: PluginHost,
         *,
         sleep: Callable[[float], None] | None = None,
+        concurrency: int = SEND_CONCURRENCY,
     ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"a sender sends at least one message at a time, not {concurrency}")
+        #: sends in flight at once, across the batches this sender sends
+        self.concurrency = concurrency
+        self._pool: ThreadPoolExecutor | None = None
         self.config = config
         self.notifications = config.notifications
         self.host = host
@@ -398,6 +439,9 @@ class Sender:
     def close(self) -> None:
         with self._lock:
             channels, self._channels = list(self._channels.values()), {}
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
         for channel in channels:
             channel.close()
 
@@ -414,58 +458,183 @@ class Sender:
         """Send each message of ``ids`` that is still to be sent, as ``claimer``.
 
         ``claimer`` names the run (the workflow's id): a message it finds ``sending`` under
-        its own name is one its previous life was sending when it died."""
+        its own name is one its previous life was sending when it died.
+
+        Messages a repeat cannot harm (a push: the device shows one per collapse id; a
+        channel with ``dedup_by_key``) go :attr:`concurrency` at a time: claimed in one
+        transaction, sent at once, their ends recorded in one. The others (an SMS, an
+        e-mail) one at a time, so that a crash leaves at most the one in flight
+        ``unsure``."""
         clock = now or (lambda: dt.datetime.now(dt.UTC))
-        counts: dict[str, int] = {}
-        deferred: list[int] = []
-        until: dt.datetime | None = None
-        work = list(ids)
+        tally = _Tally()
+        pending = list(ids)
         seen: set[int] = set()
-        while work:
-            message_id = work.pop(0)
-            if message_id in seen:
+        while pending:
+            round_ids = [i for i in dict.fromkeys(pending) if i not in seen]
+            pending = []
+            seen.update(round_ids)
+            found = store.messages_by_id(round_ids)
+            todo: list[Message] = []
+            for message_id in round_ids:
+                m = found.get(message_id)
+                if m is None:
+                    continue
+                if m.status in (MessageStatus.FAILED, MessageStatus.DEAD, MessageStatus.SKIPPED):
+                    # Its fallback may not have been written or sent before a crash.
+                    pending += self._fallback(store, m)
+                    continue
+                if m.status is MessageStatus.QUEUED or (
+                    m.status is MessageStatus.SENDING and m.claimed_by == claimer
+                ):
+                    todo.append(m)
+            if not todo:
                 continue
-            seen.add(message_id)
-            m = store.message(message_id)
-            if m is None:
-                continue
-            if m.status in (MessageStatus.FAILED, MessageStatus.DEAD, MessageStatus.SKIPPED):
-                # Its fallback may not have been written or sent before a crash.
-                work += self._fallback(store, m)
-                continue
-            if m.status is not MessageStatus.QUEUED and not (
-                m.status is MessageStatus.SENDING and m.claimed_by == claimer
-            ):
-                continue
-            moment = clock()
-            contact = store.contacts_of([m.client_id]).get(m.client_id)
-            device = store.device(m.device_id) if m.device_id is not None else None
+            contacts = store.contacts_of(sorted({m.client_id for m in todo}))
+            devices = store.devices_by_id([m.device_id for m in todo if m.device_id is not None])
+            together = [m for m in todo if self._repeatable(m)]
+            groups = [
+                together[k : k + self.concurrency]
+                for k in range(0, len(together), self.concurrency)
+            ]
+            groups += [[m] for m in todo if not self._repeatable(m)]
+            for group in groups:
+                pending += self._send_group(store, group, claimer, clock, contacts, devices, tally)
+        return SentBatch(tally.counts, tally.until, tuple(tally.deferred))
+
+    def _repeatable(self, m: Message) -> bool:
+        """Whether sending ``m`` again after a crash shows the person one message."""
+        if m.transport == "push":
+            return True
+        name = self.notifications.via.get(m.transport)
+        spec = self.notifications.channel(name) if name else None
+        return spec is not None and spec.dedup_by_key
+
+    def _send_group(
+        self,
+        store: SqlStore,
+        group: Sequence[Message],
+        claimer: str,
+        clock: Callable[[], dt.datetime],
+        contacts: Mapping[str, Contact],
+        devices: Mapping[int, Device],
+        tally: _Tally,
+    ) -> list[int]:
+        """Claim, send and record ``group``; the ids of the fallbacks it wrote."""
+        moment = clock()
+        claimable: list[Message] = []
+        for m in group:
             if m.status is MessageStatus.QUEUED:
-                wait = self._quiet_until(m, contact, device, moment)
+                device = devices.get(m.device_id) if m.device_id is not None else None
+                wait = self._quiet_until(m, contacts.get(m.client_id), device, moment)
                 if wait is not None:
                     store.defer_message(m.id, wait)
-                    deferred.append(m.id)
-                    until = wait if until is None else min(until, wait)
+                    tally.defer(m.id, wait)
                     continue
-            claim = store.claim_message(m.id, claimer, moment, per_day=self.notifications.per_day)
+            claimable.append(m)
+        if not claimable:
+            return []
+        per_day = self.notifications.per_day
+        if len(claimable) == 1:
+            (only,) = claimable
+            claims = {only.id: store.claim_message(only.id, claimer, moment, per_day=per_day)}
+        else:
+            claims = store.claim_messages(
+                [m.id for m in claimable], claimer, moment, per_day=per_day
+            )
+        work: list[tuple[Message, bool]] = []
+        for m in claimable:
+            claim = claims[m.id]
             if claim is Claim.EARLY:
                 assert m.not_before is not None
-                deferred.append(m.id)
-                until = m.not_before if until is None else min(until, m.not_before)
-                continue
-            if claim is Claim.THROTTLED:
-                counts["skipped"] = counts.get("skipped", 0) + 1
+                tally.defer(m.id, m.not_before)
+            elif claim is Claim.THROTTLED:
+                tally.count("skipped")
                 event(log, "notify.skipped", message=m.id, reason="throttle")
+            elif claim is not Claim.TAKEN:
+                work.append((m, claim is Claim.MINE))
+        if not work:
+            return []
+        opted: set[str] = set()
+        for kind in sorted({m.kind for m, _ in work}):
+            opted |= {
+                f"{kind}\x1f{c}"
+                for c in store.opted_out_of([m.client_id for m, _ in work if m.kind == kind], kind)
+            }
+        ends: dict[int, Ended] = {}
+        jobs: list[_Job] = []
+        for m, interrupted in work:
+            device = devices.get(m.device_id) if m.device_id is not None else None
+            planned = self._plan_send(
+                store,
+                m,
+                contacts.get(m.client_id),
+                device,
+                interrupted=interrupted,
+                opted_out=f"{m.kind}\x1f{m.client_id}" in opted,
+            )
+            if isinstance(planned, Ended):
+                ends[m.id] = planned
+            else:
+                jobs.append(planned)
+        # Several at once only through a channel that says it is safe (its own connection
+        # per thread: httpx's sync client does not share an HTTP/2 connection between
+        # threads safely), and in the sender's threads only, even one: those are few and
+        # live long, so are the connections a channel keeps per thread.
+        together = [n for n, job in enumerate(jobs) if self._concurrent(job.channel)]
+        sent = self._executor().map(self._deliver, [jobs[n] for n in together])
+        outcomes: dict[int, Ended] = dict(zip(together, sent, strict=True))
+        for n, job in enumerate(jobs):
+            if n not in outcomes:
+                outcomes[n] = self._deliver(job)
+        from pes_sdk_runner.crashpoints import crashpoint
+
+        for n, job in enumerate(jobs):
+            ended = outcomes[n]
+            ends[job.message.id] = ended
+            if ended.status is MessageStatus.SENT:
+                crashpoint("notify.sent-not-recorded")
+            elif ended.status is MessageStatus.DEAD and job.device is not None:
+                store.delete_device(job.device.id)  # at the first: FCM and APNs ask it of senders
+        store.finish_messages([ends[m.id] for m, _ in work])
+        kinds = {job.message.id: job.kind for job in jobs}
+        fallbacks: list[int] = []
+        for m, _ in work:
+            ended = ends[m.id]
+            tally.count(str(ended.status))
+            if ended.status is MessageStatus.SENT:
+                crashpoint("notify.recorded")
+                event(log, "notify.sent", message=m.id, channel=ended.channel, kind=kinds[m.id])
                 continue
-            if claim is Claim.TAKEN:
-                continue
-            status = self._send(store, m, contact, device, interrupted=claim is Claim.MINE)
-            counts[str(status)] = counts.get(str(status), 0) + 1
-            if status is not MessageStatus.SENT and status is not MessageStatus.UNSURE:
-                fresh = store.message(m.id)
-                if fresh is not None:
-                    work += self._fallback(store, fresh)
-        return SentBatch(counts, until, tuple(deferred))
+            event(
+                log,
+                "notify.ended",
+                message=m.id,
+                status=str(ended.status),
+                reason=ended.reason,
+                channel=ended.channel,
+            )
+            if ended.status is not MessageStatus.UNSURE:
+                gone = attrs.evolve(
+                    m,
+                    status=ended.status,
+                    reason=ended.reason,
+                    channel=ended.channel or m.channel,
+                )
+                fallbacks += self._fallback(store, gone)
+        return fallbacks
+
+    def _concurrent(self, name: str) -> bool:
+        """Whether channel ``name`` takes sends from many threads at once."""
+        try:
+            return bool(getattr(self.channel(name), "concurrent_sends", False))
+        except Exception:  # not buildable: _deliver records why, one at a time
+            return False
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="pes-notify")
+            return self._pool
 
     def _quiet_until(
         self, m: Message, contact: Contact | None, device: Device | None, now: dt.datetime
@@ -479,7 +648,7 @@ class Sender:
             return None
         return quiet.end_after(local).astimezone(dt.UTC)
 
-    def _send(
+    def _plan_send(
         self,
         store: SqlStore,
         m: Message,
@@ -487,45 +656,31 @@ class Sender:
         device: Device | None,
         *,
         interrupted: bool,
-    ) -> MessageStatus:
-        """Send a claimed message and record how it ended."""
-
-        def end(
-            status: MessageStatus, reason: str | None, channel: str | None = None
-        ) -> MessageStatus:
-            store.finish_message(m.id, status, channel=channel, reason=reason)
-            event(
-                log,
-                "notify.ended",
-                message=m.id,
-                status=str(status),
-                reason=reason,
-                channel=channel,
-            )
-            return status
-
-        if store.opted_out(m.client_id, m.kind):
-            return end(MessageStatus.SKIPPED, "opt-out")
+        opted_out: bool,
+    ) -> Ended | _Job:
+        """A claimed message's end when it is not to be sent, else what to send."""
+        if opted_out:
+            return Ended(m.id, MessageStatus.SKIPPED, reason="opt-out")
         if m.transport == "push":
             if m.device_id is None:  # written for the statistics: nothing reached the client
-                return end(MessageStatus.SKIPPED, "no-contact")
+                return Ended(m.id, MessageStatus.SKIPPED, reason="no-contact")
             if device is None:  # deleted since (dead at another source's send, or by the app)
-                return end(MessageStatus.SKIPPED, "no-device")
+                return Ended(m.id, MessageStatus.SKIPPED, reason="no-device")
             via, to = device.provider, device.token
         else:
             via = m.transport
             address = None if contact is None else getattr(contact, _ADDRESS[m.transport])
             if not address:
-                return end(MessageStatus.SKIPPED, "no-contact")
+                return Ended(m.id, MessageStatus.SKIPPED, reason="no-contact")
             to = address
         name = self.notifications.via.get(via)
         if not name:
-            return end(MessageStatus.SKIPPED, "no-channel")
+            return Ended(m.id, MessageStatus.SKIPPED, reason="no-channel")
         spec = self.notifications.channel(name)
         if interrupted and not (m.transport == "push" or (spec is not None and spec.dedup_by_key)):
             # Handed over or not, nobody can tell: a second SMS or e-mail would be a second
             # copy. Left for an operator's decision (docs/runner-crash-safety.md).
-            return end(MessageStatus.UNSURE, "interrupted", name)
+            return Ended(m.id, MessageStatus.UNSURE, name, "interrupted")
         kind, body = self._template(store, m.template_id)
         key = message_key(m.source, m.client_id, m.target)
         try:
@@ -536,7 +691,13 @@ class Sender:
                 m.transport, to, key, m.params, data=extra
             )
         except ValueError:  # a field made the text too long, say
-            return end(MessageStatus.FAILED, "invalid", name)
+            return Ended(m.id, MessageStatus.FAILED, name, "invalid")
+        return _Job(m, name, kind, notification, device)
+
+    def _deliver(self, job: _Job) -> Ended:
+        """Hand one message to its channel (bounded retries); how it ended. Never raises
+        for a channel's answer or bug: one message must not stop the others."""
+        m, name = job.message, job.channel
         try:
             channel = self.channel(name)
             kwargs: dict[str, Any] = {}
@@ -544,38 +705,30 @@ class Sender:
                 kwargs["sleep"] = self._sleep
             result = send_with_retries(
                 channel,
-                notification,
+                job.notification,
                 attempts=self.notifications.attempts,
                 max_wait=self.notifications.max_wait,
                 **kwargs,
             )
         except DeadRecipient as exc:
-            if device is not None:
-                store.delete_device(device.id)  # at the first: FCM and APNs ask it of senders
-            return end(MessageStatus.DEAD, exc.code or "dead", name)
+            return Ended(m.id, MessageStatus.DEAD, name, exc.code or "dead")
         except RecipientRefused as exc:
-            return end(MessageStatus.FAILED, exc.code or "refused", name)
+            return Ended(m.id, MessageStatus.FAILED, name, exc.code or "refused")
         except ChannelUnavailable as exc:
-            return end(MessageStatus.FAILED, exc.code or "unavailable", name)
+            return Ended(m.id, MessageStatus.FAILED, name, exc.code or "unavailable")
         except WrongKind:
-            return end(MessageStatus.FAILED, "wrong-kind", name)
+            return Ended(m.id, MessageStatus.FAILED, name, "wrong-kind")
         except ChannelError as exc:
-            return end(MessageStatus.FAILED, exc.code or "channel-error", name)
+            return Ended(m.id, MessageStatus.FAILED, name, exc.code or "channel-error")
         except Exception as exc:  # a channel's bug must not stop the batch
-            return end(MessageStatus.FAILED, f"error:{type(exc).__name__}", name)
-        from pes_sdk_runner.crashpoints import crashpoint
-
-        crashpoint("notify.sent-not-recorded")
-        store.finish_message(
+            return Ended(m.id, MessageStatus.FAILED, name, f"error:{type(exc).__name__}")
+        return Ended(
             m.id,
             MessageStatus.SENT,
-            channel=name,
+            name,
             provider_id=result.message_id,
             at=result.accepted_at,
         )
-        crashpoint("notify.recorded")
-        event(log, "notify.sent", message=m.id, channel=name, kind=kind)
-        return MessageStatus.SENT
 
     def _fallback(self, store: SqlStore, m: Message) -> list[int]:
         """The next transport's row when ``m`` could not reach its client (written once)."""

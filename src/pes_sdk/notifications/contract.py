@@ -318,6 +318,10 @@ class NotificationChannel(abc.ABC):
     name: str
     #: the kinds of notification it carries (``("sms",)``, …)
     kinds: tuple[str, ...]
+    #: whether :meth:`send` calls from many threads at once overlap safely (no connection
+    #: state shared between threads): a sender may then keep several in flight. False: a
+    #: sender calls it one message at a time
+    concurrent_sends: bool = False
 
     @abc.abstractmethod
     def send(self, notification: Notification) -> SendResult:

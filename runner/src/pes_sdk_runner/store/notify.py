@@ -17,7 +17,7 @@ import enum
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
 
@@ -30,6 +30,7 @@ __all__ = [
     "Claim",
     "Contact",
     "Device",
+    "Ended",
     "Message",
     "MessageEvent",
     "MessageStatus",
@@ -42,6 +43,7 @@ __all__ = [
 PROVIDERS: tuple[str, ...] = ("fcm", "apns", "rustore", "webpush")
 #: How a message travels (a :class:`pes_sdk.notifications.Notification`'s ``kind``).
 TRANSPORTS: tuple[str, ...] = ("push", "sms", "email")
+_T = TypeVar("_T")
 #: The most clients one ``IN (…)`` names: far below SQLite's oldest limit of 999 parameters.
 _IN_CHUNK = 400
 
@@ -157,6 +159,18 @@ class Message:
     clicked_button: int | None = None
 
 
+@attrs.frozen
+class Ended:
+    """How one message ended (:meth:`NotificationStore.finish_messages`)."""
+
+    message_id: int
+    status: MessageStatus
+    channel: str | None = None
+    reason: str | None = None
+    provider_id: str | None = None
+    at: dt.datetime | None = None
+
+
 class NotificationStore(Protocol):
     """The notifications' part of the store (every method one transaction)."""
 
@@ -248,8 +262,37 @@ class NotificationStore(Protocol):
         :attr:`Claim.THROTTLED`."""
         ...
 
+    def claim_messages(
+        self,
+        message_ids: Sequence[int],
+        claimer: str,
+        now: dt.datetime,
+        *,
+        per_day: int | None = None,
+    ) -> dict[int, Claim]:
+        """:meth:`claim_message` for each of ``message_ids``, in one transaction: each row
+        answers as it would alone (the same conditional update, row by row), and two
+        claimers in any processes never both get :attr:`Claim.CLAIMED` for one row."""
+        ...
+
     def defer_message(self, message_id: int, until: dt.datetime) -> None:
         """Leave a queued message for ``until`` (the end of quiet hours)."""
+        ...
+
+    def finish_messages(self, ends: Sequence[Ended]) -> None:
+        """:meth:`finish_message` for each of ``ends``, in one transaction."""
+        ...
+
+    def messages_by_id(self, message_ids: Sequence[int]) -> dict[int, Message]:
+        """The messages of ``message_ids`` that exist, by id."""
+        ...
+
+    def devices_by_id(self, device_ids: Sequence[int]) -> dict[int, Device]:
+        """The devices of ``device_ids`` that exist, by id."""
+        ...
+
+    def opted_out_of(self, client_ids: Sequence[str], kind: str) -> set[str]:
+        """Those of ``client_ids`` who opted out of ``kind``."""
         ...
 
     def finish_message(
@@ -561,6 +604,8 @@ class NotificationsSql:
             )
             return [self._message(r) for r in rows.fetchall()]
 
+    _CLAIMED = "SELECT id, status, claimed_by, not_before, client_id, source FROM messages"
+
     def claim_message(
         self,
         message_id: int,
@@ -569,50 +614,91 @@ class NotificationsSql:
         *,
         per_day: int | None = None,
     ) -> Claim:
-        at = self.dialect.ts_in(now)
         with self._tx() as cur:
             row = self._x(
-                cur,
-                "SELECT status, claimed_by, not_before, client_id, source FROM messages"
-                " WHERE id = ?" + self.dialect.row_lock,
-                (message_id,),
+                cur, self._CLAIMED + " WHERE id = ?" + self.dialect.row_lock, (message_id,)
             ).fetchone()
             if row is None:
                 raise KeyError(f"no message {message_id}")
-            status, owner, not_before, client, source = row
-            if status == MessageStatus.SENDING and owner == claimer:
-                return Claim.MINE
-            if status != MessageStatus.QUEUED:
-                return Claim.TAKEN
-            if not_before is not None and self.dialect.ts_out(not_before) > now:
-                return Claim.EARLY
-            if per_day is not None:
-                # One client's messages take turns here (PostgreSQL: a lock of the
-                # transaction; SQLite: its write lock), so that two processes sending to
-                # one client at once cannot both pass the count.
-                self.dialect.lock_key(cur, f"pes.notify.client:{client}")
-                since = self.dialect.ts_in(now - dt.timedelta(days=1))
-                (count,) = self._x(
+            return self._claim_row(cur, row, claimer, now, per_day)
+
+    def claim_messages(
+        self,
+        message_ids: Sequence[int],
+        claimer: str,
+        now: dt.datetime,
+        *,
+        per_day: int | None = None,
+    ) -> dict[int, Claim]:
+        ids = sorted(set(message_ids))
+        if not ids:
+            return {}
+        rows: dict[int, Sequence[Any]] = {}
+        with self._tx() as cur:
+            # Every row locked first, in id order (PostgreSQL locks them as sorted), then
+            # the clients' keys in their order: two batches that share rows or clients wait
+            # for each other, never in a cycle.
+            for chunk in _chunks(ids):
+                marks = ", ".join("?" for _ in chunk)
+                found = self._x(
                     cur,
-                    "SELECT COUNT(DISTINCT source) FROM messages WHERE client_id = ?"
-                    " AND source <> ? AND ((status = 'sent' AND sent_at > ?)"
-                    " OR (status = 'sending' AND claimed_at > ?))",
-                    (client, source, since, since),
-                ).fetchone()
-                if int(count) >= per_day:
-                    self._x(
-                        cur,
-                        "UPDATE messages SET status = 'skipped', reason = 'throttle' WHERE id = ?",
-                        (message_id,),
-                    )
-                    return Claim.THROTTLED
-            self._x(
+                    self._CLAIMED + f" WHERE id IN ({marks}) ORDER BY id" + self.dialect.row_lock,
+                    chunk,
+                ).fetchall()
+                rows.update({int(r[0]): r for r in found})
+            missing = [i for i in ids if i not in rows]
+            if missing:
+                raise KeyError(f"no message {missing[0]}")
+            if per_day is not None:
+                for client in sorted({str(r[4]) for r in rows.values()}):
+                    self.dialect.lock_key(cur, f"pes.notify.client:{client}")
+            # Row by row, as claim_message decides: a throttle's count sees the rows this
+            # transaction claimed before it.
+            return {i: self._claim_row(cur, rows[i], claimer, now, per_day) for i in ids}
+
+    def _claim_row(
+        self,
+        cur: Any,
+        row: Sequence[Any],
+        claimer: str,
+        now: dt.datetime,
+        per_day: int | None,
+    ) -> Claim:
+        """Claim one locked row (``_CLAIMED``'s columns) inside the caller's transaction."""
+        message_id, status, owner, not_before, client, source = row
+        if status == MessageStatus.SENDING and owner == claimer:
+            return Claim.MINE
+        if status != MessageStatus.QUEUED:
+            return Claim.TAKEN
+        if not_before is not None and self.dialect.ts_out(not_before) > now:
+            return Claim.EARLY
+        if per_day is not None:
+            # One client's messages take turns here (PostgreSQL: a lock of the
+            # transaction; SQLite: its write lock), so that two processes sending to
+            # one client at once cannot both pass the count.
+            self.dialect.lock_key(cur, f"pes.notify.client:{client}")
+            since = self.dialect.ts_in(now - dt.timedelta(days=1))
+            (count,) = self._x(
                 cur,
-                "UPDATE messages SET status = 'sending', claimed_by = ?, claimed_at = ?,"
-                " attempts = attempts + 1 WHERE id = ?",
-                (claimer, at, message_id),
-            )
-            return Claim.CLAIMED
+                "SELECT COUNT(DISTINCT source) FROM messages WHERE client_id = ?"
+                " AND source <> ? AND ((status = 'sent' AND sent_at > ?)"
+                " OR (status = 'sending' AND claimed_at > ?))",
+                (client, source, since, since),
+            ).fetchone()
+            if int(count) >= per_day:
+                self._x(
+                    cur,
+                    "UPDATE messages SET status = 'skipped', reason = 'throttle' WHERE id = ?",
+                    (message_id,),
+                )
+                return Claim.THROTTLED
+        self._x(
+            cur,
+            "UPDATE messages SET status = 'sending', claimed_by = ?, claimed_at = ?,"
+            " attempts = attempts + 1 WHERE id = ? AND status = 'queued'",
+            (claimer, self.dialect.ts_in(now), message_id),
+        )
+        return Claim.CLAIMED
 
     def defer_message(self, message_id: int, until: dt.datetime) -> None:
         with self._tx() as cur:
@@ -642,6 +728,64 @@ class NotificationsSql:
                 " provider_id = ?, sent_at = ? WHERE id = ?",
                 (str(status), channel, reason, provider_id, sent, message_id),
             )
+
+    def finish_messages(self, ends: Sequence[Ended]) -> None:
+        for e in ends:
+            if e.status not in FINAL:
+                raise ValueError(f"a message does not end {e.status}")
+        if not ends:
+            return
+        values = [
+            (
+                str(e.status),
+                e.channel,
+                e.reason,
+                e.provider_id,
+                self.dialect.ts_in(e.at) if e.at is not None and e.status == "sent" else None,
+                e.message_id,
+            )
+            for e in ends
+        ]
+        with self._tx() as cur:
+            cur.executemany(
+                self.dialect.sql(
+                    "UPDATE messages SET status = ?, channel = COALESCE(?, channel), reason = ?,"
+                    " provider_id = ?, sent_at = ? WHERE id = ?"
+                ),
+                values,
+            )
+
+    def messages_by_id(self, message_ids: Sequence[int]) -> dict[int, Message]:
+        out: dict[int, Message] = {}
+        for chunk in _chunks(sorted(set(message_ids))):
+            marks = ", ".join("?" for _ in chunk)
+            with self._read() as cur:
+                rows = self._x(cur, self._MESSAGE + f" WHERE id IN ({marks})", chunk).fetchall()
+            out.update({int(r[0]): self._message(r) for r in rows})
+        return out
+
+    def devices_by_id(self, device_ids: Sequence[int]) -> dict[int, Device]:
+        out: dict[int, Device] = {}
+        for chunk in _chunks(sorted(set(device_ids))):
+            marks = ", ".join("?" for _ in chunk)
+            with self._read() as cur:
+                rows = self._x(cur, self._DEVICE + f" WHERE id IN ({marks})", chunk).fetchall()
+            out.update({int(r[0]): self._device(r) for r in rows})
+        return out
+
+    def opted_out_of(self, client_ids: Sequence[str], kind: str) -> set[str]:
+        out: set[str] = set()
+        for chunk in _chunks(sorted(set(client_ids))):
+            marks = ", ".join("?" for _ in chunk)
+            with self._read() as cur:
+                rows = self._x(
+                    cur,
+                    "SELECT client_id FROM notification_preferences WHERE kind = ?"
+                    f" AND opted_out <> 0 AND client_id IN ({marks})",
+                    (kind, *chunk),
+                ).fetchall()
+            out.update(str(r[0]) for r in rows)
+        return out
 
     def record_message_event(
         self,
@@ -678,6 +822,6 @@ class NotificationsSql:
         return True
 
 
-def _chunks(items: Sequence[str]) -> Iterator[list[str]]:
+def _chunks(items: Sequence[_T]) -> Iterator[list[_T]]:
     for start in range(0, len(items), _IN_CHUNK):
         yield list(items[start : start + _IN_CHUNK])
