@@ -15,3 +15,12 @@ class TestFcm(ChannelConformance):
     def channel_harness(self, tmp_path: Path) -> Iterator[FcmHarness]:
         with FcmHarness(tmp_path, timeout=1.0) as harness:
             yield harness
+
+
+class TestFcmOverHttp2(ChannelConformance):
+    """The same family through TLS and HTTP/2, as FCM itself serves."""
+
+    @pytest.fixture
+    def channel_harness(self, tmp_path: Path) -> Iterator[FcmHarness]:
+        with FcmHarness(tmp_path, timeout=1.0, tls=True) as harness:
+            yield harness

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["SETTINGS", "FcmFactory", "pes_notification_channels"]
 
 #: Every setting the factory reads; another one is a mistake it names.
-SETTINGS = ("service_account_file", "project_id", "endpoint", "timeout")
+SETTINGS = ("service_account_file", "project_id", "endpoint", "timeout", "ca_file")
 
 
 @attrs.frozen
@@ -35,7 +35,9 @@ class FcmFactory:
     * ``project_id``: the Firebase project; default the key's ``project_id``;
     * ``endpoint``: FCM's base URL, default ``https://fcm.googleapis.com`` (a simulator's
       ``http://127.0.0.1:…`` in tests; plain http only to a loopback host);
-    * ``timeout``: seconds for each HTTP call (the token exchange, the send), default 10.
+    * ``timeout``: seconds for each HTTP call (the token exchange, the send), default 10;
+    * ``ca_file``: PEM certificates to trust instead of the system's (a test CA, such as
+      the simulator's over TLS).
 
     Building a channel reads and checks the key file; it touches no network.
     """
@@ -54,14 +56,21 @@ class FcmFactory:
         project_id = values.text("project_id", account.project_id)
         if not all(c.isalnum() or c in "-_." for c in project_id):
             raise values.error("project_id", f"not a project id: {project_id!r}")
-        return FcmChannel(
-            FcmSettings(
-                account=account,
-                project_id=project_id,
-                endpoint=values.endpoint(DEFAULT_ENDPOINT),
-                timeout=values.timeout(),
+        endpoint = values.endpoint(DEFAULT_ENDPOINT)
+        timeout = values.timeout()
+        ca_file = values.file("ca_file")
+        try:
+            return FcmChannel(
+                FcmSettings(
+                    account=account,
+                    project_id=project_id,
+                    endpoint=endpoint,
+                    timeout=timeout,
+                    ca_file=ca_file,
+                )
             )
-        )
+        except OSError as exc:  # ssl: a ca_file that is not PEM certificates
+            raise values.error("ca_file", f"cannot load it ({exc})") from None
 
 
 @hookimpl

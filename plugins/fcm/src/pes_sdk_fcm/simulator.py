@@ -30,17 +30,20 @@ and the payload size is counted over ``notification`` and ``data`` only.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import itertools
 import json
+import logging
 import re
 import secrets
+import socket
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -321,195 +324,383 @@ def _validate(request: Mapping[str, Any]) -> dict[str, Any]:
     return message
 
 
-# -- the server ----------------------------------------------------------------------------
+# -- the protocol, whatever carries it ------------------------------------------------------
+
+#: An answer: status, JSON body, extra headers. None: no answer (a stall), the connection
+#: is closed.
+_Answer = tuple[int, bytes, dict[str, str]]
+
+
+def _json(status: int, payload: object, **headers: str) -> _Answer:
+    return status, json.dumps(payload, ensure_ascii=False).encode("utf-8"), headers
+
+
+def _error(
+    status: int,
+    rpc_status: str,
+    message: str,
+    details: list[dict[str, Any]],
+    retry_after: int | None = None,
+) -> _Answer:
+    error: dict[str, Any] = {"code": status, "message": message, "status": rpc_status}
+    if details:
+        error["details"] = details
+    extra = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+    return _json(status, {"error": error}, **extra)
+
+
+def _fcm_error(fault: str, retry_after: int | None = None) -> _Answer:
+    status, rpc_status, message, fcm_code, field = FAULTS[fault]
+    details: list[dict[str, Any]] = []
+    if fcm_code is not None:
+        details.append({"@type": _FCM_ERROR, "errorCode": fcm_code})
+    if field is not None:
+        details.append(
+            {
+                "@type": _BAD_REQUEST,
+                "fieldViolations": [{"field": field, "description": message}],
+            }
+        )
+    return _error(status, rpc_status, message, details, retry_after)
+
+
+def _grant_error(description: str) -> _Answer:
+    return _json(400, {"error": "invalid_grant", "error_description": description})
+
+
+def _exchange(
+    sim: FcmSimulator, method: str, target: str, authorization: str, body: bytes
+) -> _Answer | None:
+    """The answer to one request (``target``: its path and query)."""
+    path = urllib.parse.urlsplit(target).path
+    if method == "POST" and path == "/token":
+        return _token(sim, body)
+    match = _SEND_PATH.fullmatch(path)
+    if method == "POST" and match:
+        return _messages_send(sim, urllib.parse.unquote(match.group(1)), authorization, body)
+    return _json(404, {"error": {"code": 404, "message": "Not Found", "status": "NOT_FOUND"}})
+
+
+def _token(sim: FcmSimulator, body: bytes) -> _Answer:
+    """The OAuth2 JWT bearer grant."""
+    with sim._lock:
+        sim.token_exchanges += 1
+    form = urllib.parse.parse_qs(body.decode("ascii", "replace"))
+    grant = form.get("grant_type", [""])[0]
+    assertion = form.get("assertion", [""])[0]
+    if grant != GRANT_TYPE:
+        return _json(
+            400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type"}
+        )
+    try:
+        claims = jwt.decode(
+            assertion,
+            _key().public_key(),
+            algorithms=["RS256"],
+            audience=sim.token_uri,
+            issuer=CLIENT_EMAIL,
+            options={"require": ["iss", "aud", "iat", "exp", "scope"]},
+        )
+    except jwt.InvalidSignatureError:
+        return _grant_error("Invalid JWT Signature.")
+    except jwt.PyJWTError as exc:
+        return _grant_error(f"Invalid JWT: {type(exc).__name__}")
+    if not isinstance(claims["iat"], int) or not isinstance(claims["exp"], int):
+        return _grant_error("Invalid JWT: iat and exp must be integers")
+    if claims["exp"] - claims["iat"] > TOKEN_LIFETIME:
+        return _grant_error("Invalid JWT: Token must be a short-lived token (60 minutes)")
+    if claims["iat"] > time.time() + 60:
+        return _grant_error("Invalid JWT: Token used too early")
+    if SCOPE not in str(claims["scope"]).split():
+        return _json(400, {"error": "invalid_scope", "error_description": "Invalid OAuth scope"})
+    token = "ya29.sim-" + secrets.token_urlsafe(48)
+    with sim._lock:
+        sim._tokens[token] = time.monotonic() + sim.token_lifetime
+        sim.issued_tokens.append(token)
+    return _json(
+        200, {"access_token": token, "expires_in": sim.token_lifetime, "token_type": "Bearer"}
+    )
+
+
+def _messages_send(
+    sim: FcmSimulator, project: str, authorization: str, body: bytes
+) -> _Answer | None:
+    sim.count_request()
+    token = authorization[7:] if authorization.startswith("Bearer ") else ""
+    with sim._lock:
+        ends = sim._tokens.get(token)
+    if ends is None or time.monotonic() >= ends:
+        return _fcm_error("unauthenticated")
+    if project != sim.project_id:
+        return _error(
+            403,
+            "PERMISSION_DENIED",
+            f"Permission 'cloudmessaging.messages.create' denied on resource "
+            f"'//cloudresourcemanager.googleapis.com/projects/{project}' "
+            "(or it may not exist).",
+            [],
+        )
+    fault, retry_after = sim.next_fault()
+    if fault == STALL:
+        return None  # never answered, as a stalled server
+    if fault is not None:
+        return _fcm_error(fault, retry_after)
+    try:
+        request = json.loads(body.decode("utf-8"))
+        message = _validate(request)
+    except (UnicodeDecodeError, ValueError):
+        return _error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.", [])
+    except _Invalid as invalid:
+        violation = {"field": invalid.field, "description": invalid.description}
+        return _error(
+            400,
+            "INVALID_ARGUMENT",
+            invalid.description,
+            [{"@type": _BAD_REQUEST, "fieldViolations": [violation]}],
+        )
+    target = message.get("token")
+    if isinstance(target, str):
+        if not _TOKEN_SHAPE.fullmatch(target):
+            return _fcm_error("invalid-token")
+        dead = sim.fault_for(target)
+        if dead is not None:
+            return _fcm_error(dead)
+    number = next(sim._ids)
+    if not request.get("validate_only"):
+        sim.accept(message, body)
+    return _json(200, {"name": f"projects/{project}/messages/0:{number}%{secrets.token_hex(8)}"})
+
+
+# -- HTTP/1.1 (http.server) ----------------------------------------------------------------
 
 
 class _Handler(SimulatorHandler):
     sim: FcmSimulator
 
-    def _json(self, status: int, payload: object, **headers: str) -> None:
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        self._send(status, body, "application/json; charset=UTF-8", **headers)
-
     def _dispatch(self, method: str) -> None:
-        path = urllib.parse.urlsplit(self.path).path
         body = self._body()
-        if method == "POST" and path == "/token":
-            self._token(body)
+        answer = _exchange(self.sim, method, self.path, self.headers.get("Authorization", ""), body)
+        with self.sim._lock:
+            self.sim.http_versions["1.1"] = self.sim.http_versions.get("1.1", 0) + 1
+        if answer is None:
+            self.close_connection = True
             return
-        match = _SEND_PATH.fullmatch(path)
-        if method == "POST" and match:
-            self._messages_send(urllib.parse.unquote(match.group(1)), body)
-            return
-        self._json(404, {"error": {"code": 404, "message": "Not Found", "status": "NOT_FOUND"}})
+        status, payload, headers = answer
+        self._send(status, payload, "application/json; charset=UTF-8", **headers)
 
-    # -- OAuth2 --------------------------------------------------------------------------
 
-    def _token(self, body: bytes) -> None:
-        sim = self.sim
-        with sim._lock:
-            sim.token_exchanges += 1
-        form = urllib.parse.parse_qs(body.decode("ascii", "replace"))
-        grant = form.get("grant_type", [""])[0]
-        assertion = form.get("assertion", [""])[0]
-        if grant != GRANT_TYPE:
-            self._json(
-                400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type"}
+# -- HTTP/2 and HTTP/1.1 over TLS (hypercorn) ---------------------------------------------
+
+# The server's own logging stays quiet: nothing of the simulator may name a recipient.
+_SERVER_LOG = logging.getLogger("pes_sdk_fcm.simulator.server")
+_SERVER_LOG.propagate = False
+_SERVER_LOG.addHandler(logging.NullHandler())
+
+
+class _TlsServer:
+    """FCM as Google serves it: TLS, HTTP/2 offered by ALPN (HTTP/1.1 too), on a port of
+    its own, with a certificate of a throwaway CA (trustme) written to ``folder``."""
+
+    def __init__(self, sim: FcmSimulator, folder: Path) -> None:
+        import hypercorn.config
+        import trustme
+
+        self.sim = sim
+        ca = trustme.CA()
+        certificate = ca.issue_cert("127.0.0.1", "localhost")
+        self.ca_file = folder / "fcm-simulator-ca.pem"
+        ca.cert_pem.write_to_path(str(self.ca_file))
+        cert_file, key_file = folder / "fcm-server.pem", folder / "fcm-server.key"
+        certificate.cert_chain_pems[0].write_to_path(str(cert_file))
+        certificate.private_key_pem.write_to_path(str(key_file))
+        sock = socket.create_server(("127.0.0.1", 0))
+        self.port: int = sock.getsockname()[1]
+        config = hypercorn.config.Config()
+        config.bind = [f"fd://{sock.detach()}"]
+        config.certfile, config.keyfile = str(cert_file), str(key_file)
+        config.errorlog = _SERVER_LOG
+        config.graceful_timeout = 1.0
+        # FCM takes many streams on one connection; hypercorn's default is 100 too
+        config.h2_max_concurrent_streams = 100
+        # hypercorn closes a connection after 1,000 requests (GOAWAY); Google's front ends
+        # keep one far longer, and a campaign sends hundreds of thousands on it
+        config.keep_alive_max_requests = 2**31
+        self._config = config
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fcm-simulator-tls", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        if not self._ready.wait(15):
+            raise RuntimeError("the FCM simulator's TLS server did not start")
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(15)
+
+    def _run(self) -> None:
+        import hypercorn.asyncio
+
+        asyncio.set_event_loop(self._loop)
+
+        async def main() -> None:
+            self._stop = asyncio.Event()
+            self._ready.set()
+            await hypercorn.asyncio.serve(
+                self._app,  # type: ignore[arg-type]
+                self._config,
+                shutdown_trigger=self._stop.wait,
             )
+
+        self._loop.run_until_complete(main())
+        self._loop.close()
+
+    async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
             return
-        try:
-            claims = jwt.decode(
-                assertion,
-                _key().public_key(),
-                algorithms=["RS256"],
-                audience=sim.token_uri,
-                issuer=CLIENT_EMAIL,
-                options={"require": ["iss", "aud", "iat", "exp", "scope"]},
-            )
-        except jwt.InvalidSignatureError:
-            self._grant_error("Invalid JWT Signature.")
-            return
-        except jwt.PyJWTError as exc:
-            self._grant_error(f"Invalid JWT: {type(exc).__name__}")
-            return
-        if not isinstance(claims["iat"], int) or not isinstance(claims["exp"], int):
-            self._grant_error("Invalid JWT: iat and exp must be integers")
-            return
-        if claims["exp"] - claims["iat"] > TOKEN_LIFETIME:
-            self._grant_error("Invalid JWT: Token must be a short-lived token (60 minutes)")
-            return
-        if claims["iat"] > time.time() + 60:
-            self._grant_error("Invalid JWT: Token used too early")
-            return
-        if SCOPE not in str(claims["scope"]).split():
-            self._json(400, {"error": "invalid_scope", "error_description": "Invalid OAuth scope"})
-            return
-        token = "ya29.sim-" + secrets.token_urlsafe(48)
-        with sim._lock:
-            sim._tokens[token] = time.monotonic() + sim.token_lifetime
-            sim.issued_tokens.append(token)
-        self._json(
-            200,
-            {"access_token": token, "expires_in": sim.token_lifetime, "token_type": "Bearer"},
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        authorization = ""
+        for name, value in scope["headers"]:
+            if name.lower() == b"authorization":
+                authorization = value.decode("latin-1")
+        target = scope["path"] + (
+            "?" + scope["query_string"].decode() if scope["query_string"] else ""
         )
-
-    def _grant_error(self, description: str) -> None:
-        self._json(400, {"error": "invalid_grant", "error_description": description})
-
-    # -- messages:send -------------------------------------------------------------------
-
-    def _fcm_error(self, fault: str, retry_after: int | None = None) -> None:
-        status, rpc_status, message, fcm_code, field = FAULTS[fault]
-        details: list[dict[str, Any]] = []
-        if fcm_code is not None:
-            details.append({"@type": _FCM_ERROR, "errorCode": fcm_code})
-        if field is not None:
-            details.append(
-                {
-                    "@type": _BAD_REQUEST,
-                    "fieldViolations": [{"field": field, "description": message}],
-                }
-            )
-        self._error(status, rpc_status, message, details, retry_after)
-
-    def _error(
-        self,
-        status: int,
-        rpc_status: str,
-        message: str,
-        details: list[dict[str, Any]],
-        retry_after: int | None = None,
-    ) -> None:
-        error: dict[str, Any] = {"code": status, "message": message, "status": rpc_status}
-        if details:
-            error["details"] = details
-        extra = {"Retry-After": str(retry_after)} if retry_after is not None else {}
-        self._json(status, {"error": error}, **extra)
-
-    def _messages_send(self, project: str, body: bytes) -> None:
         sim = self.sim
-        sim.count_request()
-        auth = self.headers.get("Authorization", "")
-        token = auth[7:] if auth.startswith("Bearer ") else ""
         with sim._lock:
-            ends = sim._tokens.get(token)
-        if ends is None or time.monotonic() >= ends:
-            self._fcm_error("unauthenticated")
-            return
-        if project != sim.project_id:
-            self._error(
-                403,
-                "PERMISSION_DENIED",
-                f"Permission 'cloudmessaging.messages.create' denied on resource "
-                f"'//cloudresourcemanager.googleapis.com/projects/{project}' "
-                "(or it may not exist).",
-                [],
+            version = str(scope["http_version"])
+            sim.http_versions[version] = sim.http_versions.get(version, 0) + 1
+        if sim.quiet():
+            # No fault armed, so nothing here waits: answered on the loop, at no thread's
+            # cost. (A stall armed between this check and the answer would hold the loop
+            # until heal(); tests arm faults before they send.)
+            answer = _exchange(sim, scope["method"], target, authorization, body)
+        else:  # a stall waits for heal(): in a thread, the loop serves the others meanwhile
+            answer = await asyncio.get_running_loop().run_in_executor(
+                None, _exchange, sim, scope["method"], target, authorization, body
             )
-            return
-        fault, retry_after = sim.next_fault()
-        if fault == STALL:
-            self.close_connection = True  # never answered, as a stalled server
-            return
-        if fault is not None:
-            self._fcm_error(fault, retry_after)
-            return
-        try:
-            request = json.loads(body.decode("utf-8"))
-            message = _validate(request)
-        except (UnicodeDecodeError, ValueError):
-            self._error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.", [])
-            return
-        except _Invalid as invalid:
-            violation = {"field": invalid.field, "description": invalid.description}
-            self._error(
-                400,
-                "INVALID_ARGUMENT",
-                invalid.description,
-                [{"@type": _BAD_REQUEST, "fieldViolations": [violation]}],
-            )
-            return
-        target = message.get("token")
-        if isinstance(target, str):
-            if not _TOKEN_SHAPE.fullmatch(target):
-                self._fcm_error("invalid-token")
-                return
-            dead = sim.fault_for(target)
-            if dead is not None:
-                self._fcm_error(dead)
-                return
-        number = next(sim._ids)
-        if not request.get("validate_only"):
-            sim.record(message, body)
-        self._json(200, {"name": f"projects/{project}/messages/0:{number}%{secrets.token_hex(8)}"})
+        if answer is None:
+            # a stalled request, healed: never answered (hypercorn ends the stream with its
+            # own error); its client gave up at its timeout long before
+            raise _Unanswered
+        status, payload, headers = answer
+        raw = [(b"content-type", b"application/json; charset=UTF-8")]
+        raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        raw.append((b"content-length", str(len(payload)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": payload})
+
+
+class _Unanswered(Exception):
+    """A request the simulator never answers (hypercorn resets its stream)."""
 
 
 class FcmSimulator(ProviderSimulator[dict[str, Any]]):
     """FCM HTTP v1 and Google's token endpoint on ``127.0.0.1``.
 
     :attr:`messages` are the ``message`` objects of the accepted requests, as parsed;
-    :attr:`raw` their bodies; :attr:`requests` counts ``messages:send`` calls.
+    :attr:`raw` their bodies; :attr:`requests` counts ``messages:send`` calls,
+    :attr:`accepted` the messages accepted, :attr:`http_versions` the requests by HTTP
+    version (``"1.1"``, ``"2"``).
 
     :param project_id: the Firebase project it serves.
     :param token_lifetime: seconds an access token is good for (Google: 3600).
+    :param tls_folder: serve as Google does, over TLS with HTTP/2 offered by ALPN (HTTP/1.1
+        too), with a throwaway CA whose certificate goes to this folder (:attr:`ca_file`,
+        the channel's ``ca_file`` setting); :attr:`endpoint` is then ``https://…``. None:
+        plain HTTP/1.1 on loopback. Needs the ``simulator`` extra (hypercorn, trustme).
+    :param keep: keep each accepted message (:attr:`messages`, :attr:`raw`); False only
+        counts them (a benchmark of hundreds of thousands of messages).
     """
 
     def __init__(
-        self, *, project_id: str = PROJECT_ID, token_lifetime: int = 3599, port: int = 0
+        self,
+        *,
+        project_id: str = PROJECT_ID,
+        token_lifetime: int = 3599,
+        port: int = 0,
+        tls_folder: Path | None = None,
+        keep: bool = True,
     ) -> None:
         super().__init__(_Handler, faults=FAULTS, port=port, name="fcm-simulator")
         self.project_id = project_id
         self.token_lifetime = token_lifetime
+        self.keep = keep
         self._lock = threading.Lock()
         self._tokens: dict[str, float] = {}
         self._ids = itertools.count(1_700_000_000_000_000)
         #: every access token issued (the harness's secrets)
         self.issued_tokens: list[str] = []
         self.token_exchanges = 0
+        #: messages accepted (kept or not)
+        self.accepted = 0
+        #: requests by HTTP version ("1.1", "2")
+        self.http_versions: dict[str, int] = {}
+        self._tls = _TlsServer(self, Path(tls_folder)) if tls_folder is not None else None
+        #: the throwaway CA's certificate (PEM) when serving TLS, else None
+        self.ca_file: Path | None = self._tls.ca_file if self._tls is not None else None
+
+    def start(self) -> Self:
+        super().start()
+        if self._tls is not None:
+            self._tls.start()
+        return self
+
+    def stop(self) -> None:
+        self.heal()
+        if self._tls is not None:
+            self._tls.stop()
+        super().stop()
+
+    @property
+    def endpoint(self) -> str:
+        """The channel's ``endpoint`` setting: ``https://127.0.0.1:<port>`` when serving
+        TLS, else ``http://127.0.0.1:<port>``."""
+        if self._tls is not None:
+            return f"https://127.0.0.1:{self._tls.port}"
+        return self.root_url
 
     @property
     def token_uri(self) -> str:
         """The service account key's ``token_uri``."""
-        return self.root_url + "/token"
+        return self.endpoint + "/token"
+
+    def accept(self, message: dict[str, Any], raw: bytes) -> None:
+        """Count an accepted message, and keep it unless told not to."""
+        with self._lock:
+            self.accepted += 1
+        if self.keep:
+            self.record(message, raw)
+
+    def quiet(self) -> bool:
+        """Whether no fault is armed (no request has to wait for :meth:`heal`)."""
+        with self._state:
+            return not self._next and self._always is None
 
     def service_account(self) -> dict[str, str]:
         """A service account's JSON key (as Google's console gives it) for this simulator."""
@@ -567,7 +758,8 @@ _ANSWERS = {
 
 class FcmHarness(ProviderHarness[FcmSimulator, Any]):
     """An FCM channel configured against a fresh :class:`FcmSimulator` (see
-    :class:`pes_sdk_conformance.notifications.ChannelHarness`)."""
+    :class:`pes_sdk_conformance.notifications.ChannelHarness`); ``tls``: over TLS and
+    HTTP/2, as FCM itself."""
 
     answers = _ANSWERS
 
@@ -579,18 +771,22 @@ class FcmHarness(ProviderHarness[FcmSimulator, Any]):
         token_lifetime: int = 3599,
         settings: Mapping[str, str] | None = None,
         build: Callable[[Mapping[str, str]], Any] | None = None,
+        tls: bool = False,
     ) -> None:
         from pes_sdk_fcm.plugin import FcmFactory
 
         super().__init__()
         self.timeout = timeout
         self.recipient = device_token(1)
-        self.simulator = FcmSimulator(token_lifetime=token_lifetime).start()
+        self.simulator = FcmSimulator(
+            token_lifetime=token_lifetime, tls_folder=folder if tls else None
+        ).start()
         self.key_file = self.simulator.write_service_account(folder / "fcm-service-account.json")
         self.settings = {
             "service_account_file": str(self.key_file),
             "endpoint": self.simulator.endpoint,
             "timeout": str(timeout),
+            **({"ca_file": str(self.simulator.ca_file)} if self.simulator.ca_file else {}),
             **(settings or {}),
         }
         self.channel = (build or FcmFactory().create)(self.settings)
