@@ -37,8 +37,10 @@ from pes_sdk.models.partners import Partner
 from pes_sdk.models.payments import Payment, PaymentLine, PaymentMethod
 from pes_sdk.models.readings import MeterReading, Photo
 from pes_sdk.models.receipts import Receipt, Supplier, check_customer_email
+from pes_sdk.money import ZERO
 from pes_sdk.money import amount as to_amount
 from pes_sdk.plugins.manager import PluginHost
+from pes_sdk.qr import PaymentDetails, QrFormatError
 from pes_sdk_runner.config.models import RunnerConfig
 from pes_sdk_runner.logs import event, mask_account
 from pes_sdk_runner.store.autopay import Charge, ChargeState, Consent, ConsentRule
@@ -52,10 +54,13 @@ from pes_sdk_runner.store.base import (
 from pes_sdk_runner.store.errors import ReadingRefused
 
 if TYPE_CHECKING:
+    from pes_sdk_runner.store.receipts import FiscalReceipt
     from pes_sdk_runner.store.sql import SqlStore
 
 __all__ = [
     "MAX_PHOTO_BYTES",
+    "MAX_QR_PIXELS",
+    "MAX_QR_TEXT",
     "MAX_READING_AGE_DAYS",
     "MAX_VALUE_DIGITS",
     "AcquirerFailed",
@@ -70,12 +75,17 @@ __all__ = [
     "Counters",
     "NotAccepted",
     "NotFound",
+    "PayeeNotServed",
+    "QrAccountNotFound",
+    "QrBill",
+    "QrUnreadable",
     "Refused",
     "UseCaseError",
     "check_reading",
     "money",
     "order_id_of",
     "photo_type",
+    "split_sum",
 ]
 
 #: The largest meter photo taken (bytes).
@@ -87,6 +97,12 @@ MAX_VALUE_DIGITS = (12, 6)
 MAX_READING_AGE_DAYS = 3 * 366
 # Order ids derive from the payment's owner and its idempotency key: a retry finds the same
 # order. Changing it would make a retry after an upgrade pay twice.
+#: The longest payment string (ГОСТ Р 56042-2014) taken as text: a QR code holds at most
+#: 2953 bytes, and a pasted string may carry blanks around it.
+MAX_QR_TEXT = 4096
+#: The most pixels of a photo of a QR code read: a phone's 50-megapixel photo fits, and a
+#: small PNG that unpacks to gigabytes is refused before it is unpacked.
+MAX_QR_PIXELS = 60_000_000
 _ORDER_NAMESPACE = uuid.UUID("5b0e6f4e-2a57-4c52-9f0c-7c1d1e0a9a11")
 _MAGIC = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
 
@@ -126,6 +142,33 @@ class AmountTooLarge(Refused):
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__("amount-too-large", message, field)
+
+
+class QrUnreadable(Refused):
+    """A payment QR code that cannot be read or breaks the standard (code ``qr-invalid``).
+
+    ``rule`` is :class:`pes_sdk.qr.Rule`'s value when the string broke the standard, or
+    one of the image's own: ``no-code``, ``several-codes``, ``not-image``, ``too-large``,
+    ``unavailable`` (the ``qr-image`` extra is not installed); ``field`` the string's key
+    at fault (``PayeeINN``), None for the whole."""
+
+    def __init__(self, message: str, rule: str, field: str | None = None) -> None:
+        super().__init__("qr-invalid", message, field)
+        self.rule = rule
+
+
+class PayeeNotServed(NotFound):
+    """A QR code pays a payee (``PayeeINN``, with its ``KPP``) the service does not serve."""
+
+    def __init__(self, message: str, field: str | None = "PayeeINN") -> None:
+        UseCaseError.__init__(self, "payee-not-served", message, field)
+
+
+class QrAccountNotFound(NotFound):
+    """A QR code's account (``PersAcc``) is not in its partner's registries."""
+
+    def __init__(self, message: str, field: str | None = "PersAcc") -> None:
+        UseCaseError.__init__(self, "account-not-found", message, field)
 
 
 class Conflict(UseCaseError):
@@ -222,6 +265,42 @@ class AutopayCancelled:
     stopped: tuple[Charge, ...]  #: charges noticed but not started: none will be made
     #: charges already with the acquirer when it came: each ends as the acquirer says
     in_progress: tuple[Charge, ...]
+
+
+@attrs.frozen
+class QrBill:
+    """What a bill's payment QR code pays (:meth:`ClientUseCases.resolve_qr`): a served
+    partner's account and its services, with the amount of each to offer."""
+
+    partner: Partner
+    account: str
+    services: tuple[ServiceBalance, ...]  #: the account's, as the payment page lists them
+    #: the code's ``Sum`` (roubles), None when it has none
+    amount: Decimal | None
+    #: what to offer on each of ``services`` (:func:`split_sum` of ``amount``, or the dues)
+    amounts: tuple[Decimal, ...]
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.amounts, ZERO)
+
+
+def split_sum(total: Decimal | None, dues: Sequence[Decimal]) -> tuple[Decimal, ...]:
+    """Spread a bill's ``total`` over services with ``dues``: each service's due in turn
+    while the total lasts; what is left over (an overpayment, аванс) on the first service.
+    Without a total, the dues. The parts sum to ``total`` exactly (both in kopecks)."""
+    if total is None:
+        return tuple(dues)
+    if not dues:
+        return ()
+    parts: list[Decimal] = []
+    left = to_amount(total)
+    for due in dues:
+        part = min(left, due) if due > 0 else ZERO
+        parts.append(part)
+        left -= part
+    parts[0] += left
+    return tuple(parts)
 
 
 def order_id_of(owner: str, key: str) -> uuid.UUID:
@@ -868,6 +947,94 @@ class ClientUseCases:
             except (ConfigError, ValueError):
                 continue
         return out
+
+    def fiscal_receipts_of(self, owner: str, limit: int = 200) -> dict[uuid.UUID, FiscalReceipt]:
+        """The sale receipts (чек прихода) this runner registered on its cloud register for
+        ``owner``'s payments, by order id (docs/receipts.md); none when the store is not SQL
+        (the register's table is in the SQL store) or the runner registers none."""
+        from pes_sdk_runner.store.receipts import ReceiptOperation
+        from pes_sdk_runner.store.sql import SqlStore
+
+        if not isinstance(self.store, SqlStore):
+            return {}
+        found: dict[uuid.UUID, FiscalReceipt] = {}
+        for r in self.store.fiscal_receipts_of(owner, limit):
+            if r.operation is ReceiptOperation.SELL:
+                found.setdefault(r.order_id, r)
+        return found
+
+    # -- paying from a paper bill's QR code (ГОСТ Р 56042-2014) -----------------------------
+
+    def resolve_qr(self, data: str | bytes) -> QrBill:
+        """The bill a payment string pays (the text of a bill's QR code, or its bytes):
+        read tolerantly, as real bills print it (the deviations forgiven are not told);
+        the partner by ``PayeeINN`` among the configured ones (and its ``KPP`` when both
+        have one), the account by ``PersAcc`` in its registries; the amount from ``Sum``,
+        else what is due. :class:`QrUnreadable`, :class:`PayeeNotServed`,
+        :class:`QrAccountNotFound`."""
+        if len(data) > MAX_QR_TEXT:
+            raise QrUnreadable(f"a payment string is at most {MAX_QR_TEXT} characters", "form")
+        from pes_sdk.qr import decode
+
+        try:
+            decoded = decode(data, tolerant=True)
+        except QrFormatError as exc:
+            raise QrUnreadable(str(exc), exc.rule.value, exc.field or None) from None
+        return self.bill_of(decoded.details)
+
+    def read_qr_image(self, data: bytes) -> QrBill:
+        """:meth:`resolve_qr` of the one QR code in a photo (JPEG, PNG, …): zxing-cpp reads
+        it (the ``qr-image`` extra). Slow for a big photo: a web front end calls it in its
+        thread pool."""
+        import io
+
+        from pes_sdk.qr import read_image_bytes
+
+        try:
+            from PIL import Image  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            raise QrUnreadable("reading images needs pes-sdk[qr-image]", "unavailable") from None
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+        except Image.DecompressionBombError:
+            raise QrUnreadable("the image is too large", "too-large") from None
+        except (OSError, ValueError):
+            raise QrUnreadable("not an image that can be read", "not-image") from None
+        if width * height > MAX_QR_PIXELS:
+            raise QrUnreadable("the image is too large", "too-large")
+        try:
+            found = read_image_bytes(io.BytesIO(data))
+        except ConfigError:
+            raise QrUnreadable("reading images needs pes-sdk[qr-image]", "unavailable") from None
+        except QrFormatError:
+            raise QrUnreadable("not an image that can be read", "not-image") from None
+        if not found:
+            raise QrUnreadable("no QR code in the image", "no-code")
+        if len(found) > 1:
+            raise QrUnreadable(
+                f"{len(found)} QR codes in the image, one is needed", "several-codes"
+            )
+        return self.resolve_qr(found[0])
+
+    def bill_of(self, details: PaymentDetails) -> QrBill:
+        """The served partner's account a payment string's details pay (:meth:`resolve_qr`)."""
+        if not details.payee_inn:
+            raise QrUnreadable("the payment string has no PayeeINN", "required", "PayeeINN")
+        if not details.pers_acc:
+            raise QrUnreadable("the payment string has no PersAcc", "required", "PersAcc")
+        partner = next(
+            (p.partner for p in self.config.partners if p.partner.inn == details.payee_inn), None
+        )
+        if partner is None or (details.kpp and partner.kpp and details.kpp != partner.kpp):
+            raise PayeeNotServed("the service does not serve this payee")
+        account = details.pers_acc
+        services = tuple(self.store.find_by_account(partner.inn, account))
+        self._event("qr.resolved", partner=partner.inn, account=mask_account(account))
+        if not services:
+            raise QrAccountNotFound("no such account in the partner's registries")
+        amounts = split_sum(details.sum, [s.due for s in services])
+        return QrBill(partner, account, services, details.sum, amounts)
 
     def count_credits(self, applied: Iterable[Applied]) -> None:
         """Count and log each payment a confirmation credited (a webhook's or a refresh's)."""

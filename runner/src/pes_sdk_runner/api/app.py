@@ -139,6 +139,12 @@ def _answer(exc: uc.UseCaseError) -> ApiError:
     """The API's answer to a use case's refusal: its code, message and field, with the
     status of its kind. Every code is written here, so that this file names each code the
     API answers with (docs/runner-api.md documents them; a test reads them from here)."""
+    if isinstance(exc, uc.PayeeNotServed):
+        return ApiError(404, "payee-not-served", exc.message, exc.field)
+    if isinstance(exc, uc.QrAccountNotFound):
+        return ApiError(404, "account-not-found", exc.message, exc.field)
+    if isinstance(exc, uc.QrUnreadable):
+        return ApiError(422, "qr-invalid", exc.message, exc.field)
     if isinstance(exc, uc.NotFound):
         return ApiError(404, "not-found", exc.message, exc.field)
     if isinstance(exc, uc.NotAccepted):
@@ -265,8 +271,9 @@ class _Api:
     async def body(self, request: Request, cls: type[T]) -> T:
         return self.structure(await self.json_body(request), cls)
 
-    async def json_body(self, request: Request) -> Any:
-        """The body as JSON, its texts checked (:func:`_check_json`).
+    async def json_body(self, request: Request, limits: Mapping[str, int] = TEXT_LIMITS) -> Any:
+        """The body as JSON, its texts checked (:func:`_check_json`; ``limits``: the texts'
+        limits by field name, :data:`TEXT_LIMITS` unless an endpoint takes longer ones).
 
         Its size is bounded by the :class:`_Limits` middleware while it is read.
         """
@@ -281,7 +288,7 @@ class _Api:
             raise ApiError(
                 422, "invalid-json", f"the body nests deeper than {MAX_JSON_DEPTH} levels"
             ) from None
-        _check_json(data)
+        _check_json(data, limits)
         return data
 
     @staticmethod
@@ -497,6 +504,36 @@ class _Api:
             autopay=req.autopay,
         )
         return self.json(_view(entry))
+
+    async def qr_resolve(self, request: Request) -> Response:
+        """The bill a payment QR code's text pays (:meth:`ClientUseCases.resolve_qr`). A
+        cabinet is told an account's place (house, premises) only when it sees the account
+        (:meth:`visible`): a code's text is easily made up, and not a proof like a link."""
+        caller = await self.client(request)
+        data = await self.json_body(request, {**TEXT_LIMITS, "text": uc.MAX_QR_TEXT})
+        req = self.structure(data, m.QrResolveRequest)
+        bill = await _run(self.clients.resolve_qr, req.text)
+        services = [m.ServiceView.of(s) for s in bill.services]
+        if caller.session is not None:
+            try:
+                await self.visible(caller, bill.partner.inn, bill.account, "PersAcc")
+            except ApiError:
+                services = [attrs.evolve(v, house_id=None, premises="") for v in services]
+        lines = tuple(
+            uc.BasketLine(s.partner_inn, s.account, a, s.service)
+            for s, a in zip(bill.services, bill.amounts, strict=True)
+            if a > 0
+        )
+        view = m.QrBillView(
+            bill.partner.inn,
+            bill.partner.name,
+            bill.account,
+            tuple(services),
+            lines,
+            bill.total,
+            bill.amount,
+        )
+        return self.json(view)
 
     async def payment(self, request: Request) -> Response:
         caller = await self.client(request)
@@ -894,7 +931,7 @@ def _photo(text: str) -> bytes:
     return data
 
 
-def _check_json(data: Any) -> None:
+def _check_json(data: Any, limits: Mapping[str, int] = TEXT_LIMITS) -> None:
     """Refuse, wherever it is in a body, what no field takes: nesting deeper than
     MAX_JSON_DEPTH, a text longer than its field's limit (TEXT_LIMITS, MAX_TEXT), a NUL
     (PostgreSQL's text cannot hold one) or a lone surrogate (it has no UTF-8: no store can
@@ -909,16 +946,16 @@ def _check_json(data: Any) -> None:
         if isinstance(value, dict):
             for key, item in value.items():
                 where = f"{path}.{key}" if path else key
-                _check_text(key, where, "")
+                _check_text(key, where, "", limits)
                 stack.append((item, where, key, depth + 1))
         elif isinstance(value, list):
             stack.extend((item, f"{path}[{i}]", name, depth + 1) for i, item in enumerate(value))
         elif isinstance(value, str):
-            _check_text(value, path, name)
+            _check_text(value, path, name, limits)
 
 
-def _check_text(text: str, field: str, name: str) -> None:
-    limit = TEXT_LIMITS.get(name, MAX_TEXT)
+def _check_text(text: str, field: str, name: str, limits: Mapping[str, int] = TEXT_LIMITS) -> None:
+    limit = limits.get(name, MAX_TEXT)
     if limit and len(text) > limit:
         raise ApiError(422, "too-long", f"a text here is at most {limit} characters", field or None)
     if "\x00" in text:
@@ -990,7 +1027,8 @@ class _Limits:
     def limit(self, path: str) -> int:
         if path == self.webhook_path:
             return MAX_WEBHOOK_BODY
-        if path in ("/v1/readings", "/cabinet/readings"):  # a meter photo
+        # a meter photo, or a photo of a bill's QR code
+        if path in ("/v1/readings", "/cabinet/readings", "/cabinet/qr"):
             return _MAX_READING_BODY
         return MAX_BODY_BYTES
 
@@ -1183,6 +1221,7 @@ def create_app(
         ("/v1/acceptances", api.accept, "POST"),
         ("/v1/payments", api.pay, "POST"),
         ("/v1/payments/{order_id}", api.payment, "GET"),
+        ("/v1/qr/resolve", api.qr_resolve, "POST"),
         ("/v1/readings", api.record_reading, "POST"),
         ("/v1/readings", api.readings, "GET"),
         ("/v1/login", api.login, "POST"),

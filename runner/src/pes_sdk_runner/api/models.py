@@ -50,6 +50,8 @@ __all__ = [
     "PaymentRegistryView",
     "PaymentRequest",
     "PaymentView",
+    "QrBillView",
+    "QrResolveRequest",
     "ReadingRecorded",
     "ReadingRequest",
     "ReadingView",
@@ -126,6 +128,31 @@ class ServiceView:
 @attrs.frozen
 class ServicesView:
     services: tuple[ServiceView, ...]
+
+
+@attrs.frozen
+class QrResolveRequest:
+    """The text of a bill's payment QR code (ГОСТ Р 56042-2014: ``ST0001…``), as the
+    app's camera read it; at most 4096 characters."""
+
+    text: str
+
+
+@attrs.frozen
+class QrBillView:
+    """What a bill's QR code pays (``POST /v1/qr/resolve``): the served partner's account,
+    its services, and the basket ``lines`` to offer (the code's ``Sum`` spread over the
+    services, each due in turn, an overpayment on the first; without ``Sum``, the dues),
+    ready for ``POST /v1/payments`` once the client has ticked them. ``amount`` is their
+    total; ``sum`` the code's own, null when it has none."""
+
+    partner_inn: str
+    partner_name: str
+    account: str
+    services: tuple[ServiceView, ...]
+    lines: tuple[BasketLine, ...]
+    amount: Decimal
+    sum: Decimal | None
 
 
 @attrs.frozen

@@ -235,6 +235,16 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "post",
+        "/v1/qr/resolve",
+        "The partner's account, services and amount a bill's payment QR code"
+        " (ГОСТ Р 56042-2014) pays",
+        "client",
+        m.QrBillView,
+        request=m.QrResolveRequest,
+        statuses=(*_CLIENT_ERRORS, 404, 413),
+    ),
+    Operation(
+        "post",
         "/v1/readings",
         "Submit a meter reading (показание прибора учёта) on an accepted account;"
         " append-only, a repeat returns the recorded one",

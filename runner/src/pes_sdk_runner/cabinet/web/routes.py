@@ -68,6 +68,7 @@ from pes_sdk_runner.store.autopay import Charge, ChargeState, Consent, ConsentRu
 from pes_sdk_runner.store.base import DecreaseReason, ServiceBalance, StoredReading
 from pes_sdk_runner.store.errors import StoreUnavailable
 from pes_sdk_runner.store.notify import MessageEvent
+from pes_sdk_runner.store.receipts import FiscalReceipt, ReceiptStatus
 
 __all__ = ["CURRENT_COOKIE", "NOTIFICATION_KINDS", "RETURN_LINK_TTL", "Pages", "cabinet_app"]
 
@@ -566,7 +567,9 @@ class Pages:
             if "unlinked" in q
             else ""
         )
-        return await self.accounts_page(request, session, token, notice=notice)
+        # "Привязать лицевой счёт" of a QR code's account fills in what the code told
+        values = {k: q.get(k, "").strip()[:64] for k in ("partner", "account")}
+        return await self.accounts_page(request, session, token, notice=notice, values=values)
 
     async def accounts_page(
         self,
@@ -682,15 +685,18 @@ class Pages:
 
     # -- the payment page (Пополнение лицевого счёта) ----------------------------------------
 
-    def rows(self, session: ActiveSession, inn: str, account: str) -> Rows:
+    def rows(self, session: ActiveSession, inn: str, account: str, qr: bool = False) -> Rows:
         """The services of the page: ticked ones (the account's, and the others the client
         accepted at its address), and the others found at the address; with what they were
-        read from. 404 unless the account is one of the cabinet's."""
+        read from. 404 unless the account is one of the cabinet's, or ``qr``: the account a
+        bill's QR code named (:meth:`qr_allows`), whose services count as found (a tick
+        accepts them) until the client accepted them."""
         # Each thing read once: the links, then the use case's view (services of the
         # linked accounts and at the address, acceptances, partners), not once per row.
         with self.clients.store.reads_together():  # the links too, in the same turn
             linked = self.linked(session.cabinet_id)
-            if (inn, account) not in linked:
+            own_linked = (inn, account) in linked
+            if not own_linked and not qr:
                 raise HTTPException(404, "Такого лицевого счёта нет среди ваших")
             view = self.clients.basket_view(session.client, linked, (inn, account))
         own = view.services[(inn, account)]
@@ -710,7 +716,11 @@ class Pages:
             return Row(_row_key(s), s, name, accepted, alone)
 
         other_rows = [row(s) for s in others]
-        ticked = [row(s) for s in own] + [r for r in other_rows if r.accepted]
+        own_rows = [row(s) for s in own]
+        if not own_linked:  # a QR code's account: its services are ticked once accepted
+            other_rows = own_rows + other_rows
+            own_rows = []
+        ticked = own_rows + [r for r in other_rows if r.accepted]
         found = [r for r in other_rows if not r.accepted]
         return Rows(ticked, found, view)
 
@@ -838,9 +848,11 @@ class Pages:
         account: str,
         form: Mapping[str, list[str]] | None,
         rows: Rows | None = None,
+        qr: str = "",
     ) -> dict[str, Any]:
-        """The payment page's context; ``rows`` when just read (and nothing accepted since)."""
-        ticked_rows, found_rows, read = rows or self.rows(session, inn, account)
+        """The payment page's context; ``rows`` when just read (and nothing accepted since);
+        ``qr`` the token of an unlinked account a bill's QR code named (:meth:`qr_allows`)."""
+        ticked_rows, found_rows, read = rows or self.rows(session, inn, account, bool(qr))
         if form is None:  # first look: every ticked service, for what is due on it
             defaults: dict[str, list[str]] = {
                 "tick": [r.key for r in ticked_rows if r.service.due > 0],
@@ -851,7 +863,7 @@ class Pages:
             own_due = sum(
                 (
                     r.service.due
-                    for r in ticked_rows
+                    for r in (*ticked_rows, *found_rows)
                     if (r.service.partner_inn, r.service.account) == (inn, account)
                     and r.service.due > 0
                 ),
@@ -867,12 +879,17 @@ class Pages:
         fee = sum((p.client_fee for p in priced.values()), ZERO)
         total = sum((p.amount + p.client_fee for p in priced.values()), ZERO)
         mine = [
-            r for r in ticked_rows if (r.service.partner_inn, r.service.account) == (inn, account)
+            r
+            for r in (*ticked_rows, *found_rows)
+            if (r.service.partner_inn, r.service.account) == (inn, account)
         ]
         due = sum((r.service.due for r in mine), ZERO)
+        own_found = [r for r in found_rows if r in mine]
         premises = mine[0].service.premises if mine else ""
         # The address as text only when the operator loaded the house directory.
         address = read.address
+        if qr:  # a QR code's text is easily made up: its account's place is not told
+            address, premises = None, ""
 
         def view(r: Row) -> dict[str, Any]:
             s = r.service
@@ -890,6 +907,8 @@ class Pages:
             }
 
         autopay = self.autopay_view(session, inn, account, basket)
+        if qr:  # autopay is for an account proved the client's: linked, not only read
+            autopay["autopay_offer"] = False
         return {
             "inn": inn,
             "account": account,
@@ -898,8 +917,9 @@ class Pages:
             **autopay,
             "address": address or "",
             "premises": premises,
-            "ticked_rows": [view(r) for r in ticked_rows],
-            "found_rows": [view(r) for r in found_rows],
+            # a QR code's account's services are the page's own, ticked or not yet
+            "ticked_rows": [view(r) for r in (*ticked_rows, *own_found)],
+            "found_rows": [view(r) for r in found_rows if r not in own_found],
             "total": total,
             "fee": fee,
             "email": basket.email,
@@ -911,6 +931,8 @@ class Pages:
             "csrf": self.session_csrf(token),
             "basket": basket,
             "priced": priced,
+            "qr": qr,
+            "qr_notice": "",
         }
 
     def autopay_view(
@@ -959,6 +981,14 @@ class Pages:
     def terms_text(self, inn: str, account: str, terms: uc.AutopayTerms) -> str:
         return self.clients.consent_text(inn, account, terms.rule, terms.day, terms.limit)
 
+    def qr_allows(self, request: Request, token: str, inn: str, account: str) -> str:
+        """The ``qr`` token of the page's address when it is the session's for the account
+        (:func:`~.security.qr_token`), else ``""``."""
+        given = request.query_params.get("qr", "")[:128]
+        if given and sec.csrf_matches(given, sec.qr_token(self.secret, token, inn, account)):
+            return given
+        return ""
+
     async def pay_page(self, request: Request) -> Response:
         inn, account = request.path_params["inn"], request.path_params["account"]
         post = request.method == "POST"
@@ -971,11 +1001,14 @@ class Pages:
         if isinstance(found, Response):
             return found
         session, token, form = found
+        qr = self.qr_allows(request, token, inn, account)
         if post and _one(form, "action") == "pay":
-            return await self.pay(request, session, token, inn, account, form)
+            return await self.pay(request, session, token, inn, account, form, qr)
         # One hop to the thread pool: the reads, and the render too, which would otherwise
         # hold the event loop while every other connection waits.
-        return await self.run(self.pay_answer, request, session, token, inn, account, form, post)
+        return await self.run(
+            self.pay_answer, request, session, token, inn, account, form, post, qr
+        )
 
     def pay_get(self, request: Request, inn: str, account: str) -> Response:
         """The payment page as first shown (:meth:`pay_answer`), the session checked here."""
@@ -983,7 +1016,8 @@ class Pages:
         session = self.cabinets.sessions.active(token) if token else None
         if session is None:
             return self.to_login(request)
-        return self.pay_answer(request, session, token, inn, account, {}, False)
+        qr = self.qr_allows(request, token, inn, account)
+        return self.pay_answer(request, session, token, inn, account, {}, False, qr)
 
     def pay_answer(
         self,
@@ -994,19 +1028,27 @@ class Pages:
         account: str,
         form: Mapping[str, list[str]],
         post: bool,
+        qr: str = "",
     ) -> Response:
         rows = None
         if post:
-            rows = self.ticked_from(session, inn, account, form)
-        view = self.pay_view(request, session, token, inn, account, form if post else None, rows)
+            rows = self.ticked_from(session, inn, account, form, qr)
+        view = self.pay_view(
+            request, session, token, inn, account, form if post else None, rows, qr
+        )
         status = 422 if post and (view["basket"].errors or view["refusal"]) else 200
         return self.render_pay(request, session, view, status)
 
     def ticked_from(
-        self, session: ActiveSession, inn: str, account: str, form: Mapping[str, list[str]]
+        self,
+        session: ActiveSession,
+        inn: str,
+        account: str,
+        form: Mapping[str, list[str]],
+        qr: str = "",
     ) -> Rows | None:
         """Record the acceptances the form ticks; the rows read, unless that changed them."""
-        rows = self.rows(session, inn, account)
+        rows = self.rows(session, inn, account, bool(qr))
         basket = self.read_basket(form, rows.found)
         return None if self.accept_ticked(session, rows, basket) else rows
 
@@ -1020,6 +1062,7 @@ class Pages:
             session=session,
             active="pay",
             pay_url=_pay_url(request, view["inn"], view["account"]),
+            pay_query=f"?{urllib.parse.urlencode({'qr': view['qr']})}" if view["qr"] else "",
             **view,
         )
         return response
@@ -1032,8 +1075,9 @@ class Pages:
         inn: str,
         account: str,
         form: Mapping[str, list[str]],
+        qr: str = "",
     ) -> Response:
-        read = await self.run(self.rows, session, inn, account)
+        read = await self.run(self.rows, session, inn, account, bool(qr))
         basket = await self.run(self.read_basket, form, (*read.ticked, *read.found))
         # Rows read before an acceptance are stale: the view reads them again.
         rows = None if await self.run(self.accept_ticked, session, read, basket) else read
@@ -1042,7 +1086,9 @@ class Pages:
         if not basket.lines and not basket.errors:
             refusal = "Отметьте хотя бы одну услугу и укажите сумму."
         if basket.errors or refusal or not key:
-            view = await self.run(self.pay_view, request, session, token, inn, account, form, rows)
+            view = await self.run(
+                self.pay_view, request, session, token, inn, account, form, rows, qr
+            )
             view["refusal"] = view["refusal"] or refusal or _STALE
             return self.render_pay(request, session, view, 422)
         owner = session.client
@@ -1059,14 +1105,15 @@ class Pages:
             for r, value in basket.lines
         ]
         terms = None
-        if basket.autopay and basket.terms is not None:  # the consent is to the page's account
+        # the consent is to the page's account, and only to a linked one (not a QR code's)
+        if basket.autopay and basket.terms is not None and not qr:
             terms = attrs.evolve(basket.terms, partner_inn=inn, account=account)
             # The client agrees to the text the page showed: terms changed since (typed
             # without a recount, or while the script was asking) show the new text first.
             text = await self.run(self.terms_text, inn, account, terms)
             if basket.consent_digest != _text_digest(text):
                 view = await self.run(
-                    self.pay_view, request, session, token, inn, account, form, rows
+                    self.pay_view, request, session, token, inn, account, form, rows, qr
                 )
                 view["refusal"] = (
                     "Условия автоплатежа изменились. Прочитайте текст согласия ниже"
@@ -1087,7 +1134,9 @@ class Pages:
                 autopay=terms,
             )
         except uc.UseCaseError as exc:
-            view = await self.run(self.pay_view, request, session, token, inn, account, form)
+            view = await self.run(
+                self.pay_view, request, session, token, inn, account, form, None, qr
+            )
             view["refusal"] = _refusal(exc)
             return self.render_pay(request, session, view, 422)
         confirmation = entry.confirmation
@@ -1123,8 +1172,9 @@ class Pages:
         if isinstance(found, Response):
             return JSONResponse({"error": "session"}, status_code=403)
         session, token, form = found
-        read = await self.run(self.ticked_from, session, inn, account, form)
-        view = await self.run(self.pay_view, request, session, token, inn, account, form, read)
+        qr = self.qr_allows(request, token, inn, account)
+        read = await self.run(self.ticked_from, session, inn, account, form, qr)
+        view = await self.run(self.pay_view, request, session, token, inn, account, form, read, qr)
         rows = [*view["ticked_rows"], *view["found_rows"]]
         return JSONResponse(
             {
@@ -1141,6 +1191,103 @@ class Pages:
             },
             headers={"Cache-Control": "no-store"},
         )
+
+    # -- Оплатить по QR: paying from a paper bill ---------------------------------------------
+
+    async def qr(self, request: Request) -> Response:
+        """«Оплатить по QR»: a photo of a bill's QR code (or its text) read, its service
+        shown on the payment page (:meth:`qr_pay`); what cannot be paid is said plainly."""
+        if request.method == "GET":
+            got = await self.signed_in(request)
+            if isinstance(got, Response):
+                return got
+            session, token, _form = got
+            return self.render_qr(request, session, token)
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        files: dict[str, bytes] = {}
+        if kind == "multipart/form-data":
+            with_files = await self.signed_in_with_files(request)
+            if isinstance(with_files, Response):
+                return with_files
+            session, token, form, files = with_files
+        else:
+            found = await self.signed_in(request, post=True)
+            if isinstance(found, Response):
+                return found
+            session, token, form = found
+        text = _one(form, "text").strip()
+        photo = files.get("photo")
+        try:
+            if photo is not None:
+                uc.photo_type(photo)  # a JPEG or PNG, by its bytes, not by its name
+                bill = await self.run(self.clients.read_qr_image, photo)
+            elif text:
+                bill = await self.run(self.clients.resolve_qr, text)
+            else:
+                error = "Загрузите фото QR-кода с квитанции или вставьте текст QR-кода."
+                return self.render_qr(request, session, token, 422, error=error, text=text)
+        except uc.UseCaseError as exc:
+            return self.render_qr(
+                request, session, token, _qr_status(exc), error=_qr_error(exc), text=text[:4096]
+            )
+        return await self.run(self.qr_pay, request, session, token, bill)
+
+    def render_qr(
+        self,
+        request: Request,
+        session: ActiveSession,
+        token: str,
+        status: int = 200,
+        *,
+        error: str = "",
+        text: str = "",
+    ) -> Response:
+        return self.render(
+            request,
+            "qr.html",
+            status,
+            session=session,
+            csrf=self.session_csrf(token),
+            active="qr",
+            error=error,
+            text=text,
+        )
+
+    def qr_pay(
+        self, request: Request, session: ActiveSession, token: str, bill: uc.QrBill
+    ) -> Response:
+        """The payment page of the bill's account: its services with the bill's amounts.
+        A linked account's are ticked as always; an unlinked one's wait for the client's
+        tick, which accepts them, and the page offers to link the account."""
+        inn, account = bill.partner.inn, bill.account
+        linked = (inn, account) in self.linked(session.cabinet_id)
+        qr = "" if linked else sec.qr_token(self.secret, token, inn, account)
+        rows = self.rows(session, inn, account, not linked)
+        offered = {
+            (s.partner_inn, s.account, s.service): a
+            for s, a in zip(bill.services, bill.amounts, strict=True)
+        }
+        form: dict[str, list[str]] = {"tick": []}
+        for r in (*rows.ticked, *rows.found):
+            s = r.service
+            amount = offered.get((s.partner_inn, s.account, s.service))
+            if amount is None:  # another service at the address: as the page offers it
+                form[f"amount-{r.key}"] = [rub_input(s.due) if s.due > 0 else ""]
+                continue
+            form[f"amount-{r.key}"] = [rub_input(amount) if amount > 0 else ""]
+            if amount > 0 and r in rows.ticked:
+                form["tick"].append(r.key)
+        form["autopay_limit"] = [rub_input(_suggested_limit(bill.total))]
+        form["autopay_day"] = ["10"]
+        view = self.pay_view(request, session, token, inn, account, form, rows, qr)
+        notice = f"Квитанция {bill.partner.name}, лицевой счёт {account}"
+        # rub() ends with "руб.", whose point ends the sentence
+        view["qr_notice"] = (
+            f"{notice}: к оплате по QR-коду {rub(bill.amount)}"
+            if bill.amount is not None
+            else f"{notice}."
+        )
+        return self.render_pay(request, session, view, 200)
 
     # -- a payment's result -------------------------------------------------------------------
 
@@ -1474,6 +1621,7 @@ class Pages:
         # ClientUseCases.receipts_of). The client's e-mail is never stored, so it is not
         # shown. The bills issue adds monthly bills to this page.
         out = []
+        fiscal = self.clients.fiscal_receipts_of(session.client)
         for entry, receipt in self.clients.receipts_of(session.client):
             positions: list[dict[str, Any]] = [
                 {
@@ -1497,6 +1645,7 @@ class Pages:
                     ),
                     "total": receipt.total,
                     "state_text": _STATES.get(entry.state, entry.state.value),
+                    "fiscal": _fiscal_view(fiscal.get(entry.order_id)),
                 }
             )
         return out
@@ -1932,6 +2081,27 @@ _LINK_FIELDS = ("partner", "account", "premises", "due")
 _STALE = "Страница устарела. Отправьте форму ещё раз."
 
 
+def _fiscal_view(found: FiscalReceipt | None) -> dict[str, Any] | None:
+    """A payment's receipt as this runner's cloud register has it (docs/receipts.md):
+    ``status`` wait, done or failed, and when done its fiscal attributes."""
+    if found is None:
+        return None
+    attributes = found.attributes
+    if found.status is ReceiptStatus.DONE and attributes is not None:
+        return {
+            "status": "done",
+            "at": attributes.registered_at,
+            "total": attributes.total,
+            "fn": attributes.fn,
+            "fd": attributes.fd,
+            "fp": attributes.fp,
+            "check_url": attributes.check_url or "",
+        }
+    if found.status is ReceiptStatus.FAILED:
+        return {"status": "failed"}
+    return {"status": "wait"}
+
+
 def _text_digest(text: str) -> str:
     """What the payment form carries of the consent text it shows: the client pays
     agreeing to that text only (:meth:`Pages.pay`)."""
@@ -2144,6 +2314,67 @@ def _after(exc: TooManyRequests) -> str:
     return f"через {-(-minutes // 60)} ч."
 
 
+#: A payment string's fields as a client reads their names (ГОСТ Р 56042-2014).
+_QR_FIELDS = {
+    "Name": "наименование получателя",
+    "PersonalAcc": "расчётный счёт получателя",
+    "BankName": "банк получателя",
+    "BIC": "БИК",
+    "CorrespAcc": "корреспондентский счёт",
+    "PayeeINN": "ИНН получателя",
+    "KPP": "КПП получателя",
+    "PersAcc": "лицевой счёт",
+    "Sum": "сумма",
+}
+
+
+def _qr_status(exc: uc.UseCaseError) -> int:
+    if isinstance(exc, uc.NotFound):
+        return 404
+    return 413 if exc.code == "too-large" else 422
+
+
+def _qr_error(exc: uc.UseCaseError) -> str:
+    """Why a bill's QR code cannot be paid here, as the client reads it: what is wrong,
+    never the decoder's own words (and not the deviations a tolerant read forgave)."""
+    if isinstance(exc, uc.PayeeNotServed):
+        return (
+            "Получатель платежа из этого QR-кода не обслуживается нашим сервисом, поэтому "
+            "оплатить квитанцию здесь нельзя. Оплатите её в банке или у получателя."
+        )
+    if isinstance(exc, uc.QrAccountNotFound):
+        return (
+            "Лицевой счёт из QR-кода не найден у поставщика услуг. Возможно, квитанция ещё не "
+            "поступила к нам или счёт закрыт. Попробуйте позже или обратитесь к поставщику."
+        )
+    if not isinstance(exc, uc.QrUnreadable):  # the photo's own checks (uc.photo_type)
+        if exc.code == "too-large":
+            return "Файл слишком большой: фото — не больше 5 МБ."
+        return "Загрузите фото в формате JPEG или PNG."
+    field = _QR_FIELDS.get(exc.field or "", exc.field or "")
+    texts = {
+        "no-code": "На фото не найден QR-код. Сфотографируйте QR-код квитанции крупно, "
+        "ровно и при хорошем освещении.",
+        "several-codes": "На фото несколько QR-кодов. Сфотографируйте только QR-код для оплаты.",
+        "not-image": "Файл не удалось открыть как изображение. Загрузите фото в JPEG или PNG.",
+        "too-large": "Изображение слишком большое. Уменьшите фото и загрузите его снова.",
+        "unavailable": "Распознавание фото сейчас недоступно. Вставьте текст QR-кода.",
+        "header": "Это не платёжный QR-код: в нём нет реквизитов для оплаты "
+        "(текст платёжного QR-кода начинается с ST0001).",
+        "charset": "Текст QR-кода не удалось прочитать: неизвестная кодировка.",
+        "pair": "QR-код повреждён: один из реквизитов записан без знака «=».",
+        "required": f"В QR-коде нет обязательного реквизита: {field}.",
+        "check-digits": f"В QR-коде неверный реквизит «{field}»: не сходятся контрольные цифры.",
+        "max-length": f"В QR-коде неверный реквизит «{field}»: он слишком длинный.",
+        "form": f"В QR-коде неверно записан реквизит «{field}»."
+        if field
+        else "QR-код слишком длинный для платёжного.",
+    }
+    return texts.get(
+        exc.rule, "QR-код не удалось прочитать: он записан не по стандарту платёжных QR-кодов."
+    )
+
+
 def _refusal(exc: uc.UseCaseError) -> str:
     """A use case's refusal of a basket, as the client reads it."""
     if isinstance(exc, uc.AmountTooLarge):
@@ -2191,6 +2422,7 @@ def cabinet_app(
         Route("/readings", pages.readings, methods=get, name="readings"),
         Route("/readings", pages.send_reading, methods=post, name="send-reading"),
         Route("/receipts", pages.receipts, methods=get, name="receipts"),
+        Route("/qr", pages.qr, methods=both, name="qr"),
         Route("/autopay", pages.autopay, methods=get, name="autopay"),
         Route("/autopay/cancel", pages.cancel_autopay, methods=post, name="cancel-autopay"),
         Route("/notifications", pages.notifications, methods=both, name="notifications"),

@@ -40,6 +40,7 @@ __all__ = [
     "csrf_token",
     "is_loopback_http",
     "origin_of",
+    "qr_token",
     "return_token",
     "set_cookie",
 ]
@@ -117,6 +118,13 @@ def return_token(secret: str, order_id: uuid.UUID) -> str:
     payment's state to whoever comes back from the acquirer with it, session or not (a
     session may time out while the client is on the acquirer's page)."""
     return keyed_hash(secret, "payment-return", str(order_id))
+
+
+def qr_token(secret: str, session: str, partner_inn: str, account: str) -> str:
+    """The token that lets a session's payment page show an account it has not linked: the
+    one a bill's QR code named (``/pay/<inn>/<account>?qr=<token>``). Only the session that
+    read the code holds it, so the page of an unlinked account is not one URL away."""
+    return keyed_hash(secret, "qr-pay", f"{session}\x1f{partner_inn}\x1f{account}")
 
 
 def origin_of(url: str) -> str | None:
