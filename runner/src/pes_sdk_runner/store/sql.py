@@ -53,6 +53,7 @@ from pes_sdk_runner.store.base import (
     ServiceBalance,
     StoredReading,
 )
+from pes_sdk_runner.store.bills import BillsSql
 from pes_sdk_runner.store.campaigns import CampaignsSql
 from pes_sdk_runner.store.dialect import Dialect
 from pes_sdk_runner.store.errors import (
@@ -185,7 +186,7 @@ def _unavailable(exc: BaseException, *, committing: bool = False) -> StoreUnavai
     )
 
 
-class SqlStore(NotificationsSql, CampaignsSql, AutopaySql, FiscalReceiptsSql):
+class SqlStore(NotificationsSql, CampaignsSql, AutopaySql, FiscalReceiptsSql, BillsSql):
     """The :class:`~pes_sdk_runner.store.base.Store` on a SQL database through a dialect.
 
     One connection per store, guarded by a lock: the processor's webhook and polling
