@@ -344,3 +344,35 @@ def test_cancelling_asks_the_acquirer_to_forget_the_card(w: World) -> None:
     assert not w.acquirer.method_at_acquirer(consent.method), "the sandbox can unbind"
     again, _ = w.autopay.cancel(consent.consent_id, w.acquirer.gateway, w.now)
     assert again.version == 2, "cancelling twice adds nothing"
+
+
+def test_a_charge_carries_its_54fz_receipt_to_a_fiscalising_acquirer(
+    tmp_path: Path, store_url: str, acquirer: SandboxHarness
+) -> None:
+    receipts_on = {
+        "# [receipts]": "[receipts]",
+        "# enabled = true": "enabled = true",
+        '# fee_vat = "vat22"': 'fee_vat = "vat22"',
+    }
+    config = config_of(write_config(tmp_path / "r", store_url, receipts_on))
+    assert config.receipts.enabled
+    from pes_sdk_runner.store import open_store
+
+    store = open_store(config.store.url)
+    try:
+        store.upsert_partners(p.partner for p in config.partners)
+        store.set_contact(CLIENT, phone="+79160000001")
+        w = World(store, config, acquirer)
+        w.registry(Period(2026, 11), 1, "700.00")
+        w.connect()
+        charge_id = w.december()
+        assert w.run(charge_id) is ChargeState.PAID
+        order, _ = attempt_of(charge_id, 1)
+        entry = w.store.get(order)
+        assert entry is not None and entry.gateway_payment_id is not None
+        held = acquirer.receipt_at_acquirer(entry.gateway_payment_id)
+        assert held is not None, "the charge went without its receipt"
+        assert [p.supplier_inn for p in held.positions] == [VODOKANAL]
+        assert held.customer_phone == "+79160000001"
+    finally:
+        store.close()

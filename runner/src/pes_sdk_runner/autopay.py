@@ -43,6 +43,7 @@ from pes_sdk.models.payments import Payment, PaymentLine, PaymentMethod
 from pes_sdk.money import ZERO
 from pes_sdk.period import Period
 from pes_sdk_runner.logs import event
+from pes_sdk_runner.receipts import build_receipt
 from pes_sdk_runner.store.autopay import (
     AutopayRequest,
     Charge,
@@ -181,8 +182,8 @@ def forget_if_unused(store: SqlStore, gateway: PaymentGateway | None, consent: C
 class Next(enum.StrEnum):
     """What the charge's workflow does after a step."""
 
-    WAIT = "wait"  #: sleep until :attr:`Step.at`, then prepare again
-    ATTEMPT = "attempt"  #: send attempt :attr:`Step.attempt`
+    WAIT = "wait"  #: wait until :attr:`Step.at`, then prepare again
+    ATTEMPT = "attempt"  #: send (or resume, or ask about) attempt :attr:`Step.attempt`
     POLL = "poll"  #: the attempt is with the acquirer: ask again at :attr:`Step.at`
     RETRY = "retry"  #: declined: attempt :attr:`Step.attempt` at :attr:`Step.at`
     DONE = "done"  #: the charge has ended (:attr:`Step.state`)
@@ -318,7 +319,9 @@ class Autopay:
         if charge is None:
             return Step(Next.DONE)
         if charge.state is ChargeState.CHARGING:
-            return Step(Next.ATTEMPT, attempt=max(charge.attempts, 1))
+            if charge.next_attempt > charge.attempts:
+                return Step(Next.ATTEMPT, attempt=charge.next_attempt)  # after a pause
+            return Step(Next.ATTEMPT, attempt=max(charge.attempts, 1))  # resumed, or polled
         if charge.state.is_final:
             return Step(Next.DONE, state=charge.state)
         status, sent_at = self._notice_sent(charge)
@@ -403,7 +406,10 @@ class Autopay:
         ):
             # Booked, then the run died before the acquirer answered: the same payment, key
             # and method again (the processor asks the acquirer first).
-            entry = self._send(processor, entry.payment, consent, key, charge.account)
+            entry = self._send(processor, entry.payment, consent, key, charge)
+        if entry is not None and entry.gateway_payment_id is not None and not entry.state.is_final:
+            # with the acquirer, not yet decided: ask (its webhook may also have come)
+            entry = processor.refresh(order_id).entry
         if entry is None:
             if not self.store.begin_attempt(charge_id, attempt, order_id, now):
                 # cancelled between two attempts: nothing more is sent
@@ -413,37 +419,43 @@ class Autopay:
             if payment is None or consent is None:
                 self.store.end_charge(charge_id, ChargeState.NOTHING_DUE, "paid otherwise", now)
                 return Step(Next.DONE, state=ChargeState.NOTHING_DUE)
-            entry = self._send(processor, payment, consent, key, charge.account)
+            entry = self._send(processor, payment, consent, key, charge)
         return self.read(charge_id, attempt, entry, now)
 
-    @staticmethod
     def _send(
-        processor: PaymentProcessor, payment: Payment, consent: Consent, key: str, account: str
+        self,
+        processor: PaymentProcessor,
+        payment: Payment,
+        consent: Consent,
+        key: str,
+        charge: Charge,
     ) -> PaymentEntry:
+        receipt = None
+        if self.config.receipts.enabled and processor.gateway.capabilities.receipts:
+            # a charge is a paid basket like any other: its 54-ФЗ receipt goes with it, to
+            # the client's own contact (a runner that registers receipts itself does so
+            # after the payment, as for any payment)
+            contact = self.store.contacts_of([charge.client_id]).get(charge.client_id)
+            receipt = build_receipt(
+                self.config,
+                self.store.partners(),
+                payment,
+                email=contact.email if contact is not None else None,
+                phone=contact.phone if contact is not None else None,
+            )
         try:
             return processor.charge_saved(
                 payment,
                 consent.method,
                 idempotency_key=key,
-                description=f"Автоплатёж по лицевому счёту {account}",
+                description=f"Автоплатёж по лицевому счёту {charge.account}",
+                receipt=receipt,
             )
         except GatewayRefused:
             entry = processor.store.get(payment.payment_id)
             if entry is None:  # pragma: no cover - the processor books before asking
                 raise
             return entry
-
-    def poll(
-        self, charge_id: uuid.UUID, attempt: int, processor: PaymentProcessor, now: dt.datetime
-    ) -> Step:
-        """Ask the acquirer about a pending attempt (its webhook may also have come)."""
-        order_id, _ = attempt_of(charge_id, attempt)
-        entry = processor.store.get(order_id)
-        if entry is None or entry.gateway_payment_id is None:
-            return self.attempt(charge_id, attempt, processor, now)
-        if not entry.state.is_final and entry.gateway_payment_id is not None:
-            entry = processor.refresh(order_id).entry
-        return self.read(charge_id, attempt, entry, now)
 
     def read(
         self, charge_id: uuid.UUID, attempt: int, entry: PaymentEntry, now: dt.datetime
@@ -473,7 +485,29 @@ class Autopay:
             Next.RETRY, at=now + dt.timedelta(hours=pauses[attempt - 1]), attempt=attempt + 1
         )
 
-    # -- a whole charge, without the engine (tests, the demo's fast-forward) ---------------
+    # -- rounds --------------------------------------------------------------------------
+
+    def round(
+        self,
+        charge_id: uuid.UUID,
+        processor: PaymentProcessor,
+        clock: Callable[[], dt.datetime],
+    ) -> Step:
+        """One round of a charge: its steps until it ends or must wait; a wait ends the
+        round with the charge deferred (``next_at``), so no process sleeps on it (the
+        tick's sweep queues the next round when the wait is over: ``ready_charges``)."""
+        charge = self.store.charge(charge_id)
+        if charge is None:
+            return Step(Next.DONE)
+        number = charge.round
+        step = self.prepare(charge_id, clock())
+        while step.next is Next.ATTEMPT:
+            step = self.attempt(charge_id, step.attempt, processor, clock())
+        if step.next is not Next.DONE:
+            assert step.at is not None
+            after = step.attempt if step.next is Next.RETRY else 0
+            self.store.defer_charge(charge_id, number, step.at, after)
+        return step
 
     def run(
         self,
@@ -482,22 +516,11 @@ class Autopay:
         clock: Callable[[], dt.datetime],
         sleep: Callable[[dt.datetime], None],
     ) -> Step:
-        """Drive one charge to its end in this thread: what the charge's workflow does
-        with durable sleeps, here with ``sleep`` (which moves ``clock`` on)."""
-        step = self.prepare(charge_id, clock())
-        while step.next is not Next.DONE:
-            if step.next is Next.WAIT:
-                assert step.at is not None
-                sleep(step.at)
-                step = self.prepare(charge_id, clock())
-            elif step.next is Next.ATTEMPT:
-                step = self.attempt(charge_id, step.attempt, processor, clock())
-            elif step.next is Next.POLL:
-                assert step.at is not None
-                sleep(step.at)
-                step = self.poll(charge_id, step.attempt, processor, clock())
-            else:  # RETRY
-                assert step.at is not None
-                sleep(step.at)
-                step = self.attempt(charge_id, step.attempt, processor, clock())
-        return step
+        """Drive one charge to its end in this thread, round after round, with ``sleep``
+        (which moves ``clock`` on) where the engine's tick would queue the next round."""
+        while True:
+            step = self.round(charge_id, processor, clock)
+            if step.next is Next.DONE:
+                return step
+            assert step.at is not None
+            sleep(step.at)

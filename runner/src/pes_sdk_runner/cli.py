@@ -1078,6 +1078,7 @@ def serve(
                         executor or default_executor_id(role),
                         processor.refresh,
                         metrics=getattr(api, "metrics", None),
+                        processor=processor,
                     )
                 else:
                     scheduler = _scheduler(
@@ -1109,6 +1110,7 @@ def _jobs(
     check_payment: Callable[[uuid.UUID], Any] | None = None,
     take_over: tuple[str, ...] = (),
     metrics: Any = None,
+    processor: Any = None,
 ) -> Iterator[Any]:
     """The job engine (``daemon.engine = "dbos"``) while the block runs; stopped after.
 
@@ -1143,6 +1145,7 @@ def _jobs(
             check_payment=check_payment,
             take_over=take_over,
             metrics=metrics,
+            processor=processor,
         )
     except ExecutorTaken as exc:
         if lease is not None:
@@ -1302,7 +1305,15 @@ def worker(
                 _stop_on_sigterm(),
                 _heartbeat(store, "worker"),
                 exported as bound,
-                _jobs(config, host, name, processor.refresh, take_over, metrics=metrics),
+                _jobs(
+                    config,
+                    host,
+                    name,
+                    processor.refresh,
+                    take_over,
+                    metrics=metrics,
+                    processor=processor,
+                ),
                 suppress(KeyboardInterrupt),
             ):
                 if bound is not None:

@@ -41,7 +41,7 @@ from pes_sdk_runner.i18n import tr
 from pes_sdk_runner.logs import event
 
 if TYPE_CHECKING:
-    from pes_sdk.gateways.processor import Applied
+    from pes_sdk.gateways.processor import Applied, PaymentProcessor
     from pes_sdk.plugins.manager import PluginHost
     from pes_sdk_runner.config.models import RunnerConfig
     from pes_sdk_runner.daemon import Daemon, DaemonMetrics
@@ -187,8 +187,12 @@ class Runtime:
         open_store: Callable[[], SqlStore] | None = None,
         executor_id: str = "",
         metrics: DaemonMetrics | None = None,
+        processor: PaymentProcessor | None = None,
     ) -> None:
         self.config = config
+        #: this process's payment processor (its book in the store): autopay charges go
+        #: through it; None: this process cannot charge (autopay's steps refuse)
+        self.processor = processor
         #: where the stages count what they do (``/metrics``), if this process exports any
         self.metrics = metrics
         #: this process's executor id (its own PENDING work is never "recovered" by itself)
@@ -331,6 +335,7 @@ def launch(
     take_over: Sequence[str] = (),
     on_lost: Callable[[], object] | None = None,
     metrics: DaemonMetrics | None = None,
+    processor: PaymentProcessor | None = None,
 ) -> JobEngine:
     """Configure and start this process's engine: queues, the tick, recovery of its work.
 
@@ -339,7 +344,8 @@ def launch(
     :class:`ExecutorTaken` names the live holder. ``on_lost`` is called if the lease is
     lost (the store was unreachable for longer than ``daemon.lease_ttl``, and another
     process took the id): the engine is stopped first. ``metrics``: where the stages count
-    what they do (the ``pes_daemon_*`` series of ``/metrics``).
+    what they do (the ``pes_daemon_*`` series of ``/metrics``); ``processor``: the
+    process's payment processor, through which autopay charges.
 
     Recovers the workflows this ``executor_id`` left unfinished (a restart after a crash),
     and those of each executor in ``take_over``: processes gone for good
@@ -371,6 +377,7 @@ def launch(
         open_store=open_store,
         executor_id=executor_id,
         metrics=metrics,
+        processor=processor,
     )
     _runtime = rt
     try:

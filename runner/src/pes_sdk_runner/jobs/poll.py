@@ -7,6 +7,8 @@ from typing import Any
 from dbos import DBOS
 
 from pes_sdk_runner.daemon import PassError
+from pes_sdk_runner.jobs.autopay import queue_registry
+from pes_sdk_runner.jobs.bills import queue_bills
 from pes_sdk_runner.jobs.common import errors_of
 from pes_sdk_runner.jobs.engine import parse_iso, runtime
 from pes_sdk_runner.jobs.triggers import queue_charges
@@ -37,4 +39,6 @@ def poll_workflow(now: str) -> dict[str, Any]:
     # A new period's charges, told now rather than at the triggers' next stage; in the
     # workflow (recorded), not in the ingest's step or transaction.
     queue_charges(done.get("activated", []))
+    queue_registry(done.get("activated", []))  # the autopay of the new periods
+    queue_bills(done.get("activated", []))  # the new periods' bills (квитанции)
     return done

@@ -30,6 +30,7 @@ from dbos import DBOS, SetWorkflowID
 
 from pes_sdk.errors import ConfigError
 from pes_sdk_runner.jobs.engine import parse_iso, runtime
+from pes_sdk_runner.jobs.registry import RECEIPTS as QUEUE
 
 if TYPE_CHECKING:
     from pes_sdk.fiscal import FiscalRegister
@@ -45,10 +46,6 @@ __all__ = [
     "wanted",
 ]
 
-#: The queue of both workflows. The lead's registry declares it (see the module's report):
-#: a per-process bound; the store's row and the register's key keep two runs of one
-#: payment from making two receipts.
-QUEUE = "pes-receipts"
 #: Reports a payment's workflow reads before leaving the receipt to the sweep.
 POLLS = 5
 #: Seconds between them (ATOL registers a receipt in seconds to a minute).

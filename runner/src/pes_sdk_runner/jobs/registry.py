@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from pes_sdk_runner.config.models import RunnerConfig
 
 __all__ = [
+    "AUTOPAY",
+    "BILLS",
     "CAMPAIGNS",
     "CLOSES",
     "DELIVERIES",
@@ -39,6 +41,7 @@ __all__ = [
     "NOTIFY",
     "PAYMENTS",
     "POLLS",
+    "RECEIPTS",
     "SCANS",
     "TICKS",
     "TRIGGERS",
@@ -58,6 +61,9 @@ MODULES = (
     "pes_sdk_runner.jobs.notify",
     "pes_sdk_runner.jobs.triggers",
     "pes_sdk_runner.jobs.campaigns",
+    "pes_sdk_runner.jobs.autopay",
+    "pes_sdk_runner.jobs.receipts",
+    "pes_sdk_runner.jobs.bills",
     "pes_sdk_runner.jobs.tick",
 )
 
@@ -86,6 +92,16 @@ TRIGGERS = "pes-triggers"
 #: Campaigns (:mod:`.campaigns`): one run per campaign (its id names it), one at a time per
 #: process: a run writes its audience's rows; the batches it queues are sent on ``NOTIFY``.
 CAMPAIGNS = "pes-campaign"
+#: Autopay (:mod:`.autopay`): the planning runs and one workflow per charge, several per
+#: process (each mostly sleeps, or waits on the acquirer); the store's claim of a charge
+#: and its attempts' keys keep any number of processes from charging twice.
+AUTOPAY = "pes-autopay"
+#: Monthly bills (:mod:`.bills`): one registry's run at a time per process (rendering is
+#: CPU-bound; its steps write a file only when its content changed).
+BILLS = "pes-bills"
+#: E-receipts (:mod:`.receipts`): a payment's receipt and the sweep. A few per process (each
+#: waits on the register); the receipt's row and external_id keep two runs from two receipts.
+RECEIPTS = "pes-receipts"
 #: Batches one process sends at once (each waits on its channels' answers, not the store).
 NOTIFY_CONCURRENCY = 2
 
@@ -129,6 +145,9 @@ def queues(config: RunnerConfig) -> tuple[QueueSpec, ...]:
         QueueSpec(NOTIFY, worker_concurrency=NOTIFY_CONCURRENCY),
         QueueSpec(CAMPAIGNS, worker_concurrency=1),
         QueueSpec(TRIGGERS, worker_concurrency=1),
+        QueueSpec(AUTOPAY, worker_concurrency=8),
+        QueueSpec(RECEIPTS, worker_concurrency=2),
+        QueueSpec(BILLS, worker_concurrency=1),
     )
 
 

@@ -33,6 +33,8 @@ import attrs
 from dbos import DBOS, SetEnqueueOptions, SetWorkflowID
 
 from pes_sdk_runner.config.models import DaemonConfig, RunnerConfig
+from pes_sdk_runner.jobs import receipts as receipts_jobs
+from pes_sdk_runner.jobs.autopay import days_workflow
 from pes_sdk_runner.jobs.campaigns import start_due
 from pes_sdk_runner.jobs.closes import plan_step, queue_closes
 from pes_sdk_runner.jobs.common import slot_id
@@ -40,7 +42,16 @@ from pes_sdk_runner.jobs.deliver import deliver_workflow
 from pes_sdk_runner.jobs.engine import Runtime, executor_lease, iso, runtime
 from pes_sdk_runner.jobs.payments import check_step, payments_workflow
 from pes_sdk_runner.jobs.poll import poll_workflow
-from pes_sdk_runner.jobs.registry import DELIVERIES, PAYMENTS, POLLS, SCANS, TICKS, TRIGGERS
+from pes_sdk_runner.jobs.registry import (
+    AUTOPAY,
+    DELIVERIES,
+    PAYMENTS,
+    POLLS,
+    RECEIPTS,
+    SCANS,
+    TICKS,
+    TRIGGERS,
+)
 from pes_sdk_runner.jobs.scan import scan_workflow
 from pes_sdk_runner.jobs.triggers import triggers_workflow
 from pes_sdk_runner.lease import holder_alive
@@ -56,6 +67,11 @@ SCHEDULE = "pes-tick"
 
 def _always(rt: Runtime) -> bool:
     return True
+
+
+def _autopay_wanted(rt: Runtime) -> bool:
+    # a process without a payment processor cannot charge; the others take the charges
+    return rt.config.autopay.enabled and rt.processor is not None
 
 
 @attrs.frozen
@@ -108,6 +124,18 @@ PERIODIC: tuple[Periodic, ...] = (
     Periodic("deliver", DELIVERIES, deliver_workflow, lambda d: d.delivery_interval, single=True),
     # the triggers due (pes_sdk_runner.triggers.plan): each queued once under its own id
     Periodic("triggers", TRIGGERS, triggers_workflow, lambda d: d.scan_interval),
+    # autopay: the monthly days' plans, and a workflow for every unfinished charge (each
+    # queued once under its own id: overlapping runs queue nothing twice)
+    Periodic("autopay", AUTOPAY, days_workflow, lambda d: d.scan_interval, _autopay_wanted),
+    # e-receipts on the service's register: paid payments without one (the webhook path
+    # queues none itself); overlapping sweeps are harmless
+    Periodic(
+        "receipts",
+        RECEIPTS,
+        receipts_jobs.receipts_workflow,
+        lambda d: d.payment_check_interval,
+        receipts_jobs.wanted,
+    ),
 )
 
 

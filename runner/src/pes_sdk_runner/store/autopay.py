@@ -129,6 +129,12 @@ class Charge:
     attempts: int = 0
     order_id: uuid.UUID | None = None
     reason: str | None = None
+    #: when the next round of its workflow may run (None: from ``due_at``)
+    next_at: dt.datetime | None = None
+    #: the rounds its workflow has ended waiting
+    round: int = 0
+    #: the attempt the next round sends after a decline (0: none decided)
+    next_attempt: int = 0
 
 
 @attrs.frozen
@@ -452,8 +458,8 @@ class AutopaySql:
 
     _CHARGE = (
         "SELECT charge_id, consent_id, consent_version, client_id, partner_inn, account,"
-        " period, amount, noticed_at, due_at, state, attempts, order_id, reason"
-        " FROM autopay_charges"
+        " period, amount, noticed_at, due_at, state, attempts, order_id, reason,"
+        " next_at, round, next_attempt FROM autopay_charges"
     )
 
     def _charge(self, r: Sequence[Any]) -> Charge:
@@ -473,6 +479,9 @@ class AutopaySql:
             int(r[11]),
             uuid.UUID(r[12]) if r[12] is not None else None,
             r[13],
+            ts(r[14]) if r[14] is not None else None,
+            int(r[15]),
+            int(r[16]),
         )
 
     def plan_charge(self, charge: Charge) -> tuple[Charge, bool]:
@@ -526,6 +535,61 @@ class AutopaySql:
                 (client_id,),
             ).fetchall()
         return [self._charge(r) for r in rows]
+
+    def unfinished_charges(self, due_before: dt.datetime, limit: int = 10_000) -> list[uuid.UUID]:
+        """Charges not yet ended (noticed or charging) due before ``due_before``: what the
+        tick's sweep makes sure has a workflow (a crash between planning a charge and
+        queueing its workflow leaves one without)."""
+        with self._read() as cur:
+            rows = self._x(
+                cur,
+                "SELECT charge_id FROM autopay_charges WHERE state IN (?, ?) AND due_at < ?"
+                f" ORDER BY due_at LIMIT {int(limit)}",
+                (
+                    str(ChargeState.NOTICED),
+                    str(ChargeState.CHARGING),
+                    self.dialect.ts_in(due_before),
+                ),
+            ).fetchall()
+        return [uuid.UUID(r[0]) for r in rows]
+
+    def ready_charges(self, now: dt.datetime, limit: int = 10_000) -> list[tuple[uuid.UUID, int]]:
+        """Unfinished charges whose next round may run at ``now`` (due, and any wait
+        over), with the round: the tick's autopay stage queues a workflow for each."""
+        at = self.dialect.ts_in(now)
+        with self._read() as cur:
+            rows = self._x(
+                cur,
+                "SELECT charge_id, round FROM autopay_charges WHERE state IN (?, ?)"
+                " AND due_at <= ? AND (next_at IS NULL OR next_at <= ?)"
+                f" ORDER BY due_at LIMIT {int(limit)}",
+                (str(ChargeState.NOTICED), str(ChargeState.CHARGING), at, at),
+            ).fetchall()
+        return [(uuid.UUID(r[0]), int(r[1])) for r in rows]
+
+    def defer_charge(
+        self, charge_id: uuid.UUID, round_: int, at: dt.datetime, next_attempt: int = 0
+    ) -> bool:
+        """End round ``round_`` of a charge's workflow waiting until ``at`` (the next
+        round sends ``next_attempt`` after a decline). A repeat of the same round, or a
+        final charge, changes nothing: False."""
+        with self._tx() as cur:
+            done = self._x(
+                cur,
+                "UPDATE autopay_charges SET next_at = ?, round = round + 1, next_attempt = ?,"
+                " updated_at = ? WHERE charge_id = ? AND round = ? AND state IN (?, ?)"
+                " RETURNING charge_id",
+                (
+                    self.dialect.ts_in(at),
+                    next_attempt,
+                    self.dialect.ts_in(dt.datetime.now(dt.UTC)),
+                    str(charge_id),
+                    round_,
+                    str(ChargeState.NOTICED),
+                    str(ChargeState.CHARGING),
+                ),
+            ).fetchone()
+        return done is not None
 
     def claim_charge(self, charge_id: uuid.UUID, now: dt.datetime | None = None) -> Charge | None:
         """Move a noticed charge to ``charging`` if it is due and its consent is in force

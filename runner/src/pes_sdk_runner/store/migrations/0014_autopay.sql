@@ -57,8 +57,8 @@ CREATE TABLE autopay_consents (
 CREATE INDEX autopay_consents_by_client ON autopay_consents (client_id);
 CREATE INDEX autopay_consents_by_account ON autopay_consents (partner_inn, account);
 
--- One charge per consent and period (UNIQUE): planned with its notice, then charged by one
--- workflow. state: noticed -> charging -> paid | failed; noticed -> cancelled | over_limit |
+-- One charge per consent and period (UNIQUE): planned with its notice, then charged by its
+-- workflow's rounds. state: noticed -> charging -> paid | failed; noticed -> cancelled | over_limit |
 -- nothing_due. attempts counts charges sent to the acquirer (at most the configured
 -- number); order_id is the latest attempt's payment (payments.order_id).
 CREATE TABLE autopay_charges (
@@ -77,6 +77,13 @@ CREATE TABLE autopay_charges (
     attempts         INTEGER NOT NULL DEFAULT 0,
     order_id         TEXT,
     reason           TEXT,
+    -- a charge's workflow runs in rounds: each ends when the charge must wait (the notice
+    -- period, the acquirer's pending answer, a pause before the next attempt) and sets
+    -- next_at; the tick queues round n+1 (workflow autopay:<charge>:<round>) once it has
+    -- come. next_attempt: the attempt the next round sends after a decline (0: none).
+    next_at          @TS@,
+    round            INTEGER NOT NULL DEFAULT 0,
+    next_attempt     INTEGER NOT NULL DEFAULT 0,
     updated_at       @TS@ NOT NULL,
     UNIQUE (consent_id, period)
 );
