@@ -582,6 +582,8 @@ def run_demo_day(folder: Path, host: PluginHost, say: Callable[[str], None]) -> 
 
         say("")
         _notify(store, config, host, period, folder, say)
+        say("")
+        _autopay(store, config, host, period, say)
     finally:
         store.close()
 
@@ -596,7 +598,7 @@ def run_demo_day(folder: Path, host: PluginHost, say: Callable[[str], None]) -> 
         tuple(partners),
     )
     say("")
-    say("5. Summary per partner (from the store), checked against the files read back")
+    say("6. Summary per partner (from the store), checked against the files read back")
     say(
         f"   {'partner':<11} {'lines':>8} {'paid':>10} {'commission':>10} "
         f"{'VAT':>8} {'transfer':>10}  files"
@@ -676,6 +678,141 @@ def _notify(
             say(f"   the messages: {shown} (one JSON line each)")
     finally:
         sender.close()
+
+
+def _autopay(
+    store: Any, config: RunnerConfig, host: PluginHost, period: Period, say: Callable[[str], None]
+) -> None:
+    """Step 5: a client connects autopay while paying; the demo's clock moves on to the
+    next period's registry; the charge goes through after its notice (notice, charge and
+    the 54-ФЗ receipt's lines).
+
+    The runner charges on its job engine, round after round as the waits end; the demo,
+    one process, drives the same rounds with a clock of its own (:meth:`Autopay.run`)."""
+    from pes_sdk_outbox import read_outbox
+
+    from pes_sdk.models.payments import Payment, PaymentLine, PaymentMethod
+    from pes_sdk_runner.api import processor_for
+    from pes_sdk_runner.autopay import Autopay, attempt_of, customer_key_of, request_consent
+    from pes_sdk_runner.notify import Sender, message_key
+    from pes_sdk_runner.receipts import build_receipt
+    from pes_sdk_runner.store.autopay import ConsentRule, consent_id_of
+    from pes_sdk_runner.triggers import Triggers, autopay_source, rubles
+
+    say("5. Autopay (автоплатёж): connected while paying, then next month charged on its own")
+    uk = config.partners[0]
+    # an account the day's clients left unpaid: its bill is what the client pays now
+    account = next(
+        r.account
+        for r in _debts(uk.inn, period)
+        if sum((b.due for b in store.find_by_account(uk.inn, r.account)), ZERO) > 0
+    )
+    client = "demo:autopay"
+    store.set_contact(client, phone="+79120000077")
+    factory = host.gateways()[config.gateway.name]
+    gateway = factory.create(config.gateway.adapter.merged())  # the embedded sandbox
+    processor = processor_for(gateway, store)
+    sender = Sender(config, host)
+    clock = [dt.datetime.now(dt.UTC)]
+    try:
+        due = [b for b in store.find_by_account(uk.inn, account) if b.due > 0]
+        order = uuid.uuid4()
+        request_consent(
+            store,
+            config,
+            order_id=order,
+            client_id=client,
+            partner_inn=uk.inn,
+            account=account,
+            rule=ConsentRule.ON_REGISTRY,
+            day=None,
+            limit=Decimal("10000.00"),
+            now=clock[0],
+        )
+        lines = [
+            PaymentLine(uk.inn, account, b.due, service=b.service, house_id=b.house_id,
+                        premises=b.premises, period=b.period)
+            for b in due
+        ]  # fmt: skip
+        entry = processor.start(
+            Payment(order, clock[0], PaymentMethod.CARD, lines),
+            return_url=_RETURN_URL,
+            customer_key=customer_key_of(client),
+        )
+        simulator = getattr(gateway, "simulator", None)
+        if simulator is None or entry.gateway_payment_id is None:
+            say("   (the configured gateway is not the embedded sandbox: step skipped)")
+            return
+        simulator.approve(entry.gateway_payment_id)  # the client pays on the acquirer's page
+        processor.refresh(order)
+        consent = store.consent(consent_id_of(order))
+        if consent is None:
+            raise PesError("the demo's autopay consent did not come into force")
+        say(
+            f"   {client} paid {rubles(entry.payment.total)} for account {account} of"
+            f" {uk.partner.name} with «Подключить автоплатёж»: card {consent.method.title},"
+            f" up to {rubles(consent.monthly_limit)} a month"
+        )
+        say(f"   the consent as agreed ({consent.text_version}): «{consent.text[:72]}…»")
+
+        nxt = period.next()
+        clock[0] += dt.timedelta(days=30)
+        records = [r for r in _debts(uk.inn, nxt) if r.account == account]
+        store.ingest_debt_registry(
+            uk.inn, nxt, 99, records, sha256=f"demo-autopay-{nxt}", received_at=clock[0]
+        )
+
+        def enqueue(_source: str, ids: list[int]) -> None:
+            sender.send_batch(store, ids, "demo:autopay", now=lambda: clock[0])
+
+        autopay = Autopay(store, config, Triggers(store, config, enqueue=enqueue))
+        (charge,) = autopay.plan_registry(uk.inn, nxt, clock[0])
+        outbox = config.notifications.channel("outbox")
+        texts: dict[str, str] = {}
+        if outbox is not None and "path" in outbox.adapter.settings:
+            texts = {
+                str(line["key"]): str(line["text"])
+                for line in read_outbox(Path(outbox.adapter.settings["path"]))
+            }
+
+        def told(event_name: str) -> str:
+            source = autopay_source(event_name, str(charge.charge_id))
+            for m in store.messages(source):
+                text = texts.get(message_key(m.source, m.client_id, m.target))
+                if text is not None:
+                    return text
+            return "(not sent)"
+
+        say(f"   {nxt}'s registry arrives; the notice: «{told('upcoming')}»")
+
+        def sleep(until: dt.datetime) -> None:
+            clock[0] = max(clock[0], until)
+
+        step = autopay.run(charge.charge_id, processor, lambda: clock[0], sleep)
+        texts.update(
+            {
+                str(line["key"]): str(line["text"])
+                for line in read_outbox(Path(outbox.adapter.settings["path"]))
+            }
+            if outbox is not None and "path" in outbox.adapter.settings
+            else {}
+        )
+        done = store.charge(charge.charge_id)
+        paid = store.get(attempt_of(charge.charge_id, 1)[0])
+        say(
+            f"   {config.autopay.notice_days} days later the charge: {step.state}"
+            f" ({done.attempts if done else 0} attempt), told «{told('done')}»"
+        )
+        if paid is not None and paid.state.is_paid:
+            receipt = build_receipt(config, store.partners(), paid.payment, phone="+79120000077")
+            say("   its 54-ФЗ receipt (чек), a line per service, the partner as the supplier:")
+            for p in receipt.positions:
+                supplier = f", supplier {p.supplier.inn}" if p.supplier is not None else ""
+                agent = f"agent sign {p.agent}" if p.agent is not None else "the service's own"
+                say(f"     {p.name}: {p.amount}, VAT {p.vat} ({agent}{supplier})")
+    finally:
+        sender.close()
+        gateway.close()
 
 
 # -- after the day: the cabinet served ----------------------------------------------------
