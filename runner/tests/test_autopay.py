@@ -376,3 +376,24 @@ def test_a_charge_carries_its_54fz_receipt_to_a_fiscalising_acquirer(
         assert held.customer_phone == "+79160000001"
     finally:
         store.close()
+
+
+def test_a_day_of_month_consent_is_noticed_three_days_before_its_day(w: World) -> None:
+    consent = w.connect(rule=ConsentRule.DAY_OF_MONTH, day=10)
+    assert w.autopay.plan_registry(VODOKANAL, DEC, w.now) == [], "not on the registry"
+    # 7 December in Perm: the 10th is three days ahead, so its charge is planned today
+    w.now += dt.timedelta(hours=1)  # December's registry, after the first payment
+    w.registry(DEC, 2, "1530.45")
+    early = w.autopay.plan_days(w.now - dt.timedelta(days=1))
+    assert early == [], "the 6th is four days before the 10th: nothing yet"
+    (charge,) = w.autopay.plan_days(w.now)
+    assert (charge.consent_id, charge.period, charge.amount) == (
+        consent.consent_id,
+        "2026-12",
+        Decimal("1530.45"),
+    )
+    again = w.autopay.plan_days(w.now + dt.timedelta(hours=6))
+    assert [c.charge_id for c in again] == [charge.charge_id], "the same charge, not a second"
+    w.send()
+    assert w.run(charge.charge_id) is ChargeState.PAID
+    assert w.acquirer.charges_at_acquirer(consent.method) == 1
