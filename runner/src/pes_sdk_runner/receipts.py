@@ -59,6 +59,7 @@ from pes_sdk.models.receipts import (
     check_customer_email,
     check_customer_phone,
 )
+from pes_sdk.russian import rubles
 from pes_sdk_runner.logs import event
 from pes_sdk_runner.notify import Enqueue, Enqueued, Template, enqueue_messages
 from pes_sdk_runner.store.notify import MessageStatus
@@ -174,8 +175,6 @@ def build_receipt(
 
 
 def _rubles(amount: Decimal) -> str:
-    from pes_sdk_runner.triggers import rubles
-
     return rubles(amount)
 
 

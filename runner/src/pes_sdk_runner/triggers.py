@@ -29,12 +29,13 @@ import itertools
 import logging
 import uuid
 from collections.abc import Iterable, Iterator
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from pes_sdk.period import Period
+from pes_sdk.russian import day_month, month_year, rubles
 from pes_sdk_runner.config.triggers import clamp_day
 from pes_sdk_runner.ingest.outcome import IngestOutcome, Outcome
 from pes_sdk_runner.logs import event
@@ -82,40 +83,6 @@ CHARGES_WITHIN = dt.timedelta(days=3)
 PAID_WITHIN = dt.timedelta(days=1)
 #: Clients whose balances one look-up reads (debt reminders).
 _BALANCES_AT_ONCE = 200
-
-_MONTHS = (
-    "январь", "февраль", "март", "апрель", "май", "июнь",
-    "июль", "август", "сентябрь", "октябрь", "ноябрь", "декабрь",
-)  # fmt: skip
-_MONTHS_OF = (
-    "января", "февраля", "марта", "апреля", "мая", "июня",
-    "июля", "августа", "сентября", "октября", "ноября", "декабря",
-)  # fmt: skip
-
-
-# -- Russian forms -------------------------------------------------------------------------
-
-
-def rubles(amount: Decimal) -> str:
-    """``1 234,56 руб.``: thousands apart by a space, a decimal comma, always kopecks."""
-    value = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    sign = "-" if value < 0 else ""
-    whole, _, kopecks = f"{abs(value):.2f}".partition(".")
-    groups: list[str] = []
-    while whole:
-        groups.insert(0, whole[-3:])
-        whole = whole[:-3]
-    return f"{sign}{' '.join(groups)},{kopecks} руб."
-
-
-def month_year(period: Period) -> str:
-    """``ноябрь 2026`` (as in "за ноябрь 2026")."""
-    return f"{_MONTHS[period.month - 1]} {period.year}"
-
-
-def day_month(day: dt.date) -> str:
-    """``10 декабря`` (as in "до 10 декабря")."""
-    return f"{day.day} {_MONTHS_OF[day.month - 1]}"
 
 
 def _accounts(accounts: list[str]) -> str:

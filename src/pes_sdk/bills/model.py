@@ -22,6 +22,7 @@ from pes_sdk.money import ZERO
 from pes_sdk.money import amount as to_amount
 from pes_sdk.period import Period
 from pes_sdk.qr import FIELDS, PaymentDetails, TechCode
+from pes_sdk.russian import month_year, rubles
 
 __all__ = [
     "Bill",
@@ -32,43 +33,12 @@ __all__ = [
     "rubles",
 ]
 
-_MONTHS = (
-    "январь",
-    "февраль",
-    "март",
-    "апрель",
-    "май",
-    "июнь",
-    "июль",
-    "август",
-    "сентябрь",
-    "октябрь",
-    "ноябрь",
-    "декабрь",
-)
 _LIMITS = {spec.key: spec.max_length for spec in FIELDS}
 
 
 class BillError(ConfigError):
     """A bill that cannot be made from what it was given (a partner without a bank name,
     records of two accounts); the message names the partner and the field."""
-
-
-def rubles(value: Decimal) -> str:
-    """``1 234,56 руб.``: thousands apart by a space, a decimal comma, always kopecks."""
-    exact = to_amount(value)
-    sign = "-" if exact < 0 else ""
-    whole, _, kopecks = f"{abs(exact):.2f}".partition(".")
-    groups: list[str] = []
-    while whole:
-        groups.insert(0, whole[-3:])
-        whole = whole[:-3]
-    return f"{sign}{' '.join(groups)},{kopecks} руб."
-
-
-def month_year(period: Period) -> str:
-    """``ноябрь 2026`` (as in "за ноябрь 2026")."""
-    return f"{_MONTHS[period.month - 1]} {period.year}"
 
 
 @attrs.frozen
