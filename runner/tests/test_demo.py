@@ -47,10 +47,21 @@ def test_the_demo_day_agrees_with_its_files_and_its_store(tmp_path: Path) -> Non
     # The clients were told of the new charges and a partner's campaign went out, through
     # the sandbox outbox, each message once; the campaign's statistics were printed.
     assert "targeted 6, sent 6, delivered 0, opened 0, clicked 0, paid 0" in text
-    sent = list(read_outbox(tmp_path / "outbox" / "notifications.jsonl"))
+    everything = list(read_outbox(tmp_path / "outbox" / "notifications.jsonl"))
+    # the autopay step's client is told by SMS: the notice before the charge, then the charge
+    autopay = [m for m in everything if "втоплатёж" in str(m["text"])]
+    assert [m["kind"] for m in autopay] == ["sms", "sms"]
+    assert str(autopay[0]["text"]).endswith("— ООО «УК Дом»") and "спишет" in str(
+        autopay[0]["text"]
+    )
+    assert str(autopay[1]["text"]).startswith("Автоплатёж: списано ")
+    assert "3 days later the charge: paid (1 attempt)" in text
+    assert "agent sign payment_agent, supplier 5003012349" in text
+    sent = [m for m in everything if m not in autopay]
     charges = [m for m in sent if str(m["text"]).startswith("Начислено ")]
     assert len(charges) == 6 + 6 + 5 and all(m["kind"] == "push" for m in sent)
     assert len({m["key"] for m in sent}) == len(sent) == len(charges) + 6
+    assert len(summary.autopay_orders) == 2
 
     config = load_runner_config(example_config_path(), host, env=ENV, data=tmp_path)
     store = open_store(config.store.url)
@@ -67,17 +78,30 @@ def test_the_demo_day_agrees_with_its_files_and_its_store(tmp_path: Path) -> Non
             assert sum((r.amount for r in records), ZERO) == p.paid
             assert sum((r.fee for r in records), ZERO) == p.commission + p.vat
             assert p.paid == p.commission + p.vat + p.transfer
-            # The ledger balances: what was credited is withheld or transferred, no more.
+            # The ledger balances: what was credited is withheld or transferred, no more
+            # (but for the autopay step's payments, credited after the day's closes: owed).
+            later = sum(
+                (
+                    e.amount
+                    for e in store.ledger_entries(kind=LedgerKind.CREDIT)
+                    if e.order_id in summary.autopay_orders and e.partner_inn == p.inn
+                ),
+                ZERO,
+            )
             totals = store.ledger_totals(p.inn)
-            assert totals.credits == p.paid
-            assert totals.owed == ZERO
+            assert totals.credits == p.paid + later
+            assert totals.owed == later
         # The water supplier gets the day's meter reading (1c-xml-readings), read back.
         with_readings = [p for p in summary.partners if p.readings_file is not None]
         assert [(p.inn, p.readings) for p in with_readings] == [("7720123457", 1)]
         # The УК's transfer order (1c-clientbank) is read back and carries the transfer.
         uk = summary.partners[0]
         assert uk.transfer_file is not None and uk.order_amount == uk.transfer
-        credits = store.ledger_entries(kind=LedgerKind.CREDIT)
+        credits = [
+            e
+            for e in store.ledger_entries(kind=LedgerKind.CREDIT)
+            if e.order_id not in summary.autopay_orders
+        ]
         assert sum((e.amount for e in credits), ZERO) == summary.credited_total
         assert {d.status for d in store.deliveries()} == {DeliveryStatus.ACKNOWLEDGED}
         # The client who gave up is not credited: only five orders reached the ledger.

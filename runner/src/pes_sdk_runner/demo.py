@@ -149,6 +149,9 @@ class DaySummary:
     acquirer_total: Decimal
     credited_total: Decimal
     partners: tuple[PartnerSummary, ...]
+    #: the autopay step's payments (its client's first payment and the charge): credited
+    #: after the day's closes, in no closed day's registry
+    autopay_orders: tuple[uuid.UUID, ...] = ()
 
     @property
     def consistent(self) -> bool:
@@ -583,7 +586,7 @@ def run_demo_day(folder: Path, host: PluginHost, say: Callable[[str], None]) -> 
         say("")
         _notify(store, config, host, period, folder, say)
         say("")
-        _autopay(store, config, host, period, say)
+        autopay_orders = _autopay(store, config, host, period, say)
     finally:
         store.close()
 
@@ -596,6 +599,7 @@ def run_demo_day(folder: Path, host: PluginHost, say: Callable[[str], None]) -> 
         acquirer_total - agent_fees,
         credited,
         tuple(partners),
+        autopay_orders,
     )
     say("")
     say("6. Summary per partner (from the store), checked against the files read back")
@@ -682,7 +686,7 @@ def _notify(
 
 def _autopay(
     store: Any, config: RunnerConfig, host: PluginHost, period: Period, say: Callable[[str], None]
-) -> None:
+) -> tuple[uuid.UUID, ...]:
     """Step 5: a client connects autopay while paying; the demo's clock moves on to the
     next period's registry; the charge goes through after its notice (notice, charge and
     the 54-ФЗ receipt's lines).
@@ -701,12 +705,10 @@ def _autopay(
 
     say("5. Autopay (автоплатёж): connected while paying, then next month charged on its own")
     uk = config.partners[0]
-    # an account the day's clients left unpaid: its bill is what the client pays now
-    account = next(
-        r.account
-        for r in _debts(uk.inn, period)
-        if sum((b.due for b in store.find_by_account(uk.inn, r.account)), ZERO) > 0
-    )
+    # the half-paying client's account: half its bill is still due, and it is not the one
+    # the cabinet's demo client (--serve) is shown with something to pay
+    half = next(c for c in _CLIENTS if c.part != 1)
+    account = _accounts(uk.inn, half.house, half.flat)
     client = "demo:autopay"
     store.set_contact(client, phone="+79120000077")
     factory = host.gateways()[config.gateway.name]
@@ -742,22 +744,23 @@ def _autopay(
         simulator = getattr(gateway, "simulator", None)
         if simulator is None or entry.gateway_payment_id is None:
             say("   (the configured gateway is not the embedded sandbox: step skipped)")
-            return
+            return ()
         simulator.approve(entry.gateway_payment_id)  # the client pays on the acquirer's page
         processor.refresh(order)
         consent = store.consent(consent_id_of(order))
         if consent is None:
             raise PesError("the demo's autopay consent did not come into force")
         say(
-            f"   {client} paid {rubles(entry.payment.total)} for account {account} of"
-            f" {uk.partner.name} with «Подключить автоплатёж»: card {consent.method.title},"
-            f" up to {rubles(consent.monthly_limit)} a month"
+            f"   {client} paid the rest of account {account}'s bill,"
+            f" {rubles(entry.payment.total)} to {uk.partner.name}, with «Подключить"
+            f" автоплатёж»: card {consent.method.title}, up to"
+            f" {rubles(consent.monthly_limit)} a month"
         )
         say(f"   the consent as agreed ({consent.text_version}): «{consent.text[:72]}…»")
 
         nxt = period.next()
         clock[0] += dt.timedelta(days=30)
-        records = [r for r in _debts(uk.inn, nxt) if r.account == account]
+        records = _debts(uk.inn, nxt)  # the partner's whole registry of the next period
         store.ingest_debt_registry(
             uk.inn, nxt, 99, records, sha256=f"demo-autopay-{nxt}", received_at=clock[0]
         )
@@ -810,6 +813,7 @@ def _autopay(
                 supplier = f", supplier {p.supplier.inn}" if p.supplier is not None else ""
                 agent = f"agent sign {p.agent}" if p.agent is not None else "the service's own"
                 say(f"     {p.name}: {p.amount}, VAT {p.vat} ({agent}{supplier})")
+        return (order, *([paid.order_id] if paid is not None else []))
     finally:
         sender.close()
         gateway.close()
