@@ -81,13 +81,30 @@ def xml_guard(data: bytes) -> None:
         check_prolog_bytes(data)
 
 
+def qr_strict(data: bytes) -> None:
+    from pes_sdk.qr import decode
+
+    with contextlib.suppress(PesError):
+        decode(data)
+
+
+def qr_tolerant(data: bytes) -> None:
+    # what a bank app reads off a photographed paper bill: anything at all
+    from pes_sdk.qr import decode
+
+    with contextlib.suppress(PesError):
+        decode(data, tolerant=True)
+
+
 def targets() -> dict[str, Target]:
     """Every target by name: one per readable registry format, the two configuration
-    loaders and the XML prolog guard."""
+    loaders, the XML prolog guard and the payment QR string (strict and tolerant)."""
     found: dict[str, Target] = {
         "partners-file": partners_file,
         "runner-config": runner_config,
         "xml-guard": xml_guard,
+        "qr-strict": qr_strict,
+        "qr-tolerant": qr_tolerant,
     }
     for name, fmt in sorted(get_host().formats().items()):
         if fmt.capabilities.read:
@@ -106,6 +123,8 @@ def seeds(target: str) -> list[Path]:
         return _globbed("tests/data/*.toml", "examples/**/PARTNERS*.toml")
     if target == "runner-config":
         return _globbed("runner/src/pes_sdk_runner/config/example.toml")
+    if target.startswith("qr-"):
+        return _globbed("tests/qr/golden/*")
     if target == "xml-guard" or target.startswith("format-1c-xml"):
         return _globbed("adapters/onec-xml/tests/golden/*.xml")
     if target == "format-1c-directbank":
