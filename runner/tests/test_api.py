@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import socket
 import threading
 import time
@@ -254,7 +255,12 @@ def test_health_and_openapi_cover_every_route(running: Running) -> None:
     doc = r.call("GET", "/openapi.json", token=None).json
     assert doc["openapi"] == "3.1.0"
     documented = {(method.upper(), path) for path, ops in doc["paths"].items() for method in ops}
-    served = {(method, route.path) for route in r.app.routes for method in route.methods - {"HEAD"}}
+    # a route's convertor ({account:path}) is not part of the document's template
+    served = {
+        (method, re.sub(r":\w+\}", "}", route.path))
+        for route in r.app.routes
+        for method in route.methods - {"HEAD"}
+    }
     assert documented == served
     assert len(OPERATIONS) == len(served)
     line = doc["components"]["schemas"]["BasketLine"]

@@ -19,6 +19,7 @@ import pytest
 from api_harness import ACCOUNT, Running
 from browser import SCREENSHOTS, VIEWPORTS, launched
 from cabinet_web import PHONE, last_code, serve_cabinet
+from pes_sdk_runner.bills import make_bills
 
 NBSP = "\u00a0"
 #: What the server takes for a PNG photo: its magic bytes.
@@ -219,9 +220,20 @@ def test_the_whole_path_in_a_browser(browser: Any, running: Running) -> None:
     tab.shoot("readings-refused")
     assert len(r.store.readings(r.inns[0], ACCOUNT)) == 1
 
-    # Архив квитанций: the paid payments' receipts.
+    # Архив квитанций: the first account's bill, made as the job engine makes it, the
+    # second's not yet; and the paid payments' receipts.
+    registry = next(i for i in r.store.debt_registries(r.inns[0]) if i.active)
+    make_bills(r.store, r.config.partners[0].partner, registry, r.config.service.data)
     page.get_by_role("link", name="Архив квитанций").click()
     expect(page.get_by_role("heading", name="Архив квитанций", level=1)).to_be_visible()
+    bills = page.locator(".bill-account")
+    expect(bills).to_have_count(2)
+    expect(bills.nth(1)).to_contain_text("квитанция формируется")
+    with page.expect_download() as got:
+        bills.nth(0).get_by_role("link", name="Скачать PDF").click()
+    assert got.value.suggested_filename == f"квитанция-{ACCOUNT}-2026-11.pdf"
+    saved = got.value.path()
+    assert saved is not None and Path(saved).read_bytes().startswith(b"%PDF")
     expect(page.locator(".receipt-card").first).to_contain_text("Итого")
     tab.shoot("receipts")
 

@@ -24,6 +24,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import attrs
@@ -39,6 +40,7 @@ from pes_sdk.models.readings import MeterReading, Photo
 from pes_sdk.models.receipts import Receipt, Supplier, check_customer_email
 from pes_sdk.money import ZERO
 from pes_sdk.money import amount as to_amount
+from pes_sdk.period import Period
 from pes_sdk.plugins.manager import PluginHost
 from pes_sdk.qr import PaymentDetails, QrFormatError
 from pes_sdk_runner.config.models import RunnerConfig
@@ -70,6 +72,7 @@ __all__ = [
     "AutopayTerms",
     "BasketLine",
     "BasketView",
+    "BillEntry",
     "ClientUseCases",
     "Conflict",
     "Counters",
@@ -265,6 +268,18 @@ class AutopayCancelled:
     stopped: tuple[Charge, ...]  #: charges noticed but not started: none will be made
     #: charges already with the acquirer when it came: each ends as the acquirer says
     in_progress: tuple[Charge, ...]
+
+
+@attrs.frozen
+class BillEntry:
+    """One monthly bill (квитанция) of an account in the client's archive
+    (:meth:`ClientUseCases.bills_of`)."""
+
+    partner_inn: str
+    account: str
+    period: Period
+    #: its PDF is there to download; False: the job engine has not made it yet (формируется)
+    ready: bool
 
 
 @attrs.frozen
@@ -962,6 +977,72 @@ class ClientUseCases:
             if r.operation is ReceiptOperation.SELL:
                 found.setdefault(r.order_id, r)
         return found
+
+    # -- monthly bills (квитанции, docs/bills.md) ----------------------------------------------
+
+    def bill_accounts(self, client: str) -> list[tuple[str, str]]:
+        """The accounts (partner ИНН, account) whose bills ``client`` may read when a front
+        end has no list of its own: those it accepted (ticked), in the order it did."""
+        seen: dict[tuple[str, str], None] = {}
+        for a in self.store.acceptances(client):
+            seen.setdefault((a.partner_inn, a.account), None)
+        return list(seen)
+
+    def bills_of(self, accounts: Iterable[tuple[str, str]]) -> list[BillEntry]:
+        """The bills of ``accounts`` (partner ИНН, account), each account's newest period
+        first: the period of its partner's newest active registry with the account, made
+        or not yet made (``ready`` False), and the earlier periods whose file is there (an
+        earlier period's bill that was never made, as before bills existed, is left out).
+        The caller names only accounts its client may see: nothing here checks whose they
+        are. None on a store that is not SQL (bills are made from the SQL store's rows)."""
+        from pes_sdk_runner.bills import bill_path
+        from pes_sdk_runner.store.sql import SqlStore
+
+        if not isinstance(self.store, SqlStore):
+            return []
+        data = self.config.service.data
+        out: list[BillEntry] = []
+        with self.store.reads_together():
+            for partner_inn, account in dict.fromkeys(accounts):
+                periods = self.store.account_bill_periods(partner_inn, account)
+                for i, period in enumerate(periods):
+                    ready = bill_path(data, partner_inn, period, account).is_file()
+                    if ready or i == 0:
+                        out.append(BillEntry(partner_inn, account, period, ready))
+        return out
+
+    def bill_file(
+        self,
+        accounts: Iterable[tuple[str, str]],
+        partner_inn: str,
+        account: str,
+        period: str,
+    ) -> tuple[BillEntry, Path]:
+        """The file of the account's bill of ``period`` (``YYYY-MM``), for a client that may
+        see ``accounts``; :class:`NotFound` for an account not among them, a period not
+        written as ``YYYY-MM`` or without a bill of the account, and a bill not made yet.
+
+        The path is built by :func:`pes_sdk_runner.bills.bill_path` from the account as
+        listed and the period parsed, never from the request's text: whatever the request
+        says, no path outside the bills' folder is named."""
+        if (partner_inn, account) not in set(accounts):
+            raise NotFound("no such account among the client's", "account")
+        try:
+            wanted = Period.parse(period)
+        except ValueError:
+            raise NotFound("no bill of this period", "period") from None
+        if str(wanted) != period:
+            raise NotFound("no bill of this period", "period")
+        found = next(
+            (b for b in self.bills_of([(partner_inn, account)]) if b.period == wanted), None
+        )
+        if found is None or not found.ready:
+            raise NotFound("no bill of this period", "period")
+        from pes_sdk_runner.bills import bill_path
+
+        path = bill_path(self.config.service.data, partner_inn, wanted, account)
+        self._event("bill.read", partner=partner_inn, account=mask_account(account))
+        return found, path
 
     # -- paying from a paper bill's QR code (ГОСТ Р 56042-2014) -----------------------------
 

@@ -69,6 +69,7 @@ from pes_sdk_runner.api import models as m
 from pes_sdk_runner.api.metrics import CONTENT_TYPE, Metrics, StoreCollector
 from pes_sdk_runner.api.openapi import openapi_document
 from pes_sdk_runner.cabinet.web import cabinet_app
+from pes_sdk_runner.cabinet.web.download import pdf_download
 from pes_sdk_runner.config.models import RunnerConfig
 from pes_sdk_runner.crashpoints import crashpoint
 from pes_sdk_runner.logs import event, mask_account
@@ -607,6 +608,63 @@ class _Api:
         found = await _run(self.clients.readings, client, partner, account)
         return self.json(m.ReadingsView(tuple(m.ReadingView.of(r) for r in found)))
 
+    # -- monthly bills (квитанции, docs/bills.md) ------------------------------------------------
+
+    async def bill_accounts(self, caller: _Client, client_id: str) -> list[tuple[str, str]]:
+        """The accounts whose bills the caller may read: a cabinet's linked ones (a bill
+        shows the account's debts and premises, as readings do: see :meth:`linked_only`),
+        an app's client's accepted ones."""
+        if caller.session is not None:
+            assert self.cabinets is not None
+            found = await run_in_threadpool(
+                self.cabinets.accounts.linked, caller.session.cabinet_id
+            )
+            return [(a.partner_inn, a.account) for a in found]
+        client = self.client_key(caller, client_id)
+        return await _run(self.clients.bill_accounts, client)
+
+    async def bills(self, request: Request) -> Response:
+        caller = await self.client(request)
+        _only(request, "client_id")
+        client_id = request.query_params.get("client_id", "")
+        accounts = await self.bill_accounts(caller, client_id)
+        found = await _run(self.clients.bills_of, accounts)
+        query = (
+            ""
+            if caller.session is not None
+            else "?" + urllib.parse.urlencode({"client_id": client_id})
+        )
+        views = tuple(
+            m.BillView(
+                b.partner_inn,
+                b.account,
+                b.period,
+                b.ready,
+                _bill_url(b.partner_inn, b.account, b.period) + query if b.ready else None,
+            )
+            for b in found
+        )
+        return self.json(m.BillsView(views))
+
+    async def bill(self, request: Request) -> Response:
+        """A bill's PDF, for an account the caller may see (:meth:`bill_accounts`); any
+        other account, a bad period and a bill not made yet are all 404."""
+        caller = await self.client(request)
+        _only(request, "client_id")
+        accounts = await self.bill_accounts(caller, request.query_params.get("client_id", ""))
+        params = request.path_params
+        entry, path = await _run(
+            self.clients.bill_file,
+            accounts,
+            params["partner_inn"],
+            params["account"],
+            params["period"],
+        )
+        try:
+            return await pdf_download(entry, path)
+        except uc.UseCaseError as exc:
+            raise _answer(exc) from None
+
     # -- the client cabinet: login by phone, sessions, linked accounts --------------------------
     # The cabinet's objects (:mod:`pes_sdk_runner.cabinet`) do the work; these read the
     # request and answer. Without [cabinet] in the configuration they answer 404
@@ -833,6 +891,11 @@ def _client_ip(request: Request) -> str:
 
 def _linked(a: Any) -> m.LinkedAccountView:
     return m.LinkedAccountView(a.partner_inn, a.account, a.linked_at)
+
+
+def _bill_url(partner_inn: str, account: str, period: object) -> str:
+    quoted = urllib.parse.quote(account, safe="")
+    return f"/v1/bills/{urllib.parse.quote(partner_inn, safe='')}/{quoted}/{period}"
 
 
 def _only(request: Request, *allowed: str) -> None:
@@ -1224,6 +1287,9 @@ def create_app(
         ("/v1/qr/resolve", api.qr_resolve, "POST"),
         ("/v1/readings", api.record_reading, "POST"),
         ("/v1/readings", api.readings, "GET"),
+        ("/v1/bills", api.bills, "GET"),
+        # {account:path}: an account may hold a "/" (sent as %2F, decoded before routing)
+        ("/v1/bills/{partner_inn}/{account:path}/{period}", api.bill, "GET"),
         ("/v1/login", api.login, "POST"),
         ("/v1/login/confirm", api.confirm, "POST"),
         ("/v1/logout", api.logout, "POST"),

@@ -38,6 +38,8 @@ __all__ = [
     "AcceptanceView",
     "AutopayTerms",
     "BasketLine",
+    "BillView",
+    "BillsView",
     "ConfirmRequest",
     "DeliveriesView",
     "ErrorView",
@@ -287,6 +289,28 @@ class ReadingRecorded:
 @attrs.frozen
 class ReadingsView:
     readings: tuple[ReadingView, ...]
+
+
+# -- monthly bills (квитанции) ------------------------------------------------------------------
+
+
+@attrs.frozen
+class BillView:
+    """A monthly bill of an account the client may see. ``ready`` false: not made yet
+    (формируется). ``url``: where its PDF is (GET with the same token), when ready."""
+
+    partner_inn: str
+    account: str
+    period: Period
+    ready: bool
+    url: str | None = None
+
+
+@attrs.frozen
+class BillsView:
+    """Each account's bills, its newest period first."""
+
+    bills: tuple[BillView, ...]
 
 
 # -- the client cabinet: login by phone and linked accounts ------------------------------------

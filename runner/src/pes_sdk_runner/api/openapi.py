@@ -58,6 +58,7 @@ _PARAMETERS: dict[str, dict[str, Any]] = {
     "message_id": {"type": "integer", "minimum": 1},
     "campaign_id": {"type": "integer", "minimum": 1},
     "consent_id": {"type": "string", "format": "uuid"},
+    "period": {"type": "string", "pattern": r"^\d{4}-\d{2}$", "examples": ["2026-11"]},
 }
 
 # Fields whose schema the type alone does not tell: meter values keep their own precision
@@ -265,6 +266,31 @@ OPERATIONS: tuple[Operation, ...] = (
             ("account", "query", True),
         ),
         statuses=_CLIENT_ERRORS,
+    ),
+    Operation(
+        "get",
+        "/v1/bills",
+        "The monthly bills (квитанции) of the client's accounts (a cabinet's linked ones,"
+        " an app's client's accepted ones), newest period first",
+        "client",
+        m.BillsView,
+        parameters=(("client_id", "query", False),),
+        statuses=_CLIENT_ERRORS,
+    ),
+    Operation(
+        "get",
+        "/v1/bills/{partner_inn}/{account}/{period}",
+        "One bill's PDF, for an account the client may see (any other is 404)",
+        "client",
+        None,
+        parameters=(
+            ("partner_inn", "path", True),
+            ("account", "path", True),
+            ("period", "path", True),
+            ("client_id", "query", False),
+        ),
+        statuses=(*_CLIENT_ERRORS, 404),
+        media_type="application/pdf",
     ),
     Operation(
         "post",

@@ -3,7 +3,9 @@
 :class:`BillsSql` is mixed into :class:`~pes_sdk_runner.store.sql.SqlStore`. Bills are made
 from an active registry's rows in the ``debts`` table, account by account; a registry can
 hold a million rows, so they are read in pages after a cursor (keyset pagination on
-``(account, service)``, the key a registry names each debt by), never all at once.
+``(account, service)``, the key a registry names each debt by), never all at once. The
+cabinet's archive asks which periods an account has a bill of
+(:meth:`BillsSql.account_bill_periods`).
 """
 
 from __future__ import annotations
@@ -110,3 +112,20 @@ class BillsSql:
                 [partner_inn, registry_id, *accounts],
             ).fetchall()
         return {r[0] for r in rows}
+
+    def account_bill_periods(self, partner_inn: str, account: str) -> list[Period]:
+        """The periods of the partner's active registries with debts on the account, newest
+        first: the periods the job engine makes (or has made) the account's bills of.
+
+        Only active registries' debts are in the table (a superseded one's go with the
+        swap); the status is checked all the same, as the bills are only of active ones."""
+        with self._read() as cur:
+            rows = self._x(
+                cur,
+                "SELECT DISTINCT r.period FROM debts d"
+                " JOIN debt_registries r ON r.id = d.registry_id"
+                " WHERE d.partner_inn = ? AND d.account = ? AND r.status = 'active'"
+                " ORDER BY r.period DESC",
+                [partner_inn, account],
+            ).fetchall()
+        return [Period.parse(r[0]) for r in rows]

@@ -61,6 +61,7 @@ from pes_sdk_runner.cabinet.errors import (
 )
 from pes_sdk_runner.cabinet.sessions import ActiveSession
 from pes_sdk_runner.cabinet.web import security as sec
+from pes_sdk_runner.cabinet.web.download import pdf_download
 from pes_sdk_runner.cabinet.web.money import AmountError, parse_rub, rub, rub_input
 from pes_sdk_runner.config.models import OUTBOX, logo_media_type
 from pes_sdk_runner.logs import event
@@ -1619,7 +1620,7 @@ class Pages:
         # The runner keeps no receipt data yet: each paid payment's receipt is shown as the
         # kit builds it for the acquirer (Receipt.for_payment, from the configuration; see
         # ClientUseCases.receipts_of). The client's e-mail is never stored, so it is not
-        # shown. The bills issue adds monthly bills to this page.
+        # shown. The page's monthly bills are bills_view's.
         out = []
         fiscal = self.clients.fiscal_receipts_of(session.client)
         for entry, receipt in self.clients.receipts_of(session.client):
@@ -1650,8 +1651,72 @@ class Pages:
             )
         return out
 
+    def bills_view(self, session: ActiveSession) -> list[dict[str, Any]]:
+        """Each linked account with its monthly bills (квитанции), newest period first: a
+        bill made links to its download, the current period's not made yet says so."""
+        linked = self.linked(session.cabinet_id)
+        partners = self.clients.partners()
+        bills = self.clients.bills_of(linked)
+        out = []
+        for inn, account in linked:
+            partner = partners.get(inn)
+            out.append(
+                {
+                    "account": account,
+                    "partner": partner.name if partner is not None else inn,
+                    "bills": [
+                        {
+                            "period": b.period,
+                            "ready": b.ready,
+                            "path": _bill_path(inn, account, b.period),
+                        }
+                        for b in bills
+                        if (b.partner_inn, b.account) == (inn, account)
+                    ],
+                }
+            )
+        return out
+
+    def archive_view(self, session: ActiveSession) -> dict[str, Any]:
+        return {"bills": self.bills_view(session), "receipts": self.receipts_view(session)}
+
     async def receipts(self, request: Request) -> Response:
-        return await self.listing(request, "receipts", self.receipts_view, "receipts")
+        found = await self.signed_in(request)
+        if isinstance(found, Response):
+            return found
+        session, token, _form = found
+        view = await self.run(self.archive_view, session)
+        return self.render(
+            request,
+            "receipts.html",
+            session=session,
+            csrf=self.session_csrf(token),
+            active="receipts",
+            **view,
+        )
+
+    def bill_file(
+        self, session: ActiveSession, inn: str, account: str, period: str
+    ) -> tuple[uc.BillEntry, Path]:
+        # Only the cabinet's linked accounts: a bill names the account's debts and its
+        # premises, which a service merely ticked at an address does not prove the client's.
+        return self.clients.bill_file(self.linked(session.cabinet_id), inn, account, period)
+
+    async def bill(self, request: Request) -> Response:
+        """A bill's PDF (:func:`~.download.pdf_download`), for a linked account only:
+        anything else is 404, as an account that does not exist."""
+        found = await self.signed_in(request)
+        if isinstance(found, Response):
+            return found
+        session, _token, _form = found
+        params = request.path_params
+        try:
+            entry, path = await self.run(
+                self.bill_file, session, params["inn"], params["account"], params["period"]
+            )
+            return await pdf_download(entry, path)
+        except uc.NotFound:
+            raise HTTPException(404, "Квитанция не найдена.") from None
 
     # -- Автоплатёж ----------------------------------------------------------------------------
 
@@ -2296,6 +2361,13 @@ def _base(request: Request) -> str:
     return str(request.scope.get("root_path") or "")
 
 
+def _bill_path(inn: str, account: str, period: Period) -> str:
+    """A bill's download address under the cabinet's (the account quoted whole: its ``/``
+    is matched by the route's ``path`` part, never taken as a folder)."""
+    quoted = urllib.parse.quote(account, safe="")
+    return f"/receipts/bills/{urllib.parse.quote(inn, safe='')}/{quoted}/{period}"
+
+
 def _pay_url(request: Request, inn: str, account: str) -> str:
     quoted = urllib.parse.quote(account, safe="")
     return f"{_base(request)}/pay/{urllib.parse.quote(inn, safe='')}/{quoted}"
@@ -2422,6 +2494,10 @@ def cabinet_app(
         Route("/readings", pages.readings, methods=get, name="readings"),
         Route("/readings", pages.send_reading, methods=post, name="send-reading"),
         Route("/receipts", pages.receipts, methods=get, name="receipts"),
+        # {account:path}: an account may hold a "/" (sent as %2F, decoded before routing)
+        Route(
+            "/receipts/bills/{inn}/{account:path}/{period}", pages.bill, methods=get, name="bill"
+        ),
         Route("/qr", pages.qr, methods=both, name="qr"),
         Route("/autopay", pages.autopay, methods=get, name="autopay"),
         Route("/autopay/cancel", pages.cancel_autopay, methods=post, name="cancel-autopay"),
