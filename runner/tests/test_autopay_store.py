@@ -265,3 +265,13 @@ def test_a_cancellation_and_a_claim_racing_in_two_connections_never_both_win(
         claimed, stopped, final = _race(store, other)
         assert (claimed is None) == bool(stopped), (claimed, stopped)
         assert final.state is (ChargeState.CANCELLED if stopped else ChargeState.CHARGING)
+
+
+def test_the_month_counts_a_charge_being_made_but_not_the_one_asking(store: SqlStore) -> None:
+    c = consent(store)
+    first = plan(store, c, "2026-11")
+    second = plan(store, c, "2026-12")
+    assert store.claim_charge(first.charge_id, NOW) is not None  # charging, not paid yet
+    month = (NOW - dt.timedelta(days=7), NOW + dt.timedelta(days=1))
+    assert store.charged_in(c.consent_id, *month, besides=second.charge_id) == Decimal("1234.56")
+    assert store.charged_in(c.consent_id, *month, besides=first.charge_id) == Decimal("0.00")

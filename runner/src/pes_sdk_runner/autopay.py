@@ -349,7 +349,9 @@ class Autopay:
         )
         days = calendar.monthrange(month_start.year, month_start.month)[1]
         month_end = month_start + dt.timedelta(days=days)
-        taken = self.store.charged_in(claimed.consent_id, month_start, month_end)
+        taken = self.store.charged_in(
+            claimed.consent_id, month_start, month_end, besides=claimed.charge_id
+        )
         if taken + amount > consent.monthly_limit:
             self.store.end_charge(charge_id, ChargeState.OVER_LIMIT, "over the monthly limit", now)
             self.triggers.autopay_failed(

@@ -706,19 +706,31 @@ class AutopaySql:
             row = self._x(cur, self._CHARGE + " WHERE charge_id = ?", (str(charge_id),)).fetchone()
         return self._charge(row) if row is not None else None
 
-    def charged_in(self, consent_id: uuid.UUID, since: dt.datetime, until: dt.datetime) -> Decimal:
-        """What the consent's paid charges took with ``due_at`` in ``[since, until)`` (the
-        monthly limit counts it)."""
+    def charged_in(
+        self,
+        consent_id: uuid.UUID,
+        since: dt.datetime,
+        until: dt.datetime,
+        *,
+        besides: uuid.UUID | None = None,
+    ) -> Decimal:
+        """What the consent's charges with ``due_at`` in ``[since, until)`` took or may
+        take: the paid ones and those being charged now, but for the charge ``besides``
+        (the monthly limit counts them: two periods' charges of one consent claimed at
+        once each count the other, so together they never pass the limit)."""
         with self._read() as cur:
             row = self._x(
                 cur,
                 "SELECT COALESCE(SUM(amount), 0) FROM autopay_charges"
-                " WHERE consent_id = ? AND state = ? AND due_at >= ? AND due_at < ?",
+                " WHERE consent_id = ? AND state IN (?, ?) AND due_at >= ? AND due_at < ?"
+                " AND charge_id <> ?",
                 (
                     str(consent_id),
                     str(ChargeState.PAID),
+                    str(ChargeState.CHARGING),
                     self.dialect.ts_in(since),
                     self.dialect.ts_in(until),
+                    str(besides) if besides is not None else "",
                 ),
             ).fetchone()
         return from_kopecks(int(row[0]))
