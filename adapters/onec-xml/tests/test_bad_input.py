@@ -345,7 +345,8 @@ def test_writer_refuses_and_keeps_the_old_file(tmp_path: Path, record: Any, word
 def test_writer_needs_the_header(tmp_path: Path, missing: str) -> None:
     import attrs
 
-    header = attrs.evolve(payments_header(), **{missing: None})
+    nothing: dict[str, Any] = {missing: None}
+    header = attrs.evolve(payments_header(), **nothing)
     with pytest.raises(FormatError, match=missing):
         OneCXmlPayments().write(tmp_path / "p.xml", header, [payment()])
     assert not list(tmp_path.iterdir())
@@ -389,3 +390,91 @@ def test_record_holding_many_records_refuses(tmp_path: Path) -> None:
     path = payments_file(tmp_path, [outer])
     with pytest.raises(RegistryRefused, match="must be a child of the root"):
         read(path, Policy.QUARANTINE)
+
+
+# -- the report after a refusal (README, "The report") -------------------------------------
+
+
+def refused_report(path: Path, policy: Policy) -> tuple[RegistryRefused, Any]:
+    """The refusal and the report the same reader gives after it."""
+    reader = OneCXmlPayments().open(path, policy=policy, rejects_path=path.with_suffix(".csv"))
+    with reader, pytest.raises(RegistryRefused) as info:
+        list(reader)
+    return info.value, reader.report
+
+
+@pytest.mark.parametrize("policy", [Policy.STRICT, Policy.QUARANTINE])
+def test_report_after_a_structural_refusal_tells_it(tmp_path: Path, policy: Policy) -> None:
+    """A file refused half-way (an element that is no record, at line 5) has a report that
+    says so, where and why, and keeps nothing: not the records read before the refusal."""
+    path = payments_file(tmp_path, [pay(), pay(amount="1,00"), "<Debt/>", pay()])
+    error, report = refused_report(path, policy)
+    assert report.refused == error.message
+    assert "line 5" in str(report.refused) and "unexpected element Debt" in str(report.refused)
+    assert report.path == path
+    assert (report.records, report.total, report.rejected) == (0, Decimal("0.00"), 0)
+    assert report.rejects_path is None and not path.with_suffix(".csv").exists()
+    assert report.issues[-1].line == 5
+    assert [i.line for i in report.issues] == [4, 5]  # the bad amount, then the refusal
+    assert report.issues[0].field == "amount"
+    assert not report.valid
+
+
+@pytest.mark.parametrize("policy", [Policy.STRICT, Policy.QUARANTINE])
+def test_report_after_control_totals_fail_tells_it(tmp_path: Path, policy: Policy) -> None:
+    """Totals that do not match refuse the registry: the report and the error name the
+    Totals line (5) and the control sum, and count no record as kept."""
+    totals = '<Totals count="2" amount="20.01" transfer="19.72" fee="0.28"/>'
+    path = payments_file(tmp_path, [pay(), pay()], totals)
+    error, report = refused_report(path, policy)
+    assert "line 5" in str(error) and "control sum of amount" in str(error)
+    assert report.refused == error.message
+    assert (report.records, report.total, report.rejected) == (0, Decimal("0.00"), 0)
+    assert [(i.line, i.field) for i in report.issues] == [(5, "control")]
+    assert report.issues == error.issues
+    assert report.header.control is not None  # the stated totals, as read
+
+
+def test_report_after_a_malformed_file_tells_it(tmp_path: Path) -> None:
+    # Enough records that the fault lies past what opening the file parses.
+    path = payments_file(tmp_path, [pay()] * 2000)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("</PaymentRegistry>", "</Payment>"), encoding="utf-8")
+    error, report = refused_report(path, Policy.QUARANTINE)
+    assert report.refused == error.message and "line 2004" in str(report.refused)
+    assert (report.records, report.total) == (0, Decimal("0.00"))
+
+
+# -- the writer's header refusals name the file ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "attribute"),
+    [
+        ({"partner_inn": None}, "partner_inn", "partnerInn"),
+        ({"partner_inn": "123"}, "partner_inn", "partnerInn"),
+        ({"number": 0}, "number", "number"),
+        ({"date": None}, "date", "date"),
+        ({"partner_account": "4070281093800000000"}, "partner_account", "partnerAccount"),
+        (
+            {"created_at": dt.datetime(2026, 1, 1, tzinfo=dt.timezone(dt.timedelta(seconds=30)))},
+            "created_at",
+            "createdAt",
+        ),
+    ],
+)
+def test_header_refusal_names_the_file_element_and_field(
+    tmp_path: Path, change: dict[str, Any], field: str, attribute: str
+) -> None:
+    import attrs
+
+    path = tmp_path / "p.xml"
+    header = attrs.evolve(payments_header(), **change)
+    with pytest.raises(FormatError) as info:
+        OneCXmlPayments().write(path, header, [payment()])
+    error = info.value
+    assert error.path == path
+    assert (error.line, error.field) == (2, field)  # the root element's line
+    assert f"PaymentRegistry/@{attribute}" in str(error.message)
+    assert str(error).startswith(f"{path}: line 2: {field}: PaymentRegistry/@{attribute}: ")
+    assert not list(tmp_path.iterdir())

@@ -7,19 +7,21 @@ totals (readings carry no money), like debts and payments use theirs.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
+from decimal import Decimal
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 import pytest
 from lxml import etree
-from pes_sdk_1c_xml import load_schema, schema
+from pes_sdk_1c_xml import load_schema, schema, writer
 from pes_sdk_conformance.corpus import MalformedSample, NotApplicable
 from pes_sdk_conformance.formats import FormatConformance
 
-from pes_sdk.errors import FormatError
-from pes_sdk.formats.base import RegistryFormat
+from pes_sdk.errors import FormatError, RegistryRefused
+from pes_sdk.formats.base import Policy, RegistryFormat
 from pes_sdk.models.registry import RegistryHeader, RegistryKind
 from pes_sdk.premises import MAX_PREMISES_LENGTH
 
@@ -282,7 +284,7 @@ class OneCXmlSamples(FormatConformance):
             "created_at": attrs.evolve(base, created_at=dt.datetime(2026, 11, 27, 23, tzinfo=odd)),
             "partner_account": attrs.evolve(base, partner_account="4070281093800000000"),
         }
-        bad = {"partner_inn": "123", "number": 0}
+        bad: dict[str, Any] = {"partner_inn": "123", "number": 0}
         if fmt.kind is RegistryKind.DEBTS:
             cases["period"] = attrs.evolve(base, period=None)
         if fmt.kind is RegistryKind.PAYMENTS:
@@ -296,7 +298,165 @@ class OneCXmlSamples(FormatConformance):
             with pytest.raises(FormatError) as refused:
                 fmt.write(path, header, [])
             assert refused.value.field == fact, f"{fact}: the refusal names {refused.value.field!r}"
+            # Like the reader's errors: the file, the root element's line, and in the
+            # message the element and its attribute (README, "Writer").
+            assert refused.value.path == path, f"{fact}: the refusal names {refused.value.path}"
+            assert refused.value.line == 2, f"{fact}: the refusal names line {refused.value.line}"
+            attribute = f"{ROOTS[fmt.kind]}/@{writer.HEADER_ATTRIBUTES[fact]}"
+            assert attribute in str(refused.value), f"{fact}: {refused.value} names no {attribute}"
             assert not path.exists(), f"{fact}: a refused header left a file"
+
+    def test_abandoned_read_keeps_nothing(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """A read closed before its end (quarantine, a bad record already set aside) leaves
+        no rejects file, finished or half-written, and has no report to give: the report
+        is complete only once iteration has ended (README, "The report")."""
+        fmt = registry_format
+        folder = tmp_path / "abandoned"
+        path, _ = self.write_registry(fmt, folder, self.large_records(fmt, 300))
+        lines = path.read_text("utf-8").splitlines(keepends=True)
+        # The second record (line 1 is the prolog, line 2 the root) gets an unknown
+        # attribute: set aside, it starts the rejects file.
+        second = [i for i, ln in enumerate(lines) if ln.lstrip().startswith("<")][3]
+        lines[second] = re.sub(r"^(\s*<\w+) ", r'\1 bogus="1" ', lines[second], count=1)
+        assert 'bogus="1"' in lines[second], lines[second]
+        path.write_text("".join(lines), "utf-8")
+        reader = fmt.open(path, policy=Policy.QUARANTINE, rejects_path=folder / "rejects.csv")
+        got = [next(reader) for _ in range(10)]
+        assert len(got) == 10
+        begun = sorted(p.name for p in folder.iterdir())
+        assert len(begun) > 1, f"the bad record was not set aside: only {begun}"
+        reader.close()
+        left = sorted(p.name for p in folder.iterdir())
+        assert left == [path.name], f"an abandoned read left {left}"
+        with pytest.raises(RuntimeError):
+            reader.report  # noqa: B018 - the property is what is checked
+
+    def test_report_after_a_refusal_tells_it(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """After RegistryRefused the reader's report tells that refusal and keeps nothing
+        (README, "The report"): its ``refused`` is the error's message, its issues the
+        error's, 0 records, total 0.00, no rejects file. Control totals that do not match
+        are blamed on the Totals line (field ``control``), in the issues and the message;
+        an element that is no record, on its own line."""
+        fmt = registry_format
+        gold = self.sample_set(fmt)
+        path, _ = self.write_registry(fmt, tmp_path / "gold", gold.records)
+        lines = path.read_text("utf-8").splitlines(keepends=True)
+        totals = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("<Totals"))
+        count = re.search(r'count="(\d+)"', lines[totals])
+        assert count
+        miscounted = [*lines]
+        miscounted[totals] = lines[totals].replace(
+            count.group(0), f'count="{int(count.group(1)) + 1}"', 1
+        )
+        row = next(i for i, ln in enumerate(lines) if f'account="{gold.target}"' in ln)
+        foreign = [*lines[: row + 1], "  <Note/>\n", *lines[row + 1 :]]
+        cases = {"miscounted": (miscounted, totals + 1), "foreign": (foreign, row + 2)}
+        for (name, (text, line)), policy in itertools.product(
+            cases.items(), (Policy.STRICT, Policy.QUARANTINE)
+        ):
+            bad = tmp_path / f"{name}-{policy.value}.xml"
+            bad.write_text("".join(text), "utf-8")
+            rejects = tmp_path / f"{name}-{policy.value}.rejects.csv"
+            reader = fmt.open(bad, policy=policy, rejects_path=rejects)
+            with reader, pytest.raises(RegistryRefused) as refused:
+                list(reader)
+            error, report = refused.value, reader.report
+            where = f"{name} under {policy.value}"
+            assert report.refused == error.message, where
+            assert f"line {line}" in str(error), f"{where}: {error}"
+            assert error.path == bad, f"{where}: the refusal names {error.path}"
+            assert report.issues == error.issues and report.issues, where
+            assert report.issue_count == error.issue_count, where
+            assert report.issues[-1].line == line, f"{where}: {report.issues}"
+            why = str(report.issues[-1].message)
+            assert why and why in str(error), f"{where}: {error} does not say {why!r}"
+            if name == "miscounted":
+                assert report.issues[-1].field == "control", f"{where}: {report.issues}"
+            assert (report.records, report.total, report.rejected) == (0, Decimal("0.00"), 0), where
+            assert report.path == bad and report.rejects_path is None, where
+            assert report.header.kind is fmt.kind and not report.valid, where
+            assert not rejects.exists(), where
+
+    def test_unreadable_amount_under_quarantine_is_refused(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """An amount that cannot be read (over the format's text limit, or written with a
+        comma) cannot be summed: the control sum of amount cannot be checked, so even
+        quarantine refuses the registry, though the stated Totals equal the sum of the
+        other records' amounts."""
+        fmt = registry_format
+        if "amount" not in schema.TOTALS_SUMS[fmt.kind]:
+            pytest.skip(f"{fmt.kind} registries carry no amounts")
+        gold = self.sample_set(fmt)
+        path, _ = self.write_registry(fmt, tmp_path, gold.records)
+        lines = path.read_text("utf-8").splitlines(keepends=True)
+        row = next(i for i, ln in enumerate(lines) if f'account="{gold.target}"' in ln)
+        totals = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("<Totals"))
+        amount = re.search(r' amount="([^"]*)"', lines[row])
+        stated = re.search(r' amount="([^"]*)"', lines[totals])
+        assert amount and stated
+        rest = Decimal(stated.group(1)) - Decimal(amount.group(1))
+        unreadable = {
+            "over-long": "0" * schema.MAX_TEXT + amount.group(1),
+            "with a comma": amount.group(1).replace(".", ","),
+        }
+        for what, text in unreadable.items():
+            changed = [*lines]
+            changed[row] = lines[row].replace(amount.group(0), f' amount="{text}"', 1)
+            changed[totals] = lines[totals].replace(stated.group(0), f' amount="{rest}"', 1)
+            bad = tmp_path / f"{what}.xml"
+            bad.write_text("".join(changed), "utf-8")
+            with pytest.raises(RegistryRefused, match="amount") as refused:
+                self.read_registry(fmt, bad, Policy.QUARANTINE, rejects_path=tmp_path / "r.csv")
+            issues = refused.value.issues
+            assert any(i.field == "amount" and i.line == row + 1 for i in issues), (what, issues)
+
+    def test_amounts_beyond_the_format_are_refused_on_writing(
+        self, registry_format: RegistryFormat, tmp_path: Path
+    ) -> None:
+        """An amount of 16 digits (even when a negative debt brings the total back to a
+        few roubles), or control totals that grow to 16 from records of 15, do not fit the
+        format (15 digits, 2 decimals): refused with a FormatError naming the file, and no
+        file left."""
+        fmt = registry_format
+        if "amount" not in schema.TOTALS_SUMS[fmt.kind]:
+            pytest.skip(f"{fmt.kind} registries carry no amounts")
+        base: Any = self.sample_set(fmt).records[0]  # a debt or a payment: evolved by name
+
+        def of(amount: str) -> Any:
+            value = Decimal(amount)
+            if fmt.kind is RegistryKind.PAYMENTS:
+                return attrs.evolve(base, amount=value, transfer=value, fee=Decimal("0.00"))
+            return attrs.evolve(base, amount=value)
+
+        biggest = "999999999999999.99"
+        cases = {
+            "one amount of 16 digits": [of("1000000000000000.00")],
+            "two amounts of 15 digits, summing to 16": [
+                of(biggest),
+                attrs.evolve(of(biggest), account="99"),
+            ],
+        }
+        if fmt.kind is RegistryKind.DEBTS:
+            # An overpayment (a negative debt) brings the total back within the format: the
+            # record's own amount must still be refused, not only the Totals.
+            cases["an amount of 16 digits, the total of 1.00"] = [
+                of("1000000000000000.00"),
+                attrs.evolve(of("-999999999999999.00"), account="99"),
+            ]
+        for n, (what, records) in enumerate(cases.items()):
+            folder = tmp_path / str(n)
+            folder.mkdir()
+            path = folder / "registry.xml"
+            with pytest.raises(FormatError) as refused:
+                fmt.write(path, self.header_for(fmt, []), records)
+            assert refused.value.path == path, f"{what}: the refusal names no file"
+            assert str(refused.value.message), f"{what}: the refusal says nothing"
+            assert list(folder.iterdir()) == [], f"{what}: a refused write left a file"
 
     def test_written_file_is_valid_against_the_xsd(
         self, registry_format: RegistryFormat, tmp_path: Path
@@ -307,7 +467,7 @@ class OneCXmlSamples(FormatConformance):
         path, _ = self.write_registry(registry_format, tmp_path, gold.records)
         xsd = load_schema()
         document = etree.parse(str(path))
-        assert xsd.validate(document), f"{path.name}: {xsd.error_log.last_error}"
+        assert xsd.validate(document), f"{path.name}: {xsd.error_log.last_error}"  # type: ignore[attr-defined]
 
 
 class TestOneCXmlDebts(OneCXmlSamples):

@@ -116,7 +116,50 @@ class XmlRegistryReader(RegistryReader):
 
     def _refuse(self, message: str, line: int = 0, field: str = "") -> RegistryRefused:
         text = tr("{field}: {message}", field=field, message=message) if field else message
-        return self._sink.refuse(text, line=line, field=field)
+        return self._refused(self._sink.refuse(text, line=line, field=field))
+
+    def _refused(self, error: RegistryRefused) -> RegistryRefused:
+        """Make :attr:`report` tell ``error``, the refusal of the whole registry.
+
+        The report then keeps nothing: no records, a zero total, no rejects file (a refused
+        registry has none of its records accepted, whatever was read before the refusal),
+        and ``refused`` is the error's own message, which names the line and field; the
+        issues end with the refusal's. Counts of a half-read file would read as a registry
+        partly accepted.
+        """
+        header = getattr(self, "header", None)
+        # While opening there is no header yet: the constructor raises, and no reader exists
+        # whose report anyone could ask for.
+        if header is not None:
+            self._report = ReadReport(
+                path=self.path,
+                header=header,
+                records=0,
+                total=ZERO,
+                issues=error.issues,
+                issue_count=error.issue_count,
+                refused=error.message,
+            )
+        return error
+
+    def _at_totals(self, error: RegistryRefused, line: int) -> RegistryRefused:
+        """``error`` with its control totals' problems blamed on the ``Totals`` line.
+
+        The shared sink blames them on the file as a whole (line 0): in this format they
+        stand on one element of one line, and the refusal names it.
+        """
+        issues = [
+            attrs.evolve(i, line=line) if (i.line, i.field) == (0, "control") else i
+            for i in error.issues
+        ]
+        if issues == list(error.issues):
+            return error  # refused by the policy: its issues name their lines already
+        return RegistryRefused(
+            tr("line {line}: {message}", line=line, message=error.message),
+            path=error.path,
+            issues=issues,
+            issue_count=error.issue_count,
+        )
 
     def _open_header(self) -> RegistryHeader:
         try:
@@ -209,6 +252,12 @@ class XmlRegistryReader(RegistryReader):
 
     @property
     def report(self) -> ReadReport:
+        """The outcome, once iteration has ended (``RuntimeError`` before).
+
+        After :class:`~pes_sdk.errors.RegistryRefused` it tells that refusal plainly:
+        ``refused`` is the error's message (with the line and field to blame), the issues
+        are the error's, and nothing is kept (0 records, total 0.00, no rejects file).
+        """
         if self._report is None:
             raise RuntimeError("the report is complete once iteration has ended")
         return self._report
@@ -271,7 +320,7 @@ class XmlRegistryReader(RegistryReader):
         for name, value in fast_sums().items():
             tally.sums[name] += value
         try:
-            control = self._totals(final_root, record_tag)
+            control, totals_line = self._totals(final_root, record_tag)
         except _Structure as exc:
             raise self._refuse(exc.message, exc.line) from None
         self.header = attrs.evolve(self.header, control=control)
@@ -284,9 +333,9 @@ class XmlRegistryReader(RegistryReader):
             good_total=good_total,
             unverifiable=sorted(tally.unverifiable),
         )
-        self._report = report
         if error is not None:
-            raise error
+            raise self._refused(self._at_totals(error, totals_line))
+        self._report = report
 
     def _check_children(self, parent: Any, upto: Any, record_tag: str) -> None:
         """Find what other than a record stands before ``upto`` (the slow, rare path)."""
@@ -302,8 +351,11 @@ class XmlRegistryReader(RegistryReader):
             if child.tag != record_tag:
                 raise _Structure(_unexpected_among_records(child), child.sourceline or 0)
 
-    def _totals(self, root: Any, record_tag: str) -> ControlTotals:
-        """Check what is left of the root: records, then exactly one ``Totals``, last."""
+    def _totals(self, root: Any, record_tag: str) -> tuple[ControlTotals, int]:
+        """Check what is left of the root: records, then exactly one ``Totals``, last.
+
+        Returns the control totals and the line of their ``Totals`` element.
+        """
         kind = self._codec.kind
         totals_tag = schema.qname(schema.TOTALS_ELEMENT)
         children = list(root)
@@ -336,7 +388,7 @@ class XmlRegistryReader(RegistryReader):
                     tr("Totals {name} is not an amount: {value!r}", name=name, value=value), line
                 )
             sums[name] = Decimal(value)
-        return ControlTotals(int(text), sums)
+        return ControlTotals(int(text), sums), line
 
     # -- records -------------------------------------------------------------------------
 

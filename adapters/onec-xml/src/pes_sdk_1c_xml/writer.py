@@ -27,13 +27,49 @@ from pes_sdk_1c_xml.i18n import tr
 __all__ = ["header_attributes", "write_registry"]
 
 
-def header_attributes(kind: RegistryKind, header: RegistryHeader) -> dict[str, str]:
-    """The root element's attributes for ``header``; raises FormatError for a missing one."""
+#: The root element's attribute that carries each header fact (docs/1c-xml.md).
+HEADER_ATTRIBUTES = {
+    "partner_inn": "partnerInn",
+    "partner_account": "partnerAccount",
+    "number": "number",
+    "period": "period",
+    "date": "date",
+    "created_at": "createdAt",
+}
+#: The line of the root element in a written file (line 1 is the XML declaration).
+ROOT_LINE = 2
+
+
+def header_attributes(
+    kind: RegistryKind, header: RegistryHeader, *, path: Path | None = None
+) -> dict[str, str]:
+    """The root element's attributes for ``header``.
+
+    Raises :class:`~pes_sdk.errors.FormatError` for a fact the root element cannot carry
+    (missing or malformed): its ``field`` is the header's fact (``partner_inn``), its
+    message names the root element and attribute (``DebtRegistry/@partnerInn``), and, given
+    ``path`` (the file being written), it names that file and the root element's line, as
+    the reader's errors do.
+    """
+    element = schema.ROOT_ELEMENT[kind]
+
+    def refuse(message: str, name: str) -> FormatError:
+        return FormatError(
+            tr(
+                "{element}/@{attribute}: {detail}",
+                element=element,
+                attribute=HEADER_ATTRIBUTES[name],
+                detail=message,
+            ),
+            path=path,
+            line=ROOT_LINE if path is not None else 0,
+            field=name,
+        )
 
     def need(value: object, name: str) -> None:
         if value is None:
-            raise FormatError(
-                tr("a {kind} registry needs the header's {name}", kind=kind, name=name), field=name
+            raise refuse(
+                tr("a {kind} registry needs the header's {name}", kind=kind, name=name), name
             )
 
     need(header.partner_inn, "partner_inn")
@@ -41,7 +77,7 @@ def header_attributes(kind: RegistryKind, header: RegistryHeader) -> dict[str, s
     out = {"partnerInn": str(header.partner_inn)}
     if header.partner_account is not None:
         if not schema.BANK_ACCOUNT.fullmatch(header.partner_account):
-            raise FormatError(tr("a bank account (р/с) is 20 digits"), field="partner_account")
+            raise refuse(tr("a bank account (р/с) is 20 digits"), "partner_account")
         out["partnerAccount"] = header.partner_account
     out["number"] = str(header.number)
     if kind is RegistryKind.DEBTS:
@@ -60,11 +96,11 @@ def header_attributes(kind: RegistryKind, header: RegistryHeader) -> dict[str, s
         try:
             out["createdAt"] = format_datetime(header.created_at)
         except ValueError as exc:
-            raise FormatError(str(exc), field="created_at") from None
+            raise refuse(str(exc), "created_at") from None
     if not schema.INN.fullmatch(out["partnerInn"]):
-        raise FormatError(tr("an ИНН is 10 or 12 digits"), field="partner_inn")
+        raise refuse(tr("an ИНН is 10 or 12 digits"), "partner_inn")
     if not schema.POSITIVE.fullmatch(out["number"]):
-        raise FormatError(tr("a registry number is a positive integer"), field="number")
+        raise refuse(tr("a registry number is a positive integer"), "number")
     return out
 
 
@@ -78,7 +114,7 @@ def write_registry(
     the target is then left as it was.
     """
     kind = codec.kind
-    root_attrs = header_attributes(kind, header)
+    root_attrs = header_attributes(kind, header, path=path)
     ns = schema.NAMESPACE
     record_tag = schema.qname(codec.record)
     tag_tag = schema.qname(schema.TAG_ELEMENT)
