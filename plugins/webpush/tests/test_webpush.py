@@ -8,10 +8,14 @@ cabinet's service worker would read, not the bytes on the wire.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import logging
 import re
+import socket
+import threading
 import time
+import urllib.parse
 import uuid
 from pathlib import Path
 
@@ -31,7 +35,9 @@ from pes_sdk_webpush.protocol import (
     MAX_PAYLOAD_BYTES,
     build_payload,
     encode_payload,
+    is_public,
     parse_subscription,
+    resolve_host,
 )
 from pes_sdk_webpush.simulator import write_vapid_key
 
@@ -612,3 +618,133 @@ def test_simulator_checks_the_headers_and_the_token(harness: WebPushHarness) -> 
         big = client.send("POST", endpoint, content=b"\x00" * 4097, headers=good)
         assert big.status == 413
     assert harness.simulator.messages == []
+
+
+# -- a host name that resolves into the service's own network ------------------------------
+
+
+def _name_resolving_to_a_non_public_address() -> str:
+    """The machine's own host name, really resolved: /etc/hosts (or the container's DNS)
+    gives it a loopback or private address on any usual host. No DNS server of the test's
+    own is needed, and none can be made to answer a name of our choosing here."""
+    name = socket.gethostname()
+    try:
+        addresses = resolve_host(name, 443, timeout=5.0)
+    except OSError:
+        pytest.skip(f"this machine's host name {name!r} does not resolve")
+    if all(is_public(a) for a in addresses):
+        pytest.skip(f"this machine's host name {name!r} resolves to public addresses only")
+    return name
+
+
+def _port(harness: WebPushHarness) -> int:
+    endpoint: str = json.loads(harness.recipient)["endpoint"]
+    port = urllib.parse.urlsplit(endpoint).port
+    assert port is not None
+    return port
+
+
+def test_a_host_name_resolving_to_a_non_public_address_is_refused(
+    harness: WebPushHarness,
+) -> None:
+    """SSRF by name: the literal check cannot see it, the resolution before sending does."""
+    name = _name_resolving_to_a_non_public_address()
+    text = _subscription(harness, endpoint=f"https://{name}:{_port(harness)}/push/abc")
+    assert parse_subscription(text)  # a name: the subscription itself looks fine
+    channel = another_channel(harness, allow_loopback_http="false")
+    try:
+        with pytest.raises(InvalidSubscription, match="resolves to a loopback, private") as caught:
+            channel.send(Notification("push", text, TEXT, key="ssrf:1"))
+    finally:
+        channel.close()
+    assert isinstance(caught.value, DeadRecipient)
+    assert name not in str(caught.value) and "/push/" not in str(caught.value)
+    assert harness.simulator.requests == 0
+
+
+def test_private_endpoints_only_when_explicitly_allowed(harness: WebPushHarness) -> None:
+    """allow_private_endpoints (unsafe, for a sandbox) lets a private endpoint through: the
+    request is then made (and fails here, the simulator speaking no TLS), not refused."""
+    name = _name_resolving_to_a_non_public_address()
+    by_name = _subscription(harness, endpoint=f"https://{name}:{_port(harness)}/p/a")
+    literal = _subscription(harness, endpoint="https://10.1.2.3/push/abc")
+    with pytest.raises(InvalidSubscription, match="loopback or private"):
+        parse_subscription(literal)
+    assert parse_subscription(literal, allow_private_endpoints=True)
+    channel = another_channel(
+        harness, allow_loopback_http="false", allow_private_endpoints="true", timeout="2"
+    )
+    try:
+        assert channel.settings.allow_private_endpoints
+        with pytest.raises(ChannelUnavailable):
+            channel.send(Notification("push", by_name, TEXT, key="sandbox:1"))
+    finally:
+        channel.close()
+    assert not WebPushFactory().create(harness.settings).settings.allow_private_endpoints
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("142.250.74.42", True),  # fcm.googleapis.com's kind of address
+        ("2a00:1450:4010:c0e::5f", True),
+        ("127.0.0.1", False),
+        ("10.0.0.5", False),
+        ("172.16.0.1", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),  # cloud metadata
+        ("100.64.0.1", False),  # shared address space (carrier NAT)
+        ("0.0.0.0", False),
+        ("224.0.0.1", False),  # multicast
+        ("::1", False),
+        ("fe80::1", False),
+        ("fd00::1", False),
+        ("::ffff:127.0.0.1", False),  # IPv4 in IPv6 clothing
+        ("::ffff:10.0.0.5", False),
+        ("2002:7f00:1::", False),  # 6to4 of 127.0.0.1
+        ("2002:8efa:4a2a::", True),  # 6to4 of a public address
+        ("64:ff9b::a00:5", False),  # NAT64 of 10.0.0.5
+        ("64:ff9b::8efa:4a2a", True),
+    ],
+)
+def test_what_counts_as_a_public_address(address: str, public: bool) -> None:
+    assert is_public(ipaddress.ip_address(address)) is public
+
+
+def test_resolution_is_bounded_by_the_timeout() -> None:
+    # A stand-in for getaddrinfo: no real resolver can be made to hang on demand here.
+    release = threading.Event()
+
+    def hanging(*args: object, **kwargs: object) -> list[object]:
+        release.wait(10)
+        return []
+
+    started = time.monotonic()
+    try:
+        with pytest.raises(TimeoutError):
+            resolve_host("push.example", 443, timeout=0.2, getaddrinfo=hanging)
+    finally:
+        release.set()
+    assert time.monotonic() - started < 2
+
+
+def test_a_slow_resolution_is_unavailable_not_dead(
+    harness: WebPushHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The resolver hangs (a stand-in: see above): the channel gives up within its timeout
+    # with a transient error, and sends nothing.
+    release = threading.Event()
+
+    def hanging(*args: object, **kwargs: object) -> list[object]:
+        release.wait(10)
+        return []
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    channel = another_channel(harness, allow_loopback_http="false", timeout="0.3")
+    text = _subscription(harness, endpoint="https://push.example/push/abc")
+    try:
+        with pytest.raises(ChannelUnavailable, match="did not resolve"):
+            channel.send(Notification("push", text, TEXT, key="slow-dns:1"))
+    finally:
+        release.set()
+        channel.close()

@@ -16,6 +16,7 @@ the HTTP stack itself logs (the kit's client and httpx name the URL; a VAPID tok
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import logging
 import time
 import urllib.parse
@@ -37,6 +38,7 @@ from pes_sdk.notifications import (
 from pes_sdk_webpush.protocol import (
     MAX_PAYLOAD_BYTES,
     URGENCIES,
+    InvalidSubscription,
     Subscription,
     VapidSigner,
     WebPushPayloadTooLarge,
@@ -44,7 +46,9 @@ from pes_sdk_webpush.protocol import (
     encode_payload,
     encrypt,
     error_for,
+    is_public,
     parse_subscription,
+    resolve_host,
     topic_for,
 )
 
@@ -73,6 +77,11 @@ class WebPushSettings:
     timeout: float = 10.0
     #: take ``http://`` endpoints on loopback (the simulator; never in production)
     allow_loopback_http: bool = False
+    #: UNSAFE: take endpoints whose host is, or resolves to, a loopback, private or
+    #: link-local address (a sandbox whose push simulator is on the local network; tests).
+    #: A subscription comes from a browser, that is from anyone: with this on, it can make
+    #: the service POST into its own network. Never in production.
+    allow_private_endpoints: bool = False
 
     def __attrs_post_init__(self) -> None:
         if self.urgency not in URGENCIES:
@@ -141,18 +150,22 @@ class WebPushChannel(NotificationChannel):
         once per key.
 
         :raises InvalidSubscription: ``to`` is not a usable subscription (a
-            :class:`~pes_sdk.notifications.DeadRecipient`: delete it), before any request;
+            :class:`~pes_sdk.notifications.DeadRecipient`: delete it), its endpoint's host
+            name among them resolving to a non-public address, before any request;
         :raises WebPushPayloadTooLarge: the payload is over 4096 bytes encrypted, before
             any request (or the push service answered 413);
         :raises DeadRecipient: 404 or 410, the subscription expired or was dropped;
-        :raises ChannelUnavailable: 429 (with ``retry_after``), 5xx, no answer in time;
+        :raises ChannelUnavailable: 429 (with ``retry_after``), 5xx, no answer in time
+            (nor a resolution of the endpoint's host name);
         :raises WebPushConfigurationError: 401 or 403, a VAPID problem (no subscription
             is to be deleted for it);
         :raises RecipientRefused: 400.
         """
         self.check_kind(notification)
         subscription = parse_subscription(
-            notification.to, allow_loopback_http=self.settings.allow_loopback_http
+            notification.to,
+            allow_loopback_http=self.settings.allow_loopback_http,
+            allow_private_endpoints=self.settings.allow_private_endpoints,
         )
         plaintext = encode_payload(build_payload(notification))
         if len(plaintext) > MAX_PAYLOAD_BYTES:
@@ -173,6 +186,9 @@ class WebPushChannel(NotificationChannel):
             "Authorization": self.vapid.header(subscription.origin),
         }
         body = encrypt(plaintext, subscription)
+        # Resolved last, just before the request: the shorter the time between the check
+        # and the connection, the less a DNS answer can change in between.
+        self._check_resolved(subscription.endpoint)
         response = self._post(subscription.endpoint, body, headers)
         if 200 <= response.status < 300:
             # RFC 8030 §5: 201 with the message's URL; some services answer 200 or 202
@@ -183,6 +199,51 @@ class WebPushChannel(NotificationChannel):
         error = error_for(response.status, channel=self.name, retry_after=response.retry_after())
         log.info("%s: not accepted: %d", self.name, response.status)
         raise error
+
+    def _check_resolved(self, endpoint: str) -> None:
+        """Refuse an endpoint whose host name resolves to a non-public address.
+
+        A literal address was judged with the subscription (:func:`parse_subscription`);
+        a name is resolved here, with the channel's timeout, and every address it has must
+        be public (:func:`is_public`), or loopback under ``allow_loopback_http``.
+
+        Limit (DNS rebinding): :class:`pes_sdk.http.HttpClient` resolves the name again
+        when it connects and tells neither the address it connected to nor takes one to
+        connect to, so a name whose answer turns private in the moment between this check
+        and that connection (a TTL of 0), or a pooled connection opened before, is not
+        caught here; only the network's egress rules stop that. A name that does not
+        resolve here is left to the request, which then fails the same way (or goes
+        through a proxy that resolves names itself and applies its own rules).
+        """
+        settings = self.settings
+        if settings.allow_private_endpoints:
+            return
+        parts = urllib.parse.urlsplit(endpoint)
+        host = parts.hostname or ""
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            pass
+        else:
+            return  # a literal address: already judged by parse_subscription
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+        try:
+            addresses = resolve_host(host, port, timeout=self.timeout)
+        except TimeoutError:
+            raise ChannelUnavailable(
+                f"the push service's host name did not resolve within {self.timeout}s",
+                channel=self.name,
+                code="timeout",
+            ) from None
+        except OSError:
+            return
+        for address in addresses:
+            if not (is_public(address) or (settings.allow_loopback_http and address.is_loopback)):
+                raise InvalidSubscription(
+                    "the endpoint's host name resolves to a loopback, private or link-local "
+                    "address",
+                    channel=self.name,
+                )
 
     def _post(self, endpoint: str, body: bytes, headers: dict[str, str]) -> HttpResponse:
         failure: ChannelError | None = None

@@ -33,6 +33,7 @@ SETTINGS = (
     "urgency",
     "timeout",
     "allow_loopback_http",
+    "allow_private_endpoints",
 )
 
 
@@ -87,6 +88,10 @@ class WebPushFactory:
     * ``timeout``: seconds for each request, default 10;
     * ``allow_loopback_http``: ``true`` to take ``http://`` endpoints on loopback (the
       simulator in tests); default false, and never in production.
+    * ``allow_private_endpoints``: ``true`` to take endpoints whose host is, or resolves
+      to, a loopback, private or link-local address (a sandbox's simulator, tests);
+      default false. UNSAFE: a subscription could then make the service POST into its own
+      network; never in production.
 
     Building a channel reads the key and touches no network.
     """
@@ -123,6 +128,7 @@ class WebPushFactory:
                 urgency=values.choice("urgency", URGENCIES, "normal"),
                 timeout=values.timeout(),
                 allow_loopback_http=values.flag("allow_loopback_http"),
+                allow_private_endpoints=values.flag("allow_private_endpoints"),
             )
         )
 

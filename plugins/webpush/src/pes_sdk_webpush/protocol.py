@@ -31,6 +31,7 @@ import ipaddress
 import json
 import os
 import re
+import socket
 import threading
 import time
 import urllib.parse
@@ -67,7 +68,9 @@ __all__ = [
     "encode_payload",
     "encrypt",
     "error_for",
+    "is_public",
     "parse_subscription",
+    "resolve_host",
     "topic_for",
     "vapid_public_key",
 ]
@@ -178,7 +181,75 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _check_endpoint(endpoint: object, *, allow_loopback_http: bool) -> str:
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def is_public(address: Address) -> bool:
+    """Whether ``address`` is one a push service can have: global unicast.
+
+    Not loopback, private (RFC 1918, ``fc00::/7``), link-local (``169.254/16``, where cloud
+    metadata services answer, and ``fe80::/10``), shared (``100.64/10``), unspecified,
+    reserved, documentation or multicast. An IPv4 address carried in IPv6 (mapped,
+    ``::ffff:127.0.0.1``; 6to4, ``2002:7f00:1::``; NAT64's well-known prefix,
+    ``64:ff9b::7f00:1``) is judged as the IPv4 address it leads to.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        elif address.sixtofour is not None:
+            address = address.sixtofour
+        elif address in _NAT64:
+            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.is_global and not address.is_multicast
+
+
+#: NAT64's well-known prefix (RFC 6052): the last 32 bits are an IPv4 address.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def resolve_host(
+    host: str,
+    port: int,
+    *,
+    timeout: float,
+    getaddrinfo: Callable[..., list[Any]] | None = None,
+) -> list[Address]:
+    """Every address ``host`` resolves to for a TCP connection to ``port``.
+
+    ``socket.getaddrinfo`` takes no timeout, so it runs in a daemon thread that is waited
+    for ``timeout`` seconds: :class:`TimeoutError` after that (the thread is left to the
+    resolver's own limits; being a daemon, it holds up no exit). :class:`OSError`
+    (``socket.gaierror``) when the name does not resolve. ``getaddrinfo``: the resolver,
+    :func:`socket.getaddrinfo` (looked up at each call) when None.
+    """
+    resolve = getaddrinfo or socket.getaddrinfo
+    outcome: list[Any] = []
+
+    def lookup() -> None:
+        try:
+            outcome.append(resolve(host, port, type=socket.SOCK_STREAM))
+        except OSError as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=lookup, name="webpush-resolve", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not outcome:
+        raise TimeoutError(f"the host did not resolve within {timeout}s")
+    if isinstance(outcome[0], OSError):
+        raise outcome[0]
+    addresses: list[Address] = []
+    for *_, sockaddr in outcome[0]:
+        # An IPv6 sockaddr may carry a zone (fe80::1%eth0): the address is before the %.
+        address = ipaddress.ip_address(str(sockaddr[0]).partition("%")[0])
+        if address not in addresses:
+            addresses.append(address)
+    return addresses
+
+
+def _check_endpoint(
+    endpoint: object, *, allow_loopback_http: bool, allow_private_endpoints: bool = False
+) -> str:
     if not isinstance(endpoint, str) or not endpoint:
         raise ValueError("'endpoint' must be a URL")
     if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in endpoint):
@@ -210,23 +281,26 @@ def _check_endpoint(endpoint: object, *, allow_loopback_http: bool) -> str:
         address = ipaddress.ip_address(host)
     except ValueError:
         address = None
-    if (loopback or (address is not None and not address.is_global)) and not (
-        allow_loopback_http and loopback
-    ):
+    if allow_private_endpoints or (allow_loopback_http and loopback):
+        return endpoint
+    if loopback or (address is not None and not is_public(address)):
         raise ValueError("the endpoint's host is a loopback or private address")
     return endpoint
 
 
-def parse_subscription(text: str, *, allow_loopback_http: bool = False) -> Subscription:
+def parse_subscription(
+    text: str, *, allow_loopback_http: bool = False, allow_private_endpoints: bool = False
+) -> Subscription:
     """The PushSubscription JSON a browser gives (``subscription.toJSON()``)::
 
         {"endpoint": "https://fcm.googleapis.com/fcm/send/…", "expirationTime": null,
          "keys": {"p256dh": "<65 bytes, base64url>", "auth": "<16 bytes, base64url>"}}
 
-    checked: an ``https`` endpoint (not a loopback or private address), or loopback
-    ``http`` when ``allow_loopback_http`` (the simulator); ``p256dh`` a point of P-256;
-    ``auth`` 16 bytes. :class:`InvalidSubscription` otherwise, saying what is wrong (never
-    the values).
+    checked: an ``https`` endpoint (not a loopback or private address, unless
+    ``allow_private_endpoints``), or loopback ``http`` when ``allow_loopback_http`` (the
+    simulator); ``p256dh`` a point of P-256; ``auth`` 16 bytes. :class:`InvalidSubscription`
+    otherwise, saying what is wrong (never the values). A host *name* is not resolved here:
+    the channel resolves it just before sending (:func:`resolve_host`).
     """
     try:
         if not isinstance(text, str) or len(text) > MAX_SUBSCRIPTION_LENGTH:
@@ -237,7 +311,11 @@ def parse_subscription(text: str, *, allow_loopback_http: bool = False) -> Subsc
             raise ValueError("not JSON") from None
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
-        endpoint = _check_endpoint(data.get("endpoint"), allow_loopback_http=allow_loopback_http)
+        endpoint = _check_endpoint(
+            data.get("endpoint"),
+            allow_loopback_http=allow_loopback_http,
+            allow_private_endpoints=allow_private_endpoints,
+        )
         keys = data.get("keys")
         if not isinstance(keys, dict):
             raise ValueError("no 'keys' object")
