@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -391,6 +392,10 @@ def test_a_credential_in_an_http_log_line_is_masked(
 # -- TLS and HTTP/2 (hypercorn, a throwaway CA) -------------------------------------------
 
 
+# the bodies the TLS server was sent, each counted (its one event loop thread counts)
+_RECEIVED: Counter[str] = Counter()
+
+
 async def _asgi(scope: Any, receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
         while True:
@@ -406,6 +411,7 @@ async def _asgi(scope: Any, receive: Any, send: Any) -> None:
         body += message.get("body", b"")
         if not message.get("more_body"):
             break
+    _RECEIVED[body.decode()] += 1
     answer = {"http_version": scope["http_version"], "path": scope["path"], "body": body.decode()}
     await send(
         {
@@ -427,6 +433,9 @@ class _TlsServer:
         config.bind = [f"fd://{sock.detach()}"]
         config.certfile, config.keyfile = str(certfile), str(keyfile)
         config.errorlog = logging.getLogger("tests.hypercorn")  # not stderr
+        # hypercorn ends a connection after 1,000 requests by default: a failure of many
+        # requests on one connection must be the client's, not that limit
+        config.keep_alive_max_requests = 2**31
         self._config = config
         self._loop = asyncio.new_event_loop()
         self._stop: asyncio.Event | None = None
@@ -549,6 +558,83 @@ def test_http2_when_asked_for(tls: str, ca: Any) -> None:
         assert json.loads(response.json()["body"]) == {"aps": {"alert": "Начислено"}}
     with HttpClient(tls, timeout=5, verify=trusting(ca)) as client:
         assert client.send("GET", "/").http_version == "HTTP/1.1"
+
+
+def test_threads_sharing_a_client_over_http2_each_get_their_own_answer(tls: str, ca: Any) -> None:
+    # encode/httpx#3072: threads sharing one sync HTTP/2 connection mix its streams up
+    # (KeyError, StreamIDTooLowError, a connection torn down, an answer lost or handed to
+    # another request), as the notification channels did with 2 batches sending at once.
+    # The race is a matter of timing: thousands of requests make it show on the old code
+    # in most runs (a passing run there proves nothing; this one never fails when fixed).
+    run, threads_, each = uuid.uuid4().hex, 32, 100
+    failures: list[BaseException] = []
+    answered: Counter[str] = Counter()
+    answered_lock = threading.Lock()
+
+    def work(client: HttpClient, n: int) -> None:
+        try:
+            for i in range(each):
+                body = json.dumps({"run": run, "thread": n, "i": i})
+                response = client.send("POST", f"/3/device/{n}", content=body.encode())
+                assert response.http_version == "HTTP/2"
+                assert response.json()["body"] == body  # its own answer, no other's
+                with answered_lock:
+                    answered[body] += 1
+        except BaseException as exc:  # collected: an assert in a thread is lost
+            failures.append(exc)
+
+    with HttpClient(tls, timeout=10, http2=True, verify=trusting(ca)) as client:
+        threads = [threading.Thread(target=work, args=(client, n)) for n in range(threads_)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+    sent = {
+        json.dumps({"run": run, "thread": n, "i": i}) for n in range(threads_) for i in range(each)
+    }
+    assert set(answered) == sent and set(answered.values()) == {1}
+    received = {body: count for body, count in _RECEIVED.items() if run in body}
+    assert received == dict.fromkeys(sent, 1)  # each request reached the server exactly once
+
+
+def test_http2_connections_are_per_thread_and_all_closed(tls: str, ca: Any) -> None:
+    client = HttpClient(tls, timeout=5, http2=True, verify=trusting(ca))
+    assert client.send("GET", "/main").http_version == "HTTP/2"
+    ended = threading.Thread(target=client.send, args=("GET", "/ended"))
+    ended.start()
+    ended.join()
+    assert len(client._by_thread) == 2
+    outsider: list[Any] = []
+
+    def later() -> None:
+        client.send("GET", "/later")
+        outsider.append(client._local.client)
+
+    # a thread sending after another ended closes the ended one's connections
+    (dead,) = [c for ident, c in client._by_thread.items() if ident != threading.get_ident()]
+    thread = threading.Thread(target=later)
+    thread.start()
+    thread.join()
+    assert dead.is_closed
+    clients = list(client._by_thread.values())
+    assert len(clients) == 2 and outsider[0] in clients
+    client.close()
+    assert all(c.is_closed for c in clients)
+    with pytest.raises(RuntimeError, match="closed"):
+        client.send("GET", "/after")  # this thread's own, closed
+    refused: list[BaseException] = []
+
+    def new_thread() -> None:
+        try:
+            client.send("GET", "/after")
+        except BaseException as exc:
+            refused.append(exc)
+
+    thread = threading.Thread(target=new_thread)
+    thread.start()
+    thread.join()
+    assert len(refused) == 1 and isinstance(refused[0], RuntimeError)  # nothing reopened
 
 
 # -- through a real proxy (proxy.py, its own process) -------------------------------------

@@ -15,7 +15,10 @@ built on httpx (with HTTP/2 from the ``h2`` package). What it guarantees:
 * **HTTP/2** when asked for (``http2=True``) and the server offers it over TLS (APNs needs it);
   HTTP/1.1 otherwise;
 * **connection reuse**: one pool per client, safe to share between threads; a kept-alive
-  connection the server has closed is noticed before reuse and replaced;
+  connection the server has closed is noticed before reuse and replaced. With HTTP/2 each
+  thread that sends gets connections of its own (httpx's synchronous client mixes up the
+  streams of threads that share one: encode/httpx#3072), closed when the client closes or,
+  for a thread that has ended, when another thread first sends;
 * **typed errors, no retries**: :meth:`HttpClient.send` returns whatever status came (the
   caller reads a 4xx's error body) and raises only on transport failures,
   :class:`HttpTimeout` (no answer in time: the request may have been carried out) or
@@ -254,16 +257,55 @@ class HttpClient:
         self.http2 = http2
         #: the context every TLS connection is verified with (it always verifies)
         self.ssl_context = _checked_context(verify)
-        self._client = httpx.Client(
-            headers={"User-Agent": USER_AGENT, **(headers or {})},
-            timeout=httpx.Timeout(self.timeout),
-            verify=self.ssl_context,
-            http2=http2,
-            proxy=proxy,
-            trust_env=trust_env,
-            follow_redirects=False,  # a redirect is an answer for the caller to judge
-            cookies=_NoCookies(),
-        )
+        self._options: dict[str, Any] = {
+            "headers": {"User-Agent": USER_AGENT, **(headers or {})},
+            "timeout": httpx.Timeout(self.timeout),
+            "verify": self.ssl_context,
+            "http2": http2,
+            "proxy": proxy,
+            "trust_env": trust_env,
+            "follow_redirects": False,  # a redirect is an answer for the caller to judge
+        }
+        # httpx's sync client does not keep an HTTP/2 connection's state consistent across
+        # threads (encode/httpx#3072: KeyError, StreamIDTooLowError, a stream's answer lost
+        # or given to another), so with HTTP/2 each thread gets a client of its own; the
+        # HTTP/1.1 pool hands a connection to one request at a time and is shared.
+        self._client = self._new_client()  # HTTP/1.1's, shared (unused with HTTP/2)
+        self._local = threading.local()
+        self._by_thread: dict[int, httpx.Client] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _new_client(self) -> httpx.Client:
+        return httpx.Client(**self._options, cookies=_NoCookies())
+
+    def _thread_client(self) -> httpx.Client:
+        """The httpx client this thread sends with: the shared one, or (HTTP/2) its own."""
+        if not self.http2:
+            return self._client
+        client: httpx.Client | None = getattr(self._local, "client", None)
+        if client is not None and not client.is_closed:
+            return client
+        # registers a thread Python did not start, so that enumerate() shows it alive
+        me = threading.current_thread().ident or threading.get_ident()
+        gone: list[httpx.Client] = []
+        with self._lock:
+            if self._closed:
+                # as httpx says of a closed client; a new thread must not reopen one
+                raise RuntimeError("Cannot send a request, as the client has been closed.")
+            client = self._new_client()
+            # the connections of threads that ended are closed, not kept until close()
+            alive = {thread.ident for thread in threading.enumerate()}
+            for ident in [ident for ident in self._by_thread if ident not in alive]:
+                gone.append(self._by_thread.pop(ident))
+            replaced = self._by_thread.get(me)
+            if replaced is not None:  # an ended thread's id taken by a new thread
+                gone.append(replaced)
+            self._by_thread[me] = client
+        self._local.client = client
+        for old in gone:
+            old.close()
+        return client
 
     def __enter__(self) -> Self:
         return self
@@ -272,8 +314,13 @@ class HttpClient:
         self.close()
 
     def close(self) -> None:
-        """Close every pooled connection; the client cannot send after this."""
-        self._client.close()
+        """Close every pooled connection (every thread's); the client cannot send after
+        this."""
+        with self._lock:
+            self._closed = True
+            clients, self._by_thread = list(self._by_thread.values()), {}
+        for client in [self._client, *clients]:
+            client.close()
 
     def send(
         self,
@@ -319,7 +366,7 @@ class HttpClient:
         started = time.perf_counter()
         try:
             with _redacting(self._redact):
-                answer = self._client.request(
+                answer = self._thread_client().request(
                     method, url, content=data, headers=all_headers, timeout=httpx.Timeout(seconds)
                 )
         except httpx.TimeoutException as exc:

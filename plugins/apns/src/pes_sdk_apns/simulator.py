@@ -224,6 +224,9 @@ class ApnsSimulator:
         config.certfile, config.keyfile = str(cert_file), str(key_file)
         config.errorlog = _SERVER_LOG
         config.graceful_timeout = 1.0
+        # hypercorn closes a connection after 1,000 requests (GOAWAY); Apple asks providers
+        # to keep one open for many, and a campaign sends far more than 1,000 on it
+        config.keep_alive_max_requests = 2**31
         if not offer_http2:
             # a server that is not APNs (a proxy terminating TLS, say): HTTP/1.1 only
             config.alpn_protocols = ["http/1.1"]

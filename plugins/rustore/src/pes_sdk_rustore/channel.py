@@ -111,6 +111,8 @@ class RuStoreChannel(NotificationChannel):
 
     name = "rustore"
     kinds = KINDS
+    # HttpClient gives each sending thread HTTP/2 connections of its own (encode/httpx#3072)
+    concurrent_sends = True
 
     def __init__(
         self,
