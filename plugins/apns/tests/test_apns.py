@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+import threading
 import uuid
 from pathlib import Path
 
@@ -191,6 +192,33 @@ def test_expired_provider_token_is_refreshed_and_retried_once(
     assert channel.token.made == 2
 
 
+def test_threads_sending_at_once_each_message_accepted_exactly_once(sim: ApnsSimulator) -> None:
+    # The runner sends batches in parallel threads through one channel (concurrent_sends):
+    # sharing one sync HTTP/2 connection lost or doubled messages (encode/httpx#3072).
+    channel = sim.channel
+    assert channel.concurrent_sends
+    failures: list[BaseException] = []
+    ids: dict[str, str] = {}
+
+    def work(n: int) -> None:
+        try:
+            for i in range(40):
+                key = f"test:{n}:{i}"
+                ids[key] = channel.send(push(sim, key=key)).message_id
+        except BaseException as exc:  # collected: an assert in a thread is lost
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    accepted = [r.apns_id for r in sim.accepted]
+    assert sorted(accepted) == sorted(ids.values()) and len(set(accepted)) == 12 * 40
+    assert set(sim.http_versions) == {"2"}
+
+
 def test_refresh_is_shared_by_threads_refused_at_once(sim: ApnsSimulator) -> None:
     token = sim.channel.token
     stale = token.bearer()
@@ -229,11 +257,32 @@ def test_unregistered_token_is_dead(sim: ApnsSimulator, clock: ManualClock) -> N
     assert caught.value.unregistered_at.timestamp() == pytest.approx(clock.now, abs=0.01)
 
 
-def test_bad_device_token_is_dead(sim: ApnsSimulator) -> None:
+def test_bad_device_token_is_dead_once_the_environment_is_proven(sim: ApnsSimulator) -> None:
+    other = Notification("push", "ab" * 32, TEXT, key=f"test:{uuid.uuid4().hex}")
+    sim.channel.send(other)  # accepted: this endpoint knows the app's tokens
     sim.kill(sim.recipient, "BadDeviceToken")
     with pytest.raises(DeadRecipient) as caught:
         sim.channel.send(push(sim))
     assert caught.value.code == "BadDeviceToken"
+
+
+def test_bad_device_token_before_any_success_is_refused_not_dead(sim: ApnsSimulator) -> None:
+    # A channel set to the wrong environment hears BadDeviceToken for every token; taking
+    # them as dead would have the runner delete every iOS device.
+    tokens = [sim.recipient, *(f"{n:02x}" * 32 for n in range(3))]
+    for token in tokens:
+        sim.kill(token, "BadDeviceToken")
+    channel = sim.channel
+    for token in tokens:
+        with pytest.raises(RecipientRefused) as caught:
+            channel.send(Notification("push", token, TEXT, key=f"test:{uuid.uuid4().hex}"))
+        assert not isinstance(caught.value, DeadRecipient)
+        assert caught.value.code == "BadDeviceToken"
+        assert "environment" in str(caught.value) and "sandbox" in str(caught.value)
+        assert token not in str(caught.value)
+    channel.send(Notification("push", "cd" * 32, TEXT))  # the environment proves right
+    with pytest.raises(DeadRecipient):
+        channel.send(Notification("push", tokens[1], TEXT, key=f"test:{uuid.uuid4().hex}"))
 
 
 def test_a_token_that_is_not_hex_is_dead_without_a_request(sim: ApnsSimulator) -> None:

@@ -1,10 +1,13 @@
 """The APNs channel: pushes to iPhones over HTTP/2 with a provider token (ES256 JWT).
 
-One :class:`ApnsChannel` holds one HTTP/2 connection pool (:class:`pes_sdk.http.HttpClient`,
-many requests multiplexed on a connection, as Apple asks of providers) and one
+One :class:`ApnsChannel` holds one HTTP/2 client (:class:`pes_sdk.http.HttpClient`: a
+connection per sending thread, many requests multiplexed on it, as Apple asks) and one
 :class:`~pes_sdk_apns.protocol.ProviderToken`. It sends once per call and never retries on
 its own, but for the one case APNs invites: 403 ``ExpiredProviderToken`` means the request
-was not accepted, so the token is made anew and the request sent once more.
+was not accepted, so the token is made anew and the request sent once more. 400
+``BadDeviceToken`` is a dead token only once APNs has accepted a notification from the
+channel: before, it may mean the wrong environment (sandbox or production), and a
+:class:`~pes_sdk.notifications.RecipientRefused` keeps the runner from deleting tokens.
 
 The device token is personal data (152-ФЗ) and travels in the request path. Nothing here
 logs it or puts it in an error, and the client's ``redact`` (:func:`_hide_device_token`)
@@ -31,6 +34,7 @@ from pes_sdk.notifications import (
     ChannelUnavailable,
     Notification,
     NotificationChannel,
+    RecipientRefused,
     SendResult,
     SentKeys,
 )
@@ -90,6 +94,8 @@ class ApnsChannel(NotificationChannel):
 
     name = "apns"
     kinds = KINDS
+    # HttpClient gives each sending thread HTTP/2 connections of its own (encode/httpx#3072)
+    concurrent_sends = True
 
     def __init__(self, settings: ApnsSettings, *, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
@@ -109,6 +115,10 @@ class ApnsChannel(NotificationChannel):
             redact=_hide_device_token,
         )
         self._sent = SentKeys()
+        # APNs answers BadDeviceToken to every token of the other environment (sandbox vs
+        # production): until this endpoint has accepted a notification, proving the
+        # environment right, such an answer is no proof that a token is dead.
+        self._accepted_once = False
 
     def __repr__(self) -> str:
         return (
@@ -152,12 +162,25 @@ class ApnsChannel(NotificationChannel):
                 channel=self.name,
             )
         if response.status == 200:
+            self._accepted_once = True
             message_id = response.header("apns-id") or apns_id(notification)
             log.debug("%s: accepted as %s", self.name, message_id)
             return SendResult(message_id, dt.datetime.now(dt.UTC))
         error = error_for(
             response.status, response.body, channel=self.name, retry_after=response.retry_after()
         )
+        if error.code == "BadDeviceToken" and not self._accepted_once:
+            # refused, not dead: the runner keeps the token (a wrong environment would
+            # otherwise have it delete every iOS device, one BadDeviceToken at a time)
+            error = RecipientRefused(
+                "APNs answered 400 BadDeviceToken before accepting any notification from "
+                "this channel: the token may be dead, or the channel's environment may be "
+                f"wrong ({self.settings.endpoint} for tokens of the other one: sandbox for "
+                "development builds of the app, production for the App Store's); the token "
+                "is kept until a notification is accepted here",
+                channel=self.name,
+                code="BadDeviceToken",
+            )
         log.info("%s: not accepted: %s %s", self.name, response.status, error.code)
         raise error
 
