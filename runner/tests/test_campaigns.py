@@ -376,6 +376,50 @@ def test_the_statistics_count_the_funnel_and_payments_within_72_hours_of_the_las
     assert (width, height) == (1000, 800)
 
 
+def test_a_campaign_cancelled_mid_send_sends_none_of_its_queued_batches(
+    ready: SqlStore, config: RunnerConfig
+) -> None:
+    store = ready
+    clients = [f"app1:x{n}" for n in range(10)]
+    for n, client in enumerate(clients):
+        accept(store, client, PROMO_OK, f"40{n}", H1)
+        store.register_device(client, "fcm", f"token-x{n}", "ru.pay")
+    c = create_campaign(store, config, partner_inn=PROMO_OK, kind="news", title="Н", text="Т")
+    now = dt.datetime.now(dt.UTC)
+    assert store.schedule_campaign(c.id, now) is not None and store.start_campaign(c.id, now)
+    batches: list[list[int]] = []
+    after: str | None = None
+    while True:  # the workflow's pages, each queued as its own batch
+        after, _ = send_page(
+            store, config, c, after, limit=4, enqueue=lambda w, ids: batches.append(list(ids))
+        )
+        if after is None:
+            break
+    assert len(batches) == 3 and sum(map(len, batches)) == 10
+    sender = Sender(config, get_host(), concurrency=2)
+    try:
+        first = sender.send_batch(store, batches[0], "campaign-cancel-1")
+        assert first.counts.get("sent") == 4
+        cancelled = store.cancel_campaign(c.id)
+        assert cancelled is not None and cancelled.state is CampaignState.CANCELLED
+        rest = [
+            sender.send_batch(store, ids, f"campaign-cancel-{n}")
+            for n, ids in [(2, batches[1]), (3, batches[2])]
+        ]
+    finally:
+        sender.close()
+    assert [dict(b.counts) for b in rest] == [{"skipped": 4}, {"skipped": 2}]
+    msgs = store.messages(c.source)
+    assert len(msgs) == 10  # no fallback (an SMS) written for a cancelled message
+    sent = {m.id for m in msgs if m.status is MessageStatus.SENT}
+    assert sent == set(batches[0]) and all(m.provider_id for m in msgs if m.id in sent)
+    for m in msgs:
+        if m.id not in sent:
+            assert (m.status, m.reason, m.provider_id) == (MessageStatus.SKIPPED, "cancelled", None)
+    stats = source_stats(store, c.source, config.service.time_zone, partner_inn=PROMO_OK)
+    assert stats.sent == 4 and stats.failed == {"cancelled": 6} and stats.queued == 0
+
+
 def test_memory_stays_flat_as_the_audience_grows(ready: SqlStore, config: RunnerConfig) -> None:
     store = ready
 

@@ -12,10 +12,11 @@ batch (:mod:`pes_sdk_runner.jobs.notify`) on the job engine.
 The workflow hands its batch to a :class:`Sender`, which for each message: leaves it for
 the end of the client's quiet hours; claims it in the store (one claimer per row in the
 whole fleet); skips it when the client opted out of its kind or had its messages for the
-day (the throttle); sends it with :func:`~pes_sdk.notifications.send_with_retries`
-(bounded); deletes a device the provider called dead; and when the message could not
-reach the client, writes and sends the next transport's row of the kind's order (push,
-then SMS). Why a SIGKILL resumes a campaign without a second copy: docs/runner-crash-safety.md.
+day (the throttle), or when its campaign was cancelled after it was queued; sends it with
+:func:`~pes_sdk.notifications.send_with_retries` (bounded); deletes a device the provider
+called dead; and when the message could not reach the client, writes and sends the next
+transport's row of the kind's order (push, then SMS). Why a SIGKILL resumes a campaign
+without a second copy: docs/runner-crash-safety.md.
 
 Nothing here logs a phone, an address or a token; events name message ids and reasons.
 """
@@ -47,6 +48,7 @@ from pes_sdk.notifications import (
     send_with_retries,
 )
 from pes_sdk_runner.logs import event
+from pes_sdk_runner.store.campaigns import CampaignState
 from pes_sdk_runner.store.notify import (
     Claim,
     Contact,
@@ -554,6 +556,7 @@ class Sender:
                 work.append((m, claim is Claim.MINE))
         if not work:
             return []
+        cancelled = _cancelled_campaigns(store, {m.source for m, _ in work})
         opted: set[str] = set()
         for kind in sorted({m.kind for m, _ in work}):
             opted |= {
@@ -563,6 +566,12 @@ class Sender:
         ends: dict[int, Ended] = {}
         jobs: list[_Job] = []
         for m, interrupted in work:
+            if m.source in cancelled and not interrupted:
+                # queued before the operator cancelled: checked per group, so that at most
+                # the group in flight goes out after the cancel. One a crash interrupted
+                # takes its usual way (it may have gone already: unsure, not skipped).
+                ends[m.id] = Ended(m.id, MessageStatus.SKIPPED, reason="cancelled")
+                continue
             device = devices.get(m.device_id) if m.device_id is not None else None
             planned = self._plan_send(
                 store,
@@ -732,8 +741,8 @@ class Sender:
 
     def _fallback(self, store: SqlStore, m: Message) -> list[int]:
         """The next transport's row when ``m`` could not reach its client (written once)."""
-        if m.status is MessageStatus.SKIPPED and m.reason in ("opt-out", "throttle"):
-            return []  # the client's choice or limit, not a failure to reach it
+        if m.status is MessageStatus.SKIPPED and m.reason in ("opt-out", "throttle", "cancelled"):
+            return []  # the client's choice or limit, or the operator's: not a failure to reach
         order = list(self.notifications.order_of(m.kind))
         if m.transport not in order:
             return []
@@ -756,6 +765,19 @@ class Sender:
             self.notifications, rest, recipient, devices, contact, m.source, m.template_id, m.kind
         )
         return store.add_messages(rows) if reachable else []
+
+
+def _cancelled_campaigns(store: SqlStore, sources: Iterable[str]) -> set[str]:
+    """Those of ``sources`` that are campaigns (``campaign:<id>``) now cancelled."""
+    gone: set[str] = set()
+    for source in sources:
+        prefix, _, number = source.partition(":")
+        if prefix != "campaign" or not number.isascii() or not number.isdigit():
+            continue
+        campaign = store.campaign(int(number))
+        if campaign is not None and campaign.state is CampaignState.CANCELLED:
+            gone.add(source)
+    return gone
 
 
 def _zone(contact: Contact | None, device: Device | None, service: ZoneInfo) -> ZoneInfo:
