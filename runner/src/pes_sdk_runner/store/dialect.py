@@ -15,6 +15,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -140,10 +141,32 @@ class SqliteDialect(Dialect):
         # isolation_level=None: the module issues no BEGIN of its own; we begin explicitly.
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        self._wal(conn)
         conn.execute("PRAGMA synchronous = FULL")  # a commit survives a power cut
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
+
+    def _wal(self, conn: sqlite3.Connection) -> None:
+        """Put the file in WAL mode (once: the mode is kept in the file).
+
+        Switching the mode needs the file to itself, and SQLite answers "database is
+        locked" at once, without waiting out the busy timeout, while another connection
+        holds it: several runners opening a new file together (one migrating it) met
+        that. A file already in WAL mode needs no switch; a new one is tried again, within
+        the busy timeout."""
+        if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+            return
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        pause = 0.005
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
 
     def begin(self, cur: Any) -> None:
         # IMMEDIATE takes the write lock now: two writers wait for each other (busy
