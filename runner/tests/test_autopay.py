@@ -84,6 +84,10 @@ class World:
         self.config = config
         self.acquirer = acquirer
         self.now = NOON
+        # The acquirer stamps its payments with the test's clock, not the host's: a debt
+        # counts only the payments after its registry arrived (ledger ``at``), so a real
+        # clock would make the amounts depend on the day the suite runs.
+        acquirer.simulator.clock = lambda: self.now.timestamp()
         self.client = CLIENT
         self.batches: list[list[int]] = []
         self.triggers = Triggers(store, config, enqueue=lambda wid, ids: self.batches.append(ids))

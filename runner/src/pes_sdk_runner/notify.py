@@ -595,6 +595,13 @@ class Sender:
         for n, job in enumerate(jobs):
             if n not in outcomes:
                 outcomes[n] = self._deliver(job)
+        # "Sent" is when the service handed the message over, by the service's clock (the
+        # one its schedules read: an autopay charge waits notice_days after its notice),
+        # not by a channel's: the two must not disagree by a provider's skew.
+        handed = clock()
+        for n, ended in outcomes.items():
+            if ended.status is MessageStatus.SENT:
+                outcomes[n] = attrs.evolve(ended, at=handed)
         from pes_sdk_runner.crashpoints import crashpoint
 
         for n, job in enumerate(jobs):
