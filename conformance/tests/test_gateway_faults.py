@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 import pytest
+from gateway_wrapper import Wrapper
 from pes_sdk_conformance.gateways import GatewayConformance, Ledger, basket
 
 from pes_sdk.gateways import (
@@ -42,37 +43,6 @@ from pes_sdk.models.receipts import Receipt
 
 sandbox = pytest.importorskip("pes_sdk_sandbox", reason="the faults wrap the sandbox gateway")
 SandboxHarness = sandbox.SandboxHarness
-
-
-class Wrapper(PaymentGateway):
-    """Delegates everything to the sandbox gateway; subclasses break one thing."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.capabilities = inner.capabilities
-
-    @property
-    def timeout(self) -> float:
-        return float(self.inner.timeout)
-
-    def create_payment(self, payment: Payment, options: CreateOptions) -> GatewayPayment:
-        return self.inner.create_payment(payment, options)  # type: ignore[no-any-return]
-
-    def get_payment(self, gateway_payment_id: str) -> GatewayPayment:
-        return self.inner.get_payment(gateway_payment_id)  # type: ignore[no-any-return]
-
-    def find_payment(self, order_id: Any, idempotency_key: str) -> GatewayPayment | None:
-        return self.inner.find_payment(order_id, idempotency_key)  # type: ignore[no-any-return]
-
-    def cancel_payment(self, gateway_payment_id: str, idempotency_key: str) -> GatewayPayment:
-        return self.inner.cancel_payment(gateway_payment_id, idempotency_key)  # type: ignore[no-any-return]
-
-    def refund(self, request: RefundRequest, idempotency_key: str) -> RefundResult:
-        return self.inner.refund(request, idempotency_key)  # type: ignore[no-any-return]
-
-    def parse_webhook(self, request: WebhookRequest) -> list[GatewayEvent]:
-        return self.inner.parse_webhook(request)  # type: ignore[no-any-return]
 
 
 class ForgetsTheKey(Wrapper):

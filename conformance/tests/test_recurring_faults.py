@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 import pytest
+from gateway_wrapper import Wrapper
 from pes_sdk_conformance.gateways import Ledger
 from pes_sdk_conformance.recurring import RecurringConformance
 
@@ -26,66 +27,16 @@ from pes_sdk.gateways import (
     ChargeOptions,
     CreateOptions,
     Decline,
-    GatewayEvent,
     GatewayPayment,
     GatewayRefused,
     PaymentGateway,
     PaymentState,
-    RefundRequest,
-    RefundResult,
     SavedMethod,
-    WebhookRequest,
     new_idempotency_key,
 )
 from pes_sdk.models import Payment, PaymentLine
 
 sandbox = pytest.importorskip("pes_sdk_sandbox", reason="the faults wrap the sandbox gateway")
-
-
-class Wrapper(PaymentGateway):
-    """Delegates everything to the sandbox gateway; every snapshot passes :meth:`seen`.
-    Subclasses break one thing."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.capabilities = inner.capabilities
-
-    @property
-    def timeout(self) -> float:
-        return float(self.inner.timeout)
-
-    def seen(self, snapshot: GatewayPayment) -> GatewayPayment:
-        return snapshot
-
-    def create_payment(self, payment: Payment, options: CreateOptions) -> GatewayPayment:
-        return self.seen(self.inner.create_payment(payment, options))
-
-    def charge_saved(
-        self, payment: Payment, method: SavedMethod, options: ChargeOptions
-    ) -> GatewayPayment:
-        return self.seen(self.inner.charge_saved(payment, method, options))
-
-    def forget_method(self, method: SavedMethod) -> bool:
-        return bool(self.inner.forget_method(method))
-
-    def get_payment(self, gateway_payment_id: str) -> GatewayPayment:
-        return self.seen(self.inner.get_payment(gateway_payment_id))
-
-    def find_payment(self, order_id: Any, idempotency_key: str) -> GatewayPayment | None:
-        found = self.inner.find_payment(order_id, idempotency_key)
-        return None if found is None else self.seen(found)
-
-    def cancel_payment(self, gateway_payment_id: str, idempotency_key: str) -> GatewayPayment:
-        return self.seen(self.inner.cancel_payment(gateway_payment_id, idempotency_key))
-
-    def refund(self, request: RefundRequest, idempotency_key: str) -> RefundResult:
-        return self.inner.refund(request, idempotency_key)  # type: ignore[no-any-return]
-
-    def parse_webhook(self, request: WebhookRequest) -> list[GatewayEvent]:
-        return [
-            attrs.evolve(e, payment=self.seen(e.payment)) for e in self.inner.parse_webhook(request)
-        ]
 
 
 class OrderPerAttempt(Wrapper):

@@ -79,6 +79,7 @@ __all__ = [
     "GatewayHarness",
     "GatewayHarnessExtras",
     "Ledger",
+    "ProcessorFixtures",
 ]
 
 S = PaymentState
@@ -292,7 +293,8 @@ def compare_receipts(held: AcquirerReceipt | None, sent: Receipt, total: Decimal
     assert held.customer_phone == sent.customer_phone, "the buyer's phone did not arrive"
 
 
-def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    """Poll ``condition`` until it holds; a failure naming ``what`` after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -300,26 +302,24 @@ def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 10.0) -
         time.sleep(0.01)
 
 
-class GatewayConformance:
-    """The gateway family's checks. Subclass it and provide ``gateway_harness``."""
+class ProcessorFixtures:
+    """The fixtures the payment suites share (:class:`GatewayConformance`, and
+    :class:`~pes_sdk_conformance.recurring.RecurringConformance`): the author's harness, its
+    gateway, a ledger of credits and refunds, and a processor over both, as a service has.
+
+    Not a suite of its own: it holds no checks. A suite that needs more of the gateway
+    (a capability) overrides :meth:`gateway` and skips there.
+    """
 
     #: the replay window the processor enforces in these checks
     replay_window: dt.timedelta = dt.timedelta(minutes=5)
     return_url: str = "https://service.example/return"
-    #: the protocol tells when the money was captured (ЮKassa ``captured_at``, Сбербанк
-    #: ``depositedDate``): a paid snapshot must carry it as ``paid_at``. Set it to False
-    #: for a protocol that tells no such time (Т-Банк): the processor then takes the moment
-    #: it learned of the payment.
-    reports_paid_at: bool = True
-    #: payments created after the one find_payment looks for: a lookup that lists recent
-    #: payments page by page must find it past the first page (scale the page size down
-    #: in the harness, as ЮKassa's runs do)
-    lookup_crowd: int = 12
 
     @pytest.fixture
     def gateway_harness(self) -> Any:
-        """Override: yield a harness (see :class:`GatewayHarness`)."""
-        pytest.fail("override the gateway_harness fixture in your GatewayConformance subclass")
+        """Override: yield a harness (a :class:`GatewayHarness`; for the recurring family, a
+        :class:`~pes_sdk_conformance.recurring.RecurringHarness`)."""
+        pytest.fail(f"override the gateway_harness fixture in {type(self).__name__}")
 
     @pytest.fixture
     def gateway(self, gateway_harness: GatewayHarness) -> PaymentGateway:
@@ -342,6 +342,20 @@ class GatewayConformance:
             on_credit=ledger.credit,
             on_refund=ledger.refund,
         )
+
+
+class GatewayConformance(ProcessorFixtures):
+    """The gateway family's checks. Subclass it and provide ``gateway_harness``."""
+
+    #: the protocol tells when the money was captured (ЮKassa ``captured_at``, Сбербанк
+    #: ``depositedDate``): a paid snapshot must carry it as ``paid_at``. Set it to False
+    #: for a protocol that tells no such time (Т-Банк): the processor then takes the moment
+    #: it learned of the payment.
+    reports_paid_at: bool = True
+    #: payments created after the one find_payment looks for: a lookup that lists recent
+    #: payments page by page must find it past the first page (scale the page size down
+    #: in the harness, as ЮKassa's runs do)
+    lookup_crowd: int = 12
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -412,7 +426,7 @@ class GatewayConformance:
             ]
             return bool(found)
 
-        _wait_for(seen, f"a webhook saying {state} for order {order_id}")
+        wait_for(seen, f"a webhook saying {state} for order {order_id}")
         return found[0]
 
     # -- receipts and description --------------------------------------------------------
@@ -456,7 +470,7 @@ class GatewayConformance:
         def paid() -> bool:
             return gateway.get_payment(gid).state is S.SUCCEEDED
 
-        _wait_for(paid, "the payment to be paid")
+        wait_for(paid, "the payment to be paid")
         first = payment.lines[0]
         request = RefundRequest.for_lines(
             payment, gid, {0: first.amount + first.client_fee, 1: Decimal("10.01")}

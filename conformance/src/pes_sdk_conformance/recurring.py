@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Protocol
 
 import pytest
 
@@ -38,11 +37,17 @@ from pes_sdk.gateways import (
     PaymentGateway,
     PaymentProcessor,
     PaymentState,
-    RetryPolicy,
     SavedMethod,
 )
 from pes_sdk.models.payments import Payment, PaymentLine, PaymentMethod
-from pes_sdk_conformance.gateways import INNS, GatewayHarness, Ledger, basket
+from pes_sdk_conformance.gateways import (
+    INNS,
+    GatewayHarness,
+    Ledger,
+    ProcessorFixtures,
+    basket,
+    wait_for,
+)
 
 __all__ = [
     "RecurringConformance",
@@ -108,20 +113,10 @@ def charge_basket(order_id: uuid.UUID, amount: Decimal = Decimal("1530.45")) -> 
     return Payment(order_id, CHARGED_AT, PaymentMethod.CARD, [line])
 
 
-def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    import time
+class RecurringConformance(ProcessorFixtures):
+    """The recurring family's checks. Subclass it and provide ``gateway_harness`` (a
+    :class:`RecurringHarness`); the other fixtures are :class:`ProcessorFixtures`'."""
 
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.01)
-
-
-class RecurringConformance:
-    """The recurring family's checks. Subclass it and provide ``gateway_harness``."""
-
-    return_url: str = "https://service.example/return"
     customer_key: str = "client-5b1f0c2e"
     #: the protocol keeps the customer the method belongs to (Т-Банк ``CustomerKey``,
     #: Сбербанк ``clientId``): the saved method must carry the key it was saved for
@@ -132,31 +127,10 @@ class RecurringConformance:
     refuses_foreign_methods: bool = False
 
     @pytest.fixture
-    def gateway_harness(self) -> Any:
-        """Override: yield a harness (see :class:`RecurringHarness`)."""
-        pytest.fail("override the gateway_harness fixture in your RecurringConformance subclass")
-
-    @pytest.fixture
-    def gateway(self, gateway_harness: RecurringHarness) -> PaymentGateway:
+    def gateway(self, gateway_harness: GatewayHarness) -> PaymentGateway:
         if not gateway_harness.gateway.capabilities.recurring:
             pytest.skip("the gateway lacks the capability 'recurring'")
         return gateway_harness.gateway
-
-    @pytest.fixture
-    def ledger(self) -> Ledger:
-        return Ledger()
-
-    @pytest.fixture
-    def processor(self, gateway: PaymentGateway, ledger: Ledger) -> PaymentProcessor:
-        return self.make_processor(gateway, ledger)
-
-    def make_processor(self, gateway: PaymentGateway, ledger: Ledger) -> PaymentProcessor:
-        return PaymentProcessor(
-            gateway,
-            retry=RetryPolicy(attempts=4, initial_wait=0.01, max_wait=0.05),
-            on_credit=ledger.credit,
-            on_refund=ledger.refund,
-        )
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -179,7 +153,7 @@ class RecurringConformance:
                 found.append(current.saved_method)
             return bool(found)
 
-        _wait_for(learned, "the acquirer to tell the saved method")
+        wait_for(learned, "the acquirer to tell the saved method")
         return found[0]
 
     @staticmethod
@@ -221,7 +195,7 @@ class RecurringConformance:
                 result.append(current)
             return bool(result)
 
-        _wait_for(decided, f"the acquirer to decide charge {entry.order_id}")
+        wait_for(decided, f"the acquirer to decide charge {entry.order_id}")
         return result[0]
 
     # -- saving a method -----------------------------------------------------------------
