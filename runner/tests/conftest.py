@@ -13,13 +13,14 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import pytest
 from pes_sdk_runner.store import SqlStore, open_store
 
 if TYPE_CHECKING:
+    from pes_sdk_atol.simulator import AtolSimulator
     from private_postgres import PrivateCluster
 
 # Test modules are imported with --import-mode=importlib: the shared test data module in
@@ -121,3 +122,23 @@ def open_more(store_url: str) -> Iterator[StoreFactory]:
 @pytest.fixture
 def store(open_more: StoreFactory) -> SqlStore:
     return open_more()
+
+
+@pytest.fixture
+def atol_simulator() -> Iterator[AtolSimulator]:
+    """АТОЛ Онлайн v5 as its loopback simulator (a real HTTP server), stopped afterwards: the
+    cloud register of the receipt tests (their ``[receipts]`` table: support/atol_receipts.py)."""
+    from pes_sdk_atol.simulator import AtolSimulator
+
+    with AtolSimulator() as simulator:
+        yield simulator
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A headless Chromium under Playwright (support/browser.py), one per test module; a
+    skip, or under ``CI`` a failure, where there is none."""
+    from browser import launched
+
+    with launched() as chromium:
+        yield chromium

@@ -8,19 +8,12 @@ browser set-up shows here by name rather than as a failing cabinet test.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from api_harness import serve
-from browser import SCREENSHOTS, VIEWPORTS, launched
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launched() as b:
-        yield b
+from browser import SCREENSHOTS, VIEWPORTS
 
 
 def test_chromium_reaches_the_runner_on_loopback(browser: Any, tmp_path: Path) -> None:

@@ -17,19 +17,14 @@ from typing import Any
 
 import pytest
 from api_harness import ACCOUNT, Running
-from browser import SCREENSHOTS, VIEWPORTS, launched
-from cabinet_web import PHONE, last_code, serve_cabinet
+from browser import VIEWPORTS
+from cabinet_browser import Tab, link, login
+from cabinet_web import PHONE, serve_cabinet
 from pes_sdk_runner.bills import make_bills
 
 NBSP = "\u00a0"
 #: What the server takes for a PNG photo: its magic bytes.
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launched() as b:
-        yield b
 
 
 @pytest.fixture
@@ -42,68 +37,11 @@ def rub(text: str) -> str:
     return text.replace(" ", NBSP) + NBSP + "руб."
 
 
-class Tab:
-    """One browser page with its click count, console errors and screenshots."""
-
-    def __init__(self, context: Any) -> None:
-        self.page = context.new_page()
-        self.clicks = 0
-        self.errors: list[str] = []
-        self.page.on(
-            "console",
-            lambda m: (
-                self.errors.append(f"{m.text} {m.location.get('url', '')}")
-                if m.type == "error"
-                else None
-            ),
-        )
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-    def click(self, locator: Any) -> None:
-        self.clicks += 1
-        locator.click()
-
-    def shoot(self, name: str) -> None:
-        """The page as it is, at every size (the page's own size is restored after)."""
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        before = self.page.viewport_size
-        for size, viewport in VIEWPORTS.items():
-            self.page.set_viewport_size(viewport)
-            shot = SCREENSHOTS / f"cabinet-{name}-{size}.png"
-            self.page.screenshot(path=str(shot), full_page=True)
-            assert shot.stat().st_size > 1000
-        self.page.set_viewport_size(before)
-
-
 def keys(page: Any) -> list[str]:
     found: list[str] = page.locator('input[name="tick"]').evaluate_all(
         "nodes => nodes.map(n => n.value)"
     )
     return found
-
-
-def login(tab: Tab, r: Running, shots: bool = False) -> None:
-    page = tab.page
-    page.goto(r.base + "/cabinet/")
-    assert page.url.endswith("/cabinet/login")
-    if shots:
-        tab.shoot("login")
-    page.get_by_label("Номер телефона").fill("8 916 123-45-67")
-    page.get_by_role("button", name="Получить код").click()
-    page.wait_for_url("**/cabinet/login/code")
-    if shots:
-        tab.shoot("code")
-    page.get_by_label("Код из СМС").fill(last_code(r, PHONE))
-    page.get_by_role("button", name="Войти").click()
-    page.wait_for_url("**/cabinet/**")
-
-
-def link(page: Any, inn: str, premises: str = "кв. 12А", due: str = "3001,00") -> None:
-    page.get_by_label("Поставщик услуги").select_option(inn)
-    page.get_by_label("Номер лицевого счёта").fill(ACCOUNT)
-    page.get_by_label("Номер помещения (квартиры)").fill(premises)
-    page.get_by_label("Сумма к оплате по последней квитанции, руб.").fill(due)
-    page.get_by_role("button", name="Привязать").click()
 
 
 def test_the_whole_path_in_a_browser(browser: Any, running: Running) -> None:
@@ -113,7 +51,7 @@ def test_the_whole_path_in_a_browser(browser: Any, running: Running) -> None:
     context = browser.new_context(viewport=VIEWPORTS["desktop"], locale="ru-RU")
     tab = Tab(context)
     page = tab.page
-    login(tab, r, shots=True)
+    login(page, r, tab.shoot)
     expect(page.get_by_role("heading", name="Мои лицевые счета")).to_be_visible()
     tab.shoot("accounts-empty")
 
@@ -268,7 +206,7 @@ def test_a_payment_by_keyboard_alone(browser: Any, running: Running) -> None:
     context = browser.new_context(viewport=VIEWPORTS["phone"], locale="ru-RU")
     tab = Tab(context)
     page = tab.page
-    login(tab, r)
+    login(page, r)
     link(page, r.inns[0])
     page.goto(r.base + "/cabinet/")
     found = keys(page)[-1]  # a service found at the address, not ticked
@@ -302,7 +240,7 @@ def test_the_pages_work_without_javascript(browser: Any, running: Running) -> No
     context = browser.new_context(viewport=VIEWPORTS["phone"], java_script_enabled=False)
     tab = Tab(context)
     page = tab.page
-    login(tab, r)
+    login(page, r)
     link(page, r.inns[0])
     page.goto(r.base + "/cabinet/")
     first = keys(page)[0]
@@ -336,7 +274,7 @@ def test_a_branded_cabinet_is_deleted_after_a_confirmation(browser: Any, tmp_pat
         context = browser.new_context(viewport=VIEWPORTS["phone"], locale="ru-RU")
         tab = Tab(context)
         page = tab.page
-        login(tab, r)
+        login(page, r)
         expect(page).to_have_title("Мои лицевые счета — ЕРЦ Пермь")
         expect(page.locator(".brand img.logo")).to_be_visible()
         colour = page.locator(".top").evaluate("e => getComputedStyle(e).backgroundColor")

@@ -16,72 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_harness import ACCOUNT, Running
-from browser import SCREENSHOTS, VIEWPORTS, launched
-from cabinet_web import PHONE, last_code, serve_cabinet
+from api_harness import Running
+from browser import VIEWPORTS
+from cabinet_browser import Tab, link, login
+from cabinet_web import serve_cabinet
 from pes_sdk_runner.store.autopay import ConsentStatus
 
 NBSP = "\u00a0"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launched() as b:
-        yield b
 
 
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[Running]:
     with serve_cabinet(f"sqlite:///{tmp_path / 'runner.db'}", tmp_path) as r:
         yield r
-
-
-class Tab:
-    """One browser page with its console errors and screenshots (as test_cabinet_browser.py's:
-    test modules are not importable from each other here)."""
-
-    def __init__(self, context: Any) -> None:
-        self.page = context.new_page()
-        self.errors: list[str] = []
-        self.page.on(
-            "console",
-            lambda m: (
-                self.errors.append(f"{m.text} {m.location.get('url', '')}")
-                if m.type == "error"
-                else None
-            ),
-        )
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-    def shoot(self, name: str) -> None:
-        """The page as it is, at every size (the page's own size is restored after)."""
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        before = self.page.viewport_size
-        for size, viewport in VIEWPORTS.items():
-            self.page.set_viewport_size(viewport)
-            shot = SCREENSHOTS / f"cabinet-{name}-{size}.png"
-            self.page.screenshot(path=str(shot), full_page=True)
-            assert shot.stat().st_size > 1000
-        self.page.set_viewport_size(before)
-
-
-def login(tab: Tab, r: Running) -> None:
-    page = tab.page
-    page.goto(r.base + "/cabinet/")
-    page.get_by_label("Номер телефона").fill("8 916 123-45-67")
-    page.get_by_role("button", name="Получить код").click()
-    page.wait_for_url("**/cabinet/login/code")
-    page.get_by_label("Код из СМС").fill(last_code(r, PHONE))
-    page.get_by_role("button", name="Войти").click()
-    page.wait_for_url("**/cabinet/**")
-
-
-def link(page: Any, inn: str) -> None:
-    page.get_by_label("Поставщик услуги").select_option(inn)
-    page.get_by_label("Номер лицевого счёта").fill(ACCOUNT)
-    page.get_by_label("Номер помещения (квартиры)").fill("кв. 12А")
-    page.get_by_label("Сумма к оплате по последней квитанции, руб.").fill("3001,00")
-    page.get_by_role("button", name="Привязать").click()
 
 
 def test_connect_see_and_cancel_autopay_in_a_browser(browser: Any, running: Running) -> None:
@@ -91,7 +38,7 @@ def test_connect_see_and_cancel_autopay_in_a_browser(browser: Any, running: Runn
     context = browser.new_context(viewport=VIEWPORTS["phone"], locale="ru-RU")
     tab = Tab(context)
     page = tab.page
-    login(tab, r)
+    login(page, r)
     link(page, r.inns[0])
     expect(page.get_by_role("status")).to_have_text("Лицевой счёт привязан.")
 

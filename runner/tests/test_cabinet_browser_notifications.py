@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 from api_harness import Running
-from browser import SCREENSHOTS, VIEWPORTS, launched
-from cabinet_web import PHONE, last_code, serve_cabinet
+from browser import VIEWPORTS
+from cabinet_browser import Tab, login
+from cabinet_web import serve_cabinet
 from pes_sdk_runner.cabinet.sessions import client_key
 from pes_sdk_runner.config import AdapterSettings
 from pes_sdk_runner.config.models import NotificationsConfig, NotifyChannel
@@ -59,12 +60,6 @@ STUB = """
 """.replace("FIXED", json.dumps(SUBSCRIPTION))
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launched() as b:
-        yield b
-
-
 @pytest.fixture
 def settings(tmp_path: Path) -> AdapterSettings:
     key = write_vapid_key(tmp_path / "vapid-private.pem")
@@ -81,39 +76,6 @@ def running(tmp_path: Path, settings: AdapterSettings) -> Iterator[Running]:
     url = f"sqlite:///{tmp_path / 'runner.db'}"
     with serve_cabinet(url, tmp_path, notifications=notifications) as r:
         yield r
-
-
-class Tab:
-    """One browser page with its console errors and screenshots (as test_cabinet_browser)."""
-
-    def __init__(self, context: Any) -> None:
-        self.page = context.new_page()
-        self.errors: list[str] = []
-        self.page.on(
-            "console",
-            lambda m: self.errors.append(m.text) if m.type == "error" else None,
-        )
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-    def shoot(self, name: str) -> None:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        before = self.page.viewport_size
-        for size, viewport in VIEWPORTS.items():
-            self.page.set_viewport_size(viewport)
-            shot = SCREENSHOTS / f"cabinet-{name}-{size}.png"
-            self.page.screenshot(path=str(shot), full_page=True)
-            assert shot.stat().st_size > 1000
-        self.page.set_viewport_size(before)
-
-
-def login(page: Any, r: Running) -> None:
-    page.goto(r.base + "/cabinet/login")
-    page.get_by_label("Номер телефона").fill("8 916 123-45-67")
-    page.get_by_role("button", name="Получить код").click()
-    page.wait_for_url("**/cabinet/login/code")
-    page.get_by_label("Код из СМС").fill(last_code(r, PHONE))
-    page.get_by_role("button", name="Войти").click()
-    page.wait_for_url("**/cabinet/accounts")
 
 
 def test_switches_persist_and_the_browser_subscribes(

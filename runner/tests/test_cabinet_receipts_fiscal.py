@@ -4,14 +4,13 @@ check's link; waiting («чек формируется»); failed («чек не
 
 Real parts: SQLite and PostgreSQL stores; АТОЛ Онлайн v5 as its loopback simulator
 (``pes_sdk_atol.simulator.AtolSimulator``), reached by the real ``atol`` register built
-from a ``[receipts]`` table as test_receipts_fiscal.py builds it; the cabinet's pages over
-loopback HTTP with a signed-in client.
+from the ``[receipts]`` table test_receipts_fiscal.py uses too (support/atol_receipts.py); the
+cabinet's pages over loopback HTTP with a signed-in client.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -20,21 +19,19 @@ from pathlib import Path
 
 import pytest
 from api_harness import ACCOUNT, HOUSE, Running
+from atol_receipts import opened_register, receipts_config
 from cabinet_web import WebClient, serve_cabinet
-from pes_sdk_atol.simulator import GROUP_CODE, LOGIN, PASSWORD, AtolSimulator
+from pes_sdk_atol.simulator import AtolSimulator
 from pes_sdk_runner.cabinet.sessions import client_key
-from pes_sdk_runner.config.loader import load_runner_config
 from pes_sdk_runner.config.models import RunnerConfig
-from pes_sdk_runner.receipts import issue_receipt, keep_contact, open_register
+from pes_sdk_runner.receipts import issue_receipt, keep_contact
 from pes_sdk_runner.store import SqlStore
 from pes_sdk_runner.store.receipts import ReceiptStatus
-from runner_proc import ENV, write_config
 
 from pes_sdk.fiscal import FiscalRegister
 from pes_sdk.gateways.models import GatewayPayment, PaymentState
 from pes_sdk.gateways.processor import PaymentEntry, PaymentProcessor
 from pes_sdk.models.payments import Payment, PaymentLine, PaymentMethod
-from pes_sdk.plugins.manager import get_host
 from pes_sdk.premises import Premises
 
 # The receipt's date is shown in the service's zone (Yekaterinburg), never the host's.
@@ -43,51 +40,6 @@ pytestmark = pytest.mark.timezone
 #: noon in Yekaterinburg, 7 December 2026
 NOON = dt.datetime(2026, 12, 7, 7, 0, tzinfo=dt.UTC)
 EMAIL = "ivanova.buyer@mail.example"
-PASSWORD_ENV = "PES_TEST_ATOL_PASSWORD"
-
-
-def register_config(folder: Path, store_url: str, endpoint: str) -> RunnerConfig:
-    """The example configuration with ``[receipts]`` on the ATOL simulator, as
-    test_receipts_fiscal.py writes it: Водоканал's receipts name its phone and VAT, УК Дом
-    has no phone configured (ATOL refuses a payment agent's supplier without one)."""
-    settings = {
-        "login": LOGIN,
-        "group_code": GROUP_CODE,
-        "inn": "7707083893",
-        "sno": "osn",
-        "company_email": "receipts@pes.example",
-        "payment_address": "https://pay.pes.example",
-        "agent_operation": "Оплата ЖКУ",
-        "endpoint": endpoint,
-        "timeout": "1",
-        "attempts": "1",
-    }
-    inline = ", ".join(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in settings.items())
-    table = (
-        '[receipts]\nenabled = true\nfee_vat = "vat22"\nregister = "atol"\n'
-        f"settings = {{ {inline} }}\n"
-        f'secrets_env = {{ password = "{PASSWORD_ENV}" }}\n'
-    )
-    path: Path = write_config(
-        folder,
-        store_url,
-        {
-            "# [receipts]                               # 54-ФЗ receipts with each payment"
-            " (off without this table)": table,
-            'cutoff = "18:00"': 'cutoff = "18:00"\nreceipt_phone = "+74957654321"\n'
-            'receipt_vat = "vat20"',
-        },
-    )
-    return load_runner_config(path, env={**ENV, PASSWORD_ENV: PASSWORD})
-
-
-@pytest.fixture
-def simulator() -> Iterator[AtolSimulator]:
-    sim = AtolSimulator().start()
-    try:
-        yield sim
-    finally:
-        sim.stop()
 
 
 @pytest.fixture
@@ -98,15 +50,12 @@ def running(store_url: str, tmp_path: Path) -> Iterator[Running]:
 
 @pytest.fixture
 def fiscal(
-    tmp_path: Path, store_url: str, simulator: AtolSimulator
+    tmp_path: Path, store_url: str, atol_simulator: AtolSimulator
 ) -> Iterator[tuple[RunnerConfig, FiscalRegister]]:
     """The runner's configuration with the ATOL register, and the register."""
-    config = register_config(tmp_path, store_url, simulator.endpoint)
-    register = open_register(config, get_host())
-    try:
+    config = receipts_config(tmp_path, store_url, atol_simulator.endpoint)
+    with opened_register(config) as register:
         yield config, register
-    finally:
-        register.close()
 
 
 def paid(store: SqlStore, inn: str, amount: str, owner: str) -> uuid.UUID:
@@ -164,7 +113,7 @@ def cards(text: str) -> dict[str, str]:
 def test_the_archive_shows_each_payments_fiscal_receipt_as_the_register_has_it(
     running: Running,
     fiscal: tuple[RunnerConfig, FiscalRegister],
-    simulator: AtolSimulator,
+    atol_simulator: AtolSimulator,
 ) -> None:
     r = running
     config, register = fiscal

@@ -27,8 +27,6 @@ import json
 import os
 import random
 import re
-import signal
-import subprocess
 import threading
 import time
 import uuid
@@ -46,12 +44,11 @@ from pes_sdk_runner.store.base import LedgerKind
 from private_postgres import PrivateCluster
 from runner_proc import (
     CLIENT,
-    ENV,
-    PES,
     SANDBOX_API_KEY,
     SANDBOX_WEBHOOK_SECRET,
     config_of,
     serving,
+    worker,
     write_config,
 )
 
@@ -144,78 +141,62 @@ def _run(
     store: SqlStore,
     sim: Any,
 ) -> None:
-    serve_log, worker_log = tmp_path / "serve.log", tmp_path / "worker.log"
-    with open(worker_log, "a", encoding="utf-8") as err:
-        worker = subprocess.Popen(
-            [str(PES), "runner", "worker", "--config", str(path), "--id", "w1"],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            env={**os.environ, **ENV},
-        )
-    try:
-        with serving(path, serve_log) as serve:
-            sim.webhook_url = serve.base + "/webhooks/sandbox"
-            for account, service in ACCOUNTS:
-                accept = {"client_id": "u1", "partner_inn": UK_DOM, "account": account}
-                answer = request(
-                    serve.base,
-                    "POST",
-                    "/v1/acceptances",
-                    accept | {"service": service},
-                    token=CLIENT,
-                )
-                assert answer.status == 200, answer.body
-            figures = _pay_through_a_restart(rng, serve.base, cluster, store, sim)
-            orders, taken, approved_at, restarted_at = figures.pop("_data")
-            # This test's own store, idle through the restart: its first call meets the
-            # dropped session (the typed error, the call failed), the next reconnects.
-            some = uuid.UUID(next(iter(orders)))
-            with pytest.raises(StoreUnavailable):
-                store.get(some)
-            assert store.get(some) is not None
-
-            # Every payment the acquirer took is credited, by its webhook or the backstop.
-            last_taken = max(approved_at.values())
-            deadline = time.monotonic() + PATIENCE
-            while unpaid := [o for o in taken if _state(store, o) is not PaymentState.SUCCEEDED]:
-                assert serve.proc.poll() is None, serve_log.read_text("utf-8")[-3000:]
-                assert worker.poll() is None, worker_log.read_text("utf-8")[-3000:]
-                assert time.monotonic() < deadline, f"not credited: {len(unpaid)} of {len(taken)}"
-                time.sleep(0.5)
-            figures["all credited (s after the last payment taken)"] = round(
-                time.time() - last_taken, 1
+    serve_log, worker_log = tmp_path / "serve.log", tmp_path / "w1.log"
+    with worker(path, tmp_path, "w1") as w1, serving(path, serve_log) as serve:
+        sim.webhook_url = serve.base + "/webhooks/sandbox"
+        for account, service in ACCOUNTS:
+            accept = {"client_id": "u1", "partner_inn": UK_DOM, "account": account}
+            answer = request(
+                serve.base,
+                "POST",
+                "/v1/acceptances",
+                accept | {"service": service},
+                token=CLIENT,
             )
+            assert answer.status == 200, answer.body
+        figures = _pay_through_a_restart(rng, serve.base, cluster, store, sim)
+        orders, taken, approved_at, restarted_at = figures.pop("_data")
+        # This test's own store, idle through the restart: its first call meets the
+        # dropped session (the typed error, the call failed), the next reconnects.
+        some = uuid.UUID(next(iter(orders)))
+        with pytest.raises(StoreUnavailable):
+            store.get(some)
+        assert store.get(some) is not None
 
-            # No workflow of the engine was left hanging by the outage (a PENDING one in a
-            # live process would never be recovered, and hold its queue's slot).
-            jobs = f"{_schema_of(store.url)}_jobs"
-            with psycopg.connect(cluster.url, autocommit=True) as conn:
-                [(hanging,)] = conn.execute(
-                    f"SELECT count(*) FROM {jobs}.workflow_status"
-                    " WHERE status IN ('PENDING', 'ENQUEUED') AND created_at < %s",
-                    (int(restarted_at * 1000),),
-                ).fetchall()
-            assert hanging == 0, f"{hanging} workflows from before the restart still unfinished"
+        # Every payment the acquirer took is credited, by its webhook or the backstop.
+        last_taken = max(approved_at.values())
+        deadline = time.monotonic() + PATIENCE
+        while unpaid := [o for o in taken if _state(store, o) is not PaymentState.SUCCEEDED]:
+            assert serve.proc.poll() is None, serve_log.read_text("utf-8")[-3000:]
+            assert w1.poll() is None, worker_log.read_text("utf-8")[-3000:]
+            assert time.monotonic() < deadline, f"not credited: {len(unpaid)} of {len(taken)}"
+            time.sleep(0.5)
+        figures["all credited (s after the last payment taken)"] = round(
+            time.time() - last_taken, 1
+        )
 
-            # Both came back by themselves: the API answers, the heartbeats are fresh.
-            assert serve.health()["status"] == "ok"
-            beats = {p.role: p.beat_at for p in store.processes()}
-            assert set(beats) == {"serve", "worker"}, beats
-            deadline = time.monotonic() + 15  # a beat every 5 s
-            while min(p.beat_at.timestamp() for p in store.processes()) < restarted_at:
-                assert time.monotonic() < deadline, "a process's heartbeat did not come back"
-                time.sleep(0.5)
-            assert serve.proc.poll() is None and worker.poll() is None
-            serve.stop()
-    finally:
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=10)
-    assert worker.returncode == 0, worker_log.read_text("utf-8")[-3000:]
+        # No workflow of the engine was left hanging by the outage (a PENDING one in a
+        # live process would never be recovered, and hold its queue's slot).
+        jobs = f"{_schema_of(store.url)}_jobs"
+        with psycopg.connect(cluster.url, autocommit=True) as conn:
+            [(hanging,)] = conn.execute(
+                f"SELECT count(*) FROM {jobs}.workflow_status"
+                " WHERE status IN ('PENDING', 'ENQUEUED') AND created_at < %s",
+                (int(restarted_at * 1000),),
+            ).fetchall()
+        assert hanging == 0, f"{hanging} workflows from before the restart still unfinished"
+
+        # Both came back by themselves: the API answers, the heartbeats are fresh.
+        assert serve.health()["status"] == "ok"
+        beats = {p.role: p.beat_at for p in store.processes()}
+        assert set(beats) == {"serve", "worker"}, beats
+        deadline = time.monotonic() + 15  # a beat every 5 s
+        while min(p.beat_at.timestamp() for p in store.processes()) < restarted_at:
+            assert time.monotonic() < deadline, "a process's heartbeat did not come back"
+            time.sleep(0.5)
+        assert serve.proc.poll() is None and w1.poll() is None
+        serve.stop()
+    assert w1.returncode == 0, worker_log.read_text("utf-8")[-3000:]
 
     events = _events(serve_log) + _events(worker_log)
     internal = [e for e in events if e.get("event") == "internal-error"]

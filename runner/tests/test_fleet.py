@@ -46,13 +46,13 @@ from pes_sdk_runner.store import DeliveryStatus, SqlStore, open_store
 from pes_sdk_runner.store.base import LedgerKind
 from runner_proc import (
     CLIENT,
-    ENV,
-    PES,
     SANDBOX_API_KEY,
     SANDBOX_WEBHOOK_SECRET,
     config_of,
     pes_runner,
     serving,
+    spawn,
+    terminate,
     write_config,
 )
 
@@ -134,20 +134,11 @@ class Proc:
         raise AssertionError(f"{self.name} did not start: " + self.log.read_text("utf-8")[-3000:])
 
     def _start_once(self) -> bool:
-        env = {**os.environ, **ENV}
-        env.pop("PES_RUNNER_CRASH_AT", None)
-        args = [str(PES), "runner", *self.args]
-        if self.serve:
-            args += ["--port", str(self.port)]
+        args = [*self.args, "--port", str(self.port)] if self.serve else self.args
         self.mark = self.log.stat().st_size if self.log.exists() else 0  # this start's lines
-        with open(self.log, "a", encoding="utf-8") as err:
-            self.proc = subprocess.Popen(
-                args,
-                stdout=subprocess.PIPE if self.serve else subprocess.DEVNULL,
-                stderr=err,
-                text=True,
-                env=env,
-            )
+        self.proc = spawn(
+            args, self.log, stdout=subprocess.PIPE if self.serve else subprocess.DEVNULL
+        )
         if not self.serve:
             return True
         assert self.proc.stdout is not None
@@ -196,15 +187,7 @@ class Proc:
         """SIGTERM, and the return code (SIGKILL after 30 s)."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        terminate(self.proc)
         return self.proc.returncode
 
 

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import signal
 import subprocess
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
@@ -30,7 +28,16 @@ from pes_sdk_runner.jobs import queue_status, system_database
 from pes_sdk_runner.jobs.common import slot_id
 from pes_sdk_runner.jobs.tick import cron
 from pes_sdk_runner.store import SqlStore, open_store
-from runner_proc import ENV, PES, config_of, pes_runner, serving, write_config
+from runner_proc import (
+    ENV,
+    config_of,
+    pes_runner,
+    serving,
+    spawn,
+    terminate,
+    workers,
+    write_config,
+)
 
 #: The engine's settings of these tests: a tick a second, a scan (and a plan) every two.
 FAST = {"tick = 10 ": "tick = 1 "}  # the engine is the default
@@ -78,41 +85,6 @@ def _wait_closed(store: SqlStore, days: Sequence[dt.date], *procs: subprocess.Po
             assert p.poll() is None, f"a process ended ({p.returncode}) before the closes"
         assert time.monotonic() < deadline, f"the days were not closed: {closed}"
         time.sleep(0.5)
-
-
-@contextmanager
-def _workers(
-    path: Path, folder: Path, *ids: str, crash_at: str | None = None, more: Sequence[str] = ()
-) -> Iterator[list[subprocess.Popen[str]]]:
-    """``pes runner worker --id ID`` for each id, stopped by SIGTERM at the end."""
-    env = {**os.environ, **ENV}
-    env.pop("PES_RUNNER_CRASH_AT", None)
-    if crash_at is not None:
-        env["PES_RUNNER_CRASH_AT"] = crash_at
-    procs: list[subprocess.Popen[str]] = []
-    try:
-        for wid in ids:
-            with open(folder / f"{wid}.log", "a", encoding="utf-8") as err:
-                procs.append(
-                    subprocess.Popen(
-                        [str(PES), "runner", "worker", "--config", str(path), "--id", wid, *more],
-                        stdout=subprocess.DEVNULL,
-                        stderr=err,
-                        text=True,
-                        env=env,
-                    )
-                )
-        yield procs
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=10)
 
 
 def _events(folder: Path, name: str) -> list[dict[str, object]]:
@@ -301,7 +273,7 @@ def test_two_workers_close_each_partner_day_exactly_once(tmp_path: Path, pg_url:
     store = open_store(config.store.url)
     try:
         days = _paid_days(store, config)
-        with _workers(path, tmp_path, "w1", "w2") as procs:
+        with workers(path, tmp_path, "w1", "w2") as procs:
             _wait_closed(store, days, *procs)
             time.sleep(3)  # a few more ticks: nothing is closed again
         for p in procs:
@@ -325,16 +297,8 @@ def test_a_worker_exports_its_metrics_when_asked_counted_by_its_stages(
 ) -> None:
     path, config = _config(tmp_path, pg_url)
     store = open_store(config.store.url)
-    env = {**os.environ, **ENV}
-    env.pop("PES_RUNNER_CRASH_AT", None)
-    command = [str(PES), "runner", "worker", "--config", str(path), "--id", "w1"]
-    proc = subprocess.Popen(
-        [*command, "--metrics-port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
+    args = ["worker", "--config", str(path), "--id", "w1", "--metrics-port", "0"]
+    proc = spawn(args, tmp_path / "w1.log", stdout=subprocess.PIPE)
     try:
         days = _paid_days(store, config)
         assert proc.stdout is not None
@@ -361,8 +325,7 @@ def test_a_worker_exports_its_metrics_when_asked_counted_by_its_stages(
         assert all(w in scraped for w in wanted), [x for x in scraped.splitlines() if "closed" in x]
         assert "pes_fleet_up 1.0" in scraped  # the fleet's facts too, read at the scrape
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+        terminate(proc)
         store.close()
 
 
@@ -378,12 +341,12 @@ def test_a_worker_killed_mid_close_is_recovered_the_day_closed_once_byte_for_byt
     store = open_store(config.store.url)
     try:
         days = _paid_days(store, config)
-        with _workers(path, tmp_path, "w1", crash_at="close.registry-written") as procs:
+        with workers(path, tmp_path, "w1", crash_at="close.registry-written") as procs:
             procs[0].wait(timeout=PATIENCE)
         assert procs[0].returncode == -signal.SIGKILL  # died with the registry file written
         # Its own restart takes its work back; or another worker, told it is gone for good or
         # finding no live process holding its id's lease.
-        with _workers(path, tmp_path, *after[:1], more=after[1:]) as procs:
+        with workers(path, tmp_path, *after[:1], more=after[1:]) as procs:
             _wait_closed(store, days, *procs)
         _gapless(store, days)
         closed = Counter(
@@ -414,7 +377,7 @@ def test_serve_on_postgresql_takes_part_beside_a_worker_and_without_it_with_no_d
         with (
             serving(path, tmp_path / "serve.log") as api,
             serving(path, tmp_path / "api-only.log", "--no-daemon") as api_only,
-            _workers(path, tmp_path, "w1") as procs,
+            workers(path, tmp_path, "w1") as procs,
         ):
             _wait_closed(store, days, api.proc, api_only.proc, *procs)
             out, _ = api.stop()
@@ -439,7 +402,7 @@ def test_one_process_per_executor_id_and_no_take_over_of_a_live_one(
     store = open_store(config.store.url)
     try:
         store.upsert_partners(p.partner for p in config.partners)
-        with _workers(path, tmp_path, "w1") as procs:
+        with workers(path, tmp_path, "w1") as procs:
             deadline = time.monotonic() + PATIENCE
             while not _events(tmp_path, "jobs.started"):  # its lease taken, the engine up
                 assert procs[0].poll() is None and time.monotonic() < deadline

@@ -11,7 +11,6 @@ workflow's step does.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import sys
 import threading
@@ -23,8 +22,15 @@ from types import SimpleNamespace
 
 import attrs
 import pytest
+from atol_receipts import (
+    load_receipts_config,
+    opened_register,
+    receipts_config,
+    receipts_table,
+    write_receipts_config,
+)
 from example_inputs import UK_DOM, VODOKANAL
-from pes_sdk_atol.simulator import GROUP_CODE, LOGIN, PASSWORD, AtolSimulator
+from pes_sdk_atol.simulator import AtolSimulator
 from pes_sdk_outbox import read_outbox
 from pes_sdk_runner.config.loader import RunnerConfigError, load_runner_config
 from pes_sdk_runner.config.models import AdapterSettings, NotifyChannel, RunnerConfig
@@ -47,7 +53,7 @@ from pes_sdk_runner.store.notify import MessageStatus
 from pes_sdk_runner.store.receipts import FiscalReceipt, ReceiptOperation, ReceiptStatus
 from pes_sdk_runner.store.triggers import record_payment_client
 from pes_sdk_runner.usecases import ClientUseCases
-from runner_proc import ENV, write_config
+from runner_proc import ENV
 
 from pes_sdk.fiscal import FiscalAttributes, FiscalRegister
 from pes_sdk.gateways.models import GatewayCapabilities, GatewayPayment, PaymentState
@@ -62,7 +68,6 @@ pytestmark = pytest.mark.timezone
 
 HOUSE = "0c5b2444-70a0-4932-980c-b4dc0d3f02b5"
 EMAIL = "ivanova.buyer@mail.example"
-PASSWORD_ENV = "PES_TEST_ATOL_PASSWORD"
 #: the e-mail plugin's tests: its SMTP simulator
 EMAIL_TESTS = Path(__file__).parents[2] / "plugins" / "email" / "tests"
 #: noon in Yekaterinburg, 7 December 2026: outside any quiet hours
@@ -74,68 +79,14 @@ def no_wait(seconds: float) -> None:
 
 
 @pytest.fixture
-def simulator() -> Iterator[AtolSimulator]:
-    sim = AtolSimulator().start()
-    try:
-        yield sim
-    finally:
-        sim.stop()
-
-
-def receipts_table(endpoint: str, *, register: str = "atol", extra: str = "") -> str:
-    settings = {
-        "login": LOGIN,
-        "group_code": GROUP_CODE,
-        "inn": "7707083893",
-        "sno": "osn",
-        "company_email": "receipts@pes.example",
-        "payment_address": "https://pay.pes.example",
-        "agent_operation": "Оплата ЖКУ",
-        "endpoint": endpoint,
-        "timeout": "1",
-        "attempts": "1",
-    }
-    inline = ", ".join(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in settings.items())
-    return (
-        '[receipts]\nenabled = true\nfee_vat = "vat22"\n'
-        f"register = {json.dumps(register)}\n"
-        f"settings = {{ {inline} }}\n"
-        f'secrets_env = {{ password = "{PASSWORD_ENV}" }}\n{extra}\n'
-    )
-
-
-def write(folder: Path, store_url: str | None, table: str) -> Path:
-    path: Path = write_config(
-        folder,
-        store_url,
-        {
-            "# [receipts]                               # 54-ФЗ receipts with each payment"
-            " (off without this table)": table,
-            # Водоканал's receipts name its phone and VAT (ATOL refuses a payment agent's
-            # supplier without a phone); УК Дом has no phone configured: its are refused.
-            'cutoff = "18:00"': 'cutoff = "18:00"\nreceipt_phone = "+74957654321"\n'
-            'receipt_vat = "vat20"',
-        },
-    )
-    return path
-
-
-def load(path: Path) -> RunnerConfig:
-    return load_runner_config(path, env={**ENV, PASSWORD_ENV: PASSWORD})
-
-
-@pytest.fixture
-def config(tmp_path: Path, store_url: str, simulator: AtolSimulator) -> RunnerConfig:
-    return load(write(tmp_path, store_url, receipts_table(simulator.endpoint)))
+def config(tmp_path: Path, store_url: str, atol_simulator: AtolSimulator) -> RunnerConfig:
+    return receipts_config(tmp_path, store_url, atol_simulator.endpoint)
 
 
 @pytest.fixture
 def register(config: RunnerConfig) -> Iterator[FiscalRegister]:
-    reg = open_register(config, get_host())
-    try:
+    with opened_register(config) as reg:
         yield reg
-    finally:
-        reg.close()
 
 
 def line(inn: str, amount: str, fee: str = "0", account: str = "1001") -> PaymentLine:
@@ -231,7 +182,7 @@ def test_a_paid_payment_gets_one_receipt_its_fiscal_attributes_and_the_email(
     store: SqlStore,
     config: RunnerConfig,
     register: FiscalRegister,
-    simulator: AtolSimulator,
+    atol_simulator: AtolSimulator,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -252,8 +203,8 @@ def test_a_paid_payment_gets_one_receipt_its_fiscal_attributes_and_the_email(
     # the step run again: the same receipt, no second document, no second e-mail
     again = issue_receipt(store, config, register, order_id, NOON, enqueue=mail.enqueue)
     assert again == row
-    assert list(simulator.documents) == [str(order_id)]
-    document = simulator.documents[str(order_id)]
+    assert list(atol_simulator.documents) == [str(order_id)]
+    document = atol_simulator.documents[str(order_id)]
     assert document.operation == "sell"
 
     # what the register got: the buyer's e-mail (tag 1008), the payment agent's position
@@ -318,36 +269,36 @@ def test_a_paid_payment_gets_one_receipt_its_fiscal_attributes_and_the_email(
 
 
 def test_a_lost_answer_is_sent_again_with_the_same_key_and_makes_one_receipt(
-    store: SqlStore, config: RunnerConfig, register: FiscalRegister, simulator: AtolSimulator
+    store: SqlStore, config: RunnerConfig, register: FiscalRegister, atol_simulator: AtolSimulator
 ) -> None:
     order_id = paid(store, [line(VODOKANAL, "500.00")])
     keep_contact(store, order_id, EMAIL)
-    simulator.fail_next("lost-answer")  # ATOL takes the receipt; its answer never comes
+    atol_simulator.fail_next("lost-answer")  # ATOL takes the receipt; its answer never comes
     lost = issue_receipt(store, config, register, order_id, NOON)
-    simulator.heal()
+    atol_simulator.heal()
     assert lost is not None and lost.status is ReceiptStatus.WAIT
     assert lost.uuid is None and lost.error_code == "timeout" and lost.attempts == 1
-    assert list(simulator.documents) == [str(order_id)]  # it was registered all the same
+    assert list(atol_simulator.documents) == [str(order_id)]  # it was registered all the same
 
     mail = Mail(store, config)
     for _ in range(3):
         row = issue_receipt(store, config, register, order_id, NOON, enqueue=mail.enqueue)
     assert row is not None and row.status is ReceiptStatus.DONE
-    assert row.uuid == simulator.documents[str(order_id)].uuid
-    sells = [c for c in simulator.calls if c[1].endswith("/sell")]
+    assert row.uuid == atol_simulator.documents[str(order_id)].uuid
+    sells = [c for c in atol_simulator.calls if c[1].endswith("/sell")]
     assert len(sells) == 2  # the repeat, answered with the document ATOL had (error 33)
-    assert len(simulator.documents) == 1 and len(mail.batches) == 1
+    assert len(atol_simulator.documents) == 1 and len(mail.batches) == 1
 
 
 def test_the_step_run_on_two_connections_at_once_makes_one_receipt_and_one_email(
     store: SqlStore,
     config: RunnerConfig,
-    simulator: AtolSimulator,
+    atol_simulator: AtolSimulator,
     open_more: Callable[[], SqlStore],
 ) -> None:
     order_id = paid(store, [line(VODOKANAL, "99.90")])
     keep_contact(store, order_id, EMAIL)
-    simulator.polls_before_done = 0
+    atol_simulator.polls_before_done = 0
     stores = [open_more(), open_more()]
     registers = [open_register(config, get_host()) for _ in stores]
     mails = [Mail(s, config) for s in stores]
@@ -374,7 +325,7 @@ def test_the_step_run_on_two_connections_at_once_makes_one_receipt_and_one_email
     assert not errors
     row = store.fiscal_receipt(order_id)
     assert row is not None and row.status is ReceiptStatus.DONE
-    assert len(simulator.documents) == 1
+    assert len(atol_simulator.documents) == 1
     # each run may queue the batch; its rows are keyed by the source: one e-mail
     messages = store.messages(receipt_source(order_id))
     assert len(messages) == 1 and messages[0].transport == "email"
@@ -387,7 +338,7 @@ def test_the_receipt_email_goes_out_through_the_email_channel_over_smtp(
     store: SqlStore,
     config: RunnerConfig,
     register: FiscalRegister,
-    simulator: AtolSimulator,
+    atol_simulator: AtolSimulator,
     tmp_path: Path,
 ) -> None:
     # The e-mail plugin's own test server: a real SMTP server (aiosmtpd) on loopback, with
@@ -457,7 +408,7 @@ def test_a_long_basket_names_its_first_positions_within_the_channels_limit(
 
 
 def test_a_refused_receipt_is_stored_failed_with_the_field_and_no_email(
-    store: SqlStore, config: RunnerConfig, register: FiscalRegister, simulator: AtolSimulator
+    store: SqlStore, config: RunnerConfig, register: FiscalRegister, atol_simulator: AtolSimulator
 ) -> None:
     # УК Дом has no receipt phone: ATOL refuses a payment agent's supplier without one
     order_id = paid(store, [line(UK_DOM, "700.00")])
@@ -466,7 +417,7 @@ def test_a_refused_receipt_is_stored_failed_with_the_field_and_no_email(
     row = issue_receipt(store, config, register, order_id, NOON, enqueue=mail.enqueue)
     assert row is not None and row.status is ReceiptStatus.FAILED
     assert row.error_field is not None and "supplier_info.phones" in row.error_field
-    assert row.attributes is None and row.uuid is None and not simulator.documents
+    assert row.attributes is None and row.uuid is None and not atol_simulator.documents
     # a failed receipt is the operator's: the step leaves it as it is
     assert issue_receipt(store, config, register, order_id, NOON, enqueue=mail.enqueue) == row
     assert store.fiscal_receipts_by_status(ReceiptStatus.FAILED) == [row]
@@ -475,29 +426,29 @@ def test_a_refused_receipt_is_stored_failed_with_the_field_and_no_email(
 
 
 def test_a_receipt_the_register_could_not_register_is_failed_with_its_code(
-    store: SqlStore, config: RunnerConfig, register: FiscalRegister, simulator: AtolSimulator
+    store: SqlStore, config: RunnerConfig, register: FiscalRegister, atol_simulator: AtolSimulator
 ) -> None:
     order_id = paid(store, [line(VODOKANAL, "10.00")])
     keep_contact(store, order_id, EMAIL)
     issue_receipt(store, config, register, order_id, NOON)
-    simulator.fail_document(str(order_id))  # ATOL's queue timed out: status fail
+    atol_simulator.fail_document(str(order_id))  # ATOL's queue timed out: status fail
     row = issue_receipt(store, config, register, order_id, NOON)
     assert row is not None and row.status is ReceiptStatus.FAILED
-    assert row.uuid == simulator.documents[str(order_id)].uuid and row.attributes is None
+    assert row.uuid == atol_simulator.documents[str(order_id)].uuid and row.attributes is None
 
 
 def test_without_any_contact_the_receipt_is_failed_no_contact_before_anything_is_sent(
-    store: SqlStore, config: RunnerConfig, register: FiscalRegister, simulator: AtolSimulator
+    store: SqlStore, config: RunnerConfig, register: FiscalRegister, atol_simulator: AtolSimulator
 ) -> None:
     order_id = paid(store, [line(VODOKANAL, "10.00")])
     row = issue_receipt(store, config, register, order_id, NOON)
     assert row is not None and row.status is ReceiptStatus.FAILED
     assert (row.error_code, row.error_field) == ("no-contact", "receipt.client")
-    assert not simulator.calls
+    assert not atol_simulator.calls
 
 
 def test_without_an_address_given_the_clients_own_contact_is_the_receipts(
-    store: SqlStore, config: RunnerConfig, register: FiscalRegister, simulator: AtolSimulator
+    store: SqlStore, config: RunnerConfig, register: FiscalRegister, atol_simulator: AtolSimulator
 ) -> None:
     by_email = paid(store, [line(VODOKANAL, "10.00")], client="app:petrov")
     store.set_contact("app:petrov", email="petrov@mail.example", phone="+79160000001")
@@ -506,7 +457,7 @@ def test_without_an_address_given_the_clients_own_contact_is_the_receipts(
     mail = Mail(store, config)
     for order_id in (by_email, by_phone, by_email, by_phone):
         issue_receipt(store, config, register, order_id, NOON, enqueue=mail.enqueue)
-    clients = {k: d.body["receipt"]["client"] for k, d in simulator.documents.items()}
+    clients = {k: d.body["receipt"]["client"] for k, d in atol_simulator.documents.items()}
     assert clients == {
         str(by_email): {"email": "petrov@mail.example"},
         str(by_phone): {"phone": "+79160000002"},
@@ -547,7 +498,7 @@ def refunded(store: SqlStore, order_id: uuid.UUID, amount: str) -> None:
 
 
 def test_a_refund_registers_a_sell_refund_of_the_part_given_back_under_its_own_key(
-    store: SqlStore, config: RunnerConfig, register: FiscalRegister, simulator: AtolSimulator
+    store: SqlStore, config: RunnerConfig, register: FiscalRegister, atol_simulator: AtolSimulator
 ) -> None:
     order_id = paid(store, [line(VODOKANAL, "1000.00", fee="10.00")])
     keep_contact(store, order_id, EMAIL)
@@ -568,7 +519,7 @@ def test_a_refund_registers_a_sell_refund_of_the_part_given_back_under_its_own_k
     assert row is not None and row.status is ReceiptStatus.DONE
     assert row.operation is ReceiptOperation.SELL_REFUND and row.total == Decimal("1005.00")
     assert row.external_id == f"refund:{order_id}:1"
-    document = simulator.documents[f"refund:{order_id}:1"]
+    document = atol_simulator.documents[f"refund:{order_id}:1"]
     assert document.operation == "sell_refund"
     water, fee = document.body["receipt"]["items"]
     assert water["agent_info"]["type"] == "paying_agent" and str(water["sum"]) == "1000.00"
@@ -577,7 +528,7 @@ def test_a_refund_registers_a_sell_refund_of_the_part_given_back_under_its_own_k
     # the sale's receipt is untouched, and each has its own e-mail
     sale = store.fiscal_receipt(order_id)
     assert sale is not None and sale.operation is ReceiptOperation.SELL
-    assert len(simulator.documents) == 2
+    assert len(atol_simulator.documents) == 2
     mail.send()
     (sent,) = mail.outbox_of(receipt_source(order_id, 1))
     assert str(sent["text"]).startswith("Кассовый чек (возврат прихода)")
@@ -588,7 +539,7 @@ def test_a_refund_registers_a_sell_refund_of_the_part_given_back_under_its_own_k
 
 
 def test_the_sweep_gives_each_paid_payment_its_receipt_and_forgets_unpaid_ones_contacts(
-    store: SqlStore, config: RunnerConfig, register: FiscalRegister, simulator: AtolSimulator
+    store: SqlStore, config: RunnerConfig, register: FiscalRegister, atol_simulator: AtolSimulator
 ) -> None:
     first = paid(store, [line(VODOKANAL, "100.00")])
     second = paid(store, [line(VODOKANAL, "200.00", account="1002")])
@@ -603,7 +554,7 @@ def test_the_sweep_gives_each_paid_payment_its_receipt_and_forgets_unpaid_ones_c
     assert swept.forgotten == 1  # the declined payment's: it will never be paid
     swept = sweep(store, config, register, NOON, enqueue=mail.enqueue)
     assert dict(swept.statuses) == {"done": 2}
-    assert set(simulator.documents) == {str(first), str(second)}
+    assert set(atol_simulator.documents) == {str(first), str(second)}
     mail.send()
     swept = sweep(store, config, register, NOON, enqueue=mail.enqueue)
     assert dict(swept.statuses) == {} and swept.forgotten == 2  # both e-mails sent
@@ -617,12 +568,12 @@ def test_the_sweep_gives_each_paid_payment_its_receipt_and_forgets_unpaid_ones_c
 
 
 def test_a_payment_paid_before_the_window_gets_no_receipt_from_the_sweep(
-    store: SqlStore, config: RunnerConfig, register: FiscalRegister, simulator: AtolSimulator
+    store: SqlStore, config: RunnerConfig, register: FiscalRegister, atol_simulator: AtolSimulator
 ) -> None:
     order_id = paid(store, [line(VODOKANAL, "100.00")])
     keep_contact(store, order_id, EMAIL)
     swept = sweep(store, config, register, NOON + dt.timedelta(days=4))
-    assert dict(swept.statuses) == {} and not simulator.documents
+    assert dict(swept.statuses) == {} and not atol_simulator.documents
     assert store.fiscal_receipt(order_id) is None
 
 
@@ -661,9 +612,11 @@ def test_the_register_is_used_only_for_a_gateway_that_does_not_fiscalise(
 
 
 def test_an_unknown_register_is_refused_naming_the_key(tmp_path: Path) -> None:
-    path = write(tmp_path, None, receipts_table("http://127.0.0.1:9", register="kassa"))
+    path = write_receipts_config(
+        tmp_path, None, receipts_table("http://127.0.0.1:9", register="kassa")
+    )
     with pytest.raises(RunnerConfigError) as info:
-        load(path)
+        load_receipts_config(path)
     assert info.value.keys == ("receipts.register",)
     assert "kassa" in str(info.value) and "atol" in str(info.value)
 
@@ -671,17 +624,19 @@ def test_an_unknown_register_is_refused_naming_the_key(tmp_path: Path) -> None:
 def test_a_wrong_register_setting_is_named_at_load(tmp_path: Path) -> None:
     table = receipts_table("http://127.0.0.1:9").replace('"osn"', '"simplified"')
     with pytest.raises(RunnerConfigError) as info:
-        load(write(tmp_path, None, table))
+        load_receipts_config(write_receipts_config(tmp_path, None, table))
     assert info.value.keys == ("receipts.settings",)
     assert "sno" in str(info.value)
     # the password comes from the environment: its absence is named, never a value
     with pytest.raises(RunnerConfigError) as info:
-        load_runner_config(write(tmp_path, None, receipts_table("http://127.0.0.1:9")), env=ENV)
+        load_runner_config(
+            write_receipts_config(tmp_path, None, receipts_table("http://127.0.0.1:9")), env=ENV
+        )
     assert "receipts.secrets_env.password" in info.value.keys
 
 
 def test_a_register_needs_receipts_enabled(tmp_path: Path) -> None:
     table = receipts_table("http://127.0.0.1:9").replace("enabled = true", "enabled = false")
     with pytest.raises(RunnerConfigError) as info:
-        load(write(tmp_path, None, table))
+        load_receipts_config(write_receipts_config(tmp_path, None, table))
     assert info.value.keys == ("receipts.register",)

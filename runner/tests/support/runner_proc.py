@@ -1,9 +1,11 @@
-"""The real ``pes runner`` as a subprocess: configuration, one-shot commands and ``serve``.
+"""The real ``pes runner`` as a subprocess: configuration, one-shot commands, ``serve``, ``worker``.
 
-Used by the crash tests (the process must be a real one so that SIGKILL ends it for real)
-and by the CLI and scheduler tests of ``serve`` (stopped by a real signal). The
-configuration is the example one with its data folder (and, if given, its store URL and
-[daemon] settings) replaced.
+Used by the crash tests (the process must be a real one so that SIGKILL ends it for real),
+by the CLI and scheduler tests of ``serve`` (stopped by a real signal), and by the job
+engine's tests of ``worker`` processes and whole fleets (:func:`workers`, or :func:`spawn`
+and :func:`terminate` for a process a test restarts itself). The configuration is the
+example one with its data folder (and, if given, its store URL and [daemon] settings)
+replaced.
 """
 
 from __future__ import annotations
@@ -105,6 +107,42 @@ def killed(proc: subprocess.CompletedProcess[str] | subprocess.Popen[str]) -> bo
     return proc.returncode == -signal.SIGKILL
 
 
+def spawn(
+    args: Sequence[str],
+    log: Path,
+    *,
+    crash_at: str | None = None,
+    stdout: int = subprocess.DEVNULL,
+) -> subprocess.Popen[str]:
+    """``pes runner ARGS`` started, its stderr appended to the file ``log`` (a file, not a
+    pipe: the runner's log must never block it); ``crash_at`` arms a crash point in it."""
+    with open(log, "a", encoding="utf-8") as err:
+        return subprocess.Popen(
+            [str(PES), "runner", *args],
+            stdout=stdout,
+            stderr=err,
+            text=True,
+            env=_env(crash_at),
+        )
+
+
+def terminate(*procs: subprocess.Popen[str], patience: float = 30) -> None:
+    """SIGTERM to each of ``procs`` still running, all at once, then wait for each (SIGKILL
+    after ``patience`` seconds); a stdout pipe is closed. Their return codes tell how they
+    ended (0: a clean stop)."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=patience)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        if proc.stdout is not None and not proc.stdout.closed:
+            proc.stdout.close()
+
+
 class Served:
     """A running ``pes runner serve``: its base URL, a JSON client for its API, its output."""
 
@@ -163,14 +201,12 @@ def serving(config: Path, log: Path, *more: str, crash_at: str | None = None) ->
     still running at the end gets SIGTERM (then SIGKILL); :meth:`Served.stop` ends it
     earlier, with a signal of the test's choice.
     """
-    with open(log, "a", encoding="utf-8") as err:
-        proc = subprocess.Popen(
-            [str(PES), "runner", "serve", "--config", str(config), "--port", "0", *more],
-            stdout=subprocess.PIPE,
-            stderr=err,  # a file, not a pipe: uvicorn's log must never block the server
-            text=True,
-            env=_env(crash_at),
-        )
+    proc = spawn(
+        ["serve", "--config", str(config), "--port", "0", *more],
+        log,
+        crash_at=crash_at,
+        stdout=subprocess.PIPE,
+    )
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()  # printed once the socket is bound
@@ -180,41 +216,43 @@ def serving(config: Path, log: Path, *more: str, crash_at: str | None = None) ->
         served.health()
         yield served
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-        if proc.stdout is not None and not proc.stdout.closed:
-            proc.stdout.close()
+        terminate(proc, patience=20)
+
+
+@contextmanager
+def workers(
+    config: Path,
+    folder: Path,
+    *ids: str,
+    crash_at: str | None = None,
+    more: Sequence[str] = (),
+) -> Iterator[list[subprocess.Popen[str]]]:
+    """``pes runner worker --id ID [MORE]`` for each id (stderr to ``folder/ID.log``), all
+    stopped together by SIGTERM (then SIGKILL) at the end; ``crash_at`` arms a crash point
+    in each."""
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        for wid in ids:
+            args = ["worker", "--config", str(config), "--id", wid, *more]
+            procs.append(spawn(args, folder / f"{wid}.log", crash_at=crash_at))
+        yield procs
+    finally:
+        terminate(*procs)
 
 
 @contextmanager
 def worker(
-    config: Path, folder: Path, wid: str, *, crash_at: str | None = None
+    config: Path,
+    folder: Path,
+    wid: str,
+    *,
+    crash_at: str | None = None,
+    more: Sequence[str] = (),
 ) -> Iterator[subprocess.Popen[str]]:
-    """``pes runner worker --id WID`` (stderr to ``folder/WID.log``), stopped by SIGTERM
-    (then SIGKILL) at the end; ``crash_at`` arms a crash point in it."""
-    with open(folder / f"{wid}.log", "a", encoding="utf-8") as err:
-        proc = subprocess.Popen(
-            [str(PES), "runner", "worker", "--config", str(config), "--id", wid],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            text=True,
-            env=_env(crash_at),
-        )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    """One of :func:`workers`: ``pes runner worker --id WID``, its stderr in
+    ``folder/WID.log``."""
+    with workers(config, folder, wid, crash_at=crash_at, more=more) as procs:
+        yield procs[0]
 
 
 def wait_started(folder: Path, wid: str, proc: subprocess.Popen[str], patience: float) -> None:
