@@ -97,6 +97,8 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_SLEEP",
     "PAYMENT_CHECKS_PER_PASS",
+    "PAYMENT_FRESH_FOR",
+    "PAYMENT_RECHECK_OLD",
     "Clock",
     "Daemon",
     "DaemonMetrics",
@@ -109,9 +111,19 @@ __all__ = [
 
 log = logging.getLogger("pes_sdk_runner.daemon")
 
-#: The most waiting payments one pass asks the acquirer about (the least recently changed
-#: first): a backlog is worked off over passes instead of holding one pass for long.
+#: The most waiting payments one pass asks the acquirer about (the never asked first, then
+#: the longest unasked): a backlog is worked off over passes, each payment in its turn,
+#: instead of holding one pass for long.
 PAYMENT_CHECKS_PER_PASS = 500
+
+#: A waiting payment created less than this many seconds ago is asked about at every
+#: backstop pass: a client who is paying pays within minutes.
+PAYMENT_FRESH_FOR = 3600.0
+
+#: An older one (most likely abandoned: the client closed the page) is asked again at most
+#: once in this many seconds, so that a heap of abandoned payments leaves the passes' room
+#: to the fresh ones; one paid late all the same is credited within this time.
+PAYMENT_RECHECK_OLD = 1800.0
 
 #: The longest :meth:`Daemon.run_forever` sleeps at once, whatever is due: a wall clock
 #: set forward (or a machine resumed from sleep) is noticed within this many seconds.
@@ -509,7 +521,10 @@ class Daemon:
     ) -> Iterator[PaymentCheck]:
         """Ask the acquirer about payments whose webhook has not come (the backstop).
 
-        ``every``: also those changed less than ``payment_check_after`` ago (before a close).
+        ``every``: also those changed less than ``payment_check_after`` ago, and the old ones
+        asked less than :data:`PAYMENT_RECHECK_OLD` ago (before a close). Each payment asked
+        is recorded as checked at ``now``, which sends it behind the others for the next
+        passes: with more waiting than :data:`PAYMENT_CHECKS_PER_PASS`, each gets its turn.
         """
         after = 0.0 if every else self.settings.payment_check_after
         try:
@@ -517,37 +532,60 @@ class Daemon:
                 updated_before=now - self._seconds(after),
                 created_since=now - self._seconds(self.settings.payment_check_window),
                 limit=PAYMENT_CHECKS_PER_PASS,
+                checked_before=None if every else now - self._seconds(PAYMENT_RECHECK_OLD),
+                fresh_since=now - self._seconds(PAYMENT_FRESH_FOR),
             )
         except Exception as exc:
             self._error(errors, Stage.PAYMENTS, None, "", exc)
             return
-        for order_id in waiting:
-            if self._stop.is_set():
-                return
-            try:
-                applied = check(order_id)
-            except UnknownPayment:
-                continue  # the create never reached the acquirer: nothing to be paid
-            except (GatewayTimeout, GatewayUnavailable) as exc:
-                # The acquirer is down: asking about the rest now would only time out too.
-                self._error(errors, Stage.PAYMENTS, None, str(order_id), exc)
-                return
-            except Exception as exc:
-                self._error(errors, Stage.PAYMENTS, None, str(order_id), exc)
-                continue
-            move = applied.move
-            found = PaymentCheck(order_id, move.after, move.before != move.after, move.credited)
-            if found.changed:
-                _event(
-                    "daemon.payment_checked",
-                    order_id=order_id,
-                    before=str(move.before),
-                    after=str(move.after),
-                    credited=move.credited,
+        asked: list[uuid.UUID] = []
+        try:
+            for order_id in waiting:
+                if self._stop.is_set():
+                    return
+                # Asked, whatever the answer: one the acquirer fails on must not hold the
+                # head of the queue and keep the others from their turn.
+                asked.append(order_id)
+                try:
+                    applied = check(order_id)
+                except UnknownPayment:
+                    continue  # the create never reached the acquirer: nothing to be paid
+                except (GatewayTimeout, GatewayUnavailable) as exc:
+                    # The acquirer is down: asking about the rest now would only time out too.
+                    self._error(errors, Stage.PAYMENTS, None, str(order_id), exc)
+                    return
+                except Exception as exc:
+                    self._error(errors, Stage.PAYMENTS, None, str(order_id), exc)
+                    continue
+                move = applied.move
+                found = PaymentCheck(order_id, move.after, move.before != move.after, move.credited)
+                if found.changed:
+                    _event(
+                        "daemon.payment_checked",
+                        order_id=order_id,
+                        before=str(move.before),
+                        after=str(move.after),
+                        credited=move.credited,
+                    )
+                result = (
+                    "credited" if found.credited else "changed" if found.changed else "unchanged"
                 )
-            result = "credited" if found.credited else "changed" if found.changed else "unchanged"
-            self._inc("pes_daemon_payments_checked_total", result=result)
-            yield found
+                self._inc("pes_daemon_payments_checked_total", result=result)
+                yield found
+        finally:
+            self._record_checks(asked, now, errors)
+
+    def _record_checks(
+        self, asked: list[uuid.UUID], now: dt.datetime, errors: list[PassError]
+    ) -> None:
+        """Move the payments asked about behind the others (a failure: they are asked first
+        again next pass, which is no harm: an answer is applied once)."""
+        if not asked:
+            return
+        try:
+            self.store.record_payment_checks(asked, now)
+        except Exception as exc:
+            self._error(errors, Stage.PAYMENTS, None, "", exc)
 
     # -- closing ---------------------------------------------------------------------------------
 

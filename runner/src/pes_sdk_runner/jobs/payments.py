@@ -16,6 +16,8 @@ __all__ = ["check_payments", "check_step", "payments_workflow"]
 def check_payments(now: str, *, every: bool) -> dict[str, Any]:
     """Ask about the waiting payments (``every``: also the recently changed, before a close).
 
+    At most ``PAYMENT_CHECKS_PER_PASS``, the never asked first, then the longest unasked:
+    each waiting payment gets its turn over the passes (``Daemon._check_payments``).
     Idempotent: the answer is applied through the processor, which credits a payment once
     whatever the number of answers (the store decides). Nothing is asked in a process
     without a gateway.

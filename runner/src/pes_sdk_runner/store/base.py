@@ -559,13 +559,25 @@ class Store(NotificationStore, CampaignStore, Protocol):
         updated_before: dt.datetime,
         created_since: dt.datetime,
         limit: int = 500,
+        checked_before: dt.datetime | None = None,
+        fresh_since: dt.datetime | None = None,
     ) -> list[uuid.UUID]:
         """Payments still ``created`` or ``pending``, unchanged since ``updated_before``.
 
         Only those created since ``created_since`` (older ones have expired at the
-        acquirer), least recently updated first, at most ``limit``: the scheduler asks
-        the acquirer about them, the backstop for webhooks that never arrived.
+        acquirer), at most ``limit``: the scheduler asks the acquirer about them, the
+        backstop for webhooks that never arrived. Those never asked about come first, then
+        the least recently asked (:meth:`record_payment_checks`), then the least recently
+        updated: passes of ``limit`` take every waiting payment in turn, however many wait.
+
+        ``checked_before``: a payment asked about at that time or later is left out, unless
+        it was created since ``fresh_since`` (the backstop asks old payments less often).
         """
+        ...
+
+    def record_payment_checks(self, order_ids: Iterable[uuid.UUID], at: dt.datetime) -> None:
+        """Record that the acquirer was asked about ``order_ids`` at ``at``: their turn in
+        :meth:`unsettled_payments` moves behind every payment asked about earlier."""
         ...
 
     def waiting_payments(self, created_since: dt.datetime) -> tuple[int, dt.datetime | None]:

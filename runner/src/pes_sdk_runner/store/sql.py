@@ -1003,21 +1003,43 @@ class SqlStore(NotificationsSql, CampaignsSql, AutopaySql, FiscalReceiptsSql, Bi
         updated_before: dt.datetime,
         created_since: dt.datetime,
         limit: int = 500,
+        checked_before: dt.datetime | None = None,
+        fresh_since: dt.datetime | None = None,
     ) -> list[uuid.UUID]:
-        states = (str(PaymentState.CREATED), str(PaymentState.PENDING))
+        # The states are literals, not parameters: only then may the planners (SQLite's
+        # always, PostgreSQL's generic plans) use the partial index payments_waiting, whose
+        # order is the one asked for.
+        sql = (
+            "SELECT order_id FROM payments WHERE state IN ('created', 'pending')"
+            " AND updated_at < ? AND created_at >= ?"
+        )
+        args: list[Any] = [self.dialect.ts_in(updated_before), self.dialect.ts_in(created_since)]
+        if checked_before is not None:
+            # Asked recently: left for a later pass, unless still fresh (asked every pass).
+            sql += " AND (checked_at IS NULL OR checked_at < ?"
+            args.append(self.dialect.ts_in(checked_before))
+            if fresh_since is not None:
+                sql += " OR created_at >= ?"
+                args.append(self.dialect.ts_in(fresh_since))
+            sql += ")"
+        # Never asked first, then the longest unasked: an unchanged answer does not touch
+        # updated_at, so ordering by it alone would ask the same payments every pass.
+        sql += " ORDER BY checked_at NULLS FIRST, updated_at, order_id LIMIT ?"
         with self._read() as cur:
-            rows = self._x(
-                cur,
-                "SELECT order_id FROM payments WHERE state IN (?, ?) AND updated_at < ?"
-                " AND created_at >= ? ORDER BY updated_at, order_id LIMIT ?",
-                (
-                    *states,
-                    self.dialect.ts_in(updated_before),
-                    self.dialect.ts_in(created_since),
-                    limit,
-                ),
-            ).fetchall()
+            rows = self._x(cur, sql, (*args, limit)).fetchall()
         return [uuid.UUID(r[0]) for r in rows]
+
+    def record_payment_checks(self, order_ids: Iterable[uuid.UUID], at: dt.datetime) -> None:
+        wanted = sorted({str(o) for o in order_ids})
+        with self._tx() as cur:
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i : i + 500]
+                marks = ", ".join("?" * len(chunk))
+                self._x(
+                    cur,
+                    f"UPDATE payments SET checked_at = ? WHERE order_id IN ({marks})",
+                    (self.dialect.ts_in(at), *chunk),
+                )
 
     def waiting_payments(self, created_since: dt.datetime) -> tuple[int, dt.datetime | None]:
         states = (str(PaymentState.CREATED), str(PaymentState.PENDING))
