@@ -969,14 +969,57 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+#: What stops serve and worker: a service manager's SIGTERM, and Ctrl-C's SIGINT.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextmanager
-def _stop_on_sigterm() -> Iterator[None]:
-    """SIGTERM (a service manager's stop) ends the server as Ctrl-C does: cleanly, exit 0."""
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+def _stop_held() -> Iterator[threading.Event]:
+    """While the block runs, a stop (SIGTERM, Ctrl-C) only sets the event it yields.
+
+    The start-up of serve and worker is not cut short wherever the signal lands: before,
+    SIGTERM's default action killed the process in the middle of a migration, and a
+    KeyboardInterrupt in the engine's launch ended it with "Aborted!" (exit 1), the
+    engine half launched and the SQLite store's scheduler lease held until it ran out.
+    The start-up looks at the event between its steps (:func:`_stop_if_asked`) and ends
+    cleanly, exit 0; once it runs, :func:`_stop_raises` makes a stop immediate. A second
+    stop while one is held is an operator insisting (a start-up stuck on an unreachable
+    database): it interrupts at once, as a stop always did.
+    """
+    asked = threading.Event()
+
+    def hold(signum: int, frame: object) -> None:
+        if asked.is_set():
+            raise KeyboardInterrupt
+        asked.set()
+
+    previous = {sig: signal.signal(sig, hold) for sig in _STOP_SIGNALS}
     try:
+        yield asked
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _stop_if_asked(ctx: click.Context, asked: threading.Event) -> None:
+    """End the command, cleanly (exit 0), if a stop came during its start-up so far."""
+    if asked.is_set():
+        click.echo("pes runner: stopped")
+        ctx.exit(EXIT_OK)
+
+
+@contextmanager
+def _stop_raises(asked: threading.Event) -> Iterator[None]:
+    """Started: a stop raises KeyboardInterrupt (which the caller suppresses: Ctrl-C and
+    SIGTERM are the normal way out, exit 0), and so does, at once, one held so far."""
+    previous = {sig: signal.signal(sig, _interrupt) for sig in _STOP_SIGNALS}
+    try:
+        if asked.is_set():
+            raise KeyboardInterrupt
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @runner.command()
@@ -1017,6 +1060,8 @@ def serve(
     the registries on its own, on the job engine ([daemon] in the configuration);
     --no-daemon, or daemon.enabled = false, serves the API only.
     """
+    # First of all: a stop from now on ends the start-up cleanly (_stop_held).
+    stopping = ctx.with_resource(_stop_held())
     import attrs
 
     from pes_sdk_runner.api import create_app, listen, make_server, processor_for
@@ -1032,6 +1077,7 @@ def serve(
     )
     config = attrs.evolve(config, http=http)
     _make_folders(config)
+    _stop_if_asked(ctx, stopping)
     # The socket is bound first, so that port 0 gives a known port for the webhook URL.
     try:
         sock = listen(http.host, http.port)  # with TCP_NODELAY: answers are not held back
@@ -1040,6 +1086,7 @@ def serve(
     bound = sock.getsockname()[1]
     base = f"http://{http.host}:{bound}"
     with sock, _store(config) as store:
+        _stop_if_asked(ctx, stopping)  # one that came during the migrations
         factory = host.gateways().get(config.gateway.name)
         if factory is None:  # pragma: no cover - the configuration check names it
             fail(f"no payment gateway named {config.gateway.name!r}", EXIT_USAGE)
@@ -1085,15 +1132,17 @@ def serve(
                         config, host, getattr(api, "metrics", None), processor.refresh
                     )
             # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again
-            # for the previous handler: Ctrl-C is the normal way out, not an error. The
-            # scheduler is stopped (and joined) after the server.
+            # for the previous handler (_stop_raises'): Ctrl-C is the normal way out, not an
+            # error. The scheduler is stopped (and joined) after the server.
             # The heartbeat lists this process in the store (pes runner status) until it
-            # stops: entered first, left last.
+            # stops: entered first, left last. A stop while the engine is launched is held
+            # until it runs, then stops it as any stop does.
+            _stop_if_asked(ctx, stopping)
             with (
-                _stop_on_sigterm(),
                 Heartbeat(store, "serve"),
                 scheduler,
                 suppress(KeyboardInterrupt),
+                _stop_raises(stopping),
             ):
                 server.run(sockets=[sock])
         finally:
@@ -1257,6 +1306,8 @@ def worker(
     durable workflows (daemon.engine = "dbos"; docs/runner-config.md). On a SQLite store
     one `pes runner serve` does all of it: a worker is refused there.
     """
+    # First of all: a stop from now on ends the start-up cleanly (_stop_held).
+    stopping = ctx.with_resource(_stop_held())
     from pes_sdk_runner.api import processor_for
     from pes_sdk_runner.api.metrics import Metrics, StoreCollector, serve_metrics
     from pes_sdk_runner.config.models import StoreKind
@@ -1279,7 +1330,9 @@ def worker(
             EXIT_USAGE,
         )
     _make_folders(config)
+    _stop_if_asked(ctx, stopping)
     with _store(config) as store:
+        _stop_if_asked(ctx, stopping)  # one that came during the migrations
         factory = host.gateways().get(config.gateway.name)
         if factory is None:  # pragma: no cover - the configuration check names it
             fail(f"no payment gateway named {config.gateway.name!r}", EXIT_USAGE)
@@ -1301,8 +1354,8 @@ def worker(
                     StoreCollector(lambda: metric_facts(read_fleet(store, config, utc_now())))
                 )
                 exported = serve_metrics(metrics, metrics_host, metrics_port)
+            _stop_if_asked(ctx, stopping)
             with (
-                _stop_on_sigterm(),
                 _heartbeat(store, "worker"),
                 exported as bound,
                 _jobs(
@@ -1315,6 +1368,7 @@ def worker(
                     processor=processor,
                 ),
                 suppress(KeyboardInterrupt),
+                _stop_raises(stopping),
             ):
                 if bound is not None:
                     click.echo(
