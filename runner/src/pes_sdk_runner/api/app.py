@@ -73,6 +73,7 @@ from pes_sdk_runner.cabinet.web.download import pdf_download
 from pes_sdk_runner.config.models import RunnerConfig
 from pes_sdk_runner.crashpoints import crashpoint
 from pes_sdk_runner.logs import event, mask_account
+from pes_sdk_runner.qr_limits import QrLimiter, app_asker, cabinet_asker
 from pes_sdk_runner.store.base import DeliveryStatus, Store
 from pes_sdk_runner.store.errors import StoreUnavailable
 
@@ -249,6 +250,8 @@ class _Api:
         self.clients = uc.ClientUseCases(
             store, config, host, processor, log=log, counters=self.metrics
         )
+        # The QR limits, counted in the store (every process on it shares them).
+        self.qr_limits = QrLimiter(store, config.http, clock=clock, log=log)
         self.cabinets: cab.Cabinets | None = None
         if config.cabinet is not None:
             channel = cab.sms_channel(host, config.cabinet)
@@ -513,6 +516,8 @@ class _Api:
         caller = await self.client(request)
         data = await self.json_body(request, {**TEXT_LIMITS, "text": uc.MAX_QR_TEXT})
         req = self.structure(data, m.QrResolveRequest)
+        # Counted before the code is read: a code not found tells as much as one found.
+        await _run(self.qr_limits.take, self.qr_asker(request, caller, req.client_id))
         bill = await _run(self.clients.resolve_qr, req.text)
         services = [m.ServiceView.of(s) for s in bill.services]
         if caller.session is not None:
@@ -535,6 +540,14 @@ class _Api:
             bill.amount,
         )
         return self.json(view)
+
+    def qr_asker(self, request: Request, caller: _Client, client_id: str) -> str:
+        """Whom the QR limits count (:mod:`pes_sdk_runner.qr_limits`): the cabinet of a
+        session, else the app's client, or the app's caller's address without a client."""
+        if caller.session is not None:
+            return cabinet_asker(caller.session.cabinet_id)
+        assert caller.token is not None
+        return app_asker(self.app_id(caller.token), client_id.strip(), _client_ip(request))
 
     async def payment(self, request: Request) -> Response:
         caller = await self.client(request)

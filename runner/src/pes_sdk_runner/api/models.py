@@ -135,9 +135,14 @@ class ServicesView:
 @attrs.frozen
 class QrResolveRequest:
     """The text of a bill's payment QR code (ГОСТ Р 56042-2014: ``ST0001…``), as the
-    app's camera read it; at most 4096 characters."""
+    app's camera read it; at most 4096 characters.
+
+    ``client_id`` is the app's own id of the client who asks, as in the other requests:
+    the QR limits count each client apart (an app that names none is counted by the
+    address it calls from). A cabinet's session names its client itself."""
 
     text: str
+    client_id: str = attrs.field(default="", kw_only=True)
 
 
 @attrs.frozen

@@ -242,7 +242,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "client",
         m.QrBillView,
         request=m.QrResolveRequest,
-        statuses=(*_CLIENT_ERRORS, 404, 413),
+        statuses=(*_CLIENT_ERRORS, 404, 413, 429),
     ),
     Operation(
         "post",

@@ -493,8 +493,15 @@ _HTTP_KEYS = (
     "webhook_path",
     "max_line_amount",
     "max_basket_amount",
+    "qr_per_minute",
+    "qr_per_day",
 )
 _DAY = 86_400
+#: ``[http]``'s QR limits, each with how it is read (the defaults are ``HttpConfig``'s).
+_HTTP_QR_LIMITS: Mapping[str, Callable[[Any], int]] = {
+    "qr_per_minute": _whole(1, 10_000, tr("attempts")),
+    "qr_per_day": _whole(1, 1_000_000, tr("attempts")),
+}
 #: ``[daemon]``: each key with how it is read (the defaults are ``DaemonConfig``'s).
 _DAEMON_KEYS: Mapping[str, Callable[[Any], Any]] = {
     "enabled": _bool,
@@ -783,6 +790,10 @@ class _Loader:
             _money_limit,
             default=limits.max_basket_amount.default,
         )
+        qr_limits = {
+            key: self.r.get(table, key, "http", read, default=getattr(limits, key).default)
+            for key, read in _HTTP_QR_LIMITS.items()
+        }
         client_var, client = self.tokens(table, "client_tokens_env")
         operator_var, operator = self.tokens(table, "operator_tokens_env")
         if client is not None and operator is not None and client & operator:
@@ -798,11 +809,24 @@ class _Loader:
             return None
         if None in (host, port, path, client, operator, line_limit, basket_limit):
             return None
+        per_minute, per_day = qr_limits["qr_per_minute"], qr_limits["qr_per_day"]
+        if per_minute is None or per_day is None:
+            return None
         assert host is not None and port is not None and path is not None
         assert client is not None and operator is not None
         assert line_limit is not None and basket_limit is not None
         return HttpConfig(
-            client, operator, client_var, operator_var, host, port, path, line_limit, basket_limit
+            client,
+            operator,
+            client_var,
+            operator_var,
+            host,
+            port,
+            path,
+            line_limit,
+            basket_limit,
+            qr_per_minute=per_minute,
+            qr_per_day=per_day,
         )
 
     # -- [daemon]

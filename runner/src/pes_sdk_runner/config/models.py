@@ -176,6 +176,12 @@ class HttpConfig:
     #: but not without bound.
     max_line_amount: Decimal = Decimal("1000000.00")
     max_basket_amount: Decimal = Decimal("3000000.00")
+    #: The most payment QR codes one asker (a cabinet, an app's client) may resolve in a
+    #: minute and in a day (``POST /v1/qr/resolve`` and the cabinet's «Оплатить по QR»
+    #: together): a resolution tells whether an account exists and what it owes, so
+    #: without a bound made-up codes would enumerate accounts (:mod:`pes_sdk_runner.qr_limits`).
+    qr_per_minute: int = 10
+    qr_per_day: int = 100
 
 
 @attrs.frozen

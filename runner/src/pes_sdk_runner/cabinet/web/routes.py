@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import email.parser
 import email.policy
+import functools
 import hashlib
 import json
 import logging
@@ -65,6 +66,7 @@ from pes_sdk_runner.cabinet.web.download import pdf_download
 from pes_sdk_runner.cabinet.web.money import AmountError, parse_rub, rub, rub_input
 from pes_sdk_runner.config.models import OUTBOX, logo_media_type
 from pes_sdk_runner.logs import event
+from pes_sdk_runner.qr_limits import QrLimiter, cabinet_asker
 from pes_sdk_runner.store.autopay import Charge, ChargeState, Consent, ConsentRule
 from pes_sdk_runner.store.base import DecreaseReason, ServiceBalance, StoredReading
 from pes_sdk_runner.store.errors import StoreUnavailable
@@ -1218,20 +1220,33 @@ class Pages:
             session, token, form = found
         text = _one(form, "text").strip()
         photo = files.get("photo")
+        asker = cabinet_asker(session.cabinet_id)  # its API calls share the count
         try:
             if photo is not None:
                 uc.photo_type(photo)  # a JPEG or PNG, by its bytes, not by its name
+                await self.run(self.qr_limits.take, asker)  # before the photo is decoded
                 bill = await self.run(self.clients.read_qr_image, photo)
             elif text:
+                await self.run(self.qr_limits.take, asker)
                 bill = await self.run(self.clients.resolve_qr, text)
             else:
                 error = "Загрузите фото QR-кода с квитанции или вставьте текст QR-кода."
                 return self.render_qr(request, session, token, 422, error=error, text=text)
         except uc.UseCaseError as exc:
-            return self.render_qr(
+            page = self.render_qr(
                 request, session, token, _qr_status(exc), error=_qr_error(exc), text=text[:4096]
             )
+            if isinstance(exc, TooManyRequests):
+                page.headers["Retry-After"] = str(exc.retry_after_seconds)
+            return page
         return await self.run(self.qr_pay, request, session, token, bill)
+
+    @functools.cached_property
+    def qr_limits(self) -> QrLimiter:
+        """The QR limits (:mod:`pes_sdk_runner.qr_limits`), on the cabinets' store and clock:
+        the same counts as the API's, in every process on the store."""
+        login = self.cabinets.login
+        return QrLimiter(self.cabinets.store, self.clients.config.http, clock=login.clock)
 
     def render_qr(
         self,
@@ -2401,6 +2416,8 @@ _QR_FIELDS = {
 
 
 def _qr_status(exc: uc.UseCaseError) -> int:
+    if isinstance(exc, TooManyRequests):
+        return 429
     if isinstance(exc, uc.NotFound):
         return 404
     return 413 if exc.code == "too-large" else 422
@@ -2409,6 +2426,8 @@ def _qr_status(exc: uc.UseCaseError) -> int:
 def _qr_error(exc: uc.UseCaseError) -> str:
     """Why a bill's QR code cannot be paid here, as the client reads it: what is wrong,
     never the decoder's own words (and not the deviations a tolerant read forgave)."""
+    if isinstance(exc, TooManyRequests):
+        return f"Слишком много QR-кодов проверено подряд. Попробуйте ещё раз {_after(exc)}."
     if isinstance(exc, uc.PayeeNotServed):
         return (
             "Получатель платежа из этого QR-кода не обслуживается нашим сервисом, поэтому "
