@@ -411,7 +411,7 @@ def test_documentation_names_every_key() -> None:
         "service.directbank_id", "service.purpose", "service.time_zone", "service.data",
         "store.url", "gateway.name", "gateway.settings", "gateway.secrets_env", "http.host",
         "http.port", "http.client_tokens_env", "http.operator_tokens_env", "http.webhook_path",
-        "http.max_line_amount", "http.max_basket_amount",
+        "http.max_line_amount", "http.max_basket_amount", "http.qr_per_minute", "http.qr_per_day",
         "cabinet.secret_env", "cabinet.idle_timeout", "cabinet.absolute_timeout",
         "cabinet.codes_per_phone_10min", "cabinet.codes_per_phone_day",
         "cabinet.codes_per_ip_hour", "cabinet.link_failures_per_hour", "cabinet.sms.channel",
