@@ -416,3 +416,32 @@ def test_serve_runs_until_told_to_stop(tmp_path: Path, stop: signal.Signals) -> 
     assert "pes runner: stopped" in out
     assert "Traceback" not in err
     assert (tmp_path / "data" / "pes.db").is_file()
+
+
+def test_an_engine_launch_that_breaks_gives_the_sqlite_lease_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A launch failing in a way the command does not expect (a bug, a stop) must not keep
+    the scheduler's lease: another runner would be refused until it expired."""
+    from pes_sdk_runner import cli as runner_cli
+    from pes_sdk_runner import jobs
+    from pes_sdk_runner.lease import LeaseHeld, SchedulerLease
+
+    url = f"sqlite:///{tmp_path / 'pes.db'}"
+    config = config_of(write_config(tmp_path, url))
+    open_store(url).close()  # migrated, as serve's start-up leaves it
+
+    def broken_launch(*args: object, **kwargs: object) -> object:
+        # Stands in for a launch that breaks: nothing real fails this way on demand.
+        raise RuntimeError("the engine broke")
+
+    monkeypatch.setattr(jobs, "launch", broken_launch)
+    with pytest.raises(RuntimeError), runner_cli._jobs(config, get_host(), "w1"):
+        pass
+    other = SchedulerLease(url, 30, owner="db-2.example pid 4242 (0badcafe)")
+    try:
+        other.acquire()
+    except LeaseHeld as exc:  # pragma: no cover - the failure this test is for
+        pytest.fail(f"the lease was kept: {exc}")
+    finally:
+        other.release()

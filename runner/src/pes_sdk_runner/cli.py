@@ -1226,6 +1226,12 @@ def _jobs(
         if lease is not None:
             lease.release()
         fail(f"{where}: {exc}", EXIT_USAGE)
+    except BaseException:
+        # Anything else (a stop, a bug): the lease goes with the attempt, or a restart would
+        # be refused until it expired.
+        if lease is not None:
+            lease.release()
+        raise
     click.echo(
         translate(
             tr(
