@@ -165,8 +165,9 @@ class Proc:
     def ready(self, timeout: float = 30.0) -> None:
         """Wait until its last start is done: a serve answers ``/healthz`` (its engine is
         launched before), a worker has logged its engine's start. The chaos may restart a
-        process just before the fleet is stopped, and a SIGTERM in the middle of a start
-        ends it with the start's error (exit 1 or 2), not the clean stop checked."""
+        process just before the fleet is stopped, and a SIGTERM before the command's first
+        line runs (the interpreter's start, its imports) ends it by the signal, not with
+        the clean stop checked."""
         deadline = time.monotonic() + timeout
         while self.alive() and time.monotonic() < deadline:
             assert self.proc is not None
