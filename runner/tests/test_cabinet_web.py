@@ -202,6 +202,7 @@ def test_login_by_phone_with_russian_refusals_and_limits(running: Running) -> No
     limited = c.post("/cabinet/login", {"csrf": page.csrf, "phone": PHONE})
     assert limited.status == 429
     assert re.search(r"Слишком много запросов кода\. Попробуйте через \d+ мин\.", limited.text)
+    assert 0 < int(limited.headers["retry-after"]) <= 600  # the 10-minute window at most
     # The newest code still lets the client in.
     done = c.post(
         "/cabinet/login/code",
@@ -294,6 +295,7 @@ def test_failed_links_are_limited_in_russian(tmp_path: Path) -> None:
         limited = c.link(r.inns[0], ACCOUNT)
         assert limited.status == 429
         assert "Слишком много неудачных попыток" in limited.text
+        assert 0 < int(limited.headers["retry-after"]) <= 3600  # the hour's window at most
 
 
 # -- the payment page ----------------------------------------------------------------------------

@@ -465,7 +465,9 @@ class Pages:
             return self.login_page(request, "login.html", 422, phone=phone, error=error)
         except TooManyRequests as exc:
             error = f"Слишком много запросов кода. Попробуйте {_after(exc)}."
-            return self.login_page(request, "login.html", 429, phone=phone, error=error)
+            page = self.login_page(request, "login.html", 429, phone=phone, error=error)
+            page.headers["Retry-After"] = str(exc.retry_after_seconds)
+            return page
         except SmsUnavailable:
             error = "Не удалось отправить код. Попробуйте ещё раз через минуту."
             return self.login_page(request, "login.html", 503, phone=phone, error=error)
@@ -645,9 +647,11 @@ class Pages:
             )
         except TooManyRequests as exc:
             error = f"Слишком много неудачных попыток. Попробуйте {_after(exc)}."
-            return await self.accounts_page(
+            page = await self.accounts_page(
                 request, session, token, 429, link_error=error, values=values
             )
+            page.headers["Retry-After"] = str(exc.retry_after_seconds)
+            return page
         except uc.UseCaseError:
             error = "Лицевой счёт не удалось привязать. Попробуйте ещё раз."
             return await self.accounts_page(
