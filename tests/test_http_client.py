@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gzip
 import json
 import logging
 import select
@@ -27,6 +28,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpcore
+import httpx
 import hypercorn.asyncio
 import hypercorn.config
 import pes_sdk_sandbox as sandbox
@@ -82,6 +85,16 @@ class _Handler(SimulatorHandler):
                     "X-Cookie": self.headers.get("Cookie", ""),
                 },
             )
+        elif path == "/headers":  # what arrived: the target and the headers, in order
+            seen = {"target": self.path, "headers": [[k, v] for k, v in self.headers.items()]}
+            self._send(200, json.dumps(seen).encode(), "application/json")
+        elif path == "/gzip":  # compressed when the client says it takes gzip
+            text = json.dumps({"сжато": True}, ensure_ascii=False).encode()
+            if "gzip" in self.headers.get("Accept-Encoding", ""):
+                packed = gzip.compress(text)
+                self._send(200, packed, "application/json", **{"Content-Encoding": "gzip"})
+            else:
+                self._send(200, text, "application/json")
         elif path.startswith("/status/"):
             status = int(path.rsplit("/", 1)[1])
             extra = {"Retry-After": "7"} if status in (429, 503) else {}
@@ -132,6 +145,35 @@ def test_headers_are_pairs_with_case_insensitive_lookup(plain: str) -> None:
     # built by hand as before: a tuple of pairs converts
     made = HttpResponse(200, b"{}", (("Retry-After", "3"),))
     assert made.headers == (("Retry-After", "3"),) and made.retry_after() == 3.0
+
+
+def test_a_call_to_the_base_url_goes_to_the_pool_as_httpx_itself_sends_it(plain: str) -> None:
+    # A call to the base URL skips httpx's per-call layers (a third of a request's CPU in a
+    # campaign) and goes straight to httpx's own connection pool; what reaches the server
+    # must be what httpx sends (an absolute URL still takes httpx's whole way).
+    call = {"x-client": "this call's", "Authorization": "Bearer t"}
+    with HttpClient(plain + "/", timeout=5, headers={"X-Client": "the client's"}) as client:
+        for method, path, body in [
+            ("POST", "/headers?a=1&b=%2F", {"n": "№1"}),
+            ("POST", "/headers", None),  # no body: Content-Length 0, as httpx says
+            ("GET", "/headers?x=1", None),
+        ]:
+            lean = client.send(method, path, json=body, headers=call)
+            pool = client._local.pool[1]
+            assert pool is client._client._transport._pool  # httpx's own pool: the lean way
+            whole = client.send(method, plain + path, json=body, headers=call)
+            assert lean.json() == whole.json()
+            assert lean.http_version == whole.http_version == "HTTP/1.1"
+        sent = dict(lean.json()["headers"])
+        assert sent["x-client"] == "this call's" and "X-Client" not in sent
+    # a base URL with a path of its own: the path is appended to it
+    with HttpClient(f"{plain}/echo", timeout=5) as client:
+        assert client.send("GET", "?q=1").header("X-Query") == "q=1"
+        assert client._local.pool[1] is not None
+    # a compressed answer is decoded, as httpx decodes it
+    with HttpClient(plain, timeout=5) as client:
+        assert client.send("GET", "/gzip").json() == {"сжато": True}
+        assert client._local.pool[1] is not None
 
 
 def test_cookies_are_not_kept_between_calls(plain: str) -> None:
@@ -241,6 +283,9 @@ def test_a_refused_connection_is_unavailable() -> None:
     ):
         client.send("GET", "/v1?secret=1")
     assert caught.value.path == "/v1" and "secret" not in str(caught.value)
+    # httpx's error behind it, whichever way the call went: SMSC reads a ConnectError as
+    # "no SMS can have gone out"
+    assert isinstance(caught.value.__cause__, httpx.ConnectError)
 
 
 class _ClosingServer:
@@ -725,6 +770,8 @@ def test_https_proxy_from_the_environment_carries_the_call(
     before = proxy.count(seen)
     with HttpClient(tls, timeout=10, http2=True, verify=trusting(ca)) as client:
         response = client.send("POST", "/through", json={"n": 1})
+        # the call to the base URL went straight to the proxy's pool that httpx chose
+        assert isinstance(client._local.pool[1], httpcore.HTTPProxy)
     assert response.status == 200
     assert response.http_version == "HTTP/2"  # HTTP/2 inside the tunnel: APNs behind a proxy
     assert proxy.saw(seen, before=before)
