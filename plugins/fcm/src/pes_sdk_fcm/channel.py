@@ -43,7 +43,6 @@ import datetime as dt
 import logging
 import re
 import ssl
-import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -151,7 +150,7 @@ class FcmChannel(NotificationChannel):
 
     name = "fcm"
     kinds = KINDS
-    concurrent_sends = True  # a connection per thread (see _http)
+    concurrent_sends = True  # HttpClient: HTTP/2 connections per thread
 
     def __init__(
         self,
@@ -166,15 +165,10 @@ class FcmChannel(NotificationChannel):
         self._context = None
         if client is None and settings.ca_file is not None:
             self._context = ssl.create_default_context(cafile=str(settings.ca_file))
-        self._given = client
-        # The access tokens' client: AccessTokens uses it under its lock, one call at a time.
+        # One client for the access tokens and the sends, from any number of threads: with
+        # HTTP/2 it gives each sending thread connections of its own (httpx's sync client
+        # mixes up the streams of threads sharing one: encode/httpx#3072).
         self._client = client or self._new_client()
-        # The sends' clients, one per thread: httpx's sync client does not keep an HTTP/2
-        # connection's state consistent across threads (encode/httpx#3072: KeyError,
-        # StreamIDTooLowError, streams lost mid-campaign), so no two threads share one.
-        self._local = threading.local()
-        self._clients: dict[int, HttpClient] = {}  # by thread
-        self._clients_lock = threading.Lock()
         extra = {"monotonic": monotonic} if monotonic is not None else {}
         self.tokens = AccessTokens(settings.account, self._client, channel=self.name, **extra)
         self._path = (
@@ -195,32 +189,7 @@ class FcmChannel(NotificationChannel):
             verify=self._context,
         )
 
-    def _http(self) -> HttpClient:
-        """This thread's client for sends (the given one, when a test gave one)."""
-        if self._given is not None:
-            return self._given
-        client: HttpClient | None = getattr(self._local, "client", None)
-        if client is None:
-            client = self._local.client = self._new_client()
-            gone: list[HttpClient] = []
-            with self._clients_lock:
-                # the connections of threads that ended are closed, not kept
-                alive = {t.ident for t in threading.enumerate()}
-                for ident in [i for i in self._clients if i not in alive]:
-                    gone.append(self._clients.pop(ident))
-                replaced = self._clients.get(threading.get_ident())
-                if replaced is not None:  # a thread's id reused by a new thread
-                    gone.append(replaced)
-                self._clients[threading.get_ident()] = client
-            for old in gone:
-                old.close()
-        return client
-
     def close(self) -> None:
-        with self._clients_lock:
-            clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            client.close()
         self._client.close()
 
     def send(self, notification: Notification) -> SendResult:
@@ -258,7 +227,7 @@ class FcmChannel(NotificationChannel):
 
     def _post(self, body: Mapping[str, Any], token: str) -> HttpResponse:
         try:
-            return self._http().send(
+            return self._client.send(
                 "POST",
                 self._path,
                 json=body,
