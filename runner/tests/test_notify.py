@@ -27,7 +27,7 @@ from pes_sdk_runner.config.models import (
 )
 from pes_sdk_runner.notify import Recipient, Sender, Template, enqueue_messages, message_key
 from pes_sdk_runner.store import SqlStore, open_store
-from pes_sdk_runner.store.notify import Claim, MessageEvent, MessageStatus
+from pes_sdk_runner.store.notify import Claim, MessageEvent, MessageStatus, NewMessage
 from runner_proc import config_of, write_config
 
 from pes_sdk.notifications import Button
@@ -132,6 +132,46 @@ def test_each_recipient_gets_one_message_in_cyrillic_however_often_it_is_enqueue
     assert {line["key"] for line in got} == {
         message_key("trigger:charges:1", m.client_id, m.target) for m in rows
     }
+
+
+def test_a_source_template_is_checked_once_and_a_broken_one_fails_its_messages(
+    base: RunnerConfig, store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The sender reads and checks a source's template once, not once a message (a
+    # campaign's 800,000 messages share one); a stored body that is no template (written
+    # by an older release, say) fails each of its messages as "invalid", nothing sent.
+    for n in range(6):
+        store.register_device(f"app:t{n}", "fcm", device_token(100 + n), "ru.example.pay")
+    good, broken = Queued(), Queued()
+    enqueue_messages(
+        store, base, source="trigger:plain:1", kind="charges",
+        template=Template("Начисления за ноябрь готовы", title="Без полей: $$ как есть"),
+        audience=[f"app:t{n}" for n in range(3)], enqueue=good,
+    )  # fmt: skip
+    devices = store.devices_of([f"app:t{n}" for n in range(3, 6)])
+    template_id = store.message_template("trigger:broken:1", "charges", {"text": ""})
+    broken.batches.append(
+        ("w", store.add_messages([
+            NewMessage("trigger:broken:1", client, f"device:{d.id}", template_id, "charges",
+                       "push", d.id)
+            for client, (d,) in sorted(devices.items())
+        ]))
+    )  # fmt: skip
+    parsed: list[object] = []
+    original = Template.from_body.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[Template], body: Any) -> Template:
+        parsed.append(body)  # counts the checks; the real method does the work
+        return original(cls, body)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Template, "from_body", classmethod(counting))
+    assert send_all(store, base, good.ids + broken.ids) == {"sent": 3, "failed": 3}
+    assert len(parsed) == 2  # once a source, not once a message
+    got = lines(outbox(base))
+    assert {line["text"] for line in got} == {"Начисления за ноябрь готовы"}
+    assert {line["title"] for line in got} == {"Без полей: $ как есть"}
+    failed = store.messages("trigger:broken:1")
+    assert {(m.status, m.reason) for m in failed} == {(MessageStatus.FAILED, "invalid")}
 
 
 def test_two_senders_at_once_send_each_message_once(

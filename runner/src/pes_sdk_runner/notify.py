@@ -145,14 +145,20 @@ class Template:
         return Notification(
             transport,
             to,
-            string.Template(self.text).safe_substitute(fields),
-            title=string.Template(self.title).safe_substitute(fields),
+            _fill(self.text, fields),
+            title=_fill(self.title, fields),
             image=self.image,
             buttons=self.buttons,
             data={**self.data, **(data or {})},
             key=key,
             collapse=collapse,
         )
+
+
+def _fill(text: str, fields: Mapping[str, str]) -> str:
+    """``text`` with its ``$fields`` filled in (one without a ``$`` as it is: most
+    campaigns' texts, and a :class:`string.Template` per message is not free)."""
+    return string.Template(text).safe_substitute(fields) if "$" in text else text
 
 
 @attrs.frozen
@@ -411,7 +417,7 @@ class Sender:
         self.host = host
         self._sleep = sleep
         self._channels: dict[str, NotificationChannel] = {}
-        self._templates: dict[int, tuple[str, dict[str, Any]]] = {}
+        self._templates: dict[int, tuple[str, Template | None]] = {}
         self._lock = threading.Lock()
 
     def channel(self, name: str) -> NotificationChannel:
@@ -426,12 +432,17 @@ class Sender:
                 channel = self._channels[name] = factory.create(spec.adapter.merged())
             return channel
 
-    def _template(self, store: SqlStore, template_id: int) -> tuple[str, dict[str, Any]]:
-        """A source's template, read once: it never changes once written."""
+    def _template(self, store: SqlStore, template_id: int) -> tuple[str, Template | None]:
+        """A source's kind and template, read and checked once: it never changes once
+        written (None: its body is not a valid template)."""
         with self._lock:
             found = self._templates.get(template_id)
         if found is None:
-            found = store.template(template_id)
+            kind, body = store.template(template_id)
+            try:
+                found = (kind, Template.from_body(body))
+            except ValueError:
+                found = (kind, None)
             with self._lock:
                 if len(self._templates) >= _TEMPLATES_KEPT:
                     self._templates.clear()
@@ -697,15 +708,15 @@ class Sender:
             # Handed over or not, nobody can tell: a second SMS or e-mail would be a second
             # copy. Left for an operator's decision (docs/runner-crash-safety.md).
             return Ended(m.id, MessageStatus.UNSURE, name, "interrupted")
-        kind, body = self._template(store, m.template_id)
+        kind, template = self._template(store, m.template_id)
+        if template is None:
+            return Ended(m.id, MessageStatus.FAILED, name, "invalid")
         key = message_key(m.source, m.client_id, m.target)
         try:
             # The push's data names its row: the app reports delivered, opened and clicked
             # by it (POST /v1/messages/{id}/events).
             extra = {"pes_message": str(m.id)} if m.transport == "push" else None
-            notification = Template.from_body(body).render(
-                m.transport, to, key, m.params, data=extra
-            )
+            notification = template.render(m.transport, to, key, m.params, data=extra)
         except ValueError:  # a field made the text too long, say
             return Ended(m.id, MessageStatus.FAILED, name, "invalid")
         return _Job(m, name, kind, notification, device)
