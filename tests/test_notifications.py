@@ -9,6 +9,8 @@ import uuid
 from typing import Any
 
 import attrs
+import hypothesis
+import hypothesis.strategies
 import pytest
 
 from pes_sdk.notifications import (
@@ -286,3 +288,21 @@ def test_unavailable_from_an_http_error_keeps_no_url() -> None:
         "unreachable",
     )
     assert ChannelUnavailable.from_http_error(lost, "x", channel="", timeout=1).code == "connection"
+
+
+@hypothesis.given(
+    before=hypothesis.strategies.text(alphabet="abc-_:0123456789", max_size=8),
+    # every space str.isspace knows (U+00A0, U+2028, U+3000...), every C0 control, DEL
+    bad=hypothesis.strategies.sampled_from(
+        [c for c in map(chr, range(0x3001)) if c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F]
+    ),
+)
+def test_a_key_with_a_space_or_control_character_is_refused(before: str, bad: str) -> None:
+    with pytest.raises(ValueError, match="no spaces or control characters"):
+        Notification("sms", "+79161234567", "Код", key=f"{before}{bad}x")
+
+
+def test_a_key_of_printable_characters_is_taken() -> None:
+    assert Notification("sms", "+79161234567", "Код", key="campaign:7/клиент№1").key == (
+        "campaign:7/клиент№1"
+    )
