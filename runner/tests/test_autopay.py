@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from example_inputs import VODOKANAL
@@ -278,6 +279,47 @@ def test_over_the_monthly_limit_nothing_is_charged_and_the_client_is_told(w: Wor
     assert w.run(charge_id) is ChargeState.OVER_LIMIT
     assert w.acquirer.charges_at_acquirer(consent.method) == 0
     assert any("не прошёл" in t for t in w.texts())
+
+
+class Killed(BaseException):
+    """The process killed (SIGKILL): nothing after that point runs, no handler sees it."""
+
+
+class DiesAfter:
+    """The store, but the process dies the moment ``method`` returns (its transaction
+    committed). A stand-in for a SIGKILL at one exact point, in one process: the chaos
+    test (test_autopay_jobs.py) reaches such points only by chance."""
+
+    def __init__(self, store: SqlStore, method: str) -> None:
+        self.store = store
+        self.method = method
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self.store, name)
+        if name != self.method:
+            return found
+
+        def then_die(*args: Any, **kwargs: Any) -> Any:
+            found(*args, **kwargs)
+            raise Killed(name)
+
+        return then_die
+
+
+def test_a_run_killed_right_after_its_claim_never_charges_over_the_limit(w: World) -> None:
+    # A run that claimed the charge and died before weighing it against the limit left it
+    # ``charging``; the next run resumed it as claimed and sent it (the chaos test, seed
+    # 150251328: an over-limit consent's charge paid). The claim weighs it itself.
+    consent = w.connect(limit="1000.00")
+    charge_id = w.december()
+    w.now += dt.timedelta(days=3)
+    dying = Autopay(cast(SqlStore, DiesAfter(w.store, "claim_charge")), w.config, w.triggers)
+    with pytest.raises(Killed):
+        dying.prepare(charge_id, w.now)
+    assert w.run(charge_id) is ChargeState.OVER_LIMIT  # the round run again, elsewhere
+    assert w.acquirer.charges_at_acquirer(consent.method) == 0
+    failed = [t for t in w.texts() if "не прошёл" in t]
+    assert len(failed) == 1, "the client is told all the same, once"
 
 
 def test_no_charge_without_a_notice(w: World) -> None:

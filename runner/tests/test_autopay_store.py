@@ -20,6 +20,7 @@ from example_inputs import VODOKANAL
 from pes_sdk_runner.config.models import RunnerConfig
 from pes_sdk_runner.store import SqlStore
 from pes_sdk_runner.store.autopay import (
+    OVER_LIMIT_REASON,
     AutopayRequest,
     Charge,
     ChargeState,
@@ -27,6 +28,7 @@ from pes_sdk_runner.store.autopay import (
     ConsentRule,
     ConsentStatus,
     consent_id_of,
+    month_of,
 )
 from runner_proc import config_of, write_config
 
@@ -275,3 +277,69 @@ def test_the_month_counts_a_charge_being_made_but_not_the_one_asking(store: SqlS
     month = (NOW - dt.timedelta(days=7), NOW + dt.timedelta(days=1))
     assert store.charged_in(c.consent_id, *month, besides=second.charge_id) == Decimal("1234.56")
     assert store.charged_in(c.consent_id, *month, besides=first.charge_id) == Decimal("0.00")
+
+
+def test_a_claim_over_the_months_limit_ends_the_charge_over_limit_in_its_transaction(
+    store: SqlStore,
+) -> None:
+    c = consent(store)
+    store.amend_consent(c.consent_id, monthly_limit=Decimal("2000.00"))  # the latest counts
+    first = plan(store, c, "2026-11")
+    second = plan(store, c, "2026-12")
+    claimed = store.claim_charge(first.charge_id, NOW)
+    assert claimed is not None and claimed.state is ChargeState.CHARGING
+    over = store.claim_charge(second.charge_id, NOW)
+    assert over is not None and over.state is ChargeState.OVER_LIMIT
+    stored = store.charge(second.charge_id)
+    assert stored is not None
+    assert (stored.state, stored.reason) == (ChargeState.OVER_LIMIT, OVER_LIMIT_REASON)
+    assert store.claim_charge(second.charge_id, NOW) is None, "ended: never claimed after"
+    # what is due now, if less than the notice said, is what the limit weighs
+    third = plan(store, consent(store), "2026-12")
+    fits = store.claim_charge(third.charge_id, NOW, amount=Decimal("10.00"))
+    assert fits is not None and fits.state is ChargeState.CHARGING
+
+
+def test_the_limits_month_is_the_services_calendar_month() -> None:
+    perm = dt.timezone(dt.timedelta(hours=5))
+    # 20:00 UTC on 30 November is 1 a.m. on 1 December in Perm: December's month there
+    start, end = month_of(dt.datetime(2026, 11, 30, 20, 0, tzinfo=dt.UTC), perm)
+    assert (start, end) == (
+        dt.datetime(2026, 12, 1, tzinfo=perm),
+        dt.datetime(2027, 1, 1, tzinfo=perm),
+    )
+
+
+def _claim_both(store: SqlStore, other: SqlStore) -> list[ChargeState]:
+    """Two periods' charges of one consent, each within its limit but not both together,
+    claimed in two connections let go at once: their states after."""
+    c = store.amend_consent(consent(store).consent_id, monthly_limit=Decimal("2000.00"))
+    charges = [plan(store, c, "2026-11"), plan(store, c, "2026-12")]
+    start = threading.Barrier(2)
+
+    def claim(s: SqlStore, charge: Charge) -> None:
+        start.wait()
+        s.claim_charge(charge.charge_id, NOW)
+
+    threads = [
+        threading.Thread(target=claim, args=(s, x))
+        for s, x in zip((store, other), charges, strict=True)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sorted(
+        (x.state for x in map(store.charge, (x.charge_id for x in charges)) if x),
+        key=str,
+    )
+
+
+def test_two_charges_of_a_consent_claimed_at_once_in_two_connections_keep_its_limit(
+    store: SqlStore, open_more: Callable[[], SqlStore]
+) -> None:
+    # Whichever claim comes second sees the first (the month's sum is read under the lock
+    # the first holds) and ends over the limit: never both charging.
+    other = open_more()
+    for _ in range(10):
+        assert _claim_both(store, other) == [ChargeState.CHARGING, ChargeState.OVER_LIMIT]

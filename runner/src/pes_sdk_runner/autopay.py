@@ -15,7 +15,8 @@ crashes, retries and several processes (docs/autopay.md):
   must have been sent (else the charge waits, or ends without charging when it cannot be
   sent); the consent must be in force (the claim takes the consent's lock, as a
   cancellation does); the amount is what is due now, never more than the notice said nor
-  over the monthly limit. Each attempt has an order id and an idempotency key derived from
+  over the monthly limit (weighed by the claim in its transaction: a charge is claimed only
+  within it). Each attempt has an order id and an idempotency key derived from
   the charge and the attempt's number, so however often a step runs again the acquirer
   sees one charge per attempt; a declined attempt is followed by another after a growing
   pause, at most ``attempts`` in all, each again only while the consent is in force.
@@ -23,7 +24,6 @@ crashes, retries and several processes (docs/autopay.md):
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import enum
 import hashlib
@@ -313,8 +313,10 @@ class Autopay:
         return (messages[0].status if messages else None), None
 
     def prepare(self, charge_id: uuid.UUID, now: dt.datetime) -> Step:
-        """Before the first attempt: the notice out ``notice_days`` ago, the consent in
-        force (claimed under its lock), the amount within the notice and the limit."""
+        """Before the first attempt: the notice out ``notice_days`` ago, then the consent in
+        force and the amount within the monthly limit, both checked by the claim (one
+        transaction under the consent's lock: a ``charging`` charge has passed them), and
+        the amount within the notice."""
         charge = self.store.charge(charge_id)
         if charge is None:
             return Step(Next.DONE)
@@ -322,6 +324,10 @@ class Autopay:
             if charge.next_attempt > charge.attempts:
                 return Step(Next.ATTEMPT, attempt=charge.next_attempt)  # after a pause
             return Step(Next.ATTEMPT, attempt=max(charge.attempts, 1))  # resumed, or polled
+        if charge.state is ChargeState.OVER_LIMIT:
+            # A run that died between ending the charge and telling the client: tell now
+            # (once: the notice is keyed by the charge).
+            self._tell_over_limit(charge, self._amount(charge))
         if charge.state.is_final:
             return Step(Next.DONE, state=charge.state)
         status, sent_at = self._notice_sent(charge)
@@ -334,31 +340,28 @@ class Autopay:
         due_at = max(charge.due_at, sent_at + dt.timedelta(days=self.config.autopay.notice_days))
         if due_at > now:
             return Step(Next.WAIT, at=due_at)
-        claimed = self.store.claim_charge(charge_id, now)
+        # The amount is read before the claim, which checks it against the month's limit in
+        # its own transaction: a limit checked after the claim left a window where a run
+        # killed in between resumed the charge as claimed and sent it unchecked.
+        amount = self._amount(charge)
+        claimed = self.store.claim_charge(
+            charge_id, now, amount=amount, zone=self.config.service.time_zone
+        )
         if claimed is None:
             current = self.store.charge(charge_id)
             return Step(Next.DONE, state=current.state if current else None)
-        amount = self._amount(claimed)
+        if claimed.state is ChargeState.OVER_LIMIT:
+            self._tell_over_limit(claimed, amount)
+            return Step(Next.DONE, state=ChargeState.OVER_LIMIT)
         if amount <= 0:
             self.store.end_charge(charge_id, ChargeState.NOTHING_DUE, "paid otherwise", now)
             return Step(Next.DONE, state=ChargeState.NOTHING_DUE)
-        consent = self.store.consent(claimed.consent_id)
-        assert consent is not None
-        month_start = claimed.due_at.astimezone(self.config.service.time_zone).replace(
-            day=1, hour=0, minute=0, second=0, microsecond=0
-        )
-        days = calendar.monthrange(month_start.year, month_start.month)[1]
-        month_end = month_start + dt.timedelta(days=days)
-        taken = self.store.charged_in(
-            claimed.consent_id, month_start, month_end, besides=claimed.charge_id
-        )
-        if taken + amount > consent.monthly_limit:
-            self.store.end_charge(charge_id, ChargeState.OVER_LIMIT, "over the monthly limit", now)
-            self.triggers.autopay_failed(
-                claimed.client_id, str(charge_id), claimed.partner_inn, amount
-            )
-            return Step(Next.DONE, state=ChargeState.OVER_LIMIT)
         return Step(Next.ATTEMPT, attempt=1)
+
+    def _tell_over_limit(self, charge: Charge, amount: Decimal) -> None:
+        self.triggers.autopay_failed(
+            charge.client_id, str(charge.charge_id), charge.partner_inn, amount
+        )
 
     def _amount(self, charge: Charge) -> Decimal:
         return min(self._due(charge.partner_inn, charge.account), charge.amount)

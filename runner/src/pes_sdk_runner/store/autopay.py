@@ -8,13 +8,15 @@ hold in any number of processes:
 * **consents are append-only**: a change or a cancellation is a new version; the latest
   one is in force, and the history says exactly what the client agreed to and when;
 * **one charge per consent and period** (``UNIQUE (consent_id, period)``), and a charge
-  is claimed for charging only while its consent is in force: the claim and a
-  cancellation take the same lock (:meth:`Dialect.lock_key`), so after
+  is claimed for charging only while its consent is in force and within its monthly
+  limit, both weighed in the claim's transaction (:meth:`AutopaySql.claim_charge`): the
+  claim and a cancellation take the same lock (:meth:`Dialect.lock_key`), so after
   :meth:`AutopaySql.cancel_consent` returns, no charge of that consent can start.
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import enum
 import uuid
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from pes_sdk_runner.store.dialect import Dialect
 
 __all__ = [
+    "OVER_LIMIT_REASON",
     "AutopayRequest",
     "AutopaySql",
     "Charge",
@@ -40,6 +43,7 @@ __all__ = [
     "Consent",
     "ConsentRule",
     "ConsentStatus",
+    "month_of",
 ]
 
 
@@ -176,6 +180,19 @@ class AutopayRequest:
 def consent_id_of(order_id: uuid.UUID) -> uuid.UUID:
     """The consent made from the request of payment ``order_id``."""
     return uuid.uuid5(order_id, "autopay-consent")
+
+
+#: Why a charge ended ``over_limit`` (``autopay_charges.reason``).
+OVER_LIMIT_REASON = "over the monthly limit"
+
+
+def month_of(at: dt.datetime, zone: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
+    """``[start, end)`` of the calendar month of ``at`` in ``zone``: the window of a
+    consent's monthly limit."""
+    local = at.astimezone(zone)
+    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    days = calendar.monthrange(start.year, start.month)[1]
+    return start, start + dt.timedelta(days=days)
 
 
 class AutopaySql:
@@ -591,11 +608,30 @@ class AutopaySql:
             ).fetchone()
         return done is not None
 
-    def claim_charge(self, charge_id: uuid.UUID, now: dt.datetime | None = None) -> Charge | None:
-        """Move a noticed charge to ``charging`` if it is due and its consent is in force
-        (under the consent's lock, so a cancellation either came first and the claim fails,
-        or comes after and finds it started). A charge already ``charging`` is returned as
-        it is (its run was interrupted and resumes); None: it may not be charged."""
+    def claim_charge(
+        self,
+        charge_id: uuid.UUID,
+        now: dt.datetime | None = None,
+        *,
+        amount: Decimal | None = None,
+        zone: dt.tzinfo = dt.UTC,
+    ) -> Charge | None:
+        """Move a noticed charge to ``charging`` if it is due, its consent is in force and
+        ``amount`` (default: the amount its notice said) keeps the consent's month within
+        its limit; over the limit, it ends ``over_limit`` instead. All of it in one
+        transaction under the consent's lock, so
+
+        * a cancellation either came first and the claim fails, or comes after and finds
+          the charge started;
+        * a charge is ``charging`` only once its limit was checked: a run that dies right
+          after the claim leaves nothing unchecked for the next run to send;
+        * two charges of one consent claimed at once each count the other (the month's
+          sum is read under the lock the other's claim took).
+
+        The month is the calendar month of the charge's ``due_at`` in ``zone`` (the
+        service's); it counts the consent's other charges paid or being charged
+        (:meth:`charged_in`). A charge already ``charging`` is returned as it is (its run was
+        interrupted and resumes); None: it may not be charged (nor was it ended here)."""
         at = now or dt.datetime.now(dt.UTC)
         with self._tx() as cur:
             row = self._x(cur, self._CHARGE + " WHERE charge_id = ?", (str(charge_id),)).fetchone()
@@ -610,18 +646,27 @@ class AutopaySql:
             consent = self._latest(cur, charge.consent_id)
             if consent is None or not consent.active:
                 return None
+            month = month_of(charge.due_at, zone)
+            taken = self._charged_in(cur, charge.consent_id, *month, charge_id)
+            wanted = charge.amount if amount is None else amount
+            # nothing to take passes any limit (the charge then ends ``nothing_due``)
+            over = wanted > 0 and taken + wanted > consent.monthly_limit
+            state = ChargeState.OVER_LIMIT if over else ChargeState.CHARGING
             claimed = self._x(
                 cur,
-                "UPDATE autopay_charges SET state = ?, updated_at = ?"
+                "UPDATE autopay_charges SET state = ?, reason = ?, updated_at = ?"
                 " WHERE charge_id = ? AND state = ? RETURNING charge_id",
                 (
-                    str(ChargeState.CHARGING),
+                    str(state),
+                    OVER_LIMIT_REASON if over else None,
                     self.dialect.ts_in(at),
                     str(charge_id),
                     str(ChargeState.NOTICED),
                 ),
             ).fetchone()
-        return attrs.evolve(charge, state=ChargeState.CHARGING) if claimed else None
+        if not claimed:
+            return None
+        return attrs.evolve(charge, state=state, reason=OVER_LIMIT_REASON if over else None)
 
     def begin_attempt(
         self,
@@ -716,21 +761,30 @@ class AutopaySql:
     ) -> Decimal:
         """What the consent's charges with ``due_at`` in ``[since, until)`` took or may
         take: the paid ones and those being charged now, but for the charge ``besides``
-        (the monthly limit counts them: two periods' charges of one consent claimed at
-        once each count the other, so together they never pass the limit)."""
+        (the monthly limit counts them when a charge is claimed: :meth:`claim_charge`)."""
         with self._read() as cur:
-            row = self._x(
-                cur,
-                "SELECT COALESCE(SUM(amount), 0) FROM autopay_charges"
-                " WHERE consent_id = ? AND state IN (?, ?) AND due_at >= ? AND due_at < ?"
-                " AND charge_id <> ?",
-                (
-                    str(consent_id),
-                    str(ChargeState.PAID),
-                    str(ChargeState.CHARGING),
-                    self.dialect.ts_in(since),
-                    self.dialect.ts_in(until),
-                    str(besides) if besides is not None else "",
-                ),
-            ).fetchone()
+            return self._charged_in(cur, consent_id, since, until, besides)
+
+    def _charged_in(
+        self,
+        cur: Any,
+        consent_id: uuid.UUID,
+        since: dt.datetime,
+        until: dt.datetime,
+        besides: uuid.UUID | None,
+    ) -> Decimal:
+        row = self._x(
+            cur,
+            "SELECT COALESCE(SUM(amount), 0) FROM autopay_charges"
+            " WHERE consent_id = ? AND state IN (?, ?) AND due_at >= ? AND due_at < ?"
+            " AND charge_id <> ?",
+            (
+                str(consent_id),
+                str(ChargeState.PAID),
+                str(ChargeState.CHARGING),
+                self.dialect.ts_in(since),
+                self.dialect.ts_in(until),
+                str(besides) if besides is not None else "",
+            ),
+        ).fetchone()
         return from_kopecks(int(row[0]))
