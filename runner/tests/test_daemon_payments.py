@@ -16,26 +16,20 @@ from pathlib import Path
 import pytest
 from pes_sdk_runner.api import processor_for
 from pes_sdk_runner.api.metrics import Metrics
-from pes_sdk_runner.config import RunnerConfig, example_config_path, load_runner_config
+from pes_sdk_runner.config import RunnerConfig
 from pes_sdk_runner.daemon import Daemon, Stage
 from pes_sdk_runner.store import LedgerKind, SqlStore, open_store
 from pes_sdk_sandbox import AcquirerSimulator, SandboxGateway
+from webhookless import NO_WAIT, empty_inboxes_config, webhookless_acquirer
 
-from pes_sdk.gateways import PaymentProcessor, PaymentState, RetryPolicy
+from pes_sdk.gateways import PaymentProcessor, PaymentState
 from pes_sdk.models.payments import Payment, PaymentLine, PaymentMethod
 from pes_sdk.plugins.manager import get_host
-
-ENV = {"PES_CLIENT_TOKENS": "c" * 16, "PES_OPERATOR_TOKENS": "o" * 16}
-NO_WAIT = RetryPolicy(attempts=2, initial_wait=0.0, max_wait=0.0, sleep=lambda s: None)
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> RunnerConfig:
-    config = load_runner_config(example_config_path(), get_host(), env=ENV, data=tmp_path)
-    for p in config.partners:  # empty inboxes: the scans find nothing
-        assert p.source.folder is not None
-        p.source.folder.mkdir(parents=True)
-    return config
+    return empty_inboxes_config(tmp_path)
 
 
 @pytest.fixture
@@ -48,8 +42,7 @@ def store(config: RunnerConfig) -> Iterator[SqlStore]:
 
 @pytest.fixture
 def sim() -> Iterator[AcquirerSimulator]:
-    with AcquirerSimulator() as sim:
-        sim.switches.webhook_drop_rate = 1.0  # no webhook ever arrives
+    with webhookless_acquirer() as sim:
         yield sim
 
 
