@@ -9,7 +9,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from pes_sdk_atol.client import AtolRegister
+from pes_sdk_atol.client import AtolRegister, ExternalIdConflict
 from pes_sdk_atol.samples import BUYER_EMAIL, NOW, UK, basket, no_sleep, settings
 from pes_sdk_atol.simulator import PASSWORD, AtolSimulator
 
@@ -69,7 +69,9 @@ def test_the_same_external_id_again_answers_the_same_document(
     assert again == first
     # the second send reached ATOL, which answered error 33: still one receipt
     assert sells(simulator) == 2 and list(simulator.documents) == ["pay-1017-2"]
-    assert done(register, again).total == Decimal("2033.67")
+    # the repeat read the document's report once, to compare it (it waited): now done
+    attributes = register.report(again)
+    assert attributes is not None and attributes.total == Decimal("2033.67")
 
 
 def test_a_sell_whose_answer_was_lost_is_sent_again_without_a_second_receipt(
@@ -271,9 +273,9 @@ def test_no_secret_or_contact_in_logs_errors_or_reprs(
     phone = "+79169998877"
     errors: list[str] = []
     uuid = register.register(basket(), "pay-1017-17")
-    register.register(basket(), "pay-1017-17")
+    register.register(basket(), "pay-1017-17")  # its report read once: waiting
     simulator.expire_tokens()
-    done(register, uuid)
+    assert register.report(uuid) is not None
     register.register(basket(email=None, phone=phone), "pay-1017-18")
     refused = AtolRegister(settings(simulator, password="bad-Secret-1"))
     calls: list[Callable[[], str]] = [
@@ -308,3 +310,23 @@ def test_a_position_v5_cannot_say_is_refused_before_sending(
         register.register(receipt, "pay-1017-23")
     assert refused.value.field == "receipt.items[0].payment_object"
     assert not any(path.endswith("/sell") for _, path, _ in simulator.calls)
+
+
+def test_the_same_external_id_with_other_content_is_a_conflict_not_the_old_receipt(
+    register: AtolRegister, simulator: AtolSimulator
+) -> None:
+    first = register.register(basket(), "pay-1017-9")
+    done(register, first)
+    smaller = Receipt(basket().positions[:1], customer_email=BUYER_EMAIL)
+    assert smaller.total != basket().total
+    # ATOL answers the key with the document it has (error 33), whatever was sent: that
+    # document is not this receipt, and must not be taken for it
+    with pytest.raises(ExternalIdConflict) as conflict:
+        register.register(smaller, "pay-1017-9")
+    assert isinstance(conflict.value, ReceiptRefused)
+    assert (conflict.value.code, conflict.value.field) == ("33", "external_id")
+    assert list(simulator.documents) == ["pay-1017-9"]
+    document = simulator.documents["pay-1017-9"]
+    assert document.uuid == first and len(document.repeats) == 1
+    # the same content again is still the same receipt
+    assert register.register(basket(), "pay-1017-9") == first

@@ -38,7 +38,9 @@ code   ATOL says                                 the register raises
 20, 21 group code and token do not match / the   :class:`~pes_sdk.fiscal.FiscalError`
        group does not support v5
 30     no such uuid                              :class:`~pes_sdk.fiscal.FiscalError`
-33     the external_id exists                    the existing uuid (no second receipt)
+33     the external_id exists                    the existing uuid (no second receipt);
+                                                 :class:`ExternalIdConflict` when that
+                                                 document is registered with another total
 34     no state yet                              None from :meth:`~AtolRegister.report`
 40, 41 bad request / content type                :class:`~pes_sdk.fiscal.ReceiptRefused`
 50, 5xx server error                             :class:`~pes_sdk.fiscal.FiscalUnavailable`
@@ -82,6 +84,7 @@ __all__ = [
     "TOKEN_LIFETIME",
     "AtolRegister",
     "AtolSettings",
+    "ExternalIdConflict",
     "check_external_id",
 ]
 
@@ -116,6 +119,13 @@ def check_external_id(external_id: str) -> str:
             f"not {external_id!r}"
         )
     return external_id
+
+
+class ExternalIdConflict(ReceiptRefused):
+    """The external_id was sent before with other content: ATOL answered it with the
+    document it has (error 33), registered with another total. Nothing was registered
+    for this receipt, and resending the same key answers the same document: an
+    operator's (``code`` ``"33"``, ``field`` ``"external_id"``)."""
 
 
 @attrs.frozen
@@ -286,6 +296,7 @@ class AtolRegister:
             return uuid
         if code == 33:
             if isinstance(uuid, str) and uuid:
+                self._check_repeat(operation, receipt, external_id, uuid)
                 log.info(
                     "atol: %s %s was sent before: document %s (no second receipt)",
                     operation,
@@ -300,6 +311,27 @@ class AtolRegister:
                 code="33",
             )
         raise self._error(answer, f"{operation} {external_id}")
+
+    def _check_repeat(self, operation: str, receipt: Receipt, external_id: str, uuid: str) -> None:
+        """ATOL answered ``external_id`` with the document it has (error 33), whatever was
+        sent this time: it keys documents by external_id alone and does not compare them.
+        A document already registered with another total is not this receipt: raise
+        :class:`ExternalIdConflict` rather than answer its uuid as this receipt's. One not
+        registered yet (or unreadable now) cannot be compared here: its uuid is answered,
+        and the caller compares the report's total with its own."""
+        try:
+            attributes = self.report(uuid)
+        except FiscalError:
+            return  # failed, or ATOL unreachable: the caller's own report says
+        if attributes is not None and attributes.total != receipt.total:
+            raise ExternalIdConflict(
+                f"{operation} {external_id}: ATOL has another document under this external_id"
+                f" ({uuid}, total {attributes.total}, not {receipt.total}); nothing was"
+                " registered: an operator's",
+                register=self.name,
+                code="33",
+                field="external_id",
+            )
 
     # -- tokens --------------------------------------------------------------------------
 

@@ -13,7 +13,9 @@
   validated as the v5 document says (below); a wrong one answers 400 error 32, status
   ``fail``, "Ошибка валидации входного чека. Ошибочные поля : <field>". An ``external_id``
   the group has already answers 400 error 33, status ``wait``, with the uuid of the
-  document it has: nothing new is registered. Otherwise 200 ``{"uuid", "status": "wait"}``;
+  document it has, whatever the body says this time (ATOL keys by external_id alone; the
+  repeat is kept in :attr:`AtolDocument.repeats`): nothing new is registered. Otherwise
+  200 ``{"uuid", "status": "wait"}``;
 * ``GET /possystem/v5/{group_code}/report/{uuid}``: ``wait`` for the first
   :attr:`~AtolSimulator.polls_before_done` polls, then ``done`` with the ``payload`` of
   fiscal attributes (ФН, ФД, ФП, shift, receipt number, ``receipt_datetime`` in Moscow
@@ -114,6 +116,9 @@ class AtolDocument:
     polls: int = 0
     fail: bool = False
     payload: dict[str, Any] | None = None
+    #: the raw bodies of every later send of its external_id (answered error 33, whatever
+    #: they said: ATOL does not compare a repeat with the document)
+    repeats: list[bytes] = attrs.field(factory=list)
 
 
 class _Refused(Exception):
@@ -541,6 +546,7 @@ class AtolSimulator(LoopbackServer):
         with self._lock:
             known = self.documents.get(external_id)
             if known is not None:
+                known.repeats.append(raw)
                 return True, known
             document = AtolDocument(str(uuidlib.uuid4()), operation, external_id, request, raw)
             self.documents[external_id] = document
