@@ -1409,3 +1409,12 @@ def _campaigns_command() -> click.Group:
 
 
 runner.add_command(_campaigns_command())
+
+
+def _receipts_command() -> click.Group:
+    from pes_sdk_runner.receipts_cli import receipts
+
+    return receipts
+
+
+runner.add_command(_receipts_command())

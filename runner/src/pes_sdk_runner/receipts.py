@@ -24,7 +24,8 @@ kept with :func:`keep_contact` as the notification contact of a recipient of its
 and the client's own contacts stay as they were. Without one, the client's notification
 contact is used (its e-mail, else its phone; a cabinet's phone). It is deleted
 (:func:`forget_contacts`) once the e-mail has ended (sent or not), when the payment ends
-unpaid, and in any case :data:`CONTACT_DAYS` days after it was kept. It is never logged:
+unpaid, and in any case :data:`CONTACT_DAYS` days after it was kept (a failed receipt's
+waits for that, for an operator's :func:`resend`). It is never logged:
 events name the order id, the register's uuid and codes.
 
 Every function takes the time it is (``now``, aware): the job engine passes its own.
@@ -33,6 +34,7 @@ Every function takes the time it is (``now``, aware): the job engine passes its 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import logging
 import uuid
 from collections.abc import Iterable, Mapping
@@ -75,6 +77,7 @@ __all__ = [
     "CONTACT_PREFIX",
     "RECEIPTS",
     "RECEIPT_WITHIN",
+    "Resent",
     "Swept",
     "build_receipt",
     "contact_id",
@@ -89,6 +92,7 @@ __all__ = [
     "refund_external_id",
     "refund_receipt",
     "registers_receipts",
+    "resend",
     "sweep",
 ]
 
@@ -454,6 +458,9 @@ def _advance(
     if attributes is None:
         return  # the register has not registered it yet: the next pass asks again
     if attributes.total != row.total:
+        # Not this receipt: the register answered its key with a document of another total
+        # (a key sent before with other content: ATOL keys by external_id alone). Storing
+        # it done would give the client another payment's receipt: an operator's.
         event(
             log,
             "receipt.total-differs",
@@ -463,6 +470,8 @@ def _advance(
             total=row.total,
             registered=attributes.total,
         )
+        _failed(store, row, "total-differs", "receipt.total", now)
+        return
     store.done_fiscal_receipt(order_id, refund_no, attributes, now=now)
     event(log, "receipt.done", order_id=order_id, uuid=document, fd=attributes.fd)
 
@@ -549,8 +558,9 @@ def forget_contacts(store: SqlStore, now: dt.datetime, *, limit: int = 1000) -> 
     """Delete the receipt contacts no longer needed; how many.
 
     A contact goes once its e-mail has ended (sent, failed, skipped or unsure: none is
-    sent again), once its payment ended unpaid, once its receipt failed or was mailed
-    with no address, and :data:`CONTACT_DAYS` days after it was kept in any case."""
+    sent again), once its payment ended unpaid, once its receipt was mailed with no
+    address, and :data:`CONTACT_DAYS` days after it was kept in any case (a failed
+    receipt's is kept until then: an operator may send the receipt again)."""
     gone = 0
     oldest = now - dt.timedelta(days=CONTACT_DAYS)
     for client in store.receipt_contacts(CONTACT_PREFIX, limit):
@@ -574,14 +584,58 @@ def _done_with(store: SqlStore, order_id: uuid.UUID, oldest: dt.datetime) -> boo
     if entry.payment.created_at < oldest:
         return True
     row = store.fiscal_receipt(order_id, 0)
-    if row is None:
+    if row is None or row.status is ReceiptStatus.FAILED:
+        # A failed receipt is an operator's to send again (`pes runner receipts resend`)
+        # once its cause is gone: its address is kept for that, :data:`CONTACT_DAYS` at most.
         return False
-    if row.status is ReceiptStatus.FAILED:
-        return True
     if row.mailed_at is None:
         return False
     messages = store.messages(receipt_source(order_id))
     return all(m.status in _ENDED for m in messages)
+
+
+class Resent(enum.StrEnum):
+    """What :func:`resend` did with one receipt."""
+
+    RESENT = "resent"  #: back to ``wait``: the next pass sends it, under its own key
+    UNKNOWN = "unknown"  #: no such receipt
+    NOT_FAILED = "not-failed"  #: waiting or registered: nothing to resend
+    #: the register took it (its ``uuid``) and then failed it: it keeps that document under
+    #: the key, and answers the same key again with it (:func:`resend` sends no new key)
+    HELD = "held"
+
+
+def resend(
+    store: SqlStore, order_id: uuid.UUID, now: dt.datetime, refund_no: int = 0
+) -> tuple[Resent, FiscalReceipt | None]:
+    """Put a failed receipt (the sale's, or the ``refund_no``-th refund's) back to ``wait``
+    after an operator removed its cause: the next pass (the sweep) builds it afresh and
+    sends it under the **same** ``external_id``, so the register cannot register it twice
+    however often this and the pass run. What was done, and the row as it was found.
+
+    Refused (nothing changes): an unknown receipt, one that is not ``failed``, and one the
+    register took and then failed (``uuid`` known): its key would be answered with that
+    failed document again (ATOL error 33)."""
+    row = store.fiscal_receipt(order_id, refund_no)
+    if row is None:
+        return Resent.UNKNOWN, None
+    if row.status is not ReceiptStatus.FAILED:
+        return Resent.NOT_FAILED, row
+    if row.uuid is not None:
+        return Resent.HELD, row
+    if not store.resend_fiscal_receipt(order_id, refund_no, now=now):
+        # Changed since it was read (another operator, a pass): as it is now.
+        found = store.fiscal_receipt(order_id, refund_no)
+        return (Resent.HELD if found and found.uuid else Resent.NOT_FAILED), found
+    event(
+        log,
+        "receipt.resend",
+        order_id=order_id,
+        refund_no=refund_no,
+        code=row.error_code,
+        field=row.error_field,
+    )
+    return Resent.RESENT, row
 
 
 @attrs.frozen

@@ -281,18 +281,40 @@ class FiscalReceiptsSql:
         return [self._fiscal_receipt(r) for r in rows]
 
     def fiscal_receipts_by_status(
-        self, status: ReceiptStatus, limit: int = 500
+        self, status: ReceiptStatus, limit: int = 500, *, since: dt.datetime | None = None
     ) -> list[FiscalReceipt]:
         """Receipts in ``status``, the longest unchanged first (``failed``: the operator's
-        list; ``wait``: what the sweep asks the register about)."""
+        list; ``wait``: what the sweep asks the register about); with ``since``, only those
+        that came to it (last changed) at or after that time."""
+        query = f"SELECT {_COLUMNS} FROM fiscal_receipts WHERE status = ?"
+        params: list[Any] = [str(status)]
+        if since is not None:
+            query += " AND updated_at >= ?"
+            params.append(self.dialect.ts_in(since))
         with self._read() as cur:
             rows = self._x(
                 cur,
-                f"SELECT {_COLUMNS} FROM fiscal_receipts WHERE status = ?"
-                f" ORDER BY updated_at, order_id LIMIT {int(limit)}",
-                (str(status),),
+                f"{query} ORDER BY updated_at, order_id, refund_no LIMIT {int(limit)}",
+                params,
             ).fetchall()
         return [self._fiscal_receipt(r) for r in rows]
+
+    def resend_fiscal_receipt(
+        self, order_id: uuid.UUID, refund_no: int, *, now: dt.datetime
+    ) -> bool:
+        """A failed receipt the register holds no document of, back to ``wait`` for the next
+        pass to send under its own ``external_id`` (never another: the row keeps it);
+        whether it was put back. Only a ``failed`` row without a ``uuid`` changes, once: a
+        second call, here or in another process, finds it waiting and changes nothing."""
+        with self._tx() as cur:
+            changed = self._x(
+                cur,
+                "UPDATE fiscal_receipts SET status = 'wait', error_code = NULL,"
+                " error_field = NULL, updated_at = ? WHERE order_id = ? AND refund_no = ?"
+                " AND status = 'failed' AND uuid IS NULL",
+                (self.dialect.ts_in(now), str(order_id), refund_no),
+            ).rowcount
+        return bool(changed)
 
     def fiscal_receipts_to_mail(self, limit: int = 500) -> list[FiscalReceipt]:
         """Registered receipts whose e-mail to the client is not queued yet, oldest first."""
