@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import booked_payments
 import pytest
 from api_harness import ACCOUNT, HOUSE, Running
 from atol_receipts import opened_register, receipts_config
@@ -29,9 +30,7 @@ from pes_sdk_runner.store import SqlStore
 from pes_sdk_runner.store.receipts import ReceiptStatus
 
 from pes_sdk.fiscal import FiscalRegister
-from pes_sdk.gateways.models import GatewayPayment, PaymentState
-from pes_sdk.gateways.processor import PaymentEntry, PaymentProcessor
-from pes_sdk.models.payments import Payment, PaymentLine, PaymentMethod
+from pes_sdk.models.payments import PaymentLine
 from pes_sdk.premises import Premises
 
 # The receipt's date is shown in the service's zone (Yekaterinburg), never the host's.
@@ -68,30 +67,9 @@ def paid(store: SqlStore, inn: str, amount: str, owner: str) -> uuid.UUID:
         house_id=HOUSE,
         premises=Premises("кв. 12А"),
     )
-    payment = Payment(uuid.uuid4(), NOON - dt.timedelta(minutes=5), PaymentMethod.CARD, [line])
-    store.record_payment_app(payment.payment_id, owner)
-    store.add(
-        PaymentEntry(
-            payment,
-            uuid.uuid4().hex,
-            state=PaymentState.PENDING,
-            gateway_payment_id=f"gw-{payment.payment_id.hex}",
-            line_refunded=(Decimal(0),),
-        )
-    )
-    processor = PaymentProcessor(object(), store=store)  # type: ignore[arg-type]  # no calls out
-    processor.apply(
-        GatewayPayment(
-            "sandbox",
-            f"gw-{payment.payment_id.hex}",
-            payment.payment_id,
-            PaymentState.SUCCEEDED,
-            payment.total,
-            paid_at=NOON,
-        )
-    )
-    keep_contact(store, payment.payment_id, EMAIL)
-    return payment.payment_id
+    order_id = booked_payments.paid(store, [line], at=NOON, client=owner, owner=owner)
+    keep_contact(store, order_id, EMAIL)
+    return order_id
 
 
 def kept(workflow_id: str, ids: list[int]) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import attrs
+import booked_payments
 import pytest
 from atol_receipts import (
     load_receipts_config,
@@ -51,13 +52,12 @@ from pes_sdk_runner.receipts import (
 from pes_sdk_runner.store import SqlStore
 from pes_sdk_runner.store.notify import MessageStatus
 from pes_sdk_runner.store.receipts import FiscalReceipt, ReceiptOperation, ReceiptStatus
-from pes_sdk_runner.store.triggers import record_payment_client
 from pes_sdk_runner.usecases import ClientUseCases
 from runner_proc import ENV
 
 from pes_sdk.fiscal import FiscalAttributes, FiscalRegister
 from pes_sdk.gateways.models import GatewayCapabilities, GatewayPayment, PaymentState
-from pes_sdk.gateways.processor import PaymentEntry, PaymentProcessor
+from pes_sdk.gateways.processor import PaymentProcessor
 from pes_sdk.models.payments import Payment, PaymentLine, PaymentMethod
 from pes_sdk.notifications import MAX_TEXT_LENGTH
 from pes_sdk.plugins.manager import get_host
@@ -101,45 +101,16 @@ def line(inn: str, amount: str, fee: str = "0", account: str = "1001") -> Paymen
     )
 
 
-def booked(
-    store: SqlStore, lines: list[PaymentLine], client: str = "app:ivanova", owner: str = "app-1"
-) -> uuid.UUID:
-    payment = Payment(uuid.uuid4(), NOON - dt.timedelta(minutes=5), PaymentMethod.CARD, lines)
-    store.record_payment_app(payment.payment_id, owner)
-    if client != owner:
-        record_payment_client(store, payment.payment_id, client)
-    store.add(
-        PaymentEntry(
-            payment,
-            uuid.uuid4().hex,
-            state=PaymentState.PENDING,
-            gateway_payment_id=f"gw-{payment.payment_id.hex}",
-            line_refunded=tuple(Decimal(0) for _ in lines),
-        )
-    )
-    return payment.payment_id
+def booked(store: SqlStore, lines: list[PaymentLine], **kwargs: str) -> uuid.UUID:
+    return booked_payments.booked(store, lines, at=NOON, **kwargs)
 
 
 def settle(store: SqlStore, order_id: uuid.UUID, state: PaymentState) -> None:
-    """The acquirer's answer applied through the processor, as a webhook's would be."""
-    entry = store.get(order_id)
-    assert entry is not None
-    processor = PaymentProcessor(object(), store=store)  # type: ignore[arg-type]  # no calls out
-    snapshot = GatewayPayment(
-        "sandbox",
-        f"gw-{order_id.hex}",
-        order_id,
-        state,
-        entry.payment.total,
-        paid_at=NOON if state.is_paid else None,
-    )
-    processor.apply(snapshot)
+    booked_payments.settle(store, order_id, state, at=NOON)
 
 
 def paid(store: SqlStore, lines: list[PaymentLine], **kwargs: str) -> uuid.UUID:
-    order_id = booked(store, lines, **kwargs)
-    settle(store, order_id, PaymentState.SUCCEEDED)
-    return order_id
+    return booked_payments.paid(store, lines, at=NOON, **kwargs)
 
 
 class Mail:

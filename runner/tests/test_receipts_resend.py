@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import booked_payments
 import pytest
 from atol_receipts import (
     PASSWORD_ENV,
@@ -32,14 +33,11 @@ from pes_sdk_runner.receipts import Resent, build_receipt, issue_receipt, keep_c
 from pes_sdk_runner.receipts import sweep as receipts_sweep
 from pes_sdk_runner.store import SqlStore
 from pes_sdk_runner.store.receipts import ReceiptStatus
-from pes_sdk_runner.store.triggers import record_payment_client
 from runner_proc import ENV
 
 from pes_sdk.cli.main import cli
 from pes_sdk.fiscal import FiscalRegister
-from pes_sdk.gateways.models import GatewayPayment, PaymentState
-from pes_sdk.gateways.processor import PaymentEntry, PaymentProcessor
-from pes_sdk.models.payments import Payment, PaymentLine, PaymentMethod
+from pes_sdk.models.payments import PaymentLine
 from pes_sdk.premises import Premises
 
 # The list's times are the service's (Yekaterinburg in the example), never the host's.
@@ -89,30 +87,7 @@ def line(inn: str, amount: str) -> PaymentLine:
 
 def paid(store: SqlStore, lines: list[PaymentLine], client: str = "app:ivanova") -> uuid.UUID:
     """A payment recorded paid, through the processor as a webhook would."""
-    payment = Payment(uuid.uuid4(), NOON - dt.timedelta(minutes=5), PaymentMethod.CARD, lines)
-    store.record_payment_app(payment.payment_id, "app-1")
-    record_payment_client(store, payment.payment_id, client)
-    store.add(
-        PaymentEntry(
-            payment,
-            uuid.uuid4().hex,
-            state=PaymentState.PENDING,
-            gateway_payment_id=f"gw-{payment.payment_id.hex}",
-            line_refunded=tuple(Decimal(0) for _ in lines),
-        )
-    )
-    processor = PaymentProcessor(object(), store=store)  # type: ignore[arg-type]  # no calls out
-    processor.apply(
-        GatewayPayment(
-            "sandbox",
-            f"gw-{payment.payment_id.hex}",
-            payment.payment_id,
-            PaymentState.SUCCEEDED,
-            payment.total,
-            paid_at=NOON,
-        )
-    )
-    return payment.payment_id
+    return booked_payments.paid(store, lines, at=NOON, client=client)
 
 
 class Mails:
