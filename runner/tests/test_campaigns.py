@@ -519,3 +519,51 @@ def test_the_campaign_benchmark_runs_at_its_smoke_size(tmp_path: Path) -> None:
     assert report["campaign"]["messages_per_second"] > 0 and report["baseline_1"] > 0
     assert report["http"] == "2" and set(report["simulator"]) >= {"2"}  # FCM's own
     assert list(tmp_path.iterdir()) == []  # its files went with it
+
+
+class _CountingFacts:
+    """The store, counting the notifications' facts read: what the test is about is how
+    often the collector asks (the answers are the real store's)."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self.store = store
+        self.reads = 0
+        self.away = False
+
+    def notification_facts(self, since: dt.datetime) -> object:
+        self.reads += 1
+        if self.away:
+            raise ConnectionError("the store does not answer")
+        return self.store.notification_facts(since)
+
+
+def test_metrics_read_the_notifications_facts_once_a_minute_not_at_every_scrape(
+    ready: SqlStore, config: RunnerConfig
+) -> None:
+    from pes_sdk_runner.api.campaigns import METRICS_REFRESH, NotificationsCollector
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    counting = _CountingFacts(ready)
+    now = [1000.0]
+    registry = CollectorRegistry()
+    collector = NotificationsCollector(counting, clock=lambda: now[0])  # type: ignore[arg-type]
+    registry.register(collector)
+
+    def drafts() -> str:
+        text = generate_latest(registry).decode()
+        return next(line for line in text.splitlines() if 'state="draft"' in line)
+
+    assert drafts().endswith(" 0.0") and counting.reads == 1
+    create_campaign(
+        ready, config, partner_inn=PROMO_OK, kind="news", title="Новости",
+        text="Плановое отключение воды", audience="all",
+    )  # fmt: skip
+    now[0] += METRICS_REFRESH - 1
+    assert drafts().endswith(" 0.0") and counting.reads == 1  # the reading of a minute ago
+    now[0] += 1
+    assert drafts().endswith(" 1.0") and counting.reads == 2
+    counting.away = True
+    now[0] += METRICS_REFRESH
+    assert "pes_notifications_campaigns" not in generate_latest(registry).decode()
+    counting.away = False
+    assert drafts().endswith(" 1.0") and counting.reads == 4  # asked again at the next scrape
