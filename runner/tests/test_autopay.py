@@ -322,6 +322,60 @@ def test_a_run_killed_right_after_its_claim_never_charges_over_the_limit(w: Worl
     assert len(failed) == 1, "the client is told all the same, once"
 
 
+@pytest.mark.parametrize(
+    ("declined", "told"),
+    [
+        (False, "Автоплатёж: списано 1 530,45 руб. — АО «Водоканал»"),
+        (
+            True,
+            "Автоплатёж на 1 530,45 руб. не прошёл — АО «Водоканал». Оплатите вручную или"
+            " проверьте карту",
+        ),
+    ],
+    ids=["paid", "failed"],
+)
+def test_a_run_killed_between_ending_a_charge_and_telling_the_client_tells_once(
+    w: World, declined: bool, told: str
+) -> None:
+    # A run that ended the charge and died before queueing its notice: the step run again
+    # (the engine's recovery) found the charge final and stopped, and the client never
+    # learnt that the money went, or did not. Whoever finds a charge ended tells again,
+    # through the notice's source: once, however many runs find it.
+    consent = w.connect()
+    charge_id = w.december()
+    if declined:
+        assert w.acquirer.revoke(consent.method)  # the first attempt ends the charge
+    state, event = (ChargeState.FAILED, "failed") if declined else (ChargeState.PAID, "done")
+    w.now += dt.timedelta(days=3)
+    dying = Autopay(cast(SqlStore, DiesAfter(w.store, "end_charge")), w.config, w.triggers)
+    step = dying.prepare(charge_id, w.now)
+    assert step.next is Next.ATTEMPT
+    with pytest.raises(Killed):
+        dying.attempt(charge_id, step.attempt, w.processor, w.now)
+    charge = w.store.charge(charge_id)
+    assert charge is not None and charge.state is state
+    assert w.store.messages(autopay_source(event, str(charge_id))) == [], "killed before it"
+    # the step again, as the engine's recovery runs it; then the round; then once more
+    again = w.autopay.attempt(charge_id, step.attempt, w.processor, w.now)
+    assert (again.next, again.state) == (Next.DONE, state)
+    assert w.run(charge_id) is state
+    assert w.run(charge_id) is state
+    assert [t for t in w.texts() if t == told] == [told], "told, and once"
+    assert len(w.store.messages(autopay_source(event, str(charge_id)))) == 1
+    assert w.acquirer.charges_at_acquirer(consent.method) == (0 if declined else 1)
+
+
+def test_a_charge_that_never_reached_the_acquirer_tells_no_failure(w: World) -> None:
+    # Ended unpaid before any attempt (its notice could not go out): no "не прошёл" either,
+    # however often a run finds it ended.
+    w.client = "app:nobody"
+    w.connect()
+    charge_id = w.december()
+    assert w.run(charge_id) is ChargeState.FAILED
+    assert w.run(charge_id) is ChargeState.FAILED
+    assert w.store.messages(autopay_source("failed", str(charge_id))) == []
+
+
 def test_no_charge_without_a_notice(w: World) -> None:
     w.client = "app:nobody"  # a client no channel can reach: no device, phone or e-mail
     consent = w.connect()

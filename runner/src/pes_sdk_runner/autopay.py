@@ -20,6 +20,8 @@ crashes, retries and several processes (docs/autopay.md):
   the charge and the attempt's number, so however often a step runs again the acquirer
   sees one charge per attempt; a declined attempt is followed by another after a growing
   pause, at most ``attempts`` in all, each again only while the consent is in force.
+* **tell**: paid, not paid, over the limit; whoever finds a charge ended tells again (a run
+  may die between ending it and queueing the notice), once per charge by the notice's key.
 """
 
 from __future__ import annotations
@@ -324,11 +326,8 @@ class Autopay:
             if charge.next_attempt > charge.attempts:
                 return Step(Next.ATTEMPT, attempt=charge.next_attempt)  # after a pause
             return Step(Next.ATTEMPT, attempt=max(charge.attempts, 1))  # resumed, or polled
-        if charge.state is ChargeState.OVER_LIMIT:
-            # A run that died between ending the charge and telling the client: tell now
-            # (once: the notice is keyed by the charge).
-            self._tell_over_limit(charge, self._amount(charge))
         if charge.state.is_final:
+            self._tell_ended(charge)
             return Step(Next.DONE, state=charge.state)
         status, sent_at = self._notice_sent(charge)
         if status is MessageStatus.QUEUED:
@@ -362,6 +361,27 @@ class Autopay:
         self.triggers.autopay_failed(
             charge.client_id, str(charge.charge_id), charge.partner_inn, amount
         )
+
+    def _tell_ended(self, charge: Charge) -> None:
+        """Tell the client again how a charge found ended went: a run may have died between
+        ending it and queueing the notice (they are not one transaction: the messages are
+        the notification core's), and the charge's workflow, found final, would say nothing
+        more. Sent once however often this runs: each notice is keyed by its source
+        (``trigger:autopay:<done|failed>:<charge>``) and the client."""
+        if charge.state is ChargeState.OVER_LIMIT:
+            self._tell_over_limit(charge, self._amount(charge))
+            return
+        if charge.state not in (ChargeState.PAID, ChargeState.FAILED) or charge.order_id is None:
+            return  # ended before any attempt (no notice out, cancelled, paid otherwise)
+        entry = self.store.get(charge.order_id)  # the last attempt, as :meth:`read` saw it
+        if entry is None:  # pragma: no cover - an attempt is booked before it is sent
+            return
+        tell = (
+            self.triggers.autopay_done
+            if charge.state is ChargeState.PAID
+            else self.triggers.autopay_failed
+        )
+        tell(charge.client_id, str(charge.charge_id), charge.partner_inn, entry.payment.total)
 
     def _amount(self, charge: Charge) -> Decimal:
         return min(self._due(charge.partner_inn, charge.account), charge.amount)
@@ -398,8 +418,14 @@ class Autopay:
         """Send attempt ``attempt`` (or resume it: the same order id and key), then read
         what the acquirer said."""
         charge = self.store.charge(charge_id)
-        if charge is None or charge.state is not ChargeState.CHARGING:
-            return Step(Next.DONE, state=charge.state if charge else None)
+        if charge is None:
+            return Step(Next.DONE)
+        if charge.state is not ChargeState.CHARGING:
+            if charge.state.is_final:
+                # this step run again after its run ended the charge (and maybe died
+                # before telling): tell now, once
+                self._tell_ended(charge)
+            return Step(Next.DONE, state=charge.state)
         consent = self.store.consent(charge.consent_id)
         order_id, key = attempt_of(charge_id, attempt)
         entry = processor.store.get(order_id)
