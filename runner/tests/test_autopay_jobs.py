@@ -9,10 +9,15 @@ planning back, not the workers' clocks): every charge is due when the workers st
 
 The consents fall in groups by number: most are charged for both periods; some are
 cancelled after their notice; some have a limit under the amount due; some clients no
-channel reaches (their notice never went out); some cards the bank revoked. At the end:
-every charge ended as its group says, every normal consent charged exactly once per
-period, nothing taken from the others, and the ledger's credits equal the acquirer's
-takings. The seed is printed; ``PES_AUTOPAY_SEED`` replays one.
+channel reaches (their notice never went out); some cards the bank revoked; some cards
+the issuer declines at a charge's first attempt, and a few at every attempt. A charge's
+pause before its next attempt (an hour at least) is cut short by the test, which moves the
+deferred round's time back, as it moves the notices' (the workers' clocks stay real). At
+the end: every charge ended as its group says, after the attempts its group says; every
+paying consent charged exactly once per period, nothing taken from the others; the
+ledger's credits equal the acquirer's takings; and each charge's client told of it once
+of each kind (coming; then paid, or not). The seed is printed; ``PES_AUTOPAY_SEED``
+replays one.
 """
 
 from __future__ import annotations
@@ -33,14 +38,27 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from example_inputs import UK_DOM
 from pes_sdk_runner.api import processor_for
-from pes_sdk_runner.autopay import Autopay, attempt_of, customer_key_of, request_consent
+from pes_sdk_runner.autopay import (
+    Autopay,
+    attempt_of,
+    charge_id_of,
+    customer_key_of,
+    request_consent,
+)
 from pes_sdk_runner.notify import Sender, close_queue_clients
 from pes_sdk_runner.store import SqlStore, open_store
-from pes_sdk_runner.store.autopay import ChargeState, Consent, ConsentRule, consent_id_of
+from pes_sdk_runner.store.autopay import (
+    Charge,
+    ChargeState,
+    Consent,
+    ConsentRule,
+    consent_id_of,
+)
 from pes_sdk_runner.store.base import LedgerKind
 from pes_sdk_runner.triggers import Triggers, autopay_source
 from pes_sdk_sandbox import SandboxGateway
@@ -68,17 +86,23 @@ CONSENTS = int(os.environ.get("PES_AUTOPAY_CONSENTS", "1000"))
 PATIENCE = float(os.environ.get("PES_AUTOPAY_PATIENCE", "420"))
 HOUSE = "0c5b2444-70a0-4932-980c-b4dc0d3f02b5"
 NOV, DEC = Period(2026, 11), Period(2026, 12)
-NORMAL, CANCELLED, OVER_LIMIT, UNREACHABLE, REVOKED = (
+NORMAL, CANCELLED, OVER_LIMIT, UNREACHABLE, REVOKED, DECLINED_ONCE, DECLINED = (
     "normal",
     "cancelled",
     "over_limit",
     "unreachable",
     "revoked",
+    "declined_once",  # the first attempt of each charge declined, the second paid
+    "declined",  # every attempt declined: the charge fails after its attempts
 )
 
 
 def group(n: int) -> str:
-    return {3: CANCELLED, 5: OVER_LIMIT, 7: UNREACHABLE, 9: REVOKED}.get(n % 10, NORMAL)
+    if n % 50 == 1:
+        return DECLINED
+    return {1: DECLINED_ONCE, 3: CANCELLED, 5: OVER_LIMIT, 7: UNREACHABLE, 9: REVOKED}.get(
+        n % 10, NORMAL
+    )
 
 
 def client(n: int) -> str:
@@ -103,9 +127,35 @@ def registry(store: SqlStore, period: Period, number: int, at: dt.datetime) -> N
     store.ingest_debt_registry(UK_DOM, period, number, records, sha256=f"r{number}", received_at=at)
 
 
+class Issuer(AcquirerSimulator):
+    """The sandbox acquirer, whose issuer declines the charges of chosen orders (attempts).
+
+    A test double over the simulator's own switch (``decline_charges``), which declines the
+    next charges of any live card, in order: which charge comes next is the workers' race,
+    and the test needs the declines on chosen consents' attempts. So each charge takes this
+    lock, and a chosen one puts its decline on the switch for itself alone."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: the order ids (attempts) whose charges the issuer declines
+        self.declined: set[str] = set()
+        self._choosing = threading.Lock()
+
+    def _charge(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self._choosing:
+            if str(body.get("order_id")) in self.declined:
+                self.switches.decline_charges.append("insufficient_funds")
+            try:
+                return super()._charge(body)
+            finally:
+                # not taken (the same order asked again returns its payment): not left for
+                # the next charge either
+                self.switches.decline_charges.clear()
+
+
 @contextmanager
-def acquirer() -> Iterator[AcquirerSimulator]:
-    sim = AcquirerSimulator(
+def acquirer() -> Iterator[Issuer]:
+    sim = Issuer(
         api_key=SANDBOX_API_KEY, webhook_secret=SANDBOX_WEBHOOK_SECRET.encode(), seed=7
     ).start()
     try:
@@ -132,6 +182,30 @@ def _stuck(store: SqlStore, left: list[uuid.UUID]) -> str:
             " GROUP BY name, status",
         ).fetchall()
     return f"charges {dict(states)}; first {first}, its notice {notice}; workflows {rows}"
+
+
+def told(store: SqlStore, charge: Charge) -> dict[str, int]:
+    """How many of each notice of the charge were written for its client (its one
+    reachable channel, or the one row skipped as ``no-contact``): whether sent yet is the
+    notify workflows' business, and may wait for quiet hours."""
+    return {
+        name: len(store.messages(autopay_source(name, str(charge.charge_id))))
+        for name in ("upcoming", "done", "failed")
+    }
+
+
+def pauses_over(store: SqlStore) -> None:
+    """Cut short the pause before each declined charge's next attempt (an hour at least):
+    its next round may run now. The round's time is moved, not the workers' clocks; the
+    round itself is queued by the tick's sweep, as after a real pause."""
+    now = dt.datetime.now(dt.UTC)
+    with store._tx() as cur:
+        store._x(
+            cur,
+            "UPDATE autopay_charges SET next_at = ? WHERE state = ? AND next_attempt > attempts"
+            " AND next_at > ?",
+            (store.dialect.ts_in(now), str(ChargeState.CHARGING), store.dialect.ts_in(now)),
+        )
 
 
 def test_consents_over_two_periods_are_charged_once_each_under_sigkills(
@@ -200,9 +274,14 @@ def test_consents_over_two_periods_are_charged_once_each_under_sigkills(
 
         with ThreadPoolExecutor(8) as pool:
             consents = list(pool.map(connect, range(CONSENTS)))
+        attempts = config.autopay.attempts
         for n, c in enumerate(consents):
             if group(n) == REVOKED:
                 sim.revoke_method(c.method.method_id)
+            declined = {DECLINED_ONCE: 1, DECLINED: attempts}.get(group(n), 0)
+            for period in (NOV, DEC):
+                charge_id = charge_id_of(c.consent_id, str(period))
+                sim.declined |= {str(attempt_of(charge_id, a)[0]) for a in range(1, declined + 1)}
 
         # Each period planned and its notices sent two days back (the charge is due a day
         # after its notice went out): the workers find every charge due.
@@ -265,6 +344,7 @@ def test_consents_over_two_periods_are_charged_once_each_under_sigkills(
             while True:
                 if time.monotonic() > chaos_until:
                     stop.set()
+                pauses_over(store)
                 left = store.unfinished_charges(now + dt.timedelta(days=30))
                 if not left:
                     break
@@ -285,7 +365,12 @@ def test_consents_over_two_periods_are_charged_once_each_under_sigkills(
             OVER_LIMIT: ChargeState.OVER_LIMIT,
             UNREACHABLE: ChargeState.FAILED,
             REVOKED: ChargeState.FAILED,
+            DECLINED_ONCE: ChargeState.PAID,
+            DECLINED: ChargeState.FAILED,
         }
+        #: the attempts a charge of each group makes (none: not sent to the acquirer)
+        tries = {NORMAL: 1, REVOKED: 1, DECLINED_ONCE: 2, DECLINED: attempts}
+        paying = (NORMAL, DECLINED_ONCE)
         taken = Decimal(0)
         autopay_orders: set[uuid.UUID] = set()
         for n, c in enumerate(consents):
@@ -293,11 +378,19 @@ def test_consents_over_two_periods_are_charged_once_each_under_sigkills(
             assert sorted(x.period for x in charges) == [str(NOV), str(DEC)], n
             assert {x.state for x in charges} == {expected[group(n)]}, (n, group(n), charges)
             charged = sim.charges_of(c.method.method_id)
-            assert len(charged) == (2 if group(n) == NORMAL else 0), (n, group(n), charged)
+            assert len(charged) == (2 if group(n) in paying else 0), (n, group(n), charged)
             taken += sim.taken_from(c.method.method_id)
             for x in charges:
+                assert x.attempts == tries.get(group(n), 0), (n, group(n), x)
                 if group(n) == UNREACHABLE:
                     assert x.reason == "notice not sent"
+                if group(n) == DECLINED:
+                    assert x.reason == f"declined {attempts} times", (n, x)
+                assert told(store, x) == {
+                    "upcoming": 1,
+                    "done": 1 if group(n) in paying else 0,
+                    "failed": 1 if group(n) in (OVER_LIMIT, REVOKED, DECLINED) else 0,
+                }, (n, group(n), x)
                 for a in range(1, x.attempts + 1):
                     autopay_orders.add(attempt_of(x.charge_id, a)[0])
         credits = sum(
