@@ -38,7 +38,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 from example_inputs import UK_DOM
@@ -127,35 +126,9 @@ def registry(store: SqlStore, period: Period, number: int, at: dt.datetime) -> N
     store.ingest_debt_registry(UK_DOM, period, number, records, sha256=f"r{number}", received_at=at)
 
 
-class Issuer(AcquirerSimulator):
-    """The sandbox acquirer, whose issuer declines the charges of chosen orders (attempts).
-
-    A test double over the simulator's own switch (``decline_charges``), which declines the
-    next charges of any live card, in order: which charge comes next is the workers' race,
-    and the test needs the declines on chosen consents' attempts. So each charge takes this
-    lock, and a chosen one puts its decline on the switch for itself alone."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        #: the order ids (attempts) whose charges the issuer declines
-        self.declined: set[str] = set()
-        self._choosing = threading.Lock()
-
-    def _charge(self, body: dict[str, Any]) -> dict[str, Any]:
-        with self._choosing:
-            if str(body.get("order_id")) in self.declined:
-                self.switches.decline_charges.append("insufficient_funds")
-            try:
-                return super()._charge(body)
-            finally:
-                # not taken (the same order asked again returns its payment): not left for
-                # the next charge either
-                self.switches.decline_charges.clear()
-
-
 @contextmanager
-def acquirer() -> Iterator[Issuer]:
-    sim = Issuer(
+def acquirer() -> Iterator[AcquirerSimulator]:
+    sim = AcquirerSimulator(
         api_key=SANDBOX_API_KEY, webhook_secret=SANDBOX_WEBHOOK_SECRET.encode(), seed=7
     ).start()
     try:
@@ -281,7 +254,10 @@ def test_consents_over_two_periods_are_charged_once_each_under_sigkills(
             declined = {DECLINED_ONCE: 1, DECLINED: attempts}.get(group(n), 0)
             for period in (NOV, DEC):
                 charge_id = charge_id_of(c.consent_id, str(period))
-                sim.declined |= {str(attempt_of(charge_id, a)[0]) for a in range(1, declined + 1)}
+                sim.switches.decline_orders.update(
+                    (str(attempt_of(charge_id, a)[0]), "insufficient_funds")
+                    for a in range(1, declined + 1)
+                )
 
         # Each period planned and its notices sent two days back (the charge is due a day
         # after its notice went out): the workers find every charge due.

@@ -168,6 +168,22 @@ def test_each_decline_code_is_mapped(harness: SandboxHarness, code: str, decline
     assert harness.charges_at_acquirer(method) == 0
 
 
+def test_a_chosen_orders_charge_is_declined_and_the_others_are_not(
+    harness: SandboxHarness,
+) -> None:
+    method = _saved(harness)
+    chosen, chosen_key = charge_key(uuid.uuid4(), "2026-11")
+    other, other_key = charge_key(uuid.uuid4(), "2026-11")
+    harness.simulator.switches.decline_orders[str(chosen)] = "card_expired"
+    # the other order asks first: the decline waits for the chosen one
+    paid = harness.gateway.charge_saved(charge_basket(other), method, ChargeOptions(other_key))
+    assert paid.state is not PaymentState.FAILED
+    declined = harness.gateway.charge_saved(
+        charge_basket(chosen), method, ChargeOptions(chosen_key)
+    )
+    assert (declined.state, declined.decline) == (PaymentState.FAILED, Decline.METHOD_GONE)
+
+
 def test_another_clients_method_is_refused_as_unknown(harness: SandboxHarness) -> None:
     method = _saved(harness, "client-1")
     order, key = charge_key(uuid.uuid4(), "2026-11")

@@ -119,6 +119,9 @@ class Switches:
     #: decline the next charges of live saved methods with these codes, one each, in order
     #: (``insufficient_funds``, ``card_expired``, ``permission_revoked``, ``issuer_declined``)
     decline_charges: list[str] = attrs.Factory(list)
+    #: decline the charges of these orders with their codes, whichever comes first (tests
+    #: where several workers race for "the next" charge name the ones to decline)
+    decline_orders: dict[str, str] = attrs.Factory(dict)
 
 
 @attrs.frozen
@@ -493,6 +496,8 @@ class AcquirerSimulator(LoopbackSimulator[Switches, bytes]):
                 code = "permission_revoked"
             elif method.status == "expired":
                 code = "card_expired"
+            elif str(order_id) in self.switches.decline_orders:
+                code = self.switches.decline_orders[str(order_id)]
             elif self.switches.decline_charges:
                 code = self.switches.decline_charges.pop(0)
             if code and code not in DECLINE_CODES:
