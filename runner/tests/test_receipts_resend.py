@@ -280,21 +280,29 @@ def test_resend_twice_finds_it_waiting_and_a_refund_is_named_by_its_number(
 # -- a key ATOL has with other content ----------------------------------------------------
 
 
+def paid_with_its_key_taken(
+    store: SqlStore, config: RunnerConfig, register: FiscalRegister
+) -> tuple[uuid.UUID, str]:
+    """A payment of 500.00, and the register's document of another payment's receipt (7.00)
+    sent earlier under its key (its external_id)."""
+    order_id = paid(store, [line(VODOKANAL, "500.00")])
+    keep_contact(store, order_id, EMAIL)
+    other = paid(store, [line(VODOKANAL, "7.00")])
+    entry = store.get(other)
+    assert entry is not None
+    earlier = build_receipt(config, store.partners(), entry.payment, email=EMAIL)
+    return order_id, register.register(earlier, str(order_id))
+
+
 def test_a_key_atol_registered_with_another_total_fails_the_receipt_for_an_operator(
     store: SqlStore,
     config: RunnerConfig,
     register: FiscalRegister,
     atol_simulator: AtolSimulator,
 ) -> None:
-    order_id = paid(store, [line(VODOKANAL, "500.00")])
-    keep_contact(store, order_id, EMAIL)
     # the key reached ATOL before with another receipt (a restored database, another
     # installation on the same group), and ATOL registered it
-    other = paid(store, [line(VODOKANAL, "7.00")])
-    entry = store.get(other)
-    assert entry is not None
-    earlier = build_receipt(config, store.partners(), entry.payment, email=EMAIL)
-    document = register.register(earlier, str(order_id))
+    order_id, document = paid_with_its_key_taken(store, config, register)
     register.report(document)
     assert register.report(document) is not None
 
@@ -311,13 +319,8 @@ def test_a_report_of_another_total_under_the_key_is_not_stored_as_this_receipt(
     register: FiscalRegister,
     atol_simulator: AtolSimulator,
 ) -> None:
-    order_id = paid(store, [line(VODOKANAL, "500.00")])
-    keep_contact(store, order_id, EMAIL)
-    other = paid(store, [line(VODOKANAL, "7.00")])
-    entry = store.get(other)
-    assert entry is not None
-    earlier = build_receipt(config, store.partners(), entry.payment, email=EMAIL)
-    register.register(earlier, str(order_id))  # taken, not registered yet: not comparable
+    # taken, not registered yet: not comparable
+    order_id, _ = paid_with_its_key_taken(store, config, register)
 
     # ATOL answers the key with that document (error 33); registered by the report read
     # next, its total is the other payment's
